@@ -1,0 +1,5 @@
+#undef T
+#undef FN
+#undef M
+#undef T_MAX_LOG_CLAMP
+#undef T_EPS_BCE

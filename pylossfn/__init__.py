@@ -1,0 +1,21 @@
+"""pylossfn: torch.nn's loss functions and their gradients for NumPy.
+
+>>> import numpy as np, pylossfn as lf
+>>> crit = lf.CrossEntropyLoss()
+>>> loss, grad = crit.forward_backward(np.zeros((2, 3)), np.array([0, 2]))
+>>> grad.shape
+(2, 3)
+"""
+from . import functional
+from .modules import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Loss, NLLLoss
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "functional",
+    "Loss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+]

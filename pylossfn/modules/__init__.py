@@ -1,0 +1,6 @@
+"""The loss classes, one module per family, re-exported by ``pylossfn``."""
+from ._base import Loss
+from .binary import BCELoss, BCEWithLogitsLoss
+from .classification import CrossEntropyLoss, NLLLoss
+
+__all__ = ["Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss"]

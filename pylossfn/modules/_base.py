@@ -1,0 +1,87 @@
+"""The base of every loss class: keep the last inputs, backward(), forward_backward()."""
+import inspect
+
+import numpy as np
+
+from .. import _core
+from ..functional import _reduction_code
+
+__all__ = ["Loss"]
+
+_LOSS = _core.WANT_LOSS
+_GRAD = _core.WANT_GRAD
+_BOTH = _LOSS | _GRAD
+
+
+class Loss:
+    """A loss with torch.nn's calling convention and gradients without autograd.
+
+    ``crit(*inputs)`` (or ``crit.forward``) returns the loss and remembers the
+    inputs; ``crit.backward(grad_output=None)`` returns d loss / d input for
+    that call; ``crit.forward_backward(*inputs, grad_output=None)`` returns
+    ``(loss, grad)`` from one pass of the C core.
+
+    The inputs are kept by reference, not copied: modify them in place
+    between ``forward`` and ``backward`` and ``backward`` sees the new values.
+
+    Subclasses implement ``_run(want, grad_output, *inputs)`` as one call
+    into ``pylossfn._core``.
+    """
+
+    def __init__(self, reduction="mean"):
+        self.reduction = reduction
+        self._saved = None
+
+    @property
+    def reduction(self):
+        return self._reduction
+
+    @reduction.setter
+    def reduction(self, value):
+        # validated now, so that a typo fails where it is written
+        self._reduction_code = _reduction_code(value, type(self).__name__)
+        self._reduction = value
+
+    def _run(self, want, grad_output, *inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def forward(self, *inputs):
+        loss = self._run(_LOSS, None, *inputs)
+        self._saved = inputs
+        return loss
+
+    def backward(self, grad_output=None):
+        """Gradient of the last forward call, scaled by ``grad_output``."""
+        if self._saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called before any forward call"
+            )
+        return self._run(_GRAD, grad_output, *self._saved)
+
+    def forward_backward(self, *inputs, grad_output=None):
+        """``(loss, grad)`` in one fused pass of the C core."""
+        result = self._run(_BOTH, grad_output, *inputs)
+        self._saved = inputs
+        return result
+
+    def __repr__(self):
+        # like torch's extra_repr: only the options that differ from the defaults
+        params = inspect.signature(type(self).__init__).parameters
+        parts = []
+        for name, p in params.items():
+            if name == "self" or p.default is inspect.Parameter.empty:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) or p.default is not None and value != p.default:
+                parts.append(f"{name}={value!r}")
+            elif p.default is None and value is not None:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def as_option_array(value):
+    """A weight-like constructor option, kept as an ndarray (or None)."""
+    return None if value is None else np.asarray(value)

@@ -1,0 +1,62 @@
+"""Binary losses: one independent probability (or logit) per element."""
+from .. import _core
+from ._base import Loss, as_option_array
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss"]
+
+
+class BCELoss(Loss):
+    """Binary cross-entropy on probabilities, as ``torch.nn.BCELoss``.
+
+    ``l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))``;
+    ``dl/dx = w * (x - y) / max((1 - x) * x, 1e-12)``.
+
+    Shapes: input any shape with values in [0, 1], target the same shape,
+    ``weight`` broadcasting to the input.  Prefer :class:`BCEWithLogitsLoss`
+    on logits: it is stabler and as fast.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.BCELoss()
+    >>> loss, grad = crit.forward_backward(np.array([0.5, 0.8]), np.array([1.0, 1.0]))
+    >>> grad
+    array([-1.   , -0.625])
+    """
+
+    def __init__(self, weight=None, *, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = as_option_array(weight)
+
+    def _run(self, want, grad_output, input, target):
+        return _core.binary_cross_entropy(
+            input, target, self.weight, self._reduction_code, want, grad_output
+        )
+
+
+class BCEWithLogitsLoss(Loss):
+    """Sigmoid + binary cross-entropy, stable, as ``torch.nn.BCEWithLogitsLoss``.
+
+    ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x))``;
+    ``dl/dx = w * ((1 + (pw - 1) * y) * sigmoid(x) - pw * y)``.
+
+    The multi-label loss: each of the C labels of a sample is its own
+    yes/no question.  Shapes: input (logits) ``[N, C]`` or any shape, target
+    the same shape (0/1 or soft labels), ``weight`` and ``pos_weight``
+    broadcasting to the input (``pos_weight`` ``[C]`` > 1 boosts recall).
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.BCEWithLogitsLoss(pos_weight=np.full(2, 3.0))
+    >>> loss, grad = crit.forward_backward(np.zeros((1, 2)), np.array([[1.0, 0.0]]))
+    >>> grad
+    array([[-0.75,  0.25]])
+    """
+
+    def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight = as_option_array(weight)
+        self.pos_weight = as_option_array(pos_weight)
+
+    def _run(self, want, grad_output, input, target):
+        return _core.bce_with_logits(
+            input, target, self.weight, self.pos_weight, self._reduction_code, want,
+            grad_output,
+        )
