@@ -3,6 +3,7 @@
 PYLOSSFN_WERROR=1 turns compiler warnings into errors (CI sets it);
 PYLOSSFN_SANITIZE=1 builds with AddressSanitizer and UBSan.
 """
+import glob
 import os
 import sys
 
@@ -42,6 +43,8 @@ setup(
             "pylossfn._core",
             sources=SOURCES,
             include_dirs=["csrc", np.get_include()],
+            # the templated *_impl.h bodies are most of the code: rebuild when they change
+            depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/kernels/*.h")),
             extra_compile_args=cflags,
             extra_link_args=ldflags,
         )

@@ -3,4 +3,5 @@
 #define FN(name) name##_f64
 #define M(name) name
 #define T_MAX_LOG_CLAMP (-100.0)
-#define T_EPS_BCE 1e-12
+/* torch clamps with the float constant 1e-12f in both dtypes */
+#define T_EPS_BCE ((double)1e-12f)
