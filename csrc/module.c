@@ -1196,7 +1196,7 @@ rows_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
     const int k = kind == KIND_ZLPR ? 2 : 3; /* position of `reduction` */
     PyArrayObject *x = NULL, *y = NULL, *go = NULL, *out = NULL, *grad = NULL;
     PyObject *result = NULL;
-    lf_ksum *work = NULL;
+    double *work = NULL;
     char b1[SHAPE_BUF], b2[SHAPE_BUF];
     double eps = 0.0;
     lf_multilabel a;
@@ -1305,7 +1305,7 @@ rows_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
         a.g_n = a.C * a.g_c;
     }
     if (kind == KIND_SOFT_F1 &&
-        (work = PyMem_Malloc((size_t)(2 * a.C) * sizeof(lf_ksum))) == NULL) {
+        (work = PyMem_Malloc((size_t)(6 * a.C) * sizeof(double))) == NULL) {
         PyErr_NoMemory();
         goto finish;
     }

@@ -197,10 +197,10 @@ double lf_zlpr_f32(const lf_multilabel *a);
 double lf_zlpr_f64(const lf_multilabel *a);
 
 /* Macro soft-F1 cost per label: 1 - 2 TP / (2 TP + FP + FN + eps) with
- * counts summed over the N rows of p = sigmoid(x).  work holds 2 C lf_ksum
+ * counts summed over the N rows of p = sigmoid(x).  work holds 6 C doubles
  * (the caller allocates them).  Returns the sum over labels. */
-double lf_soft_f1_f32(const lf_multilabel *a, double eps, lf_ksum *work);
-double lf_soft_f1_f64(const lf_multilabel *a, double eps, lf_ksum *work);
+double lf_soft_f1_f32(const lf_multilabel *a, double eps, double *work);
+double lf_soft_f1_f64(const lf_multilabel *a, double eps, double *work);
 
 #ifdef __cplusplus
 }

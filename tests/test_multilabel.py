@@ -224,7 +224,7 @@ def test_asl_parameters(gamma_neg, gamma_pos, clip, eps, kind):
     x = rng.normal(0.0, 3.0, (6, 5))
     y = labels(rng, x.shape, kind)
     go = rng.normal(size=x.shape)
-    opts = dict(gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip, eps=eps)
+    opts = {"gamma_neg": gamma_neg, "gamma_pos": gamma_pos, "clip": clip, "eps": eps}
     want_loss, want_grad = oracle(lambda a, b: ref_asl(a, b, **opts), x, y, "none", go)
     crit = lf.AsymmetricLoss(reduction="none", **opts)
     loss, grad = crit.forward_backward(x, y, grad_output=go)
@@ -238,7 +238,7 @@ def test_asl_eps_clamps_both_logs():
     # the clamped logs are constant there, so only the weight's slope is left
     x = np.array([[-30.0, 30.0, -25.0, 25.0]])
     y = np.array([[1.0, 0.0, 0.3, 0.7]])
-    opts = dict(gamma_neg=2.0, gamma_pos=1.0, clip=0.0, eps=1e-9)
+    opts = {"gamma_neg": 2.0, "gamma_pos": 1.0, "clip": 0.0, "eps": 1e-9}
     want_loss, want_grad = oracle(lambda a, b: ref_asl(a, b, **opts), x, y, "none")
     loss, grad = lf.AsymmetricLoss(reduction="none", **opts).forward_backward(x, y)
     assert_close(loss, want_loss, np.float64)
@@ -395,10 +395,10 @@ def test_float32_large_reductions():
     rng = np.random.default_rng(23)
     x = rng.normal(0.0, 2.0, (10**5, 10)).astype(np.float32)
     y = labels(rng, x.shape, "hard").astype(np.float32)
-    for name in LOSSES:
-        fn, _, ref, _ = LOSSES[name]
-        want = reduce(ref(torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)), "mean")
-        np.testing.assert_allclose(fn(x, y, "mean"), want.item(), rtol=2e-6)
+    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    for fn, _, ref, _ in LOSSES.values():
+        want = reduce(ref(xt, yt), "mean").item()
+        np.testing.assert_allclose(fn(x, y, "mean"), want, rtol=2e-6)
 
 
 def layouts(a):
@@ -430,7 +430,7 @@ def test_layouts_and_inputs_untouched(name, dtype):
         np.testing.assert_array_equal(x, xc)
         np.testing.assert_array_equal(y, yc)
     # lists and integer / bool labels are taken as np.asarray would
-    yb = (y0 > 0.5)
+    yb = y0 > 0.5
     np.testing.assert_array_equal(
         crit(x0.tolist() if dtype == np.float64 else x0, yb), crit(x0, yb.astype(dtype))
     )
@@ -496,11 +496,17 @@ def test_common_errors(name):
         (lambda: F.asymmetric_loss(X, Y, eps=0.0), ValueError, "eps must be"),
         (lambda: F.asymmetric_loss(X, Y, eps=None), TypeError, "eps must be a real"),
         (lambda: F.soft_f1_loss(X, Y, eps=-1e-3), ValueError, "eps must be"),
-        (lambda: F.soft_f1_loss(np.zeros((2, 3, 4)), np.zeros((2, 3, 4))), ValueError,
-         r"\[N, C\] or \[N\]"),
+        (
+            lambda: F.soft_f1_loss(np.zeros((2, 3, 4)), np.zeros((2, 3, 4))),
+            ValueError,
+            r"\[N, C\] or \[N\]",
+        ),
         (lambda: F.soft_f1_loss(np.float64(1.0), np.float64(1.0)), ValueError, r"\[N, C\]"),
-        (lambda: F.multilabel_categorical_crossentropy(np.float64(1.0), np.float64(1.0)),
-         ValueError, "at least 1 dimension"),
+        (
+            lambda: F.multilabel_categorical_crossentropy(np.float64(1.0), np.float64(1.0)),
+            ValueError,
+            "at least 1 dimension",
+        ),
     ],
 )
 def test_option_errors(call, exc, match):

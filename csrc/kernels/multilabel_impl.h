@@ -36,6 +36,8 @@
  * soft-F1, per label c over the N rows, with p = s:
  *   A = 2 TP = 2 sum_n p y,  B = 2 TP + FP + FN + eps = sum_n (p + y) + eps
  *   cost = 1 - A / B,  dcost/dx_n = p (1 - p) (A - 2 y_n B) / B^2
+ * The first pass leaves p (1 - p) in the gradient buffer, so the second
+ * needs no exponential.
  */
 
 #define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
@@ -275,47 +277,70 @@ FN(lf_zlpr)(const lf_multilabel *a)
     return lf_pairwise(FN(zlpr_block), (void *)a, 0, a->N);
 }
 
+/* *sum, *comp as one Neumaier sum, plus v. */
+static void
+FN(ksum_into)(double *sum, double *comp, double v)
+{
+    lf_ksum k = {*sum, *comp};
+    lf_ksum_add(&k, v);
+    *sum = k.sum;
+    *comp = k.comp;
+}
+
 double
-FN(lf_soft_f1)(const lf_multilabel *a, double eps, lf_ksum *work)
+FN(lf_soft_f1)(const lf_multilabel *a, double eps, double *work)
 {
     const ptrdiff_t N = a->N, C = a->C;
-    lf_ksum *tp = work, *den = work + C;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        tp[c].sum = tp[c].comp = den[c].sum = den[c].comp = 0.0;
+    /* per label: compensated totals of p y and p + y, and the plain partial
+     * sums of the current block of rows */
+    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
+    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
+    for (ptrdiff_t k = 0; k < 6 * C; k++) {
+        work[k] = 0.0;
     }
-    /* rows outer, labels inner: a C-contiguous [N, C] input is read in order;
-     * compensation keeps the counts exact to rounding for any N */
-    for (ptrdiff_t n = 0; n < N; n++) {
+    /* rows outer, labels inner, so a C-contiguous [N, C] input is read in
+     * order; blocks of rows are summed plainly and combined with Neumaier
+     * compensation, so the counts stay exact to rounding for any N */
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
+        for (ptrdiff_t n = n0; n < n1; n++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T y = MY(n, c);
+                T s, q;
+                FN(sig_pair)(MX(n, c), &s, &q);
+                tp_blk[c] += (double)(s * y);
+                den_blk[c] += (double)s + (double)y;
+                if (a->grad) {
+                    MGRAD(n, c) = s * q; /* dp/dx, kept for the gradient pass */
+                }
+            }
+        }
         for (ptrdiff_t c = 0; c < C; c++) {
-            const T y = MY(n, c);
-            T s, q;
-            FN(sig_pair)(MX(n, c), &s, &q);
-            lf_ksum_add(&tp[c], (double)(s * y));
-            lf_ksum_add(&den[c], (double)s + (double)y);
+            FN(ksum_into)(&tp[c], &tp_c[c], tp_blk[c]);
+            FN(ksum_into)(&den[c], &den_c[c], den_blk[c]);
+            tp_blk[c] = den_blk[c] = 0.0;
         }
     }
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t c = 0; c < C; c++) {
-        const double A = 2.0 * lf_ksum_value(&tp[c]);
-        const double B = lf_ksum_value(&den[c]) + eps;
+        const double A = 2.0 * (tp[c] + tp_c[c]);
+        const double B = (den[c] + den_c[c]) + eps;
         const double cost = 1.0 - A / B;
         lf_ksum_add(&total, cost);
         if (a->out) {
             *(T *)(a->out + c * a->out_step) = (T)cost;
         }
-        /* the gradient's per-label factors replace the counts (kept in double:
-         * 2 g / B reaches 2 / eps where a label has no mass) */
+        /* the gradient's per-label factors, kept in double: 2 g / B reaches
+         * 2 / eps where a label has no mass */
         const double g = (double)MGO(c);
-        tp[c].sum = g * A / (B * B);
-        den[c].sum = 2.0 * g / B;
+        tp_blk[c] = g * A / (B * B);
+        den_blk[c] = 2.0 * g / B;
     }
     if (a->grad) {
         for (ptrdiff_t n = 0; n < N; n++) {
             for (ptrdiff_t c = 0; c < C; c++) {
-                const T y = MY(n, c);
-                T s, q;
-                FN(sig_pair)(MX(n, c), &s, &q);
-                MGRAD(n, c) = (T)((double)(s * q) * (tp[c].sum - (double)y * den[c].sum));
+                MGRAD(n, c) =
+                    (T)((double)MGRAD(n, c) * (tp_blk[c] - (double)MY(n, c) * den_blk[c]));
             }
         }
     }

@@ -3,6 +3,7 @@
 Each of the C labels of a sample is its own yes/no question; the input holds
 one logit per label.  ``BCEWithLogitsLoss`` is the plain baseline.
 """
+
 from .. import _core
 from ._base import Loss
 
@@ -74,8 +75,15 @@ class AsymmetricLoss(Loss):
 
     def _run(self, want, grad_output, input, target):
         return _core.asymmetric_loss(
-            input, target, self.gamma_neg, self.gamma_pos, self.clip, self.eps,
-            self._reduction_code, want, grad_output,
+            input,
+            target,
+            self.gamma_neg,
+            self.gamma_pos,
+            self.clip,
+            self.eps,
+            self._reduction_code,
+            want,
+            grad_output,
         )
 
 
@@ -132,6 +140,4 @@ class SoftF1Loss(Loss):
         self.eps = eps
 
     def _run(self, want, grad_output, input, target):
-        return _core.soft_f1_loss(
-            input, target, self.eps, self._reduction_code, want, grad_output
-        )
+        return _core.soft_f1_loss(input, target, self.eps, self._reduction_code, want, grad_output)
