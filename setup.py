@@ -15,6 +15,7 @@ SOURCES = [
     "csrc/kernels/reduce.c",
     "csrc/kernels/binary.c",
     "csrc/kernels/classification.c",
+    "csrc/kernels/multilabel.c",
 ]
 
 

@@ -986,6 +986,369 @@ finish:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Multi-label family                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A loss option given as a real number: *out, or TypeError naming it. */
+static int
+real_option(PyObject *obj, double *out, const char *fname, const char *arg)
+{
+    *out = PyFloat_AsDouble(obj);
+    if (*out == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, got %s", fname, arg,
+                         Py_TYPE(obj)->tp_name);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* ValueError unless cond, naming the option and its value. */
+static int
+check_option(int cond, PyObject *obj, const char *fname, const char *arg, const char *what)
+{
+    if (!cond) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got %R", fname, arg, what, obj);
+        return -1;
+    }
+    return 0;
+}
+
+/* The arrays of an element-wise loss with a same-shape target and no
+ * weights: input, target, grad_output, and the outputs, set into *ew and
+ * coalesced.  Everything stored in the PyArrayObject pointers is owned by
+ * the caller, who releases it on every path. */
+static int
+ew_pair_setup(PyObject *mod, PyObject *input, PyObject *target, PyObject *grad_output,
+              int reduction, int want, lf_elementwise *ew, PyArrayObject **x,
+              PyArrayObject **y, PyArrayObject **go, PyArrayObject **out,
+              PyArrayObject **grad, const char *fname)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    if ((*x = float_input(mod, input, fname, "input")) == NULL) {
+        return -1;
+    }
+    const int typenum = PyArray_TYPE(*x), nd = PyArray_NDIM(*x);
+    npy_intp *dims = PyArray_DIMS(*x);
+    const npy_intp n = PyArray_SIZE(*x);
+    if ((*y = float_like(mod, target, typenum, 1, fname, "target")) == NULL) {
+        return -1;
+    }
+    if (!same_shape(*y, nd, dims)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: target has shape %s, but it must have the input's shape %s", fname,
+                     ARR_SHAPE(b1, *y), ARR_SHAPE(b2, *x));
+        return -1;
+    }
+    const double norm = reduction == LF_REDUCE_MEAN ? (n ? 1.0 / (double)n : INFINITY) : 1.0;
+    ew->scale = 1.0;
+    if ((want & WANT_GRAD) && grad_output_arg(mod, grad_output, reduction, typenum, nd, dims,
+                                              norm, &ew->scale, go, fname) < 0) {
+        return -1;
+    }
+    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE &&
+        (*out = (PyArrayObject *)PyArray_EMPTY(nd, dims, typenum, 0)) == NULL) {
+        return -1;
+    }
+    if ((want & WANT_GRAD) &&
+        (*grad = (PyArrayObject *)PyArray_EMPTY(nd, dims, typenum, 0)) == NULL) {
+        return -1;
+    }
+    ew->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        ew->shape[d] = dims[d];
+    }
+    for (int op = 0; op < LF_EW_NOP; op++) {
+        ew->data[op] = NULL;
+    }
+    ew_set(ew, LF_EW_INPUT, *x);
+    ew_set(ew, LF_EW_TARGET, *y);
+    ew_set(ew, LF_EW_GRAD_OUTPUT, *go);
+    ew_set(ew, LF_EW_OUT, *out);
+    ew_set(ew, LF_EW_GRAD, *grad);
+    ew_coalesce(ew); /* also turns a 0-d input into one element of 1 dimension */
+    return 0;
+}
+
+enum { KIND_FOCAL, KIND_ASL };
+
+/* sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, grad_output)
+ * asymmetric_loss(input, target, gamma_neg, gamma_pos, clip, eps, reduction, want,
+ *                 grad_output) */
+static PyObject *
+focal_family_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
+{
+    const char *fname = kind == KIND_FOCAL ? "sigmoid_focal_loss" : "asymmetric_loss";
+    const int k = kind == KIND_FOCAL ? 4 : 6; /* position of `reduction` */
+    PyArrayObject *x = NULL, *y = NULL, *go = NULL, *out = NULL, *grad = NULL;
+    PyObject *result = NULL;
+    lf_elementwise ew;
+    double p[4] = {0, 0, 0, 0};
+
+    if (nargs != k + 3) {
+        PyErr_Format(PyExc_TypeError, "%s expects %d arguments", fname, k + 3);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[k], fname);
+    const int want = want_arg(args[k + 1], fname);
+    if (reduction < 0 || want < 0) {
+        return NULL;
+    }
+    if (kind == KIND_FOCAL) {
+        if (real_option(args[2], &p[0], fname, "alpha") < 0 ||
+            real_option(args[3], &p[1], fname, "gamma") < 0 ||
+            check_option(isfinite(p[0]), args[2], fname, "alpha",
+                         "a finite number (< 0 to disable)") < 0 ||
+            check_option(isfinite(p[1]) && p[1] >= 0, args[3], fname, "gamma",
+                         "finite and >= 0") < 0) {
+            return NULL;
+        }
+    }
+    else {
+        if (real_option(args[2], &p[0], fname, "gamma_neg") < 0 ||
+            real_option(args[3], &p[1], fname, "gamma_pos") < 0 ||
+            (args[4] != Py_None && real_option(args[4], &p[2], fname, "clip") < 0) ||
+            real_option(args[5], &p[3], fname, "eps") < 0 ||
+            check_option(isfinite(p[0]) && p[0] >= 0, args[2], fname, "gamma_neg",
+                         "finite and >= 0") < 0 ||
+            check_option(isfinite(p[1]) && p[1] >= 0, args[3], fname, "gamma_pos",
+                         "finite and >= 0") < 0 ||
+            check_option(p[2] >= 0 && p[2] < 1, args[4], fname, "clip", "in [0, 1)") < 0 ||
+            check_option(isfinite(p[3]) && p[3] > 0, args[5], fname, "eps",
+                         "finite and > 0") < 0) {
+            return NULL;
+        }
+    }
+    if (ew_pair_setup(mod, args[0], args[1], args[k + 2], reduction, want, &ew, &x, &y, &go,
+                      &out, &grad, fname) < 0) {
+        goto finish;
+    }
+    const int f32 = PyArray_TYPE(x) == NPY_FLOAT;
+    const npy_intp n = PyArray_SIZE(x);
+    double sum;
+    NPY_BEGIN_THREADS_DEF;
+    if (n >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    if (kind == KIND_FOCAL) {
+        sum = f32 ? lf_sigmoid_focal_f32(&ew, p[0], p[1]) : lf_sigmoid_focal_f64(&ew, p[0], p[1]);
+    }
+    else {
+        sum = f32 ? lf_asymmetric_f32(&ew, p[0], p[1], p[2], p[3])
+                  : lf_asymmetric_f64(&ew, p[0], p[1], p[2], p[3]);
+    }
+    NPY_END_THREADS;
+    result = result_of(want, reduction,
+                       reduction == LF_REDUCE_MEAN ? (n ? sum / (double)n : NAN) : sum,
+                       PyArray_TYPE(x), out, grad);
+finish:
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grad);
+    return result;
+}
+
+static PyObject *
+py_sigmoid_focal_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return focal_family_loss(mod, args, nargs, KIND_FOCAL);
+}
+
+static PyObject *
+py_asymmetric_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return focal_family_loss(mod, args, nargs, KIND_ASL);
+}
+
+/* arr (stolen) with dims [0, count) walkable as one flat stride in *stride;
+ * makes a C-contiguous copy when they are not. */
+static PyArrayObject *
+flat_head(PyArrayObject *arr, int count, npy_intp *stride)
+{
+    if (flat_stride(count, PyArray_DIMS(arr), PyArray_STRIDES(arr), stride)) {
+        return arr;
+    }
+    PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(arr, NPY_CORDER);
+    Py_DECREF(arr);
+    if (copy != NULL) {
+        flat_stride(count, PyArray_DIMS(copy), PyArray_STRIDES(copy), stride);
+    }
+    return copy;
+}
+
+enum { KIND_ZLPR, KIND_SOFT_F1 };
+
+/* multilabel_categorical_crossentropy(input, target, reduction, want, grad_output)
+ * soft_f1_loss(input, target, eps, reduction, want, grad_output)
+ *
+ * Both view the input as [N, C] rows of labels.  ZLPR takes [..., C] (the
+ * leading dims flattened into N; one loss per row), soft-F1 [N, C] or [N]
+ * (one class; one cost per label). */
+static PyObject *
+rows_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
+{
+    const char *fname =
+        kind == KIND_ZLPR ? "multilabel_categorical_crossentropy" : "soft_f1_loss";
+    const int k = kind == KIND_ZLPR ? 2 : 3; /* position of `reduction` */
+    PyArrayObject *x = NULL, *y = NULL, *go = NULL, *out = NULL, *grad = NULL;
+    PyObject *result = NULL;
+    double *work = NULL;
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    double eps = 0.0;
+    lf_multilabel a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != k + 3) {
+        PyErr_Format(PyExc_TypeError, "%s expects %d arguments", fname, k + 3);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[k], fname);
+    const int want = want_arg(args[k + 1], fname);
+    if (reduction < 0 || want < 0) {
+        return NULL;
+    }
+    if (kind == KIND_SOFT_F1 &&
+        (real_option(args[2], &eps, fname, "eps") < 0 ||
+         check_option(isfinite(eps) && eps > 0, args[2], fname, "eps", "finite and > 0") < 0)) {
+        return NULL;
+    }
+    if ((x = float_input(mod, args[0], fname, "input")) == NULL) {
+        goto finish;
+    }
+    const int typenum = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+    if (kind == KIND_ZLPR ? nd < 1 : (nd < 1 || nd > 2)) {
+        PyErr_Format(PyExc_ValueError,
+                     kind == KIND_ZLPR
+                         ? "%s: input must have at least 1 dimension ([..., C], labels last), "
+                           "got shape %s"
+                         : "%s: input must be [N, C] or [N] (one label), got shape %s",
+                     fname, ARR_SHAPE(b1, x));
+        goto finish;
+    }
+    if ((y = float_like(mod, args[1], typenum, 1, fname, "target")) == NULL) {
+        goto finish;
+    }
+    if (!same_shape(y, nd, PyArray_DIMS(x))) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: target has shape %s, but it must have the input's shape %s", fname,
+                     ARR_SHAPE(b1, y), ARR_SHAPE(b2, x));
+        goto finish;
+    }
+    /* the loss's shape: input.shape[:-1] for ZLPR, (C,) or () for soft-F1 */
+    npy_intp loss_shape[NPY_MAXDIMS];
+    int loss_nd;
+    if (kind == KIND_ZLPR) {
+        loss_nd = nd - 1;
+        a.N = 1;
+        for (int d = 0; d < loss_nd; d++) {
+            loss_shape[d] = PyArray_DIM(x, d);
+            a.N *= loss_shape[d];
+        }
+        a.C = PyArray_DIM(x, nd - 1);
+        npy_intp stride;
+        if ((x = flat_head(x, loss_nd, &stride)) == NULL) {
+            goto finish;
+        }
+        a.in_n = stride;
+        if ((y = flat_head(y, loss_nd, &stride)) == NULL) {
+            goto finish;
+        }
+        a.t_n = stride;
+        a.in_c = PyArray_STRIDE(x, nd - 1);
+        a.t_c = PyArray_STRIDE(y, nd - 1);
+    }
+    else {
+        loss_nd = nd - 1;
+        loss_shape[0] = nd == 2 ? PyArray_DIM(x, 1) : 1;
+        a.N = PyArray_DIM(x, 0);
+        a.C = nd == 2 ? PyArray_DIM(x, 1) : 1;
+        a.in_n = PyArray_STRIDE(x, 0);
+        a.t_n = PyArray_STRIDE(y, 0);
+        a.in_c = nd == 2 ? PyArray_STRIDE(x, 1) : 0;
+        a.t_c = nd == 2 ? PyArray_STRIDE(y, 1) : 0;
+    }
+    a.input = PyArray_BYTES(x);
+    a.target = PyArray_BYTES(y);
+    const npy_intp count = kind == KIND_ZLPR ? a.N : a.C; /* loss values */
+    const double norm =
+        reduction == LF_REDUCE_MEAN ? (count ? 1.0 / (double)count : INFINITY) : 1.0;
+    a.scale = 1.0;
+    if ((want & WANT_GRAD) && grad_output_arg(mod, args[k + 2], reduction, typenum, loss_nd,
+                                              loss_shape, norm, &a.scale, &go, fname) < 0) {
+        goto finish;
+    }
+    if (go != NULL) {
+        npy_intp stride;
+        if ((go = flat_head(go, loss_nd, &stride)) == NULL) {
+            goto finish;
+        }
+        a.grad_output = PyArray_BYTES(go);
+        a.go_step = stride;
+    }
+    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE) {
+        if ((out = (PyArrayObject *)PyArray_EMPTY(loss_nd, loss_shape, typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.out = PyArray_BYTES(out);
+        a.out_step = PyArray_ITEMSIZE(out);
+    }
+    if (want & WANT_GRAD) {
+        if ((grad = (PyArrayObject *)PyArray_EMPTY(nd, PyArray_DIMS(x), typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.grad = PyArray_BYTES(grad);
+        a.g_c = PyArray_ITEMSIZE(grad);
+        a.g_n = a.C * a.g_c;
+    }
+    if (kind == KIND_SOFT_F1 &&
+        (work = PyMem_Malloc((size_t)(6 * a.C) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto finish;
+    }
+
+    double sum;
+    const int f32 = typenum == NPY_FLOAT;
+    NPY_BEGIN_THREADS_DEF;
+    if (a.N * a.C >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    if (kind == KIND_ZLPR) {
+        sum = f32 ? lf_zlpr_f32(&a) : lf_zlpr_f64(&a);
+    }
+    else {
+        sum = f32 ? lf_soft_f1_f32(&a, eps, work) : lf_soft_f1_f64(&a, eps, work);
+    }
+    NPY_END_THREADS;
+    result = result_of(want, reduction,
+                       reduction == LF_REDUCE_MEAN ? (count ? sum / (double)count : NAN) : sum,
+                       typenum, out, grad);
+finish:
+    PyMem_Free(work);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grad);
+    return result;
+}
+
+static PyObject *
+py_multilabel_categorical_crossentropy(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rows_loss(mod, args, nargs, KIND_ZLPR);
+}
+
+static PyObject *
+py_soft_f1_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rows_loss(mod, args, nargs, KIND_SOFT_F1);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -1002,6 +1365,16 @@ static PyMethodDef core_methods[] = {
     {"softmax", (PyCFunction)(void (*)(void))py_softmax, METH_FASTCALL,
      "softmax(input, dim, log)"},
     {"sigmoid", (PyCFunction)(void (*)(void))py_sigmoid, METH_FASTCALL, "sigmoid(input, log)"},
+    {"sigmoid_focal_loss", (PyCFunction)(void (*)(void))py_sigmoid_focal_loss, METH_FASTCALL,
+     "sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, grad_output)"},
+    {"asymmetric_loss", (PyCFunction)(void (*)(void))py_asymmetric_loss, METH_FASTCALL,
+     "asymmetric_loss(input, target, gamma_neg, gamma_pos, clip, eps, reduction, want, "
+     "grad_output)"},
+    {"multilabel_categorical_crossentropy",
+     (PyCFunction)(void (*)(void))py_multilabel_categorical_crossentropy, METH_FASTCALL,
+     "multilabel_categorical_crossentropy(input, target, reduction, want, grad_output)"},
+    {"soft_f1_loss", (PyCFunction)(void (*)(void))py_soft_f1_loss, METH_FASTCALL,
+     "soft_f1_loss(input, target, eps, reduction, want, grad_output)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -155,6 +155,53 @@ double lf_cross_entropy_probs_f64(const lf_classes *a);
 void lf_softmax_f32(const lf_classes *a, int log);
 void lf_softmax_f64(const lf_classes *a, int log);
 
+/* ------------------------------------------------------------------------ */
+/* Multi-label family (kernels/multilabel.c).                               */
+/* ------------------------------------------------------------------------ */
+
+/* Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss) over LF_EW_INPUT
+ * (logits) and LF_EW_TARGET; WEIGHT and POS_WEIGHT are ignored.  alpha < 0
+ * drops the alpha term; gamma >= 0.  Returns the sum of the losses. */
+double lf_sigmoid_focal_f32(const lf_elementwise *a, double alpha, double gamma);
+double lf_sigmoid_focal_f64(const lf_elementwise *a, double alpha, double gamma);
+
+/* Asymmetric loss (Ridnik et al., 2021) per element, focusing weight
+ * differentiated too; gamma_* >= 0, clip in [0, 1), eps > 0. */
+double lf_asymmetric_f32(const lf_elementwise *a, double gamma_neg, double gamma_pos,
+                         double clip, double eps);
+double lf_asymmetric_f64(const lf_elementwise *a, double gamma_neg, double gamma_pos,
+                         double clip, double eps);
+
+/* A strided [N, C] view: N rows (samples) of C labels.  The loss has one
+ * value per row (ZLPR) or per label (soft-F1); `out` and `grad_output` are
+ * walked along that axis with `out_step` / `go_step`. */
+typedef struct {
+    ptrdiff_t N, C;
+    const char *input;
+    ptrdiff_t in_n, in_c;
+    const char *target;
+    ptrdiff_t t_n, t_c;
+    const char *grad_output; /* T per loss value, or NULL: `scale` */
+    ptrdiff_t go_step;
+    double scale;
+    char *out; /* T per loss value, or NULL */
+    ptrdiff_t out_step;
+    char *grad; /* T[N, C], or NULL */
+    ptrdiff_t g_n, g_c;
+} lf_multilabel;
+
+/* Multi-label categorical cross-entropy (Su 2020, "ZLPR") per row:
+ *   log(1 + sum_c (1 - y_c) e^{x_c}) + log(1 + sum_c y_c e^{-x_c}).
+ * Returns the sum over rows. */
+double lf_zlpr_f32(const lf_multilabel *a);
+double lf_zlpr_f64(const lf_multilabel *a);
+
+/* Macro soft-F1 cost per label: 1 - 2 TP / (2 TP + FP + FN + eps) with
+ * counts summed over the N rows of p = sigmoid(x).  work holds 6 C doubles
+ * (the caller allocates them).  Returns the sum over labels. */
+double lf_soft_f1_f32(const lf_multilabel *a, double eps, double *work);
+double lf_soft_f1_f64(const lf_multilabel *a, double eps, double *work);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,17 @@
 (2, 3)
 """
 from . import functional
-from .modules import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Loss, NLLLoss
+from .modules import (
+    AsymmetricLoss,
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Loss,
+    NLLLoss,
+    SigmoidFocalLoss,
+    SoftF1Loss,
+    ZLPRLoss,
+)
 
 __version__ = "0.1.0"
 
@@ -18,4 +28,8 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "NLLLoss",
+    "SigmoidFocalLoss",
+    "AsymmetricLoss",
+    "ZLPRLoss",
+    "SoftF1Loss",
 ]

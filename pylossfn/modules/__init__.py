@@ -2,5 +2,16 @@
 from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
+from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
 
-__all__ = ["Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss"]
+__all__ = [
+    "Loss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "SigmoidFocalLoss",
+    "AsymmetricLoss",
+    "ZLPRLoss",
+    "SoftF1Loss",
+]

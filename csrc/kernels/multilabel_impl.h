@@ -1,0 +1,355 @@
+/*
+ * multilabel_impl.h -- the body of multilabel.c, included once per dtype
+ * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ *
+ * Every loss here reads a logit x and a (soft) label y, meant to lie in
+ * [0, 1].  s = sigmoid(x) and q = 1 - s = sigmoid(-x) both come from
+ * e = exp(-|x|), so each keeps its relative accuracy where the other rounds
+ * to 1 (q is never formed as 1 - s), and log s = min(x, 0) - log1p(e) is
+ * finite for every finite x.
+ *
+ * focal (torchvision.ops.sigmoid_focal_loss):
+ *   ce = (1 - y) x + softplus(-x),  m = 1 - p_t = s (1 - y) + q y
+ *   l  = a_t ce m^g,  a_t = alpha y + (1 - alpha)(1 - y)  (1 when alpha < 0)
+ *   dl/dx = a_t ((s - y) m^g + g ce m^(g-1) s q (1 - 2y))
+ * m is a sum of non-negative terms, so 1 - p_t has no cancellation, unlike
+ * forming p_t first.
+ *
+ * asymmetric (Ridnik et al. 2021, Alibaba-MIIL/ASL AsymmetricLoss):
+ *   v = min(q + clip, 1) (v = q when clip = 0),  u = 1 - v = max(s - clip, 0)
+ *   l = -(y log max(s, eps) + (1 - y) log max(v, eps)) m^g
+ *   m = 1 - p_t = y q + (1 - y) u,  g = gamma_pos y + gamma_neg (1 - y)
+ * The derivative is the full one, focusing weight included, with the clamps
+ * treated as torch's autograd treats them (the gradient passes where the
+ * bound holds with equality, and is 0 beyond it) and pow's derivative 0 where
+ * its exponent is 0.  Where autograd would multiply 0 by inf (m = 0 with
+ * g < 1, where the weight is locally flat or its slope vanishes) we return
+ * the derivative's value, 0.
+ *
+ * ZLPR (Su 2020), per row, with the implicit logit 0 in both log-sum-exps:
+ *   l = log(1 + sum_c (1 - y_c) e^{x_c}) + log(1 + sum_c y_c e^{-x_c})
+ *   dl/dx_c = (1 - y_c) e^{x_c} / (1 + sum (1 - y) e^x)
+ *             - y_c e^{-x_c} / (1 + sum y e^{-x})
+ * Labels with a zero weight are left out of the maxima, so a huge logit on
+ * the other side cannot swamp the sum to 0 and give log 0.
+ *
+ * soft-F1, per label c over the N rows, with p = s:
+ *   A = 2 TP = 2 sum_n p y,  B = 2 TP + FP + FN + eps = sum_n (p + y) + eps
+ *   cost = 1 - A / B,  dcost/dx_n = p (1 - p) (A - 2 y_n B) / B^2
+ * The first pass leaves p (1 - p) in the gradient buffer, so the second
+ * needs no exponential.
+ */
+
+#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
+#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
+
+#define MX(n, c) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c))
+#define MY(n, c) (*(const T *)(a->target + (n) * a->t_n + (c) * a->t_c))
+#define MGRAD(n, c) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c))
+#define MGO(k) \
+    (a->grad_output ? *(const T *)(a->grad_output + (k) * a->go_step) : (T)a->scale)
+
+typedef struct {
+    T alpha, gamma;
+    int use_alpha;
+} FN(focal_param);
+
+typedef struct {
+    T gamma_neg, gamma_pos, clip, eps, log_eps;
+} FN(asl_param);
+
+static double
+FN(ml_sum8)(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* s = sigmoid(x), q = sigmoid(-x); returns e = exp(-|x|) for log1p(e). */
+static inline T
+FN(sig_pair)(T x, T *s, T *q)
+{
+    const T e = M(exp)(-M(fabs)(x));
+    const T inv = (T)1 / ((T)1 + e);
+    *s = x >= 0 ? inv : e * inv;
+    *q = x >= 0 ? e * inv : inv;
+    return e;
+}
+
+/* m^g, with the common integer exponents done by multiplication. */
+static inline T
+FN(ml_pow)(T m, T g)
+{
+    if (g == 1) {
+        return m;
+    }
+    if (g == 2) {
+        return m * m;
+    }
+    if (g == 4) {
+        const T m2 = m * m;
+        return m2 * m2;
+    }
+    return M(pow)(m, g);
+}
+
+static double
+FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    const FN(focal_param) *pr = r->user;
+    const T g = pr->gamma, alpha = pr->alpha;
+    const int use_alpha = pr->use_alpha;
+    char *po = lf_row_at(r, LF_EW_OUT, start);
+    char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        T s, q;
+        const T e = FN(sig_pair)(x, &s, &q);
+        const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + M(log1p)(e);
+        const T m = s * (1 - y) + q * y;
+        const T w = FN(ml_pow)(m, g);
+        const T at = use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
+        const T l = at * ce * w;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            T d = (s - y) * w;
+            /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
+            if (g != 0 && m != 0) {
+                const T pm1 = w != 0 ? w / m : M(pow)(m, g - 1);
+                d += g * ce * pm1 * s * q * (1 - 2 * y);
+            }
+            STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(ml_sum8)(acc);
+}
+
+double
+FN(lf_sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
+{
+    const T one = 1, scale = (T)a->scale;
+    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0};
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(focal_block), &pr);
+}
+
+static double
+FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    const FN(asl_param) *pr = r->user;
+    const T gn = pr->gamma_neg, gp = pr->gamma_pos, clip = pr->clip, eps = pr->eps;
+    char *po = lf_row_at(r, LF_EW_OUT, start);
+    char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        T s, q;
+        const T e = FN(sig_pair)(x, &s, &q);
+        const T sq = s * q; /* ds/dx */
+        /* y term: log max(s, eps) */
+        T lp = pr->log_eps, dlp = 0;
+        if (s >= eps) {
+            lp = (x < 0 ? x : (T)0) - M(log1p)(e);
+            dlp = q;
+        }
+        /* (1 - y) term: the clipped negative probability v and u = 1 - v */
+        T v = q, u = s, du = sq;
+        if (clip > 0) {
+            v = q + clip;
+            if (v > 1) {
+                v = 1;
+                u = 0;
+                du = 0;
+            }
+            else {
+                u = s - clip;
+                u = u > 0 ? u : (T)0;
+            }
+        }
+        T ln = pr->log_eps, dln = 0;
+        if (v >= eps) {
+            ln = clip > 0 ? M(log)(v) : (x > 0 ? -x : (T)0) - M(log1p)(e);
+            dln = -du / v;
+        }
+        const T los = y * lp + (1 - y) * ln;
+        const T m = y * q + (1 - y) * u;
+        const T g = gp * y + gn * (1 - y);
+        const T w = FN(ml_pow)(m, g);
+        const T l = -los * w;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            const T dlos = y * dlp + (1 - y) * dln;
+            const T dm = (1 - y) * du - y * sq;
+            T dw = 0;
+            if (g != 0 && dm != 0) {
+                const T pm1 = (m != 0 && w != 0) ? w / m : M(pow)(m, g - 1);
+                dw = g * pm1 * dm;
+            }
+            STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(ml_sum8)(acc);
+}
+
+double
+FN(lf_asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
+                  double eps)
+{
+    const T one = 1, scale = (T)a->scale;
+    FN(asl_param) pr = {(T)gamma_neg, (T)gamma_pos, (T)clip, (T)eps, 0};
+    /* log of the dtype's eps, as the reference clamps in the input's dtype */
+    pr.log_eps = M(log)(pr.eps);
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(asl_block), &pr);
+}
+
+static double
+FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
+{
+    const lf_multilabel *a = va;
+    const ptrdiff_t C = a->C;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        /* shifts of the two log-sum-exps; 0 stands for the implicit logit */
+        T mn = 0, mp = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T x = MX(j, c), y = MY(j, c);
+            if (y != 1 && x > mn) {
+                mn = x;
+            }
+            if (y != 0 && -x > mp) {
+                mp = -x;
+            }
+        }
+        double sn = (double)M(exp)(-mn), sp = (double)M(exp)(-mp);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T x = MX(j, c), y = MY(j, c);
+            if (y != 1) {
+                sn += (double)((1 - y) * M(exp)(x - mn));
+            }
+            if (y != 0) {
+                sp += (double)(y * M(exp)(-x - mp));
+            }
+        }
+        const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
+        const T l = (T)ld;
+        acc[j & 7] += ld;
+        if (a->out) {
+            *(T *)(a->out + j * a->out_step) = l;
+        }
+        if (a->grad) {
+            /* in double: with a tiny soft label a sum can be tiny, and g / sum
+             * would overflow a float although every product is moderate */
+            const double g = (double)MGO(j);
+            const double kn = g / sn, kp = g / sp;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T x = MX(j, c), y = MY(j, c);
+                double d = 0.0;
+                if (y != 1) {
+                    d += (double)((1 - y) * M(exp)(x - mn)) * kn;
+                }
+                if (y != 0) {
+                    d -= (double)(y * M(exp)(-x - mp)) * kp;
+                }
+                MGRAD(j, c) = (T)d;
+            }
+        }
+    }
+    return FN(ml_sum8)(acc);
+}
+
+double
+FN(lf_zlpr)(const lf_multilabel *a)
+{
+    return lf_pairwise(FN(zlpr_block), (void *)a, 0, a->N);
+}
+
+/* *sum, *comp as one Neumaier sum, plus v. */
+static void
+FN(ksum_into)(double *sum, double *comp, double v)
+{
+    lf_ksum k = {*sum, *comp};
+    lf_ksum_add(&k, v);
+    *sum = k.sum;
+    *comp = k.comp;
+}
+
+double
+FN(lf_soft_f1)(const lf_multilabel *a, double eps, double *work)
+{
+    const ptrdiff_t N = a->N, C = a->C;
+    /* per label: compensated totals of p y and p + y, and the plain partial
+     * sums of the current block of rows */
+    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
+    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
+    for (ptrdiff_t k = 0; k < 6 * C; k++) {
+        work[k] = 0.0;
+    }
+    /* rows outer, labels inner, so a C-contiguous [N, C] input is read in
+     * order; blocks of rows are summed plainly and combined with Neumaier
+     * compensation, so the counts stay exact to rounding for any N */
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
+        for (ptrdiff_t n = n0; n < n1; n++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T y = MY(n, c);
+                T s, q;
+                FN(sig_pair)(MX(n, c), &s, &q);
+                tp_blk[c] += (double)(s * y);
+                den_blk[c] += (double)s + (double)y;
+                if (a->grad) {
+                    MGRAD(n, c) = s * q; /* dp/dx, kept for the gradient pass */
+                }
+            }
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            FN(ksum_into)(&tp[c], &tp_c[c], tp_blk[c]);
+            FN(ksum_into)(&den[c], &den_c[c], den_blk[c]);
+            tp_blk[c] = den_blk[c] = 0.0;
+        }
+    }
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const double A = 2.0 * (tp[c] + tp_c[c]);
+        const double B = (den[c] + den_c[c]) + eps;
+        const double cost = 1.0 - A / B;
+        lf_ksum_add(&total, cost);
+        if (a->out) {
+            *(T *)(a->out + c * a->out_step) = (T)cost;
+        }
+        /* the gradient's per-label factors, kept in double: 2 g / B reaches
+         * 2 / eps where a label has no mass */
+        const double g = (double)MGO(c);
+        tp_blk[c] = g * A / (B * B);
+        den_blk[c] = 2.0 * g / B;
+    }
+    if (a->grad) {
+        for (ptrdiff_t n = 0; n < N; n++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                MGRAD(n, c) =
+                    (T)((double)MGRAD(n, c) * (tp_blk[c] - (double)MY(n, c) * den_blk[c]));
+            }
+        }
+    }
+    return lf_ksum_value(&total);
+}
+
+#undef LOAD
+#undef STORE
+#undef MX
+#undef MY
+#undef MGRAD
+#undef MGO
