@@ -16,6 +16,9 @@ SOURCES = [
     "csrc/kernels/binary.c",
     "csrc/kernels/classification.c",
     "csrc/kernels/multilabel.c",
+    "csrc/kernels/embedding.c",
+    "csrc/kernels/margin.c",
+    "csrc/kernels/ctc.c",
 ]
 
 

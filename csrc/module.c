@@ -1349,6 +1349,783 @@ py_soft_f1_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Embedding family                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The value a call with several differentiable inputs returns: loss, the
+ * tuple of the k gradients, or (loss, gradients). */
+static PyObject *
+result_grads(int want, int reduction, double value, int typenum, PyArrayObject *out,
+             PyArrayObject *const *grads, int k)
+{
+    PyObject *loss = NULL, *g = NULL, *res = NULL;
+    if (want & WANT_GRAD) {
+        if ((g = PyTuple_New(k)) == NULL) {
+            return NULL;
+        }
+        for (int i = 0; i < k; i++) {
+            Py_INCREF(grads[i]);
+            PyTuple_SET_ITEM(g, i, (PyObject *)grads[i]);
+        }
+    }
+    if (want & WANT_LOSS) {
+        if (reduction == LF_REDUCE_NONE) {
+            Py_INCREF(out);
+            loss = (PyObject *)out;
+        }
+        else if ((loss = scalar_of(value, typenum)) == NULL) {
+            Py_XDECREF(g);
+            return NULL;
+        }
+    }
+    if (loss && g) {
+        res = PyTuple_Pack(2, loss, g);
+        Py_DECREF(loss);
+        Py_DECREF(g);
+        return res;
+    }
+    return loss ? loss : g;
+}
+
+/* The k row operands of an embedding loss: float arrays of one shape
+ * [..., D] (a 0-d array is one row of one feature), promoted to a common
+ * dtype (float64 if any is) and viewed as a->x[i] = [N, D].  loss_shape
+ * receives shape[:-1].  x[0..k) are owned by the caller on every path. */
+static int
+rows_setup(PyObject *mod, PyObject *const *objs, int k, const char *const *names,
+           const char *fname, PyArrayObject **x, lf_rows *a, int *loss_nd,
+           npy_intp *loss_shape)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    int typenum = NPY_FLOAT;
+    for (int i = 0; i < k; i++) {
+        if ((x[i] = float_input(mod, objs[i], fname, names[i])) == NULL) {
+            return -1;
+        }
+        if (PyArray_TYPE(x[i]) == NPY_DOUBLE) {
+            typenum = NPY_DOUBLE;
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        if ((x[i] = native(x[i], typenum)) == NULL) {
+            return -1;
+        }
+    }
+    const int nd = PyArray_NDIM(x[0]);
+    for (int i = 1; i < k; i++) {
+        if (!same_shape(x[i], nd, PyArray_DIMS(x[0]))) {
+            PyErr_Format(PyExc_ValueError, "%s: %s has shape %s, but %s has shape %s", fname,
+                         names[i], ARR_SHAPE(b1, x[i]), names[0], ARR_SHAPE(b2, x[0]));
+            return -1;
+        }
+    }
+    *loss_nd = nd > 0 ? nd - 1 : 0;
+    a->N = 1;
+    for (int d = 0; d < *loss_nd; d++) {
+        loss_shape[d] = PyArray_DIM(x[0], d);
+        a->N *= loss_shape[d];
+    }
+    a->D = nd > 0 ? PyArray_DIM(x[0], nd - 1) : 1;
+    for (int i = 0; i < k; i++) {
+        npy_intp stride;
+        if ((x[i] = flat_head(x[i], *loss_nd, &stride)) == NULL) {
+            return -1;
+        }
+        a->x[i] = PyArray_BYTES(x[i]);
+        a->x_n[i] = stride;
+        a->x_d[i] = nd > 0 ? PyArray_STRIDE(x[i], nd - 1) : 0;
+    }
+    return 0;
+}
+
+/* Allocates the per-row output (loss_shape, contiguous) into *out. */
+static int
+rows_out(lf_rows *a, int loss_nd, npy_intp *loss_shape, int typenum, PyArrayObject **out)
+{
+    if ((*out = (PyArrayObject *)PyArray_EMPTY(loss_nd, loss_shape, typenum, 0)) == NULL) {
+        return -1;
+    }
+    a->out = PyArray_BYTES(*out);
+    a->out_n = PyArray_ITEMSIZE(*out);
+    return 0;
+}
+
+/* pairwise_distance(x1, x2, p, eps) / cosine_similarity(x1, x2, eps), over
+ * the last axis of two arrays of one shape. */
+static PyObject *
+row_measure(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int cosine)
+{
+    const char *fname = cosine ? "cosine_similarity" : "pairwise_distance";
+    static const char *const names[] = {"x1", "x2"};
+    PyArrayObject *x[2] = {NULL, NULL}, *out = NULL;
+    PyObject *result = NULL;
+    npy_intp loss_shape[NPY_MAXDIMS];
+    int loss_nd;
+    double p = 2.0, eps;
+    lf_rows a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != (cosine ? 3 : 4)) {
+        PyErr_Format(PyExc_TypeError, "%s expects %d arguments", fname, cosine ? 3 : 4);
+        return NULL;
+    }
+    if ((!cosine && (real_option(args[2], &p, fname, "p") < 0 ||
+                     check_option(p >= 0, args[2], fname, "p", ">= 0 (inf allowed)") < 0)) ||
+        real_option(args[cosine ? 2 : 3], &eps, fname, "eps") < 0) {
+        return NULL;
+    }
+    if (rows_setup(mod, args, 2, names, fname, x, &a, &loss_nd, loss_shape) < 0 ||
+        rows_out(&a, loss_nd, loss_shape, PyArray_TYPE(x[0]), &out) < 0) {
+        goto finish;
+    }
+    const int f32 = PyArray_TYPE(x[0]) == NPY_FLOAT;
+    NPY_BEGIN_THREADS_DEF;
+    if (a.N * a.D >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    if (cosine) {
+        f32 ? lf_cosine_similarity_f32(&a, eps) : lf_cosine_similarity_f64(&a, eps);
+    }
+    else {
+        f32 ? lf_pairwise_distance_f32(&a, p, eps) : lf_pairwise_distance_f64(&a, p, eps);
+    }
+    NPY_END_THREADS;
+    Py_INCREF(out);
+    result = (PyObject *)out;
+finish:
+    Py_XDECREF(x[0]);
+    Py_XDECREF(x[1]);
+    Py_XDECREF(out);
+    return result;
+}
+
+static PyObject *
+py_pairwise_distance(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return row_measure(mod, args, nargs, 0);
+}
+
+static PyObject *
+py_cosine_similarity(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return row_measure(mod, args, nargs, 1);
+}
+
+/* The outputs shared by the embedding losses: grad_output, the per-row loss
+ * for "none", and k gradients of the operands' shape (C-contiguous). */
+static int
+rows_outputs(PyObject *mod, PyObject *grad_output, int reduction, int want, lf_rows *a,
+             int loss_nd, npy_intp *loss_shape, PyArrayObject *const *x, int k,
+             PyArrayObject **go, PyArrayObject **out, PyArrayObject **grads, const char *fname)
+{
+    const int typenum = PyArray_TYPE(x[0]);
+    const double norm =
+        reduction == LF_REDUCE_MEAN ? (a->N ? 1.0 / (double)a->N : INFINITY) : 1.0;
+    a->scale = 1.0;
+    if ((want & WANT_GRAD) && grad_output_arg(mod, grad_output, reduction, typenum, loss_nd,
+                                              loss_shape, norm, &a->scale, go, fname) < 0) {
+        return -1;
+    }
+    if (*go != NULL) {
+        npy_intp stride = 0;
+        if ((*go = flat_head(*go, loss_nd, &stride)) == NULL) {
+            return -1;
+        }
+        a->grad_output = PyArray_BYTES(*go);
+        a->go_n = stride;
+    }
+    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE &&
+        rows_out(a, loss_nd, loss_shape, typenum, out) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < k && (want & WANT_GRAD); i++) {
+        grads[i] = (PyArrayObject *)PyArray_EMPTY(PyArray_NDIM(x[0]), PyArray_DIMS(x[0]),
+                                                  typenum, 0);
+        if (grads[i] == NULL) {
+            return -1;
+        }
+        a->grad[i] = PyArray_BYTES(grads[i]);
+        a->g_d[i] = PyArray_ITEMSIZE(grads[i]);
+        a->g_n[i] = a->D * a->g_d[i];
+    }
+    return 0;
+}
+
+/* cosine_embedding_loss(input1, input2, target, margin, reduction, want, grad_output) */
+static PyObject *
+py_cosine_embedding_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *fname = "cosine_embedding_loss";
+    static const char *const names[] = {"input1", "input2"};
+    PyArrayObject *x[2] = {NULL, NULL}, *y = NULL, *go = NULL, *out = NULL;
+    PyArrayObject *grads[2] = {NULL, NULL};
+    PyObject *result = NULL;
+    char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
+    npy_intp loss_shape[NPY_MAXDIMS];
+    int loss_nd;
+    double margin;
+    lf_rows a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "%s expects 7 arguments", fname);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[4], fname);
+    const int want = want_arg(args[5], fname);
+    if (reduction < 0 || want < 0 || real_option(args[3], &margin, fname, "margin") < 0) {
+        return NULL;
+    }
+    if (rows_setup(mod, args, 2, names, fname, x, &a, &loss_nd, loss_shape) < 0) {
+        goto finish;
+    }
+    const int nd = PyArray_NDIM(x[0]), typenum = PyArray_TYPE(x[0]);
+    if (nd != 1 && nd != 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input1 and input2 must be [N, D] (or [D] unbatched), got shape %s",
+                     fname, ARR_SHAPE(b1, x[0]));
+        goto finish;
+    }
+    if ((y = float_like(mod, args[2], typenum, 1, fname, "target")) == NULL) {
+        goto finish;
+    }
+    if (!same_shape(y, loss_nd, loss_shape)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: target has shape %s, but inputs of shape %s need a target of shape %s",
+                     fname, ARR_SHAPE(b1, y), ARR_SHAPE(b2, x[0]),
+                     fmt_shape(b3, sizeof(b3), loss_nd, loss_shape));
+        goto finish;
+    }
+    a.target = PyArray_BYTES(y);
+    a.t_n = loss_nd ? PyArray_STRIDE(y, 0) : 0;
+    if (rows_outputs(mod, args[6], reduction, want, &a, loss_nd, loss_shape, x, 2, &go, &out,
+                     grads, fname) < 0) {
+        goto finish;
+    }
+    double sum;
+    NPY_BEGIN_THREADS_DEF;
+    if (a.N * a.D >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    sum = typenum == NPY_FLOAT ? lf_cosine_embedding_f32(&a, margin)
+                               : lf_cosine_embedding_f64(&a, margin);
+    NPY_END_THREADS;
+    result = result_grads(want, reduction,
+                          reduction == LF_REDUCE_MEAN ? (a.N ? sum / (double)a.N : NAN) : sum,
+                          typenum, out, grads, 2);
+finish:
+    Py_XDECREF(x[0]);
+    Py_XDECREF(x[1]);
+    Py_XDECREF(y);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grads[0]);
+    Py_XDECREF(grads[1]);
+    return result;
+}
+
+/* triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, distance,
+ *                     reduction, want, grad_output); distance 0 = p-norm, 1 = cosine */
+static PyObject *
+py_triplet_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *fname = "triplet_margin_loss";
+    static const char *const names[] = {"anchor", "positive", "negative"};
+    PyArrayObject *x[3] = {NULL, NULL, NULL}, *go = NULL, *out = NULL;
+    PyArrayObject *grads[3] = {NULL, NULL, NULL};
+    PyObject *result = NULL;
+    double *work = NULL;
+    npy_intp loss_shape[NPY_MAXDIMS];
+    int loss_nd;
+    double margin, p, eps;
+    lf_rows a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "%s expects 11 arguments", fname);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[8], fname);
+    const int want = want_arg(args[9], fname);
+    const int swap = PyObject_IsTrue(args[6]);
+    const long dist = PyLong_AsLong(args[7]);
+    if (reduction < 0 || want < 0 || swap < 0 || (dist == -1 && PyErr_Occurred())) {
+        return NULL;
+    }
+    if (real_option(args[3], &margin, fname, "margin") < 0 ||
+        real_option(args[4], &p, fname, "p") < 0 ||
+        real_option(args[5], &eps, fname, "eps") < 0 ||
+        check_option(p >= 0, args[4], fname, "p", ">= 0 (inf allowed)") < 0 ||
+        check_option(dist == LF_DIST_PNORM || dist == LF_DIST_COSINE, args[7], fname,
+                     "distance", "0 (p-norm) or 1 (cosine)") < 0) {
+        return NULL;
+    }
+    if (rows_setup(mod, args, 3, names, fname, x, &a, &loss_nd, loss_shape) < 0 ||
+        rows_outputs(mod, args[10], reduction, want, &a, loss_nd, loss_shape, x, 3, &go, &out,
+                     grads, fname) < 0) {
+        goto finish;
+    }
+    if ((want & WANT_GRAD) &&
+        (work = PyMem_Malloc((size_t)(3 * a.D + 1) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto finish;
+    }
+    const int typenum = PyArray_TYPE(x[0]);
+    double sum;
+    NPY_BEGIN_THREADS_DEF;
+    if (a.N * a.D >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    sum = typenum == NPY_FLOAT
+              ? lf_triplet_f32(&a, (lf_distance)dist, margin, p, eps, swap, work)
+              : lf_triplet_f64(&a, (lf_distance)dist, margin, p, eps, swap, work);
+    NPY_END_THREADS;
+    result = result_grads(want, reduction,
+                          reduction == LF_REDUCE_MEAN ? (a.N ? sum / (double)a.N : NAN) : sum,
+                          typenum, out, grads, 3);
+finish:
+    PyMem_Free(work);
+    for (int i = 0; i < 3; i++) {
+        Py_XDECREF(x[i]);
+        Py_XDECREF(grads[i]);
+    }
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Margin family                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* multi_margin_loss(input, target, p, margin, weight, reduction, want, grad_output)
+ * multilabel_margin_loss(input, target, reduction, want, grad_output)
+ *
+ * input is [N, C], [C] or a 0-d score (C = 1).  The multi-margin target is
+ * N class indices ([N], or () / [1] unbatched; "none" returns its shape); the
+ * multi-label target has the input's shape (class indices, -1 ends a row). */
+static PyObject *
+margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int multilabel)
+{
+    const char *fname = multilabel ? "multilabel_margin_loss" : "multi_margin_loss";
+    const int k = multilabel ? 2 : 5; /* position of `reduction` */
+    PyArrayObject *x = NULL, *t = NULL, *w = NULL, *go = NULL, *out = NULL, *grad = NULL;
+    PyObject *result = NULL;
+    unsigned char *work = NULL;
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    double margin = 1.0, pd = 1.0;
+    lf_classes a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != k + 3) {
+        PyErr_Format(PyExc_TypeError, "%s expects %d arguments", fname, k + 3);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[k], fname);
+    const int want = want_arg(args[k + 1], fname);
+    if (reduction < 0 || want < 0) {
+        return NULL;
+    }
+    if (!multilabel && (real_option(args[2], &pd, fname, "p") < 0 ||
+                        check_option(pd == 1 || pd == 2, args[2], fname, "p", "1 or 2") < 0 ||
+                        real_option(args[3], &margin, fname, "margin") < 0)) {
+        return NULL;
+    }
+    if ((x = float_input(mod, args[0], fname, "input")) == NULL) {
+        goto finish;
+    }
+    const int typenum = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+    if (nd > 2 || (nd > 0 && PyArray_DIM(x, nd - 1) == 0)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input must be [N, C] or [C] with C > 0 (or a 0-d score), got shape %s",
+                     fname, ARR_SHAPE(b1, x));
+        goto finish;
+    }
+    a.N = nd == 2 ? PyArray_DIM(x, 0) : 1;
+    a.C = nd == 0 ? 1 : PyArray_DIM(x, nd - 1);
+    a.S = 1;
+    a.input = PyArray_BYTES(x);
+    a.in_n = nd == 2 ? PyArray_STRIDE(x, 0) : 0;
+    a.in_c = nd == 0 ? 0 : PyArray_STRIDE(x, nd - 1);
+
+    if ((t = to_ndarray(mod, args[1], fname, "target")) == NULL) {
+        goto finish;
+    }
+    const char tkind = PyArray_DESCR(t)->kind;
+    if (tkind != 'i' && tkind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: target must hold integer class indices, got dtype %S",
+                     fname, (PyObject *)PyArray_DESCR(t));
+        goto finish;
+    }
+    const int tnd = PyArray_NDIM(t);
+    npy_intp loss_shape[1] = {a.N};
+    int loss_nd;
+    if (multilabel) {
+        const int ok = nd == 2 ? same_shape(t, 2, PyArray_DIMS(x))
+                               : tnd <= 1 && PyArray_SIZE(t) == a.C;
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: target has shape %s, but it must have the input's shape %s", fname,
+                         ARR_SHAPE(b1, t), ARR_SHAPE(b2, x));
+            goto finish;
+        }
+        loss_nd = nd == 2 ? 1 : 0;
+    }
+    else {
+        if (tnd > 1 || PyArray_SIZE(t) != a.N) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: target has shape %s, but input of shape %s needs %zd class "
+                         "indices ([N], or () unbatched)",
+                         fname, ARR_SHAPE(b1, t), ARR_SHAPE(b2, x), (Py_ssize_t)a.N);
+            goto finish;
+        }
+        loss_nd = tnd;
+    }
+    if ((t = class_target(t, a.C, fname)) == NULL) {
+        goto finish;
+    }
+    a.target = PyArray_BYTES(t);
+    if (multilabel) {
+        a.t_n = tnd == 2 ? PyArray_STRIDE(t, 0) : 0;
+        a.t_c = tnd == 0 ? 0 : PyArray_STRIDE(t, tnd - 1);
+    }
+    else {
+        a.t_n = tnd == 1 ? PyArray_STRIDE(t, 0) : 0;
+    }
+    if (!multilabel && args[4] != Py_None) {
+        if ((w = float_like(mod, args[4], typenum, 0, fname, "weight")) == NULL) {
+            goto finish;
+        }
+        if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != a.C) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: weight must have shape (%zd,) (one per class), got %s", fname,
+                         (Py_ssize_t)a.C, ARR_SHAPE(b1, w));
+            goto finish;
+        }
+        a.weight = PyArray_BYTES(w);
+        a.w_c = PyArray_STRIDE(w, 0);
+    }
+    lf_error err;
+    if (lf_margin_check(&a, multilabel, &err) != LF_OK) {
+        PyErr_Format(PyExc_IndexError,
+                     "%s: target has %lld at flat index %zd, but every entry must be in "
+                     "[%d, %zd) (input has %zd classes)",
+                     fname, (long long)err.ivalue, (Py_ssize_t)err.index, multilabel ? -1 : 0,
+                     (Py_ssize_t)a.C, (Py_ssize_t)a.C);
+        goto finish;
+    }
+    /* torch's multi-label mean over an empty batch is 0, not 0 / 0 */
+    const double count = (double)a.N;
+    const double norm = reduction == LF_REDUCE_MEAN ? (a.N ? 1.0 / count : INFINITY) : 1.0;
+    a.scale = 1.0;
+    if ((want & WANT_GRAD) && grad_output_arg(mod, args[k + 2], reduction, typenum, loss_nd,
+                                              loss_shape, norm, &a.scale, &go, fname) < 0) {
+        goto finish;
+    }
+    if (go != NULL) {
+        a.grad_output = PyArray_BYTES(go);
+        a.go_n = loss_nd ? PyArray_STRIDE(go, 0) : 0;
+    }
+    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE) {
+        if ((out = (PyArrayObject *)PyArray_EMPTY(loss_nd, loss_shape, typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.out = PyArray_BYTES(out);
+        a.out_n = PyArray_ITEMSIZE(out);
+    }
+    if (want & WANT_GRAD) {
+        if ((grad = (PyArrayObject *)PyArray_EMPTY(nd, PyArray_DIMS(x), typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.grad = PyArray_BYTES(grad);
+        a.g_c = nd == 0 ? 0 : PyArray_ITEMSIZE(grad);
+        a.g_n = a.C * PyArray_ITEMSIZE(grad);
+    }
+    if (multilabel && (work = PyMem_Malloc((size_t)a.C)) == NULL) {
+        PyErr_NoMemory();
+        goto finish;
+    }
+    double sum;
+    const int f32 = typenum == NPY_FLOAT;
+    const int ip = pd == 2 ? 2 : 1;
+    NPY_BEGIN_THREADS_DEF;
+    if (a.N * a.C >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    if (multilabel) {
+        sum = f32 ? lf_multilabel_margin_f32(&a, work) : lf_multilabel_margin_f64(&a, work);
+    }
+    else {
+        sum = f32 ? lf_multi_margin_f32(&a, ip, margin) : lf_multi_margin_f64(&a, ip, margin);
+    }
+    NPY_END_THREADS;
+    double value = sum;
+    if (reduction == LF_REDUCE_MEAN) {
+        value = a.N ? sum / count : (multilabel ? 0.0 : NAN);
+    }
+    result = result_of(want, reduction, value, typenum, out, grad);
+finish:
+    PyMem_Free(work);
+    Py_XDECREF(x);
+    Py_XDECREF(t);
+    Py_XDECREF(w);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grad);
+    return result;
+}
+
+static PyObject *
+py_multi_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return margin_loss(mod, args, nargs, 0);
+}
+
+static PyObject *
+py_multilabel_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return margin_loss(mod, args, nargs, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CTC                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* An integer-length argument as N native int64 values (Python has already
+ * made it 1-d and integral). */
+static PyArrayObject *
+lengths_arg(PyObject *mod, PyObject *obj, npy_intp N, const char *fname, const char *arg)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *arr = to_ndarray(mod, obj, fname, arg);
+    if (arr == NULL) {
+        return NULL;
+    }
+    const char kind = PyArray_DESCR(arr)->kind;
+    if (kind != 'i' && kind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: %s must hold integers, got dtype %S", fname, arg,
+                     (PyObject *)PyArray_DESCR(arr));
+        Py_DECREF(arr);
+        return NULL;
+    }
+    if (PyArray_NDIM(arr) != 1 || PyArray_DIM(arr, 0) != N) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s has shape %s, but it must have one entry per batch element "
+                     "(%zd)",
+                     fname, arg, ARR_SHAPE(b1, arr), (Py_ssize_t)N);
+        Py_DECREF(arr);
+        return NULL;
+    }
+    if ((arr = class_target(arr, 0, fname)) == NULL) {
+        return NULL;
+    }
+    PyArrayObject *c = (PyArrayObject *)PyArray_FromArray(
+        arr, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS);
+    Py_DECREF(arr);
+    return c;
+}
+
+/* ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+ *          zero_infinity, want, grad_output) */
+static PyObject *
+py_ctc_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *fname = "ctc_loss";
+    PyArrayObject *x = NULL, *t = NULL, *il = NULL, *tl = NULL, *go = NULL, *out = NULL;
+    PyArrayObject *grad = NULL;
+    PyObject *result = NULL, *bl = NULL;
+    int64_t *offsets = NULL;
+    double *work = NULL;
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    lf_ctc a;
+    memset(&a, 0, sizeof(a));
+
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "%s expects 9 arguments", fname);
+        return NULL;
+    }
+    const int reduction = reduction_arg(args[5], fname);
+    const int want = want_arg(args[7], fname);
+    const int zero_infinity = PyObject_IsTrue(args[6]);
+    if (reduction < 0 || want < 0 || zero_infinity < 0) {
+        return NULL;
+    }
+    if ((bl = PyNumber_Index(args[4])) == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: blank must be an integer, got %s", fname,
+                     Py_TYPE(args[4])->tp_name);
+        return NULL;
+    }
+    int overflow = 0;
+    a.blank = PyLong_AsLongLongAndOverflow(bl, &overflow);
+    if ((x = float_input(mod, args[0], fname, "log_probs")) == NULL) {
+        goto finish;
+    }
+    const int typenum = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+    if (nd != 2 && nd != 3) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: log_probs must be [T, N, C] (or [T, C] unbatched), got shape %s",
+                     fname, ARR_SHAPE(b1, x));
+        goto finish;
+    }
+    if (PyArray_SIZE(x) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s: log_probs must not be empty, got shape %s", fname,
+                     ARR_SHAPE(b1, x));
+        goto finish;
+    }
+    a.steps = PyArray_DIM(x, 0);
+    a.N = nd == 3 ? PyArray_DIM(x, 1) : 1;
+    a.C = PyArray_DIM(x, nd - 1);
+    a.log_probs = PyArray_BYTES(x);
+    a.lp_t = PyArray_STRIDE(x, 0);
+    a.lp_n = nd == 3 ? PyArray_STRIDE(x, 1) : 0;
+    a.lp_c = PyArray_STRIDE(x, nd - 1);
+    if (overflow || a.blank < 0 || a.blank >= a.C) {
+        PyErr_Format(PyExc_ValueError, "%s: blank must be in [0, %zd) (a class of log_probs), got %R",
+                     fname, (Py_ssize_t)a.C, bl);
+        goto finish;
+    }
+    if ((il = lengths_arg(mod, args[2], a.N, fname, "input_lengths")) == NULL ||
+        (tl = lengths_arg(mod, args[3], a.N, fname, "target_lengths")) == NULL) {
+        goto finish;
+    }
+    a.input_lengths = (const int64_t *)PyArray_DATA(il);
+    a.target_lengths = (const int64_t *)PyArray_DATA(tl);
+    int64_t total_tl = 0, max_tl = 0;
+    for (npy_intp b = 0; b < a.N; b++) {
+        const int64_t li = a.input_lengths[b], lt = a.target_lengths[b];
+        if (li < 0 || li > a.steps) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: input_lengths[%zd] is %lld, but it must be in [0, %zd] (the "
+                         "length of log_probs)",
+                         fname, (Py_ssize_t)b, (long long)li, (Py_ssize_t)a.steps);
+            goto finish;
+        }
+        if (lt < 0) {
+            PyErr_Format(PyExc_ValueError, "%s: target_lengths[%zd] is %lld, but it must be >= 0",
+                         fname, (Py_ssize_t)b, (long long)lt);
+            goto finish;
+        }
+        total_tl += lt;
+        max_tl = lt > max_tl ? lt : max_tl;
+    }
+
+    if ((t = to_ndarray(mod, args[1], fname, "targets")) == NULL) {
+        goto finish;
+    }
+    const char tkind = PyArray_DESCR(t)->kind;
+    if (tkind != 'i' && tkind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: targets must hold integer class indices, got dtype %S",
+                     fname, (PyObject *)PyArray_DESCR(t));
+        goto finish;
+    }
+    const int tnd = PyArray_NDIM(t);
+    if (tnd == 1 ? PyArray_DIM(t, 0) != total_tl
+                 : (tnd != 2 || PyArray_DIM(t, 0) != a.N || PyArray_DIM(t, 1) < max_tl)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: targets has shape %s, but it must be the concatenated targets "
+                     "(%lld,) or padded [%zd, S] with S >= %lld",
+                     fname, ARR_SHAPE(b1, t), (long long)total_tl, (Py_ssize_t)a.N,
+                     (long long)max_tl);
+        goto finish;
+    }
+    if ((t = class_target(t, a.C, fname)) == NULL) {
+        goto finish;
+    }
+    {
+        PyArrayObject *c = (PyArrayObject *)PyArray_FromArray(
+            t, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS);
+        Py_SETREF(t, c);
+        if (t == NULL) {
+            goto finish;
+        }
+    }
+    a.targets = (const int64_t *)PyArray_DATA(t);
+    if ((offsets = PyMem_Malloc((size_t)(a.N ? a.N : 1) * sizeof(int64_t))) == NULL) {
+        PyErr_NoMemory();
+        goto finish;
+    }
+    {
+        int64_t pos = 0;
+        for (npy_intp b = 0; b < a.N; b++) {
+            offsets[b] = tnd == 1 ? pos : (int64_t)b * PyArray_DIM(t, 1);
+            pos += a.target_lengths[b];
+            for (int64_t s = 0; s < a.target_lengths[b]; s++) {
+                const int64_t c = a.targets[offsets[b] + s];
+                if (c < 0 || c >= a.C) {
+                    const npy_intp flat = (npy_intp)(offsets[b] + s);
+                    PyErr_Format(PyExc_IndexError,
+                                 "%s: targets has class %lld at index %s, but log_probs has "
+                                 "%zd classes",
+                                 fname, (long long)c,
+                                 fmt_index(b2, sizeof(b2), tnd, PyArray_DIMS(t), flat),
+                                 (Py_ssize_t)a.C);
+                    goto finish;
+                }
+            }
+        }
+    }
+    a.tg_offset = offsets;
+    a.zero_infinity = zero_infinity;
+    a.per_length = reduction == LF_REDUCE_MEAN;
+
+    npy_intp loss_shape[1] = {a.N};
+    const int loss_nd = nd == 3 ? 1 : 0;
+    const double norm = reduction == LF_REDUCE_MEAN ? 1.0 / (double)a.N : 1.0;
+    a.scale = 1.0;
+    if ((want & WANT_GRAD) && grad_output_arg(mod, args[8], reduction, typenum, loss_nd,
+                                              loss_shape, norm, &a.scale, &go, fname) < 0) {
+        goto finish;
+    }
+    if (go != NULL) {
+        a.grad_output = PyArray_BYTES(go);
+        a.go_n = loss_nd ? PyArray_STRIDE(go, 0) : 0;
+    }
+    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE) {
+        if ((out = (PyArrayObject *)PyArray_EMPTY(loss_nd, loss_shape, typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.out = PyArray_BYTES(out);
+        a.out_n = PyArray_ITEMSIZE(out);
+    }
+    if (want & WANT_GRAD) {
+        if ((grad = (PyArrayObject *)PyArray_EMPTY(nd, PyArray_DIMS(x), typenum, 0)) == NULL) {
+            goto finish;
+        }
+        a.grad = PyArray_BYTES(grad);
+        a.g_c = PyArray_ITEMSIZE(grad);
+        a.g_n = nd == 3 ? a.C * a.g_c : 0;
+        a.g_t = a.N * a.C * a.g_c;
+    }
+    const size_t lanes = (size_t)(2 * max_tl + 1) * (size_t)a.steps;
+    if ((work = PyMem_Malloc(2 * lanes * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto finish;
+    }
+    double sum;
+    NPY_BEGIN_THREADS_DEF;
+    if ((npy_intp)lanes * a.N >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    sum = typenum == NPY_FLOAT ? lf_ctc_f32(&a, work) : lf_ctc_f64(&a, work);
+    NPY_END_THREADS;
+    result = result_of(want, reduction,
+                       reduction == LF_REDUCE_MEAN ? sum / (double)a.N : sum, typenum, out,
+                       grad);
+finish:
+    PyMem_Free(work);
+    PyMem_Free(offsets);
+    Py_XDECREF(bl);
+    Py_XDECREF(x);
+    Py_XDECREF(t);
+    Py_XDECREF(il);
+    Py_XDECREF(tl);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grad);
+    return result;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -1375,6 +2152,23 @@ static PyMethodDef core_methods[] = {
      "multilabel_categorical_crossentropy(input, target, reduction, want, grad_output)"},
     {"soft_f1_loss", (PyCFunction)(void (*)(void))py_soft_f1_loss, METH_FASTCALL,
      "soft_f1_loss(input, target, eps, reduction, want, grad_output)"},
+    {"pairwise_distance", (PyCFunction)(void (*)(void))py_pairwise_distance, METH_FASTCALL,
+     "pairwise_distance(x1, x2, p, eps)"},
+    {"cosine_similarity", (PyCFunction)(void (*)(void))py_cosine_similarity, METH_FASTCALL,
+     "cosine_similarity(x1, x2, eps)"},
+    {"cosine_embedding_loss", (PyCFunction)(void (*)(void))py_cosine_embedding_loss,
+     METH_FASTCALL,
+     "cosine_embedding_loss(input1, input2, target, margin, reduction, want, grad_output)"},
+    {"triplet_margin_loss", (PyCFunction)(void (*)(void))py_triplet_margin_loss, METH_FASTCALL,
+     "triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, distance, "
+     "reduction, want, grad_output)"},
+    {"multi_margin_loss", (PyCFunction)(void (*)(void))py_multi_margin_loss, METH_FASTCALL,
+     "multi_margin_loss(input, target, p, margin, weight, reduction, want, grad_output)"},
+    {"multilabel_margin_loss", (PyCFunction)(void (*)(void))py_multilabel_margin_loss,
+     METH_FASTCALL, "multilabel_margin_loss(input, target, reduction, want, grad_output)"},
+    {"ctc_loss", (PyCFunction)(void (*)(void))py_ctc_loss, METH_FASTCALL,
+     "ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, "
+     "zero_infinity, want, grad_output)"},
     {NULL, NULL, 0, NULL},
 };
 

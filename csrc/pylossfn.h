@@ -202,6 +202,99 @@ double lf_zlpr_f64(const lf_multilabel *a);
 double lf_soft_f1_f32(const lf_multilabel *a, double eps, double *work);
 double lf_soft_f1_f64(const lf_multilabel *a, double eps, double *work);
 
+/* ------------------------------------------------------------------------ */
+/* Embedding family (kernels/embedding.c): N rows of D features.            */
+/* ------------------------------------------------------------------------ */
+
+/* Up to three row operands of one shape [N, D] (anchor / positive /
+ * negative, or x1 / x2), each with optional gradient outputs.  `target` is
+ * a T per row (CosineEmbeddingLoss), `out` one T per row. */
+typedef struct {
+    ptrdiff_t N, D;
+    const char *x[3];
+    ptrdiff_t x_n[3], x_d[3];
+    char *grad[3]; /* T[N, D] each, or NULL */
+    ptrdiff_t g_n[3], g_d[3];
+    const char *target;
+    ptrdiff_t t_n;
+    const char *grad_output; /* T per row, or NULL: `scale` */
+    ptrdiff_t go_n;
+    double scale;
+    char *out;
+    ptrdiff_t out_n;
+} lf_rows;
+
+/* The distance of TripletMarginWithDistanceLoss: torch.pairwise_distance
+ * (||x1 - x2 + eps||_p) or 1 - cosine_similarity(x1, x2, -1, eps). */
+typedef enum { LF_DIST_PNORM = 0, LF_DIST_COSINE = 1 } lf_distance;
+
+/* pairwise_distance(x[0], x[1], p, eps) per row into out; p >= 0 or inf. */
+void lf_pairwise_distance_f32(const lf_rows *a, double p, double eps);
+void lf_pairwise_distance_f64(const lf_rows *a, double p, double eps);
+
+/* cosine_similarity(x[0], x[1], eps) per row into out (norms clamped at eps). */
+void lf_cosine_similarity_f32(const lf_rows *a, double eps);
+void lf_cosine_similarity_f64(const lf_rows *a, double eps);
+
+/* CosineEmbeddingLoss(x[0], x[1], target): returns the sum of the losses;
+ * gradients into grad[0], grad[1]. */
+double lf_cosine_embedding_f32(const lf_rows *a, double margin);
+double lf_cosine_embedding_f64(const lf_rows *a, double margin);
+
+/* TripletMarginLoss(x[0], x[1], x[2]): the sum of the losses; gradients of
+ * all three into grad[0..2] (all present or all NULL).  work holds 3 D
+ * doubles when gradients are asked for. */
+double lf_triplet_f32(const lf_rows *a, lf_distance dist, double margin, double p,
+                      double eps, int swap, double *work);
+double lf_triplet_f64(const lf_rows *a, lf_distance dist, double margin, double p,
+                      double eps, int swap, double *work);
+
+/* ------------------------------------------------------------------------ */
+/* Margin family (kernels/margin.c), on the lf_classes view with S = 1.     */
+/* ------------------------------------------------------------------------ */
+
+/* Pre-pass: every class target in [0, C) (multi-margin, target int64[N]) or
+ * in [-1, C) (multi-label margin, target int64[N, C] with t_c); the first
+ * bad one is reported (LF_ERR_CLASS, flat index), nothing is written. */
+lf_status lf_margin_check(const lf_classes *a, int multilabel, lf_error *err);
+
+/* MultiMarginLoss, p in {1, 2}: the sum of the per-sample losses. */
+double lf_multi_margin_f32(const lf_classes *a, int p, double margin);
+double lf_multi_margin_f64(const lf_classes *a, int p, double margin);
+
+/* MultiLabelMarginLoss; work holds C bytes.  The sum of the losses. */
+double lf_multilabel_margin_f32(const lf_classes *a, unsigned char *work);
+double lf_multilabel_margin_f64(const lf_classes *a, unsigned char *work);
+
+/* ------------------------------------------------------------------------ */
+/* CTC (kernels/ctc.c).                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    ptrdiff_t steps, N, C; /* time steps (T), batch, classes */
+    const char *log_probs; /* T[steps, N, C] */
+    ptrdiff_t lp_t, lp_n, lp_c;
+    const int64_t *targets;    /* contiguous; sequence b starts at tg_offset[b] */
+    const int64_t *tg_offset;  /* N */
+    const int64_t *input_lengths, *target_lengths; /* N each, validated */
+    int64_t blank;
+    int zero_infinity;
+    int per_length; /* "mean": each loss divided by max(target_length, 1) */
+    const char *grad_output; /* T[N], or NULL: `scale` */
+    ptrdiff_t go_n;
+    double scale;
+    char *out; /* T[N] negative log-likelihoods, or NULL */
+    ptrdiff_t out_n;
+    char *grad; /* T[steps, N, C], or NULL */
+    ptrdiff_t g_t, g_n, g_c;
+} lf_ctc;
+
+/* The sum over the batch of the losses (divided by their target lengths
+ * when per_length).  work holds 2 steps (2 S + 1) doubles, S the longest target
+ * (only the first half is used without a gradient). */
+double lf_ctc_f32(const lf_ctc *a, double *work);
+double lf_ctc_f64(const lf_ctc *a, double *work);
+
 #ifdef __cplusplus
 }
 #endif

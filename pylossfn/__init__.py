@@ -11,11 +11,17 @@ from .modules import (
     AsymmetricLoss,
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     Loss,
+    MultiLabelMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
     SigmoidFocalLoss,
     SoftF1Loss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
     ZLPRLoss,
 )
 
@@ -32,4 +38,10 @@ __all__ = [
     "AsymmetricLoss",
     "ZLPRLoss",
     "SoftF1Loss",
+    "CosineEmbeddingLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "MultiMarginLoss",
+    "MultiLabelMarginLoss",
+    "CTCLoss",
 ]

@@ -11,11 +11,13 @@ mean the same thing here.
 For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 ``crit.backward()`` or the fused ``crit.forward_backward()``.
 """
+import functools
 import warnings
 
 import numpy as np
 
 from . import _core
+from ._convert import as_array
 
 __all__ = [
     "binary_cross_entropy",
@@ -30,6 +32,15 @@ __all__ = [
     "asymmetric_loss",
     "multilabel_categorical_crossentropy",
     "soft_f1_loss",
+    "pairwise_distance",
+    "cosine_similarity",
+    "cosine_distance",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "ctc_loss",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -323,3 +334,341 @@ def soft_f1_loss(input, target, *, eps=1e-16, reduction="mean"):
     """
     fname = "soft_f1_loss"
     return _core.soft_f1_loss(input, target, eps, _reduction_code(reduction, fname), _LOSS, None)
+
+
+# --------------------------------------------------------------------------
+# Embedding losses and distances: rows of D features, compared pairwise
+# --------------------------------------------------------------------------
+
+
+def _operands(fname, names, arrays, *, same_ndim=False):
+    """The row operands broadcast to one shape, and how to fold gradients back.
+
+    Returns ``(arrays, shapes)``: ``shapes`` is None on the fast path (every
+    operand an ndarray of one shape and dtype, passed through untouched),
+    else the ``(shape, dtype)`` of each original operand for ``_fold``.
+    """
+    first = arrays[0]
+    if all(
+        type(a) is np.ndarray and a.shape == first.shape and a.dtype == first.dtype
+        for a in arrays
+    ):
+        return arrays, None
+    arrays = [as_array(a, fname, n) for a, n in zip(arrays, names)]
+    if same_ndim and len({a.ndim for a in arrays}) > 1:
+        dims = ", ".join(f"{n} {a.ndim}-d" for a, n in zip(arrays, names))
+        raise ValueError(f"{fname}: the inputs must have the same number of dimensions, got {dims}")
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError:
+        got = ", ".join(f"{n} {a.shape}" for a, n in zip(arrays, names))
+        raise ValueError(f"{fname}: the shapes do not broadcast: {got}") from None
+    shapes = [(a.shape, a.dtype) for a in arrays]
+    return [np.broadcast_to(a, shape) for a in arrays], shapes
+
+
+def _fold(grad, shape, dtype):
+    """A gradient of the broadcast shape summed back to an operand's shape and dtype."""
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True).reshape(shape)
+    if dtype.kind == "f" and grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def _fold_result(result, want, shapes):
+    """Folds the gradient tuple of a core result (see ``_operands``)."""
+    if shapes is None or not want & _core.WANT_GRAD:
+        return result
+    if want & _LOSS:
+        loss, grads = result
+    grads = tuple(_fold(g, s, d) for g, (s, d) in zip(grads if want & _LOSS else result, shapes))
+    return (loss, grads) if want & _LOSS else grads
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """``||x1 - x2 + eps||_p`` over the last axis, as ``torch.nn.functional.pairwise_distance``.
+
+    ``eps`` is added to the difference (not to the norm), as torch does.
+    ``p >= 0``: ``p = 0`` counts the non-zero differences, ``p = inf`` takes
+    the largest.  ``x1`` and ``x2`` broadcast; the result has their shape
+    without the last axis (kept as 1 with ``keepdim``).  Also a
+    ``distance_function`` for :func:`triplet_margin_with_distance_loss`.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.pairwise_distance(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([3.0, 4.0]), eps=0.0)
+    array([5.        , 3.60555128])
+    """
+    fname = "pairwise_distance"
+    (x1, x2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
+    out = _core.pairwise_distance(x1, x2, p, eps)
+    return out[..., np.newaxis] if keepdim and np.ndim(x1) > 0 else out
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``.
+
+    As ``torch.nn.functional.cosine_similarity`` (torch >= 2.0, each norm
+    clamped separately).  ``x1`` and ``x2`` broadcast; the result drops ``dim``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [-1.0, -1.0]]))
+    array([ 1., -1.])
+    """
+    fname = "cosine_similarity"
+    (x1, x2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
+    nd = max(np.ndim(x1), 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"{fname}: dim {dim} is out of range for {np.ndim(x1)}-d inputs")
+    if np.ndim(x1) > 0:
+        x1, x2 = np.moveaxis(x1, dim, -1), np.moveaxis(x2, dim, -1)
+    return _core.cosine_similarity(x1, x2, eps)
+
+
+def cosine_distance(x1, x2, eps=1e-8):
+    """``1 - cosine_similarity(x1, x2, dim=-1, eps)``: a distance for triplet losses.
+
+    Not in torch; torch's documentation writes it as the lambda
+    ``lambda x, y: 1.0 - F.cosine_similarity(x, y)``.  Pass this function
+    (or a ``functools.partial`` of it with ``eps``) as the ``distance_function``
+    of :func:`triplet_margin_with_distance_loss` to get gradients from C.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.cosine_distance(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]]))
+    array([1.])
+    """
+    return 1 - cosine_similarity(x1, x2, dim=-1, eps=eps)
+
+
+def _cosine_embedding(want, grad_output, input1, input2, target, margin, reduction):
+    fname = "cosine_embedding_loss"
+    (x1, x2), shapes = _operands(fname, ("input1", "input2"), (input1, input2))
+    if shapes is not None and np.ndim(x1) == 2 and np.shape(target) != x1.shape[:1]:
+        target = as_array(target, fname, "target")
+        if target.ndim != 1:
+            raise ValueError(
+                f"{fname}: target must be 1-d for 2-d inputs, got shape {target.shape}"
+            )
+        try:
+            target = np.broadcast_to(target, x1.shape[:1])
+        except ValueError:
+            raise ValueError(
+                f"{fname}: target of shape {target.shape} does not broadcast to the "
+                f"{x1.shape[0]} rows of the inputs"
+            ) from None
+    elif shapes is None and np.ndim(x1) == 2 and np.shape(target) == (1,) != x1.shape[:1]:
+        target = np.broadcast_to(as_array(target, fname, "target"), x1.shape[:1])
+    result = _core.cosine_embedding_loss(x1, x2, target, margin, reduction, want, grad_output)
+    return _fold_result(result, want, shapes)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
+    """Cosine embedding loss: pull pairs with ``y = 1`` together, push ``y = -1`` apart.
+
+    With ``cos = x1 . x2 / sqrt((|x1|^2 + e) (|x2|^2 + e))`` per row
+    (``e = float32(1e-12)`` in both dtypes, torch's constant):
+    ``l = 1 - cos`` where ``y = 1``, ``max(0, cos - margin)`` where
+    ``y = -1``, and 0 for any other target value, as
+    ``torch.nn.functional.cosine_embedding_loss``.
+
+    Shapes: ``input1``, ``input2`` ``[N, D]`` (or ``[D]`` with a 0-d target),
+    broadcasting; ``target`` ``[N]`` of 1 / -1 (any real or integer dtype).
+    ``"none"`` returns ``[N]``.  Gradients (``lf.CosineEmbeddingLoss``) are
+    ``(d_input1, d_input2)``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x1 = np.array([[1.0, 0.0], [1.0, 0.0]]); x2 = np.array([[1.0, 1.0], [1.0, 1.0]])
+    >>> F.cosine_embedding_loss(x1, x2, np.array([1, -1]), reduction="none").round(6)
+    array([0.292893, 0.707107])
+    """
+    code = _reduction_code(reduction, "cosine_embedding_loss")
+    return _cosine_embedding(_LOSS, None, input1, input2, target, margin, code)
+
+
+def _check_margin(margin, fname):
+    if not margin > 0:
+        raise ValueError(f"{fname}: margin must be greater than 0, got {margin!r}")
+
+
+def _triplet(want, grad_output, anchor, positive, negative, margin, p, eps, swap, dist,
+             reduction, fname):
+    names = ("anchor", "positive", "negative")
+    arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
+    result = _core.triplet_margin_loss(
+        *arrays, margin, p, eps, swap, dist, reduction, want, grad_output
+    )
+    return _fold_result(result, want, shapes)
+
+
+def triplet_margin_loss(
+    anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, *, reduction="mean"
+):
+    """Triplet margin loss: the anchor nearer the positive than the negative by ``margin``.
+
+    ``l = max(0, margin + d(a, p) - d(a, n))`` with
+    ``d = pairwise_distance(., ., p, eps)`` over the last axis; with ``swap``
+    (Balntas et al., 2016) ``d(a, n)`` becomes ``min(d(a, n), d(p, n))``.  As
+    ``torch.nn.functional.triplet_margin_loss``; ``margin`` > 0, ``p`` >= 0.
+
+    Shapes: ``[N, D]`` (or ``[D]``, or ``[..., D]``) for each of the three,
+    broadcasting with the same number of dimensions.  ``"none"`` returns the
+    shape without the last axis.  Gradients (``lf.TripletMarginLoss``) are
+    ``(d_anchor, d_positive, d_negative)``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> a = np.zeros((1, 2)); pos = np.array([[0.0, 1.0]]); neg = np.array([[1.0, 0.0]])
+    >>> round(float(F.triplet_margin_loss(a, pos, neg, eps=0.0)), 6)
+    1.0
+    """
+    fname = "triplet_margin_loss"
+    code = _reduction_code(reduction, fname)
+    _check_margin(margin, fname)
+    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, 0, code,
+                    fname)
+
+
+_DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
+
+
+def _distance_kind(distance_function, fname):
+    """``(kind, p, eps)`` for the C core, for the distance functions it knows."""
+    func, kw = distance_function, {}
+    if isinstance(func, functools.partial) and not func.args:
+        func, kw = func.func, dict(func.keywords)
+    if func is None or func is pairwise_distance:
+        if set(kw) <= _DISTANCE_OPTIONS["pairwise_distance"]:
+            return 0, kw.get("p", 2.0), kw.get("eps", 1e-6)
+    elif func is cosine_distance:
+        if set(kw) <= _DISTANCE_OPTIONS["cosine_distance"]:
+            return 1, 2.0, kw.get("eps", 1e-8)
+    raise TypeError(
+        f"{fname}: distance_function must be None, pylossfn.functional.pairwise_distance or "
+        "pylossfn.functional.cosine_distance (or a functools.partial of one of them with "
+        "keyword options): an arbitrary callable cannot be differentiated without autograd, "
+        f"got {distance_function!r}"
+    )
+
+
+def triplet_margin_with_distance_loss(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+    reduction="mean"
+):
+    """Triplet margin loss with a chosen distance, as torch's function of that name.
+
+    ``l = max(0, margin + d(a, p) - d(a, n))`` (``min(d(a, n), d(p, n))`` for
+    the negative distance with ``swap``), where ``d`` is
+    ``distance_function``: None (``pairwise_distance`` with p = 2,
+    eps = 1e-6, torch's default), :func:`pairwise_distance`,
+    :func:`cosine_distance`, or a ``functools.partial`` of either with
+    keyword options.  Other callables raise TypeError: the C core
+    differentiates only the distances it implements.  ``margin`` > 0.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> a = np.array([[1.0, 0.0]]); pos = np.array([[1.0, 0.1]]); neg = np.array([[0.0, 1.0]])
+    >>> loss = F.triplet_margin_with_distance_loss(a, pos, neg, distance_function=F.cosine_distance)
+    >>> round(float(loss), 6)
+    0.004963
+    """
+    fname = "triplet_margin_with_distance_loss"
+    code = _reduction_code(reduction, fname)
+    _check_margin(margin, fname)
+    kind, p, eps = _distance_kind(distance_function, fname)
+    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, kind, code,
+                    fname)
+
+
+# --------------------------------------------------------------------------
+# Multi-class hinge losses
+# --------------------------------------------------------------------------
+
+
+def _check_multi_margin(p, weight, fname):
+    if p not in (1, 2):
+        raise ValueError(f"{fname}: only p == 1 and p == 2 supported, got p={p!r}")
+    if weight is not None and np.ndim(weight) != 1:
+        raise ValueError(f"{fname}: weight must be one-dimensional, got {np.ndim(weight)}-d")
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
+    """Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``.
+
+    Per sample with target class ``t``:
+    ``l = sum_{c != t} w[t] * max(0, margin - x[t] + x[c]) ** p / C``,
+    ``p`` 1 or 2.
+
+    Shapes: ``input`` ``[N, C]`` or ``[C]``; ``target`` ``[N]`` (or ``()``)
+    class indices of any integer dtype; ``weight`` ``[C]``.  ``"none"``
+    returns the target's shape.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[0.1, 0.2, 0.4, 0.8]]); y = np.array([3])
+    >>> round(float(F.multi_margin_loss(x, y)), 6)
+    0.325
+    """
+    fname = "multi_margin_loss"
+    code = _reduction_code(reduction, fname)
+    _check_multi_margin(p, weight, fname)
+    return _core.multi_margin_loss(input, target, p, margin, weight, code, _LOSS, None)
+
+
+def multilabel_margin_loss(input, target, *, reduction="mean"):
+    """Multi-label hinge loss, as ``torch.nn.functional.multilabel_margin_loss``.
+
+    ``target`` lists a sample's classes by index, ended by the first -1 (the
+    rest is padding); ``J`` are those classes.  Per sample:
+    ``l = sum_{j in J} sum_{c not in J} max(0, 1 - x[j] + x[c]) / C``.
+
+    Shapes: ``input`` ``[N, C]`` or ``[C]``; ``target`` the same shape,
+    integers in ``[-1, C)``.  ``"none"`` returns ``[N]`` (``()`` for 1-d).
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[0.1, 0.2, 0.4, 0.8]]); y = np.array([[3, 0, -1, 1]])
+    >>> round(float(F.multilabel_margin_loss(x, y)), 6)
+    0.85
+    """
+    code = _reduction_code(reduction, "multilabel_margin_loss")
+    return _core.multilabel_margin_loss(input, target, code, _LOSS, None)
+
+
+# --------------------------------------------------------------------------
+# Connectionist temporal classification
+# --------------------------------------------------------------------------
+
+
+def _lengths(lengths):
+    """A length argument (int, sequence, array) as a 1-d array; the core checks it."""
+    arr = np.asarray(lengths)
+    return arr.reshape(1) if arr.ndim == 0 else arr
+
+
+def ctc_loss(
+    log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+    zero_infinity=False,
+):
+    """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
+
+    ``l = -log sum over the alignments of ``targets`` of prod_t p_t``, by the
+    alpha recursion in log space.  ``"mean"`` divides each loss by its target
+    length (at least 1) and averages over the batch, as torch does;
+    ``zero_infinity`` turns infinite losses (no valid alignment) into 0.
+
+    Shapes: ``log_probs`` ``[T, N, C]`` (or ``[T, C]`` unbatched) of
+    log-probabilities (typically ``log_softmax(x, 2)``); ``targets`` padded
+    ``[N, S]`` or concatenated ``[sum(target_lengths)]`` class indices (any
+    integer dtype); ``input_lengths`` and ``target_lengths`` ``N`` integers
+    each.  ``"none"`` returns ``[N]`` (``()`` unbatched).
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> lp = np.log(np.full((2, 1, 2), 0.5))        # T = 2, N = 1, C = 2
+    >>> round(float(F.ctc_loss(lp, np.array([[1]]), [2], [1], reduction="sum")), 6)
+    0.287682
+    """
+    code = _reduction_code(reduction, "ctc_loss")
+    return _core.ctc_loss(
+        log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), blank, code,
+        zero_infinity, _LOSS, None,
+    )

@@ -2,6 +2,9 @@
 from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
+from .ctc import CTCLoss
+from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
+from .margin import MultiLabelMarginLoss, MultiMarginLoss
 from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
 
 __all__ = [
@@ -14,4 +17,10 @@ __all__ = [
     "AsymmetricLoss",
     "ZLPRLoss",
     "SoftF1Loss",
+    "CosineEmbeddingLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "MultiMarginLoss",
+    "MultiLabelMarginLoss",
+    "CTCLoss",
 ]

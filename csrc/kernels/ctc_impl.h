@@ -1,0 +1,158 @@
+/*
+ * ctc_impl.h -- the body of ctc.c, included once per dtype (T, FN, M from
+ * dtype_f32.h / dtype_f64.h).
+ *
+ * Connectionist temporal classification (Graves et al. 2006), as torch's
+ * LossCTC.cpp computes it on the CPU: the alpha (and, for the gradient,
+ * beta) recursions in log space over the extended target l' = (blank, l_1,
+ * blank, l_2, ..., blank) of length L = 2 S + 1, in the input's dtype with
+ * the same operations in the same order, so float32 results round as
+ * torch's do.  With nll = -log p(l | x):
+ *   alpha_t(s) = lp_t(l'_s) + logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1),
+ *                alpha_{t-1}(s-2) if l'_s != l'_{s-2})
+ *   nll = -logsumexp(alpha_{T-1}(L-1), alpha_{T-1}(L-2))
+ *   grad_t(c) = exp(lp_t(c)) - exp(logsumexp_{s: l'_s = c}(alpha_t(s) + beta_t(s)) + nll - lp_t(c))
+ * The gradient is torch's: the exp(lp) term makes it the gradient with
+ * respect to the logits of a log_softmax, and it vanishes after
+ * log_softmax's backward (the true derivative with respect to log_probs is
+ * the second term alone).  Frames t >= input_length get 0.  With
+ * zero_infinity an infinite loss (no valid alignment) and its gradient
+ * become 0.
+ */
+
+#define LP(t, b, c) \
+    (*(const T *)(a->log_probs + (t) * a->lp_t + (b) * a->lp_n + (c) * a->lp_c))
+#define G(t, b, c) (*(T *)(a->grad + (t) * a->g_t + (b) * a->g_n + (c) * a->g_c))
+
+/* log(exp(x1 - m) + exp(x2 - m) + exp(x3 - m)) + m, m the largest (0 if all
+ * are -inf), in T as torch writes it. */
+static inline T
+FN(lse3)(T x1, T x2, T x3)
+{
+    T m = x1;
+    m = x2 > m ? x2 : m;
+    m = x3 > m ? x3 : m;
+    if (m == -INFINITY) {
+        m = 0;
+    }
+    return M(log)(M(exp)(x1 - m) + M(exp)(x2 - m) + M(exp)(x3 - m)) + m;
+}
+
+double
+FN(lf_ctc)(const lf_ctc *a, double *work)
+{
+    const T neginf = -INFINITY;
+    int64_t max_tl = 0;
+    for (ptrdiff_t b = 0; b < a->N; b++) {
+        max_tl = a->target_lengths[b] > max_tl ? a->target_lengths[b] : max_tl;
+    }
+    T *la = (T *)work;
+    T *lb = (T *)(work + a->steps * (2 * max_tl + 1));
+    lf_ksum total = {0.0, 0.0};
+
+    for (ptrdiff_t b = 0; b < a->N; b++) {
+        const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
+        const int64_t *tg = a->targets + a->tg_offset[b];
+        const ptrdiff_t L = (ptrdiff_t)(2 * tl + 1);
+#define PRIME(s) ((s) % 2 == 0 ? a->blank : tg[(s) / 2])
+#define LA(t, s) la[(t) * L + (s)]
+#define LB(t, s) lb[(t) * L + (s)]
+        T nll;
+        if (il == 0) {
+            nll = tl == 0 ? (T)0 : (T)INFINITY;
+        }
+        else {
+            for (ptrdiff_t s = 0; s < L; s++) {
+                LA(0, s) = neginf;
+            }
+            LA(0, 0) = LP(0, b, a->blank);
+            if (tl > 0) {
+                LA(0, 1) = LP(0, b, PRIME(1));
+            }
+            for (ptrdiff_t t = 1; t < il; t++) {
+                for (ptrdiff_t s = 0; s < L; s++) {
+                    const int64_t cp = PRIME(s);
+                    const T la2 = s > 0 ? LA(t - 1, s - 1) : neginf;
+                    const T la3 = (s > 1 && PRIME(s - 2) != cp) ? LA(t - 1, s - 2) : neginf;
+                    LA(t, s) = FN(lse3)(LA(t - 1, s), la2, la3) + LP(t, b, cp);
+                }
+            }
+            const T l1 = LA(il - 1, L - 1);
+            const T l2 = tl > 0 ? LA(il - 1, L - 2) : neginf;
+            nll = -FN(lse3)(l1, l2, neginf);
+        }
+        const int dropped = a->zero_infinity && nll == (T)INFINITY;
+        const T loss = dropped ? (T)0 : nll;
+        const T per = (T)(tl > 1 ? tl : 1);
+        lf_ksum_add(&total, (double)(a->per_length ? loss / per : loss));
+        if (a->out) {
+            *(T *)(a->out + b * a->out_n) = loss;
+        }
+        if (!a->grad) {
+            continue;
+        }
+        T gr = a->grad_output ? *(const T *)(a->grad_output + b * a->go_n) : (T)a->scale;
+        if (a->per_length) {
+            gr = gr / per;
+        }
+        if (dropped || il == 0) {
+            for (ptrdiff_t t = 0; t < a->steps; t++) {
+                for (ptrdiff_t c = 0; c < a->C; c++) {
+                    G(t, b, c) = 0;
+                }
+            }
+            continue;
+        }
+        /* the grad rows collect logsumexp of alpha + beta per class first */
+        for (ptrdiff_t t = 0; t < il; t++) {
+            for (ptrdiff_t c = 0; c < a->C; c++) {
+                G(t, b, c) = neginf;
+            }
+        }
+        for (ptrdiff_t s = 0; s < L; s++) {
+            LB(il - 1, s) = neginf;
+        }
+        LB(il - 1, L - 1) = LP(il - 1, b, a->blank);
+        G(il - 1, b, a->blank) = LA(il - 1, L - 1) + LB(il - 1, L - 1);
+        if (tl > 0) {
+            const int64_t cp = PRIME(L - 2);
+            LB(il - 1, L - 2) = LP(il - 1, b, cp);
+            G(il - 1, b, cp) = LA(il - 1, L - 2) + LB(il - 1, L - 2);
+        }
+        for (ptrdiff_t t = (ptrdiff_t)il - 2; t >= 0; t--) {
+            for (ptrdiff_t s = L - 1; s >= 0; s--) {
+                const int64_t cp = PRIME(s);
+                const T lb2 = s < L - 1 ? LB(t + 1, s + 1) : neginf;
+                const T lb3 = (s < L - 2 && PRIME(s + 2) != cp) ? LB(t + 1, s + 2) : neginf;
+                LB(t, s) = FN(lse3)(LB(t + 1, s), lb2, lb3) + LP(t, b, cp);
+                const T lab = LA(t, s) + LB(t, s);
+                T *lcab = &G(t, b, cp);
+                if (*lcab == neginf) {
+                    *lcab = lab;
+                }
+                else {
+                    const T m = *lcab > lab ? *lcab : lab;
+                    *lcab = M(log)(M(exp)(*lcab - m) + M(exp)(lab - m)) + m;
+                }
+            }
+        }
+        for (ptrdiff_t t = 0; t < il; t++) {
+            for (ptrdiff_t c = 0; c < a->C; c++) {
+                const T lp = LP(t, b, c);
+                G(t, b, c) = (M(exp)(lp) - M(exp)(G(t, b, c) + nll - lp)) * gr;
+            }
+        }
+        for (ptrdiff_t t = (ptrdiff_t)il; t < a->steps; t++) {
+            for (ptrdiff_t c = 0; c < a->C; c++) {
+                G(t, b, c) = 0;
+            }
+        }
+#undef PRIME
+#undef LA
+#undef LB
+    }
+    return lf_ksum_value(&total);
+}
+
+#undef LP
+#undef G

@@ -1,0 +1,350 @@
+/*
+ * embedding_impl.h -- the body of embedding.c, included once per dtype
+ * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ *
+ * Every loss here compares rows: operand k is a strided [N, D] view, and
+ * the per-row sums (dot products, squared norms, p-norms) run in double.
+ * Rows are summed with lf_pairwise().
+ *
+ * pairwise_distance (torch's Distance.cpp): d = ||x1 - x2 + eps||_p over the
+ * last axis, the eps added to the difference in the input's dtype.  Its
+ * derivative with respect to v = x1 - x2 + eps follows torch's norm_backward
+ * exactly, so the subgradients agree where the norm is not differentiable:
+ *   p = 0: 0;  p = 1: sgn(v);  p = inf: sgn(v) / (number of |v_i| = d) at
+ *   the maxima, 0 elsewhere;  p < 1: sgn(v) |v|^(p-1) d^(1-p) (0 where v = 0);
+ *   1 < p < 2: sgn(v) |v|^(p-1) / d^(p-1);  p >= 2: v |v|^(p-2) / d^(p-1)
+ *   (both 0 where d = 0).
+ *
+ * cosine_similarity (torch >= 2.0): sum (x1 / max(||x1||, eps)) (x2 /
+ * max(||x2||, eps)), the clamp outside autograd, so with n = ||x1||,
+ * c = max(n, eps), s = x1 . x2:
+ *   d/dx1 = x2 / (c1 c2) - s / (c1^2 c2) * x1 / n1   (the last term 0 at n1 = 0)
+ *
+ * cosine_embedding_loss (Loss.cpp): cos = s / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12)),
+ *   l = 1 - cos (y = 1), max(cos - margin, 0) (y = -1), 0 for any other y;
+ *   dcos/dx1 = x2 / denom - cos x1 / (|x1|^2 + 1e-12).
+ *
+ * triplet_margin_loss: l = max(margin + d(a, p) - d(a, n), 0), with
+ * d(a, n) replaced by min(d(a, n), d(p, n)) under swap.  As in torch's
+ * autograd, clamp_min passes the gradient where its argument is >= 0 and
+ * minimum splits it evenly between tied arguments.
+ */
+
+#define ROW(k, n, d) (*(const T *)(a->x[k] + (n) * a->x_n[k] + (d) * a->x_d[k]))
+#define RGRAD(k, n, d) (*(T *)(a->grad[k] + (n) * a->g_n[k] + (d) * a->g_d[k]))
+#define RGO(n) \
+    (a->grad_output ? (double)*(const T *)(a->grad_output + (n) * a->go_n) : a->scale)
+
+/* The cosine-embedding constant of torch's Loss.cpp, a float in both dtypes. */
+#define LF_COS_EPSILON ((double)1e-12f)
+
+typedef struct {
+    const lf_rows *a;
+    lf_distance dist;
+    double margin, p, eps;
+    int swap;
+} FN(rows_ctx);
+
+static double
+FN(rows_sum8)(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* A p-norm and, for p = inf, how many elements attain it. */
+typedef struct {
+    double norm;
+    ptrdiff_t ties;
+} FN(pnorm);
+
+/* v_d = x_i[n, d] - x_j[n, d] + eps, in T as torch forms it. */
+static inline T
+FN(diff)(const lf_rows *a, int i, int j, ptrdiff_t n, ptrdiff_t d, T eps)
+{
+    return (ROW(i, n, d) - ROW(j, n, d)) + eps;
+}
+
+static FN(pnorm)
+FN(pnorm_row)(const lf_rows *a, int i, int j, ptrdiff_t n, double p, T eps)
+{
+    FN(pnorm) r = {0.0, 0};
+    const ptrdiff_t D = a->D;
+    if (p == 2) {
+        double s = 0.0;
+        for (ptrdiff_t d = 0; d < D; d++) {
+            const double v = (double)FN(diff)(a, i, j, n, d, eps);
+            s += v * v;
+        }
+        r.norm = sqrt(s);
+    }
+    else if (p == 1) {
+        for (ptrdiff_t d = 0; d < D; d++) {
+            r.norm += fabs((double)FN(diff)(a, i, j, n, d, eps));
+        }
+    }
+    else if (isinf(p)) {
+        for (ptrdiff_t d = 0; d < D; d++) {
+            const double v = fabs((double)FN(diff)(a, i, j, n, d, eps));
+            if (v > r.norm || isnan(v)) {
+                r.norm = v;
+            }
+            if (isnan(r.norm)) {
+                break;
+            }
+        }
+        for (ptrdiff_t d = 0; d < D; d++) {
+            const double v = fabs((double)FN(diff)(a, i, j, n, d, eps));
+            r.ties += v == r.norm || isnan(v);
+        }
+    }
+    else if (p == 0) {
+        for (ptrdiff_t d = 0; d < D; d++) {
+            r.norm += FN(diff)(a, i, j, n, d, eps) != 0;
+        }
+    }
+    else {
+        double s = 0.0;
+        for (ptrdiff_t d = 0; d < D; d++) {
+            s += pow(fabs((double)FN(diff)(a, i, j, n, d, eps)), p);
+        }
+        r.norm = pow(s, 1.0 / p);
+    }
+    return r;
+}
+
+/* d norm / d v for one element (torch's norm_backward). */
+static inline double
+FN(pnorm_grad)(double v, FN(pnorm) r, double p)
+{
+    const double sgn = v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0);
+    if (p == 0) {
+        return 0.0;
+    }
+    if (p == 1) {
+        return sgn;
+    }
+    if (p == 2) {
+        return r.norm == 0 ? 0.0 : v / r.norm;
+    }
+    if (isinf(p)) {
+        return (fabs(v) == r.norm || isnan(v)) ? sgn / (double)r.ties : 0.0;
+    }
+    if (p < 1) {
+        return v == 0 ? 0.0 : sgn * pow(fabs(v), p - 1) * pow(r.norm, 1 - p);
+    }
+    if (r.norm == 0) {
+        return 0.0;
+    }
+    if (p < 2) {
+        return sgn * pow(fabs(v), p - 1) / pow(r.norm, p - 1);
+    }
+    return v * pow(fabs(v), p - 2) / pow(r.norm, p - 1);
+}
+
+/* Sums of one row pair for the cosine similarity: x_i . x_j, |x_i|^2, |x_j|^2. */
+static void
+FN(dot3)(const lf_rows *a, int i, int j, ptrdiff_t n, double *s, double *m1, double *m2)
+{
+    double dot = 0.0, q1 = 0.0, q2 = 0.0;
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double u = (double)ROW(i, n, d), v = (double)ROW(j, n, d);
+        dot += u * v;
+        q1 += u * u;
+        q2 += v * v;
+    }
+    *s = dot;
+    *m1 = q1;
+    *m2 = q2;
+}
+
+void
+FN(lf_pairwise_distance)(const lf_rows *a, double p, double eps)
+{
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, p, (T)eps).norm;
+    }
+}
+
+void
+FN(lf_cosine_similarity)(const lf_rows *a, double eps)
+{
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        double s, m1, m2;
+        FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
+        /* the norms are clamped in T, as torch clamps its T tensors */
+        const double c1 = (double)M(fmax)((T)sqrt(m1), (T)eps);
+        const double c2 = (double)M(fmax)((T)sqrt(m2), (T)eps);
+        *(T *)(a->out + n * a->out_n) = (T)(s / (c1 * c2));
+    }
+}
+
+static double
+FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(rows_ctx) *ctx = vc;
+    const lf_rows *a = ctx->a;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        double s, m1, m2;
+        FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
+        m1 += LF_COS_EPSILON;
+        m2 += LF_COS_EPSILON;
+        const double denom = sqrt(m1 * m2);
+        const double cos = s / denom;
+        const T y = *(const T *)(a->target + n * a->t_n);
+        double l = 0.0, k = 0.0; /* the loss and dl/dcos */
+        if (y == 1) {
+            l = 1.0 - cos;
+            k = -1.0;
+        }
+        else if (y == -1) {
+            const double z = cos - ctx->margin;
+            l = z > 0 ? z : 0.0;
+            k = z >= 0 ? 1.0 : 0.0;
+        }
+        acc[n & 7] += (double)(T)l;
+        if (a->out) {
+            *(T *)(a->out + n * a->out_n) = (T)l;
+        }
+        if (a->grad[0]) {
+            k *= RGO(n);
+            for (ptrdiff_t d = 0; d < a->D; d++) {
+                const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
+                RGRAD(0, n, d) = (T)(k * (v / denom - cos * u / m1));
+                RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
+            }
+        }
+    }
+    return FN(rows_sum8)(acc);
+}
+
+double
+FN(lf_cosine_embedding)(const lf_rows *a, double margin)
+{
+    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, margin, 0, 0, 0};
+    return lf_pairwise(FN(cosine_embedding_block), &ctx, 0, a->N);
+}
+
+/* One distance of a triplet row and what its gradient needs. */
+typedef struct {
+    double value;
+    FN(pnorm) norm;         /* LF_DIST_PNORM */
+    double s, n1, n2, c1, c2; /* LF_DIST_COSINE */
+} FN(dist_row);
+
+static FN(dist_row)
+FN(distance)(const FN(rows_ctx) *ctx, int i, int j, ptrdiff_t n)
+{
+    FN(dist_row) r;
+    memset(&r, 0, sizeof(r));
+    if (ctx->dist == LF_DIST_PNORM) {
+        r.norm = FN(pnorm_row)(ctx->a, i, j, n, ctx->p, (T)ctx->eps);
+        r.value = (double)(T)r.norm.norm;
+    }
+    else {
+        double m1, m2;
+        FN(dot3)(ctx->a, i, j, n, &r.s, &m1, &m2);
+        r.n1 = (double)(T)sqrt(m1);
+        r.n2 = (double)(T)sqrt(m2);
+        r.c1 = (double)M(fmax)((T)r.n1, (T)ctx->eps);
+        r.c2 = (double)M(fmax)((T)r.n2, (T)ctx->eps);
+        r.value = (double)(T)(1.0 - r.s / (r.c1 * r.c2));
+    }
+    return r;
+}
+
+/* grad_i += k * d dist(x_i, x_j) / d x_i and grad_j += k * d dist / d x_j. */
+static void
+FN(distance_grad)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
+                  ptrdiff_t n, double k, double *gi, double *gj)
+{
+    const lf_rows *a = ctx->a;
+    if (k == 0) {
+        return;
+    }
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        if (ctx->dist == LF_DIST_PNORM) {
+            const double v = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
+            const double g = k * FN(pnorm_grad)(v, r->norm, ctx->p);
+            gi[d] += g;
+            gj[d] -= g;
+        }
+        else {
+            /* dist = 1 - cos, so the signs flip */
+            const double u = (double)ROW(i, n, d), v = (double)ROW(j, n, d);
+            const double cc = r->c1 * r->c2;
+            gi[d] -= k * (v / cc - (r->n1 != 0 ? r->s / (r->c1 * cc) * u / r->n1 : 0.0));
+            gj[d] -= k * (u / cc - (r->n2 != 0 ? r->s / (r->c2 * cc) * v / r->n2 : 0.0));
+        }
+    }
+}
+
+typedef struct {
+    FN(rows_ctx) c;
+    double *work; /* 3 D doubles: the gradient rows */
+} FN(triplet_ctx);
+
+static double
+FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(triplet_ctx) *tc = vc;
+    const FN(rows_ctx) *ctx = &tc->c;
+    const lf_rows *a = ctx->a;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        const FN(dist_row) dp = FN(distance)(ctx, 0, 1, n);
+        const FN(dist_row) dn = FN(distance)(ctx, 0, 2, n);
+        FN(dist_row) ds = dn;
+        double neg = dn.value, w_neg = 1.0, w_swap = 0.0;
+        if (ctx->swap) {
+            ds = FN(distance)(ctx, 1, 2, n);
+            if (ds.value < dn.value) {
+                neg = ds.value;
+                w_neg = 0.0;
+                w_swap = 1.0;
+            }
+            else if (ds.value == dn.value) {
+                w_neg = w_swap = 0.5;
+            }
+        }
+        /* margin + d_pos - d_neg, rounded as torch rounds each tensor op */
+        const T z = ((T)ctx->margin + (T)dp.value) - (T)neg;
+        const T l = z > 0 ? z : (T)0;
+        acc[n & 7] += (double)l;
+        if (a->out) {
+            *(T *)(a->out + n * a->out_n) = l;
+        }
+        if (a->grad[0]) {
+            const double g = z >= 0 ? RGO(n) : 0.0;
+            double *ga = tc->work, *gp = tc->work + a->D, *gn = tc->work + 2 * a->D;
+            for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
+                tc->work[d] = 0.0;
+            }
+            FN(distance_grad)(ctx, &dp, 0, 1, n, g, ga, gp);
+            FN(distance_grad)(ctx, &dn, 0, 2, n, -g * w_neg, ga, gn);
+            if (ctx->swap) {
+                FN(distance_grad)(ctx, &ds, 1, 2, n, -g * w_swap, gp, gn);
+            }
+            for (ptrdiff_t d = 0; d < a->D; d++) {
+                RGRAD(0, n, d) = (T)ga[d];
+                RGRAD(1, n, d) = (T)gp[d];
+                RGRAD(2, n, d) = (T)gn[d];
+            }
+        }
+    }
+    return FN(rows_sum8)(acc);
+}
+
+double
+FN(lf_triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
+               int swap, double *work)
+{
+    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work};
+    return lf_pairwise(FN(triplet_block), &tc, 0, a->N);
+}
+
+#undef ROW
+#undef RGRAD
+#undef RGO
+#undef LF_COS_EPSILON

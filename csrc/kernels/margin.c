@@ -1,0 +1,34 @@
+/* margin.c -- multi-class hinge losses: multi-margin and multi-label margin. */
+#include <math.h>
+#include <string.h>
+
+#include "../pylossfn.h"
+
+lf_status
+lf_margin_check(const lf_classes *a, int multilabel, lf_error *err)
+{
+    /* torch checks every entry of a multi-label target, also the padding
+     * after the first -1 */
+    const ptrdiff_t per_row = multilabel ? a->C : 1;
+    const int64_t lo = multilabel ? -1 : 0;
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        for (ptrdiff_t k = 0; k < per_row; k++) {
+            const int64_t t = *(const int64_t *)(a->target + n * a->t_n + k * a->t_c);
+            if (t < lo || t >= a->C) {
+                err->index = n * per_row + k;
+                err->ivalue = t;
+                return LF_ERR_CLASS;
+            }
+        }
+    }
+    err->index = -1;
+    return LF_OK;
+}
+
+#include "dtype_f32.h"
+#include "margin_impl.h"
+#include "dtype_undef.h"
+
+#include "dtype_f64.h"
+#include "margin_impl.h"
+#include "dtype_undef.h"

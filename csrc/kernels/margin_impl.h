@@ -1,0 +1,158 @@
+/*
+ * margin_impl.h -- the body of margin.c, included once per dtype (T, FN, M
+ * from dtype_f32.h / dtype_f64.h).
+ *
+ * Both losses read a strided [N, C] view (lf_classes with S = 1) of scores
+ * and class targets that lf_margin_check() has validated.  Per sample, as
+ * torch's LossMultiMargin.cpp / LossMultiLabelMargin.cpp:
+ *
+ * multi-margin, target t:
+ *   l = sum_{c != t} w[t] max(0, margin - x_t + x_c)^p / C
+ *   dl/dx_c = w[t] (p == 1 ? 1 : 2 z_c) / C  where z_c > 0 (else 0),
+ *   dl/dx_t = -sum_c dl/dx_c
+ * multi-label margin, targets t_1, t_2, ... up to the first negative entry,
+ * over the classes c that are not targets:
+ *   l = sum_j sum_{c not a target} max(0, 1 - x_{t_j} + x_c) / C
+ *   each active term adds 1/C to dl/dx_c and -1/C to dl/dx_{t_j}
+ * A term at exactly z = 0 contributes nothing, to the loss or the gradient,
+ * as in torch (its kernels test z > 0).
+ */
+
+#define AT2(base, n, c, pre) ((base) + (n) * a->pre##_n + (c) * a->pre##_c)
+#define X(n, c) (*(const T *)AT2(a->input, n, c, in))
+#define W(c) (a->weight ? (double)*(const T *)(a->weight + (c) * a->w_c) : 1.0)
+#define GO(n) \
+    (a->grad_output ? (double)*(const T *)(a->grad_output + (n) * a->go_n) : a->scale)
+#define GRAD(n, c) (*(T *)AT2(a->grad, n, c, g))
+
+typedef struct {
+    const lf_classes *a;
+    int p;
+    double margin;
+    unsigned char *work;
+} FN(margin_ctx);
+
+static double
+FN(margin_sum8)(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static double
+FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(margin_ctx) *ctx = vc;
+    const lf_classes *a = ctx->a;
+    const ptrdiff_t C = a->C;
+    const T margin = (T)ctx->margin;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        const int64_t t = *(const int64_t *)(a->target + n * a->t_n);
+        const T xt = X(n, t);
+        const double wt = W(t);
+        double sum = 0.0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T z = (margin - xt) + X(n, c);
+            if (c != t && z > 0) {
+                sum += ctx->p == 1 ? (double)z : (double)z * (double)z;
+            }
+        }
+        const T l = (T)(wt * sum / (double)C);
+        acc[n & 7] += (double)l;
+        if (a->out) {
+            *(T *)(a->out + n * a->out_n) = l;
+        }
+        if (a->grad) {
+            const double g = GO(n) * wt / (double)C;
+            double gt = 0.0;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T z = (margin - xt) + X(n, c);
+                double h = 0.0;
+                if (c != t && z > 0) {
+                    h = ctx->p == 1 ? g : 2.0 * g * (double)z;
+                }
+                gt -= h;
+                GRAD(n, c) = (T)h;
+            }
+            GRAD(n, t) = (T)gt;
+        }
+    }
+    return FN(margin_sum8)(acc);
+}
+
+double
+FN(lf_multi_margin)(const lf_classes *a, int p, double margin)
+{
+    FN(margin_ctx) ctx = {a, p, margin, NULL};
+    return lf_pairwise(FN(multi_margin_block), &ctx, 0, a->N);
+}
+
+static double
+FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(margin_ctx) *ctx = vc;
+    const lf_classes *a = ctx->a;
+    const ptrdiff_t C = a->C;
+    unsigned char *is_target = ctx->work;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        const char *trow = a->target + n * a->t_n;
+        ptrdiff_t k = 0; /* targets before the first negative entry */
+        memset(is_target, 0, (size_t)C);
+        for (; k < C; k++) {
+            const int64_t t = *(const int64_t *)(trow + k * a->t_c);
+            if (t < 0) {
+                break;
+            }
+            is_target[t] = 1;
+        }
+        const double g = a->grad ? GO(n) / (double)C : 0.0;
+        if (a->grad) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                GRAD(n, c) = 0;
+            }
+        }
+        double sum = 0.0;
+        for (ptrdiff_t j = 0; j < k; j++) {
+            const int64_t t = *(const int64_t *)(trow + j * a->t_c);
+            const T xt = X(n, t);
+            double gt = 0.0;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                if (is_target[c]) {
+                    continue;
+                }
+                const T z = ((T)1 - xt) + X(n, c);
+                if (z > 0) {
+                    sum += (double)z;
+                    if (a->grad) {
+                        GRAD(n, c) = (T)((double)GRAD(n, c) + g);
+                        gt -= g;
+                    }
+                }
+            }
+            if (a->grad) {
+                GRAD(n, t) = (T)((double)GRAD(n, t) + gt);
+            }
+        }
+        const T l = (T)(sum / (double)C);
+        acc[n & 7] += (double)l;
+        if (a->out) {
+            *(T *)(a->out + n * a->out_n) = l;
+        }
+    }
+    return FN(margin_sum8)(acc);
+}
+
+double
+FN(lf_multilabel_margin)(const lf_classes *a, unsigned char *work)
+{
+    FN(margin_ctx) ctx = {a, 1, 1.0, work};
+    return lf_pairwise(FN(multilabel_margin_block), &ctx, 0, a->N);
+}
+
+#undef AT2
+#undef X
+#undef W
+#undef GO
+#undef GRAD

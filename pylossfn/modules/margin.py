@@ -1,0 +1,66 @@
+"""Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
+from .. import _core
+from ..functional import _check_multi_margin
+from ._base import Loss, as_option_array
+
+__all__ = ["MultiMarginLoss", "MultiLabelMarginLoss"]
+
+
+class MultiMarginLoss(Loss):
+    """Multi-class hinge loss, as ``torch.nn.MultiMarginLoss``.
+
+    Per sample with target ``t`` and ``z_c = margin - x[t] + x[c]``:
+    ``l = sum_{c != t} w[t] * max(0, z_c) ** p / C``;
+    ``dl/dx[c] = w[t] * (1 if p == 1 else 2 z_c) / C`` where ``z_c > 0``
+    (0 at ``z_c = 0``, as torch), ``dl/dx[t] = -sum_c dl/dx[c]``.
+
+    Shapes: input ``[N, C]`` or ``[C]``; target ``[N]`` (or ``()``) class
+    indices; weight ``[C]``; ``p`` 1 or 2.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.MultiMarginLoss()
+    >>> loss, grad = crit.forward_backward(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([3]))
+    >>> grad
+    array([[ 0.25,  0.25,  0.25, -0.75]])
+    """
+
+    def __init__(self, p=1, margin=1.0, weight=None, *, reduction="mean"):
+        super().__init__(reduction)
+        _check_multi_margin(p, weight, type(self).__name__)
+        self.p = p
+        self.margin = margin
+        self.weight = as_option_array(weight)
+
+    def _run(self, want, grad_output, input, target):
+        return _core.multi_margin_loss(
+            input, target, self.p, self.margin, self.weight, self._reduction_code, want,
+            grad_output,
+        )
+
+
+class MultiLabelMarginLoss(Loss):
+    """Multi-label hinge loss, as ``torch.nn.MultiLabelMarginLoss``.
+
+    ``target`` lists each sample's classes ``J`` by index, ended by the
+    first -1.  ``l = sum_{j in J} sum_{c not in J} max(0, 1 - x[j] + x[c]) / C``;
+    each active term adds ``1/C`` to ``dl/dx[c]`` and ``-1/C`` to
+    ``dl/dx[j]``.  ``"mean"`` over an empty batch is 0, as in torch.
+
+    Shapes: input ``[N, C]`` or ``[C]``; target the same shape, integers in
+    ``[-1, C)``.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.MultiLabelMarginLoss()
+    >>> loss, grad = crit.forward_backward(np.array([[0.1, 0.2, 0.4, 0.8]]),
+    ...                                    np.array([[3, 0, -1, 1]]))
+    >>> grad
+    array([[-0.5,  0.5,  0.5, -0.5]])
+    """
+
+    def __init__(self, *, reduction="mean"):
+        super().__init__(reduction)
+
+    def _run(self, want, grad_output, input, target):
+        return _core.multilabel_margin_loss(
+            input, target, self._reduction_code, want, grad_output
+        )
