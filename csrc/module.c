@@ -1916,11 +1916,11 @@ lengths_arg(PyObject *mod, PyObject *obj, npy_intp N, const char *fname, const c
         Py_DECREF(arr);
         return NULL;
     }
-    if ((arr = class_target(arr, 0, fname)) == NULL) {
-        return NULL;
-    }
+    /* a uint64 length above INT64_MAX wraps to a negative one, which the
+     * range check then reports */
     PyArrayObject *c = (PyArrayObject *)PyArray_FromArray(
-        arr, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS);
+        arr, PyArray_DescrFromType(NPY_INT64),
+        NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_FORCECAST);
     Py_DECREF(arr);
     return c;
 }
