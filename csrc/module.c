@@ -1814,7 +1814,8 @@ margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int multilab
                      (Py_ssize_t)a.C, (Py_ssize_t)a.C);
         goto finish;
     }
-    /* torch's multi-label mean over an empty batch is 0, not 0 / 0 */
+    /* torch's kernels leave the result of an empty batch uninitialised; here
+     * the sum is 0 and the mean nan, as API.md says for a mean over nothing */
     const double count = (double)a.N;
     const double norm = reduction == LF_REDUCE_MEAN ? (a.N ? 1.0 / count : INFINITY) : 1.0;
     a.scale = 1.0;
@@ -1861,7 +1862,7 @@ margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int multilab
     NPY_END_THREADS;
     double value = sum;
     if (reduction == LF_REDUCE_MEAN) {
-        value = a.N ? sum / count : (multilabel ? 0.0 : NAN);
+        value = a.N ? sum / count : NAN;
     }
     result = result_of(want, reduction, value, typenum, out, grad);
 finish:

@@ -44,7 +44,8 @@ class MultiLabelMarginLoss(Loss):
     ``target`` lists each sample's classes ``J`` by index, ended by the
     first -1.  ``l = sum_{j in J} sum_{c not in J} max(0, 1 - x[j] + x[c]) / C``;
     each active term adds ``1/C`` to ``dl/dx[c]`` and ``-1/C`` to
-    ``dl/dx[j]``.  ``"mean"`` over an empty batch is 0, as in torch.
+    ``dl/dx[j]``.  ``"mean"`` over an empty batch is nan (torch returns
+    uninitialised memory there).
 
     Shapes: input ``[N, C]`` or ``[C]``; target the same shape, integers in
     ``[-1, C)``.
