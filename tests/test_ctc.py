@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
 
 import pylossfn as lf
 import pylossfn.functional as F
-from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
 
 
 def log_softmax(x, axis=-1):

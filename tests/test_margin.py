@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
 
 import pylossfn as lf
 import pylossfn.functional as F
-from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
 
 
 def oracle(fn, x, t, go=None, **kw):
