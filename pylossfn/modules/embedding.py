@@ -106,7 +106,7 @@ class TripletMarginWithDistanceLoss(Loss):
         super().__init__(reduction)
         name = type(self).__name__
         _check_margin(margin, name)
-        self._kind = _distance_kind(distance_function, name)
+        _distance_kind(distance_function, name)  # refuse an unknown callable here already
         self.distance_function = distance_function
         self.margin = margin
         self.swap = swap
