@@ -233,14 +233,14 @@ def measure_roofs(torch, threads, quick):
     for label, nbytes in (("dram", 256 << 20), ("cache", 4 << 20)):
         src = np.ones(nbytes // 8)
         dst = np.empty_like(src)
-        t_np = timer(lambda: np.copyto(dst, src))
+        t_np = timer(lambda dst=dst, src=src: np.copyto(dst, src))
         bw_np = 2 * nbytes / (t_np * 1e-9)
         bw_torch = None
         if torch is not None and threads > 1:
             # NumPy copies on one thread; with several threads the kernels may
             # get more bandwidth, so take torch's parallel copy_ too.
             ts, td = torch.from_numpy(src), torch.from_numpy(dst)
-            t_t = timer(lambda: td.copy_(ts))
+            t_t = timer(lambda td=td, ts=ts: td.copy_(ts))
             bw_torch = 2 * nbytes / (t_t * 1e-9)
         roofs[label] = dict(
             nbytes=nbytes,
@@ -264,7 +264,7 @@ def measure_roofs(torch, threads, quick):
             out = np.empty_like(a)
             for name, fn, arg in (("exp", np.exp, a), ("log", np.log, pos),
                                   ("log1p", np.log1p, small)):
-                ns = timer(lambda fn=fn, arg=arg: fn(arg, out=out)) / n
+                ns = timer(lambda fn=fn, arg=arg, out=out: fn(arg, out=out)) / n
                 entry[name if size_label == "l2" else f"{name}_large"] = ns
         roofs[np.dtype(dt).name] = entry
     return roofs
@@ -638,8 +638,8 @@ def overhead_rows(lf, lf_error, torch, timer):
         rows += [
             (f"pylossfn `{cname}().forward_backward(x, t)`", lf_fb, "lf"),
             (f"pylossfn `{cname}()(x, t)` (module forward)", lf_fwd, "lf"),
-            (f"pylossfn `crit.backward()` after a forward", lf_bwd, "lf"),
-            (f"pylossfn `crit(x, t)` then `crit.backward()`", lf_fwd_bwd, "lf"),
+            ("pylossfn `crit.backward()` after a forward", lf_bwd, "lf"),
+            ("pylossfn `crit(x, t)` then `crit.backward()`", lf_fwd_bwd, "lf"),
             (f"pylossfn `functional.{fname}(x, t)` (forward)", lf_func, "lf"),
             (f"torch `F.{fname}(x, t)` (forward, no grad)", torch_fwd, None),
             (f"torch `{cname}()(x, t).backward()`", torch_fb, None),
