@@ -16,6 +16,7 @@ SOURCES = [
     "csrc/kernels/binary.c",
     "csrc/kernels/classification.c",
     "csrc/kernels/multilabel.c",
+    "csrc/kernels/regression.c",
 ]
 
 

@@ -3,6 +3,19 @@ from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
+from .regression import (
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    MultiLabelSoftMarginLoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    SoftMarginLoss,
+)
 
 __all__ = [
     "Loss",
@@ -14,4 +27,15 @@ __all__ = [
     "AsymmetricLoss",
     "ZLPRLoss",
     "SoftF1Loss",
+    "L1Loss",
+    "MSELoss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "SoftMarginLoss",
+    "KLDivLoss",
+    "PoissonNLLLoss",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "MultiLabelSoftMarginLoss",
+    "MarginRankingLoss",
 ]
