@@ -6,8 +6,8 @@
  * PointwiseOps, torch/nn/functional.py), d = x - y, g = grad_output:
  *   L1          |d| w                      sign(d) w g, sign(0) = sign(nan) = 0
  *   MSE         d^2 w                      2 d w g
- *   smooth L1   |d| < b ? d^2 / 2b : |d| - b/2      d <= -b ? -g : d >= b ? g : d g / b
- *   Huber       |d| < k ? d^2 / 2 : k (|d| - k/2)   d < -k ? -k g : d > k ? k g : d g
+ *   smooth L1   |d| < b ? d^2 / 2b : |d| - b/2      clamp(d / b, -1, 1) g
+ *   Huber       |d| < k ? d^2 / 2 : k (|d| - k/2)   clamp(d, -k, k) g
  *   soft margin softplus(-y x)             -y sigmoid(-y x) g
  *   KL          xlogy(y, y) - y x          -y g
  *     log_target e^y (y - x)               -e^y g
@@ -95,22 +95,31 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return FN(rg_sum8)(acc);
 }
 
+/* Smooth L1 and Huber are written without branches on the data (a random
+ * mix of both sides mispredicts one branch in two): with m = min(z, beta),
+ *   0.5 m^2 / beta + (z - m)        = the smooth L1 of both sides,
+ *   0.5 m^2 + delta (z - m)         = the Huber loss,
+ * and the gradients are d / beta (or d) clamped to [-1, 1] (or [-delta,
+ * delta]).  The comparisons are ordered so that nan passes through. */
 static double
 FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     RG_BLOCK_BEGIN;
-    const T beta = pr->beta;
+    const T beta = pr->beta, inv_beta = (T)1 / pr->beta;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
         const T z = M(fabs)(d);
-        const T l = z < beta ? (T)0.5 * z * z / beta : z - (T)0.5 * beta;
+        const T m = z < beta ? z : beta;
+        const T l = (T)0.5 * m * m * inv_beta + (z - m);
         acc[i & 7] += (double)l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
-            STORE(pg, LF_EW_GRAD, i, d <= -beta ? -go : d >= beta ? go : d * go / beta);
+            T c = d * inv_beta;
+            c = c > 1 ? (T)1 : c;
+            c = c < -1 ? (T)-1 : c;
+            STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(rg_sum8)(acc);
@@ -125,14 +134,16 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T z = M(fabs)(d);
-        const T l = (z < delta ? (T)0.5 * z * z : delta * (z - (T)0.5 * delta)) * w;
+        const T m = z < delta ? z : delta;
+        const T l = ((T)0.5 * m * m + delta * (z - m)) * w;
         acc[i & 7] += (double)l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            const T go = LOAD(LF_EW_GRAD_OUTPUT, i) * w;
-            STORE(pg, LF_EW_GRAD, i, d < -delta ? -delta * go : d > delta ? delta * go : d * go);
+            T c = d > delta ? delta : d;
+            c = c < -delta ? -delta : c;
+            STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(rg_sum8)(acc);
