@@ -524,6 +524,14 @@ def test_subgradients_and_boundaries(dtype):
     check(SPECS["poisson"], [np.ones(5, dtype), ypois], {"full": True}, "none")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_infinite_beta_and_delta(dtype):
+    x = np.array([0.5, -3.0, np.inf, np.nan], dtype)
+    y = np.zeros_like(x)
+    check(SPECS["smooth_l1"], [x, y], {"beta": np.inf}, "none")
+    check(SPECS["huber"], [x, y], {"delta": np.inf}, "none")
+
+
 @pytest.mark.parametrize("name", list(SPECS))
 def test_nan_propagates_as_torch(name):
     spec = SPECS[name]

@@ -100,7 +100,7 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
  *   0.5 m^2 / beta + (z - m)        = the smooth L1 of both sides,
  *   0.5 m^2 + delta (z - m)         = the Huber loss,
  * and the gradients are d / beta (or d) clamped to [-1, 1] (or [-delta,
- * delta]).  The comparisons are ordered so that nan passes through. */
+ * delta]) by selects that let nan through. */
 static double
 FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
@@ -116,9 +116,10 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
+            /* torch's own tests of d against beta, so that d = beta = inf gives 1 */
             T c = d * inv_beta;
-            c = c > 1 ? (T)1 : c;
-            c = c < -1 ? (T)-1 : c;
+            c = d >= beta ? (T)1 : c;
+            c = d <= -beta ? (T)-1 : c;
             STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
@@ -135,7 +136,8 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T z = M(fabs)(d);
         const T m = z < delta ? z : delta;
-        const T l = ((T)0.5 * m * m + delta * (z - m)) * w;
+        const T lin = z - m; /* 0 inside; delta * 0 would be nan for delta = inf */
+        const T l = ((T)0.5 * m * m + (lin != 0 ? delta * lin : lin)) * w;
         acc[i & 7] += (double)l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
