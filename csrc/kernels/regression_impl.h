@@ -131,13 +131,15 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     RG_BLOCK_BEGIN;
     const T delta = pr->delta;
+    /* the slope of the linear part; for delta = inf, z - m is 0 or nan, and the
+     * largest finite T keeps 0 * slope from being nan */
+    const T dlin = isfinite(delta) ? delta : M(nextafter)(delta, 0);
     for (ptrdiff_t i = 0; i < n; i++) {
         const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T z = M(fabs)(d);
         const T m = z < delta ? z : delta;
-        const T lin = z - m; /* 0 inside; delta * 0 would be nan for delta = inf */
-        const T l = ((T)0.5 * m * m + (lin != 0 ? delta * lin : lin)) * w;
+        const T l = ((T)0.5 * m * m + dlin * (z - m)) * w;
         acc[i & 7] += (double)l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
