@@ -19,6 +19,7 @@ SOURCES = [
     "csrc/kernels/embedding.c",
     "csrc/kernels/margin.c",
     "csrc/kernels/ctc.c",
+    "csrc/kernels/regression.c",
 ]
 
 

@@ -2127,6 +2127,653 @@ finish:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Regression / element-wise family                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The losses below share one driver.  Operands broadcast together as in
+ * torch (NumPy's rules); the loss has the broadcast shape (minus the label
+ * axis for the multi-label soft margin), and the gradient of an input that
+ * was broadcast is summed back to its shape, as autograd does. */
+
+enum {
+    RG_L1,
+    RG_MSE,
+    RG_SMOOTH_L1,
+    RG_HUBER,
+    RG_SOFT_MARGIN,
+    RG_KL_DIV,
+    RG_POISSON,
+    RG_GAUSSIAN,
+    RG_HINGE,
+    RG_RANKING,
+    RG_MLSM,
+    RG_NKINDS
+};
+
+/* kl_div's "batchmean": the sum divided by input.shape[0]. */
+#define REDUCE_BATCHMEAN 3
+
+typedef struct {
+    const char *fname;
+    int narr;               /* leading array arguments */
+    const char *names[3];
+    int second;             /* index of the second differentiable array, or 0 */
+    int weight;             /* argument position of weight, or -1 */
+    int reduction;          /* argument position of reduction (want, grad_output follow) */
+    int size_warning;       /* torch warns when target's shape differs from input's */
+} rg_spec;
+
+static const rg_spec rg_specs[RG_NKINDS] = {
+    [RG_L1] = {"l1_loss", 2, {"input", "target"}, 0, 2, 3, 1},
+    [RG_MSE] = {"mse_loss", 2, {"input", "target"}, 0, 2, 3, 1},
+    [RG_SMOOTH_L1] = {"smooth_l1_loss", 2, {"input", "target"}, 0, -1, 3, 1},
+    [RG_HUBER] = {"huber_loss", 2, {"input", "target"}, 0, 2, 4, 1},
+    [RG_SOFT_MARGIN] = {"soft_margin_loss", 2, {"input", "target"}, 0, -1, 2, 0},
+    [RG_KL_DIV] = {"kl_div", 2, {"input", "target"}, 0, -1, 3, 0},
+    [RG_POISSON] = {"poisson_nll_loss", 2, {"input", "target"}, 0, -1, 5, 0},
+    [RG_GAUSSIAN] = {"gaussian_nll_loss", 3, {"input", "target", "var"}, 2, -1, 5, 0},
+    [RG_HINGE] = {"hinge_embedding_loss", 2, {"input", "target"}, 0, -1, 3, 0},
+    [RG_RANKING] = {"margin_ranking_loss", 3, {"input1", "input2", "target"}, 1, -1, 4, 0},
+    [RG_MLSM] = {"multilabel_soft_margin_loss", 2, {"input", "target"}, 0, 2, 3, 0},
+};
+
+/* NumPy's broadcast of the shapes of n arrays into (*nd, shape), or a
+ * ValueError that lists them. */
+static int
+broadcast_shapes(int n, PyArrayObject *const *arrs, const char *const *names, int *nd,
+                 npy_intp *shape, const char *fname)
+{
+    int out = 0;
+    for (int k = 0; k < n; k++) {
+        if (PyArray_NDIM(arrs[k]) > out) {
+            out = PyArray_NDIM(arrs[k]);
+        }
+    }
+    for (int d = 0; d < out; d++) {
+        shape[d] = 1;
+    }
+    for (int k = 0; k < n; k++) {
+        const int and = PyArray_NDIM(arrs[k]);
+        for (int ad = 0; ad < and; ad++) {
+            const int d = out - and + ad;
+            const npy_intp m = PyArray_DIM(arrs[k], ad);
+            if (m == shape[d] || m == 1) {
+                continue;
+            }
+            if (shape[d] != 1) {
+                char buf[3 * SHAPE_BUF];
+                size_t len = 0;
+                for (int j = 0; j < n && len < sizeof(buf); j++) {
+                    char b[SHAPE_BUF];
+                    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s of shape %s",
+                                            j == 0 ? "" : j == n - 1 ? " and " : ", ",
+                                            names[j], ARR_SHAPE(b, arrs[j]));
+                }
+                PyErr_Format(PyExc_ValueError, "%s: %s do not broadcast together", fname,
+                             buf);
+                return -1;
+            }
+            shape[d] = m;
+        }
+    }
+    *nd = out;
+    return 0;
+}
+
+/* grad (stolen), computed over the broadcast shape, summed over the axes
+ * along which an operand of shape (nd, dims) was broadcast, as autograd's
+ * sum_to does, and given the shape of `like`.  Sums run in float64. */
+static PyArrayObject *
+sum_to(PyArrayObject *grad, int nd, const npy_intp *dims, PyArrayObject *like)
+{
+    PyObject *axes = NULL, *g64 = NULL, *sum = NULL;
+    PyArrayObject *res = NULL;
+    const int gnd = PyArray_NDIM(grad), lead = gnd - nd;
+    const int typenum = PyArray_TYPE(grad);
+    PyArray_Dims newshape = {PyArray_DIMS(like), PyArray_NDIM(like)};
+    int naxes = 0;
+    for (int d = 0; d < gnd; d++) {
+        naxes += d < lead || (dims[d - lead] == 1 && PyArray_DIM(grad, d) != 1);
+    }
+    if (naxes == 0) {
+        if (same_shape(grad, PyArray_NDIM(like), PyArray_DIMS(like))) {
+            return grad;
+        }
+        res = (PyArrayObject *)PyArray_Newshape(grad, &newshape, NPY_CORDER);
+        goto finish;
+    }
+    if ((axes = PyTuple_New(naxes)) == NULL) {
+        goto finish;
+    }
+    for (int d = 0, k = 0; d < gnd; d++) {
+        if (d < lead || (dims[d - lead] == 1 && PyArray_DIM(grad, d) != 1)) {
+            PyObject *ax = PyLong_FromLong(d);
+            if (ax == NULL) {
+                goto finish;
+            }
+            PyTuple_SET_ITEM(axes, k++, ax);
+        }
+    }
+    if ((g64 = PyArray_Cast(grad, NPY_DOUBLE)) == NULL ||
+        (sum = PyObject_CallMethod(g64, "sum", "(O)", axes)) == NULL) {
+        goto finish;
+    }
+    /* a sum over every axis is a NumPy scalar: make it an array again */
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FROM_OTF(
+        sum, typenum, NPY_ARRAY_DEFAULT | NPY_ARRAY_FORCECAST);
+    if (arr != NULL) {
+        res = (PyArrayObject *)PyArray_Newshape(arr, &newshape, NPY_CORDER);
+        Py_DECREF(arr);
+    }
+finish:
+    Py_XDECREF(axes);
+    Py_XDECREF(g64);
+    Py_XDECREF(sum);
+    Py_DECREF(grad);
+    return res;
+}
+
+/* Strides of an operand with one value per row (the loss of the
+ * multi-label soft margin): its own over the leading dims, 0 along labels. */
+static void
+row_strides(PyArrayObject *arr, int nd, ptrdiff_t *strides)
+{
+    for (int d = 0; d < nd - 1; d++) {
+        strides[d] = PyArray_STRIDE(arr, d);
+    }
+    strides[nd - 1] = 0;
+}
+
+/* Gaussian NLL's var, as torch accepts it: the input's shape; the input's
+ * shape without its last dim (a view with a trailing 1 is stored in *view);
+ * the input's ndim with exactly one dim of 1 where the input differs; or a
+ * number (a 0-d array), which broadcasts. */
+static int
+gaussian_var_shape(PyArrayObject *x, PyArrayObject *var, PyArrayObject **view,
+                   const char *fname)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    const int nd = PyArray_NDIM(x), vnd = PyArray_NDIM(var);
+    if (vnd == 0 || same_shape(var, nd, PyArray_DIMS(x))) {
+        return 0;
+    }
+    if (nd >= 1 && same_shape(var, nd - 1, PyArray_DIMS(x))) {
+        npy_intp dims[NPY_MAXDIMS];
+        for (int d = 0; d < nd - 1; d++) {
+            dims[d] = PyArray_DIM(var, d);
+        }
+        dims[nd - 1] = 1;
+        PyArray_Dims shape = {dims, nd};
+        *view = (PyArrayObject *)PyArray_Newshape(var, &shape, NPY_CORDER);
+        return *view ? 0 : -1;
+    }
+    if (vnd == nd) {
+        npy_intp mismatched = 0;
+        for (int d = 0; d < nd; d++) {
+            if (PyArray_DIM(var, d) != PyArray_DIM(x, d)) {
+                mismatched += PyArray_DIM(var, d);
+            }
+        }
+        if (mismatched == 1) {
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "%s: var of shape %s is of incorrect size for input of shape %s: it must "
+                 "have the input's shape, the input's shape without its last dim, or the "
+                 "input's shape with one dim of size 1, or be a number",
+                 fname, ARR_SHAPE(b1, var), ARR_SHAPE(b2, x));
+    return -1;
+}
+
+/* The options of each loss, read from its arguments. */
+static int
+rg_options(int kind, PyObject *const *args, lf_regression_param *p, const char *fname)
+{
+    int t;
+    switch (kind) {
+    case RG_SMOOTH_L1:
+        return real_option(args[2], &p->beta, fname, "beta") < 0 ||
+                       check_option(p->beta >= 0, args[2], fname, "beta", ">= 0") < 0
+                   ? -1
+                   : 0;
+    case RG_HUBER:
+        return real_option(args[3], &p->delta, fname, "delta") < 0 ||
+                       check_option(p->delta > 0, args[3], fname, "delta", "> 0") < 0
+                   ? -1
+                   : 0;
+    case RG_KL_DIV:
+        if ((t = PyObject_IsTrue(args[2])) < 0) {
+            return -1;
+        }
+        p->log_target = t;
+        return 0;
+    case RG_POISSON:
+        if ((t = PyObject_IsTrue(args[2])) < 0) {
+            return -1;
+        }
+        p->log_input = t;
+        if ((t = PyObject_IsTrue(args[3])) < 0) {
+            return -1;
+        }
+        p->full = t;
+        return real_option(args[4], &p->eps, fname, "eps");
+    case RG_GAUSSIAN:
+        if ((t = PyObject_IsTrue(args[3])) < 0) {
+            return -1;
+        }
+        p->full = t;
+        return real_option(args[4], &p->eps, fname, "eps");
+    case RG_HINGE:
+        return real_option(args[2], &p->margin, fname, "margin");
+    case RG_RANKING:
+        return real_option(args[3], &p->margin, fname, "margin");
+    default:
+        return 0;
+    }
+}
+
+/* The argument lists (reduction, want and grad_output always last):
+ *   l1_loss / mse_loss(input, target, weight, ...)
+ *   smooth_l1_loss(input, target, beta, ...)
+ *   huber_loss(input, target, weight, delta, ...)
+ *   soft_margin_loss(input, target, ...)
+ *   kl_div(input, target, log_target, ...), reduction 3 = "batchmean"
+ *   poisson_nll_loss(input, target, log_input, full, eps, ...)
+ *   gaussian_nll_loss(input, target, var, full, eps, ...)
+ *   hinge_embedding_loss(input, target, margin, ...)
+ *   margin_ranking_loss(input1, input2, target, margin, ...)
+ *   multilabel_soft_margin_loss(input, target, weight, ...)
+ * With two differentiable inputs the gradient is a tuple of two. */
+static PyObject *
+regression_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
+{
+    const rg_spec *sp = &rg_specs[kind];
+    const char *fname = sp->fname;
+    const int k = sp->reduction;
+    PyArrayObject *arr[3] = {NULL, NULL, NULL}, *vview = NULL, *w = NULL, *go = NULL;
+    PyArrayObject *out = NULL, *grad[2] = {NULL, NULL};
+    PyObject *result = NULL, *loss = NULL, *grads = NULL;
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    lf_regression_param prm = {0.0, 0.0, 0.0, 0.0, 0, 0, 0};
+    lf_elementwise ew;
+
+    if (nargs != k + 3) {
+        PyErr_Format(PyExc_TypeError, "%s expects %d arguments", fname, k + 3);
+        return NULL;
+    }
+    int reduction;
+    if (kind == RG_KL_DIV) {
+        long r = PyLong_AsLong(args[k]);
+        if (r == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (r < LF_REDUCE_NONE || r > REDUCE_BATCHMEAN) {
+            PyErr_Format(PyExc_ValueError, "%s: bad reduction code %ld", fname, r);
+            return NULL;
+        }
+        reduction = (int)r;
+    }
+    else if ((reduction = reduction_arg(args[k], fname)) < 0) {
+        return NULL;
+    }
+    const int want = want_arg(args[k + 1], fname);
+    if (want < 0 || rg_options(kind, args, &prm, fname) < 0) {
+        return NULL;
+    }
+    /* torch's smooth_l1_loss runs l1_loss when beta is 0 */
+    if (kind == RG_SMOOTH_L1 && prm.beta == 0.0) {
+        kind = RG_L1;
+    }
+
+    /* the arrays: the first differentiable one fixes the dtype */
+    if ((arr[0] = float_input(mod, args[0], fname, sp->names[0])) == NULL) {
+        goto finish;
+    }
+    const int typenum = PyArray_TYPE(arr[0]);
+    for (int j = 1; j < sp->narr; j++) {
+        if ((arr[j] = float_like(mod, args[j], typenum, 1, fname, sp->names[j])) == NULL) {
+            goto finish;
+        }
+    }
+    PyArrayObject *x = arr[0];
+    const int xnd = PyArray_NDIM(x);
+    if (kind == RG_RANKING && (PyArray_NDIM(arr[1]) != xnd || PyArray_NDIM(arr[2]) != xnd)) {
+        char b3[SHAPE_BUF];
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input1, input2 and target must have the same number of dimensions, "
+                     "got shapes %s, %s and %s",
+                     fname, ARR_SHAPE(b1, x), ARR_SHAPE(b2, arr[1]), ARR_SHAPE(b3, arr[2]));
+        goto finish;
+    }
+    if (kind == RG_MLSM && xnd == 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input must have at least 1 dimension ([..., C], labels last), got a "
+                     "0-d array",
+                     fname);
+        goto finish;
+    }
+    if (kind == RG_GAUSSIAN) {
+        lf_elementwise vc;
+        lf_error err;
+        memset(&vc, 0, sizeof(vc));
+        vc.ndim = PyArray_NDIM(arr[2]);
+        for (int d = 0; d < vc.ndim; d++) {
+            vc.shape[d] = PyArray_DIM(arr[2], d);
+        }
+        ew_set(&vc, LF_EW_INPUT, arr[2]);
+        ew_coalesce(&vc);
+        lf_status st = typenum == NPY_FLOAT ? lf_check_nonnegative_f32(&vc, &err)
+                                            : lf_check_nonnegative_f64(&vc, &err);
+        if (st != LF_OK) {
+            PyObject *bad = PyFloat_FromDouble(err.fvalue);
+            if (bad != NULL) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s: var has negative entry %R at flat index %zd, but every "
+                             "variance must be >= 0",
+                             fname, bad, (Py_ssize_t)err.index);
+                Py_DECREF(bad);
+            }
+            goto finish;
+        }
+        if (gaussian_var_shape(x, arr[2], &vview, fname) < 0) {
+            goto finish;
+        }
+    }
+
+    /* the element-wise shape: soft margin keeps the input's, the others broadcast */
+    int bnd;
+    npy_intp bshape[NPY_MAXDIMS];
+    PyArrayObject *ops[3] = {arr[0], arr[1], vview ? vview : arr[2]};
+    if (kind == RG_SOFT_MARGIN) {
+        bnd = xnd;
+        for (int d = 0; d < xnd; d++) {
+            bshape[d] = PyArray_DIM(x, d);
+        }
+    }
+    else if (broadcast_shapes(sp->narr, ops, sp->names, &bnd, bshape, fname) < 0) {
+        goto finish;
+    }
+    ew.ndim = bnd;
+    for (int d = 0; d < bnd; d++) {
+        ew.shape[d] = bshape[d];
+    }
+    for (int op = 0; op < LF_EW_NOP; op++) {
+        ew.data[op] = NULL;
+    }
+    /* operand slots (LF_EW_INPUT2: see pylossfn.h) */
+    static const int slots[3] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_INPUT2};
+    static const int ranking_slots[3] = {LF_EW_INPUT, LF_EW_INPUT2, LF_EW_TARGET};
+    for (int j = 0; j < sp->narr; j++) {
+        const int slot = kind == RG_RANKING ? ranking_slots[j] : slots[j];
+        if (broadcast_strides(ops[j], bnd, bshape, ew.strides[slot], fname, sp->names[j]) < 0) {
+            goto finish;
+        }
+        ew.data[slot] = PyArray_BYTES(ops[j]);
+    }
+    if (sp->weight >= 0 && args[sp->weight] != Py_None) {
+        if ((w = float_like(mod, args[sp->weight], typenum, 0, fname, "weight")) == NULL) {
+            goto finish;
+        }
+        /* torch: "Weights and input must have the same size." */
+        if (kind != RG_MLSM && !same_shape(w, xnd, PyArray_DIMS(x))) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: weight has shape %s, but it must have the input's shape %s",
+                         fname, ARR_SHAPE(b1, w), ARR_SHAPE(b2, x));
+            goto finish;
+        }
+        if (broadcast_strides(w, bnd, bshape, ew.strides[LF_EW_WEIGHT], fname, "weight") < 0) {
+            goto finish;
+        }
+        ew.data[LF_EW_WEIGHT] = PyArray_BYTES(w);
+    }
+
+    /* warnings, as torch's Python functions emit them (forward calls only) */
+    if ((want & WANT_LOSS) && sp->size_warning &&
+        !same_shape(arr[1], xnd, PyArray_DIMS(x)) &&
+        PyErr_WarnFormat(PyExc_UserWarning, 1,
+                         "%s: using a target shape %s that is different to the input shape "
+                         "%s. This will likely lead to incorrect results due to "
+                         "broadcasting. Please ensure they have the same size.",
+                         fname, ARR_SHAPE(b1, arr[1]), ARR_SHAPE(b2, x)) < 0) {
+        goto finish;
+    }
+    if ((want & WANT_LOSS) && kind == RG_KL_DIV && reduction == LF_REDUCE_MEAN &&
+        PyErr_WarnEx(PyExc_UserWarning,
+                     "reduction: 'mean' divides the total loss by both the batch size and the "
+                     "support size.'batchmean' divides only by the batch size, and aligns with "
+                     "the KL div math definition.'mean' will be changed to behave the same as "
+                     "'batchmean' in the next major release.",
+                     1) < 0) {
+        goto finish;
+    }
+
+    /* the loss's shape and the mean's divisor */
+    const int loss_nd = kind == RG_MLSM ? bnd - 1 : bnd;
+    npy_intp count = 1;
+    for (int d = 0; d < loss_nd; d++) {
+        count *= bshape[d];
+    }
+    double denom = (double)count;
+    if (reduction == REDUCE_BATCHMEAN) {
+        denom = xnd ? (double)PyArray_DIM(x, 0) : 1.0;
+    }
+    else if (reduction == LF_REDUCE_MEAN && w != NULL && (kind == RG_L1 || kind == RG_MSE)) {
+        /* torch's weighted L1 / MSE mean: sum(w l) / sum(w) */
+        lf_elementwise ws;
+        memset(&ws, 0, sizeof(ws));
+        ws.ndim = PyArray_NDIM(w);
+        for (int d = 0; d < ws.ndim; d++) {
+            ws.shape[d] = PyArray_DIM(w, d);
+        }
+        ew_set(&ws, LF_EW_INPUT, w);
+        ew_coalesce(&ws);
+        denom = typenum == NPY_FLOAT ? lf_ew_sum_f32(&ws) : lf_ew_sum_f64(&ws);
+    }
+    const int averaged = reduction == LF_REDUCE_MEAN || reduction == REDUCE_BATCHMEAN;
+    const int scalar_loss = reduction != LF_REDUCE_NONE;
+    const double norm = averaged ? 1.0 / denom : 1.0; /* inf for 0: nan where used */
+    ew.scale = 1.0;
+    if ((want & WANT_GRAD) &&
+        grad_output_arg(mod, args[k + 2],
+                        averaged ? LF_REDUCE_MEAN : scalar_loss ? LF_REDUCE_SUM : LF_REDUCE_NONE,
+                        typenum, loss_nd, bshape, norm, &ew.scale, &go, fname) < 0) {
+        goto finish;
+    }
+    if ((want & WANT_LOSS) && !scalar_loss &&
+        (out = (PyArrayObject *)PyArray_EMPTY(loss_nd, bshape, typenum, 0)) == NULL) {
+        goto finish;
+    }
+    const int ngrad = sp->second ? 2 : 1;
+    for (int j = 0; j < ngrad && (want & WANT_GRAD); j++) {
+        if ((grad[j] = (PyArrayObject *)PyArray_EMPTY(bnd, bshape, typenum, 0)) == NULL) {
+            goto finish;
+        }
+    }
+    if (kind == RG_MLSM) {
+        if (go != NULL) {
+            row_strides(go, bnd, ew.strides[LF_EW_GRAD_OUTPUT]);
+            ew.data[LF_EW_GRAD_OUTPUT] = PyArray_BYTES(go);
+        }
+        if (out != NULL) {
+            row_strides(out, bnd, ew.strides[LF_EW_OUT]);
+            ew.data[LF_EW_OUT] = PyArray_BYTES(out);
+        }
+    }
+    else {
+        ew_set(&ew, LF_EW_GRAD_OUTPUT, go);
+        ew_set(&ew, LF_EW_OUT, out);
+    }
+    ew_set(&ew, LF_EW_GRAD, grad[0]);
+    if (grad[1] != NULL) {
+        ew_set(&ew, LF_EW_GRAD2, grad[1]);
+    }
+    if (kind == RG_MLSM) {
+        /* merge the leading (row) dims only; the label axis stays last */
+        ptrdiff_t C = bshape[bnd - 1], st[LF_EW_NOP];
+        for (int op = 0; op < LF_EW_NOP; op++) {
+            st[op] = ew.strides[op][bnd - 1];
+        }
+        ew.ndim = bnd - 1;
+        ew_coalesce(&ew);
+        ew.shape[ew.ndim] = C;
+        for (int op = 0; op < LF_EW_NOP; op++) {
+            ew.strides[op][ew.ndim] = st[op];
+        }
+        ew.ndim++;
+    }
+    else {
+        ew_coalesce(&ew);
+    }
+
+    static const lf_regression_kind kernel_kind[RG_NKINDS] = {
+        [RG_L1] = LF_RG_L1,
+        [RG_MSE] = LF_RG_MSE,
+        [RG_SMOOTH_L1] = LF_RG_SMOOTH_L1,
+        [RG_HUBER] = LF_RG_HUBER,
+        [RG_SOFT_MARGIN] = LF_RG_SOFT_MARGIN,
+        [RG_KL_DIV] = LF_RG_KL_DIV,
+        [RG_POISSON] = LF_RG_POISSON_NLL,
+        [RG_GAUSSIAN] = LF_RG_GAUSSIAN_NLL,
+        [RG_HINGE] = LF_RG_HINGE_EMBEDDING,
+        [RG_RANKING] = LF_RG_MARGIN_RANKING,
+    };
+    double sum;
+    const int f32 = typenum == NPY_FLOAT;
+    npy_intp work = 1;
+    for (int d = 0; d < bnd; d++) {
+        work *= bshape[d];
+    }
+    NPY_BEGIN_THREADS_DEF;
+    if (work >= GIL_THRESHOLD) {
+        NPY_BEGIN_THREADS;
+    }
+    if (kind == RG_MLSM) {
+        sum = f32 ? lf_multilabel_soft_margin_f32(&ew) : lf_multilabel_soft_margin_f64(&ew);
+    }
+    else {
+        sum = f32 ? lf_regression_f32(&ew, kernel_kind[kind], &prm)
+                  : lf_regression_f64(&ew, kernel_kind[kind], &prm);
+    }
+    NPY_END_THREADS;
+
+    if (want & WANT_LOSS) {
+        if (!scalar_loss) {
+            Py_INCREF(out);
+            loss = (PyObject *)out;
+        }
+        /* IEEE division: a mean over nothing (or over weights summing to 0) is nan or inf,
+         * as in torch */
+        else if ((loss = scalar_of(averaged ? sum / denom : sum, typenum)) == NULL) {
+            goto finish;
+        }
+    }
+    if (want & WANT_GRAD) {
+        /* each gradient back to its input's shape */
+        const int idx[2] = {0, sp->second};
+        for (int j = 0; j < ngrad; j++) {
+            PyArrayObject *shape_of = ops[idx[j]];
+            grad[j] = sum_to(grad[j], PyArray_NDIM(shape_of), PyArray_DIMS(shape_of),
+                             arr[idx[j]]);
+            if (grad[j] == NULL) {
+                goto finish;
+            }
+        }
+        grads = ngrad == 1 ? (Py_INCREF(grad[0]), (PyObject *)grad[0])
+                           : PyTuple_Pack(2, (PyObject *)grad[0], (PyObject *)grad[1]);
+        if (grads == NULL) {
+            goto finish;
+        }
+    }
+    if (loss != NULL && grads != NULL) {
+        result = PyTuple_Pack(2, loss, grads);
+    }
+    else {
+        result = loss != NULL ? loss : grads;
+        Py_INCREF(result);
+    }
+finish:
+    Py_XDECREF(loss);
+    Py_XDECREF(grads);
+    for (int j = 0; j < 3; j++) {
+        Py_XDECREF(arr[j]);
+    }
+    Py_XDECREF(vview);
+    Py_XDECREF(w);
+    Py_XDECREF(go);
+    Py_XDECREF(out);
+    Py_XDECREF(grad[0]);
+    Py_XDECREF(grad[1]);
+    return result;
+}
+
+static PyObject *
+py_l1_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_L1);
+}
+
+static PyObject *
+py_mse_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_MSE);
+}
+
+static PyObject *
+py_smooth_l1_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_SMOOTH_L1);
+}
+
+static PyObject *
+py_huber_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_HUBER);
+}
+
+static PyObject *
+py_soft_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_SOFT_MARGIN);
+}
+
+static PyObject *
+py_kl_div(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_KL_DIV);
+}
+
+static PyObject *
+py_poisson_nll_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_POISSON);
+}
+
+static PyObject *
+py_gaussian_nll_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_GAUSSIAN);
+}
+
+static PyObject *
+py_hinge_embedding_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_HINGE);
+}
+
+static PyObject *
+py_margin_ranking_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_RANKING);
+}
+
+static PyObject *
+py_multilabel_soft_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    return regression_loss(mod, args, nargs, RG_MLSM);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -2170,6 +2817,29 @@ static PyMethodDef core_methods[] = {
     {"ctc_loss", (PyCFunction)(void (*)(void))py_ctc_loss, METH_FASTCALL,
      "ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, "
      "zero_infinity, want, grad_output)"},
+    {"l1_loss", (PyCFunction)(void (*)(void))py_l1_loss, METH_FASTCALL,
+     "l1_loss(input, target, weight, reduction, want, grad_output)"},
+    {"mse_loss", (PyCFunction)(void (*)(void))py_mse_loss, METH_FASTCALL,
+     "mse_loss(input, target, weight, reduction, want, grad_output)"},
+    {"smooth_l1_loss", (PyCFunction)(void (*)(void))py_smooth_l1_loss, METH_FASTCALL,
+     "smooth_l1_loss(input, target, beta, reduction, want, grad_output)"},
+    {"huber_loss", (PyCFunction)(void (*)(void))py_huber_loss, METH_FASTCALL,
+     "huber_loss(input, target, weight, delta, reduction, want, grad_output)"},
+    {"soft_margin_loss", (PyCFunction)(void (*)(void))py_soft_margin_loss, METH_FASTCALL,
+     "soft_margin_loss(input, target, reduction, want, grad_output)"},
+    {"kl_div", (PyCFunction)(void (*)(void))py_kl_div, METH_FASTCALL,
+     "kl_div(input, target, log_target, reduction, want, grad_output)"},
+    {"poisson_nll_loss", (PyCFunction)(void (*)(void))py_poisson_nll_loss, METH_FASTCALL,
+     "poisson_nll_loss(input, target, log_input, full, eps, reduction, want, grad_output)"},
+    {"gaussian_nll_loss", (PyCFunction)(void (*)(void))py_gaussian_nll_loss, METH_FASTCALL,
+     "gaussian_nll_loss(input, target, var, full, eps, reduction, want, grad_output)"},
+    {"hinge_embedding_loss", (PyCFunction)(void (*)(void))py_hinge_embedding_loss, METH_FASTCALL,
+     "hinge_embedding_loss(input, target, margin, reduction, want, grad_output)"},
+    {"margin_ranking_loss", (PyCFunction)(void (*)(void))py_margin_ranking_loss, METH_FASTCALL,
+     "margin_ranking_loss(input1, input2, target, margin, reduction, want, grad_output)"},
+    {"multilabel_soft_margin_loss",
+     (PyCFunction)(void (*)(void))py_multilabel_soft_margin_loss, METH_FASTCALL,
+     "multilabel_soft_margin_loss(input, target, weight, reduction, want, grad_output)"},
     {NULL, NULL, 0, NULL},
 };
 

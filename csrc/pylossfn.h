@@ -295,6 +295,61 @@ typedef struct {
 double lf_ctc_f32(const lf_ctc *a, double *work);
 double lf_ctc_f64(const lf_ctc *a, double *work);
 
+/* ------------------------------------------------------------------------ */
+/* Regression / element-wise family (kernels/regression.c).                 */
+/* ------------------------------------------------------------------------ */
+
+/* Losses with two differentiable inputs (margin ranking: input1, input2;
+ * Gaussian NLL: input, var) carry the second one, and its gradient, in the
+ * two weight slots, which neither loss otherwise uses.  GRAD2 is present
+ * exactly when GRAD is. */
+#define LF_EW_INPUT2 LF_EW_POS_WEIGHT
+#define LF_EW_GRAD2 LF_EW_WEIGHT
+
+typedef enum {
+    LF_RG_L1 = 0,
+    LF_RG_MSE,
+    LF_RG_SMOOTH_L1,       /* beta > 0 (beta = 0 is LF_RG_L1, as in torch) */
+    LF_RG_HUBER,           /* delta > 0 */
+    LF_RG_SOFT_MARGIN,
+    LF_RG_KL_DIV,          /* log_target */
+    LF_RG_POISSON_NLL,     /* log_input, full, eps */
+    LF_RG_GAUSSIAN_NLL,    /* full, eps; INPUT2 = var (>= 0 or nan) */
+    LF_RG_HINGE_EMBEDDING, /* margin */
+    LF_RG_MARGIN_RANKING   /* margin; INPUT2 = input2, TARGET = y */
+} lf_regression_kind;
+
+typedef struct {
+    double beta, delta, margin, eps;
+    int log_target, log_input, full;
+} lf_regression_param;
+
+/* The per-element loss `kind` over LF_EW_INPUT and LF_EW_TARGET (and INPUT2),
+ * times LF_EW_WEIGHT for L1, MSE and Huber; returns the sum of the losses.
+ * Gradients follow torch's autograd, subgradients included: sign(0) = 0 for
+ * L1, and a clamp_min passes the gradient where its argument equals the
+ * bound. */
+double lf_regression_f32(const lf_elementwise *a, lf_regression_kind kind,
+                         const lf_regression_param *p);
+double lf_regression_f64(const lf_elementwise *a, lf_regression_kind kind,
+                         const lf_regression_param *p);
+
+/* MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
+ * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C.  OUT and
+ * GRAD_OUTPUT hold one value per row (their last stride is ignored / 0).
+ * Returns the sum over rows. */
+double lf_multilabel_soft_margin_f32(const lf_elementwise *a);
+double lf_multilabel_soft_margin_f64(const lf_elementwise *a);
+
+/* Sum of LF_EW_INPUT (pairwise, in double). */
+double lf_ew_sum_f32(const lf_elementwise *a);
+double lf_ew_sum_f64(const lf_elementwise *a);
+
+/* The first element of LF_EW_INPUT below 0 (nan passes): LF_ERR_INPUT_DOMAIN
+ * with *err set, else LF_OK. */
+lf_status lf_check_nonnegative_f32(const lf_elementwise *a, lf_error *err);
+lf_status lf_check_nonnegative_f64(const lf_elementwise *a, lf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

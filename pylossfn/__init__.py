@@ -6,42 +6,9 @@
 >>> grad.shape
 (2, 3)
 """
-from . import functional
-from .modules import (
-    AsymmetricLoss,
-    BCELoss,
-    BCEWithLogitsLoss,
-    CosineEmbeddingLoss,
-    CrossEntropyLoss,
-    CTCLoss,
-    Loss,
-    MultiLabelMarginLoss,
-    MultiMarginLoss,
-    NLLLoss,
-    SigmoidFocalLoss,
-    SoftF1Loss,
-    TripletMarginLoss,
-    TripletMarginWithDistanceLoss,
-    ZLPRLoss,
-)
+from . import functional, modules
+from .modules import *  # noqa: F403 - the loss classes, listed once in modules.__all__
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "functional",
-    "Loss",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "NLLLoss",
-    "SigmoidFocalLoss",
-    "AsymmetricLoss",
-    "ZLPRLoss",
-    "SoftF1Loss",
-    "CosineEmbeddingLoss",
-    "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss",
-    "MultiMarginLoss",
-    "MultiLabelMarginLoss",
-    "CTCLoss",
-]
+__all__ = ["functional", *modules.__all__]

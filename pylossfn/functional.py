@@ -3,10 +3,10 @@
 Every function takes NumPy arrays (float32 or float64, any strides) or
 array-likes, computes in the input's dtype in the C core, and returns what
 torch returns: a NumPy scalar of the input's dtype for ``reduction="mean"`` /
-``"sum"``, an ndarray of torch's shape for ``"none"``.  Arguments after
-``weight`` are keyword-only: torch's deprecated ``size_average`` / ``reduce``
-sit between them in torch's positional order, so a positional call could not
-mean the same thing here.
+``"sum"``, an ndarray of torch's shape for ``"none"``.  Arguments are
+positional exactly as far as torch's positional order means the same thing
+here: from torch's deprecated ``size_average`` / ``reduce`` on (after
+``weight`` in the weighted losses) they are keyword-only.
 
 For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 ``crit.backward()`` or the fused ``crit.forward_backward()``.
@@ -41,6 +41,17 @@ __all__ = [
     "multi_margin_loss",
     "multilabel_margin_loss",
     "ctc_loss",
+    "l1_loss",
+    "mse_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "soft_margin_loss",
+    "kl_div",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "multilabel_soft_margin_loss",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -671,4 +682,239 @@ def ctc_loss(
     return _core.ctc_loss(
         log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), blank, code,
         zero_infinity, _LOSS, None,
+    )
+
+
+# --------------------------------------------------------------------------
+# Regression and element-wise losses
+# --------------------------------------------------------------------------
+#
+# ``input`` and ``target`` broadcast together as in torch; the loss (for
+# ``reduction="none"``) has the broadcast shape, and the mean divides by its
+# size.  L1, MSE, smooth L1 and Huber warn, as torch does, when the target's
+# shape differs from the input's.
+
+_KL_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2, "batchmean": 3}
+
+
+def _kl_reduction_code(reduction, fname):
+    try:
+        return _KL_REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"{fname}: reduction must be one of 'none', 'batchmean', 'sum' or 'mean', "
+            f"got {reduction!r}"
+        ) from None
+
+
+def l1_loss(input, target, *, reduction="mean", weight=None):
+    """Mean absolute error, as ``torch.nn.functional.l1_loss``.
+
+    ``l = |x - y|`` (times ``weight``).  With ``weight`` (the input's shape),
+    ``"mean"`` is ``sum(w * l) / sum(w)``, as in torch.
+
+    Shapes: ``input`` any shape; ``target`` broadcasting with it (a UserWarning
+    when the shapes differ, as torch's); ``"none"`` returns the broadcast shape.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> float(F.l1_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
+    1.5
+    """
+    fname = "l1_loss"
+    return _core.l1_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+
+
+def mse_loss(input, target, *, reduction="mean", weight=None):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``.
+
+    ``l = (x - y) ** 2`` (times ``weight``).  With ``weight`` (the input's
+    shape), ``"mean"`` is ``sum(w * l) / sum(w)``, as in torch.  Shapes as
+    :func:`l1_loss`.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> float(F.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
+    2.5
+    """
+    fname = "mse_loss"
+    return _core.mse_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+
+
+def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
+    """Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``.
+
+    With ``z = |x - y|``: ``l = 0.5 * z ** 2 / beta`` if ``z < beta``, else
+    ``z - 0.5 * beta``.  ``beta`` >= 0; ``beta = 0`` is :func:`l1_loss`, as in
+    torch.  Shapes as :func:`l1_loss`.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
+    array([0.125, 2.5  ])
+    """
+    fname = "smooth_l1_loss"
+    return _core.smooth_l1_loss(
+        input, target, beta, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Huber loss, as ``torch.nn.functional.huber_loss``.
+
+    With ``z = |x - y|``: ``l = 0.5 * z ** 2`` if ``z < delta``, else
+    ``delta * (z - 0.5 * delta)`` (times ``weight``, of the input's shape;
+    the mean stays over the elements).  ``delta`` > 0; ``delta = 1`` equals
+    :func:`smooth_l1_loss` with ``beta = 1``.  Shapes as :func:`l1_loss`.
+    torch's positional order (``reduction, delta, weight``) is kept.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none", delta=2.0)
+    array([0.125, 4.   ])
+    """
+    fname = "huber_loss"
+    return _core.huber_loss(
+        input, target, weight, delta, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def soft_margin_loss(input, target, *, reduction="mean"):
+    """Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``.
+
+    ``l = log(1 + exp(-y * x))`` for targets ``y`` in {-1, 1}, computed as a
+    stable softplus (finite where torch's ``log1p(exp(.))`` overflows).
+
+    Shapes: ``input`` any shape; ``target`` broadcasting to the input's
+    shape (torch does not broadcast the input here).
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> round(float(F.soft_margin_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]))), 6)
+    0.720095
+    """
+    fname = "soft_margin_loss"
+    return _core.soft_margin_loss(input, target, _reduction_code(reduction, fname), _LOSS, None)
+
+
+def kl_div(input, target, *, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence, as ``torch.nn.functional.kl_div``.
+
+    ``input`` holds log-probabilities.  ``l = y * (log y - x)`` (``0`` where
+    ``y = 0``), or ``exp(y) * (y - x)`` with ``log_target=True``.
+    ``reduction``: ``"batchmean"`` divides the sum by ``input.shape[0]`` (the
+    true KL divergence per sample); ``"mean"`` divides by the number of
+    elements and, as in torch, warns (UserWarning) that it is not the KL
+    divergence.
+
+    Shapes: ``input`` any shape; ``target`` broadcasting with it.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> p = np.array([[0.25, 0.75]]); q = np.array([[0.5, 0.5]])
+    >>> round(float(F.kl_div(np.log(q), p, reduction="batchmean")), 6)
+    0.130812
+    """
+    fname = "kl_div"
+    return _core.kl_div(
+        input, target, log_target, _kl_reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, *, eps=1e-8, reduction="mean"):
+    """Poisson negative log-likelihood, as ``torch.nn.functional.poisson_nll_loss``.
+
+    ``l = exp(x) - y * x`` (``log_input=True``: ``input`` is the log-rate), or
+    ``x - y * log(x + eps)``.  ``full=True`` adds Stirling's term
+    ``y * log(y) - y + 0.5 * log(2 * pi * y)`` where ``y > 1``.
+
+    Shapes: ``input`` any shape; ``target`` broadcasting with it.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0]), reduction="none")
+    array([1.        , 0.71828183])
+    """
+    fname = "poisson_nll_loss"
+    return _core.poisson_nll_loss(
+        input, target, log_input, full, eps, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``.
+
+    ``l = 0.5 * (log(v) + (x - y) ** 2 / v)`` with ``v = max(var, eps)``
+    (plus ``0.5 * log(2 * pi)`` with ``full=True``).  The clamp is outside
+    the gradient, as in torch: the gradient of ``var`` is taken at ``v``.
+
+    Shapes: ``var`` has the input's shape, or the input's shape without its
+    last dim, or the input's number of dims with exactly one dim of size 1
+    where they differ (homoscedastic), or is a number.  ``target`` broadcasts
+    with the input.  Raises ValueError for a negative ``var``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.gaussian_nll_loss(np.array([1.0, 2.0]), np.array([0.0, 2.0]), np.array([1.0, 4.0]),
+    ...                     reduction="none")
+    array([0.5       , 0.69314718])
+    """
+    fname = "gaussian_nll_loss"
+    return _core.gaussian_nll_loss(
+        input, target, var, full, eps, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def hinge_embedding_loss(input, target, margin=1.0, *, reduction="mean"):
+    """Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``.
+
+    For targets in {1, -1}: ``l = x`` where ``y = 1`` and
+    ``max(0, margin - x)`` where ``y = -1``.  (Other target values add both
+    terms, as in torch.)  ``input`` is typically a distance.
+
+    Shapes: ``input`` any shape; ``target`` broadcasting with it.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
+    array([0.3, 0.7])
+    """
+    fname = "hinge_embedding_loss"
+    return _core.hinge_embedding_loss(
+        input, target, margin, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
+    """Margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``.
+
+    ``l = max(0, -y * (x1 - x2) + margin)``: ``y = 1`` asks for
+    ``x1 > x2 + margin``, ``y = -1`` for the opposite.
+
+    Shapes: ``input1``, ``input2`` and ``target`` have the same number of
+    dims and broadcast together.  The gradient (from
+    :class:`pylossfn.MarginRankingLoss`) is ``(d_input1, d_input2)``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> F.margin_ranking_loss(np.array([1.0, 1.0]), np.array([0.0, 2.0]), np.array([1.0, 1.0]),
+    ...                       reduction="none")
+    array([0., 1.])
+    """
+    fname = "margin_ranking_loss"
+    return _core.margin_ranking_loss(
+        input1, input2, target, margin, _reduction_code(reduction, fname), _LOSS, None
+    )
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, *, reduction="mean"):
+    """Multi-label one-versus-all logistic loss, as
+    ``torch.nn.functional.multilabel_soft_margin_loss``.
+
+    Per sample, over its C labels (the last axis):
+    ``l = -sum_c w_c * (y_c * logsigmoid(x_c) + (1 - y_c) * logsigmoid(-x_c)) / C``:
+    the mean over labels of BCE-with-logits.
+
+    Shapes: ``input`` ``[N, C]`` (or ``[..., C]``, or ``[C]``); ``target``
+    broadcasting with it; ``weight`` (typically ``[C]``) broadcasting to
+    their shape.  ``"none"`` returns one loss per sample, ``shape[:-1]``.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
+    >>> F.multilabel_soft_margin_loss(x, y, reduction="none").round(6)
+    array([0.220095])
+    """
+    fname = "multilabel_soft_margin_loss"
+    return _core.multilabel_soft_margin_loss(
+        input, target, weight, _reduction_code(reduction, fname), _LOSS, None
     )

@@ -1,0 +1,553 @@
+/*
+ * regression_impl.h -- the body of regression.c, included once per dtype
+ * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ *
+ * Formulas are torch's (aten/src/ATen/native/Loss.cpp, BinaryOps,
+ * PointwiseOps, torch/nn/functional.py), d = x - y, g = grad_output:
+ *   L1          |d| w                      sign(d) w g, sign(0) = sign(nan) = 0
+ *   MSE         d^2 w                      2 d w g
+ *   smooth L1   |d| < b ? d^2 / 2b : |d| - b/2      clamp(d / b, -1, 1) g
+ *   Huber       |d| < k ? d^2 / 2 : k (|d| - k/2)   clamp(d, -k, k) g
+ *   soft margin softplus(-y x)             -y sigmoid(-y x) g
+ *   KL          xlogy(y, y) - y x          -y g
+ *     log_target e^y (y - x)               -e^y g
+ *   Poisson     e^x - y x                  (e^x - y) g
+ *     !log_input x - y log(x + eps)        (1 - y / (x + eps)) g
+ *     full: + y log y - y + log(2 pi y) / 2 where y > 1 (not where y <= 1)
+ *   Gaussian    (log v + d^2 / v) / 2, v = max(var, eps)  [+ log(2 pi) / 2]
+ *               dx = d / v g,  dvar = (1 / v - d^2 / v^2) / 2 g: torch clamps
+ *               under no_grad, so the gradient reaches var even where clamped
+ *   hinge       (y != 1 ? max(m - x, 0) : 0) + (y != -1 ? x : 0)
+ *   ranking     max(-y (x1 - x2) + m, 0)   dx1 = -y g, dx2 = y g where >= 0
+ * A clamp_min's gradient passes where its argument is >= the bound, so not
+ * where it is nan: nan gives nan losses and 0 from those gradients, as in
+ * torch.  The soft margin uses softplus(z) = max(z, 0) + log1p(e^-|z|), finite
+ * where torch's log1p(exp(z)) overflows, and equal to it elsewhere.
+ */
+
+#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
+#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
+
+/* The start of a block function: the row, its optional outputs, the sums. */
+#define RG_BLOCK_BEGIN                                  \
+    const lf_ew_row *r = vr;                            \
+    const FN(rg_param) *pr = r->user;                   \
+    char *po = lf_row_at(r, LF_EW_OUT, start);          \
+    char *pg = lf_row_at(r, LF_EW_GRAD, start);         \
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};           \
+    (void)pr
+
+typedef struct {
+    T beta, delta, margin, eps;
+    T half_log_2pi; /* the constant of the full Gaussian NLL, or 0 */
+    int full;       /* Poisson: add Stirling's term */
+} FN(rg_param);
+
+static double
+FN(rg_sum8)(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* sign as torch's sgn on reals: 0 for 0 and for nan */
+static inline T
+FN(rg_sign)(T d)
+{
+    return (T)((d > 0) - (d < 0));
+}
+
+static double
+FN(l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        const T w = LOAD(LF_EW_WEIGHT, i);
+        const T l = M(fabs)(d) * w;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, FN(rg_sign)(d) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        const T w = LOAD(LF_EW_WEIGHT, i);
+        const T l = d * d * w;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, 2 * d * w * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+/* Smooth L1 and Huber are written without branches on the data (a random
+ * mix of both sides mispredicts one branch in two): with m = min(z, beta),
+ *   0.5 m^2 / beta + (z - m)        = the smooth L1 of both sides,
+ *   0.5 m^2 + delta (z - m)         = the Huber loss,
+ * and the gradients are d / beta (or d) clamped to [-1, 1] (or [-delta,
+ * delta]) by selects that let nan through. */
+static double
+FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const T beta = pr->beta, inv_beta = (T)1 / pr->beta;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        const T z = M(fabs)(d);
+        const T m = z < beta ? z : beta;
+        const T l = (T)0.5 * m * m * inv_beta + (z - m);
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            /* torch's own tests of d against beta, so that d = beta = inf gives 1 */
+            T c = d * inv_beta;
+            c = d >= beta ? (T)1 : c;
+            c = d <= -beta ? (T)-1 : c;
+            STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const T delta = pr->delta;
+    /* the slope of the linear part; for delta = inf, z - m is 0 or nan, and the
+     * largest finite T keeps 0 * slope from being nan */
+    const T dlin = isfinite(delta) ? delta : M(nextafter)(delta, 0);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        const T w = LOAD(LF_EW_WEIGHT, i);
+        const T z = M(fabs)(d);
+        const T m = z < delta ? z : delta;
+        const T l = ((T)0.5 * m * m + dlin * (z - m)) * w;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            T c = d > delta ? delta : d;
+            c = c < -delta ? -delta : c;
+            STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T z = -y * LOAD(LF_EW_INPUT, i);
+        const T e = M(exp)(-M(fabs)(z));
+        const T l = (z > 0 ? z : (T)0) + M(log1p)(e);
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            const T inv = (T)1 / ((T)1 + e);
+            const T sig = z >= 0 ? inv : e * inv; /* sigmoid(z) */
+            STORE(pg, LF_EW_GRAD, i, -y * sig * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(kl_div_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        /* xlogy(y, y): 0 at y = 0, nan for a nan y */
+        const T ylogy = y == 0 ? (T)0 : y * M(log)(y);
+        const T l = ylogy - y * x;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, -y * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(kl_div_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T ey = M(exp)(y);
+        const T l = ey * (y - x);
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, -ey * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+/* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
+static inline T
+FN(stirling)(T y)
+{
+    if (y <= 1) {
+        return 0;
+    }
+    /* torch's 2 pi is a double scalar, applied in T */
+    return y * M(log)(y) - y + (T)0.5 * M(log)((T)(2.0 * 3.14159265358979323846) * y);
+}
+
+static double
+FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const int full = pr->full;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T ex = M(exp)(x);
+        T l = ex - y * x;
+        if (full) {
+            l += FN(stirling)(y);
+        }
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, (ex - y) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const int full = pr->full;
+    const T eps = pr->eps;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T xe = x + eps;
+        T l = x - y * M(log)(xe);
+        if (full) {
+            l += FN(stirling)(y);
+        }
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, ((T)1 - y / xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const T eps = pr->eps, c = pr->half_log_2pi;
+    char *pg2 = pg ? lf_row_at(r, LF_EW_GRAD2, start) : NULL;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        T v = LOAD(LF_EW_INPUT2, i);
+        v = v < eps ? eps : v; /* nan stays nan, as torch's clamp */
+        const T d2v = d * d / v;
+        T l = (T)0.5 * (M(log)(v) + d2v);
+        if (c != 0) {
+            l += c;
+        }
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
+            STORE(pg, LF_EW_GRAD, i, d / v * go);
+            STORE(pg2, LF_EW_GRAD2, i, (T)0.5 * ((T)1 / v - d2v / v) * go);
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const T margin = pr->margin;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T m = margin - x;
+        T l = 0, d = 0;
+        if (y != 1) {
+            l = m < 0 ? (T)0 : m;
+            d = m >= 0 ? (T)-1 : (T)0;
+        }
+        if (y != -1) {
+            l += x;
+            d += 1;
+        }
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            STORE(pg, LF_EW_GRAD, i, d * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+static double
+FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    RG_BLOCK_BEGIN;
+    const T margin = pr->margin;
+    char *pg2 = pg ? lf_row_at(r, LF_EW_GRAD2, start) : NULL;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T m = -y * (LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_INPUT2, i)) + margin;
+        const T l = m < 0 ? (T)0 : m;
+        acc[i & 7] += (double)l;
+        if (po) {
+            STORE(po, LF_EW_OUT, i, l);
+        }
+        if (pg) {
+            const T gy = m >= 0 ? y * LOAD(LF_EW_GRAD_OUTPUT, i) : (T)0;
+            STORE(pg, LF_EW_GRAD, i, -gy);
+            STORE(pg2, LF_EW_GRAD2, i, gy);
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+double
+FN(lf_regression)(const lf_elementwise *a, lf_regression_kind kind,
+                  const lf_regression_param *p)
+{
+    const T one = 1, scale = (T)a->scale;
+    FN(rg_param) pr = {(T)p->beta, (T)p->delta, (T)p->margin, (T)p->eps, 0, 0};
+    lf_block_fn fn;
+    switch (kind) {
+    case LF_RG_MSE:
+        fn = FN(mse_block);
+        break;
+    case LF_RG_SMOOTH_L1:
+        fn = FN(smooth_l1_block);
+        break;
+    case LF_RG_HUBER:
+        fn = FN(huber_block);
+        break;
+    case LF_RG_SOFT_MARGIN:
+        fn = FN(soft_margin_block);
+        break;
+    case LF_RG_KL_DIV:
+        fn = p->log_target ? FN(kl_div_log_block) : FN(kl_div_block);
+        break;
+    case LF_RG_POISSON_NLL:
+        fn = p->log_input ? FN(poisson_log_block) : FN(poisson_block);
+        pr.full = p->full;
+        break;
+    case LF_RG_GAUSSIAN_NLL:
+        fn = FN(gaussian_block);
+        /* torch adds the Python float 0.5 log(2 pi), rounded to T */
+        pr.half_log_2pi = p->full ? (T)(0.5 * log(2.0 * 3.14159265358979323846)) : (T)0;
+        break;
+    case LF_RG_HINGE_EMBEDDING:
+        fn = FN(hinge_block);
+        break;
+    case LF_RG_MARGIN_RANKING:
+        fn = FN(ranking_block);
+        break;
+    case LF_RG_L1:
+    default:
+        fn = FN(l1_block);
+        break;
+    }
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, fn, &pr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Multi-label soft margin: one loss per row of C labels.                   */
+/* ------------------------------------------------------------------------ */
+
+static double
+FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    const T inv_c = *(const T *)r->user;
+    char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T x = LOAD(LF_EW_INPUT, i);
+        const T y = LOAD(LF_EW_TARGET, i);
+        const T w = LOAD(LF_EW_WEIGHT, i);
+        const T e = M(exp)(-M(fabs)(x));
+        /* -(y logsigmoid(x) + (1 - y) logsigmoid(-x)) = (1 - y) x + softplus(-x) */
+        const T l = ((1 - y) * x + (x < 0 ? -x : (T)0) + M(log1p)(e)) * w;
+        acc[i & 7] += (double)l;
+        if (pg) {
+            const T inv = (T)1 / ((T)1 + e);
+            const T sig = x >= 0 ? inv : e * inv;
+            STORE(pg, LF_EW_GRAD, i, (sig - y) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+    }
+    return FN(rg_sum8)(acc);
+}
+
+double
+FN(lf_multilabel_soft_margin)(const lf_elementwise *a)
+{
+    const T one = 1, scale = (T)a->scale;
+    const int inner = a->ndim - 1, outer = a->ndim - 1;
+    const ptrdiff_t C = a->shape[inner];
+    const T inv_c = C ? (T)1 / (T)C : (T)0;
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    ptrdiff_t idx[LF_MAXDIMS];
+    lf_ew_row row;
+    lf_ksum total = {0.0, 0.0};
+    for (int d = 0; d < outer; d++) {
+        if (a->shape[d] == 0) {
+            return 0.0;
+        }
+        idx[d] = 0;
+    }
+    for (int op = 0; op < LF_EW_NOP; op++) {
+        row.ptr[op] = ops.data[op];
+        row.step[op] = ops.strides[op][inner];
+    }
+    row.base = 0;
+    row.user = (void *)&inv_c;
+    char *out = a->data[LF_EW_OUT];
+    for (;;) {
+        /* in double; no labels give nan, as torch's 0 / C */
+        const double l = C ? lf_pairwise(FN(mlsm_block), &row, 0, C) / (double)C : NAN;
+        lf_ksum_add(&total, l);
+        if (out) {
+            *(T *)out = (T)l;
+        }
+        int d = outer - 1;
+        for (; d >= 0; d--) {
+            if (++idx[d] < a->shape[d]) {
+                for (int op = 0; op < LF_EW_NOP; op++) {
+                    if (row.ptr[op]) {
+                        row.ptr[op] += ops.strides[op][d];
+                    }
+                }
+                if (out) {
+                    out += a->strides[LF_EW_OUT][d];
+                }
+                break;
+            }
+            for (int op = 0; op < LF_EW_NOP; op++) {
+                if (row.ptr[op]) {
+                    row.ptr[op] -= ops.strides[op][d] * (a->shape[d] - 1);
+                }
+            }
+            if (out) {
+                out -= a->strides[LF_EW_OUT][d] * (a->shape[d] - 1);
+            }
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            break;
+        }
+    }
+    return lf_ksum_value(&total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers of the binding: a weight sum, a sign check.                      */
+/* ------------------------------------------------------------------------ */
+
+static double
+FN(sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t i = 0; i < n; i++) {
+        acc[i & 7] += (double)LOAD(LF_EW_INPUT, i);
+    }
+    return FN(rg_sum8)(acc);
+}
+
+double
+FN(lf_ew_sum)(const lf_elementwise *a)
+{
+    const T one = 1;
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &one);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(sum_block), NULL);
+}
+
+static double
+FN(nonneg_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    lf_error *err = r->user;
+    if (err->index >= 0) {
+        return 0.0;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T v = LOAD(LF_EW_INPUT, i);
+        if (v < 0) {
+            err->index = r->base + start + i;
+            err->fvalue = (double)v;
+            break;
+        }
+    }
+    return 0.0;
+}
+
+lf_status
+FN(lf_check_nonnegative)(const lf_elementwise *a, lf_error *err)
+{
+    const T one = 1;
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &one);
+    err->index = -1;
+    lf_ew_foreach(a->ndim, a->shape, &ops, FN(nonneg_block), err);
+    return err->index >= 0 ? LF_ERR_INPUT_DOMAIN : LF_OK;
+}
+
+#undef LOAD
+#undef STORE
+#undef RG_BLOCK_BEGIN
