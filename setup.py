@@ -3,6 +3,7 @@
 PYLOSSFN_WERROR=1 turns compiler warnings into errors (CI sets it);
 PYLOSSFN_SANITIZE=1 builds with AddressSanitizer and UBSan.
 """
+import glob
 import os
 import sys
 
@@ -12,6 +13,7 @@ from setuptools import Extension, setup
 SOURCES = [
     "csrc/module.c",
     "csrc/kernels/reduce.c",
+    "csrc/kernels/parallel.c",
     "csrc/kernels/binary.c",
     "csrc/kernels/classification.c",
 ]
@@ -41,6 +43,8 @@ setup(
         Extension(
             "pylossfn._core",
             sources=SOURCES,
+            # the kernels are header-templated: rebuild when a header changes
+            depends=sorted(glob.glob("csrc/**/*.h", recursive=True)),
             include_dirs=["csrc", np.get_include()],
             extra_compile_args=cflags,
             extra_link_args=ldflags,

@@ -155,6 +155,26 @@ double lf_cross_entropy_probs_f64(const lf_classes *a);
 void lf_softmax_f32(const lf_classes *a, int log);
 void lf_softmax_f64(const lf_classes *a, int log);
 
+/* The engine's vectorized exp (f = 0), log (1) and log1p (2), element-wise
+ * over x[0, n) into out: exposed so that tests can check their accuracy. */
+void lf_vecmath_f32(int f, const float *x, float *out, ptrdiff_t n);
+void lf_vecmath_f64(int f, const double *x, double *out, ptrdiff_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Execution                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Threads a kernel may use (>= 1).  The default is PYLOSSFN_NUM_THREADS, else
+ * the CPUs this process may run on.  Results are bitwise the same for every
+ * thread count.  lf_set_num_threads returns the count now in effect. */
+int lf_set_num_threads(int n);
+int lf_get_num_threads(void);
+
+/* Kernel variant: 2 AVX-512, 1 AVX2 + FMA, 0 baseline (SSE2 on x86-64).
+ * The default is the best the CPU runs; a level above it (or < 0) selects
+ * that best.  Returns the level now in effect. */
+int lf_set_isa(int level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,12 @@
 /* Instantiate a *_impl.h body for float64 (see dtype_f32.h; undone by dtype_undef.h). */
 #define T double
+#ifdef LF_ISA_SUFFIX
+#define FN(name) LF_CAT(name##_f64, LF_ISA_SUFFIX)
+#else
 #define FN(name) name##_f64
+#endif
 #define M(name) name
+#define V(name) VM(lf_v##name)
 #define T_MAX_LOG_CLAMP (-100.0)
-#define T_EPS_BCE 1e-12
+/* torch clamps with a float 1e-12 in float64 too */
+#define T_EPS_BCE ((double)1e-12f)

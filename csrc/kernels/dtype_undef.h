@@ -1,5 +1,6 @@
 #undef T
 #undef FN
 #undef M
+#undef V
 #undef T_MAX_LOG_CLAMP
 #undef T_EPS_BCE
