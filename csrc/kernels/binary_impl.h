@@ -180,7 +180,7 @@ FN(bce_logits_loop)(const T *restrict x, const T *restrict y, const T *restrict 
         const T lw = (pwi - 1) * yi + 1;
         const T e = V(exp)(-M(fabs)(xi));
         const T inv = (T)1 / ((T)1 + e);
-        const T softplus_neg = (xi < 0 ? -xi : (T)0) + V(log1p_inv)(e, inv);
+        const T softplus_neg = (xi < 0 ? -xi : (T)0) + V(log1p_unit)(e, inv);
         l[i] = ((1 - yi) * xi + lw * softplus_neg) * w[i];
         if (grad) {
             const T sig = xi >= 0 ? inv : e * inv;
@@ -240,7 +240,7 @@ FN(logsigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     T *restrict o = FN(out_op)(r, LF_EW_OUT, start, bo);
     for (ptrdiff_t i = 0; i < n; i++) {
         const T e = V(exp)(-M(fabs)(x[i]));
-        o[i] = (x[i] < 0 ? x[i] : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
+        o[i] = (x[i] < 0 ? x[i] : (T)0) - V(log1p_unit)(e, (T)1 / ((T)1 + e));
     }
     FN(out_done)(r, LF_EW_OUT, start, n, o, bo);
     return 0.0;

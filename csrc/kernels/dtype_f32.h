@@ -7,6 +7,6 @@
 #define FN(name) name##_f32
 #endif
 #define M(name) name##f
-#define V(name) VM(lf_v##name##f)
+#define V(name) VM(LF_CAT(lf_v##name, f))
 #define T_MAX_LOG_CLAMP (-100.0f)
 #define T_EPS_BCE 1e-12f

@@ -134,6 +134,35 @@ VM(lf_vlog1p_invf)(float x, float inv)
     return (u > 0.0f) & (u < (float)INFINITY) ? r : lu;
 }
 
+/* log1p(e) for e in [0, 1], given inv = 1 / (1 + e): lf_vlog1p_invf without
+ * the subnormal and special-value handling, which 1 + e in [1, 2] never
+ * needs.  A nan e gives an unspecified value: the caller's other terms (the
+ * logit itself) carry the nan. */
+static inline float
+VM(lf_vlog1p_unitf)(float e, float inv)
+{
+    const float u = 1.0f + e;
+    uint32_t ix = VM(lf_u32_of)(u) + (0x3f800000u - 0x3f3504f3u);
+    const float fk = (float)((int32_t)(ix >> 23) - 0x7f);
+    ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+    const float f = VM(lf_f32_of)(ix) - 1.0f;
+    const float z = f * f;
+    float p = 7.0376836292e-2f;
+    p = LF_FMAF(p, f, -1.1514610310e-1f);
+    p = LF_FMAF(p, f, 1.1676998740e-1f);
+    p = LF_FMAF(p, f, -1.2420140846e-1f);
+    p = LF_FMAF(p, f, 1.4249322787e-1f);
+    p = LF_FMAF(p, f, -1.6668057665e-1f);
+    p = LF_FMAF(p, f, 2.0000714765e-1f);
+    p = LF_FMAF(p, f, -2.4999993993e-1f);
+    p = LF_FMAF(p, f, 3.3333331174e-1f);
+    float y = p * f * z;
+    y = LF_FMAF(fk, -2.12194440e-4f, y);
+    y = LF_FMAF(-0.5f, z, y);
+    const float r = LF_FMAF(fk, 0.693359375f, f + y);
+    return LF_FMAF(e - (u - 1.0f), inv, r);
+}
+
 /* exp(x) for doubles: as lf_vexpf, with a degree-13 Taylor polynomial
  * (truncation error < 5e-18 on |r| <= ln2/2). */
 static inline double
@@ -205,6 +234,31 @@ VM(lf_vlog1p_inv)(double x, double inv)
     const double lu = VM(lf_vlog)(u);
     const double r = lu + (x - (u - 1.0)) * inv;
     return (u > 0.0) & (u < (double)INFINITY) ? r : lu;
+}
+
+/* log1p(e) for e in [0, 1]: see lf_vlog1p_unitf. */
+static inline double
+VM(lf_vlog1p_unit)(double e, double inv)
+{
+    const double u = 1.0 + e;
+    uint64_t ix = VM(lf_u64_of)(u) + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu);
+    const double dk = (double)(int32_t)((int64_t)(ix >> 52) - 0x3ff);
+    ix = (ix & 0x000fffffffffffffu) + 0x3fe6a09e667f3bcdu;
+    const double f = VM(lf_f64_of)(ix) - 1.0;
+    const double hfsq = 0.5 * f * f;
+    const double s = f / (2.0 + f);
+    const double z = s * s, w = z * z;
+    const double t1 = w * LF_FMA(w, LF_FMA(w, 1.531383769920937332e-01, 2.222219843214978396e-01),
+                                 3.999999999940941908e-01);
+    const double t2 =
+        z * LF_FMA(w,
+                   LF_FMA(w, LF_FMA(w, 1.479819860511658591e-01, 1.818357216161805012e-01),
+                          2.857142874366239149e-01),
+                   6.666666666666735130e-01);
+    const double R = t2 + t1;
+    const double r = LF_FMA(dk, 6.93147180369123816490e-01,
+                            (LF_FMA(s, hfsq + R, dk * 1.90821492927058770002e-10) - hfsq) + f);
+    return LF_FMA(e - (u - 1.0), inv, r);
 }
 
 #undef LF_FMAF
