@@ -5,7 +5,7 @@
  * and a byte stride per dimension; a stride of 0 broadcasts), compute the loss
  * and, when asked, its gradient in the same pass, and return a status.  They
  * allocate nothing and never fail half-way: every check that can fail runs in
- * a pre-pass that writes nothing.
+ * a pre-pass that writes nothing (lf_bce excepted, see there).
  *
  * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double).
  * Sums are accumulated in double through lf_pairwise(), so a float32 mean over
@@ -100,9 +100,11 @@ typedef struct {
     double scale; /* gradient factor when data[LF_EW_GRAD_OUTPUT] is NULL */
 } lf_elementwise;
 
-/* BCELoss on probabilities.  A pre-pass checks that every input and target
- * lies in [0, 1] (else LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err
- * set, nothing written).  *sum receives the sum of the per-element losses. */
+/* BCELoss on probabilities.  Every input and target must lie in [0, 1]
+ * (else LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err set at the first
+ * bad element).  The check runs in the same pass as the loss, to save a pass
+ * over memory, so on error OUT and GRAD hold partial values: callers give it
+ * buffers they can discard.  *sum receives the sum of the per-element losses. */
 lf_status lf_bce_f32(const lf_elementwise *a, double *sum, lf_error *err);
 lf_status lf_bce_f64(const lf_elementwise *a, double *sum, lf_error *err);
 

@@ -146,6 +146,11 @@ FN(bce_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
     }
 }
 
+/* The domain check rides along with the loss (a second pass over the inputs
+ * would cost as much memory traffic as the loss itself): a block with an
+ * element outside [0, 1] returns nan, and only then does FN(bce) look for
+ * the culprit.  The gradient buffer may by then hold partial values; the
+ * caller discards it (or documents it, for a caller-supplied `out`). */
 static double
 FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
@@ -153,6 +158,10 @@ FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     T bx[BLK], by[BLK], bw[BLK], bgo[BLK], bl[BLK], bg[BLK];
     const T *x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
     const T *y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        bad |= !((x[i] >= 0) & (x[i] <= 1) & (y[i] >= 0) & (y[i] <= 1));
+    }
     const T *w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
     T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
     T *l = po ? po : bl;
@@ -167,7 +176,7 @@ FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     if (po) {
         FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
     }
-    return FN(sum_block)(l, n);
+    return bad ? (double)NAN : FN(sum_block)(l, n);
 }
 
 static inline void
@@ -253,11 +262,13 @@ FN(bce)(const lf_elementwise *a, double *sum, lf_error *err)
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
     err->index = -1;
-    if (lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_count_bad_block), NULL) != 0) {
+    *sum = lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_block), NULL);
+    /* nan: a bad element, or only a nan weight / grad_output (which is legal) */
+    if (*sum != *sum &&
+        lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_count_bad_block), NULL) != 0) {
         lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_check_block), err);
         return (lf_status)err->ivalue;
     }
-    *sum = lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_block), NULL);
     return LF_OK;
 }
 

@@ -27,7 +27,8 @@ class Loss:
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
     input's shape and dtype (C-contiguous, not overlapping the inputs) that
     receives the gradient instead of a new array, so that a training loop
-    can reuse one buffer.
+    can reuse one buffer.  (When a call raises on bad input values, such as
+    a BCELoss probability outside [0, 1], ``out`` may be partly written.)
 
     Subclasses implement ``_run(want, grad_output, *inputs, out=None)`` as
     one call into ``pylossfn._core``.
