@@ -926,8 +926,16 @@ class_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
     }
     if (want & WANT_GRAD) {
         PyArrayObject *reads[] = {x, t, w, go, out};
-        if ((grad = grad_array(grad_out, nd, PyArray_DIMS(x), typenum, 1, reads, 5, fname)) ==
-            NULL) {
+        /* nll's gradient is mostly zeros: a calloc'd array arrives zeroed
+         * (fresh pages cost nothing until touched), saving a full write pass */
+        if (kind == KIND_NLL && (grad_out == NULL || grad_out == Py_None)) {
+            grad = (PyArrayObject *)PyArray_ZEROS(nd, PyArray_DIMS(x), typenum, 0);
+            a.grad_is_zero = 1;
+        }
+        else {
+            grad = grad_array(grad_out, nd, PyArray_DIMS(x), typenum, 1, reads, 5, fname);
+        }
+        if (grad == NULL) {
             goto finish;
         }
         a.grad = PyArray_BYTES(grad);

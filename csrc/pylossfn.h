@@ -137,6 +137,7 @@ typedef struct {
     ptrdiff_t out_n, out_s;
     char *grad; /* T[N, C, S], or NULL */
     ptrdiff_t g_n, g_c, g_s;
+    int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
 } lf_classes;
 
 /* Pre-pass over int64 class targets: the first target outside [0, C) that is

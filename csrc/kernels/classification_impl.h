@@ -113,11 +113,13 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = CLASS(n, s);
-        if (a->grad && unit_rows) {
-            memset(a->grad + n * a->g_n, 0, (size_t)a->C * sizeof(T));
-        }
-        else if (a->grad) {
-            FN(zero_grad_row)(a, n, s);
+        if (a->grad && !a->grad_is_zero) {
+            if (unit_rows) {
+                memset(a->grad + n * a->g_n, 0, (size_t)a->C * sizeof(T));
+            }
+            else {
+                FN(zero_grad_row)(a, n, s);
+            }
         }
         if (t == a->ignore_index) {
             FN(store_out)(a, n, s, 0);
@@ -142,6 +144,51 @@ FN(nll)(const lf_classes *a)
                            a->N * a->S * (a->grad ? a->C : 1));
 }
 
+/* The largest of x[0, C), C >= 1.  gcc will not vectorize a float max
+ * reduction without -ffinite-math-only, but it does an integer one: floats
+ * map to integers of the same order by flipping the magnitude bits of the
+ * negative ones.  A positive nan orders above inf (so the max is nan), a
+ * negative one below -inf; either way the exp-sum that follows is nan. */
+static inline T
+FN(row_max)(const T *restrict x, ptrdiff_t C)
+{
+    const int bits = 8 * (int)sizeof(T);
+    const T_INT mag = (T_INT)(((T_UINT)1 << (bits - 1)) - 1);
+    T_INT best;
+    memcpy(&best, &x[0], sizeof(T));
+    best ^= (best >> (bits - 1)) & mag;
+    for (ptrdiff_t c = 1; c < C; c++) {
+        T_INT k;
+        memcpy(&k, &x[c], sizeof(T));
+        k ^= (k >> (bits - 1)) & mag;
+        best = k > best ? k : best;
+    }
+    best ^= (best >> (bits - 1)) & mag;
+    T m;
+    memcpy(&m, &best, sizeof(T));
+    return m;
+}
+
+static inline void
+FN(prefetch_row)(const void *p, ptrdiff_t C, int write)
+{
+#if defined(__GNUC__)
+    const char *b = p;
+    for (ptrdiff_t o = 0; o < C * (ptrdiff_t)sizeof(T); o += 64) {
+        if (write) {
+            __builtin_prefetch(b + o, 1, 3);
+        }
+        else {
+            __builtin_prefetch(b + o, 0, 3);
+        }
+    }
+#else
+    (void)p;
+    (void)C;
+    (void)write;
+#endif
+}
+
 /* The vectorized cross-entropy of one sample whose C logits x and gradient
  * row g are unit-stride (weight w too, or NULL); returns the loss. */
 static T
@@ -152,29 +199,12 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
     const ptrdiff_t C = a->C;
     const T ls = (T)a->label_smoothing;
     const T ls_c = (T)(a->label_smoothing / (double)C);
-    /* max in L lanes; a > b ? a : b is what maxps computes */
-    T mm[L];
-    for (int k = 0; k < L; k++) {
-        mm[k] = x[0];
-    }
-    ptrdiff_t c = 0;
-    for (; c + L <= C; c += L) {
-        for (int k = 0; k < L; k++) {
-            mm[k] = x[c + k] > mm[k] ? x[c + k] : mm[k];
-        }
-    }
-    for (; c < C; c++) {
-        mm[0] = x[c] > mm[0] ? x[c] : mm[0];
-    }
-    T m = mm[0];
-    for (int k = 1; k < L; k++) {
-        m = mm[k] > m ? mm[k] : m;
-    }
+    const T m = FN(row_max)(x, C);
     double acc[L];
     for (int k = 0; k < L; k++) {
         acc[k] = 0.0;
     }
-    c = 0;
+    ptrdiff_t c = 0;
     if (g) {
         for (; c + L <= C; c += L) {
             for (int k = 0; k < L; k++) {
@@ -297,6 +327,16 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             continue;
         }
         if (fast) {
+            /* rows are read (and the gradient written) once, straight from
+             * memory; the hardware prefetcher stops at each 4 KiB page, so
+             * ask for the next sample's rows while this one is computed */
+            if (j + 1 < start + count) {
+                const ptrdiff_t n1 = (j + 1) / a->S, s1 = (j + 1) % a->S;
+                FN(prefetch_row)(AT(a->input, n1, 0, s1, in), a->C, 0);
+                if (a->grad) {
+                    FN(prefetch_row)(&GRAD(n1, 0, s1), a->C, 1);
+                }
+            }
             const T l = FN(ce_row)(a, (const T *)AT(a->input, n, 0, s, in),
                                    a->grad ? &GRAD(n, 0, s) : NULL, (const T *)a->weight, t,
                                    wsum, a->grad ? GO(n, s) : (T)0);

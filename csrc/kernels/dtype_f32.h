@@ -6,6 +6,9 @@
 #else
 #define FN(name) name##_f32
 #endif
+/* the same-width integers, for bit-level work */
+#define T_INT int32_t
+#define T_UINT uint32_t
 #define M(name) name##f
 #define V(name) VM(LF_CAT(lf_v##name, f))
 #define T_MAX_LOG_CLAMP (-100.0f)

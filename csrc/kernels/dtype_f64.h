@@ -5,6 +5,9 @@
 #else
 #define FN(name) name##_f64
 #endif
+/* the same-width integers, for bit-level work */
+#define T_INT int64_t
+#define T_UINT uint64_t
 #define M(name) name
 #define V(name) VM(lf_v##name)
 #define T_MAX_LOG_CLAMP (-100.0)
