@@ -23,7 +23,9 @@
 #if LF_ISA > 0 && LF_HAVE_ISA_VARIANTS
 #if defined(__clang__)
 #if LF_ISA == 2
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2,prefer-vector-width=512"))), apply_to = function)
+/* (clang has no prefer-vector-width target feature; -mprefer-vector-width
+ * is a command-line option there) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2"))), apply_to = function)
 #else
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
 #endif

@@ -118,7 +118,7 @@ VM(lf_vlogf)(float x)
     const float r = LF_FMAF(fk, 0.693359375f, f + y);
     /* 0 -> -inf, inf -> inf, negative -> nan, nan -> nan */
     const float special = x == 0.0f ? -(float)INFINITY : (x < 0.0f ? (float)NAN : x);
-    return (x > 0.0f) & (x < (float)INFINITY) ? r : special;
+    return ((x > 0.0f) & (x < (float)INFINITY)) ? r : special;
 }
 
 /* log1p(x) given inv = 1 / (1 + x): log(u) with u = 1 + x rounded, plus the
@@ -131,7 +131,7 @@ VM(lf_vlog1p_invf)(float x, float inv)
     const float lu = VM(lf_vlogf)(u);
     const float r = lu + (x - (u - 1.0f)) * inv;
     /* x = -1, inf, nan: the correction would be nan; log(u) is the answer */
-    return (u > 0.0f) & (u < (float)INFINITY) ? r : lu;
+    return ((u > 0.0f) & (u < (float)INFINITY)) ? r : lu;
 }
 
 /* log1p(e) for e in [0, 1], given inv = 1 / (1 + e): lf_vlog1p_invf without
@@ -224,7 +224,7 @@ VM(lf_vlog)(double x)
     const double r = LF_FMA(dk, 6.93147180369123816490e-01,
                             (LF_FMA(s, hfsq + R, dk * 1.90821492927058770002e-10) - hfsq) + f);
     const double special = x == 0.0 ? -(double)INFINITY : (x < 0.0 ? (double)NAN : x);
-    return (x > 0.0) & (x < (double)INFINITY) ? r : special;
+    return ((x > 0.0) & (x < (double)INFINITY)) ? r : special;
 }
 
 static inline double
@@ -233,7 +233,7 @@ VM(lf_vlog1p_inv)(double x, double inv)
     const double u = 1.0 + x;
     const double lu = VM(lf_vlog)(u);
     const double r = lu + (x - (u - 1.0)) * inv;
-    return (u > 0.0) & (u < (double)INFINITY) ? r : lu;
+    return ((u > 0.0) & (u < (double)INFINITY)) ? r : lu;
 }
 
 /* log1p(e) for e in [0, 1]: see lf_vlog1p_unitf. */
