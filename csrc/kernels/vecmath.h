@@ -190,7 +190,10 @@ VM(lf_vexp)(double x)
     p = LF_FMA(p, r, 1.0 / 6.0);
     p = LF_FMA(p, r, 0.5);
     const double y = LF_FMA(p, r * r, r) + 1.0;
-    const int64_t n1 = ni / 2, n2 = ni - n1;
+    /* n / 2 by the same rounding trick rather than an int64 shift: SSE2 and
+     * AVX2 have no 64-bit arithmetic shift, and gcc would leave it scalar */
+    const int64_t n1 = (int64_t)(VM(lf_u64_of)(LF_FMA(n, 0.5, shift)) - VM(lf_u64_of)(shift));
+    const int64_t n2 = ni - n1;
     const double s1 = VM(lf_f64_of)((uint64_t)(n1 + 1023) << 52);
     const double s2 = VM(lf_f64_of)((uint64_t)(n2 + 1023) << 52);
     return y * s1 * s2;
