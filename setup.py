@@ -13,6 +13,7 @@ from setuptools import Extension, setup
 SOURCES = [
     "csrc/module.c",
     "csrc/kernels/reduce.c",
+    "csrc/kernels/parallel.c",
     "csrc/kernels/binary.c",
     "csrc/kernels/classification.c",
     "csrc/kernels/multilabel.c",
@@ -47,9 +48,9 @@ setup(
         Extension(
             "pylossfn._core",
             sources=SOURCES,
+            # the kernels are header-templated: rebuild when a header changes
+            depends=sorted(glob.glob("csrc/**/*.h", recursive=True)),
             include_dirs=["csrc", np.get_include()],
-            # the templated *_impl.h bodies are most of the code: rebuild when they change
-            depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/kernels/*.h")),
             extra_compile_args=cflags,
             extra_link_args=ldflags,
         )

@@ -322,6 +322,82 @@ result_of(int want, int reduction, double value, int typenum, PyArrayObject *out
     return (PyObject *)grad;
 }
 
+/* Byte range [lo, hi) that arr's elements occupy. */
+static void
+byte_extent(PyArrayObject *arr, char **lo, char **hi)
+{
+    char *a = PyArray_BYTES(arr), *b = PyArray_BYTES(arr);
+    for (int d = 0; d < PyArray_NDIM(arr); d++) {
+        const npy_intp span = (PyArray_DIM(arr, d) - 1) * PyArray_STRIDE(arr, d);
+        if (PyArray_DIM(arr, d) == 0) {
+            *lo = *hi = a;
+            return;
+        }
+        if (span < 0) {
+            a += span;
+        }
+        else {
+            b += span;
+        }
+    }
+    *lo = a;
+    *hi = b + PyArray_ITEMSIZE(arr);
+}
+
+/* The gradient array: a new one, or the caller's `out` (obj not None), which
+ * must be a writeable, aligned, native ndarray of the input's dtype and
+ * shape (C-contiguous when `contiguous`) that overlaps none of `reads`.
+ * NumPy's allocator gives large arrays huge pages, which is why the default
+ * comes from there rather than from malloc. */
+static PyArrayObject *
+grad_array(PyObject *obj, int nd, const npy_intp *dims, int typenum, int contiguous,
+           PyArrayObject *const *reads, int nreads, const char *fname)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    if (obj == NULL || obj == Py_None) {
+        return (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0);
+    }
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: out must be a NumPy array, got %s", fname,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    if (PyArray_TYPE(arr) != typenum || !PyArray_ISNOTSWAPPED(arr)) {
+        PyErr_Format(PyExc_TypeError, "%s: out must have the input's dtype %s, got %S", fname,
+                     typenum == NPY_FLOAT ? "float32" : "float64",
+                     (PyObject *)PyArray_DESCR(arr));
+        return NULL;
+    }
+    if (!same_shape(arr, nd, dims)) {
+        PyErr_Format(PyExc_ValueError, "%s: out has shape %s, but the gradient has shape %s",
+                     fname, ARR_SHAPE(b1, arr), fmt_shape(b2, sizeof(b2), nd, dims));
+        return NULL;
+    }
+    if (!PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr) ||
+        (contiguous && !PyArray_IS_C_CONTIGUOUS(arr))) {
+        PyErr_Format(PyExc_ValueError, "%s: out must be writeable and aligned%s", fname,
+                     contiguous ? " and C-contiguous" : "");
+        return NULL;
+    }
+    char *lo, *hi;
+    byte_extent(arr, &lo, &hi);
+    for (int i = 0; i < nreads; i++) {
+        char *rlo, *rhi;
+        if (reads[i] == NULL) {
+            continue;
+        }
+        byte_extent(reads[i], &rlo, &rhi);
+        if (lo < rhi && rlo < hi) {
+            PyErr_Format(PyExc_ValueError, "%s: out must not share memory with the inputs",
+                         fname);
+            return NULL;
+        }
+    }
+    Py_INCREF(arr);
+    return arr;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Element-wise family                                                      */
 /* ------------------------------------------------------------------------ */
@@ -399,10 +475,12 @@ binary_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int logits)
     lf_elementwise ew;
     ew.scale = 1.0;
 
-    if (nargs != expect) {
+    /* an optional last argument: the gradient buffer (`out`) */
+    if (nargs != expect && nargs != expect + 1) {
         PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", fname, expect);
         return NULL;
     }
+    PyObject *grad_out = nargs > expect ? args[expect] : NULL;
     const int k = logits ? 4 : 3;
     const int reduction = reduction_arg(args[k], fname);
     const int want = want_arg(args[k + 1], fname);
@@ -456,9 +534,11 @@ binary_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int logits)
         (out = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0)) == NULL) {
         goto finish;
     }
-    if ((want & WANT_GRAD) &&
-        (grad = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0)) == NULL) {
-        goto finish;
+    if (want & WANT_GRAD) {
+        PyArrayObject *reads[] = {x, y, w, pw, go, out};
+        if ((grad = grad_array(grad_out, nd, dims, typenum, 0, reads, 6, fname)) == NULL) {
+            goto finish;
+        }
     }
     ew_set(&ew, LF_EW_GRAD_OUTPUT, go);
     ew_set(&ew, LF_EW_OUT, out);
@@ -477,7 +557,17 @@ binary_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int logits)
         sum = f32 ? lf_bce_logits_f32(&ew) : lf_bce_logits_f64(&ew);
     }
     else {
-        status = f32 ? lf_bce_f32(&ew, &sum, &err) : lf_bce_f64(&ew, &sum, &err);
+        if (grad_out != NULL && grad_out != Py_None) {
+            /* The kernel checks the [0, 1] domain in its loss pass; the
+             * caller's own buffer must stay untouched on bad input, so it
+             * gets a pass that writes nothing first. */
+            lf_elementwise dry = ew;
+            dry.data[LF_EW_OUT] = dry.data[LF_EW_GRAD] = NULL;
+            status = f32 ? lf_bce_f32(&dry, &sum, &err) : lf_bce_f64(&dry, &sum, &err);
+        }
+        if (status == LF_OK) {
+            status = f32 ? lf_bce_f32(&ew, &sum, &err) : lf_bce_f64(&ew, &sum, &err);
+        }
     }
     NPY_END_THREADS;
 
@@ -651,10 +741,11 @@ class_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
     lf_classes a;
     memset(&a, 0, sizeof(a));
 
-    if (nargs != expect) {
+    if (nargs != expect && nargs != expect + 1) {
         PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", fname, expect);
         return NULL;
     }
+    PyObject *grad_out = nargs > expect ? args[expect] : NULL; /* gradient buffer */
     const int k = kind == KIND_CE ? 6 : 5; /* position of `want` */
     const int reduction = reduction_arg(args[4], fname);
     const int want = want_arg(args[k], fname);
@@ -844,7 +935,17 @@ class_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
         a.out_s = PyArray_ITEMSIZE(out);
     }
     if (want & WANT_GRAD) {
-        if ((grad = (PyArrayObject *)PyArray_EMPTY(nd, PyArray_DIMS(x), typenum, 0)) == NULL) {
+        PyArrayObject *reads[] = {x, t, w, go, out};
+        /* nll's gradient is mostly zeros: a calloc'd array arrives zeroed
+         * (fresh pages cost nothing until touched), saving a full write pass */
+        if (kind == KIND_NLL && (grad_out == NULL || grad_out == Py_None)) {
+            grad = (PyArrayObject *)PyArray_ZEROS(nd, PyArray_DIMS(x), typenum, 0);
+            a.grad_is_zero = 1;
+        }
+        else {
+            grad = grad_array(grad_out, nd, PyArray_DIMS(x), typenum, 1, reads, 5, fname);
+        }
+        if (grad == NULL) {
             goto finish;
         }
         a.grad = PyArray_BYTES(grad);
@@ -2774,19 +2875,88 @@ py_multilabel_soft_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t 
 }
 
 /* ------------------------------------------------------------------------ */
+/* Threads and kernel variants                                              */
+/* ------------------------------------------------------------------------ */
+
+static PyObject *
+py_set_num_threads(PyObject *Py_UNUSED(mod), PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads: n must be >= 1, got %ld", n);
+        return NULL;
+    }
+    return PyLong_FromLong(lf_set_num_threads(n > 1024 ? 1024 : (int)n));
+}
+
+static PyObject *
+py_get_num_threads(PyObject *Py_UNUSED(mod), PyObject *Py_UNUSED(arg))
+{
+    return PyLong_FromLong(lf_get_num_threads());
+}
+
+/* _set_isa(level): 2 AVX-512, 1 AVX2, 0 baseline, -1 the best; for tests. */
+static PyObject *
+py_set_isa(PyObject *Py_UNUSED(mod), PyObject *arg)
+{
+    long level = PyLong_AsLong(arg);
+    if (level == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyLong_FromLong(lf_set_isa(level < -1 || level > 2 ? -1 : (int)level));
+}
+
+/* _vecmath(x, f): the engine's exp (f=0), log (1), log1p (2) of a 1-d
+ * contiguous float array, for the accuracy tests. */
+static PyObject *
+py_vecmath(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyArray_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_vecmath(x: ndarray, f: int)");
+        return NULL;
+    }
+    PyArrayObject *x = (PyArrayObject *)args[0];
+    const long f = PyLong_AsLong(args[1]);
+    if (f == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    const int t = PyArray_TYPE(x);
+    if ((t != NPY_FLOAT && t != NPY_DOUBLE) || PyArray_NDIM(x) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS(x) || !PyArray_ISNOTSWAPPED(x) || f < 0 || f > 2) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_vecmath: x must be a 1-d contiguous float array, f in 0..2");
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_EMPTY(1, PyArray_DIMS(x), t, 0);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (t == NPY_FLOAT) {
+        lf_vecmath_f32((int)f, PyArray_DATA(x), PyArray_DATA(out), PyArray_SIZE(x));
+    }
+    else {
+        lf_vecmath_f64((int)f, PyArray_DATA(x), PyArray_DATA(out), PyArray_SIZE(x));
+    }
+    return (PyObject *)out;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module                                                                   */
 /* ------------------------------------------------------------------------ */
 
 static PyMethodDef core_methods[] = {
     {"binary_cross_entropy", (PyCFunction)(void (*)(void))py_binary_cross_entropy,
-     METH_FASTCALL, "binary_cross_entropy(input, target, weight, reduction, want, grad_output)"},
+     METH_FASTCALL, "binary_cross_entropy(input, target, weight, reduction, want, grad_output[, out])"},
     {"bce_with_logits", (PyCFunction)(void (*)(void))py_bce_with_logits, METH_FASTCALL,
-     "bce_with_logits(input, target, weight, pos_weight, reduction, want, grad_output)"},
+     "bce_with_logits(input, target, weight, pos_weight, reduction, want, grad_output[, out])"},
     {"nll_loss", (PyCFunction)(void (*)(void))py_nll_loss, METH_FASTCALL,
-     "nll_loss(input, target, weight, ignore_index, reduction, want, grad_output)"},
+     "nll_loss(input, target, weight, ignore_index, reduction, want, grad_output[, out])"},
     {"cross_entropy", (PyCFunction)(void (*)(void))py_cross_entropy, METH_FASTCALL,
      "cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, want, "
-     "grad_output)"},
+     "grad_output[, out])"},
     {"softmax", (PyCFunction)(void (*)(void))py_softmax, METH_FASTCALL,
      "softmax(input, dim, log)"},
     {"sigmoid", (PyCFunction)(void (*)(void))py_sigmoid, METH_FASTCALL, "sigmoid(input, log)"},
@@ -2840,6 +3010,12 @@ static PyMethodDef core_methods[] = {
     {"multilabel_soft_margin_loss",
      (PyCFunction)(void (*)(void))py_multilabel_soft_margin_loss, METH_FASTCALL,
      "multilabel_soft_margin_loss(input, target, weight, reduction, want, grad_output)"},
+    {"set_num_threads", py_set_num_threads, METH_O,
+     "set_num_threads(n): threads the kernels may use; returns the count in effect"},
+    {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads()"},
+    {"_set_isa", py_set_isa, METH_O, "_set_isa(level): kernel variant (tests)"},
+    {"_vecmath", (PyCFunction)(void (*)(void))py_vecmath, METH_FASTCALL,
+     "_vecmath(x, f): the engine's exp / log / log1p (tests)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,7 +5,7 @@
  * and a byte stride per dimension; a stride of 0 broadcasts), compute the loss
  * and, when asked, its gradient in the same pass, and return a status.  They
  * allocate nothing and never fail half-way: every check that can fail runs in
- * a pre-pass that writes nothing.
+ * a pre-pass that writes nothing (lf_bce excepted, see there).
  *
  * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double).
  * Sums are accumulated in double through lf_pairwise(), so a float32 mean over
@@ -100,9 +100,12 @@ typedef struct {
     double scale; /* gradient factor when data[LF_EW_GRAD_OUTPUT] is NULL */
 } lf_elementwise;
 
-/* BCELoss on probabilities.  A pre-pass checks that every input and target
- * lies in [0, 1] (else LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err
- * set, nothing written).  *sum receives the sum of the per-element losses. */
+/* BCELoss on probabilities.  Every input and target must lie in [0, 1]
+ * (else LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err set at the first
+ * bad element).  The check runs in the same pass as the loss, to save a pass
+ * over memory, so on error OUT and GRAD hold partial values: callers give it
+ * buffers they can discard (or run it first with OUT and GRAD absent).  *sum
+ * receives the sum of the per-element losses. */
 lf_status lf_bce_f32(const lf_elementwise *a, double *sum, lf_error *err);
 lf_status lf_bce_f64(const lf_elementwise *a, double *sum, lf_error *err);
 
@@ -135,6 +138,7 @@ typedef struct {
     ptrdiff_t out_n, out_s;
     char *grad; /* T[N, C, S], or NULL */
     ptrdiff_t g_n, g_c, g_s;
+    int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
 } lf_classes;
 
 /* Pre-pass over int64 class targets: the first target outside [0, C) that is
@@ -349,6 +353,26 @@ double lf_ew_sum_f64(const lf_elementwise *a);
  * with *err set, else LF_OK. */
 lf_status lf_check_nonnegative_f32(const lf_elementwise *a, lf_error *err);
 lf_status lf_check_nonnegative_f64(const lf_elementwise *a, lf_error *err);
+
+/* The engine's vectorized exp (f = 0), log (1) and log1p (2), element-wise
+ * over x[0, n) into out: exposed so that tests can check their accuracy. */
+void lf_vecmath_f32(int f, const float *x, float *out, ptrdiff_t n);
+void lf_vecmath_f64(int f, const double *x, double *out, ptrdiff_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Execution                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Threads a kernel may use (>= 1).  The default is PYLOSSFN_NUM_THREADS, else
+ * the CPUs this process may run on.  Results are bitwise the same for every
+ * thread count.  lf_set_num_threads returns the count now in effect. */
+int lf_set_num_threads(int n);
+int lf_get_num_threads(void);
+
+/* Kernel variant: 2 AVX-512, 1 AVX2 + FMA, 0 baseline (SSE2 on x86-64).
+ * The default is the best the CPU runs; a level above it (or < 0) selects
+ * that best.  Returns the level now in effect. */
+int lf_set_isa(int level);
 
 #ifdef __cplusplus
 }

@@ -7,8 +7,9 @@
 (2, 3)
 """
 from . import functional, modules
+from ._core import get_num_threads, set_num_threads
 from .modules import *  # noqa: F403 - the loss classes, listed once in modules.__all__
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", *modules.__all__]
+__all__ = ["functional", "get_num_threads", "set_num_threads", *modules.__all__]

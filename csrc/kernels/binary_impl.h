@@ -1,6 +1,6 @@
 /*
  * binary_impl.h -- the body of binary.c, included once per dtype
- * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * (T, FN, M, V from dtype_f32.h / dtype_f64.h) and instruction set.
  *
  * Formulas are torch's (aten/src/ATen/native/Loss.cpp):
  *   BCE:         l = ((y - 1) max(log(1 - x), -100) - y max(log x, -100)) w
@@ -8,19 +8,97 @@
  *   with logits: l = ((1 - y) x + lw softplus(-x)) w,  lw = (pw - 1) y + 1
  *                dl/dx = (lw sigmoid(x) - pw y) w
  * softplus(-x) = max(-x, 0) + log1p(e), e = exp(-|x|), shares e with the
- * sigmoid, so one exp serves loss and gradient.
+ * sigmoid, and the one reciprocal 1 / (1 + e) serves both the sigmoid and
+ * log1p's correction term: one exp, one log, one division per element.
+ *
+ * Every block runs one loop over unit-stride arrays, which gcc vectorizes.
+ * Operands that are unit-stride in memory are used in place; strided or
+ * broadcast (step 0) ones are first copied to a block-sized buffer.  So all
+ * layouts compute bit-identical values, and the contiguous ones copy nothing.
  */
 
-#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
-#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
+#define BLK LF_PAIRWISE_BLOCK
 
-static double
-FN(sum8)(const double *acc)
+/* Elements [start, start + n) of a row operand as a unit-stride array. */
+static inline const T *
+FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
 {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    const ptrdiff_t step = r->step[op];
+    const char *p = r->ptr[op] + start * step;
+    if (step == (ptrdiff_t)sizeof(T)) {
+        return (const T *)p;
+    }
+    if (step == 0) {
+        const T v = *(const T *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = v;
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = *(const T *)(p + i * step);
+        }
+    }
+    return buf;
 }
 
+/* Where to compute an output: in place when unit-stride, else buf (then
+ * FN(out_done) scatters it).  NULL when the operand is absent. */
+static inline T *
+FN(out_op)(const lf_ew_row *r, int op, ptrdiff_t start, T *buf)
+{
+    if (!r->ptr[op]) {
+        return NULL;
+    }
+    return r->step[op] == (ptrdiff_t)sizeof(T) ? (T *)(r->ptr[op] + start * r->step[op]) : buf;
+}
+
+static inline void
+FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *v,
+             const T *buf)
+{
+    if (v != buf) {
+        return;
+    }
+    char *p = r->ptr[op] + start * r->step[op];
+    for (ptrdiff_t i = 0; i < n; i++) {
+        *(T *)(p + i * r->step[op]) = v[i];
+    }
+}
+
+/* Sum in double with eight accumulators, element i into acc[i % 8]. */
+static inline double
+FN(sum_block)(const T *l, ptrdiff_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; k++) {
+            acc[k] += (double)l[i + k];
+        }
+    }
+    for (; i < n; i++) {
+        acc[i & 7] += (double)l[i];
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* The number of elements of a block outside [0, 1] (nan included). */
+static double
+FN(bce_count_bad_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    T bx[BLK], by[BLK];
+    const T *restrict x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    const T *restrict y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        bad += !((x[i] >= 0) & (x[i] <= 1) & (y[i] >= 0) & (y[i] <= 1));
+    }
+    return (double)bad;
+}
+
+/* Finds the first bad element (run on one thread, and only when there is one). */
 static double
 FN(bce_check_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
@@ -30,8 +108,8 @@ FN(bce_check_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         return 0.0;
     }
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
+        const T x = *(const T *)(r->ptr[LF_EW_INPUT] + (start + i) * r->step[LF_EW_INPUT]);
+        const T y = *(const T *)(r->ptr[LF_EW_TARGET] + (start + i) * r->step[LF_EW_TARGET]);
         /* written so that nan fails too */
         if (!(x >= 0 && x <= 1)) {
             err->index = r->base + start + i;
@@ -49,76 +127,116 @@ FN(bce_check_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return 0.0;
 }
 
+static inline void
+FN(bce_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
+             const T *restrict go, T *restrict l, T *restrict g, ptrdiff_t n, const int grad)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T xi = x[i], yi = y[i];
+        T log_x = V(log)(xi);
+        T log_1mx = V(log)((T)1 - xi);
+        log_x = log_x > T_MAX_LOG_CLAMP ? log_x : T_MAX_LOG_CLAMP;
+        log_1mx = log_1mx > T_MAX_LOG_CLAMP ? log_1mx : T_MAX_LOG_CLAMP;
+        l[i] = ((yi - 1) * log_1mx - yi * log_x) * w[i];
+        if (grad) {
+            T den = ((T)1 - xi) * xi;
+            den = den > T_EPS_BCE ? den : T_EPS_BCE;
+            g[i] = go[i] * (xi - yi) / den * w[i];
+        }
+    }
+}
+
+/* The domain check rides along with the loss (a second pass over the inputs
+ * would cost as much memory traffic as the loss itself): a block with an
+ * element outside [0, 1] returns nan, and only then does FN(bce) look for
+ * the culprit.  The gradient buffer may by then hold partial values; the
+ * caller discards it (or documents it, for a caller-supplied `out`). */
 static double
 FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    T bx[BLK], by[BLK], bw[BLK], bgo[BLK], bl[BLK], bg[BLK];
+    const T *x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    const T *y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
+    int bad = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        T log_x = M(log)(x);
-        T log_1mx = M(log)((T)1 - x);
-        log_x = log_x > T_MAX_LOG_CLAMP ? log_x : T_MAX_LOG_CLAMP;
-        log_1mx = log_1mx > T_MAX_LOG_CLAMP ? log_1mx : T_MAX_LOG_CLAMP;
-        const T l = ((y - 1) * log_1mx - y * log_x) * w;
-        acc[i & 7] += (double)l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            T den = ((T)1 - x) * x;
-            den = den > T_EPS_BCE ? den : T_EPS_BCE;
-            STORE(pg, LF_EW_GRAD, i, LOAD(LF_EW_GRAD_OUTPUT, i) * (x - y) / den * w);
+        bad |= !((x[i] >= 0) & (x[i] <= 1) & (y[i] >= 0) & (y[i] <= 1));
+    }
+    const T *w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
+    T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
+    T *l = po ? po : bl;
+    T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
+    if (g) {
+        FN(bce_loop)(x, y, w, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), l, g, n, 1);
+        FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
+    }
+    else {
+        FN(bce_loop)(x, y, w, NULL, l, NULL, n, 0);
+    }
+    if (po) {
+        FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
+    }
+    return bad ? (double)NAN : FN(sum_block)(l, n);
+}
+
+static inline void
+FN(bce_logits_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
+                    const T *restrict pw, const T *restrict go, T *restrict l, T *restrict g,
+                    ptrdiff_t n, const int grad)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T xi = x[i], yi = y[i], pwi = pw[i];
+        const T lw = (pwi - 1) * yi + 1;
+        const T e = V(exp)(-M(fabs)(xi));
+        const T inv = (T)1 / ((T)1 + e);
+        const T softplus_neg = (xi < 0 ? -xi : (T)0) + V(log1p_unit)(e, inv);
+        l[i] = ((1 - yi) * xi + lw * softplus_neg) * w[i];
+        if (grad) {
+            const T sig = xi >= 0 ? inv : e * inv;
+            g[i] = (lw * sig - pwi * yi) * w[i] * go[i];
         }
     }
-    return FN(sum8)(acc);
 }
 
 static double
 FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        const T pw = LOAD(LF_EW_POS_WEIGHT, i);
-        const T lw = (pw - 1) * y + 1;
-        const T e = M(exp)(-M(fabs)(x));
-        const T softplus_neg = (x < 0 ? -x : (T)0) + M(log1p)(e);
-        const T l = ((1 - y) * x + lw * softplus_neg) * w;
-        acc[i & 7] += (double)l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T inv = (T)1 / ((T)1 + e);
-            const T sig = x >= 0 ? inv : e * inv;
-            STORE(pg, LF_EW_GRAD, i,
-                  (lw * sig - pw * y) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    T bx[BLK], by[BLK], bw[BLK], bpw[BLK], bgo[BLK], bl[BLK], bg[BLK];
+    const T *x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    const T *y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
+    const T *w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
+    const T *pw = FN(in_op)(r, LF_EW_POS_WEIGHT, start, n, bpw);
+    T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
+    T *l = po ? po : bl;
+    T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
+    if (g) {
+        FN(bce_logits_loop)(x, y, w, pw, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), l, g,
+                            n, 1);
+        FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
     }
-    return FN(sum8)(acc);
+    else {
+        FN(bce_logits_loop)(x, y, w, pw, NULL, l, NULL, n, 0);
+    }
+    if (po) {
+        FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
+    }
+    return FN(sum_block)(l, n);
 }
 
 static double
 FN(sigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
+    T bx[BLK], bo[BLK];
+    const T *restrict x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    T *restrict o = FN(out_op)(r, LF_EW_OUT, start, bo);
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T e = M(exp)(-M(fabs)(x));
+        const T e = V(exp)(-M(fabs)(x[i]));
         const T inv = (T)1 / ((T)1 + e);
-        STORE(po, LF_EW_OUT, i, x >= 0 ? inv : e * inv);
+        o[i] = x[i] >= 0 ? inv : e * inv;
     }
+    FN(out_done)(r, LF_EW_OUT, start, n, o, bo);
     return 0.0;
 }
 
@@ -126,48 +244,63 @@ static double
 FN(logsigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
+    T bx[BLK], bo[BLK];
+    const T *restrict x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    T *restrict o = FN(out_op)(r, LF_EW_OUT, start, bo);
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T e = M(exp)(-M(fabs)(x));
-        STORE(po, LF_EW_OUT, i, (x < 0 ? x : (T)0) - M(log1p)(e));
+        const T e = V(exp)(-M(fabs)(x[i]));
+        o[i] = (x[i] < 0 ? x[i] : (T)0) - V(log1p_unit)(e, (T)1 / ((T)1 + e));
     }
+    FN(out_done)(r, LF_EW_OUT, start, n, o, bo);
     return 0.0;
 }
 
-lf_status
-FN(lf_bce)(const lf_elementwise *a, double *sum, lf_error *err)
+static lf_status
+FN(bce)(const lf_elementwise *a, double *sum, lf_error *err)
 {
     const T one = 1, scale = (T)a->scale;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
     err->index = -1;
-    lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_check_block), err);
-    if (err->index >= 0) {
+    *sum = lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_block), NULL);
+    /* nan: a bad element, or only a nan weight / grad_output (which is legal) */
+    if (*sum != *sum &&
+        lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_count_bad_block), NULL) != 0) {
+        lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_check_block), err);
         return (lf_status)err->ivalue;
     }
-    *sum = lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_block), NULL);
     return LF_OK;
 }
 
-double
-FN(lf_bce_logits)(const lf_elementwise *a)
+static double
+FN(bce_logits)(const lf_elementwise *a)
 {
     const T one = 1, scale = (T)a->scale;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_logits_block), NULL);
+    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_logits_block), NULL);
 }
 
-void
-FN(lf_sigmoid)(const lf_elementwise *a, int log)
+static void
+FN(sigmoid)(const lf_elementwise *a, int log)
 {
     const T one = 1;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &one);
-    lf_ew_foreach(a->ndim, a->shape, &ops,
-                  log ? FN(logsigmoid_block) : FN(sigmoid_block), NULL);
+    lf_ew_foreach_par(a->ndim, a->shape, &ops,
+                      log ? FN(logsigmoid_block) : FN(sigmoid_block), NULL);
 }
 
-#undef LOAD
-#undef STORE
+/* The vector math itself, for tests: out[i] = f(x[i]), f = 0 exp, 1 log,
+ * 2 log1p. */
+static void
+FN(vecmath)(int f, const T *x, T *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        out[i] = f == 0 ? V(exp)(x[i])
+                 : f == 1 ? V(log)(x[i])
+                          : V(log1p_inv)(x[i], (T)1 / ((T)1 + x[i]));
+    }
+}
+
+#undef BLK

@@ -1,12 +1,103 @@
 /* classification.c -- the class-index / softmax loss family. */
 #include <math.h>
+#include <string.h>
 
-#include "../pylossfn.h"
+#include "iter.h"
 
+/* The kernels once per instruction set (see isa_begin.h) and dtype. */
+#if LF_HAVE_ISA_VARIANTS
+#define LF_ISA 2
+#include "isa_begin.h"
+#include "vecmath.h"
 #include "dtype_f32.h"
 #include "classification_impl.h"
 #include "dtype_undef.h"
-
 #include "dtype_f64.h"
 #include "classification_impl.h"
 #include "dtype_undef.h"
+#include "isa_end.h"
+
+#define LF_ISA 1
+#include "isa_begin.h"
+#include "vecmath.h"
+#include "dtype_f32.h"
+#include "classification_impl.h"
+#include "dtype_undef.h"
+#include "dtype_f64.h"
+#include "classification_impl.h"
+#include "dtype_undef.h"
+#include "isa_end.h"
+#endif
+
+#define LF_ISA 0
+#include "isa_begin.h"
+#include "vecmath.h"
+#include "dtype_f32.h"
+#include "classification_impl.h"
+#include "dtype_undef.h"
+#include "dtype_f64.h"
+#include "classification_impl.h"
+#include "dtype_undef.h"
+#include "isa_end.h"
+
+#include "dispatch.h"
+
+lf_status
+lf_class_check_f32(const lf_classes *a, double *total_weight, lf_error *err)
+{
+    DISPATCH(class_check_f32, (a, total_weight, err))
+}
+
+double
+lf_nll_f32(const lf_classes *a)
+{
+    DISPATCH(nll_f32, (a))
+}
+
+double
+lf_cross_entropy_f32(const lf_classes *a)
+{
+    DISPATCH(cross_entropy_f32, (a))
+}
+
+double
+lf_cross_entropy_probs_f32(const lf_classes *a)
+{
+    DISPATCH(cross_entropy_probs_f32, (a))
+}
+
+void
+lf_softmax_f32(const lf_classes *a, int log)
+{
+    DISPATCH_VOID(softmax_f32, (a, log))
+}
+
+lf_status
+lf_class_check_f64(const lf_classes *a, double *total_weight, lf_error *err)
+{
+    DISPATCH(class_check_f64, (a, total_weight, err))
+}
+
+double
+lf_nll_f64(const lf_classes *a)
+{
+    DISPATCH(nll_f64, (a))
+}
+
+double
+lf_cross_entropy_f64(const lf_classes *a)
+{
+    DISPATCH(cross_entropy_f64, (a))
+}
+
+double
+lf_cross_entropy_probs_f64(const lf_classes *a)
+{
+    DISPATCH(cross_entropy_probs_f64, (a))
+}
+
+void
+lf_softmax_f64(const lf_classes *a, int log)
+{
+    DISPATCH_VOID(softmax_f64, (a, log))
+}

@@ -14,7 +14,20 @@
  *     dl/dx_c = p_c sum_k w[k] q[k] - w[c] q[c]
  * Gradients are multiplied by grad_output[n, s], or by `scale` (which the
  * caller sets to grad_output / total_weight for a mean).
+ *
+ * Rows with unit class stride (the usual [N, C] layout) take a vectorized
+ * path: max, then exp(x - max) written straight into the gradient row while
+ * the sum runs in double, then one scaling pass (p = e / sum).  Samples are
+ * cut into work units of about LF_UNIT_ELEMS elements for the threads.
  */
+
+/* Samples per work unit: a function of the shape only (see parallel.c). */
+static ptrdiff_t
+FN(class_unit)(const lf_classes *a)
+{
+    const ptrdiff_t c = a->C > 0 ? a->C : 1;
+    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
+}
 
 #define AT(base, n, c, s, pre) \
     ((base) + (n) * a->pre##_n + (c) * a->pre##_c + (s) * a->pre##_s)
@@ -78,8 +91,8 @@ FN(class_check_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     return FN(class_sum8)(acc);
 }
 
-lf_status
-FN(lf_class_check)(const lf_classes *a, double *total_weight, lf_error *err)
+static lf_status
+FN(class_check)(const lf_classes *a, double *total_weight, lf_error *err)
 {
     FN(class_ctx) ctx = {a, err};
     err->index = -1;
@@ -96,11 +109,17 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(class_ctx) *)vc)->a;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int unit_rows = a->S == 1 && a->g_c == (ptrdiff_t)sizeof(T);
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = CLASS(n, s);
-        if (a->grad) {
-            FN(zero_grad_row)(a, n, s);
+        if (a->grad && !a->grad_is_zero) {
+            if (unit_rows) {
+                memset(a->grad + n * a->g_n, 0, (size_t)a->C * sizeof(T));
+            }
+            else {
+                FN(zero_grad_row)(a, n, s);
+            }
         }
         if (t == a->ignore_index) {
             FN(store_out)(a, n, s, 0);
@@ -117,11 +136,150 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     return FN(class_sum8)(acc);
 }
 
-double
-FN(lf_nll)(const lf_classes *a)
+static double
+FN(nll)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_pairwise(FN(nll_block), &ctx, 0, a->N * a->S);
+    return lf_par_pairwise(FN(nll_block), &ctx, a->N * a->S, FN(class_unit)(a),
+                           a->N * a->S * (a->grad ? a->C : 1));
+}
+
+/* The largest of x[0, C), C >= 1.  gcc will not vectorize a float max
+ * reduction without -ffinite-math-only, but it does an integer one: floats
+ * map to integers of the same order by flipping the magnitude bits of the
+ * negative ones.  A positive nan orders above inf (so the max is nan), a
+ * negative one below -inf; either way the exp-sum that follows is nan. */
+static inline T
+FN(row_max)(const T *restrict x, ptrdiff_t C)
+{
+    const int bits = 8 * (int)sizeof(T);
+    const T_INT mag = (T_INT)(((T_UINT)1 << (bits - 1)) - 1);
+    T_INT best;
+    memcpy(&best, &x[0], sizeof(T));
+    best ^= (best >> (bits - 1)) & mag;
+    for (ptrdiff_t c = 1; c < C; c++) {
+        T_INT k;
+        memcpy(&k, &x[c], sizeof(T));
+        k ^= (k >> (bits - 1)) & mag;
+        best = k > best ? k : best;
+    }
+    best ^= (best >> (bits - 1)) & mag;
+    T m;
+    memcpy(&m, &best, sizeof(T));
+    return m;
+}
+
+static inline void
+FN(prefetch_row)(const void *p, ptrdiff_t C, int write)
+{
+#if defined(__GNUC__)
+    const char *b = p;
+    for (ptrdiff_t o = 0; o < C * (ptrdiff_t)sizeof(T); o += 64) {
+        if (write) {
+            __builtin_prefetch(b + o, 1, 3);
+        }
+        else {
+            __builtin_prefetch(b + o, 0, 3);
+        }
+    }
+#else
+    (void)p;
+    (void)C;
+    (void)write;
+#endif
+}
+
+/* The vectorized cross-entropy of one sample whose C logits x and gradient
+ * row g are unit-stride (weight w too, or NULL); returns the loss. */
+static T
+FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *restrict w,
+           int64_t t, double wsum, T go)
+{
+    enum { L = 16 };
+    const ptrdiff_t C = a->C;
+    const T ls = (T)a->label_smoothing;
+    const T ls_c = (T)(a->label_smoothing / (double)C);
+    const T m = FN(row_max)(x, C);
+    double acc[L];
+    for (int k = 0; k < L; k++) {
+        acc[k] = 0.0;
+    }
+    ptrdiff_t c = 0;
+    if (g) {
+        for (; c + L <= C; c += L) {
+            for (int k = 0; k < L; k++) {
+                const T e = V(exp)(x[c + k] - m);
+                g[c + k] = e;
+                acc[k] += (double)e;
+            }
+        }
+        for (; c < C; c++) {
+            g[c] = V(exp)(x[c] - m);
+            acc[0] += (double)g[c];
+        }
+    }
+    else {
+        for (; c + L <= C; c += L) {
+            for (int k = 0; k < L; k++) {
+                acc[k] += (double)V(exp)(x[c + k] - m);
+            }
+        }
+        for (; c < C; c++) {
+            acc[0] += (double)V(exp)(x[c] - m);
+        }
+    }
+    double sum = 0.0;
+    for (int k = 0; k < L; k++) {
+        sum += acc[k];
+    }
+    const T lsum = M(log)((T)sum);
+    const T wt = w ? w[t] : (T)1;
+    T l = -wt * ((x[t] - m) - lsum);
+    if (ls > 0) {
+        double sm[L];
+        for (int k = 0; k < L; k++) {
+            sm[k] = 0.0;
+        }
+        c = 0;
+        for (; c + L <= C; c += L) {
+            for (int k = 0; k < L; k++) {
+                sm[k] += (double)((w ? w[c + k] : (T)1) * ((x[c + k] - m) - lsum));
+            }
+        }
+        for (; c < C; c++) {
+            sm[0] += (double)((w ? w[c] : (T)1) * ((x[c] - m) - lsum));
+        }
+        double smooth = 0.0;
+        for (int k = 0; k < L; k++) {
+            smooth -= sm[k];
+        }
+        l = (1 - ls) * l + ls_c * (T)smooth;
+    }
+    if (g) {
+        const T inv = (T)(1.0 / sum);
+        const T k_t = (1 - ls) * wt * go;
+        const T k_s = ls_c * go;
+        const T k_sw = k_s * (T)wsum;
+        const T p_t = g[t] * inv;
+        if (ls > 0) {
+            for (c = 0; c < C; c++) {
+                const T p = g[c] * inv;
+                g[c] = k_t * p + (k_sw * p - k_s * (w ? w[c] : (T)1));
+            }
+        }
+        else {
+            for (c = 0; c < C; c++) {
+                g[c] = k_t * (g[c] * inv);
+            }
+        }
+        /* the target's term, [c == t], kept out of the loops above */
+        T d = k_t * (p_t - 1);
+        if (ls > 0) {
+            d += k_sw * p_t - k_s * wt;
+        }
+        g[t] = d;
+    }
+    return l;
 }
 
 /* Shift of the log-softmax of sample (n, s): logp_c = (x_c - *max) - *lsum. */
@@ -135,7 +293,7 @@ FN(log_softmax_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *max, T *
     }
     double sum = 0.0;
     for (ptrdiff_t c = 0; c < a->C; c++) {
-        sum += (double)M(exp)(X(n, c, s) - m);
+        sum += (double)V(exp)(X(n, c, s) - m);
     }
     *max = m;
     *lsum = M(log)((T)sum);
@@ -153,6 +311,10 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             wsum += (double)W(c);
         }
     }
+    /* the vectorized row needs unit-stride logits, gradient and weight */
+    const int fast = a->in_c == (ptrdiff_t)sizeof(T) &&
+                     (!a->grad || a->g_c == (ptrdiff_t)sizeof(T)) &&
+                     (!a->weight || a->w_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
@@ -162,6 +324,24 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             if (a->grad) {
                 FN(zero_grad_row)(a, n, s);
             }
+            continue;
+        }
+        if (fast) {
+            /* rows are read (and the gradient written) once, straight from
+             * memory; the hardware prefetcher stops at each 4 KiB page, so
+             * ask for the next sample's rows while this one is computed */
+            if (j + 1 < start + count) {
+                const ptrdiff_t n1 = (j + 1) / a->S, s1 = (j + 1) % a->S;
+                FN(prefetch_row)(AT(a->input, n1, 0, s1, in), a->C, 0);
+                if (a->grad) {
+                    FN(prefetch_row)(&GRAD(n1, 0, s1), a->C, 1);
+                }
+            }
+            const T l = FN(ce_row)(a, (const T *)AT(a->input, n, 0, s, in),
+                                   a->grad ? &GRAD(n, 0, s) : NULL, (const T *)a->weight, t,
+                                   wsum, a->grad ? GO(n, s) : (T)0);
+            acc[j & 7] += (double)l;
+            FN(store_out)(a, n, s, l);
             continue;
         }
         T max, lsum;
@@ -183,7 +363,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             const T k_s = ls_c * g;
             const T k_sw = k_s * (T)wsum;
             for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T p = M(exp)((X(n, c, s) - max) - lsum);
+                const T p = V(exp)((X(n, c, s) - max) - lsum);
                 T d = k_t * (p - (c == t ? (T)1 : (T)0));
                 if (ls > 0) {
                     d += k_sw * p - k_s * W(c);
@@ -195,11 +375,12 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     return FN(class_sum8)(acc);
 }
 
-double
-FN(lf_cross_entropy)(const lf_classes *a)
+static double
+FN(cross_entropy)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_pairwise(FN(cross_entropy_block), &ctx, 0, a->N * a->S);
+    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, FN(class_unit)(a),
+                           a->N * a->S * a->C);
 }
 
 #define PROB(n, c, s) (*(const T *)AT(a->target, n, c, s, t))
@@ -234,7 +415,7 @@ FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                 const T wq = W(c) * (a->label_smoothing > 0
                                          ? PROB(n, c, s) * keep + ls_c
                                          : PROB(n, c, s));
-                const T p = M(exp)((X(n, c, s) - max) - lsum);
+                const T p = V(exp)((X(n, c, s) - max) - lsum);
                 GRAD(n, c, s) = k * p - g * wq;
             }
         }
@@ -242,15 +423,16 @@ FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     return FN(class_sum8)(acc);
 }
 
-double
-FN(lf_cross_entropy_probs)(const lf_classes *a)
+static double
+FN(cross_entropy_probs)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_pairwise(FN(cross_entropy_probs_block), &ctx, 0, a->N * a->S);
+    return lf_par_pairwise(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
+                           FN(class_unit)(a), a->N * a->S * a->C);
 }
 
-void
-FN(lf_softmax)(const lf_classes *a, int log)
+static void
+FN(softmax)(const lf_classes *a, int log)
 {
     if (a->C == 0) {
         return;
@@ -261,7 +443,7 @@ FN(lf_softmax)(const lf_classes *a, int log)
             FN(log_softmax_shift)(a, n, s, &max, &lsum);
             for (ptrdiff_t c = 0; c < a->C; c++) {
                 const T logp = (X(n, c, s) - max) - lsum;
-                GRAD(n, c, s) = log ? logp : M(exp)(logp);
+                GRAD(n, c, s) = log ? logp : V(exp)(logp);
             }
         }
     }

@@ -1,4 +1,7 @@
 /* reduce.c -- the one summation primitive and the element-wise row walker. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "iter.h"
 
 const ptrdiff_t lf_zero_strides[LF_MAXDIMS];
@@ -37,51 +40,191 @@ lf_ew_ops_init(lf_ew_ops *ops, const lf_elementwise *a, const void *one,
     }
 }
 
-double
-lf_ew_foreach(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops,
-              lf_block_fn fn, void *user)
-{
-    ptrdiff_t idx[LF_MAXDIMS];
-    lf_ew_row row;
-    lf_ksum total = {0.0, 0.0};
-    const int inner = ndim - 1;
-    const ptrdiff_t n = shape[inner];
+/* How lf_ew_foreach cuts the rows into work units: long rows into pieces
+ * of LF_UNIT_ELEMS, short rows into groups of about that many elements. */
+typedef struct {
+    int ndim;
+    const ptrdiff_t *shape;
+    const lf_ew_ops *ops;
+    lf_block_fn fn;
+    void *user;
+    ptrdiff_t n, rows, pieces, group;
+} ew_plan;
 
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] == 0) {
-            return 0.0;
-        }
-        idx[d] = 0;
+static double
+ew_unit(void *vp, ptrdiff_t u)
+{
+    const ew_plan *p = vp;
+    const int inner = p->ndim - 1;
+    ptrdiff_t row0, s0 = 0, len = p->n, nrows = 1;
+    if (p->pieces > 1) {
+        row0 = u / p->pieces;
+        s0 = (u % p->pieces) * LF_UNIT_ELEMS;
+        len = p->n - s0 < LF_UNIT_ELEMS ? p->n - s0 : LF_UNIT_ELEMS;
     }
+    else {
+        row0 = u * p->group;
+        nrows = p->rows - row0 < p->group ? p->rows - row0 : p->group;
+    }
+    ptrdiff_t idx[LF_MAXDIMS];
+    ptrdiff_t rem = row0;
+    for (int d = inner - 1; d >= 0; d--) {
+        idx[d] = rem % p->shape[d];
+        rem /= p->shape[d];
+    }
+    lf_ew_row row;
     for (int op = 0; op < LF_EW_NOP; op++) {
-        row.ptr[op] = ops->data[op];
-        row.step[op] = ops->strides[op][inner];
+        row.ptr[op] = p->ops->data[op];
+        row.step[op] = p->ops->strides[op][inner];
+        if (row.ptr[op]) {
+            for (int d = 0; d < inner; d++) {
+                row.ptr[op] += idx[d] * p->ops->strides[op][d];
+            }
+        }
     }
-    row.base = 0;
-    row.user = user;
-    for (;;) {
-        lf_ksum_add(&total, lf_pairwise(fn, &row, 0, n));
-        row.base += n;
-        int d = inner - 1;
-        for (; d >= 0; d--) {
-            if (++idx[d] < shape[d]) {
+    row.base = row0 * p->n;
+    row.user = p->user;
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t r = 0;;) {
+        lf_ksum_add(&total, lf_pairwise(p->fn, &row, s0, len));
+        if (++r == nrows) {
+            break;
+        }
+        row.base += p->n;
+        for (int d = inner - 1; d >= 0; d--) {
+            if (++idx[d] < p->shape[d]) {
                 for (int op = 0; op < LF_EW_NOP; op++) {
                     if (row.ptr[op]) {
-                        row.ptr[op] += ops->strides[op][d];
+                        row.ptr[op] += p->ops->strides[op][d];
                     }
                 }
                 break;
             }
             for (int op = 0; op < LF_EW_NOP; op++) {
                 if (row.ptr[op]) {
-                    row.ptr[op] -= ops->strides[op][d] * (shape[d] - 1);
+                    row.ptr[op] -= p->ops->strides[op][d] * (p->shape[d] - 1);
                 }
             }
             idx[d] = 0;
         }
-        if (d < 0) {
-            break;
-        }
     }
     return lf_ksum_value(&total);
+}
+
+static double
+ew_run(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn, void *user,
+       int parallel)
+{
+    ew_plan p = {ndim, shape, ops, fn, user, shape[ndim - 1], 1, 1, 1};
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 0) {
+            return 0.0;
+        }
+    }
+    for (int d = 0; d < ndim - 1; d++) {
+        p.rows *= shape[d];
+    }
+    ptrdiff_t units;
+    if (p.n > LF_UNIT_ELEMS) {
+        p.pieces = (p.n + LF_UNIT_ELEMS - 1) / LF_UNIT_ELEMS;
+        units = p.rows * p.pieces;
+    }
+    else {
+        p.group = LF_UNIT_ELEMS / p.n;
+        units = (p.rows + p.group - 1) / p.group;
+    }
+    if (!parallel) {
+        lf_ksum total = {0.0, 0.0};
+        for (ptrdiff_t u = 0; u < units; u++) {
+            lf_ksum_add(&total, ew_unit(&p, u));
+        }
+        return lf_ksum_value(&total);
+    }
+    return lf_parallel_sum(ew_unit, &p, units, p.rows * p.n);
+}
+
+double
+lf_ew_foreach(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
+              void *user)
+{
+    return ew_run(ndim, shape, ops, fn, user, 0);
+}
+
+double
+lf_ew_foreach_par(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
+                  void *user)
+{
+    return ew_run(ndim, shape, ops, fn, user, 1);
+}
+
+typedef struct {
+    lf_block_fn fn;
+    void *ctx;
+    ptrdiff_t total, unit;
+} pp_plan;
+
+static double
+pp_unit(void *vp, ptrdiff_t u)
+{
+    const pp_plan *p = vp;
+    const ptrdiff_t s = u * p->unit;
+    return lf_pairwise(p->fn, p->ctx, s, p->total - s < p->unit ? p->total - s : p->unit);
+}
+
+double
+lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit, ptrdiff_t work)
+{
+    if (total <= 0) {
+        return 0.0;
+    }
+    pp_plan p = {fn, ctx, total, unit > 0 ? unit : 1};
+    return lf_parallel_sum(pp_unit, &p, (total + p.unit - 1) / p.unit, work);
+}
+
+/* PYLOSSFN_ISA=base|avx2|avx512 caps the choice (to test and time each
+ * variant); lf_set_isa() does the same from Python. */
+static int isa_level = -1;
+
+static int
+isa_detect(void)
+{
+#if LF_HAVE_ISA_VARIANTS
+    int level = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        level = 1;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) {
+            level = 2;
+        }
+    }
+    const char *env = getenv("PYLOSSFN_ISA");
+    if (env != NULL) {
+        int cap = strcmp(env, "base") == 0 ? 0 : strcmp(env, "avx2") == 0 ? 1 : 2;
+        level = level < cap ? level : cap;
+    }
+    return level;
+#else
+    return 0;
+#endif
+}
+
+int
+lf_isa(void)
+{
+    int level = LF_ATOMIC_LOAD(&isa_level);
+    if (level < 0) {
+        level = isa_detect();
+        LF_ATOMIC_STORE(&isa_level, level);
+    }
+    return level;
+}
+
+int
+lf_set_isa(int level)
+{
+    const int best = isa_detect();
+    level = level < 0 || level > best ? best : level;
+    LF_ATOMIC_STORE(&isa_level, level);
+    return level;
 }

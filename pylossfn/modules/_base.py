@@ -24,8 +24,14 @@ class Loss:
     The inputs are kept by reference, not copied: modify them in place
     between ``forward`` and ``backward`` and ``backward`` sees the new values.
 
-    Subclasses implement ``_run(want, grad_output, *inputs)`` as one call
-    into ``pylossfn._core``.
+    ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
+    input's shape and dtype (C-contiguous, not overlapping the inputs) that
+    receives the gradient instead of a new array, so that a training loop
+    can reuse one buffer; it is never written when the call raises.  The
+    four core losses (BCE, BCE with logits, cross-entropy, NLL) take it.
+
+    Subclasses implement ``_run(want, grad_output, *inputs, out=None)`` as
+    one call into ``pylossfn._core``.
     """
 
     def __init__(self, reduction="mean"):
@@ -53,19 +59,38 @@ class Loss:
         self._saved = inputs
         return loss
 
-    def backward(self, grad_output=None):
-        """Gradient of the last forward call, scaled by ``grad_output``."""
+    def backward(self, grad_output=None, *, out=None):
+        """Gradient of the last forward call, scaled by ``grad_output``
+        (written to ``out`` when given)."""
         if self._saved is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
-        return self._run(_GRAD, grad_output, *self._saved)
+        if out is None:
+            return self._run(_GRAD, grad_output, *self._saved)
+        return self._run(_GRAD, grad_output, *self._saved, out=self._out_arg(out))
 
-    def forward_backward(self, *inputs, grad_output=None):
-        """``(loss, grad)`` in one fused pass of the C core."""
-        result = self._run(_BOTH, grad_output, *inputs)
+    def forward_backward(self, *inputs, grad_output=None, out=None):
+        """``(loss, grad)`` in one fused pass of the C core (the gradient
+        written to ``out`` when given)."""
+        # the per-call cost is the point here: no more Python than one call
+        if out is None:
+            result = self._run(_BOTH, grad_output, *inputs)
+        else:
+            result = self._run(_BOTH, grad_output, *inputs, out=self._out_arg(out))
         self._saved = inputs
         return result
+
+    #: whether ``_run`` takes ``out=`` (a gradient buffer)
+    _supports_out = False
+
+    def _out_arg(self, out):
+        if not self._supports_out:
+            raise TypeError(
+                f"{type(self).__name__}: out= is not supported by this loss; "
+                "omit it to get a new gradient array"
+            )
+        return out
 
     def __repr__(self):
         # like torch's extra_repr: only the options that differ from the defaults

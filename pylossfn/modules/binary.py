@@ -26,9 +26,11 @@ class BCELoss(Loss):
         super().__init__(reduction)
         self.weight = as_option_array(weight)
 
-    def _run(self, want, grad_output, input, target):
+    _supports_out = True
+
+    def _run(self, want, grad_output, input, target, out=None):
         return _core.binary_cross_entropy(
-            input, target, self.weight, self._reduction_code, want, grad_output
+            input, target, self.weight, self._reduction_code, want, grad_output, out
         )
 
 
@@ -55,8 +57,10 @@ class BCEWithLogitsLoss(Loss):
         self.weight = as_option_array(weight)
         self.pos_weight = as_option_array(pos_weight)
 
-    def _run(self, want, grad_output, input, target):
+    _supports_out = True
+
+    def _run(self, want, grad_output, input, target, out=None):
         return _core.bce_with_logits(
             input, target, self.weight, self.pos_weight, self._reduction_code, want,
-            grad_output,
+            grad_output, out,
         )

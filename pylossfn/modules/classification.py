@@ -33,10 +33,12 @@ class CrossEntropyLoss(Loss):
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
-    def _run(self, want, grad_output, input, target):
+    _supports_out = True
+
+    def _run(self, want, grad_output, input, target, out=None):
         return _core.cross_entropy(
             input, target, self.weight, self.ignore_index, self._reduction_code,
-            self.label_smoothing, want, grad_output,
+            self.label_smoothing, want, grad_output, out,
         )
 
 
@@ -63,8 +65,10 @@ class NLLLoss(Loss):
         self.weight = as_option_array(weight)
         self.ignore_index = ignore_index
 
-    def _run(self, want, grad_output, input, target):
+    _supports_out = True
+
+    def _run(self, want, grad_output, input, target, out=None):
         return _core.nll_loss(
             input, target, self.weight, self.ignore_index, self._reduction_code, want,
-            grad_output,
+            grad_output, out,
         )

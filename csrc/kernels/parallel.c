@@ -1,0 +1,268 @@
+/*
+ * parallel.c -- a small pool of worker threads for lf_parallel_sum.
+ *
+ * Work comes as numbered units whose partition depends on the shape alone;
+ * threads take units from a shared counter, each unit's sum goes to its own
+ * slot, and the slots are added in unit order by the caller.  Which thread
+ * computed a unit never shows in the result, so it is bitwise the same for
+ * any thread count (a thread count of 1 adds the same values in the same
+ * order without the pool).
+ *
+ * One job runs at a time; a caller that finds the pool busy (another Python
+ * thread, the GIL being released) computes its job alone, with the same
+ * result.  Workers spin briefly after a job, because the next call of a
+ * training loop usually follows soon, then sleep on a condition variable.
+ */
+#if !defined(_WIN32)
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
+
+#include <stdlib.h>
+
+#include "iter.h"
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#define LF_THREADS 1
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#else
+#define LF_THREADS 0
+#endif
+
+#define LF_MAX_THREADS 64
+
+static int num_threads = 0; /* 0: not yet read from the environment */
+
+static int
+default_threads(void)
+{
+    const char *env = getenv("PYLOSSFN_NUM_THREADS");
+    if (env != NULL && *env) {
+        long n = strtol(env, NULL, 10);
+        if (n >= 1) {
+            return n > LF_MAX_THREADS ? LF_MAX_THREADS : (int)n;
+        }
+    }
+#if LF_THREADS
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        return n < 1 ? 1 : n > LF_MAX_THREADS ? LF_MAX_THREADS : n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > LF_MAX_THREADS ? LF_MAX_THREADS : (int)n;
+#else
+    return 1;
+#endif
+}
+
+int
+lf_get_num_threads(void)
+{
+    int n = LF_ATOMIC_LOAD(&num_threads);
+    if (n == 0) {
+        n = default_threads();
+        LF_ATOMIC_STORE(&num_threads, n);
+    }
+    return n;
+}
+
+int
+lf_set_num_threads(int n)
+{
+    if (n < 1) {
+        n = default_threads();
+    }
+#if !LF_THREADS
+    n = 1;
+#endif
+    n = n > LF_MAX_THREADS ? LF_MAX_THREADS : n;
+    LF_ATOMIC_STORE(&num_threads, n);
+    return n;
+}
+
+static double
+serial_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units)
+{
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t u = 0; u < units; u++) {
+        lf_ksum_add(&total, fn(ctx, u));
+    }
+    return lf_ksum_value(&total);
+}
+
+#if LF_THREADS
+
+typedef struct {
+    lf_unit_fn fn;
+    void *ctx;
+    ptrdiff_t units;
+    double *partials;
+    ptrdiff_t next; /* next unit to take (atomic) */
+    int helpers;    /* workers with an id below this take part */
+} job_t;
+
+static pthread_mutex_t submit_mu = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static int started;          /* workers running */
+static unsigned long gen;    /* job generation; workers wait for it to change */
+static job_t *current;
+static int busy;             /* workers not yet done with the current job */
+static int atfork_set;
+static unsigned long start_gen[LF_MAX_THREADS];
+
+/* Spin iterations (each a pause) before a worker or the caller sleeps. */
+#define SPIN 4000
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void
+run_units(job_t *j)
+{
+    for (;;) {
+        ptrdiff_t u = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (u >= j->units) {
+            return;
+        }
+        j->partials[u] = j->fn(j->ctx, u);
+    }
+}
+
+static void *
+worker(void *arg)
+{
+    const int id = (int)(ptrdiff_t)arg;
+    /* the generation when this worker was created: its first job is the next */
+    pthread_mutex_lock(&pool_mu);
+    unsigned long seen = start_gen[id];
+    pthread_mutex_unlock(&pool_mu);
+    for (;;) {
+        for (int i = 0; i < SPIN && LF_ATOMIC_LOAD(&gen) == seen; i++) {
+            cpu_relax();
+        }
+        pthread_mutex_lock(&pool_mu);
+        while (gen == seen) {
+            pthread_cond_wait(&work_cv, &pool_mu);
+        }
+        seen = gen;
+        job_t *j = current;
+        pthread_mutex_unlock(&pool_mu);
+        if (id < j->helpers) {
+            run_units(j);
+        }
+        pthread_mutex_lock(&pool_mu);
+        if (__atomic_sub_fetch(&busy, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_cond_signal(&done_cv);
+        }
+        pthread_mutex_unlock(&pool_mu);
+    }
+    return NULL;
+}
+
+/* A forked child has none of the parent's workers: start afresh. */
+static void
+atfork_child(void)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    submit_mu = m;
+    pool_mu = m;
+    work_cv = c;
+    done_cv = c;
+    started = 0;
+    busy = 0;
+    current = NULL;
+}
+
+/* Starts workers up to `want` (caller holds submit_mu); returns how many run. */
+static int
+ensure_workers(int want)
+{
+    if (!atfork_set) {
+        atfork_set = pthread_atfork(NULL, NULL, atfork_child) == 0;
+    }
+    while (started < want) {
+        pthread_t th;
+        pthread_mutex_lock(&pool_mu);
+        start_gen[started] = gen;
+        pthread_mutex_unlock(&pool_mu);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &attr, worker, (void *)(ptrdiff_t)started);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            break;
+        }
+        pthread_mutex_lock(&pool_mu);
+        started++;
+        pthread_mutex_unlock(&pool_mu);
+    }
+    return started < want ? started : want;
+}
+
+double
+lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+{
+    const int threads = lf_get_num_threads();
+    if (threads <= 1 || units < 2 || work < LF_PAR_MIN_WORK) {
+        return serial_sum(fn, ctx, units);
+    }
+    if (pthread_mutex_trylock(&submit_mu) != 0) {
+        return serial_sum(fn, ctx, units);
+    }
+    double *partials = malloc((size_t)units * sizeof(double));
+    const int helpers = partials ? ensure_workers(threads - 1) : 0;
+    if (helpers == 0) {
+        pthread_mutex_unlock(&submit_mu);
+        free(partials);
+        return serial_sum(fn, ctx, units);
+    }
+    job_t j = {fn, ctx, units, partials, 0, helpers};
+    pthread_mutex_lock(&pool_mu);
+    current = &j;
+    LF_ATOMIC_STORE(&busy, started);
+    LF_ATOMIC_STORE(&gen, gen + 1);
+    pthread_cond_broadcast(&work_cv);
+    pthread_mutex_unlock(&pool_mu);
+
+    run_units(&j);
+
+    for (int i = 0; i < SPIN && LF_ATOMIC_LOAD(&busy) != 0; i++) {
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool_mu);
+    while (busy != 0) {
+        pthread_cond_wait(&done_cv, &pool_mu);
+    }
+    current = NULL;
+    pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_unlock(&submit_mu);
+
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t u = 0; u < units; u++) {
+        lf_ksum_add(&total, partials[u]);
+    }
+    free(partials);
+    return lf_ksum_value(&total);
+}
+
+#else /* !LF_THREADS */
+
+double
+lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+{
+    (void)work;
+    return serial_sum(fn, ctx, units);
+}
+
+#endif

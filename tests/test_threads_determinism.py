@@ -1,0 +1,115 @@
+"""Results are bitwise identical whatever the thread count.
+
+Work is cut into units fixed by the shape (csrc/kernels/parallel.c), so 1, 2
+and 3 threads must give the same bits, for sizes on both sides of the
+threading threshold and of the unit size.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import pylossfn as lf
+
+# around LF_PAR_MIN_WORK (65536) and LF_UNIT_ELEMS (16384), with long rows cut
+# into pieces and short rows grouped into units
+EW_SHAPES = [(65535,), (65536,), (65537,), (3, 40001), (1000, 70), (7, 3, 5000), (300000,)]
+CLASS_SHAPES = [(100, 655), (100, 656), (20, 5000), (3000, 30), (40, 3, 700)]
+
+
+@pytest.fixture
+def restore_threads():
+    before = lf.get_num_threads()
+    yield
+    lf.set_num_threads(before)
+
+
+def _runs(crit, *args, **kw):
+    results = []
+    for n in (1, 2, 3):
+        assert lf.set_num_threads(n) == n
+        loss, grad = crit.forward_backward(*args, **kw)
+        results.append((np.asarray(loss).tobytes(), grad.tobytes()))
+    return results
+
+
+def _assert_bitwise(results):
+    first = results[0]
+    for other in results[1:]:
+        assert other[0] == first[0], "loss differs between thread counts"
+        assert other[1] == first[1], "gradient differs between thread counts"
+
+
+@pytest.mark.parametrize("shape", EW_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits(shape, dtype, restore_threads):
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    x = rng.standard_normal(shape).astype(dtype) * 4
+    y = rng.random(shape).astype(dtype)
+    pw = rng.uniform(0.5, 2, shape[-1]).astype(dtype)
+    _assert_bitwise(_runs(lf.BCEWithLogitsLoss(pos_weight=pw), x, y))
+    _assert_bitwise(_runs(lf.BCEWithLogitsLoss(reduction="none"), x, y,
+                          grad_output=rng.random(shape).astype(dtype)))
+
+
+@pytest.mark.parametrize("shape", EW_SHAPES[:4], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce(shape, dtype, restore_threads):
+    rng = np.random.default_rng(shape[-1])
+    p = rng.uniform(0, 1, shape).astype(dtype)
+    y = (rng.random(shape) < 0.5).astype(dtype)
+    _assert_bitwise(_runs(lf.BCELoss(reduction="sum"), p, y))
+
+
+@pytest.mark.parametrize("shape", CLASS_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ls", [0.0, 0.1])
+def test_cross_entropy(shape, dtype, ls, restore_threads):
+    rng = np.random.default_rng(shape[1])
+    x = rng.standard_normal(shape).astype(dtype) * 3
+    t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    t.flat[::7] = -100
+    w = rng.uniform(0.5, 2, shape[1]).astype(dtype)
+    _assert_bitwise(_runs(lf.CrossEntropyLoss(weight=w, label_smoothing=ls), x, t))
+
+
+@pytest.mark.parametrize("shape", CLASS_SHAPES[:3], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nll(shape, dtype, restore_threads):
+    rng = np.random.default_rng(shape[1] + 1)
+    x = rng.standard_normal(shape).astype(dtype)
+    t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    _assert_bitwise(_runs(lf.NLLLoss(), x, t))
+
+
+def test_concurrent_callers_agree(restore_threads):
+    """Two Python threads at once (the GIL is released): one of them finds the
+    pool busy and computes alone; both must still get the same bits."""
+    lf.set_num_threads(2)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(400_000).astype(np.float32)
+    y = rng.random(400_000).astype(np.float32)
+    crit = lf.BCEWithLogitsLoss()
+    want_loss, want_grad = crit.forward_backward(x, y)
+    bad = []
+
+    def work():
+        c = lf.BCEWithLogitsLoss()
+        for _ in range(10):
+            loss, grad = c.forward_backward(x, y)
+            if loss.tobytes() != want_loss.tobytes() or grad.tobytes() != want_grad.tobytes():
+                bad.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not bad
+
+
+def test_set_num_threads_validates(restore_threads):
+    with pytest.raises(ValueError, match="set_num_threads"):
+        lf.set_num_threads(0)
+    assert lf.set_num_threads(3) == 3
+    assert lf.get_num_threads() == 3
