@@ -913,8 +913,14 @@ py_softmax(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     }
     long dim = PyLong_AsLong(args[1]);
     if (dim == -1 && PyErr_Occurred()) {
-        PyErr_Format(PyExc_TypeError, "%s: dim must be an integer, got %s", fname,
-                     Py_TYPE(args[1])->tp_name);
+        /* an integer too large for a C long is a dim out of range, not a type error */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Format(PyExc_IndexError, "%s: dim %R is out of range", fname, args[1]);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "%s: dim must be an integer, got %s", fname,
+                         Py_TYPE(args[1])->tp_name);
+        }
         return NULL;
     }
     if ((x = float_input(mod, args[0], fname, "input")) == NULL) {
