@@ -25,7 +25,9 @@ class ArrayRaises:
         self.error = LookupError("__array__ refused on purpose")
 
     def __array__(self, dtype=None, copy=None):
-        raise self.error
+        # without its old traceback, so that raising it again does not make
+        # the traceback (and the frames it keeps alive) grow
+        raise self.error.with_traceback(None)
 
 
 @dataclass
