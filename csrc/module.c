@@ -800,7 +800,9 @@ class_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
     a.t_s = stride_s;
 
     const npy_intp samples = N * a.S;
-    double denom = (double)samples;
+    /* a probability-target mean is over samples, but like torch it is nan
+     * when the input is empty, even with samples but no classes */
+    double denom = C == 0 ? 0.0 : (double)samples;
     if (!probs) {
         lf_error err;
         lf_status st = typenum == NPY_FLOAT ? lf_class_check_f32(&a, &denom, &err)
