@@ -111,7 +111,9 @@ def class_calls(draw, row):
     opts = {"reduction": draw(reductions)}
     if row.has("ignore_index"):
         opts["ignore_index"] = draw(st.sampled_from([-100, -1, 0, 2]))
-    if row.has("label_smoothing") and draw(st.booleans()):
+    # (not with C = 0: torch multiplies by label_smoothing / C = inf, and a sum
+    # over an empty batch becomes nan; ours stays 0, the sum over nothing)
+    if row.has("label_smoothing") and C > 0 and draw(st.booleans()):
         opts["label_smoothing"] = draw(st.floats(0, 1))
     if draw(st.booleans()):
         opts["weight"] = _array(draw, dtype, (C,), 0, 3, special=False)
