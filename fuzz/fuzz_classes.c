@@ -83,7 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     double total;
-    lf_error err;
+    lf_error err = {0, 0, 0.0};
     if (probs) {
         (void)(f64 ? lf_cross_entropy_probs_f64(&a) : lf_cross_entropy_probs_f32(&a));
     }

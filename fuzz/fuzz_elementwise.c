@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     double sum;
-    lf_error err;
+    lf_error err = {0, 0, 0.0};
     if (f64) {
         (void)lf_bce_f64(&a, &sum, &err);
         (void)lf_bce_logits_f64(&a);

@@ -242,3 +242,19 @@ def test_refcount_check_can_fail():
     a, keep = np.ones(3), []
     with pytest.raises(AssertionError):
         _assert_refcounts_stable(lambda: keep.append(a), [a])
+
+
+def test_sanitized_build_is_the_one_imported():
+    """Under `make sanitize` the ASan + UBSan build must be what runs (and
+    outside it, the ordinary one): a suite that silently imported the other
+    build would prove nothing."""
+    from pylossfn import _core
+
+    with open(_core.__file__, "rb") as f:
+        image = f.read()
+    assert (b"__asan_init" in image) == SANITIZED, _core.__file__
+    assert (b"__ubsan_handle" in image) == SANITIZED, _core.__file__
+    if SANITIZED:
+        assert os.path.realpath(_core.__file__).startswith(os.path.realpath(os.getcwd()))
+        with open("/proc/self/maps") as f:
+            assert "libasan" in f.read()

@@ -118,7 +118,7 @@ test_elementwise(ptrdiff_t n, ptrdiff_t kx, ptrdiff_t ky, int weighted)
 
     const long double wv = weighted && n > 0 ? 1.75L : 1.0L;
     double sum = -1;
-    lf_error err;
+    lf_error err = {0, 0, 0.0};
     CHECK(lf_bce_f64(&a, &sum, &err) == LF_OK, "bce refused valid data");
     long double ref = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -206,7 +206,7 @@ test_classes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t kc, ptrdiff_t kt, double ls)
     a.g_c = 8;
 
     double total = -1;
-    lf_error err;
+    lf_error err = {0, 0, 0.0};
     lf_status st = lf_class_check_f64(&a, &total, &err);
     if (C == 0 && N > 0) {
         CHECK(st == LF_ERR_CLASS, "C = 0 accepted a class");
