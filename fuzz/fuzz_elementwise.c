@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int nd = 1 + (int)(take(&r) % 4);
     ptrdiff_t shape[8];
     for (int d = 0; d < nd; d++) {
-        shape[d] = (ptrdiff_t)(take(&r) % 5);
+        shape[d] = (ptrdiff_t)(take(&r) % 4);
     }
     const size_t item = f64 ? 8 : 4;
     lf_elementwise a;
