@@ -891,7 +891,9 @@ class_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind)
     a.t_s = stride_s;
 
     const npy_intp samples = N * a.S;
-    double denom = (double)samples;
+    /* a probability-target mean is over samples, but like torch it is nan
+     * when the input is empty, even with samples but no classes */
+    double denom = C == 0 ? 0.0 : (double)samples;
     if (!probs) {
         lf_error err;
         lf_status st = typenum == NPY_FLOAT ? lf_class_check_f32(&a, &denom, &err)
@@ -1014,8 +1016,14 @@ py_softmax(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     }
     long dim = PyLong_AsLong(args[1]);
     if (dim == -1 && PyErr_Occurred()) {
-        PyErr_Format(PyExc_TypeError, "%s: dim must be an integer, got %s", fname,
-                     Py_TYPE(args[1])->tp_name);
+        /* an integer too large for a C long is a dim out of range, not a type error */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Format(PyExc_IndexError, "%s: dim %R is out of range", fname, args[1]);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "%s: dim must be an integer, got %s", fname,
+                         Py_TYPE(args[1])->tp_name);
+        }
         return NULL;
     }
     if ((x = float_input(mod, args[0], fname, "input")) == NULL) {

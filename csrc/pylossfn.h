@@ -74,7 +74,10 @@ lf_ksum_add(lf_ksum *k, double v)
 static inline double
 lf_ksum_value(const lf_ksum *k)
 {
-    return k->sum + k->comp;
+    /* Once the sum is inf (or nan) the compensation is inf - inf = nan and
+     * means nothing: the sum alone is the answer.  (x - x != 0 exactly when
+     * x is not finite, without needing <math.h> here.) */
+    return k->sum - k->sum != 0 ? k->sum : k->sum + k->comp;
 }
 
 /* ------------------------------------------------------------------------ */

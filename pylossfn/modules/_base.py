@@ -4,6 +4,7 @@ import inspect
 import numpy as np
 
 from .. import _core
+from .._convert import as_array
 from ..functional import _reduction_code
 
 __all__ = ["Loss"]
@@ -107,6 +108,10 @@ class Loss:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def as_option_array(value):
-    """A weight-like constructor option, kept as an ndarray (or None)."""
-    return None if value is None else np.asarray(value)
+def as_option_array(value, owner, name):
+    """A weight-like constructor option, kept as an ndarray (or None).
+
+    Converted as the core converts arguments, so that a masked array is
+    refused (np.asarray would drop its mask) and errors name ``name``.
+    """
+    return None if value is None else as_array(value, owner, name)

@@ -24,7 +24,7 @@ class BCELoss(Loss):
 
     def __init__(self, weight=None, *, reduction="mean"):
         super().__init__(reduction)
-        self.weight = as_option_array(weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
 
     _supports_out = True
 
@@ -54,8 +54,8 @@ class BCEWithLogitsLoss(Loss):
 
     def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
         super().__init__(reduction)
-        self.weight = as_option_array(weight)
-        self.pos_weight = as_option_array(pos_weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
 
     _supports_out = True
 

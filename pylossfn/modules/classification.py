@@ -29,7 +29,7 @@ class CrossEntropyLoss(Loss):
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean",
                  label_smoothing=0.0):
         super().__init__(reduction)
-        self.weight = as_option_array(weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -62,7 +62,7 @@ class NLLLoss(Loss):
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
         super().__init__(reduction)
-        self.weight = as_option_array(weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
 
     _supports_out = True

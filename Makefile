@@ -1,0 +1,103 @@
+# Developer and CI targets.  PYTHON is the interpreter of the environment
+# that has the test dependencies (pip install -e ".[test]").
+#
+#   make build     the extension, in place, warnings as errors
+#   make test      the pytest suite (doctests included)
+#   make ctest     the C-only engine harness under ASan + UBSan
+#   make fuzz      each libFuzzer harness for FUZZ_TIME seconds (clang)
+#   make lint      gcc and clang -Werror builds of every C file, cppcheck
+#   make sanitize  the extension built with ASan + UBSan in build/asan (a
+#                  copy of the tree, so it never shadows the normal build),
+#                  and the whole suite run against it
+PYTHON ?= python
+CC_GCC ?= gcc
+CC_CLANG ?= clang
+FUZZ_TIME ?= 60
+HYPOTHESIS_PROFILE ?= dev
+
+WARN = -std=c99 -Wall -Wextra -Wshadow -Werror
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+KERNELS = csrc/kernels/reduce.c csrc/kernels/binary.c csrc/kernels/classification.c
+ASAN_DIR = build/asan
+PY_INC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+NP_INC = $(shell $(PYTHON) -c "import numpy; print(numpy.get_include())")
+
+# Strided buffers are char * stepped by byte strides and read as float or
+# double: that cast is the engine's idiom, not a portability bug.  log(0) in
+# the log-sum-exp is -inf on purpose (a row of -inf logits), not a domain error.
+CPPCHECK = cppcheck --quiet --error-exitcode=1 --std=c99 \
+  --enable=warning,portability,performance --inline-suppr \
+  --suppress=invalidPointerCast --suppress=missingIncludeSystem --suppress=toomanyconfigs \
+  --suppress=invalidFunctionArg:csrc/kernels/classification_impl.h -Icsrc
+
+.PHONY: build test ctest fuzz lint sanitize clean
+
+build:
+	PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
+
+test: build
+	PYLOSSFN_HYPOTHESIS=$(HYPOTHESIS_PROFILE) $(PYTHON) -m pytest -q -p no:cacheprovider
+
+ctest:
+	mkdir -p tests/c/build
+	for cc in $(CC_GCC) $(CC_CLANG); do \
+	  $$cc $(WARN) $(SAN) -Icsrc tests/c/test_engine.c $(KERNELS) -lm \
+	    -o tests/c/build/test_engine_$$cc && \
+	  ./tests/c/build/test_engine_$$cc || exit 1; \
+	done
+
+# Both harnesses run at once (one per core); any finding fails the target.
+# UBSan's pointer-overflow check (every strided address) would cost half the
+# executions; ctest and the sanitized suite keep it.
+fuzz:
+	mkdir -p fuzz/build/corpus_elementwise fuzz/build/corpus_classes
+	for f in elementwise classes; do \
+	  $(CC_CLANG) $(WARN) -O2 -g -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -Icsrc fuzz/fuzz_$$f.c $(KERNELS) -lm \
+	    -o fuzz/build/fuzz_$$f || exit 1; \
+	done
+	pids=; for f in elementwise classes; do \
+	  ./fuzz/build/fuzz_$$f -max_total_time=$(FUZZ_TIME) -max_len=256 -seed=1 \
+	    -print_final_stats=1 fuzz/build/corpus_$$f > fuzz/build/$$f.log 2>&1 & \
+	  pids="$$pids $$!"; \
+	done; \
+	status=0; for pid in $$pids; do wait $$pid || status=1; done; \
+	for f in elementwise classes; do \
+	  grep -h "stat::number_of_executed_units" fuzz/build/$$f.log | sed "s/^/$$f: /"; \
+	done; \
+	if [ $$status -ne 0 ]; then tail -n 40 fuzz/build/*.log; exit 1; fi
+
+lint:
+	mkdir -p build/lint
+	for cc in $(CC_GCC) $(CC_CLANG); do \
+	  for src in $(KERNELS) tests/c/test_engine.c; do \
+	    $$cc $(WARN) -O2 -Icsrc -c $$src -o build/lint/$$(basename $$src).$$cc.o || exit 1; \
+	  done; \
+	  $$cc $(WARN) -O2 -Wno-unused-parameter -Icsrc -I$(PY_INC) -I$(NP_INC) -fPIC \
+	    -c csrc/module.c -o build/lint/module.$$cc.o || exit 1; \
+	done
+	$(CC_CLANG) $(WARN) -O1 -fsanitize=fuzzer-no-link -Icsrc -c fuzz/fuzz_elementwise.c \
+	  -o build/lint/fe.o
+	$(CC_CLANG) $(WARN) -O1 -fsanitize=fuzzer-no-link -Icsrc -c fuzz/fuzz_classes.c \
+	  -o build/lint/fc.o
+	$(CPPCHECK) csrc/kernels tests/c fuzz
+	$(CPPCHECK) -I$(PY_INC) -I$(NP_INC) csrc/module.c
+
+# The sanitized extension is loaded into the ordinary interpreter, so ASan's
+# runtime must come first (LD_PRELOAD), and libstdc++ right after it: torch
+# throws C++ exceptions, and ASan's __cxa_throw interceptor aborts when
+# libstdc++ was not loaded when ASan started.  CPython "leaks" at exit by design.
+sanitize:
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	cp -r csrc pylossfn tests setup.py pyproject.toml README.md $(ASAN_DIR)/
+	find $(ASAN_DIR) -name "*.so" -delete
+	cd $(ASAN_DIR) && PYLOSSFN_SANITIZE=1 PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
+	cd $(ASAN_DIR) && \
+	  LD_PRELOAD="$$($(CC_GCC) -print-file-name=libasan.so) $$($(CC_GCC) -print-file-name=libstdc++.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  PYLOSSFN_SANITIZED=1 PYLOSSFN_HYPOTHESIS=$(HYPOTHESIS_PROFILE) \
+	  $(PYTHON) -m pytest -s -q -p no:cacheprovider
+
+clean:
+	rm -rf build tests/c/build fuzz/build pylossfn/*.so

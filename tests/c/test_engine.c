@@ -1,0 +1,331 @@
+/*
+ * test_engine.c -- the engine, tested from C alone (no Python), meant to run
+ * under ASan + UBSan (`make ctest`).
+ *
+ * Every buffer is malloc'ed to the exact extent its view reaches, so a kernel
+ * that steps one element outside (a wrong stride, a negative-stride base, a
+ * zero-size dimension) is caught by ASan.  Expected values come from
+ * straightforward long double formulas written here.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pylossfn.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        checks++;                                          \
+        if (!(cond)) {                                     \
+            failures++;                                    \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                  \
+            fputc('\n', stderr);                           \
+        }                                                  \
+    } while (0)
+
+static int
+close_to(double got, double want, double rtol)
+{
+    if (isnan(want)) {
+        return isnan(got);
+    }
+    if (isinf(want)) {
+        return got == want;
+    }
+    return fabs(got - want) <= rtol * (1.0 + fabs(want));
+}
+
+/* A strided 1-d view over n doubles with step k (elements; may be negative or
+ * 0), in a malloc'ed block of exactly the extent it reaches. */
+typedef struct {
+    char *block, *base;
+    ptrdiff_t stride; /* bytes */
+} view;
+
+static view
+make_view(ptrdiff_t n, ptrdiff_t k, size_t item)
+{
+    view v;
+    ptrdiff_t span = n > 0 ? (n - 1) * (k < 0 ? -k : k) + 1 : 0;
+    v.block = malloc(span > 0 ? (size_t)span * item : 1);
+    v.base = v.block + (k < 0 ? (span - 1) * (ptrdiff_t)item : 0);
+    v.stride = k * (ptrdiff_t)item;
+    return v;
+}
+
+static double
+at(const view *v, ptrdiff_t i)
+{
+    return *(const double *)(v->base + i * v->stride);
+}
+
+static void
+put(view *v, ptrdiff_t i, double x)
+{
+    *(double *)(v->base + i * v->stride) = x;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_pairwise_and_ksum(void)
+{
+    lf_ksum k = {0, 0};
+    lf_ksum_add(&k, 1e100);
+    lf_ksum_add(&k, 1.0);
+    lf_ksum_add(&k, -1e100);
+    CHECK(lf_ksum_value(&k) == 1.0, "Neumaier lost the 1: %g", lf_ksum_value(&k));
+    lf_ksum inf = {0, 0};
+    lf_ksum_add(&inf, INFINITY);
+    lf_ksum_add(&inf, 1.0);
+    CHECK(lf_ksum_value(&inf) == INFINITY, "inf sum became %g", lf_ksum_value(&inf));
+}
+
+static void
+test_elementwise(ptrdiff_t n, ptrdiff_t kx, ptrdiff_t ky, int weighted)
+{
+    view x = make_view(n, kx, sizeof(double)), y = make_view(n, ky, sizeof(double));
+    view w = make_view(n > 0 ? 1 : 0, 1, sizeof(double)); /* broadcast: stride 0 */
+    view out = make_view(n, 1, sizeof(double)), grad = make_view(n, 1, sizeof(double));
+    for (ptrdiff_t i = 0; i < n; i++) {
+        put(&x, i, (double)((i * 7919) % 97 + 1) / 99.0);
+        put(&y, i, (double)((i * 104729) % 89) / 88.0);
+    }
+    if (n > 0) {
+        put(&w, 0, 1.75);
+    }
+    lf_elementwise a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 1;
+    a.shape[0] = n;
+    a.data[LF_EW_INPUT] = x.base;
+    a.strides[LF_EW_INPUT][0] = x.stride;
+    a.data[LF_EW_TARGET] = y.base;
+    a.strides[LF_EW_TARGET][0] = y.stride;
+    if (weighted && n > 0) {
+        a.data[LF_EW_WEIGHT] = w.base;
+        a.strides[LF_EW_WEIGHT][0] = 0;
+    }
+    a.data[LF_EW_OUT] = out.base;
+    a.strides[LF_EW_OUT][0] = out.stride;
+    a.data[LF_EW_GRAD] = grad.base;
+    a.strides[LF_EW_GRAD][0] = grad.stride;
+    a.scale = 0.5;
+
+    const long double wv = weighted && n > 0 ? 1.75L : 1.0L;
+    double sum = -1;
+    lf_error err = {0, 0, 0.0};
+    CHECK(lf_bce_f64(&a, &sum, &err) == LF_OK, "bce refused valid data");
+    long double ref = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        long double xi = at(&x, i), yi = at(&y, i);
+        long double l = -wv * (yi * logl(xi) + (1 - yi) * log1pl(-xi));
+        ref += l;
+        CHECK(close_to(at(&out, i), (double)l, 1e-13), "bce[%td] %g vs %Lg", i, at(&out, i), l);
+        long double g = 0.5L * wv * (xi - yi) / ((1 - xi) * xi);
+        CHECK(close_to(at(&grad, i), (double)g, 1e-12), "bce grad[%td]", i);
+    }
+    CHECK(close_to(sum, (double)ref, 1e-13), "bce sum %g vs %Lg (n=%td)", sum, ref, n);
+
+    sum = lf_bce_logits_f64(&a);
+    ref = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        long double xi = at(&x, i), yi = at(&y, i);
+        long double l = wv * ((1 - yi) * xi + log1pl(expl(-xi)));
+        ref += l;
+        CHECK(close_to(at(&out, i), (double)l, 1e-13), "logits[%td]", i);
+        long double g = 0.5L * wv * (1 / (1 + expl(-xi)) - yi);
+        CHECK(close_to(at(&grad, i), (double)g, 1e-13), "logits grad[%td]", i);
+    }
+    CHECK(close_to(sum, (double)ref, 1e-13), "logits sum (n=%td)", n);
+
+    if (n > 3) {
+        /* a bad probability: reported where it is, nothing written */
+        put(&x, 3, 1.5);
+        put(&out, 3, 42.0);
+        CHECK(lf_bce_f64(&a, &sum, &err) == LF_ERR_INPUT_DOMAIN && err.index == 3,
+              "bce domain error at %td", err.index);
+        CHECK(at(&out, 3) == 42.0, "bce wrote before refusing");
+        put(&x, 3, NAN);
+        CHECK(lf_bce_f64(&a, &sum, &err) == LF_ERR_INPUT_DOMAIN, "bce took nan");
+    }
+    free(x.block);
+    free(y.block);
+    free(w.block);
+    free(out.block);
+    free(grad.block);
+}
+
+/* Cross entropy / NLL on an [N, C] view with class step kc (elements, may be
+ * negative) and a target of int64 with step kt. */
+static void
+test_classes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t kc, ptrdiff_t kt, double ls)
+{
+    view x = make_view(N * C, 1, sizeof(double));
+    int64_t *tblock = malloc(N > 0 ? (size_t)(N * (kt < 0 ? -kt : kt)) * 8 : 1);
+    int64_t *t = tblock + (kt < 0 ? (N - 1) * -kt : 0);
+    double *out = malloc(N > 0 ? (size_t)N * 8 : 1);
+    double *grad = malloc(N * C > 0 ? (size_t)(N * C) * 8 : 1);
+    double *w = malloc(C > 0 ? (size_t)C * 8 : 1);
+    for (ptrdiff_t i = 0; i < N * C; i++) {
+        put(&x, i, sin((double)i * 1.3) * 4);
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        w[c] = 0.5 + (double)c / 4;
+    }
+    for (ptrdiff_t n = 0; n < N; n++) {
+        t[n * kt] = C > 0 ? (n * 5) % C : 0;
+    }
+    if (N > 2) {
+        t[2 * kt] = -100; /* ignored */
+    }
+    lf_classes a;
+    memset(&a, 0, sizeof(a));
+    a.N = N;
+    a.C = C;
+    a.S = 1;
+    /* class c of sample n at (n * C + (kc < 0 ? C - 1 - c : c)) */
+    a.input = x.base + (kc < 0 ? (C - 1) * 8 : 0);
+    a.in_n = C * 8;
+    a.in_c = (kc < 0 ? -1 : 1) * 8;
+    a.target = (const char *)t;
+    a.t_n = kt * 8;
+    a.weight = (const char *)w;
+    a.w_c = 8;
+    a.ignore_index = -100;
+    a.label_smoothing = ls;
+    a.scale = 1.0;
+    a.out = (char *)out;
+    a.out_n = 8;
+    a.grad = (char *)grad;
+    a.g_n = C * 8;
+    a.g_c = 8;
+
+    double total = -1;
+    lf_error err = {0, 0, 0.0};
+    lf_status st = lf_class_check_f64(&a, &total, &err);
+    if (C == 0 && N > 0) {
+        CHECK(st == LF_ERR_CLASS, "C = 0 accepted a class");
+        goto done;
+    }
+    CHECK(st == LF_OK, "class check refused valid targets");
+    long double ref_total = 0, ref_sum = 0, ref_nll = 0;
+    for (ptrdiff_t n = 0; n < N; n++) {
+        const int64_t tn = t[n * kt];
+        if (tn == -100) {
+            continue;
+        }
+        ref_total += w[tn];
+        long double m = -INFINITY, s = 0;
+        const char *row = a.input + n * a.in_n;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            long double v = *(const double *)(row + c * a.in_c);
+            m = v > m ? v : m;
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            s += expl(*(const double *)(row + c * a.in_c) - m);
+        }
+        long double lse = m + logl(s), smooth = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            smooth -= w[c] * (*(const double *)(row + c * a.in_c) - lse);
+        }
+        long double xt = *(const double *)(row + tn * a.in_c);
+        ref_sum += (1 - ls) * (-w[tn] * (xt - lse)) + ls / C * smooth;
+        ref_nll += -w[tn] * xt;
+    }
+    CHECK(close_to(total, (double)ref_total, 1e-14), "total weight");
+    double sum = lf_cross_entropy_f64(&a);
+    CHECK(close_to(sum, (double)ref_sum, 1e-12), "cross entropy %g vs %Lg", sum, ref_sum);
+    /* finite logits give a finite gradient; an ignored sample gets none */
+    for (ptrdiff_t i = 0; i < N * C; i++) {
+        CHECK(isfinite(grad[i]), "grad not finite at %td", i);
+    }
+    if (N > 2) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            CHECK(grad[2 * C + c] == 0 && out[2] == 0, "ignored sample has a gradient");
+        }
+    }
+    sum = lf_nll_f64(&a);
+    CHECK(close_to(sum, (double)ref_nll, 1e-12), "nll %g vs %Lg", sum, ref_nll);
+
+    /* out-of-range classes: found, with position, nothing else read beyond */
+    const int64_t bad[] = {C, -1, INT64_MAX, INT64_MIN, C + 1000};
+    for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]) && N > 1; b++) {
+        const int64_t keep = t[1 * kt];
+        t[1 * kt] = bad[b];
+        err.index = -7;
+        CHECK(lf_class_check_f64(&a, &total, &err) == LF_ERR_CLASS && err.index == 1 &&
+                  err.ivalue == bad[b],
+              "class %lld not reported at 1 (got %td)", (long long)bad[b], err.index);
+        t[1 * kt] = keep;
+    }
+
+    /* softmax over the same view: rows of probabilities that sum to 1 */
+    lf_softmax_f64(&a, 0);
+    for (ptrdiff_t n = 0; n < N && C > 0; n++) {
+        long double s = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            s += grad[n * C + c];
+        }
+        CHECK(close_to((double)s, 1.0, 1e-14), "softmax row %td sums to %Lg", n, s);
+    }
+done:
+    free(x.block);
+    free(tblock);
+    free(out);
+    free(grad);
+    free(w);
+}
+
+static void
+test_float32_paths(void)
+{
+    /* the f32 instantiation on a large row: pairwise sums stay accurate */
+    const ptrdiff_t n = 1 << 20;
+    float *x = malloc((size_t)n * 4), *y = malloc((size_t)n * 4);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        x[i] = 0.1f;
+        y[i] = 0.0f;
+    }
+    lf_elementwise a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 1;
+    a.shape[0] = n;
+    a.data[LF_EW_INPUT] = (char *)x;
+    a.strides[LF_EW_INPUT][0] = 4;
+    a.data[LF_EW_TARGET] = (char *)y;
+    a.strides[LF_EW_TARGET][0] = 4;
+    a.scale = 1;
+    double sum = lf_bce_logits_f32(&a);
+    const double one = (double)((1 - 0.0f) * 0.1f + log1pf(expf(-0.1f)));
+    CHECK(close_to(sum / (double)n, one, 1e-7), "f32 mean %g vs %g", sum / (double)n, one);
+    free(x);
+    free(y);
+}
+
+int
+main(void)
+{
+    test_pairwise_and_ksum();
+    const ptrdiff_t sizes[] = {0, 1, 2, 7, 8, 9, 127, 128, 129, 1000, 4099};
+    const ptrdiff_t steps[] = {1, -1, 3, -2};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (size_t k = 0; k < 4; k++) {
+            test_elementwise(sizes[s], steps[k], steps[(k + 1) % 4], (int)(k & 1));
+        }
+    }
+    const ptrdiff_t Ns[] = {0, 1, 3, 130}, Cs[] = {1, 2, 5, 17};
+    for (size_t i = 0; i < 4; i++) {
+        for (size_t j = 0; j < 4; j++) {
+            test_classes(Ns[i], Cs[j], j & 1 ? -1 : 1, i & 1 ? -1 : 2, (double)j / 8);
+        }
+    }
+    test_classes(2, 0, 1, 1, 0.0);
+    test_float32_paths();
+    printf("test_engine: %d checks, %d failures\n", checks, failures);
+    return failures != 0;
+}

@@ -1,0 +1,142 @@
+"""Threads: 8 threads running thousands of mixed calls (successes, errors,
+arrays large enough that the GIL is released) at once get, call by call, the
+bits of the serial run; and a long call lets another thread run."""
+import os
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from error_cases import cases, run
+from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_options
+
+THREADS = 8
+CALLS_PER_THREAD = int(os.environ.get("PYLOSSFN_THREAD_CALLS", "3000"))
+
+
+def _work_items():
+    """(name, thunk) pairs; each thunk builds its own loss object, as a
+    thread of a data loader would."""
+    items = []
+    rng = np.random.default_rng(11)
+    for row in LOSSES:
+        for dtype in (np.float32, np.float64):
+            # 8 x 600 = 4800 elements: above the core's GIL-release threshold
+            for n, c in ((4, 3), (8, 600), (300, 7)):
+                x = row.make_input(rng, (n, c), dtype)
+                if row.family == "binary":
+                    y = rng.uniform(0, 1, (n, c)).astype(dtype)
+                    opts = {"weight": rng.uniform(0.5, 2, c).astype(dtype)}
+                else:
+                    y = rng.integers(0, c, n)
+                    opts = {"weight": rng.uniform(0.5, 2, c).astype(dtype)}
+                for reduction in ("none", "mean", "sum"):
+                    o = dict(opts, reduction=reduction)
+                    go = np.full(loss_shape(row, reduction, (x,)), 1.5, dtype)
+                    for mode in ("functional", "forward", "backward", "forward_backward"):
+                        items.append((f"{row.name}-{n}x{c}-{reduction}-{mode}",
+                                      lambda r=row, m=mode, o=o, i=(x, y), g=go:
+                                      call(r, m, o, i, g)))
+        for case in cases(row, np.float64)[::3]:
+            if case.raised is None:
+                items.append((f"{row.name}-{case.id}",
+                              lambda r=row, c=case: run(r, np.float64, c, "forward_backward"
+                                                        if "grad_output" in c.id
+                                                        else "functional")))
+    for act in ACTIVATIONS:
+        x = rng.standard_normal((64, 100))
+        kw = {"dim": 1} if act.needs_dim else {}
+        items.append((act.name, lambda a=act, x=x, kw=kw: (a.fn(x, **kw),)))
+    return items
+
+
+def _outcome(thunk):
+    """What a call gives: its results as bytes, or its exception."""
+    try:
+        res = thunk()
+    except Exception as e:  # noqa: BLE001 - the exception is the result
+        return ("raised", type(e), str(e))
+    return tuple((np.asarray(r).dtype, np.asarray(r).shape, np.asarray(r).tobytes())
+                 for r in res)
+
+
+def test_threads_match_serial():
+    items = _work_items()
+    assert len(items) > 300
+    serial = [_outcome(thunk) for _, thunk in items]
+    assert sum(o[0] == "raised" for o in serial) > 40  # errors are part of the mix
+    barrier = threading.Barrier(THREADS)
+    mismatches, errors = [], []
+
+    def worker(seed):
+        order = random.Random(seed)
+        try:
+            barrier.wait()
+            for _ in range(CALLS_PER_THREAD):
+                k = order.randrange(len(items))
+                got = _outcome(items[k][1])
+                if got != serial[k]:
+                    mismatches.append(items[k][0])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert not mismatches, sorted(set(mismatches))[:20]
+
+
+def _ticks_during(fn):
+    """How many times another Python thread ran while fn() was running,
+    counted away from its start and end (where the GIL changes hands)."""
+    stamps, stop = [], threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    time.sleep(0.02)
+    t0 = time.perf_counter()
+    fn()
+    t1 = time.perf_counter()
+    stop.set()
+    t.join()
+    margin = 0.2 * (t1 - t0)
+    return sum(t0 + margin < s < t1 - margin for s in stamps), t1 - t0
+
+
+def _long_inputs():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((4000, 1000)), rng.integers(0, 1000, 4000)
+
+
+@pytest.mark.parametrize("row", LOSSES, ids=repr)
+def test_long_call_releases_the_gil(row):
+    x, t = _long_inputs()
+    if row.family == "binary":
+        x = row.make_input(np.random.default_rng(0), x.shape, np.float64)
+        t = np.random.default_rng(1).uniform(0, 1, x.shape)
+    crit = row.cls(**{k: v for k, v in valid_options(row, np.float64).items()
+                      if k == "label_smoothing"})
+    ticks, took = _ticks_during(lambda: crit.forward_backward(x, t))
+    # the ticker wakes about every half millisecond: a call that kept the GIL
+    # would see none in its middle
+    assert took > 0.01, "the call is too short to tell"
+    assert ticks >= 5, (ticks, took)
+
+
+def test_gil_holding_call_is_seen():
+    """The measurement can fail: list.sort holds the GIL without running
+    bytecode, and the ticker stops in the middle of it."""
+    values = np.random.default_rng(0).random(1_500_000).tolist()
+    ticks, took = _ticks_during(lambda: sorted(values))
+    assert took > 0.05
+    assert ticks == 0, (ticks, took)
