@@ -17,7 +17,7 @@ HYPOTHESIS_PROFILE ?= dev
 
 WARN = -std=c99 -Wall -Wextra -Wshadow -Werror
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-KERNELS = csrc/kernels/reduce.c csrc/kernels/binary.c csrc/kernels/classification.c
+KERNELS = $(wildcard csrc/kernels/*.c)
 ASAN_DIR = build/asan
 PY_INC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 NP_INC = $(shell $(PYTHON) -c "import numpy; print(numpy.get_include())")
@@ -41,7 +41,7 @@ test: build
 ctest:
 	mkdir -p tests/c/build
 	for cc in $(CC_GCC) $(CC_CLANG); do \
-	  $$cc $(WARN) $(SAN) -Icsrc tests/c/test_engine.c $(KERNELS) -lm \
+	  $$cc $(WARN) $(SAN) -Icsrc tests/c/test_engine.c $(KERNELS) -lm -pthread \
 	    -o tests/c/build/test_engine_$$cc && \
 	  ./tests/c/build/test_engine_$$cc || exit 1; \
 	done
@@ -53,7 +53,7 @@ fuzz:
 	mkdir -p fuzz/build/corpus_elementwise fuzz/build/corpus_classes
 	for f in elementwise classes; do \
 	  $(CC_CLANG) $(WARN) -O2 -g -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -Icsrc fuzz/fuzz_$$f.c $(KERNELS) -lm \
+	    -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -Icsrc fuzz/fuzz_$$f.c $(KERNELS) -lm -pthread \
 	    -o fuzz/build/fuzz_$$f || exit 1; \
 	done
 	pids=; for f in elementwise classes; do \

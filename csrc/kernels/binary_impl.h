@@ -198,6 +198,12 @@ FN(bce_logits_loop)(const T *restrict x, const T *restrict y, const T *restrict 
     }
 }
 
+/* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
+ * always see through the pointer it returns. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 static double
 FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
@@ -223,6 +229,9 @@ FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     }
     return FN(sum_block)(l, n);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static double
 FN(sigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)

@@ -146,24 +146,25 @@ FN(nll)(const lf_classes *a)
 
 /* The largest of x[0, C), C >= 1.  gcc will not vectorize a float max
  * reduction without -ffinite-math-only, but it does an integer one: floats
- * map to integers of the same order by flipping the magnitude bits of the
- * negative ones.  A positive nan orders above inf (so the max is nan), a
+ * map to unsigned integers of the same order (below).  A positive nan orders
+ * above inf (so the max is nan), a
  * negative one below -inf; either way the exp-sum that follows is nan. */
 static inline T
 FN(row_max)(const T *restrict x, ptrdiff_t C)
 {
-    const int bits = 8 * (int)sizeof(T);
-    const T_INT mag = (T_INT)(((T_UINT)1 << (bits - 1)) - 1);
-    T_INT best;
+    /* Map each float to an unsigned key that orders as the float does:
+     * negatives have every bit flipped, the rest the sign bit set.  All in
+     * unsigned arithmetic, so no shift or conversion is implementation-defined. */
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    T_UINT best, k;
     memcpy(&best, &x[0], sizeof(T));
-    best ^= (best >> (bits - 1)) & mag;
+    best = (best & sign) ? ~best : (best | sign);
     for (ptrdiff_t c = 1; c < C; c++) {
-        T_INT k;
         memcpy(&k, &x[c], sizeof(T));
-        k ^= (k >> (bits - 1)) & mag;
+        k = (k & sign) ? ~k : (k | sign);
         best = k > best ? k : best;
     }
-    best ^= (best >> (bits - 1)) & mag;
+    best = (best & sign) ? (best ^ sign) : ~best;
     T m;
     memcpy(&m, &best, sizeof(T));
     return m;
