@@ -10,6 +10,14 @@ here: from torch's deprecated ``size_average`` / ``reduce`` on (after
 
 For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 ``crit.backward()`` or the fused ``crit.forward_backward()``.
+
+>>> import numpy as np, pylossfn.functional as F
+>>> x = np.array([[2.0, 0.0], [0.0, 2.0]], dtype=np.float32)
+>>> loss = F.cross_entropy(x, np.array([0, 1]))
+>>> loss.dtype, round(float(loss), 6)
+(dtype('float32'), 0.126928)
+>>> F.cross_entropy(x, np.array([0, 1]), reduction="none").shape
+(2,)
 """
 from __future__ import annotations
 

@@ -81,6 +81,15 @@ class UndefinedMetricWarning(UserWarning):
     Raised, for example, when ``zero_division='warn'`` and a precision has no
     predicted samples (the value is then 0.0), mirroring
     ``sklearn.exceptions.UndefinedMetricWarning``.
+
+    >>> import warnings
+    >>> from pylossfn.metrics import UndefinedMetricWarning, precision_score
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     precision_score([0, 1], [0, 0])
+    0.0
+    >>> caught[0].category is UndefinedMetricWarning
+    True
     """
 
 

@@ -110,6 +110,11 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
     the last axis), or a ``functools.partial`` of one of them with keyword
     options; any other callable raises TypeError, since only the distances
     the C core implements can be differentiated without autograd.
+    ``margin > 0``.
+
+    Shapes: anchor, positive, negative ``[N, D]`` (or ``[D]``), broadcasting
+    with equal numbers of dimensions.  ``backward()`` returns
+    ``(d_anchor, d_positive, d_negative)``.
 
     >>> import numpy as np, pylossfn as lf, pylossfn.functional as F
     >>> crit = lf.TripletMarginWithDistanceLoss(distance_function=F.cosine_distance)

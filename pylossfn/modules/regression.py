@@ -38,6 +38,9 @@ class L1Loss(Loss[FloatArray]):
 
     ``l = |x - y|``; ``dl/dx = sign(x - y)`` (0 where ``x = y``, as torch).
 
+    Shapes: input any shape; target broadcasting with it (a UserWarning when
+    the shapes differ, as torch's); ``"none"`` returns the broadcast shape.
+
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.L1Loss().forward_backward(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 5.0]))
     >>> float(loss), grad
@@ -56,7 +59,7 @@ class L1Loss(Loss[FloatArray]):
 class MSELoss(Loss[FloatArray]):
     """Mean squared error, as ``torch.nn.MSELoss``.
 
-    ``l = (x - y) ** 2``; ``dl/dx = 2 (x - y)``.
+    ``l = (x - y) ** 2``; ``dl/dx = 2 (x - y)``.  Shapes as :class:`L1Loss`.
 
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.MSELoss().forward_backward(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
@@ -77,8 +80,8 @@ class SmoothL1Loss(Loss[FloatArray]):
     """Smooth L1 loss, as ``torch.nn.SmoothL1Loss``.
 
     With ``d = x - y``, ``z = |d|``: ``l = 0.5 z ** 2 / beta`` if ``z < beta``
-    else ``z - 0.5 beta``; ``dl/dx = clip(d / beta, -1, 1)``.  ``beta >= 0``;
-    ``beta = 0`` is :class:`L1Loss`.
+    else ``z - 0.5 beta``; ``dl/dx = clip(d / beta, -1, 1)``.  ``beta >= 0``
+    (default 1); ``beta = 0`` is :class:`L1Loss`.  Shapes as :class:`L1Loss`.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.SmoothL1Loss(reduction="sum", beta=2.0)
@@ -104,7 +107,8 @@ class HuberLoss(Loss[FloatArray]):
 
     With ``d = x - y``, ``z = |d|``: ``l = 0.5 z ** 2`` if ``z < delta`` else
     ``delta (z - 0.5 delta)``; ``dl/dx = clip(d, -delta, delta)``.
-    ``delta > 0``.  torch's positional order ``(reduction, delta)`` is kept.
+    ``delta > 0`` (default 1).  Shapes as :class:`L1Loss`.  torch's positional
+    order ``(reduction, delta)`` is kept.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.HuberLoss(reduction="sum", delta=2.0)
@@ -129,8 +133,10 @@ class SoftMarginLoss(Loss[FloatArray]):
     """Two-class logistic loss, as ``torch.nn.SoftMarginLoss``.
 
     ``l = log(1 + exp(-y x))`` for ``y`` in {-1, 1};
-    ``dl/dx = -y sigmoid(-y x)``.  Stable for any logit.  The target
-    broadcasts to the input's shape.
+    ``dl/dx = -y sigmoid(-y x)``.  Stable for any logit.
+
+    Shapes: input any shape; target broadcasting to the input's shape (the
+    input is not broadcast, as in torch); ``"none"`` returns the input's shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.SoftMarginLoss().forward_backward(np.zeros(2), np.array([1.0, -1.0]))
@@ -156,6 +162,9 @@ class KLDivLoss(Loss[FloatArray]):
     ``"batchmean"`` (the sum over ``input.shape[0]``, the true KL divergence);
     ``"mean"`` (the default, as in torch) divides by the number of elements
     and warns as torch does.
+
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.KLDivLoss(reduction="batchmean")
@@ -194,6 +203,9 @@ class PoissonNLLLoss(Loss[FloatArray]):
     ``full=True`` adds Stirling's term ``y log y - y + 0.5 log(2 pi y)`` where
     ``y > 1`` (it does not depend on ``x``).
 
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
+
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.PoissonNLLLoss().forward_backward(np.zeros(2), np.array([1.0, 3.0]))
     >>> float(loss), grad
@@ -225,7 +237,9 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
     ``v = max(var, eps)`` (``+ 0.5 log(2 pi)`` with ``full=True``).
     ``backward()`` returns ``(d_input, d_var)``: ``d_input = (x - y) / v``,
     ``d_var = 0.5 (1 / v - (x - y) ** 2 / v ** 2)``, taken at the clamped
-    ``v`` as torch does (its clamp is outside autograd).  ``var``: the input's
+    ``v`` as torch does (its clamp is outside autograd).
+
+    Shapes: input any shape; target broadcasting with it; ``var`` the input's
     shape, the input's shape without the last dim, one dim of size 1 where
     they differ, or a number (``d_var`` is then a 0-d array).
 
@@ -257,7 +271,10 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
 
     ``l = x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1`` (other
     target values add both, as torch); the gradient of the hinge is -1 where
-    ``margin - x >= 0``.
+    ``margin - x >= 0``.  ``input`` is typically a distance.
+
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.HingeEmbeddingLoss(reduction="sum")
@@ -283,9 +300,11 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
 
     Per sample over its C labels (the last axis):
     ``l = sum_c w_c (softplus(-x_c) + (1 - y_c) x_c) / C``, the label-mean of
-    BCE-with-logits; ``dl/dx_c = w_c (sigmoid(x_c) - y_c) / C``.  ``weight``
-    (typically ``[C]``) broadcasts to the input.  ``"none"`` gives one loss per
-    sample.
+    BCE-with-logits; ``dl/dx_c = w_c (sigmoid(x_c) - y_c) / C``.
+
+    Shapes: input ``[N, C]`` (or ``[..., C]``, or ``[C]``); target
+    broadcasting with it; ``weight`` (typically ``[C]``) broadcasting to the
+    input.  ``"none"`` gives one loss per sample, ``shape[:-1]``.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.MultiLabelSoftMarginLoss()
@@ -311,8 +330,10 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
 
     ``crit(input1, input2, target)``: ``l = max(0, -y (x1 - x2) + margin)``.
     ``backward()`` returns ``(d_input1, d_input2)`` = ``(-y, y)`` where the
-    hinge is active (``>= 0``, as torch's clamp), else 0.  The three arrays
-    have the same number of dims and broadcast together.
+    hinge is active (``>= 0``, as torch's clamp), else 0.
+
+    Shapes: the three arrays have the same number of dims and broadcast
+    together; ``"none"`` returns the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.MarginRankingLoss(margin=0.5, reduction="sum")
