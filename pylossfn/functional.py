@@ -208,6 +208,8 @@ def nll_loss(
 def sigmoid(input: ArrayLike) -> FloatArray:
     """``1 / (1 + exp(-x))`` element-wise, without overflow.
 
+    Shapes: any; the result has the input's shape and (floating) dtype.
+
     >>> import numpy as np, pylossfn.functional as F
     >>> F.sigmoid(np.array([0.0, 1e4, -1e4]))
     array([0.5, 1. , 0. ])
@@ -217,6 +219,8 @@ def sigmoid(input: ArrayLike) -> FloatArray:
 
 def logsigmoid(input: ArrayLike) -> FloatArray:
     """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` element-wise.
+
+    Shapes: any; the result has the input's shape and (floating) dtype.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.logsigmoid(np.array([0.0, -1e4]))
@@ -247,7 +251,8 @@ def softmax(
     """``exp(x - max) / sum(exp(x - max))`` along ``dim``.
 
     ``dtype`` casts the input first, as in torch.  ``dim=None`` follows
-    torch's deprecated implicit choice (0 for 0-, 1- and 3-d input, else 1).
+    torch's deprecated implicit choice (0 for 0-, 1- and 3-d input, else 1)
+    and warns.  Shapes: any; the result has the input's shape.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.softmax(np.array([[0.0, np.log(3.0)]]), dim=1)
@@ -261,6 +266,9 @@ def log_softmax(
     input: ArrayLike, dim: int | None = None, *, dtype: DTypeLike | None = None,
 ) -> FloatArray:
     """``(x - max) - log(sum(exp(x - max)))`` along ``dim``.
+
+    ``dim`` and ``dtype`` as in :func:`softmax`.  Shapes: any; the result has
+    the input's shape.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.log_softmax(np.array([0.0, 0.0]), dim=0)
@@ -638,6 +646,10 @@ def triplet_margin_with_distance_loss(
     keyword options.  Other callables raise TypeError: the C core
     differentiates only the distances it implements.  ``margin`` > 0.
 
+    Shapes: as :func:`triplet_margin_loss` (``[N, D]`` or ``[D]`` each,
+    broadcasting with the same number of dimensions).  ``"none"`` returns the
+    shape without the last axis.
+
     >>> import numpy as np, pylossfn.functional as F
     >>> a = np.array([[1.0, 0.0]]); pos = np.array([[1.0, 0.1]]); neg = np.array([[0.0, 1.0]])
     >>> loss = F.triplet_margin_with_distance_loss(a, pos, neg, distance_function=F.cosine_distance)
@@ -727,9 +739,10 @@ def ctc_loss(
 ) -> LossValue:
     """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
 
-    ``l = -log sum over the alignments of ``targets`` of prod_t p_t``, by the
-    alpha recursion in log space.  ``"mean"`` divides each loss by its target
-    length (at least 1) and averages over the batch, as torch does;
+    ``l = -log(sum over the alignments a of the target of prod_t p_t(a_t))``,
+    by the alpha recursion in log space; ``blank`` (default 0) is the class
+    index of the blank.  ``"mean"`` divides each loss by its target length
+    (at least 1) and averages over the batch, as torch does;
     ``zero_infinity`` turns infinite losses (no valid alignment) into 0.
 
     Shapes: ``log_probs`` ``[T, N, C]`` (or ``[T, C]`` unbatched) of

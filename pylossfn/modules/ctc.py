@@ -15,9 +15,10 @@ class CTCLoss(Loss[FloatArray]):
     """Connectionist temporal classification loss, as ``torch.nn.CTCLoss``.
 
     ``l = -log p(target | log_probs)``, summed over every alignment by the
-    alpha recursion in log space; ``"mean"`` divides each loss by its target
-    length (at least 1), then averages over the batch; ``zero_infinity``
-    zeroes infinite losses and their gradients.
+    alpha recursion in log space; ``blank`` (default 0) is the class index of
+    the blank.  ``"mean"`` divides each loss by its target length (at least
+    1), then averages over the batch; ``zero_infinity`` zeroes infinite
+    losses and their gradients.
 
     ``backward()`` returns torch's gradient with respect to ``log_probs``:
     ``exp(log_probs) - exp(log(sum of alpha * beta over the target's
