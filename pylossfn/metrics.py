@@ -35,23 +35,15 @@ Conventions shared by every function:
 - Scalar results are Python floats; per-label results are float64 arrays.
 """
 
-from __future__ import annotations
-
 import numbers
 import warnings
-from typing import TYPE_CHECKING, Any, Literal, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-if TYPE_CHECKING:
-    from numpy.typing import ArrayLike, NDArray
-
-    #: the ``average`` of the ranking metrics; the set-wise ones also take "binary"
-    Average = Optional[Literal["micro", "macro", "weighted", "samples"]]
-    PRFAverage = Optional[Literal["binary", "micro", "macro", "weighted", "samples"]]
-    PosLabel = Union[float, str]  # bool and int are floats to a type checker
-    ZeroDivision = Union[Literal["warn"], float]
-    _Index = Union[int, Tuple[int, ...]]
+# Annotations are strings (this module imports nothing beyond numpy and two
+# stdlib modules, not even typing), so they cost nothing at run time on any
+# Python >= 3.9; a bare np.ndarray means "any dtype".
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -99,7 +91,7 @@ class UndefinedMetricWarning(UserWarning):
 # ----------------------------------------------------------------------------
 
 
-def _asarray(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
+def _asarray(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists, mostly
@@ -109,7 +101,7 @@ def _asarray(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
     return a
 
 
-def _numeric(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
+def _numeric(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     """Real numeric array (bool, int or float); complex/str/object are refused."""
     a = _asarray(x, name, fn)
     if a.dtype.kind not in "biuf":
@@ -119,13 +111,13 @@ def _numeric(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
     return a
 
 
-def _first(mask: NDArray[np.bool_]) -> _Index:
+def _first(mask: "NDArray[np.bool_]") -> "int | tuple[int, ...]":
     """(index, ...) of the first True in ``mask`` as a tuple or int, for messages."""
     idx = tuple(int(i) for i in np.argwhere(mask)[0])
     return idx[0] if len(idx) == 1 else idx
 
 
-def _scores(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
+def _scores(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     """Real scores; NaN has no rank, so it is refused (+-inf is fine)."""
     a = _numeric(x, name, fn)
     if a.dtype.kind == "f":
@@ -136,7 +128,7 @@ def _scores(x: ArrayLike, name: str, fn: str) -> NDArray[Any]:
     return a
 
 
-def _indicator(a: NDArray[Any], name: str, fn: str) -> NDArray[np.bool_]:
+def _indicator(a: "np.ndarray", name: str, fn: str) -> "NDArray[np.bool_]":
     """0/1 label-indicator values -> bool array."""
     if a.dtype.kind == "b":
         return a
@@ -155,7 +147,7 @@ def _indicator(a: NDArray[Any], name: str, fn: str) -> NDArray[np.bool_]:
     return a != 0
 
 
-def _labels_1d(a: NDArray[Any], name: str, fn: str) -> NDArray[Any]:
+def _labels_1d(a: "np.ndarray", name: str, fn: str) -> "np.ndarray":
     """1-D class labels: bool/int, integral floats or strings."""
     kind = a.dtype.kind
     if kind == "b":
@@ -181,12 +173,12 @@ def _labels_1d(a: NDArray[Any], name: str, fn: str) -> NDArray[Any]:
     )
 
 
-def _column_to_1d(a: NDArray[Any]) -> NDArray[Any]:
+def _column_to_1d(a: "np.ndarray") -> "np.ndarray":
     # scikit-learn reads an (n, 1) array as a column vector of labels.
     return a.ravel() if a.ndim == 2 and a.shape[1] == 1 else a
 
 
-def _sample_weight(w: ArrayLike | None, n: int, fn: str) -> NDArray[np.float64] | None:
+def _sample_weight(w: "ArrayLike | None", n: int, fn: str) -> "NDArray[np.float64] | None":
     if w is None:
         return None
     a = _numeric(w, "sample_weight", fn)
@@ -198,7 +190,7 @@ def _sample_weight(w: ArrayLike | None, n: int, fn: str) -> NDArray[np.float64] 
     return a
 
 
-def _weighted_mean(values: NDArray[Any], w: NDArray[np.float64] | None, fn: str) -> float:
+def _weighted_mean(values: "np.ndarray", w: "NDArray[np.float64] | None", fn: str) -> float:
     if w is None:
         return float(np.mean(values))
     total = w.sum()
@@ -207,7 +199,7 @@ def _weighted_mean(values: NDArray[Any], w: NDArray[np.float64] | None, fn: str)
     return float(np.dot(values, w) / total)
 
 
-def _contains(arr: NDArray[Any], value: object) -> bool:
+def _contains(arr: "np.ndarray", value: "object") -> bool:
     """``value in arr`` without numpy's str/number comparison pitfalls."""
     if isinstance(value, (str, bytes)) != (arr.dtype.kind == "U"):
         return False
@@ -217,14 +209,14 @@ def _contains(arr: NDArray[Any], value: object) -> bool:
         return False
 
 
-def _check_average(average: object, fn: str, allowed: tuple[str | None, ...]) -> None:
+def _check_average(average: "object", fn: str, allowed: "tuple[str | None, ...]") -> None:
     if not (average is None or isinstance(average, str)) or average not in allowed:
         raise ValueError(f"{fn}: average must be one of {allowed}, got {average!r}")
 
 
 def _check_targets(
-    y_true: ArrayLike, y_pred: ArrayLike, fn: str
-) -> tuple[str, NDArray[Any], NDArray[Any], NDArray[Any]]:
+    y_true: "ArrayLike", y_pred: "ArrayLike", fn: str
+) -> "tuple[str, np.ndarray, np.ndarray, np.ndarray]":
     """Classify a (y_true, y_pred) pair as scikit-learn's ``_check_targets`` does.
 
     Returns ``(kind, present, yt, yp)`` with kind in {'binary', 'multiclass',
@@ -267,7 +259,7 @@ def _check_targets(
     return ("binary" if present.size <= 2 else "multiclass"), present, yt, yp
 
 
-def _check_zero_division(zero_division: object, fn: str) -> float:
+def _check_zero_division(zero_division: "object", fn: str) -> float:
     if isinstance(zero_division, str):
         if zero_division == "warn":
             return 0.0
@@ -289,7 +281,7 @@ def _check_zero_division(zero_division: object, fn: str) -> float:
 # ----------------------------------------------------------------------------
 
 
-def _sigmoid(x: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
+def _sigmoid(x: "NDArray[np.floating]") -> "NDArray[np.floating]":
     """Logistic function in x's floating dtype, without overflow warnings."""
     out = np.empty_like(x)
     pos = x >= 0
@@ -299,7 +291,7 @@ def _sigmoid(x: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     return out
 
 
-def _floating(a: NDArray[Any]) -> NDArray[np.floating[Any]]:
+def _floating(a: "np.ndarray") -> "NDArray[np.floating]":
     return a if a.dtype.kind == "f" else a.astype(np.float64)
 
 
@@ -308,9 +300,9 @@ def _class_axis(ndim: int) -> int:
 
 
 def _class_index_target(
-    labels: ArrayLike, logits_shape: tuple[int, ...], fn: str, logits_name: str = "logits",
+    labels: "ArrayLike", logits_shape: "tuple[int, ...]", fn: str, logits_name: str = "logits",
     name: str = "labels",
-) -> NDArray[Any]:
+) -> "np.ndarray":
     """Integer class targets of ``logits_shape`` without its class axis, in [0, C)."""
     t = _asarray(labels, name, fn)
     if t.dtype.kind not in "iu":
@@ -335,7 +327,7 @@ def _class_index_target(
     return t
 
 
-def _class_logits(logits: ArrayLike, fn: str) -> NDArray[Any]:
+def _class_logits(logits: "ArrayLike", fn: str) -> "np.ndarray":
     x = _scores(logits, "logits", fn)
     if x.ndim == 0:
         raise ValueError(
@@ -346,7 +338,7 @@ def _class_logits(logits: ArrayLike, fn: str) -> NDArray[Any]:
     return x
 
 
-def binary_accuracy(logits: ArrayLike, target: ArrayLike, threshold: float = 0.5) -> float:
+def binary_accuracy(logits: "ArrayLike", target: "ArrayLike", threshold: float = 0.5) -> float:
     r"""Fraction of binary (or multi-label) decisions taken from logits that are right.
 
     .. math::
@@ -398,7 +390,7 @@ def binary_accuracy(logits: ArrayLike, target: ArrayLike, threshold: float = 0.5
     return float(np.count_nonzero(pred == np.atleast_1d(t)) / x.size)
 
 
-def accuracy(logits: ArrayLike, labels: ArrayLike) -> float:
+def accuracy(logits: "ArrayLike", labels: "ArrayLike") -> float:
     r"""Multiclass accuracy of the arg-max class.
 
     .. math::
@@ -435,7 +427,7 @@ def accuracy(logits: ArrayLike, labels: ArrayLike) -> float:
     return float(np.count_nonzero(pred == t) / t.size)
 
 
-def top_k_accuracy(logits: ArrayLike, labels: ArrayLike, k: int = 5) -> float:
+def top_k_accuracy(logits: "ArrayLike", labels: "ArrayLike", k: int = 5) -> float:
     r"""Fraction of samples whose true class is among the ``k`` highest scores.
 
     .. math::
@@ -505,7 +497,7 @@ def top_k_accuracy(logits: ArrayLike, labels: ArrayLike, k: int = 5) -> float:
 # ----------------------------------------------------------------------------
 
 
-def multilabel_predictions(logits: ArrayLike, threshold: ArrayLike = 0.0) -> NDArray[np.int64]:
+def multilabel_predictions(logits: "ArrayLike", threshold: "ArrayLike" = 0.0) -> "NDArray[np.int64]":
     r"""Multi-label (or binary) decisions from logits: ``(logits > threshold)`` as int64.
 
     .. math:: \hat y_{n,l} = [\,x_{n,l} > t_l\,]
@@ -552,7 +544,7 @@ def multilabel_predictions(logits: ArrayLike, threshold: ArrayLike = 0.0) -> NDA
     return (x > thr).astype(np.int64)
 
 
-def multiclass_predictions(logits: ArrayLike) -> NDArray[np.int64]:
+def multiclass_predictions(logits: "ArrayLike") -> "NDArray[np.int64]":
     r"""Predicted class indices: arg-max over the class axis, as int64.
 
     .. math:: \hat y_n = \operatorname{argmax}_c x_{n,c}
@@ -579,7 +571,7 @@ def multiclass_predictions(logits: ArrayLike) -> NDArray[np.int64]:
     return np.argmax(x, axis=_class_axis(x.ndim)).astype(np.int64)
 
 
-def one_hot(labels: ArrayLike, num_classes: int = -1) -> NDArray[np.int64]:
+def one_hot(labels: "ArrayLike", num_classes: int = -1) -> "NDArray[np.int64]":
     r"""One-hot encoding of integer class indices, as ``torch.nn.functional.one_hot``.
 
     .. math:: o_{\ldots,c} = [\,y_{\ldots} = c\,]
@@ -635,8 +627,8 @@ def one_hot(labels: ArrayLike, num_classes: int = -1) -> NDArray[np.int64]:
 
 
 def subset_accuracy(
-    y_true: ArrayLike, y_pred: ArrayLike, *, normalize: bool = True,
-    sample_weight: ArrayLike | None = None,
+    y_true: "ArrayLike", y_pred: "ArrayLike", *, normalize: bool = True,
+    sample_weight: "ArrayLike | None" = None,
 ) -> float:
     r"""Subset accuracy: a sample counts only if *all* its labels are right.
 
@@ -678,7 +670,7 @@ def subset_accuracy(
 
 
 def hamming_loss(
-    y_true: ArrayLike, y_pred: ArrayLike, *, sample_weight: ArrayLike | None = None
+    y_true: "ArrayLike", y_pred: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
     r"""Fraction of labels that are wrong, as ``sklearn.metrics.hamming_loss``.
 
@@ -714,7 +706,7 @@ def hamming_loss(
     return _weighted_mean(wrong, w, fn)
 
 
-def _warn_prf(average: str | None, modifier: str, msg_start: str, result_size: int) -> None:
+def _warn_prf(average: "str | None", modifier: str, msg_start: str, result_size: int) -> None:
     # scikit-learn's wording, so that messages can be compared one to one.
     axis0, axis1 = ("label", "sample") if average == "samples" else ("sample", "label")
     where = "due to" if result_size == 1 else f"in {axis1}s with"
@@ -727,9 +719,9 @@ def _warn_prf(average: str | None, modifier: str, msg_start: str, result_size: i
 
 
 def _divide(
-    num: ArrayLike, den: NDArray[Any], metric: str, modifier: str, average: str | None,
+    num: "ArrayLike", den: "np.ndarray", metric: str, modifier: str, average: "str | None",
     warn: bool, zero_value: float,
-) -> NDArray[np.float64]:
+) -> "NDArray[np.float64]":
     mask = den == 0
     result = np.asarray(num, dtype=np.float64) / np.where(mask, 1, den).astype(np.float64)
     if mask.any():
@@ -739,7 +731,7 @@ def _divide(
     return result
 
 
-def _nanaverage(a: NDArray[np.float64], weights: ArrayLike | None) -> float:
+def _nanaverage(a: "NDArray[np.float64]", weights: "ArrayLike | None") -> float:
     """Mean ignoring NaN (the zero_division=np.nan entries); scikit-learn's rule.
 
     If the remaining weights sum to zero the plain mean is used.
@@ -756,7 +748,7 @@ def _nanaverage(a: NDArray[np.float64], weights: ArrayLike | None) -> float:
     return float(np.mean(a))
 
 
-def _multilabel_columns(labels: ArrayLike, n_labels: int, fn: str) -> NDArray[Any]:
+def _multilabel_columns(labels: "ArrayLike", n_labels: int, fn: str) -> "np.ndarray":
     cols = _asarray(labels, "labels", fn)
     if cols.ndim != 1 or cols.size == 0:
         raise ValueError(
@@ -776,7 +768,7 @@ def _multilabel_columns(labels: ArrayLike, n_labels: int, fn: str) -> NDArray[An
     return cols
 
 
-def _select_labels_1d(labels: ArrayLike, present: NDArray[Any], fn: str) -> NDArray[Any]:
+def _select_labels_1d(labels: "ArrayLike", present: "np.ndarray", fn: str) -> "np.ndarray":
     sel = _labels_1d(_asarray(labels, "labels", fn), "labels", fn)
     if sel.ndim != 1 or sel.size == 0:
         raise ValueError(f"{fn}: labels must be a non-empty 1-D array-like, got shape {sel.shape}")
@@ -788,10 +780,10 @@ def _select_labels_1d(labels: ArrayLike, present: NDArray[Any], fn: str) -> NDAr
 
 
 def _prf(
-    fn: str, y_true: ArrayLike, y_pred: ArrayLike, *, beta: float, labels: ArrayLike | None,
-    pos_label: PosLabel, average: str | None, sample_weight: ArrayLike | None,
-    zero_division: ZeroDivision, warn_for: tuple[str, ...],
-) -> tuple[Any, ...]:
+    fn: str, y_true: "ArrayLike", y_pred: "ArrayLike", *, beta: float, labels: "ArrayLike | None",
+    pos_label: "float | str", average: "str | None", sample_weight: "ArrayLike | None",
+    zero_division: "str | float", warn_for: "tuple[str, ...]",
+) -> "tuple":
     """Precision, recall and F-beta as sklearn's precision_recall_fscore_support."""
     zero_value = _check_zero_division(zero_division, fn)
     _check_average(average, fn, _AVERAGES + ("binary",))
@@ -909,15 +901,15 @@ _PRF_PARAMS = """
 
 
 def precision_score(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels: ArrayLike | None = None,
-    pos_label: PosLabel = 1,
-    average: PRFAverage = "binary",
-    sample_weight: ArrayLike | None = None,
-    zero_division: ZeroDivision = "warn",
-) -> float | NDArray[np.float64]:
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "precision_score"
     return _prf(
         fn,
@@ -960,15 +952,15 @@ precision_score.__doc__ = (
 
 
 def recall_score(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels: ArrayLike | None = None,
-    pos_label: PosLabel = 1,
-    average: PRFAverage = "binary",
-    sample_weight: ArrayLike | None = None,
-    zero_division: ZeroDivision = "warn",
-) -> float | NDArray[np.float64]:
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "recall_score"
     return _prf(
         fn,
@@ -1010,15 +1002,15 @@ recall_score.__doc__ = (
 
 
 def f1_score(
-    y_true: ArrayLike,
-    y_pred: ArrayLike,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels: ArrayLike | None = None,
-    pos_label: PosLabel = 1,
-    average: PRFAverage = "binary",
-    sample_weight: ArrayLike | None = None,
-    zero_division: ZeroDivision = "warn",
-) -> float | NDArray[np.float64]:
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "f1_score"
     return _prf(
         fn,
@@ -1064,7 +1056,7 @@ f1_score.__doc__ = (
 # ----------------------------------------------------------------------------
 
 
-def _tie_last(sorted_scores: NDArray[Any]) -> NDArray[np.intp]:
+def _tie_last(sorted_scores: "np.ndarray") -> "NDArray[np.intp]":
     """Index (along the last axis) of the last member of each element's tie group.
 
     ``sorted_scores`` is sorted along its last axis; equal neighbours form a
@@ -1079,8 +1071,8 @@ def _tie_last(sorted_scores: NDArray[Any]) -> NDArray[np.intp]:
 
 
 def _ap_rows(
-    y: NDArray[np.bool_], s: NDArray[Any], w: NDArray[np.float64] | None
-) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    y: "NDArray[np.bool_]", s: "np.ndarray", w: "NDArray[np.float64] | None"
+) -> "tuple[NDArray[np.float64], NDArray[np.bool_]]":
     """Step-wise (uninterpolated) average precision of every row.
 
     ``y`` (R, m) bool, ``s`` (R, m) scores, ``w`` (m,) weights or None.
@@ -1108,7 +1100,7 @@ def _ap_rows(
     return np.maximum(ap, 0.0), total == 0
 
 
-def _warn_no_positive(fn: str, no_pos: NDArray[np.bool_], what: str) -> None:
+def _warn_no_positive(fn: str, no_pos: "NDArray[np.bool_]", what: str) -> None:
     k = int(np.count_nonzero(no_pos))
     if k:
         warnings.warn(
@@ -1120,9 +1112,9 @@ def _warn_no_positive(fn: str, no_pos: NDArray[np.bool_], what: str) -> None:
 
 
 def average_precision_score(
-    y_true: ArrayLike, y_score: ArrayLike, *, average: Average = "macro", pos_label: PosLabel = 1,
-    sample_weight: ArrayLike | None = None,
-) -> float | NDArray[np.float64]:
+    y_true: "ArrayLike", y_score: "ArrayLike", *, average: "str | None" = "macro",
+    pos_label: "float | str" = 1, sample_weight: "ArrayLike | None" = None,
+) -> "float | NDArray[np.float64]":
     r"""Average precision (AP) from scores, as ``sklearn.metrics.average_precision_score``.
 
     .. math::
@@ -1247,8 +1239,8 @@ def average_precision_score(
 
 
 def _ranking_inputs(
-    y_true: ArrayLike, y_score: ArrayLike, sample_weight: ArrayLike | None, fn: str
-) -> tuple[NDArray[np.bool_], NDArray[Any], NDArray[np.float64] | None]:
+    y_true: "ArrayLike", y_score: "ArrayLike", sample_weight: "ArrayLike | None", fn: str
+) -> "tuple[NDArray[np.bool_], np.ndarray, NDArray[np.float64] | None]":
     yt = _asarray(y_true, "y_true", fn)
     if yt.ndim != 2:
         raise ValueError(
@@ -1265,7 +1257,7 @@ def _ranking_inputs(
 
 
 def label_ranking_average_precision_score(
-    y_true: ArrayLike, y_score: ArrayLike, *, sample_weight: ArrayLike | None = None
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
     r"""Label ranking average precision (LRAP), as scikit-learn's.
 
@@ -1311,7 +1303,7 @@ def label_ranking_average_precision_score(
 
 
 def coverage_error(
-    y_true: ArrayLike, y_score: ArrayLike, *, sample_weight: ArrayLike | None = None
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
     r"""Coverage error, as ``sklearn.metrics.coverage_error``.
 
@@ -1351,7 +1343,7 @@ def coverage_error(
 
 
 def label_ranking_loss(
-    y_true: ArrayLike, y_score: ArrayLike, *, sample_weight: ArrayLike | None = None
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
     r"""Ranking loss, as ``sklearn.metrics.label_ranking_loss``.
 
