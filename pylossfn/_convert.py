@@ -6,13 +6,32 @@ NumPy scalars, Python numbers, ndarray subclasses, objects with
 errors that name the argument.  Exceptions raised by a user's ``__array__``
 pass through unchanged.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["as_array"]
 
 
-def as_array(obj, fname, name):
-    """Return ``obj`` as an ndarray, or raise naming ``fname`` and ``name``."""
+def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
+    """Return ``obj`` as an ndarray, or raise naming ``fname`` and ``name``.
+
+    As ``np.asarray(obj)``, but None, strings and masked arrays are refused
+    and a ragged list's error names the argument.
+
+    >>> from pylossfn._convert import as_array
+    >>> as_array([[1, 2]], "f", "x").shape
+    (1, 2)
+    >>> as_array(None, "f", "x")
+    Traceback (most recent call last):
+    ...
+    TypeError: f: x must be an array, got None
+    """
     if obj is None:
         raise TypeError(f"{fname}: {name} must be an array, got None")
     if isinstance(obj, np.ma.MaskedArray):

@@ -1,4 +1,13 @@
-"""Type stubs of the C engine (pylossfn._core); the public API is functional / modules."""
+"""Type stubs of the C engine (pylossfn._core); the public API is functional / modules.
+
+Every loss takes its arrays, its options, the reduction code (0 none, 1 mean,
+2 sum; kl_div also 3 batchmean), ``want`` (WANT_LOSS | WANT_GRAD bits) and
+``grad_output`` (None for 1), all positional.  The result is the loss (a NumPy
+scalar for mean / sum, an ndarray for none), the gradient (an ndarray, or a
+tuple of ndarrays for the losses with several differentiable inputs), or
+``(loss, grad)``, as ``want`` asks; hence ``_Result = Any``.  The four core
+losses also take ``out``, a buffer for the gradient.
+"""
 from typing import Any, Literal
 
 import numpy as np
@@ -7,30 +16,58 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 
-_Result = Any  # loss (np.floating or ndarray), grad (ndarray) or (loss, grad), by `want`
+_Result = Any
+_Float = NDArray[np.floating[Any]]
+
+# -- binary and multi-class (the four core losses, with an `out` gradient buffer)
 
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def bce_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None,
-    pos_weight: ArrayLike | None, reduction: int, want: int, grad_output: ArrayLike | None, /,
+    pos_weight: ArrayLike | None, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def nll_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
-    reduction: int, want: int, grad_output: ArrayLike | None, /,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
-    reduction: int, label_smoothing: float, want: int, grad_output: ArrayLike | None, /,
+    reduction: int, label_smoothing: float, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
-def softmax(input: ArrayLike, dim: int, log: bool, /) -> NDArray[np.floating[Any]]: ...
-def sigmoid(input: ArrayLike, log: bool, /) -> NDArray[np.floating[Any]]: ...
-def pairwise_distance(
-    x1: ArrayLike, x2: ArrayLike, p: float, eps: float, /
-) -> NDArray[np.floating[Any]]: ...
-def cosine_similarity(x1: ArrayLike, x2: ArrayLike, eps: float, /) -> NDArray[np.floating[Any]]: ...
+
+# -- activations
+
+def softmax(input: ArrayLike, dim: int, log: bool, /) -> _Float: ...
+def sigmoid(input: ArrayLike, log: bool, /) -> _Float: ...
+
+# -- multi-label losses on logits
+
+def sigmoid_focal_loss(
+    input: ArrayLike, target: ArrayLike, alpha: float, gamma: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def asymmetric_loss(
+    input: ArrayLike, target: ArrayLike, gamma_neg: float, gamma_pos: float,
+    clip: float | None, eps: float, reduction: int, want: int, grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def multilabel_categorical_crossentropy(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def soft_f1_loss(
+    input: ArrayLike, target: ArrayLike, eps: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+
+# -- distances and embedding losses
+
+def pairwise_distance(x1: ArrayLike, x2: ArrayLike, p: float, eps: float, /) -> _Float: ...
+def cosine_similarity(x1: ArrayLike, x2: ArrayLike, eps: float, /) -> _Float: ...
 def cosine_embedding_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
     want: int, grad_output: ArrayLike | None, /,
@@ -40,6 +77,9 @@ def triplet_margin_loss(
     eps: float, swap: bool, distance: int, reduction: int, want: int,
     grad_output: ArrayLike | None, /,
 ) -> _Result: ...
+
+# -- multi-class hinge losses
+
 def multi_margin_loss(
     input: ArrayLike, target: ArrayLike, p: int, margin: float, weight: ArrayLike | None,
     reduction: int, want: int, grad_output: ArrayLike | None, /,
@@ -48,8 +88,65 @@ def multilabel_margin_loss(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
     grad_output: ArrayLike | None, /,
 ) -> _Result: ...
+
+# -- connectionist temporal classification
+
 def ctc_loss(
     log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike,
     target_lengths: ArrayLike, blank: int, reduction: int, zero_infinity: bool, want: int,
     grad_output: ArrayLike | None, /,
 ) -> _Result: ...
+
+# -- regression and element-wise losses
+
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, beta: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, delta: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def kl_div(
+    input: ArrayLike, target: ArrayLike, log_target: bool, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def poisson_nll_loss(
+    input: ArrayLike, target: ArrayLike, log_input: bool, full: bool, eps: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def gaussian_nll_loss(
+    input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool, eps: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def hinge_embedding_loss(
+    input: ArrayLike, target: ArrayLike, margin: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def margin_ranking_loss(
+    input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, /,
+) -> _Result: ...
+def multilabel_soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, /,
+) -> _Result: ...
+
+# -- threads and test hooks
+
+def set_num_threads(n: int, /) -> int: ...
+def get_num_threads() -> int: ...
+def _set_isa(level: int, /) -> int: ...
+def _vecmath(x: _Float, f: int, /) -> _Float: ...

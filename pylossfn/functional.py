@@ -10,14 +10,35 @@ here: from torch's deprecated ``size_average`` / ``reduce`` on (after
 
 For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 ``crit.backward()`` or the fused ``crit.forward_backward()``.
+
+>>> import numpy as np, pylossfn.functional as F
+>>> x = np.array([[2.0, 0.0], [0.0, 2.0]], dtype=np.float32)
+>>> loss = F.cross_entropy(x, np.array([0, 1]))
+>>> loss.dtype, round(float(loss), 6)
+(dtype('float32'), 0.126928)
+>>> F.cross_entropy(x, np.array([0, 1]), reduction="none").shape
+(2,)
 """
+from __future__ import annotations
+
 import functools
 import warnings
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
 from ._convert import as_array
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import DTypeLike, NDArray
+
+    from ._typing import ArrayLike, FloatArray, KLReduction, LossValue, Reduction
+
+    #: the (shape, dtype) of each operand before broadcasting, or None (see _operands)
+    _Shapes = Optional[Sequence[Tuple[Tuple[int, ...], np.dtype[Any]]]]
 
 __all__ = [
     "binary_cross_entropy",
@@ -58,7 +79,7 @@ _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 _LOSS = _core.WANT_LOSS
 
 
-def _reduction_code(reduction, fname):
+def _reduction_code(reduction: str, fname: str) -> int:
     """The core's code for a reduction string; ValueError for anything else."""
     try:
         return _REDUCTIONS[reduction]
@@ -68,7 +89,10 @@ def _reduction_code(reduction, fname):
         ) from None
 
 
-def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
+def binary_cross_entropy(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Binary cross-entropy between probabilities ``input`` and ``target``.
 
     ``l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))``,
@@ -93,8 +117,9 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(
-    input, target, weight=None, *, reduction="mean", pos_weight=None
-):
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
+    reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
+) -> LossValue:
     """Sigmoid + binary cross-entropy in one numerically stable step.
 
     ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x))``, which is
@@ -119,8 +144,9 @@ def binary_cross_entropy_with_logits(
 
 
 def cross_entropy(
-    input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0
-):
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
+    ignore_index: int = -100, reduction: Reduction = "mean", label_smoothing: float = 0.0,
+) -> LossValue:
     """Softmax cross-entropy over the class dimension (dim 1, or 0 unbatched).
 
     With class indices ``t`` and ``logp = log_softmax(input, 1)``:
@@ -154,7 +180,10 @@ def cross_entropy(
     )
 
 
-def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+def nll_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
+    ignore_index: int = -100, reduction: Reduction = "mean",
+) -> LossValue:
     """Negative log-likelihood of class ``target`` under log-probabilities ``input``.
 
     ``l = -w[t] * input[t]`` per sample (0 where ``t == ignore_index``); the
@@ -176,8 +205,10 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     )
 
 
-def sigmoid(input):
+def sigmoid(input: ArrayLike) -> FloatArray:
     """``1 / (1 + exp(-x))`` element-wise, without overflow.
+
+    Shapes: any; the result has the input's shape and (floating) dtype.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.sigmoid(np.array([0.0, 1e4, -1e4]))
@@ -186,8 +217,10 @@ def sigmoid(input):
     return _core.sigmoid(input, False)
 
 
-def logsigmoid(input):
+def logsigmoid(input: ArrayLike) -> FloatArray:
     """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` element-wise.
+
+    Shapes: any; the result has the input's shape and (floating) dtype.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.logsigmoid(np.array([0.0, -1e4]))
@@ -196,7 +229,7 @@ def logsigmoid(input):
     return _core.sigmoid(input, True)
 
 
-def _softmax_dim(input, dim, fname):
+def _softmax_dim(input: ArrayLike, dim: int | None, fname: str) -> int:
     if dim is not None:
         return dim
     # torch's legacy implicit choice, with its warning
@@ -208,15 +241,18 @@ def _softmax_dim(input, dim, fname):
     return 0 if np.ndim(input) in (0, 1, 3) else 1
 
 
-def _as_dtype(input, dtype):
+def _as_dtype(input: ArrayLike, dtype: DTypeLike | None) -> ArrayLike:
     return input if dtype is None else np.asarray(input, dtype=dtype)
 
 
-def softmax(input, dim=None, *, dtype=None):
+def softmax(
+    input: ArrayLike, dim: int | None = None, *, dtype: DTypeLike | None = None,
+) -> FloatArray:
     """``exp(x - max) / sum(exp(x - max))`` along ``dim``.
 
     ``dtype`` casts the input first, as in torch.  ``dim=None`` follows
-    torch's deprecated implicit choice (0 for 0-, 1- and 3-d input, else 1).
+    torch's deprecated implicit choice (0 for 0-, 1- and 3-d input, else 1)
+    and warns.  Shapes: any; the result has the input's shape.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.softmax(np.array([[0.0, np.log(3.0)]]), dim=1)
@@ -226,8 +262,13 @@ def softmax(input, dim=None, *, dtype=None):
     return _core.softmax(_as_dtype(input, dtype), dim, False)
 
 
-def log_softmax(input, dim=None, *, dtype=None):
+def log_softmax(
+    input: ArrayLike, dim: int | None = None, *, dtype: DTypeLike | None = None,
+) -> FloatArray:
     """``(x - max) - log(sum(exp(x - max)))`` along ``dim``.
+
+    ``dim`` and ``dtype`` as in :func:`softmax`.  Shapes: any; the result has
+    the input's shape.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> F.log_softmax(np.array([0.0, 0.0]), dim=0)
@@ -242,7 +283,10 @@ def log_softmax(input, dim=None, *, dtype=None):
 # --------------------------------------------------------------------------
 
 
-def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="none"):
+def sigmoid_focal_loss(
+    input: ArrayLike, target: ArrayLike, alpha: float = 0.25, gamma: float = 2.0,
+    reduction: Reduction = "none",
+) -> LossValue:
     """Focal loss on logits, as ``torchvision.ops.sigmoid_focal_loss``.
 
     With ``p = sigmoid(x)``, ``ce = binary_cross_entropy_with_logits(x, y)``
@@ -271,8 +315,9 @@ def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="none"):
 
 
 def asymmetric_loss(
-    input, target, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8, reduction="sum"
-):
+    input: ArrayLike, target: ArrayLike, *, gamma_neg: float = 4.0, gamma_pos: float = 1.0,
+    clip: float | None = 0.05, eps: float = 1e-8, reduction: Reduction = "sum",
+) -> LossValue:
     """Asymmetric loss (ASL, Ridnik et al., ICCV 2021) on logits.
 
     With ``p = sigmoid(x)`` and the shifted negative probability
@@ -300,7 +345,9 @@ def asymmetric_loss(
     )
 
 
-def multilabel_categorical_crossentropy(input, target, *, reduction="mean"):
+def multilabel_categorical_crossentropy(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Multi-label categorical cross-entropy (Su, 2020), also called ZLPR.
 
     Per sample (the last axis holds the C labels):
@@ -325,7 +372,9 @@ def multilabel_categorical_crossentropy(input, target, *, reduction="mean"):
     )
 
 
-def soft_f1_loss(input, target, *, eps=1e-16, reduction="mean"):
+def soft_f1_loss(
+    input: ArrayLike, target: ArrayLike, *, eps: float = 1e-16, reduction: Reduction = "mean",
+) -> LossValue:
     """Macro soft-F1 cost from logits, over the batch.
 
     With ``p = sigmoid(x)`` and soft counts over the N samples of each class
@@ -352,7 +401,9 @@ def soft_f1_loss(input, target, *, eps=1e-16, reduction="mean"):
 # --------------------------------------------------------------------------
 
 
-def _operands(fname, names, arrays, *, same_ndim=False):
+def _operands(
+    fname: str, names: Sequence[str], arrays: Sequence[Any], *, same_ndim: bool = False
+) -> tuple[Sequence[Any], _Shapes]:
     """The row operands broadcast to one shape, and how to fold gradients back.
 
     Returns ``(arrays, shapes)``: ``shapes`` is None on the fast path (every
@@ -378,7 +429,7 @@ def _operands(fname, names, arrays, *, same_ndim=False):
     return [np.broadcast_to(a, shape) for a in arrays], shapes
 
 
-def _fold(grad, shape, dtype):
+def _fold(grad: NDArray[Any], shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
     """A gradient of the broadcast shape summed back to an operand's shape and dtype."""
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
@@ -391,7 +442,7 @@ def _fold(grad, shape, dtype):
     return grad
 
 
-def _fold_result(result, want, shapes):
+def _fold_result(result: Any, want: int, shapes: _Shapes) -> Any:
     """Folds the gradient tuple of a core result (see ``_operands``)."""
     if shapes is None or not want & _core.WANT_GRAD:
         return result
@@ -401,7 +452,9 @@ def _fold_result(result, want, shapes):
     return (loss, grads) if want & _LOSS else grads
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+def pairwise_distance(
+    x1: ArrayLike, x2: ArrayLike, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False,
+) -> FloatArray:
     """``||x1 - x2 + eps||_p`` over the last axis, as ``torch.nn.functional.pairwise_distance``.
 
     ``eps`` is added to the difference (not to the norm), as torch does.
@@ -420,7 +473,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return out[..., np.newaxis] if keepdim and np.ndim(x1) > 0 else out
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1e-8) -> FloatArray:
     """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``.
 
     As ``torch.nn.functional.cosine_similarity`` (torch >= 2.0, each norm
@@ -431,16 +484,16 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     array([ 1., -1.])
     """
     fname = "cosine_similarity"
-    (x1, x2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
-    nd = max(np.ndim(x1), 1)
+    (a1, a2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
+    nd = max(np.ndim(a1), 1)
     if not -nd <= dim < nd:
-        raise IndexError(f"{fname}: dim {dim} is out of range for {np.ndim(x1)}-d inputs")
-    if np.ndim(x1) > 0:
-        x1, x2 = np.moveaxis(x1, dim, -1), np.moveaxis(x2, dim, -1)
-    return _core.cosine_similarity(x1, x2, eps)
+        raise IndexError(f"{fname}: dim {dim} is out of range for {np.ndim(a1)}-d inputs")
+    if np.ndim(a1) > 0:
+        a1, a2 = np.moveaxis(a1, dim, -1), np.moveaxis(a2, dim, -1)
+    return _core.cosine_similarity(a1, a2, eps)
 
 
-def cosine_distance(x1, x2, eps=1e-8):
+def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArray:
     """``1 - cosine_similarity(x1, x2, dim=-1, eps)``: a distance for triplet losses.
 
     Not in torch; torch's documentation writes it as the lambda
@@ -455,7 +508,10 @@ def cosine_distance(x1, x2, eps=1e-8):
     return 1 - cosine_similarity(x1, x2, dim=-1, eps=eps)
 
 
-def _cosine_embedding(want, grad_output, input1, input2, target, margin, reduction):
+def _cosine_embedding(
+    want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
+    target: ArrayLike, margin: float, reduction: int,
+) -> Any:
     fname = "cosine_embedding_loss"
     (x1, x2), shapes = _operands(fname, ("input1", "input2"), (input1, input2))
     if shapes is not None and np.ndim(x1) == 2 and np.shape(target) != x1.shape[:1]:
@@ -477,7 +533,10 @@ def _cosine_embedding(want, grad_output, input1, input2, target, margin, reducti
     return _fold_result(result, want, shapes)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
+def cosine_embedding_loss(
+    input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, *,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Cosine embedding loss: pull pairs with ``y = 1`` together, push ``y = -1`` apart.
 
     With ``cos = x1 . x2 / sqrt((|x1|^2 + e) (|x2|^2 + e))`` per row
@@ -500,24 +559,29 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean
     return _cosine_embedding(_LOSS, None, input1, input2, target, margin, code)
 
 
-def _check_margin(margin, fname):
+def _check_margin(margin: float, fname: str) -> None:
     if not margin > 0:
         raise ValueError(f"{fname}: margin must be greater than 0, got {margin!r}")
 
 
-def _triplet(want, grad_output, anchor, positive, negative, margin, p, eps, swap, dist,
-             reduction, fname):
+def _triplet(
+    want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
+    negative: ArrayLike, margin: float, p: float, eps: float, swap: bool, dist: int,
+    reduction: int, fname: str,
+) -> Any:
     names = ("anchor", "positive", "negative")
     arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
+    a, pos, neg = arrays
     result = _core.triplet_margin_loss(
-        *arrays, margin, p, eps, swap, dist, reduction, want, grad_output
+        a, pos, neg, margin, p, eps, swap, dist, reduction, want, grad_output
     )
     return _fold_result(result, want, shapes)
 
 
 def triplet_margin_loss(
-    anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, *, reduction="mean"
-):
+    anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float = 1.0,
+    p: float = 2.0, eps: float = 1e-6, swap: bool = False, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Triplet margin loss: the anchor nearer the positive than the negative by ``margin``.
 
     ``l = max(0, margin + d(a, p) - d(a, n))`` with
@@ -545,9 +609,12 @@ def triplet_margin_loss(
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
 
 
-def _distance_kind(distance_function, fname):
+def _distance_kind(
+    distance_function: Callable[..., Any] | None, fname: str
+) -> tuple[int, float, float]:
     """``(kind, p, eps)`` for the C core, for the distance functions it knows."""
-    func, kw = distance_function, {}
+    func: Any = distance_function
+    kw: dict[str, Any] = {}
     if isinstance(func, functools.partial) and not func.args:
         func, kw = func.func, dict(func.keywords)
     if func is None or func is pairwise_distance:
@@ -565,9 +632,10 @@ def _distance_kind(distance_function, fname):
 
 
 def triplet_margin_with_distance_loss(
-    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
-    reduction="mean"
-):
+    anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *,
+    distance_function: Callable[..., Any] | None = None, margin: float = 1.0, swap: bool = False,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Triplet margin loss with a chosen distance, as torch's function of that name.
 
     ``l = max(0, margin + d(a, p) - d(a, n))`` (``min(d(a, n), d(p, n))`` for
@@ -577,6 +645,10 @@ def triplet_margin_with_distance_loss(
     :func:`cosine_distance`, or a ``functools.partial`` of either with
     keyword options.  Other callables raise TypeError: the C core
     differentiates only the distances it implements.  ``margin`` > 0.
+
+    Shapes: as :func:`triplet_margin_loss` (``[N, D]`` or ``[D]`` each,
+    broadcasting with the same number of dimensions).  ``"none"`` returns the
+    shape without the last axis.
 
     >>> import numpy as np, pylossfn.functional as F
     >>> a = np.array([[1.0, 0.0]]); pos = np.array([[1.0, 0.1]]); neg = np.array([[0.0, 1.0]])
@@ -597,14 +669,17 @@ def triplet_margin_with_distance_loss(
 # --------------------------------------------------------------------------
 
 
-def _check_multi_margin(p, weight, fname):
+def _check_multi_margin(p: int, weight: ArrayLike | None, fname: str) -> None:
     if p not in (1, 2):
         raise ValueError(f"{fname}: only p == 1 and p == 2 supported, got p={p!r}")
     if weight is not None and np.ndim(weight) != 1:
         raise ValueError(f"{fname}: weight must be one-dimensional, got {np.ndim(weight)}-d")
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction="mean"):
+def multi_margin_loss(
+    input: ArrayLike, target: ArrayLike, p: int = 1, margin: float = 1.0,
+    weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``.
 
     Per sample with target class ``t``:
@@ -626,7 +701,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction=
     return _core.multi_margin_loss(input, target, p, margin, weight, code, _LOSS, None)
 
 
-def multilabel_margin_loss(input, target, *, reduction="mean"):
+def multilabel_margin_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Multi-label hinge loss, as ``torch.nn.functional.multilabel_margin_loss``.
 
     ``target`` lists a sample's classes by index, ended by the first -1 (the
@@ -650,21 +727,22 @@ def multilabel_margin_loss(input, target, *, reduction="mean"):
 # --------------------------------------------------------------------------
 
 
-def _lengths(lengths):
+def _lengths(lengths: ArrayLike) -> NDArray[Any]:
     """A length argument (int, sequence, array) as a 1-d array; the core checks it."""
     arr = np.asarray(lengths)
     return arr.reshape(1) if arr.ndim == 0 else arr
 
 
 def ctc_loss(
-    log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
-    zero_infinity=False,
-):
+    log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike, target_lengths: ArrayLike,
+    blank: int = 0, reduction: Reduction = "mean", zero_infinity: bool = False,
+) -> LossValue:
     """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
 
-    ``l = -log sum over the alignments of ``targets`` of prod_t p_t``, by the
-    alpha recursion in log space.  ``"mean"`` divides each loss by its target
-    length (at least 1) and averages over the batch, as torch does;
+    ``l = -log(sum over the alignments a of the target of prod_t p_t(a_t))``,
+    by the alpha recursion in log space; ``blank`` (default 0) is the class
+    index of the blank.  ``"mean"`` divides each loss by its target length
+    (at least 1) and averages over the batch, as torch does;
     ``zero_infinity`` turns infinite losses (no valid alignment) into 0.
 
     Shapes: ``log_probs`` ``[T, N, C]`` (or ``[T, C]`` unbatched) of
@@ -697,7 +775,7 @@ def ctc_loss(
 _KL_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2, "batchmean": 3}
 
 
-def _kl_reduction_code(reduction, fname):
+def _kl_reduction_code(reduction: str, fname: str) -> int:
     try:
         return _KL_REDUCTIONS[reduction]
     except (KeyError, TypeError):
@@ -707,7 +785,10 @@ def _kl_reduction_code(reduction, fname):
         ) from None
 
 
-def l1_loss(input, target, *, reduction="mean", weight=None):
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
+) -> LossValue:
     """Mean absolute error, as ``torch.nn.functional.l1_loss``.
 
     ``l = |x - y|`` (times ``weight``).  With ``weight`` (the input's shape),
@@ -724,7 +805,10 @@ def l1_loss(input, target, *, reduction="mean", weight=None):
     return _core.l1_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
 
 
-def mse_loss(input, target, *, reduction="mean", weight=None):
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
+    weight: ArrayLike | None = None,
+) -> LossValue:
     """Mean squared error, as ``torch.nn.functional.mse_loss``.
 
     ``l = (x - y) ** 2`` (times ``weight``).  With ``weight`` (the input's
@@ -739,7 +823,9 @@ def mse_loss(input, target, *, reduction="mean", weight=None):
     return _core.mse_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
 
 
-def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean", beta: float = 1.0,
+) -> LossValue:
     """Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``.
 
     With ``z = |x - y|``: ``l = 0.5 * z ** 2 / beta`` if ``z < beta``, else
@@ -756,7 +842,10 @@ def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
     )
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, reduction: Reduction = "mean", delta: float = 1.0,
+    weight: ArrayLike | None = None,
+) -> LossValue:
     """Huber loss, as ``torch.nn.functional.huber_loss``.
 
     With ``z = |x - y|``: ``l = 0.5 * z ** 2`` if ``z < delta``, else
@@ -775,7 +864,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     )
 
 
-def soft_margin_loss(input, target, *, reduction="mean"):
+def soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``.
 
     ``l = log(1 + exp(-y * x))`` for targets ``y`` in {-1, 1}, computed as a
@@ -792,7 +883,10 @@ def soft_margin_loss(input, target, *, reduction="mean"):
     return _core.soft_margin_loss(input, target, _reduction_code(reduction, fname), _LOSS, None)
 
 
-def kl_div(input, target, *, reduction="mean", log_target=False):
+def kl_div(
+    input: ArrayLike, target: ArrayLike, *, reduction: KLReduction = "mean",
+    log_target: bool = False,
+) -> LossValue:
     """Kullback-Leibler divergence, as ``torch.nn.functional.kl_div``.
 
     ``input`` holds log-probabilities.  ``l = y * (log y - x)`` (``0`` where
@@ -815,7 +909,10 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
     )
 
 
-def poisson_nll_loss(input, target, log_input=True, full=False, *, eps=1e-8, reduction="mean"):
+def poisson_nll_loss(
+    input: ArrayLike, target: ArrayLike, log_input: bool = True, full: bool = False, *,
+    eps: float = 1e-8, reduction: Reduction = "mean",
+) -> LossValue:
     """Poisson negative log-likelihood, as ``torch.nn.functional.poisson_nll_loss``.
 
     ``l = exp(x) - y * x`` (``log_input=True``: ``input`` is the log-rate), or
@@ -834,7 +931,10 @@ def poisson_nll_loss(input, target, log_input=True, full=False, *, eps=1e-8, red
     )
 
 
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+def gaussian_nll_loss(
+    input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool = False, eps: float = 1e-6,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``.
 
     ``l = 0.5 * (log(v) + (x - y) ** 2 / v)`` with ``v = max(var, eps)``
@@ -857,7 +957,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     )
 
 
-def hinge_embedding_loss(input, target, margin=1.0, *, reduction="mean"):
+def hinge_embedding_loss(
+    input: ArrayLike, target: ArrayLike, margin: float = 1.0, *, reduction: Reduction = "mean",
+) -> LossValue:
     """Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``.
 
     For targets in {1, -1}: ``l = x`` where ``y = 1`` and
@@ -876,7 +978,10 @@ def hinge_embedding_loss(input, target, margin=1.0, *, reduction="mean"):
     )
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
+def margin_ranking_loss(
+    input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, *,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``.
 
     ``l = max(0, -y * (x1 - x2) + margin)``: ``y = 1`` asks for
@@ -897,7 +1002,10 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, *, reduction="mean")
     )
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, *, reduction="mean"):
+def multilabel_soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
+    reduction: Reduction = "mean",
+) -> LossValue:
     """Multi-label one-versus-all logistic loss, as
     ``torch.nn.functional.multilabel_soft_margin_loss``.
 

@@ -39,6 +39,11 @@ import numbers
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+# Annotations are strings (this module imports nothing beyond numpy and two
+# stdlib modules, not even typing), so they cost nothing at run time on any
+# Python >= 3.9; a bare np.ndarray means "any dtype".
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -68,6 +73,15 @@ class UndefinedMetricWarning(UserWarning):
     Raised, for example, when ``zero_division='warn'`` and a precision has no
     predicted samples (the value is then 0.0), mirroring
     ``sklearn.exceptions.UndefinedMetricWarning``.
+
+    >>> import warnings
+    >>> from pylossfn.metrics import UndefinedMetricWarning, precision_score
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     precision_score([0, 1], [0, 0])
+    0.0
+    >>> caught[0].category is UndefinedMetricWarning
+    True
     """
 
 
@@ -77,7 +91,7 @@ class UndefinedMetricWarning(UserWarning):
 # ----------------------------------------------------------------------------
 
 
-def _asarray(x, name, fn):
+def _asarray(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists, mostly
@@ -87,7 +101,7 @@ def _asarray(x, name, fn):
     return a
 
 
-def _numeric(x, name, fn):
+def _numeric(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     """Real numeric array (bool, int or float); complex/str/object are refused."""
     a = _asarray(x, name, fn)
     if a.dtype.kind not in "biuf":
@@ -97,13 +111,13 @@ def _numeric(x, name, fn):
     return a
 
 
-def _first(mask):
+def _first(mask: "NDArray[np.bool_]") -> "int | tuple[int, ...]":
     """(index, ...) of the first True in ``mask`` as a tuple or int, for messages."""
     idx = tuple(int(i) for i in np.argwhere(mask)[0])
     return idx[0] if len(idx) == 1 else idx
 
 
-def _scores(x, name, fn):
+def _scores(x: "ArrayLike", name: str, fn: str) -> "np.ndarray":
     """Real scores; NaN has no rank, so it is refused (+-inf is fine)."""
     a = _numeric(x, name, fn)
     if a.dtype.kind == "f":
@@ -114,7 +128,7 @@ def _scores(x, name, fn):
     return a
 
 
-def _indicator(a, name, fn):
+def _indicator(a: "np.ndarray", name: str, fn: str) -> "NDArray[np.bool_]":
     """0/1 label-indicator values -> bool array."""
     if a.dtype.kind == "b":
         return a
@@ -133,7 +147,7 @@ def _indicator(a, name, fn):
     return a != 0
 
 
-def _labels_1d(a, name, fn):
+def _labels_1d(a: "np.ndarray", name: str, fn: str) -> "np.ndarray":
     """1-D class labels: bool/int, integral floats or strings."""
     kind = a.dtype.kind
     if kind == "b":
@@ -159,12 +173,12 @@ def _labels_1d(a, name, fn):
     )
 
 
-def _column_to_1d(a):
+def _column_to_1d(a: "np.ndarray") -> "np.ndarray":
     # scikit-learn reads an (n, 1) array as a column vector of labels.
     return a.ravel() if a.ndim == 2 and a.shape[1] == 1 else a
 
 
-def _sample_weight(w, n, fn):
+def _sample_weight(w: "ArrayLike | None", n: int, fn: str) -> "NDArray[np.float64] | None":
     if w is None:
         return None
     a = _numeric(w, "sample_weight", fn)
@@ -176,7 +190,7 @@ def _sample_weight(w, n, fn):
     return a
 
 
-def _weighted_mean(values, w, fn):
+def _weighted_mean(values: "np.ndarray", w: "NDArray[np.float64] | None", fn: str) -> float:
     if w is None:
         return float(np.mean(values))
     total = w.sum()
@@ -185,7 +199,7 @@ def _weighted_mean(values, w, fn):
     return float(np.dot(values, w) / total)
 
 
-def _contains(arr, value):
+def _contains(arr: "np.ndarray", value: "object") -> bool:
     """``value in arr`` without numpy's str/number comparison pitfalls."""
     if isinstance(value, (str, bytes)) != (arr.dtype.kind == "U"):
         return False
@@ -195,12 +209,14 @@ def _contains(arr, value):
         return False
 
 
-def _check_average(average, fn, allowed):
+def _check_average(average: "object", fn: str, allowed: "tuple[str | None, ...]") -> None:
     if not (average is None or isinstance(average, str)) or average not in allowed:
         raise ValueError(f"{fn}: average must be one of {allowed}, got {average!r}")
 
 
-def _check_targets(y_true, y_pred, fn):
+def _check_targets(
+    y_true: "ArrayLike", y_pred: "ArrayLike", fn: str
+) -> "tuple[str, np.ndarray, np.ndarray, np.ndarray]":
     """Classify a (y_true, y_pred) pair as scikit-learn's ``_check_targets`` does.
 
     Returns ``(kind, present, yt, yp)`` with kind in {'binary', 'multiclass',
@@ -243,14 +259,14 @@ def _check_targets(y_true, y_pred, fn):
     return ("binary" if present.size <= 2 else "multiclass"), present, yt, yp
 
 
-def _check_zero_division(zero_division, fn):
+def _check_zero_division(zero_division: "object", fn: str) -> float:
     if isinstance(zero_division, str):
         if zero_division == "warn":
             return 0.0
     elif isinstance(zero_division, numbers.Real):
         if zero_division in (0, 1):
             return float(zero_division)
-        if np.isnan(zero_division):
+        if np.isnan(float(zero_division)):
             return np.nan
     else:
         raise TypeError(
@@ -265,7 +281,7 @@ def _check_zero_division(zero_division, fn):
 # ----------------------------------------------------------------------------
 
 
-def _sigmoid(x):
+def _sigmoid(x: "NDArray[np.floating]") -> "NDArray[np.floating]":
     """Logistic function in x's floating dtype, without overflow warnings."""
     out = np.empty_like(x)
     pos = x >= 0
@@ -275,15 +291,18 @@ def _sigmoid(x):
     return out
 
 
-def _floating(a):
+def _floating(a: "np.ndarray") -> "NDArray[np.floating]":
     return a if a.dtype.kind == "f" else a.astype(np.float64)
 
 
-def _class_axis(ndim):
+def _class_axis(ndim: int) -> int:
     return 0 if ndim == 1 else 1
 
 
-def _class_index_target(labels, logits_shape, fn, logits_name="logits", name="labels"):
+def _class_index_target(
+    labels: "ArrayLike", logits_shape: "tuple[int, ...]", fn: str, logits_name: str = "logits",
+    name: str = "labels",
+) -> "np.ndarray":
     """Integer class targets of ``logits_shape`` without its class axis, in [0, C)."""
     t = _asarray(labels, name, fn)
     if t.dtype.kind not in "iu":
@@ -308,7 +327,7 @@ def _class_index_target(labels, logits_shape, fn, logits_name="logits", name="la
     return t
 
 
-def _class_logits(logits, fn):
+def _class_logits(logits: "ArrayLike", fn: str) -> "np.ndarray":
     x = _scores(logits, "logits", fn)
     if x.ndim == 0:
         raise ValueError(
@@ -319,7 +338,7 @@ def _class_logits(logits, fn):
     return x
 
 
-def binary_accuracy(logits, target, threshold=0.5):
+def binary_accuracy(logits: "ArrayLike", target: "ArrayLike", threshold: float = 0.5) -> float:
     r"""Fraction of binary (or multi-label) decisions taken from logits that are right.
 
     .. math::
@@ -371,7 +390,7 @@ def binary_accuracy(logits, target, threshold=0.5):
     return float(np.count_nonzero(pred == np.atleast_1d(t)) / x.size)
 
 
-def accuracy(logits, labels):
+def accuracy(logits: "ArrayLike", labels: "ArrayLike") -> float:
     r"""Multiclass accuracy of the arg-max class.
 
     .. math::
@@ -408,7 +427,7 @@ def accuracy(logits, labels):
     return float(np.count_nonzero(pred == t) / t.size)
 
 
-def top_k_accuracy(logits, labels, k=5):
+def top_k_accuracy(logits: "ArrayLike", labels: "ArrayLike", k: int = 5) -> float:
     r"""Fraction of samples whose true class is among the ``k`` highest scores.
 
     .. math::
@@ -478,7 +497,7 @@ def top_k_accuracy(logits, labels, k=5):
 # ----------------------------------------------------------------------------
 
 
-def multilabel_predictions(logits, threshold=0.0):
+def multilabel_predictions(logits: "ArrayLike", threshold: "ArrayLike" = 0.0) -> "NDArray[np.int64]":
     r"""Multi-label (or binary) decisions from logits: ``(logits > threshold)`` as int64.
 
     .. math:: \hat y_{n,l} = [\,x_{n,l} > t_l\,]
@@ -525,7 +544,7 @@ def multilabel_predictions(logits, threshold=0.0):
     return (x > thr).astype(np.int64)
 
 
-def multiclass_predictions(logits):
+def multiclass_predictions(logits: "ArrayLike") -> "NDArray[np.int64]":
     r"""Predicted class indices: arg-max over the class axis, as int64.
 
     .. math:: \hat y_n = \operatorname{argmax}_c x_{n,c}
@@ -552,7 +571,7 @@ def multiclass_predictions(logits):
     return np.argmax(x, axis=_class_axis(x.ndim)).astype(np.int64)
 
 
-def one_hot(labels, num_classes=-1):
+def one_hot(labels: "ArrayLike", num_classes: int = -1) -> "NDArray[np.int64]":
     r"""One-hot encoding of integer class indices, as ``torch.nn.functional.one_hot``.
 
     .. math:: o_{\ldots,c} = [\,y_{\ldots} = c\,]
@@ -607,7 +626,10 @@ def one_hot(labels, num_classes=-1):
 # ----------------------------------------------------------------------------
 
 
-def subset_accuracy(y_true, y_pred, *, normalize=True, sample_weight=None):
+def subset_accuracy(
+    y_true: "ArrayLike", y_pred: "ArrayLike", *, normalize: bool = True,
+    sample_weight: "ArrayLike | None" = None,
+) -> float:
     r"""Subset accuracy: a sample counts only if *all* its labels are right.
 
     Same numbers as ``sklearn.metrics.accuracy_score``:
@@ -647,7 +669,9 @@ def subset_accuracy(y_true, y_pred, *, normalize=True, sample_weight=None):
     return float(np.count_nonzero(correct) if w is None else np.dot(correct, w))
 
 
-def hamming_loss(y_true, y_pred, *, sample_weight=None):
+def hamming_loss(
+    y_true: "ArrayLike", y_pred: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
     r"""Fraction of labels that are wrong, as ``sklearn.metrics.hamming_loss``.
 
     .. math::
@@ -682,7 +706,7 @@ def hamming_loss(y_true, y_pred, *, sample_weight=None):
     return _weighted_mean(wrong, w, fn)
 
 
-def _warn_prf(average, modifier, msg_start, result_size):
+def _warn_prf(average: "str | None", modifier: str, msg_start: str, result_size: int) -> None:
     # scikit-learn's wording, so that messages can be compared one to one.
     axis0, axis1 = ("label", "sample") if average == "samples" else ("sample", "label")
     where = "due to" if result_size == 1 else f"in {axis1}s with"
@@ -694,7 +718,10 @@ def _warn_prf(average, modifier, msg_start, result_size):
     )
 
 
-def _divide(num, den, metric, modifier, average, warn, zero_value):
+def _divide(
+    num: "ArrayLike", den: "np.ndarray", metric: str, modifier: str, average: "str | None",
+    warn: bool, zero_value: float,
+) -> "NDArray[np.float64]":
     mask = den == 0
     result = np.asarray(num, dtype=np.float64) / np.where(mask, 1, den).astype(np.float64)
     if mask.any():
@@ -704,7 +731,7 @@ def _divide(num, den, metric, modifier, average, warn, zero_value):
     return result
 
 
-def _nanaverage(a, weights):
+def _nanaverage(a: "NDArray[np.float64]", weights: "ArrayLike | None") -> float:
     """Mean ignoring NaN (the zero_division=np.nan entries); scikit-learn's rule.
 
     If the remaining weights sum to zero the plain mean is used.
@@ -721,7 +748,7 @@ def _nanaverage(a, weights):
     return float(np.mean(a))
 
 
-def _multilabel_columns(labels, n_labels, fn):
+def _multilabel_columns(labels: "ArrayLike", n_labels: int, fn: str) -> "np.ndarray":
     cols = _asarray(labels, "labels", fn)
     if cols.ndim != 1 or cols.size == 0:
         raise ValueError(
@@ -741,7 +768,7 @@ def _multilabel_columns(labels, n_labels, fn):
     return cols
 
 
-def _select_labels_1d(labels, present, fn):
+def _select_labels_1d(labels: "ArrayLike", present: "np.ndarray", fn: str) -> "np.ndarray":
     sel = _labels_1d(_asarray(labels, "labels", fn), "labels", fn)
     if sel.ndim != 1 or sel.size == 0:
         raise ValueError(f"{fn}: labels must be a non-empty 1-D array-like, got shape {sel.shape}")
@@ -753,8 +780,10 @@ def _select_labels_1d(labels, present, fn):
 
 
 def _prf(
-    fn, y_true, y_pred, *, beta, labels, pos_label, average, sample_weight, zero_division, warn_for
-):
+    fn: str, y_true: "ArrayLike", y_pred: "ArrayLike", *, beta: float, labels: "ArrayLike | None",
+    pos_label: "float | str", average: "str | None", sample_weight: "ArrayLike | None",
+    zero_division: "str | float", warn_for: "tuple[str, ...]",
+) -> "tuple":
     """Precision, recall and F-beta as sklearn's precision_recall_fscore_support."""
     zero_value = _check_zero_division(zero_division, fn)
     _check_average(average, fn, _AVERAGES + ("binary",))
@@ -872,15 +901,15 @@ _PRF_PARAMS = """
 
 
 def precision_score(
-    y_true,
-    y_pred,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels=None,
-    pos_label=1,
-    average="binary",
-    sample_weight=None,
-    zero_division="warn",
-):
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "precision_score"
     return _prf(
         fn,
@@ -923,15 +952,15 @@ precision_score.__doc__ = (
 
 
 def recall_score(
-    y_true,
-    y_pred,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels=None,
-    pos_label=1,
-    average="binary",
-    sample_weight=None,
-    zero_division="warn",
-):
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "recall_score"
     return _prf(
         fn,
@@ -973,15 +1002,15 @@ recall_score.__doc__ = (
 
 
 def f1_score(
-    y_true,
-    y_pred,
+    y_true: "ArrayLike",
+    y_pred: "ArrayLike",
     *,
-    labels=None,
-    pos_label=1,
-    average="binary",
-    sample_weight=None,
-    zero_division="warn",
-):
+    labels: "ArrayLike | None" = None,
+    pos_label: "float | str" = 1,
+    average: "str | None" = "binary",
+    sample_weight: "ArrayLike | None" = None,
+    zero_division: "str | float" = "warn",
+) -> "float | NDArray[np.float64]":
     fn = "f1_score"
     return _prf(
         fn,
@@ -1027,7 +1056,7 @@ f1_score.__doc__ = (
 # ----------------------------------------------------------------------------
 
 
-def _tie_last(sorted_scores):
+def _tie_last(sorted_scores: "np.ndarray") -> "NDArray[np.intp]":
     """Index (along the last axis) of the last member of each element's tie group.
 
     ``sorted_scores`` is sorted along its last axis; equal neighbours form a
@@ -1041,7 +1070,9 @@ def _tie_last(sorted_scores):
     return np.minimum.accumulate(last[..., ::-1], axis=-1)[..., ::-1]
 
 
-def _ap_rows(y, s, w):
+def _ap_rows(
+    y: "NDArray[np.bool_]", s: "np.ndarray", w: "NDArray[np.float64] | None"
+) -> "tuple[NDArray[np.float64], NDArray[np.bool_]]":
     """Step-wise (uninterpolated) average precision of every row.
 
     ``y`` (R, m) bool, ``s`` (R, m) scores, ``w`` (m,) weights or None.
@@ -1069,7 +1100,7 @@ def _ap_rows(y, s, w):
     return np.maximum(ap, 0.0), total == 0
 
 
-def _warn_no_positive(fn, no_pos, what):
+def _warn_no_positive(fn: str, no_pos: "NDArray[np.bool_]", what: str) -> None:
     k = int(np.count_nonzero(no_pos))
     if k:
         warnings.warn(
@@ -1080,7 +1111,10 @@ def _warn_no_positive(fn, no_pos, what):
         )
 
 
-def average_precision_score(y_true, y_score, *, average="macro", pos_label=1, sample_weight=None):
+def average_precision_score(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, average: "str | None" = "macro",
+    pos_label: "float | str" = 1, sample_weight: "ArrayLike | None" = None,
+) -> "float | NDArray[np.float64]":
     r"""Average precision (AP) from scores, as ``sklearn.metrics.average_precision_score``.
 
     .. math::
@@ -1204,7 +1238,9 @@ def average_precision_score(y_true, y_score, *, average="macro", pos_label=1, sa
     return float(np.average(ap, weights=support))
 
 
-def _ranking_inputs(y_true, y_score, sample_weight, fn):
+def _ranking_inputs(
+    y_true: "ArrayLike", y_score: "ArrayLike", sample_weight: "ArrayLike | None", fn: str
+) -> "tuple[NDArray[np.bool_], np.ndarray, NDArray[np.float64] | None]":
     yt = _asarray(y_true, "y_true", fn)
     if yt.ndim != 2:
         raise ValueError(
@@ -1220,7 +1256,9 @@ def _ranking_inputs(y_true, y_score, sample_weight, fn):
     return Y, S, _sample_weight(sample_weight, Y.shape[0], fn)
 
 
-def label_ranking_average_precision_score(y_true, y_score, *, sample_weight=None):
+def label_ranking_average_precision_score(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
     r"""Label ranking average precision (LRAP), as scikit-learn's.
 
     .. math::
@@ -1264,7 +1302,9 @@ def label_ranking_average_precision_score(y_true, y_score, *, sample_weight=None
     return _weighted_mean(score, w, fn)
 
 
-def coverage_error(y_true, y_score, *, sample_weight=None):
+def coverage_error(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
     r"""Coverage error, as ``sklearn.metrics.coverage_error``.
 
     .. math::
@@ -1302,7 +1342,9 @@ def coverage_error(y_true, y_score, *, sample_weight=None):
     return _weighted_mean(covered, w, fn)
 
 
-def label_ranking_loss(y_true, y_score, *, sample_weight=None):
+def label_ranking_loss(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
     r"""Ranking loss, as ``sklearn.metrics.label_ranking_loss``.
 
     .. math::

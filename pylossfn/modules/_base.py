@@ -1,5 +1,8 @@
 """The base of every loss class: keep the last inputs, backward(), forward_backward()."""
+from __future__ import annotations
+
 import inspect
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -7,14 +10,22 @@ from .. import _core
 from .._convert import as_array
 from ..functional import _reduction_code
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from .._typing import ArrayLike, FloatArray, LossValue
+
 __all__ = ["Loss"]
 
 _LOSS = _core.WANT_LOSS
 _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
 
+#: what ``backward`` returns: one array, or a tuple with one per differentiable input
+_G = TypeVar("_G")
 
-class Loss:
+
+class Loss(Generic[_G]):
     """A loss with torch.nn's calling convention and gradients without autograd.
 
     ``crit(*inputs)`` (or ``crit.forward``) returns the loss and remembers the
@@ -31,36 +42,55 @@ class Loss:
     can reuse one buffer; it is never written when the call raises.  The
     four core losses (BCE, BCE with logits, cross-entropy, NLL) take it.
 
+    ``repr()`` shows the options that differ from their defaults, as torch's
+    ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
+
     Subclasses implement ``_run(want, grad_output, *inputs, out=None)`` as
-    one call into ``pylossfn._core``.
+    one call into ``pylossfn._core``.  ``Loss[G]`` is generic in the type of
+    the gradient ``G``: an ndarray, or a tuple of them for the losses with
+    several differentiable inputs.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.MSELoss(reduction="sum")
+    >>> crit
+    MSELoss(reduction='sum')
+    >>> float(crit(np.array([1.0, 2.0]), np.array([0.0, 0.0])))
+    5.0
+    >>> crit.backward()
+    array([2., 4.])
     """
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, reduction: str = "mean") -> None:
         self.reduction = reduction
-        self._saved = None
+        self._saved: tuple[Any, ...] | None = None
 
     @property
-    def reduction(self):
+    def reduction(self) -> str:
+        """The reduction string (validated when set)."""
         return self._reduction
 
     @reduction.setter
-    def reduction(self, value):
+    def reduction(self, value: str) -> None:
         # validated now, so that a typo fails where it is written
         self._reduction_code = _reduction_code(value, type(self).__name__)
         self._reduction = value
 
-    def _run(self, want, grad_output, *inputs):  # pragma: no cover - abstract
+    def _run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        # (want, grad_output, *inputs, out=None) -> loss, grad or (loss, grad)
         raise NotImplementedError
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs: ArrayLike) -> LossValue:
         return self.forward(*inputs)
 
-    def forward(self, *inputs):
-        loss = self._run(_LOSS, None, *inputs)
+    def forward(self, *inputs: ArrayLike) -> LossValue:
+        """The loss of ``inputs`` (remembered for ``backward``)."""
+        loss: LossValue = self._run(_LOSS, None, *inputs)
         self._saved = inputs
         return loss
 
-    def backward(self, grad_output=None, *, out=None):
+    def backward(
+        self, grad_output: ArrayLike | None = None, *, out: FloatArray | None = None,
+    ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
         if self._saved is None:
@@ -71,7 +101,10 @@ class Loss:
             return self._run(_GRAD, grad_output, *self._saved)
         return self._run(_GRAD, grad_output, *self._saved, out=self._out_arg(out))
 
-    def forward_backward(self, *inputs, grad_output=None, out=None):
+    def forward_backward(
+        self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
+        out: FloatArray | None = None,
+    ) -> tuple[LossValue, _G]:
         """``(loss, grad)`` in one fused pass of the C core (the gradient
         written to ``out`` when given)."""
         # the per-call cost is the point here: no more Python than one call
@@ -85,7 +118,7 @@ class Loss:
     #: whether ``_run`` takes ``out=`` (a gradient buffer)
     _supports_out = False
 
-    def _out_arg(self, out):
+    def _out_arg(self, out: FloatArray) -> FloatArray:
         if not self._supports_out:
             raise TypeError(
                 f"{type(self).__name__}: out= is not supported by this loss; "
@@ -93,7 +126,7 @@ class Loss:
             )
         return out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # like torch's extra_repr: only the options that differ from the defaults
         params = inspect.signature(type(self).__init__).parameters
         parts = []
@@ -108,7 +141,7 @@ class Loss:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def as_option_array(value, owner, name):
+def as_option_array(value: ArrayLike | None, owner: str, name: str) -> NDArray[Any] | None:
     """A weight-like constructor option, kept as an ndarray (or None).
 
     Converted as the core converts arguments, so that a masked array is

@@ -1,11 +1,16 @@
 """Binary losses: one independent probability (or logit) per element."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _core
+from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss"]
 
 
-class BCELoss(Loss):
+class BCELoss(Loss[FloatArray]):
     """Binary cross-entropy on probabilities, as ``torch.nn.BCELoss``.
 
     ``l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))``;
@@ -22,19 +27,22 @@ class BCELoss(Loss):
     array([-1.   , -0.625])
     """
 
-    def __init__(self, weight=None, *, reduction="mean"):
+    def __init__(self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
 
     _supports_out = True
 
-    def _run(self, want, grad_output, input, target, out=None):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+        out: FloatArray | None = None,
+    ) -> Any:
         return _core.binary_cross_entropy(
             input, target, self.weight, self._reduction_code, want, grad_output, out
         )
 
 
-class BCEWithLogitsLoss(Loss):
+class BCEWithLogitsLoss(Loss[FloatArray]):
     """Sigmoid + binary cross-entropy, stable, as ``torch.nn.BCEWithLogitsLoss``.
 
     ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x))``;
@@ -52,14 +60,20 @@ class BCEWithLogitsLoss(Loss):
     array([[-0.75,  0.25]])
     """
 
-    def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
+    def __init__(
+        self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
+        pos_weight: ArrayLike | None = None,
+    ) -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
 
     _supports_out = True
 
-    def _run(self, want, grad_output, input, target, out=None):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+        out: FloatArray | None = None,
+    ) -> Any:
         return _core.bce_with_logits(
             input, target, self.weight, self.pos_weight, self._reduction_code, want,
             grad_output, out,

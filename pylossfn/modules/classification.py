@@ -1,11 +1,16 @@
 """Multi-class losses: one softmax (or log-probability row) over C classes."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _core
+from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
 __all__ = ["CrossEntropyLoss", "NLLLoss"]
 
 
-class CrossEntropyLoss(Loss):
+class CrossEntropyLoss(Loss[FloatArray]):
     """Softmax cross-entropy over classes, as ``torch.nn.CrossEntropyLoss``.
 
     The multi-class loss: exactly one of C classes is right.  With class
@@ -26,8 +31,10 @@ class CrossEntropyLoss(Loss):
     array([[ 0.45, -0.45]])
     """
 
-    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean",
-                 label_smoothing=0.0):
+    def __init__(
+        self, weight: ArrayLike | None = None, *, ignore_index: int = -100,
+        reduction: Reduction = "mean", label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
@@ -35,14 +42,17 @@ class CrossEntropyLoss(Loss):
 
     _supports_out = True
 
-    def _run(self, want, grad_output, input, target, out=None):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+        out: FloatArray | None = None,
+    ) -> Any:
         return _core.cross_entropy(
             input, target, self.weight, self.ignore_index, self._reduction_code,
             self.label_smoothing, want, grad_output, out,
         )
 
 
-class NLLLoss(Loss):
+class NLLLoss(Loss[FloatArray]):
     """Negative log-likelihood of class indices, as ``torch.nn.NLLLoss``.
 
     ``l = -w[t] * input[t]``, ``dl/dinput[c] = -w[t] * [c == t]``; the mean
@@ -60,14 +70,20 @@ class NLLLoss(Loss):
            [-0.5,  0. ]])
     """
 
-    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+    def __init__(
+        self, weight: ArrayLike | None = None, *, ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
 
     _supports_out = True
 
-    def _run(self, want, grad_output, input, target, out=None):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+        out: FloatArray | None = None,
+    ) -> Any:
         return _core.nll_loss(
             input, target, self.weight, self.ignore_index, self._reduction_code, want,
             grad_output, out,

@@ -1,18 +1,24 @@
 """Connectionist temporal classification: CTCLoss."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _core
+from .._typing import ArrayLike, FloatArray, Reduction
 from ..functional import _lengths
 from ._base import Loss
 
 __all__ = ["CTCLoss"]
 
 
-class CTCLoss(Loss):
+class CTCLoss(Loss[FloatArray]):
     """Connectionist temporal classification loss, as ``torch.nn.CTCLoss``.
 
     ``l = -log p(target | log_probs)``, summed over every alignment by the
-    alpha recursion in log space; ``"mean"`` divides each loss by its target
-    length (at least 1), then averages over the batch; ``zero_infinity``
-    zeroes infinite losses and their gradients.
+    alpha recursion in log space; ``blank`` (default 0) is the class index of
+    the blank.  ``"mean"`` divides each loss by its target length (at least
+    1), then averages over the batch; ``zero_infinity`` zeroes infinite
+    losses and their gradients.
 
     ``backward()`` returns torch's gradient with respect to ``log_probs``:
     ``exp(log_probs) - exp(log(sum of alpha * beta over the target's
@@ -34,12 +40,17 @@ class CTCLoss(Loss):
            [ 0.16666667, -0.16666667]])
     """
 
-    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+    def __init__(
+        self, blank: int = 0, reduction: Reduction = "mean", zero_infinity: bool = False,
+    ) -> None:
         super().__init__(reduction)
         self.blank = blank
         self.zero_infinity = zero_infinity
 
-    def _run(self, want, grad_output, log_probs, targets, input_lengths, target_lengths):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, log_probs: ArrayLike, targets: ArrayLike,
+        input_lengths: ArrayLike, target_lengths: ArrayLike,
+    ) -> Any:
         return _core.ctc_loss(
             log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), self.blank,
             self._reduction_code, self.zero_infinity, want, grad_output,

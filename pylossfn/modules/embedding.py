@@ -6,13 +6,21 @@ tuple of gradients in argument order: ``(d_input1, d_input2)`` for
 triplet losses.  Inputs that were broadcast get their gradient summed back to
 their own shape.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._typing import ArrayLike, FloatArray, Reduction
 from ..functional import _check_margin, _cosine_embedding, _distance_kind, _triplet
 from ._base import Loss
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
 
 
-class CosineEmbeddingLoss(Loss):
+class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
     """Cosine embedding loss, as ``torch.nn.CosineEmbeddingLoss``.
 
     With ``cos = x1 . x2 / sqrt((|x1|^2 + e) (|x2|^2 + e))`` per row (``e`` torch's
@@ -35,17 +43,20 @@ class CosineEmbeddingLoss(Loss):
     (0.292893, array([[ 0.353553, -0.353553]]))
     """
 
-    def __init__(self, margin=0.0, *, reduction="mean"):
+    def __init__(self, margin: float = 0.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
 
-    def _run(self, want, grad_output, input1, input2, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
+        target: ArrayLike,
+    ) -> Any:
         return _cosine_embedding(
             want, grad_output, input1, input2, target, self.margin, self._reduction_code
         )
 
 
-class TripletMarginLoss(Loss):
+class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
     """Triplet margin loss, as ``torch.nn.TripletMarginLoss``.
 
     ``l = max(0, margin + d(a, p) - d(a, n))`` with
@@ -67,7 +78,10 @@ class TripletMarginLoss(Loss):
     (0.0, array([[ 1., -1.]]))
     """
 
-    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, *, reduction="mean"):
+    def __init__(
+        self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False, *,
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         _check_margin(margin, type(self).__name__)
         self.margin = margin
@@ -75,14 +89,17 @@ class TripletMarginLoss(Loss):
         self.eps = eps
         self.swap = swap
 
-    def _run(self, want, grad_output, anchor, positive, negative):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
+        negative: ArrayLike,
+    ) -> Any:
         return _triplet(
             want, grad_output, anchor, positive, negative, self.margin, self.p, self.eps,
             self.swap, 0, self._reduction_code, "triplet_margin_loss",
         )
 
 
-class TripletMarginWithDistanceLoss(Loss):
+class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
     """Triplet margin loss with a chosen distance, as ``torch.nn.TripletMarginWithDistanceLoss``.
 
     ``l = max(0, margin + d(a, p) - d(a, n))`` (``swap`` as in
@@ -93,6 +110,11 @@ class TripletMarginWithDistanceLoss(Loss):
     the last axis), or a ``functools.partial`` of one of them with keyword
     options; any other callable raises TypeError, since only the distances
     the C core implements can be differentiated without autograd.
+    ``margin > 0``.
+
+    Shapes: anchor, positive, negative ``[N, D]`` (or ``[D]``), broadcasting
+    with equal numbers of dimensions.  ``backward()`` returns
+    ``(d_anchor, d_positive, d_negative)``.
 
     >>> import numpy as np, pylossfn as lf, pylossfn.functional as F
     >>> crit = lf.TripletMarginWithDistanceLoss(distance_function=F.cosine_distance)
@@ -102,7 +124,10 @@ class TripletMarginWithDistanceLoss(Loss):
     (1.0, array([[ 0.      , -1.414214]]))
     """
 
-    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+    def __init__(
+        self, *, distance_function: Callable[..., Any] | None = None, margin: float = 1.0,
+        swap: bool = False, reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         name = type(self).__name__
         _check_margin(margin, name)
@@ -111,7 +136,10 @@ class TripletMarginWithDistanceLoss(Loss):
         self.margin = margin
         self.swap = swap
 
-    def _run(self, want, grad_output, anchor, positive, negative):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
+        negative: ArrayLike,
+    ) -> Any:
         kind, p, eps = _distance_kind(self.distance_function, type(self).__name__)
         return _triplet(
             want, grad_output, anchor, positive, negative, self.margin, p, eps, self.swap,

@@ -1,12 +1,17 @@
 """Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _core
+from .._typing import ArrayLike, FloatArray, Reduction
 from ..functional import _check_multi_margin
 from ._base import Loss, as_option_array
 
 __all__ = ["MultiMarginLoss", "MultiLabelMarginLoss"]
 
 
-class MultiMarginLoss(Loss):
+class MultiMarginLoss(Loss[FloatArray]):
     """Multi-class hinge loss, as ``torch.nn.MultiMarginLoss``.
 
     Per sample with target ``t`` and ``z_c = margin - x[t] + x[c]``:
@@ -24,21 +29,26 @@ class MultiMarginLoss(Loss):
     array([[ 0.25,  0.25,  0.25, -0.75]])
     """
 
-    def __init__(self, p=1, margin=1.0, weight=None, *, reduction="mean"):
+    def __init__(
+        self, p: int = 1, margin: float = 1.0, weight: ArrayLike | None = None, *,
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         _check_multi_margin(p, weight, type(self).__name__)
         self.p = p
         self.margin = margin
         self.weight = as_option_array(weight, type(self).__name__, "weight")
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.multi_margin_loss(
             input, target, self.p, self.margin, self.weight, self._reduction_code, want,
             grad_output,
         )
 
 
-class MultiLabelMarginLoss(Loss):
+class MultiLabelMarginLoss(Loss[FloatArray]):
     """Multi-label hinge loss, as ``torch.nn.MultiLabelMarginLoss``.
 
     ``target`` lists each sample's classes ``J`` by index, ended by the
@@ -58,10 +68,12 @@ class MultiLabelMarginLoss(Loss):
     array([[-0.5,  0.5,  0.5, -0.5]])
     """
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.multilabel_margin_loss(
             input, target, self._reduction_code, want, grad_output
         )

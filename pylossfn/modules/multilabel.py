@@ -3,14 +3,18 @@
 Each of the C labels of a sample is its own yes/no question; the input holds
 one logit per label.  ``BCEWithLogitsLoss`` is the plain baseline.
 """
+from __future__ import annotations
+
+from typing import Any
 
 from .. import _core
+from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss
 
 __all__ = ["SigmoidFocalLoss", "AsymmetricLoss", "ZLPRLoss", "SoftF1Loss"]
 
 
-class SigmoidFocalLoss(Loss):
+class SigmoidFocalLoss(Loss[FloatArray]):
     """Focal loss on logits (Lin et al., 2017), as ``torchvision.ops.sigmoid_focal_loss``.
 
     ``l = alpha_t * ce * (1 - p_t) ** gamma`` with ``p = sigmoid(x)``,
@@ -32,18 +36,22 @@ class SigmoidFocalLoss(Loss):
     array([[-0.25,  0.25]])
     """
 
-    def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean"):
+    def __init__(
+        self, *, alpha: float = 0.25, gamma: float = 2.0, reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         self.alpha = alpha
         self.gamma = gamma
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.sigmoid_focal_loss(
             input, target, self.alpha, self.gamma, self._reduction_code, want, grad_output
         )
 
 
-class AsymmetricLoss(Loss):
+class AsymmetricLoss(Loss[FloatArray]):
     """Asymmetric loss (ASL, Ridnik et al., ICCV 2021) on logits.
 
     ``l = -(y * log(max(p, eps)) + (1 - y) * log(max(p_m, eps))) * (1 - p_t) ** g``
@@ -66,14 +74,19 @@ class AsymmetricLoss(Loss):
     array([[-0.027536,  0.002618]])
     """
 
-    def __init__(self, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8, reduction="sum"):
+    def __init__(
+        self, *, gamma_neg: float = 4.0, gamma_pos: float = 1.0, clip: float = 0.05,
+        eps: float = 1e-8, reduction: Reduction = "sum",
+    ) -> None:
         super().__init__(reduction)
         self.gamma_neg = gamma_neg
         self.gamma_pos = gamma_pos
         self.clip = clip
         self.eps = eps
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.asymmetric_loss(
             input,
             target,
@@ -87,7 +100,7 @@ class AsymmetricLoss(Loss):
         )
 
 
-class ZLPRLoss(Loss):
+class ZLPRLoss(Loss[FloatArray]):
     """Multi-label categorical cross-entropy (Su, 2020), also called ZLPR.
 
     Per sample, over the last axis of C labels:
@@ -107,16 +120,18 @@ class ZLPRLoss(Loss):
     array([[-0.5,  0.5]])
     """
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.multilabel_categorical_crossentropy(
             input, target, self._reduction_code, want, grad_output
         )
 
 
-class SoftF1Loss(Loss):
+class SoftF1Loss(Loss[FloatArray]):
     """Macro soft-F1 cost from logits, over the batch.
 
     Per class c, with ``p = sigmoid(x)`` and soft counts over the N samples
@@ -135,9 +150,11 @@ class SoftF1Loss(Loss):
     (0.5, array([-0.1875,  0.0625]))
     """
 
-    def __init__(self, *, eps=1e-16, reduction="mean"):
+    def __init__(self, *, eps: float = 1e-16, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.eps = eps
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.soft_f1_loss(input, target, self.eps, self._reduction_code, want, grad_output)

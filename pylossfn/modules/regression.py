@@ -9,7 +9,12 @@ Operands broadcast together as in torch (a UserWarning from L1, MSE, smooth
 L1 and Huber when the target's shape differs from the input's); the gradient
 of an input that was broadcast is summed back to the input's shape.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _core
+from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
 from ..functional import _kl_reduction_code
 from ._base import Loss, as_option_array
 
@@ -28,10 +33,13 @@ __all__ = [
 ]
 
 
-class L1Loss(Loss):
+class L1Loss(Loss[FloatArray]):
     """Mean absolute error, as ``torch.nn.L1Loss``.
 
     ``l = |x - y|``; ``dl/dx = sign(x - y)`` (0 where ``x = y``, as torch).
+
+    Shapes: input any shape; target broadcasting with it (a UserWarning when
+    the shapes differ, as torch's); ``"none"`` returns the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.L1Loss().forward_backward(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 5.0]))
@@ -39,17 +47,19 @@ class L1Loss(Loss):
     (1.0, array([ 0.33333333,  0.        , -0.33333333]))
     """
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.l1_loss(input, target, None, self._reduction_code, want, grad_output)
 
 
-class MSELoss(Loss):
+class MSELoss(Loss[FloatArray]):
     """Mean squared error, as ``torch.nn.MSELoss``.
 
-    ``l = (x - y) ** 2``; ``dl/dx = 2 (x - y)``.
+    ``l = (x - y) ** 2``; ``dl/dx = 2 (x - y)``.  Shapes as :class:`L1Loss`.
 
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.MSELoss().forward_backward(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
@@ -57,19 +67,21 @@ class MSELoss(Loss):
     (2.5, array([ 1., -2.]))
     """
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.mse_loss(input, target, None, self._reduction_code, want, grad_output)
 
 
-class SmoothL1Loss(Loss):
+class SmoothL1Loss(Loss[FloatArray]):
     """Smooth L1 loss, as ``torch.nn.SmoothL1Loss``.
 
     With ``d = x - y``, ``z = |d|``: ``l = 0.5 z ** 2 / beta`` if ``z < beta``
-    else ``z - 0.5 beta``; ``dl/dx = clip(d / beta, -1, 1)``.  ``beta >= 0``;
-    ``beta = 0`` is :class:`L1Loss`.
+    else ``z - 0.5 beta``; ``dl/dx = clip(d / beta, -1, 1)``.  ``beta >= 0``
+    (default 1); ``beta = 0`` is :class:`L1Loss`.  Shapes as :class:`L1Loss`.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.SmoothL1Loss(reduction="sum", beta=2.0)
@@ -78,22 +90,25 @@ class SmoothL1Loss(Loss):
     (4.25, array([0.5, 1. ]))
     """
 
-    def __init__(self, *, reduction="mean", beta=1.0):
+    def __init__(self, *, reduction: Reduction = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)
         self.beta = beta
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.smooth_l1_loss(
             input, target, self.beta, self._reduction_code, want, grad_output
         )
 
 
-class HuberLoss(Loss):
+class HuberLoss(Loss[FloatArray]):
     """Huber loss, as ``torch.nn.HuberLoss``.
 
     With ``d = x - y``, ``z = |d|``: ``l = 0.5 z ** 2`` if ``z < delta`` else
     ``delta (z - 0.5 delta)``; ``dl/dx = clip(d, -delta, delta)``.
-    ``delta > 0``.  torch's positional order ``(reduction, delta)`` is kept.
+    ``delta > 0`` (default 1).  Shapes as :class:`L1Loss`.  torch's positional
+    order ``(reduction, delta)`` is kept.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.HuberLoss(reduction="sum", delta=2.0)
@@ -102,22 +117,26 @@ class HuberLoss(Loss):
     (8.5, array([1., 2.]))
     """
 
-    def __init__(self, reduction="mean", delta=1.0):
+    def __init__(self, reduction: Reduction = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
         self.delta = delta
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.huber_loss(
             input, target, None, self.delta, self._reduction_code, want, grad_output
         )
 
 
-class SoftMarginLoss(Loss):
+class SoftMarginLoss(Loss[FloatArray]):
     """Two-class logistic loss, as ``torch.nn.SoftMarginLoss``.
 
     ``l = log(1 + exp(-y x))`` for ``y`` in {-1, 1};
-    ``dl/dx = -y sigmoid(-y x)``.  Stable for any logit.  The target
-    broadcasts to the input's shape.
+    ``dl/dx = -y sigmoid(-y x)``.  Stable for any logit.
+
+    Shapes: input any shape; target broadcasting to the input's shape (the
+    input is not broadcast, as in torch); ``"none"`` returns the input's shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.SoftMarginLoss().forward_backward(np.zeros(2), np.array([1.0, -1.0]))
@@ -125,14 +144,16 @@ class SoftMarginLoss(Loss):
     array([-0.25,  0.25])
     """
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.soft_margin_loss(input, target, self._reduction_code, want, grad_output)
 
 
-class KLDivLoss(Loss):
+class KLDivLoss(Loss[FloatArray]):
     """Kullback-Leibler divergence, as ``torch.nn.KLDivLoss``.
 
     ``input`` holds log-probabilities: ``l = y (log y - x)`` (0 where
@@ -142,6 +163,9 @@ class KLDivLoss(Loss):
     ``"mean"`` (the default, as in torch) divides by the number of elements
     and warns as torch does.
 
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
+
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.KLDivLoss(reduction="batchmean")
     >>> loss, grad = crit.forward_backward(np.log(np.array([[0.5, 0.5]])), np.array([[0.25, 0.75]]))
@@ -149,26 +173,29 @@ class KLDivLoss(Loss):
     (0.130812, array([[-0.25, -0.75]]))
     """
 
-    def __init__(self, *, reduction="mean", log_target=False):
+    def __init__(self, *, reduction: KLReduction = "mean", log_target: bool = False) -> None:
         super().__init__(reduction)
         self.log_target = log_target
 
     @property
-    def reduction(self):
+    def reduction(self) -> str:
+        """The reduction string; ``"batchmean"`` is allowed here too."""
         return self._reduction
 
     @reduction.setter
-    def reduction(self, value):
+    def reduction(self, value: str) -> None:
         self._reduction_code = _kl_reduction_code(value, type(self).__name__)
         self._reduction = value
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.kl_div(
             input, target, self.log_target, self._reduction_code, want, grad_output
         )
 
 
-class PoissonNLLLoss(Loss):
+class PoissonNLLLoss(Loss[FloatArray]):
     """Poisson negative log-likelihood, as ``torch.nn.PoissonNLLLoss``.
 
     ``log_input=True``: ``l = exp(x) - y x``, ``dl/dx = exp(x) - y``;
@@ -176,33 +203,43 @@ class PoissonNLLLoss(Loss):
     ``full=True`` adds Stirling's term ``y log y - y + 0.5 log(2 pi y)`` where
     ``y > 1`` (it does not depend on ``x``).
 
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
+
     >>> import numpy as np, pylossfn as lf
     >>> loss, grad = lf.PoissonNLLLoss().forward_backward(np.zeros(2), np.array([1.0, 3.0]))
     >>> float(loss), grad
     (1.0, array([ 0., -1.]))
     """
 
-    def __init__(self, log_input=True, full=False, *, eps=1e-8, reduction="mean"):
+    def __init__(
+        self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8,
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         self.log_input = log_input
         self.full = full
         self.eps = eps
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.poisson_nll_loss(
             input, target, self.log_input, self.full, self.eps, self._reduction_code, want,
             grad_output,
         )
 
 
-class GaussianNLLLoss(Loss):
+class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
     """Gaussian negative log-likelihood, as ``torch.nn.GaussianNLLLoss``.
 
     ``crit(input, target, var)``: ``l = 0.5 (log v + (x - y) ** 2 / v)`` with
     ``v = max(var, eps)`` (``+ 0.5 log(2 pi)`` with ``full=True``).
     ``backward()`` returns ``(d_input, d_var)``: ``d_input = (x - y) / v``,
     ``d_var = 0.5 (1 / v - (x - y) ** 2 / v ** 2)``, taken at the clamped
-    ``v`` as torch does (its clamp is outside autograd).  ``var``: the input's
+    ``v`` as torch does (its clamp is outside autograd).
+
+    Shapes: input any shape; target broadcasting with it; ``var`` the input's
     shape, the input's shape without the last dim, one dim of size 1 where
     they differ, or a number (``d_var`` is then a 0-d array).
 
@@ -213,23 +250,31 @@ class GaussianNLLLoss(Loss):
     (array([0.5]), array([0.125]))
     """
 
-    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+    def __init__(
+        self, *, full: bool = False, eps: float = 1e-6, reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(reduction)
         self.full = full
         self.eps = eps
 
-    def _run(self, want, grad_output, input, target, var):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+        var: ArrayLike,
+    ) -> Any:
         return _core.gaussian_nll_loss(
             input, target, var, self.full, self.eps, self._reduction_code, want, grad_output
         )
 
 
-class HingeEmbeddingLoss(Loss):
+class HingeEmbeddingLoss(Loss[FloatArray]):
     """Hinge embedding loss, as ``torch.nn.HingeEmbeddingLoss``.
 
     ``l = x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1`` (other
     target values add both, as torch); the gradient of the hinge is -1 where
-    ``margin - x >= 0``.
+    ``margin - x >= 0``.  ``input`` is typically a distance.
+
+    Shapes: input any shape; target broadcasting with it; ``"none"`` returns
+    the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.HingeEmbeddingLoss(reduction="sum")
@@ -238,24 +283,28 @@ class HingeEmbeddingLoss(Loss):
     (1.0, array([ 1., -1.,  0.]))
     """
 
-    def __init__(self, margin=1.0, *, reduction="mean"):
+    def __init__(self, margin: float = 1.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.hinge_embedding_loss(
             input, target, self.margin, self._reduction_code, want, grad_output
         )
 
 
-class MultiLabelSoftMarginLoss(Loss):
+class MultiLabelSoftMarginLoss(Loss[FloatArray]):
     """Multi-label one-versus-all logistic loss, as ``torch.nn.MultiLabelSoftMarginLoss``.
 
     Per sample over its C labels (the last axis):
     ``l = sum_c w_c (softplus(-x_c) + (1 - y_c) x_c) / C``, the label-mean of
-    BCE-with-logits; ``dl/dx_c = w_c (sigmoid(x_c) - y_c) / C``.  ``weight``
-    (typically ``[C]``) broadcasts to the input.  ``"none"`` gives one loss per
-    sample.
+    BCE-with-logits; ``dl/dx_c = w_c (sigmoid(x_c) - y_c) / C``.
+
+    Shapes: input ``[N, C]`` (or ``[..., C]``, or ``[C]``); target
+    broadcasting with it; ``weight`` (typically ``[C]``) broadcasting to the
+    input.  ``"none"`` gives one loss per sample, ``shape[:-1]``.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.MultiLabelSoftMarginLoss()
@@ -264,23 +313,27 @@ class MultiLabelSoftMarginLoss(Loss):
     array([[-0.25,  0.25]])
     """
 
-    def __init__(self, weight=None, *, reduction="mean"):
+    def __init__(self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
 
-    def _run(self, want, grad_output, input, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
+    ) -> Any:
         return _core.multilabel_soft_margin_loss(
             input, target, self.weight, self._reduction_code, want, grad_output
         )
 
 
-class MarginRankingLoss(Loss):
+class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
     """Margin ranking loss, as ``torch.nn.MarginRankingLoss``.
 
     ``crit(input1, input2, target)``: ``l = max(0, -y (x1 - x2) + margin)``.
     ``backward()`` returns ``(d_input1, d_input2)`` = ``(-y, y)`` where the
-    hinge is active (``>= 0``, as torch's clamp), else 0.  The three arrays
-    have the same number of dims and broadcast together.
+    hinge is active (``>= 0``, as torch's clamp), else 0.
+
+    Shapes: the three arrays have the same number of dims and broadcast
+    together; ``"none"`` returns the broadcast shape.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.MarginRankingLoss(margin=0.5, reduction="sum")
@@ -290,11 +343,14 @@ class MarginRankingLoss(Loss):
     (1.75, array([-1., -1.]), array([1., 1.]))
     """
 
-    def __init__(self, margin=0.0, *, reduction="mean"):
+    def __init__(self, margin: float = 0.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
 
-    def _run(self, want, grad_output, input1, input2, target):
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
+        target: ArrayLike,
+    ) -> Any:
         return _core.margin_ranking_loss(
             input1, input2, target, self.margin, self._reduction_code, want, grad_output
         )
