@@ -3,41 +3,9 @@
 
 #include "iter.h"
 
-/* The kernels once per instruction set (see isa_begin.h) and dtype. */
-#if LF_HAVE_ISA_VARIANTS
-#define LF_ISA 2
-#include "isa_begin.h"
-#include "vecmath.h"
-#include "dtype_f32.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "dtype_f64.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "isa_end.h"
-
-#define LF_ISA 1
-#include "isa_begin.h"
-#include "vecmath.h"
-#include "dtype_f32.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "dtype_f64.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "isa_end.h"
-#endif
-
-#define LF_ISA 0
-#include "isa_begin.h"
-#include "vecmath.h"
-#include "dtype_f32.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "dtype_f64.h"
-#include "binary_impl.h"
-#include "dtype_undef.h"
-#include "isa_end.h"
+/* The kernels once per instruction set and dtype. */
+#define LF_IMPL "binary_impl.h"
+#include "variants.h"
 
 #include "dispatch.h"
 
