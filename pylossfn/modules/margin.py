@@ -29,7 +29,7 @@ class MultiMarginLoss(Loss):
         _check_multi_margin(p, weight, type(self).__name__)
         self.p = p
         self.margin = margin
-        self.weight = as_option_array(weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
 
     def _run(self, want, grad_output, input, target):
         return _core.multi_margin_loss(

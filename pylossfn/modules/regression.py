@@ -266,7 +266,7 @@ class MultiLabelSoftMarginLoss(Loss):
 
     def __init__(self, weight=None, *, reduction="mean"):
         super().__init__(reduction)
-        self.weight = as_option_array(weight)
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
 
     def _run(self, want, grad_output, input, target):
         return _core.multilabel_soft_margin_loss(
