@@ -507,10 +507,13 @@ def _check_margin(margin, fname):
 
 def _triplet(want, grad_output, anchor, positive, negative, margin, p, eps, swap, dist,
              reduction, fname):
+    # checked on every call, not only by the constructors: a margin set on a
+    # loss object afterwards must not pass unchecked (torch checks per call too)
+    _check_margin(margin, fname)
     names = ("anchor", "positive", "negative")
     arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
     result = _core.triplet_margin_loss(
-        *arrays, margin, p, eps, swap, dist, reduction, want, grad_output
+        *arrays, margin, p, eps, swap, dist, reduction, want, grad_output, fname
     )
     return _fold_result(result, want, shapes)
 
@@ -650,9 +653,13 @@ def multilabel_margin_loss(input, target, *, reduction="mean"):
 # --------------------------------------------------------------------------
 
 
-def _lengths(lengths):
-    """A length argument (int, sequence, array) as a 1-d array; the core checks it."""
-    arr = np.asarray(lengths)
+def _lengths(lengths, name):
+    """A length argument (int, sequence, array) as a 1-d array; the core checks it.
+
+    Converted as the core converts arguments: np.asarray would turn None into
+    an object array and silently drop a masked array's mask.
+    """
+    arr = as_array(lengths, "ctc_loss", name)
     return arr.reshape(1) if arr.ndim == 0 else arr
 
 
@@ -680,7 +687,8 @@ def ctc_loss(
     """
     code = _reduction_code(reduction, "ctc_loss")
     return _core.ctc_loss(
-        log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), blank, code,
+        log_probs, targets, _lengths(input_lengths, "input_lengths"),
+        _lengths(target_lengths, "target_lengths"), blank, code,
         zero_infinity, _LOSS, None,
     )
 

@@ -41,6 +41,7 @@ class CTCLoss(Loss):
 
     def _run(self, want, grad_output, log_probs, targets, input_lengths, target_lengths):
         return _core.ctc_loss(
-            log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), self.blank,
+            log_probs, targets, _lengths(input_lengths, "input_lengths"),
+            _lengths(target_lengths, "target_lengths"), self.blank,
             self._reduction_code, self.zero_infinity, want, grad_output,
         )

@@ -32,6 +32,8 @@ class MultiMarginLoss(Loss):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
 
     def _run(self, want, grad_output, input, target):
+        # again here: p and weight may have been set after construction
+        _check_multi_margin(self.p, self.weight, type(self).__name__)
         return _core.multi_margin_loss(
             input, target, self.p, self.margin, self.weight, self._reduction_code, want,
             grad_output,
