@@ -386,6 +386,9 @@ def _fold(grad, shape, dtype):
     )
     if axes:
         grad = grad.sum(axis=axes, keepdims=True).reshape(shape)
+    # the operand's precision, but native byte order: a byte-swapped input
+    # gets an ordinary gradient, as from the core
+    dtype = dtype.newbyteorder("=")
     if dtype.kind == "f" and grad.dtype != dtype:
         grad = grad.astype(dtype)
     return grad
