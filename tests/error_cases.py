@@ -8,7 +8,6 @@ the row's family and options, so a new row gets its cases for free.
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from loss_table import C, N, loss_shape, valid_inputs, valid_options
 
 MODES = ("functional", "forward", "backward", "forward_backward")

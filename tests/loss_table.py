@@ -11,10 +11,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 import torch.nn.functional as TF
+from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_zlpr
 
 import pylossfn as lf
 import pylossfn.functional as F
-from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_zlpr
 
 DTYPES = (np.float32, np.float64)
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}

@@ -4,7 +4,6 @@ float32 and float64.  Each raises the documented exception, with a message
 that names the argument and what was expected, and writes nothing."""
 import numpy as np
 import pytest
-
 from error_cases import ArrayRaises, cases, run
 from loss_table import ACTIVATIONS, DTYPES, LOSSES, valid_inputs
 

@@ -3,10 +3,8 @@ Fortran-ordered, transposed and negative-stride arguments give the result of
 the same values in a C-contiguous array; and no argument is ever written."""
 import numpy as np
 import pytest
-
 from error_cases import MODES, arguments, cases, run
-from loss_table import (ACTIVATIONS, DTYPES, LOSSES, call, loss_shape, valid_inputs,
-                        valid_options)
+from loss_table import ACTIVATIONS, DTYPES, LOSSES, call, loss_shape, valid_inputs, valid_options
 
 
 def byteswapped(a):

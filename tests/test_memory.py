@@ -9,10 +9,17 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from error_cases import arguments, cases
-from loss_table import (CORE_LOSSES, DTYPES, EXTRA_LOSSES, LOSSES, N, loss_shape, valid_inputs,
-                        valid_options)
+from loss_table import (
+    CORE_LOSSES,
+    DTYPES,
+    EXTRA_LOSSES,
+    LOSSES,
+    N,
+    loss_shape,
+    valid_inputs,
+    valid_options,
+)
 
 CALLS = 10_000
 GROWTH_CALLS = 100_000

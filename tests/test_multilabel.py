@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_su, ref_zlpr
 
 import pylossfn as lf
 import pylossfn.functional as F
-from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_su, ref_zlpr
 
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-
 from error_cases import cases, run
 from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_inputs, valid_options
 
@@ -161,7 +160,7 @@ def test_long_call_releases_the_gil(row):
     n = 1000
     while True:
         inputs = _long_inputs(row, n)
-        ticks, took = _ticks_during(lambda: crit.forward_backward(*inputs))
+        ticks, took = _ticks_during(lambda i=inputs: crit.forward_backward(*i))
         if took > 0.03 or n >= 64000:
             break
         n *= 2
