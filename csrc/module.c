@@ -232,7 +232,10 @@ grad_output_arg(PyObject *mod, PyObject *obj, int reduction, int typenum, int nd
         if (PyArray_NDIM(arr) != 0) {
             PyErr_Format(PyExc_ValueError,
                          "%s: grad_output must be a scalar for reduction='%s', got shape %s",
-                         fname, reduction == LF_REDUCE_MEAN ? "mean" : "sum",
+                         fname,
+                         reduction == LF_REDUCE_MEAN  ? "mean"
+                         : reduction == LF_REDUCE_SUM ? "sum"
+                                                      : "batchmean", /* kl_div's own */
                          ARR_SHAPE(b1, arr));
             Py_DECREF(arr);
             return -1;
@@ -1750,9 +1753,17 @@ py_triplet_margin_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     lf_rows a;
     memset(&a, 0, sizeof(a));
 
-    if (nargs != 11) {
-        PyErr_Format(PyExc_TypeError, "%s expects 11 arguments", fname);
+    if (nargs != 11 && nargs != 12) {
+        PyErr_Format(PyExc_TypeError, "%s expects 11 or 12 arguments", fname);
         return NULL;
+    }
+    /* the optional 12th argument names the caller, so that the messages of
+       triplet_margin_with_distance_loss name it and not this binding */
+    if (nargs == 12) {
+        fname = PyUnicode_AsUTF8(args[11]);
+        if (fname == NULL) {
+            return NULL;
+        }
     }
     const int reduction = reduction_arg(args[8], fname);
     const int want = want_arg(args[9], fname);
@@ -2685,7 +2696,7 @@ regression_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int kind
     ew.scale = 1.0;
     if ((want & WANT_GRAD) &&
         grad_output_arg(mod, args[k + 2],
-                        averaged ? LF_REDUCE_MEAN : scalar_loss ? LF_REDUCE_SUM : LF_REDUCE_NONE,
+                        reduction, /* named in its messages, batchmean too */
                         typenum, loss_nd, bshape, norm, &ew.scale, &go, fname) < 0) {
         goto finish;
     }

@@ -75,7 +75,7 @@ def cosine_embedding_loss(
 def triplet_margin_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float, p: float,
     eps: float, swap: bool, distance: int, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, fname: str = ..., /,
 ) -> _Result: ...
 
 # -- multi-class hinge losses

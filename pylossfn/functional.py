@@ -437,6 +437,9 @@ def _fold(grad: NDArray[Any], shape: tuple[int, ...], dtype: np.dtype[Any]) -> N
     )
     if axes:
         grad = grad.sum(axis=axes, keepdims=True).reshape(shape)
+    # the operand's precision, but native byte order: a byte-swapped input
+    # gets an ordinary gradient, as from the core
+    dtype = dtype.newbyteorder("=")
     if dtype.kind == "f" and grad.dtype != dtype:
         grad = grad.astype(dtype)
     return grad
@@ -569,11 +572,14 @@ def _triplet(
     negative: ArrayLike, margin: float, p: float, eps: float, swap: bool, dist: int,
     reduction: int, fname: str,
 ) -> Any:
+    # checked on every call, not only by the constructors: a margin set on a
+    # loss object afterwards must not pass unchecked (torch checks per call too)
+    _check_margin(margin, fname)
     names = ("anchor", "positive", "negative")
     arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
     a, pos, neg = arrays
     result = _core.triplet_margin_loss(
-        a, pos, neg, margin, p, eps, swap, dist, reduction, want, grad_output
+        a, pos, neg, margin, p, eps, swap, dist, reduction, want, grad_output, fname
     )
     return _fold_result(result, want, shapes)
 
@@ -727,9 +733,13 @@ def multilabel_margin_loss(
 # --------------------------------------------------------------------------
 
 
-def _lengths(lengths: ArrayLike) -> NDArray[Any]:
-    """A length argument (int, sequence, array) as a 1-d array; the core checks it."""
-    arr = np.asarray(lengths)
+def _lengths(lengths: ArrayLike, name: str) -> NDArray[Any]:
+    """A length argument (int, sequence, array) as a 1-d array; the core checks it.
+
+    Converted as the core converts arguments: np.asarray would turn None into
+    an object array and silently drop a masked array's mask.
+    """
+    arr = as_array(lengths, "ctc_loss", name)
     return arr.reshape(1) if arr.ndim == 0 else arr
 
 
@@ -758,7 +768,8 @@ def ctc_loss(
     """
     code = _reduction_code(reduction, "ctc_loss")
     return _core.ctc_loss(
-        log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), blank, code,
+        log_probs, targets, _lengths(input_lengths, "input_lengths"),
+        _lengths(target_lengths, "target_lengths"), blank, code,
         zero_infinity, _LOSS, None,
     )
 

@@ -8,8 +8,7 @@ the row's family and options, so a new row gets its cases for free.
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from loss_table import C, N, valid_inputs, valid_options
+from loss_table import C, N, loss_shape, valid_inputs, valid_options
 
 MODES = ("functional", "forward", "backward", "forward_backward")
 GRAD_MODES = ("backward", "forward_backward")
@@ -52,15 +51,25 @@ def _masked(a):
                        .reshape(np.shape(a)))
 
 
+def _with(args, i, value):
+    """args with argument i replaced by value."""
+    return tuple(value if k == i else a for k, a in enumerate(args))
+
+
 def cases(row, dtype):
     """Every error case for `row` computing in `dtype`."""
-    x, y = valid_inputs(row, dtype)
+    args = valid_inputs(row, dtype)
+    x, y = args[0], args[1]
+    name0 = row.arg_names[0]
     out = []
     add = out.append
 
+    if row.name == "KLDivLoss":
+        allowed = r"reduction must be one of 'none', 'batchmean', 'sum' or 'mean', got"
+    else:
+        allowed = r"reduction must be one of 'none', 'mean' or 'sum', got"
     for bad in (None, "MEAN", "avg", "", 1):
-        add(Case(f"reduction={bad!r}", ValueError, r"reduction must be one of 'none', 'mean' "
-                 r"or 'sum', got", reduction=bad))
+        add(Case(f"reduction={bad!r}", ValueError, allowed, reduction=bad))
 
     # the input: only float32 / float64 arrays (or lists of floats)
     bad_inputs = {
@@ -70,46 +79,63 @@ def cases(row, dtype):
         "longdouble": x.astype(np.longdouble),
     }
     for name, bad in bad_inputs.items():
-        add(Case(f"input-{name}", TypeError, r"input must be a float32 or float64 array, got "
-                 r"dtype", inputs=(bad, y)))
-    add(Case("input-str", TypeError, r"input must be a numeric array, got str",
-             inputs=("abc", y)))
-    add(Case("input-None", TypeError, r"input must be an array, got None", inputs=(None, y)))
-    add(Case("input-masked", TypeError, r"input is a masked array", inputs=(_masked(x), y)))
-    add(Case("target-masked", TypeError, r"target is a masked array", inputs=(x, _masked(y))))
-    add(Case("input-ragged", ValueError, r"input could not be converted to an array",
-             inputs=([[0.5, 0.5], [0.5]], y)))
-    add(Case("target-None", TypeError, r"target must be an array, got None", inputs=(x, None)))
+        add(Case(f"{name0}-{name}", TypeError, rf"{name0} must be a float32 or float64 array, "
+                 r"got dtype", inputs=_with(args, 0, bad)))
+    add(Case(f"{name0}-str", TypeError, rf"{name0} must be a numeric array, got str",
+             inputs=_with(args, 0, "abc")))
+    add(Case(f"{name0}-None", TypeError, rf"{name0} must be an array, got None",
+             inputs=_with(args, 0, None)))
+    add(Case(f"{name0}-masked", TypeError, rf"{name0} is a masked array",
+             inputs=_with(args, 0, _masked(x))))
+    add(Case(f"{name0}-ragged", ValueError, rf"{name0} could not be converted to an array",
+             inputs=_with(args, 0, [[0.5, 0.5], [0.5]])))
     e = ArrayRaises()
-    add(Case("input-__array__-raises", LookupError, "refused on purpose",
-             inputs=(e, y), raised=e.error))
-    e = ArrayRaises()
-    add(Case("target-__array__-raises", LookupError, "refused on purpose",
-             inputs=(x, e), raised=e.error))
+    add(Case(f"{name0}-__array__-raises", LookupError, "refused on purpose",
+             inputs=_with(args, 0, e), raised=e.error))
+    # every other argument: absent, masked, or refusing conversion
+    for i, name in enumerate(row.arg_names[1:], 1):
+        if row.family == "ctc" and i >= 2:
+            continue  # the lengths: see _ctc_cases (they may be lists)
+        add(Case(f"{name}-None", TypeError, rf"{name} must be an array, got None",
+                 inputs=_with(args, i, None)))
+        add(Case(f"{name}-masked", TypeError, rf"{name} is a masked array",
+                 inputs=_with(args, i, _masked(args[i]))))
+        e = ArrayRaises()
+        add(Case(f"{name}-__array__-raises", LookupError, "refused on purpose",
+                 inputs=_with(args, i, e), raised=e.error))
 
     if row.family == "binary":
         _binary_cases(row, dtype, x, y, add)
-    else:
+    elif row.family == "class":
         _class_cases(row, dtype, x, y, add)
+    else:
+        FAMILY_CASES[row.family](row, dtype, args, add)
+        for opt, value, exc, match in row.option_errors:
+            add(Case(f"{opt}={value!r}", exc, match,
+                     opts={opt: value}))
 
     # grad_output: a scalar for a reduced loss, the loss's shape for "none"
+    reduced = "batchmean" if row.name == "KLDivLoss" else "mean"
+    wrong = (3,) if row.core else (5,)  # not the loss's shape
+    lshape = loss_shape(row, "none", args, valid_options(row, dtype))
     for red, go, what in (
-        ("mean", np.ones(2, dtype), r"grad_output must be a scalar for reduction='mean', "
+        (reduced, np.ones(2, dtype), rf"grad_output must be a scalar for reduction='{reduced}', "
          r"got shape \(2,\)"),
         ("sum", np.ones(0, dtype), r"grad_output must be a scalar for reduction='sum', "
          r"got shape \(0,\)"),
-        ("none", np.ones(3, dtype), r"grad_output has shape \(3,\), but the loss has shape"),
+        ("none", np.ones(wrong, dtype), rf"grad_output has shape \({wrong[0]},\), but the loss "
+         r"has shape"),
         ("none", np.ones(0, dtype), r"grad_output has shape \(0,\), but the loss has shape"),
         ("none", np.ones((N, C, 2), dtype), r"grad_output has shape \(4, 3, 2\), but the loss "
          r"has shape"),
-        ("mean", np.complex128(1), r"grad_output must be a real \(float, integer or bool\) "
+        (reduced, np.complex128(1), r"grad_output must be a real \(float, integer or bool\) "
          r"array"),
-        ("none", None if row.family == "class" else np.ones((N, C), np.complex64),
+        ("none", None if row.family == "class" else np.ones(lshape, np.complex64),
          r"grad_output must be a real"),
     ):
         if go is None:
             continue
-        add(Case(f"grad_output-{red}-{np.shape(go)}-{np.asarray(go).dtype}", 
+        add(Case(f"grad_output-{red}-{np.shape(go)}-{np.asarray(go).dtype}",
                  ValueError if np.asarray(go).dtype.kind != "c" else TypeError, what,
                  reduction=red, grad_output=go, modes=GRAD_MODES))
     return out
@@ -216,6 +242,207 @@ def _class_cases(row, dtype, x, t, add):
             add(Case(f"probability-target-ignore_index={value}", ValueError,
                      rf"ignore_index={value} is not supported with class-probability targets",
                      inputs=(x, probs), opts={"ignore_index": value}))
+
+
+_REAL = r"must be a real \(float, integer or bool\) array"
+_INDICES = r"must hold integer class indices, got dtype"
+
+
+def _elementwise_cases(row, dtype, args, add):
+    x = args[0]
+    for i, name in enumerate(row.arg_names[1:], 1):
+        for kind, bad in {"complex": args[i].astype(np.complex64),
+                          "object": args[i].astype(object),
+                          "str-array": args[i].astype(str)}.items():
+            add(Case(f"{name}-{kind}", TypeError, rf"{name} {_REAL}",
+                     inputs=_with(args, i, bad)))
+    wrong = {"C-1": (N, C - 1), "N": (N,), "trailing-1": (N, C, 1), "N+1": (N + 1, C)}
+    rule = row.target_rule
+    if row.name == "GaussianNLLLoss":
+        for key in ("N+1", "trailing-1"):
+            add(Case(f"target-shape-{key}", ValueError, r"input of shape \(4, 3\), target of "
+                     r"shape .* and var of shape \(4, 3\) do not broadcast together",
+                     inputs=_with(args, 1, np.ones(wrong[key], dtype))))
+        for shape in ((N, C - 1), (C,), (N + 1, C), (N, C, 2)):
+            add(Case(f"var-shape-{shape}", ValueError, r"var of shape .* is of incorrect size "
+                     r"for input of shape \(4, 3\): it must have the input's shape",
+                     inputs=_with(args, 2, np.ones(shape, dtype))))
+        var = args[2].copy()
+        var[2, 1] = -1.0
+        add(Case("var-negative", ValueError, r"var has negative entry -1.0 at flat index 7, "
+                 r"but every variance must be >= 0", inputs=_with(args, 2, var)))
+    elif row.name == "MarginRankingLoss":
+        for i, name in ((1, "input2"), (2, "target")):
+            add(Case(f"{name}-shape-N+1", ValueError, rf"{name} of shape \(5, 3\).* do not "
+                     r"broadcast together", inputs=_with(args, i, np.ones((N + 1, C), dtype))))
+            for key in ("N", "trailing-1"):
+                add(Case(f"{name}-shape-{key}", ValueError, r"input1, input2 and target must "
+                         r"have the same number of dimensions, got shapes",
+                         inputs=_with(args, i, np.ones(wrong[key], dtype))))
+    else:
+        match = {"same": r"target has shape .*, but it must have the input's shape \(4, 3\)",
+                 "broadcast": r"input of shape \(4, 3\) and target of shape .* do not "
+                              r"broadcast together",
+                 "to-input": r"target of shape .* does not broadcast to the input's shape "
+                             r"\(4, 3\)"}[rule]
+        keys = ("C-1", "N", "trailing-1", "N+1")
+        for key in keys:
+            add(Case(f"target-shape-{key}", ValueError, match,
+                     inputs=_with(args, 1, np.ones(wrong[key], dtype))))
+        if rule == "same":
+            add(Case("target-shape-(1, C)", ValueError, match,
+                     inputs=_with(args, 1, np.ones((1, C), dtype))))
+    if row.name in ("ZLPRLoss", "MultiLabelSoftMarginLoss"):
+        add(Case("input-0d", ValueError, r"input must have at least 1 dimension \(\[\.\.\., C\], "
+                 r"labels last\)", inputs=(x[0, 0], args[1][0, 0])))
+    if row.name == "SoftF1Loss":
+        for shape in ((), (2, 2, 3)):
+            add(Case(f"input-{len(shape)}d", ValueError, r"input must be \[N, C\] or \[N\] "
+                     r"\(one label\), got shape", inputs=(np.zeros(shape, dtype),) * 2))
+    if row.name == "MultiLabelSoftMarginLoss":
+        for shape in ((C - 1,), (N + 1, C), (2, N, C)):
+            add(Case(f"weight-shape-{shape}", ValueError, r"weight of shape .* does not "
+                     r"broadcast to the input's shape \(4, 3\)",
+                     opts={"weight": np.ones(shape, dtype)}))
+        add(Case("weight-int", TypeError, r"weight must be a floating-point array, got dtype",
+                 opts={"weight": np.ones(C, np.int64)}))
+        add(Case("weight-masked", TypeError, r"weight is a masked array",
+                 opts={"weight": _masked(np.ones(C, dtype))}))
+
+
+def _rows_cases(row, dtype, args, add):
+    for i in row.diff[1:]:
+        name = row.arg_names[i]
+        for kind, bad in {"int64": args[i].astype(np.int64),
+                          "complex": args[i].astype(np.complex128),
+                          "str-array": args[i].astype(str)}.items():
+            add(Case(f"{name}-{kind}", TypeError, rf"{name} must be a float32 or float64 array, "
+                     r"got dtype", inputs=_with(args, i, bad)))
+        add(Case(f"{name}-shape-N+1", ValueError, rf"the shapes do not broadcast: .*{name} "
+                 r"\(5, 3\)", inputs=_with(args, i, np.ones((N + 1, C), dtype))))
+        if row.name != "CosineEmbeddingLoss":
+            for shape in ((C,), (N, C, 1)):
+                add(Case(f"{name}-shape-{shape}", ValueError, r"the inputs must have the same "
+                         rf"number of dimensions, got .*{name} {len(shape)}-d",
+                         inputs=_with(args, i, np.ones(shape, dtype))))
+    if row.name == "CosineEmbeddingLoss":
+        for shape in ((N + 1,), (N, 1), (N, C)):
+            add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but inputs of "
+                     r"shape \(4, 3\) need a target of shape \(4,\)",
+                     inputs=_with(args, 2, np.ones(shape, dtype))))
+        for kind, bad in {"complex": args[2].astype(np.complex64),
+                          "str-array": args[2].astype(str)}.items():
+            add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
+                     inputs=_with(args, 2, bad)))
+        add(Case("inputs-3d", ValueError, r"input1 and input2 must be \[N, D\] \(or \[D\] "
+                 r"unbatched\), got shape \(2, 4, 3\)",
+                 inputs=(np.ones((2, N, C), dtype),) * 2 + (args[2],)))
+
+
+def _margin_cases(row, dtype, args, add):
+    x, t = args
+    multilabel = row.name == "MultiLabelMarginLoss"
+    lo = -1 if multilabel else 0
+    values = (C, C + 1, -2, I64.max, I64.min) + (() if multilabel else (-1,))
+    for red in ("mean", "sum", "none"):
+        for value in values:
+            bad = t.copy()
+            bad.flat[2] = value
+            add(Case(f"class-{value}-{red}", IndexError, rf"target has {value} at flat index 2, "
+                     rf"but every entry must be in \[{lo}, 3\) \(input has 3 classes\)",
+                     inputs=(x, bad), reduction=red))
+    for tdtype, value in ((np.uint64, 2**64 - 1), (np.uint8, 255), (np.int8, -5)):
+        bad = t.astype(tdtype)
+        bad.flat[2] = value
+        add(Case(f"class-{np.dtype(tdtype).name}-{value}", IndexError,
+                 rf"target has (class )?{value} at flat index 2", inputs=(x, bad)))
+    for kind, bad in {"float": t.astype(dtype), "bool": t.astype(bool),
+                      "complex": t.astype(np.complex128), "str": t.astype(str)}.items():
+        add(Case(f"target-{kind}", TypeError, rf"target {_INDICES}", inputs=(x, bad)))
+    if multilabel:
+        for shape in ((N - 1, C), (C,), (N, C + 1)):
+            add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but it must "
+                     r"have the input's shape \(4, 3\)",
+                     inputs=(x, np.zeros(shape, np.int64))))
+    else:
+        for shape in ((N - 1,), (2, 2), (N, 1)):
+            add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but input of "
+                     r"shape \(4, 3\) needs 4 class indices",
+                     inputs=(x, np.zeros(shape, np.int64))))
+    for shape in ((N, C, 2), (N, 0)):
+        add(Case(f"input-shape-{shape}", ValueError, r"input must be \[N, C\] or \[C\] with "
+                 r"C > 0", inputs=(np.zeros(shape, dtype), np.zeros(shape[:1], np.int64)
+                                   if not multilabel else np.zeros(shape, np.int64))))
+    if row.has("weight"):
+        for shape in ((C + 1,), (C - 1,), (0,)):
+            add(Case(f"weight-shape-{shape}", ValueError, r"weight must have shape \(3,\) "
+                     r"\(one per class\), got", opts={"weight": np.ones(shape, dtype)}))
+        add(Case("weight-int", TypeError, r"weight must be a floating-point array, got dtype",
+                 opts={"weight": np.ones(C, np.int64)}))
+        add(Case("weight-masked", TypeError, r"weight is a masked array",
+                 opts={"weight": _masked(np.ones(C, dtype))}))
+
+
+def _ctc_cases(row, dtype, args, add):
+    lp, tg, il, tl = args
+    T, n = lp.shape[:2]
+    for i, name in ((2, "input_lengths"), (3, "target_lengths")):
+        add(Case(f"{name}-None", TypeError, rf"{name} must be an array, got None",
+                 inputs=_with(args, i, None)))
+        add(Case(f"{name}-masked", TypeError, rf"{name} is a masked array",
+                 inputs=_with(args, i, _masked(args[i]))))
+        e = ArrayRaises()
+        add(Case(f"{name}-__array__-raises", LookupError, "refused on purpose",
+                 inputs=_with(args, i, e), raised=e.error))
+        for kind, bad in {"float": args[i].astype(float), "str": "abc",
+                          "complex": args[i].astype(complex)}.items():
+            add(Case(f"{name}-{kind}", TypeError, rf"{name} must (hold integers|be a numeric)",
+                     inputs=_with(args, i, bad)))
+        for shape in ((n - 1,), (n + 1,), (2, 2)):
+            add(Case(f"{name}-shape-{shape}", ValueError, rf"{name} has shape .*, but it must "
+                     rf"have one entry per batch element \({n}\)",
+                     inputs=_with(args, i, np.resize(args[i], shape))))
+    for value in (T + 1, -1, I64.max):
+        bad = il.copy()
+        bad[1] = value
+        add(Case(f"input_lengths={value}", ValueError, rf"input_lengths\[1\] is {value}, but it "
+                 rf"must be in \[0, {T}\] \(the length of log_probs\)",
+                 inputs=_with(args, 2, bad)))
+    bad = tl.copy()
+    bad[1] = -1
+    add(Case("target_lengths=-1", ValueError, r"target_lengths\[1\] is -1, but it must be >= 0",
+             inputs=_with(args, 3, bad)))
+    bad = tl.copy()
+    bad[1] = tg.shape[1] + 1
+    add(Case("target_lengths-beyond-targets", ValueError, r"targets has shape .*, but it must "
+             r"be the concatenated targets", inputs=_with(args, 3, bad)))
+    # a class outside [0, C) within a target's length
+    il2, tl2 = np.full(n, T), np.full(n, 1)
+    for value in (lp.shape[2], -1, I64.max):
+        tg2 = np.ones_like(tg)
+        tg2[2, 0] = value
+        add(Case(f"targets-class-{value}", IndexError, rf"targets has class {value} at index "
+                 rf"\(2, 0\), but log_probs has {lp.shape[2]} classes",
+                 inputs=(lp, tg2, il2, tl2)))
+    for kind, bad in {"float": tg.astype(dtype), "bool": tg.astype(bool),
+                      "str": tg.astype(str)}.items():
+        add(Case(f"targets-{kind}", TypeError, rf"targets {_INDICES}",
+                 inputs=_with(args, 1, bad)))
+    for shape in ((T,), (T, n, 3, 1)):
+        add(Case(f"log_probs-shape-{shape}", ValueError, r"log_probs must be \[T, N, C\] \(or "
+                 r"\[T, C\] unbatched\), got shape", inputs=_with(args, 0, np.zeros(shape, dtype))))
+    add(Case("log_probs-empty", ValueError, r"log_probs must not be empty, got shape \(0, 4, 3\)",
+             inputs=(lp[:0], tg, np.zeros(n, np.int64), np.zeros(n, np.int64))))
+    for value in (lp.shape[2], -1):
+        add(Case(f"blank={value}", ValueError, rf"blank must be in \[0, 3\) \(a class of "
+                 rf"log_probs\), got {value}", opts={"blank": value}))
+    for value in ("0", 1.0, None):
+        add(Case(f"blank={value!r}", TypeError, r"blank must be an integer, got",
+                 opts={"blank": value}))
+
+
+FAMILY_CASES = {"elementwise-pair": _elementwise_cases, "rows": _rows_cases,
+                "margin": _margin_cases, "ctc": _ctc_cases}
 
 
 def arguments(row, dtype, case):

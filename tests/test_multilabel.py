@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_su, ref_zlpr
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -22,62 +23,6 @@ import pylossfn.functional as F
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 RTOL = {np.float32: 2e-5, np.float64: 1e-10}
-
-
-# ---------------------------------------------------------------------------
-# Reference formulas (torch, differentiated by autograd)
-# ---------------------------------------------------------------------------
-
-
-def ref_focal(x, y, alpha=0.25, gamma=2.0):
-    p = torch.sigmoid(x)
-    ce = TF.binary_cross_entropy_with_logits(x, y, reduction="none")
-    p_t = p * y + (1 - p) * (1 - y)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-    return loss
-
-
-def ref_asl(x, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8):
-    # the reference class, element-wise (it returns -loss.sum()), with the
-    # focusing weight left inside autograd
-    s = torch.sigmoid(x)
-    xs_pos, xs_neg = s, 1 - s
-    if clip is not None and clip > 0:
-        xs_neg = (xs_neg + clip).clamp(max=1)
-    loss = y * torch.log(xs_pos.clamp(min=eps)) + (1 - y) * torch.log(xs_neg.clamp(min=eps))
-    if gamma_neg > 0 or gamma_pos > 0:
-        pt = xs_pos * y + xs_neg * (1 - y)
-        loss = loss * torch.pow(1 - pt, gamma_pos * y + gamma_neg * (1 - y))
-    return -loss
-
-
-def ref_zlpr(x, y):
-    # log(1 + sum (1 - y) e^x) + log(1 + sum y e^-x), the soft-label form
-    zero = torch.zeros(x.shape[:-1] + (1,), dtype=x.dtype)
-    neg = torch.logsumexp(torch.cat([zero, x + torch.log1p(-y)], -1), -1)
-    pos = torch.logsumexp(torch.cat([zero, -x + torch.log(y)], -1), -1)
-    return neg + pos
-
-
-def ref_su(x, y):
-    # Su (2020) as published, for 0/1 labels: mask with 1e12, append a 0 logit
-    x = (1 - 2 * y) * x
-    x_neg = x - y * 1e12
-    x_pos = x - (1 - y) * 1e12
-    zero = torch.zeros(x.shape[:-1] + (1,), dtype=x.dtype)
-    return torch.logsumexp(torch.cat([x_neg, zero], -1), -1) + torch.logsumexp(
-        torch.cat([x_pos, zero], -1), -1
-    )
-
-
-def ref_soft_f1(x, y, eps=1e-16):
-    p = torch.sigmoid(x)
-    tp = (p * y).sum(0)
-    fp = (p * (1 - y)).sum(0)
-    fn = ((1 - p) * y).sum(0)
-    return 1 - 2 * tp / (2 * tp + fp + fn + eps)
 
 
 # name -> (function(x, y, reduction), class(reduction), reference, default shape)

@@ -9,16 +9,18 @@ examples per loss) or the default "dev" (fewer examples, random).
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from loss_table import ACTIVATIONS, LOSSES, TORCH_DTYPE
+from loss_table import ACTIVATIONS, CORE_LOSSES, EXTRA_LOSSES, flat, torch_call
 from test_layouts import LAYOUTS
+
+import pylossfn.functional as F
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=2000, deadline=None, print_blob=True,
@@ -175,7 +177,7 @@ def _grad_output(draw, row, dtype, opts, inputs):
     return _array(draw, dtype, shape, -3, 3, special=False)
 
 
-@pytest.mark.parametrize("row", LOSSES, ids=repr)
+@pytest.mark.parametrize("row", CORE_LOSSES, ids=repr)
 def test_matches_torch(row):
     strategy = binary_calls(row) if row.family == "binary" else class_calls(row)
 
@@ -257,3 +259,222 @@ def test_profile_examples():
     assert settings.get_profile("ci").max_examples >= 2000
     assert settings.get_profile("ci").derandomize
     assert math.isfinite(PROFILE.max_examples)
+
+
+# -- every other loss ----------------------------------------------------------
+
+_REFERENCE = {"SigmoidFocalLoss", "AsymmetricLoss", "ZLPRLoss", "SoftF1Loss"}
+_STABLE = {"SigmoidFocalLoss", "AsymmetricLoss", "ZLPRLoss", "SoftF1Loss", "SoftMarginLoss"}
+_SHAPE = st.lists(st.integers(0, 3), min_size=0, max_size=4).map(tuple)
+_TARGETS = {  # the target's domain: (low, high, kind)
+    "SigmoidFocalLoss": "labels", "AsymmetricLoss": "labels", "ZLPRLoss": "labels",
+    "SoftF1Loss": "labels", "KLDivLoss": "labels", "MultiLabelSoftMarginLoss": "labels",
+    "SoftMarginLoss": "signs", "HingeEmbeddingLoss": "signs", "MarginRankingLoss": "signs",
+    "PoissonNLLLoss": "counts",
+}
+_OPTIONS = {
+    "SigmoidFocalLoss": {"alpha": st.sampled_from([-1.0, 0.25, 0.9]),
+                         "gamma": st.sampled_from([0.0, 0.5, 2.0])},
+    "AsymmetricLoss": {"gamma_neg": st.sampled_from([0.0, 4.0]),
+                       "gamma_pos": st.sampled_from([0.0, 1.0]),
+                       "clip": st.sampled_from([0.0, 0.05]), "eps": st.sampled_from([1e-8, 0.1])},
+    "SoftF1Loss": {"eps": st.sampled_from([1e-16, 1e-3])},
+    "SmoothL1Loss": {"beta": st.sampled_from([0.0, 0.5, 1.0, 3.0])},
+    "HuberLoss": {"delta": st.sampled_from([0.5, 1.0, 3.0])},
+    "KLDivLoss": {"log_target": st.booleans()},
+    "PoissonNLLLoss": {"log_input": st.booleans(), "full": st.booleans()},
+    "GaussianNLLLoss": {"full": st.booleans(), "eps": st.sampled_from([1e-6, 0.5])},
+    "HingeEmbeddingLoss": {"margin": st.sampled_from([0.0, 1.0, 2.5])},
+    "MarginRankingLoss": {"margin": st.sampled_from([0.0, 0.5])},
+    "CosineEmbeddingLoss": {"margin": st.sampled_from([-0.5, 0.0, 0.5])},
+    "TripletMarginLoss": {"margin": st.sampled_from([0.5, 1.0]),
+                          "p": st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0, np.inf]),
+                          "eps": st.sampled_from([0.0, 1e-6]), "swap": st.booleans()},
+    "TripletMarginWithDistanceLoss": {"margin": st.sampled_from([0.5, 1.0]),
+                                      "swap": st.booleans()},
+    "MultiMarginLoss": {"p": st.sampled_from([1, 2]), "margin": st.sampled_from([0.0, 1.0])},
+    "CTCLoss": {"blank": st.sampled_from([0, 1]), "zero_infinity": st.booleans()},
+}
+
+
+def _target(draw, row, dtype, shape):
+    kind = _TARGETS.get(row.name, "real")
+    if kind == "labels":
+        return _array(draw, dtype, shape, 0.0, 1.0, special=False)
+    if kind == "signs":
+        return draw(hnp.arrays(dtype, shape, elements=st.sampled_from([-1.0, 1.0])))
+    if kind == "counts":
+        return draw(hnp.arrays(dtype, shape, elements=st.integers(0, 5).map(float)))
+    return _array(draw, dtype, shape)
+
+
+@st.composite
+def elementwise_calls(draw, row):
+    dtype = draw(dtypes)
+    shape = draw(_SHAPE)
+    if row.name == "SoftF1Loss":
+        shape = shape[:2] or (draw(st.integers(0, 3)),)
+    elif row.name in ("ZLPRLoss", "MultiLabelSoftMarginLoss") and not shape:
+        shape = (draw(st.integers(0, 3)),)
+    # ±inf only where the result is defined the same way in both: these losses
+    # are computed stably here (documented), where torch or the naive
+    # reference formula gives nan or inf
+    # (the reference formulas lose accuracy at large logits: test_multilabel
+    # checks those against float64 limits; here they stay moderate)
+    lim = 8 if row.name in _REFERENCE else None
+    x = _array(draw, dtype, shape, -lim if lim else None, lim, special=row.name not in _STABLE)
+    if row.name in _STABLE and x.size and draw(st.integers(0, 9)) == 0:
+        x.flat[0] = np.nan
+    if row.name == "KLDivLoss" or row.name == "PoissonNLLLoss":
+        x = _array(draw, dtype, shape, -5, 5)
+    opts = {k: draw(v) for k, v in _OPTIONS.get(row.name, {}).items()}
+    opts["reduction"] = draw(st.sampled_from(row.reductions))
+    if row.name == "MarginRankingLoss":
+        return dtype, opts, (x, _array(draw, dtype, shape), _target(draw, row, dtype, shape))
+    tshape = shape
+    # (not for MultiLabelSoftMarginLoss: an input broadcast along the labels
+    # is divided by its own size in torch, by the broadcast size here; open)
+    if (row.target_rule == "broadcast" and row.name != "MultiLabelSoftMarginLoss"
+            and draw(st.integers(0, 4)) == 0):
+        tshape = _broadcastable(draw, shape)
+    y = _target(draw, row, dtype, tshape)
+    if row.name == "KLDivLoss" and opts["log_target"]:
+        y = np.log(y + 1e-3).astype(dtype)
+    if row.name == "GaussianNLLLoss":
+        var = _array(draw, dtype, shape, 0.0, 4.0, special=False)
+        return dtype, opts, (x, y, var)
+    if row.name == "MultiLabelSoftMarginLoss" and draw(st.booleans()):
+        opts["weight"] = _array(draw, dtype, shape[-1:], 0, 2, special=False)
+    return dtype, opts, (x, y)
+
+
+@st.composite
+def rows_calls(draw, row):
+    dtype = draw(dtypes)
+    n, d = draw(st.integers(0, 3)), draw(st.integers(0, 4))
+    unbatched = draw(st.integers(0, 5)) == 0
+    shape = (d,) if unbatched else (n, d)
+    opts = {k: draw(v) for k, v in _OPTIONS.get(row.name, {}).items()}
+    opts["reduction"] = draw(reductions)
+    if row.name == "TripletMarginWithDistanceLoss":
+        opts["distance_function"] = draw(st.sampled_from([None, F.cosine_distance]))
+    k = 2 if row.name == "CosineEmbeddingLoss" else 3
+    # finite values and nan, no ±inf: torch's norm subgradients at an infinite
+    # coordinate differ from ours (open)
+    inputs = tuple(_array(draw, dtype, shape, -5, 5, special=False) for _ in range(k))
+    if draw(st.integers(0, 9)) == 0 and inputs[0].size:
+        inputs[draw(st.integers(0, k - 1))].flat[0] = np.nan
+    if row.name == "CosineEmbeddingLoss":
+        inputs += (draw(hnp.arrays(dtype, shape[:-1], elements=st.sampled_from([-1.0, 1.0]))),)
+    return dtype, opts, inputs
+
+
+@st.composite
+def margin_calls(draw, row):
+    dtype = draw(dtypes)
+    opts = {k: draw(v) for k, v in _OPTIONS.get(row.name, {}).items()}
+    opts["reduction"] = draw(reductions)
+    # (no empty batch with "mean": torch returns uninitialised memory there,
+    # documented in MultiLabelMarginLoss's docstring; ours is nan)
+    n = draw(st.integers(1 if opts["reduction"] == "mean" else 0, 3))
+    c = draw(st.integers(1, 4))
+    unbatched = draw(st.integers(0, 5)) == 0
+    shape = (c,) if unbatched else (n, c)
+    x = _array(draw, dtype, shape)
+    hi = c if draw(st.integers(0, 9)) == 0 else c - 1  # sometimes out of range
+    if row.name == "MultiMarginLoss":
+        t = draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, hi)))
+        if draw(st.booleans()):
+            opts["weight"] = _array(draw, dtype, (c,), 0, 2, special=False)
+    else:
+        t = draw(hnp.arrays(np.int64, shape, elements=st.integers(-1, hi)))
+    return dtype, opts, (x, t)
+
+
+@st.composite
+def ctc_calls(draw, row):
+    dtype = draw(dtypes)
+    T, n, c, s = (draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(2, 4)),
+                  draw(st.integers(0, 3)))
+    opts = {k: draw(v) for k, v in _OPTIONS["CTCLoss"].items()}
+    opts["reduction"] = draw(reductions)
+    x = draw(hnp.arrays(np.float64, (T, n, c), elements=st.floats(-5, 5)))
+    lp = (x - np.log(np.exp(x).sum(-1, keepdims=True))).astype(dtype)
+    blank = opts["blank"]
+    t = draw(hnp.arrays(np.int64, (n, s), elements=st.sampled_from(
+        [k for k in range(c) if k != blank])))
+    tl = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, s)))
+    il = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, T)))
+    return dtype, opts, (lp, t, il, tl)
+
+
+_STRATEGIES = {"elementwise-pair": elementwise_calls, "rows": rows_calls, "margin": margin_calls,
+               "ctc": ctc_calls}
+
+
+def _extra_grad_output(draw, row, dtype, opts, inputs):
+    if opts["reduction"] != "none":
+        return draw(st.one_of(st.none(), st.floats(-3, 3).map(lambda v: np.asarray(v, dtype))))
+    kw = {k: v for k, v in opts.items() if k != "reduction"}
+    try:
+        shape = np.shape(row.fn(*inputs, reduction="none", **kw))
+    except DOCUMENTED:
+        shape = ()
+    return _array(draw, dtype, shape, -3, 3, special=False)
+
+
+# Losses whose property run (ci profile) still finds divergences from torch,
+# each an open bug or an undocumented divergence to settle; not yet in the
+# property table (they are in every other reliability table).
+PENDING = {
+    "AsymmetricLoss": "subnormal target, x=-3: our gradient -0, the reference's nan",
+    "MSELoss": "target inf: our gradient nan, torch's -inf",
+    "CosineEmbeddingLoss": "float32 rows of tiny norm: gradients off by 3x (norm eps rounding)",
+    "TripletMarginLoss": "±inf coordinates / p-norm subgradients differ",
+    "TripletMarginWithDistanceLoss": "nan anchor, hinge inactive: our gradient 0, torch's nan",
+    "MultiMarginLoss": "empty batch: torch returns uninitialised memory (sum and mean)",
+    "MultiLabelMarginLoss": "empty batch: torch returns uninitialised memory",
+}
+
+
+@pytest.mark.parametrize("row", [r for r in EXTRA_LOSSES if r.name not in PENDING], ids=repr)
+def test_other_losses_match_torch(row):
+    strategy = _STRATEGIES[row.family](row)
+
+    @PROFILE
+    @given(st.data())
+    def check(data):
+        dtype, opts, inputs = data.draw(strategy)
+        go = _extra_grad_output(data.draw, row, dtype, opts, inputs)
+        ours = tuple(_layout(data.draw, a) for a in inputs)
+        our_opts = {k: _layout(data.draw, v) for k, v in opts.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _check_extra(row, dtype, opts, inputs, our_opts, ours, go)
+
+    check()
+
+
+def _check_extra(row, dtype, opts, inputs, our_opts, ours, go):
+    try:
+        want = torch_call(row, opts, inputs, go)
+        torch_error = None
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
+        want, torch_error = None, e
+    try:
+        got = flat(row.cls(**our_opts).forward_backward(*ours, grad_output=go))
+        forward = row.fn(*ours, **our_opts)
+    except DOCUMENTED as e:
+        if torch_error is None and not any(re.search(p, str(e)) for p in EXTRA_DIVERGENCES):
+            raise AssertionError(f"we refuse ({e!r}) what torch accepts") from e
+        return
+    assert torch_error is None, f"torch refuses ({torch_error!r}) what we accept"
+    _close(got[0], want[0], dtype, "loss")
+    _close(forward, want[0], dtype, "loss (functional)")
+    assert len(got) == 1 + len(want[1])
+    for i, (g, w) in enumerate(zip(got[1:], want[1])):
+        _close(g, w, dtype, f"grad {i}")
+
+
+# refusals of ours that torch (or the reference formula) does not share
+EXTRA_DIVERGENCES = ()

@@ -8,9 +8,8 @@ import time
 
 import numpy as np
 import pytest
-
 from error_cases import cases, run
-from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_options
+from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_inputs, valid_options
 
 THREADS = 8
 CALLS_PER_THREAD = int(os.environ.get("PYLOSSFN_THREAD_CALLS", "3000"))
@@ -22,6 +21,9 @@ def _work_items():
     items = []
     rng = np.random.default_rng(11)
     for row in LOSSES:
+        if not row.core:
+            items += _generic_items(row, rng)
+            continue
         for dtype in (np.float32, np.float64):
             # 8 x 600 = 4800 elements: above the core's GIL-release threshold
             for n, c in ((4, 3), (8, 600), (300, 7)):
@@ -49,6 +51,26 @@ def _work_items():
         x = rng.standard_normal((64, 100))
         kw = {"dim": 1} if act.needs_dim else {}
         items.append((act.name, lambda a=act, x=x, kw=kw: (a.fn(x, **kw),)))
+    return items
+
+
+def _generic_items(row, rng):
+    items = []
+    for dtype in (np.float32, np.float64):
+        for shape in (row.shape, row.large_shape):
+            inputs = valid_inputs(row, dtype, rng, shape=shape)
+            opts = valid_options(row, dtype, rng, shape=shape)
+            for reduction in row.reductions:
+                o = dict(opts, reduction=reduction)
+                go = np.full(loss_shape(row, reduction, inputs, o), 1.5, dtype)
+                for mode in ("functional", "forward", "backward", "forward_backward"):
+                    items.append((f"{row.name}-{shape}-{reduction}-{mode}",
+                                  lambda r=row, m=mode, o=o, i=inputs, g=go: call(r, m, o, i, g)))
+    for case in cases(row, np.float64)[::5]:
+        if case.raised is None:
+            items.append((f"{row.name}-{case.id}",
+                          lambda r=row, c=case: run(r, np.float64, c, "forward_backward"
+                                                    if "grad_output" in c.id else "functional")))
     return items
 
 
@@ -113,25 +135,35 @@ def _ticks_during(fn):
     return sum(t0 + margin < s < t1 - margin for s in stamps), t1 - t0
 
 
-def _long_inputs(rows):
+def _long_inputs(row, n):
     rng = np.random.default_rng(0)
-    return rng.standard_normal((rows, 1000)), rng.integers(0, 1000, rows)
+    if not row.core:
+        shape = {"elementwise-pair": (n, 1000), "rows": (10 * n, 100), "margin": (10 * n, 100),
+                 "ctc": (n // 10, 32, 20)}[row.family]
+        return valid_inputs(row, np.float64, rng, shape=shape)
+    x, t = rng.standard_normal((n, 1000)), rng.integers(0, 1000, n)
+    if row.family == "binary":
+        x = row.make_input(np.random.default_rng(0), x.shape, np.float64)
+        t = np.random.default_rng(1).uniform(0, 1, x.shape)
+    return x, t
 
 
 @pytest.mark.parametrize("row", LOSSES, ids=repr)
 def test_long_call_releases_the_gil(row):
-    crit = row.cls(**{k: v for k, v in valid_options(row, np.float64).items()
-                      if k == "label_smoothing"})
-    # grow the batch until one call is long enough to see inside (the fast
-    # kernels, NLL's above all, finish 4000 x 1000 in a few milliseconds)
-    for rows in (4000, 16000, 64000):
-        x, t = _long_inputs(rows)
-        if row.family == "binary":
-            x = row.make_input(np.random.default_rng(0), x.shape, np.float64)
-            t = np.random.default_rng(1).uniform(0, 1, x.shape)
-        ticks, took = _ticks_during(lambda x=x, t=t: crit.forward_backward(x, t))
-        if took > 0.02:
+    opts = valid_options(row, np.float64, shape=None)
+    if row.core:
+        opts = {k: v for k, v in opts.items() if k == "label_smoothing"}
+    else:
+        opts = {k: v for k, v in opts.items() if not isinstance(v, np.ndarray)}
+    crit = row.cls(**opts)
+    # long enough to tell: some losses are so fast that the size must grow
+    n = 1000
+    while True:
+        inputs = _long_inputs(row, n)
+        ticks, took = _ticks_during(lambda i=inputs: crit.forward_backward(*i))
+        if took > 0.03 or n >= 64000:
             break
+        n *= 2
     # the ticker wakes about every half millisecond: a call that kept the GIL
     # would see none in its middle
     assert took > 0.01, "the call is too short to tell"

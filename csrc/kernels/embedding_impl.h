@@ -200,8 +200,8 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         else if (y == -1) {
             const double z = cos - ctx->margin;
-            l = z > 0 ? z : 0.0;
-            k = z >= 0 ? 1.0 : 0.0;
+            l = !(z <= 0) ? z : 0.0; /* nan stays nan, as torch's clamp_min */
+            k = !(z < 0) ? 1.0 : 0.0;
         }
         acc[n & 7] += (double)(T)l;
         if (a->out) {
@@ -310,13 +310,13 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         /* margin + d_pos - d_neg, rounded as torch rounds each tensor op */
         const T z = ((T)ctx->margin + (T)dp.value) - (T)neg;
-        const T l = z > 0 ? z : (T)0;
+        const T l = !(z <= 0) ? z : (T)0; /* nan stays nan, as torch's clamp_min */
         acc[n & 7] += (double)l;
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;
         }
         if (a->grad[0]) {
-            const double g = z >= 0 ? RGO(n) : 0.0;
+            const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
             double *ga = tc->work, *gp = tc->work + a->D, *gn = tc->work + 2 * a->D;
             for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
                 tc->work[d] = 0.0;

@@ -157,7 +157,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T sq = s * q; /* ds/dx */
         /* y term: log max(s, eps) */
         T lp = pr->log_eps, dlp = 0;
-        if (s >= eps) {
+        if (!(s < eps)) { /* a nan logit stays nan, as in the reference */
             lp = (x < 0 ? x : (T)0) - M(log1p)(e);
             dlp = q;
         }
@@ -176,7 +176,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             }
         }
         T ln = pr->log_eps, dln = 0;
-        if (v >= eps) {
+        if (!(v < eps)) {
             ln = clip > 0 ? M(log)(v) : (x > 0 ? -x : (T)0) - M(log1p)(e);
             dln = -du / v;
         }

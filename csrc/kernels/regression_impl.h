@@ -420,8 +420,11 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T y = LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T e = M(exp)(-M(fabs)(x));
-        /* -(y logsigmoid(x) + (1 - y) logsigmoid(-x)) = (1 - y) x + softplus(-x) */
-        const T l = ((1 - y) * x + (x < 0 ? -x : (T)0) + M(log1p)(e)) * w;
+        /* -(y logsigmoid(x) + (1 - y) logsigmoid(-x)), in torch's form: the
+         * shorter (1 - y) x + softplus(-x) gives nan, not inf, at x = -inf */
+        const T lg = M(log1p)(e);
+        const T lsp = (x < 0 ? x : (T)0) - lg, lsn = (x > 0 ? -x : (T)0) - lg;
+        const T l = -(y * lsp + (1 - y) * lsn) * w;
         acc[i & 7] += (double)l;
         if (pg) {
             const T inv = (T)1 / ((T)1 + e);

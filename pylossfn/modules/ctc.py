@@ -52,6 +52,7 @@ class CTCLoss(Loss[FloatArray]):
         input_lengths: ArrayLike, target_lengths: ArrayLike,
     ) -> Any:
         return _core.ctc_loss(
-            log_probs, targets, _lengths(input_lengths), _lengths(target_lengths), self.blank,
+            log_probs, targets, _lengths(input_lengths, "input_lengths"),
+            _lengths(target_lengths, "target_lengths"), self.blank,
             self._reduction_code, self.zero_infinity, want, grad_output,
         )

@@ -42,6 +42,8 @@ class MultiMarginLoss(Loss[FloatArray]):
     def _run(
         self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
     ) -> Any:
+        # again here: p and weight may have been set after construction
+        _check_multi_margin(self.p, self.weight, type(self).__name__)
         return _core.multi_margin_loss(
             input, target, self.p, self.margin, self.weight, self._reduction_code, want,
             grad_output,
