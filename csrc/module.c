@@ -2998,7 +2998,7 @@ static PyMethodDef core_methods[] = {
      "cosine_embedding_loss(input1, input2, target, margin, reduction, want, grad_output)"},
     {"triplet_margin_loss", (PyCFunction)(void (*)(void))py_triplet_margin_loss, METH_FASTCALL,
      "triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, distance, "
-     "reduction, want, grad_output)"},
+     "reduction, want, grad_output[, fname])"},
     {"multi_margin_loss", (PyCFunction)(void (*)(void))py_multi_margin_loss, METH_FASTCALL,
      "multi_margin_loss(input, target, p, margin, weight, reduction, want, grad_output)"},
     {"multilabel_margin_loss", (PyCFunction)(void (*)(void))py_multilabel_margin_loss,

@@ -26,7 +26,9 @@ settings.register_profile(
     "ci", derandomize=True, max_examples=2000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(
-    "dev", max_examples=150, deadline=None,
+    # random locally, to keep exploring; fixed under CI (CI=true), where the
+    # sanitized run uses this profile and must not depend on the draw
+    "dev", max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROFILE = settings.get_profile(os.environ.get("PYLOSSFN_HYPOTHESIS", "dev"))
 

@@ -255,6 +255,10 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
              * would overflow a float although every product is moderate */
             const double g = (double)MGO(j);
             const double kn = g / sn, kp = g / sp;
+            /* A nan logit makes the row's loss nan; as in torch's log-sum-exp
+             * (and Su's masked formula), it makes the whole row's gradient nan
+             * too, not only the half of the sum it stands in. */
+            const int nan_row = ld != ld;
             for (ptrdiff_t c = 0; c < C; c++) {
                 const T x = MX(j, c), y = MY(j, c);
                 double d = 0.0;
@@ -264,7 +268,7 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
                 if (y != 0) {
                     d -= (double)(y * M(exp)(-x - mp)) * kp;
                 }
-                MGRAD(j, c) = (T)d;
+                MGRAD(j, c) = nan_row ? (T)NAN : (T)d;
             }
         }
     }
