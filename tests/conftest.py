@@ -125,6 +125,18 @@ def assert_close(got, expected, dtype, *, kind="value", err_msg=""):
     )
 
 
+def check_loss_and_grad(loss, grad, want_loss, want_grad, dtype, reduction):
+    """A loss and its single gradient against an oracle's: dtypes, shapes, values."""
+    assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
+    if reduction == "none":
+        assert isinstance(loss, np.ndarray) and loss.shape == want_loss.shape
+    else:
+        assert np.ndim(loss) == 0
+    assert grad.shape == want_grad.shape
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, kind="grad")
+
+
 def native(a):
     """A C-contiguous native-byte-order copy usable with torch.from_numpy."""
     a = np.asarray(a)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
+from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, in_layout, native
+from conftest import check_loss_and_grad as check
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -22,17 +23,6 @@ def oracle(fn, x, t, go=None, **kw):
     g = torch.ones_like(out) if go is None else torch.from_numpy(native(np.asarray(go, x.dtype)))
     out.backward(g)
     return out.detach().numpy(), xt.grad.numpy()
-
-
-def check(loss, grad, want_loss, want_grad, dtype, reduction):
-    assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
-    if reduction == "none":
-        assert isinstance(loss, np.ndarray) and loss.shape == want_loss.shape
-    else:
-        assert np.ndim(loss) == 0
-    assert grad.shape == want_grad.shape
-    assert_close(loss, want_loss, dtype)
-    assert_close(grad, want_grad, dtype, kind="grad")
 
 
 def go_for(rng, reduction, shape, dtype):
