@@ -41,6 +41,8 @@ setup(
             # the kernels are header-templated: rebuild when a header changes
             depends=sorted(glob.glob("csrc/**/*.h", recursive=True)),
             include_dirs=["csrc", np.get_include()],
+            # reported by pylossfn.show_config()
+            define_macros=[("PYLOSSFN_NUMPY_BUILD", f'"{np.__version__}"')],
             extra_compile_args=cflags,
             extra_link_args=ldflags,
         )

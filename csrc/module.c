@@ -2928,6 +2928,33 @@ py_set_isa(PyObject *Py_UNUSED(mod), PyObject *arg)
     return PyLong_FromLong(lf_set_isa(level < -1 || level > 2 ? -1 : (int)level));
 }
 
+/* What a bug report needs to know of this build: the NumPy it was compiled
+ * against (setup.py passes it), the compiler, the kernel variant in effect. */
+#ifndef PYLOSSFN_NUMPY_BUILD
+#define PYLOSSFN_NUMPY_BUILD "unknown"
+#endif
+#if defined(__clang__)
+#define LF_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define LF_COMPILER "gcc " __VERSION__
+#elif defined(_MSC_VER)
+#define LF_STR2(x) #x
+#define LF_STR(x) LF_STR2(x)
+#define LF_COMPILER "msvc " LF_STR(_MSC_FULL_VER)
+#else
+#define LF_COMPILER "unknown"
+#endif
+
+static PyObject *
+py_build_info(PyObject *Py_UNUSED(mod), PyObject *Py_UNUSED(arg))
+{
+    static const char *const isa_names[] = {"baseline (SSE2 on x86-64)", "AVX2 + FMA", "AVX-512"};
+    const int isa = lf_isa();
+    return Py_BuildValue("{s:s,s:s,s:i,s:s}", "numpy_build", PYLOSSFN_NUMPY_BUILD,
+                         "compiler", LF_COMPILER, "isa_level", isa, "isa",
+                         isa_names[isa < 0 || isa > 2 ? 0 : isa]);
+}
+
 /* _vecmath(x, f): the engine's exp (f=0), log (1), log1p (2) of a 1-d
  * contiguous float array, for the accuracy tests. */
 static PyObject *
@@ -3033,6 +3060,7 @@ static PyMethodDef core_methods[] = {
      "set_num_threads(n): threads the kernels may use; returns the count in effect"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads()"},
     {"_set_isa", py_set_isa, METH_O, "_set_isa(level): kernel variant (tests)"},
+    {"_build_info", py_build_info, METH_NOARGS, "_build_info(): numpy_build, compiler, isa"},
     {"_vecmath", (PyCFunction)(void (*)(void))py_vecmath, METH_FASTCALL,
      "_vecmath(x, f): the engine's exp / log / log1p (tests)"},
     {NULL, NULL, 0, NULL},

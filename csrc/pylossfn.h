@@ -376,6 +376,8 @@ int lf_get_num_threads(void);
  * The default is the best the CPU runs; a level above it (or < 0) selects
  * that best.  Returns the level now in effect. */
 int lf_set_isa(int level);
+/* The level in effect (detected on first use). */
+int lf_isa(void);
 
 #ifdef __cplusplus
 }

@@ -8,10 +8,18 @@
 """
 from __future__ import annotations
 
+import sys
+from importlib import metadata as _metadata
+from typing import TextIO
+
 from . import _core, functional, modules
 from .modules import *  # noqa: F403 - the loss classes, listed once in modules.__all__
 
-__version__ = "0.1.0"
+try:
+    # one source of truth: the version in pyproject.toml, as installed
+    __version__: str = _metadata.version("pylossfn")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a tree that was never installed
+    __version__ = "0+unknown"
 
 
 def set_num_threads(n: int) -> int:
@@ -43,4 +51,36 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
-__all__ = ["functional", "get_num_threads", "set_num_threads", *modules.__all__]
+def show_config(file: TextIO | None = None) -> None:
+    """Print what a bug report needs: versions, compiler, kernel variant, threads.
+
+    The version of pylossfn, of the Python running it, of the NumPy the
+    extension was compiled against and of the NumPy it runs with, the
+    compiler that built the C engine, the instruction set of the kernels
+    chosen at run time for this CPU (``PYLOSSFN_ISA=base|avx2|avx512``
+    caps it) and the thread count (:func:`set_num_threads`).
+
+    >>> import io, pylossfn as lf
+    >>> buf = io.StringIO()
+    >>> lf.show_config(file=buf)
+    >>> buf.getvalue().splitlines()[0] == f"pylossfn {lf.__version__}"
+    True
+    """
+    import numpy as np
+
+    info = _core._build_info()
+    lines = [
+        f"pylossfn {__version__}",
+        f"  python:          {sys.version.split()[0]} ({sys.platform})",
+        f"  numpy (build):   {info['numpy_build']}",
+        f"  numpy (run):     {np.__version__}",
+        f"  compiler:        {info['compiler']}",
+        f"  instruction set: {info['isa']}",
+        f"  threads:         {get_num_threads()}",
+    ]
+    print("\n".join(lines), file=sys.stdout if file is None else file)
+
+
+__all__ = [
+    "functional", "get_num_threads", "set_num_threads", "show_config", *modules.__all__,
+]

@@ -374,3 +374,20 @@ def test_backward_uses_most_recent_forward(name, rng):
     _, ga = torch_ref(loss, xa, ta)
     crit.forward_backward(xa, ta)
     assert_close(crit.backward(), ga, np.float64, kind="grad")
+
+
+# No classes at all: torch's smoothing term is ls / C times an empty sum, 0 / 0
+# for a sum (found in review: we returned 0).  Class-index and probability
+# targets, with and without a weight, every reduction.
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("shapes", [((4, 0, 0), (4, 0)), ((0, 0), (0,))], ids=["kdim", "2d"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_zero_classes(shapes, smoothing, reduction, weighted):
+    x_shape, t_shape = shapes
+    x = np.zeros(x_shape)
+    kw = {"weight": np.ones(0)} if weighted else {}
+    for target in (np.zeros(t_shape, np.int64), np.zeros(x_shape)):
+        check_against_torch(
+            CE, x, target, reduction=reduction, label_smoothing=smoothing, **kw
+        )

@@ -379,6 +379,10 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 static double
 FN(cross_entropy)(const lf_classes *a)
 {
+    if (a->C == 0 && a->label_smoothing > 0) {
+        /* torch adds ls / C times the (empty) smoothing sum: 0 / 0 */
+        return NAN;
+    }
     FN(class_ctx) ctx = {a, NULL};
     return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, FN(class_unit)(a),
                            a->N * a->S * a->C);
