@@ -24,7 +24,6 @@ import pylossfn._core as core
 import pylossfn.functional as F
 from pylossfn import metrics
 
-ROOT = Path(__file__).resolve().parent.parent
 PKG = Path(lf.__file__).resolve().parent
 
 
@@ -33,13 +32,15 @@ PKG = Path(lf.__file__).resolve().parent
 # ---------------------------------------------------------------------------
 
 
-def test_mypy_passes():
+def test_mypy_passes(tmp_path):
     # mypy reads the sources and stubs, never the built extension, so a
     # sanitizer runtime preloaded into this process has no business in it
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    config = Path(__file__).resolve().parent / "mypy.ini"
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy"], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=600,
+        [sys.executable, "-m", "mypy", "--config-file", str(config),
+         "--cache-dir", str(tmp_path / "mypy_cache"), "-p", "pylossfn"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"mypy failed:\n{proc.stdout}\n{proc.stderr}"
     assert "Success" in proc.stdout, proc.stdout
