@@ -1,0 +1,103 @@
+"""Sphinx configuration of pylossfn's documentation.
+
+Build (both with warnings as errors, as ``make docs`` does)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+    sphinx-build -W --keep-going -b doctest docs docs/_build/doctest
+
+The documented package is the *installed* pylossfn (``pip install ".[docs]"``):
+the source tree is not put on ``sys.path``, since its C extension is only
+built by an install.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pylossfn
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+project = "pylossfn"
+author = "the pylossfn developers"
+copyright = "2026, the pylossfn developers"
+release = pylossfn.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",  # the metrics' numpydoc sections; prose docstrings pass through
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "example_run",  # docs/_ext/example_run.py: runs examples/train_mlp.py during the build
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+
+# -- autodoc / autosummary ---------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
+# pylossfn's annotations are written for mypy (``from __future__ import
+# annotations``, names imported under TYPE_CHECKING); show them as written.
+autodoc_type_aliases = {
+    "ArrayLike": "ArrayLike",
+    "FloatArray": "FloatArray",
+    "LossValue": "LossValue",
+    "Reduction": "Reduction",
+    "KLReduction": "KLReduction",
+    "DTypeLike": "DTypeLike",
+}
+
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+
+# -- doctest -----------------------------------------------------------------
+# Every ``>>>`` block of the pages and of the docstrings that autodoc pulls in
+# runs under ``-b doctest``.  The docstrings of pylossfn.metrics call their
+# function by its bare name (pytest runs them in the module's namespace), so
+# the metrics are imported here too.
+doctest_global_setup = """
+import numpy as np
+import pylossfn as lf
+import pylossfn.functional as F
+from pylossfn.metrics import *
+"""
+doctest_default_flags = (
+    __import__("doctest").ELLIPSIS
+    | __import__("doctest").NORMALIZE_WHITESPACE
+    | __import__("doctest").DONT_ACCEPT_TRUE_FOR_1
+)
+
+# -- intersphinx -------------------------------------------------------------
+# Off unless asked for (PYLOSSFN_DOCS_INTERSPHINX=1): the build must not need
+# the network, and an unreachable inventory is a warning, so an error under -W.
+intersphinx_mapping = {}
+if os.environ.get("PYLOSSFN_DOCS_INTERSPHINX") == "1":
+    intersphinx_mapping = {
+        "python": ("https://docs.python.org/3", None),
+        "numpy": ("https://numpy.org/doc/stable", None),
+    }
+
+# -- the example run (docs/_ext/example_run.py) -----------------------------
+example_run_script = str(DOCS.parent / "examples" / "train_mlp.py")
+example_run_args = ["--epochs", "30", "--seed", "0"]
+
+# -- HTML --------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"pylossfn {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_show_sourcelink = False
