@@ -11,7 +11,7 @@ built by an install.
 """
 from __future__ import annotations
 
-import os
+import doctest
 import sys
 from pathlib import Path
 
@@ -32,7 +32,6 @@ extensions = [
     "sphinx.ext.napoleon",  # the metrics' numpydoc sections; prose docstrings pass through
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
-    "sphinx.ext.intersphinx",
     "example_run",  # docs/_ext/example_run.py: runs examples/train_mlp.py during the build
 ]
 
@@ -43,18 +42,12 @@ root_doc = "index"
 # -- autodoc / autosummary ---------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_typehints = "signature"
+# Signatures as torch's documentation shows them: names and defaults.  The
+# annotations are written for mypy (aliases imported under TYPE_CHECKING, a
+# generic gradient type) and read badly in a signature; the docstrings give
+# the shapes and dtypes, the metrics' Parameters sections the types.
+autodoc_typehints = "none"
 autodoc_member_order = "bysource"
-# pylossfn's annotations are written for mypy (``from __future__ import
-# annotations``, names imported under TYPE_CHECKING); show them as written.
-autodoc_type_aliases = {
-    "ArrayLike": "ArrayLike",
-    "FloatArray": "FloatArray",
-    "LossValue": "LossValue",
-    "Reduction": "Reduction",
-    "KLReduction": "KLReduction",
-    "DTypeLike": "DTypeLike",
-}
 
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
@@ -71,21 +64,7 @@ import pylossfn as lf
 import pylossfn.functional as F
 from pylossfn.metrics import *
 """
-doctest_default_flags = (
-    __import__("doctest").ELLIPSIS
-    | __import__("doctest").NORMALIZE_WHITESPACE
-    | __import__("doctest").DONT_ACCEPT_TRUE_FOR_1
-)
-
-# -- intersphinx -------------------------------------------------------------
-# Off unless asked for (PYLOSSFN_DOCS_INTERSPHINX=1): the build must not need
-# the network, and an unreachable inventory is a warning, so an error under -W.
-intersphinx_mapping = {}
-if os.environ.get("PYLOSSFN_DOCS_INTERSPHINX") == "1":
-    intersphinx_mapping = {
-        "python": ("https://docs.python.org/3", None),
-        "numpy": ("https://numpy.org/doc/stable", None),
-    }
+doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
 
 # -- the example run (docs/_ext/example_run.py) -----------------------------
 example_run_script = str(DOCS.parent / "examples" / "train_mlp.py")
@@ -101,3 +80,5 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+# the narrative pages have no sub-pages: give their tables the sidebar's width
+html_sidebars = {page: [] for page in ("index", "getting_started", "which_loss", "user_guide")}
