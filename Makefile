@@ -103,7 +103,9 @@ sanitize:
 	  $(PYTHON) -m pytest -s -q -p no:cacheprovider
 
 # -W --keep-going: every warning is an error, and all of them are reported at once.
-SPHINXBUILD ?= $(PYTHON) -m sphinx
+# -P keeps the current directory off sys.path, so that autodoc documents the
+# installed pylossfn, not the source tree (which has no extension in a fresh clone).
+SPHINXBUILD ?= $(PYTHON) -P -m sphinx
 SPHINXOPTS ?= -W --keep-going
 docs:
 	$(SPHINXBUILD) $(SPHINXOPTS) -b html docs docs/_build/html
