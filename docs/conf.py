@@ -15,7 +15,13 @@ import doctest
 import sys
 from pathlib import Path
 
-import pylossfn
+try:
+    import pylossfn
+except ImportError as exc:  # pragma: no cover - a message for the person building
+    raise ImportError(
+        f"the docs document the installed pylossfn, which did not import ({exc}); install "
+        'it first (pip install ".[docs]") and build with sphinx-build or python -P -m sphinx'
+    ) from exc
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
