@@ -9,6 +9,9 @@
 #   make sanitize  the extension built with ASan + UBSan in build/asan (a
 #                  copy of the tree, so it never shadows the normal build),
 #                  and the whole suite run against it
+#   make docs      the Sphinx site in docs/_build/html and the doctests of its
+#                  pages and docstrings, both with warnings as errors
+#                  (pip install ".[docs]"; the build runs examples/train_mlp.py)
 PYTHON ?= python
 CC_GCC ?= gcc
 CC_CLANG ?= clang
@@ -30,7 +33,7 @@ CPPCHECK = cppcheck --quiet --error-exitcode=1 --std=c99 \
   --suppress=invalidPointerCast --suppress=missingIncludeSystem --suppress=toomanyconfigs \
   --suppress=invalidFunctionArg:csrc/kernels/classification_impl.h -Icsrc
 
-.PHONY: build test ctest fuzz lint sanitize clean
+.PHONY: build test ctest fuzz lint sanitize docs clean
 
 build:
 	PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
@@ -99,5 +102,14 @@ sanitize:
 	  PYLOSSFN_SANITIZED=1 PYLOSSFN_HYPOTHESIS=$(HYPOTHESIS_PROFILE) \
 	  $(PYTHON) -m pytest -s -q -p no:cacheprovider
 
+# -W --keep-going: every warning is an error, and all of them are reported at once.
+# -P keeps the current directory off sys.path, so that autodoc documents the
+# installed pylossfn, not the source tree (which has no extension in a fresh clone).
+SPHINXBUILD ?= $(PYTHON) -P -m sphinx
+SPHINXOPTS ?= -W --keep-going
+docs:
+	$(SPHINXBUILD) $(SPHINXOPTS) -b html docs docs/_build/html
+	$(SPHINXBUILD) $(SPHINXOPTS) -b doctest docs docs/_build/doctest
+
 clean:
-	rm -rf build tests/c/build fuzz/build pylossfn/*.so
+	rm -rf build tests/c/build fuzz/build pylossfn/*.so docs/_build docs/api/generated

@@ -477,7 +477,7 @@ def pairwise_distance(
 
 
 def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1e-8) -> FloatArray:
-    """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``.
+    """``sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``.
 
     As ``torch.nn.functional.cosine_similarity`` (torch >= 2.0, each norm
     clamped separately).  ``x1`` and ``x2`` broadcast; the result drops ``dim``.

@@ -1,0 +1,90 @@
+"""Sphinx configuration of pylossfn's documentation.
+
+Build (both with warnings as errors, as ``make docs`` does)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+    sphinx-build -W --keep-going -b doctest docs docs/_build/doctest
+
+The documented package is the *installed* pylossfn (``pip install ".[docs]"``):
+the source tree is not put on ``sys.path``, since its C extension is only
+built by an install.
+"""
+from __future__ import annotations
+
+import doctest
+import sys
+from pathlib import Path
+
+try:
+    import pylossfn
+except ImportError as exc:  # pragma: no cover - a message for the person building
+    raise ImportError(
+        f"the docs document the installed pylossfn, which did not import ({exc}); install "
+        'it first (pip install ".[docs]") and build with sphinx-build or python -P -m sphinx'
+    ) from exc
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+project = "pylossfn"
+author = "the pylossfn developers"
+copyright = "2026, the pylossfn developers"
+release = pylossfn.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",  # the metrics' numpydoc sections; prose docstrings pass through
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "example_run",  # docs/_ext/example_run.py: runs examples/train_mlp.py during the build
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+
+# -- autodoc / autosummary ---------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+# Signatures as torch's documentation shows them: names and defaults.  The
+# annotations are written for mypy (aliases imported under TYPE_CHECKING, a
+# generic gradient type) and read badly in a signature; the docstrings give
+# the shapes and dtypes, the metrics' Parameters sections the types.
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+
+# -- doctest -----------------------------------------------------------------
+# Every ``>>>`` block of the pages and of the docstrings that autodoc pulls in
+# runs under ``-b doctest``.  The docstrings of pylossfn.metrics call their
+# function by its bare name (pytest runs them in the module's namespace), so
+# the metrics are imported here too.
+doctest_global_setup = """
+import numpy as np
+import pylossfn as lf
+import pylossfn.functional as F
+from pylossfn.metrics import *
+"""
+doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
+
+# -- the example run (docs/_ext/example_run.py) -----------------------------
+example_run_script = str(DOCS.parent / "examples" / "train_mlp.py")
+example_run_args = ["--epochs", "30", "--seed", "0"]
+
+# -- HTML --------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"pylossfn {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_show_sourcelink = False
+# the narrative pages have no sub-pages: give their tables the sidebar's width
+html_sidebars = {page: [] for page in ("index", "getting_started", "which_loss", "user_guide")}
