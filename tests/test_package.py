@@ -47,6 +47,9 @@ def test_show_config_prints_to_stdout(capsys):
 
 
 def test_every_module_imports_and_is_recorded():
+    if "site-packages" not in PKG.parts:
+        pytest.skip("an in-tree (editable) build records no package files; runtests.py "
+                    "tests an installed wheel")
     names = {m.name for m in pkgutil.walk_packages([str(PKG)], "pylossfn.")}
     assert {"pylossfn.functional", "pylossfn.metrics", "pylossfn.modules",
             "pylossfn.modules._base", "pylossfn._core"} <= names
