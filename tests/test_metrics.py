@@ -26,6 +26,8 @@ from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning as SkUndefinedMetricWarning
 from sklearn.preprocessing import OneHotEncoder
 
+pytestmark = pytest.mark.sklearn
+
 METRICS_PATH = Path(__file__).resolve().parents[1] / "pylossfn" / "metrics.py"
 
 
