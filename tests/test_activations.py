@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import DTYPE_LAYOUTS, DTYPES, assert_close, in_layout, native
+from helpers import DTYPE_LAYOUTS, DTYPES, assert_close, in_layout, native
+
+pytestmark = pytest.mark.torch
 
 ELEMENTWISE = {
     "sigmoid": torch.sigmoid,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import (
+from helpers import (
     BCE,
     BCEL,
     DTYPE_LAYOUTS,
@@ -14,12 +14,13 @@ from conftest import (
     REDUCTIONS,
     all_layouts,
     assert_close,
-    check_against_torch,
     in_layout,
     make_grad_output,
     run_ours,
-    torch_ref,
 )
+from oracle import check_against_torch, torch_ref
+
+pytestmark = pytest.mark.torch
 
 BINARY = {"bce": BCE, "bcel": BCEL}
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import (
+from helpers import (
     CE,
     DTYPE_LAYOUTS,
     DTYPES,
@@ -10,12 +10,13 @@ from conftest import (
     NLL,
     REDUCTIONS,
     assert_close,
-    check_against_torch,
     in_layout,
     make_grad_output,
     run_ours,
-    torch_ref,
 )
+from oracle import check_against_torch, torch_ref
+
+pytestmark = pytest.mark.torch
 
 CLASSIFICATION = {"ce": CE, "nll": NLL}
 C = 5

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, in_layout, native
-from conftest import check_loss_and_grad as check
+from helpers import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, in_layout, native
+from helpers import check_loss_and_grad as check
 
 import pylossfn as lf
 import pylossfn.functional as F
+
+pytestmark = pytest.mark.torch
 
 
 def log_softmax(x, axis=-1):

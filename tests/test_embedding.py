@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
+from helpers import DTYPE_LAYOUTS, DTYPES, REDUCTIONS, assert_close, in_layout, native
 
 import pylossfn as lf
 import pylossfn.functional as F
+
+pytestmark = pytest.mark.torch
 
 
 def t_of(a, dtype=None, grad=False):

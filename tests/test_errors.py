@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from conftest import BCE, BCEL, CE, NLL, has_number, has_position
+from helpers import BCE, BCEL, CE, NLL, has_number, has_position
 
 C = 5
 

@@ -7,6 +7,8 @@ import pytest
 from error_cases import ArrayRaises, cases, run
 from loss_table import ACTIVATIONS, DTYPES, LOSSES, valid_inputs
 
+pytestmark = pytest.mark.torch
+
 
 def _matrix():
     for row in LOSSES:

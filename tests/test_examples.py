@@ -3,6 +3,7 @@ import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -13,6 +14,7 @@ def test_quickstart_runs(capsys):
     assert "BCEWithLogitsLoss" in out and "CrossEntropyLoss" in out
 
 
+@pytest.mark.sklearn  # the example's data sets come from scikit-learn
 def test_train_mlp_learns(tmp_path, capsys):
     train_mlp = runpy.run_path(str(EXAMPLES / "train_mlp.py"))
     histories = train_mlp["main"](["--epochs", "3", "--out", str(tmp_path)])

@@ -8,11 +8,12 @@ threshold.  ``out=`` (a caller's gradient buffer) is checked here too.
 """
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as TF
 
 import pylossfn as lf
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+pytestmark = pytest.mark.torch
 
 TOL = {np.float32: (1e-5, 1e-6), np.float64: (1e-10, 1e-12)}
 DTYPES = [np.float32, np.float64]

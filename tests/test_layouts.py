@@ -6,6 +6,8 @@ import pytest
 from error_cases import MODES, arguments, cases, run
 from loss_table import ACTIVATIONS, DTYPES, LOSSES, call, loss_shape, valid_inputs, valid_options
 
+pytestmark = pytest.mark.torch
+
 
 def byteswapped(a):
     return a.astype(a.dtype.newbyteorder()) if a.dtype.itemsize > 1 else a.copy()

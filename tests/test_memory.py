@@ -21,6 +21,8 @@ from loss_table import (
     valid_options,
 )
 
+pytestmark = pytest.mark.torch
+
 CALLS = 10_000
 GROWTH_CALLS = 100_000
 GROWTH_LIMIT = 64 * 1024

@@ -28,6 +28,8 @@ from sklearn.preprocessing import OneHotEncoder
 
 import pylossfn.metrics as M
 
+pytestmark = pytest.mark.sklearn
+
 METRICS_PATH = Path(M.__file__)  # the module as installed
 
 SEEDS = (0, 1, 2)

@@ -20,6 +20,8 @@ from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_su, ref_zl
 import pylossfn as lf
 import pylossfn.functional as F
 
+pytestmark = pytest.mark.torch
+
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 RTOL = {np.float32: 2e-5, np.float64: 1e-10}

@@ -22,6 +22,8 @@ from test_layouts import LAYOUTS
 
 import pylossfn.functional as F
 
+pytestmark = pytest.mark.torch
+
 settings.register_profile(
     "ci", derandomize=True, max_examples=2000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

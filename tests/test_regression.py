@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import LAYOUTS, assert_close, in_layout, layout_ok, native
+from helpers import LAYOUTS, assert_close, in_layout, layout_ok, native
 
 import pylossfn as lf
 import pylossfn.functional as F
+
+pytestmark = pytest.mark.torch
 
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]

@@ -11,6 +11,8 @@ import pytest
 from error_cases import cases, run
 from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_inputs, valid_options
 
+pytestmark = pytest.mark.torch
+
 THREADS = 8
 CALLS_PER_THREAD = int(os.environ.get("PYLOSSFN_THREAD_CALLS", "3000"))
 
