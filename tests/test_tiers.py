@@ -1,9 +1,10 @@
 """The torch-free tier: `python -m pytest -m "not torch and not sklearn"` must run
-on Pythons where torch 2.13 does not exist, so it must not import torch (nor
-scikit-learn), not even through --doctest-modules or a helper module.
+on Pythons where torch 2.13 does not exist, so it must not import
+torch (nor scikit-learn), not even through --doctest-modules or a helper module.
 
 conftest.py leaves the modules of a deselected oracle uncollected and refuses
 (a usage error) a collection that imported a deselected oracle anyway."""
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -59,4 +60,8 @@ def test_tier_guard_catches_a_hidden_import(tmp_path):
                        "def test_nothing():\n    pass\n")
     r = _collect(tests, tmp_path)
     assert r.returncode != 0
-    assert "torch was imported although -m deselects it" in r.stdout + r.stderr
+    # where torch is installed the guard reports the import; where it is not
+    # (the 3.9 / 3.13 runs) the import itself fails the collection
+    expected = ("torch was imported although -m deselects it"
+                if importlib.util.find_spec("torch") else "No module named 'torch'")
+    assert expected in r.stdout + r.stderr
