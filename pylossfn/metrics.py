@@ -741,10 +741,10 @@ def _nanaverage(a: "NDArray[np.float64]", weights: "ArrayLike | None") -> float:
         return np.nan
     a = a[keep]
     if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64)[keep]
-        total = weights.sum()
+        w = np.asarray(weights, dtype=np.float64)[keep]
+        total = w.sum()
         if total != 0:
-            return float(np.dot(a, weights) / total)
+            return float(np.dot(a, w) / total)
     return float(np.mean(a))
 
 
