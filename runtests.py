@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="pylossfn-tests-") as tmp:
         work = Path(tmp)
         pkg = installed_location(work)
-        if ROOT in pkg.parents:
+        if pkg == ROOT / "pylossfn":
             sys.exit(
                 f"runtests.py: pylossfn is imported from the checkout ({pkg}), not from an "
                 "installation; install it as users do: pip install \".[test,examples]\""
