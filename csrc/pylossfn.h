@@ -4,10 +4,15 @@
  * Plain C99 and Python-free: the kernels take strided buffers (a base pointer
  * and a byte stride per dimension; a stride of 0 broadcasts), compute the loss
  * and, when asked, its gradient in the same pass, and return a status.  They
- * allocate nothing and never fail half-way: every check that can fail runs in
- * a pre-pass that writes nothing (lf_bce excepted, see there).
+ * never call malloc: scratch space comes from the caller (the `work`
+ * arguments), and the thread pool sums into a static buffer (it starts its
+ * threads once, on the first call that can use them, and runs a call on the
+ * calling thread alone when it cannot).  They never fail half-way: every
+ * check that can fail runs in a pre-pass that writes nothing (lf_bce
+ * excepted, see there).
  *
- * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double).
+ * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double),
+ * and each of those in one variant per instruction set (lf_set_isa).
  * Sums are accumulated in double through lf_pairwise(), so a float32 mean over
  * 1e7 elements is as good as the float32 result can be.
  */

@@ -1,6 +1,6 @@
 /*
- * ctc_impl.h -- the body of ctc.c, included once per dtype (T, FN, M from
- * dtype_f32.h / dtype_f64.h).
+ * ctc_impl.h -- the body of ctc.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Connectionist temporal classification (Graves et al. 2006), as torch's
  * LossCTC.cpp computes it on the CPU: the alpha (and, for the gradient,
@@ -38,8 +38,8 @@ FN(lse3)(T x1, T x2, T x3)
     return M(log)(M(exp)(x1 - m) + M(exp)(x2 - m) + M(exp)(x3 - m)) + m;
 }
 
-double
-FN(lf_ctc)(const lf_ctc *a, double *work)
+static double
+FN(ctc)(const lf_ctc *a, double *work)
 {
     const T neginf = -INFINITY;
     int64_t max_tl = 0;

@@ -1,6 +1,6 @@
 /*
- * regression_impl.h -- the body of regression.c, included once per dtype
- * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * regression_impl.h -- the body of regression.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Formulas are torch's (aten/src/ATen/native/Loss.cpp, BinaryOps,
  * PointwiseOps, torch/nn/functional.py), d = x - y, g = grad_output:
@@ -25,9 +25,6 @@
  * where torch's log1p(exp(z)) overflows, and equal to it elsewhere.
  */
 
-#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
-#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
-
 /* The start of a block function: the row, its optional outputs, the sums. */
 #define RG_BLOCK_BEGIN                                  \
     const lf_ew_row *r = vr;                            \
@@ -42,13 +39,6 @@ typedef struct {
     T half_log_2pi; /* the constant of the full Gaussian NLL, or 0 */
     int full;       /* Poisson: add Stirling's term */
 } FN(rg_param);
-
-static double
-FN(rg_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /* sign as torch's sgn on reals: 0 for 0 and for nan */
 static inline T
@@ -73,7 +63,7 @@ FN(l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, FN(rg_sign)(d) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -92,7 +82,7 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, 2 * d * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 /* Smooth L1 and Huber are written without branches on the data (a random
@@ -123,7 +113,7 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -150,7 +140,7 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -172,7 +162,7 @@ FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -y * sig * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -193,7 +183,7 @@ FN(kl_div_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -y * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -213,7 +203,7 @@ FN(kl_div_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -ey * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 /* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
@@ -248,7 +238,7 @@ FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, (ex - y) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -273,7 +263,7 @@ FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, ((T)1 - y / xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -301,7 +291,7 @@ FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg2, LF_EW_GRAD2, i, (T)0.5 * ((T)1 / v - d2v / v) * go);
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -330,7 +320,7 @@ FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -353,11 +343,11 @@ FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg2, LF_EW_GRAD2, i, gy);
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_regression)(const lf_elementwise *a, lf_regression_kind kind,
+static double
+FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
                   const lf_regression_param *p)
 {
     const T one = 1, scale = (T)a->scale;
@@ -432,11 +422,11 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, (sig - y) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_multilabel_soft_margin)(const lf_elementwise *a)
+static double
+FN(multilabel_soft_margin)(const lf_elementwise *a)
 {
     const T one = 1, scale = (T)a->scale;
     const int inner = a->ndim - 1, outer = a->ndim - 1;
@@ -502,23 +492,23 @@ FN(lf_multilabel_soft_margin)(const lf_elementwise *a)
 /* ------------------------------------------------------------------------ */
 
 static double
-FN(sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+FN(ew_sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
         acc[i & 7] += (double)LOAD(LF_EW_INPUT, i);
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_ew_sum)(const lf_elementwise *a)
+static double
+FN(ew_sum)(const lf_elementwise *a)
 {
     const T one = 1;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &one);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(sum_block), NULL);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(ew_sum_block), NULL);
 }
 
 static double
@@ -540,8 +530,8 @@ FN(nonneg_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return 0.0;
 }
 
-lf_status
-FN(lf_check_nonnegative)(const lf_elementwise *a, lf_error *err)
+static lf_status
+FN(check_nonnegative)(const lf_elementwise *a, lf_error *err)
 {
     const T one = 1;
     lf_ew_ops ops;
@@ -551,6 +541,4 @@ FN(lf_check_nonnegative)(const lf_elementwise *a, lf_error *err)
     return err->index >= 0 ? LF_ERR_INPUT_DOMAIN : LF_OK;
 }
 
-#undef LOAD
-#undef STORE
 #undef RG_BLOCK_BEGIN
