@@ -97,9 +97,12 @@ enum {
     LF_EW_GRAD_OUTPUT, /* optional: NULL means the scalar `scale` */
     LF_EW_OUT,         /* optional: per-element loss (reduction "none") */
     LF_EW_GRAD,        /* optional: gradient with respect to the input */
+    LF_EW_INPUT2,      /* the second differentiable input (regression family) */
+    LF_EW_GRAD2,       /* its gradient: present exactly when GRAD is */
     LF_EW_NOP
 };
 
+/* Every data slot must be set, NULL when absent. */
 typedef struct {
     int ndim; /* >= 1 */
     ptrdiff_t shape[LF_MAXDIMS];
@@ -312,11 +315,8 @@ double lf_ctc_f64(const lf_ctc *a, double *work);
 /* ------------------------------------------------------------------------ */
 
 /* Losses with two differentiable inputs (margin ranking: input1, input2;
- * Gaussian NLL: input, var) carry the second one, and its gradient, in the
- * two weight slots, which neither loss otherwise uses.  GRAD2 is present
- * exactly when GRAD is. */
-#define LF_EW_INPUT2 LF_EW_POS_WEIGHT
-#define LF_EW_GRAD2 LF_EW_WEIGHT
+ * Gaussian NLL: input, var) carry the second one in LF_EW_INPUT2 and its
+ * gradient in LF_EW_GRAD2 (present exactly when GRAD is). */
 
 typedef enum {
     LF_RG_L1 = 0,
@@ -379,7 +379,10 @@ int lf_get_num_threads(void);
 
 /* Kernel variant: 2 AVX-512, 1 AVX2 + FMA, 0 baseline (SSE2 on x86-64).
  * The default is the best the CPU runs; a level above it (or < 0) selects
- * that best.  Returns the level now in effect. */
+ * that best.  Returns the level now in effect.  Every variant gives the same
+ * bits, except that the exp / log of the binary and class families fuse
+ * multiply-adds on AVX2 and AVX-512, so their baseline may differ from those
+ * two by about an ulp (tests/c/test_engine.c checks both). */
 int lf_set_isa(int level);
 
 #ifdef __cplusplus

@@ -331,7 +331,7 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 
 static double
 FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
-               int swap, double *work)
+            int swap, double *work)
 {
     FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work};
     return lf_pairwise(FN(triplet_block), &tc, 0, a->N);

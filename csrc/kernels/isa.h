@@ -5,6 +5,14 @@
  * On x86-64 with gcc or clang every kernel is compiled three times (see
  * variants.h): LF_ISA 2 (AVX-512), 1 (AVX2 + FMA) and 0 (the baseline of the
  * build, SSE2 on x86-64).  Elsewhere only the baseline exists.
+ *
+ * The variants compute the same operations in the same order (no
+ * reassociation, no implicit contraction: see variants.h), so they give the
+ * same bits, with one documented exception: vecmath.h fuses multiply-adds
+ * where the target has FMA, so the kernels that use V() (binary and class
+ * families today) may differ by about an ulp between the baseline and the
+ * two FMA variants, which agree with each other.  tests/c/test_engine.c
+ * (test_variants) and fuzz/fuzz_families.c check all of it.
  */
 #ifndef PYLOSSFN_ISA_H_
 #define PYLOSSFN_ISA_H_

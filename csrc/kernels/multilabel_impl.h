@@ -195,7 +195,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 
 static double
 FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
-                  double eps)
+               double eps)
 {
     const T one = 1, scale = (T)a->scale;
     FN(asl_param) pr = {(T)gamma_neg, (T)gamma_pos, (T)clip, (T)eps, 0};

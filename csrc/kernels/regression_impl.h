@@ -348,7 +348,7 @@ FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 
 static double
 FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
-                  const lf_regression_param *p)
+               const lf_regression_param *p)
 {
     const T one = 1, scale = (T)a->scale;
     FN(rg_param) pr = {(T)p->beta, (T)p->delta, (T)p->margin, (T)p->eps, 0, 0};
@@ -391,18 +391,23 @@ FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
     }
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, fn, &pr);
+    return lf_ew_foreach_par(a->ndim, a->shape, &ops, fn, &pr);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Multi-label soft margin: one loss per row of C labels.                   */
 /* ------------------------------------------------------------------------ */
 
+typedef struct {
+    T inv_c;   /* 1 / C, the gradient's factor */
+    double c;  /* C, the loss's divisor (in double) */
+} FN(mlsm_param);
+
 static double
 FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    const T inv_c = *(const T *)r->user;
+    const T inv_c = ((const FN(mlsm_param) *)r->user)->inv_c;
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -425,66 +430,48 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return FN(sum8)(acc);
 }
 
+/* A row without labels (C = 0): nothing to read, a nan loss. */
+static double
+FN(mlsm_empty_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    (void)vr;
+    (void)start;
+    (void)n;
+    return 0.0;
+}
+
+/* The row's loss: its sum over the labels / C, in double; no labels give
+ * nan, as torch's 0 / C.  OUT holds one value per row. */
+static double
+FN(mlsm_row)(const lf_ew_row *r, double sum)
+{
+    const double c = ((const FN(mlsm_param) *)r->user)->c;
+    const double l = c > 0 ? sum / c : (double)NAN;
+    if (r->ptr[LF_EW_OUT]) {
+        *(T *)r->ptr[LF_EW_OUT] = (T)l;
+    }
+    return l;
+}
+
 static double
 FN(multilabel_soft_margin)(const lf_elementwise *a)
 {
     const T one = 1, scale = (T)a->scale;
-    const int inner = a->ndim - 1, outer = a->ndim - 1;
+    const int inner = a->ndim - 1;
     const ptrdiff_t C = a->shape[inner];
-    const T inv_c = C ? (T)1 / (T)C : (T)0;
+    const FN(mlsm_param) pr = {C ? (T)1 / (T)C : (T)0, (double)C};
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    ptrdiff_t idx[LF_MAXDIMS];
-    lf_ew_row row;
-    lf_ksum total = {0.0, 0.0};
-    for (int d = 0; d < outer; d++) {
-        if (a->shape[d] == 0) {
-            return 0.0;
-        }
-        idx[d] = 0;
+    if (C > 0) {
+        return lf_ew_foreach_rows(a->ndim, a->shape, &ops, FN(mlsm_block), FN(mlsm_row),
+                                  (void *)&pr);
     }
-    for (int op = 0; op < LF_EW_NOP; op++) {
-        row.ptr[op] = ops.data[op];
-        row.step[op] = ops.strides[op][inner];
-    }
-    row.base = 0;
-    row.user = (void *)&inv_c;
-    char *out = a->data[LF_EW_OUT];
-    for (;;) {
-        /* in double; no labels give nan, as torch's 0 / C */
-        const double l = C ? lf_pairwise(FN(mlsm_block), &row, 0, C) / (double)C : NAN;
-        lf_ksum_add(&total, l);
-        if (out) {
-            *(T *)out = (T)l;
-        }
-        int d = outer - 1;
-        for (; d >= 0; d--) {
-            if (++idx[d] < a->shape[d]) {
-                for (int op = 0; op < LF_EW_NOP; op++) {
-                    if (row.ptr[op]) {
-                        row.ptr[op] += ops.strides[op][d];
-                    }
-                }
-                if (out) {
-                    out += a->strides[LF_EW_OUT][d];
-                }
-                break;
-            }
-            for (int op = 0; op < LF_EW_NOP; op++) {
-                if (row.ptr[op]) {
-                    row.ptr[op] -= ops.strides[op][d] * (a->shape[d] - 1);
-                }
-            }
-            if (out) {
-                out -= a->strides[LF_EW_OUT][d] * (a->shape[d] - 1);
-            }
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            break;
-        }
-    }
-    return lf_ksum_value(&total);
+    /* one empty "label" per row, so that every row still gets its nan */
+    ptrdiff_t shape[LF_MAXDIMS];
+    memcpy(shape, a->shape, (size_t)a->ndim * sizeof(shape[0]));
+    shape[inner] = 1;
+    return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(mlsm_empty_block), FN(mlsm_row),
+                              (void *)&pr);
 }
 
 /* ------------------------------------------------------------------------ */
