@@ -512,6 +512,7 @@ binary_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int logits)
     ew_set(&ew, LF_EW_INPUT, x);
     ew_set(&ew, LF_EW_TARGET, y);
     ew.data[LF_EW_WEIGHT] = ew.data[LF_EW_POS_WEIGHT] = NULL;
+    ew.data[LF_EW_INPUT2] = ew.data[LF_EW_GRAD2] = NULL;
     if (args[2] != Py_None) {
         if ((w = float_like(mod, args[2], typenum, 0, fname, "weight")) == NULL ||
             broadcast_strides(w, nd, dims, ew.strides[LF_EW_WEIGHT], fname, "weight") < 0) {

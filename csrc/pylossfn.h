@@ -4,10 +4,15 @@
  * Plain C99 and Python-free: the kernels take strided buffers (a base pointer
  * and a byte stride per dimension; a stride of 0 broadcasts), compute the loss
  * and, when asked, its gradient in the same pass, and return a status.  They
- * allocate nothing and never fail half-way: every check that can fail runs in
- * a pre-pass that writes nothing (lf_bce excepted, see there).
+ * never call malloc: scratch space comes from the caller (the `work`
+ * arguments), and the thread pool sums into a static buffer (it starts its
+ * threads once, on the first call that can use them, and runs a call on the
+ * calling thread alone when it cannot).  They never fail half-way: every
+ * check that can fail runs in a pre-pass that writes nothing (lf_bce
+ * excepted, see there).
  *
- * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double).
+ * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double),
+ * and each of those in one variant per instruction set (lf_set_isa).
  * Sums are accumulated in double through lf_pairwise(), so a float32 mean over
  * 1e7 elements is as good as the float32 result can be.
  */
@@ -92,9 +97,12 @@ enum {
     LF_EW_GRAD_OUTPUT, /* optional: NULL means the scalar `scale` */
     LF_EW_OUT,         /* optional: per-element loss (reduction "none") */
     LF_EW_GRAD,        /* optional: gradient with respect to the input */
+    LF_EW_INPUT2,      /* the second differentiable input (regression family) */
+    LF_EW_GRAD2,       /* its gradient: present exactly when GRAD is */
     LF_EW_NOP
 };
 
+/* Every data slot must be set, NULL when absent. */
 typedef struct {
     int ndim; /* >= 1 */
     ptrdiff_t shape[LF_MAXDIMS];
@@ -307,11 +315,8 @@ double lf_ctc_f64(const lf_ctc *a, double *work);
 /* ------------------------------------------------------------------------ */
 
 /* Losses with two differentiable inputs (margin ranking: input1, input2;
- * Gaussian NLL: input, var) carry the second one, and its gradient, in the
- * two weight slots, which neither loss otherwise uses.  GRAD2 is present
- * exactly when GRAD is. */
-#define LF_EW_INPUT2 LF_EW_POS_WEIGHT
-#define LF_EW_GRAD2 LF_EW_WEIGHT
+ * Gaussian NLL: input, var) carry the second one in LF_EW_INPUT2 and its
+ * gradient in LF_EW_GRAD2 (present exactly when GRAD is). */
 
 typedef enum {
     LF_RG_L1 = 0,
@@ -374,7 +379,10 @@ int lf_get_num_threads(void);
 
 /* Kernel variant: 2 AVX-512, 1 AVX2 + FMA, 0 baseline (SSE2 on x86-64).
  * The default is the best the CPU runs; a level above it (or < 0) selects
- * that best.  Returns the level now in effect. */
+ * that best.  Returns the level now in effect.  Every variant gives the same
+ * bits, except that the exp / log of the binary and class families fuse
+ * multiply-adds on AVX2 and AVX-512, so their baseline may differ from those
+ * two by about an ulp (tests/c/test_engine.c checks both). */
 int lf_set_isa(int level);
 /* The level in effect (detected on first use). */
 int lf_isa(void);

@@ -1,6 +1,6 @@
 """Results are bitwise identical whatever the thread count.
 
-Work is cut into units fixed by the shape (csrc/kernels/parallel.c), so 1, 2
+Work is cut into units fixed by the shape (csrc/kernels/pool.c), so 1, 2
 and 3 threads must give the same bits, for sizes on both sides of the
 threading threshold and of the unit size.
 """

@@ -1,6 +1,6 @@
 /*
- * binary_impl.h -- the body of binary.c, included once per dtype
- * (T, FN, M, V from dtype_f32.h / dtype_f64.h) and instruction set.
+ * binary_impl.h -- the body of binary.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Formulas are torch's (aten/src/ATen/native/Loss.cpp):
  *   BCE:         l = ((y - 1) max(log(1 - x), -100) - y max(log x, -100)) w
@@ -18,70 +18,6 @@
  */
 
 #define BLK LF_PAIRWISE_BLOCK
-
-/* Elements [start, start + n) of a row operand as a unit-stride array. */
-static inline const T *
-FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
-{
-    const ptrdiff_t step = r->step[op];
-    const char *p = r->ptr[op] + start * step;
-    if (step == (ptrdiff_t)sizeof(T)) {
-        return (const T *)p;
-    }
-    if (step == 0) {
-        const T v = *(const T *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = v;
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = *(const T *)(p + i * step);
-        }
-    }
-    return buf;
-}
-
-/* Where to compute an output: in place when unit-stride, else buf (then
- * FN(out_done) scatters it).  NULL when the operand is absent. */
-static inline T *
-FN(out_op)(const lf_ew_row *r, int op, ptrdiff_t start, T *buf)
-{
-    if (!r->ptr[op]) {
-        return NULL;
-    }
-    return r->step[op] == (ptrdiff_t)sizeof(T) ? (T *)(r->ptr[op] + start * r->step[op]) : buf;
-}
-
-static inline void
-FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *v,
-             const T *buf)
-{
-    if (v != buf) {
-        return;
-    }
-    char *p = r->ptr[op] + start * r->step[op];
-    for (ptrdiff_t i = 0; i < n; i++) {
-        *(T *)(p + i * r->step[op]) = v[i];
-    }
-}
-
-/* Sum in double with eight accumulators, element i into acc[i % 8]. */
-static inline double
-FN(sum_block)(const T *l, ptrdiff_t n)
-{
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int k = 0; k < 8; k++) {
-            acc[k] += (double)l[i + k];
-        }
-    }
-    for (; i < n; i++) {
-        acc[i & 7] += (double)l[i];
-    }
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /* The number of elements of a block outside [0, 1] (nan included). */
 static double

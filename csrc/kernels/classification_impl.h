@@ -1,6 +1,6 @@
 /*
- * classification_impl.h -- the body of classification.c, included once per
- * dtype (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * classification_impl.h -- the body of classification.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * The input is a strided [N, C, S] view; a "sample" is one (n, s) pair and
  * samples are visited in flat order j = n * S + s, summed with lf_pairwise().
@@ -21,7 +21,7 @@
  * cut into work units of about LF_UNIT_ELEMS elements for the threads.
  */
 
-/* Samples per work unit: a function of the shape only (see parallel.c). */
+/* Samples per work unit: a function of the shape only (see pool.h). */
 static ptrdiff_t
 FN(class_unit)(const lf_classes *a)
 {
@@ -43,13 +43,6 @@ typedef struct {
     const lf_classes *a;
     lf_error *err;
 } FN(class_ctx);
-
-static double
-FN(class_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 static void
 FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
@@ -88,7 +81,7 @@ FN(class_check_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         acc[j & 7] += (double)W(t);
     }
-    return FN(class_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static lf_status
@@ -133,7 +126,7 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             GRAD(n, t, s) = -w * GO(n, s);
         }
     }
-    return FN(class_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -373,7 +366,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             }
         }
     }
-    return FN(class_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -425,7 +418,7 @@ FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             }
         }
     }
-    return FN(class_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double

@@ -1,12 +1,4 @@
 /* ctc.c -- connectionist temporal classification (CTCLoss). */
-#include <math.h>
-
-#include "../pylossfn.h"
-
-#include "dtype_f32.h"
-#include "ctc_impl.h"
-#include "dtype_undef.h"
-
-#include "dtype_f64.h"
-#include "ctc_impl.h"
-#include "dtype_undef.h"
+#define LF_IMPL "ctc_impl.h"
+#define LF_EXPORTS(K, KV) K(double, ctc, (const lf_ctc *a, double *work), (a, work))
+#include "variants.h"

@@ -1,6 +1,6 @@
 /*
- * ctc_impl.h -- the body of ctc.c, included once per dtype (T, FN, M from
- * dtype_f32.h / dtype_f64.h).
+ * ctc_impl.h -- the body of ctc.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Connectionist temporal classification (Graves et al. 2006), as torch's
  * LossCTC.cpp computes it on the CPU: the alpha (and, for the gradient,
@@ -38,10 +38,107 @@ FN(lse3)(T x1, T x2, T x3)
     return M(log)(M(exp)(x1 - m) + M(exp)(x2 - m) + M(exp)(x3 - m)) + m;
 }
 
-double
-FN(lf_ctc)(const lf_ctc *a, double *work)
+/* Sequence b's extended target l' and its lattices (locals tg, L, la, lb). */
+#define PRIME(s) ((s) % 2 == 0 ? a->blank : tg[(s) / 2])
+#define LA(t, s) la[(t) * L + (s)]
+#define LB(t, s) lb[(t) * L + (s)]
+
+/* nll of sequence b by the alpha recursion, the alphas left in la. */
+static T
+FN(ctc_alpha)(const lf_ctc *a, ptrdiff_t b, T *la)
 {
     const T neginf = -INFINITY;
+    const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
+    const int64_t *tg = a->targets + a->tg_offset[b];
+    const ptrdiff_t L = (ptrdiff_t)(2 * tl + 1);
+    if (il == 0) {
+        return tl == 0 ? (T)0 : (T)INFINITY;
+    }
+    for (ptrdiff_t s = 0; s < L; s++) {
+        LA(0, s) = neginf;
+    }
+    LA(0, 0) = LP(0, b, a->blank);
+    if (tl > 0) {
+        LA(0, 1) = LP(0, b, PRIME(1));
+    }
+    for (ptrdiff_t t = 1; t < il; t++) {
+        for (ptrdiff_t s = 0; s < L; s++) {
+            const int64_t cp = PRIME(s);
+            const T la2 = s > 0 ? LA(t - 1, s - 1) : neginf;
+            const T la3 = (s > 1 && PRIME(s - 2) != cp) ? LA(t - 1, s - 2) : neginf;
+            LA(t, s) = FN(lse3)(LA(t - 1, s), la2, la3) + LP(t, b, cp);
+        }
+    }
+    const T l1 = LA(il - 1, L - 1);
+    const T l2 = tl > 0 ? LA(il - 1, L - 2) : neginf;
+    return -FN(lse3)(l1, l2, neginf);
+}
+
+/* Frames [t0, steps) of sequence b's gradient are 0. */
+static void
+FN(ctc_zero)(const lf_ctc *a, ptrdiff_t b, ptrdiff_t t0)
+{
+    for (ptrdiff_t t = t0; t < a->steps; t++) {
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            G(t, b, c) = 0;
+        }
+    }
+}
+
+/* Sequence b's gradient (input_length > 0) times gr, from its alphas in la
+ * and nll; the betas go to lb. */
+static void
+FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
+{
+    const T neginf = -INFINITY;
+    const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
+    const int64_t *tg = a->targets + a->tg_offset[b];
+    const ptrdiff_t L = (ptrdiff_t)(2 * tl + 1);
+    /* the grad rows collect logsumexp of alpha + beta per class first */
+    for (ptrdiff_t t = 0; t < il; t++) {
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            G(t, b, c) = neginf;
+        }
+    }
+    for (ptrdiff_t s = 0; s < L; s++) {
+        LB(il - 1, s) = neginf;
+    }
+    LB(il - 1, L - 1) = LP(il - 1, b, a->blank);
+    G(il - 1, b, a->blank) = LA(il - 1, L - 1) + LB(il - 1, L - 1);
+    if (tl > 0) {
+        const int64_t cp = PRIME(L - 2);
+        LB(il - 1, L - 2) = LP(il - 1, b, cp);
+        G(il - 1, b, cp) = LA(il - 1, L - 2) + LB(il - 1, L - 2);
+    }
+    for (ptrdiff_t t = (ptrdiff_t)il - 2; t >= 0; t--) {
+        for (ptrdiff_t s = L - 1; s >= 0; s--) {
+            const int64_t cp = PRIME(s);
+            const T lb2 = s < L - 1 ? LB(t + 1, s + 1) : neginf;
+            const T lb3 = (s < L - 2 && PRIME(s + 2) != cp) ? LB(t + 1, s + 2) : neginf;
+            LB(t, s) = FN(lse3)(LB(t + 1, s), lb2, lb3) + LP(t, b, cp);
+            const T lab = LA(t, s) + LB(t, s);
+            T *lcab = &G(t, b, cp);
+            if (*lcab == neginf) {
+                *lcab = lab;
+            }
+            else {
+                const T m = *lcab > lab ? *lcab : lab;
+                *lcab = M(log)(M(exp)(*lcab - m) + M(exp)(lab - m)) + m;
+            }
+        }
+    }
+    for (ptrdiff_t t = 0; t < il; t++) {
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            const T lp = LP(t, b, c);
+            G(t, b, c) = (M(exp)(lp) - M(exp)(G(t, b, c) + nll - lp)) * gr;
+        }
+    }
+    FN(ctc_zero)(a, b, (ptrdiff_t)il);
+}
+
+static double
+FN(ctc)(const lf_ctc *a, double *work)
+{
     int64_t max_tl = 0;
     for (ptrdiff_t b = 0; b < a->N; b++) {
         max_tl = a->target_lengths[b] > max_tl ? a->target_lengths[b] : max_tl;
@@ -49,38 +146,9 @@ FN(lf_ctc)(const lf_ctc *a, double *work)
     T *la = (T *)work;
     T *lb = (T *)(work + a->steps * (2 * max_tl + 1));
     lf_ksum total = {0.0, 0.0};
-
     for (ptrdiff_t b = 0; b < a->N; b++) {
         const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
-        const int64_t *tg = a->targets + a->tg_offset[b];
-        const ptrdiff_t L = (ptrdiff_t)(2 * tl + 1);
-#define PRIME(s) ((s) % 2 == 0 ? a->blank : tg[(s) / 2])
-#define LA(t, s) la[(t) * L + (s)]
-#define LB(t, s) lb[(t) * L + (s)]
-        T nll;
-        if (il == 0) {
-            nll = tl == 0 ? (T)0 : (T)INFINITY;
-        }
-        else {
-            for (ptrdiff_t s = 0; s < L; s++) {
-                LA(0, s) = neginf;
-            }
-            LA(0, 0) = LP(0, b, a->blank);
-            if (tl > 0) {
-                LA(0, 1) = LP(0, b, PRIME(1));
-            }
-            for (ptrdiff_t t = 1; t < il; t++) {
-                for (ptrdiff_t s = 0; s < L; s++) {
-                    const int64_t cp = PRIME(s);
-                    const T la2 = s > 0 ? LA(t - 1, s - 1) : neginf;
-                    const T la3 = (s > 1 && PRIME(s - 2) != cp) ? LA(t - 1, s - 2) : neginf;
-                    LA(t, s) = FN(lse3)(LA(t - 1, s), la2, la3) + LP(t, b, cp);
-                }
-            }
-            const T l1 = LA(il - 1, L - 1);
-            const T l2 = tl > 0 ? LA(il - 1, L - 2) : neginf;
-            nll = -FN(lse3)(l1, l2, neginf);
-        }
+        const T nll = FN(ctc_alpha)(a, b, la);
         const int dropped = a->zero_infinity && nll == (T)INFINITY;
         const T loss = dropped ? (T)0 : nll;
         const T per = (T)(tl > 1 ? tl : 1);
@@ -96,63 +164,17 @@ FN(lf_ctc)(const lf_ctc *a, double *work)
             gr = gr / per;
         }
         if (dropped || il == 0) {
-            for (ptrdiff_t t = 0; t < a->steps; t++) {
-                for (ptrdiff_t c = 0; c < a->C; c++) {
-                    G(t, b, c) = 0;
-                }
-            }
-            continue;
+            FN(ctc_zero)(a, b, 0);
         }
-        /* the grad rows collect logsumexp of alpha + beta per class first */
-        for (ptrdiff_t t = 0; t < il; t++) {
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                G(t, b, c) = neginf;
-            }
+        else {
+            FN(ctc_grad)(a, b, la, lb, nll, gr);
         }
-        for (ptrdiff_t s = 0; s < L; s++) {
-            LB(il - 1, s) = neginf;
-        }
-        LB(il - 1, L - 1) = LP(il - 1, b, a->blank);
-        G(il - 1, b, a->blank) = LA(il - 1, L - 1) + LB(il - 1, L - 1);
-        if (tl > 0) {
-            const int64_t cp = PRIME(L - 2);
-            LB(il - 1, L - 2) = LP(il - 1, b, cp);
-            G(il - 1, b, cp) = LA(il - 1, L - 2) + LB(il - 1, L - 2);
-        }
-        for (ptrdiff_t t = (ptrdiff_t)il - 2; t >= 0; t--) {
-            for (ptrdiff_t s = L - 1; s >= 0; s--) {
-                const int64_t cp = PRIME(s);
-                const T lb2 = s < L - 1 ? LB(t + 1, s + 1) : neginf;
-                const T lb3 = (s < L - 2 && PRIME(s + 2) != cp) ? LB(t + 1, s + 2) : neginf;
-                LB(t, s) = FN(lse3)(LB(t + 1, s), lb2, lb3) + LP(t, b, cp);
-                const T lab = LA(t, s) + LB(t, s);
-                T *lcab = &G(t, b, cp);
-                if (*lcab == neginf) {
-                    *lcab = lab;
-                }
-                else {
-                    const T m = *lcab > lab ? *lcab : lab;
-                    *lcab = M(log)(M(exp)(*lcab - m) + M(exp)(lab - m)) + m;
-                }
-            }
-        }
-        for (ptrdiff_t t = 0; t < il; t++) {
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T lp = LP(t, b, c);
-                G(t, b, c) = (M(exp)(lp) - M(exp)(G(t, b, c) + nll - lp)) * gr;
-            }
-        }
-        for (ptrdiff_t t = (ptrdiff_t)il; t < a->steps; t++) {
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                G(t, b, c) = 0;
-            }
-        }
-#undef PRIME
-#undef LA
-#undef LB
     }
     return lf_ksum_value(&total);
 }
 
+#undef PRIME
+#undef LA
+#undef LB
 #undef LP
 #undef G

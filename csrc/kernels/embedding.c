@@ -1,13 +1,11 @@
 /* embedding.c -- row-pair losses: cosine embedding, triplet margin, distances. */
-#include <math.h>
-#include <string.h>
-
-#include "../pylossfn.h"
-
-#include "dtype_f32.h"
-#include "embedding_impl.h"
-#include "dtype_undef.h"
-
-#include "dtype_f64.h"
-#include "embedding_impl.h"
-#include "dtype_undef.h"
+#define LF_IMPL "embedding_impl.h"
+#define LF_EXPORTS(K, KV)                                                             \
+    KV(pairwise_distance, (const lf_rows *a, double p, double eps), (a, p, eps))      \
+    KV(cosine_similarity, (const lf_rows *a, double eps), (a, eps))                   \
+    K(double, cosine_embedding, (const lf_rows *a, double margin), (a, margin))       \
+    K(double, triplet,                                                                \
+      (const lf_rows *a, lf_distance dist, double margin, double p, double eps, int swap, \
+       double *work),                                                                 \
+      (a, dist, margin, p, eps, swap, work))
+#include "variants.h"

@@ -1,6 +1,6 @@
 /*
- * embedding_impl.h -- the body of embedding.c, included once per dtype
- * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * embedding_impl.h -- the body of embedding.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Every loss here compares rows: operand k is a strided [N, D] view, and
  * the per-row sums (dot products, squared norms, p-norms) run in double.
@@ -44,13 +44,6 @@ typedef struct {
     double margin, p, eps;
     int swap;
 } FN(rows_ctx);
-
-static double
-FN(rows_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /* A p-norm and, for p = inf, how many elements attain it. */
 typedef struct {
@@ -158,16 +151,16 @@ FN(dot3)(const lf_rows *a, int i, int j, ptrdiff_t n, double *s, double *m1, dou
     *m2 = q2;
 }
 
-void
-FN(lf_pairwise_distance)(const lf_rows *a, double p, double eps)
+static void
+FN(pairwise_distance)(const lf_rows *a, double p, double eps)
 {
     for (ptrdiff_t n = 0; n < a->N; n++) {
         *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, p, (T)eps).norm;
     }
 }
 
-void
-FN(lf_cosine_similarity)(const lf_rows *a, double eps)
+static void
+FN(cosine_similarity)(const lf_rows *a, double eps)
 {
     for (ptrdiff_t n = 0; n < a->N; n++) {
         double s, m1, m2;
@@ -216,11 +209,11 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             }
         }
     }
-    return FN(rows_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_cosine_embedding)(const lf_rows *a, double margin)
+static double
+FN(cosine_embedding)(const lf_rows *a, double margin)
 {
     FN(rows_ctx) ctx = {a, LF_DIST_PNORM, margin, 0, 0, 0};
     return lf_pairwise(FN(cosine_embedding_block), &ctx, 0, a->N);
@@ -333,12 +326,12 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             }
         }
     }
-    return FN(rows_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
-               int swap, double *work)
+static double
+FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
+            int swap, double *work)
 {
     FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work};
     return lf_pairwise(FN(triplet_block), &tc, 0, a->N);

@@ -2,8 +2,8 @@
  * isa_begin.h / isa_end.h -- compile the code between them for one
  * instruction set (engine-internal).
  *
- * A kernel file includes its body three times: LF_ISA 2 (AVX-512), 1
- * (AVX2 + FMA) and 0 (the baseline of the build, SSE2 on x86-64), each with
+ * variants.h compiles every family's body three times: LF_ISA 2 (AVX-512),
+ * 1 (AVX2 + FMA) and 0 (the baseline of the build, SSE2 on x86-64), each with
  * names suffixed by LF_ISA_SUFFIX.  lf_isa() picks one at run time, so one
  * build uses the widest vectors the CPU has and still runs on any x86-64.
  * Elsewhere (other CPUs, other compilers) only the baseline is built.

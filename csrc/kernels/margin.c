@@ -1,8 +1,9 @@
 /* margin.c -- multi-class hinge losses: multi-margin and multi-label margin. */
-#include <math.h>
-#include <string.h>
-
-#include "../pylossfn.h"
+#define LF_IMPL "margin_impl.h"
+#define LF_EXPORTS(K, KV)                                                             \
+    K(double, multi_margin, (const lf_classes *a, int p, double margin), (a, p, margin)) \
+    K(double, multilabel_margin, (const lf_classes *a, unsigned char *work), (a, work))
+#include "variants.h"
 
 lf_status
 lf_margin_check(const lf_classes *a, int multilabel, lf_error *err)
@@ -24,11 +25,3 @@ lf_margin_check(const lf_classes *a, int multilabel, lf_error *err)
     err->index = -1;
     return LF_OK;
 }
-
-#include "dtype_f32.h"
-#include "margin_impl.h"
-#include "dtype_undef.h"
-
-#include "dtype_f64.h"
-#include "margin_impl.h"
-#include "dtype_undef.h"

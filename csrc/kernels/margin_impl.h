@@ -1,6 +1,6 @@
 /*
- * margin_impl.h -- the body of margin.c, included once per dtype (T, FN, M
- * from dtype_f32.h / dtype_f64.h).
+ * margin_impl.h -- the body of margin.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Both losses read a strided [N, C] view (lf_classes with S = 1) of scores
  * and class targets that lf_margin_check() has validated.  Per sample, as
@@ -31,13 +31,6 @@ typedef struct {
     double margin;
     unsigned char *work;
 } FN(margin_ctx);
-
-static double
-FN(margin_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 static double
 FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
@@ -78,11 +71,11 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             GRAD(n, t) = (T)gt;
         }
     }
-    return FN(margin_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_multi_margin)(const lf_classes *a, int p, double margin)
+static double
+FN(multi_margin)(const lf_classes *a, int p, double margin)
 {
     FN(margin_ctx) ctx = {a, p, margin, NULL};
     return lf_pairwise(FN(multi_margin_block), &ctx, 0, a->N);
@@ -141,11 +134,11 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             *(T *)(a->out + n * a->out_n) = l;
         }
     }
-    return FN(margin_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_multilabel_margin)(const lf_classes *a, unsigned char *work)
+static double
+FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
 {
     FN(margin_ctx) ctx = {a, 1, 1.0, work};
     return lf_pairwise(FN(multilabel_margin_block), &ctx, 0, a->N);

@@ -1,6 +1,6 @@
 /*
- * multilabel_impl.h -- the body of multilabel.c, included once per dtype
- * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * multilabel_impl.h -- the body of multilabel.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Every loss here reads a logit x and a (soft) label y, meant to lie in
  * [0, 1].  s = sigmoid(x) and q = 1 - s = sigmoid(-x) both come from
@@ -40,9 +40,6 @@
  * needs no exponential.
  */
 
-#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
-#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
-
 #define MX(n, c) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c))
 #define MY(n, c) (*(const T *)(a->target + (n) * a->t_n + (c) * a->t_c))
 #define MGRAD(n, c) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c))
@@ -57,13 +54,6 @@ typedef struct {
 typedef struct {
     T gamma_neg, gamma_pos, clip, eps, log_eps;
 } FN(asl_param);
-
-static double
-FN(ml_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /* s = sigmoid(x), q = sigmoid(-x); returns e = exp(-|x|) for log1p(e). */
 static inline T
@@ -127,11 +117,11 @@ FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(ml_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
+static double
+FN(sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
 {
     const T one = 1, scale = (T)a->scale;
     FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0};
@@ -200,12 +190,12 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(ml_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
-                  double eps)
+static double
+FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
+               double eps)
 {
     const T one = 1, scale = (T)a->scale;
     FN(asl_param) pr = {(T)gamma_neg, (T)gamma_pos, (T)clip, (T)eps, 0};
@@ -272,11 +262,11 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
             }
         }
     }
-    return FN(ml_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_zlpr)(const lf_multilabel *a)
+static double
+FN(zlpr)(const lf_multilabel *a)
 {
     return lf_pairwise(FN(zlpr_block), (void *)a, 0, a->N);
 }
@@ -291,8 +281,8 @@ FN(ksum_into)(double *sum, double *comp, double v)
     *comp = k.comp;
 }
 
-double
-FN(lf_soft_f1)(const lf_multilabel *a, double eps, double *work)
+static double
+FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
 {
     const ptrdiff_t N = a->N, C = a->C;
     /* per label: compensated totals of p y and p + y, and the plain partial
@@ -351,8 +341,6 @@ FN(lf_soft_f1)(const lf_multilabel *a, double eps, double *work)
     return lf_ksum_value(&total);
 }
 
-#undef LOAD
-#undef STORE
 #undef MX
 #undef MY
 #undef MGRAD

@@ -1,6 +1,6 @@
 /*
- * regression_impl.h -- the body of regression.c, included once per dtype
- * (T, FN, M from dtype_f32.h / dtype_f64.h).
+ * regression_impl.h -- the body of regression.c, included once per instruction set and
+ * dtype (T, FN, M, V from dtype_f32.h / dtype_f64.h; see variants.h).
  *
  * Formulas are torch's (aten/src/ATen/native/Loss.cpp, BinaryOps,
  * PointwiseOps, torch/nn/functional.py), d = x - y, g = grad_output:
@@ -25,9 +25,6 @@
  * where torch's log1p(exp(z)) overflows, and equal to it elsewhere.
  */
 
-#define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
-#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
-
 /* The start of a block function: the row, its optional outputs, the sums. */
 #define RG_BLOCK_BEGIN                                  \
     const lf_ew_row *r = vr;                            \
@@ -42,13 +39,6 @@ typedef struct {
     T half_log_2pi; /* the constant of the full Gaussian NLL, or 0 */
     int full;       /* Poisson: add Stirling's term */
 } FN(rg_param);
-
-static double
-FN(rg_sum8)(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 /* sign as torch's sgn on reals: 0 for 0 and for nan */
 static inline T
@@ -73,7 +63,7 @@ FN(l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, FN(rg_sign)(d) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -92,7 +82,7 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, 2 * d * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 /* Smooth L1 and Huber are written without branches on the data (a random
@@ -123,7 +113,7 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -150,7 +140,7 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -172,7 +162,7 @@ FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -y * sig * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -193,7 +183,7 @@ FN(kl_div_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -y * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -213,7 +203,7 @@ FN(kl_div_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -ey * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 /* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
@@ -248,7 +238,7 @@ FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, (ex - y) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -273,7 +263,7 @@ FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, ((T)1 - y / xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -301,7 +291,7 @@ FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg2, LF_EW_GRAD2, i, (T)0.5 * ((T)1 / v - d2v / v) * go);
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -330,7 +320,7 @@ FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
 static double
@@ -353,12 +343,12 @@ FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg2, LF_EW_GRAD2, i, gy);
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_regression)(const lf_elementwise *a, lf_regression_kind kind,
-                  const lf_regression_param *p)
+static double
+FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
+               const lf_regression_param *p)
 {
     const T one = 1, scale = (T)a->scale;
     FN(rg_param) pr = {(T)p->beta, (T)p->delta, (T)p->margin, (T)p->eps, 0, 0};
@@ -401,18 +391,23 @@ FN(lf_regression)(const lf_elementwise *a, lf_regression_kind kind,
     }
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, fn, &pr);
+    return lf_ew_foreach_par(a->ndim, a->shape, &ops, fn, &pr);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Multi-label soft margin: one loss per row of C labels.                   */
 /* ------------------------------------------------------------------------ */
 
+typedef struct {
+    T inv_c;   /* 1 / C, the gradient's factor */
+    double c;  /* C, the loss's divisor (in double) */
+} FN(mlsm_param);
+
 static double
 FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
-    const T inv_c = *(const T *)r->user;
+    const T inv_c = ((const FN(mlsm_param) *)r->user)->inv_c;
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -432,69 +427,51 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, (sig - y) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_multilabel_soft_margin)(const lf_elementwise *a)
+/* A row without labels (C = 0): nothing to read, a nan loss. */
+static double
+FN(mlsm_empty_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    (void)vr;
+    (void)start;
+    (void)n;
+    return 0.0;
+}
+
+/* The row's loss: its sum over the labels / C, in double; no labels give
+ * nan, as torch's 0 / C.  OUT holds one value per row. */
+static double
+FN(mlsm_row)(const lf_ew_row *r, double sum)
+{
+    const double c = ((const FN(mlsm_param) *)r->user)->c;
+    const double l = c > 0 ? sum / c : (double)NAN;
+    if (r->ptr[LF_EW_OUT]) {
+        *(T *)r->ptr[LF_EW_OUT] = (T)l;
+    }
+    return l;
+}
+
+static double
+FN(multilabel_soft_margin)(const lf_elementwise *a)
 {
     const T one = 1, scale = (T)a->scale;
-    const int inner = a->ndim - 1, outer = a->ndim - 1;
+    const int inner = a->ndim - 1;
     const ptrdiff_t C = a->shape[inner];
-    const T inv_c = C ? (T)1 / (T)C : (T)0;
+    const FN(mlsm_param) pr = {C ? (T)1 / (T)C : (T)0, (double)C};
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    ptrdiff_t idx[LF_MAXDIMS];
-    lf_ew_row row;
-    lf_ksum total = {0.0, 0.0};
-    for (int d = 0; d < outer; d++) {
-        if (a->shape[d] == 0) {
-            return 0.0;
-        }
-        idx[d] = 0;
+    if (C > 0) {
+        return lf_ew_foreach_rows(a->ndim, a->shape, &ops, FN(mlsm_block), FN(mlsm_row),
+                                  (void *)&pr);
     }
-    for (int op = 0; op < LF_EW_NOP; op++) {
-        row.ptr[op] = ops.data[op];
-        row.step[op] = ops.strides[op][inner];
-    }
-    row.base = 0;
-    row.user = (void *)&inv_c;
-    char *out = a->data[LF_EW_OUT];
-    for (;;) {
-        /* in double; no labels give nan, as torch's 0 / C */
-        const double l = C ? lf_pairwise(FN(mlsm_block), &row, 0, C) / (double)C : NAN;
-        lf_ksum_add(&total, l);
-        if (out) {
-            *(T *)out = (T)l;
-        }
-        int d = outer - 1;
-        for (; d >= 0; d--) {
-            if (++idx[d] < a->shape[d]) {
-                for (int op = 0; op < LF_EW_NOP; op++) {
-                    if (row.ptr[op]) {
-                        row.ptr[op] += ops.strides[op][d];
-                    }
-                }
-                if (out) {
-                    out += a->strides[LF_EW_OUT][d];
-                }
-                break;
-            }
-            for (int op = 0; op < LF_EW_NOP; op++) {
-                if (row.ptr[op]) {
-                    row.ptr[op] -= ops.strides[op][d] * (a->shape[d] - 1);
-                }
-            }
-            if (out) {
-                out -= a->strides[LF_EW_OUT][d] * (a->shape[d] - 1);
-            }
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            break;
-        }
-    }
-    return lf_ksum_value(&total);
+    /* one empty "label" per row, so that every row still gets its nan */
+    ptrdiff_t shape[LF_MAXDIMS];
+    memcpy(shape, a->shape, (size_t)a->ndim * sizeof(shape[0]));
+    shape[inner] = 1;
+    return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(mlsm_empty_block), FN(mlsm_row),
+                              (void *)&pr);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -502,23 +479,23 @@ FN(lf_multilabel_soft_margin)(const lf_elementwise *a)
 /* ------------------------------------------------------------------------ */
 
 static double
-FN(sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+FN(ew_sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
         acc[i & 7] += (double)LOAD(LF_EW_INPUT, i);
     }
-    return FN(rg_sum8)(acc);
+    return FN(sum8)(acc);
 }
 
-double
-FN(lf_ew_sum)(const lf_elementwise *a)
+static double
+FN(ew_sum)(const lf_elementwise *a)
 {
     const T one = 1;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &one);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(sum_block), NULL);
+    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(ew_sum_block), NULL);
 }
 
 static double
@@ -540,8 +517,8 @@ FN(nonneg_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return 0.0;
 }
 
-lf_status
-FN(lf_check_nonnegative)(const lf_elementwise *a, lf_error *err)
+static lf_status
+FN(check_nonnegative)(const lf_elementwise *a, lf_error *err)
 {
     const T one = 1;
     lf_ew_ops ops;
@@ -551,6 +528,4 @@ FN(lf_check_nonnegative)(const lf_elementwise *a, lf_error *err)
     return err->index >= 0 ? LF_ERR_INPUT_DOMAIN : LF_OK;
 }
 
-#undef LOAD
-#undef STORE
 #undef RG_BLOCK_BEGIN

@@ -90,15 +90,12 @@ VM(lf_vexpf)(float x)
     return y * s1 * s2;
 }
 
-/* log(x): x = 2^k m, m in [sqrt(1/2), sqrt(2)), log(m) by Cephes' logf
- * polynomial in f = m - 1. */
+/* The heart of log(x) for x = 2^k m, m in [sqrt(1/2), sqrt(2)): ix is the
+ * bit pattern of x (normal and positive) offset so that its exponent field
+ * holds k, fk = k.  log(m) by Cephes' logf polynomial in f = m - 1. */
 static inline float
-VM(lf_vlogf)(float x)
+VM(lf_vlog_reducedf)(uint32_t ix, float fk)
 {
-    const int sub = x < 0x1p-126f; /* subnormal (or <= 0): scale up first */
-    const float xs = sub ? x * 0x1p23f : x;
-    uint32_t ix = VM(lf_u32_of)(xs) + (0x3f800000u - 0x3f3504f3u);
-    const int32_t k = (int32_t)(ix >> 23) - 0x7f - (sub ? 23 : 0);
     ix = (ix & 0x007fffffu) + 0x3f3504f3u;
     const float f = VM(lf_f32_of)(ix) - 1.0f;
     const float z = f * f;
@@ -111,11 +108,22 @@ VM(lf_vlogf)(float x)
     p = LF_FMAF(p, f, 2.0000714765e-1f);
     p = LF_FMAF(p, f, -2.4999993993e-1f);
     p = LF_FMAF(p, f, 3.3333331174e-1f);
-    const float fk = (float)k;
     float y = p * f * z;
     y = LF_FMAF(fk, -2.12194440e-4f, y);
     y = LF_FMAF(-0.5f, z, y);
-    const float r = LF_FMAF(fk, 0.693359375f, f + y);
+    return LF_FMAF(fk, 0.693359375f, f + y);
+}
+
+/* log(x): x = 2^k m, m in [sqrt(1/2), sqrt(2)), log(m) by Cephes' logf
+ * polynomial in f = m - 1. */
+static inline float
+VM(lf_vlogf)(float x)
+{
+    const int sub = x < 0x1p-126f; /* subnormal (or <= 0): scale up first */
+    const float xs = sub ? x * 0x1p23f : x;
+    const uint32_t ix = VM(lf_u32_of)(xs) + (0x3f800000u - 0x3f3504f3u);
+    const int32_t k = (int32_t)(ix >> 23) - 0x7f - (sub ? 23 : 0);
+    const float r = VM(lf_vlog_reducedf)(ix, (float)k);
     /* 0 -> -inf, inf -> inf, negative -> nan, nan -> nan */
     const float special = x == 0.0f ? -(float)INFINITY : (x < 0.0f ? (float)NAN : x);
     return ((x > 0.0f) & (x < (float)INFINITY)) ? r : special;
@@ -142,24 +150,8 @@ static inline float
 VM(lf_vlog1p_unitf)(float e, float inv)
 {
     const float u = 1.0f + e;
-    uint32_t ix = VM(lf_u32_of)(u) + (0x3f800000u - 0x3f3504f3u);
-    const float fk = (float)((int32_t)(ix >> 23) - 0x7f);
-    ix = (ix & 0x007fffffu) + 0x3f3504f3u;
-    const float f = VM(lf_f32_of)(ix) - 1.0f;
-    const float z = f * f;
-    float p = 7.0376836292e-2f;
-    p = LF_FMAF(p, f, -1.1514610310e-1f);
-    p = LF_FMAF(p, f, 1.1676998740e-1f);
-    p = LF_FMAF(p, f, -1.2420140846e-1f);
-    p = LF_FMAF(p, f, 1.4249322787e-1f);
-    p = LF_FMAF(p, f, -1.6668057665e-1f);
-    p = LF_FMAF(p, f, 2.0000714765e-1f);
-    p = LF_FMAF(p, f, -2.4999993993e-1f);
-    p = LF_FMAF(p, f, 3.3333331174e-1f);
-    float y = p * f * z;
-    y = LF_FMAF(fk, -2.12194440e-4f, y);
-    y = LF_FMAF(-0.5f, z, y);
-    const float r = LF_FMAF(fk, 0.693359375f, f + y);
+    const uint32_t ix = VM(lf_u32_of)(u) + (0x3f800000u - 0x3f3504f3u);
+    const float r = VM(lf_vlog_reducedf)(ix, (float)((int32_t)(ix >> 23) - 0x7f));
     return LF_FMAF(e - (u - 1.0f), inv, r);
 }
 
@@ -199,19 +191,13 @@ VM(lf_vexp)(double x)
     return y * s1 * s2;
 }
 
-/* log(x) for doubles: fdlibm's e_log.c, log(1 + f) = 2 atanh(f / (2 + f)),
- * without its branches. */
+/* The heart of log(x) for doubles, as lf_vlog_reducedf: fdlibm's e_log.c,
+ * log(1 + f) = 2 atanh(f / (2 + f)), without its branches; dk = k. */
 static inline double
-VM(lf_vlog)(double x)
+VM(lf_vlog_reduced)(uint64_t ix, double dk)
 {
-    const int sub = x < 0x1p-1022;
-    const double xs = sub ? x * 0x1p54 : x;
-    uint64_t ix = VM(lf_u64_of)(xs) + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu);
-    const int64_t k = (int64_t)(ix >> 52) - 0x3ff - (sub ? 54 : 0);
     ix = (ix & 0x000fffffffffffffu) + 0x3fe6a09e667f3bcdu;
     const double f = VM(lf_f64_of)(ix) - 1.0;
-    /* k as a double without an int64 conversion (AVX2 has none) */
-    const double dk = VM(lf_f64_of)((uint64_t)(0x4338000000000000 + k)) - 0x1.8p52;
     const double hfsq = 0.5 * f * f;
     const double s = f / (2.0 + f);
     const double z = s * s, w = z * z;
@@ -224,8 +210,22 @@ VM(lf_vlog)(double x)
                           2.857142874366239149e-01),
                    6.666666666666735130e-01);
     const double R = t2 + t1;
-    const double r = LF_FMA(dk, 6.93147180369123816490e-01,
-                            (LF_FMA(s, hfsq + R, dk * 1.90821492927058770002e-10) - hfsq) + f);
+    return LF_FMA(dk, 6.93147180369123816490e-01,
+                  (LF_FMA(s, hfsq + R, dk * 1.90821492927058770002e-10) - hfsq) + f);
+}
+
+/* log(x) for doubles: fdlibm's e_log.c, log(1 + f) = 2 atanh(f / (2 + f)),
+ * without its branches. */
+static inline double
+VM(lf_vlog)(double x)
+{
+    const int sub = x < 0x1p-1022;
+    const double xs = sub ? x * 0x1p54 : x;
+    const uint64_t ix = VM(lf_u64_of)(xs) + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu);
+    const int64_t k = (int64_t)(ix >> 52) - 0x3ff - (sub ? 54 : 0);
+    /* k as a double without an int64 conversion (AVX2 has none) */
+    const double dk = VM(lf_f64_of)((uint64_t)(0x4338000000000000 + k)) - 0x1.8p52;
+    const double r = VM(lf_vlog_reduced)(ix, dk);
     const double special = x == 0.0 ? -(double)INFINITY : (x < 0.0 ? (double)NAN : x);
     return ((x > 0.0) & (x < (double)INFINITY)) ? r : special;
 }
@@ -244,23 +244,8 @@ static inline double
 VM(lf_vlog1p_unit)(double e, double inv)
 {
     const double u = 1.0 + e;
-    uint64_t ix = VM(lf_u64_of)(u) + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu);
-    const double dk = (double)(int32_t)((int64_t)(ix >> 52) - 0x3ff);
-    ix = (ix & 0x000fffffffffffffu) + 0x3fe6a09e667f3bcdu;
-    const double f = VM(lf_f64_of)(ix) - 1.0;
-    const double hfsq = 0.5 * f * f;
-    const double s = f / (2.0 + f);
-    const double z = s * s, w = z * z;
-    const double t1 = w * LF_FMA(w, LF_FMA(w, 1.531383769920937332e-01, 2.222219843214978396e-01),
-                                 3.999999999940941908e-01);
-    const double t2 =
-        z * LF_FMA(w,
-                   LF_FMA(w, LF_FMA(w, 1.479819860511658591e-01, 1.818357216161805012e-01),
-                          2.857142874366239149e-01),
-                   6.666666666666735130e-01);
-    const double R = t2 + t1;
-    const double r = LF_FMA(dk, 6.93147180369123816490e-01,
-                            (LF_FMA(s, hfsq + R, dk * 1.90821492927058770002e-10) - hfsq) + f);
+    const uint64_t ix = VM(lf_u64_of)(u) + (0x3ff0000000000000u - 0x3fe6a09e667f3bcdu);
+    const double r = VM(lf_vlog_reduced)(ix, (double)(int32_t)((int64_t)(ix >> 52) - 0x3ff));
     return LF_FMA(e - (u - 1.0), inv, r);
 }
 

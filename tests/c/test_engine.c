@@ -6,6 +6,10 @@
  * that steps one element outside (a wrong stride, a negative-stride base, a
  * zero-size dimension) is caught by ASan.  Expected values come from
  * straightforward long double formulas written here.
+ *
+ * test_variants() reaches every kernel family (through fuzz/families.h) and
+ * checks that each instruction-set variant and thread count gives the same
+ * bits, or, where documented, results within a few ulp.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +17,8 @@
 #include <string.h>
 
 #include "pylossfn.h"
+
+#include "families.h" /* fuzz/: one case builder per kernel family */
 
 static int failures, checks;
 
@@ -167,6 +173,43 @@ test_elementwise(ptrdiff_t n, ptrdiff_t kx, ptrdiff_t ky, int weighted)
 
 /* Cross entropy / NLL on an [N, C] view with class step kc (elements, may be
  * negative) and a target of int64 with step kt. */
+/* The total weight, cross-entropy and NLL sums of a (S = 1, targets t with
+ * step kt, weights w), in long double. */
+static void
+class_reference(const lf_classes *a, const int64_t *t, ptrdiff_t kt, const double *w,
+                long double *total, long double *ce, long double *nll)
+{
+    const ptrdiff_t N = a->N, C = a->C;
+    const double ls = a->label_smoothing;
+    long double ref_total = 0, ref_sum = 0, ref_nll = 0;
+    for (ptrdiff_t n = 0; n < N; n++) {
+        const int64_t tn = t[n * kt];
+        if (tn == -100) {
+            continue;
+        }
+        ref_total += w[tn];
+        long double m = -INFINITY, s = 0;
+        const char *row = a->input + n * a->in_n;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            long double v = *(const double *)(row + c * a->in_c);
+            m = v > m ? v : m;
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            s += expl(*(const double *)(row + c * a->in_c) - m);
+        }
+        long double lse = m + logl(s), smooth = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            smooth -= w[c] * (*(const double *)(row + c * a->in_c) - lse);
+        }
+        long double xt = *(const double *)(row + tn * a->in_c);
+        ref_sum += (1 - ls) * (-w[tn] * (xt - lse)) + ls / C * smooth;
+        ref_nll += -w[tn] * xt;
+    }
+    *total = ref_total;
+    *ce = ref_sum;
+    *nll = ref_nll;
+}
+
 static void
 test_classes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t kc, ptrdiff_t kt, double ls)
 {
@@ -218,30 +261,8 @@ test_classes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t kc, ptrdiff_t kt, double ls)
         goto done;
     }
     CHECK(st == LF_OK, "class check refused valid targets");
-    long double ref_total = 0, ref_sum = 0, ref_nll = 0;
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const int64_t tn = t[n * kt];
-        if (tn == -100) {
-            continue;
-        }
-        ref_total += w[tn];
-        long double m = -INFINITY, s = 0;
-        const char *row = a.input + n * a.in_n;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            long double v = *(const double *)(row + c * a.in_c);
-            m = v > m ? v : m;
-        }
-        for (ptrdiff_t c = 0; c < C; c++) {
-            s += expl(*(const double *)(row + c * a.in_c) - m);
-        }
-        long double lse = m + logl(s), smooth = 0;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            smooth -= w[c] * (*(const double *)(row + c * a.in_c) - lse);
-        }
-        long double xt = *(const double *)(row + tn * a.in_c);
-        ref_sum += (1 - ls) * (-w[tn] * (xt - lse)) + ls / C * smooth;
-        ref_nll += -w[tn] * xt;
-    }
+    long double ref_total, ref_sum, ref_nll;
+    class_reference(&a, t, kt, w, &ref_total, &ref_sum, &ref_nll);
     CHECK(close_to(total, (double)ref_total, 1e-14), "total weight");
     double sum = lf_cross_entropy_f64(&a);
     CHECK(close_to(sum, (double)ref_sum, 1e-12), "cross entropy %g vs %Lg", sum, ref_sum);
@@ -312,6 +333,191 @@ test_float32_paths(void)
     free(y);
 }
 
+/* Margin ranking carries its second input and gradient in their own slots:
+ * a weight beside them (which the loss ignores) is neither read nor written. */
+static void
+test_ranking_slots(void)
+{
+    enum { n = 37 };
+    double x1[n], x2[n], y[n], w[n], g1[n], g2[n];
+    for (int i = 0; i < n; i++) {
+        x1[i] = sin(i * 0.7);
+        x2[i] = cos(i * 0.3);
+        y[i] = i % 3 ? 1.0 : -1.0;
+        w[i] = NAN;
+        g1[i] = g2[i] = 0;
+    }
+    lf_elementwise a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 1;
+    a.shape[0] = n;
+    char *data[] = {(char *)x1, (char *)y, (char *)w, (char *)x2, (char *)g1, (char *)g2};
+    const int ops[] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_WEIGHT, LF_EW_INPUT2, LF_EW_GRAD,
+                       LF_EW_GRAD2};
+    for (int k = 0; k < 6; k++) {
+        a.data[ops[k]] = data[k];
+        a.strides[ops[k]][0] = 8;
+    }
+    a.scale = 0.5;
+    const lf_regression_param p = {1.0, 1.0, 0.1, 1e-8, 0, 0, 0};
+    const double sum = lf_regression_f64(&a, LF_RG_MARGIN_RANKING, &p);
+    long double want = 0;
+    int bad_grad = 0;
+    for (int i = 0; i < n; i++) {
+        const long double m = -(long double)y[i] * ((long double)x1[i] - x2[i]) + 0.1L;
+        want += m > 0 ? m : 0;
+        const double gy = m >= 0 ? y[i] * 0.5 : 0.0;
+        bad_grad += g1[i] != -gy || g2[i] != gy || !isnan(w[i]);
+    }
+    CHECK(close_to(sum, (double)want, 1e-14), "margin ranking %g vs %Lg", sum, want);
+    CHECK(bad_grad == 0, "margin ranking: %d gradients (or weights) wrong", bad_grad);
+}
+
+/* Multi-label soft margin, one loss per row through the common row walker;
+ * rows without labels have a nan loss. */
+static void
+test_multilabel_soft_margin(ptrdiff_t R, ptrdiff_t C)
+{
+    double *x = malloc((size_t)(R * C + 1) * 8), *y = malloc((size_t)(R * C + 1) * 8);
+    double *out = malloc((size_t)(R + 1) * 8);
+    for (ptrdiff_t i = 0; i < R * C; i++) {
+        x[i] = 3 * sin((double)i);
+        y[i] = (double)(i % 2);
+    }
+    lf_elementwise a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 2;
+    a.shape[0] = R;
+    a.shape[1] = C;
+    a.data[LF_EW_INPUT] = (char *)x;
+    a.data[LF_EW_TARGET] = (char *)y;
+    a.data[LF_EW_OUT] = (char *)out;
+    a.strides[LF_EW_INPUT][0] = a.strides[LF_EW_TARGET][0] = C * 8;
+    a.strides[LF_EW_INPUT][1] = a.strides[LF_EW_TARGET][1] = 8;
+    a.strides[LF_EW_OUT][0] = 8;
+    a.scale = 1;
+    const double sum = lf_multilabel_soft_margin_f64(&a);
+    long double want = 0;
+    for (ptrdiff_t r = 0; r < R; r++) {
+        long double l = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const long double xi = x[r * C + c], yi = y[r * C + c];
+            l += yi * log1pl(expl(-xi)) + (1 - yi) * log1pl(expl(xi));
+        }
+        l = C ? l / C : NAN;
+        want += l;
+        CHECK(close_to(out[r], (double)l, 1e-13), "mlsm row %td: %g vs %Lg", r, out[r], l);
+    }
+    CHECK(close_to(sum, (double)want, 1e-13), "mlsm sum %g vs %Lg", sum, want);
+    free(x);
+    free(y);
+    free(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Every family, every instruction set, several thread counts               */
+/* ------------------------------------------------------------------------ */
+
+/* The AVX2 and AVX-512 variants of vecmath.h fuse multiply-adds (one
+ * rounding) where the baseline cannot, so the families that use it (binary,
+ * classification) may differ from the baseline by a few ulp; every other
+ * pair of variants must agree bit for bit (nan payloads aside). */
+#define VECMATH_MAX_ULP 64.0
+
+/* The largest difference between a and b, in ulp of max(1, |a|) (inf where
+ * their shapes or their nans / infs differ). */
+static double
+max_ulp(const fam_result *a, const fam_result *b, int f64)
+{
+    if (a->n != b->n) {
+        return INFINITY;
+    }
+    const double eps = f64 ? 0x1p-52 : 0x1p-23;
+    double worst = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const double x = a->v[i], y = b->v[i];
+        if (x == y || (x != x && y != y)) {
+            continue;
+        }
+        if (!isfinite(x) || !isfinite(y)) {
+            return INFINITY;
+        }
+        const double u = fabs(x - y) / (eps * fmax(1.0, fabs(x)));
+        worst = u > worst ? u : worst;
+    }
+    return worst;
+}
+
+static double worst_vecmath_ulp;
+
+/* One case of `family` from the bytes at buf: each variant and thread count
+ * against the best variant on one thread. */
+static void
+check_variants(int family, const uint8_t *buf, size_t n, int tame, ptrdiff_t big)
+{
+    const int best = lf_set_isa(-1);
+    reader r = {buf, n};
+    fam_case c;
+    fam_build(&c, family, &r, tame, big);
+    fam_result ref = {NULL, 0, 0};
+    lf_set_num_threads(1);
+    fam_run(&c, &ref);
+    for (int level = best; level >= 0; level--) {
+        for (int threads = 1; threads <= (big > 1 ? 3 : 1); threads++) {
+            if (level == best && threads == 1) {
+                continue;
+            }
+            lf_set_isa(level);
+            lf_set_num_threads(threads);
+            fam_result got = {NULL, 0, 0};
+            fam_run(&c, &got);
+            const int same = got.n == ref.n &&
+                             (got.n == 0 || memcmp(got.v, ref.v, got.n * sizeof(double)) == 0);
+            if (c.uses_vecmath && level == 0 && best > 0 && tame) {
+                const double u = max_ulp(&ref, &got, c.f64);
+                worst_vecmath_ulp = u > worst_vecmath_ulp ? u : worst_vecmath_ulp;
+                CHECK(u <= VECMATH_MAX_ULP, "%s f%d: baseline %g ulp from isa %d",
+                      fam_names[c.family], c.f64 ? 64 : 32, u, best);
+            }
+            else if (!(c.uses_vecmath && level == 0 && best > 0)) {
+                CHECK(same, "%s f%d (opts %#x, tame %d, big %td): isa %d, %d threads differ",
+                      fam_names[c.family], c.f64 ? 64 : 32, c.opts, tame, big, level,
+                      threads);
+            }
+            free(got.v);
+        }
+    }
+    lf_set_isa(-1);
+    lf_set_num_threads(0);
+    free(ref.v);
+    fam_free(&c);
+}
+
+static void
+test_variants(void)
+{
+    const size_t n = (size_t)1 << 22;
+    uint8_t *buf = malloc(n);
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < n; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        buf[i] = (uint8_t)(state >> 56);
+    }
+    for (int family = 0; family < FAM_COUNT; family++) {
+        for (size_t k = 0; k < 60; k++) {
+            const size_t off = (size_t)(family * 60 + k) * 4096;
+            check_variants(family, buf + off, n - off, k % 3 != 0, 1);
+        }
+        for (size_t k = 0; k < 6; k++) { /* large enough for the threads */
+            check_variants(family, buf + k * 977, n - k * 977, 1, 1024);
+        }
+    }
+    printf("test_engine: instruction-set variants agree (binary, classification: "
+           "baseline within %.1f ulp of the FMA variants)\n",
+           worst_vecmath_ulp);
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -331,6 +537,11 @@ main(void)
     }
     test_classes(2, 0, 1, 1, 0.0);
     test_float32_paths();
+    test_ranking_slots();
+    test_multilabel_soft_margin(5, 7);
+    test_multilabel_soft_margin(3, 0);
+    test_multilabel_soft_margin(2, 20000);
+    test_variants();
     printf("test_engine: %d checks, %d failures\n", checks, failures);
     return failures != 0;
 }

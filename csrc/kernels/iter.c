@@ -1,6 +1,4 @@
-/* reduce.c -- the one summation primitive and the element-wise row walker. */
-#include <stdlib.h>
-#include <string.h>
+/* iter.c -- the one summation primitive and the element-wise row walker. */
 
 #include "iter.h"
 
@@ -47,6 +45,7 @@ typedef struct {
     const ptrdiff_t *shape;
     const lf_ew_ops *ops;
     lf_block_fn fn;
+    lf_row_fn row_fn; /* or NULL */
     void *user;
     ptrdiff_t n, rows, pieces, group;
 } ew_plan;
@@ -86,7 +85,8 @@ ew_unit(void *vp, ptrdiff_t u)
     row.user = p->user;
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t r = 0;;) {
-        lf_ksum_add(&total, lf_pairwise(p->fn, &row, s0, len));
+        const double sum = lf_pairwise(p->fn, &row, s0, len);
+        lf_ksum_add(&total, p->row_fn ? p->row_fn(&row, sum) : sum);
         if (++r == nrows) {
             break;
         }
@@ -112,10 +112,10 @@ ew_unit(void *vp, ptrdiff_t u)
 }
 
 static double
-ew_run(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn, void *user,
-       int parallel)
+ew_run(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
+       lf_row_fn row_fn, void *user, int parallel)
 {
-    ew_plan p = {ndim, shape, ops, fn, user, shape[ndim - 1], 1, 1, 1};
+    ew_plan p = {ndim, shape, ops, fn, row_fn, user, shape[ndim - 1], 1, 1, 1};
     for (int d = 0; d < ndim; d++) {
         if (shape[d] == 0) {
             return 0.0;
@@ -125,12 +125,12 @@ ew_run(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn, v
         p.rows *= shape[d];
     }
     ptrdiff_t units;
-    if (p.n > LF_UNIT_ELEMS) {
+    if (p.n > LF_UNIT_ELEMS && !row_fn) {
         p.pieces = (p.n + LF_UNIT_ELEMS - 1) / LF_UNIT_ELEMS;
         units = p.rows * p.pieces;
     }
     else {
-        p.group = LF_UNIT_ELEMS / p.n;
+        p.group = p.n < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / p.n : 1;
         units = (p.rows + p.group - 1) / p.group;
     }
     if (!parallel) {
@@ -147,84 +147,20 @@ double
 lf_ew_foreach(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
               void *user)
 {
-    return ew_run(ndim, shape, ops, fn, user, 0);
+    return ew_run(ndim, shape, ops, fn, NULL, user, 0);
 }
 
 double
 lf_ew_foreach_par(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
                   void *user)
 {
-    return ew_run(ndim, shape, ops, fn, user, 1);
+    return ew_run(ndim, shape, ops, fn, NULL, user, 1);
 }
 
-typedef struct {
-    lf_block_fn fn;
-    void *ctx;
-    ptrdiff_t total, unit;
-} pp_plan;
-
-static double
-pp_unit(void *vp, ptrdiff_t u)
-{
-    const pp_plan *p = vp;
-    const ptrdiff_t s = u * p->unit;
-    return lf_pairwise(p->fn, p->ctx, s, p->total - s < p->unit ? p->total - s : p->unit);
-}
 
 double
-lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit, ptrdiff_t work)
+lf_ew_foreach_rows(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
+                   lf_row_fn row_fn, void *user)
 {
-    if (total <= 0) {
-        return 0.0;
-    }
-    pp_plan p = {fn, ctx, total, unit > 0 ? unit : 1};
-    return lf_parallel_sum(pp_unit, &p, (total + p.unit - 1) / p.unit, work);
-}
-
-/* PYLOSSFN_ISA=base|avx2|avx512 caps the choice (to test and time each
- * variant); lf_set_isa() does the same from Python. */
-static int isa_level = -1;
-
-static int
-isa_detect(void)
-{
-#if LF_HAVE_ISA_VARIANTS
-    int level = 0;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        level = 1;
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) {
-            level = 2;
-        }
-    }
-    const char *env = getenv("PYLOSSFN_ISA");
-    if (env != NULL) {
-        int cap = strcmp(env, "base") == 0 ? 0 : strcmp(env, "avx2") == 0 ? 1 : 2;
-        level = level < cap ? level : cap;
-    }
-    return level;
-#else
-    return 0;
-#endif
-}
-
-int
-lf_isa(void)
-{
-    int level = LF_ATOMIC_LOAD(&isa_level);
-    if (level < 0) {
-        level = isa_detect();
-        LF_ATOMIC_STORE(&isa_level, level);
-    }
-    return level;
-}
-
-int
-lf_set_isa(int level)
-{
-    const int best = isa_detect();
-    level = level < 0 || level > best ? best : level;
-    LF_ATOMIC_STORE(&isa_level, level);
-    return level;
+    return ew_run(ndim, shape, ops, fn, row_fn, user, 1);
 }

@@ -1,9 +1,11 @@
 /*
- * parallel.c -- a small pool of worker threads for lf_parallel_sum.
+ * pool.c -- a small pool of worker threads for lf_parallel_sum (pool.h).
  *
  * Work comes as numbered units whose partition depends on the shape alone;
  * threads take units from a shared counter, each unit's sum goes to its own
- * slot, and the slots are added in unit order by the caller.  Which thread
+ * slot of a static buffer, and the slots are added in unit order by the
+ * caller.  Nothing is allocated per call; the threads themselves are started
+ * once, on the first call that can use them.  Which thread
  * computed a unit never shows in the result, so it is bitwise the same for
  * any thread count (a thread count of 1 adds the same values in the same
  * order without the pool).
@@ -19,7 +21,8 @@
 
 #include <stdlib.h>
 
-#include "iter.h"
+#include "atomics.h"
+#include "pool.h"
 
 #if defined(__GNUC__) && !defined(_WIN32)
 #define LF_THREADS 1
@@ -94,14 +97,20 @@ serial_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units)
 
 #if LF_THREADS
 
+/* Units per job; their sums wait in `partials` (owned by submit_mu's holder)
+ * to be added in order. */
+#define LF_BATCH 4096
+
 typedef struct {
     lf_unit_fn fn;
     void *ctx;
-    ptrdiff_t units;
-    double *partials;
-    ptrdiff_t next; /* next unit to take (atomic) */
-    int helpers;    /* workers with an id below this take part */
+    ptrdiff_t first, end; /* units [first, end) */
+    double *partials;     /* partials[u - first] */
+    ptrdiff_t next;       /* next unit to take (atomic) */
+    int helpers;          /* workers with an id below this take part */
 } job_t;
+
+static double partials[LF_BATCH];
 
 static pthread_mutex_t submit_mu = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -130,10 +139,10 @@ run_units(job_t *j)
 {
     for (;;) {
         ptrdiff_t u = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-        if (u >= j->units) {
+        if (u >= j->end) {
             return;
         }
-        j->partials[u] = j->fn(j->ctx, u);
+        j->partials[u - j->first] = j->fn(j->ctx, u);
     }
 }
 
@@ -210,32 +219,18 @@ ensure_workers(int want)
     return started < want ? started : want;
 }
 
-double
-lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+/* Hands job j to the workers, takes part, and waits for all of them. */
+static void
+run_job(job_t *j)
 {
-    const int threads = lf_get_num_threads();
-    if (threads <= 1 || units < 2 || work < LF_PAR_MIN_WORK) {
-        return serial_sum(fn, ctx, units);
-    }
-    if (pthread_mutex_trylock(&submit_mu) != 0) {
-        return serial_sum(fn, ctx, units);
-    }
-    double *partials = malloc((size_t)units * sizeof(double));
-    const int helpers = partials ? ensure_workers(threads - 1) : 0;
-    if (helpers == 0) {
-        pthread_mutex_unlock(&submit_mu);
-        free(partials);
-        return serial_sum(fn, ctx, units);
-    }
-    job_t j = {fn, ctx, units, partials, 0, helpers};
     pthread_mutex_lock(&pool_mu);
-    current = &j;
+    current = j;
     LF_ATOMIC_STORE(&busy, started);
     LF_ATOMIC_STORE(&gen, gen + 1);
     pthread_cond_broadcast(&work_cv);
     pthread_mutex_unlock(&pool_mu);
 
-    run_units(&j);
+    run_units(j);
 
     for (int i = 0; i < SPIN && LF_ATOMIC_LOAD(&busy) != 0; i++) {
         cpu_relax();
@@ -246,13 +241,35 @@ lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
     }
     current = NULL;
     pthread_mutex_unlock(&pool_mu);
-    pthread_mutex_unlock(&submit_mu);
+}
 
-    lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t u = 0; u < units; u++) {
-        lf_ksum_add(&total, partials[u]);
+double
+lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+{
+    const int threads = lf_get_num_threads();
+    if (threads <= 1 || units < 2 || work < LF_PAR_MIN_WORK) {
+        return serial_sum(fn, ctx, units);
     }
-    free(partials);
+    if (pthread_mutex_trylock(&submit_mu) != 0) {
+        return serial_sum(fn, ctx, units);
+    }
+    const int helpers = ensure_workers(threads - 1);
+    if (helpers == 0) {
+        pthread_mutex_unlock(&submit_mu);
+        return serial_sum(fn, ctx, units);
+    }
+    /* batches of LF_BATCH units, their sums added in unit order as they
+     * come: the same additions as serial_sum, with no memory to allocate */
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t first = 0; first < units; first += LF_BATCH) {
+        const ptrdiff_t end = units - first < LF_BATCH ? units : first + LF_BATCH;
+        job_t j = {fn, ctx, first, end, partials, first, helpers};
+        run_job(&j);
+        for (ptrdiff_t u = 0; u < end - first; u++) {
+            lf_ksum_add(&total, partials[u]);
+        }
+    }
+    pthread_mutex_unlock(&submit_mu);
     return lf_ksum_value(&total);
 }
 
@@ -266,3 +283,28 @@ lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
 }
 
 #endif
+
+typedef struct {
+    lf_block_fn fn;
+    void *ctx;
+    ptrdiff_t total, unit;
+} pp_plan;
+
+static double
+pp_unit(void *vp, ptrdiff_t u)
+{
+    const pp_plan *p = vp;
+    const ptrdiff_t s = u * p->unit;
+    return lf_pairwise(p->fn, p->ctx, s, p->total - s < p->unit ? p->total - s : p->unit);
+}
+
+double
+lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit, ptrdiff_t work)
+{
+    if (total <= 0) {
+        return 0.0;
+    }
+    pp_plan p = {fn, ctx, total, unit > 0 ? unit : 1};
+    return lf_parallel_sum(pp_unit, &p, (total + p.unit - 1) / p.unit, work);
+}
+

@@ -1,0 +1,32 @@
+/*
+ * pool.h -- deterministic parallel sums on a small pool of worker threads
+ * (engine-internal; pool.c).
+ *
+ * Work comes as numbered units whose partition depends on the shape alone,
+ * never on the thread count, and the units' sums are combined in unit order:
+ * that is what keeps results bitwise the same for every thread count.
+ */
+#ifndef PYLOSSFN_POOL_H_
+#define PYLOSSFN_POOL_H_
+
+#include "../pylossfn.h"
+
+/* Elements per work unit. */
+#define LF_UNIT_ELEMS 16384
+
+/* Below this much work (elements) a call runs on the calling thread alone:
+ * waking a worker costs more than it saves. */
+#define LF_PAR_MIN_WORK 65536
+
+/* The sum of fn(ctx, u) for u in [0, units), combined with Neumaier
+ * compensation in unit order; units run on up to lf_get_num_threads()
+ * threads when work >= LF_PAR_MIN_WORK.  fn must be thread-safe. */
+typedef double (*lf_unit_fn)(void *ctx, ptrdiff_t unit);
+double lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work);
+
+/* Pairwise sums of [0, total) cut into units of `unit` items, combined as
+ * lf_parallel_sum does.  work = items * cost per item. */
+double lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit,
+                       ptrdiff_t work);
+
+#endif /* PYLOSSFN_POOL_H_ */

@@ -1,0 +1,424 @@
+/*
+ * families.h -- one case per kernel family, built from a byte reader, so that
+ * the fuzzer (fuzz_families.c) and the C harness (tests/c/test_engine.c, the
+ * instruction-set and thread identity test) reach every kernel the same way.
+ *
+ * fam_build() reads the shapes, layouts, values and options of one case:
+ * inputs are strided views (broadcast, negative, gapped strides), outputs
+ * contiguous blocks of exactly their extent.  fam_run() zeroes the outputs,
+ * calls every kernel of the family on the case (each pre-pass first, as the
+ * binding does) and appends to a fam_result everything they return and write,
+ * nan canonicalised.  Two runs of one case can then be compared value by
+ * value: across instruction sets, thread counts, or nothing at all.
+ *
+ * With `tame`, values are in [0, 1] (class targets in range) so results are
+ * finite and comparable within a tolerance; otherwise float values are raw
+ * bit patterns (nan, inf, subnormals) and targets arbitrary int64.
+ */
+#ifndef PYLOSSFN_FAMILIES_H_
+#define PYLOSSFN_FAMILIES_H_
+
+#include <math.h>
+
+#include "../csrc/pylossfn.h"
+#include "fuzz_util.h"
+
+enum {
+    FAM_BINARY = 0,
+    FAM_CLASSIFICATION,
+    FAM_MULTILABEL,
+    FAM_REGRESSION,
+    FAM_EMBEDDING,
+    FAM_MARGIN,
+    FAM_CTC,
+    FAM_COUNT
+};
+
+static const char *const fam_names[FAM_COUNT] = {
+    "binary", "classification", "multilabel", "regression", "embedding", "margin", "ctc"};
+
+#define FAM_MAXV 12
+
+typedef struct {
+    int family, f64, tame, uses_vecmath;
+    size_t item;
+    fview v[FAM_MAXV];
+    int writes[FAM_MAXV]; /* an output: zeroed before, recorded after each kernel */
+    int nv;
+    unsigned opts; /* option bits read from the case's bytes */
+    lf_elementwise ew;
+    lf_classes cl;
+    lf_multilabel ml;
+    lf_rows rw;
+    lf_ctc ctc;
+    ptrdiff_t big;  /* the batch dimension's multiplier (threads: large cases) */
+    const fview *row_out; /* element-wise: a per-row output */
+    const char *probs; /* classification: T probabilities of the input's shape */
+    ptrdiff_t p_n, p_c, p_s;
+    int64_t *ints; /* CTC targets, offsets and lengths */
+    double *work;
+    unsigned char *bytes_work;
+} fam_case;
+
+typedef struct {
+    double *v;
+    size_t n, cap;
+} fam_result;
+
+static inline void
+fam_push(fam_result *res, double x)
+{
+    if (res->n == res->cap) {
+        res->cap = res->cap ? 2 * res->cap : 256;
+        res->v = realloc(res->v, res->cap * sizeof(double));
+    }
+    /* one nan: which operand's payload survives may differ between
+     * instruction sets (operand order is the compiler's choice) */
+    res->v[res->n++] = x != x ? (double)NAN : x;
+}
+
+/* A new view of nd dims; inputs are filled, outputs zeroed by fam_run. */
+static inline fview *
+fam_view(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame)
+{
+    fview *v = &c->v[c->nv];
+    c->writes[c->nv++] = output;
+    fview_make(v, r, nd, shape, c->item, output);
+    if (!output) {
+        fview_fill(v, r, c->f64, tame || c->tame);
+    }
+    return v;
+}
+
+/* An int64 view of nd dims: raw values, or in [lo, hi) when tame. */
+static inline fview *
+fam_int_view(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int64_t lo, int64_t hi)
+{
+    fview *v = &c->v[c->nv];
+    c->writes[c->nv++] = 0;
+    fview_make(v, r, nd, shape, 8, 0);
+    for (size_t off = 0; off + 8 <= v->bytes; off += 8) {
+        int64_t t = (int64_t)take64(r);
+        if (c->tame || (take(r) & 3) != 0) {
+            t = hi > lo ? lo + (int64_t)((uint64_t)t % (uint64_t)(hi - lo)) : lo;
+        }
+        memcpy(v->block + off, &t, 8);
+    }
+    return v;
+}
+
+static inline void
+fam_ew_set(lf_elementwise *a, int op, const fview *v, int nd)
+{
+    a->data[op] = v->base;
+    for (int d = 0; d < nd; d++) {
+        a->strides[op][d] = v->strides[d];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Builders                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The element-wise view of the binary, multi-label and regression families:
+ * every operand over one shape, the optional ones present by the option bits. */
+static void
+fam_build_ew(fam_case *c, reader *r)
+{
+    lf_elementwise *a = &c->ew;
+    const int nd = 1 + (int)(take(r) % 3);
+    ptrdiff_t shape[8];
+    a->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        shape[d] = a->shape[d] = (ptrdiff_t)(take(r) % 5) * (d == 0 ? c->big : 1);
+    }
+    a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    static const int inputs[] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_WEIGHT, LF_EW_POS_WEIGHT,
+                                 LF_EW_GRAD_OUTPUT, LF_EW_INPUT2};
+    for (int k = 0; k < 6; k++) {
+        const int op = inputs[k];
+        if (k < 2 || ((c->opts >> k) & 1)) {
+            fam_ew_set(a, op, fam_view(c, r, nd, shape, 0, op == LF_EW_TARGET), nd);
+        }
+    }
+    if (!a->data[LF_EW_INPUT2]) { /* the regression kernels that read it need it */
+        a->data[LF_EW_INPUT2] = a->data[LF_EW_TARGET];
+        memcpy(a->strides[LF_EW_INPUT2], a->strides[LF_EW_TARGET], sizeof(a->strides[0]));
+    }
+    fam_ew_set(a, LF_EW_OUT, fam_view(c, r, nd, shape, 1, 0), nd);
+    /* one loss per row (multi-label soft margin): the shape, labels cut to 1 */
+    ptrdiff_t rows[8];
+    memcpy(rows, shape, sizeof(rows));
+    rows[nd - 1] = 1;
+    c->row_out = fam_view(c, r, nd, rows, 1, 0);
+    if ((c->opts >> 6) & 1) {
+        fam_ew_set(a, LF_EW_GRAD, fam_view(c, r, nd, shape, 1, 0), nd);
+        fam_ew_set(a, LF_EW_GRAD2, fam_view(c, r, nd, shape, 1, 0), nd);
+    }
+}
+
+/* lf_classes [N, C, S] (S = 1 for the margin family), with int64 class
+ * targets in [lo, C) (per sample, or per label for multi-label margin) or,
+ * for probs, a T target of the input's shape. */
+static void
+fam_build_classes(fam_case *c, reader *r, int margin)
+{
+    lf_classes *a = &c->cl;
+    const ptrdiff_t N = (ptrdiff_t)(take(r) % 5) * c->big, C = take(r) % 6 + (margin ? 1 : 0);
+    const ptrdiff_t S = margin ? 1 : take(r) % 4;
+    const ptrdiff_t ncs[3] = {N, C, S}, ns[2] = {N, S}, c1[1] = {C}, nc[2] = {N, C};
+    a->N = N;
+    a->C = C;
+    a->S = S;
+    a->ignore_index = (int64_t)(take(r) % 8) - 2;
+    a->label_smoothing = (double)take(r) / 255.0;
+    a->scale = c->tame ? 0.25 : (double)(int)take(r) - 128.0;
+    fview *x = fam_view(c, r, 3, ncs, 0, 0);
+    a->input = x->base;
+    a->in_n = x->strides[0];
+    a->in_c = x->strides[1];
+    a->in_s = x->strides[2];
+    const int ml = margin && (c->opts & 1);
+    fview *t = ml ? fam_int_view(c, r, 2, nc, -1, C) : fam_int_view(c, r, 2, ns, 0, C);
+    a->target = t->base;
+    a->t_n = t->strides[0];
+    a->t_s = ml ? 0 : t->strides[1];
+    a->t_c = ml ? t->strides[1] : 0;
+    if (!margin) {
+        fview *p = fam_view(c, r, 3, ncs, 0, 1);
+        c->probs = p->base;
+        c->p_n = p->strides[0];
+        c->p_c = p->strides[1];
+        c->p_s = p->strides[2];
+    }
+    if ((c->opts >> 1) & 1) {
+        fview *w = fam_view(c, r, 1, c1, 0, 1);
+        a->weight = w->base;
+        a->w_c = w->strides[0];
+    }
+    if ((c->opts >> 2) & 1) {
+        fview *go = fam_view(c, r, 2, ns, 0, 0);
+        a->grad_output = go->base;
+        a->go_n = go->strides[0];
+        a->go_s = go->strides[1];
+    }
+    fview *out = fam_view(c, r, 2, ns, 1, 0);
+    a->out = out->base;
+    a->out_n = out->strides[0];
+    a->out_s = out->strides[1];
+    fview *g = fam_view(c, r, 3, ncs, 1, 0);
+    a->grad = (c->opts >> 3) & 1 ? g->base : NULL;
+    a->g_n = g->strides[0];
+    a->g_c = g->strides[1];
+    a->g_s = g->strides[2];
+    if (margin) {
+        c->bytes_work = malloc((size_t)C + 1);
+    }
+}
+
+/* The lf_multilabel [N, C] view of ZLPR and soft-F1. */
+static void
+fam_build_multilabel(fam_case *c, reader *r)
+{
+    lf_multilabel *a = &c->ml;
+    const ptrdiff_t N = (ptrdiff_t)(take(r) % 5) * c->big, C = take(r) % 6, nc[2] = {N, C};
+    const ptrdiff_t per = N > C ? N : C, n1[1] = {per};
+    a->N = N;
+    a->C = C;
+    a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    fview *x = fam_view(c, r, 2, nc, 0, 0), *t = fam_view(c, r, 2, nc, 0, 1);
+    a->input = x->base;
+    a->in_n = x->strides[0];
+    a->in_c = x->strides[1];
+    a->target = t->base;
+    a->t_n = t->strides[0];
+    a->t_c = t->strides[1];
+    if ((c->opts >> 2) & 1) {
+        fview *go = fam_view(c, r, 1, n1, 0, 0);
+        a->grad_output = go->base;
+        a->go_step = go->strides[0];
+    }
+    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    a->out = out->base;
+    a->out_step = out->strides[0];
+    if ((c->opts >> 3) & 1) {
+        fview *g = fam_view(c, r, 2, nc, 1, 0);
+        a->grad = g->base;
+        a->g_n = g->strides[0];
+        a->g_c = g->strides[1];
+    }
+    c->work = malloc((size_t)(6 * C + 1) * sizeof(double));
+}
+
+static void
+fam_build_rows(fam_case *c, reader *r)
+{
+    lf_rows *a = &c->rw;
+    const ptrdiff_t N = (ptrdiff_t)(take(r) % 5) * c->big, D = take(r) % 6;
+    const ptrdiff_t nd[2] = {N, D}, n1[1] = {N};
+    a->N = N;
+    a->D = D;
+    a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    for (int k = 0; k < 3; k++) {
+        fview *x = fam_view(c, r, 2, nd, 0, 0);
+        a->x[k] = x->base;
+        a->x_n[k] = x->strides[0];
+        a->x_d[k] = x->strides[1];
+    }
+    fview *t = fam_view(c, r, 1, n1, 0, 0);
+    a->target = t->base;
+    a->t_n = t->strides[0];
+    if (c->tame) { /* CosineEmbeddingLoss's targets are 1 or -1 */
+        for (ptrdiff_t n = 0; n < N; n++) {
+            char *p = t->base + n * t->strides[0];
+            const double y = (take(r) & 1) ? 1.0 : -1.0;
+            if (c->f64) {
+                memcpy(p, &y, 8);
+            }
+            else {
+                const float yf = (float)y;
+                memcpy(p, &yf, 4);
+            }
+        }
+    }
+    if ((c->opts >> 2) & 1) {
+        fview *go = fam_view(c, r, 1, n1, 0, 0);
+        a->grad_output = go->base;
+        a->go_n = go->strides[0];
+    }
+    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    a->out = out->base;
+    a->out_n = out->strides[0];
+    for (int k = 0; k < 3; k++) {
+        fview *g = fam_view(c, r, 2, nd, 1, 0);
+        a->grad[k] = (c->opts >> 3) & 1 ? g->base : NULL;
+        a->g_n[k] = g->strides[0];
+        a->g_d[k] = g->strides[1];
+    }
+    c->work = malloc((size_t)(3 * D + 1) * sizeof(double));
+}
+
+/* CTC: the kernel trusts its caller for the lengths and the targets' range
+ * (the binding checks them), so these are always valid. */
+static void
+fam_build_ctc(fam_case *c, reader *r)
+{
+    lf_ctc *a = &c->ctc;
+    const ptrdiff_t steps = take(r) % 6, N = (ptrdiff_t)(take(r) % 4) * c->big;
+    const ptrdiff_t C = 1 + take(r) % 5;
+    const ptrdiff_t tnc[3] = {steps, N, C}, n1[1] = {N};
+    a->steps = steps;
+    a->N = N;
+    a->C = C;
+    a->blank = (int64_t)(take(r) % (unsigned)C);
+    a->zero_infinity = c->opts & 1;
+    a->per_length = (c->opts >> 1) & 1;
+    a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    fview *lp = fam_view(c, r, 3, tnc, 0, 0);
+    a->log_probs = lp->base;
+    a->lp_t = lp->strides[0];
+    a->lp_n = lp->strides[1];
+    a->lp_c = lp->strides[2];
+    if (c->tame) { /* log-probabilities: log of the [0, 1] values */
+        for (size_t off = 0; off + c->item <= lp->bytes; off += c->item) {
+            if (c->f64) {
+                double v;
+                memcpy(&v, lp->block + off, 8);
+                v = log(v);
+                memcpy(lp->block + off, &v, 8);
+            }
+            else {
+                float v;
+                memcpy(&v, lp->block + off, 4);
+                v = logf(v);
+                memcpy(lp->block + off, &v, 4);
+            }
+        }
+    }
+    const ptrdiff_t S = 4;
+    c->ints = calloc((size_t)(N * (S + 3) + 1), sizeof(int64_t));
+    int64_t *targets = c->ints, *offsets = targets + N * S, *il = offsets + N, *tl = il + N;
+    int64_t max_tl = 0;
+    for (ptrdiff_t b = 0; b < N; b++) {
+        offsets[b] = b * S;
+        il[b] = (int64_t)(take(r) % (unsigned)(steps + 1));
+        tl[b] = (int64_t)(take(r) % (unsigned)(S + 1));
+        max_tl = tl[b] > max_tl ? tl[b] : max_tl;
+        for (ptrdiff_t s = 0; s < tl[b]; s++) {
+            targets[b * S + s] = (int64_t)(take(r) % (unsigned)C);
+        }
+    }
+    a->targets = targets;
+    a->tg_offset = offsets;
+    a->input_lengths = il;
+    a->target_lengths = tl;
+    if ((c->opts >> 2) & 1) {
+        fview *go = fam_view(c, r, 1, n1, 0, 0);
+        a->grad_output = go->base;
+        a->go_n = go->strides[0];
+    }
+    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    a->out = out->base;
+    a->out_n = out->strides[0];
+    fview *g = fam_view(c, r, 3, tnc, 1, 0);
+    a->grad = (c->opts >> 3) & 1 ? g->base : NULL;
+    a->g_t = g->strides[0];
+    a->g_n = g->strides[1];
+    a->g_c = g->strides[2];
+    c->work = malloc((size_t)(2 * steps * (2 * max_tl + 1) + 1) * sizeof(double));
+}
+
+/* Reads one case of `family` (FAM_COUNT: the family from the bytes); `big`
+ * multiplies the batch dimension. */
+static inline void
+fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
+{
+    memset(c, 0, sizeof(*c));
+    c->big = big;
+    const unsigned flags = take(r);
+    c->family = family < FAM_COUNT ? family : (int)(flags % FAM_COUNT);
+    c->f64 = (flags >> 3) & 1;
+    c->item = c->f64 ? 8 : 4;
+    c->tame = tame;
+    c->opts = take(r);
+    c->uses_vecmath = c->family == FAM_BINARY || c->family == FAM_CLASSIFICATION;
+    switch (c->family) {
+    case FAM_BINARY:
+    case FAM_REGRESSION:
+        fam_build_ew(c, r);
+        break;
+    case FAM_MULTILABEL:
+        if (c->opts & 1) {
+            fam_build_multilabel(c, r);
+        }
+        else {
+            fam_build_ew(c, r);
+        }
+        break;
+    case FAM_CLASSIFICATION:
+    case FAM_MARGIN:
+        fam_build_classes(c, r, c->family == FAM_MARGIN);
+        break;
+    case FAM_EMBEDDING:
+        fam_build_rows(c, r);
+        break;
+    default:
+        fam_build_ctc(c, r);
+        break;
+    }
+}
+
+static inline void
+fam_free(fam_case *c)
+{
+    for (int k = 0; k < c->nv; k++) {
+        free(c->v[k].block);
+    }
+    free(c->ints);
+    free(c->work);
+    free(c->bytes_work);
+}
+
+#include "families_run.h"
+
+#endif /* PYLOSSFN_FAMILIES_H_ */

@@ -1,0 +1,224 @@
+/*
+ * families_run.h -- fam_run(): every kernel of a case's family, results
+ * recorded (see families.h, which includes this).
+ */
+
+/* Zero every output before a kernel. */
+static inline void
+fam_clear(fam_case *c)
+{
+    for (int k = 0; k < c->nv; k++) {
+        if (c->writes[k] && c->v[k].bytes) {
+            memset(c->v[k].block, 0, c->v[k].bytes);
+        }
+    }
+}
+
+/* Record every output after a kernel, and zero them for the next. */
+static inline void
+fam_record(fam_case *c, fam_result *res)
+{
+    for (int k = 0; k < c->nv; k++) {
+        if (!c->writes[k]) {
+            continue;
+        }
+        for (size_t off = 0; off + c->item <= c->v[k].bytes; off += c->item) {
+            if (c->f64) {
+                double v;
+                memcpy(&v, c->v[k].block + off, 8);
+                fam_push(res, v);
+            }
+            else {
+                float v;
+                memcpy(&v, c->v[k].block + off, 4);
+                fam_push(res, (double)v);
+            }
+        }
+    }
+    fam_clear(c);
+}
+
+#define FAM_CALL(c, name, ...) \
+    ((c)->f64 ? lf_##name##_f64(__VA_ARGS__) : lf_##name##_f32(__VA_ARGS__))
+#define FAM_CALL_VOID(c, name, ...)       \
+    do {                                  \
+        if ((c)->f64) {                   \
+            lf_##name##_f64(__VA_ARGS__); \
+        }                                 \
+        else {                            \
+            lf_##name##_f32(__VA_ARGS__); \
+        }                                 \
+    } while (0)
+
+static void
+fam_run_binary(fam_case *c, fam_result *res)
+{
+    const lf_elementwise *a = &c->ew;
+    double sum = 0;
+    lf_error err = {0, 0, 0.0};
+    fam_push(res, (double)FAM_CALL(c, bce, a, &sum, &err));
+    fam_push(res, sum);
+    fam_push(res, (double)err.index);
+    fam_record(c, res);
+    fam_push(res, FAM_CALL(c, bce_logits, a));
+    fam_record(c, res);
+    for (int log = 0; log < 2; log++) {
+        FAM_CALL_VOID(c, sigmoid, a, log);
+        fam_record(c, res);
+    }
+}
+
+static void
+fam_run_regression(fam_case *c, fam_result *res)
+{
+    lf_elementwise *a = &c->ew;
+    const unsigned o = c->opts;
+    const lf_regression_param p = {(o >> 1) & 1 ? 0.5 : 1.0, (o >> 2) & 1 ? 0.25 : 1.5,
+                                   (o >> 3) & 1 ? -0.5 : 1.0, (o >> 4) & 1 ? 1e-6 : 1e-8,
+                                   (o >> 5) & 1, (o >> 6) & 1, (o >> 7) & 1};
+    for (int kind = LF_RG_L1; kind <= LF_RG_MARGIN_RANKING; kind++) {
+        fam_push(res, FAM_CALL(c, regression, a, (lf_regression_kind)kind, &p));
+        fam_record(c, res);
+    }
+    /* multi-label soft margin: one output and grad_output per row (their
+     * last step 0) */
+    lf_elementwise m = *a;
+    const int last = a->ndim - 1;
+    m.strides[LF_EW_GRAD_OUTPUT][last] = 0;
+    m.data[LF_EW_OUT] = c->row_out->base;
+    memcpy(m.strides[LF_EW_OUT], c->row_out->strides, sizeof(c->row_out->strides));
+    m.strides[LF_EW_OUT][last] = 0;
+    fam_push(res, FAM_CALL(c, multilabel_soft_margin, &m));
+    fam_record(c, res);
+    fam_push(res, FAM_CALL(c, ew_sum, a));
+    lf_error err = {0, 0, 0.0};
+    fam_push(res, (double)FAM_CALL(c, check_nonnegative, a, &err));
+    fam_push(res, (double)err.index);
+}
+
+static void
+fam_run_multilabel(fam_case *c, fam_result *res)
+{
+    if (c->opts & 1) {
+        fam_push(res, FAM_CALL(c, zlpr, &c->ml));
+        fam_record(c, res);
+        fam_push(res, FAM_CALL(c, soft_f1, &c->ml, (c->opts >> 4) & 1 ? 1e-7 : 1.0, c->work));
+        fam_record(c, res);
+        return;
+    }
+    static const double gammas[4] = {0.0, 2.0, 0.5, 1.0};
+    const double alpha = (c->opts >> 4) & 1 ? -1.0 : 0.25;
+    fam_push(res, FAM_CALL(c, sigmoid_focal, &c->ew, alpha, gammas[(c->opts >> 5) & 3]));
+    fam_record(c, res);
+    fam_push(res, FAM_CALL(c, asymmetric, &c->ew, gammas[(c->opts >> 5) & 3],
+                           gammas[(c->opts >> 7) & 1], (c->opts >> 1) & 1 ? 0.05 : 0.0, 1e-8));
+    fam_record(c, res);
+}
+
+static void
+fam_run_classification(fam_case *c, fam_result *res)
+{
+    lf_classes *a = &c->cl;
+    double total = 0;
+    lf_error err = {0, 0, 0.0};
+    const lf_status st = FAM_CALL(c, class_check, a, &total, &err);
+    fam_push(res, (double)st);
+    fam_push(res, total);
+    fam_push(res, (double)err.index);
+    if (st == LF_OK) {
+        fam_push(res, FAM_CALL(c, nll, a));
+        fam_record(c, res);
+        fam_push(res, FAM_CALL(c, cross_entropy, a));
+        fam_record(c, res);
+    }
+    lf_classes pa = *a;
+    pa.target = c->probs;
+    pa.t_n = c->p_n;
+    pa.t_c = c->p_c;
+    pa.t_s = c->p_s;
+    fam_push(res, FAM_CALL(c, cross_entropy_probs, &pa));
+    fam_record(c, res);
+    /* softmax writes through grad: it needs an output */
+    const fview *g = &c->v[c->nv - 1];
+    pa.grad = g->base;
+    for (int log = 0; log < 2; log++) {
+        FAM_CALL_VOID(c, softmax, &pa, log);
+        fam_record(c, res);
+    }
+}
+
+static void
+fam_run_margin(fam_case *c, fam_result *res)
+{
+    const lf_classes *a = &c->cl;
+    const int ml = c->opts & 1;
+    lf_error err = {0, 0, 0.0};
+    const lf_status st = lf_margin_check(a, ml, &err);
+    fam_push(res, (double)st);
+    fam_push(res, (double)err.index);
+    if (st != LF_OK) {
+        return;
+    }
+    if (ml) {
+        fam_push(res, FAM_CALL(c, multilabel_margin, a, c->bytes_work));
+    }
+    else {
+        fam_push(res, FAM_CALL(c, multi_margin, a, 1 + ((c->opts >> 4) & 1),
+                               (c->opts >> 5) & 1 ? 0.5 : 1.0));
+    }
+    fam_record(c, res);
+}
+
+static void
+fam_run_embedding(fam_case *c, fam_result *res)
+{
+    lf_rows *a = &c->rw;
+    static const double ps[8] = {2.0, 1.0, 0.0, 3.0, 0.5, 1.5, INFINITY, 2.0};
+    const double p = ps[(c->opts >> 4) & 7], eps = (c->opts >> 7) & 1 ? 1e-6 : 0.0;
+    FAM_CALL_VOID(c, pairwise_distance, a, p, eps);
+    fam_record(c, res);
+    FAM_CALL_VOID(c, cosine_similarity, a, 1e-8);
+    fam_record(c, res);
+    /* cosine embedding fills the first two gradients only */
+    char *g2 = a->grad[2];
+    a->grad[2] = NULL;
+    fam_push(res, FAM_CALL(c, cosine_embedding, a, (c->opts >> 1) & 1 ? 0.25 : 0.0));
+    fam_record(c, res);
+    a->grad[2] = g2;
+    for (int dist = 0; dist < 2; dist++) {
+        fam_push(res, FAM_CALL(c, triplet, a, (lf_distance)dist, 1.0, p, 1e-6,
+                               (int)((c->opts >> 1) & 1), c->work));
+        fam_record(c, res);
+    }
+}
+
+/* Runs every kernel of the case's family, appending to res. */
+static inline void
+fam_run(fam_case *c, fam_result *res)
+{
+    fam_clear(c);
+    switch (c->family) {
+    case FAM_BINARY:
+        fam_run_binary(c, res);
+        break;
+    case FAM_CLASSIFICATION:
+        fam_run_classification(c, res);
+        break;
+    case FAM_MULTILABEL:
+        fam_run_multilabel(c, res);
+        break;
+    case FAM_REGRESSION:
+        fam_run_regression(c, res);
+        break;
+    case FAM_EMBEDDING:
+        fam_run_embedding(c, res);
+        break;
+    case FAM_MARGIN:
+        fam_run_margin(c, res);
+        break;
+    default:
+        fam_push(res, FAM_CALL(c, ctc, &c->ctc, c->work));
+        fam_record(c, res);
+        break;
+    }
+}
