@@ -17,8 +17,6 @@ from helpers import assert_close
 from loss_table import LOSSES
 from torch.testing._internal.common_modules import ModuleErrorEnum, module_db
 
-import pylossfn as lf
-
 pytestmark = pytest.mark.torch
 
 ROWS = {row.name: row for row in LOSSES}
