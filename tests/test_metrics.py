@@ -28,10 +28,11 @@ from sklearn.preprocessing import OneHotEncoder
 
 pytestmark = pytest.mark.sklearn
 
-METRICS_PATH = Path(__file__).resolve().parents[1] / "pylossfn" / "metrics.py"
-
-
 import pylossfn.metrics as M  # noqa: E402
+
+# the module under test as installed (the runner copies tests/ away from the
+# source tree)
+METRICS_PATH = Path(M.__file__).resolve()
 
 SEEDS = (0, 1, 2)
 ML_SHAPES = [(1, 4), (9, 1), (30, 2), (25, 6), (60, 40)]
