@@ -116,7 +116,7 @@ def cases(row, dtype):
 
     # grad_output: a scalar for a reduced loss, the loss's shape for "none"
     reduced = "batchmean" if row.name == "KLDivLoss" else "mean"
-    wrong = (3,) if row.core else (5,)  # not the loss's shape
+    wrong = (5,)  # not the loss's shape
     lshape = loss_shape(row, "none", args, valid_options(row, dtype))
     for red, go, what in (
         (reduced, np.ones(2, dtype), rf"grad_output must be a scalar for reduction='{reduced}', "
@@ -184,7 +184,7 @@ def _class_cases(row, dtype, x, t, add):
         add(Case(f"class-{np.dtype(tdtype).name}-{value}", IndexError,
                  rf"target has class {value} at (flat )?index 2, but input has 3 classes",
                  inputs=(x, bad)))
-    xs, ts = valid_inputs(row, x.dtype.type, spatial=(5,))
+    xs, ts = valid_inputs(row, x.dtype.type, shape=(N, C, 5))
     ts = ts.copy()
     ts[3, 4] = C
     add(Case("class-spatial", IndexError, r"target has class 3 at index \(3, 4\), but input "

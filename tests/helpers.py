@@ -10,7 +10,6 @@ can use it on Pythons where torch does not exist.  The torch oracles live in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,19 +17,26 @@ DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 
 # ---------------------------------------------------------------------------
-# Layouts: the same values, laid out in memory in every adversarial way.
+# Layouts: the same values, laid out in memory in every adversarial way.  The
+# one list of the suite: the oracle tests run each loss on every layout, and
+# test_layouts (ndarray layouts only) compares each bit for bit with the
+# contiguous call.
 # ---------------------------------------------------------------------------
 
 LAYOUTS = [
     "contiguous",
-    "fortran",  # column-major; a transposed view of a C array
+    "fortran",  # column-major
     "swapaxes",  # axes 0 and 1 swapped in memory, viewed back
+    "transposed",  # every axis reversed in memory, viewed back
     "strided",  # every axis sliced with step 2 out of a larger buffer
     "negative",  # every axis with a negative stride
     "byteswapped",  # non-native byte order
+    "misaligned",  # data one byte off its alignment
     "readonly",  # write-protected buffer
     "list",  # nested Python lists, converted as np.asarray would
 ]
+# the layouts that are ndarrays of the same dtype (not "list")
+ARRAY_LAYOUTS = [name for name in LAYOUTS if name != "list"]
 
 
 def in_layout(a, layout):
@@ -39,11 +45,13 @@ def in_layout(a, layout):
     if layout == "contiguous":
         return a.copy(order="C")
     if layout == "fortran":
-        return np.asfortranarray(a)
+        return a.copy(order="F")  # (np.asfortranarray would turn 0-d into 1-d)
     if layout == "swapaxes":
         if a.ndim < 2:
             return in_layout(a, "strided")
         return np.swapaxes(np.ascontiguousarray(np.swapaxes(a, 0, 1)), 0, 1)
+    if layout == "transposed":
+        return a.T.copy(order="C").T
     if layout == "strided":
         if a.ndim == 0:
             return a.copy()
@@ -60,6 +68,12 @@ def in_layout(a, layout):
     if layout == "byteswapped":
         out = a.astype(a.dtype.newbyteorder("S"))
         return out
+    if layout == "misaligned":
+        raw = np.empty(a.nbytes + 1, np.uint8)
+        out = raw[1:].view(a.dtype).reshape(a.shape)
+        out[...] = a
+        assert a.dtype.itemsize == 1 or a.size == 0 or not out.flags.aligned
+        return out
     if layout == "readonly":
         out = a.copy()
         out.flags.writeable = False
@@ -67,6 +81,14 @@ def in_layout(a, layout):
     if layout == "list":
         return a.tolist()
     raise AssertionError(layout)
+
+
+def broadcast_rows(a):
+    """Every row equal to the first one, as a stride-0 view (np.broadcast_to):
+    not a layout of the same values, so its callers compare it with a contiguous
+    copy of itself."""
+    a = np.asarray(a)
+    return np.broadcast_to(a[:1], a.shape) if a.ndim else a
 
 
 def all_layouts(a):
@@ -123,73 +145,36 @@ def check_loss_and_grad(loss, grad, want_loss, want_grad, dtype, reduction):
 
 
 def native(a):
-    """A C-contiguous native-byte-order copy usable with torch.from_numpy."""
+    """A C-contiguous native-byte-order copy usable with torch.from_numpy (the one
+    conversion of the suite's oracles)."""
     a = np.asarray(a)
     if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
     return a.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
 
 
-# ---------------------------------------------------------------------------
-# The four losses: our two faces and torch's oracle
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Loss:
-    fname: str  # pylossfn.functional / torch.nn.functional name
-    cls: str  # pylossfn / torch.nn class name
-    target: str  # "float" (BCE family) or "class" (CE/NLL)
-
-    @property
-    def torch_fn(self):
-        import torch.nn.functional as TF  # the oracle: only the torch tier asks for it
-
-        return getattr(TF, self.fname)
-
-
-BCE = Loss("binary_cross_entropy", "BCELoss", "float")
-BCEL = Loss("binary_cross_entropy_with_logits", "BCEWithLogitsLoss", "float")
-CE = Loss("cross_entropy", "CrossEntropyLoss", "class")
-NLL = Loss("nll_loss", "NLLLoss", "class")
-LOSSES = {"bce": BCE, "bcel": BCEL, "ce": CE, "nll": NLL}
-
-
-def _lf():
-    import pylossfn
-
-    return pylossfn
-
-
-def _F():
-    import pylossfn.functional
-
-    return pylossfn.functional
-
-
 FACES = ["functional", "module_call", "module_forward", "fused"]
 
 
 def run_ours(loss, x, t, *, grad_output=None, faces=FACES, **kw):
-    """Run pylossfn through each face. Returns {face: (loss, grad or None)}."""
-    F = _F()
-    lf = _lf()
+    """Run pylossfn (the loss_table row `loss`) through each face.
+    Returns {face: (loss, grad or None)}."""
     out = {}
     for face in faces:
         if face == "functional":
-            out[face] = (getattr(F, loss.fname)(x, t, **kw), None)
+            out[face] = (loss.fn(x, t, **kw), None)
         elif face == "module_call":
-            crit = getattr(lf, loss.cls)(**kw)
+            crit = loss.cls(**kw)
             val = crit(x, t)
             g = crit.backward() if grad_output is None else crit.backward(grad_output)
             out[face] = (val, g)
         elif face == "module_forward":
-            crit = getattr(lf, loss.cls)(**kw)
+            crit = loss.cls(**kw)
             val = crit.forward(x, t)
             g = crit.backward(grad_output=grad_output)
             out[face] = (val, g)
         elif face == "fused":
-            crit = getattr(lf, loss.cls)(**kw)
+            crit = loss.cls(**kw)
             if grad_output is None:
                 val, g = crit.forward_backward(x, t)
             else:

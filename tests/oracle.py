@@ -1,45 +1,121 @@
 """The torch oracle: torch 2.13 (CPU) values and autograd gradients computed in the
-test, in the input's dtype.  Importing this module imports torch, so every test
-module that imports it carries ``pytestmark = pytest.mark.torch``.
+test, in the input's dtype.  One helper for every loss of loss_table
+(`torch_call`); `torch_fn` resolves a row's oracle name.  Importing this module
+imports torch, so every test module that imports it carries
+``pytestmark = pytest.mark.torch``.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
+import torch.nn.functional as TF
 from helpers import FACES, assert_close, check_grad_type, check_loss_type, native, run_ours
+from multilabel_reference import ref_asl, ref_focal, ref_soft_f1, ref_zlpr
+
+import pylossfn.functional as F
 
 torch.set_num_threads(1)
 
 
+def torch_fn(row):
+    """The callable a loss_table row (or activation row) names as its oracle."""
+    module, _, name = row.oracle.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+# -- the oracles of the losses torch lacks (or takes differently) ---------------
+
+def _reduce(loss, reduction):
+    return {"none": lambda v: v, "mean": torch.mean, "sum": torch.sum}[reduction](loss)
+
+
+def _reference(ref):
+    """A torch oracle from an element-wise reference formula."""
+    def oracle(x, y, reduction="mean", **kw):
+        return _reduce(ref(x, y.to(x.dtype), **kw), reduction)
+    return oracle
+
+
+sigmoid_focal_loss = _reference(ref_focal)
+asymmetric_loss = _reference(ref_asl)
+zlpr_loss = _reference(ref_zlpr)
+soft_f1_loss = _reference(ref_soft_f1)
+
+
+def multilabel_soft_margin_loss(x, y, reduction="mean", weight=None):
+    return TF.multilabel_soft_margin_loss(x, y, weight=weight, reduction=reduction)
+
+
+def _torch_cosine_distance(x, y, eps=1e-8):
+    return 1.0 - TF.cosine_similarity(x, y, dim=-1, eps=eps)
+
+
+def triplet_margin_with_distance_loss(a, p, n, distance_function=None, **kw):
+    # ours names its C distances; torch takes the same function in torch terms
+    if distance_function is F.cosine_distance:
+        kw["distance_function"] = _torch_cosine_distance
+    elif distance_function not in (None, F.pairwise_distance):
+        kw["distance_function"] = lambda x, y: TF.pairwise_distance(
+            x, y, **distance_function.keywords)
+    return TF.triplet_margin_with_distance_loss(a, p, n, **kw)
+
+
+def ctc_loss(lp, targets, il, tl, **kw):
+    return TF.ctc_loss(lp, targets, il, tl, **kw)
+
+
+# -- the one oracle helper ------------------------------------------------------
+
+def _float_target(row, i):
+    """Whether the row's torch oracle takes argument i, an integer array here,
+    as floats of the input's dtype."""
+    return row.family in ("binary", "elementwise-pair") or (row.family == "rows" and i == 2)
+
+
+def torch_call(row, opts, inputs, grad_output=None, want_grad=True):
+    """(loss, (grad of each differentiable input, ...)) from the row's torch
+    oracle on the same arguments, as NumPy, in the first input's dtype: the
+    differentiable inputs require a gradient; the other floating arrays and the
+    array options (weights) are cast to that dtype, as torch needs; integer and
+    bool arrays go as int64, or as floats where the oracle takes float targets."""
+    dtype = native(inputs[0]).dtype
+    tensors = []
+    for i, a in enumerate(inputs):
+        a = native(a)
+        if i in row.diff:
+            t = torch.from_numpy(a).requires_grad_(want_grad)
+        elif a.dtype.kind == "f" or _float_target(row, i):
+            t = torch.from_numpy(a.astype(dtype))
+        else:
+            t = torch.from_numpy(a.astype(np.int64))
+        tensors.append(t)
+    kw = {k: torch.from_numpy(native(v).astype(dtype)) if isinstance(v, np.ndarray) else v
+          for k, v in opts.items()}
+    loss = torch_fn(row)(*tensors, **kw)
+    grads = ()
+    if want_grad:
+        go = None if grad_output is None else torch.as_tensor(native(grad_output),
+                                                                dtype=loss.dtype)
+        if go is None:
+            go = torch.ones_like(loss)
+        elif go.shape != loss.shape:
+            go = go.expand(loss.shape)
+        loss.backward(go)
+        grads = tuple(tensors[i].grad.numpy() if tensors[i].grad is not None
+                      else np.zeros(tensors[i].shape, dtype) for i in row.diff)
+    return loss.detach().numpy(), grads
+
+
 def torch_ref(loss, x, t, *, grad_output=None, **kw):
-    """torch value and autograd gradient, computed in x's dtype.
+    """torch's value and gradient for the row `loss` on (x, t), in x's dtype.
 
     Returns ``(loss ndarray, grad ndarray)``.
     """
-    xn = native(x)
-    dtype = xn.dtype
-    tt = torch.from_numpy(xn).requires_grad_(True)
-    tn = native(t)
-    if loss.target == "float" or tn.dtype.kind == "f":
-        tgt = torch.from_numpy(tn.astype(dtype))
-    else:
-        tgt = torch.from_numpy(tn.astype(np.int64))
-    tkw = {}
-    for k, v in kw.items():
-        if k in ("weight", "pos_weight") and v is not None:
-            tkw[k] = torch.from_numpy(native(v).astype(dtype))
-        else:
-            tkw[k] = v
-    out = loss.torch_fn(tt, tgt, **tkw)
-    if grad_output is None:
-        go = torch.ones_like(out)
-    else:
-        go = torch.from_numpy(native(np.asarray(grad_output, dtype=dtype)))
-        go = go.expand(out.shape) if go.dim() == 0 else go
-    out.backward(go)
-    grad = tt.grad if tt.grad is not None else torch.zeros_like(tt)
-    return out.detach().numpy().copy(), grad.numpy().copy()
+    value, grads = torch_call(loss, kw, (x, t), grad_output)
+    return value.copy(), grads[0].copy()
 
 
 def _snapshot(obj):
@@ -79,7 +155,7 @@ def check_against_torch(
 
     results = run_ours(loss, x, t, grad_output=grad_output, faces=faces, **kw)
     for face, (val, g) in results.items():
-        msg = f"{loss.fname} face={face}"
+        msg = f"{loss.name} face={face}"
         check_loss_type(val, dtype, exp_val.shape, reduction)
         assert_close(val, exp_val, dtype, kind="value", err_msg=msg + " (loss)")
         if g is not None:

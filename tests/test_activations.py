@@ -3,19 +3,15 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as TF
 from helpers import DTYPE_LAYOUTS, DTYPES, assert_close, in_layout, native
+from loss_table import ACTIVATIONS
+from oracle import torch_fn
 
 pytestmark = pytest.mark.torch
 
-ELEMENTWISE = {
-    "sigmoid": torch.sigmoid,
-    "logsigmoid": TF.logsigmoid,
-}
-ALONG_DIM = {
-    "softmax": lambda t, dim: torch.softmax(t, dim),
-    "log_softmax": lambda t, dim: torch.log_softmax(t, dim),
-}
+# each activation's oracle, as loss_table names it
+ELEMENTWISE = {a.name: torch_fn(a) for a in ACTIVATIONS if not a.needs_dim}
+ALONG_DIM = {a.name: torch_fn(a) for a in ACTIVATIONS if a.needs_dim}
 
 SHAPES = [(), (7,), (4, 5), (2, 3, 4), (2, 3, 2, 3), (0, 3), (3, 0)]
 SHAPE_IDS = ["0d", "1d", "2d", "3d", "4d", "empty0", "empty1"]

@@ -1,84 +1,28 @@
-"""Layouts: byte-swapped, misaligned, read-only, zero-stride (broadcast_to),
-Fortran-ordered, transposed and negative-stride arguments give the result of
-the same values in a C-contiguous array; and no argument is ever written."""
+"""Layouts: every ndarray layout of helpers.LAYOUTS (byte-swapped, misaligned,
+read-only, Fortran-ordered, axes swapped or transposed, strided, negative
+strides) and zero-stride (broadcast_to) arguments give the result of the same
+values in a C-contiguous array; and no argument is ever written."""
 import numpy as np
 import pytest
 from error_cases import MODES, arguments, cases, run
+from helpers import ARRAY_LAYOUTS, broadcast_rows, in_layout
 from loss_table import ACTIVATIONS, DTYPES, LOSSES, call, loss_shape, valid_inputs, valid_options
 
-pytestmark = pytest.mark.torch
+# the contiguous layout is the reference itself; zero_stride changes the
+# values, so its reference is a contiguous copy of the broadcast values
+LAYOUTS = [name for name in ARRAY_LAYOUTS if name != "contiguous"] + ["zero_stride"]
 
 
-def byteswapped(a):
-    return a.astype(a.dtype.newbyteorder()) if a.dtype.itemsize > 1 else a.copy()
-
-
-def misaligned(a):
-    raw = np.empty(a.nbytes + 1, np.uint8)
-    out = raw[1:].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    assert a.dtype.itemsize == 1 or a.size == 0 or not out.flags.aligned
-    return out
-
-
-def readonly(a):
-    out = a.copy()
-    out.flags.writeable = False
-    return out
-
-
-def zero_stride(a):
-    # every element equal to the first one, along the leading axis
-    return np.broadcast_to(a[:1], a.shape) if a.ndim else a
-
-
-def fortran(a):
-    return a.copy(order="F")
-
-
-def transposed(a):
-    # a view whose memory is in reversed axis order, values unchanged
-    return a.T.copy(order="C").T
-
-
-def negative_strides(a):
-    index = (slice(None, None, -1),) * a.ndim
-    return a[index].copy(order="C")[index]
-
-
-def every_other(a):
-    big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype) if a.ndim else a.copy()
-    if a.ndim:
-        big[..., ::2] = a
-        return big[..., ::2]
-    return big
-
-
-LAYOUTS = {f.__name__: f for f in (byteswapped, misaligned, readonly, zero_stride, fortran,
-                                    transposed, negative_strides, every_other)}
+def relaid(a, layout):
+    return broadcast_rows(a) if layout == "zero_stride" else in_layout(a, layout)
 
 
 def layout_arguments(row, dtype):
     """3-d arguments (2-d where the loss takes no more), so that Fortran order
     and transposes mean something."""
     rng = np.random.default_rng(7)
-    if not row.core:
-        return (valid_options(row, dtype, rng, shape=row.layout_shape),
-                valid_inputs(row, dtype, rng, shape=row.layout_shape))
-    shape = (6, 5, 4)
-    x = row.make_input(rng, shape, dtype)
-    if row.family == "binary":
-        opts = {"weight": rng.uniform(0.5, 2, (5, 1)).astype(dtype)}
-        if row.has("pos_weight"):
-            opts["pos_weight"] = rng.uniform(0.5, 3, (4,)).astype(dtype)
-        y = rng.uniform(0, 1, shape).astype(dtype)
-    else:
-        opts = {"weight": rng.uniform(0.5, 2, 5).astype(dtype)}
-        if row.has("label_smoothing"):
-            opts["label_smoothing"] = 0.2
-        y = rng.integers(0, 5, (6, 4))
-        y[0, 0] = -100  # the default ignore_index
-    return opts, (x, y)
+    return (valid_options(row, dtype, rng, shape=row.layout_shape),
+            valid_inputs(row, dtype, rng, shape=row.layout_shape))
 
 
 def _grad_output(row, reduction, inputs, opts, dtype):
@@ -123,14 +67,16 @@ def test_layout(row, layout, reduction, dtype):
     opts, inputs = layout_arguments(row, dtype)
     go = _grad_output(row, reduction, inputs, opts, dtype)
     if layout == "zero_stride":  # new values: the reference is their contiguous copy
-        inputs = tuple(zero_stride(a).copy() for a in inputs)
-        opts = {k: zero_stride(v).copy() if isinstance(v, np.ndarray) else v
+        inputs = tuple(broadcast_rows(a).copy() for a in inputs)
+        opts = {k: broadcast_rows(v).copy() if isinstance(v, np.ndarray) else v
                 for k, v in opts.items()}
-        go = zero_stride(go).copy()
+        go = broadcast_rows(go).copy()
     opts["reduction"] = reduction
     want = call(row, "forward_backward", opts, inputs, go)
 
-    f = LAYOUTS[layout]
+    def f(a):
+        return relaid(a, layout)
+
     for which in ("input", "all"):
         l_inputs = (f(inputs[0]),) + inputs[1:] if which == "input" else tuple(map(f, inputs))
         l_opts = dict(opts)
@@ -151,13 +97,13 @@ def test_layout(row, layout, reduction, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=repr)
 def test_activation_layout(act, layout, dtype):
     x = np.random.default_rng(5).standard_normal((6, 5, 4)).astype(dtype)
     if layout == "zero_stride":
-        x = zero_stride(x).copy()
-    lx = LAYOUTS[layout](x)
+        x = broadcast_rows(x).copy()
+    lx = relaid(x, layout)
     snap = _snapshot([lx])
     for kw in ([{"dim": d} for d in (0, 1, 2, -1)] if act.needs_dim else [{}]):
         want = act.fn(x, **kw)

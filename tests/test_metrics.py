@@ -30,7 +30,9 @@ import pylossfn.metrics as M
 
 pytestmark = pytest.mark.sklearn
 
-METRICS_PATH = Path(M.__file__)  # the module as installed
+# the module under test as installed (the runner copies tests/ away from the
+# source tree)
+METRICS_PATH = Path(M.__file__).resolve()
 
 SEEDS = (0, 1, 2)
 ML_SHAPES = [(1, 4), (9, 1), (30, 2), (25, 6), (60, 40)]

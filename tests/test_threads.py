@@ -11,8 +11,6 @@ import pytest
 from error_cases import cases, run
 from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_inputs, valid_options
 
-pytestmark = pytest.mark.torch
-
 THREADS = 8
 CALLS_PER_THREAD = int(os.environ.get("PYLOSSFN_THREAD_CALLS", "3000"))
 
@@ -23,32 +21,7 @@ def _work_items():
     items = []
     rng = np.random.default_rng(11)
     for row in LOSSES:
-        if not row.core:
-            items += _generic_items(row, rng)
-            continue
-        for dtype in (np.float32, np.float64):
-            # 8 x 600 = 4800 elements: above the core's GIL-release threshold
-            for n, c in ((4, 3), (8, 600), (300, 7)):
-                x = row.make_input(rng, (n, c), dtype)
-                if row.family == "binary":
-                    y = rng.uniform(0, 1, (n, c)).astype(dtype)
-                    opts = {"weight": rng.uniform(0.5, 2, c).astype(dtype)}
-                else:
-                    y = rng.integers(0, c, n)
-                    opts = {"weight": rng.uniform(0.5, 2, c).astype(dtype)}
-                for reduction in ("none", "mean", "sum"):
-                    o = dict(opts, reduction=reduction)
-                    go = np.full(loss_shape(row, reduction, (x,)), 1.5, dtype)
-                    for mode in ("functional", "forward", "backward", "forward_backward"):
-                        items.append((f"{row.name}-{n}x{c}-{reduction}-{mode}",
-                                      lambda r=row, m=mode, o=o, i=(x, y), g=go:
-                                      call(r, m, o, i, g)))
-        for case in cases(row, np.float64)[::3]:
-            if case.raised is None:
-                items.append((f"{row.name}-{case.id}",
-                              lambda r=row, c=case: run(r, np.float64, c, "forward_backward"
-                                                        if "grad_output" in c.id
-                                                        else "functional")))
+        items += _row_items(row, rng)
     for act in ACTIVATIONS:
         x = rng.standard_normal((64, 100))
         kw = {"dim": 1} if act.needs_dim else {}
@@ -56,10 +29,11 @@ def _work_items():
     return items
 
 
-def _generic_items(row, rng):
+def _row_items(row, rng):
     items = []
     for dtype in (np.float32, np.float64):
-        for shape in (row.shape, row.large_shape):
+        # large_shape: above the core's GIL-release threshold
+        for shape in (row.shape, row.large_shape) + row.thread_shapes:
             inputs = valid_inputs(row, dtype, rng, shape=shape)
             opts = valid_options(row, dtype, rng, shape=shape)
             for reduction in row.reductions:
@@ -68,7 +42,7 @@ def _generic_items(row, rng):
                 for mode in ("functional", "forward", "backward", "forward_backward"):
                     items.append((f"{row.name}-{shape}-{reduction}-{mode}",
                                   lambda r=row, m=mode, o=o, i=inputs, g=go: call(r, m, o, i, g)))
-    for case in cases(row, np.float64)[::5]:
+    for case in cases(row, np.float64)[::3]:
         if case.raised is None:
             items.append((f"{row.name}-{case.id}",
                           lambda r=row, c=case: run(r, np.float64, c, "forward_backward"
@@ -139,24 +113,16 @@ def _ticks_during(fn):
 
 def _long_inputs(row, n):
     rng = np.random.default_rng(0)
-    if not row.core:
-        shape = {"elementwise-pair": (n, 1000), "rows": (10 * n, 100), "margin": (10 * n, 100),
-                 "ctc": (n // 10, 32, 20)}[row.family]
-        return valid_inputs(row, np.float64, rng, shape=shape)
-    x, t = rng.standard_normal((n, 1000)), rng.integers(0, 1000, n)
-    if row.family == "binary":
-        x = row.make_input(np.random.default_rng(0), x.shape, np.float64)
-        t = np.random.default_rng(1).uniform(0, 1, x.shape)
-    return x, t
+    shape = {"binary": (n, 1000), "class": (n, 1000), "elementwise-pair": (n, 1000),
+             "rows": (10 * n, 100), "margin": (10 * n, 100), "ctc": (n // 10, 32, 20)}[row.family]
+    return valid_inputs(row, np.float64, rng, shape=shape)
 
 
 @pytest.mark.parametrize("row", LOSSES, ids=repr)
 def test_long_call_releases_the_gil(row):
-    opts = valid_options(row, np.float64, shape=None)
-    if row.core:
-        opts = {k: v for k, v in opts.items() if k == "label_smoothing"}
-    else:
-        opts = {k: v for k, v in opts.items() if not isinstance(v, np.ndarray)}
+    # the options that are not arrays (the arrays are sized for another shape)
+    opts = {k: v for k, v in valid_options(row, np.float64).items()
+            if not isinstance(v, np.ndarray)}
     crit = row.cls(**opts)
     # long enough to tell: some losses are so fast that the size must grow
     n = 1000
