@@ -42,7 +42,8 @@ def test_mypy_passes(tmp_path):
          "--cache-dir", str(tmp_path / "mypy_cache"), "-p", "pylossfn"],
         # installed: found on sys.path from anywhere; a developer's in-tree build
         # (editable, an import hook mypy cannot follow) is found from the checkout
-        cwd=tmp_path if "site-packages" in PKG.parts else PKG.parent, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path if "site-packages" in PKG.parts else PKG.parent,
+        env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, f"mypy failed:\n{proc.stdout}\n{proc.stderr}"
     assert "Success" in proc.stdout, proc.stdout
