@@ -356,6 +356,16 @@ def test_memory_growth(rows):
         gc.collect()
         heap1, _ = tracemalloc.get_traced_memory()
         rss1 = _rss()
+        if rss1 - rss0 >= GROWTH_LIMIT and not SANITIZED:
+            # The resident size moves in steps (an arena, a page of a thread's
+            # stack first touched late): seen once in a few hundred runs.  A
+            # leak grows in every window, so the same window is measured again
+            # and must stay under the same limit.
+            rss0 = _rss()
+            for i in range(GROWTH_CALLS):
+                step(i)
+            gc.collect()
+            rss1 = _rss()
     finally:
         tracemalloc.stop()
     assert heap1 - heap0 < GROWTH_LIMIT, (heap0, heap1)
