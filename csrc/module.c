@@ -10,27 +10,14 @@
  *
  * `want` is a bit set: 1 = the loss, 2 = the gradient (3 = both, a tuple).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#define NPY_NO_DEPRECATED_API NPY_1_23_API_VERSION
-#define NPY_TARGET_VERSION NPY_1_23_API_VERSION
-#include <numpy/arrayobject.h>
+#define LF_BINDING_IMPORTS_NUMPY
+#include "binding/binding.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pylossfn.h"
-
-enum { WANT_LOSS = 1, WANT_GRAD = 2 };
-
-/* Work (elements touched) above which the GIL is released around a kernel. */
-#define GIL_THRESHOLD 4096
-
-typedef struct {
-    PyObject *converter; /* pylossfn._convert.as_array, imported on first use */
-} module_state;
+typedef lf_module_state module_state;
 
 /* ------------------------------------------------------------------------ */
 /* Conversion and validation                                                */
@@ -52,9 +39,6 @@ fmt_shape(char *buf, size_t size, int nd, const npy_intp *dims)
     return buf;
 }
 
-#define SHAPE_BUF 1600
-#define ARR_SHAPE(buf, arr) \
-    fmt_shape((buf), sizeof(buf), PyArray_NDIM(arr), PyArray_DIMS(arr))
 
 /* A new reference to obj as an ndarray.  Exact ndarrays pass through; any
  * other object goes to pylossfn._convert.as_array, which refuses masked
@@ -462,154 +446,6 @@ ew_coalesce(lf_elementwise *a)
         out = 1;
     }
     a->ndim = out;
-}
-
-/* binary_cross_entropy(input, target, weight, reduction, want, grad_output)
- * bce_with_logits(input, target, weight, pos_weight, reduction, want, grad_output) */
-static PyObject *
-binary_loss(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, int logits)
-{
-    const char *fname = logits ? "binary_cross_entropy_with_logits" : "binary_cross_entropy";
-    const Py_ssize_t expect = logits ? 7 : 6;
-    PyArrayObject *x = NULL, *y = NULL, *w = NULL, *pw = NULL, *go = NULL;
-    PyArrayObject *out = NULL, *grad = NULL;
-    PyObject *result = NULL;
-    char b1[SHAPE_BUF], b2[SHAPE_BUF];
-    lf_elementwise ew;
-    ew.scale = 1.0;
-
-    /* an optional last argument: the gradient buffer (`out`) */
-    if (nargs != expect && nargs != expect + 1) {
-        PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", fname, expect);
-        return NULL;
-    }
-    PyObject *grad_out = nargs > expect ? args[expect] : NULL;
-    const int k = logits ? 4 : 3;
-    const int reduction = reduction_arg(args[k], fname);
-    const int want = want_arg(args[k + 1], fname);
-    if (reduction < 0 || want < 0) {
-        goto finish;
-    }
-    if ((x = float_input(mod, args[0], fname, "input")) == NULL) {
-        goto finish;
-    }
-    const int typenum = PyArray_TYPE(x), nd = PyArray_NDIM(x);
-    const npy_intp *dims = PyArray_DIMS(x);
-    const npy_intp n = PyArray_SIZE(x);
-    if ((y = float_like(mod, args[1], typenum, 1, fname, "target")) == NULL) {
-        goto finish;
-    }
-    if (!same_shape(y, nd, dims)) {
-        PyErr_Format(PyExc_ValueError,
-                     "%s: target has shape %s, but it must have the input's shape %s", fname,
-                     ARR_SHAPE(b1, y), ARR_SHAPE(b2, x));
-        goto finish;
-    }
-    ew.ndim = nd;
-    for (int d = 0; d < nd; d++) {
-        ew.shape[d] = dims[d];
-    }
-    ew_set(&ew, LF_EW_INPUT, x);
-    ew_set(&ew, LF_EW_TARGET, y);
-    ew.data[LF_EW_WEIGHT] = ew.data[LF_EW_POS_WEIGHT] = NULL;
-    if (args[2] != Py_None) {
-        if ((w = float_like(mod, args[2], typenum, 0, fname, "weight")) == NULL ||
-            broadcast_strides(w, nd, dims, ew.strides[LF_EW_WEIGHT], fname, "weight") < 0) {
-            goto finish;
-        }
-        ew.data[LF_EW_WEIGHT] = PyArray_BYTES(w);
-    }
-    if (logits && args[3] != Py_None) {
-        if ((pw = float_like(mod, args[3], typenum, 0, fname, "pos_weight")) == NULL ||
-            broadcast_strides(pw, nd, dims, ew.strides[LF_EW_POS_WEIGHT], fname,
-                              "pos_weight") < 0) {
-            goto finish;
-        }
-        ew.data[LF_EW_POS_WEIGHT] = PyArray_BYTES(pw);
-    }
-    const double norm = reduction == LF_REDUCE_MEAN ? (n ? 1.0 / (double)n : INFINITY) : 1.0;
-    if ((want & WANT_GRAD) &&
-        grad_output_arg(mod, args[k + 2], reduction, typenum, nd, dims, norm, &ew.scale, &go,
-                        fname) < 0) {
-        goto finish;
-    }
-    if ((want & WANT_LOSS) && reduction == LF_REDUCE_NONE &&
-        (out = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0)) == NULL) {
-        goto finish;
-    }
-    if (want & WANT_GRAD) {
-        PyArrayObject *reads[] = {x, y, w, pw, go, out};
-        if ((grad = grad_array(grad_out, nd, dims, typenum, 0, reads, 6, fname)) == NULL) {
-            goto finish;
-        }
-    }
-    ew_set(&ew, LF_EW_GRAD_OUTPUT, go);
-    ew_set(&ew, LF_EW_OUT, out);
-    ew_set(&ew, LF_EW_GRAD, grad);
-    ew_coalesce(&ew);
-
-    double sum = 0.0;
-    lf_status status = LF_OK;
-    lf_error err;
-    const int f32 = typenum == NPY_FLOAT;
-    NPY_BEGIN_THREADS_DEF;
-    if (n >= GIL_THRESHOLD) {
-        NPY_BEGIN_THREADS;
-    }
-    if (logits) {
-        sum = f32 ? lf_bce_logits_f32(&ew) : lf_bce_logits_f64(&ew);
-    }
-    else {
-        if (grad_out != NULL && grad_out != Py_None) {
-            /* The kernel checks the [0, 1] domain in its loss pass; the
-             * caller's own buffer must stay untouched on bad input, so it
-             * gets a pass that writes nothing first. */
-            lf_elementwise dry = ew;
-            dry.data[LF_EW_OUT] = dry.data[LF_EW_GRAD] = NULL;
-            status = f32 ? lf_bce_f32(&dry, &sum, &err) : lf_bce_f64(&dry, &sum, &err);
-        }
-        if (status == LF_OK) {
-            status = f32 ? lf_bce_f32(&ew, &sum, &err) : lf_bce_f64(&ew, &sum, &err);
-        }
-    }
-    NPY_END_THREADS;
-
-    if (status != LF_OK) {
-        PyObject *bad = PyFloat_FromDouble(err.fvalue);
-        if (bad != NULL) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: %s has %R at flat index %zd, but every element must be in "
-                         "[0, 1]",
-                         fname, status == LF_ERR_INPUT_DOMAIN ? "input" : "target", bad,
-                         (Py_ssize_t)err.index);
-            Py_DECREF(bad);
-        }
-        goto finish;
-    }
-    result = result_of(want, reduction,
-                       reduction == LF_REDUCE_MEAN ? (n ? sum / (double)n : NAN) : sum, typenum,
-                       out, grad);
-finish:
-    Py_XDECREF(x);
-    Py_XDECREF(y);
-    Py_XDECREF(w);
-    Py_XDECREF(pw);
-    Py_XDECREF(go);
-    Py_XDECREF(out);
-    Py_XDECREF(grad);
-    return result;
-}
-
-static PyObject *
-py_binary_cross_entropy(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
-{
-    return binary_loss(mod, args, nargs, 0);
-}
-
-static PyObject *
-py_bce_with_logits(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
-{
-    return binary_loss(mod, args, nargs, 1);
 }
 
 /* sigmoid(input, log) */
@@ -2270,8 +2106,6 @@ enum {
     RG_NKINDS
 };
 
-/* kl_div's "batchmean": the sum divided by input.shape[0]. */
-#define REDUCE_BATCHMEAN 3
 
 typedef struct {
     const char *fname;
@@ -2967,10 +2801,10 @@ py_vecmath(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 /* ------------------------------------------------------------------------ */
 
 static PyMethodDef core_methods[] = {
-    {"binary_cross_entropy", (PyCFunction)(void (*)(void))py_binary_cross_entropy,
-     METH_FASTCALL, "binary_cross_entropy(input, target, weight, reduction, want, grad_output[, out])"},
-    {"bce_with_logits", (PyCFunction)(void (*)(void))py_bce_with_logits, METH_FASTCALL,
-     "bce_with_logits(input, target, weight, pos_weight, reduction, want, grad_output[, out])"},
+#define LF_METHOD_ROW(name, doc) \
+    {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL, doc},
+    LF_METHODS(LF_METHOD_ROW)
+#undef LF_METHOD_ROW
     {"nll_loss", (PyCFunction)(void (*)(void))py_nll_loss, METH_FASTCALL,
      "nll_loss(input, target, weight, ignore_index, reduction, want, grad_output[, out])"},
     {"cross_entropy", (PyCFunction)(void (*)(void))py_cross_entropy, METH_FASTCALL,

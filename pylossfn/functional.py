@@ -110,10 +110,15 @@ def binary_cross_entropy(
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
     0.164252...
     """
-    fname = "binary_cross_entropy"
-    return _core.binary_cross_entropy(
-        input, target, weight, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "binary_cross_entropy")
+    return _binary_cross_entropy(_LOSS, None, None, code, input, target, weight)
+
+
+def _binary_cross_entropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None,
+) -> Any:
+    return _core.binary_cross_entropy(input, target, weight, reduction, want, grad_output, out)
 
 
 def binary_cross_entropy_with_logits(
@@ -137,9 +142,18 @@ def binary_cross_entropy_with_logits(
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
     """
-    fname = "binary_cross_entropy_with_logits"
+    code = _reduction_code(reduction, "binary_cross_entropy_with_logits")
+    return _binary_cross_entropy_with_logits(
+        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight
+    )
+
+
+def _binary_cross_entropy_with_logits(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, pos_weight: Any = None,
+) -> Any:
     return _core.bce_with_logits(
-        input, target, weight, pos_weight, _reduction_code(reduction, fname), _LOSS, None
+        input, target, weight, pos_weight, reduction, want, grad_output, out
     )
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ __all__ = ["Loss"]
 _LOSS = _core.WANT_LOSS
 _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
+_CHECK = 0  # want nothing: the core validates the options only
 
 #: what ``backward`` returns: one array, or a tuple with one per differentiable input
 _G = TypeVar("_G")
@@ -45,9 +46,15 @@ class Loss(Generic[_G]):
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
 
-    Subclasses implement ``_run(want, grad_output, *inputs, out=None)`` as
-    one call into ``pylossfn._core``.  ``Loss[G]`` is generic in the type of
-    the gradient ``G``: an ndarray, or a tuple of them for the losses with
+    A subclass names its implementation, ``_impl``: the private function of
+    :mod:`pylossfn.functional` that the public function calls too,
+    ``_impl(want, grad_output, out, reduction_code, *arrays, **options)``, so
+    that each core function's positional protocol is written once; and
+    ``_options``, the names of its attributes that are passed as those
+    keywords.  Its constructor ends with ``self._validate()``: the options go
+    through the C core's checks (a validate-only call) when the criterion is
+    built, as torch validates its modules.  ``Loss[G]`` is generic in the type
+    of the gradient ``G``: an ndarray, or a tuple of them for the losses with
     several differentiable inputs.
 
     >>> import numpy as np, pylossfn as lf
@@ -75,9 +82,33 @@ class Loss(Generic[_G]):
         self._reduction_code = _reduction_code(value, type(self).__name__)
         self._reduction = value
 
-    def _run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
-        # (want, grad_output, *inputs, out=None) -> loss, grad or (loss, grad)
-        raise NotImplementedError
+    #: the private implementation in pylossfn.functional (see the class docstring)
+    _impl: Callable[..., Any]
+    #: the attributes passed to ``_impl`` as keyword options
+    _options: tuple[str, ...] = ()
+    #: the number of array arguments of ``_impl`` (set from its signature)
+    _narrays = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        impl = cls.__dict__.get("_impl")
+        if impl is not None:
+            params = list(inspect.signature(impl.__func__).parameters.values())[4:]
+            cls._narrays = sum(
+                p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in params
+            )
+
+    def _run(
+        self, want: int, grad_output: ArrayLike | None, *inputs: ArrayLike,
+        out: Any = None,
+    ) -> Any:
+        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
+        options = {name: getattr(self, name) for name in self._options}
+        return self._impl(want, grad_output, out, self._reduction_code, *inputs, **options)
+
+    def _validate(self) -> None:
+        """Checks the options through the core (a call with no arrays)."""
+        self._run(_CHECK, None, *(None,) * self._narrays)
 
     def __call__(self, *inputs: ArrayLike) -> LossValue:
         return self.forward(*inputs)

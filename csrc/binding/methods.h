@@ -1,0 +1,17 @@
+/*
+ * methods.h -- the entry points of pylossfn._core, one line each:
+ * X(name, docstring).  module.c turns the list into the method table and
+ * binding.h into prototypes; each is defined (LF_DEFINE) in its family's
+ * file.  The uniform protocol: arrays, options, reduction, want,
+ * grad_output[, out].
+ */
+#ifndef PYLOSSFN_METHODS_H_
+#define PYLOSSFN_METHODS_H_
+
+#define LF_METHODS(X)                                                                        \
+    X(binary_cross_entropy,                                                                  \
+      "binary_cross_entropy(input, target, weight, reduction, want, grad_output[, out])")    \
+    X(bce_with_logits, "bce_with_logits(input, target, weight, pos_weight, reduction, want, " \
+                       "grad_output[, out])")
+
+#endif /* PYLOSSFN_METHODS_H_ */
