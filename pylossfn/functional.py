@@ -181,16 +181,17 @@ def cross_entropy(
     >>> round(float(F.cross_entropy(x, t)), 6)
     0.241311
     """
-    fname = "cross_entropy"
+    code = _reduction_code(reduction, "cross_entropy")
+    return _cross_entropy(_LOSS, None, None, code, input, target, weight,
+                          ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+def _cross_entropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, ignore_index: Any = -100, label_smoothing: Any = 0.0,
+) -> Any:
     return _core.cross_entropy(
-        input,
-        target,
-        weight,
-        ignore_index,
-        _reduction_code(reduction, fname),
-        label_smoothing,
-        _LOSS,
-        None,
+        input, target, weight, ignore_index, label_smoothing, reduction, want, grad_output, out
     )
 
 
@@ -213,10 +214,15 @@ def nll_loss(
     >>> round(float(F.nll_loss(logp, t)), 6)
     1.609438
     """
-    fname = "nll_loss"
-    return _core.nll_loss(
-        input, target, weight, ignore_index, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "nll_loss")
+    return _nll_loss(_LOSS, None, None, code, input, target, weight, ignore_index=ignore_index)
+
+
+def _nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, ignore_index: Any = -100,
+) -> Any:
+    return _core.nll_loss(input, target, weight, ignore_index, reduction, want, grad_output, out)
 
 
 def sigmoid(input: ArrayLike) -> FloatArray:
@@ -228,7 +234,7 @@ def sigmoid(input: ArrayLike) -> FloatArray:
     >>> F.sigmoid(np.array([0.0, 1e4, -1e4]))
     array([0.5, 1. , 0. ])
     """
-    return _core.sigmoid(input, False)
+    return _core.sigmoid(input)
 
 
 def logsigmoid(input: ArrayLike) -> FloatArray:
@@ -240,7 +246,7 @@ def logsigmoid(input: ArrayLike) -> FloatArray:
     >>> F.logsigmoid(np.array([0.0, -1e4]))
     array([-6.93147181e-01, -1.00000000e+04])
     """
-    return _core.sigmoid(input, True)
+    return _core.logsigmoid(input)
 
 
 def _softmax_dim(input: ArrayLike, dim: int | None, fname: str) -> int:
@@ -273,7 +279,7 @@ def softmax(
     array([[0.25, 0.75]])
     """
     dim = _softmax_dim(input, dim, "softmax")
-    return _core.softmax(_as_dtype(input, dtype), dim, False)
+    return _core.softmax(_as_dtype(input, dtype), dim)
 
 
 def log_softmax(
@@ -289,7 +295,7 @@ def log_softmax(
     array([-0.69314718, -0.69314718])
     """
     dim = _softmax_dim(input, dim, "log_softmax")
-    return _core.softmax(_as_dtype(input, dtype), dim, True)
+    return _core.log_softmax(_as_dtype(input, dtype), dim)
 
 
 # --------------------------------------------------------------------------

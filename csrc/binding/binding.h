@@ -82,7 +82,8 @@ typedef enum {
     C_UNIT_OPEN,  /* [0, 1) */
     C_ONE_OR_TWO, /* 1 or 2 */
     C_INT64,      /* an integer that fits in int64 */
-    C_DIST        /* 0 (p-norm) or 1 (cosine) */
+    C_DIST,       /* 0 (p-norm) or 1 (cosine) */
+    C_STRICT      /* an A_FLOAT that must be float32 or float64 (a class weight) */
 } lf_check;
 
 typedef struct {

@@ -103,13 +103,9 @@ lf_native(lf_call *c, PyArrayObject *arr, int typenum)
 
 /* A float operand cast to the call's dtype; with allow_int, bool and integer
  * arrays (0/1 labels) are taken too. */
-PyArrayObject *
-lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg)
+static PyArrayObject *
+real_array(lf_call *c, PyArrayObject *arr, int allow_int, const char *arg)
 {
-    PyArrayObject *arr = lf_to_ndarray(c, obj, arg);
-    if (arr == NULL) {
-        return NULL;
-    }
     const char kind = PyArray_DESCR(arr)->kind;
     if (!(kind == 'f' || (allow_int && (kind == 'i' || kind == 'u' || kind == 'b')))) {
         PyErr_Format(PyExc_TypeError, "%s: %s must be a %s array, got dtype %S", c->fname, arg,
@@ -118,6 +114,13 @@ lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg)
         return NULL;
     }
     return lf_native(c, arr, c->typenum);
+}
+
+PyArrayObject *
+lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg)
+{
+    PyArrayObject *arr = lf_to_ndarray(c, obj, arg);
+    return arr ? real_array(c, arr, allow_int, arg) : NULL;
 }
 
 PyArrayObject *
@@ -168,7 +171,18 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
             v->a = NULL;
             return 0;
         }
-        return (v->a = lf_float_like(c, obj, 0, a->name)) ? 0 : -1;
+        if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
+            return -1;
+        }
+        /* torch refuses a class weight of another precision (float16 ...) */
+        if (a->check == C_STRICT && PyArray_DESCR(arr)->kind == 'f' &&
+            PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
+                         a->name, (PyObject *)PyArray_DESCR(arr));
+            return -1;
+        }
+        return (v->a = real_array(c, arr, 0, a->name)) ? 0 : -1;
     case A_INDEX:
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
             return -1;

@@ -12,6 +12,14 @@
     X(binary_cross_entropy,                                                                  \
       "binary_cross_entropy(input, target, weight, reduction, want, grad_output[, out])")    \
     X(bce_with_logits, "bce_with_logits(input, target, weight, pos_weight, reduction, want, " \
-                       "grad_output[, out])")
+                       "grad_output[, out])")                                        \
+    X(nll_loss, "nll_loss(input, target, weight, ignore_index, reduction, want, "              \
+                "grad_output[, out])")                                                         \
+    X(cross_entropy, "cross_entropy(input, target, weight, ignore_index, label_smoothing, "     \
+                     "reduction, want, grad_output[, out])")                                   \
+    X(sigmoid, "sigmoid(input)")                                                               \
+    X(logsigmoid, "logsigmoid(input)")                                                         \
+    X(softmax, "softmax(input, dim)")                                                          \
+    X(log_softmax, "log_softmax(input, dim)")
 
 #endif /* PYLOSSFN_METHODS_H_ */

@@ -98,13 +98,14 @@ class Loss(Generic[_G]):
                 p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in params
             )
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, *inputs: ArrayLike,
-        out: Any = None,
-    ) -> Any:
-        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
+        """``_run(want, grad_output, *inputs, out=None)``: loss, grad or
+        (loss, grad) of ``inputs``, as ``want`` asks."""
         options = {name: getattr(self, name) for name in self._options}
-        return self._impl(want, grad_output, out, self._reduction_code, *inputs, **options)
+        want, grad_output, *inputs = args
+        return self._impl(
+            want, grad_output, kwargs.get("out"), self._reduction_code, *inputs, **options
+        )
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""
