@@ -51,19 +51,20 @@ def logsigmoid(input: ArrayLike, /) -> _Float: ...
 
 def sigmoid_focal_loss(
     input: ArrayLike, target: ArrayLike, alpha: float, gamma: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def asymmetric_loss(
     input: ArrayLike, target: ArrayLike, gamma_neg: float, gamma_pos: float,
-    clip: float | None, eps: float, reduction: int, want: int, grad_output: ArrayLike | None, /,
+    clip: float | None, eps: float, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def multilabel_categorical_crossentropy(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def soft_f1_loss(
     input: ArrayLike, target: ArrayLike, eps: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- distances and embedding losses

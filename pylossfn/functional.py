@@ -328,10 +328,15 @@ def sigmoid_focal_loss(
     >>> F.sigmoid_focal_loss(x, y).round(6)
     array([0.000451, 0.016994])
     """
-    fname = "sigmoid_focal_loss"
-    return _core.sigmoid_focal_loss(
-        input, target, alpha, gamma, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "sigmoid_focal_loss")
+    return _sigmoid_focal_loss(_LOSS, None, None, code, input, target, alpha=alpha, gamma=gamma)
+
+
+def _sigmoid_focal_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    alpha: Any = 0.25, gamma: Any = 2.0,
+) -> Any:
+    return _core.sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, grad_output, out)
 
 
 def asymmetric_loss(
@@ -358,10 +363,17 @@ def asymmetric_loss(
     >>> round(float(F.asymmetric_loss(x, y)), 6)
     0.106951
     """
-    fname = "asymmetric_loss"
+    code = _reduction_code(reduction, "asymmetric_loss")
+    return _asymmetric_loss(_LOSS, None, None, code, input, target, gamma_neg=gamma_neg,
+                            gamma_pos=gamma_pos, clip=clip, eps=eps)
+
+
+def _asymmetric_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    gamma_neg: Any = 4.0, gamma_pos: Any = 1.0, clip: Any = 0.05, eps: Any = 1e-8,
+) -> Any:
     return _core.asymmetric_loss(
-        input, target, gamma_neg, gamma_pos, clip, eps, _reduction_code(reduction, fname),
-        _LOSS, None,
+        input, target, gamma_neg, gamma_pos, clip, eps, reduction, want, grad_output, out
     )
 
 
@@ -386,9 +398,15 @@ def multilabel_categorical_crossentropy(
     >>> F.multilabel_categorical_crossentropy(x, y, reduction="none").round(6)
     array([0.868219])
     """
-    fname = "multilabel_categorical_crossentropy"
+    code = _reduction_code(reduction, "multilabel_categorical_crossentropy")
+    return _multilabel_categorical_crossentropy(_LOSS, None, None, code, input, target)
+
+
+def _multilabel_categorical_crossentropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
     return _core.multilabel_categorical_crossentropy(
-        input, target, _reduction_code(reduction, fname), _LOSS, None
+        input, target, reduction, want, grad_output, out
     )
 
 
@@ -412,8 +430,15 @@ def soft_f1_loss(
     >>> F.soft_f1_loss(x, y, reduction="none").round(6)
     array([0.047426, 0.047426])
     """
-    fname = "soft_f1_loss"
-    return _core.soft_f1_loss(input, target, eps, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "soft_f1_loss")
+    return _soft_f1_loss(_LOSS, None, None, code, input, target, eps=eps)
+
+
+def _soft_f1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    eps: Any = 1e-16,
+) -> Any:
+    return _core.soft_f1_loss(input, target, eps, reduction, want, grad_output, out)
 
 
 # --------------------------------------------------------------------------

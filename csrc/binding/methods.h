@@ -20,6 +20,13 @@
     X(sigmoid, "sigmoid(input)")                                                               \
     X(logsigmoid, "logsigmoid(input)")                                                         \
     X(softmax, "softmax(input, dim)")                                                          \
-    X(log_softmax, "log_softmax(input, dim)")
+    X(log_softmax, "log_softmax(input, dim)")                                                  \
+    X(sigmoid_focal_loss, "sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, "   \
+                          "grad_output[, out])")                                               \
+    X(asymmetric_loss, "asymmetric_loss(input, target, gamma_neg, gamma_pos, clip, eps, "       \
+                       "reduction, want, grad_output[, out])")                                 \
+    X(multilabel_categorical_crossentropy,                                                     \
+      "multilabel_categorical_crossentropy(input, target, reduction, want, grad_output[, out])") \
+    X(soft_f1_loss, "soft_f1_loss(input, target, eps, reduction, want, grad_output[, out])")
 
 #endif /* PYLOSSFN_METHODS_H_ */
