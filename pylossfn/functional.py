@@ -857,8 +857,14 @@ def l1_loss(
     >>> float(F.l1_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     1.5
     """
-    fname = "l1_loss"
-    return _core.l1_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "l1_loss")
+    return _l1_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _l1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+) -> Any:
+    return _core.l1_loss(input, target, weight, reduction, want, grad_output, out)
 
 
 def mse_loss(
@@ -875,8 +881,14 @@ def mse_loss(
     >>> float(F.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     2.5
     """
-    fname = "mse_loss"
-    return _core.mse_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "mse_loss")
+    return _mse_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _mse_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+) -> Any:
+    return _core.mse_loss(input, target, weight, reduction, want, grad_output, out)
 
 
 def smooth_l1_loss(
@@ -892,10 +904,14 @@ def smooth_l1_loss(
     >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
     array([0.125, 2.5  ])
     """
-    fname = "smooth_l1_loss"
-    return _core.smooth_l1_loss(
-        input, target, beta, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "smooth_l1_loss")
+    return _smooth_l1_loss(_LOSS, None, None, code, input, target, beta=beta)
+
+
+def _smooth_l1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, beta: Any = 1.0,
+) -> Any:
+    return _core.smooth_l1_loss(input, target, beta, reduction, want, grad_output, out)
 
 
 def huber_loss(
@@ -914,10 +930,14 @@ def huber_loss(
     >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none", delta=2.0)
     array([0.125, 4.   ])
     """
-    fname = "huber_loss"
-    return _core.huber_loss(
-        input, target, weight, delta, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "huber_loss")
+    return _huber_loss(_LOSS, None, None, code, input, target, weight=weight, delta=delta)
+
+
+def _huber_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None, delta: Any = 1.0,
+) -> Any:
+    return _core.huber_loss(input, target, weight, delta, reduction, want, grad_output, out)
 
 
 def soft_margin_loss(
@@ -935,8 +955,14 @@ def soft_margin_loss(
     >>> round(float(F.soft_margin_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]))), 6)
     0.720095
     """
-    fname = "soft_margin_loss"
-    return _core.soft_margin_loss(input, target, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "soft_margin_loss")
+    return _soft_margin_loss(_LOSS, None, None, code, input, target)
+
+
+def _soft_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
+    return _core.soft_margin_loss(input, target, reduction, want, grad_output, out)
 
 
 def kl_div(
@@ -959,10 +985,14 @@ def kl_div(
     >>> round(float(F.kl_div(np.log(q), p, reduction="batchmean")), 6)
     0.130812
     """
-    fname = "kl_div"
-    return _core.kl_div(
-        input, target, log_target, _kl_reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _kl_reduction_code(reduction, "kl_div")
+    return _kl_div(_LOSS, None, None, code, input, target, log_target=log_target)
+
+
+def _kl_div(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, log_target: Any = False,
+) -> Any:
+    return _core.kl_div(input, target, log_target, reduction, want, grad_output, out)
 
 
 def poisson_nll_loss(
@@ -981,10 +1011,14 @@ def poisson_nll_loss(
     >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0]), reduction="none")
     array([1.        , 0.71828183])
     """
-    fname = "poisson_nll_loss"
-    return _core.poisson_nll_loss(
-        input, target, log_input, full, eps, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "poisson_nll_loss")
+    return _poisson_nll_loss(_LOSS, None, None, code, input, target, log_input=log_input, full=full, eps=eps)
+
+
+def _poisson_nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, log_input: Any = True, full: Any = False, eps: Any = 1e-8,
+) -> Any:
+    return _core.poisson_nll_loss(input, target, log_input, full, eps, reduction, want, grad_output, out)
 
 
 def gaussian_nll_loss(
@@ -1007,10 +1041,14 @@ def gaussian_nll_loss(
     ...                     reduction="none")
     array([0.5       , 0.69314718])
     """
-    fname = "gaussian_nll_loss"
-    return _core.gaussian_nll_loss(
-        input, target, var, full, eps, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "gaussian_nll_loss")
+    return _gaussian_nll_loss(_LOSS, None, None, code, input, target, var, full=full, eps=eps)
+
+
+def _gaussian_nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, var: Any, full: Any = False, eps: Any = 1e-6,
+) -> Any:
+    return _core.gaussian_nll_loss(input, target, var, full, eps, reduction, want, grad_output, out)
 
 
 def hinge_embedding_loss(
@@ -1028,10 +1066,14 @@ def hinge_embedding_loss(
     >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
     array([0.3, 0.7])
     """
-    fname = "hinge_embedding_loss"
-    return _core.hinge_embedding_loss(
-        input, target, margin, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "hinge_embedding_loss")
+    return _hinge_embedding_loss(_LOSS, None, None, code, input, target, margin=margin)
+
+
+def _hinge_embedding_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, margin: Any = 1.0,
+) -> Any:
+    return _core.hinge_embedding_loss(input, target, margin, reduction, want, grad_output, out)
 
 
 def margin_ranking_loss(
@@ -1052,10 +1094,14 @@ def margin_ranking_loss(
     ...                       reduction="none")
     array([0., 1.])
     """
-    fname = "margin_ranking_loss"
-    return _core.margin_ranking_loss(
-        input1, input2, target, margin, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "margin_ranking_loss")
+    return _margin_ranking_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
+
+
+def _margin_ranking_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input1: Any, input2: Any, target: Any, margin: Any = 0.0,
+) -> Any:
+    return _core.margin_ranking_loss(input1, input2, target, margin, reduction, want, grad_output, out)
 
 
 def multilabel_soft_margin_loss(
@@ -1078,7 +1124,11 @@ def multilabel_soft_margin_loss(
     >>> F.multilabel_soft_margin_loss(x, y, reduction="none").round(6)
     array([0.220095])
     """
-    fname = "multilabel_soft_margin_loss"
-    return _core.multilabel_soft_margin_loss(
-        input, target, weight, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "multilabel_soft_margin_loss")
+    return _multilabel_soft_margin_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _multilabel_soft_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+) -> Any:
+    return _core.multilabel_soft_margin_loss(input, target, weight, reduction, want, grad_output, out)

@@ -27,6 +27,23 @@
                        "reduction, want, grad_output[, out])")                                 \
     X(multilabel_categorical_crossentropy,                                                     \
       "multilabel_categorical_crossentropy(input, target, reduction, want, grad_output[, out])") \
-    X(soft_f1_loss, "soft_f1_loss(input, target, eps, reduction, want, grad_output[, out])")
+    X(soft_f1_loss, "soft_f1_loss(input, target, eps, reduction, want, grad_output[, out])")  \
+    X(l1_loss, "l1_loss(input, target, weight, reduction, want, grad_output[, out])")         \
+    X(mse_loss, "mse_loss(input, target, weight, reduction, want, grad_output[, out])")       \
+    X(smooth_l1_loss, "smooth_l1_loss(input, target, beta, reduction, want, grad_output[, out])") \
+    X(huber_loss,                                                                              \
+      "huber_loss(input, target, weight, delta, reduction, want, grad_output[, out])")         \
+    X(soft_margin_loss, "soft_margin_loss(input, target, reduction, want, grad_output[, out])") \
+    X(kl_div, "kl_div(input, target, log_target, reduction, want, grad_output[, out])")       \
+    X(poisson_nll_loss, "poisson_nll_loss(input, target, log_input, full, eps, reduction, "     \
+                        "want, grad_output[, out])")                                           \
+    X(gaussian_nll_loss, "gaussian_nll_loss(input, target, var, full, eps, reduction, want, "   \
+                         "grad_output[, out])")                                                \
+    X(hinge_embedding_loss, "hinge_embedding_loss(input, target, margin, reduction, want, "     \
+                            "grad_output[, out])")                                             \
+    X(margin_ranking_loss, "margin_ranking_loss(input1, input2, target, margin, reduction, "    \
+                           "want, grad_output[, out])")                                        \
+    X(multilabel_soft_margin_loss, "multilabel_soft_margin_loss(input, target, weight, "        \
+                                   "reduction, want, grad_output[, out])")
 
 #endif /* PYLOSSFN_METHODS_H_ */
