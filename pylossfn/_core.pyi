@@ -69,16 +69,23 @@ def soft_f1_loss(
 
 # -- distances and embedding losses
 
-def pairwise_distance(x1: ArrayLike, x2: ArrayLike, p: float, eps: float, /) -> _Float: ...
-def cosine_similarity(x1: ArrayLike, x2: ArrayLike, eps: float, /) -> _Float: ...
+def pairwise_distance(
+    x1: ArrayLike, x2: ArrayLike, p: float, eps: float, keepdim: bool, /,
+) -> _Float: ...
+def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int, eps: float, /) -> _Float: ...
 def cosine_embedding_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, /,
+    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
 ) -> _Result: ...
 def triplet_margin_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float, p: float,
+    eps: float, swap: bool, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: tuple[_Float, _Float, _Float] | None = None, /,
+) -> _Result: ...
+def triplet_margin_with_distance_loss(
+    anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float, p: float,
     eps: float, swap: bool, distance: int, reduction: int, want: int,
-    grad_output: ArrayLike | None, fname: str = ..., /,
+    grad_output: ArrayLike | None, out: tuple[_Float, _Float, _Float] | None = None, /,
 ) -> _Result: ...
 
 # -- multi-class hinge losses

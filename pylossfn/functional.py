@@ -446,60 +446,6 @@ def _soft_f1_loss(
 # --------------------------------------------------------------------------
 
 
-def _operands(
-    fname: str, names: Sequence[str], arrays: Sequence[Any], *, same_ndim: bool = False
-) -> tuple[Sequence[Any], _Shapes]:
-    """The row operands broadcast to one shape, and how to fold gradients back.
-
-    Returns ``(arrays, shapes)``: ``shapes`` is None on the fast path (every
-    operand an ndarray of one shape and dtype, passed through untouched),
-    else the ``(shape, dtype)`` of each original operand for ``_fold``.
-    """
-    first = arrays[0]
-    if all(
-        type(a) is np.ndarray and a.shape == first.shape and a.dtype == first.dtype
-        for a in arrays
-    ):
-        return arrays, None
-    arrays = [as_array(a, fname, n) for a, n in zip(arrays, names)]
-    if same_ndim and len({a.ndim for a in arrays}) > 1:
-        dims = ", ".join(f"{n} {a.ndim}-d" for a, n in zip(arrays, names))
-        raise ValueError(f"{fname}: the inputs must have the same number of dimensions, got {dims}")
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    except ValueError:
-        got = ", ".join(f"{n} {a.shape}" for a, n in zip(arrays, names))
-        raise ValueError(f"{fname}: the shapes do not broadcast: {got}") from None
-    shapes = [(a.shape, a.dtype) for a in arrays]
-    return [np.broadcast_to(a, shape) for a in arrays], shapes
-
-
-def _fold(grad: NDArray[Any], shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-    """A gradient of the broadcast shape summed back to an operand's shape and dtype."""
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True).reshape(shape)
-    # the operand's precision, but native byte order: a byte-swapped input
-    # gets an ordinary gradient, as from the core
-    dtype = dtype.newbyteorder("=")
-    if dtype.kind == "f" and grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
-
-
-def _fold_result(result: Any, want: int, shapes: _Shapes) -> Any:
-    """Folds the gradient tuple of a core result (see ``_operands``)."""
-    if shapes is None or not want & _core.WANT_GRAD:
-        return result
-    if want & _LOSS:
-        loss, grads = result
-    grads = tuple(_fold(g, s, d) for g, (s, d) in zip(grads if want & _LOSS else result, shapes))
-    return (loss, grads) if want & _LOSS else grads
-
-
 def pairwise_distance(
     x1: ArrayLike, x2: ArrayLike, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False,
 ) -> FloatArray:
@@ -515,10 +461,7 @@ def pairwise_distance(
     >>> F.pairwise_distance(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([3.0, 4.0]), eps=0.0)
     array([5.        , 3.60555128])
     """
-    fname = "pairwise_distance"
-    (x1, x2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
-    out = _core.pairwise_distance(x1, x2, p, eps)
-    return out[..., np.newaxis] if keepdim and np.ndim(x1) > 0 else out
+    return _core.pairwise_distance(x1, x2, p, eps, keepdim)
 
 
 def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1e-8) -> FloatArray:
@@ -531,14 +474,7 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
     >>> F.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [-1.0, -1.0]]))
     array([ 1., -1.])
     """
-    fname = "cosine_similarity"
-    (a1, a2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
-    nd = max(np.ndim(a1), 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"{fname}: dim {dim} is out of range for {np.ndim(a1)}-d inputs")
-    if np.ndim(a1) > 0:
-        a1, a2 = np.moveaxis(a1, dim, -1), np.moveaxis(a2, dim, -1)
-    return _core.cosine_similarity(a1, a2, eps)
+    return _core.cosine_similarity(x1, x2, dim, eps)
 
 
 def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArray:
@@ -554,31 +490,6 @@ def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArr
     array([1.])
     """
     return 1 - cosine_similarity(x1, x2, dim=-1, eps=eps)
-
-
-def _cosine_embedding(
-    want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
-    target: ArrayLike, margin: float, reduction: int,
-) -> Any:
-    fname = "cosine_embedding_loss"
-    (x1, x2), shapes = _operands(fname, ("input1", "input2"), (input1, input2))
-    if shapes is not None and np.ndim(x1) == 2 and np.shape(target) != x1.shape[:1]:
-        target = as_array(target, fname, "target")
-        if target.ndim != 1:
-            raise ValueError(
-                f"{fname}: target must be 1-d for 2-d inputs, got shape {target.shape}"
-            )
-        try:
-            target = np.broadcast_to(target, x1.shape[:1])
-        except ValueError:
-            raise ValueError(
-                f"{fname}: target of shape {target.shape} does not broadcast to the "
-                f"{x1.shape[0]} rows of the inputs"
-            ) from None
-    elif shapes is None and np.ndim(x1) == 2 and np.shape(target) == (1,) != x1.shape[:1]:
-        target = np.broadcast_to(as_array(target, fname, "target"), x1.shape[:1])
-    result = _core.cosine_embedding_loss(x1, x2, target, margin, reduction, want, grad_output)
-    return _fold_result(result, want, shapes)
 
 
 def cosine_embedding_loss(
@@ -604,29 +515,16 @@ def cosine_embedding_loss(
     array([0.292893, 0.707107])
     """
     code = _reduction_code(reduction, "cosine_embedding_loss")
-    return _cosine_embedding(_LOSS, None, input1, input2, target, margin, code)
+    return _cosine_embedding_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
 
 
-def _check_margin(margin: float, fname: str) -> None:
-    if not margin > 0:
-        raise ValueError(f"{fname}: margin must be greater than 0, got {margin!r}")
-
-
-def _triplet(
-    want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
-    negative: ArrayLike, margin: float, p: float, eps: float, swap: bool, dist: int,
-    reduction: int, fname: str,
+def _cosine_embedding_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input1: Any, input2: Any,
+    target: Any, margin: Any = 0.0,
 ) -> Any:
-    # checked on every call, not only by the constructors: a margin set on a
-    # loss object afterwards must not pass unchecked (torch checks per call too)
-    _check_margin(margin, fname)
-    names = ("anchor", "positive", "negative")
-    arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
-    a, pos, neg = arrays
-    result = _core.triplet_margin_loss(
-        a, pos, neg, margin, p, eps, swap, dist, reduction, want, grad_output, fname
+    return _core.cosine_embedding_loss(
+        input1, input2, target, margin, reduction, want, grad_output, out
     )
-    return _fold_result(result, want, shapes)
 
 
 def triplet_margin_loss(
@@ -650,11 +548,18 @@ def triplet_margin_loss(
     >>> round(float(F.triplet_margin_loss(a, pos, neg, eps=0.0)), 6)
     1.0
     """
-    fname = "triplet_margin_loss"
-    code = _reduction_code(reduction, fname)
-    _check_margin(margin, fname)
-    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, 0, code,
-                    fname)
+    code = _reduction_code(reduction, "triplet_margin_loss")
+    return _triplet_margin_loss(_LOSS, None, None, code, anchor, positive, negative,
+                                margin=margin, p=p, eps=eps, swap=swap)
+
+
+def _triplet_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
+    negative: Any, margin: Any = 1.0, p: Any = 2.0, eps: Any = 1e-6, swap: Any = False,
+) -> Any:
+    return _core.triplet_margin_loss(
+        anchor, positive, negative, margin, p, eps, swap, reduction, want, grad_output, out
+    )
 
 
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
@@ -707,12 +612,22 @@ def triplet_margin_with_distance_loss(
     >>> round(float(loss), 6)
     0.004963
     """
-    fname = "triplet_margin_with_distance_loss"
-    code = _reduction_code(reduction, fname)
-    _check_margin(margin, fname)
-    kind, p, eps = _distance_kind(distance_function, fname)
-    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, kind, code,
-                    fname)
+    code = _reduction_code(reduction, "triplet_margin_with_distance_loss")
+    return _triplet_margin_with_distance_loss(
+        _LOSS, None, None, code, anchor, positive, negative,
+        distance_function=distance_function, margin=margin, swap=swap,
+    )
+
+
+def _triplet_margin_with_distance_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
+    negative: Any, distance_function: Any = None, margin: Any = 1.0, swap: Any = False,
+) -> Any:
+    kind, p, eps = _distance_kind(distance_function, "triplet_margin_with_distance_loss")
+    return _core.triplet_margin_with_distance_loss(
+        anchor, positive, negative, margin, p, eps, swap, kind, reduction, want, grad_output,
+        out,
+    )
 
 
 # --------------------------------------------------------------------------

@@ -44,6 +44,15 @@
     X(margin_ranking_loss, "margin_ranking_loss(input1, input2, target, margin, reduction, "    \
                            "want, grad_output[, out])")                                        \
     X(multilabel_soft_margin_loss, "multilabel_soft_margin_loss(input, target, weight, "        \
-                                   "reduction, want, grad_output[, out])")
+                                   "reduction, want, grad_output[, out])")                    \
+    X(pairwise_distance, "pairwise_distance(x1, x2, p, eps, keepdim)")                          \
+    X(cosine_similarity, "cosine_similarity(x1, x2, dim, eps)")                                 \
+    X(cosine_embedding_loss, "cosine_embedding_loss(input1, input2, target, margin, reduction, " \
+                             "want, grad_output[, out])")                                      \
+    X(triplet_margin_loss, "triplet_margin_loss(anchor, positive, negative, margin, p, eps, "   \
+                           "swap, reduction, want, grad_output[, out])")                       \
+    X(triplet_margin_with_distance_loss,                                                       \
+      "triplet_margin_with_distance_loss(anchor, positive, negative, margin, p, eps, swap, "    \
+      "distance, reduction, want, grad_output[, out])")
 
 #endif /* PYLOSSFN_METHODS_H_ */
