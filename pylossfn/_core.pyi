@@ -91,12 +91,12 @@ def triplet_margin_with_distance_loss(
 # -- multi-class hinge losses
 
 def multi_margin_loss(
-    input: ArrayLike, target: ArrayLike, p: int, margin: float, weight: ArrayLike | None,
-    reduction: int, want: int, grad_output: ArrayLike | None, /,
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, p: int, margin: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def multilabel_margin_loss(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- connectionist temporal classification

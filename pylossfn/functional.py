@@ -635,13 +635,6 @@ def _triplet_margin_with_distance_loss(
 # --------------------------------------------------------------------------
 
 
-def _check_multi_margin(p: int, weight: ArrayLike | None, fname: str) -> None:
-    if p not in (1, 2):
-        raise ValueError(f"{fname}: only p == 1 and p == 2 supported, got p={p!r}")
-    if weight is not None and np.ndim(weight) != 1:
-        raise ValueError(f"{fname}: weight must be one-dimensional, got {np.ndim(weight)}-d")
-
-
 def multi_margin_loss(
     input: ArrayLike, target: ArrayLike, p: int = 1, margin: float = 1.0,
     weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
@@ -661,10 +654,18 @@ def multi_margin_loss(
     >>> round(float(F.multi_margin_loss(x, y)), 6)
     0.325
     """
-    fname = "multi_margin_loss"
-    code = _reduction_code(reduction, fname)
-    _check_multi_margin(p, weight, fname)
-    return _core.multi_margin_loss(input, target, p, margin, weight, code, _LOSS, None)
+    code = _reduction_code(reduction, "multi_margin_loss")
+    return _multi_margin_loss(_LOSS, None, None, code, input, target, weight=weight, p=p,
+                              margin=margin)
+
+
+def _multi_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, p: Any = 1, margin: Any = 1.0,
+) -> Any:
+    return _core.multi_margin_loss(
+        input, target, weight, p, margin, reduction, want, grad_output, out
+    )
 
 
 def multilabel_margin_loss(
@@ -685,7 +686,13 @@ def multilabel_margin_loss(
     0.85
     """
     code = _reduction_code(reduction, "multilabel_margin_loss")
-    return _core.multilabel_margin_loss(input, target, code, _LOSS, None)
+    return _multilabel_margin_loss(_LOSS, None, None, code, input, target)
+
+
+def _multilabel_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
+    return _core.multilabel_margin_loss(input, target, reduction, want, grad_output, out)
 
 
 # --------------------------------------------------------------------------

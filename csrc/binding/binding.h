@@ -60,7 +60,8 @@ typedef enum {
     A_INPUT,  /* a differentiable input: float32 / float64 only; the first
                  fixes the dtype (several are promoted to a common one) */
     A_REAL,   /* float, integer or bool, cast to the dtype (targets, labels) */
-    A_FLOAT,  /* floating-point, cast to the dtype; None allowed (weights) */
+    A_FLOAT,  /* floating-point, cast to the dtype; None allowed (weights: an
+                 option of the criterion, so checked by validate-only calls too) */
     A_INDEX,  /* integer class indices, kept in their dtype (family converts) */
     A_ARRAY,  /* any array, unchecked (the family decides) */
     O_REAL,   /* a real number, with a check */
@@ -83,7 +84,8 @@ typedef enum {
     C_ONE_OR_TWO, /* 1 or 2 */
     C_INT64,      /* an integer that fits in int64 */
     C_DIST,       /* 0 (p-norm) or 1 (cosine) */
-    C_STRICT      /* an A_FLOAT that must be float32 or float64 (a class weight) */
+    C_STRICT,     /* an A_FLOAT that must be float32 or float64 (a class weight) */
+    C_1D          /* an A_FLOAT that must be one-dimensional */
 } lf_check;
 
 typedef struct {

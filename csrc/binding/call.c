@@ -182,6 +182,11 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
                          a->name, (PyObject *)PyArray_DESCR(arr));
             return -1;
         }
+        if (a->check == C_1D && PyArray_NDIM(arr) != 1) {
+            PyErr_Format(PyExc_ValueError, "%s: %s must be one-dimensional, got %d-d", c->fname,
+                         a->name, PyArray_NDIM(arr));
+            return -1;
+        }
         return (v->a = real_array(c, arr, 0, a->name)) ? 0 : -1;
     case A_INDEX:
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
@@ -399,8 +404,15 @@ lf_begin(lf_call *c, const lf_spec *s, PyObject *mod, PyObject *const *args,
             return -1;
         }
     }
-    if (c->want == 0) {
-        return 1; /* validate-only: the options are fine */
+    if (c->want == 0) { /* validate-only: the options, then the weights */
+        c->typenum = NPY_DOUBLE;
+        for (int i = 0; i < s->nargs; i++) {
+            if (s->args[i].kind == A_FLOAT &&
+                convert_array(c, &s->args[i], args[i], &c->v[i]) < 0) {
+                return -1;
+            }
+        }
+        return 1;
     }
     return convert_arrays(c, s);
 }

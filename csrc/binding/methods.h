@@ -53,6 +53,10 @@
                            "swap, reduction, want, grad_output[, out])")                       \
     X(triplet_margin_with_distance_loss,                                                       \
       "triplet_margin_with_distance_loss(anchor, positive, negative, margin, p, eps, swap, "    \
-      "distance, reduction, want, grad_output[, out])")
+      "distance, reduction, want, grad_output[, out])")                                      \
+    X(multi_margin_loss, "multi_margin_loss(input, target, weight, p, margin, reduction, want, " \
+                         "grad_output[, out])")                                                \
+    X(multilabel_margin_loss,                                                                  \
+      "multilabel_margin_loss(input, target, reduction, want, grad_output[, out])")
 
 #endif /* PYLOSSFN_METHODS_H_ */
