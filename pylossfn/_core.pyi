@@ -103,8 +103,8 @@ def multilabel_margin_loss(
 
 def ctc_loss(
     log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike,
-    target_lengths: ArrayLike, blank: int, reduction: int, zero_infinity: bool, want: int,
-    grad_output: ArrayLike | None, /,
+    target_lengths: ArrayLike, blank: int, zero_infinity: bool, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- regression and element-wise losses

@@ -700,16 +700,6 @@ def _multilabel_margin_loss(
 # --------------------------------------------------------------------------
 
 
-def _lengths(lengths: ArrayLike, name: str) -> NDArray[Any]:
-    """A length argument (int, sequence, array) as a 1-d array; the core checks it.
-
-    Converted as the core converts arguments: np.asarray would turn None into
-    an object array and silently drop a masked array's mask.
-    """
-    arr = as_array(lengths, "ctc_loss", name)
-    return arr.reshape(1) if arr.ndim == 0 else arr
-
-
 def ctc_loss(
     log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike, target_lengths: ArrayLike,
     blank: int = 0, reduction: Reduction = "mean", zero_infinity: bool = False,
@@ -734,10 +724,17 @@ def ctc_loss(
     0.287682
     """
     code = _reduction_code(reduction, "ctc_loss")
+    return _ctc_loss(_LOSS, None, None, code, log_probs, targets, input_lengths, target_lengths,
+                     blank=blank, zero_infinity=zero_infinity)
+
+
+def _ctc_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, log_probs: Any, targets: Any,
+    input_lengths: Any, target_lengths: Any, blank: Any = 0, zero_infinity: Any = False,
+) -> Any:
     return _core.ctc_loss(
-        log_probs, targets, _lengths(input_lengths, "input_lengths"),
-        _lengths(target_lengths, "target_lengths"), blank, code,
-        zero_infinity, _LOSS, None,
+        log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, reduction,
+        want, grad_output, out,
     )
 
 

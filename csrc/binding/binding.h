@@ -303,5 +303,9 @@ PyObject *lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject
 #define LF_DECLARE(name, doc) LF_ENTRY(name);
 LF_METHODS(LF_DECLARE)
 #undef LF_DECLARE
+PyObject *py_set_num_threads(PyObject *mod, PyObject *arg);
+PyObject *py_get_num_threads(PyObject *mod, PyObject *arg);
+PyObject *py_set_isa(PyObject *mod, PyObject *arg);
+PyObject *py_vecmath(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 #endif /* PYLOSSFN_BINDING_H_ */

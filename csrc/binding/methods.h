@@ -57,6 +57,17 @@
     X(multi_margin_loss, "multi_margin_loss(input, target, weight, p, margin, reduction, want, " \
                          "grad_output[, out])")                                                \
     X(multilabel_margin_loss,                                                                  \
-      "multilabel_margin_loss(input, target, reduction, want, grad_output[, out])")
+      "multilabel_margin_loss(input, target, reduction, want, grad_output[, out])")           \
+    X(ctc_loss, "ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, "           \
+                "zero_infinity, reduction, want, grad_output[, out])")
+
+/* The engine's settings and test hooks: X(name, Python name, flags, doc). */
+#define LF_ENGINE_METHODS(X)                                                                 \
+    X(set_num_threads, "set_num_threads", METH_O,                                            \
+      "set_num_threads(n): threads the kernels may use; returns the count in effect")        \
+    X(get_num_threads, "get_num_threads", METH_NOARGS, "get_num_threads()")                  \
+    X(set_isa, "_set_isa", METH_O, "_set_isa(level): kernel variant (tests)")                \
+    X(vecmath, "_vecmath", METH_FASTCALL,                                                    \
+      "_vecmath(x, f): the engine's exp / log / log1p (tests)")
 
 #endif /* PYLOSSFN_METHODS_H_ */

@@ -38,10 +38,11 @@ class Loss(Generic[_G]):
     between ``forward`` and ``backward`` and ``backward`` sees the new values.
 
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
-    input's shape and dtype (C-contiguous, not overlapping the inputs) that
-    receives the gradient instead of a new array, so that a training loop
-    can reuse one buffer; it is never written when the call raises.  The
-    four core losses (BCE, BCE with logits, cross-entropy, NLL) take it.
+    input's shape and dtype (writeable, not overlapping the inputs; the
+    class-index, row and CTC losses also want it C-contiguous) that receives
+    the gradient instead of a new array, so that a training loop can reuse
+    one buffer; it is never written when the call raises.  Losses with
+    several gradients take a tuple with one buffer per gradient.
 
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
@@ -98,14 +99,10 @@ class Loss(Generic[_G]):
                 p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in params
             )
 
-    def _run(self, *args: Any, **kwargs: Any) -> Any:
-        """``_run(want, grad_output, *inputs, out=None)``: loss, grad or
-        (loss, grad) of ``inputs``, as ``want`` asks."""
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
+        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
         options = {name: getattr(self, name) for name in self._options}
-        want, grad_output, *inputs = args
-        return self._impl(
-            want, grad_output, kwargs.get("out"), self._reduction_code, *inputs, **options
-        )
+        return self._impl(want, grad_output, out, self._reduction_code, *inputs, **options)
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""
@@ -121,7 +118,8 @@ class Loss(Generic[_G]):
         return loss
 
     def backward(
-        self, grad_output: ArrayLike | None = None, *, out: FloatArray | None = None,
+        self, grad_output: ArrayLike | None = None, *,
+        out: FloatArray | tuple[FloatArray, ...] | None = None,
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
@@ -129,34 +127,18 @@ class Loss(Generic[_G]):
             raise RuntimeError(
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
-        if out is None:
-            return self._run(_GRAD, grad_output, *self._saved)
-        return self._run(_GRAD, grad_output, *self._saved, out=self._out_arg(out))
+        return self._run(_GRAD, grad_output, *self._saved, out=out)
 
     def forward_backward(
         self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
-        out: FloatArray | None = None,
+        out: FloatArray | tuple[FloatArray, ...] | None = None,
     ) -> tuple[LossValue, _G]:
         """``(loss, grad)`` in one fused pass of the C core (the gradient
         written to ``out`` when given)."""
         # the per-call cost is the point here: no more Python than one call
-        if out is None:
-            result = self._run(_BOTH, grad_output, *inputs)
-        else:
-            result = self._run(_BOTH, grad_output, *inputs, out=self._out_arg(out))
+        result = self._run(_BOTH, grad_output, *inputs, out=out)
         self._saved = inputs
         return result
-
-    #: whether ``_run`` takes ``out=`` (a gradient buffer)
-    _supports_out = False
-
-    def _out_arg(self, out: FloatArray) -> FloatArray:
-        if not self._supports_out:
-            raise TypeError(
-                f"{type(self).__name__}: out= is not supported by this loss; "
-                "omit it to get a new gradient array"
-            )
-        return out
 
     def __repr__(self) -> str:
         # like torch's extra_repr: only the options that differ from the defaults

@@ -32,7 +32,6 @@ class BCELoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._binary_cross_entropy)
     _options = ("weight",)
-    _supports_out = True
 
 
 class BCEWithLogitsLoss(Loss[FloatArray]):
@@ -64,4 +63,3 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._binary_cross_entropy_with_logits)
     _options = ("weight", "pos_weight")
-    _supports_out = True

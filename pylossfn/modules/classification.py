@@ -41,7 +41,6 @@ class CrossEntropyLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._cross_entropy)
     _options = ("weight", "ignore_index", "label_smoothing")
-    _supports_out = True
 
 
 class NLLLoss(Loss[FloatArray]):
@@ -73,4 +72,3 @@ class NLLLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._nll_loss)
     _options = ("weight", "ignore_index")
-    _supports_out = True

@@ -50,7 +50,6 @@ class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
 
     _impl = staticmethod(F._cosine_embedding_loss)
     _options = ("margin",)
-    _supports_out = True
 
 
 class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -88,7 +87,6 @@ class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
 
     _impl = staticmethod(F._triplet_margin_loss)
     _options = ("margin", "p", "eps", "swap")
-    _supports_out = True
 
 
 class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -128,4 +126,3 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
 
     _impl = staticmethod(F._triplet_margin_with_distance_loss)
     _options = ("distance_function", "margin", "swap")
-    _supports_out = True

@@ -39,7 +39,6 @@ class MultiMarginLoss(Loss[FloatArray]):
     # p and weight are checked again by every call: they may be set later
     _impl = staticmethod(F._multi_margin_loss)
     _options = ("weight", "p", "margin")
-    _supports_out = True
 
 
 class MultiLabelMarginLoss(Loss[FloatArray]):
@@ -67,4 +66,3 @@ class MultiLabelMarginLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._multilabel_margin_loss)
-    _supports_out = True

@@ -44,7 +44,6 @@ class SigmoidFocalLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._sigmoid_focal_loss)
     _options = ("alpha", "gamma")
-    _supports_out = True
 
 
 class AsymmetricLoss(Loss[FloatArray]):
@@ -83,7 +82,6 @@ class AsymmetricLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._asymmetric_loss)
     _options = ("gamma_neg", "gamma_pos", "clip", "eps")
-    _supports_out = True
 
 
 class ZLPRLoss(Loss[FloatArray]):
@@ -111,7 +109,6 @@ class ZLPRLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._multilabel_categorical_crossentropy)
-    _supports_out = True
 
 
 class SoftF1Loss(Loss[FloatArray]):
@@ -140,4 +137,3 @@ class SoftF1Loss(Loss[FloatArray]):
 
     _impl = staticmethod(F._soft_f1_loss)
     _options = ("eps",)
-    _supports_out = True

@@ -50,7 +50,6 @@ class L1Loss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._l1_loss)
-    _supports_out = True
 
 
 class MSELoss(Loss[FloatArray]):
@@ -69,7 +68,6 @@ class MSELoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._mse_loss)
-    _supports_out = True
 
 
 class SmoothL1Loss(Loss[FloatArray]):
@@ -93,7 +91,6 @@ class SmoothL1Loss(Loss[FloatArray]):
 
     _impl = staticmethod(F._smooth_l1_loss)
     _options = ("beta",)
-    _supports_out = True
 
 
 class HuberLoss(Loss[FloatArray]):
@@ -118,7 +115,6 @@ class HuberLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._huber_loss)
     _options = ("delta",)
-    _supports_out = True
 
 
 class SoftMarginLoss(Loss[FloatArray]):
@@ -141,7 +137,6 @@ class SoftMarginLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._soft_margin_loss)
-    _supports_out = True
 
 
 class KLDivLoss(Loss[FloatArray]):
@@ -181,7 +176,6 @@ class KLDivLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._kl_div)
     _options = ("log_target",)
-    _supports_out = True
 
 
 class PoissonNLLLoss(Loss[FloatArray]):
@@ -213,7 +207,6 @@ class PoissonNLLLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._poisson_nll_loss)
     _options = ("log_input", "full", "eps")
-    _supports_out = True
 
 
 class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -246,7 +239,6 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
 
     _impl = staticmethod(F._gaussian_nll_loss)
     _options = ("full", "eps")
-    _supports_out = True
 
 
 class HingeEmbeddingLoss(Loss[FloatArray]):
@@ -273,7 +265,6 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._hinge_embedding_loss)
     _options = ("margin",)
-    _supports_out = True
 
 
 class MultiLabelSoftMarginLoss(Loss[FloatArray]):
@@ -301,7 +292,6 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
 
     _impl = staticmethod(F._multilabel_soft_margin_loss)
     _options = ("weight",)
-    _supports_out = True
 
 
 class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -329,4 +319,3 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
 
     _impl = staticmethod(F._margin_ranking_loss)
     _options = ("margin",)
-    _supports_out = True
