@@ -781,7 +781,8 @@ def l1_loss(
 
 
 def _l1_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
 ) -> Any:
     return _core.l1_loss(input, target, weight, reduction, want, grad_output, out)
 
@@ -805,7 +806,8 @@ def mse_loss(
 
 
 def _mse_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
 ) -> Any:
     return _core.mse_loss(input, target, weight, reduction, want, grad_output, out)
 
@@ -828,7 +830,8 @@ def smooth_l1_loss(
 
 
 def _smooth_l1_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, beta: Any = 1.0,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, beta: Any = 1.0,
 ) -> Any:
     return _core.smooth_l1_loss(input, target, beta, reduction, want, grad_output, out)
 
@@ -854,7 +857,8 @@ def huber_loss(
 
 
 def _huber_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None, delta: Any = 1.0,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None, delta: Any = 1.0,
 ) -> Any:
     return _core.huber_loss(input, target, weight, delta, reduction, want, grad_output, out)
 
@@ -909,7 +913,8 @@ def kl_div(
 
 
 def _kl_div(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, log_target: Any = False,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, log_target: Any = False,
 ) -> Any:
     return _core.kl_div(input, target, log_target, reduction, want, grad_output, out)
 
@@ -931,13 +936,17 @@ def poisson_nll_loss(
     array([1.        , 0.71828183])
     """
     code = _reduction_code(reduction, "poisson_nll_loss")
-    return _poisson_nll_loss(_LOSS, None, None, code, input, target, log_input=log_input, full=full, eps=eps)
+    return _poisson_nll_loss(_LOSS, None, None, code, input, target, log_input=log_input,
+                             full=full, eps=eps)
 
 
 def _poisson_nll_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, log_input: Any = True, full: Any = False, eps: Any = 1e-8,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, log_input: Any = True, full: Any = False, eps: Any = 1e-8,
 ) -> Any:
-    return _core.poisson_nll_loss(input, target, log_input, full, eps, reduction, want, grad_output, out)
+    return _core.poisson_nll_loss(
+        input, target, log_input, full, eps, reduction, want, grad_output, out
+    )
 
 
 def gaussian_nll_loss(
@@ -965,9 +974,12 @@ def gaussian_nll_loss(
 
 
 def _gaussian_nll_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, var: Any, full: Any = False, eps: Any = 1e-6,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, var: Any, full: Any = False, eps: Any = 1e-6,
 ) -> Any:
-    return _core.gaussian_nll_loss(input, target, var, full, eps, reduction, want, grad_output, out)
+    return _core.gaussian_nll_loss(
+        input, target, var, full, eps, reduction, want, grad_output, out
+    )
 
 
 def hinge_embedding_loss(
@@ -990,7 +1002,8 @@ def hinge_embedding_loss(
 
 
 def _hinge_embedding_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, margin: Any = 1.0,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, margin: Any = 1.0,
 ) -> Any:
     return _core.hinge_embedding_loss(input, target, margin, reduction, want, grad_output, out)
 
@@ -1018,9 +1031,12 @@ def margin_ranking_loss(
 
 
 def _margin_ranking_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input1: Any, input2: Any, target: Any, margin: Any = 0.0,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input1: Any, input2: Any, target: Any, margin: Any = 0.0,
 ) -> Any:
-    return _core.margin_ranking_loss(input1, input2, target, margin, reduction, want, grad_output, out)
+    return _core.margin_ranking_loss(
+        input1, input2, target, margin, reduction, want, grad_output, out
+    )
 
 
 def multilabel_soft_margin_loss(
@@ -1048,6 +1064,9 @@ def multilabel_soft_margin_loss(
 
 
 def _multilabel_soft_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any, weight: Any = None,
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
 ) -> Any:
-    return _core.multilabel_soft_margin_loss(input, target, weight, reduction, want, grad_output, out)
+    return _core.multilabel_soft_margin_loss(
+        input, target, weight, reduction, want, grad_output, out
+    )

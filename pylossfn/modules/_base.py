@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import operator
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
@@ -49,12 +50,13 @@ class Loss(Generic[_G]):
 
     A subclass names its implementation, ``_impl``: the private function of
     :mod:`pylossfn.functional` that the public function calls too,
-    ``_impl(want, grad_output, out, reduction_code, *arrays, **options)``, so
-    that each core function's positional protocol is written once; and
-    ``_options``, the names of its attributes that are passed as those
-    keywords.  Its constructor ends with ``self._validate()``: the options go
-    through the C core's checks (a validate-only call) when the criterion is
-    built, as torch validates its modules.  ``Loss[G]`` is generic in the type
+    ``_impl(want, grad_output, out, reduction_code, *arrays, *options)``, so
+    that each core function's positional protocol is written once; the
+    options are the attributes named as ``_impl``'s parameters after the
+    arrays (read from its signature).  Its constructor ends with
+    ``self._validate()``: the options go through the C core's checks (a
+    validate-only call) when the criterion is built, as torch validates its
+    modules.  ``Loss[G]`` is generic in the type
     of the gradient ``G``: an ndarray, or a tuple of them for the losses with
     several differentiable inputs.
 
@@ -85,24 +87,30 @@ class Loss(Generic[_G]):
 
     #: the private implementation in pylossfn.functional (see the class docstring)
     _impl: Callable[..., Any]
-    #: the attributes passed to ``_impl`` as keyword options
-    _options: tuple[str, ...] = ()
-    #: the number of array arguments of ``_impl`` (set from its signature)
+    #: the number of array arguments of ``_impl`` and the names of its options,
+    #: both read from its signature: the attributes of those names are its options
     _narrays = 0
+    _options: tuple[str, ...] = ()
+    _option_values: Callable[[Any], tuple[Any, ...]] = staticmethod(lambda self: ())
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         impl = cls.__dict__.get("_impl")
-        if impl is not None:
-            params = list(inspect.signature(impl.__func__).parameters.values())[4:]
-            cls._narrays = sum(
-                p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD for p in params
-            )
+        if impl is None:
+            return
+        params = list(inspect.signature(impl.__func__).parameters.values())[4:]
+        cls._narrays = sum(p.default is p.empty for p in params)
+        cls._options = tuple(p.name for p in params[cls._narrays:])
+        if len(cls._options) > 1:
+            cls._option_values = operator.attrgetter(*cls._options)
+        elif cls._options:
+            one = operator.attrgetter(cls._options[0])
+            cls._option_values = staticmethod(lambda self: (one(self),))
 
     def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
         """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
-        options = {name: getattr(self, name) for name in self._options}
-        return self._impl(want, grad_output, out, self._reduction_code, *inputs, **options)
+        return self._impl(want, grad_output, out, self._reduction_code, *inputs,
+                          *self._option_values(self))
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""

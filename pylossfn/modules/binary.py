@@ -31,7 +31,6 @@ class BCELoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._binary_cross_entropy)
-    _options = ("weight",)
 
 
 class BCEWithLogitsLoss(Loss[FloatArray]):
@@ -62,4 +61,3 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._binary_cross_entropy_with_logits)
-    _options = ("weight", "pos_weight")

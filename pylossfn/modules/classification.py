@@ -40,7 +40,6 @@ class CrossEntropyLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._cross_entropy)
-    _options = ("weight", "ignore_index", "label_smoothing")
 
 
 class NLLLoss(Loss[FloatArray]):
@@ -71,4 +70,3 @@ class NLLLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._nll_loss)
-    _options = ("weight", "ignore_index")

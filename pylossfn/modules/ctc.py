@@ -46,4 +46,3 @@ class CTCLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._ctc_loss)
-    _options = ("blank", "zero_infinity")

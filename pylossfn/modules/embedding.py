@@ -49,7 +49,6 @@ class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
         self._validate()
 
     _impl = staticmethod(F._cosine_embedding_loss)
-    _options = ("margin",)
 
 
 class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -86,7 +85,6 @@ class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
         self._validate()
 
     _impl = staticmethod(F._triplet_margin_loss)
-    _options = ("margin", "p", "eps", "swap")
 
 
 class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -125,4 +123,3 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
         self._validate()  # an unknown callable is refused here already
 
     _impl = staticmethod(F._triplet_margin_with_distance_loss)
-    _options = ("distance_function", "margin", "swap")

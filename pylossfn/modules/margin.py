@@ -38,7 +38,6 @@ class MultiMarginLoss(Loss[FloatArray]):
 
     # p and weight are checked again by every call: they may be set later
     _impl = staticmethod(F._multi_margin_loss)
-    _options = ("weight", "p", "margin")
 
 
 class MultiLabelMarginLoss(Loss[FloatArray]):

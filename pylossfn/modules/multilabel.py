@@ -43,7 +43,6 @@ class SigmoidFocalLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._sigmoid_focal_loss)
-    _options = ("alpha", "gamma")
 
 
 class AsymmetricLoss(Loss[FloatArray]):
@@ -81,7 +80,6 @@ class AsymmetricLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._asymmetric_loss)
-    _options = ("gamma_neg", "gamma_pos", "clip", "eps")
 
 
 class ZLPRLoss(Loss[FloatArray]):
@@ -136,4 +134,3 @@ class SoftF1Loss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._soft_f1_loss)
-    _options = ("eps",)

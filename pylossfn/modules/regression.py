@@ -49,6 +49,7 @@ class L1Loss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
+    weight = None  # the functional form's option; torch's module has none
     _impl = staticmethod(F._l1_loss)
 
 
@@ -67,6 +68,7 @@ class MSELoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
+    weight = None  # the functional form's option; torch's module has none
     _impl = staticmethod(F._mse_loss)
 
 
@@ -90,7 +92,6 @@ class SmoothL1Loss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._smooth_l1_loss)
-    _options = ("beta",)
 
 
 class HuberLoss(Loss[FloatArray]):
@@ -113,8 +114,8 @@ class HuberLoss(Loss[FloatArray]):
         self.delta = delta
         self._validate()
 
+    weight = None  # the functional form's option; torch's module has none
     _impl = staticmethod(F._huber_loss)
-    _options = ("delta",)
 
 
 class SoftMarginLoss(Loss[FloatArray]):
@@ -175,7 +176,6 @@ class KLDivLoss(Loss[FloatArray]):
         self._reduction = value
 
     _impl = staticmethod(F._kl_div)
-    _options = ("log_target",)
 
 
 class PoissonNLLLoss(Loss[FloatArray]):
@@ -206,7 +206,6 @@ class PoissonNLLLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._poisson_nll_loss)
-    _options = ("log_input", "full", "eps")
 
 
 class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -238,7 +237,6 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
         self._validate()
 
     _impl = staticmethod(F._gaussian_nll_loss)
-    _options = ("full", "eps")
 
 
 class HingeEmbeddingLoss(Loss[FloatArray]):
@@ -264,7 +262,6 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._hinge_embedding_loss)
-    _options = ("margin",)
 
 
 class MultiLabelSoftMarginLoss(Loss[FloatArray]):
@@ -291,7 +288,6 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
         self._validate()
 
     _impl = staticmethod(F._multilabel_soft_margin_loss)
-    _options = ("weight",)
 
 
 class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -318,4 +314,3 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
         self._validate()
 
     _impl = staticmethod(F._margin_ranking_loss)
-    _options = ("margin",)
