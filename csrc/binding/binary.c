@@ -73,13 +73,7 @@ binary(lf_call *c, int logits)
     if (lf_outputs(c, &o) < 0) {
         return NULL;
     }
-    ew.scale = c->scale;
-    lf_ew_set(&ew, LF_EW_INPUT, x);
-    lf_ew_set(&ew, LF_EW_TARGET, c->v[1].a);
-    lf_ew_set(&ew, LF_EW_GRAD_OUTPUT, c->go);
-    lf_ew_set(&ew, LF_EW_OUT, c->loss);
-    lf_ew_set(&ew, LF_EW_GRAD, c->grad[0]);
-    lf_ew_coalesce(&ew);
+    lf_ew_pair(c, &ew);
     double sum = 0.0;
     lf_error err;
     if (logits) {

@@ -49,7 +49,7 @@ enum { WANT_LOSS = 1, WANT_GRAD = 2 };
 #define GIL_THRESHOLD 4096
 
 #define LF_MAX_ARGS 10  /* arrays and options of one function */
-#define LF_MAX_OWNED 32 /* objects one call may own */
+#define LF_MAX_OWNED 48 /* objects one call may own */
 #define LF_MAX_MEM 3    /* PyMem work buffers of one call */
 #define LF_MAX_GRADS 3
 
@@ -200,6 +200,9 @@ int lf_broadcast_strides(lf_call *c, PyArrayObject *arr, int nd, const npy_intp 
 void lf_ew_init(lf_elementwise *a, int nd, const npy_intp *shape);
 void lf_ew_set(lf_elementwise *a, int op, PyArrayObject *arr);
 void lf_ew_coalesce(lf_elementwise *a);
+/* An element-wise loss's input and target (c->v[0], c->v[1]), grad_output
+ * and outputs into the view, then coalesced. */
+void lf_ew_pair(lf_call *c, lf_elementwise *a);
 
 /* ---- outputs and the result (outputs.c) --------------------------------- */
 

@@ -40,13 +40,7 @@ focal_family(lf_call *c, int kind)
         return NULL;
     }
     lf_ew_init(&ew, nd, dims);
-    ew.scale = c->scale;
-    lf_ew_set(&ew, LF_EW_INPUT, x);
-    lf_ew_set(&ew, LF_EW_TARGET, c->v[1].a);
-    lf_ew_set(&ew, LF_EW_GRAD_OUTPUT, c->go);
-    lf_ew_set(&ew, LF_EW_OUT, c->loss);
-    lf_ew_set(&ew, LF_EW_GRAD, c->grad[0]);
-    lf_ew_coalesce(&ew); /* also turns a 0-d input into one element of 1 dimension */
+    lf_ew_pair(c, &ew);
     double sum;
     const lf_value *v = c->v;
     if (kind == KIND_FOCAL) {

@@ -270,3 +270,15 @@ lf_ew_coalesce(lf_elementwise *a)
     }
     a->ndim = out;
 }
+
+void
+lf_ew_pair(lf_call *c, lf_elementwise *a)
+{
+    a->scale = c->scale;
+    lf_ew_set(a, LF_EW_INPUT, c->v[0].a);
+    lf_ew_set(a, LF_EW_TARGET, c->v[1].a);
+    lf_ew_set(a, LF_EW_GRAD_OUTPUT, c->go);
+    lf_ew_set(a, LF_EW_OUT, c->loss);
+    lf_ew_set(a, LF_EW_GRAD, c->grad[0]);
+    lf_ew_coalesce(a); /* also turns a 0-d input into one element of 1 dimension */
+}
