@@ -22,6 +22,8 @@ WARN = -std=c99 -Wall -Wextra -Wshadow -Werror
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 KERNELS = $(wildcard csrc/kernels/*.c)
 FUZZERS = families elementwise classes
+# the only files that include Python.h and the NumPy headers
+BINDING = csrc/module.c $(wildcard csrc/binding/*.c)
 ASAN_DIR = build/asan
 PY_INC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 NP_INC = $(shell $(PYTHON) -c "import numpy; print(numpy.get_include())")
@@ -79,15 +81,17 @@ lint:
 	  for src in $(KERNELS) tests/c/test_engine.c; do \
 	    $$cc $(WARN) -O2 -Icsrc -Ifuzz -c $$src -o build/lint/$$(basename $$src).$$cc.o || exit 1; \
 	  done; \
-	  $$cc $(WARN) -O2 -Wno-unused-parameter -Icsrc -I$(PY_INC) -I$(NP_INC) -fPIC \
-	    -c csrc/module.c -o build/lint/module.$$cc.o || exit 1; \
+	  for src in $(BINDING); do \
+	    $$cc $(WARN) -O2 -Icsrc -I$(PY_INC) -I$(NP_INC) -fPIC \
+	      -c $$src -o build/lint/$$(basename $$src).$$cc.o || exit 1; \
+	  done; \
 	done
 	for f in $(FUZZERS); do \
 	  $(CC_CLANG) $(WARN) -O1 -fsanitize=fuzzer-no-link -Icsrc -c fuzz/fuzz_$$f.c \
 	    -o build/lint/fuzz_$$f.o || exit 1; \
 	done
 	$(CPPCHECK) -Ifuzz csrc/kernels tests/c fuzz
-	$(CPPCHECK) -I$(PY_INC) -I$(NP_INC) csrc/module.c
+	$(CPPCHECK) -I$(PY_INC) -I$(NP_INC) -Icsrc/binding $(BINDING)
 
 # The sanitized extension is loaded into the ordinary interpreter, so ASan's
 # runtime must come first (LD_PRELOAD), and libstdc++ right after it: torch

@@ -310,6 +310,11 @@ typedef struct {
 double lf_ctc_f32(const lf_ctc *a, double *work);
 double lf_ctc_f64(const lf_ctc *a, double *work);
 
+/* Pre-pass: every class of each target sequence (its target_length entries
+ * from tg_offset) in [0, C); the first bad one is reported (LF_ERR_CLASS,
+ * its position in `targets`), nothing is written. */
+lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Regression / element-wise family (kernels/regression.c).                 */
 /* ------------------------------------------------------------------------ */

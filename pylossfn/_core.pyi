@@ -36,112 +36,133 @@ def nll_loss(
 ) -> _Result: ...
 def cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
-    reduction: int, label_smoothing: float, want: int, grad_output: ArrayLike | None,
+    label_smoothing: float, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- activations
 
-def softmax(input: ArrayLike, dim: int, log: bool, /) -> _Float: ...
-def sigmoid(input: ArrayLike, log: bool, /) -> _Float: ...
+def softmax(input: ArrayLike, dim: int, /) -> _Float: ...
+def log_softmax(input: ArrayLike, dim: int, /) -> _Float: ...
+def sigmoid(input: ArrayLike, /) -> _Float: ...
+def logsigmoid(input: ArrayLike, /) -> _Float: ...
 
 # -- multi-label losses on logits
 
 def sigmoid_focal_loss(
     input: ArrayLike, target: ArrayLike, alpha: float, gamma: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def asymmetric_loss(
     input: ArrayLike, target: ArrayLike, gamma_neg: float, gamma_pos: float,
-    clip: float | None, eps: float, reduction: int, want: int, grad_output: ArrayLike | None, /,
+    clip: float | None, eps: float, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def multilabel_categorical_crossentropy(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def soft_f1_loss(
     input: ArrayLike, target: ArrayLike, eps: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- distances and embedding losses
 
-def pairwise_distance(x1: ArrayLike, x2: ArrayLike, p: float, eps: float, /) -> _Float: ...
-def cosine_similarity(x1: ArrayLike, x2: ArrayLike, eps: float, /) -> _Float: ...
+def pairwise_distance(
+    x1: ArrayLike, x2: ArrayLike, p: float, eps: float, keepdim: bool, /,
+) -> _Float: ...
+def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int, eps: float, /) -> _Float: ...
 def cosine_embedding_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, /,
+    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
 ) -> _Result: ...
 def triplet_margin_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float, p: float,
+    eps: float, swap: bool, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: tuple[_Float, _Float, _Float] | None = None, /,
+) -> _Result: ...
+def triplet_margin_with_distance_loss(
+    anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float, p: float,
     eps: float, swap: bool, distance: int, reduction: int, want: int,
-    grad_output: ArrayLike | None, fname: str = ..., /,
+    grad_output: ArrayLike | None, out: tuple[_Float, _Float, _Float] | None = None, /,
 ) -> _Result: ...
 
 # -- multi-class hinge losses
 
 def multi_margin_loss(
-    input: ArrayLike, target: ArrayLike, p: int, margin: float, weight: ArrayLike | None,
-    reduction: int, want: int, grad_output: ArrayLike | None, /,
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, p: int, margin: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def multilabel_margin_loss(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- connectionist temporal classification
 
 def ctc_loss(
     log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike,
-    target_lengths: ArrayLike, blank: int, reduction: int, zero_infinity: bool, want: int,
-    grad_output: ArrayLike | None, /,
+    target_lengths: ArrayLike, blank: int, zero_infinity: bool, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- regression and element-wise losses
 
 def l1_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def mse_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def smooth_l1_loss(
     input: ArrayLike, target: ArrayLike, beta: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def huber_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, delta: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, /,
+    want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def soft_margin_loss(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def kl_div(
     input: ArrayLike, target: ArrayLike, log_target: bool, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def poisson_nll_loss(
     input: ArrayLike, target: ArrayLike, log_input: bool, full: bool, eps: float,
-    reduction: int, want: int, grad_output: ArrayLike | None, /,
+    reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def gaussian_nll_loss(
     input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool, eps: float,
-    reduction: int, want: int, grad_output: ArrayLike | None, /,
+    reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def hinge_embedding_loss(
     input: ArrayLike, target: ArrayLike, margin: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def margin_ranking_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, /,
+    want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def multilabel_soft_margin_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, /,
+    grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- threads and test hooks

@@ -110,10 +110,15 @@ def binary_cross_entropy(
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
     0.164252...
     """
-    fname = "binary_cross_entropy"
-    return _core.binary_cross_entropy(
-        input, target, weight, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "binary_cross_entropy")
+    return _binary_cross_entropy(_LOSS, None, None, code, input, target, weight)
+
+
+def _binary_cross_entropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None,
+) -> Any:
+    return _core.binary_cross_entropy(input, target, weight, reduction, want, grad_output, out)
 
 
 def binary_cross_entropy_with_logits(
@@ -137,9 +142,18 @@ def binary_cross_entropy_with_logits(
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
     """
-    fname = "binary_cross_entropy_with_logits"
+    code = _reduction_code(reduction, "binary_cross_entropy_with_logits")
+    return _binary_cross_entropy_with_logits(
+        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight
+    )
+
+
+def _binary_cross_entropy_with_logits(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, pos_weight: Any = None,
+) -> Any:
     return _core.bce_with_logits(
-        input, target, weight, pos_weight, _reduction_code(reduction, fname), _LOSS, None
+        input, target, weight, pos_weight, reduction, want, grad_output, out
     )
 
 
@@ -167,16 +181,17 @@ def cross_entropy(
     >>> round(float(F.cross_entropy(x, t)), 6)
     0.241311
     """
-    fname = "cross_entropy"
+    code = _reduction_code(reduction, "cross_entropy")
+    return _cross_entropy(_LOSS, None, None, code, input, target, weight,
+                          ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+def _cross_entropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, ignore_index: Any = -100, label_smoothing: Any = 0.0,
+) -> Any:
     return _core.cross_entropy(
-        input,
-        target,
-        weight,
-        ignore_index,
-        _reduction_code(reduction, fname),
-        label_smoothing,
-        _LOSS,
-        None,
+        input, target, weight, ignore_index, label_smoothing, reduction, want, grad_output, out
     )
 
 
@@ -199,10 +214,15 @@ def nll_loss(
     >>> round(float(F.nll_loss(logp, t)), 6)
     1.609438
     """
-    fname = "nll_loss"
-    return _core.nll_loss(
-        input, target, weight, ignore_index, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "nll_loss")
+    return _nll_loss(_LOSS, None, None, code, input, target, weight, ignore_index=ignore_index)
+
+
+def _nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, ignore_index: Any = -100,
+) -> Any:
+    return _core.nll_loss(input, target, weight, ignore_index, reduction, want, grad_output, out)
 
 
 def sigmoid(input: ArrayLike) -> FloatArray:
@@ -214,7 +234,7 @@ def sigmoid(input: ArrayLike) -> FloatArray:
     >>> F.sigmoid(np.array([0.0, 1e4, -1e4]))
     array([0.5, 1. , 0. ])
     """
-    return _core.sigmoid(input, False)
+    return _core.sigmoid(input)
 
 
 def logsigmoid(input: ArrayLike) -> FloatArray:
@@ -226,7 +246,7 @@ def logsigmoid(input: ArrayLike) -> FloatArray:
     >>> F.logsigmoid(np.array([0.0, -1e4]))
     array([-6.93147181e-01, -1.00000000e+04])
     """
-    return _core.sigmoid(input, True)
+    return _core.logsigmoid(input)
 
 
 def _softmax_dim(input: ArrayLike, dim: int | None, fname: str) -> int:
@@ -259,7 +279,7 @@ def softmax(
     array([[0.25, 0.75]])
     """
     dim = _softmax_dim(input, dim, "softmax")
-    return _core.softmax(_as_dtype(input, dtype), dim, False)
+    return _core.softmax(_as_dtype(input, dtype), dim)
 
 
 def log_softmax(
@@ -275,7 +295,7 @@ def log_softmax(
     array([-0.69314718, -0.69314718])
     """
     dim = _softmax_dim(input, dim, "log_softmax")
-    return _core.softmax(_as_dtype(input, dtype), dim, True)
+    return _core.log_softmax(_as_dtype(input, dtype), dim)
 
 
 # --------------------------------------------------------------------------
@@ -308,10 +328,15 @@ def sigmoid_focal_loss(
     >>> F.sigmoid_focal_loss(x, y).round(6)
     array([0.000451, 0.016994])
     """
-    fname = "sigmoid_focal_loss"
-    return _core.sigmoid_focal_loss(
-        input, target, alpha, gamma, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "sigmoid_focal_loss")
+    return _sigmoid_focal_loss(_LOSS, None, None, code, input, target, alpha=alpha, gamma=gamma)
+
+
+def _sigmoid_focal_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    alpha: Any = 0.25, gamma: Any = 2.0,
+) -> Any:
+    return _core.sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, grad_output, out)
 
 
 def asymmetric_loss(
@@ -338,10 +363,17 @@ def asymmetric_loss(
     >>> round(float(F.asymmetric_loss(x, y)), 6)
     0.106951
     """
-    fname = "asymmetric_loss"
+    code = _reduction_code(reduction, "asymmetric_loss")
+    return _asymmetric_loss(_LOSS, None, None, code, input, target, gamma_neg=gamma_neg,
+                            gamma_pos=gamma_pos, clip=clip, eps=eps)
+
+
+def _asymmetric_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    gamma_neg: Any = 4.0, gamma_pos: Any = 1.0, clip: Any = 0.05, eps: Any = 1e-8,
+) -> Any:
     return _core.asymmetric_loss(
-        input, target, gamma_neg, gamma_pos, clip, eps, _reduction_code(reduction, fname),
-        _LOSS, None,
+        input, target, gamma_neg, gamma_pos, clip, eps, reduction, want, grad_output, out
     )
 
 
@@ -366,9 +398,15 @@ def multilabel_categorical_crossentropy(
     >>> F.multilabel_categorical_crossentropy(x, y, reduction="none").round(6)
     array([0.868219])
     """
-    fname = "multilabel_categorical_crossentropy"
+    code = _reduction_code(reduction, "multilabel_categorical_crossentropy")
+    return _multilabel_categorical_crossentropy(_LOSS, None, None, code, input, target)
+
+
+def _multilabel_categorical_crossentropy(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
     return _core.multilabel_categorical_crossentropy(
-        input, target, _reduction_code(reduction, fname), _LOSS, None
+        input, target, reduction, want, grad_output, out
     )
 
 
@@ -392,67 +430,20 @@ def soft_f1_loss(
     >>> F.soft_f1_loss(x, y, reduction="none").round(6)
     array([0.047426, 0.047426])
     """
-    fname = "soft_f1_loss"
-    return _core.soft_f1_loss(input, target, eps, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "soft_f1_loss")
+    return _soft_f1_loss(_LOSS, None, None, code, input, target, eps=eps)
+
+
+def _soft_f1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    eps: Any = 1e-16,
+) -> Any:
+    return _core.soft_f1_loss(input, target, eps, reduction, want, grad_output, out)
 
 
 # --------------------------------------------------------------------------
 # Embedding losses and distances: rows of D features, compared pairwise
 # --------------------------------------------------------------------------
-
-
-def _operands(
-    fname: str, names: Sequence[str], arrays: Sequence[Any], *, same_ndim: bool = False
-) -> tuple[Sequence[Any], _Shapes]:
-    """The row operands broadcast to one shape, and how to fold gradients back.
-
-    Returns ``(arrays, shapes)``: ``shapes`` is None on the fast path (every
-    operand an ndarray of one shape and dtype, passed through untouched),
-    else the ``(shape, dtype)`` of each original operand for ``_fold``.
-    """
-    first = arrays[0]
-    if all(
-        type(a) is np.ndarray and a.shape == first.shape and a.dtype == first.dtype
-        for a in arrays
-    ):
-        return arrays, None
-    arrays = [as_array(a, fname, n) for a, n in zip(arrays, names)]
-    if same_ndim and len({a.ndim for a in arrays}) > 1:
-        dims = ", ".join(f"{n} {a.ndim}-d" for a, n in zip(arrays, names))
-        raise ValueError(f"{fname}: the inputs must have the same number of dimensions, got {dims}")
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    except ValueError:
-        got = ", ".join(f"{n} {a.shape}" for a, n in zip(arrays, names))
-        raise ValueError(f"{fname}: the shapes do not broadcast: {got}") from None
-    shapes = [(a.shape, a.dtype) for a in arrays]
-    return [np.broadcast_to(a, shape) for a in arrays], shapes
-
-
-def _fold(grad: NDArray[Any], shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-    """A gradient of the broadcast shape summed back to an operand's shape and dtype."""
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True).reshape(shape)
-    # the operand's precision, but native byte order: a byte-swapped input
-    # gets an ordinary gradient, as from the core
-    dtype = dtype.newbyteorder("=")
-    if dtype.kind == "f" and grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
-
-
-def _fold_result(result: Any, want: int, shapes: _Shapes) -> Any:
-    """Folds the gradient tuple of a core result (see ``_operands``)."""
-    if shapes is None or not want & _core.WANT_GRAD:
-        return result
-    if want & _LOSS:
-        loss, grads = result
-    grads = tuple(_fold(g, s, d) for g, (s, d) in zip(grads if want & _LOSS else result, shapes))
-    return (loss, grads) if want & _LOSS else grads
 
 
 def pairwise_distance(
@@ -470,10 +461,7 @@ def pairwise_distance(
     >>> F.pairwise_distance(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([3.0, 4.0]), eps=0.0)
     array([5.        , 3.60555128])
     """
-    fname = "pairwise_distance"
-    (x1, x2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
-    out = _core.pairwise_distance(x1, x2, p, eps)
-    return out[..., np.newaxis] if keepdim and np.ndim(x1) > 0 else out
+    return _core.pairwise_distance(x1, x2, p, eps, keepdim)
 
 
 def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1e-8) -> FloatArray:
@@ -486,14 +474,7 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
     >>> F.cosine_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [-1.0, -1.0]]))
     array([ 1., -1.])
     """
-    fname = "cosine_similarity"
-    (a1, a2), _ = _operands(fname, ("x1", "x2"), (x1, x2))
-    nd = max(np.ndim(a1), 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"{fname}: dim {dim} is out of range for {np.ndim(a1)}-d inputs")
-    if np.ndim(a1) > 0:
-        a1, a2 = np.moveaxis(a1, dim, -1), np.moveaxis(a2, dim, -1)
-    return _core.cosine_similarity(a1, a2, eps)
+    return _core.cosine_similarity(x1, x2, dim, eps)
 
 
 def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArray:
@@ -509,31 +490,6 @@ def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArr
     array([1.])
     """
     return 1 - cosine_similarity(x1, x2, dim=-1, eps=eps)
-
-
-def _cosine_embedding(
-    want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
-    target: ArrayLike, margin: float, reduction: int,
-) -> Any:
-    fname = "cosine_embedding_loss"
-    (x1, x2), shapes = _operands(fname, ("input1", "input2"), (input1, input2))
-    if shapes is not None and np.ndim(x1) == 2 and np.shape(target) != x1.shape[:1]:
-        target = as_array(target, fname, "target")
-        if target.ndim != 1:
-            raise ValueError(
-                f"{fname}: target must be 1-d for 2-d inputs, got shape {target.shape}"
-            )
-        try:
-            target = np.broadcast_to(target, x1.shape[:1])
-        except ValueError:
-            raise ValueError(
-                f"{fname}: target of shape {target.shape} does not broadcast to the "
-                f"{x1.shape[0]} rows of the inputs"
-            ) from None
-    elif shapes is None and np.ndim(x1) == 2 and np.shape(target) == (1,) != x1.shape[:1]:
-        target = np.broadcast_to(as_array(target, fname, "target"), x1.shape[:1])
-    result = _core.cosine_embedding_loss(x1, x2, target, margin, reduction, want, grad_output)
-    return _fold_result(result, want, shapes)
 
 
 def cosine_embedding_loss(
@@ -559,29 +515,16 @@ def cosine_embedding_loss(
     array([0.292893, 0.707107])
     """
     code = _reduction_code(reduction, "cosine_embedding_loss")
-    return _cosine_embedding(_LOSS, None, input1, input2, target, margin, code)
+    return _cosine_embedding_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
 
 
-def _check_margin(margin: float, fname: str) -> None:
-    if not margin > 0:
-        raise ValueError(f"{fname}: margin must be greater than 0, got {margin!r}")
-
-
-def _triplet(
-    want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
-    negative: ArrayLike, margin: float, p: float, eps: float, swap: bool, dist: int,
-    reduction: int, fname: str,
+def _cosine_embedding_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input1: Any, input2: Any,
+    target: Any, margin: Any = 0.0,
 ) -> Any:
-    # checked on every call, not only by the constructors: a margin set on a
-    # loss object afterwards must not pass unchecked (torch checks per call too)
-    _check_margin(margin, fname)
-    names = ("anchor", "positive", "negative")
-    arrays, shapes = _operands(fname, names, (anchor, positive, negative), same_ndim=True)
-    a, pos, neg = arrays
-    result = _core.triplet_margin_loss(
-        a, pos, neg, margin, p, eps, swap, dist, reduction, want, grad_output, fname
+    return _core.cosine_embedding_loss(
+        input1, input2, target, margin, reduction, want, grad_output, out
     )
-    return _fold_result(result, want, shapes)
 
 
 def triplet_margin_loss(
@@ -605,11 +548,18 @@ def triplet_margin_loss(
     >>> round(float(F.triplet_margin_loss(a, pos, neg, eps=0.0)), 6)
     1.0
     """
-    fname = "triplet_margin_loss"
-    code = _reduction_code(reduction, fname)
-    _check_margin(margin, fname)
-    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, 0, code,
-                    fname)
+    code = _reduction_code(reduction, "triplet_margin_loss")
+    return _triplet_margin_loss(_LOSS, None, None, code, anchor, positive, negative,
+                                margin=margin, p=p, eps=eps, swap=swap)
+
+
+def _triplet_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
+    negative: Any, margin: Any = 1.0, p: Any = 2.0, eps: Any = 1e-6, swap: Any = False,
+) -> Any:
+    return _core.triplet_margin_loss(
+        anchor, positive, negative, margin, p, eps, swap, reduction, want, grad_output, out
+    )
 
 
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
@@ -662,24 +612,27 @@ def triplet_margin_with_distance_loss(
     >>> round(float(loss), 6)
     0.004963
     """
-    fname = "triplet_margin_with_distance_loss"
-    code = _reduction_code(reduction, fname)
-    _check_margin(margin, fname)
-    kind, p, eps = _distance_kind(distance_function, fname)
-    return _triplet(_LOSS, None, anchor, positive, negative, margin, p, eps, swap, kind, code,
-                    fname)
+    code = _reduction_code(reduction, "triplet_margin_with_distance_loss")
+    return _triplet_margin_with_distance_loss(
+        _LOSS, None, None, code, anchor, positive, negative,
+        distance_function=distance_function, margin=margin, swap=swap,
+    )
+
+
+def _triplet_margin_with_distance_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
+    negative: Any, distance_function: Any = None, margin: Any = 1.0, swap: Any = False,
+) -> Any:
+    kind, p, eps = _distance_kind(distance_function, "triplet_margin_with_distance_loss")
+    return _core.triplet_margin_with_distance_loss(
+        anchor, positive, negative, margin, p, eps, swap, kind, reduction, want, grad_output,
+        out,
+    )
 
 
 # --------------------------------------------------------------------------
 # Multi-class hinge losses
 # --------------------------------------------------------------------------
-
-
-def _check_multi_margin(p: int, weight: ArrayLike | None, fname: str) -> None:
-    if p not in (1, 2):
-        raise ValueError(f"{fname}: only p == 1 and p == 2 supported, got p={p!r}")
-    if weight is not None and np.ndim(weight) != 1:
-        raise ValueError(f"{fname}: weight must be one-dimensional, got {np.ndim(weight)}-d")
 
 
 def multi_margin_loss(
@@ -701,10 +654,18 @@ def multi_margin_loss(
     >>> round(float(F.multi_margin_loss(x, y)), 6)
     0.325
     """
-    fname = "multi_margin_loss"
-    code = _reduction_code(reduction, fname)
-    _check_multi_margin(p, weight, fname)
-    return _core.multi_margin_loss(input, target, p, margin, weight, code, _LOSS, None)
+    code = _reduction_code(reduction, "multi_margin_loss")
+    return _multi_margin_loss(_LOSS, None, None, code, input, target, weight=weight, p=p,
+                              margin=margin)
+
+
+def _multi_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, p: Any = 1, margin: Any = 1.0,
+) -> Any:
+    return _core.multi_margin_loss(
+        input, target, weight, p, margin, reduction, want, grad_output, out
+    )
 
 
 def multilabel_margin_loss(
@@ -725,22 +686,18 @@ def multilabel_margin_loss(
     0.85
     """
     code = _reduction_code(reduction, "multilabel_margin_loss")
-    return _core.multilabel_margin_loss(input, target, code, _LOSS, None)
+    return _multilabel_margin_loss(_LOSS, None, None, code, input, target)
+
+
+def _multilabel_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
+    return _core.multilabel_margin_loss(input, target, reduction, want, grad_output, out)
 
 
 # --------------------------------------------------------------------------
 # Connectionist temporal classification
 # --------------------------------------------------------------------------
-
-
-def _lengths(lengths: ArrayLike, name: str) -> NDArray[Any]:
-    """A length argument (int, sequence, array) as a 1-d array; the core checks it.
-
-    Converted as the core converts arguments: np.asarray would turn None into
-    an object array and silently drop a masked array's mask.
-    """
-    arr = as_array(lengths, "ctc_loss", name)
-    return arr.reshape(1) if arr.ndim == 0 else arr
 
 
 def ctc_loss(
@@ -767,10 +724,17 @@ def ctc_loss(
     0.287682
     """
     code = _reduction_code(reduction, "ctc_loss")
+    return _ctc_loss(_LOSS, None, None, code, log_probs, targets, input_lengths, target_lengths,
+                     blank=blank, zero_infinity=zero_infinity)
+
+
+def _ctc_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, log_probs: Any, targets: Any,
+    input_lengths: Any, target_lengths: Any, blank: Any = 0, zero_infinity: Any = False,
+) -> Any:
     return _core.ctc_loss(
-        log_probs, targets, _lengths(input_lengths, "input_lengths"),
-        _lengths(target_lengths, "target_lengths"), blank, code,
-        zero_infinity, _LOSS, None,
+        log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, reduction,
+        want, grad_output, out,
     )
 
 
@@ -812,8 +776,15 @@ def l1_loss(
     >>> float(F.l1_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     1.5
     """
-    fname = "l1_loss"
-    return _core.l1_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "l1_loss")
+    return _l1_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _l1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
+) -> Any:
+    return _core.l1_loss(input, target, weight, reduction, want, grad_output, out)
 
 
 def mse_loss(
@@ -830,8 +801,15 @@ def mse_loss(
     >>> float(F.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     2.5
     """
-    fname = "mse_loss"
-    return _core.mse_loss(input, target, weight, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "mse_loss")
+    return _mse_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _mse_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
+) -> Any:
+    return _core.mse_loss(input, target, weight, reduction, want, grad_output, out)
 
 
 def smooth_l1_loss(
@@ -847,10 +825,15 @@ def smooth_l1_loss(
     >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
     array([0.125, 2.5  ])
     """
-    fname = "smooth_l1_loss"
-    return _core.smooth_l1_loss(
-        input, target, beta, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "smooth_l1_loss")
+    return _smooth_l1_loss(_LOSS, None, None, code, input, target, beta=beta)
+
+
+def _smooth_l1_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, beta: Any = 1.0,
+) -> Any:
+    return _core.smooth_l1_loss(input, target, beta, reduction, want, grad_output, out)
 
 
 def huber_loss(
@@ -869,10 +852,15 @@ def huber_loss(
     >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none", delta=2.0)
     array([0.125, 4.   ])
     """
-    fname = "huber_loss"
-    return _core.huber_loss(
-        input, target, weight, delta, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "huber_loss")
+    return _huber_loss(_LOSS, None, None, code, input, target, weight=weight, delta=delta)
+
+
+def _huber_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None, delta: Any = 1.0,
+) -> Any:
+    return _core.huber_loss(input, target, weight, delta, reduction, want, grad_output, out)
 
 
 def soft_margin_loss(
@@ -890,8 +878,14 @@ def soft_margin_loss(
     >>> round(float(F.soft_margin_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]))), 6)
     0.720095
     """
-    fname = "soft_margin_loss"
-    return _core.soft_margin_loss(input, target, _reduction_code(reduction, fname), _LOSS, None)
+    code = _reduction_code(reduction, "soft_margin_loss")
+    return _soft_margin_loss(_LOSS, None, None, code, input, target)
+
+
+def _soft_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+) -> Any:
+    return _core.soft_margin_loss(input, target, reduction, want, grad_output, out)
 
 
 def kl_div(
@@ -914,10 +908,15 @@ def kl_div(
     >>> round(float(F.kl_div(np.log(q), p, reduction="batchmean")), 6)
     0.130812
     """
-    fname = "kl_div"
-    return _core.kl_div(
-        input, target, log_target, _kl_reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _kl_reduction_code(reduction, "kl_div")
+    return _kl_div(_LOSS, None, None, code, input, target, log_target=log_target)
+
+
+def _kl_div(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, log_target: Any = False,
+) -> Any:
+    return _core.kl_div(input, target, log_target, reduction, want, grad_output, out)
 
 
 def poisson_nll_loss(
@@ -936,9 +935,17 @@ def poisson_nll_loss(
     >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0]), reduction="none")
     array([1.        , 0.71828183])
     """
-    fname = "poisson_nll_loss"
+    code = _reduction_code(reduction, "poisson_nll_loss")
+    return _poisson_nll_loss(_LOSS, None, None, code, input, target, log_input=log_input,
+                             full=full, eps=eps)
+
+
+def _poisson_nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, log_input: Any = True, full: Any = False, eps: Any = 1e-8,
+) -> Any:
     return _core.poisson_nll_loss(
-        input, target, log_input, full, eps, _reduction_code(reduction, fname), _LOSS, None
+        input, target, log_input, full, eps, reduction, want, grad_output, out
     )
 
 
@@ -962,9 +969,16 @@ def gaussian_nll_loss(
     ...                     reduction="none")
     array([0.5       , 0.69314718])
     """
-    fname = "gaussian_nll_loss"
+    code = _reduction_code(reduction, "gaussian_nll_loss")
+    return _gaussian_nll_loss(_LOSS, None, None, code, input, target, var, full=full, eps=eps)
+
+
+def _gaussian_nll_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, var: Any, full: Any = False, eps: Any = 1e-6,
+) -> Any:
     return _core.gaussian_nll_loss(
-        input, target, var, full, eps, _reduction_code(reduction, fname), _LOSS, None
+        input, target, var, full, eps, reduction, want, grad_output, out
     )
 
 
@@ -983,10 +997,15 @@ def hinge_embedding_loss(
     >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
     array([0.3, 0.7])
     """
-    fname = "hinge_embedding_loss"
-    return _core.hinge_embedding_loss(
-        input, target, margin, _reduction_code(reduction, fname), _LOSS, None
-    )
+    code = _reduction_code(reduction, "hinge_embedding_loss")
+    return _hinge_embedding_loss(_LOSS, None, None, code, input, target, margin=margin)
+
+
+def _hinge_embedding_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, margin: Any = 1.0,
+) -> Any:
+    return _core.hinge_embedding_loss(input, target, margin, reduction, want, grad_output, out)
 
 
 def margin_ranking_loss(
@@ -1007,9 +1026,16 @@ def margin_ranking_loss(
     ...                       reduction="none")
     array([0., 1.])
     """
-    fname = "margin_ranking_loss"
+    code = _reduction_code(reduction, "margin_ranking_loss")
+    return _margin_ranking_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
+
+
+def _margin_ranking_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input1: Any, input2: Any, target: Any, margin: Any = 0.0,
+) -> Any:
     return _core.margin_ranking_loss(
-        input1, input2, target, margin, _reduction_code(reduction, fname), _LOSS, None
+        input1, input2, target, margin, reduction, want, grad_output, out
     )
 
 
@@ -1033,7 +1059,14 @@ def multilabel_soft_margin_loss(
     >>> F.multilabel_soft_margin_loss(x, y, reduction="none").round(6)
     array([0.220095])
     """
-    fname = "multilabel_soft_margin_loss"
+    code = _reduction_code(reduction, "multilabel_soft_margin_loss")
+    return _multilabel_soft_margin_loss(_LOSS, None, None, code, input, target, weight=weight)
+
+
+def _multilabel_soft_margin_loss(
+    want: int, grad_output: Any, out: Any, reduction: int,
+    input: Any, target: Any, weight: Any = None,
+) -> Any:
     return _core.multilabel_soft_margin_loss(
-        input, target, weight, _reduction_code(reduction, fname), _LOSS, None
+        input, target, weight, reduction, want, grad_output, out
     )

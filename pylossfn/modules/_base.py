@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+import operator
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = ["Loss"]
 _LOSS = _core.WANT_LOSS
 _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
+_CHECK = 0  # want nothing: the core validates the options only
 
 #: what ``backward`` returns: one array, or a tuple with one per differentiable input
 _G = TypeVar("_G")
@@ -37,17 +39,25 @@ class Loss(Generic[_G]):
     between ``forward`` and ``backward`` and ``backward`` sees the new values.
 
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
-    input's shape and dtype (C-contiguous, not overlapping the inputs) that
-    receives the gradient instead of a new array, so that a training loop
-    can reuse one buffer; it is never written when the call raises.  The
-    four core losses (BCE, BCE with logits, cross-entropy, NLL) take it.
+    input's shape and dtype (writeable, not overlapping the inputs; the
+    class-index, row and CTC losses also want it C-contiguous) that receives
+    the gradient instead of a new array, so that a training loop can reuse
+    one buffer; it is never written when the call raises.  Losses with
+    several gradients take a tuple with one buffer per gradient.
 
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
 
-    Subclasses implement ``_run(want, grad_output, *inputs, out=None)`` as
-    one call into ``pylossfn._core``.  ``Loss[G]`` is generic in the type of
-    the gradient ``G``: an ndarray, or a tuple of them for the losses with
+    A subclass names its implementation, ``_impl``: the private function of
+    :mod:`pylossfn.functional` that the public function calls too,
+    ``_impl(want, grad_output, out, reduction_code, *arrays, *options)``, so
+    that each core function's positional protocol is written once; the
+    options are the attributes named as ``_impl``'s parameters after the
+    arrays (read from its signature).  Its constructor ends with
+    ``self._validate()``: the options go through the C core's checks (a
+    validate-only call) when the criterion is built, as torch validates its
+    modules.  ``Loss[G]`` is generic in the type
+    of the gradient ``G``: an ndarray, or a tuple of them for the losses with
     several differentiable inputs.
 
     >>> import numpy as np, pylossfn as lf
@@ -75,9 +85,36 @@ class Loss(Generic[_G]):
         self._reduction_code = _reduction_code(value, type(self).__name__)
         self._reduction = value
 
-    def _run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
-        # (want, grad_output, *inputs, out=None) -> loss, grad or (loss, grad)
-        raise NotImplementedError
+    #: the private implementation in pylossfn.functional (see the class docstring)
+    _impl: Callable[..., Any]
+    #: the number of array arguments of ``_impl`` and the names of its options,
+    #: both read from its signature: the attributes of those names are its options
+    _narrays = 0
+    _options: tuple[str, ...] = ()
+    _option_values: Callable[[Any], tuple[Any, ...]] = staticmethod(lambda self: ())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        impl = cls.__dict__.get("_impl")
+        if impl is None:
+            return
+        params = list(inspect.signature(impl.__func__).parameters.values())[4:]
+        cls._narrays = sum(p.default is p.empty for p in params)
+        cls._options = tuple(p.name for p in params[cls._narrays:])
+        if len(cls._options) > 1:
+            cls._option_values = operator.attrgetter(*cls._options)
+        elif cls._options:
+            one = operator.attrgetter(cls._options[0])
+            cls._option_values = staticmethod(lambda self: (one(self),))
+
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
+        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
+        return self._impl(want, grad_output, out, self._reduction_code, *inputs,
+                          *self._option_values(self))
+
+    def _validate(self) -> None:
+        """Checks the options through the core (a call with no arrays)."""
+        self._run(_CHECK, None, *(None,) * self._narrays)
 
     def __call__(self, *inputs: ArrayLike) -> LossValue:
         return self.forward(*inputs)
@@ -89,7 +126,8 @@ class Loss(Generic[_G]):
         return loss
 
     def backward(
-        self, grad_output: ArrayLike | None = None, *, out: FloatArray | None = None,
+        self, grad_output: ArrayLike | None = None, *,
+        out: FloatArray | tuple[FloatArray, ...] | None = None,
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
@@ -97,34 +135,18 @@ class Loss(Generic[_G]):
             raise RuntimeError(
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
-        if out is None:
-            return self._run(_GRAD, grad_output, *self._saved)
-        return self._run(_GRAD, grad_output, *self._saved, out=self._out_arg(out))
+        return self._run(_GRAD, grad_output, *self._saved, out=out)
 
     def forward_backward(
         self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
-        out: FloatArray | None = None,
+        out: FloatArray | tuple[FloatArray, ...] | None = None,
     ) -> tuple[LossValue, _G]:
         """``(loss, grad)`` in one fused pass of the C core (the gradient
         written to ``out`` when given)."""
         # the per-call cost is the point here: no more Python than one call
-        if out is None:
-            result = self._run(_BOTH, grad_output, *inputs)
-        else:
-            result = self._run(_BOTH, grad_output, *inputs, out=self._out_arg(out))
+        result = self._run(_BOTH, grad_output, *inputs, out=out)
         self._saved = inputs
         return result
-
-    #: whether ``_run`` takes ``out=`` (a gradient buffer)
-    _supports_out = False
-
-    def _out_arg(self, out: FloatArray) -> FloatArray:
-        if not self._supports_out:
-            raise TypeError(
-                f"{type(self).__name__}: out= is not supported by this loss; "
-                "omit it to get a new gradient array"
-            )
-        return out
 
     def __repr__(self) -> str:
         # like torch's extra_repr: only the options that differ from the defaults

@@ -1,9 +1,7 @@
 """Binary losses: one independent probability (or logit) per element."""
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
+from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -30,16 +28,9 @@ class BCELoss(Loss[FloatArray]):
     def __init__(self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self._validate()
 
-    _supports_out = True
-
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-        out: FloatArray | None = None,
-    ) -> Any:
-        return _core.binary_cross_entropy(
-            input, target, self.weight, self._reduction_code, want, grad_output, out
-        )
+    _impl = staticmethod(F._binary_cross_entropy)
 
 
 class BCEWithLogitsLoss(Loss[FloatArray]):
@@ -67,14 +58,6 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
+        self._validate()
 
-    _supports_out = True
-
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-        out: FloatArray | None = None,
-    ) -> Any:
-        return _core.bce_with_logits(
-            input, target, self.weight, self.pos_weight, self._reduction_code, want,
-            grad_output, out,
-        )
+    _impl = staticmethod(F._binary_cross_entropy_with_logits)

@@ -1,9 +1,7 @@
 """Multi-class losses: one softmax (or log-probability row) over C classes."""
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
+from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -39,17 +37,9 @@ class CrossEntropyLoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
+        self._validate()
 
-    _supports_out = True
-
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-        out: FloatArray | None = None,
-    ) -> Any:
-        return _core.cross_entropy(
-            input, target, self.weight, self.ignore_index, self._reduction_code,
-            self.label_smoothing, want, grad_output, out,
-        )
+    _impl = staticmethod(F._cross_entropy)
 
 
 class NLLLoss(Loss[FloatArray]):
@@ -77,14 +67,6 @@ class NLLLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
+        self._validate()
 
-    _supports_out = True
-
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-        out: FloatArray | None = None,
-    ) -> Any:
-        return _core.nll_loss(
-            input, target, self.weight, self.ignore_index, self._reduction_code, want,
-            grad_output, out,
-        )
+    _impl = staticmethod(F._nll_loss)

@@ -1,11 +1,8 @@
 """Connectionist temporal classification: CTCLoss."""
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
-from .._typing import ArrayLike, FloatArray, Reduction
-from ..functional import _lengths
+from .. import functional as F
+from .._typing import FloatArray, Reduction
 from ._base import Loss
 
 __all__ = ["CTCLoss"]
@@ -46,13 +43,6 @@ class CTCLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.blank = blank
         self.zero_infinity = zero_infinity
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, log_probs: ArrayLike, targets: ArrayLike,
-        input_lengths: ArrayLike, target_lengths: ArrayLike,
-    ) -> Any:
-        return _core.ctc_loss(
-            log_probs, targets, _lengths(input_lengths, "input_lengths"),
-            _lengths(target_lengths, "target_lengths"), self.blank,
-            self._reduction_code, self.zero_infinity, want, grad_output,
-        )
+    _impl = staticmethod(F._ctc_loss)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._typing import ArrayLike, FloatArray, Reduction
-from ..functional import _check_margin, _cosine_embedding, _distance_kind, _triplet
+from .. import functional as F
+from .._typing import FloatArray, Reduction
 from ._base import Loss
 
 if TYPE_CHECKING:
@@ -46,14 +46,9 @@ class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
     def __init__(self, margin: float = 0.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
-        target: ArrayLike,
-    ) -> Any:
-        return _cosine_embedding(
-            want, grad_output, input1, input2, target, self.margin, self._reduction_code
-        )
+    _impl = staticmethod(F._cosine_embedding_loss)
 
 
 class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -83,20 +78,13 @@ class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(reduction)
-        _check_margin(margin, type(self).__name__)
         self.margin = margin
         self.p = p
         self.eps = eps
         self.swap = swap
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
-        negative: ArrayLike,
-    ) -> Any:
-        return _triplet(
-            want, grad_output, anchor, positive, negative, self.margin, self.p, self.eps,
-            self.swap, 0, self._reduction_code, "triplet_margin_loss",
-        )
+    _impl = staticmethod(F._triplet_margin_loss)
 
 
 class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -129,21 +117,9 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
         swap: bool = False, reduction: Reduction = "mean",
     ) -> None:
         super().__init__(reduction)
-        name = type(self).__name__
-        _check_margin(margin, name)
-        _distance_kind(distance_function, name)  # refuse an unknown callable here already
         self.distance_function = distance_function
         self.margin = margin
         self.swap = swap
+        self._validate()  # an unknown callable is refused here already
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, anchor: ArrayLike, positive: ArrayLike,
-        negative: ArrayLike,
-    ) -> Any:
-        kind, p, eps = _distance_kind(self.distance_function, type(self).__name__)
-        return _triplet(
-            want, grad_output, anchor, positive, negative, self.margin, p, eps, self.swap,
-            kind, self._reduction_code, "triplet_margin_with_distance_loss",
-        )
-
-
+    _impl = staticmethod(F._triplet_margin_with_distance_loss)

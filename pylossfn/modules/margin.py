@@ -1,11 +1,8 @@
 """Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
+from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
-from ..functional import _check_multi_margin
 from ._base import Loss, as_option_array
 
 __all__ = ["MultiMarginLoss", "MultiLabelMarginLoss"]
@@ -34,20 +31,13 @@ class MultiMarginLoss(Loss[FloatArray]):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(reduction)
-        _check_multi_margin(p, weight, type(self).__name__)
         self.p = p
         self.margin = margin
         self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        # again here: p and weight may have been set after construction
-        _check_multi_margin(self.p, self.weight, type(self).__name__)
-        return _core.multi_margin_loss(
-            input, target, self.p, self.margin, self.weight, self._reduction_code, want,
-            grad_output,
-        )
+    # p and weight are checked again by every call: they may be set later
+    _impl = staticmethod(F._multi_margin_loss)
 
 
 class MultiLabelMarginLoss(Loss[FloatArray]):
@@ -72,10 +62,6 @@ class MultiLabelMarginLoss(Loss[FloatArray]):
 
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.multilabel_margin_loss(
-            input, target, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._multilabel_margin_loss)

@@ -5,10 +5,8 @@ one logit per label.  ``BCEWithLogitsLoss`` is the plain baseline.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
-from .._typing import ArrayLike, FloatArray, Reduction
+from .. import functional as F
+from .._typing import FloatArray, Reduction
 from ._base import Loss
 
 __all__ = ["SigmoidFocalLoss", "AsymmetricLoss", "ZLPRLoss", "SoftF1Loss"]
@@ -42,13 +40,9 @@ class SigmoidFocalLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.alpha = alpha
         self.gamma = gamma
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.sigmoid_focal_loss(
-            input, target, self.alpha, self.gamma, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._sigmoid_focal_loss)
 
 
 class AsymmetricLoss(Loss[FloatArray]):
@@ -83,21 +77,9 @@ class AsymmetricLoss(Loss[FloatArray]):
         self.gamma_pos = gamma_pos
         self.clip = clip
         self.eps = eps
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.asymmetric_loss(
-            input,
-            target,
-            self.gamma_neg,
-            self.gamma_pos,
-            self.clip,
-            self.eps,
-            self._reduction_code,
-            want,
-            grad_output,
-        )
+    _impl = staticmethod(F._asymmetric_loss)
 
 
 class ZLPRLoss(Loss[FloatArray]):
@@ -122,13 +104,9 @@ class ZLPRLoss(Loss[FloatArray]):
 
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.multilabel_categorical_crossentropy(
-            input, target, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._multilabel_categorical_crossentropy)
 
 
 class SoftF1Loss(Loss[FloatArray]):
@@ -153,8 +131,6 @@ class SoftF1Loss(Loss[FloatArray]):
     def __init__(self, *, eps: float = 1e-16, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.eps = eps
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.soft_f1_loss(input, target, self.eps, self._reduction_code, want, grad_output)
+    _impl = staticmethod(F._soft_f1_loss)

@@ -11,9 +11,7 @@ of an input that was broadcast is summed back to the input's shape.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from .. import _core
+from .. import functional as F
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
 from ..functional import _kl_reduction_code
 from ._base import Loss, as_option_array
@@ -49,11 +47,10 @@ class L1Loss(Loss[FloatArray]):
 
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.l1_loss(input, target, None, self._reduction_code, want, grad_output)
+    weight = None  # the functional form's option; torch's module has none
+    _impl = staticmethod(F._l1_loss)
 
 
 class MSELoss(Loss[FloatArray]):
@@ -69,11 +66,10 @@ class MSELoss(Loss[FloatArray]):
 
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.mse_loss(input, target, None, self._reduction_code, want, grad_output)
+    weight = None  # the functional form's option; torch's module has none
+    _impl = staticmethod(F._mse_loss)
 
 
 class SmoothL1Loss(Loss[FloatArray]):
@@ -93,13 +89,9 @@ class SmoothL1Loss(Loss[FloatArray]):
     def __init__(self, *, reduction: Reduction = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)
         self.beta = beta
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.smooth_l1_loss(
-            input, target, self.beta, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._smooth_l1_loss)
 
 
 class HuberLoss(Loss[FloatArray]):
@@ -120,13 +112,10 @@ class HuberLoss(Loss[FloatArray]):
     def __init__(self, reduction: Reduction = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
         self.delta = delta
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.huber_loss(
-            input, target, None, self.delta, self._reduction_code, want, grad_output
-        )
+    weight = None  # the functional form's option; torch's module has none
+    _impl = staticmethod(F._huber_loss)
 
 
 class SoftMarginLoss(Loss[FloatArray]):
@@ -146,11 +135,9 @@ class SoftMarginLoss(Loss[FloatArray]):
 
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.soft_margin_loss(input, target, self._reduction_code, want, grad_output)
+    _impl = staticmethod(F._soft_margin_loss)
 
 
 class KLDivLoss(Loss[FloatArray]):
@@ -176,6 +163,7 @@ class KLDivLoss(Loss[FloatArray]):
     def __init__(self, *, reduction: KLReduction = "mean", log_target: bool = False) -> None:
         super().__init__(reduction)
         self.log_target = log_target
+        self._validate()
 
     @property
     def reduction(self) -> str:
@@ -187,12 +175,7 @@ class KLDivLoss(Loss[FloatArray]):
         self._reduction_code = _kl_reduction_code(value, type(self).__name__)
         self._reduction = value
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.kl_div(
-            input, target, self.log_target, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._kl_div)
 
 
 class PoissonNLLLoss(Loss[FloatArray]):
@@ -220,14 +203,9 @@ class PoissonNLLLoss(Loss[FloatArray]):
         self.log_input = log_input
         self.full = full
         self.eps = eps
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.poisson_nll_loss(
-            input, target, self.log_input, self.full, self.eps, self._reduction_code, want,
-            grad_output,
-        )
+    _impl = staticmethod(F._poisson_nll_loss)
 
 
 class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -256,14 +234,9 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
         super().__init__(reduction)
         self.full = full
         self.eps = eps
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-        var: ArrayLike,
-    ) -> Any:
-        return _core.gaussian_nll_loss(
-            input, target, var, self.full, self.eps, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._gaussian_nll_loss)
 
 
 class HingeEmbeddingLoss(Loss[FloatArray]):
@@ -286,13 +259,9 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
     def __init__(self, margin: float = 1.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.hinge_embedding_loss(
-            input, target, self.margin, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._hinge_embedding_loss)
 
 
 class MultiLabelSoftMarginLoss(Loss[FloatArray]):
@@ -316,13 +285,9 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
     def __init__(self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input: ArrayLike, target: ArrayLike,
-    ) -> Any:
-        return _core.multilabel_soft_margin_loss(
-            input, target, self.weight, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._multilabel_soft_margin_loss)
 
 
 class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -346,11 +311,6 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
     def __init__(self, margin: float = 0.0, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self.margin = margin
+        self._validate()
 
-    def _run(
-        self, want: int, grad_output: ArrayLike | None, input1: ArrayLike, input2: ArrayLike,
-        target: ArrayLike,
-    ) -> Any:
-        return _core.margin_ranking_loss(
-            input1, input2, target, self.margin, self._reduction_code, want, grad_output
-        )
+    _impl = staticmethod(F._margin_ranking_loss)

@@ -1,0 +1,101 @@
+/*
+ * activations.c -- sigmoid / logsigmoid element-wise, softmax / log_softmax
+ * along one dim (viewed as [N, C, S]): outputs of the input's shape.
+ */
+#include "binding.h"
+
+enum { PLAIN = 0, LOG = 1 };
+
+static const lf_spec sigmoid_spec = {"sigmoid", 1, LF_PLAIN, {{"input", A_INPUT, C_NONE, NULL}}};
+static const lf_spec logsigmoid_spec = {
+    "logsigmoid", 1, LF_PLAIN, {{"input", A_INPUT, C_NONE, NULL}}};
+
+#define SOFTMAX_ARGS {"input", A_INPUT, C_NONE, NULL}, {"dim", O_LONG, C_NONE, NULL}
+static const lf_spec softmax_spec = {"softmax", 2, LF_PLAIN, {SOFTMAX_ARGS}};
+static const lf_spec log_softmax_spec = {"log_softmax", 2, LF_PLAIN, {SOFTMAX_ARGS}};
+
+static PyObject *
+sigmoid(lf_call *c, int log)
+{
+    PyArrayObject *x = c->v[0].a;
+    const int nd = PyArray_NDIM(x);
+    lf_elementwise ew;
+    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(x), c->typenum, 0));
+    if (out == NULL) {
+        return NULL;
+    }
+    lf_ew_init(&ew, nd, PyArray_DIMS(x));
+    lf_ew_set(&ew, LF_EW_INPUT, x);
+    lf_ew_set(&ew, LF_EW_OUT, out);
+    lf_ew_coalesce(&ew);
+    LF_RUN_VOID(c, PyArray_SIZE(x), lf_sigmoid, &ew, log);
+    Py_INCREF(out);
+    return (PyObject *)out;
+}
+
+/* The input as [N, C, S] around dim (a copy when the dims before or after
+ * it cannot be walked with one stride); a 0-d input is one class. */
+static int
+softmax_view(lf_call *c, int dim, lf_classes *a)
+{
+    PyArrayObject *x = c->v[0].a;
+    const int nd = PyArray_NDIM(x);
+    npy_intp stride_n = 0, stride_s = 0;
+    a->N = a->C = a->S = 1;
+    if (nd > 0 &&
+        (!lf_flat_stride(dim, PyArray_DIMS(x), PyArray_STRIDES(x), &stride_n) ||
+         !lf_flat_stride(nd - dim - 1, PyArray_DIMS(x) + dim + 1, PyArray_STRIDES(x) + dim + 1,
+                         &stride_s))) {
+        if ((x = lf_own(c, PyArray_NewCopy(x, NPY_CORDER))) == NULL) {
+            return -1;
+        }
+        lf_flat_stride(dim, PyArray_DIMS(x), PyArray_STRIDES(x), &stride_n);
+        lf_flat_stride(nd - dim - 1, PyArray_DIMS(x) + dim + 1, PyArray_STRIDES(x) + dim + 1,
+                       &stride_s);
+    }
+    for (int d = 0; d < nd; d++) {
+        *(d < dim ? &a->N : d > dim ? &a->S : &a->C) *= PyArray_DIM(x, d);
+    }
+    a->input = PyArray_BYTES(x);
+    a->in_n = stride_n;
+    a->in_c = nd > 0 ? PyArray_STRIDE(x, dim) : 0;
+    a->in_s = stride_s;
+    c->v[0].a = x;
+    return 0;
+}
+
+static PyObject *
+softmax(lf_call *c, int log)
+{
+    const int nd = PyArray_NDIM(c->v[0].a);
+    const int rank = nd > 0 ? nd : 1; /* a 0-d input is one class */
+    long dim = c->v[1].l;
+    lf_classes a;
+    memset(&a, 0, sizeof(a));
+    if (dim < -rank || dim >= rank) {
+        PyErr_Format(PyExc_IndexError,
+                     "%s: dim %ld is out of range for an input with %d dimension(s)", c->fname,
+                     dim, nd);
+        return NULL;
+    }
+    dim += dim < 0 ? rank : 0;
+    if (softmax_view(c, (int)dim, &a) < 0) {
+        return NULL;
+    }
+    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(c->v[0].a), c->typenum, 0));
+    if (out == NULL) {
+        return NULL;
+    }
+    a.grad = PyArray_BYTES(out);
+    a.g_s = PyArray_ITEMSIZE(out);
+    a.g_c = a.S * a.g_s;
+    a.g_n = a.C * a.g_c;
+    LF_RUN_VOID(c, a.N * a.C * a.S, lf_softmax, &a, log);
+    Py_INCREF(out);
+    return (PyObject *)out;
+}
+
+LF_DEFINE(sigmoid, sigmoid_spec, sigmoid, PLAIN)
+LF_DEFINE(logsigmoid, logsigmoid_spec, sigmoid, LOG)
+LF_DEFINE(softmax, softmax_spec, softmax, PLAIN)
+LF_DEFINE(log_softmax, log_softmax_spec, softmax, LOG)

@@ -1,0 +1,315 @@
+/*
+ * binding.h -- the generic half of pylossfn's Python binding.
+ *
+ * The binding files (csrc/binding/ and csrc/module.c) are the only ones that
+ * include Python.h and the NumPy headers.  Every entry point of _core has
+ * one uniform positional protocol:
+ *
+ *     name(arrays..., options..., reduction, want, grad_output[, out])
+ *
+ * and is written as a declarative lf_spec (the names and converters of its
+ * arrays and options, in the manner of NumPy's npy_argparse.c) plus a short
+ * family function that states only the shape rules and fills the kernel's
+ * view.  Everything else lives here, once:
+ *
+ *   - lf_begin() converts and checks every argument of a spec into an
+ *     lf_call, the call context that owns every object of the call, so that
+ *     lf_end() is the one cleanup path;
+ *   - want == 0 is a validate-only call (the options, no arrays), which the
+ *     classes make at construction, as torch validates its modules there;
+ *   - lf_grad_output() reads grad_output, lf_outputs() allocates the loss and
+ *     one to three gradients (or takes the caller's `out`), lf_result()
+ *     builds the return value;
+ *   - LF_RUN() is the one dtype dispatch and GIL-threshold helper;
+ *   - lf_broadcast() and lf_fold() are broadcasting and folding a gradient
+ *     back to its input's shape (autograd's sum_to), for every family.
+ */
+#ifndef PYLOSSFN_BINDING_H_
+#define PYLOSSFN_BINDING_H_
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_23_API_VERSION
+#define NPY_TARGET_VERSION NPY_1_23_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL pylossfn_ARRAY_API
+#ifndef LF_BINDING_IMPORTS_NUMPY
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "pylossfn.h"
+
+enum { WANT_LOSS = 1, WANT_GRAD = 2 };
+
+/* kl_div's "batchmean": the sum divided by input.shape[0]. */
+#define REDUCE_BATCHMEAN 3
+
+/* Work (elements touched) above which the GIL is released around a kernel. */
+#define GIL_THRESHOLD 4096
+
+#define LF_MAX_ARGS 10  /* arrays and options of one function */
+#define LF_MAX_OWNED 48 /* objects one call may own */
+#define LF_MAX_MEM 3    /* PyMem work buffers of one call */
+#define LF_MAX_GRADS 3
+
+#define SHAPE_BUF 1600
+
+/* How an argument is converted (arrays first, then options). */
+typedef enum {
+    A_INPUT,  /* a differentiable input: float32 / float64 only; the first
+                 fixes the dtype (several are promoted to a common one) */
+    A_REAL,   /* float, integer or bool, cast to the dtype (targets, labels) */
+    A_FLOAT,  /* floating-point, cast to the dtype; None allowed (weights: an
+                 option of the criterion, so checked by validate-only calls too) */
+    A_INDEX,  /* integer class indices, kept in their dtype (family converts) */
+    A_ARRAY,  /* any array, unchecked (the family decides) */
+    O_REAL,   /* a real number, with a check */
+    O_REAL_OR_NONE, /* as O_REAL, None meaning 0 */
+    O_INDEX,  /* an integer (__index__), int64; C_INT64 refuses overflow */
+    O_BOOL,   /* truth value */
+    O_LONG    /* a C long (dims, enum codes), with a check */
+} lf_kind;
+
+/* The check of a real or integer option; `what` completes "must be ...". */
+typedef enum {
+    C_NONE,
+    C_FINITE,     /* finite */
+    C_FINITE_GE0, /* finite and >= 0 */
+    C_FINITE_GT0, /* finite and > 0 */
+    C_GE0,        /* >= 0, inf allowed */
+    C_GT0,        /* > 0, inf allowed */
+    C_UNIT,       /* [0, 1] */
+    C_UNIT_OPEN,  /* [0, 1) */
+    C_ONE_OR_TWO, /* 1 or 2 */
+    C_INT64,      /* an integer that fits in int64 */
+    C_DIST,       /* 0 (p-norm) or 1 (cosine) */
+    C_STRICT,     /* an A_FLOAT that must be float32 or float64 (a class weight) */
+    C_1D          /* an A_FLOAT that must be one-dimensional */
+} lf_check;
+
+typedef struct {
+    const char *name;
+    lf_kind kind;
+    lf_check check;
+    const char *what; /* "must be <what>" / a full format (fname, value) if it has "%" */
+} lf_arg;
+
+enum {
+    LF_BATCHMEAN = 1, /* reduction 3 ("batchmean") allowed */
+    LF_OUT = 2,       /* takes a trailing `out` (the gradient buffer) */
+    LF_PLAIN = 4      /* no reduction / want / grad_output (activations, distances) */
+};
+
+typedef struct {
+    const char *fname;
+    int nargs; /* arrays and options before `reduction` */
+    int flags;
+    lf_arg args[LF_MAX_ARGS];
+} lf_spec;
+
+typedef union {
+    PyArrayObject *a; /* NULL for an absent optional array */
+    double d;
+    long long i;
+    long l;
+    int b;
+} lf_value;
+
+/* The call context: every argument converted, every object owned. */
+typedef struct {
+    PyObject *mod;
+    const lf_spec *spec;
+    const char *fname;
+    int reduction, want, typenum;
+    int overflow;                 /* an O_INDEX without C_INT64 saturated */
+    int in_type[LF_MAX_ARGS];     /* each A_INPUT's own dtype, before promotion */
+    PyObject *grad_output_obj, *out_obj; /* borrowed; out_obj NULL when absent */
+    PyObject *const *args;               /* the raw arguments (for messages) */
+    lf_value v[LF_MAX_ARGS];
+    /* set by lf_grad_output / lf_outputs */
+    double scale;
+    PyArrayObject *go;                   /* grad_output of a "none" loss, or NULL */
+    PyArrayObject *loss;                 /* the "none" loss, or NULL */
+    PyArrayObject *grad[LF_MAX_GRADS];   /* what the kernel writes */
+    PyArrayObject *result[LF_MAX_GRADS]; /* what is returned (folded) */
+    PyArrayObject *fold_to[LF_MAX_GRADS]; /* the shape each scratch folds onto */
+    int ngrad;
+    PyObject *owned[LF_MAX_OWNED];
+    int nowned;
+    void *mem[LF_MAX_MEM];
+    int nmem;
+} lf_call;
+
+/* The module's state: pylossfn._convert.as_array, imported on first use. */
+typedef struct {
+    PyObject *converter;
+} lf_module_state;
+
+/* ---- the call context (call.c) ------------------------------------------ */
+
+/* Parses args into c by spec: 0, or -1 with an exception, or 1 for a
+ * validate-only call (want == 0), whose options were all checked. */
+int lf_begin(lf_call *c, const lf_spec *spec, PyObject *mod, PyObject *const *args,
+             Py_ssize_t nargs);
+/* Releases everything c owns; returns result (NULL passes through). */
+PyObject *lf_end(lf_call *c, PyObject *result);
+/* obj (a new reference, or NULL) now owned by c; returns it. */
+PyArrayObject *lf_own(lf_call *c, PyObject *obj);
+/* PyMem_Malloc'd bytes owned by c, or NULL with MemoryError. */
+void *lf_alloc(lf_call *c, size_t bytes);
+
+/* ---- conversion (args.c) ----------------------------------------------- */
+
+PyArrayObject *lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg);
+/* arr as an aligned, native array of typenum (owned; arr itself if it is). */
+PyArrayObject *lf_native(lf_call *c, PyArrayObject *arr, int typenum);
+PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
+/* Integer class targets as native int64; a uint64 above INT64_MAX is out of range. */
+PyArrayObject *lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C);
+int lf_convert_arg(lf_call *c, int i, PyObject *obj);
+
+/* ---- shapes (shapes.c) ------------------------------------------------- */
+
+const char *lf_fmt_shape(char *buf, size_t size, int nd, const npy_intp *dims);
+#define ARR_SHAPE(buf, arr) lf_fmt_shape((buf), sizeof(buf), PyArray_NDIM(arr), PyArray_DIMS(arr))
+/* "3" for a 1-d shape, "(1, 2, 3)" otherwise, from a flat C-order position. */
+const char *lf_fmt_index(char *buf, size_t size, int nd, const npy_intp *dims, npy_intp flat);
+int lf_same_shape(PyArrayObject *arr, int nd, const npy_intp *dims);
+/* ValueError "<arg> has shape .., but it must have the input's shape .." unless same. */
+int lf_require_shape_of(lf_call *c, PyArrayObject *arr, PyArrayObject *like, const char *arg);
+/* Can dims [0, nd) be walked as one flat sequence with a single stride? */
+int lf_flat_stride(int nd, const npy_intp *dims, const npy_intp *strides, npy_intp *out);
+/* arr with dims [first, first + count) walkable with one stride in *stride
+ * (an owned C-contiguous copy when they are not). */
+PyArrayObject *lf_flat_dims(lf_call *c, PyArrayObject *arr, int first, int count,
+                            npy_intp *stride);
+/* NumPy's broadcast of n shapes, or ValueError naming them ("a of shape ..
+ * and b of shape .. do not broadcast together", or with listing "the shapes
+ * do not broadcast: a (..), b (..)"). */
+int lf_broadcast(lf_call *c, int n, PyArrayObject *const *arrs, const char *const *names,
+                 int *nd, npy_intp *shape, int listing);
+/* A read-only view of arr broadcast to shape (owned), or arr itself. */
+PyArrayObject *lf_broadcast_to(lf_call *c, PyArrayObject *arr, int nd, const npy_intp *shape);
+/* Byte strides of arr broadcast to shape[nd] (0 where it broadcasts). */
+int lf_broadcast_strides(lf_call *c, PyArrayObject *arr, int nd, const npy_intp *shape,
+                         ptrdiff_t *strides, const char *arg);
+
+/* ---- element-wise views (shapes.c) -------------------------------------- */
+
+void lf_ew_init(lf_elementwise *a, int nd, const npy_intp *shape);
+void lf_ew_set(lf_elementwise *a, int op, PyArrayObject *arr);
+void lf_ew_coalesce(lf_elementwise *a);
+/* An element-wise loss's input and target (c->v[0], c->v[1]), grad_output
+ * and outputs into the view, then coalesced. */
+void lf_ew_pair(lf_call *c, lf_elementwise *a);
+
+/* ---- outputs and the result (outputs.c) --------------------------------- */
+
+/* Reads grad_output (only when a gradient is wanted): a scalar for a reduced
+ * loss (c->scale = grad_output * norm), the loss's shape for "none" (c->go,
+ * c->scale = 1); None means ones. */
+int lf_grad_output(lf_call *c, int nd, const npy_intp *loss_shape, double norm);
+
+/* Allocates the "none" loss (loss_shape, C order) when the loss is wanted,
+ * and when the gradient is wanted one per differentiable input: the
+ * caller's `out` (one array, or a tuple with one per gradient) when given,
+ * else new arrays (zeroed when `zeroed`), of like[i]'s shape and the dtype
+ * typenum[i] (0: the call's).  When the kernel computes over a broadcast
+ * shape (grad_shape), it writes scratch arrays that lf_fold() sums back
+ * onto fold[i] (the operand as broadcast; NULL: like[i]), the shape that
+ * like[i] has up to length-1 dims. */
+typedef struct {
+    int loss_nd;
+    const npy_intp *loss_shape;
+    int ngrad;
+    int grad_nd;
+    const npy_intp *grad_shape; /* NULL: each gradient has like[i]'s shape */
+    PyArrayObject *like[LF_MAX_GRADS];
+    PyArrayObject *fold[LF_MAX_GRADS];
+    int typenum[LF_MAX_GRADS];
+    int contiguous; /* the kernel needs C-contiguous gradients */
+    int zeroed;     /* new gradients start zeroed (calloc'd pages cost nothing) */
+} lf_outspec;
+int lf_outputs(lf_call *c, const lf_outspec *o);
+
+/* Sums every scratch gradient back into its input's shape (autograd's sum_to;
+ * compensated float64 sums), in C. */
+int lf_fold(lf_call *c);
+
+/* loss, gradient(s) or (loss, gradient(s)), as `want` asks; value is the
+ * reduced loss (ignored for "none"). */
+PyObject *lf_result(lf_call *c, double value);
+
+/* The mean's factor 1/count (inf when count is 0, so the mean is nan). */
+static inline double
+lf_norm(int reduction, double count)
+{
+    return reduction == LF_REDUCE_MEAN || reduction == REDUCE_BATCHMEAN
+               ? (count != 0 ? 1.0 / count : (double)INFINITY)
+               : 1.0;
+}
+
+/* The reduced value of a sum: the mean divides (nan for nothing). */
+static inline double
+lf_reduce(int reduction, double sum, double count)
+{
+    return reduction == LF_REDUCE_MEAN || reduction == REDUCE_BATCHMEAN
+               ? (count != 0 ? sum / count : (double)NAN)
+               : sum;
+}
+
+/* The one dtype dispatch: res = kernel_f32(...) or kernel_f64(...), with the
+ * GIL released when work is large enough.  Only pure C runs inside. */
+#define LF_RUN(c, work, res, kernel, ...)                                         \
+    do {                                                                          \
+        NPY_BEGIN_THREADS_DEF;                                                    \
+        if ((work) >= GIL_THRESHOLD) {                                            \
+            NPY_BEGIN_THREADS;                                                    \
+        }                                                                         \
+        res = (c)->typenum == NPY_FLOAT ? kernel##_f32(__VA_ARGS__)               \
+                                        : kernel##_f64(__VA_ARGS__);              \
+        NPY_END_THREADS;                                                          \
+    } while (0)
+
+/* The same for kernels that return nothing. */
+#define LF_RUN_VOID(c, work, kernel, ...)                                         \
+    do {                                                                          \
+        NPY_BEGIN_THREADS_DEF;                                                    \
+        if ((work) >= GIL_THRESHOLD) {                                            \
+            NPY_BEGIN_THREADS;                                                    \
+        }                                                                         \
+        if ((c)->typenum == NPY_FLOAT) {                                          \
+            kernel##_f32(__VA_ARGS__);                                            \
+        }                                                                         \
+        else {                                                                    \
+            kernel##_f64(__VA_ARGS__);                                            \
+        }                                                                         \
+        NPY_END_THREADS;                                                          \
+    } while (0)
+
+/* ---- the entry points (one family file each) ---------------------------- */
+
+/* A family function: the shape rules of one loss (kind picks among the
+ * losses of a family), given the converted arguments in c. */
+typedef PyObject *(*lf_family_fn)(lf_call *c, int kind);
+
+/* lf_begin, then family(c, kind) (None for a validate-only call), then lf_end. */
+PyObject *lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
+                    PyObject *const *args, Py_ssize_t nargs);
+
+#define LF_ENTRY(name) PyObject *py_##name(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+#define LF_DEFINE(name, spec, family, kind) \
+    LF_ENTRY(name) { return lf_invoke(&(spec), (family), (kind), mod, args, nargs); }
+
+#include "methods.h"
+#define LF_DECLARE(name, doc) LF_ENTRY(name);
+LF_METHODS(LF_DECLARE)
+#undef LF_DECLARE
+PyObject *py_set_num_threads(PyObject *mod, PyObject *arg);
+PyObject *py_get_num_threads(PyObject *mod, PyObject *arg);
+PyObject *py_set_isa(PyObject *mod, PyObject *arg);
+PyObject *py_build_info(PyObject *mod, PyObject *arg);
+PyObject *py_vecmath(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+
+#endif /* PYLOSSFN_BINDING_H_ */

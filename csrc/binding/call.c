@@ -1,0 +1,435 @@
+/*
+ * call.c -- the call context and the argument converters.
+ *
+ * An entry point declares its arguments as an lf_spec; lf_begin() checks the
+ * count, reads reduction and want, converts every option (with its check)
+ * and then every array, each owned by the lf_call, so that whatever fails
+ * the caller has one exit: lf_end().  Options come before arrays so that a
+ * validate-only call (want == 0, arrays None) checks exactly what a real
+ * call checks first.
+ */
+#include "binding.h"
+
+#include <math.h>
+#include <string.h>
+
+PyArrayObject *
+lf_own(lf_call *c, PyObject *obj)
+{
+    if (obj == NULL) {
+        return NULL;
+    }
+    if (c->nowned == LF_MAX_OWNED) {
+        /* a binding bug, not bad input: refuse rather than leak */
+        Py_DECREF(obj);
+        PyErr_Format(PyExc_SystemError, "%s: too many objects in one call", c->fname);
+        return NULL;
+    }
+    c->owned[c->nowned++] = obj;
+    return (PyArrayObject *)obj;
+}
+
+void *
+lf_alloc(lf_call *c, size_t bytes)
+{
+    void *p = c->nmem < LF_MAX_MEM ? PyMem_Malloc(bytes ? bytes : 1) : NULL;
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    c->mem[c->nmem++] = p;
+    return p;
+}
+
+PyObject *
+lf_end(lf_call *c, PyObject *result)
+{
+    for (int i = 0; i < c->nowned; i++) {
+        Py_DECREF(c->owned[i]);
+    }
+    for (int i = 0; i < c->nmem; i++) {
+        PyMem_Free(c->mem[i]);
+    }
+    c->nowned = c->nmem = 0;
+    return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arrays                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Exact ndarrays pass through; any other object goes to
+ * pylossfn._convert.as_array, which refuses masked arrays and names the
+ * argument in its errors. */
+PyArrayObject *
+lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg)
+{
+    if (PyArray_CheckExact(obj)) {
+        Py_INCREF(obj);
+        return lf_own(c, obj);
+    }
+    lf_module_state *st = PyModule_GetState(c->mod);
+    if (st->converter == NULL) {
+        PyObject *conv = PyImport_ImportModule("pylossfn._convert");
+        if (conv == NULL) {
+            return NULL;
+        }
+        st->converter = PyObject_GetAttrString(conv, "as_array");
+        Py_DECREF(conv);
+        if (st->converter == NULL) {
+            return NULL;
+        }
+    }
+    PyArrayObject *res =
+        lf_own(c, PyObject_CallFunction(st->converter, "Oss", obj, c->fname, arg));
+    if (res != NULL && !PyArray_Check((PyObject *)res)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s could not be converted to an array", c->fname,
+                     arg);
+        return NULL;
+    }
+    return res;
+}
+
+PyArrayObject *
+lf_native(lf_call *c, PyArrayObject *arr, int typenum)
+{
+    if (arr == NULL || (PyArray_TYPE(arr) == typenum && PyArray_ISALIGNED(arr) &&
+                        PyArray_ISNOTSWAPPED(arr))) {
+        return arr;
+    }
+    return lf_own(c, PyArray_FromArray(arr, PyArray_DescrFromType(typenum),
+                                       NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST));
+}
+
+/* A float operand cast to the call's dtype; with allow_int, bool and integer
+ * arrays (0/1 labels) are taken too. */
+static PyArrayObject *
+real_array(lf_call *c, PyArrayObject *arr, int allow_int, const char *arg)
+{
+    const char kind = PyArray_DESCR(arr)->kind;
+    if (!(kind == 'f' || (allow_int && (kind == 'i' || kind == 'u' || kind == 'b')))) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a %s array, got dtype %S", c->fname, arg,
+                     allow_int ? "real (float, integer or bool)" : "floating-point",
+                     (PyObject *)PyArray_DESCR(arr));
+        return NULL;
+    }
+    return lf_native(c, arr, c->typenum);
+}
+
+PyArrayObject *
+lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg)
+{
+    PyArrayObject *arr = lf_to_ndarray(c, obj, arg);
+    return arr ? real_array(c, arr, allow_int, arg) : NULL;
+}
+
+PyArrayObject *
+lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C)
+{
+    if (PyArray_DESCR(arr)->kind == 'u' && PyArray_ITEMSIZE(arr) == 8) {
+        PyArrayObject *u = lf_own(
+            c, PyArray_FromArray(arr, PyArray_DescrFromType(NPY_UINT64),
+                                 NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS));
+        if (u == NULL) {
+            return NULL;
+        }
+        const npy_uint64 *v = (const npy_uint64 *)PyArray_DATA(u);
+        for (npy_intp i = 0, n = PyArray_SIZE(u); i < n; i++) {
+            if (v[i] > (npy_uint64)NPY_MAX_INT64) {
+                PyErr_Format(PyExc_IndexError,
+                             "%s: target has class %llu at flat index %zd, but input has %zd "
+                             "classes",
+                             c->fname, (unsigned long long)v[i], (Py_ssize_t)i, (Py_ssize_t)C);
+                return NULL;
+            }
+        }
+    }
+    return lf_native(c, arr, NPY_INT64);
+}
+
+static int
+convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+{
+    PyArrayObject *arr;
+    switch (a->kind) {
+    case A_INPUT:
+        if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
+            return -1;
+        }
+        if (PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
+                         a->name, (PyObject *)PyArray_DESCR(arr));
+            return -1;
+        }
+        v->a = arr;
+        return 0;
+    case A_REAL:
+        return (v->a = lf_float_like(c, obj, 1, a->name)) ? 0 : -1;
+    case A_FLOAT:
+        if (obj == Py_None) {
+            v->a = NULL;
+            return 0;
+        }
+        if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
+            return -1;
+        }
+        /* torch refuses a class weight of another precision (float16 ...) */
+        if (a->check == C_STRICT && PyArray_DESCR(arr)->kind == 'f' &&
+            PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
+                         a->name, (PyObject *)PyArray_DESCR(arr));
+            return -1;
+        }
+        if (a->check == C_1D && PyArray_NDIM(arr) != 1) {
+            PyErr_Format(PyExc_ValueError, "%s: %s must be one-dimensional, got %d-d", c->fname,
+                         a->name, PyArray_NDIM(arr));
+            return -1;
+        }
+        return (v->a = real_array(c, arr, 0, a->name)) ? 0 : -1;
+    case A_INDEX:
+        if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
+            return -1;
+        }
+        if (PyArray_DESCR(arr)->kind != 'i' && PyArray_DESCR(arr)->kind != 'u') {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: %s must hold integer class indices, got dtype %S", c->fname,
+                         a->name, (PyObject *)PyArray_DESCR(arr));
+            return -1;
+        }
+        v->a = arr;
+        return 0;
+    default: /* A_ARRAY */
+        return (v->a = lf_to_ndarray(c, obj, a->name)) ? 0 : -1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int
+check_passes(lf_check check, double x)
+{
+    switch (check) {
+    case C_FINITE:
+        return isfinite(x);
+    case C_FINITE_GE0:
+        return isfinite(x) && x >= 0;
+    case C_FINITE_GT0:
+        return isfinite(x) && x > 0;
+    case C_GE0:
+        return x >= 0;
+    case C_GT0:
+        return x > 0;
+    case C_UNIT:
+        return x >= 0 && x <= 1;
+    case C_UNIT_OPEN:
+        return x >= 0 && x < 1;
+    case C_ONE_OR_TWO:
+        return x == 1 || x == 2;
+    case C_DIST:
+        return x == LF_DIST_PNORM || x == LF_DIST_COSINE;
+    default:
+        return 1;
+    }
+}
+
+/* ValueError naming the option and its value. */
+static int
+option_refused(lf_call *c, const lf_arg *a, PyObject *obj)
+{
+    if (strchr(a->what, '%') != NULL) {
+        PyErr_Format(PyExc_ValueError, a->what, c->fname, obj);
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got %R", c->fname, a->name, a->what,
+                     obj);
+    }
+    return -1;
+}
+
+static int
+convert_real(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+{
+    if (a->kind == O_REAL_OR_NONE && obj == Py_None) {
+        v->d = 0.0;
+        return 0;
+    }
+    v->d = PyFloat_AsDouble(obj);
+    if (v->d == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: %s must be a %s, got %s", c->fname, a->name,
+                         a->check == C_UNIT ? "float" : "real number", Py_TYPE(obj)->tp_name);
+        }
+        return -1;
+    }
+    return check_passes(a->check, v->d) ? 0 : option_refused(c, a, obj);
+}
+
+static int
+convert_integer(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+{
+    if (a->kind == O_LONG) {
+        v->l = PyLong_AsLong(obj);
+        if (v->l == -1 && PyErr_Occurred()) {
+            /* an integer too large for a C long is out of range, not of the wrong type */
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Format(PyExc_IndexError, "%s: %s %R is out of range", c->fname, a->name,
+                             obj);
+            }
+            else {
+                PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", c->fname,
+                             a->name, Py_TYPE(obj)->tp_name);
+            }
+            return -1;
+        }
+        return check_passes(a->check, (double)v->l) ? 0 : option_refused(c, a, obj);
+    }
+    /* O_INDEX: any integer (NumPy's too), never a float */
+    PyObject *idx = PyNumber_Index(obj);
+    if (idx == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", c->fname, a->name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    v->i = PyLong_AsLongLongAndOverflow(idx, &overflow);
+    if (overflow) {
+        v->i = overflow > 0 ? NPY_MAX_INT64 : NPY_MIN_INT64;
+        c->overflow = 1;
+        if (a->check == C_INT64) {
+            PyErr_Format(PyExc_ValueError, "%s: %s %R does not fit in int64", c->fname, a->name,
+                         idx);
+        }
+    }
+    Py_DECREF(idx);
+    return overflow && a->check == C_INT64 ? -1 : 0;
+}
+
+static int
+convert_option(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+{
+    switch (a->kind) {
+    case O_REAL:
+    case O_REAL_OR_NONE:
+        return convert_real(c, a, obj, v);
+    case O_BOOL:
+        return (v->b = PyObject_IsTrue(obj)) < 0 ? -1 : 0;
+    default:
+        return convert_integer(c, a, obj, v);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The spec                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int
+code_arg(lf_call *c, PyObject *obj, long lo, long hi, const char *what, int *out)
+{
+    long r = PyLong_AsLong(obj);
+    if (r == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (r < lo || r > hi) {
+        PyErr_Format(PyExc_ValueError, "%s: bad %s code %ld", c->fname, what, r);
+        return -1;
+    }
+    *out = (int)r;
+    return 0;
+}
+
+/* The arrays: the differentiable inputs first (the first fixes the dtype,
+ * float64 wins when several differ), then the others in order. */
+static int
+convert_arrays(lf_call *c, const lf_spec *s)
+{
+    int typenum = 0;
+    for (int i = 0; i < s->nargs; i++) {
+        if (s->args[i].kind == A_INPUT) {
+            if (convert_array(c, &s->args[i], c->args[i], &c->v[i]) < 0) {
+                return -1;
+            }
+            c->in_type[i] = PyArray_TYPE(c->v[i].a);
+            typenum = typenum == NPY_DOUBLE ? typenum : c->in_type[i];
+        }
+    }
+    c->typenum = typenum ? typenum : NPY_DOUBLE;
+    for (int i = 0; i < s->nargs; i++) {
+        if (s->args[i].kind == A_INPUT) {
+            if ((c->v[i].a = lf_native(c, c->v[i].a, c->typenum)) == NULL) {
+                return -1;
+            }
+        }
+        else if (s->args[i].kind < O_REAL &&
+                 convert_array(c, &s->args[i], c->args[i], &c->v[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+lf_begin(lf_call *c, const lf_spec *s, PyObject *mod, PyObject *const *args,
+         Py_ssize_t nargs)
+{
+    memset(c, 0, sizeof(*c));
+    c->mod = mod;
+    c->spec = s;
+    c->fname = s->fname;
+    c->args = args;
+    c->scale = 1.0;
+    c->want = WANT_LOSS;
+    const int plain = (s->flags & LF_PLAIN) != 0;
+    const Py_ssize_t expect = s->nargs + (plain ? 0 : 3);
+    if (nargs != expect && !((s->flags & LF_OUT) && nargs == expect + 1)) {
+        PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", s->fname, expect);
+        return -1;
+    }
+    if (!plain) {
+        if (code_arg(c, args[s->nargs], LF_REDUCE_NONE,
+                     (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
+                     &c->reduction) < 0 ||
+            code_arg(c, args[s->nargs + 1], 0, WANT_LOSS | WANT_GRAD, "`want`", &c->want) < 0) {
+            return -1;
+        }
+        c->grad_output_obj = args[s->nargs + 2];
+        c->out_obj = nargs > expect && args[expect] != Py_None ? args[expect] : NULL;
+    }
+    for (int i = 0; i < s->nargs; i++) {
+        if (s->args[i].kind >= O_REAL && convert_option(c, &s->args[i], args[i], &c->v[i]) < 0) {
+            return -1;
+        }
+    }
+    if (c->want == 0) { /* validate-only: the options, then the weights */
+        c->typenum = NPY_DOUBLE;
+        for (int i = 0; i < s->nargs; i++) {
+            if (s->args[i].kind == A_FLOAT &&
+                convert_array(c, &s->args[i], args[i], &c->v[i]) < 0) {
+                return -1;
+            }
+        }
+        return 1;
+    }
+    return convert_arrays(c, s);
+}
+
+PyObject *
+lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
+          PyObject *const *args, Py_ssize_t nargs)
+{
+    lf_call c;
+    const int status = lf_begin(&c, spec, mod, args, nargs);
+    PyObject *res = NULL;
+    if (status > 0) {
+        Py_INCREF(Py_None);
+        res = Py_None;
+    }
+    else if (status == 0) {
+        res = family(&c, kind);
+    }
+    return lf_end(&c, res);
+}

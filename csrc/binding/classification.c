@@ -1,0 +1,230 @@
+/*
+ * classification.c -- NLL and cross-entropy: input [C], [N, C] or
+ * [N, C, d1, ..., dk] viewed as [N, C, S]; class-index targets [N, d...]
+ * (or (), checked by the kernels' pre-pass), or for cross-entropy class
+ * probabilities of the input's shape; a class weight [C].
+ */
+#include "binding.h"
+
+enum { KIND_NLL, KIND_CE };
+
+#define CLASS_ARGS                                                              \
+    {"input", A_INPUT, C_NONE, NULL}, {"target", A_ARRAY, C_NONE, NULL},        \
+        {"weight", A_FLOAT, C_STRICT, NULL}, {"ignore_index", O_INDEX, C_INT64, NULL}
+
+static const lf_spec nll_spec = {"nll_loss", 4, LF_OUT, {CLASS_ARGS}};
+static const lf_spec ce_spec = {
+    "cross_entropy", 5, LF_OUT,
+    {CLASS_ARGS, {"label_smoothing", O_REAL, C_UNIT, "in [0, 1]"}}};
+
+/* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
+typedef struct {
+    int nd, loss_nd, probs;
+    npy_intp loss_shape[NPY_MAXDIMS];
+} class_shape;
+
+/* A class-index target of the loss's shape, or (cross-entropy) class
+ * probabilities of the input's shape; the result replaces c->v[1]. */
+static int
+class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
+    PyArrayObject *x = c->v[0].a, *t = c->v[1].a;
+    const char tkind = PyArray_DESCR(t)->kind;
+    sh->probs = tkind == 'f';
+    if (sh->probs) {
+        if (kind != KIND_CE || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: target must hold integer class indices%s; got dtype %S of shape %s",
+                         c->fname,
+                         kind == KIND_CE ? " (or be float class probabilities of the input's "
+                                           "shape)"
+                                         : "",
+                         (PyObject *)PyArray_DESCR(t), ARR_SHAPE(b1, t));
+            return -1;
+        }
+        if (a->ignore_index >= 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: ignore_index=%lld is not supported with class-probability "
+                         "targets; it must be negative",
+                         c->fname, (long long)a->ignore_index);
+            return -1;
+        }
+        return (c->v[1].a = lf_native(c, t, c->typenum)) ? 0 : -1;
+    }
+    if (tkind != 'i' && tkind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: target must hold integer class indices, got dtype %S",
+                     c->fname, (PyObject *)PyArray_DESCR(t));
+        return -1;
+    }
+    if (!lf_same_shape(t, sh->loss_nd, sh->loss_shape)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: target has shape %s, but input of shape %s needs a target of shape %s",
+                     c->fname, ARR_SHAPE(b1, t), ARR_SHAPE(b2, x),
+                     lf_fmt_shape(b3, sizeof(b3), sh->loss_nd, sh->loss_shape));
+        return -1;
+    }
+    return (c->v[1].a = lf_class_target(c, t, a->C)) ? 0 : -1;
+}
+
+/* The [N, C, S] views of input and target, and the class weight. */
+static int
+class_views(lf_call *c, lf_classes *a, const class_shape *sh)
+{
+    char b1[SHAPE_BUF];
+    const int nd = sh->nd;
+    npy_intp stride_s;
+    PyArrayObject *x = lf_flat_dims(c, c->v[0].a, 2, nd - 2, &stride_s), *t, *w = c->v[2].a;
+    if (x == NULL) {
+        return -1;
+    }
+    a->input = PyArray_BYTES(x);
+    a->in_n = nd == 1 ? 0 : PyArray_STRIDE(x, 0);
+    a->in_c = nd == 1 ? PyArray_STRIDE(x, 0) : PyArray_STRIDE(x, 1);
+    a->in_s = stride_s;
+    const int first = sh->probs ? 2 : 1;
+    if ((t = lf_flat_dims(c, c->v[1].a, first, PyArray_NDIM(c->v[1].a) - first, &stride_s)) ==
+        NULL) {
+        return -1;
+    }
+    if (sh->probs) {
+        a->t_n = nd == 1 ? 0 : PyArray_STRIDE(t, 0);
+        a->t_c = nd == 1 ? PyArray_STRIDE(t, 0) : PyArray_STRIDE(t, 1);
+    }
+    else {
+        a->t_n = sh->loss_nd == 0 ? 0 : PyArray_STRIDE(t, 0);
+    }
+    a->target = PyArray_BYTES(t);
+    a->t_s = stride_s;
+    c->v[0].a = x;
+    c->v[1].a = t;
+    if (w != NULL) {
+        if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != a->C) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: weight must have shape (%zd,) (one per class), got %s", c->fname,
+                         (Py_ssize_t)a->C, ARR_SHAPE(b1, w));
+            return -1;
+        }
+        a->weight = PyArray_BYTES(w);
+        a->w_c = PyArray_STRIDE(w, 0);
+    }
+    return 0;
+}
+
+/* The kernels' pre-pass over class indices: the divisor of the mean, or an
+ * IndexError naming the first bad target. */
+static int
+class_check(lf_call *c, const lf_classes *a, const class_shape *sh, double *denom)
+{
+    char b1[SHAPE_BUF];
+    lf_error err;
+    lf_status st;
+    if (sh->probs) {
+        return 0;
+    }
+    st = c->typenum == NPY_FLOAT ? lf_class_check_f32(a, denom, &err)
+                                 : lf_class_check_f64(a, denom, &err);
+    if (st == LF_OK) {
+        return 0;
+    }
+    if (sh->loss_nd == 0) {
+        PyErr_Format(PyExc_IndexError, "%s: target has class %lld, but input has %zd classes",
+                     c->fname, (long long)err.ivalue, (Py_ssize_t)a->C);
+    }
+    else {
+        PyErr_Format(PyExc_IndexError,
+                     "%s: target has class %lld at index %s, but input has %zd classes",
+                     c->fname, (long long)err.ivalue,
+                     lf_fmt_index(b1, sizeof(b1), sh->loss_nd, sh->loss_shape, err.index),
+                     (Py_ssize_t)a->C);
+    }
+    return -1;
+}
+
+/* grad_output, the per-sample loss and the gradient, into the view. */
+static int
+class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double denom)
+{
+    npy_intp stride_s;
+    if (lf_grad_output(c, sh->loss_nd, sh->loss_shape, lf_norm(c->reduction, denom)) < 0) {
+        return -1;
+    }
+    a->scale = c->scale;
+    if (c->go != NULL) {
+        if ((c->go = lf_flat_dims(c, c->go, 1, sh->loss_nd - 1, &stride_s)) == NULL) {
+            return -1;
+        }
+        a->grad_output = PyArray_BYTES(c->go);
+        a->go_n = sh->loss_nd == 0 ? 0 : PyArray_STRIDE(c->go, 0);
+        a->go_s = stride_s;
+    }
+    /* nll's gradient is mostly zeros: a calloc'd array arrives zeroed (fresh
+     * pages cost nothing until touched), saving a full write pass */
+    const lf_outspec o = {sh->loss_nd, sh->loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0},
+                          1, kind == KIND_NLL};
+    if (lf_outputs(c, &o) < 0) {
+        return -1;
+    }
+    if (c->loss != NULL) {
+        a->out = PyArray_BYTES(c->loss);
+        a->out_s = PyArray_ITEMSIZE(c->loss);
+        a->out_n = (npy_intp)a->S * a->out_s;
+    }
+    if (c->grad[0] != NULL) {
+        a->grad = PyArray_BYTES(c->grad[0]);
+        a->grad_is_zero = kind == KIND_NLL && c->out_obj == NULL;
+        a->g_s = PyArray_ITEMSIZE(c->grad[0]);
+        a->g_c = a->S * a->g_s;
+        a->g_n = a->C * a->g_c;
+    }
+    return 0;
+}
+
+static PyObject *
+class_loss(lf_call *c, int kind)
+{
+    PyArrayObject *x = c->v[0].a;
+    class_shape sh = {PyArray_NDIM(x), 0, 0, {0}};
+    lf_classes a;
+    memset(&a, 0, sizeof(a));
+    a.ignore_index = c->v[3].i;
+    a.label_smoothing = kind == KIND_CE ? c->v[4].d : 0.0;
+    if (sh.nd == 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input must have at least 1 dimension ([C] or [N, C, ...]), got a 0-d "
+                     "array",
+                     c->fname);
+        return NULL;
+    }
+    a.C = sh.nd == 1 ? PyArray_DIM(x, 0) : PyArray_DIM(x, 1);
+    a.N = sh.nd == 1 ? 1 : PyArray_DIM(x, 0);
+    a.S = 1;
+    sh.loss_nd = sh.nd == 1 ? 0 : sh.nd - 1;
+    sh.loss_shape[0] = a.N;
+    for (int d = 2; d < sh.nd; d++) {
+        sh.loss_shape[d - 1] = PyArray_DIM(x, d);
+        a.S *= PyArray_DIM(x, d);
+    }
+    /* a probability-target mean is over samples, but like torch it is nan
+     * when the input is empty, even with samples but no classes */
+    double denom = a.C == 0 ? 0.0 : (double)(a.N * a.S);
+    if (class_target_arg(c, kind, &a, &sh) < 0 || class_views(c, &a, &sh) < 0 ||
+        class_check(c, &a, &sh, &denom) < 0 || class_outputs(c, kind, &a, &sh, denom) < 0) {
+        return NULL;
+    }
+    double sum;
+    const npy_intp work = a.N * a.S * a.C;
+    if (kind == KIND_NLL) {
+        LF_RUN(c, work, sum, lf_nll, &a);
+    }
+    else if (sh.probs) {
+        LF_RUN(c, work, sum, lf_cross_entropy_probs, &a);
+    }
+    else {
+        LF_RUN(c, work, sum, lf_cross_entropy, &a);
+    }
+    return lf_result(c, c->reduction == LF_REDUCE_MEAN ? sum / denom : sum);
+}
+
+LF_DEFINE(nll_loss, nll_spec, class_loss, KIND_NLL)
+LF_DEFINE(cross_entropy, ce_spec, class_loss, KIND_CE)

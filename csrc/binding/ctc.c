@@ -1,0 +1,211 @@
+/*
+ * ctc.c -- CTCLoss: log_probs [T, N, C] (or [T, C] unbatched), targets
+ * padded [N, S] or concatenated [sum(target_lengths)] (checked by the
+ * kernel's pre-pass), one input and one target length per batch element.
+ */
+#include "binding.h"
+
+static const lf_spec ctc_spec = {
+    "ctc_loss", 6, LF_OUT,
+    {{"log_probs", A_INPUT, C_NONE, NULL}, {"targets", A_INDEX, C_NONE, NULL},
+     {"input_lengths", A_ARRAY, C_NONE, NULL}, {"target_lengths", A_ARRAY, C_NONE, NULL},
+     {"blank", O_INDEX, C_NONE, NULL}, {"zero_infinity", O_BOOL, C_NONE, NULL}}};
+
+/* The [T, N, C] view of log_probs, and blank one of its classes. */
+static int
+ctc_view(lf_call *c, lf_ctc *a)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *x = c->v[0].a;
+    const int nd = PyArray_NDIM(x);
+    if (nd != 2 && nd != 3) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: log_probs must be [T, N, C] (or [T, C] unbatched), got shape %s",
+                     c->fname, ARR_SHAPE(b1, x));
+        return -1;
+    }
+    if (PyArray_SIZE(x) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s: log_probs must not be empty, got shape %s", c->fname,
+                     ARR_SHAPE(b1, x));
+        return -1;
+    }
+    a->steps = PyArray_DIM(x, 0);
+    a->N = nd == 3 ? PyArray_DIM(x, 1) : 1;
+    a->C = PyArray_DIM(x, nd - 1);
+    a->log_probs = PyArray_BYTES(x);
+    a->lp_t = PyArray_STRIDE(x, 0);
+    a->lp_n = nd == 3 ? PyArray_STRIDE(x, 1) : 0;
+    a->lp_c = PyArray_STRIDE(x, nd - 1);
+    a->blank = c->v[4].i;
+    if (c->overflow || a->blank < 0 || a->blank >= a->C) {
+        PyObject *blank = PyNumber_Index(c->args[4]); /* a plain int in the message */
+        if (blank != NULL) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: blank must be in [0, %zd) (a class of log_probs), got %R",
+                         c->fname, (Py_ssize_t)a->C, blank);
+            Py_DECREF(blank);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* A length argument (an integer or N of them) as N native int64 values. */
+static const int64_t *
+lengths_arg(lf_call *c, int i, npy_intp N)
+{
+    char b1[SHAPE_BUF];
+    const char *name = c->spec->args[i].name;
+    PyArrayObject *arr = c->v[i].a;
+    const char kind = PyArray_DESCR(arr)->kind;
+    if (kind != 'i' && kind != 'u') {
+        PyErr_Format(PyExc_TypeError, "%s: %s must hold integers, got dtype %S", c->fname, name,
+                     (PyObject *)PyArray_DESCR(arr));
+        return NULL;
+    }
+    if (PyArray_NDIM(arr) == 0) { /* one integer: a batch of one */
+        npy_intp one = 1;
+        PyArray_Dims shape = {&one, 1};
+        if ((arr = lf_own(c, PyArray_Newshape(arr, &shape, NPY_CORDER))) == NULL) {
+            return NULL;
+        }
+    }
+    if (PyArray_NDIM(arr) != 1 || PyArray_DIM(arr, 0) != N) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s has shape %s, but it must have one entry per batch element (%zd)",
+                     c->fname, name, ARR_SHAPE(b1, arr), (Py_ssize_t)N);
+        return NULL;
+    }
+    /* a uint64 length above INT64_MAX wraps to a negative one, which the
+     * range check then reports */
+    arr = lf_own(c, PyArray_FromArray(arr, PyArray_DescrFromType(NPY_INT64),
+                                      NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS |
+                                          NPY_ARRAY_FORCECAST));
+    return arr ? (const int64_t *)PyArray_DATA(arr) : NULL;
+}
+
+/* The lengths, each in range; *total and *longest of the target lengths. */
+static int
+ctc_lengths(lf_call *c, lf_ctc *a, int64_t *total, int64_t *longest)
+{
+    if ((a->input_lengths = lengths_arg(c, 2, a->N)) == NULL ||
+        (a->target_lengths = lengths_arg(c, 3, a->N)) == NULL) {
+        return -1;
+    }
+    *total = *longest = 0;
+    for (npy_intp b = 0; b < a->N; b++) {
+        const int64_t li = a->input_lengths[b], lt = a->target_lengths[b];
+        if (li < 0 || li > a->steps) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: input_lengths[%zd] is %lld, but it must be in [0, %zd] (the "
+                         "length of log_probs)",
+                         c->fname, (Py_ssize_t)b, (long long)li, (Py_ssize_t)a->steps);
+            return -1;
+        }
+        if (lt < 0) {
+            PyErr_Format(PyExc_ValueError, "%s: target_lengths[%zd] is %lld, but it must be >= 0",
+                         c->fname, (Py_ssize_t)b, (long long)lt);
+            return -1;
+        }
+        *total += lt;
+        *longest = lt > *longest ? lt : *longest;
+    }
+    return 0;
+}
+
+/* The targets' shape rule, their contiguous int64 copy, each sequence's
+ * offset, and the kernel's pre-pass over their classes. */
+static int
+ctc_targets(lf_call *c, lf_ctc *a, int64_t total, int64_t longest)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *t = c->v[1].a;
+    const int tnd = PyArray_NDIM(t);
+    int64_t *offsets;
+    lf_error err;
+    if (tnd == 1 ? PyArray_DIM(t, 0) != total
+                 : (tnd != 2 || PyArray_DIM(t, 0) != a->N || PyArray_DIM(t, 1) < longest)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: targets has shape %s, but it must be the concatenated targets (%lld,) "
+                     "or padded [%zd, S] with S >= %lld",
+                     c->fname, ARR_SHAPE(b1, t), (long long)total, (Py_ssize_t)a->N,
+                     (long long)longest);
+        return -1;
+    }
+    if ((t = lf_class_target(c, t, a->C)) == NULL ||
+        (t = lf_own(c, PyArray_FromArray(t, PyArray_DescrFromType(NPY_INT64),
+                                         NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS))) == NULL ||
+        (offsets = lf_alloc(c, (size_t)(a->N ? a->N : 1) * sizeof(int64_t))) == NULL) {
+        return -1;
+    }
+    for (npy_intp b = 0, pos = 0; b < a->N; pos += a->target_lengths[b], b++) {
+        offsets[b] = tnd == 1 ? pos : (int64_t)b * PyArray_DIM(t, 1);
+    }
+    a->targets = (const int64_t *)PyArray_DATA(t);
+    a->tg_offset = offsets;
+    if (lf_ctc_check(a, &err) != LF_OK) {
+        PyErr_Format(PyExc_IndexError,
+                     "%s: targets has class %lld at index %s, but log_probs has %zd classes",
+                     c->fname, (long long)err.ivalue,
+                     lf_fmt_index(b1, sizeof(b1), tnd, PyArray_DIMS(t), err.index),
+                     (Py_ssize_t)a->C);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+ctc_outputs(lf_call *c, lf_ctc *a)
+{
+    const npy_intp loss_shape[1] = {a->N};
+    const int loss_nd = PyArray_NDIM(c->v[0].a) == 3 ? 1 : 0;
+    if (lf_grad_output(c, loss_nd, loss_shape,
+                       c->reduction == LF_REDUCE_MEAN ? 1.0 / (double)a->N : 1.0) < 0) {
+        return -1;
+    }
+    a->scale = c->scale;
+    if (c->go != NULL) {
+        a->grad_output = PyArray_BYTES(c->go);
+        a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
+    }
+    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    if (lf_outputs(c, &o) < 0) {
+        return -1;
+    }
+    if (c->loss != NULL) {
+        a->out = PyArray_BYTES(c->loss);
+        a->out_n = PyArray_ITEMSIZE(c->loss);
+    }
+    if (c->grad[0] != NULL) {
+        a->grad = PyArray_BYTES(c->grad[0]);
+        a->g_c = PyArray_ITEMSIZE(c->grad[0]);
+        a->g_n = loss_nd ? a->C * a->g_c : 0;
+        a->g_t = a->N * a->C * a->g_c;
+    }
+    return 0;
+}
+
+static PyObject *
+ctc_loss(lf_call *c, int kind)
+{
+    lf_ctc a;
+    int64_t total, longest;
+    double *work;
+    (void)kind;
+    memset(&a, 0, sizeof(a));
+    if (ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
+        ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
+        return NULL;
+    }
+    a.zero_infinity = c->v[5].b;
+    a.per_length = c->reduction == LF_REDUCE_MEAN;
+    const size_t lanes = (size_t)(2 * longest + 1) * (size_t)a.steps;
+    if ((work = lf_alloc(c, 2 * lanes * sizeof(double))) == NULL) {
+        return NULL;
+    }
+    double sum;
+    LF_RUN(c, (npy_intp)lanes * a.N, sum, lf_ctc, &a, work);
+    return lf_result(c, c->reduction == LF_REDUCE_MEAN ? sum / (double)a.N : sum);
+}
+
+LF_DEFINE(ctc_loss, ctc_spec, ctc_loss, 0)

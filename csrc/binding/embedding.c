@@ -1,0 +1,267 @@
+/*
+ * embedding.c -- distances and embedding losses over rows of D features:
+ * the row operands broadcast together ([..., D], the last axis the
+ * features), promoted to one dtype; gradients fold back to each operand's
+ * shape and dtype (lf_fold).
+ */
+#include "binding.h"
+
+#include <string.h>
+
+enum { KIND_PNORM = 0, KIND_COSINE = 1 }; /* as lf_distance */
+
+#define X12 {"x1", A_INPUT, C_NONE, NULL}, {"x2", A_INPUT, C_NONE, NULL}
+#define TRIPLET_ARRAYS                                                               \
+    {"anchor", A_INPUT, C_NONE, NULL}, {"positive", A_INPUT, C_NONE, NULL},          \
+        {"negative", A_INPUT, C_NONE, NULL}
+#define MARGIN_GT0 {"margin", O_REAL, C_GT0, "greater than 0"}
+#define P_GE0 {"p", O_REAL, C_GE0, ">= 0 (inf allowed)"}
+#define REAL(name) {name, O_REAL, C_NONE, NULL}
+
+static const lf_spec pairwise_spec = {
+    "pairwise_distance", 5, LF_PLAIN, {X12, P_GE0, REAL("eps"), {"keepdim", O_BOOL, C_NONE, NULL}}};
+static const lf_spec cosine_similarity_spec = {
+    "cosine_similarity", 4, LF_PLAIN, {X12, {"dim", O_LONG, C_NONE, NULL}, REAL("eps")}};
+static const lf_spec cosine_embedding_spec = {
+    "cosine_embedding_loss", 4, LF_OUT,
+    {{"input1", A_INPUT, C_NONE, NULL}, {"input2", A_INPUT, C_NONE, NULL},
+     {"target", A_REAL, C_NONE, NULL}, REAL("margin")}};
+static const lf_spec triplet_spec = {
+    "triplet_margin_loss", 7, LF_OUT,
+    {TRIPLET_ARRAYS, MARGIN_GT0, P_GE0, REAL("eps"), {"swap", O_BOOL, C_NONE, NULL}}};
+static const lf_spec triplet_distance_spec = {
+    "triplet_margin_with_distance_loss", 8, LF_OUT,
+    {TRIPLET_ARRAYS, MARGIN_GT0, P_GE0, REAL("eps"), {"swap", O_BOOL, C_NONE, NULL},
+     {"distance", O_LONG, C_DIST, "0 (p-norm) or 1 (cosine)"}}};
+
+/* The rows of one call: the broadcast shape and the loss's (shape[:-1]). */
+typedef struct {
+    int nd, loss_nd;
+    npy_intp shape[NPY_MAXDIMS];
+    npy_intp *loss_shape; /* = shape */
+} rows_shape;
+
+/* torch's triplet losses want operands of one number of dimensions. */
+static int
+same_ndim(lf_call *c, int k)
+{
+    char buf[SHAPE_BUF];
+    size_t len = 0;
+    int same = 1;
+    for (int i = 1; i < k; i++) {
+        same &= PyArray_NDIM(c->v[i].a) == PyArray_NDIM(c->v[0].a);
+    }
+    for (int i = 0; i < k && !same && len < sizeof(buf); i++) {
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s %d-d", i ? ", " : "",
+                                c->spec->args[i].name, PyArray_NDIM(c->v[i].a));
+    }
+    if (!same) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the inputs must have the same number of dimensions, got %s", c->fname,
+                     buf);
+    }
+    return same ? 0 : -1;
+}
+
+/* Moves axis dim of arr to the end (cosine_similarity's dim). */
+static PyArrayObject *
+dim_last(lf_call *c, PyArrayObject *arr, int dim)
+{
+    npy_intp perm[NPY_MAXDIMS];
+    const int nd = PyArray_NDIM(arr);
+    for (int d = 0, j = 0; d < nd; d++) {
+        if (d != dim) {
+            perm[j++] = d;
+        }
+    }
+    perm[nd - 1] = dim;
+    PyArray_Dims p = {perm, nd};
+    return lf_own(c, PyArray_Transpose(arr, &p));
+}
+
+/* The k operands broadcast, viewed as a->x[i] = [N, D]; with dim >= 0 that
+ * axis (of the broadcast shape) holds the features. */
+static int
+rows_setup(lf_call *c, int k, lf_rows *a, rows_shape *sh, int dim)
+{
+    PyArrayObject *ops[3];
+    const char *names[3];
+    for (int i = 0; i < k; i++) {
+        ops[i] = c->v[i].a;
+        names[i] = c->spec->args[i].name;
+    }
+    if (lf_broadcast(c, k, ops, names, &sh->nd, sh->shape, 1) < 0) {
+        return -1;
+    }
+    sh->loss_shape = sh->shape;
+    for (int i = 0; i < k; i++) {
+        if ((ops[i] = lf_broadcast_to(c, ops[i], sh->nd, sh->shape)) == NULL ||
+            (dim >= 0 && sh->nd > 0 && (ops[i] = dim_last(c, ops[i], dim)) == NULL)) {
+            return -1;
+        }
+    }
+    const int nd = sh->nd;
+    if (dim >= 0 && nd > 0) { /* the loss drops dim: the rest keeps its order */
+        memmove(sh->shape + dim, sh->shape + dim + 1, (size_t)(nd - dim - 1) * sizeof(npy_intp));
+        sh->shape[nd - 1] = PyArray_DIM(ops[0], nd - 1);
+    }
+    sh->loss_nd = nd > 0 ? nd - 1 : 0;
+    a->N = 1;
+    for (int d = 0; d < sh->loss_nd; d++) {
+        a->N *= sh->shape[d];
+    }
+    a->D = nd > 0 ? sh->shape[nd - 1] : 1;
+    for (int i = 0; i < k; i++) {
+        if ((ops[i] = lf_flat_dims(c, ops[i], 0, sh->loss_nd, &a->x_n[i])) == NULL) {
+            return -1;
+        }
+        a->x[i] = PyArray_BYTES(ops[i]);
+        a->x_d[i] = nd > 0 ? PyArray_STRIDE(ops[i], nd - 1) : 0;
+    }
+    return 0;
+}
+
+/* grad_output, the per-row loss and the k gradients (each of its operand's
+ * shape and dtype, folded when it was broadcast). */
+static int
+rows_outputs(lf_call *c, int k, lf_rows *a, const rows_shape *sh)
+{
+    if (lf_grad_output(c, sh->loss_nd, sh->loss_shape, lf_norm(c->reduction, (double)a->N)) <
+        0) {
+        return -1;
+    }
+    a->scale = c->scale;
+    if (c->go != NULL) {
+        if ((c->go = lf_flat_dims(c, c->go, 0, sh->loss_nd, &a->go_n)) == NULL) {
+            return -1;
+        }
+        a->grad_output = PyArray_BYTES(c->go);
+    }
+    lf_outspec o = {sh->loss_nd, sh->loss_shape, k, sh->nd, sh->shape, {NULL}, {NULL}, {0}, 1, 0};
+    for (int i = 0; i < k; i++) {
+        o.like[i] = c->v[i].a;
+        o.typenum[i] = c->in_type[i];
+    }
+    if (lf_outputs(c, &o) < 0) {
+        return -1;
+    }
+    if (c->loss != NULL) {
+        a->out = PyArray_BYTES(c->loss);
+        a->out_n = PyArray_ITEMSIZE(c->loss);
+    }
+    for (int i = 0; i < k && c->grad[i] != NULL; i++) {
+        a->grad[i] = PyArray_BYTES(c->grad[i]);
+        a->g_d[i] = PyArray_ITEMSIZE(c->grad[i]);
+        a->g_n[i] = a->D * a->g_d[i];
+    }
+    return 0;
+}
+
+/* pairwise_distance(x1, x2, p, eps, keepdim) / cosine_similarity(x1, x2,
+ * dim, eps): one value per row. */
+static PyObject *
+row_measure(lf_call *c, int kind)
+{
+    rows_shape sh;
+    lf_rows a;
+    memset(&a, 0, sizeof(a));
+    int dim = -1;
+    if (kind == KIND_COSINE) {
+        const int nd = PyArray_NDIM(c->v[0].a) > PyArray_NDIM(c->v[1].a)
+                           ? PyArray_NDIM(c->v[0].a)
+                           : PyArray_NDIM(c->v[1].a);
+        const long rank = nd > 0 ? nd : 1, d = c->v[2].l;
+        if (d < -rank || d >= rank) {
+            PyErr_Format(PyExc_IndexError, "%s: dim %ld is out of range for %d-d inputs",
+                         c->fname, d, nd);
+            return NULL;
+        }
+        dim = (int)(d < 0 ? d + rank : d);
+    }
+    if (rows_setup(c, 2, &a, &sh, dim) < 0) {
+        return NULL;
+    }
+    /* keepdim keeps the feature axis as 1 */
+    const int keep = kind == KIND_PNORM && c->v[4].b && sh.nd > 0;
+    sh.shape[sh.loss_nd] = 1;
+    PyArrayObject *out = lf_own(
+        c, PyArray_EMPTY(sh.loss_nd + keep, sh.shape, c->typenum, 0));
+    if (out == NULL) {
+        return NULL;
+    }
+    a.out = PyArray_BYTES(out);
+    a.out_n = PyArray_ITEMSIZE(out);
+    if (kind == KIND_COSINE) {
+        LF_RUN_VOID(c, a.N * a.D, lf_cosine_similarity, &a, c->v[3].d);
+    }
+    else {
+        LF_RUN_VOID(c, a.N * a.D, lf_pairwise_distance, &a, c->v[2].d, c->v[3].d);
+    }
+    Py_INCREF(out);
+    return (PyObject *)out;
+}
+
+static PyObject *
+cosine_embedding(lf_call *c, int kind)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
+    rows_shape sh;
+    lf_rows a;
+    memset(&a, 0, sizeof(a));
+    (void)kind;
+    if (rows_setup(c, 2, &a, &sh, -1) < 0) {
+        return NULL;
+    }
+    PyArrayObject *y = c->v[2].a;
+    if (sh.nd != 1 && sh.nd != 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input1 and input2 must be [N, D] (or [D] unbatched), got shape %s",
+                     c->fname, lf_fmt_shape(b1, sizeof(b1), sh.nd, sh.shape));
+        return NULL;
+    }
+    /* a single target broadcasts to the N rows, as torch's does */
+    const int one = sh.nd == 2 && PyArray_NDIM(y) == 1 && PyArray_DIM(y, 0) == 1;
+    if (!one && !lf_same_shape(y, sh.loss_nd, sh.loss_shape)) {
+        npy_intp full[NPY_MAXDIMS];
+        memcpy(full, sh.shape, (size_t)sh.nd * sizeof(npy_intp));
+        PyErr_Format(PyExc_ValueError,
+                     "%s: target has shape %s, but inputs of shape %s need a target of shape %s",
+                     c->fname, ARR_SHAPE(b1, y), lf_fmt_shape(b2, sizeof(b2), sh.nd, full),
+                     lf_fmt_shape(b3, sizeof(b3), sh.loss_nd, sh.loss_shape));
+        return NULL;
+    }
+    a.target = PyArray_BYTES(y);
+    a.t_n = sh.loss_nd && !one ? PyArray_STRIDE(y, 0) : 0;
+    if (rows_outputs(c, 2, &a, &sh) < 0) {
+        return NULL;
+    }
+    double sum;
+    LF_RUN(c, a.N * a.D, sum, lf_cosine_embedding, &a, c->v[3].d);
+    return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
+}
+
+static PyObject *
+triplet(lf_call *c, int with_distance)
+{
+    rows_shape sh;
+    lf_rows a;
+    double *work = NULL;
+    memset(&a, 0, sizeof(a));
+    if (same_ndim(c, 3) < 0 || rows_setup(c, 3, &a, &sh, -1) < 0 ||
+        rows_outputs(c, 3, &a, &sh) < 0 ||
+        ((c->want & WANT_GRAD) &&
+         (work = lf_alloc(c, (size_t)(3 * a.D + 1) * sizeof(double))) == NULL)) {
+        return NULL;
+    }
+    const lf_distance dist = with_distance ? (lf_distance)c->v[7].l : LF_DIST_PNORM;
+    const lf_value *v = c->v;
+    double sum;
+    LF_RUN(c, a.N * a.D, sum, lf_triplet, &a, dist, v[3].d, v[4].d, v[5].d, v[6].b, work);
+    return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
+}
+
+LF_DEFINE(pairwise_distance, pairwise_spec, row_measure, KIND_PNORM)
+LF_DEFINE(cosine_similarity, cosine_similarity_spec, row_measure, KIND_COSINE)
+LF_DEFINE(cosine_embedding_loss, cosine_embedding_spec, cosine_embedding, 0)
+LF_DEFINE(triplet_margin_loss, triplet_spec, triplet, 0)
+LF_DEFINE(triplet_margin_with_distance_loss, triplet_distance_spec, triplet, 1)

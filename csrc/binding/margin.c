@@ -1,0 +1,156 @@
+/*
+ * margin.c -- the multi-class hinge losses on [N, C], [C] or a 0-d score
+ * (C = 1): multi-margin with N class indices ([N], or () / [1] unbatched)
+ * and a class weight [C]; multi-label margin with a target of the input's
+ * shape (class indices, -1 ends a row).  The kernels' pre-pass checks them.
+ */
+#include "binding.h"
+
+enum { KIND_MULTI, KIND_MULTILABEL };
+
+static const lf_spec multi_margin_spec = {
+    "multi_margin_loss", 5, LF_OUT,
+    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_INDEX, C_NONE, NULL},
+     {"weight", A_FLOAT, C_1D, NULL},
+     {"p", O_REAL, C_ONE_OR_TWO, "%s: only p == 1 and p == 2 supported, got p=%R"},
+     {"margin", O_REAL, C_NONE, NULL}}};
+static const lf_spec multilabel_margin_spec = {
+    "multilabel_margin_loss", 2, LF_OUT,
+    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_INDEX, C_NONE, NULL}}};
+
+/* The target's shape rule, its int64 view, and the loss's rank. */
+static int
+margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    PyArrayObject *x = c->v[0].a, *t = c->v[1].a;
+    const int nd = PyArray_NDIM(x), tnd = PyArray_NDIM(t);
+    if (kind == KIND_MULTILABEL) {
+        const int ok = nd == 2 ? lf_same_shape(t, 2, PyArray_DIMS(x))
+                               : tnd <= 1 && PyArray_SIZE(t) == a->C;
+        if (!ok) {
+            return lf_require_shape_of(c, t, x, "target");
+        }
+        *loss_nd = nd == 2 ? 1 : 0;
+    }
+    else {
+        if (tnd > 1 || PyArray_SIZE(t) != a->N) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: target has shape %s, but input of shape %s needs %zd class "
+                         "indices ([N], or () unbatched)",
+                         c->fname, ARR_SHAPE(b1, t), ARR_SHAPE(b2, x), (Py_ssize_t)a->N);
+            return -1;
+        }
+        *loss_nd = tnd;
+    }
+    if ((t = c->v[1].a = lf_class_target(c, t, a->C)) == NULL) {
+        return -1;
+    }
+    a->target = PyArray_BYTES(t);
+    a->t_n = kind == KIND_MULTILABEL ? (tnd == 2 ? PyArray_STRIDE(t, 0) : 0)
+                                     : (tnd == 1 ? PyArray_STRIDE(t, 0) : 0);
+    a->t_c = kind == KIND_MULTILABEL && tnd > 0 ? PyArray_STRIDE(t, tnd - 1) : 0;
+    return 0;
+}
+
+/* The class weight [C] of the multi-margin loss. */
+static int
+margin_weight(lf_call *c, lf_classes *a)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *w = c->v[2].a;
+    if (w == NULL) {
+        return 0;
+    }
+    if (PyArray_DIM(w, 0) != a->C) {
+        PyErr_Format(PyExc_ValueError, "%s: weight must have shape (%zd,) (one per class), got %s",
+                     c->fname, (Py_ssize_t)a->C, ARR_SHAPE(b1, w));
+        return -1;
+    }
+    a->weight = PyArray_BYTES(w);
+    a->w_c = PyArray_STRIDE(w, 0);
+    return 0;
+}
+
+static int
+margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
+{
+    const npy_intp loss_shape[1] = {a->N};
+    const int nd = PyArray_NDIM(c->v[0].a);
+    /* torch's kernels leave the result of an empty batch uninitialised; here
+     * the sum is 0 and the mean nan, as API.md says for a mean over nothing */
+    if (lf_grad_output(c, loss_nd, loss_shape, lf_norm(c->reduction, (double)a->N)) < 0) {
+        return -1;
+    }
+    a->scale = c->scale;
+    if (c->go != NULL) {
+        a->grad_output = PyArray_BYTES(c->go);
+        a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
+    }
+    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    if (lf_outputs(c, &o) < 0) {
+        return -1;
+    }
+    if (c->loss != NULL) {
+        a->out = PyArray_BYTES(c->loss);
+        a->out_n = PyArray_ITEMSIZE(c->loss);
+    }
+    if (c->grad[0] != NULL) {
+        a->grad = PyArray_BYTES(c->grad[0]);
+        a->g_c = nd == 0 ? 0 : PyArray_ITEMSIZE(c->grad[0]);
+        a->g_n = a->C * PyArray_ITEMSIZE(c->grad[0]);
+    }
+    return 0;
+}
+
+static PyObject *
+margin_loss(lf_call *c, int kind)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *x = c->v[0].a;
+    const int nd = PyArray_NDIM(x);
+    int loss_nd = 0;
+    lf_classes a;
+    lf_error err;
+    unsigned char *work = NULL;
+    memset(&a, 0, sizeof(a));
+    if (nd > 2 || (nd > 0 && PyArray_DIM(x, nd - 1) == 0)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input must be [N, C] or [C] with C > 0 (or a 0-d score), got shape %s",
+                     c->fname, ARR_SHAPE(b1, x));
+        return NULL;
+    }
+    a.N = nd == 2 ? PyArray_DIM(x, 0) : 1;
+    a.C = nd == 0 ? 1 : PyArray_DIM(x, nd - 1);
+    a.S = 1;
+    a.input = PyArray_BYTES(x);
+    a.in_n = nd == 2 ? PyArray_STRIDE(x, 0) : 0;
+    a.in_c = nd == 0 ? 0 : PyArray_STRIDE(x, nd - 1);
+    if (margin_target(c, kind, &a, &loss_nd) < 0 ||
+        (kind == KIND_MULTI && margin_weight(c, &a) < 0)) {
+        return NULL;
+    }
+    if (lf_margin_check(&a, kind == KIND_MULTILABEL, &err) != LF_OK) {
+        PyErr_Format(PyExc_IndexError,
+                     "%s: target has %lld at flat index %zd, but every entry must be in [%d, %zd) "
+                     "(input has %zd classes)",
+                     c->fname, (long long)err.ivalue, (Py_ssize_t)err.index,
+                     kind == KIND_MULTILABEL ? -1 : 0, (Py_ssize_t)a.C, (Py_ssize_t)a.C);
+        return NULL;
+    }
+    if (margin_outputs(c, &a, loss_nd) < 0 ||
+        (kind == KIND_MULTILABEL && (work = lf_alloc(c, (size_t)a.C)) == NULL)) {
+        return NULL;
+    }
+    double sum;
+    if (kind == KIND_MULTILABEL) {
+        LF_RUN(c, a.N * a.C, sum, lf_multilabel_margin, &a, work);
+    }
+    else {
+        LF_RUN(c, a.N * a.C, sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
+    }
+    return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
+}
+
+LF_DEFINE(multi_margin_loss, multi_margin_spec, margin_loss, KIND_MULTI)
+LF_DEFINE(multilabel_margin_loss, multilabel_margin_spec, margin_loss, KIND_MULTILABEL)

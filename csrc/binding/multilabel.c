@@ -1,0 +1,153 @@
+/*
+ * multilabel.c -- the multi-label losses on logits: focal and asymmetric
+ * (element-wise, a target of the input's shape), ZLPR ([..., C] rows, one
+ * loss per row) and soft-F1 ([N, C] or [N], one cost per label).
+ */
+#include "binding.h"
+
+#include <math.h>
+
+enum { KIND_FOCAL, KIND_ASL, KIND_ZLPR, KIND_SOFT_F1 };
+
+#define PAIR {"input", A_INPUT, C_NONE, NULL}, {"target", A_REAL, C_NONE, NULL}
+#define FINITE_GE0(name) {name, O_REAL, C_FINITE_GE0, "finite and >= 0"}
+
+static const lf_spec focal_spec = {
+    "sigmoid_focal_loss", 4, LF_OUT,
+    {PAIR, {"alpha", O_REAL, C_FINITE, "a finite number (< 0 to disable)"}, FINITE_GE0("gamma")}};
+static const lf_spec asl_spec = {
+    "asymmetric_loss", 6, LF_OUT,
+    {PAIR, FINITE_GE0("gamma_neg"), FINITE_GE0("gamma_pos"),
+     {"clip", O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"},
+     {"eps", O_REAL, C_FINITE_GT0, "finite and > 0"}}};
+static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", 2, LF_OUT, {PAIR}};
+static const lf_spec soft_f1_spec = {
+    "soft_f1_loss", 3, LF_OUT, {PAIR, {"eps", O_REAL, C_FINITE_GT0, "finite and > 0"}}};
+
+static PyObject *
+focal_family(lf_call *c, int kind)
+{
+    PyArrayObject *x = c->v[0].a;
+    const int nd = PyArray_NDIM(x);
+    const npy_intp *dims = PyArray_DIMS(x), n = PyArray_SIZE(x);
+    lf_elementwise ew;
+    if (lf_require_shape_of(c, c->v[1].a, x, "target") < 0 ||
+        lf_grad_output(c, nd, dims, lf_norm(c->reduction, (double)n)) < 0) {
+        return NULL;
+    }
+    const lf_outspec o = {nd, dims, 1, 0, NULL, {x}, {NULL}, {0}, 0, 0};
+    if (lf_outputs(c, &o) < 0) {
+        return NULL;
+    }
+    lf_ew_init(&ew, nd, dims);
+    lf_ew_pair(c, &ew);
+    double sum;
+    const lf_value *v = c->v;
+    if (kind == KIND_FOCAL) {
+        LF_RUN(c, n, sum, lf_sigmoid_focal, &ew, v[2].d, v[3].d);
+    }
+    else {
+        LF_RUN(c, n, sum, lf_asymmetric, &ew, v[2].d, v[3].d, v[4].d, v[5].d);
+    }
+    return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
+}
+
+/* The [N, C] view: ZLPR flattens the leading dims into N (loss [...]);
+ * soft-F1 takes [N, C] or [N] (loss [C] or ()). */
+static int
+rows_view(lf_call *c, int kind, lf_multilabel *a, int *loss_nd, npy_intp *loss_shape)
+{
+    char b1[SHAPE_BUF];
+    PyArrayObject *x = c->v[0].a, *y = c->v[1].a;
+    const int nd = PyArray_NDIM(x);
+    if (kind == KIND_ZLPR ? nd < 1 : (nd < 1 || nd > 2)) {
+        PyErr_Format(PyExc_ValueError,
+                     kind == KIND_ZLPR
+                         ? "%s: input must have at least 1 dimension ([..., C], labels last), "
+                           "got shape %s"
+                         : "%s: input must be [N, C] or [N] (one label), got shape %s",
+                     c->fname, ARR_SHAPE(b1, x));
+        return -1;
+    }
+    if (lf_require_shape_of(c, y, x, "target") < 0) {
+        return -1;
+    }
+    *loss_nd = nd - 1;
+    if (kind == KIND_ZLPR) {
+        a->N = 1;
+        for (int d = 0; d < nd - 1; d++) {
+            loss_shape[d] = PyArray_DIM(x, d);
+            a->N *= loss_shape[d];
+        }
+        a->C = PyArray_DIM(x, nd - 1);
+        if ((x = lf_flat_dims(c, x, 0, nd - 1, &a->in_n)) == NULL ||
+            (y = lf_flat_dims(c, y, 0, nd - 1, &a->t_n)) == NULL) {
+            return -1;
+        }
+    }
+    else {
+        loss_shape[0] = nd == 2 ? PyArray_DIM(x, 1) : 1;
+        a->N = PyArray_DIM(x, 0);
+        a->C = nd == 2 ? PyArray_DIM(x, 1) : 1;
+        a->in_n = PyArray_STRIDE(x, 0);
+        a->t_n = PyArray_STRIDE(y, 0);
+    }
+    a->in_c = kind == KIND_ZLPR || nd == 2 ? PyArray_STRIDE(x, nd - 1) : 0;
+    a->t_c = kind == KIND_ZLPR || nd == 2 ? PyArray_STRIDE(y, nd - 1) : 0;
+    a->input = PyArray_BYTES(x);
+    a->target = PyArray_BYTES(y);
+    c->v[0].a = x;
+    return 0;
+}
+
+static PyObject *
+rows_loss(lf_call *c, int kind)
+{
+    npy_intp loss_shape[NPY_MAXDIMS];
+    int loss_nd;
+    lf_multilabel a;
+    memset(&a, 0, sizeof(a));
+    if (rows_view(c, kind, &a, &loss_nd, loss_shape) < 0) {
+        return NULL;
+    }
+    const npy_intp count = kind == KIND_ZLPR ? a.N : a.C; /* loss values */
+    if (lf_grad_output(c, loss_nd, loss_shape, lf_norm(c->reduction, (double)count)) < 0) {
+        return NULL;
+    }
+    a.scale = c->scale;
+    if (c->go != NULL) {
+        if ((c->go = lf_flat_dims(c, c->go, 0, loss_nd, &a.go_step)) == NULL) {
+            return NULL;
+        }
+        a.grad_output = PyArray_BYTES(c->go);
+    }
+    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    double *work = NULL;
+    if (lf_outputs(c, &o) < 0 ||
+        (kind == KIND_SOFT_F1 &&
+         (work = lf_alloc(c, (size_t)(6 * a.C) * sizeof(double))) == NULL)) {
+        return NULL;
+    }
+    if (c->loss != NULL) {
+        a.out = PyArray_BYTES(c->loss);
+        a.out_step = PyArray_ITEMSIZE(c->loss);
+    }
+    if (c->grad[0] != NULL) {
+        a.grad = PyArray_BYTES(c->grad[0]);
+        a.g_c = PyArray_ITEMSIZE(c->grad[0]);
+        a.g_n = a.C * a.g_c;
+    }
+    double sum;
+    if (kind == KIND_ZLPR) {
+        LF_RUN(c, a.N * a.C, sum, lf_zlpr, &a);
+    }
+    else {
+        LF_RUN(c, a.N * a.C, sum, lf_soft_f1, &a, c->v[2].d, work);
+    }
+    return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
+}
+
+LF_DEFINE(sigmoid_focal_loss, focal_spec, focal_family, KIND_FOCAL)
+LF_DEFINE(asymmetric_loss, asl_spec, focal_family, KIND_ASL)
+LF_DEFINE(multilabel_categorical_crossentropy, zlpr_spec, rows_loss, KIND_ZLPR)
+LF_DEFINE(soft_f1_loss, soft_f1_spec, rows_loss, KIND_SOFT_F1)

@@ -1,0 +1,358 @@
+/*
+ * outputs.c -- grad_output, the output arrays (the caller's `out` too), the
+ * fold of a broadcast gradient back to its input's shape, and the result.
+ */
+#include "binding.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *
+reduction_name(int reduction)
+{
+    return reduction == LF_REDUCE_MEAN  ? "mean"
+           : reduction == LF_REDUCE_SUM ? "sum"
+                                        : "batchmean"; /* kl_div's own */
+}
+
+int
+lf_grad_output(lf_call *c, int nd, const npy_intp *loss_shape, double norm)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    c->scale = norm;
+    if (!(c->want & WANT_GRAD) || c->grad_output_obj == Py_None) {
+        return 0;
+    }
+    PyArrayObject *arr = lf_float_like(c, c->grad_output_obj, 1, "grad_output");
+    if (arr == NULL) {
+        return -1;
+    }
+    if (c->reduction != LF_REDUCE_NONE) {
+        if (PyArray_NDIM(arr) != 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: grad_output must be a scalar for reduction='%s', got shape %s",
+                         c->fname, reduction_name(c->reduction), ARR_SHAPE(b1, arr));
+            return -1;
+        }
+        c->scale = norm * (c->typenum == NPY_FLOAT ? (double)*(float *)PyArray_DATA(arr)
+                                                   : *(double *)PyArray_DATA(arr));
+        return 0;
+    }
+    if (!lf_same_shape(arr, nd, loss_shape)) {
+        PyErr_Format(PyExc_ValueError, "%s: grad_output has shape %s, but the loss has shape %s",
+                     c->fname, ARR_SHAPE(b1, arr), lf_fmt_shape(b2, sizeof(b2), nd, loss_shape));
+        return -1;
+    }
+    c->scale = 1.0;
+    c->go = arr;
+    return 0;
+}
+
+/* Byte range [lo, hi) that arr's elements occupy. */
+static void
+byte_extent(PyArrayObject *arr, char **lo, char **hi)
+{
+    char *a = PyArray_BYTES(arr), *b = PyArray_BYTES(arr);
+    for (int d = 0; d < PyArray_NDIM(arr); d++) {
+        const npy_intp span = (PyArray_DIM(arr, d) - 1) * PyArray_STRIDE(arr, d);
+        if (PyArray_DIM(arr, d) == 0) {
+            *lo = *hi = a;
+            return;
+        }
+        if (span < 0) {
+            a += span;
+        }
+        else {
+            b += span;
+        }
+    }
+    *lo = a;
+    *hi = b + PyArray_ITEMSIZE(arr);
+}
+
+static int
+overlaps(PyArrayObject *a, PyArrayObject *b)
+{
+    char *lo, *hi, *rlo, *rhi;
+    if (b == NULL || a == b) {
+        return b != NULL;
+    }
+    byte_extent(a, &lo, &hi);
+    byte_extent(b, &rlo, &rhi);
+    return lo < rhi && rlo < hi;
+}
+
+/* Does arr share memory with anything the call reads (or another output)? */
+static int
+touches_inputs(lf_call *c, PyArrayObject *arr, int upto)
+{
+    for (int i = 0; i < c->nowned; i++) {
+        if (PyArray_Check(c->owned[i]) && overlaps(arr, (PyArrayObject *)c->owned[i])) {
+            return 1;
+        }
+    }
+    for (int i = 0; i < upto; i++) {
+        if (overlaps(arr, c->result[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The caller's gradient buffer: a writeable, aligned, native ndarray of the
+ * gradient's dtype and shape (C-contiguous when the kernel needs it) that
+ * overlaps nothing the call reads. */
+static PyArrayObject *
+out_array(lf_call *c, PyObject *obj, PyArrayObject *like, int typenum, int contiguous, int i)
+{
+    char b1[SHAPE_BUF], b2[SHAPE_BUF];
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: out must be a NumPy array, got %s", c->fname,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    if (PyArray_TYPE(arr) != typenum || !PyArray_ISNOTSWAPPED(arr)) {
+        PyErr_Format(PyExc_TypeError, "%s: out must have the input's dtype %s, got %S", c->fname,
+                     typenum == NPY_FLOAT ? "float32" : "float64",
+                     (PyObject *)PyArray_DESCR(arr));
+        return NULL;
+    }
+    if (!lf_same_shape(arr, PyArray_NDIM(like), PyArray_DIMS(like))) {
+        PyErr_Format(PyExc_ValueError, "%s: out has shape %s, but the gradient has shape %s",
+                     c->fname, ARR_SHAPE(b1, arr), ARR_SHAPE(b2, like));
+        return NULL;
+    }
+    if (!PyArray_ISWRITEABLE(arr) || !PyArray_ISALIGNED(arr) ||
+        (contiguous && !PyArray_IS_C_CONTIGUOUS(arr))) {
+        PyErr_Format(PyExc_ValueError, "%s: out must be writeable and aligned%s", c->fname,
+                     contiguous ? " and C-contiguous" : "");
+        return NULL;
+    }
+    if (touches_inputs(c, arr, i)) {
+        PyErr_Format(PyExc_ValueError, "%s: out must not share memory with the inputs",
+                     c->fname);
+        return NULL;
+    }
+    Py_INCREF(arr);
+    return lf_own(c, (PyObject *)arr);
+}
+
+/* The i-th entry of `out`: the array itself for one gradient, else an item
+ * of a tuple of ngrad. */
+static PyObject *
+out_item(lf_call *c, int ngrad, int i)
+{
+    if (ngrad == 1) {
+        return c->out_obj;
+    }
+    if (!PyTuple_Check(c->out_obj) || PyTuple_GET_SIZE(c->out_obj) != ngrad) {
+        PyErr_Format(PyExc_TypeError, "%s: out must be a tuple of %d arrays, one per gradient",
+                     c->fname, ngrad);
+        return NULL;
+    }
+    return PyTuple_GET_ITEM(c->out_obj, i);
+}
+
+static PyArrayObject *
+new_array(lf_call *c, int nd, const npy_intp *dims, int typenum, int zeroed)
+{
+    return lf_own(c, zeroed ? PyArray_ZEROS(nd, (npy_intp *)dims, typenum, 0)
+                            : PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0));
+}
+
+int
+lf_outputs(lf_call *c, const lf_outspec *o)
+{
+    if ((c->want & WANT_LOSS) && c->reduction == LF_REDUCE_NONE &&
+        (c->loss = new_array(c, o->loss_nd, o->loss_shape, c->typenum, 0)) == NULL) {
+        return -1;
+    }
+    if (!(c->want & WANT_GRAD)) {
+        return 0;
+    }
+    c->ngrad = o->ngrad;
+    /* validate every `out` first: the call writes nothing when one is bad */
+    for (int i = 0; i < o->ngrad; i++) {
+        PyArrayObject *like = o->like[i];
+        const int typenum = o->typenum[i] ? o->typenum[i] : c->typenum;
+        const int direct = o->grad_shape == NULL ||
+                           (typenum == c->typenum &&
+                            lf_same_shape(like, o->grad_nd, o->grad_shape));
+        if (c->out_obj != NULL) {
+            PyObject *item = out_item(c, o->ngrad, i);
+            c->result[i] = item ? out_array(c, item, like, typenum, direct && o->contiguous, i)
+                                : NULL;
+        }
+        else {
+            c->result[i] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), typenum,
+                                     direct && o->zeroed);
+        }
+        if (c->result[i] == NULL) {
+            return -1;
+        }
+        c->grad[i] = direct ? c->result[i]
+                            : new_array(c, o->grad_nd, o->grad_shape, c->typenum, o->zeroed);
+        if (c->grad[i] == NULL) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < o->ngrad; i++) {
+        c->fold_to[i] = o->fold[i] ? o->fold[i] : o->like[i];
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Folding a broadcast gradient back (autograd's sum_to)                    */
+/* ------------------------------------------------------------------------ */
+
+static double
+load(const char *p, int typenum)
+{
+    return typenum == NPY_FLOAT ? (double)*(const float *)p : *(const double *)p;
+}
+
+/* Sums the C-contiguous grad over the axes along which `onto` was broadcast,
+ * into acc (two doubles per element of onto: Neumaier sum, compensation). */
+static void
+fold_sum(PyArrayObject *grad, PyArrayObject *onto, double *acc)
+{
+    const int gnd = PyArray_NDIM(grad), fnd = PyArray_NDIM(onto), lead = gnd - fnd;
+    npy_intp step[NPY_MAXDIMS], idx[NPY_MAXDIMS], elem = 1;
+    for (int d = gnd - 1; d >= 0; d--) {
+        const npy_intp n = d >= lead ? PyArray_DIM(onto, d - lead) : 1;
+        step[d] = n == 1 ? 0 : elem;
+        elem *= n;
+        idx[d] = 0;
+    }
+    const int typenum = PyArray_TYPE(grad);
+    const char *p = PyArray_BYTES(grad);
+    const npy_intp size = PyArray_SIZE(grad), item = PyArray_ITEMSIZE(grad);
+    npy_intp pos = 0;
+    for (npy_intp k = 0; k < size; k++, p += item) {
+        lf_ksum s = {acc[2 * pos], acc[2 * pos + 1]};
+        lf_ksum_add(&s, load(p, typenum));
+        acc[2 * pos] = s.sum;
+        acc[2 * pos + 1] = s.comp;
+        for (int d = gnd - 1; d >= 0; d--) { /* the next C-order index */
+            pos += step[d];
+            if (++idx[d] < PyArray_DIM(grad, d)) {
+                break;
+            }
+            pos -= step[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/* Writes acc's sums, in C order, into dst (any strides, its own dtype). */
+static void
+fold_store(const double *acc, PyArrayObject *dst)
+{
+    const int nd = PyArray_NDIM(dst), typenum = PyArray_TYPE(dst);
+    npy_intp idx[NPY_MAXDIMS] = {0};
+    char *p = PyArray_BYTES(dst);
+    for (npy_intp k = 0, n = PyArray_SIZE(dst); k < n; k++) {
+        lf_ksum s = {acc[2 * k], acc[2 * k + 1]};
+        const double v = lf_ksum_value(&s);
+        if (typenum == NPY_FLOAT) {
+            *(float *)p = (float)v;
+        }
+        else {
+            *(double *)p = v;
+        }
+        for (int d = nd - 1; d >= 0; d--) {
+            p += PyArray_STRIDE(dst, d);
+            if (++idx[d] < PyArray_DIM(dst, d)) {
+                break;
+            }
+            p -= PyArray_STRIDE(dst, d) * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+int
+lf_fold(lf_call *c)
+{
+    for (int i = 0; i < c->ngrad && (c->want & WANT_GRAD); i++) {
+        if (c->grad[i] == c->result[i]) {
+            continue;
+        }
+        const npy_intp n = PyArray_SIZE(c->result[i]);
+        double *acc = PyMem_Calloc((size_t)(n ? 2 * n : 1), sizeof(double));
+        if (acc == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        fold_sum(c->grad[i], c->fold_to[i], acc);
+        fold_store(acc, c->result[i]);
+        PyMem_Free(acc);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The result                                                               */
+/* ------------------------------------------------------------------------ */
+
+static PyObject *
+scalar_of(double value, int typenum)
+{
+    PyArray_Descr *descr = PyArray_DescrFromType(typenum);
+    PyObject *res;
+    if (typenum == NPY_FLOAT) {
+        float v = (float)value;
+        res = PyArray_Scalar(&v, descr, NULL);
+    }
+    else {
+        res = PyArray_Scalar(&value, descr, NULL);
+    }
+    Py_DECREF(descr);
+    return res;
+}
+
+static PyObject *
+grads_of(lf_call *c)
+{
+    if (c->ngrad == 1) {
+        Py_INCREF(c->result[0]);
+        return (PyObject *)c->result[0];
+    }
+    PyObject *g = PyTuple_New(c->ngrad);
+    for (int i = 0; g != NULL && i < c->ngrad; i++) {
+        Py_INCREF(c->result[i]);
+        PyTuple_SET_ITEM(g, i, (PyObject *)c->result[i]);
+    }
+    return g;
+}
+
+PyObject *
+lf_result(lf_call *c, double value)
+{
+    PyObject *loss = NULL, *grads = NULL, *res = NULL;
+    if (lf_fold(c) < 0) {
+        return NULL;
+    }
+    if (c->want & WANT_LOSS) {
+        if (c->reduction == LF_REDUCE_NONE) {
+            Py_INCREF(c->loss);
+            loss = (PyObject *)c->loss;
+        }
+        else if ((loss = scalar_of(value, c->typenum)) == NULL) {
+            return NULL;
+        }
+    }
+    if ((c->want & WANT_GRAD) && (grads = grads_of(c)) == NULL) {
+        Py_XDECREF(loss);
+        return NULL;
+    }
+    if (loss == NULL || grads == NULL) {
+        return loss ? loss : grads;
+    }
+    res = PyTuple_Pack(2, loss, grads);
+    Py_DECREF(loss);
+    Py_DECREF(grads);
+    return res;
+}

@@ -1,0 +1,104 @@
+"""The binding layer's own promises: options validated when a criterion is
+built (torch's module_db error samples), out= for every gradient, gradients
+of broadcast operands folded back in C, and the validate-only call."""
+import numpy as np
+import pytest
+import torch
+
+import pylossfn as lf
+import pylossfn.functional as F
+from pylossfn import _core
+
+
+# -- validated at construction, as torch's modules are ------------------------
+
+def test_complex_option_refused_at_construction():
+    # torch's module_db error sample: HuberLoss(delta=1+0j) raises TypeError
+    with pytest.raises(TypeError, match=r"huber_loss: delta must be a real number, got complex"):
+        lf.HuberLoss(delta=1 + 0j)
+
+
+def test_class_weight_of_another_precision_refused():
+    # torch's module_db error sample: a float16 class weight on a float64 input
+    with pytest.raises(TypeError, match=r"weight must be a float32 or float64 array, got dtype "
+                       "float16"):
+        lf.NLLLoss(weight=np.ones(3, np.float16))
+    with pytest.raises(TypeError, match=r"float16"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.ones(3, np.float16))
+    # float32 and float64 mix as before: computed in the input's dtype
+    loss = lf.NLLLoss(weight=np.ones(3, np.float32))(np.zeros((2, 3)), np.array([0, 1]))
+    assert loss.dtype == np.float64
+
+
+@pytest.mark.parametrize("make, exc", [
+    (lambda: lf.TripletMarginLoss(margin=0.0), ValueError),
+    (lambda: lf.MultiMarginLoss(p=3), ValueError),
+    (lambda: lf.MultiMarginLoss(weight=np.ones((1, 3))), ValueError),
+    (lambda: lf.CrossEntropyLoss(label_smoothing=1.5), ValueError),
+    (lambda: lf.SmoothL1Loss(beta=-1.0), ValueError),
+    (lambda: lf.SigmoidFocalLoss(gamma=-1.0), ValueError),
+    (lambda: lf.AsymmetricLoss(clip=1.0), ValueError),
+    (lambda: lf.NLLLoss(ignore_index=1.5), TypeError),
+    (lambda: lf.CTCLoss(blank="0"), TypeError),
+    (lambda: lf.BCELoss(weight=np.ones(2, np.int64)), TypeError),
+])
+def test_bad_options_refused_at_construction(make, exc):
+    with pytest.raises(exc):
+        make()
+
+
+def test_validate_only_call_returns_none():
+    assert _core.huber_loss(None, None, None, 1.0, 1, 0, None) is None
+    with pytest.raises(ValueError, match="delta must be > 0"):
+        _core.huber_loss(None, None, None, 0.0, 1, 0, None)
+
+
+# -- out= for every gradient ---------------------------------------------------
+
+def test_out_for_a_loss_with_two_gradients():
+    rng = np.random.default_rng(0)
+    x1, x2, y = rng.random((4, 3)), rng.random((1, 3)), np.sign(rng.random((4, 3)) - 0.5)
+    o1, o2 = np.empty((4, 3)), np.empty((1, 3))
+    crit = lf.MarginRankingLoss(margin=0.1)
+    loss, (g1, g2) = crit.forward_backward(x1, x2, y, out=(o1, o2))
+    assert g1 is o1 and g2 is o2
+    want = crit.forward_backward(x1, x2, y)[1]
+    np.testing.assert_array_equal(g1, want[0])
+    np.testing.assert_array_equal(g2, want[1])
+    with pytest.raises(TypeError, match=r"out must be a tuple of 2 arrays"):
+        crit.backward(out=o1)
+
+
+def test_out_untouched_when_the_call_fails():
+    out = np.full((2, 3), 7.0)
+    crit = lf.MultiMarginLoss()
+    with pytest.raises(IndexError):
+        crit.forward_backward(np.zeros((2, 3)), np.array([0, 5]), out=out)
+    assert (out == 7.0).all()
+
+
+# -- gradients of broadcast operands fold back in C ----------------------------
+
+def test_fold_matches_torch_for_broadcast_embedding_operands():
+    rng = np.random.default_rng(1)
+    a = rng.random((4, 3)).astype(np.float32)
+    p, n = rng.random((1, 3)), rng.random(3)[None, :].repeat(4, 0)
+    crit = lf.TripletMarginLoss(margin=0.5)
+    _, (ga, gp, gn) = crit.forward_backward(a, p, n)
+    assert (ga.dtype, gp.dtype, gp.shape) == (np.float32, np.float64, (1, 3))
+    ta, tp, tn = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, p, n))
+    torch.nn.functional.triplet_margin_loss(ta, tp, tn, margin=0.5).backward()
+    np.testing.assert_allclose(gp, tp.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gn, tn.grad.numpy(), rtol=1e-6)
+
+
+def test_fold_sums_unit_axes():
+    rng = np.random.default_rng(2)
+    x, t = rng.random((2, 3, 4)), rng.random((3, 1))
+    var = rng.random((2, 3, 1)) + 0.5  # homoscedastic: one dim of size 1
+    _, (gx, gv) = lf.GaussianNLLLoss(reduction="sum").forward_backward(x, t, var)
+    assert gv.shape == (2, 3, 1)
+    tx, tv = (torch.tensor(v, requires_grad=True) for v in (x, var))
+    torch.nn.functional.gaussian_nll_loss(tx, torch.tensor(t), tv, reduction="sum").backward()
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gv, tv.grad.numpy(), rtol=1e-12)
