@@ -5,8 +5,10 @@ Every loss takes its arrays, its options, the reduction code (0 none, 1 mean,
 ``grad_output`` (None for 1), all positional.  The result is the loss (a NumPy
 scalar for mean / sum, an ndarray for none), the gradient (an ndarray, or a
 tuple of ndarrays for the losses with several differentiable inputs), or
-``(loss, grad)``, as ``want`` asks; hence ``_Result = Any``.  The four core
-losses also take ``out``, a buffer for the gradient.
+``(loss, grad)``, as ``want`` asks; hence ``_Result = Any``.  Every loss also
+takes ``out``, a buffer for the gradient (a tuple of buffers for several).
+``want = 0`` checks the options only (the arrays may be None) and returns
+None: the classes make that call when they are built.
 """
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ WANT_GRAD: Literal[2]
 _Result = Any
 _Float = NDArray[np.floating[Any]]
 
-# -- binary and multi-class (the four core losses, with an `out` gradient buffer)
+# -- binary and multi-class
 
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
