@@ -9,6 +9,7 @@ import pylossfn as lf
 import pylossfn.functional as F
 from pylossfn import _core
 
+pytestmark = pytest.mark.torch
 
 # -- validated at construction, as torch's modules are ------------------------
 

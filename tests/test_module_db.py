@@ -30,14 +30,6 @@ NOT_CARRIED = {"LinearCrossEntropyLoss": "not in pylossfn yet (the fused-linear 
 # torch's error samples that pylossfn accepts today, each fixed in C on the
 # binding branch: the mark is strict, so the fix turns the suite red until it
 # is removed here
-ACCEPTED_TODAY = {
-    ("HuberLoss", "delta=(1+0j)"): "HuberLoss(delta=1+0j) constructs (torch: TypeError at "
-    "construction); fixed by validating options in the constructor (issue #10, binding branch)",
-    ("NLLLoss", "weight=float16"): "NLLLoss takes a float16 class weight on a float32 or "
-    "float64 input (torch: dtype mismatch); fixed by refusing a weight dtype that differs from "
-    "the input's (issue #10, binding branch)",
-}
-
 LOSS_INFOS = [m for m in module_db if m.name.startswith("nn.") and m.name.endswith("Loss")]
 
 
@@ -104,13 +96,8 @@ def _error_samples():
             samples = _seeded(info.module_error_inputs_func, info, tdtype)
             for i, sample in enumerate(samples):
                 key = _error_id(info, sample)
-                marks = ()
-                if key in ACCEPTED_TODAY:
-                    # strict, and only for the "did not raise" failure
-                    marks = pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                                              reason=ACCEPTED_TODAY[key])
                 yield pytest.param(info, sample, id=f"{_name(info)}-{str(tdtype)[6:]}-{i}-"
-                                   f"{key[1] or sample.error_type.__name__}", marks=marks)
+                                   f"{key[1] or sample.error_type.__name__}")
 
 
 SAMPLES = list(_samples())
@@ -122,7 +109,9 @@ def test_every_torch_loss_is_run_or_listed():
     assert names - set(ROWS) == set(NOT_CARRIED)
     # (so that a torch upgrade that drops the samples cannot empty this file)
     assert len(SAMPLES) >= 552 and len(ERROR_SAMPLES) >= 20
-    assert {_error_id(*p.values) for p in ERROR_SAMPLES} >= set(ACCEPTED_TODAY)
+    # the two that pylossfn once accepted (now refused at construction) are still run
+    assert {_error_id(*p.values) for p in ERROR_SAMPLES} >= {
+        ("HuberLoss", "delta=(1+0j)"), ("NLLLoss", "weight=float16")}
 
 
 def _torch_run(info, row, sample, go, cast=None):
