@@ -41,6 +41,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+
 # Annotations are strings (this module imports nothing beyond numpy and two
 # stdlib modules, not even typing), so they cost nothing at run time on any
 # Python >= 3.9; a bare np.ndarray means "any dtype".
@@ -1519,7 +1520,8 @@ class MultilabelConfusion:
         self.weight_sum = 0.0
         self.weighted: "bool | None" = None
         self.exact_match = 0.0  # weighted count of rows entirely right
-        self.tp = self.fp = self.fn = self.tn = None
+        empty: "NDArray[np.float64]" = np.zeros(0)
+        self.tp, self.fp, self.fn, self.tn = empty, empty, empty, empty
         self._samples = {m: _SampleMean() for m in ("precision", "recall", "f-score")}
         if n_labels is not None:
             self._allocate(n_labels)
@@ -1766,3 +1768,35 @@ class RankingStats:
     def compute(self) -> "dict[str, float]":
         """The three metrics as a dict keyed by the function names."""
         return {name: self._mean(name) for name in self._ROWS}
+
+
+def _is_dask(values: "object") -> bool:
+    # a dask.array.Array, recognised without importing dask
+    return any(type(v).__module__.startswith("dask.array") for v in values)  # type: ignore[attr-defined]
+
+
+def _dask_aware(fn: "object") -> "object":
+    """``fn``, handed to ``pylossfn._dask`` when any argument is a dask array.
+
+    (No functools here: the module imports nothing beyond numpy, numbers and
+    warnings, and loads on its own.)
+    """
+
+    def call(*args: "object", **kwargs: "object") -> "object":
+        if _is_dask(args) or _is_dask(kwargs.values()):
+            from . import _dask
+
+            return _dask.metric(fn, args, kwargs)  # type: ignore[arg-type]
+        return fn(*args, **kwargs)  # type: ignore[operator]
+
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
+        setattr(call, attr, getattr(fn, attr))
+    setattr(call, "__wrapped__", fn)
+    setattr(call, "__kwdefaults__", getattr(fn, "__kwdefaults__"))
+    return call
+
+
+for _name in __all__:
+    if not isinstance(globals()[_name], type):  # the functions, not the classes
+        globals()[_name] = _dask_aware(globals()[_name])
+del _name
