@@ -261,7 +261,9 @@ def _plan(crit: Any, inputs: list[Any]) -> tuple[str, _Plan, list[Any]]:
     letters = string.ascii_lowercase
     plan = _Plan()
     x = inputs[0]
-    if name in _WHOLE or x.ndim == 0 or (x.ndim == 1 and name not in _ELEMENTWISE):
+    if name in _WHOLE or x.ndim == 0 or (x.ndim == 1 and name not in _ELEMENTWISE) or (
+        name in _ROWS and x.ndim > 2
+    ):
         return "whole", plan, inputs
     reduction = crit.reduction
     if name in _ELEMENTWISE:
@@ -445,12 +447,7 @@ def _whole(da: Any, crit: Any, want: int, grad_output: Any, cut: list[Any], k: i
     name = _name(crit)
     if shape is None:  # the loss
         if crit.reduction == "none":
-            if name not in _WHOLE:
-                raise NotImplementedError(
-                    f"pylossfn: {name} on a single unbatched sample with reduction='none' "
-                    "has no dask implementation"
-                )
-            shape = tuple(_WHOLE[name](*cut))
+            shape = tuple(_WHOLE[name](*cut)) if name in _WHOLE else _none_shape(name, cut[0])
         else:
             shape = ()
     task = delayed(_whole_call, pure=True)(
@@ -458,6 +455,15 @@ def _whole(da: Any, crit: Any, want: int, grad_output: Any, cut: list[Any], k: i
         *[a.rechunk(-1) if a.ndim else a for a in cut],
     )
     return da.from_delayed(task, shape=shape, dtype=dtype)
+
+
+def _none_shape(name: str, x: Any) -> tuple[int, ...]:
+    """``reduction="none"`` shape of a row loss computed in one task."""
+    if x.ndim <= 1:  # one unbatched sample
+        return ()
+    if name in ("ZLPRLoss", "multilabel_categorical_crossentropy"):
+        return tuple(x.shape[:-1])
+    raise NotImplementedError(f"pylossfn: {name} of a {x.ndim}-d input has no dask implementation")
 
 
 # -- the functional entry point -----------------------------------------------------

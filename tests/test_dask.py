@@ -569,3 +569,22 @@ def test_example_dask_train_matches_numpy(client, capsys):
         assert report[name] <= 1e-10, name
     assert 0.5 < report["micro_f1"] < 1.0
     assert "micro-F1" in capsys.readouterr().out
+
+
+def test_unbatched_and_higher_rank_row_losses_in_one_task():
+    rng = np.random.default_rng(9)
+    cases = [
+        (lf.ZLPRLoss, rng.normal(size=(5, 4, 6)), _bits(rng, np.float64, (5, 4, 6)), 2),
+        (lf.CrossEntropyLoss, rng.normal(size=5), np.array(2), 2),
+        (lf.MultiMarginLoss, rng.normal(size=5), np.array(1), 3),
+    ]
+    pairs = []
+    for cls, x, t, chunk in cases:
+        for reduction in ("none", "mean", "sum"):
+            crit = cls(reduction=reduction)
+            loss0, grad0 = crit.forward_backward(x, t)
+            X = _to_dask(x, chunk)
+            loss, grad = crit.forward_backward(X, t)
+            assert grad.chunks == X.chunks
+            pairs += [(loss, loss0, np.float64), (grad, grad0, np.float64)]
+    _check_all(pairs)
