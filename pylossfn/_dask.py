@@ -210,7 +210,10 @@ def _ce_norm(weight: Any, ignore_index: int, ndim: int, t: np.ndarray) -> np.nda
     if weight is None:
         total = float(np.count_nonzero(keep))
     else:
-        total = float(np.sum(np.asarray(weight, dtype=np.float64)[t[keep]]))
+        w = np.asarray(weight, dtype=np.float64)
+        tk = t[keep]
+        # a class out of range is the loss block's error (with its message), not ours
+        total = float(np.sum(w[tk[(tk >= 0) & (tk < w.shape[0])]]))
     return np.full((1,) * ndim, total, dtype=np.float64)
 
 
@@ -263,7 +266,9 @@ def _plan(crit: Any, inputs: list[Any]) -> tuple[str, _Plan, list[Any]]:
     x = inputs[0]
     if name in _WHOLE or x.ndim == 0 or (x.ndim == 1 and name not in _ELEMENTWISE) or (
         name in _ROWS and x.ndim > 2
-    ):
+    ) or (name in _ELEMENTWISE and len({a.shape for a in inputs}) > 1):
+        # (element-wise inputs that broadcast against each other: their gradients are
+        # folded back to the smaller shape, which a block cannot do; one task can)
         return "whole", plan, inputs
     reduction = crit.reduction
     if name in _ELEMENTWISE:
@@ -349,8 +354,10 @@ def run(crit: Any, want: int, grad_output: Any, inputs: tuple[Any, ...], out: An
         )
     originals = [_as_dask(a) for a in inputs]
     for a in originals:
-        if a.dtype.kind == "f" and any(math.isnan(c) for cs in a.chunks for c in cs):
-            raise ValueError(f"{_name(crit)}: dask arrays with unknown chunk sizes")
+        if any(math.isnan(c) for cs in a.chunks for c in cs):
+            raise ValueError(
+                f"{_name(crit)}: dask arrays with unknown chunk sizes (call compute_chunk_sizes())"
+            )
     dtype = next((a.dtype for a in originals if a.dtype.kind == "f"), np.dtype(np.float64))
     name = _name(crit)
     n_grads = _N_GRADS.get(name, 1)
@@ -447,7 +454,7 @@ def _whole(da: Any, crit: Any, want: int, grad_output: Any, cut: list[Any], k: i
     name = _name(crit)
     if shape is None:  # the loss
         if crit.reduction == "none":
-            shape = tuple(_WHOLE[name](*cut)) if name in _WHOLE else _none_shape(name, cut[0])
+            shape = tuple(_WHOLE[name](*cut)) if name in _WHOLE else _none_shape(name, cut)
         else:
             shape = ()
     task = delayed(_whole_call, pure=True)(
@@ -457,8 +464,11 @@ def _whole(da: Any, crit: Any, want: int, grad_output: Any, cut: list[Any], k: i
     return da.from_delayed(task, shape=shape, dtype=dtype)
 
 
-def _none_shape(name: str, x: Any) -> tuple[int, ...]:
-    """``reduction="none"`` shape of a row loss computed in one task."""
+def _none_shape(name: str, cut: list[Any]) -> tuple[int, ...]:
+    """``reduction="none"`` shape of a loss computed in one task."""
+    x = cut[0]
+    if name in _ELEMENTWISE:
+        return tuple(np.broadcast_shapes(*(a.shape for a in cut)))
     if x.ndim <= 1:  # one unbatched sample
         return ()
     if name in ("ZLPRLoss", "multilabel_categorical_crossentropy"):
@@ -476,10 +486,10 @@ def functional(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     params = dict(bound.arguments)
     inputs = [p for p in params if _is_input(fn.__name__, p)]
     values = tuple(params.pop(p) for p in inputs)
-    if any_dask(params.values()):
-        bad = [p for p, v in params.items() if any_dask([v])]
-        if set(bad) - {"weight", "pos_weight"}:
-            raise TypeError(f"{fn.__name__}: {bad[0]} cannot be a dask array")
+    cut_with_input = _ELEMENTWISE.get(fn.__name__, ((), False))[0]
+    for p, v in params.items():
+        if any_dask([v]) and p not in cut_with_input:
+            params[p] = np.asarray(_compute(v))  # a small option (class weights, ...)
     return run(_Functional(fn.__name__, tuple(inputs), params), _LOSS, None, values)
 
 

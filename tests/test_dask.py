@@ -588,3 +588,28 @@ def test_unbatched_and_higher_rank_row_losses_in_one_task():
             assert grad.chunks == X.chunks
             pairs += [(loss, loss0, np.float64), (grad, grad0, np.float64)]
     _check_all(pairs)
+
+
+@pytest.mark.filterwarnings("ignore:mse_loss. using a target shape:UserWarning")
+def test_broadcast_inputs_dask_class_weights_and_bad_classes():
+    rng = np.random.default_rng(13)
+    x, t = rng.normal(size=(37, 9)), rng.normal(size=(37, 1))
+    w = rng.uniform(0.5, 2, 9)
+    labels = rng.integers(0, 9, 37)
+    pairs = []
+    for reduction in ("none", "mean", "sum"):
+        crit = lf.MSELoss(reduction=reduction)  # the target broadcasts along the columns
+        loss0, grad0 = crit.forward_backward(x, t)
+        loss, grad = crit.forward_backward(_to_dask(x, (ROWS, COLS)), _to_dask(t, (ROWS, 1)))
+        assert grad.chunks == (ROWS, COLS)
+        expected = F.cross_entropy(x, labels, weight=w, reduction=reduction)
+        got = F.cross_entropy(_to_dask(x, (ROWS, COLS)), labels, weight=_to_dask(w, 4),
+                              reduction=reduction)
+        pairs += [(loss, loss0, np.float64), (grad, grad0, np.float64),
+                  (got, expected, np.float64)]
+    _check_all(pairs)
+    bad = labels.copy()
+    bad[30] = 9
+    loss = lf.CrossEntropyLoss(weight=w)(_to_dask(x, (ROWS, COLS)), _to_dask(bad, 10))
+    with pytest.raises(IndexError, match="class 9"):
+        loss.compute()
