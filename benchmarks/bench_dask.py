@@ -1,10 +1,10 @@
-"""Large BCE-with-logits + micro-F1 evaluation: one NumPy process against a local dask cluster.
+"""BCE-with-logits + micro-F1 over a large array: NumPy in one process against a dask cluster.
 
 The data (logits and 0/1 targets, float32) are generated once; the NumPy path
 evaluates them in this process, the dask path on a ``distributed.LocalCluster``
-with 1 and then 2 single-threaded worker processes, on the same values persisted
-in the workers' memory beforehand (generated there, from the same seeds) (so neither side pays for generating or
-shipping the data).  Each figure is the best of ``--repeat`` runs; throughput is
+with 1 and then 2 single-threaded worker processes, on the same values generated
+in the workers' memory beforehand from the same seeds (so neither side pays for
+generating or shipping the data).  Each figure is the best of ``--repeat`` runs; throughput is
 matrix elements (logits) per second for loss + micro-F1 together.
 
     python benchmarks/bench_dask.py [--rows 400000] [--labels 100] [--repeat 3]

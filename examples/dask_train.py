@@ -15,7 +15,7 @@ The two runs reach the same weights (to 1e-10 in float64).  Then an evaluation
 of a synthetic prediction set, generated on the workers chunk by chunk, with the
 metrics on dask arrays and the streaming ``MultilabelConfusion``.
 
-    python examples/dask_train.py [--steps 30] [--workers 2]
+    python examples/dask_train.py [--steps 30] [--workers 2] [--eval-rows 4000000]
 """
 import argparse
 import time
@@ -76,6 +76,9 @@ def main(argv=None, client=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--eval-rows", type=int, default=4_000_000,
+                        help="rows of the synthetic prediction set (50 labels)")
+    parser.add_argument("--memory-limit", default="300MiB", help="per worker")
     args = parser.parse_args(argv)
 
     own = client is None
@@ -83,7 +86,7 @@ def main(argv=None, client=None):
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                               dashboard_address=None)
+                               dashboard_address=None, memory_limit=args.memory_limit)
         client = Client(cluster)
     try:
         X, Y, y = make_data(0)
@@ -107,16 +110,22 @@ def main(argv=None, client=None):
                   f"max |weight difference| dask vs NumPy = {diff:.1e} "
                   f"(NumPy {t1 - t0:.2f} s, dask {t2 - t1:.2f} s)")
 
-        # evaluation of a synthetic prediction set, generated on the workers
-        n, L = 200_000, 50
+        # evaluation of a synthetic prediction set generated on the workers chunk by
+        # chunk: each chunk is reduced to a MultilabelConfusion state and the states are
+        # merged in a tree, so the set may be larger than a worker's memory limit
+        n, L = args.eval_rows, 50
         rng = da.random.default_rng(3)
-        truth = (rng.random((n, L), chunks=(25_000, L)) < 0.1).astype(np.int8)
-        noise = rng.random((n, L), chunks=(25_000, L)) < 0.03
+        truth = (rng.random((n, L), chunks=(50_000, L)) < 0.1).astype(np.int8)
+        noise = rng.random((n, L), chunks=(50_000, L)) < 0.03
         pred = (truth ^ noise).astype(np.int8)
+        t0 = time.perf_counter()
         micro = M.f1_score(truth, pred, average="micro")
         samples = M.f1_score(truth, pred, average="samples", zero_division=0)
-        print(f"synthetic {n} x {L} predictions: micro-F1 {micro:.4f}, "
-              f"samples-F1 {samples:.4f}, Hamming loss {M.hamming_loss(truth, pred):.4f}")
+        limit = client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
+        print(f"synthetic {n} x {L} predictions ({2 * truth.nbytes / 2**20:.0f} MiB of "
+              f"labels; worker memory limit {min(limit.values()) / 2**20:.0f} MiB): "
+              f"micro-F1 {micro:.4f}, samples-F1 {samples:.4f} "
+              f"({time.perf_counter() - t0:.1f} s)")
         report["micro_f1"] = micro
         return report
     finally:

@@ -217,7 +217,7 @@ def _ce_norm(weight: Any, ignore_index: int, ndim: int, t: np.ndarray) -> np.nda
     return np.full((1,) * ndim, total, dtype=np.float64)
 
 
-def _weight_norm(ndim: int, shape_of: tuple[int, ...], w: np.ndarray, *blocks: Any) -> np.ndarray:
+def _weight_norm(ndim: int, w: np.ndarray, *blocks: Any) -> np.ndarray:
     # the block's weight broadcast to the block's loss shape, summed
     shape = np.broadcast_shapes(*(b.shape for b in blocks))
     total = float(np.sum(np.broadcast_to(np.asarray(w, np.float64), shape)))
@@ -297,7 +297,7 @@ def _plan(crit: Any, inputs: list[Any]) -> tuple[str, _Plan, list[Any]]:
             for a, ind in zip(inputs, plan.inds):
                 args += [a, ind]
             partial = da.blockwise(
-                functools.partial(_weight_norm, nd, shape), plan.out_ind, *args,
+                functools.partial(_weight_norm, nd), plan.out_ind, *args,
                 dtype=np.float64, adjust_chunks=dict.fromkeys(plan.out_ind, 1),
             )
             plan.norm = partial.sum(dtype=np.float64)
@@ -549,7 +549,6 @@ def _compute(x: Any) -> Any:
 
 def _row_blocks(arrays: list[Any], whole_columns: bool = True) -> list[list[Any]]:
     """Delayed row blocks of arrays that share axis 0 (columns made whole)."""
-    da = _da()
     ref = next(a for a in arrays if any_dask([a]))
     rows = ref.chunks[0]
     out = []
@@ -560,7 +559,6 @@ def _row_blocks(arrays: list[Any], whole_columns: bool = True) -> list[list[Any]
         a = _as_dask(a)
         a = a.rechunk({0: rows, **({ax: -1 for ax in range(1, a.ndim)} if whole_columns else {})})
         out.append(list(a.to_delayed().ravel()))
-    del da
     return out
 
 

@@ -41,7 +41,6 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-
 # Annotations are strings (this module imports nothing beyond numpy and two
 # stdlib modules, not even typing), so they cost nothing at run time on any
 # Python >= 3.9; a bare np.ndarray means "any dtype".
@@ -1798,8 +1797,8 @@ def _dask_aware(fn: "object") -> "object":
 
     for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
         setattr(call, attr, getattr(fn, attr))
-    setattr(call, "__wrapped__", fn)
-    setattr(call, "__kwdefaults__", getattr(fn, "__kwdefaults__"))
+    setattr(call, "__wrapped__", fn)  # noqa: B010 (mypy: a function has no such attribute)
+    setattr(call, "__kwdefaults__", getattr(fn, "__kwdefaults__"))  # noqa: B009, B010
     return call
 
 
