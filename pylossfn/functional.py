@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _dask
 from ._convert import as_array
 
 if TYPE_CHECKING:
@@ -1070,3 +1070,23 @@ def _multilabel_soft_margin_loss(
     return _core.multilabel_soft_margin_loss(
         input, target, weight, reduction, want, grad_output, out
     )
+
+
+def _dask_aware(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, made lazy when any argument is a dask array (see ``pylossfn._dask``)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _dask.any_dask(args) or _dask.any_dask(kwargs.values()):
+            return _dask.functional(fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+# every loss function accepts dask arrays (the activations and distances do not)
+for _name in __all__:
+    if _name not in {"sigmoid", "logsigmoid", "softmax", "log_softmax", "pairwise_distance",
+                     "cosine_similarity", "cosine_distance"}:
+        globals()[_name] = _dask_aware(globals()[_name])
+del _name

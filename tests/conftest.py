@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 
 # The optional oracles, each a marker: a module that needs one says so with
 # `pytestmark = pytest.mark.torch` (or sklearn).
-ORACLE_MARKERS = ("torch", "sklearn")
+ORACLE_MARKERS = ("torch", "sklearn", "dask")
 _PYTESTMARK = re.compile(r"^pytestmark\s*=(.*)$", re.M)
-_TOP_IMPORT = re.compile(r"^(?:import|from)\s+(torch|sklearn)\b", re.M)
+_TOP_IMPORT = re.compile(r"^(?:import|from)\s+(torch|sklearn|dask)\b", re.M)
 _LOCAL_IMPORT = re.compile(r"^(?:import|from)\s+(\w+)", re.M)
 
 
@@ -31,6 +31,8 @@ def pytest_configure(config):
     # temporary directory with an ini of its own
     config.addinivalue_line("markers", "torch: needs torch 2.13 (the oracle)")
     config.addinivalue_line("markers", "sklearn: needs scikit-learn (the metrics oracle)")
+    config.addinivalue_line(
+        "markers", "dask: runs graphs on a local dask.distributed cluster (pylossfn[dask])")
 
 
 def module_markers(path, _seen=None):

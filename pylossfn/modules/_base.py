@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _dask
 from .._convert import as_array
 from ..functional import _reduction_code
 
@@ -121,7 +121,10 @@ class Loss(Generic[_G]):
 
     def forward(self, *inputs: ArrayLike) -> LossValue:
         """The loss of ``inputs`` (remembered for ``backward``)."""
-        loss: LossValue = self._run(_LOSS, None, *inputs)
+        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
+            loss: LossValue = _dask.run(self, _LOSS, None, inputs)
+        else:
+            loss = self._run(_LOSS, None, *inputs)
         self._saved = inputs
         return loss
 
@@ -135,6 +138,8 @@ class Loss(Generic[_G]):
             raise RuntimeError(
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
+        if _dask.any_dask(self._saved):  # dask arrays: a lazy graph (pylossfn._dask)
+            return _dask.run(self, _GRAD, grad_output, self._saved, out)
         return self._run(_GRAD, grad_output, *self._saved, out=out)
 
     def forward_backward(
@@ -144,7 +149,10 @@ class Loss(Generic[_G]):
         """``(loss, grad)`` in one fused pass of the C core (the gradient
         written to ``out`` when given)."""
         # the per-call cost is the point here: no more Python than one call
-        result = self._run(_BOTH, grad_output, *inputs, out=out)
+        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
+            result = _dask.run(self, _BOTH, grad_output, inputs, out)
+        else:
+            result = self._run(_BOTH, grad_output, *inputs, out=out)
         self._saved = inputs
         return result
 
