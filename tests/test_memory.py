@@ -223,21 +223,48 @@ def _hand_picked_calls():
         "ctc-class": lambda: F.ctc_loss(lp, tg + 9, il, tl),
         "ctc-grad_output": lambda: lf.CTCLoss(reduction="none").forward_backward(
             lp, tg, il, tl, grad_output=1.0),
+        # the three DTYPE_LEAKS calls with their fresh arrays' dtype given, which
+        # NumPy's np.ones does not leak: the binding's part of them, always checked
+        "cosine-none-f64": lambda: lf.CosineEmbeddingLoss(reduction="none").forward_backward(
+            x, x, np.ones(4, np.float64), grad_output=np.ones(4, np.float64)),
+        "cosine-target-shape-f64": lambda: F.cosine_embedding_loss(
+            x, x, np.ones(3, np.float64)),
+        "multi_margin-weight-f64": lambda: lf.MultiMarginLoss(
+            weight=np.ones(5, np.float64)).forward_backward(x, t),
     }
     return calls, [x, t, tm, lp, il, tl, tg]
 
 
 HAND_PICKED = list(_hand_picked_calls()[0])
-# calls that leak one reference to dtype('float64') per call today (the
-# arrays themselves are freed; found when this check moved here from
-# test_ctc, which watched the arrays only): the binding's bug to fix
+# calls whose dtype('float64') refcount grows by one per np.ones(n) they make
+# (dtype omitted): NumPy's leak, not ours.  In NumPy 2.x (seen 2.0.2 to 2.4.6;
+# 1.26.0 is clean) np.empty / np.zeros / np.ones without a dtype keep one
+# reference to the default descr per call: PyArray_Empty_int and
+# PyArray_Zeros_int (numpy/_core/src/multiarray/ctors.c) fill a NULL descr
+# from _infer_descr_from_dtype(NULL), a new reference, then Py_INCREF it again
+# for the caller, whose own dt_info.descr is NULL and so releases nothing.
+# A bare `np.ones(4)` fails this check the same way; these calls with
+# np.ones(n, np.float64) are stable.  The xfail applies only where the NumPy
+# running the tests has the leak (probed below), and is strict there.
+
+
+def _numpy_empty_leaks_default_dtype():
+    d = np.dtype(np.float64)
+    np.empty(1)
+    before = sys.getrefcount(d)
+    for _ in range(100):
+        np.empty(1)
+    return sys.getrefcount(d) - before >= 100
+
+
+NUMPY_EMPTY_LEAKS = _numpy_empty_leaks_default_dtype()
+_NUMPY_ONES_LEAK = ("NumPy {}: np.ones(n) with dtype omitted (np.empty -> PyArray_Empty_int) "
+                    "leaks a dtype('float64') reference per call; {} such call(s) here, "
+                    "the binding's part is stable")
 DTYPE_LEAKS = {
-    "cosine-none": "CosineEmbeddingLoss: +1 dtype('float64') reference per call, +2 with "
-                   "grad_output, for a freshly made target (binding)",
-    "cosine-target-shape": "cosine_embedding_loss refusing a target shape: +1 dtype('float64') "
-                           "reference per call (binding)",
-    "multi_margin-weight": "MultiMarginLoss(weight=<fresh array>): +1 dtype('float64') "
-                           "reference per call (binding)",
+    "cosine-none": _NUMPY_ONES_LEAK.format(np.__version__, 2),
+    "cosine-target-shape": _NUMPY_ONES_LEAK.format(np.__version__, 1),
+    "multi_margin-weight": _NUMPY_ONES_LEAK.format(np.__version__, 1),
 }
 
 
@@ -249,7 +276,8 @@ def test_refcounts_hand_picked(name):
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
+    pytest.param(name, marks=pytest.mark.xfail(NUMPY_EMPTY_LEAKS, strict=True,
+                                               raises=AssertionError,
                                                reason=DTYPE_LEAKS[name]))
     if name in DTYPE_LEAKS else name for name in HAND_PICKED])
 def test_dtype_refcounts_hand_picked(name):
