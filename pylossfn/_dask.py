@@ -37,6 +37,7 @@ import functools
 import inspect
 import math
 import string
+import sys
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -46,6 +47,10 @@ _LOSS, _GRAD = 1, 2  # pylossfn._core.WANT_LOSS / WANT_GRAD (checked in the test
 
 def any_dask(args: Iterable[Any]) -> bool:
     """Whether any of ``args`` is a ``dask.array.Array`` (without importing dask)."""
+    if "dask.array" not in sys.modules:
+        # no dask array can exist before dask.array is imported: every NumPy call
+        # pays one dict lookup, not a loop over its arguments
+        return False
     for a in args:
         if type(a).__module__.startswith("dask.array"):
             return True
