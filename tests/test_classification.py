@@ -386,3 +386,26 @@ def test_zero_classes(shapes, smoothing, reduction, weighted):
         check_against_torch(
             CE, x, target, reduction=reduction, label_smoothing=smoothing, **kw
         )
+
+
+# Every counted target has class weight 0: torch's mean divides its nll part
+# 0 by a total weight of 0, so the mean is nan even when label smoothing adds
+# a finite term (found by the property tests: we returned inf).
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("target", [[1], [1, 1], [1, -100]], ids=["unbatched", "all", "ignored"])
+def test_mean_over_zero_total_weight(target, smoothing, dtype, rng):
+    t = np.array(target[0]) if len(target) == 1 else np.array(target)
+    x = rng.normal(size=(2,) if len(target) == 1 else (len(target), 2)).astype(dtype)
+    check_against_torch(CE, x, t, weight=np.array([1.0, 0.0], dtype), label_smoothing=smoothing)
+
+
+# A label smoothing that is 0 in float32 but not in double still turns on
+# torch's smoothing term, whose 0 * inf makes a -inf logit's loss nan (found
+# by the property tests: we returned inf).
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [1e-50, 1e-300])
+def test_tiny_smoothing_with_infinite_logit(smoothing, reduction, dtype):
+    x = np.array([[-np.inf, 0.0], [1.0, 2.0]], dtype)
+    check_against_torch(CE, x, np.array([0, 1]), label_smoothing=smoothing, reduction=reduction)

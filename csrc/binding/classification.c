@@ -223,7 +223,9 @@ class_loss(lf_call *c, int kind)
     else {
         LF_RUN(c, work, sum, lf_cross_entropy, &a);
     }
-    return lf_result(c, c->reduction == LF_REDUCE_MEAN ? sum / denom : sum);
+    /* a mean over no weight is nan, as torch's nll part is (0 / 0) even when
+     * label smoothing adds a finite sum */
+    return lf_result(c, c->reduction != LF_REDUCE_MEAN ? sum : denom == 0 ? NAN : sum / denom);
 }
 
 LF_DEFINE(nll_loss, nll_spec, class_loss, KIND_NLL)

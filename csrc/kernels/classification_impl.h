@@ -229,7 +229,8 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
     const T lsum = M(log)((T)sum);
     const T wt = w ? w[t] : (T)1;
     T l = -wt * ((x[t] - m) - lsum);
-    if (ls > 0) {
+    if (a->label_smoothing > 0) { /* tested in double as torch does: a tiny ls
+                                   * is 0 in float32 but still adds 0 * inf */
         double sm[L];
         for (int k = 0; k < L; k++) {
             sm[k] = 0.0;
@@ -255,7 +256,7 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
         const T k_s = ls_c * go;
         const T k_sw = k_s * (T)wsum;
         const T p_t = g[t] * inv;
-        if (ls > 0) {
+        if (a->label_smoothing > 0) {
             for (c = 0; c < C; c++) {
                 const T p = g[c] * inv;
                 g[c] = k_t * p + (k_sw * p - k_s * (w ? w[c] : (T)1));
@@ -268,7 +269,7 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
         }
         /* the target's term, [c == t], kept out of the loops above */
         T d = k_t * (p_t - 1);
-        if (ls > 0) {
+        if (a->label_smoothing > 0) {
             d += k_sw * p_t - k_s * wt;
         }
         g[t] = d;
@@ -300,7 +301,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const T ls = (T)a->label_smoothing;
     const T ls_c = (T)(a->label_smoothing / (double)a->C);
     double wsum = 0.0;
-    if (ls > 0) {
+    if (a->label_smoothing > 0) {
         for (ptrdiff_t c = 0; c < a->C; c++) {
             wsum += (double)W(c);
         }
@@ -342,7 +343,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         FN(log_softmax_shift)(a, n, s, &max, &lsum);
         const T wt = W(t);
         T l = -wt * ((X(n, t, s) - max) - lsum);
-        if (ls > 0) {
+        if (a->label_smoothing > 0) {
             double smooth = 0.0;
             for (ptrdiff_t c = 0; c < a->C; c++) {
                 smooth -= (double)(W(c) * ((X(n, c, s) - max) - lsum));
@@ -359,7 +360,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             for (ptrdiff_t c = 0; c < a->C; c++) {
                 const T p = V(exp)((X(n, c, s) - max) - lsum);
                 T d = k_t * (p - (c == t ? (T)1 : (T)0));
-                if (ls > 0) {
+                if (a->label_smoothing > 0) {
                     d += k_sw * p - k_s * W(c);
                 }
                 GRAD(n, c, s) = d;
