@@ -8,9 +8,16 @@ pass through unchanged.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+# NumPy < 1.24 turns a ragged list into an object array with this warning
+# where later NumPy raises ValueError: both are the ragged-input error here
+_RaggedWarning: type[Warning] = getattr(
+    getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning
+)
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -42,8 +49,10 @@ def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
         )
     if isinstance(obj, (list, tuple)):
         try:
-            return np.asarray(obj)
-        except ValueError as exc:  # ragged nesting
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", _RaggedWarning)
+                return np.asarray(obj)
+        except (ValueError, _RaggedWarning) as exc:  # ragged nesting
             raise ValueError(f"{fname}: {name} could not be converted to an array: {exc}") from None
     if isinstance(obj, (str, bytes)):
         raise TypeError(f"{fname}: {name} must be a numeric array, got {type(obj).__name__}")
