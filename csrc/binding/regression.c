@@ -315,7 +315,9 @@ regression(lf_call *c, int kind)
     /* soft margin keeps the input's shape; the others broadcast */
     if (kind == RG_SOFT_MARGIN) {
         bnd = PyArray_NDIM(ops[0]);
-        memcpy(bshape, PyArray_DIMS(ops[0]), (size_t)bnd * sizeof(npy_intp));
+        if (bnd > 0) { /* a 0-d array has no dims pointer (memcpy from NULL is UB) */
+            memcpy(bshape, PyArray_DIMS(ops[0]), (size_t)bnd * sizeof(npy_intp));
+        }
     }
     else if (lf_broadcast(c, rg_rules[kind].narr, ops, names, &bnd, bshape, 0) < 0) {
         return NULL;
