@@ -107,6 +107,7 @@ sanitize:
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  PYLOSSFN_SANITIZED=1 PYLOSSFN_HYPOTHESIS=$(HYPOTHESIS_PROFILE) \
+	  PYTHONPATH=$(abspath $(ASAN_DIR)) \
 	  $(PYTHON) -m pytest -s -q -p no:cacheprovider -m "not dask and not boosting"  # pure Python over the same core; the boosting libraries are not built for ASan
 
 # -W --keep-going: every warning is an error, and all of them are reported at once.
