@@ -301,3 +301,12 @@ def as_option_array(value: ArrayLike | None, owner: str, name: str) -> NDArray[A
     refused (np.asarray would drop its mask) and errors name ``name``.
     """
     return None if value is None else as_array(value, owner, name)
+
+
+def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
+    """a summed over the axes along which an array of ``shape`` was broadcast
+    (autograd's sum_to, for the Hessian-vector products of broadcast inputs)."""
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)
