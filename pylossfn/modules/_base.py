@@ -215,7 +215,7 @@ class Loss(Generic[_G]):
         >>> crit.hessian()
         array([0.25, 0.25])
         """
-        return self._second_order("hessian", grad_output)  # type: ignore[no-any-return]
+        return self._second_order("hessian", grad_output)
 
     def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> _G:
@@ -235,10 +235,10 @@ class Loss(Generic[_G]):
         vs = self._hvp_operands(v, diag)
         coupled = self._hvp(vs, grad_output)
         if coupled is not None:
-            return coupled  # type: ignore[no-any-return]
+            return coupled
         if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
             return tuple(h * w for h, w in zip(diag, vs))  # type: ignore[return-value]
-        return diag * vs[0]  # type: ignore[no-any-return]
+        return diag * vs[0]
 
     def _hvp_operands(self, v: Any, diag: Any) -> tuple[NDArray[Any], ...]:
         """``v`` as one array per differentiable input, each of the input's
