@@ -322,3 +322,16 @@ def test_out_is_the_gradient_buffer():
     loss, grad, hess = crit.forward_backward(x, t, out=out, hessian=True)
     assert grad is out and hess is not out
     np.testing.assert_array_equal(hess, np.full(3, 2 / 3))
+
+
+def test_empty_inputs():
+    """No classes (probability targets) or no samples: empty diagonals, and a
+    mean over nothing is nan as for the gradient (the C harness found the
+    no-class read)."""
+    crit = lf.CrossEntropyLoss()
+    loss, grad, hess = crit.forward_backward(np.zeros((2, 0)), np.zeros((2, 0)), hessian=True)
+    assert hess.shape == (2, 0) and np.isnan(loss)
+    assert crit.hvp(np.zeros((2, 0))).shape == (2, 0)
+    crit = lf.BCEWithLogitsLoss()
+    _, _, hess = crit.forward_backward(np.zeros((0, 3)), np.zeros((0, 3)), hessian=True)
+    assert hess.shape == (0, 3)

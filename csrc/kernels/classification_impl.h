@@ -301,6 +301,9 @@ static void
 FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
 {
     T max, lsum;
+    if (a->C == 0) { /* no classes, nothing to read (probability targets) */
+        return;
+    }
     FN(log_softmax_shift)(a, n, s, &max, &lsum);
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = V(exp)((X(n, c, s) - max) - lsum);
