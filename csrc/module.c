@@ -25,7 +25,8 @@ core_exec(PyObject *mod)
         return -1;
     }
     if (PyModule_AddIntConstant(mod, "WANT_LOSS", WANT_LOSS) < 0 ||
-        PyModule_AddIntConstant(mod, "WANT_GRAD", WANT_GRAD) < 0) {
+        PyModule_AddIntConstant(mod, "WANT_GRAD", WANT_GRAD) < 0 ||
+        PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0) {
         return -1;
     }
     return 0;

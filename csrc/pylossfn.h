@@ -99,6 +99,8 @@ enum {
     LF_EW_GRAD,        /* optional: gradient with respect to the input */
     LF_EW_INPUT2,      /* the second differentiable input (regression family) */
     LF_EW_GRAD2,       /* its gradient: present exactly when GRAD is */
+    LF_EW_HESS,        /* optional: diagonal of the Hessian wrt the input (with GRAD) */
+    LF_EW_HESS2,       /* optional: the same wrt INPUT2 (with HESS, two-input losses) */
     LF_EW_NOP
 };
 
@@ -149,6 +151,7 @@ typedef struct {
     ptrdiff_t out_n, out_s;
     char *grad; /* T[N, C, S], or NULL */
     ptrdiff_t g_n, g_c, g_s;
+    char *hess; /* T[N, C, S] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
 } lf_classes;
 
@@ -203,6 +206,7 @@ typedef struct {
     ptrdiff_t out_step;
     char *grad; /* T[N, C], or NULL */
     ptrdiff_t g_n, g_c;
+    char *hess; /* T[N, C] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
 } lf_multilabel;
 
 /* Multi-label categorical cross-entropy (Su 2020, "ZLPR") per row:
@@ -237,6 +241,7 @@ typedef struct {
     double scale;
     char *out;
     ptrdiff_t out_n;
+    char *hess[3]; /* T[N, D] zeroed, strides g_*: Hessian diagonals (with grad), or NULL */
 } lf_rows;
 
 /* The distance of TripletMarginWithDistanceLoss: torch.pairwise_distance

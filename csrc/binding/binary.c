@@ -34,7 +34,7 @@ bce_run(lf_call *c, const lf_elementwise *ew, npy_intp n, double *sum, lf_error 
     lf_status status = LF_OK;
     if (c->out_obj != NULL) {
         lf_elementwise dry = *ew;
-        dry.data[LF_EW_OUT] = dry.data[LF_EW_GRAD] = NULL;
+        dry.data[LF_EW_OUT] = dry.data[LF_EW_GRAD] = dry.data[LF_EW_HESS] = NULL;
         LF_RUN(c, n, status, lf_bce, &dry, sum, err);
     }
     if (status == LF_OK) {

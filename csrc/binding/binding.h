@@ -40,7 +40,9 @@
 
 #include "pylossfn.h"
 
-enum { WANT_LOSS = 1, WANT_GRAD = 2 };
+/* WANT_HESS: the diagonal of the Hessian, one per differentiable input (the
+ * kernel computes the gradient alongside, into scratch when it is not wanted). */
+enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4 };
 
 /* kl_div's "batchmean": the sum divided by input.shape[0]. */
 #define REDUCE_BATCHMEAN 3
@@ -131,9 +133,10 @@ typedef struct {
     double scale;
     PyArrayObject *go;                   /* grad_output of a "none" loss, or NULL */
     PyArrayObject *loss;                 /* the "none" loss, or NULL */
-    PyArrayObject *grad[LF_MAX_GRADS];   /* what the kernel writes */
-    PyArrayObject *result[LF_MAX_GRADS]; /* what is returned (folded) */
-    PyArrayObject *fold_to[LF_MAX_GRADS]; /* the shape each scratch folds onto */
+    /* gradients in [0, LF_MAX_GRADS), Hessian diagonals after them (LF_HESS) */
+    PyArrayObject *grad[2 * LF_MAX_GRADS];   /* what the kernel writes */
+    PyArrayObject *result[2 * LF_MAX_GRADS]; /* what is returned (folded) */
+    PyArrayObject *fold_to[2 * LF_MAX_GRADS]; /* the shape each scratch folds onto */
     int ngrad;
     PyObject *owned[LF_MAX_OWNED];
     int nowned;
@@ -233,11 +236,16 @@ typedef struct {
 } lf_outspec;
 int lf_outputs(lf_call *c, const lf_outspec *o);
 
+/* The Hessian diagonal the kernel writes for differentiable input i (zeroed,
+ * of the gradient's shape), or NULL when it is not wanted. */
+#define LF_HESS(c, i) ((c)->grad[LF_MAX_GRADS + (i)])
+
 /* Sums every scratch gradient back into its input's shape (autograd's sum_to;
  * compensated float64 sums), in C. */
 int lf_fold(lf_call *c);
 
-/* loss, gradient(s) or (loss, gradient(s)), as `want` asks; value is the
+/* loss, gradient(s), Hessian diagonal(s) or a tuple of those wanted, in that
+ * order, as `want` asks; value is the
  * reduced loss (ignored for "none"). */
 PyObject *lf_result(lf_call *c, double value);
 

@@ -393,7 +393,7 @@ lf_begin(lf_call *c, const lf_spec *s, PyObject *mod, PyObject *const *args,
         if (code_arg(c, args[s->nargs], LF_REDUCE_NONE,
                      (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
                      &c->reduction) < 0 ||
-            code_arg(c, args[s->nargs + 1], 0, WANT_LOSS | WANT_GRAD, "`want`", &c->want) < 0) {
+            code_arg(c, args[s->nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS, "`want`", &c->want) < 0) {
             return -1;
         }
         c->grad_output_obj = args[s->nargs + 2];

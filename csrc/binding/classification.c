@@ -176,6 +176,7 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
         a->g_s = PyArray_ITEMSIZE(c->grad[0]);
         a->g_c = a->S * a->g_s;
         a->g_n = a->C * a->g_c;
+        a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
     }
     return 0;
 }

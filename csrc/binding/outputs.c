@@ -20,7 +20,7 @@ lf_grad_output(lf_call *c, int nd, const npy_intp *loss_shape, double norm)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF];
     c->scale = norm;
-    if (!(c->want & WANT_GRAD) || c->grad_output_obj == Py_None) {
+    if (!(c->want & (WANT_GRAD | WANT_HESS)) || c->grad_output_obj == Py_None) {
         return 0;
     }
     PyArrayObject *arr = lf_float_like(c, c->grad_output_obj, 1, "grad_output");
@@ -168,7 +168,7 @@ lf_outputs(lf_call *c, const lf_outspec *o)
         (c->loss = new_array(c, o->loss_nd, o->loss_shape, c->typenum, 0)) == NULL) {
         return -1;
     }
-    if (!(c->want & WANT_GRAD)) {
+    if (!(c->want & (WANT_GRAD | WANT_HESS))) {
         return 0;
     }
     c->ngrad = o->ngrad;
@@ -199,6 +199,27 @@ lf_outputs(lf_call *c, const lf_outspec *o)
     }
     for (int i = 0; i < o->ngrad; i++) {
         c->fold_to[i] = o->fold[i] ? o->fold[i] : o->like[i];
+    }
+    /* Hessian diagonals: new zeroed arrays laid out as the gradients (a
+     * kernel writes nothing where the second derivative is 0), folded the
+     * same way (the diagonal of a broadcast input sums its copies' terms) */
+    for (int i = 0; i < o->ngrad && (c->want & WANT_HESS); i++) {
+        const int h = LF_MAX_GRADS + i;
+        PyArrayObject *like = o->like[i];
+        const int typenum = o->typenum[i] ? o->typenum[i] : c->typenum;
+        c->result[h] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), typenum, 1);
+        if (c->result[h] == NULL) {
+            return -1;
+        }
+        c->grad[h] = c->grad[i] == c->result[i] && PyArray_IS_C_CONTIGUOUS(c->grad[i]) == 1 &&
+                             typenum == c->typenum
+                         ? c->result[h]
+                         : new_array(c, PyArray_NDIM(c->grad[i]), PyArray_DIMS(c->grad[i]),
+                                     c->typenum, 1);
+        if (c->grad[h] == NULL) {
+            return -1;
+        }
+        c->fold_to[h] = c->fold_to[i];
     }
     return 0;
 }
@@ -276,8 +297,9 @@ fold_store(const double *acc, PyArrayObject *dst)
 int
 lf_fold(lf_call *c)
 {
-    for (int i = 0; i < c->ngrad && (c->want & WANT_GRAD); i++) {
-        if (c->grad[i] == c->result[i]) {
+    for (int k = 0; k < 2 * c->ngrad; k++) {
+        const int i = k < c->ngrad ? k : LF_MAX_GRADS + k - c->ngrad;
+        if (c->grad[i] == NULL || c->grad[i] == c->result[i]) {
             continue;
         }
         const npy_intp n = PyArray_SIZE(c->result[i]);
@@ -313,17 +335,19 @@ scalar_of(double value, int typenum)
     return res;
 }
 
+/* The gradients (first = 0) or the Hessian diagonals (first = LF_MAX_GRADS):
+ * one array, or a tuple of them. */
 static PyObject *
-grads_of(lf_call *c)
+grads_of(lf_call *c, int first)
 {
     if (c->ngrad == 1) {
-        Py_INCREF(c->result[0]);
-        return (PyObject *)c->result[0];
+        Py_INCREF(c->result[first]);
+        return (PyObject *)c->result[first];
     }
     PyObject *g = PyTuple_New(c->ngrad);
     for (int i = 0; g != NULL && i < c->ngrad; i++) {
-        Py_INCREF(c->result[i]);
-        PyTuple_SET_ITEM(g, i, (PyObject *)c->result[i]);
+        Py_INCREF(c->result[first + i]);
+        PyTuple_SET_ITEM(g, i, (PyObject *)c->result[first + i]);
     }
     return g;
 }
@@ -331,7 +355,7 @@ grads_of(lf_call *c)
 PyObject *
 lf_result(lf_call *c, double value)
 {
-    PyObject *loss = NULL, *grads = NULL, *res = NULL;
+    PyObject *loss = NULL, *grads = NULL, *hess = NULL, *res = NULL;
     if (lf_fold(c) < 0) {
         return NULL;
     }
@@ -344,15 +368,33 @@ lf_result(lf_call *c, double value)
             return NULL;
         }
     }
-    if ((c->want & WANT_GRAD) && (grads = grads_of(c)) == NULL) {
+    if ((c->want & WANT_GRAD) && (grads = grads_of(c, 0)) == NULL) {
         Py_XDECREF(loss);
         return NULL;
     }
-    if (loss == NULL || grads == NULL) {
-        return loss ? loss : grads;
+    if ((c->want & WANT_HESS) && (hess = grads_of(c, LF_MAX_GRADS)) == NULL) {
+        Py_XDECREF(loss);
+        Py_XDECREF(grads);
+        return NULL;
     }
-    res = PyTuple_Pack(2, loss, grads);
-    Py_DECREF(loss);
-    Py_DECREF(grads);
+    PyObject *parts[3] = {NULL, NULL, NULL};
+    int nparts = 0;
+    if (loss != NULL) {
+        parts[nparts++] = loss;
+    }
+    if (grads != NULL) {
+        parts[nparts++] = grads;
+    }
+    if (hess != NULL) {
+        parts[nparts++] = hess;
+    }
+    if (nparts == 1) {
+        return parts[0];
+    }
+    res = nparts == 2 ? PyTuple_Pack(2, parts[0], parts[1])
+                      : PyTuple_Pack(3, parts[0], parts[1], parts[2]);
+    for (int i = 0; i < nparts; i++) {
+        Py_DECREF(parts[i]);
+    }
     return res;
 }

@@ -280,5 +280,6 @@ lf_ew_pair(lf_call *c, lf_elementwise *a)
     lf_ew_set(a, LF_EW_GRAD_OUTPUT, c->go);
     lf_ew_set(a, LF_EW_OUT, c->loss);
     lf_ew_set(a, LF_EW_GRAD, c->grad[0]);
+    lf_ew_set(a, LF_EW_HESS, LF_HESS(c, 0));
     lf_ew_coalesce(a); /* also turns a 0-d input into one element of 1 dimension */
 }

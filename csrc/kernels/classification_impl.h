@@ -294,6 +294,20 @@ FN(log_softmax_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *max, T *
     *lsum = M(log)((T)sum);
 }
 
+/* The Hessian's diagonal of sample (n, s): every cross-entropy is
+ * k * logsumexp(x) minus a linear term, so d2l/dx_c2 = k p_c (1 - p_c), with
+ * k = grad_output * (the summed weight of the sample's target mass). */
+static void
+FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
+{
+    T max, lsum;
+    FN(log_softmax_shift)(a, n, s, &max, &lsum);
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        const T p = V(exp)((X(n, c, s) - max) - lsum);
+        *(T *)AT(a->hess, n, c, s, g) = k * (p * ((T)1 - p));
+    }
+}
+
 static double
 FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -337,6 +351,9 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                                    wsum, a->grad ? GO(n, s) : (T)0);
             acc[j & 7] += (double)l;
             FN(store_out)(a, n, s, l);
+            if (a->hess) {
+                FN(ce_hess)(a, n, s, ((1 - ls) * W(t) + ls_c * (T)wsum) * GO(n, s));
+            }
             continue;
         }
         T max, lsum;
@@ -364,6 +381,9 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                     d += k_sw * p - k_s * W(c);
                 }
                 GRAD(n, c, s) = d;
+            }
+            if (a->hess) {
+                FN(ce_hess)(a, n, s, ((1 - ls) * wt + ls_c * (T)wsum) * g);
             }
         }
     }
@@ -416,6 +436,9 @@ FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                                          : PROB(n, c, s));
                 const T p = V(exp)((X(n, c, s) - max) - lsum);
                 GRAD(n, c, s) = k * p - g * wq;
+            }
+            if (a->hess) {
+                FN(ce_hess)(a, n, s, k);
             }
         }
     }

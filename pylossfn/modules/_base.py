@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import operator
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, overload
 
 import numpy as np
 
@@ -21,6 +21,8 @@ __all__ = ["Loss"]
 _LOSS = _core.WANT_LOSS
 _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
+_HESS = _core.WANT_HESS
+_ALL = _BOTH | _HESS
 _CHECK = 0  # want nothing: the core validates the options only
 
 #: what ``backward`` returns: one array, or a tuple with one per differentiable input
@@ -44,6 +46,12 @@ class Loss(Generic[_G]):
     the gradient instead of a new array, so that a training loop can reuse
     one buffer; it is never written when the call raises.  Losses with
     several gradients take a tuple with one buffer per gradient.
+
+    Second order: ``forward_backward(*inputs, hessian=True)`` returns
+    ``(loss, grad, hess)`` from the same one pass, ``hessian(grad_output=None)``
+    the diagonal of the Hessian for the last forward call, and ``hvp(v)`` the
+    exact product of the full Hessian with ``v`` (see the user guide's
+    "Second order" section).
 
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
@@ -142,19 +150,124 @@ class Loss(Generic[_G]):
             return _dask.run(self, _GRAD, grad_output, self._saved, out)
         return self._run(_GRAD, grad_output, *self._saved, out=out)
 
+    @overload
     def forward_backward(
         self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
-        out: FloatArray | tuple[FloatArray, ...] | None = None,
-    ) -> tuple[LossValue, _G]:
+        out: FloatArray | tuple[FloatArray, ...] | None = None, hessian: Literal[False] = ...,
+    ) -> tuple[LossValue, _G]: ...
+
+    @overload
+    def forward_backward(
+        self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
+        out: FloatArray | tuple[FloatArray, ...] | None = None, hessian: Literal[True],
+    ) -> tuple[LossValue, _G, _G]: ...
+
+    def forward_backward(
+        self, *inputs: ArrayLike, grad_output: ArrayLike | None = None,
+        out: FloatArray | tuple[FloatArray, ...] | None = None, hessian: bool = False,
+    ) -> Any:
         """``(loss, grad)`` in one fused pass of the C core (the gradient
-        written to ``out`` when given)."""
+        written to ``out`` when given); with ``hessian=True``,
+        ``(loss, grad, hess)`` from the same pass, ``hess`` as
+        :meth:`hessian` returns it."""
         # the per-call cost is the point here: no more Python than one call
-        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
+        if hessian:
+            self._hessian_refused("forward_backward", inputs)
+            result = self._run(_ALL, grad_output, *inputs, out=out)
+        elif _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
             result = _dask.run(self, _BOTH, grad_output, inputs, out)
         else:
             result = self._run(_BOTH, grad_output, *inputs, out=out)
         self._saved = inputs
         return result
+
+    #: why the loss has no Hessian (``NotImplementedError``), or None
+    _no_hessian: str | None = None
+
+    def _second_order(self, what: str, grad_output: Any) -> Any:
+        """The Hessian's diagonal of the last forward call (the checks of
+        ``hessian`` and ``hvp``)."""
+        if self._saved is None and self._no_hessian is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{what}() was called before any forward call")
+        self._hessian_refused(what, self._saved or ())
+        return self._run(_HESS, grad_output, *self._saved)  # type: ignore[misc]
+
+    def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
+        """NotImplementedError for a loss without a Hessian, or dask inputs."""
+        name = type(self).__name__
+        if self._no_hessian is not None:
+            raise NotImplementedError(f"{name}.{what}(): {self._no_hessian}")
+        if _dask.any_dask(inputs):
+            raise NotImplementedError(f"{name}.{what}(): Hessians of dask arrays are not "
+                                      "supported; compute the arrays first")
+
+    def hessian(self, grad_output: ArrayLike | None = None) -> _G:
+        """The diagonal of the Hessian of the last forward call's loss
+        with respect to its (first) input, scaled by ``grad_output`` as
+        ``backward`` scales the gradient; shaped and typed like the input.
+        A tuple, one per differentiable input, for the losses whose gradient
+        is a tuple.  Zeros where the loss is piecewise linear.
+
+        >>> import numpy as np, pylossfn as lf
+        >>> crit = lf.BCEWithLogitsLoss(reduction="sum")
+        >>> _ = crit(np.zeros(2), np.array([1.0, 0.0]))
+        >>> crit.hessian()
+        array([0.25, 0.25])
+        """
+        return self._second_order("hessian", grad_output)  # type: ignore[no-any-return]
+
+    def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
+            grad_output: ArrayLike | None = None) -> _G:
+        """The exact product of the full Hessian of the last forward call's
+        loss (as ``hessian``: reduced, scaled by ``grad_output``) with ``v``,
+        shaped like the input: the coupling between the elements of a row or
+        of a batch (softmax, ZLPR, soft-F1, distances) included.  ``v`` has the
+        input's shape, or is a tuple with one array per differentiable input.
+
+        >>> import numpy as np, pylossfn as lf
+        >>> crit = lf.CrossEntropyLoss(reduction="sum")
+        >>> _ = crit(np.zeros((1, 2)), np.array([0]))
+        >>> crit.hvp(np.array([[1.0, 0.0]]))
+        array([[ 0.25, -0.25]])
+        """
+        diag = self._second_order("hvp", grad_output)
+        vs = self._hvp_operands(v, diag)
+        coupled = self._hvp(vs, grad_output)
+        if coupled is not None:
+            return coupled  # type: ignore[no-any-return]
+        if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
+            return tuple(h * w for h, w in zip(diag, vs))  # type: ignore[return-value]
+        return diag * vs[0]  # type: ignore[no-any-return]
+
+    def _hvp_operands(self, v: Any, diag: Any) -> tuple[NDArray[Any], ...]:
+        """``v`` as one array per differentiable input, each of the input's
+        shape, converted to its dtype (ValueError / TypeError naming ``v``)."""
+        name = f"{type(self).__name__}.hvp"
+        likes = diag if isinstance(diag, tuple) else (diag,)
+        if isinstance(diag, tuple):
+            if not isinstance(v, tuple) or len(v) != len(likes):
+                raise TypeError(f"{name}: v must be a tuple of {len(likes)} arrays, one per "
+                                "differentiable input")
+            items = v
+        else:
+            items = (v,)
+        out = []
+        for i, (item, like) in enumerate(zip(items, likes)):
+            arg = "v" if len(likes) == 1 else f"v[{i}]"
+            arr = as_array(item, name, arg)
+            if arr.dtype.kind not in "fiub":
+                raise TypeError(f"{name}: {arg} must be a real array, got dtype {arr.dtype}")
+            if arr.shape != like.shape:
+                raise ValueError(f"{name}: {arg} has shape {arr.shape}, but the input has "
+                                 f"shape {like.shape}")
+            out.append(arr.astype(like.dtype, copy=False))
+        return tuple(out)
+
+    def _hvp(self, v: tuple[NDArray[Any], ...], grad_output: Any) -> Any:
+        """The product with the full Hessian for the losses whose Hessian is
+        not its diagonal (row- or batch-coupled), else None."""
+        return None
 
     def __repr__(self) -> str:
         # like torch's extra_repr: only the options that differ from the defaults
