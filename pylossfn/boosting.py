@@ -561,7 +561,7 @@ class CatBoostMetric:
     >>> import numpy as np, pylossfn as lf
     >>> from pylossfn.boosting import catboost_metric
     >>> m = catboost_metric(lf.MSELoss())
-    >>> m.get_final_error(*m.evaluate([[1.0, 1.0]], [1.0, 3.0], None), 0.0)
+    >>> m.get_final_error(*m.evaluate([[1.0, 1.0]], [1.0, 3.0], None))
     2.0
     """
 
@@ -599,7 +599,7 @@ def catboost_metric(crit: Loss[Any]) -> CatBoostMetric:
     >>> import numpy as np, pylossfn as lf
     >>> from pylossfn import boosting
     >>> m = boosting.catboost_metric(lf.BCEWithLogitsLoss())
-    >>> round(m.get_final_error(*m.evaluate([[0.0, 0.0]], [1.0, 0.0], None), 0.0), 6)
+    >>> round(m.get_final_error(*m.evaluate([[0.0, 0.0]], [1.0, 0.0], None)), 6)
     0.693147
     """
     return CatBoostMetric(crit)
