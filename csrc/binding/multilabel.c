@@ -136,6 +136,7 @@ rows_loss(lf_call *c, int kind)
         a.grad = PyArray_BYTES(c->grad[0]);
         a.g_c = PyArray_ITEMSIZE(c->grad[0]);
         a.g_n = a.C * a.g_c;
+        a.hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
     }
     double sum;
     if (kind == KIND_ZLPR) {

@@ -272,8 +272,10 @@ static void
 rg_view_outputs(lf_call *c, int kind, lf_elementwise *ew)
 {
     lf_ew_set(ew, LF_EW_GRAD, c->grad[0]);
+    lf_ew_set(ew, LF_EW_HESS, LF_HESS(c, 0));
     if (c->ngrad == 2) {
         lf_ew_set(ew, LF_EW_GRAD2, c->grad[1]);
+        lf_ew_set(ew, LF_EW_HESS2, LF_HESS(c, 1));
     }
     if (kind != RG_MLSM) {
         lf_ew_set(ew, LF_EW_GRAD_OUTPUT, c->go);

@@ -38,6 +38,19 @@
  *   cost = 1 - A / B,  dcost/dx_n = p (1 - p) (A - 2 y_n B) / B^2
  * The first pass leaves p (1 - p) in the gradient buffer, so the second
  * needs no exponential.
+ *
+ * Second derivatives (the Hessian's diagonal, LF_EW_HESS / a->hess), with
+ * d = s q = ds/dx and d(sq)/dx = sq (q - s):
+ *   focal: l'' = a_t (sq w + 2 (s - y) w' + ce w''), w = m^g, m' = sq (1 - 2y),
+ *          m'' = sq (q - s)(1 - 2y), w' = g w r, w'' = g w ((g - 1) r^2 + m''/m),
+ *          r = m'/m, |r| <= 1 and |m''/m| <= 1 since m >= min(s, q) >= sq:
+ *          no power of m below 0 is ever formed.
+ *   asymmetric: the same product rule on -(los w), with log s'' = -sq,
+ *          (log v)'' = -u''/v - (u'/v)^2, u'' = sq (q - s) where u' = sq, else 0.
+ *   ZLPR: with P_c = (1 - y_c) e^{x_c} / (1 + sum (1 - y) e^x) and
+ *          Q_c = y_c e^{-x_c} / (1 + sum y e^{-x}): H = diag(P + Q) - P P' - Q Q',
+ *          diagonal P (1 - P) + Q (1 - Q).
+ *   soft-F1: d2cost/dx_n2 = g (A - 2 y_n B)/B^2 (d (q - s) - 2 d^2 / B).
  */
 
 #define MX(n, c) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c))
@@ -92,6 +105,7 @@ FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     const int use_alpha = pr->use_alpha;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    char *ph = lf_row_at(r, LF_EW_HESS, start);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
@@ -116,6 +130,17 @@ FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             }
             STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
+        if (ph) {
+            const T sq = s * q, dm = sq * (1 - 2 * y);
+            T dw = 0, d2w = 0;
+            if (g != 0 && m != 0) {
+                const T rr = dm / m;
+                dw = g * w * rr;
+                d2w = g * w * ((g - 1) * rr * rr + sq * (q - s) * (1 - 2 * y) / m);
+            }
+            STORE(ph, LF_EW_HESS, i,
+                  at * (sq * w + 2 * (s - y) * dw + ce * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
     }
     return FN(sum8)(acc);
 }
@@ -138,6 +163,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     const T gn = pr->gamma_neg, gp = pr->gamma_pos, clip = pr->clip, eps = pr->eps;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    char *ph = lf_row_at(r, LF_EW_HESS, start);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
@@ -188,6 +214,33 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
                 dw = g * pm1 * dm;
             }
             STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+        if (ph) {
+            const T d2s = sq * (q - s);                  /* d2s/dx2 */
+            const T d2u = du != 0 ? d2s : (T)0;          /* 0 where u is clamped */
+            const T d2lp = !(s < eps) ? -sq : (T)0;       /* (log s)'' = -sq */
+            const T d2ln = !(v < eps) ? -d2u / v - (du / v) * (du / v) : (T)0;
+            const T dlos = y * dlp + (1 - y) * dln;
+            const T d2los = y * d2lp + (1 - y) * d2ln;
+            const T dm = (1 - y) * du - y * sq;
+            const T d2m = (1 - y) * d2u - y * d2s;
+            T dw = 0, d2w = 0;
+            if (g != 0 && m != 0) {
+                const T rr = dm / m;
+                dw = g * w * rr;
+                d2w = g * w * ((g - 1) * rr * rr + d2m / m);
+            }
+            else if (g != 0) { /* m = 0: the powers of 0 as autograd forms them */
+                if (dm != 0) {
+                    dw = g * M(pow)(m, g - 1) * dm;
+                    d2w = g * (g - 1) * M(pow)(m, g - 2) * dm * dm;
+                }
+                if (d2m != 0) {
+                    d2w += g * M(pow)(m, g - 1) * d2m;
+                }
+            }
+            STORE(ph, LF_EW_HESS, i,
+                  -(d2los * w + 2 * dlos * dw + los * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(sum8)(acc);
@@ -261,6 +314,16 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
                 MGRAD(j, c) = nan_row ? (T)NAN : (T)d;
             }
         }
+        if (a->hess) {
+            const double g = (double)MGO(j);
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T x = MX(j, c), y = MY(j, c);
+                const double P = y != 1 ? (double)((1 - y) * M(exp)(x - mn)) / sn : 0.0;
+                const double Q = y != 0 ? (double)(y * M(exp)(-x - mp)) / sp : 0.0;
+                *(T *)(a->hess + j * a->g_n + c * a->g_c) =
+                    ld != ld ? (T)NAN : (T)(g * (P * (1 - P) + Q * (1 - Q)));
+            }
+        }
     }
     return FN(sum8)(acc);
 }
@@ -329,6 +392,18 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
         const double g = (double)MGO(c);
         tp_blk[c] = g * A / (B * B);
         den_blk[c] = 2.0 * g / B;
+    }
+    if (a->hess) { /* before the gradient pass, which overwrites d = sq */
+        for (ptrdiff_t n = 0; n < N; n++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                T s, q;
+                FN(sig_pair)(MX(n, c), &s, &q);
+                const double d = (double)MGRAD(n, c), B = (den[c] + den_c[c]) + eps;
+                *(T *)(a->hess + n * a->g_n + c * a->g_c) =
+                    (T)((tp_blk[c] - (double)MY(n, c) * den_blk[c]) *
+                        (d * ((double)q - (double)s) - 2.0 * d * d / B));
+            }
+        }
     }
     if (a->grad) {
         for (ptrdiff_t n = 0; n < N; n++) {

@@ -23,6 +23,13 @@
  * where it is nan: nan gives nan losses and 0 from those gradients, as in
  * torch.  The soft margin uses softplus(z) = max(z, 0) + log1p(e^-|z|), finite
  * where torch's log1p(exp(z)) overflows, and equal to it elsewhere.
+ *
+ * Second derivatives (LF_EW_HESS, LF_EW_HESS2 for var), as torch's double
+ * backward: MSE 2 w g; smooth L1 [|d| < b] / b g; Huber [|d| < k] w g; soft
+ * margin y^2 sigmoid(z) sigmoid(-z) g; Poisson e^x g, or y / (x + eps)^2 g;
+ * Gaussian 1 / v g and (2 d^2 / v^3 - 1 / v^2) / 2 g (the mixed term
+ * -d / v^2 g is the hvp's, in Python); L1, KL (linear in x), hinge and
+ * ranking 0 (piecewise linear: the zeroed outputs are left as they are).
  */
 
 /* The start of a block function: the row, its optional outputs, the sums. */
@@ -31,8 +38,10 @@
     const FN(rg_param) *pr = r->user;                   \
     char *po = lf_row_at(r, LF_EW_OUT, start);          \
     char *pg = lf_row_at(r, LF_EW_GRAD, start);         \
+    char *ph = lf_row_at(r, LF_EW_HESS, start);         \
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};           \
-    (void)pr
+    (void)pr;                                           \
+    (void)ph
 
 typedef struct {
     T beta, delta, margin, eps;
@@ -81,6 +90,9 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         if (pg) {
             STORE(pg, LF_EW_GRAD, i, 2 * d * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
+        if (ph) {
+            STORE(ph, LF_EW_HESS, i, 2 * w * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
     }
     return FN(sum8)(acc);
 }
@@ -112,6 +124,9 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             c = d <= -beta ? (T)-1 : c;
             STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
+        if (ph && z < beta) {
+            STORE(ph, LF_EW_HESS, i, inv_beta * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
     }
     return FN(sum8)(acc);
 }
@@ -139,6 +154,9 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             c = c < -delta ? -delta : c;
             STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
+        if (ph && z < delta) {
+            STORE(ph, LF_EW_HESS, i, w * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
     }
     return FN(sum8)(acc);
 }
@@ -160,6 +178,10 @@ FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             const T inv = (T)1 / ((T)1 + e);
             const T sig = z >= 0 ? inv : e * inv; /* sigmoid(z) */
             STORE(pg, LF_EW_GRAD, i, -y * sig * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+        if (ph) {
+            const T inv = (T)1 / ((T)1 + e);
+            STORE(ph, LF_EW_HESS, i, y * y * (e * inv * inv) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(sum8)(acc);
@@ -237,6 +259,9 @@ FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         if (pg) {
             STORE(pg, LF_EW_GRAD, i, (ex - y) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
+        if (ph) {
+            STORE(ph, LF_EW_HESS, i, ex * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
     }
     return FN(sum8)(acc);
 }
@@ -261,6 +286,9 @@ FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         }
         if (pg) {
             STORE(pg, LF_EW_GRAD, i, ((T)1 - y / xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+        if (ph) {
+            STORE(ph, LF_EW_HESS, i, y / (xe * xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(sum8)(acc);
@@ -289,6 +317,12 @@ FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
             STORE(pg, LF_EW_GRAD, i, d / v * go);
             STORE(pg2, LF_EW_GRAD2, i, (T)0.5 * ((T)1 / v - d2v / v) * go);
+        }
+        if (ph) {
+            const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
+            STORE(ph, LF_EW_HESS, i, go / v);
+            STORE(lf_row_at(r, LF_EW_HESS2, start), LF_EW_HESS2, i,
+                  (T)0.5 * ((2 * d2v - (T)1) / v) / v * go);
         }
     }
     return FN(sum8)(acc);
@@ -409,6 +443,7 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     const lf_ew_row *r = vr;
     const T inv_c = ((const FN(mlsm_param) *)r->user)->inv_c;
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
+    char *ph = lf_row_at(r, LF_EW_HESS, start);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
@@ -425,6 +460,10 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             const T inv = (T)1 / ((T)1 + e);
             const T sig = x >= 0 ? inv : e * inv;
             STORE(pg, LF_EW_GRAD, i, (sig - y) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
+        }
+        if (ph) {
+            const T inv = (T)1 / ((T)1 + e);
+            STORE(ph, LF_EW_HESS, i, (e * inv * inv) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
     return FN(sum8)(acc);

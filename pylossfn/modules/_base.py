@@ -264,6 +264,16 @@ class Loss(Generic[_G]):
             out.append(arr.astype(like.dtype, copy=False))
         return tuple(out)
 
+    def _loss_scale(self, grad_output: Any, count: float) -> Any:
+        """What multiplies each loss value's derivatives: grad_output (an
+        array for "none"), divided by ``count`` for a mean (nan over nothing)."""
+        if self.reduction == "none":
+            return 1.0 if grad_output is None else np.asarray(grad_output, np.float64)
+        go = 1.0 if grad_output is None else float(np.asarray(grad_output))
+        if self.reduction == "sum":
+            return go
+        return go / count if count else np.nan
+
     def _hvp(self, v: tuple[NDArray[Any], ...], grad_output: Any) -> Any:
         """The product with the full Hessian for the losses whose Hessian is
         not its diagonal (row- or batch-coupled), else None."""
