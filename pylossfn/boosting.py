@@ -508,15 +508,15 @@ class CatBoostObjective(_Adapter):
         k = x.shape[1]
         t = self._target(np.asarray(target).reshape(1, -1) if not self._class_index
                          else np.asarray(target).reshape(1), x)
-        _, grad, diag = self._none.forward_backward(x, t, hessian=True)
         if self._elementwise:
+            _, grad, diag = self._none.forward_backward(x, t, hessian=True)
             full = np.diag(diag[0])
         else:
-            # row-coupled (softmax, ZLPR): one Hessian-vector product per column
-            full = np.empty((k, k))
-            eye = np.eye(k)
-            for j in range(k):
-                full[:, j] = self._none.hvp(eye[j:j + 1])[0]
+            # row-coupled (softmax, ZLPR): the object repeated K times, so that one
+            # Hessian-vector product with the identity gives all K columns at once
+            xr, tr = np.repeat(x, k, axis=0), np.repeat(t, k, axis=0)
+            _, grad = self._none.forward_backward(xr, tr)
+            full = self._none.hvp(np.eye(k))
         w = 1.0 if weight is None else float(weight)
         g, full = w * grad[0], w * full
         if self.min_hessian > 0.0:
@@ -525,8 +525,21 @@ class CatBoostObjective(_Adapter):
         return (-g).tolist(), (-full).tolist()
 
 
-def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: float = 0.0
-                       ) -> CatBoostObjective:
+def _multi_target_class() -> type:
+    try:
+        from catboost import MultiTargetCustomObjective
+    except ImportError:
+        raise ImportError(
+            "pylossfn.boosting: a multi-label CatBoost objective derives from "
+            "catboost.MultiTargetCustomObjective; install CatBoost with "
+            "pip install 'pylossfn[boosting]'") from None
+    # CatBoost recognises a multi-target objective by this base class alone
+    return type("CatBoostMultiTargetObjective",
+                (CatBoostObjective, MultiTargetCustomObjective), {})
+
+
+def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: float = 0.0,
+                       multi_label: bool | None = None) -> CatBoostObjective:
     """``crit`` as a CatBoost custom objective: the object to pass as
     ``loss_function`` (with an ``eval_metric``, as CatBoost requires for a
     custom loss).
@@ -543,7 +556,14 @@ def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: 
     use, so ``hessian="builtin"`` equals ``"exact"`` here; ``min_hessian``
     floors the diagonal.
 
-    Raises as :func:`xgboost_objective` does.
+    ``multi_label=True`` makes a multi-label objective (labels ``(n, K)``,
+    e.g. ``SigmoidFocalLoss`` over K labels): CatBoost takes one only as a
+    ``catboost.MultiTargetCustomObjective``, so this (alone) imports CatBoost.
+    It defaults to True for the losses that are multi-label by nature
+    (``ZLPRLoss``, ``MultiLabelSoftMarginLoss``) and False otherwise.
+
+    Raises as :func:`xgboost_objective` does; ValueError for
+    ``multi_label=True`` with a class-index loss.
 
     >>> import numpy as np, pylossfn as lf
     >>> from pylossfn import boosting
@@ -552,6 +572,16 @@ def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: 
     >>> der1, der2                             # t - p, -(diag(p) - p p^T)
     ([-0.5, 0.5], [[-0.25, 0.25], [0.25, -0.25]])
     """
+    if multi_label is None:
+        multi_label = isinstance(crit, _ROWS)
+    if multi_label:
+        if isinstance(crit, _CLASS_INDEX):
+            raise ValueError(
+                f"catboost_objective: multi_label=True needs a multi-label loss, but "
+                f"{type(crit).__name__} takes class indices (a MultiClass model)")
+        _check(crit, hessian, min_hessian, "catboost_objective")
+        cls: Any = _multi_target_class()
+        return cls(crit, hessian, min_hessian)  # type: ignore[no-any-return]
     return CatBoostObjective(crit, hessian, min_hessian)
 
 

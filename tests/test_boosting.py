@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as TF
 
 import pylossfn as lf
+from multilabel_reference import ref_asl, ref_focal, ref_zlpr
 from pylossfn import boosting
 
 pytestmark = [pytest.mark.boosting, pytest.mark.torch]
@@ -69,6 +70,13 @@ def torch_loss(crit, x, t):
         return TF.binary_cross_entropy_with_logits(x, t, reduction="none", **opt)
     if isinstance(crit, lf.MSELoss):
         return (x - t) ** 2
+    if isinstance(crit, lf.SigmoidFocalLoss):
+        return ref_focal(x, t, alpha=crit.alpha, gamma=crit.gamma)
+    if isinstance(crit, lf.AsymmetricLoss):
+        return ref_asl(x, t, gamma_neg=crit.gamma_neg, gamma_pos=crit.gamma_pos,
+                       clip=crit.clip, eps=crit.eps)
+    if isinstance(crit, lf.ZLPRLoss):
+        return ref_zlpr(x, t)
     raise AssertionError(type(crit))
 
 
@@ -170,6 +178,37 @@ def test_xgboost_exact_derivatives_against_autograd(data, crit, task):
         assert grad.shape == hess.shape == (N, K)
         assert_f32_equal(grad, og)
         assert_f32_equal(hess, oh)
+
+
+@pytest.mark.parametrize("crit", [
+    lf.SigmoidFocalLoss(), lf.SigmoidFocalLoss(alpha=-1, gamma=1.5),
+    lf.AsymmetricLoss(), lf.AsymmetricLoss(gamma_neg=2.0, gamma_pos=0.0, clip=0.0), lf.ZLPRLoss(),
+], ids=repr)
+def test_multilabel_objectives_against_autograd(data, crit):
+    """focal, ASL and ZLPR through XGBoost's multi_output_tree (K labels per sample)
+    and LightGBM (one label), in float64 margins too (the sklearn-style call)."""
+    X, yb, yc, ym, w = data
+    obj = Recorder(boosting.xgboost_objective(crit))
+    params = dict(XGB, num_target=K, multi_strategy="multi_output_tree")
+    xgb.train(params, xgb.DMatrix(X, label=ym, weight=w), 3, obj=obj)
+    for predt, (grad, hess) in obj.calls:
+        og, oh, _ = oracle(crit, predt, ym, w)
+        assert grad.shape == hess.shape == (N, K) and grad.dtype == np.float32
+        assert_f32_equal(grad, og)
+        assert_f32_equal(hess, oh)
+    x = np.random.default_rng(5).normal(scale=2.0, size=(N, K))
+    grad, hess = boosting.xgboost_objective(crit)(ym, x, sample_weight=w)
+    og, oh, _ = oracle(crit, x, ym, w)
+    np.testing.assert_allclose(grad, og, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(hess, oh, rtol=1e-10, atol=1e-13)
+    if isinstance(crit, lf.ZLPRLoss):
+        return  # a loss of a whole label row: not a one-label LightGBM model
+    obj = Recorder(boosting.lightgbm_objective(crit))
+    lgb.train(dict(LGB, objective=obj), lgb.Dataset(X, label=yb, weight=w), 3)
+    for predt, (grad, hess) in obj.calls:
+        og, oh, _ = oracle(crit, predt, yb, w.astype(np.float32))
+        np.testing.assert_allclose(grad, og, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(hess, oh, rtol=1e-10, atol=1e-13)
 
 
 def test_xgboost_sklearn_interface(data):
@@ -317,6 +356,32 @@ def test_catboost_reproduces_the_builtin_model(data, task, hessian):
             og, _, blocks = oracle(crit, np.array([approx]), [target], [weight])
             np.testing.assert_allclose(der1, -og[0], rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(der2, -blocks[0], rtol=1e-12, atol=1e-14)
+
+
+def test_catboost_multilabel(data):
+    """BCE over K labels reproduces CatBoost's MultiLogloss; ZLPR's K x K Hessian
+    (the row coupling) against autograd."""
+    X, yb, yc, ym, w = data
+    pool = cb.Pool(X, label=ym, weight=w)
+    builtin = cb.CatBoost(dict(CB, loss_function="MultiLogloss")).fit(pool)
+    obj = boosting.catboost_objective(lf.BCEWithLogitsLoss(), multi_label=True)
+    assert isinstance(obj, cb.MultiTargetCustomObjective)
+    custom = cb.CatBoost(dict(CB, loss_function=obj, eval_metric="MultiLogloss")).fit(pool)
+    want = builtin.predict(X, prediction_type="RawFormulaVal")
+    assert want.shape == (N, K) and np.abs(want).max() > 0.5
+    np.testing.assert_allclose(custom.predict(X, prediction_type="RawFormulaVal"), want,
+                               rtol=0, atol=1e-9)
+    rng = np.random.default_rng(8)
+    for crit in (lf.ZLPRLoss(), lf.SigmoidFocalLoss()):
+        obj = boosting.catboost_objective(crit, multi_label=True)
+        for i in range(4):
+            approx, target = rng.normal(size=K), ym[i]
+            der1, der2 = obj.calc_ders_multi(approx.tolist(), target.tolist(), w[i])
+            og, _, blocks = oracle(crit, approx[None], target[None], w[i:i + 1])
+            np.testing.assert_allclose(der1, -og[0], rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(der2, -blocks[0], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="multi_label=True needs a multi-label loss"):
+        boosting.catboost_objective(lf.CrossEntropyLoss(), multi_label=True)
 
 
 def test_catboost_ders_range_and_sklearn_interface(data):
