@@ -581,7 +581,7 @@ def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: 
                 f"{type(crit).__name__} takes class indices (a MultiClass model)")
         _check(crit, hessian, min_hessian, "catboost_objective")
         cls: Any = _multi_target_class()
-        return cls(crit, hessian, min_hessian)  # type: ignore[no-any-return]
+        return cls(crit, hessian, min_hessian)
     return CatBoostObjective(crit, hessian, min_hessian)
 
 
