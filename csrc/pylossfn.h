@@ -263,7 +263,7 @@ double lf_cosine_embedding_f64(const lf_rows *a, double margin);
 
 /* TripletMarginLoss(x[0], x[1], x[2]): the sum of the losses; gradients of
  * all three into grad[0..2] (all present or all NULL).  work holds 3 D
- * doubles when gradients are asked for. */
+ * doubles when gradients are asked for, 6 D with Hessians (hess[0..2]). */
 double lf_triplet_f32(const lf_rows *a, lf_distance dist, double margin, double p,
                       double eps, int swap, double *work);
 double lf_triplet_f64(const lf_rows *a, lf_distance dist, double margin, double p,

@@ -1,11 +1,13 @@
 """Type stubs of the C engine (pylossfn._core); the public API is functional / modules.
 
 Every loss takes its arrays, its options, the reduction code (0 none, 1 mean,
-2 sum; kl_div also 3 batchmean), ``want`` (WANT_LOSS | WANT_GRAD bits) and
-``grad_output`` (None for 1), all positional.  The result is the loss (a NumPy
-scalar for mean / sum, an ndarray for none), the gradient (an ndarray, or a
-tuple of ndarrays for the losses with several differentiable inputs), or
-``(loss, grad)``, as ``want`` asks; hence ``_Result = Any``.  Every loss also
+2 sum; kl_div also 3 batchmean), ``want`` (WANT_LOSS | WANT_GRAD | WANT_HESS
+bits) and ``grad_output`` (None for 1), all positional.  The result is the loss
+(a NumPy scalar for mean / sum, an ndarray for none), the gradient (an ndarray,
+or a tuple of ndarrays for the losses with several differentiable inputs), the
+Hessian's diagonal (shaped as the gradient), or a tuple of those asked for, in
+that order (``(loss, grad)``, ``(loss, grad, hess)``), as ``want`` asks; hence
+``_Result = Any``.  ``ctc_loss`` refuses WANT_HESS (NotImplementedError).  Every loss also
 takes ``out``, a buffer for the gradient (a tuple of buffers for several).
 ``want = 0`` checks the options only (the arrays may be None) and returns
 None: the classes make that call when they are built.
@@ -17,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
+WANT_HESS: Literal[4]
 
 _Result = Any
 _Float = NDArray[np.floating[Any]]

@@ -128,7 +128,7 @@ def test_loss_docstring_gives_the_formula_and_the_shapes(cls):
 
 
 def test_loss_methods_are_documented():
-    for meth in ("forward", "backward", "forward_backward"):
+    for meth in ("forward", "backward", "forward_backward", "hessian", "hvp"):
         assert inspect.getdoc(getattr(lf.Loss, meth)), meth
 
 

@@ -13,12 +13,51 @@ from loss_table import LOSSES, ROWS, loss_shape, valid_inputs, valid_options
 from oracle import _float_target, torch_fn
 
 import pylossfn as lf
+import pylossfn.functional as F
+from pylossfn import _core
 
 pytestmark = pytest.mark.torch
 
 HESS_ROWS = [row for row in LOSSES if row.name != "CTCLoss"]
 CASES = [(row, dtype, red) for row in HESS_ROWS for dtype in (np.float32, np.float64)
          for red in row.reductions]
+
+
+def _reduce(loss, reduction):
+    return {"none": lambda v: v, "mean": torch.mean, "sum": torch.sum}[reduction](loss)
+
+
+def ref_multi_margin(x, t, p=1, margin=1.0, weight=None, reduction="mean"):
+    """torch's multi_margin_loss as a formula (torch has no double backward
+    for it): sum_{c != t} w[t] max(0, margin - x_t + x_c)^p / C per row."""
+    x2 = x.reshape(-1, x.shape[-1])
+    t2 = t.reshape(-1)
+    z = (margin - x2.gather(1, t2[:, None]) + x2).clamp(min=0)
+    keep = torch.ones_like(x2).scatter(1, t2[:, None], 0.0)
+    loss = (z**p * keep).sum(1) / x2.shape[1]
+    if weight is not None:
+        loss = loss * weight[t2]
+    return _reduce(loss.reshape(t.shape), reduction)
+
+
+def ref_multilabel_margin(x, t, reduction="mean"):
+    """torch's multilabel_margin_loss as a formula (no double backward in torch)."""
+    x2, t2 = x.reshape(-1, x.shape[-1]), t.reshape(-1, x.shape[-1])
+    losses = []
+    for xi, ti in zip(x2, t2):
+        k = int((ti < 0).nonzero()[0]) if (ti < 0).any() else len(ti)
+        targets = ti[:k]
+        others = torch.ones_like(xi, dtype=torch.bool)
+        others[targets] = False
+        li = xi.sum() * 0
+        for j in targets:
+            li = li + (1 - xi[j] + xi[others]).clamp(min=0).sum()
+        losses.append(li / x2.shape[1])
+    return _reduce(torch.stack(losses).reshape(t.shape[:-1]), reduction)
+
+
+# torch's own function, except where torch cannot differentiate it twice
+TWICE = {"MultiMarginLoss": ref_multi_margin, "MultiLabelMarginLoss": ref_multilabel_margin}
 
 
 def _tensor_args(row, inputs):
@@ -42,7 +81,7 @@ def torch_hessian(row, opts, inputs, grad_output):
     kw = {k: torch.from_numpy(np.asarray(v, np.float64)) if isinstance(v, np.ndarray) else v
           for k, v in opts.items()}
     go = torch.as_tensor(np.asarray(1.0 if grad_output is None else grad_output, np.float64))
-    fn = torch_fn(row)
+    fn = TWICE.get(row.name) or torch_fn(row)
 
     def f(*diff):
         args = list(fixed)
@@ -224,11 +263,15 @@ def test_ctc_refuses():
     inputs = valid_inputs(row, np.float64)
     for call in (lambda: crit.forward_backward(*inputs, hessian=True),
                  lambda: crit.hessian(), lambda: crit.hvp(inputs[0])):
-        with pytest.raises(NotImplementedError, match=r"CTCLoss\.\w+\(\): .*alignment"):
+        with pytest.raises(NotImplementedError,
+                           match=r"CTCLoss\.\w+\(\): no Hessian: .*alignment"):
             call()
     crit(*inputs)  # after a forward call too
     with pytest.raises(NotImplementedError, match=r"CTCLoss\.hessian\(\)"):
         crit.hessian()
+    # the core itself refuses (no zeros by mistake through pylossfn._core)
+    with pytest.raises(NotImplementedError, match=r"ctc_loss: no Hessian"):
+        F._ctc_loss(_core.WANT_HESS, None, None, 1, *inputs)
 
 
 def test_hvp_bad_v():
@@ -262,7 +305,7 @@ def test_piecewise_linear_zeros():
     for name in ("L1Loss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
                  "KLDivLoss"):
         row = ROWS[name]
-        crit = row.cls(**valid_options(row, np.float64, rng))
+        crit = row.cls(**valid_options(row, np.float64, rng), reduction="sum")
         *_, hess = crit.forward_backward(*valid_inputs(row, np.float64, rng), hessian=True)
         for h in _as_tuple(hess):
             np.testing.assert_array_equal(h, np.zeros_like(h))

@@ -185,6 +185,12 @@ ctc_outputs(lf_call *c, lf_ctc *a)
     return 0;
 }
 
+/* Why CTC has no Hessian (the classes say the same, pylossfn/modules/ctc.py). */
+#define LF_CTC_NO_HESSIAN                                                              \
+    "no Hessian: its second derivatives need the posteriors of pairs of alignment "    \
+    "paths (a second-order forward-backward over the lattice), which the engine does " \
+    "not compute"
+
 static PyObject *
 ctc_loss(lf_call *c, int kind)
 {
@@ -193,6 +199,10 @@ ctc_loss(lf_call *c, int kind)
     double *work;
     (void)kind;
     memset(&a, 0, sizeof(a));
+    if (c->want & WANT_HESS) {
+        PyErr_Format(PyExc_NotImplementedError, "%s: %s", c->fname, LF_CTC_NO_HESSIAN);
+        return NULL;
+    }
     if (ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
         ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
         return NULL;

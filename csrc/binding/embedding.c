@@ -153,6 +153,7 @@ rows_outputs(lf_call *c, int k, lf_rows *a, const rows_shape *sh)
         a->grad[i] = PyArray_BYTES(c->grad[i]);
         a->g_d[i] = PyArray_ITEMSIZE(c->grad[i]);
         a->g_n[i] = a->D * a->g_d[i];
+        a->hess[i] = LF_HESS(c, i) ? PyArray_BYTES(LF_HESS(c, i)) : NULL;
     }
     return 0;
 }
@@ -249,8 +250,9 @@ triplet(lf_call *c, int with_distance)
     memset(&a, 0, sizeof(a));
     if (same_ndim(c, 3) < 0 || rows_setup(c, 3, &a, &sh, -1) < 0 ||
         rows_outputs(c, 3, &a, &sh) < 0 ||
-        ((c->want & WANT_GRAD) &&
-         (work = lf_alloc(c, (size_t)(3 * a.D + 1) * sizeof(double))) == NULL)) {
+        ((c->want & (WANT_GRAD | WANT_HESS)) &&
+         (work = lf_alloc(c, (size_t)(((c->want & WANT_HESS) ? 6 : 3) * a.D + 1) *
+                                 sizeof(double))) == NULL)) {
         return NULL;
     }
     const lf_distance dist = with_distance ? (lf_distance)c->v[7].l : LF_DIST_PNORM;

@@ -99,6 +99,7 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->grad = PyArray_BYTES(c->grad[0]);
         a->g_c = nd == 0 ? 0 : PyArray_ITEMSIZE(c->grad[0]);
         a->g_n = a->C * PyArray_ITEMSIZE(c->grad[0]);
+        a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
     }
     return 0;
 }

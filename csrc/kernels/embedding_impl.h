@@ -28,12 +28,31 @@
  * d(a, n) replaced by min(d(a, n), d(p, n)) under swap.  As in torch's
  * autograd, clamp_min passes the gradient where its argument is >= 0 and
  * minimum splits it evenly between tied arguments.
+ *
+ * Second derivatives (the diagonals, into a->hess[k]; the full products are
+ * the hvp's, in Python):
+ *   cosine, cos = s / den with m_k the squared norms (+ the epsilon of each
+ *   loss) and den = sqrt(m1 m2), g = dcos/dx1 = x2 / den - cos x1 / m1:
+ *     d2cos/dx1_d2 = -x2 x1 / (den m1) - g x1 / m1 - cos / m1 + 2 cos x1^2 / m1^2
+ *   p-norm N of v, G = dN/dv:  d2N/dv_d2 = (p - 1) (|v|^(p-2) N^(1-p) - G^2 / N),
+ *     0 for p = 0, 1 and inf (piecewise linear) and where N = 0.
+ * Each loss is linear in these on each side of its hinge (cosine embedding:
+ * k = dl/dcos is -1 or 0 / 1; triplet: the clamp's 0 / 1 and the swap's
+ * weights), so its Hessian is k times theirs.
  */
 
 #define ROW(k, n, d) (*(const T *)(a->x[k] + (n) * a->x_n[k] + (d) * a->x_d[k]))
 #define RGRAD(k, n, d) (*(T *)(a->grad[k] + (n) * a->g_n[k] + (d) * a->g_d[k]))
 #define RGO(n) \
     (a->grad_output ? (double)*(const T *)(a->grad_output + (n) * a->go_n) : a->scale)
+
+/* d2cos/du_d2 at (u, v) = (x1[d], x2[d]) (see the top of the file). */
+static inline double
+FN(cos_hess)(double u, double v, double cos, double den, double m1)
+{
+    const double g = v / den - cos * u / m1;
+    return -v * u / (den * m1) - g * u / m1 - cos / m1 + 2.0 * cos * u * u / (m1 * m1);
+}
 
 /* The cosine-embedding constant of torch's Loss.cpp, a float in both dtypes. */
 #define LF_COS_EPSILON ((double)1e-12f)
@@ -208,6 +227,15 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                 RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
             }
         }
+        if (a->hess[0] && k != 0) { /* k is dl/dcos times grad_output by now */
+            for (ptrdiff_t d = 0; d < a->D; d++) {
+                const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
+                *(T *)(a->hess[0] + n * a->g_n[0] + d * a->g_d[0]) =
+                    (T)(k * FN(cos_hess)(u, v, cos, denom, m1));
+                *(T *)(a->hess[1] + n * a->g_n[1] + d * a->g_d[1]) =
+                    (T)(k * FN(cos_hess)(v, u, cos, denom, m2));
+            }
+        }
     }
     return FN(sum8)(acc);
 }
@@ -273,9 +301,43 @@ FN(distance_grad)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
     }
 }
 
+/* hi += k * the diagonal of the Hessian of dist(x_i, x_j) in x_i, hj the
+ * same in x_j (for the p-norm the two are equal: dist depends on x_i - x_j). */
+static void
+FN(distance_hess)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
+                  ptrdiff_t n, double k, double *hi, double *hj)
+{
+    const lf_rows *a = ctx->a;
+    const double p = ctx->p, N = r->norm.norm;
+    if (k == 0) {
+        return;
+    }
+    if (ctx->dist == LF_DIST_PNORM) {
+        if (p == 0 || p == 1 || isinf(p) || N == 0) {
+            return;
+        }
+        for (ptrdiff_t d = 0; d < a->D; d++) {
+            const double v = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
+            const double G = FN(pnorm_grad)(v, r->norm, p);
+            const double h =
+                k * (p - 1) * ((p == 2 ? 1.0 : pow(fabs(v), p - 2)) * pow(N, 1 - p) - G * G / N);
+            hi[d] += h;
+            hj[d] += h;
+        }
+        return;
+    }
+    /* dist = 1 - cos, the norms clamped at eps (constant where clamped) */
+    const double den = r->c1 * r->c2, cos = r->s / den;
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double u = (double)ROW(i, n, d), v = (double)ROW(j, n, d);
+        hi[d] -= k * FN(cos_hess)(u, v, cos, den, r->c1 * r->c1);
+        hj[d] -= k * FN(cos_hess)(v, u, cos, den, r->c2 * r->c2);
+    }
+}
+
 typedef struct {
     FN(rows_ctx) c;
-    double *work; /* 3 D doubles: the gradient rows */
+    double *work; /* 3 D doubles: the gradient rows (6 D with the Hessian's) */
 } FN(triplet_ctx);
 
 static double
@@ -323,6 +385,23 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                 RGRAD(0, n, d) = (T)ga[d];
                 RGRAD(1, n, d) = (T)gp[d];
                 RGRAD(2, n, d) = (T)gn[d];
+            }
+            if (a->hess[0]) {
+                double *ha = tc->work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
+                for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
+                    ha[d] = 0.0;
+                }
+                FN(distance_hess)(ctx, &dp, 0, 1, n, g, ha, hp);
+                FN(distance_hess)(ctx, &dn, 0, 2, n, -g * w_neg, ha, hn);
+                if (ctx->swap) {
+                    FN(distance_hess)(ctx, &ds, 1, 2, n, -g * w_swap, hp, hn);
+                }
+                for (int q = 0; q < 3; q++) {
+                    for (ptrdiff_t d = 0; d < a->D; d++) {
+                        *(T *)(a->hess[q] + n * a->g_n[q] + d * a->g_d[q]) =
+                            (T)ha[q * a->D + d];
+                    }
+                }
             }
         }
     }

@@ -16,6 +16,10 @@
  *   each active term adds 1/C to dl/dx_c and -1/C to dl/dx_{t_j}
  * A term at exactly z = 0 contributes nothing, to the loss or the gradient,
  * as in torch (its kernels test z > 0).
+ * Second derivatives: 0 for p = 1 and the multi-label margin (piecewise
+ * linear: the zeroed output is left alone); for p = 2 each active term adds
+ * 2 w[t] / C to d2l/dx_c2 and to d2l/dx_t2 (and -2 w[t] / C off the
+ * diagonal, at (c, t): the hvp's, in Python).
  */
 
 #define AT2(base, n, c, pre) ((base) + (n) * a->pre##_n + (c) * a->pre##_c)
@@ -69,6 +73,18 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                 GRAD(n, c) = (T)h;
             }
             GRAD(n, t) = (T)gt;
+        }
+        if (a->hess && ctx->p == 2) { /* each active square adds 2 g to d2/dx_c2 and d2/dx_t2 */
+            const double h2 = 2.0 * GO(n) * wt / (double)C;
+            double ht = 0.0;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T z = (margin - xt) + X(n, c);
+                if (c != t && z > 0) {
+                    *(T *)AT2(a->hess, n, c, g) = (T)h2;
+                    ht += h2;
+                }
+            }
+            *(T *)AT2(a->hess, n, t, g) = (T)ht;
         }
     }
     return FN(sum8)(acc);

@@ -215,7 +215,7 @@ class Loss(Generic[_G]):
         >>> crit.hessian()
         array([0.25, 0.25])
         """
-        return self._second_order("hessian", grad_output)  # type: ignore[no-any-return]
+        return self._second_order("hessian", grad_output)
 
     def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> _G:
@@ -235,10 +235,10 @@ class Loss(Generic[_G]):
         vs = self._hvp_operands(v, diag)
         coupled = self._hvp(vs, grad_output)
         if coupled is not None:
-            return coupled  # type: ignore[no-any-return]
+            return coupled
         if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
             return tuple(h * w for h, w in zip(diag, vs))  # type: ignore[return-value]
-        return diag * vs[0]  # type: ignore[no-any-return]
+        return diag * vs[0]
 
     def _hvp_operands(self, v: Any, diag: Any) -> tuple[NDArray[Any], ...]:
         """``v`` as one array per differentiable input, each of the input's
@@ -301,3 +301,12 @@ def as_option_array(value: ArrayLike | None, owner: str, name: str) -> NDArray[A
     refused (np.asarray would drop its mask) and errors name ``name``.
     """
     return None if value is None else as_array(value, owner, name)
+
+
+def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
+    """a summed over the axes along which an array of ``shape`` was broadcast
+    (autograd's sum_to, for the Hessian-vector products of broadcast inputs)."""
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import functional as F
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
 from ..functional import _kl_reduction_code
-from ._base import Loss, as_option_array
+from ._base import Loss, _sum_to, as_option_array
 
 __all__ = [
     "L1Loss",
@@ -335,10 +335,3 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
 
     _impl = staticmethod(F._margin_ranking_loss)
 
-
-def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
-    """a summed over the axes along which an array of ``shape`` was broadcast."""
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
-    return a.sum(axis=axes, keepdims=True).reshape(shape)
