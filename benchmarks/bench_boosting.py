@@ -25,6 +25,7 @@ It prints a Markdown table (the "Gradient boosting" section of BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -104,6 +105,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)
+    load0 = os.getloadavg()[0]
     lf.set_num_threads(1)
     rng = np.random.default_rng(0)
     n, d, k = args.rows, args.features, args.classes
@@ -183,7 +185,9 @@ def main(argv=None):
         for name, (t, obj_s) in runs:
             rows.append((lib, task, name, t, obj_s, t / base))
 
-    print(f"{n} rows x {d} features, {args.rounds} rounds, 1 thread, best of {args.repeat}\n")
+    print(f"{n} rows x {d} features, {args.rounds} rounds, 1 thread, best of {args.repeat}; "
+          f"xgboost {xgb.__version__}, lightgbm {lgb.__version__}; 1-minute load average "
+          f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end\n")
     print("| library | loss | objective | train s | in objective s | vs built-in |")
     print("| --- | --- | --- | ---: | ---: | ---: |")
     for lib, task, name, t, obj_s, ratio in rows:

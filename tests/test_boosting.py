@@ -314,7 +314,8 @@ def test_lightgbm_sklearn_interface_and_metric(data):
 
 CB = dict(iterations=ROUNDS, depth=3, learning_rate=0.3, thread_count=1, random_seed=0,
           boost_from_average=False, verbose=False, bootstrap_type="No", random_strength=0,
-          leaf_estimation_method="Newton", leaf_estimation_iterations=1, boosting_type="Plain")
+          leaf_estimation_method="Newton", leaf_estimation_iterations=1, boosting_type="Plain",
+          allow_writing_files=False)  # no catboost_info/ in the working directory
 
 
 class CatRecorder:
