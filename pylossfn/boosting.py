@@ -5,16 +5,15 @@ derivatives of the loss with respect to its raw margins.  The adapters here
 compute both with one pass of the C core (``forward_backward(...,
 hessian=True)``) and hand them over in each library's own layout and sign:
 
-=============  ==========================================  ============================
-library        objective call                              returns
-=============  ==========================================  ============================
-XGBoost        ``obj(predt, dtrain)``; scikit-learn        ``(grad, hess)`` shaped like
-               ``obj(y_true, y_pred, sample_weight=None)``  ``predt``: ``(n,)``/``(n, K)``
-LightGBM       ``obj(preds, train_data)``; scikit-learn    ``(grad, hess)``, ``(n,)`` or
-               ``obj(y_true, y_pred, weight, group)``      ``(n, K)``
-CatBoost       ``calc_ders_range(approxes, targets, w)``;  log-likelihood sign:
-               ``calc_ders_multi(approx, target, w)``      ``(-grad, -hess)``; K x K
-=============  ==========================================  ============================
+- XGBoost: ``obj(predt, dtrain)``, or scikit-learn's
+  ``obj(y_true, y_pred, sample_weight=None)``; returns ``(grad, hess)`` shaped
+  like the margins, ``(n,)`` or ``(n, K)``;
+- LightGBM: ``obj(preds, train_data)``, or scikit-learn's
+  ``obj(y_true, y_pred, weight, group)``; returns ``(grad, hess)``, ``(n,)``
+  or ``(n, K)``;
+- CatBoost: ``calc_ders_range(approxes, targets, weights)`` and
+  ``calc_ders_multi(approx, target, weight)``, with the log-likelihood sign
+  (``der1 = -grad``, ``der2 = -hess``; a K x K ``der2`` per object).
 
 The derivatives are those of the **sum over samples** of the per-sample loss
 (whatever the criterion's ``reduction``), each sample's terms multiplied by
@@ -41,9 +40,11 @@ only):
 ``min_hessian`` then floors the Hessian (the diagonal) from below, which
 keeps trees growing where a loss is flat (focal loss far from the boundary).
 
-The libraries are imported by nobody here: the adapters only read the data
-set's labels and weights through its own methods, so this module imports with
-NumPy alone (``pip install 'pylossfn[boosting]'`` brings the libraries).
+The adapters only read the data set's labels and weights through its own
+methods, so this module imports with NumPy alone and never imports XGBoost or
+LightGBM; CatBoost is imported only to build a multi-label CatBoost objective,
+whose base class it must be (an ImportError naming ``pylossfn[boosting]`` when
+it is missing).  ``pip install 'pylossfn[boosting]'`` brings the libraries.
 """
 from __future__ import annotations
 
