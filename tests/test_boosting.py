@@ -461,3 +461,20 @@ def test_imports_with_numpy_alone():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[0.25, 0.25]"
+
+
+def test_multilabel_catboost_objective_without_catboost_names_the_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['catboost'] = None\n"
+        "import pylossfn as lf\n"
+        "from pylossfn import boosting\n"
+        "boosting.catboost_objective(lf.BCEWithLogitsLoss())  # one-dimensional: no import\n"
+        "try:\n"
+        "    boosting.catboost_objective(lf.ZLPRLoss())\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "pip install 'pylossfn[boosting]'" in r.stdout
