@@ -55,7 +55,6 @@ import numpy as np
 
 from .modules import (
     AsymmetricLoss,
-    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HingeEmbeddingLoss,
@@ -85,8 +84,9 @@ __all__ = [
 ]
 
 #: element-wise losses: a sample's terms are its own outputs, the Hessian is diagonal
+#: (BCELoss is not one: it takes probabilities, and the trees' margins are unbounded)
 _ELEMENTWISE = (
-    BCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, BCELoss, MSELoss, L1Loss,
+    BCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
     SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss, HingeEmbeddingLoss,
 )
 #: a class index per sample; the per-sample loss couples the sample's K margins

@@ -211,6 +211,30 @@ def test_multilabel_objectives_against_autograd(data, crit):
         np.testing.assert_allclose(hess, oh, rtol=1e-10, atol=1e-13)
 
 
+def test_regression_objective_is_the_sum_whatever_the_reduction(data):
+    """MSELoss (reduction "mean" by default) gives the derivatives of the weighted
+    sum, 2 w (x - t) and 2 w, through XGBRegressor's scikit-learn call."""
+    X, yb, yc, ym, w = data
+    y = X[:, 0] + 0.1 * X[:, 1] ** 2
+    obj = boosting.xgboost_objective(lf.MSELoss())
+    calls = []
+
+    def spy(y_true, y_pred, sample_weight=None):
+        out = obj(y_true, y_pred, sample_weight=sample_weight)
+        calls.append((y_true, np.array(y_pred), sample_weight, out))
+        return out
+
+    xgb.XGBRegressor(objective=spy, n_estimators=3, max_depth=3, n_jobs=1).fit(
+        X, y, sample_weight=w)
+    assert len(calls) == 3
+    for y_true, y_pred, sw, (grad, hess) in calls:
+        assert sw is not None and y_pred.shape == grad.shape == hess.shape == (N,)
+        og, oh, _ = oracle(lf.MSELoss(), y_pred, y_true, sw)
+        assert_f32_equal(grad, og)
+        assert_f32_equal(hess, oh)
+        np.testing.assert_allclose(oh, 2 * sw, rtol=1e-12)
+
+
 def test_xgboost_sklearn_interface(data):
     X, yb, yc, ym, w = data
     kw = dict(n_estimators=ROUNDS, max_depth=3, learning_rate=0.3, n_jobs=1, random_state=0,
@@ -424,6 +448,8 @@ def test_clear_errors(factory):
         factory(lf.MarginRankingLoss())
     with pytest.raises(TypeError, match="crit SoftF1Loss"):
         factory(lf.SoftF1Loss())
+    with pytest.raises(TypeError, match="crit BCELoss"):  # probabilities, not margins
+        factory(lf.BCELoss())
     with pytest.raises(TypeError, match="crit must be a pylossfn loss"):
         factory(torch.nn.BCEWithLogitsLoss())
     with pytest.raises(ValueError, match="hessian must be 'exact' or 'builtin', got 'diag'"):
