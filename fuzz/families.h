@@ -37,7 +37,7 @@ enum {
 static const char *const fam_names[FAM_COUNT] = {
     "binary", "classification", "multilabel", "regression", "embedding", "margin", "ctc"};
 
-#define FAM_MAXV 12
+#define FAM_MAXV 16
 
 typedef struct {
     int family, f64, tame, uses_vecmath;
@@ -154,6 +154,9 @@ fam_build_ew(fam_case *c, reader *r)
     if ((c->opts >> 6) & 1) {
         fam_ew_set(a, LF_EW_GRAD, fam_view(c, r, nd, shape, 1, 0), nd);
         fam_ew_set(a, LF_EW_GRAD2, fam_view(c, r, nd, shape, 1, 0), nd);
+        /* the Hessian's diagonals ride with the gradients */
+        fam_ew_set(a, LF_EW_HESS, fam_view(c, r, nd, shape, 1, 0), nd);
+        fam_ew_set(a, LF_EW_HESS2, fam_view(c, r, nd, shape, 1, 0), nd);
     }
 }
 
@@ -206,8 +209,12 @@ fam_build_classes(fam_case *c, reader *r, int margin)
     a->out = out->base;
     a->out_n = out->strides[0];
     a->out_s = out->strides[1];
+    /* the Hessian's diagonal (with the gradient): laid out as the gradient,
+     * both contiguous outputs of one shape; g stays the last view (softmax) */
+    fview *h = fam_view(c, r, 3, ncs, 1, 0);
     fview *g = fam_view(c, r, 3, ncs, 1, 0);
     a->grad = (c->opts >> 3) & 1 ? g->base : NULL;
+    a->hess = a->grad ? h->base : NULL;
     a->g_n = g->strides[0];
     a->g_c = g->strides[1];
     a->g_s = g->strides[2];
@@ -246,6 +253,7 @@ fam_build_multilabel(fam_case *c, reader *r)
         a->grad = g->base;
         a->g_n = g->strides[0];
         a->g_c = g->strides[1];
+        a->hess = fam_view(c, r, 2, nc, 1, 0)->base; /* laid out as g */
     }
     c->work = malloc((size_t)(6 * C + 1) * sizeof(double));
 }
@@ -294,8 +302,10 @@ fam_build_rows(fam_case *c, reader *r)
         a->grad[k] = (c->opts >> 3) & 1 ? g->base : NULL;
         a->g_n[k] = g->strides[0];
         a->g_d[k] = g->strides[1];
+        fview *h = fam_view(c, r, 2, nd, 1, 0); /* laid out as g */
+        a->hess[k] = a->grad[k] ? h->base : NULL;
     }
-    c->work = malloc((size_t)(3 * D + 1) * sizeof(double));
+    c->work = malloc((size_t)(6 * D + 1) * sizeof(double));
 }
 
 /* CTC: the kernel trusts its caller for the lengths and the targets' range

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from loss_table import C, N, loss_shape, valid_inputs, valid_options
 
-MODES = ("functional", "forward", "backward", "forward_backward")
-GRAD_MODES = ("backward", "forward_backward")
+# "hessian": forward_backward(..., hessian=True), the second-order path, which
+# must check as much as the others (CTCLoss has none: test_hessian)
+MODES = ("functional", "forward", "backward", "forward_backward", "hessian")
+GRAD_MODES = ("backward", "forward_backward", "hessian")
 
 I64 = np.iinfo(np.int64)
 
@@ -465,6 +467,9 @@ def run(row, dtype, case, mode):
         return row.cls(**opts)(*inputs)
     if mode == "forward_backward":
         return row.cls(**opts).forward_backward(*inputs, grad_output=case.grad_output)
+    if mode == "hessian":
+        return row.cls(**opts).forward_backward(*inputs, grad_output=case.grad_output,
+                                                hessian=True)
     assert mode == "backward"
     # A forward on valid arguments, then the bad state, then backward(): the
     # backward path must check as much as the forward one (pytorch#194802).

@@ -381,7 +381,8 @@ def flat(result):
 
 def call(row, mode, opts, inputs, grad_output=None):
     """One call through the face `mode`: "functional", "forward", "backward"
-    (after a forward on the same arguments) or "forward_backward".  Returns a
+    (after a forward on the same arguments), "forward_backward" or "hessian"
+    (forward_backward with hessian=True).  Returns a
     flat tuple of ndarrays / scalars (loss first, then each gradient) so that
     results can be compared."""
     if mode == "functional":
@@ -394,4 +395,6 @@ def call(row, mode, opts, inputs, grad_output=None):
         return flat(crit.backward(grad_output))
     if mode == "forward_backward":
         return flat(crit.forward_backward(*inputs, grad_output=grad_output))
+    if mode == "hessian":  # (loss, gradients..., Hessian diagonals...)
+        return flat(crit.forward_backward(*inputs, grad_output=grad_output, hessian=True))
     raise AssertionError(mode)

@@ -612,3 +612,19 @@ def test_broadcast_inputs_dask_class_weights_and_bad_classes():
     loss = lf.CrossEntropyLoss(weight=w)(_to_dask(x, (ROWS, COLS)), _to_dask(bad, 10))
     with pytest.raises(IndexError, match="class 9"):
         loss.compute()
+
+
+def test_second_order_refuses_dask_arrays():
+    """Hessians are NumPy-only for now: a clear NotImplementedError, not a
+    silent compute or a wrong graph."""
+    x = da.from_array(np.zeros((4, 3)), chunks=2)
+    t = da.from_array(np.ones((4, 3)), chunks=2)
+    crit = lf.BCEWithLogitsLoss()
+    with pytest.raises(NotImplementedError, match=r"BCEWithLogitsLoss\.forward_backward\(\): "
+                                                  r"Hessians of dask arrays"):
+        crit.forward_backward(x, t, hessian=True)
+    crit(x, t)
+    with pytest.raises(NotImplementedError, match=r"BCEWithLogitsLoss\.hessian\(\): Hessians"):
+        crit.hessian()
+    with pytest.raises(NotImplementedError, match=r"BCEWithLogitsLoss\.hvp\(\): Hessians"):
+        crit.hvp(np.zeros((4, 3)))

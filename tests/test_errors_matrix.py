@@ -1,6 +1,6 @@
 """The error matrix: every case of error_cases, for every loss of loss_table,
-through the functional face, forward, backward and forward_backward, in
-float32 and float64.  Each raises the documented exception, with a message
+through the functional face, forward, backward, forward_backward and
+forward_backward(hessian=True), in float32 and float64.  Each raises the documented exception, with a message
 that names the argument and what was expected, and writes nothing.
 
 Then the error table of API.md for the first four losses, hand-written: the
@@ -21,6 +21,8 @@ def _matrix():
         for dtype in DTYPES:
             for case in cases(row, dtype):
                 for mode in case.modes:
+                    if mode == "hessian" and row.name == "CTCLoss":
+                        continue  # no second order: its refusal is test_hessian's
                     yield pytest.param(row, dtype, case, mode,
                                        id=f"{row.name}-{np.dtype(dtype).name}-{mode}-{case.id}")
 

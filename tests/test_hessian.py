@@ -322,3 +322,44 @@ def test_out_is_the_gradient_buffer():
     loss, grad, hess = crit.forward_backward(x, t, out=out, hessian=True)
     assert grad is out and hess is not out
     np.testing.assert_array_equal(hess, np.full(3, 2 / 3))
+
+
+def test_empty_inputs():
+    """No classes (probability targets) or no samples: empty diagonals, and a
+    mean over nothing is nan as for the gradient (the C harness found the
+    no-class read)."""
+    crit = lf.CrossEntropyLoss()
+    loss, grad, hess = crit.forward_backward(np.zeros((2, 0)), np.zeros((2, 0)), hessian=True)
+    assert hess.shape == (2, 0) and np.isnan(loss)
+    assert crit.hvp(np.zeros((2, 0))).shape == (2, 0)
+    crit = lf.BCEWithLogitsLoss()
+    _, _, hess = crit.forward_backward(np.zeros((0, 3)), np.zeros((0, 3)), hessian=True)
+    assert hess.shape == (0, 3)
+
+
+@pytest.mark.parametrize("name,shapes,opts", [
+    ("TripletMarginLoss", ((4, 3), (1, 3), (4, 3)), dict(margin=2.0, p=3.0, swap=True)),
+    ("TripletMarginLoss", ((3,), (3,), (3,)), dict(margin=2.0)),
+    ("TripletMarginWithDistanceLoss", ((4, 3), (4, 3), (1, 3)),
+     dict(distance_function=F.cosine_distance, margin=1.5)),
+    ("CosineEmbeddingLoss", ((3,), (3,), ()), dict(margin=-1.0)),
+    ("CosineEmbeddingLoss", ((4, 3), (4, 3), (1,)), dict(margin=-1.0)),
+])
+def test_rows_broadcast_and_unbatched(name, shapes, opts):
+    """Rows broadcast against each other (the hvp summed back to each input's
+    shape) and unbatched [D] inputs."""
+    rng = np.random.default_rng(4)
+    row = ROWS[name]
+    inputs = [rng.standard_normal(s) for s in shapes]
+    if name == "CosineEmbeddingLoss":
+        inputs[2] = np.where(rng.uniform(size=shapes[2]) < 0.5, -1.0, 1.0)
+    crit = row.cls(**opts, reduction="sum")
+    _, _, hess = crit.forward_backward(*inputs, hessian=True)
+    H = torch_hessian(row, dict(opts, reduction="sum"), inputs, None)
+    vs = tuple(rng.standard_normal(np.shape(inputs[i])) for i in row.diff)
+    hv = crit.hvp(vs)
+    for k, i in enumerate(row.diff):
+        assert_close_scaled(hess[k], np.diagonal(H[k][k]).reshape(np.shape(inputs[i])),
+                            np.float64, f"diagonal {k}")
+        want = sum(H[k][j] @ vs[j].ravel() for j in range(len(vs)))
+        assert_close_scaled(hv[k], want.reshape(np.shape(inputs[i])), np.float64, f"hvp {k}")

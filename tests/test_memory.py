@@ -129,6 +129,14 @@ def _success_step(row, dtype):
             lambda crit=crit, inputs=inputs, go=go: crit.forward_backward(*inputs,
                                                                          grad_output=go),
         ]
+        if row.name != "CTCLoss":  # the second-order faces (CTC has none)
+            v = tuple(np.ones(np.shape(inputs[i]), dtype) for i in row.diff)
+            calls += [
+                lambda crit=crit, inputs=inputs, go=go: crit.forward_backward(
+                    *inputs, grad_output=go, hessian=True),
+                lambda crit=crit, go=go: crit.hessian(go),
+                lambda crit=crit, v=v, go=go: crit.hvp(v if len(v) > 1 else v[0], go),
+            ]
     state = {"i": 0}
 
     def step():
@@ -140,8 +148,8 @@ def _success_step(row, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("row", LOSSES, ids=repr)
 def test_refcounts_success(row, dtype):
-    """10^4 successful calls, spread over the four faces, three reductions,
-    contiguous and strided arguments."""
+    """10^4 successful calls, spread over the four faces (and the three
+    second-order ones), three reductions, contiguous and strided arguments."""
     step, objs = _success_step(row, dtype)
     _assert_refcounts_stable(step, objs)
 

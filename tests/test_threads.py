@@ -39,7 +39,9 @@ def _row_items(row, rng):
             for reduction in row.reductions:
                 o = dict(opts, reduction=reduction)
                 go = np.full(loss_shape(row, reduction, inputs, o), 1.5, dtype)
-                for mode in ("functional", "forward", "backward", "forward_backward"):
+                modes = ("functional", "forward", "backward", "forward_backward") + (
+                    ("hessian",) if row.name != "CTCLoss" else ())  # CTC: no second order
+                for mode in modes:
                     items.append((f"{row.name}-{shape}-{reduction}-{mode}",
                                   lambda r=row, m=mode, o=o, i=inputs, g=go: call(r, m, o, i, g)))
     for case in cases(row, np.float64)[::3]:

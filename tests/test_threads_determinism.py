@@ -1,7 +1,7 @@
 """Results are bitwise identical whatever the thread count.
 
 Work is cut into units fixed by the shape (csrc/kernels/pool.c), so 1, 2
-and 3 threads must give the same bits, for sizes on both sides of the
+and 3 threads must give the same bits (loss, gradient and Hessian), for sizes on both sides of the
 threading threshold and of the unit size.
 """
 import threading
@@ -28,8 +28,8 @@ def _runs(crit, *args, **kw):
     results = []
     for n in (1, 2, 3):
         assert lf.set_num_threads(n) == n
-        loss, grad = crit.forward_backward(*args, **kw)
-        results.append((np.asarray(loss).tobytes(), grad.tobytes()))
+        loss, grad, hess = crit.forward_backward(*args, hessian=True, **kw)
+        results.append((np.asarray(loss).tobytes(), grad.tobytes(), hess.tobytes()))
     return results
 
 
@@ -38,6 +38,7 @@ def _assert_bitwise(results):
     for other in results[1:]:
         assert other[0] == first[0], "loss differs between thread counts"
         assert other[1] == first[1], "gradient differs between thread counts"
+        assert other[2] == first[2], "Hessian differs between thread counts"
 
 
 @pytest.mark.parametrize("shape", EW_SHAPES, ids=str)

@@ -301,10 +301,34 @@ static void
 FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
 {
     T max, lsum;
+    if (a->C == 0) { /* no classes, nothing to read (probability targets) */
+        return;
+    }
     FN(log_softmax_shift)(a, n, s, &max, &lsum);
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = V(exp)((X(n, c, s) - max) - lsum);
         *(T *)AT(a->hess, n, c, s, g) = k * (p * ((T)1 - p));
+    }
+}
+
+/* FN(ce_hess) for a unit-stride row x and Hessian row h (the fast path's
+ * layout): exp(x - max) into h, its sum in double, then k p (1 - p). */
+static void
+FN(ce_hess_row)(const lf_classes *a, const T *restrict x, T *restrict h, T k)
+{
+    const ptrdiff_t C = a->C;
+    const T m = FN(row_max)(x, C);
+    double sum = 0.0;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        h[c] = V(exp)(x[c] - m);
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        sum += (double)h[c];
+    }
+    const T inv = (T)(1.0 / sum);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T p = h[c] * inv;
+        h[c] = k * (p * ((T)1 - p));
     }
 }
 
@@ -352,7 +376,9 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             acc[j & 7] += (double)l;
             FN(store_out)(a, n, s, l);
             if (a->hess) {
-                FN(ce_hess)(a, n, s, ((1 - ls) * W(t) + ls_c * (T)wsum) * GO(n, s));
+                FN(ce_hess_row)(a, (const T *)AT(a->input, n, 0, s, in),
+                                (T *)AT(a->hess, n, 0, s, g),
+                                ((1 - ls) * W(t) + ls_c * (T)wsum) * GO(n, s));
             }
             continue;
         }

@@ -54,7 +54,7 @@ class CrossEntropyLoss(Loss[FloatArray]):
         axis = 0 if x.ndim == 1 else 1
         C = x.shape[axis]
         p = F.softmax(x, axis).astype(np.float64)
-        w = np.ones(C) if self.weight is None else self.weight.astype(np.float64)
+        w = np.ones(C, np.float64) if self.weight is None else self.weight.astype(np.float64)
         ls = float(self.label_smoothing)
         wshape = [1] * x.ndim
         wshape[axis] = C

@@ -52,7 +52,7 @@ class MultiMarginLoss(Loss[FloatArray]):
         vv = np.atleast_2d(v[0].astype(np.float64))
         n, c = x.shape
         rows = np.arange(n)
-        w = np.ones(c) if self.weight is None else self.weight.astype(np.float64)
+        w = np.ones(c, np.float64) if self.weight is None else self.weight.astype(np.float64)
         z = self.margin - x[rows, t][:, None] + x
         active = (z > 0) & (np.arange(c)[None, :] != t[:, None])
         scale = np.reshape(self._loss_scale(grad_output, n), -1)

@@ -149,6 +149,30 @@ test_elementwise(ptrdiff_t n, ptrdiff_t kx, ptrdiff_t ky, int weighted)
     }
     CHECK(close_to(sum, (double)ref, 1e-13), "logits sum (n=%td)", n);
 
+    /* the Hessian's diagonal: one more output of the same pass, strided too */
+    view hess = make_view(n, -2, sizeof(double));
+    a.data[LF_EW_HESS] = hess.base;
+    a.strides[LF_EW_HESS][0] = hess.stride;
+    CHECK(lf_bce_f64(&a, &sum, &err) == LF_OK, "bce with a Hessian refused valid data");
+    for (ptrdiff_t i = 0; i < n; i++) {
+        long double xi = at(&x, i), yi = at(&y, i);
+        /* y / x^2 + (1 - y) / (1 - x)^2, with torch's 1e-12 in the squares */
+        long double xe = xi + 1e-12L, ye = (1 - xi) + 1e-12L;
+        long double h = 0.5L * wv * (yi * (1 - xi) * (1 - xi) + (1 - yi) * xi * xi) /
+                        (xe * xe * ye * ye);
+        CHECK(close_to(at(&hess, i), (double)h, 1e-10), "bce hess[%td] %g vs %Lg", i,
+              at(&hess, i), h);
+    }
+    lf_bce_logits_f64(&a);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        long double s = 1 / (1 + expl(-(long double)at(&x, i)));
+        long double h = 0.5L * wv * s * (1 - s);
+        CHECK(close_to(at(&hess, i), (double)h, 1e-13), "logits hess[%td] %g vs %Lg", i,
+              at(&hess, i), h);
+    }
+    a.data[LF_EW_HESS] = NULL;
+    free(hess.block);
+
     if (n > 3) {
         /* a bad probability: reported where it is.  The loss pass checks as
          * it goes (OUT/GRAD may hold partial values, pylossfn.h), so a caller
