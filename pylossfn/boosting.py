@@ -198,6 +198,10 @@ class _Adapter:
 
         ``builtin(h, w)`` replaces the weighted exact diagonal: it gets the
         unweighted per-sample diagonal ``h`` and the weights (or None)."""
+        if not self._elementwise and x.ndim == 2 and not x.flags.c_contiguous:
+            # LightGBM's (n, K) is a class-major (Fortran) view; the row losses run on
+            # their unit-stride path, about twice as fast, on a C-ordered copy
+            x = np.ascontiguousarray(x)
         if self.hessian == "builtin":
             # the library's transform acts on the unweighted diagonal, so weigh afterwards
             _, grad, h = self._none.forward_backward(x, t, hessian=True)
