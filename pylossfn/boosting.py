@@ -63,7 +63,6 @@ from .modules import (
     L1Loss,
     Loss,
     MSELoss,
-    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from multilabel_reference import ref_asl, ref_focal, ref_zlpr
 
 import pylossfn as lf
-from multilabel_reference import ref_asl, ref_focal, ref_zlpr
 from pylossfn import boosting
 
 pytestmark = [pytest.mark.boosting, pytest.mark.torch]
