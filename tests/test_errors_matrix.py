@@ -1,7 +1,8 @@
 """The error matrix: every case of error_cases, for every loss of loss_table,
 through the functional face, forward, backward, forward_backward and
-forward_backward(hessian=True), in float32 and float64.  Each raises the documented exception, with a message
-that names the argument and what was expected, and writes nothing.
+forward_backward(hessian=True), in float32 and float64.  Each raises the
+documented exception, with a message that names the argument and what was
+expected, and writes nothing.
 
 Then the error table of API.md for the first four losses, hand-written: the
 bad value and its position must appear in the message, and a failed call

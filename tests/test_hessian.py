@@ -14,7 +14,6 @@ from oracle import _float_target, torch_fn
 
 import pylossfn as lf
 import pylossfn.functional as F
-from pylossfn import _core
 
 pytestmark = pytest.mark.torch
 
@@ -216,125 +215,6 @@ def test_gaussian_nll_broadcast_var(var_shape):
                         np.float64, "hvp x")
     assert_close_scaled(gv, (H[1][0] @ vx.ravel() + H[1][1] @ vv.ravel()).reshape(var.shape),
                         np.float64, "hvp var")
-
-
-FD_ROWS = [row for row in HESS_ROWS if row.name in (
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "SigmoidFocalLoss", "AsymmetricLoss", "ZLPRLoss",
-    "SoftF1Loss", "MultiLabelSoftMarginLoss", "SoftMarginLoss", "PoissonNLLLoss",
-    "GaussianNLLLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "MultiMarginLoss")]
-
-
-@pytest.mark.parametrize("row", FD_ROWS, ids=[r.name for r in FD_ROWS])
-def test_hvp_is_the_derivative_of_the_gradient(row):
-    """Central differences of the engine's own gradient along v, float64."""
-    rng = np.random.default_rng(21)
-    opts = dict(valid_options(row, np.float64, rng), reduction="sum")
-    inputs = list(valid_inputs(row, np.float64, rng))
-    vs = tuple(rng.standard_normal(np.shape(inputs[i])) for i in row.diff)
-    crit = row.cls(**opts)
-    crit(*inputs)
-    hv = _as_tuple(crit.hvp(vs if len(vs) > 1 else vs[0]))
-    step = 1e-5
-
-    def grad_at(sign):
-        moved = list(inputs)
-        for i, v in zip(row.diff, vs):
-            moved[i] = inputs[i] + sign * step * v
-        return _as_tuple(row.cls(**opts).forward_backward(*moved)[1])
-
-    for got, gp, gm in zip(hv, grad_at(1), grad_at(-1)):
-        fd = (gp - gm) / (2 * step)
-        np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6 * max(np.abs(fd).max(), 1))
-
-
-@pytest.mark.parametrize("row", HESS_ROWS, ids=[r.name for r in HESS_ROWS])
-def test_before_forward(row):
-    crit = row.cls(**valid_options(row, np.float64))
-    with pytest.raises(RuntimeError, match=rf"{row.name}\.hessian\(\) was called before any"):
-        crit.hessian()
-    with pytest.raises(RuntimeError, match=rf"{row.name}\.hvp\(\) was called before any"):
-        crit.hvp(np.zeros(3))
-
-
-def test_ctc_refuses():
-    row = ROWS["CTCLoss"]
-    crit = row.cls(**valid_options(row, np.float64))
-    inputs = valid_inputs(row, np.float64)
-    for call in (lambda: crit.forward_backward(*inputs, hessian=True),
-                 lambda: crit.hessian(), lambda: crit.hvp(inputs[0])):
-        with pytest.raises(NotImplementedError,
-                           match=r"CTCLoss\.\w+\(\): no Hessian: .*alignment"):
-            call()
-    crit(*inputs)  # after a forward call too
-    with pytest.raises(NotImplementedError, match=r"CTCLoss\.hessian\(\)"):
-        crit.hessian()
-    # the core itself refuses (no zeros by mistake through pylossfn._core)
-    with pytest.raises(NotImplementedError, match=r"ctc_loss: no Hessian"):
-        F._ctc_loss(_core.WANT_HESS, None, None, 1, *inputs)
-
-
-def test_hvp_bad_v():
-    crit = lf.CrossEntropyLoss()
-    crit(np.zeros((2, 3)), np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"CrossEntropyLoss\.hvp: v has shape \(3,\), but the "
-                                         r"input has shape \(2, 3\)"):
-        crit.hvp(np.zeros(3))
-    with pytest.raises(TypeError, match=r"hvp: v must be a real array"):
-        crit.hvp(np.zeros((2, 3), complex))
-    pair = lf.MarginRankingLoss()
-    pair(np.zeros(3), np.ones(3), np.ones(3))
-    with pytest.raises(TypeError, match=r"MarginRankingLoss\.hvp: v must be a tuple of 2"):
-        pair.hvp(np.zeros(3))
-    with pytest.raises(ValueError, match=r"v\[1\] has shape \(2,\)"):
-        pair.hvp((np.zeros(3), np.zeros(2)))
-
-
-def test_hvp_takes_lists_and_returns_the_input_dtype():
-    crit = lf.BCEWithLogitsLoss(reduction="sum")
-    x = np.array([[0.0, 1.0]], np.float32)
-    crit(x, np.array([[1.0, 0.0]], np.float32))
-    hv = crit.hvp([[1, 2]])
-    assert hv.dtype == np.float32
-    np.testing.assert_array_equal(hv, crit.hessian() * np.array([[1, 2]], np.float32))
-
-
-def test_piecewise_linear_zeros():
-    """L1, hinge, ranking and the margin losses with p = 1: zeros, not errors."""
-    rng = np.random.default_rng(2)
-    for name in ("L1Loss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
-                 "KLDivLoss"):
-        row = ROWS[name]
-        crit = row.cls(**valid_options(row, np.float64, rng), reduction="sum")
-        *_, hess = crit.forward_backward(*valid_inputs(row, np.float64, rng), hessian=True)
-        for h in _as_tuple(hess):
-            np.testing.assert_array_equal(h, np.zeros_like(h))
-    crit = lf.MultiMarginLoss(p=1)
-    *_, hess = crit.forward_backward(rng.standard_normal((4, 3)), np.array([0, 1, 2, 0]),
-                                     hessian=True)
-    np.testing.assert_array_equal(hess, np.zeros((4, 3)))
-
-
-def test_out_is_the_gradient_buffer():
-    crit = lf.MSELoss()
-    x, t = np.arange(3.0), np.zeros(3)
-    out = np.empty(3)
-    loss, grad, hess = crit.forward_backward(x, t, out=out, hessian=True)
-    assert grad is out and hess is not out
-    np.testing.assert_array_equal(hess, np.full(3, 2 / 3))
-
-
-def test_empty_inputs():
-    """No classes (probability targets) or no samples: empty diagonals, and a
-    mean over nothing is nan as for the gradient (the C harness found the
-    no-class read)."""
-    crit = lf.CrossEntropyLoss()
-    loss, grad, hess = crit.forward_backward(np.zeros((2, 0)), np.zeros((2, 0)), hessian=True)
-    assert hess.shape == (2, 0) and np.isnan(loss)
-    assert crit.hvp(np.zeros((2, 0))).shape == (2, 0)
-    crit = lf.BCEWithLogitsLoss()
-    _, _, hess = crit.forward_backward(np.zeros((0, 3)), np.zeros((0, 3)), hessian=True)
-    assert hess.shape == (0, 3)
 
 
 @pytest.mark.parametrize("name,shapes,opts", [
