@@ -12,8 +12,8 @@ lacked a subpackage) once passed every test while no user could import it.
 The run is refused when ``pylossfn`` resolves into this checkout (an
 editable install, or no install at all).
 
-``--no-torch`` runs the tiers that need neither torch, scikit-learn nor dask
-(for Pythons that torch 2.13's CPU build does not exist for).  pytest's exit code
+``--no-torch`` runs the tiers that need neither torch, scikit-learn, dask nor the
+boosting libraries (for Pythons that torch 2.13's CPU build does not exist for).  pytest's exit code
 is passed on, except that "no tests ran" (5) is a failure here.
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         cmd = [
             sys.executable, "-m", "pytest", "-c", str(work / "pytest.ini"),
             "--rootdir", str(work), "-p", "no:cacheprovider", "--doctest-modules",
-            *(["-m", "not torch and not sklearn and not dask"] if no_torch else []),
+            *(["-m", "not torch and not sklearn and not dask and not boosting"] if no_torch else []),
             *args,
         ]
         if not any(a.startswith("tests") for a in args):  # the whole suite by default

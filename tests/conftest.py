@@ -20,9 +20,17 @@ HERE = Path(__file__).resolve().parent
 
 # The optional oracles, each a marker: a module that needs one says so with
 # `pytestmark = pytest.mark.torch` (or sklearn).
-ORACLE_MARKERS = ("torch", "sklearn", "dask")
+ORACLE_MARKERS = ("torch", "sklearn", "dask", "boosting")
+#: the modules behind each marker (boosting: the libraries of pylossfn[boosting];
+#: its scipy is not on the list, the scikit-learn oracle brings scipy along)
+MARKER_MODULES = {
+    "torch": ("torch",), "sklearn": ("sklearn",), "dask": ("dask",),
+    "boosting": ("xgboost", "lightgbm", "catboost"),
+}
+_MARKER_OF = {mod: mark for mark, mods in MARKER_MODULES.items() for mod in mods}
 _PYTESTMARK = re.compile(r"^pytestmark\s*=(.*)$", re.M)
-_TOP_IMPORT = re.compile(r"^(?:import|from)\s+(torch|sklearn|dask)\b", re.M)
+_TOP_IMPORT = re.compile(
+    r"^(?:import|from)\s+(" + "|".join(_MARKER_OF) + r")\b", re.M)
 _LOCAL_IMPORT = re.compile(r"^(?:import|from)\s+(\w+)", re.M)
 
 
@@ -33,6 +41,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sklearn: needs scikit-learn (the metrics oracle)")
     config.addinivalue_line(
         "markers", "dask: runs graphs on a local dask.distributed cluster (pylossfn[dask])")
+    config.addinivalue_line(
+        "markers", "boosting: trains XGBoost, LightGBM, CatBoost or uses SciPy (pylossfn[boosting])")
 
 
 def module_markers(path, _seen=None):
@@ -42,7 +52,7 @@ def module_markers(path, _seen=None):
     seen = set() if _seen is None else _seen
     seen.add(path)
     text = path.read_text(encoding="utf-8")
-    marks = set(_TOP_IMPORT.findall(text)) | declared_markers(path)
+    marks = {_MARKER_OF[m] for m in _TOP_IMPORT.findall(text)} | declared_markers(path)
     for name in _LOCAL_IMPORT.findall(text):
         sibling = path.parent / f"{name}.py"
         if sibling.is_file() and sibling not in seen:
@@ -87,9 +97,10 @@ def pytest_ignore_collect(collection_path, config):
 
 def pytest_collection_finish(session):
     for name in ORACLE_MARKERS:
-        if deselected(session.config, {name}) and name in sys.modules:
+        imported = [m for m in MARKER_MODULES[name] if m in sys.modules]
+        if deselected(session.config, {name}) and imported:
             raise pytest.UsageError(
-                f"{name} was imported although -m deselects it: a collected module "
+                f"{imported[0]} was imported although -m deselects it: a collected module "
                 f"imports it in a way conftest.module_markers does not see")
     # one intra-op thread for the oracle, whichever module imported torch first
     torch = sys.modules.get("torch")

@@ -22,7 +22,7 @@ import pytest
 import pylossfn as lf
 import pylossfn._core as core
 import pylossfn.functional as F
-from pylossfn import metrics
+from pylossfn import boosting, metrics
 
 PKG = Path(lf.__file__).resolve().parent
 
@@ -103,7 +103,7 @@ def _public(module):
     return [(f"{module.__name__}.{n}", getattr(module, n)) for n in names]
 
 
-PUBLIC = _public(lf) + _public(F) + _public(metrics)
+PUBLIC = _public(lf) + _public(F) + _public(metrics) + _public(boosting)
 LOSSES = [obj for _, obj in _public(lf) if inspect.isclass(obj) and issubclass(obj, lf.Loss)
           and obj is not lf.Loss]
 

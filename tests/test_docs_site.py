@@ -1,6 +1,6 @@
 """The Sphinx site in docs/ documents every public name.
 
-Every name in ``__all__`` of ``pylossfn``, ``pylossfn.functional`` and
+Every name in ``__all__`` of ``pylossfn``, ``pylossfn.functional``, ``pylossfn.boosting`` and
 ``pylossfn.metrics`` must appear in the API reference sources (the .rst files
 under docs/, read as text: an ``autosummary`` entry, an ``auto*`` / ``py:*``
 object directive, or a module directive for a submodule), so that a new loss
@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 import pylossfn
+import pylossfn.boosting
 import pylossfn.functional
 import pylossfn.metrics
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-MODULES = [pylossfn, pylossfn.functional, pylossfn.metrics]
+MODULES = [pylossfn, pylossfn.functional, pylossfn.metrics, pylossfn.boosting]
 
 # ``.. currentmodule:: x`` and the directives that document an object or a module
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:py:)?([a-z]+)::\s*(\S+)?")

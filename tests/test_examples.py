@@ -25,3 +25,17 @@ def test_train_mlp_learns(tmp_path, capsys):
         assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], run
     # better than chance: multi-class has 8 balanced classes
     assert histories["C"][-1]["accuracy"] > 0.5
+
+
+@pytest.mark.boosting  # XGBoost, from pylossfn[boosting]
+def test_boosting_focal_trains_every_objective(capsys):
+    example = runpy.run_path(str(EXAMPLES / "boosting_focal.py"))
+    results = example["main"](["--rounds", "6"])
+    out = capsys.readouterr().out
+    assert set(results) == set(example["OBJECTIVES"]) and "BCE" in results
+    _, _, _, Yte = example["make_data"]()
+    for name, r in results.items():
+        # better than ranking at random: the mean average precision of random scores
+        # is about the positive rate
+        assert r["mAP"] > 1.5 * Yte.mean(), (name, r)
+        assert 0.0 <= r["F1"] <= 1.0 and name in out

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TIER = "not torch and not sklearn"
+TIER = "not torch and not sklearn and not dask and not boosting"  # runtests.py --no-torch
 
 
 def _collect(tests, tmp_path):
@@ -34,7 +34,7 @@ def test_torch_free_tier_imports_neither_oracle(tmp_path):
     files = {line.split("::")[0].rsplit("/", 1)[-1] for line in collected}
     assert {"test_errors_matrix.py", "test_memory.py", "test_layouts.py", "test_threads.py",
             "test_tiers.py", "test_vecmath.py"} <= files, files
-    assert not files & {"test_binary.py", "test_metrics.py"}, files
+    assert not files & {"test_binary.py", "test_metrics.py", "test_boosting.py"}, files
 
 
 def _copy_with(tmp_path, name, text):
@@ -52,6 +52,15 @@ def test_tier_guard_catches_an_unmarked_module(tmp_path):
     r = _collect(tests, tmp_path)
     assert r.returncode != 0
     assert "test_unmarked.py needs torch" in r.stdout + r.stderr
+
+
+def test_tier_guard_catches_an_unmarked_boosting_module(tmp_path):
+    """xgboost, lightgbm and catboost (pylossfn[boosting]) need the boosting marker."""
+    tests = _copy_with(tmp_path, "test_unmarked_xgb.py", "import xgboost\n\n\n"
+                       "def test_nothing():\n    assert xgboost\n")
+    r = _collect(tests, tmp_path)
+    assert r.returncode != 0
+    assert "test_unmarked_xgb.py needs boosting" in r.stdout + r.stderr
 
 
 def test_tier_guard_catches_a_hidden_import(tmp_path):
