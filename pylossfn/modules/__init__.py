@@ -3,6 +3,7 @@ from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .ctc import CTCLoss
+from .linear import Linear, LinearBCEWithLogitsLoss, LinearCrossEntropyLoss
 from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
 from .margin import MultiLabelMarginLoss, MultiMarginLoss
 from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
@@ -47,4 +48,7 @@ __all__ = [
     "HingeEmbeddingLoss",
     "MultiLabelSoftMarginLoss",
     "MarginRankingLoss",
+    "Linear",
+    "LinearCrossEntropyLoss",
+    "LinearBCEWithLogitsLoss",
 ]
