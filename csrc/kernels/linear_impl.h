@@ -317,7 +317,7 @@ FN(lbce_row)(const lf_lbce_tile *a, ptrdiff_t r)
     T *x = (T *)(a->tile + r * a->ld);
     T *l = a->out ? (T *)(a->out + r * a->out_ld) : NULL;
     const T *gov = a->go ? (const T *)(a->go + r * a->go_ld) : NULL;
-    const T gs = gov ? (T)0 : (T)a->rowscale[r];
+    const T gs = (gov || !a->rowscale) ? (T)0 : (T)a->rowscale[r];
     const T *pw = a->pos_weight ? (const T *)a->pos_weight + a->c0 : NULL;
     const int64_t *p = a->pos + r * a->P;
     const ptrdiff_t n = a->cols, c0 = a->c0;
