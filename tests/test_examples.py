@@ -25,3 +25,12 @@ def test_train_mlp_learns(tmp_path, capsys):
         assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], run
     # better than chance: multi-class has 8 balanced classes
     assert histories["C"][-1]["accuracy"] > 0.5
+
+
+def test_xml_tagging_learns(capsys):
+    """The 100k-label example: sparse targets, the fused head, better than popularity."""
+    xml = runpy.run_path(str(EXAMPLES / "xml_tagging.py"))
+    res = xml["main"](["--steps", "20"])
+    p1 = [h["p@1"] for h in res["history"]]
+    assert p1[-1] > p1[0] and p1[-1] > res["baseline"], (p1, res["baseline"])
+    assert "precision@1" in capsys.readouterr().out
