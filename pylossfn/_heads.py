@@ -435,7 +435,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         if reduction == 0:
             gofull = np.asarray(go).reshape(N, C)
         else:
-            rowscale = np.full(N, float(go) / (float(N) * C if reduction == 1 else 1.0))
+            rowscale = np.full(N, float(go) / (float(N) * C if reduction == 1 else 1.0))  # type: ignore[arg-type]
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None
     for r0 in range(0, N, rows):

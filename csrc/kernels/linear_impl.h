@@ -285,27 +285,57 @@ FN(lce_tile)(const lf_lce_tile *a, int mode)
     (void)lf_parallel_sum(FN(lce_unit), &ctx, units, a->rows * a->cols);
 }
 
+/* softplus(x) and sigmoid(x) of one element. */
+static inline void
+FN(lbce_elem)(T xi, T *sp, T *sig)
+{
+    const T e = V(exp)(-M(fabs)(xi));
+    const T inv = (T)1 / ((T)1 + e);
+    *sp = (xi > 0 ? xi : (T)0) + V(log1p_unit)(e, inv);
+    *sig = xi >= 0 ? inv : e * inv;
+}
+
 /* Negatives x[0, n): softplus(x) summed (and stored into l), gradient
- * go * sigmoid(x) into g (go per element when gov, else gs). */
+ * go * sigmoid(x) written over x when grad (go per element when gov, else
+ * gs).  Blocks of LACC elements: the transcendental part is one
+ * branch-free loop into small arrays (vectorized), the optional stores
+ * follow it. */
 static double
 FN(lbce_neg)(T *restrict x, ptrdiff_t n, T *restrict l, const T *restrict gov, T gs, int grad)
 {
     double acc[FN(LACC)];
+    T sp[FN(LACC)], sig[FN(LACC)];
     for (int k = 0; k < FN(LACC); k++) {
         acc[k] = 0.0;
     }
-    for (ptrdiff_t c = 0; c < n; c++) {
-        const T xi = x[c];
-        const T e = V(exp)(-M(fabs)(xi));
-        const T inv = (T)1 / ((T)1 + e);
-        const T sp = (xi > 0 ? xi : (T)0) + V(log1p_unit)(e, inv);
-        acc[c % FN(LACC)] += (double)sp;
+    for (ptrdiff_t c = 0; c < n; c += FN(LACC)) {
+        const int m = n - c < FN(LACC) ? (int)(n - c) : FN(LACC);
+        if (m == FN(LACC)) {
+            for (int k = 0; k < FN(LACC); k++) {
+                FN(lbce_elem)(x[c + k], &sp[k], &sig[k]);
+                acc[k] += (double)sp[k];
+            }
+        }
+        else {
+            for (int k = 0; k < m; k++) {
+                FN(lbce_elem)(x[c + k], &sp[k], &sig[k]);
+                acc[k] += (double)sp[k];
+            }
+        }
         if (l) {
-            l[c] = sp;
+            memcpy(l + c, sp, (size_t)m * sizeof(T));
         }
         if (grad) {
-            const T sig = xi >= 0 ? inv : e * inv;
-            x[c] = (gov ? gov[c] : gs) * sig;
+            if (gov) {
+                for (int k = 0; k < m; k++) {
+                    x[c + k] = gov[c + k] * sig[k];
+                }
+            }
+            else {
+                for (int k = 0; k < m; k++) {
+                    x[c + k] = gs * sig[k];
+                }
+            }
         }
     }
     return FN(lsum16)(acc);
