@@ -303,3 +303,22 @@ def test_peak_memory_far_below_logits(kind):
     extra = got["peak"] - got["grads"]
     assert np.isfinite(got["loss"])
     assert extra < logits / 4, (extra, logits)
+
+
+def test_repr_and_options():
+    crit = lf.LinearCrossEntropyLoss(8, 100)
+    assert repr(crit) == "LinearCrossEntropyLoss(in_features=8, num_classes=100)"
+    crit = lf.LinearCrossEntropyLoss(8, 100, bias=True, label_smoothing=0.1, chunk_size=(4, 5))
+    assert repr(crit) == ("LinearCrossEntropyLoss(in_features=8, num_classes=100, bias=True, "
+                          "label_smoothing=0.1, chunk_size=(4, 5))")
+    crit = lf.LinearBCEWithLogitsLoss(3, 7, reduction="sum", dtype=np.float64)
+    assert repr(crit) == ("LinearBCEWithLogitsLoss(in_features=3, num_classes=7, "
+                          "dtype=dtype('float64'), reduction='sum')")
+    assert crit.linear.weight.dtype == np.float64
+    assert repr(crit.linear) == "Linear(in_features=3, out_features=7, bias=False)"
+    with pytest.raises(ValueError, match="reduction"):
+        lf.LinearBCEWithLogitsLoss(3, 7, reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        lf.LinearCrossEntropyLoss(3, 7, label_smoothing=2.0)
+    with pytest.raises(ValueError, match="weight"):
+        lf.LinearCrossEntropyLoss(3, 7, weight=np.ones(6))

@@ -85,11 +85,20 @@ class _Head(Loss[FloatArray]):
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
 
+    def __repr__(self) -> str:
+        # the layer's sizes first (required, as in torch), then the changed options
+        c, d = self.linear.weight.shape
+        rest = super().__repr__().split("(", 1)[1][:-1]
+        head = f"in_features={d}, num_classes={c}"
+        return f"{type(self).__name__}({head}{', ' + rest if rest else ''})"
+
 
 class LinearCrossEntropyLoss(_Head):
     """A linear layer and softmax cross-entropy, as ``torch.nn.LinearCrossEntropyLoss``.
 
-    ``loss = cross_entropy(input @ linear.weight.T + linear.bias, target)``
+    With logits ``z = x @ linear.weight.T + linear.bias`` and ``logp = log_softmax(z)``,
+    per sample ``l = (1 - ls) * (-w[t] * logp[t]) + ls / C * (-sum_c w[c] * logp[c])``:
+    ``loss = cross_entropy(z, target)``
     with the options of :class:`CrossEntropyLoss`, computed in chunks so
     that the ``N x C`` logits never exist (see
     :func:`pylossfn.functional.linear_cross_entropy` and
@@ -146,6 +155,8 @@ class LinearCrossEntropyLoss(_Head):
 class LinearBCEWithLogitsLoss(_Head):
     """A linear layer and multi-label BCE-with-logits against sparse positive labels.
 
+    With logits ``z = x @ linear.weight.T + linear.bias`` and the multi-hot ``y``,
+    per label ``l = pos_weight[c] * y * softplus(-z) + (1 - y) * softplus(z)``, i.e.
     ``loss = binary_cross_entropy_with_logits(input @ linear.weight.T +
     linear.bias, Y, pos_weight=pos_weight)`` where the multi-hot ``Y`` is
     implied by ``target`` ``[N, P]``: each row's positive label indices,
@@ -153,6 +164,10 @@ class LinearBCEWithLogitsLoss(_Head):
     :func:`pylossfn.functional.linear_binary_cross_entropy_with_logits`).
     Neither the logits nor ``Y`` is built.  The layer, gradients and
     ``chunk_size`` are as in :class:`LinearCrossEntropyLoss`.
+
+    Shapes: input ``[N, in_features]`` (or ``[in_features]`` with target ``[P]``);
+    target ``[N, P]`` integers in ``[0, num_classes)`` or -1; ``pos_weight``
+    broadcasting to ``[num_classes]``; ``"none"`` gives ``[N, num_classes]``.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.LinearBCEWithLogitsLoss(8, 100_000, seed=0)
