@@ -322,3 +322,63 @@ def test_repr_and_options():
         lf.LinearCrossEntropyLoss(3, 7, label_smoothing=2.0)
     with pytest.raises(ValueError, match="weight"):
         lf.LinearCrossEntropyLoss(3, 7, weight=np.ones(6))
+
+
+def _module_db_samples():
+    """torch's own ModuleInfo samples of nn.LinearCrossEntropyLoss with a flat head
+    (out_features == (); K-dimensional heads are not carried and raise ValueError)."""
+    try:
+        from torch.testing._internal.common_modules import module_db
+    except ImportError:  # pragma: no cover - expecttest is in the test extra
+        return []
+    out = []
+    for info in module_db:
+        if info.name != "nn.LinearCrossEntropyLoss":
+            continue
+        samples = info.module_inputs_func(info, device="cpu", dtype=torch.float64,
+                                          requires_grad=True, training=True)
+        for k, s in enumerate(samples):
+            if s.constructor_input.kwargs.get("out_features", ()) == ():
+                out.append(pytest.param(s, id=f"sample{k}"))
+    return out
+
+
+MODULE_DB = _module_db_samples()
+
+
+def test_module_db_has_samples():
+    assert len(MODULE_DB) >= 300
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sample", MODULE_DB)
+def test_module_db_sample(sample, dtype):
+    """Each torch sample: torch's module (float64, its own weights, its options),
+    then ours with those weights copied in; value and all three gradients."""
+    import warnings
+    kw = dict(sample.constructor_input.kwargs)
+    args = sample.constructor_input.args
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        mod = torch.nn.LinearCrossEntropyLoss(*args, **kw)
+        x, t = (a.detach().clone() for a in sample.forward_input.args)
+        x.requires_grad_(True)
+        loss = mod(x, t)
+        go = torch.rand(loss.shape, dtype=torch.float64) + 0.5
+        (loss * go).sum().backward()
+    ours = lf.LinearCrossEntropyLoss(
+        *args, bias=bool(kw.get("bias", False)), dtype=dtype, reduction=kw["reduction"],
+        weight=None if kw.get("weight") is None else kw["weight"].detach().numpy().astype(dtype),
+        ignore_index=kw.get("ignore_index"), label_smoothing=kw.get("label_smoothing", 0.0))
+    ours.linear.weight = mod.linear.weight.detach().numpy().astype(dtype)
+    if mod.linear.bias is not None:
+        ours.linear.bias = mod.linear.bias.detach().numpy().astype(dtype)
+    tn = t.numpy().astype(dtype) if t.is_floating_point() else t.numpy()
+    god = go.numpy().astype(dtype) if kw["reduction"] == "none" else dtype(go.item())
+    got, dx = ours.forward_backward(x.detach().numpy().astype(dtype), tn, grad_output=god)
+    close(got, loss.detach().numpy(), dtype)
+    close(dx, x.grad.numpy(), dtype)
+    close(ours.linear.weight_grad, mod.linear.weight.grad.numpy(), dtype)
+    if mod.linear.bias is not None:
+        close(ours.linear.bias_grad, mod.linear.bias.grad.numpy(), dtype)
