@@ -33,7 +33,8 @@ import time
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-method, N, D, C, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+method = sys.argv[1]
+N, D, C, threads = (int(a) for a in sys.argv[2:6])
 rng = np.random.default_rng(0)
 x = rng.standard_normal((N, D), dtype=np.float32)
 w = (rng.standard_normal((C, D), dtype=np.float32) / 8)

@@ -114,7 +114,8 @@ LOSSES = [cls for cls in ALL_LOSSES if cls not in HEADS]
 
 
 def test_the_public_lists_are_not_empty():
-    assert len(LOSSES) >= 25 and len(ALL_LOSSES) == len(LOSSES) + len(HEADS) and len(_public(F)) >= 30 and len(_public(metrics)) >= 15
+    assert len(LOSSES) >= 25 and len(ALL_LOSSES) == len(LOSSES) + len(HEADS)
+    assert len(_public(F)) >= 30 and len(_public(metrics)) >= 15
 
 
 @pytest.mark.parametrize("name,obj", PUBLIC, ids=[n for n, _ in PUBLIC])

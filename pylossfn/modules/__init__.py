@@ -3,8 +3,8 @@ from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .ctc import CTCLoss
-from .linear import Linear, LinearBCEWithLogitsLoss, LinearCrossEntropyLoss
 from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
+from .linear import Linear, LinearBCEWithLogitsLoss, LinearCrossEntropyLoss
 from .margin import MultiLabelMarginLoss, MultiMarginLoss
 from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
 from .regression import (
