@@ -174,6 +174,82 @@ void lf_softmax_f32(const lf_classes *a, int log);
 void lf_softmax_f64(const lf_classes *a, int log);
 
 /* ------------------------------------------------------------------------ */
+/* Fused classifier heads (kernels/linear.c): one tile of logits at a time. */
+/* ------------------------------------------------------------------------ */
+
+/* A tile of logits x[r, j] = input[r] . weight[c0 + j] (+ bias), rows
+ * [0, rows) of a row chunk and classes [c0, c0 + cols) of C, at `tile` with
+ * `ld` bytes between rows and unit stride along a row.  The caller computes
+ * the tile with a matrix product; the kernels overwrite it with the
+ * gradient of the loss with respect to the logits, which the caller turns
+ * into the three parameter gradients with two more products.
+ *
+ * Cross-entropy, per row: the loss is a * lse - b with lse the log-sum-exp
+ * of the row's C logits, coef_c the weight of logit c in the smoothed
+ * target ((1 - ls) w[t] [c == t] + ls / C w[c] for a class index t,
+ * w[c] ((1 - ls) y_c + ls / C) for probabilities y), a = sum_c coef_c and
+ * b = sum_c coef_c x_c; the gradient is
+ * rowscale * (a * exp(x_c - lse) - coef_c). */
+enum {
+    LF_LCE_STATS = 0, /* m, s (running max and sum of exp(x - m)), a, b updated
+                       * online with the tile's columns; the tile is not written */
+    LF_LCE_FULL = 1,  /* the tile holds whole rows (c0 = 0, cols = C): m, s, a, b
+                       * set, and the gradient written in place when `grad` */
+    LF_LCE_GRAD = 2   /* the gradient in place from lse and a */
+};
+
+typedef struct {
+    ptrdiff_t rows, cols, C, c0;
+    char *tile;
+    ptrdiff_t ld;
+    const int64_t *target; /* [rows] class indices, or NULL: `probs` */
+    const char *probs;     /* T [rows, C] probabilities (the whole row; c0 added here) */
+    ptrdiff_t p_n, p_c;
+    const char *weight; /* T[C] unit-stride, or NULL (all 1) */
+    double wsum;        /* sum of the weights (C without them) */
+    int64_t ignore_index;
+    double label_smoothing;
+    double *m, *s, *a, *b; /* [rows] */
+    const double *lse;     /* [rows], LF_LCE_GRAD */
+    const double *rowscale; /* [rows] gradient factor */
+    int grad;               /* LF_LCE_FULL: write the gradient */
+} lf_lce_tile;
+
+/* Targets must be in [0, C) or ignore_index (rows with ignore_index keep
+ * a = b = 0 and get a zero gradient). */
+void lf_lce_tile_f32(const lf_lce_tile *a, int mode);
+void lf_lce_tile_f64(const lf_lce_tile *a, int mode);
+
+/* Binary cross-entropy with logits against a sparse multi-hot target: row
+ * r's positive classes are pos[r * P + k], sorted ascending, duplicates
+ * allowed, ended by the first value >= C (or after P).  loss[r] += the
+ * tile's sum of
+ *   softplus(x) (negatives),  pw_c softplus(-x) (positives);
+ * `out` (T [rows, cols], row stride out_ld) receives the per-element losses;
+ * when `grad`, the tile is overwritten with the gradient
+ *   go * sigmoid(x) (negatives),  go * pw_c (sigmoid(x) - 1) (positives)
+ * with go = rowscale[r], or the T element of `go` (row stride go_ld) when
+ * that is given. */
+typedef struct {
+    ptrdiff_t rows, cols, C, c0;
+    char *tile;
+    ptrdiff_t ld;
+    const int64_t *pos;
+    ptrdiff_t P;
+    const char *pos_weight; /* T[C] unit-stride, or NULL (all 1) */
+    double *loss;           /* [rows] */
+    char *out;              /* T, or NULL */
+    ptrdiff_t out_ld;
+    const double *rowscale; /* [rows], used when go is NULL */
+    const char *go;
+    ptrdiff_t go_ld;
+    int grad;
+} lf_lbce_tile;
+
+void lf_lbce_tile_f32(const lf_lbce_tile *a);
+void lf_lbce_tile_f64(const lf_lbce_tile *a);
+
+/* ------------------------------------------------------------------------ */
 /* Multi-label family (kernels/multilabel.c).                               */
 /* ------------------------------------------------------------------------ */
 

@@ -39,3 +39,11 @@ def test_boosting_focal_trains_every_objective(capsys):
         # is about the positive rate
         assert r["mAP"] > 1.5 * Yte.mean(), (name, r)
         assert 0.0 <= r["F1"] <= 1.0 and name in out
+
+def test_xml_tagging_learns(capsys):
+    """The 100k-label example: sparse targets, the fused head, better than popularity."""
+    xml = runpy.run_path(str(EXAMPLES / "xml_tagging.py"))
+    res = xml["main"](["--steps", "20"])
+    p1 = [h["p@1"] for h in res["history"]]
+    assert p1[-1] > p1[0] and p1[-1] > res["baseline"], (p1, res["baseline"])
+    assert "precision@1" in capsys.readouterr().out

@@ -319,5 +319,7 @@ PyObject *py_get_num_threads(PyObject *mod, PyObject *arg);
 PyObject *py_set_isa(PyObject *mod, PyObject *arg);
 PyObject *py_build_info(PyObject *mod, PyObject *arg);
 PyObject *py_vecmath(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+PyObject *py_lce_tile(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+PyObject *py_lbce_tile(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 #endif /* PYLOSSFN_BINDING_H_ */

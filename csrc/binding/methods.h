@@ -61,7 +61,9 @@
     X(ctc_loss, "ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, "           \
                 "zero_infinity, reduction, want, grad_output[, out])")
 
-/* The engine's settings and test hooks: X(name, Python name, flags, doc). */
+/* The engine's settings, test hooks and the fused heads' tile kernels (private
+ * building blocks that pylossfn.functional calls per tile):
+ * X(name, Python name, flags, doc). */
 #define LF_ENGINE_METHODS(X)                                                                 \
     X(set_num_threads, "set_num_threads", METH_O,                                            \
       "set_num_threads(n): threads the kernels may use; returns the count in effect")        \
@@ -69,6 +71,12 @@
     X(set_isa, "_set_isa", METH_O, "_set_isa(level): kernel variant (tests)")                \
     X(build_info, "_build_info", METH_NOARGS, "_build_info(): numpy_build, compiler, isa")   \
     X(vecmath, "_vecmath", METH_FASTCALL,                                                    \
-      "_vecmath(x, f): the engine's exp / log / log1p (tests)")
+      "_vecmath(x, f): the engine's exp / log / log1p (tests)")                              \
+    X(lce_tile, "_lce_tile", METH_FASTCALL,                                                  \
+      "_lce_tile(tile, c0, C, target, probs, weight, wsum, ignore_index, label_smoothing, "    \
+      "mode, grad, m, s, a, b, lse, rowscale): one tile of linear_cross_entropy (binding/linear.c)") \
+    X(lbce_tile, "_lbce_tile", METH_FASTCALL,                                                \
+      "_lbce_tile(tile, c0, C, pos, pos_weight, loss, out, rowscale, go, grad): one tile of "  \
+      "linear_binary_cross_entropy_with_logits (binding/linear.c)")
 
 #endif /* PYLOSSFN_METHODS_H_ */

@@ -4,6 +4,7 @@ from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .ctc import CTCLoss
 from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
+from .linear import Linear, LinearBCEWithLogitsLoss, LinearCrossEntropyLoss
 from .margin import MultiLabelMarginLoss, MultiMarginLoss
 from .multilabel import AsymmetricLoss, SigmoidFocalLoss, SoftF1Loss, ZLPRLoss
 from .regression import (
@@ -47,4 +48,7 @@ __all__ = [
     "HingeEmbeddingLoss",
     "MultiLabelSoftMarginLoss",
     "MarginRankingLoss",
+    "Linear",
+    "LinearCrossEntropyLoss",
+    "LinearBCEWithLogitsLoss",
 ]

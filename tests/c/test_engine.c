@@ -517,6 +517,169 @@ check_variants(int family, const uint8_t *buf, size_t n, int tame, ptrdiff_t big
     fam_free(&c);
 }
 
+/* The fused heads' tile kernels: a [N, C] block of logits (exact-size
+ * malloc), cross-entropy in one FULL pass and in two class blocks (STATS then
+ * GRAD), BCE against sparse positives in two class blocks; against long
+ * double formulas. */
+static void
+test_linear_tiles(ptrdiff_t N, ptrdiff_t C, double ls)
+{
+    const ptrdiff_t c1 = C / 2; /* the two class blocks: [0, c1), [c1, C) */
+    double *x = malloc((size_t)(N * C) * sizeof(double));
+    double *tile = malloc((size_t)(N * C) * sizeof(double));
+    double *blk = malloc((size_t)(N * C) * sizeof(double));
+    double *w = malloc((size_t)C * sizeof(double));
+    int64_t *t = malloc((size_t)N * sizeof(int64_t));
+    double *st = malloc((size_t)(6 * N) * sizeof(double));
+    double *m = st, *s = st + N, *a = st + 2 * N, *b = st + 3 * N, *rs = st + 5 * N;
+    double wsum = 0;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        w[c] = 0.5 + (double)(c % 3) / 4;
+        wsum += w[c];
+    }
+    for (ptrdiff_t i = 0; i < N * C; i++) {
+        x[i] = sin(0.7 * (double)i) * 4;
+    }
+    for (ptrdiff_t n = 0; n < N; n++) {
+        t[n] = n % 4 == 3 ? -100 : (n * 7) % C;
+        rs[n] = 0.25;
+    }
+    lf_lce_tile a_full = {0};
+    a_full.rows = N;
+    a_full.cols = C;
+    a_full.C = C;
+    a_full.tile = (char *)tile;
+    a_full.ld = C * (ptrdiff_t)sizeof(double);
+    a_full.target = t;
+    a_full.weight = (const char *)w;
+    a_full.wsum = wsum;
+    a_full.ignore_index = -100;
+    a_full.label_smoothing = ls;
+    a_full.m = m;
+    a_full.s = s;
+    a_full.a = a;
+    a_full.b = b;
+    a_full.rowscale = rs;
+    a_full.grad = 1;
+    memcpy(tile, x, (size_t)(N * C) * sizeof(double));
+    lf_lce_tile_f64(&a_full, LF_LCE_FULL);
+    /* the same in two class blocks, each its own exact-size buffer view */
+    double *m2 = malloc((size_t)(5 * N) * sizeof(double));
+    double *s2 = m2 + N, *a2 = m2 + 2 * N, *b2 = m2 + 3 * N, *lse2 = m2 + 4 * N;
+    for (ptrdiff_t n = 0; n < N; n++) {
+        m2[n] = -INFINITY;
+        s2[n] = a2[n] = b2[n] = 0;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (ptrdiff_t c0 = 0; c0 < C; c0 = c0 == 0 && c1 > 0 ? c1 : C) {
+            const ptrdiff_t nc = c0 == 0 && c1 > 0 ? c1 : C - c0;
+            double *bt = malloc((size_t)(N * nc + 1) * sizeof(double));
+            for (ptrdiff_t n = 0; n < N; n++) {
+                memcpy(bt + n * nc, x + n * C + c0, (size_t)nc * sizeof(double));
+            }
+            lf_lce_tile p = a_full;
+            p.cols = nc;
+            p.c0 = c0;
+            p.tile = (char *)bt;
+            p.ld = nc * (ptrdiff_t)sizeof(double);
+            p.m = m2;
+            p.s = s2;
+            p.a = a2;
+            p.b = b2;
+            p.lse = lse2;
+            lf_lce_tile_f64(&p, pass == 0 ? LF_LCE_STATS : LF_LCE_GRAD);
+            for (ptrdiff_t n = 0; n < N && pass == 1; n++) {
+                memcpy(blk + n * C + c0, bt + n * nc, (size_t)nc * sizeof(double));
+            }
+            free(bt);
+        }
+        for (ptrdiff_t n = 0; n < N && pass == 0; n++) {
+            lse2[n] = m2[n] + log(s2[n]);
+        }
+    }
+    for (ptrdiff_t n = 0; n < N; n++) {
+        long double mx = -INFINITY, se = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            mx = x[n * C + c] > mx ? x[n * C + c] : mx;
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            se += expl(x[n * C + c] - mx);
+        }
+        const long double L = mx + logl(se);
+        const int ign = t[n] == -100;
+        long double A = 0, loss = 0;
+        for (ptrdiff_t c = 0; c < C && !ign; c++) {
+            const long double coef = (1 - ls) * (c == t[n] ? w[c] : 0) + ls / C * w[c];
+            A += coef;
+            loss += coef * (L - x[n * C + c]);
+        }
+        const double got = ign ? 0.0 : a[n] * (m[n] + log(s[n])) - b[n];
+        const double got2 = ign ? 0.0 : a2[n] * lse2[n] - b2[n];
+        CHECK(close_to(got, (double)loss, 1e-12), "lce loss row %td: %g vs %Lg", n, got, loss);
+        CHECK(close_to(got2, (double)loss, 1e-12), "lce 2-pass loss row %td: %g vs %Lg", n,
+              got2, loss);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const long double coef = (1 - ls) * (c == t[n] ? w[c] : 0) + ls / C * w[c];
+            const long double g = ign ? 0 : 0.25L * (A * expl(x[n * C + c] - L) - coef);
+            CHECK(close_to(tile[n * C + c], (double)g, 1e-12), "lce grad (%td, %td)", n, c);
+            CHECK(close_to(blk[n * C + c], (double)g, 1e-12), "lce 2-pass grad (%td, %td)", n, c);
+        }
+    }
+    /* BCE: row n's positives {n % C, (3 n) % C, n % C again}, sorted, padded with C */
+    const ptrdiff_t P = 4;
+    int64_t *pos = malloc((size_t)(N * P) * sizeof(int64_t));
+    double *loss_rows = calloc((size_t)N + 1, sizeof(double));
+    for (ptrdiff_t n = 0; n < N; n++) {
+        int64_t u = n % C, v = (3 * n) % C;
+        int64_t lo = u < v ? u : v, hi = u < v ? v : u;
+        pos[n * P] = lo;
+        pos[n * P + 1] = lo;
+        pos[n * P + 2] = hi;
+        pos[n * P + 3] = C;
+    }
+    memcpy(tile, x, (size_t)(N * C) * sizeof(double));
+    for (ptrdiff_t c0 = 0; c0 < C; c0 = c0 == 0 && c1 > 0 ? c1 : C) {
+        const ptrdiff_t nc = c0 == 0 && c1 > 0 ? c1 : C - c0;
+        lf_lbce_tile q = {0};
+        q.rows = N;
+        q.cols = nc;
+        q.C = C;
+        q.c0 = c0;
+        q.tile = (char *)(tile + c0);
+        q.ld = C * (ptrdiff_t)sizeof(double);
+        q.pos = pos;
+        q.P = P;
+        q.pos_weight = (const char *)w;
+        q.loss = loss_rows;
+        q.rowscale = rs;
+        q.grad = 1;
+        lf_lbce_tile_f64(&q);
+    }
+    for (ptrdiff_t n = 0; n < N; n++) {
+        long double want = 0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const int y = c == n % C || c == (3 * n) % C;
+            const long double z = x[n * C + c];
+            const long double sp = z > 0 ? z + log1pl(expl(-z)) : log1pl(expl(z));
+            const long double sig = 1 / (1 + expl(-z));
+            want += y ? w[c] * (sp - z) : sp;
+            const long double g = 0.25L * (y ? w[c] * (sig - 1) : sig);
+            CHECK(close_to(tile[n * C + c], (double)g, 1e-12), "lbce grad (%td, %td)", n, c);
+        }
+        CHECK(close_to(loss_rows[n], (double)want, 1e-12), "lbce loss row %td: %g vs %Lg", n,
+              loss_rows[n], want);
+    }
+    free(pos);
+    free(loss_rows);
+    free(m2);
+    free(x);
+    free(tile);
+    free(blk);
+    free(w);
+    free(t);
+    free(st);
+}
+
 static void
 test_variants(void)
 {
@@ -565,6 +728,10 @@ main(void)
     test_multilabel_soft_margin(5, 7);
     test_multilabel_soft_margin(3, 0);
     test_multilabel_soft_margin(2, 20000);
+    test_linear_tiles(1, 1, 0.0);
+    test_linear_tiles(5, 7, 0.0);
+    test_linear_tiles(9, 40, 0.1);
+    test_linear_tiles(70, 300, 0.2); /* several units of rows for the threads */
     test_variants();
     printf("test_engine: %d checks, %d failures\n", checks, failures);
     return failures != 0;

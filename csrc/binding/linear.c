@@ -1,0 +1,233 @@
+/*
+ * linear.c -- the tile kernels of the fused classifier heads.
+ *
+ * Unlike the loss entry points these are private building blocks:
+ * pylossfn.functional validates the user's arguments, cuts the logits into
+ * tiles, computes each with NumPy's matmul and calls one of these per tile.
+ * They still check every array they are given (dtype, shape, layout,
+ * writeability), so that no call from Python can make them read or write
+ * out of bounds; the messages are for pylossfn's own code.
+ *
+ *   _lce_tile(tile, c0, C, target, probs, weight, wsum, ignore_index,
+ *             label_smoothing, mode, grad, m, s, a, b, lse, rowscale)
+ *   _lbce_tile(tile, c0, C, pos, pos_weight, loss, out, rowscale, go, grad)
+ *
+ * tile: float32/float64 [rows, cols], unit stride along a row, writeable;
+ * the per-row arrays are float64 [rows], contiguous; target / pos int64,
+ * C-contiguous ([rows] / [rows, P]); probs / out / go of the tile's dtype;
+ * weight / pos_weight of the tile's dtype, contiguous [C]; None for the
+ * optional ones.
+ */
+#include "binding.h"
+
+static int
+bad(const char *fname, const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "%s: %s", fname, what);
+    return -1;
+}
+
+/* arr is an ndarray of the type, ndim, leading length and (when unit_last)
+ * unit last stride; or None when may_none (then *out = NULL). */
+static int
+get(const char *fname, const char *name, PyObject *obj, int type, int ndim, npy_intp len0,
+    npy_intp len1, int unit_last, int writeable, int may_none, PyArrayObject **out)
+{
+    *out = NULL;
+    if (obj == Py_None && may_none) {
+        return 0;
+    }
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an ndarray", fname, name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != type || PyArray_NDIM(a) != ndim || !PyArray_ISALIGNED(a) ||
+        !PyArray_ISNOTSWAPPED(a) || (len0 >= 0 && PyArray_DIM(a, 0) != len0) ||
+        (ndim == 2 && len1 >= 0 && PyArray_DIM(a, 1) != len1) ||
+        (unit_last && PyArray_DIM(a, ndim - 1) > 1 &&
+         PyArray_STRIDE(a, ndim - 1) != PyArray_ITEMSIZE(a)) ||
+        (ndim == 2 && unit_last == 2 && PyArray_DIM(a, 0) > 1 &&
+         PyArray_STRIDE(a, 0) != PyArray_DIM(a, 1) * PyArray_ITEMSIZE(a)) ||
+        (writeable && !PyArray_ISWRITEABLE(a))) {
+        PyErr_Format(PyExc_ValueError, "%s: %s has the wrong dtype, shape or layout", fname,
+                     name);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+static int
+get_long(const char *fname, PyObject *obj, long long *v)
+{
+    *v = PyLong_AsLongLong(obj);
+    if (*v == -1 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "%s: an integer argument is not an int", fname);
+        return -1;
+    }
+    return 0;
+}
+
+#define D(arr) ((double *)PyArray_DATA(arr))
+
+PyObject *
+py_lce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *fname = "_lce_tile";
+    if (nargs != 17) {
+        PyErr_SetString(PyExc_TypeError, "_lce_tile takes 17 arguments");
+        return NULL;
+    }
+    PyArrayObject *tile, *target, *probs, *weight, *m, *s, *a, *b, *lse, *rowscale;
+    long long c0, C, ignore_index, mode, grad;
+    if (!PyArray_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_lce_tile: tile must be an ndarray");
+        return NULL;
+    }
+    const int type = PyArray_TYPE((PyArrayObject *)args[0]);
+    if (type != NPY_FLOAT && type != NPY_DOUBLE) {
+        bad(fname, "tile must be float32 or float64");
+        return NULL;
+    }
+    if (get(fname, "tile", args[0], type, 2, -1, -1, 1, 1, 0, &tile) < 0 ||
+        get_long(fname, args[1], &c0) < 0 || get_long(fname, args[2], &C) < 0) {
+        return NULL;
+    }
+    const npy_intp rows = PyArray_DIM(tile, 0), cols = PyArray_DIM(tile, 1);
+    const double wsum = PyFloat_AsDouble(args[6]);
+    const double ls = PyFloat_AsDouble(args[8]);
+    if (PyErr_Occurred() || get_long(fname, args[7], &ignore_index) < 0 ||
+        get_long(fname, args[9], &mode) < 0 || get_long(fname, args[10], &grad) < 0) {
+        return NULL;
+    }
+    if (c0 < 0 || C < 1 || cols < 0 || c0 + cols > C || mode < 0 || mode > 2 ||
+        (mode == LF_LCE_FULL && (c0 != 0 || cols != C)) || !(ls >= 0.0 && ls <= 1.0)) {
+        bad(fname, "c0, C, mode or label_smoothing out of range");
+        return NULL;
+    }
+    if (get(fname, "target", args[3], NPY_INT64, 1, rows, -1, 1, 0, 1, &target) < 0 ||
+        get(fname, "probs", args[4], type, 2, rows, C, 0, 0, 1, &probs) < 0 ||
+        get(fname, "weight", args[5], type, 1, C, -1, 1, 0, 1, &weight) < 0 ||
+        get(fname, "m", args[11], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &m) < 0 ||
+        get(fname, "s", args[12], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &s) < 0 ||
+        get(fname, "a", args[13], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &a) < 0 ||
+        get(fname, "b", args[14], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &b) < 0 ||
+        get(fname, "lse", args[15], NPY_DOUBLE, 1, rows, -1, 1, 0, mode != LF_LCE_GRAD,
+            &lse) < 0 ||
+        get(fname, "rowscale", args[16], NPY_DOUBLE, 1, rows, -1, 1, 0,
+            !(mode == LF_LCE_GRAD || grad), &rowscale) < 0) {
+        return NULL;
+    }
+    if ((target == NULL) == (probs == NULL)) {
+        bad(fname, "exactly one of target and probs must be given");
+        return NULL;
+    }
+    lf_lce_tile t = {0};
+    t.rows = rows;
+    t.cols = cols;
+    t.C = (ptrdiff_t)C;
+    t.c0 = (ptrdiff_t)c0;
+    t.tile = PyArray_BYTES(tile);
+    t.ld = PyArray_STRIDE(tile, 0);
+    t.target = target ? (const int64_t *)PyArray_DATA(target) : NULL;
+    if (probs) {
+        t.probs = PyArray_BYTES(probs);
+        t.p_n = PyArray_STRIDE(probs, 0);
+        t.p_c = PyArray_STRIDE(probs, 1);
+    }
+    t.weight = weight ? PyArray_BYTES(weight) : NULL;
+    t.wsum = wsum;
+    t.ignore_index = (int64_t)ignore_index;
+    t.label_smoothing = ls;
+    t.m = D(m);
+    t.s = D(s);
+    t.a = D(a);
+    t.b = D(b);
+    t.lse = lse ? D(lse) : NULL;
+    t.rowscale = rowscale ? D(rowscale) : NULL;
+    t.grad = grad != 0;
+    const int imode = (int)mode;
+    Py_BEGIN_ALLOW_THREADS
+    if (type == NPY_FLOAT) {
+        lf_lce_tile_f32(&t, imode);
+    }
+    else {
+        lf_lce_tile_f64(&t, imode);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+PyObject *
+py_lbce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *fname = "_lbce_tile";
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "_lbce_tile takes 10 arguments");
+        return NULL;
+    }
+    PyArrayObject *tile, *pos, *pos_weight, *loss, *out, *rowscale, *go;
+    long long c0, C, grad;
+    if (!PyArray_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_lbce_tile: tile must be an ndarray");
+        return NULL;
+    }
+    const int type = PyArray_TYPE((PyArrayObject *)args[0]);
+    if (type != NPY_FLOAT && type != NPY_DOUBLE) {
+        bad(fname, "tile must be float32 or float64");
+        return NULL;
+    }
+    if (get(fname, "tile", args[0], type, 2, -1, -1, 1, 1, 0, &tile) < 0 ||
+        get_long(fname, args[1], &c0) < 0 || get_long(fname, args[2], &C) < 0 ||
+        get_long(fname, args[9], &grad) < 0) {
+        return NULL;
+    }
+    const npy_intp rows = PyArray_DIM(tile, 0), cols = PyArray_DIM(tile, 1);
+    if (c0 < 0 || C < 1 || c0 + cols > C) {
+        bad(fname, "c0 or C out of range");
+        return NULL;
+    }
+    if (get(fname, "pos", args[3], NPY_INT64, 2, rows, -1, 2, 0, 0, &pos) < 0 ||
+        get(fname, "pos_weight", args[4], type, 1, C, -1, 1, 0, 1, &pos_weight) < 0 ||
+        get(fname, "loss", args[5], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &loss) < 0 ||
+        get(fname, "out", args[6], type, 2, rows, cols, 1, 1, 1, &out) < 0 ||
+        get(fname, "rowscale", args[7], NPY_DOUBLE, 1, rows, -1, 1, 0, 1, &rowscale) < 0 ||
+        get(fname, "go", args[8], type, 2, rows, cols, 1, 0, 1, &go) < 0) {
+        return NULL;
+    }
+    if (grad && go == NULL && rowscale == NULL) {
+        bad(fname, "the gradient needs rowscale or go");
+        return NULL;
+    }
+    lf_lbce_tile t = {0};
+    t.rows = rows;
+    t.cols = cols;
+    t.C = (ptrdiff_t)C;
+    t.c0 = (ptrdiff_t)c0;
+    t.tile = PyArray_BYTES(tile);
+    t.ld = PyArray_STRIDE(tile, 0);
+    t.pos = (const int64_t *)PyArray_DATA(pos);
+    t.P = PyArray_DIM(pos, 1);
+    t.pos_weight = pos_weight ? PyArray_BYTES(pos_weight) : NULL;
+    t.loss = D(loss);
+    if (out) {
+        t.out = PyArray_BYTES(out);
+        t.out_ld = PyArray_STRIDE(out, 0);
+    }
+    t.rowscale = rowscale ? D(rowscale) : NULL;
+    if (go) {
+        t.go = PyArray_BYTES(go);
+        t.go_ld = PyArray_STRIDE(go, 0);
+    }
+    t.grad = grad != 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (type == NPY_FLOAT) {
+        lf_lbce_tile_f32(&t);
+    }
+    else {
+        lf_lbce_tile_f64(&t);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}

@@ -1,0 +1,201 @@
+"""Fused classifier heads: a linear layer and its loss, for huge label spaces."""
+from __future__ import annotations
+
+import math
+import operator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _heads
+from .._typing import ArrayLike, FloatArray, Reduction
+from ._base import Loss, as_option_array
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+__all__ = ["Linear", "LinearCrossEntropyLoss", "LinearBCEWithLogitsLoss"]
+
+_GRAD = 2
+
+
+class Linear:
+    """The linear layer a fused head owns: ``logits = input @ weight.T + bias``.
+
+    ``weight`` ``[out_features, in_features]`` and ``bias`` ``[out_features]``
+    (or None) are plain writable ndarrays, initialized as ``torch.nn.Linear``
+    does (uniform in ``±1/sqrt(in_features)``) from
+    ``numpy.random.default_rng(seed)``; assign new arrays to replace them.
+    ``weight_grad`` / ``bias_grad`` hold the gradients of the head's last
+    ``backward`` / ``forward_backward`` (None before).
+
+    >>> import numpy as np, pylossfn as lf
+    >>> layer = lf.Linear(4, 3, bias=True, seed=0)
+    >>> layer.weight.shape, layer.bias.shape, layer.weight.dtype
+    ((3, 4), (3,), dtype('float32'))
+    >>> bool(np.all(np.abs(layer.weight) <= 0.5))
+    True
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = False,
+                 dtype: DTypeLike = np.float32, seed: Any = None) -> None:
+        in_features = operator.index(in_features)
+        out_features = operator.index(out_features)
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Linear: in_features and out_features must be >= 1, got "
+                             f"{in_features} and {out_features}")
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"Linear: dtype must be float32 or float64, got {dt}")
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight: FloatArray = rng.uniform(-bound, bound, (out_features, in_features)
+                                              ).astype(dt)
+        self.bias: FloatArray | None = (rng.uniform(-bound, bound, out_features).astype(dt)
+                                        if bias else None)
+        self.weight_grad: FloatArray | None = None
+        self.bias_grad: FloatArray | None = None
+
+    def __repr__(self) -> str:
+        c, d = self.weight.shape
+        return f"Linear(in_features={d}, out_features={c}, bias={self.bias is not None})"
+
+
+class _Head(Loss[FloatArray]):
+    """What the two heads share: the owned layer, the chunking, the gradients."""
+
+    linear: Linear
+    chunk_size: Any
+
+    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
+                  out: Any) -> Any:
+        raise NotImplementedError
+
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
+        if len(inputs) != 2:
+            raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
+                            "arrays")
+        res = self._head_run(want, grad_output, inputs[0], inputs[1], out)
+        if not want & _GRAD:
+            return res
+        grads = res[1] if want & 1 else res
+        self.linear.weight_grad, self.linear.bias_grad = grads[1], grads[2]
+        return (res[0], grads[0]) if want & 1 else grads[0]
+
+    def _validate(self) -> None:
+        _heads._check_chunk(self.chunk_size, type(self).__name__)
+
+    def __repr__(self) -> str:
+        # the layer's sizes first (required, as in torch), then the changed options
+        c, d = self.linear.weight.shape
+        rest = super().__repr__().split("(", 1)[1][:-1]
+        head = f"in_features={d}, num_classes={c}"
+        return f"{type(self).__name__}({head}{', ' + rest if rest else ''})"
+
+
+class LinearCrossEntropyLoss(_Head):
+    """A linear layer and softmax cross-entropy, as ``torch.nn.LinearCrossEntropyLoss``.
+
+    With logits ``z = x @ linear.weight.T + linear.bias`` and ``logp = log_softmax(z)``,
+    per sample ``l = (1 - ls) * (-w[t] * logp[t]) + ls / C * (-sum_c w[c] * logp[c])``:
+    ``loss = cross_entropy(z, target)``
+    with the options of :class:`CrossEntropyLoss`, computed in chunks so
+    that the ``N x C`` logits never exist (see
+    :func:`pylossfn.functional.linear_cross_entropy` and
+    :doc:`/large_label_spaces`).  The criterion owns its layer, ``linear``
+    (a :class:`Linear` seeded by ``seed``); ``backward`` /
+    ``forward_backward`` return d loss / d input and store
+    ``linear.weight_grad`` and ``linear.bias_grad``.  ``chunk_size`` is torch's
+    ``options``: the most logits per chunk, or ``(rows, classes)``.
+
+    Shapes: input ``[N, in_features]`` or ``[in_features]``; target ``[N]``
+    class indices or ``[N, num_classes]`` probabilities; ``weight``
+    ``[num_classes]``.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.LinearCrossEntropyLoss(8, 1000, bias=True, seed=0)
+    >>> x = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    >>> loss, d_x = crit.forward_backward(x, np.array([3, 999, 0, 500]))
+    >>> d_x.shape, crit.linear.weight_grad.shape, crit.linear.bias_grad.shape
+    ((4, 8), (1000, 8), (1000,))
+    """
+
+    def __init__(
+        self, in_features: int, num_classes: int, *, bias: bool = False,
+        dtype: DTypeLike = np.float32, reduction: Reduction = "mean",
+        weight: ArrayLike | None = None, ignore_index: int | None = None,
+        label_smoothing: float = 0.0, chunk_size: int | tuple[int, int] | None = None,
+        seed: Any = None,
+    ) -> None:
+        super().__init__(reduction)
+        self.linear = Linear(in_features, num_classes, bias=bias, dtype=dtype, seed=seed)
+        self.bias = bias
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
+        if self.weight is not None and self.weight.shape != (num_classes,):
+            raise ValueError(f"LinearCrossEntropyLoss: weight must have shape ({num_classes},),"
+                             f" got {self.weight.shape}")
+        self.ignore_index = ignore_index
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError("LinearCrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing}")
+        self.label_smoothing = label_smoothing
+        self.chunk_size = chunk_size
+        self._validate()
+
+    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
+                  out: Any) -> Any:
+        return _heads.lce(want, grad_output, out, self._reduction_code, input,
+                          self.linear.weight, target, self.linear.bias, self.weight,
+                          self.ignore_index, self.label_smoothing, self.chunk_size,
+                          fname=type(self).__name__)
+
+
+class LinearBCEWithLogitsLoss(_Head):
+    """A linear layer and multi-label BCE-with-logits against sparse positive labels.
+
+    With logits ``z = x @ linear.weight.T + linear.bias`` and the multi-hot ``y``,
+    per label ``l = pos_weight[c] * y * softplus(-z) + (1 - y) * softplus(z)``, i.e.
+    ``loss = binary_cross_entropy_with_logits(input @ linear.weight.T +
+    linear.bias, Y, pos_weight=pos_weight)`` where the multi-hot ``Y`` is
+    implied by ``target`` ``[N, P]``: each row's positive label indices,
+    padded with -1 (see
+    :func:`pylossfn.functional.linear_binary_cross_entropy_with_logits`).
+    Neither the logits nor ``Y`` is built.  The layer, gradients and
+    ``chunk_size`` are as in :class:`LinearCrossEntropyLoss`.
+
+    Shapes: input ``[N, in_features]`` (or ``[in_features]`` with target ``[P]``);
+    target ``[N, P]`` integers in ``[0, num_classes)`` or -1; ``pos_weight``
+    broadcasting to ``[num_classes]``; ``"none"`` gives ``[N, num_classes]``.
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.LinearBCEWithLogitsLoss(8, 100_000, seed=0)
+    >>> x = np.zeros((2, 8), np.float32)
+    >>> loss, d_x = crit.forward_backward(x, np.array([[5, 17, -1], [99_999, -1, -1]]))
+    >>> round(float(loss), 6)  # every logit is 0: log(2) per label
+    0.693147
+    >>> crit.linear.weight_grad.shape
+    (100000, 8)
+    """
+
+    def __init__(
+        self, in_features: int, num_classes: int, *, bias: bool = False,
+        dtype: DTypeLike = np.float32, reduction: Reduction = "mean",
+        pos_weight: ArrayLike | None = None,
+        chunk_size: int | tuple[int, int] | None = None, seed: Any = None,
+    ) -> None:
+        super().__init__(reduction)
+        self.linear = Linear(in_features, num_classes, bias=bias, dtype=dtype, seed=seed)
+        self.bias = bias
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+        self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
+        self.chunk_size = chunk_size
+        self._validate()
+
+    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
+                  out: Any) -> Any:
+        return _heads.lbce(want, grad_output, out, self._reduction_code, input,
+                           self.linear.weight, target, self.linear.bias, self.pos_weight,
+                           self.chunk_size, fname=type(self).__name__)
