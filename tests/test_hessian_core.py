@@ -1,7 +1,7 @@
 """Second order without torch (the torch-free tier runs these): hvp is the
 derivative of the engine's own gradient (central differences, float64) for
 every loss, reduction and grad_output; the refusals (before a forward call,
-CTC, a bad ``v``, dask is test_dask's); zeros where piecewise linear; ``out=``
+CTC and the fused heads, a bad ``v``, dask is test_dask's); zeros where piecewise linear; ``out=``
 stays the gradient's; empty inputs.  torch's Hessians are test_hessian's.
 """
 import numpy as np
@@ -87,6 +87,23 @@ def test_ctc_refuses():
     with pytest.raises(NotImplementedError, match=r"ctc_loss: no Hessian"):
         F._ctc_loss(_core.WANT_HESS, None, None, 1, *inputs)
 
+
+@pytest.mark.parametrize("cls", [lf.LinearCrossEntropyLoss, lf.LinearBCEWithLogitsLoss])
+def test_fused_heads_refuse(cls):
+    """The fused heads have no second-order path: a refusal that says so,
+    never a (loss, grad) pair that silently drops ``hessian=True``."""
+    crit = cls(4, 6, seed=0, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    t = (np.array([0, 1, 5]) if cls is lf.LinearCrossEntropyLoss
+         else np.array([[0, -1], [1, 5], [-1, -1]]))
+    name = cls.__name__
+    for call in (lambda: crit.forward_backward(x, t, hessian=True),
+                 lambda: crit.hessian(), lambda: crit.hvp(x)):
+        with pytest.raises(NotImplementedError, match=rf"{name}\.\w+\(\): the fused head"):
+            call()
+    crit(x, t)  # after a forward call too
+    with pytest.raises(NotImplementedError, match=rf"{name}\.hvp\(\)"):
+        crit.hvp(x)
 
 def test_hvp_bad_v():
     crit = lf.CrossEntropyLoss()

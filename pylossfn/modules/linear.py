@@ -66,6 +66,9 @@ class _Head(Loss[FloatArray]):
 
     linear: Linear
     chunk_size: Any
+    _no_hessian = ("the fused head has no second-order path yet; compute the logits and use "
+                   "the plain loss's hessian() / hvp() (its Hessian in the logits, W.T H W "
+                   "in the input)")
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any) -> Any:
