@@ -52,6 +52,7 @@ __all__ = ["lce", "lbce", "tile_shape", "default_budget"]
 _MIN_ROWS = 256  # fewer whole rows than this per tile: class blocks instead
 _MIN_COLS = 256  # narrowest class block of the two-pass shape
 _STATS, _FULL, _GRAD = 0, 1, 2
+_WANT_GRAD, _WANT_HESS, _WANT_HVP = 2, 4, 8  # want bits (1 is the loss; 8 is private)
 
 ChunkSize = Union[int, Tuple[int, int], None]
 
@@ -233,6 +234,83 @@ def _logits(buf: np.ndarray, X: np.ndarray, W: np.ndarray, b: np.ndarray | None,
     return tile
 
 
+def _probs(buf: np.ndarray, X: np.ndarray, W: np.ndarray, b: np.ndarray | None,
+           c0: int, nc: int, lse: np.ndarray) -> np.ndarray:
+    """The tile's softmax probabilities exp(z - lse), computed in place."""
+    tile = _logits(buf, X, W, b, c0, nc)
+    tile -= lse.astype(tile.dtype)[:, None]
+    np.exp(tile, out=tile)
+    return tile
+
+
+def _second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols: int,
+            k: np.ndarray | None, V: np.ndarray | None, coupled: bool,
+            tile_fn: Any) -> np.ndarray:
+    """The Hessian's diagonal (``V`` None) or its product with ``V`` in the input,
+    ``W.T H_z W`` per row, tile by tile.
+
+    ``tile_fn(buf, Xr, r0, c0, nc)`` gives the tile's softmax probabilities
+    (``coupled``, ``H_z = diag p - p p^T`` times the row's ``k``) or the
+    elementwise ``d^2 l / dz^2`` already scaled (``H_z`` diagonal).  Memory:
+    two tiles, the square of a class block of W, and arrays of the input's
+    size; never N x C.
+    """
+    N, D = X.shape
+    C = W.shape[0]
+    dt = X.dtype
+    res = np.zeros((N, D), dt)
+    buf = np.empty(rows * cols, dt)
+    tmp = np.empty((rows, D), dt)
+    if V is None:
+        wsq = np.empty((min(cols, C), D), dt)
+        mean = np.zeros((N, D), dt) if coupled else None
+        for r0 in range(0, N, rows):
+            r1 = min(N, r0 + rows)
+            t = tmp[:r1 - r0]
+            for c0 in range(0, C, cols):
+                nc = min(cols, C - c0)
+                Wc = W[c0:c0 + nc]
+                P = tile_fn(buf, X[r0:r1], r0, c0, nc)
+                np.matmul(P, np.multiply(Wc, Wc, out=wsq[:nc]), out=t)
+                res[r0:r1] += t
+                if mean is not None:  # sum_c p_c W_cd, squared at the end
+                    np.matmul(P, Wc, out=t)
+                    mean[r0:r1] += t
+        if mean is not None:
+            mean *= mean
+            res -= mean
+    else:
+        ubuf = np.empty(rows * cols, dt)
+        for r0 in range(0, N, rows):
+            r1 = min(N, r0 + rows)
+            Xr, Vr, t = X[r0:r1], V[r0:r1], tmp[:r1 - r0]
+            s = np.zeros(r1 - r0)  # coupled: p . u over all classes, a first pass
+            if coupled:
+                for c0 in range(0, C, cols):
+                    nc = min(cols, C - c0)
+                    P = tile_fn(buf, Xr, r0, c0, nc)
+                    U = ubuf[:P.size].reshape(P.shape)
+                    np.matmul(Vr, W[c0:c0 + nc].T, out=U)
+                    s += np.einsum("ij,ij->i", P, U, dtype=np.float64)
+            for c0 in range(0, C, cols):
+                nc = min(cols, C - c0)
+                if not (coupled and cols >= C):  # one block: P and U are still there
+                    P = tile_fn(buf, Xr, r0, c0, nc)
+                    U = ubuf[:P.size].reshape(P.shape)
+                    np.matmul(Vr, W[c0:c0 + nc].T, out=U)
+                if coupled:
+                    U -= s.astype(dt)[:, None]
+                U *= P
+                np.matmul(U, W[c0:c0 + nc], out=t)
+                res[r0:r1] += t
+    if k is not None:
+        with np.errstate(invalid="ignore"):
+            res *= k.astype(dt)[:, None]
+        res[k == 0] = 0  # ignored rows (0 even where a nan scale multiplied them)
+    return res
+
+
+
 def _reduce(fname: str, rows: np.ndarray, reduction: int, denom: float, dtype: Any,
             shape: tuple[int, ...]) -> Any:
     if reduction == 0:
@@ -247,8 +325,10 @@ def _reduce(fname: str, rows: np.ndarray, reduction: int, denom: float, dtype: A
 def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         linear_weight: Any, target: Any, linear_bias: Any = None, weight: Any = None,
         ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None,
-        fname: str = "linear_cross_entropy") -> Any:
-    """loss, (d_input, d_weight, d_bias) or both of linear_cross_entropy."""
+        fname: str = "linear_cross_entropy", v: Any = None) -> Any:
+    """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal in the input
+    (want bit 4) or its product with ``v`` (bit 8) of linear_cross_entropy, as
+    ``want`` asks: one item, or a tuple in that order."""
     X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
@@ -303,12 +383,8 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         tw = wt.astype(np.float64)[T[active]] if wt is not None else None
         total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
     loss_shape = () if unbatched else (N,)
-    go = _scale(fname, reduction, grad_output, loss_shape, dtype) if want & 2 else None
-    if out is not None and want & 2:
-        if not (isinstance(out, np.ndarray) and out.shape == np.shape(input) and
-                out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError(f"{fname}: out must be a writeable C-contiguous {dtype} array of "
-                             f"the input's shape {np.shape(input)}")
+    go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
+                           dtype, v)
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -324,7 +400,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     lse = np.empty(N)
     grad = bool(want & 2)
     rowscale = None
-    if grad:
+    if go is not None:
         denom = total_weight if (reduction == 1 and not probs) else (
             float(N) if reduction == 1 else 1.0)
         if reduction == 0:
@@ -373,14 +449,50 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     if grads is not None:
         dX = grads.dX.reshape(np.shape(input)) if out is None else out
         result.append((dX, grads.dW, grads.dB))
+    if want & (_WANT_HESS | _WANT_HVP):
+        # per row H_z = k (diag p - p p^T): k the coefficient of the log-sum-exp
+        # in the row's loss (0 for an ignored row) times the gradient's scale
+        with np.errstate(invalid="ignore"):
+            k = np.where(active, a * rowscale, 0.0)  # type: ignore[operator]
+
+        lse_k = np.where(k != 0, lse, np.inf)  # probabilities 0 where nothing is wanted
+
+        def probs(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
+            return _probs(buf, Xr, W, b, c0, nc, lse_k[r0:r0 + Xr.shape[0]])
+
+        h = _second(X, W, b, rows, cols, k, V, True, probs)
+        result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)
+
+
+def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out: Any,
+                   input: Any, loss_shape: tuple[int, ...], dtype: Any, v: Any
+                   ) -> tuple[Any, np.ndarray | None]:
+    """grad_output's scale (when a derivative is wanted), ``out``'s checks and
+    ``v`` as an ``[N, D]`` array of ``dtype`` (want bit 8)."""
+    go = (_scale(fname, reduction, grad_output, loss_shape, dtype)
+          if want & (_WANT_GRAD | _WANT_HESS | _WANT_HVP) else None)
+    if out is not None and want & 2:
+        if not (isinstance(out, np.ndarray) and out.shape == np.shape(input) and
+                out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"{fname}: out must be a writeable C-contiguous {dtype} array of "
+                             f"the input's shape {np.shape(input)}")
+    V = None
+    if want & _WANT_HVP:
+        va = np.asarray(v)
+        if va.shape != np.shape(input):
+            raise ValueError(f"{fname}.hvp: v has shape {va.shape}, but the input has shape "
+                             f"{np.shape(input)}")
+        V = np.ascontiguousarray(va.reshape(-1, va.shape[-1]), dtype)
+    return go, V
 
 
 def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
          linear_weight: Any, target: Any, linear_bias: Any = None, pos_weight: Any = None,
-         chunk_size: Any = None, fname: str = "linear_binary_cross_entropy_with_logits"
-         ) -> Any:
-    """loss, (d_input, d_weight, d_bias) or both of the multi-label head."""
+         chunk_size: Any = None, fname: str = "linear_binary_cross_entropy_with_logits",
+         v: Any = None) -> Any:
+    """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal or product
+    with ``v`` of the multi-label head, as :func:`lce`."""
     X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
@@ -411,12 +523,8 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                              f"{pw0.shape}") from None
     chunk = _check_chunk(chunk_size, fname)
     loss_shape = (C,) if unbatched else (N, C)
-    go = _scale(fname, reduction, grad_output, loss_shape, dtype) if want & 2 else None
-    if out is not None and want & 2:
-        if not (isinstance(out, np.ndarray) and out.shape == np.shape(input) and
-                out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError(f"{fname}: out must be a writeable C-contiguous {dtype} array of "
-                             f"the input's shape {np.shape(input)}")
+    go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
+                           dtype, v)
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -431,11 +539,13 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     elem = np.empty((N, C), dtype) if (want & 1 and reduction == 0) else None
     grad = bool(want & 2)
     rowscale = gofull = None
-    if grad:
+    if go is not None:
         if reduction == 0:
             gofull = np.asarray(go).reshape(N, C)
         else:
-            rowscale = np.full(N, float(go) / (float(N) * C if reduction == 1 else 1.0))  # type: ignore[arg-type]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rowscale = np.full(N, np.float64(go) / np.float64(  # type: ignore[arg-type]
+                    float(N) * C if reduction == 1 else 1.0))
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None
     for r0 in range(0, N, rows):
@@ -460,4 +570,26 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     if grads is not None:
         dX = grads.dX.reshape(np.shape(input)) if out is None else out
         result.append((dX, grads.dW, grads.dB))
+    if want & (_WANT_HESS | _WANT_HVP):
+        # H_z is diagonal: d^2 l / dz^2 = (1 + (pos_weight - 1) y) sigmoid(z) (1 - sigmoid(z))
+        def curv(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
+            z = _logits(buf, Xr, W, b, c0, nc)
+            with np.errstate(over="ignore"):  # s (1 - s) = 1 / (2 + 2 cosh z): 0 for inf
+                np.cosh(z, out=z)
+            z *= 2
+            z += 2
+            np.reciprocal(z, out=z)
+            if pwc is not None:
+                pr = pos[r0:r0 + Xr.shape[0]]
+                rr, jj = np.nonzero((pr >= c0) & (pr < c0 + nc))
+                cc = pr[rr, jj] - c0
+                z[rr, cc] *= pwc[c0 + cc]  # a repeated label counts once
+            if gofull is not None:
+                z *= gofull[r0:r0 + Xr.shape[0], c0:c0 + nc]
+            else:
+                z *= rowscale[r0:r0 + Xr.shape[0], None].astype(z.dtype)  # type: ignore[index]
+            return z
+
+        h = _second(X, W, b, rows, cols, None, V, False, curv)
+        result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Linear", "LinearCrossEntropyLoss", "LinearBCEWithLogitsLoss"]
 
-_GRAD = 2
+_LOSS, _GRAD, _HESS = 1, 2, 4
+_HVP = 8  # private: the heads' Hessian-vector product (pylossfn._heads)
 
 
 class Linear:
@@ -66,24 +67,47 @@ class _Head(Loss[FloatArray]):
 
     linear: Linear
     chunk_size: Any
-    _no_hessian = ("the fused head has no second-order path yet; compute the logits and use "
-                   "the plain loss's hessian() / hvp() (its Hessian in the logits, W.T H W "
-                   "in the input)")
-
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any) -> Any:
+                  out: Any, v: Any = None) -> Any:
         raise NotImplementedError
 
-    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
+             v: Any = None) -> Any:
         if len(inputs) != 2:
             raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
                             "arrays")
-        res = self._head_run(want, grad_output, inputs[0], inputs[1], out)
-        if not want & _GRAD:
-            return res
-        grads = res[1] if want & 1 else res
-        self.linear.weight_grad, self.linear.bias_grad = grads[1], grads[2]
-        return (res[0], grads[0]) if want & 1 else grads[0]
+        res = self._head_run(want, grad_output, inputs[0], inputs[1], out, v)
+        n = bool(want & _LOSS) + bool(want & _GRAD) + bool(want & (_HESS | _HVP))
+        parts = list(res) if n > 1 else [res]
+        if want & _GRAD:
+            i = int(bool(want & _LOSS))
+            grads = parts[i]
+            self.linear.weight_grad, self.linear.bias_grad = grads[1], grads[2]
+            parts[i] = grads[0]
+        return tuple(parts) if n > 1 else parts[0]
+
+    def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],  # type: ignore[override]
+            grad_output: ArrayLike | None = None) -> FloatArray:
+        """The exact product of the full Hessian in the input (``W.T H_z W``
+        per row, coupled through the softmax for cross-entropy) with ``v``
+        of the input's shape, for the last forward call, as :meth:`Loss.hvp`.
+
+        >>> import numpy as np, pylossfn as lf
+        >>> crit = lf.LinearBCEWithLogitsLoss(2, 3, reduction="sum", dtype=np.float64)
+        >>> crit.linear.weight = np.eye(3, 2)
+        >>> _ = crit(np.zeros((1, 2)), np.array([[0]]))
+        >>> crit.hvp(np.array([[1.0, 0.0]]))  # sigmoid'(0) = 0.25 on class 0
+        array([[0.25, 0.  ]])
+        """
+        if self._saved is None:
+            raise RuntimeError(f"{type(self).__name__}.hvp() was called before any forward "
+                               "call")
+        self._hessian_refused("hvp", self._saved)
+        x = self._saved[0]
+        _, _, _, _, dtype = _heads._head(type(self).__name__, x, self.linear.weight,
+                                         self.linear.bias)
+        (vv,) = self._hvp_operands(v, np.empty(np.shape(x), dtype))
+        return self._run(_HVP, grad_output, *self._saved, v=vv)  # type: ignore[no-any-return]
 
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
@@ -148,11 +172,11 @@ class LinearCrossEntropyLoss(_Head):
         self._validate()
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any) -> Any:
+                  out: Any, v: Any = None) -> Any:
         return _heads.lce(want, grad_output, out, self._reduction_code, input,
                           self.linear.weight, target, self.linear.bias, self.weight,
                           self.ignore_index, self.label_smoothing, self.chunk_size,
-                          fname=type(self).__name__)
+                          fname=type(self).__name__, v=v)
 
 
 class LinearBCEWithLogitsLoss(_Head):
@@ -198,7 +222,7 @@ class LinearBCEWithLogitsLoss(_Head):
         self._validate()
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any) -> Any:
+                  out: Any, v: Any = None) -> Any:
         return _heads.lbce(want, grad_output, out, self._reduction_code, input,
                            self.linear.weight, target, self.linear.bias, self.pos_weight,
-                           self.chunk_size, fname=type(self).__name__)
+                           self.chunk_size, fname=type(self).__name__, v=v)
