@@ -1,8 +1,10 @@
 """Second order without torch (the torch-free tier runs these): hvp is the
 derivative of the engine's own gradient (central differences, float64) for
 every loss, reduction and grad_output; the refusals (before a forward call,
-CTC and the fused heads, a bad ``v``, dask is test_dask's); zeros where piecewise linear; ``out=``
-stays the gradient's; empty inputs.  torch's Hessians are test_hessian's.
+CTC, a bad ``v``, dask is test_dask's); zeros where piecewise linear; ``out=``
+stays the gradient's; empty inputs; the fused heads against their own
+gradient.  torch's Hessians are test_hessian's (the fused heads':
+test_linear_head's).
 """
 import numpy as np
 import pytest
@@ -88,22 +90,84 @@ def test_ctc_refuses():
         F._ctc_loss(_core.WANT_HESS, None, None, 1, *inputs)
 
 
+HEAD_CASES = [(cls, red, chunk) for cls in (lf.LinearCrossEntropyLoss, lf.LinearBCEWithLogitsLoss)
+              for red in ("mean", "sum", "none") for chunk in (None, (2, 3), (5, 4))]
+
+
+def _head_case(cls, reduction, chunk, rng):
+    """A head with every option set (bias, weight / ignore_index /
+    label_smoothing or pos_weight), float64 inputs and a grad_output != 1."""
+    N, D, C = 5, 4, 7
+    if cls is lf.LinearCrossEntropyLoss:
+        crit = cls(D, C, bias=True, dtype=np.float64, reduction=reduction, chunk_size=chunk,
+                   weight=rng.uniform(0.5, 2, C), ignore_index=2, label_smoothing=0.2, seed=3)
+        t = np.array([0, 2, 6, 3, 1])  # row 1 ignored
+        shape = (N,)
+    else:
+        crit = cls(D, C, bias=True, dtype=np.float64, reduction=reduction, chunk_size=chunk,
+                   pos_weight=rng.uniform(0.5, 3, C), seed=3)
+        t = np.array([[0, 3, 3], [-1, -1, -1], [6, -1, 2], [1, 2, 5], [4, -1, -1]])
+        shape = (N, C)
+    go = rng.uniform(0.5, 2, shape) if reduction == "none" else np.float64(1.5)
+    return crit, rng.standard_normal((N, D)), t, go
+
+
+@pytest.mark.parametrize("cls,reduction,chunk", HEAD_CASES,
+                         ids=[f"{c.__name__}-{r}-{k}" for c, r, k in HEAD_CASES])
+def test_fused_heads_hvp_is_the_derivative_of_the_gradient(cls, reduction, chunk):
+    """The fused heads' hvp against central differences of their own
+    gradient in the input; the diagonal (hessian() and hessian=True) against
+    hvp of the unit vectors; chunk shapes that do and don't divide N x C."""
+    rng = np.random.default_rng(5)
+    crit, x, t, go = _head_case(cls, reduction, chunk, rng)
+    loss, grad, hess = crit.forward_backward(x, t, grad_output=go, hessian=True)
+    np.testing.assert_allclose(grad, crit.backward(go), rtol=1e-14, atol=0)
+    step = 1e-5
+
+    def fd(v):
+        gp = crit.forward_backward(x + step * v, t, grad_output=go)[1]
+        gm = crit.forward_backward(x - step * v, t, grad_output=go)[1]
+        crit(x, t)
+        return (gp - gm) / (2 * step)
+
+    v = rng.standard_normal(x.shape)
+    hv = crit.hvp(v, go)
+    assert hv.shape == x.shape and hv.dtype == np.float64
+    np.testing.assert_allclose(hv, fd(v), rtol=1e-6, atol=1e-8)
+    assert np.any(hv != 0)
+    np.testing.assert_allclose(crit.hessian(go), hess, rtol=1e-14, atol=0)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            e = np.zeros(x.shape)
+            e[i, j] = 1.0
+            np.testing.assert_allclose(hess[i, j], crit.hvp(e, go)[i, j], rtol=1e-10,
+                                       atol=1e-14)
+    if cls is lf.LinearCrossEntropyLoss:  # the ignored row: no curvature
+        assert not hess[1].any() and not hv[1].any()
+    assert np.all(hess >= 0)  # W.T H_z W with H_z positive semidefinite, go > 0
+
+
 @pytest.mark.parametrize("cls", [lf.LinearCrossEntropyLoss, lf.LinearBCEWithLogitsLoss])
-def test_fused_heads_refuse(cls):
-    """The fused heads have no second-order path: a refusal that says so,
-    never a (loss, grad) pair that silently drops ``hessian=True``."""
-    crit = cls(4, 6, seed=0, dtype=np.float64)
-    x = np.random.default_rng(0).standard_normal((3, 4))
-    t = (np.array([0, 1, 5]) if cls is lf.LinearCrossEntropyLoss
-         else np.array([[0, -1], [1, 5], [-1, -1]]))
-    name = cls.__name__
-    for call in (lambda: crit.forward_backward(x, t, hessian=True),
-                 lambda: crit.hessian(), lambda: crit.hvp(x)):
-        with pytest.raises(NotImplementedError, match=rf"{name}\.\w+\(\): the fused head"):
-            call()
-    crit(x, t)  # after a forward call too
-    with pytest.raises(NotImplementedError, match=rf"{name}\.hvp\(\)"):
-        crit.hvp(x)
+def test_fused_heads_second_order_unbatched_float32_and_errors(cls):
+    """An unbatched input gives [in_features] diagonals / products; float32
+    follows the dtype; hvp before a forward call and a v of the wrong shape
+    are refused naming them."""
+    crit = cls(4, 6, seed=0)
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}\.hvp\(\) was called before"):
+        crit.hvp(np.zeros((3, 4)))
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}\.hessian\(\) was called"):
+        crit.hessian()
+    x = np.random.default_rng(0).standard_normal(4).astype(np.float32)
+    t = np.array(5) if cls is lf.LinearCrossEntropyLoss else np.array([1, 5])
+    loss, grad, hess = crit.forward_backward(x, t, hessian=True)
+    assert hess.shape == (4,) and hess.dtype == np.float32
+    assert crit.hvp(np.ones(4)).shape == (4,)
+    batched = cls(4, 6, seed=0, dtype=np.float64)
+    _, _, hess2 = batched.forward_backward(x[None].astype(np.float64), t[None], hessian=True)
+    np.testing.assert_allclose(hess, hess2[0], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\.hvp: v has shape \(3,\)"):
+        crit.hvp(np.zeros(3))
+
 
 def test_hvp_bad_v():
     crit = lf.CrossEntropyLoss()

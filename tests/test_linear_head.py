@@ -1,7 +1,8 @@
 """The fused classifier heads against torch 2.13: LinearCrossEntropyLoss vs the
 reference path of F.linear_cross_entropy, LinearBCEWithLogitsLoss vs F.linear +
-binary_cross_entropy_with_logits (float64 autograd); chunk shapes; errors before
-work; peak memory far below the logits."""
+binary_cross_entropy_with_logits (float64 autograd); the Hessian in the input
+(diagonal and hvp) against torch.autograd.functional; chunk shapes; errors
+before work; peak memory far below the logits."""
 
 import json
 import subprocess
@@ -171,6 +172,110 @@ def test_lbce(dtype, chunk, red, opts):
     close(F.linear_binary_cross_entropy_with_logits(x, w, t, linear_bias=bias, reduction=red,
                                                     chunk_size=chunk, **kw),
           crit(x, t), dtype)
+
+
+SECOND_CHUNKS = [None, (23, 37), (7, 11), (23, 10), (1, 1), (6, 37)]
+
+
+def torch_second(loss_fn, x, go, v):
+    """torch's Hessian diagonal and Hessian-vector product (float64 autograd)
+    of ``sum(go * loss_fn(X))`` in X."""
+    X = torch.tensor(x, dtype=torch.float64)
+    g = torch.tensor(go, dtype=torch.float64)
+
+    def f(X):
+        return (loss_fn(X) * g).sum()
+
+    H = torch.autograd.functional.hessian(f, X, vectorize=True)
+    n = X.numel()
+    diag = torch.diagonal(H.reshape(n, n)).reshape(X.shape).numpy()
+    hv = torch.autograd.functional.hvp(f, X, torch.tensor(v, dtype=torch.float64))[1]
+    return diag, hv.numpy()
+
+
+def check_second(crit, x, target, ref_loss, red, dtype, rng, loss_shape):
+    """hessian=True, hessian() and hvp() against torch, scaled by grad_output."""
+    go = rng.random(loss_shape).astype(dtype) + 0.5 if red == "none" else dtype(1.7)
+    v = rng.standard_normal(x.shape).astype(dtype)
+    diag, hv = torch_second(ref_loss, x, np.asarray(go, np.float64), v)
+    loss, dx, hess = crit.forward_backward(x, target, grad_output=go, hessian=True)
+    assert hess.dtype == dtype and hess.shape == x.shape
+    scale = float(np.abs(hv).max())
+    close(hess, diag, dtype, scale)
+    close(crit.hessian(go), hess, dtype, scale)
+    got = crit.hvp(v, go)
+    assert got.dtype == dtype and got.shape == x.shape
+    close(got, hv, dtype, scale)
+    assert np.abs(diag).max() > 0 and np.abs(hv).max() > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunk", SECOND_CHUNKS, ids=str)
+@pytest.mark.parametrize("red", RED)
+@pytest.mark.parametrize("opts", ["plain", "bias", "weight_ls_ignore", "ignore7_ls", "probs"])
+def test_lce_second_order(dtype, chunk, red, opts):
+    """Diagonal and full Hessian-vector product of linear + cross_entropy in
+    the input against torch.autograd.functional (hessian / hvp)."""
+    rng, x, w, b = data(dtype, 4)
+    t = rng.integers(0, C, N)
+    kw = {}
+    if opts == "weight_ls_ignore":
+        kw = {"weight": (rng.random(C) + 0.5).astype(dtype), "label_smoothing": 0.2}
+        t[::5] = -100
+    elif opts == "ignore7_ls":
+        kw = {"ignore_index": 7, "label_smoothing": 0.05}
+        t[::3] = 7
+    elif opts == "probs":
+        t = rng.random((N, C))
+        t = (t / t.sum(1, keepdims=True)).astype(dtype)
+        kw = {"weight": (rng.random(C) + 0.5).astype(dtype), "label_smoothing": 0.1}
+    bias = b if opts != "plain" else None
+    crit = lf.LinearCrossEntropyLoss(D, C, bias=bias is not None, dtype=dtype, reduction=red,
+                                     chunk_size=chunk, **kw)
+    crit.linear.weight, crit.linear.bias = w, bias
+    W = torch.tensor(w, dtype=torch.float64)
+    B = None if bias is None else torch.tensor(bias, dtype=torch.float64)
+    T = torch.tensor(t, dtype=torch.float64) if t.dtype.kind == "f" else torch.tensor(t)
+    tkw = {k: torch.tensor(v, dtype=torch.float64) if isinstance(v, np.ndarray) else v
+           for k, v in kw.items()}
+    check_second(crit, x, t,
+                 lambda X: TF.cross_entropy(TF.linear(X, W, B), T, reduction=red, **tkw),
+                 red, dtype, rng, (N,))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("chunk", SECOND_CHUNKS, ids=str)
+@pytest.mark.parametrize("red", RED)
+@pytest.mark.parametrize("opts", ["plain", "bias_pos_weight"])
+def test_lbce_second_order(dtype, chunk, red, opts):
+    """The multi-label head's Hessian in the input against torch: the
+    multi-hot target from the padded indices (a repeated label counts once)."""
+    rng, x, w, b = data(dtype, 5)
+    t = label_targets(rng)
+    Y = torch.tensor(multi_hot(t, C))
+    kw = {"pos_weight": (rng.random(C) * 3).astype(dtype)} if opts != "plain" else {}
+    bias = b if opts != "plain" else None
+    crit = lf.LinearBCEWithLogitsLoss(D, C, bias=bias is not None, dtype=dtype, reduction=red,
+                                      chunk_size=chunk, **kw)
+    crit.linear.weight, crit.linear.bias = w, bias
+    W = torch.tensor(w, dtype=torch.float64)
+    B = None if bias is None else torch.tensor(bias, dtype=torch.float64)
+    tkw = {k: torch.tensor(v, dtype=torch.float64) for k, v in kw.items()}
+    check_second(crit, x, t,
+                 lambda X: TF.binary_cross_entropy_with_logits(TF.linear(X, W, B), Y,
+                                                               reduction=red, **tkw),
+                 red, dtype, rng, (N, C))
+
+
+def test_second_order_unbatched():
+    """An unbatched input: [in_features] results, as torch's in the 1-d input."""
+    rng, x, w, b = data(np.float64, 6)
+    crit = lf.LinearCrossEntropyLoss(D, C, bias=True, dtype=np.float64, chunk_size=(1, 5))
+    crit.linear.weight, crit.linear.bias = w, b
+    W, B = torch.tensor(w), torch.tensor(b)
+    check_second(crit, x[0], np.array(4),
+                 lambda X: TF.cross_entropy(TF.linear(X, W, B), torch.tensor(4)),
+                 "mean", np.float64, rng, ())
 
 
 def test_linear_init_like_torch():
