@@ -457,10 +457,11 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
 
         lse_k = np.where(k != 0, lse, np.inf)  # probabilities 0 where nothing is wanted
 
-        def probs(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
+        def softmax(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int
+                    ) -> np.ndarray:
             return _probs(buf, Xr, W, b, c0, nc, lse_k[r0:r0 + Xr.shape[0]])
 
-        h = _second(X, W, b, rows, cols, k, V, True, probs)
+        h = _second(X, W, b, rows, cols, k, V, True, softmax)
         result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)
 
@@ -544,7 +545,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
             gofull = np.asarray(go).reshape(N, C)
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
-                rowscale = np.full(N, np.float64(go) / np.float64(  # type: ignore[arg-type]
+                rowscale = np.full(N, np.float64(go) / np.float64(
                     float(N) * C if reduction == 1 else 1.0))
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None

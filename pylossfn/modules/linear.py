@@ -86,7 +86,7 @@ class _Head(Loss[FloatArray]):
             parts[i] = grads[0]
         return tuple(parts) if n > 1 else parts[0]
 
-    def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],  # type: ignore[override]
+    def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> FloatArray:
         """The exact product of the full Hessian in the input (``W.T H_z W``
         per row, coupled through the softmax for cross-entropy) with ``v``
@@ -107,7 +107,7 @@ class _Head(Loss[FloatArray]):
         _, _, _, _, dtype = _heads._head(type(self).__name__, x, self.linear.weight,
                                          self.linear.bias)
         (vv,) = self._hvp_operands(v, np.empty(np.shape(x), dtype))
-        return self._run(_HVP, grad_output, *self._saved, v=vv)  # type: ignore[no-any-return]
+        return self._run(_HVP, grad_output, *self._saved, v=vv)
 
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
