@@ -245,21 +245,21 @@ def _probs(buf: np.ndarray, X: np.ndarray, W: np.ndarray, b: np.ndarray | None,
 
 def _second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols: int,
             k: np.ndarray | None, V: np.ndarray | None, coupled: bool,
-            tile_fn: Any) -> np.ndarray:
+            tile_fn: Any, buf: np.ndarray) -> np.ndarray:
     """The Hessian's diagonal (``V`` None) or its product with ``V`` in the input,
     ``W.T H_z W`` per row, tile by tile.
 
     ``tile_fn(buf, Xr, r0, c0, nc)`` gives the tile's softmax probabilities
     (``coupled``, ``H_z = diag p - p p^T`` times the row's ``k``) or the
-    elementwise ``d^2 l / dz^2`` already scaled (``H_z`` diagonal).  Memory:
-    two tiles, the square of a class block of W, and arrays of the input's
-    size; never N x C.
+    elementwise ``d^2 l / dz^2`` already scaled (``H_z`` diagonal), in
+    ``buf`` (the first-order pass's tile, reused).  Memory: one more tile
+    (hvp), the square of a class block of W, and arrays of the input's size;
+    never N x C.
     """
     N, D = X.shape
     C = W.shape[0]
     dt = X.dtype
     res = np.zeros((N, D), dt)
-    buf = np.empty(rows * cols, dt)
     tmp = np.empty((rows, D), dt)
     if V is None:
         wsq = np.empty((min(cols, C), D), dt)
@@ -461,7 +461,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                     ) -> np.ndarray:
             return _probs(buf, Xr, W, b, c0, nc, lse_k[r0:r0 + Xr.shape[0]])
 
-        h = _second(X, W, b, rows, cols, k, V, True, softmax)
+        h = _second(X, W, b, rows, cols, k, V, True, softmax, buf)
         result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)
 
@@ -549,7 +549,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                     float(N) * C if reduction == 1 else 1.0))
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None
-    for r0 in range(0, N, rows):
+    for r0 in range(0, N if want & 3 else 0, rows):  # second order alone: no loss pass
         r1 = min(N, r0 + rows)
         Xr = X[r0:r1]
         sl = slice(r0, r1)
@@ -591,6 +591,6 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                 z *= rowscale[r0:r0 + Xr.shape[0], None].astype(z.dtype)  # type: ignore[index]
             return z
 
-        h = _second(X, W, b, rows, cols, None, V, False, curv)
+        h = _second(X, W, b, rows, cols, None, V, False, curv, buf)
         result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)

@@ -379,7 +379,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import json, sys, tracemalloc
     import numpy as np
     import pylossfn as lf
-    N, D, C, kind = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    N, D, C, kind, mode = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:6]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, D)).astype(np.float32)
     if kind == "ce":
@@ -388,21 +388,35 @@ MEMORY_SCRIPT = textwrap.dedent("""
     else:
         crit = lf.LinearBCEWithLogitsLoss(D, C, bias=True, seed=0)
         t = rng.integers(0, C, (N, 4))
+    if mode == "hvp":
+        loss = crit(x, t)
+        v = rng.standard_normal((N, D)).astype(np.float32)
     tracemalloc.start()       # NumPy reports its data allocations to tracemalloc
-    loss, dx = crit.forward_backward(x, t)
+    if mode == "grad":
+        loss, dx = crit.forward_backward(x, t)
+    elif mode == "hess":
+        loss, dx, hess = crit.forward_backward(x, t, hessian=True)
+    else:
+        hv = crit.hvp(v)
     _, peak = tracemalloc.get_traced_memory()
-    grads = dx.nbytes + crit.linear.weight_grad.nbytes + crit.linear.bias_grad.nbytes
+    if mode == "hvp":
+        grads = hv.nbytes
+    else:
+        grads = dx.nbytes + crit.linear.weight_grad.nbytes + crit.linear.bias_grad.nbytes
+        grads += hess.nbytes if mode == "hess" else 0
     print(json.dumps({"peak": peak, "grads": grads, "loss": float(loss)}))
 """)
 
 
+@pytest.mark.parametrize("mode", ["grad", "hess", "hvp"])
 @pytest.mark.parametrize("kind", ["ce", "bce"])
-def test_peak_memory_far_below_logits(kind):
-    """Peak NumPy allocation of a forward_backward, in a fresh process, minus
-    the gradients it returns: a small fraction of the N x C logits."""
+def test_peak_memory_far_below_logits(kind, mode):
+    """Peak NumPy allocation of a forward_backward (with hessian=True, or an
+    hvp), in a fresh process, minus the arrays it returns: a small fraction
+    of the N x C logits."""
     N_, D_, C_ = 1024, 16, 65536
-    res = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(N_), str(D_), str(C_), kind],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(N_), str(D_), str(C_), kind,
+                          mode], capture_output=True, text=True, check=True)
     got = json.loads(res.stdout)
     logits = N_ * C_ * 4   # 256 MiB in float32
     extra = got["peak"] - got["grads"]
