@@ -141,6 +141,14 @@ def test_long_call_releases_the_gil(row):
             if took > 0.03 or n >= 64000:
                 break
             n *= 2
+        # On a machine busy with other processes the ticker may not get a core
+        # in time: measure again, up to three more times.  A call that kept the
+        # GIL shows no tick in any attempt, however idle the machine
+        # (test_gil_holding_call_is_seen shows that the measurement can fail).
+        for _ in range(3):
+            if ticks >= 5:
+                break
+            ticks, took = _ticks_during(lambda i=inputs: crit.forward_backward(*i))
     finally:
         lf.set_num_threads(before)
     # the ticker wakes about every half millisecond: a call that kept the GIL
