@@ -326,7 +326,8 @@ LF_EW_BLOCK(ranking_block)
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            const T gy = m >= 0 ? y * LOAD(LF_EW_GRAD_OUTPUT, i) : (T)0;
+            const T go = LOAD(LF_EW_GRAD_OUTPUT, i); /* unconditional: vectorizes */
+            const T gy = m >= 0 ? y * go : (T)0;
             STORE(pg, LF_EW_GRAD, i, -gy);
             STORE(pg2, LF_EW_GRAD2, i, gy);
         }
