@@ -25,6 +25,10 @@
     (a->grad_output ? (double)*(const T *)(a->grad_output + (n) * a->go_n) : a->scale)
 #define GRAD(n, c) (*(T *)AT2(a->grad, n, c, g))
 
+/* Classes up to this many: the multi-label margin's target marks live on the
+ * stack of each block, so rows run on the thread pool. */
+#define LF_MLM_STACK 16384
+
 typedef struct {
     const lf_classes *a;
     int p;
@@ -78,7 +82,10 @@ static double
 FN(multi_margin)(const lf_classes *a, int p, double margin)
 {
     FN(margin_ctx) ctx = {a, p, margin, NULL};
-    return lf_pairwise(FN(multi_margin_block), &ctx, 0, a->N);
+    /* rows are independent: units of about LF_UNIT_ELEMS elements on the pool
+     * (fixed by the shape, so the sum is the same for every thread count) */
+    const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
+    return lf_par_pairwise(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1));
 }
 
 static double
@@ -87,7 +94,9 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(margin_ctx) *ctx = vc;
     const lf_classes *a = ctx->a;
     const ptrdiff_t C = a->C;
-    unsigned char *is_target = ctx->work;
+    /* on the pool, each block marks the targets in a buffer of its own */
+    unsigned char stack_work[LF_MLM_STACK];
+    unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const char *trow = a->target + n * a->t_n;
@@ -141,10 +150,16 @@ static double
 FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
 {
     FN(margin_ctx) ctx = {a, 1, 1.0, work};
+    if (a->C <= LF_MLM_STACK) {
+        const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
+        return lf_par_pairwise(FN(multilabel_margin_block), &ctx, a->N, unit,
+                               a->N * (a->C + 1));
+    }
     return lf_pairwise(FN(multilabel_margin_block), &ctx, 0, a->N);
 }
 
 #undef AT2
+#undef LF_MLM_STACK
 #undef X
 #undef W
 #undef GO
