@@ -55,7 +55,7 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             /* selects, not branches (z > 0 is a coin toss); adding 0 to the
              * non-negative sum leaves its bits as they were */
             const double zd = (double)z;
-            sum += (c != t) & (z > 0) ? (p1 ? zd : zd * zd) : 0.0;
+            sum += ((c != t) & (z > 0)) ? (p1 ? zd : zd * zd) : 0.0;
         }
         const T l = (T)(wt * sum / (double)C);
         acc[n & 7] += (double)l;
@@ -67,7 +67,7 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             double gt = 0.0;
             for (ptrdiff_t c = 0; c < C; c++) {
                 const T z = (margin - xt) + X(n, c);
-                const double h = (c != t) & (z > 0) ? (p1 ? g : 2.0 * g * (double)z) : 0.0;
+                const double h = ((c != t) & (z > 0)) ? (p1 ? g : 2.0 * g * (double)z) : 0.0;
                 gt -= h;
                 GRAD(n, c) = (T)h;
             }
