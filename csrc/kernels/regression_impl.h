@@ -25,13 +25,14 @@
  * where torch's log1p(exp(z)) overflows, and equal to it elsewhere.
  */
 
-/* The start of a block function: the row, its optional outputs, the sums. */
+/* The start of a block function: the row, its optional outputs, the block's
+ * losses (summed by sum_block at the end). */
 #define RG_BLOCK_BEGIN                                  \
     const lf_ew_row *r = vr;                            \
     const FN(rg_param) *pr = r->user;                   \
     char *po = lf_row_at(r, LF_EW_OUT, start);          \
     char *pg = lf_row_at(r, LF_EW_GRAD, start);         \
-    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */ \
+    T lb[LF_PAIRWISE_BLOCK]; /* the losses */           \
     (void)pr
 
 typedef struct {
