@@ -391,7 +391,10 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     c->item = c->f64 ? 8 : 4;
     c->tame = tame;
     c->opts = take(r);
-    c->uses_vecmath = c->family == FAM_BINARY || c->family == FAM_CLASSIFICATION;
+    /* the families whose kernels call vecmath.h (FMA in the AVX variants) */
+    c->uses_vecmath = c->family == FAM_BINARY || c->family == FAM_CLASSIFICATION ||
+                      c->family == FAM_MULTILABEL || c->family == FAM_REGRESSION ||
+                      c->family == FAM_CTC;
     switch (c->family) {
     case FAM_BINARY:
     case FAM_REGRESSION:

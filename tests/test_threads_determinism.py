@@ -114,3 +114,40 @@ def test_set_num_threads_validates(restore_threads):
         lf.set_num_threads(0)
     assert lf.set_num_threads(3) == 3
     assert lf.get_num_threads() == 3
+
+
+def _every_loss_rows():
+    from loss_table import LOSSES
+    return LOSSES
+
+
+@pytest.mark.parametrize("row", _every_loss_rows(), ids=repr)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_every_loss(row, dtype, reduction, restore_threads):
+    """Every loss of the table, loss and every gradient, above the threading
+    threshold (LF_PAR_MIN_WORK) with rows cut into several units: the same
+    bits for 1, 2 and 3 threads, through forward_backward with and without
+    out= (the contiguous fast path and the general one both run)."""
+    from loss_table import call, flat, loss_shape, valid_inputs, valid_options
+    shape = (120, 64, 30) if row.family == "ctc" else (400, 301)
+    rng = np.random.default_rng(7)
+    inputs = valid_inputs(row, dtype, rng, shape=shape)
+    if reduction not in row.reductions:
+        reduction = row.reductions[-1]
+    for opts in ({"reduction": reduction},
+                 dict(valid_options(row, dtype, rng, shape=shape), reduction=reduction)):
+        go = None
+        if reduction == "none":
+            go = rng.uniform(0.5, 1.5, loss_shape(row, reduction, inputs, opts)).astype(dtype)
+        results = []
+        for n in (1, 2, 3):
+            assert lf.set_num_threads(n) == n
+            res = call(row, "forward_backward", opts, inputs, go)
+            outs = tuple(np.empty_like(inputs[i]) for i in row.diff)
+            crit = row.cls(**opts)
+            res_out = flat(crit.forward_backward(*inputs, grad_output=go,
+                                                 out=outs if len(outs) > 1 else outs[0]))
+            results.append(tuple(np.asarray(r).tobytes() for r in res + res_out))
+        for other in results[1:]:
+            assert other == results[0], f"{row.name} {opts} differs between thread counts"

@@ -95,6 +95,12 @@ FN(bce_hess_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
     }
 }
 
+/* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
+ * always see through the pointer it returns (both block functions below). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 /* The domain check rides along with the loss (a second pass over the inputs
  * would cost as much memory traffic as the loss itself): a block with an
  * element outside [0, 1] returns nan, and only then does FN(bce) look for
@@ -115,17 +121,19 @@ FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
     T *l = po ? po : bl;
     T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
+    const int want_h = r->ptr[LF_EW_HESS] != NULL;
+    const T *go = g || want_h ? FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo) : NULL;
     if (g) {
-        FN(bce_loop)(x, y, w, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), l, g, n, 1);
+        FN(bce_loop)(x, y, w, go, l, g, n, 1);
         FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
     }
-    T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
-    if (h) { /* bg is free again */
-        FN(bce_hess_loop)(x, y, w, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), h, n);
-        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
-    }
-    else {
+    else { /* the loss alone (also for a Hessian alone: the sum is returned) */
         FN(bce_loop)(x, y, w, NULL, l, NULL, n, 0);
+    }
+    if (want_h) { /* bg is free again */
+        T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
+        FN(bce_hess_loop)(x, y, w, go, h, n);
+        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
     }
     if (po) {
         FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
@@ -166,12 +174,6 @@ FN(bce_logits_hess_loop)(const T *restrict x, const T *restrict y, const T *rest
     }
 }
 
-/* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
- * always see through the pointer it returns. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 static double
 FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
@@ -184,19 +186,19 @@ FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
     T *l = po ? po : bl;
     T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
+    const int want_h = r->ptr[LF_EW_HESS] != NULL;
+    const T *go = g || want_h ? FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo) : NULL;
     if (g) {
-        FN(bce_logits_loop)(x, y, w, pw, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), l, g,
-                            n, 1);
+        FN(bce_logits_loop)(x, y, w, pw, go, l, g, n, 1);
         FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
     }
-    T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
-    if (h) { /* bg is free again */
-        FN(bce_logits_hess_loop)(x, y, w, pw, FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo), h,
-                                 n);
-        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
-    }
-    else {
+    else { /* the loss alone (also for a Hessian alone: the sum is returned) */
         FN(bce_logits_loop)(x, y, w, pw, NULL, l, NULL, n, 0);
+    }
+    if (want_h) { /* bg is free again */
+        T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
+        FN(bce_logits_hess_loop)(x, y, w, pw, go, h, n);
+        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
     }
     if (po) {
         FN(out_done)(r, LF_EW_OUT, start, n, po, bl);

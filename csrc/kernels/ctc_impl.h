@@ -35,7 +35,7 @@ FN(lse3)(T x1, T x2, T x3)
     if (m == -INFINITY) {
         m = 0;
     }
-    return M(log)(M(exp)(x1 - m) + M(exp)(x2 - m) + M(exp)(x3 - m)) + m;
+    return V(log)(V(exp)(x1 - m) + V(exp)(x2 - m) + V(exp)(x3 - m)) + m;
 }
 
 /* Sequence b's extended target l' and its lattices (locals tg, L, la, lb). */
@@ -123,14 +123,14 @@ FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
             }
             else {
                 const T m = *lcab > lab ? *lcab : lab;
-                *lcab = M(log)(M(exp)(*lcab - m) + M(exp)(lab - m)) + m;
+                *lcab = V(log)(V(exp)(*lcab - m) + V(exp)(lab - m)) + m;
             }
         }
     }
     for (ptrdiff_t t = 0; t < il; t++) {
         for (ptrdiff_t c = 0; c < a->C; c++) {
             const T lp = LP(t, b, c);
-            G(t, b, c) = (M(exp)(lp) - M(exp)(G(t, b, c) + nll - lp)) * gr;
+            G(t, b, c) = (V(exp)(lp) - V(exp)(G(t, b, c) + nll - lp)) * gr;
         }
     }
     FN(ctc_zero)(a, b, (ptrdiff_t)il);

@@ -284,6 +284,19 @@ FN(distance_grad)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
     if (k == 0) {
         return;
     }
+    if (ctx->dist == LF_DIST_PNORM && ctx->p == 2) {
+        /* the default p: FN(pnorm_grad)'s p = 2 case, without its tests in
+         * the loop (the same operations, so the same bits) */
+        const double nrm = r->norm.norm;
+        const T eps = (T)ctx->eps;
+        for (ptrdiff_t d = 0; d < a->D; d++) {
+            const double v = (double)FN(diff)(a, i, j, n, d, eps);
+            const double g = k * (nrm == 0 ? 0.0 : v / nrm);
+            gi[d] += g;
+            gj[d] -= g;
+        }
+        return;
+    }
     for (ptrdiff_t d = 0; d < a->D; d++) {
         if (ctx->dist == LF_DIST_PNORM) {
             const double v = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
@@ -337,8 +350,15 @@ FN(distance_hess)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
 
 typedef struct {
     FN(rows_ctx) c;
-    double *work; /* 3 D doubles: the gradient rows (6 D with the Hessian's) */
+    double *work; /* 6 D doubles: the gradient rows and the Hessian's (serial run) */
+    int par;      /* on the pool: each block uses a buffer of its own */
 } FN(triplet_ctx);
+
+/* Rows up to this many doubles of gradient and Hessian (6 D) run on the
+ * thread pool, each block with its rows on its own stack (256 KiB; the pool's
+ * threads have at least 1 MiB).  The test does not depend on whether the
+ * Hessian is wanted, so the loss's sum is the same with and without it. */
+#define LF_TRIPLET_STACK 32768
 
 static double
 FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
@@ -347,6 +367,8 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(rows_ctx) *ctx = &tc->c;
     const lf_rows *a = ctx->a;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double stack_work[LF_TRIPLET_STACK];
+    double *work = tc->par ? stack_work : tc->work;
     for (ptrdiff_t n = start; n < start + count; n++) {
         const FN(dist_row) dp = FN(distance)(ctx, 0, 1, n);
         const FN(dist_row) dn = FN(distance)(ctx, 0, 2, n);
@@ -372,9 +394,9 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         if (a->grad[0]) {
             const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
-            double *ga = tc->work, *gp = tc->work + a->D, *gn = tc->work + 2 * a->D;
+            double *ga = work, *gp = work + a->D, *gn = work + 2 * a->D;
             for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-                tc->work[d] = 0.0;
+                work[d] = 0.0;
             }
             FN(distance_grad)(ctx, &dp, 0, 1, n, g, ga, gp);
             FN(distance_grad)(ctx, &dn, 0, 2, n, -g * w_neg, ga, gn);
@@ -387,7 +409,7 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                 RGRAD(2, n, d) = (T)gn[d];
             }
             if (a->hess[0]) {
-                double *ha = tc->work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
+                double *ha = work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
                 for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
                     ha[d] = 0.0;
                 }
@@ -412,7 +434,14 @@ static double
 FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
             int swap, double *work)
 {
-    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work};
+    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work, 0};
+    if (6 * a->D <= LF_TRIPLET_STACK) {
+        /* rows are independent: units of about LF_UNIT_ELEMS elements (fixed
+         * by the shape, so the sum is the same for every thread count) */
+        tc.par = 1;
+        const ptrdiff_t unit = a->D > 0 && a->D < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->D : 1;
+        return lf_par_pairwise(FN(triplet_block), &tc, a->N, unit, 3 * a->N * (a->D + 1));
+    }
     return lf_pairwise(FN(triplet_block), &tc, 0, a->N);
 }
 
@@ -420,3 +449,4 @@ FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double 
 #undef RGRAD
 #undef RGO
 #undef LF_COS_EPSILON
+#undef LF_TRIPLET_STACK

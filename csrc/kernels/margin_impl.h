@@ -29,6 +29,10 @@
     (a->grad_output ? (double)*(const T *)(a->grad_output + (n) * a->go_n) : a->scale)
 #define GRAD(n, c) (*(T *)AT2(a->grad, n, c, g))
 
+/* Classes up to this many: the multi-label margin's target marks live on the
+ * stack of each block, so rows run on the thread pool. */
+#define LF_MLM_STACK 16384
+
 typedef struct {
     const lf_classes *a;
     int p;
@@ -49,11 +53,13 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const T xt = X(n, t);
         const double wt = W(t);
         double sum = 0.0;
+        const int p1 = ctx->p == 1;
         for (ptrdiff_t c = 0; c < C; c++) {
             const T z = (margin - xt) + X(n, c);
-            if (c != t && z > 0) {
-                sum += ctx->p == 1 ? (double)z : (double)z * (double)z;
-            }
+            /* selects, not branches (z > 0 is a coin toss); adding 0 to the
+             * non-negative sum leaves its bits as they were */
+            const double zd = (double)z;
+            sum += ((c != t) & (z > 0)) ? (p1 ? zd : zd * zd) : 0.0;
         }
         const T l = (T)(wt * sum / (double)C);
         acc[n & 7] += (double)l;
@@ -65,10 +71,7 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             double gt = 0.0;
             for (ptrdiff_t c = 0; c < C; c++) {
                 const T z = (margin - xt) + X(n, c);
-                double h = 0.0;
-                if (c != t && z > 0) {
-                    h = ctx->p == 1 ? g : 2.0 * g * (double)z;
-                }
+                const double h = ((c != t) & (z > 0)) ? (p1 ? g : 2.0 * g * (double)z) : 0.0;
                 gt -= h;
                 GRAD(n, c) = (T)h;
             }
@@ -94,7 +97,10 @@ static double
 FN(multi_margin)(const lf_classes *a, int p, double margin)
 {
     FN(margin_ctx) ctx = {a, p, margin, NULL};
-    return lf_pairwise(FN(multi_margin_block), &ctx, 0, a->N);
+    /* rows are independent: units of about LF_UNIT_ELEMS elements on the pool
+     * (fixed by the shape, so the sum is the same for every thread count) */
+    const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
+    return lf_par_pairwise(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1));
 }
 
 static double
@@ -103,7 +109,9 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(margin_ctx) *ctx = vc;
     const lf_classes *a = ctx->a;
     const ptrdiff_t C = a->C;
-    unsigned char *is_target = ctx->work;
+    /* on the pool, each block marks the targets in a buffer of its own */
+    unsigned char stack_work[LF_MLM_STACK];
+    unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const char *trow = a->target + n * a->t_n;
@@ -157,10 +165,16 @@ static double
 FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
 {
     FN(margin_ctx) ctx = {a, 1, 1.0, work};
+    if (a->C <= LF_MLM_STACK) {
+        const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
+        return lf_par_pairwise(FN(multilabel_margin_block), &ctx, a->N, unit,
+                               a->N * (a->C + 1));
+    }
     return lf_pairwise(FN(multilabel_margin_block), &ctx, 0, a->N);
 }
 
 #undef AT2
+#undef LF_MLM_STACK
 #undef X
 #undef W
 #undef GO

@@ -72,7 +72,7 @@ typedef struct {
 static inline T
 FN(sig_pair)(T x, T *s, T *q)
 {
-    const T e = M(exp)(-M(fabs)(x));
+    const T e = V(exp)(-M(fabs)(x));
     const T inv = (T)1 / ((T)1 + e);
     *s = x >= 0 ? inv : e * inv;
     *q = x >= 0 ? e * inv : inv;
@@ -96,8 +96,7 @@ FN(ml_pow)(T m, T g)
     return M(pow)(m, g);
 }
 
-static double
-FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(focal_block)
 {
     const lf_ew_row *r = vr;
     const FN(focal_param) *pr = r->user;
@@ -106,18 +105,18 @@ FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     char *ph = lf_row_at(r, LF_EW_HESS, start);
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
         T s, q;
         const T e = FN(sig_pair)(x, &s, &q);
-        const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + M(log1p)(e);
+        const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + V(log1p_unit)(e, (T)1 / ((T)1 + e));
         const T m = s * (1 - y) + q * y;
         const T w = FN(ml_pow)(m, g);
         const T at = use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
         const T l = at * ce * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -142,7 +141,7 @@ FN(focal_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
                   at * (sq * w + 2 * (s - y) * dw + ce * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 static double
@@ -152,11 +151,10 @@ FN(sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
     FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0};
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(focal_block), &pr);
+    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(focal_block), &pr);
 }
 
-static double
-FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(asl_block)
 {
     const lf_ew_row *r = vr;
     const FN(asl_param) *pr = r->user;
@@ -164,7 +162,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     char *ph = lf_row_at(r, LF_EW_HESS, start);
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
@@ -174,7 +172,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         /* y term: log max(s, eps) */
         T lp = pr->log_eps, dlp = 0;
         if (!(s < eps)) { /* a nan logit stays nan, as in the reference */
-            lp = (x < 0 ? x : (T)0) - M(log1p)(e);
+            lp = (x < 0 ? x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
             dlp = q;
         }
         /* (1 - y) term: the clipped negative probability v and u = 1 - v */
@@ -193,7 +191,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         }
         T ln = pr->log_eps, dln = 0;
         if (!(v < eps)) {
-            ln = clip > 0 ? M(log)(v) : (x > 0 ? -x : (T)0) - M(log1p)(e);
+            ln = clip > 0 ? V(log)(v) : (x > 0 ? -x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
             dln = -du / v;
         }
         const T los = y * lp + (1 - y) * ln;
@@ -201,7 +199,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T g = gp * y + gn * (1 - y);
         const T w = FN(ml_pow)(m, g);
         const T l = -los * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -243,7 +241,7 @@ FN(asl_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
                   -(d2los * w + 2 * dlos * dw + los * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 static double
@@ -256,7 +254,7 @@ FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, doub
     pr.log_eps = M(log)(pr.eps);
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach(a->ndim, a->shape, &ops, FN(asl_block), &pr);
+    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(asl_block), &pr);
 }
 
 static double
@@ -277,14 +275,14 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
                 mp = -x;
             }
         }
-        double sn = (double)M(exp)(-mn), sp = (double)M(exp)(-mp);
+        double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
         for (ptrdiff_t c = 0; c < C; c++) {
             const T x = MX(j, c), y = MY(j, c);
             if (y != 1) {
-                sn += (double)((1 - y) * M(exp)(x - mn));
+                sn += (double)((1 - y) * V(exp)(x - mn));
             }
             if (y != 0) {
-                sp += (double)(y * M(exp)(-x - mp));
+                sp += (double)(y * V(exp)(-x - mp));
             }
         }
         const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
@@ -306,10 +304,10 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
                 const T x = MX(j, c), y = MY(j, c);
                 double d = 0.0;
                 if (y != 1) {
-                    d += (double)((1 - y) * M(exp)(x - mn)) * kn;
+                    d += (double)((1 - y) * V(exp)(x - mn)) * kn;
                 }
                 if (y != 0) {
-                    d -= (double)(y * M(exp)(-x - mp)) * kp;
+                    d -= (double)(y * V(exp)(-x - mp)) * kp;
                 }
                 MGRAD(j, c) = nan_row ? (T)NAN : (T)d;
             }
@@ -331,7 +329,10 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
 static double
 FN(zlpr)(const lf_multilabel *a)
 {
-    return lf_pairwise(FN(zlpr_block), (void *)a, 0, a->N);
+    /* rows are independent: units of about LF_UNIT_ELEMS elements on the pool
+     * (fixed by the shape, so the sum is the same for every thread count) */
+    const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
+    return lf_par_pairwise(FN(zlpr_block), (void *)a, a->N, unit, a->N * (a->C + 1));
 }
 
 /* *sum, *comp as one Neumaier sum, plus v. */

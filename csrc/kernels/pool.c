@@ -207,6 +207,12 @@ ensure_workers(int want)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* at least 1 MiB of stack (musl's default is 128 KiB): a block
+         * function may keep a row's work on its stack (the triplet loss) */
+        size_t stack = 0;
+        if (pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20)) {
+            pthread_attr_setstacksize(&attr, (size_t)1 << 20);
+        }
         int rc = pthread_create(&th, &attr, worker, (void *)(ptrdiff_t)started);
         pthread_attr_destroy(&attr);
         if (rc != 0) {

@@ -32,14 +32,15 @@
  * ranking 0 (piecewise linear: the zeroed outputs are left as they are).
  */
 
-/* The start of a block function: the row, its optional outputs, the sums. */
+/* The start of a block function: the row, its optional outputs, the block's
+ * losses (summed by sum_block at the end). */
 #define RG_BLOCK_BEGIN                                  \
     const lf_ew_row *r = vr;                            \
     const FN(rg_param) *pr = r->user;                   \
     char *po = lf_row_at(r, LF_EW_OUT, start);          \
     char *pg = lf_row_at(r, LF_EW_GRAD, start);         \
     char *ph = lf_row_at(r, LF_EW_HESS, start);         \
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};           \
+    T lb[LF_PAIRWISE_BLOCK]; /* the losses */           \
     (void)pr;                                           \
     (void)ph
 
@@ -56,15 +57,14 @@ FN(rg_sign)(T d)
     return (T)((d > 0) - (d < 0));
 }
 
-static double
-FN(l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(l1_block)
 {
     RG_BLOCK_BEGIN;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T l = M(fabs)(d) * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -72,18 +72,17 @@ FN(l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, FN(rg_sign)(d) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(mse_block)
 {
     RG_BLOCK_BEGIN;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
         const T l = d * d * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -94,7 +93,7 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, 2 * w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 /* Smooth L1 and Huber are written without branches on the data (a random
@@ -103,8 +102,7 @@ FN(mse_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
  *   0.5 m^2 + delta (z - m)         = the Huber loss,
  * and the gradients are d / beta (or d) clamped to [-1, 1] (or [-delta,
  * delta]) by selects that let nan through. */
-static double
-FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(smooth_l1_block)
 {
     RG_BLOCK_BEGIN;
     const T beta = pr->beta, inv_beta = (T)1 / pr->beta;
@@ -113,7 +111,7 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T z = M(fabs)(d);
         const T m = z < beta ? z : beta;
         const T l = (T)0.5 * m * m * inv_beta + (z - m);
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -128,11 +126,10 @@ FN(smooth_l1_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, inv_beta * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(huber_block)
 {
     RG_BLOCK_BEGIN;
     const T delta = pr->delta;
@@ -145,7 +142,7 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T z = M(fabs)(d);
         const T m = z < delta ? z : delta;
         const T l = ((T)0.5 * m * m + dlin * (z - m)) * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -158,19 +155,18 @@ FN(huber_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, w * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(soft_margin_block)
 {
     RG_BLOCK_BEGIN;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T y = LOAD(LF_EW_TARGET, i);
         const T z = -y * LOAD(LF_EW_INPUT, i);
-        const T e = M(exp)(-M(fabs)(z));
-        const T l = (z > 0 ? z : (T)0) + M(log1p)(e);
-        acc[i & 7] += (double)l;
+        const T e = V(exp)(-M(fabs)(z));
+        const T l = (z > 0 ? z : (T)0) + V(log1p_inv)(e, (T)1 / ((T)1 + e));
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -184,20 +180,19 @@ FN(soft_margin_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, y * y * (e * inv * inv) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(kl_div_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(kl_div_block)
 {
     RG_BLOCK_BEGIN;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
         /* xlogy(y, y): 0 at y = 0, nan for a nan y */
-        const T ylogy = y == 0 ? (T)0 : y * M(log)(y);
+        const T ylogy = y == 0 ? (T)0 : y * V(log)(y);
         const T l = ylogy - y * x;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -205,19 +200,18 @@ FN(kl_div_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -y * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(kl_div_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(kl_div_log_block)
 {
     RG_BLOCK_BEGIN;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
-        const T ey = M(exp)(y);
+        const T ey = V(exp)(y);
         const T l = ey * (y - x);
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -225,7 +219,7 @@ FN(kl_div_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, -ey * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 /* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
@@ -236,23 +230,22 @@ FN(stirling)(T y)
         return 0;
     }
     /* torch's 2 pi is a double scalar, applied in T */
-    return y * M(log)(y) - y + (T)0.5 * M(log)((T)(2.0 * 3.14159265358979323846) * y);
+    return y * V(log)(y) - y + (T)0.5 * V(log)((T)(2.0 * 3.14159265358979323846) * y);
 }
 
-static double
-FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(poisson_log_block)
 {
     RG_BLOCK_BEGIN;
     const int full = pr->full;
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
-        const T ex = M(exp)(x);
+        const T ex = V(exp)(x);
         T l = ex - y * x;
         if (full) {
             l += FN(stirling)(y);
         }
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -263,11 +256,10 @@ FN(poisson_log_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, ex * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(poisson_block)
 {
     RG_BLOCK_BEGIN;
     const int full = pr->full;
@@ -276,11 +268,11 @@ FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
         const T xe = x + eps;
-        T l = x - y * M(log)(xe);
+        T l = x - y * V(log)(xe);
         if (full) {
             l += FN(stirling)(y);
         }
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -291,11 +283,10 @@ FN(poisson_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, y / (xe * xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(gaussian_block)
 {
     RG_BLOCK_BEGIN;
     const T eps = pr->eps, c = pr->half_log_2pi;
@@ -305,11 +296,11 @@ FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         T v = LOAD(LF_EW_INPUT2, i);
         v = v < eps ? eps : v; /* nan stays nan, as torch's clamp */
         const T d2v = d * d / v;
-        T l = (T)0.5 * (M(log)(v) + d2v);
+        T l = (T)0.5 * (V(log)(v) + d2v);
         if (c != 0) {
             l += c;
         }
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -325,11 +316,10 @@ FN(gaussian_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
                   (T)0.5 * ((2 * d2v - (T)1) / v) / v * go);
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(hinge_block)
 {
     RG_BLOCK_BEGIN;
     const T margin = pr->margin;
@@ -346,7 +336,7 @@ FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             l += x;
             d += 1;
         }
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
@@ -354,11 +344,10 @@ FN(hinge_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(pg, LF_EW_GRAD, i, d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
-static double
-FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(ranking_block)
 {
     RG_BLOCK_BEGIN;
     const T margin = pr->margin;
@@ -367,17 +356,18 @@ FN(ranking_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
         const T y = LOAD(LF_EW_TARGET, i);
         const T m = -y * (LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_INPUT2, i)) + margin;
         const T l = m < 0 ? (T)0 : m;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (po) {
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            const T gy = m >= 0 ? y * LOAD(LF_EW_GRAD_OUTPUT, i) : (T)0;
+            const T go = LOAD(LF_EW_GRAD_OUTPUT, i); /* unconditional: vectorizes */
+            const T gy = m >= 0 ? y * go : (T)0;
             STORE(pg, LF_EW_GRAD, i, -gy);
             STORE(pg2, LF_EW_GRAD2, i, gy);
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 static double
@@ -437,25 +427,24 @@ typedef struct {
     double c;  /* C, the loss's divisor (in double) */
 } FN(mlsm_param);
 
-static double
-FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+LF_EW_BLOCK(mlsm_block)
 {
     const lf_ew_row *r = vr;
     const T inv_c = ((const FN(mlsm_param) *)r->user)->inv_c;
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     char *ph = lf_row_at(r, LF_EW_HESS, start);
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
     for (ptrdiff_t i = 0; i < n; i++) {
         const T x = LOAD(LF_EW_INPUT, i);
         const T y = LOAD(LF_EW_TARGET, i);
         const T w = LOAD(LF_EW_WEIGHT, i);
-        const T e = M(exp)(-M(fabs)(x));
+        const T e = V(exp)(-M(fabs)(x));
         /* -(y logsigmoid(x) + (1 - y) logsigmoid(-x)), in torch's form: the
          * shorter (1 - y) x + softplus(-x) gives nan, not inf, at x = -inf */
-        const T lg = M(log1p)(e);
+        const T lg = V(log1p_inv)(e, (T)1 / ((T)1 + e));
         const T lsp = (x < 0 ? x : (T)0) - lg, lsn = (x > 0 ? -x : (T)0) - lg;
         const T l = -(y * lsp + (1 - y) * lsn) * w;
-        acc[i & 7] += (double)l;
+        lb[i] = l;
         if (pg) {
             const T inv = (T)1 / ((T)1 + e);
             const T sig = x >= 0 ? inv : e * inv;
@@ -466,7 +455,7 @@ FN(mlsm_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
             STORE(ph, LF_EW_HESS, i, (e * inv * inv) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
     }
-    return FN(sum8)(acc);
+    return FN(sum_block)(lb, n);
 }
 
 /* A row without labels (C = 0): nothing to read, a nan loss. */

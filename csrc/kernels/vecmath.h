@@ -20,6 +20,17 @@
 #define LF_VM_CAT(a, b) LF_VM_CAT_(a, b)
 #define VM(name) LF_VM_CAT(name, LF_ISA_SUFFIX)
 
+/* Always inlined: a loop that calls one of these (rather than inlining it)
+ * cannot vectorize, and gcc's size heuristics stop inlining in the larger
+ * block functions (LF_EW_BLOCK compiles each body several times). */
+#ifndef LF_VM_INLINE
+#if defined(__GNUC__)
+#define LF_VM_INLINE static inline __attribute__((always_inline))
+#else
+#define LF_VM_INLINE static inline
+#endif
+#endif
+
 /* A fused multiply-add where the target has one (one rounding, faster);
  * a*b + c elsewhere (libm's fma would be a slow call there). */
 #ifdef __FMA__
@@ -30,7 +41,7 @@
 #define LF_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-static inline float
+LF_VM_INLINE float
 VM(lf_f32_of)(uint32_t u)
 {
     float f;
@@ -38,7 +49,7 @@ VM(lf_f32_of)(uint32_t u)
     return f;
 }
 
-static inline uint32_t
+LF_VM_INLINE uint32_t
 VM(lf_u32_of)(float f)
 {
     uint32_t u;
@@ -46,7 +57,7 @@ VM(lf_u32_of)(float f)
     return u;
 }
 
-static inline double
+LF_VM_INLINE double
 VM(lf_f64_of)(uint64_t u)
 {
     double f;
@@ -54,7 +65,7 @@ VM(lf_f64_of)(uint64_t u)
     return f;
 }
 
-static inline uint64_t
+LF_VM_INLINE uint64_t
 VM(lf_u64_of)(double f)
 {
     uint64_t u;
@@ -64,7 +75,7 @@ VM(lf_u64_of)(double f)
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, exp(r) by Cephes' expf polynomial,
  * 2^n applied in two halves so that subnormal results round only once. */
-static inline float
+LF_VM_INLINE float
 VM(lf_vexpf)(float x)
 {
     /* beyond these bounds the result is inf / 0 anyway; nan passes through
@@ -93,7 +104,7 @@ VM(lf_vexpf)(float x)
 /* The heart of log(x) for x = 2^k m, m in [sqrt(1/2), sqrt(2)): ix is the
  * bit pattern of x (normal and positive) offset so that its exponent field
  * holds k, fk = k.  log(m) by Cephes' logf polynomial in f = m - 1. */
-static inline float
+LF_VM_INLINE float
 VM(lf_vlog_reducedf)(uint32_t ix, float fk)
 {
     ix = (ix & 0x007fffffu) + 0x3f3504f3u;
@@ -116,7 +127,7 @@ VM(lf_vlog_reducedf)(uint32_t ix, float fk)
 
 /* log(x): x = 2^k m, m in [sqrt(1/2), sqrt(2)), log(m) by Cephes' logf
  * polynomial in f = m - 1. */
-static inline float
+LF_VM_INLINE float
 VM(lf_vlogf)(float x)
 {
     const int sub = x < 0x1p-126f; /* subnormal (or <= 0): scale up first */
@@ -132,7 +143,7 @@ VM(lf_vlogf)(float x)
 /* log1p(x) given inv = 1 / (1 + x): log(u) with u = 1 + x rounded, plus the
  * first-order correction for that rounding, (x - (u - 1)) / u.  Callers that
  * need 1 / (1 + x) anyway (the sigmoid) pass it, saving a division. */
-static inline float
+LF_VM_INLINE float
 VM(lf_vlog1p_invf)(float x, float inv)
 {
     const float u = 1.0f + x;
@@ -146,7 +157,7 @@ VM(lf_vlog1p_invf)(float x, float inv)
  * the subnormal and special-value handling, which 1 + e in [1, 2] never
  * needs.  A nan e gives an unspecified value: the caller's other terms (the
  * logit itself) carry the nan. */
-static inline float
+LF_VM_INLINE float
 VM(lf_vlog1p_unitf)(float e, float inv)
 {
     const float u = 1.0f + e;
@@ -157,7 +168,7 @@ VM(lf_vlog1p_unitf)(float e, float inv)
 
 /* exp(x) for doubles: as lf_vexpf, with a degree-13 Taylor polynomial
  * (truncation error < 5e-18 on |r| <= ln2/2). */
-static inline double
+LF_VM_INLINE double
 VM(lf_vexp)(double x)
 {
     double xc = x > 710.0 ? 710.0 : x;
@@ -193,7 +204,7 @@ VM(lf_vexp)(double x)
 
 /* The heart of log(x) for doubles, as lf_vlog_reducedf: fdlibm's e_log.c,
  * log(1 + f) = 2 atanh(f / (2 + f)), without its branches; dk = k. */
-static inline double
+LF_VM_INLINE double
 VM(lf_vlog_reduced)(uint64_t ix, double dk)
 {
     ix = (ix & 0x000fffffffffffffu) + 0x3fe6a09e667f3bcdu;
@@ -216,7 +227,7 @@ VM(lf_vlog_reduced)(uint64_t ix, double dk)
 
 /* log(x) for doubles: fdlibm's e_log.c, log(1 + f) = 2 atanh(f / (2 + f)),
  * without its branches. */
-static inline double
+LF_VM_INLINE double
 VM(lf_vlog)(double x)
 {
     const int sub = x < 0x1p-1022;
@@ -230,7 +241,7 @@ VM(lf_vlog)(double x)
     return ((x > 0.0) & (x < (double)INFINITY)) ? r : special;
 }
 
-static inline double
+LF_VM_INLINE double
 VM(lf_vlog1p_inv)(double x, double inv)
 {
     const double u = 1.0 + x;
@@ -240,7 +251,7 @@ VM(lf_vlog1p_inv)(double x, double inv)
 }
 
 /* log1p(e) for e in [0, 1]: see lf_vlog1p_unitf. */
-static inline double
+LF_VM_INLINE double
 VM(lf_vlog1p_unit)(double e, double inv)
 {
     const double u = 1.0 + e;
