@@ -42,7 +42,9 @@ get(const char *fname, const char *name, PyObject *obj, int type, int ndim, npy_
         return -1;
     }
     PyArrayObject *a = (PyArrayObject *)obj;
-    if (PyArray_TYPE(a) != type || PyArray_NDIM(a) != ndim || !PyArray_ISALIGNED(a) ||
+    /* equivalent, not equal, type numbers: int64 is NPY_LONG or NPY_LONGLONG
+     * depending on how NumPy 1.x made the array (np.where with a Python int) */
+    if (!PyArray_EquivTypenums(PyArray_TYPE(a), type) || PyArray_NDIM(a) != ndim || !PyArray_ISALIGNED(a) ||
         !PyArray_ISNOTSWAPPED(a) || (len0 >= 0 && PyArray_DIM(a, 0) != len0) ||
         (ndim == 2 && len1 >= 0 && PyArray_DIM(a, 1) != len1) ||
         (unit_last && PyArray_DIM(a, ndim - 1) > 1 &&
