@@ -137,32 +137,6 @@ FN(nll)(const lf_classes *a)
                            a->N * a->S * (a->grad ? a->C : 1));
 }
 
-/* The largest of x[0, C), C >= 1.  gcc will not vectorize a float max
- * reduction without -ffinite-math-only, but it does an integer one: floats
- * map to unsigned integers of the same order (below).  A positive nan orders
- * above inf (so the max is nan), a
- * negative one below -inf; either way the exp-sum that follows is nan. */
-static inline T
-FN(row_max)(const T *restrict x, ptrdiff_t C)
-{
-    /* Map each float to an unsigned key that orders as the float does:
-     * negatives have every bit flipped, the rest the sign bit set.  All in
-     * unsigned arithmetic, so no shift or conversion is implementation-defined. */
-    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
-    T_UINT best, k;
-    memcpy(&best, &x[0], sizeof(T));
-    best = (best & sign) ? ~best : (best | sign);
-    for (ptrdiff_t c = 1; c < C; c++) {
-        memcpy(&k, &x[c], sizeof(T));
-        k = (k & sign) ? ~k : (k | sign);
-        best = k > best ? k : best;
-    }
-    best = (best & sign) ? (best ^ sign) : ~best;
-    T m;
-    memcpy(&m, &best, sizeof(T));
-    return m;
-}
-
 static inline void
 FN(prefetch_row)(const void *p, ptrdiff_t C, int write)
 {

@@ -157,3 +157,30 @@ FN(sum_block)(const T *l, ptrdiff_t n)
     }
     return FN(sum8)(acc);
 }
+
+/* The largest of x[0, C), C >= 1 (the softmax rows of cross-entropy and of
+ * the fused heads' tiles).  gcc will not vectorize a float max
+ * reduction without -ffinite-math-only, but it does an integer one: floats
+ * map to unsigned integers of the same order (below).  A positive nan orders
+ * above inf (so the max is nan), a
+ * negative one below -inf; either way the exp-sum that follows is nan. */
+static inline T
+FN(row_max)(const T *restrict x, ptrdiff_t C)
+{
+    /* Map each float to an unsigned key that orders as the float does:
+     * negatives have every bit flipped, the rest the sign bit set.  All in
+     * unsigned arithmetic, so no shift or conversion is implementation-defined. */
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    T_UINT best, k;
+    memcpy(&best, &x[0], sizeof(T));
+    best = (best & sign) ? ~best : (best | sign);
+    for (ptrdiff_t c = 1; c < C; c++) {
+        memcpy(&k, &x[c], sizeof(T));
+        k = (k & sign) ? ~k : (k | sign);
+        best = k > best ? k : best;
+    }
+    best = (best & sign) ? (best ^ sign) : ~best;
+    T m;
+    memcpy(&m, &best, sizeof(T));
+    return m;
+}

@@ -25,27 +25,6 @@ FN(lsum16)(const double *acc)
     return s;
 }
 
-/* The largest of x[0, n), n >= 1, through the order-preserving unsigned key
- * of each float (gcc vectorizes an integer max reduction, not a float one
- * without -ffinite-math-only).  A nan makes the sums that follow nan. */
-static inline T
-FN(lmax)(const T *restrict x, ptrdiff_t n)
-{
-    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
-    T_UINT best, k;
-    memcpy(&best, &x[0], sizeof(T));
-    best = (best & sign) ? ~best : (best | sign);
-    for (ptrdiff_t c = 1; c < n; c++) {
-        memcpy(&k, &x[c], sizeof(T));
-        k = (k & sign) ? ~k : (k | sign);
-        best = k > best ? k : best;
-    }
-    best = (best & sign) ? (best ^ sign) : ~best;
-    T m;
-    memcpy(&m, &best, sizeof(T));
-    return m;
-}
-
 /* sum_c exp(x_c - m) in double, also stored into e when e is not NULL. */
 static inline double
 FN(lexpsum)(const T *restrict x, T *restrict e, ptrdiff_t n, T m)
@@ -231,7 +210,7 @@ FN(lce_row)(const lf_lce_tile *a, ptrdiff_t r, int mode)
     FN(lce_coef)(a, r, x, t, &pa, &pb);
     a->a[r] = pa;
     a->b[r] = pb;
-    const T mt = FN(lmax)(x, n);
+    const T mt = FN(row_max)(x, n);
     if (mode == LF_LCE_FULL) {
         const double s = FN(lexpsum)(x, a->grad ? x : NULL, n, mt);
         a->m[r] = (double)mt;
