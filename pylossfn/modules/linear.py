@@ -67,6 +67,15 @@ class _Head(Loss[FloatArray]):
 
     linear: Linear
     chunk_size: Any
+    def _init_head(self, in_features: int, num_classes: int, bias: bool, dtype: DTypeLike,
+                   reduction: Reduction, seed: Any) -> None:
+        """What both constructors set first: the reduction and the owned layer."""
+        super().__init__(reduction)
+        self.linear = Linear(in_features, num_classes, bias=bias, dtype=dtype, seed=seed)
+        self.bias = bias
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any, v: Any = None) -> Any:
         raise NotImplementedError
@@ -154,11 +163,7 @@ class LinearCrossEntropyLoss(_Head):
         label_smoothing: float = 0.0, chunk_size: int | tuple[int, int] | None = None,
         seed: Any = None,
     ) -> None:
-        super().__init__(reduction)
-        self.linear = Linear(in_features, num_classes, bias=bias, dtype=dtype, seed=seed)
-        self.bias = bias
-        self.dtype = np.dtype(dtype)
-        self.seed = seed
+        self._init_head(in_features, num_classes, bias, dtype, reduction, seed)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         if self.weight is not None and self.weight.shape != (num_classes,):
             raise ValueError(f"LinearCrossEntropyLoss: weight must have shape ({num_classes},),"
@@ -212,11 +217,7 @@ class LinearBCEWithLogitsLoss(_Head):
         pos_weight: ArrayLike | None = None,
         chunk_size: int | tuple[int, int] | None = None, seed: Any = None,
     ) -> None:
-        super().__init__(reduction)
-        self.linear = Linear(in_features, num_classes, bias=bias, dtype=dtype, seed=seed)
-        self.bias = bias
-        self.dtype = np.dtype(dtype)
-        self.seed = seed
+        self._init_head(in_features, num_classes, bias, dtype, reduction, seed)
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
         self.chunk_size = chunk_size
         self._validate()
