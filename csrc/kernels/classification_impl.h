@@ -157,72 +157,114 @@ FN(prefetch_row)(const void *p, ptrdiff_t C, int write)
 #endif
 }
 
+/* The first pass of a cross-entropy row: sum_c exp(x_c - m) into acc and,
+ * with label smoothing, sum_c w_c (x_c - m) into sx (lane k takes classes
+ * c = k mod L; the caller adds the lanes in order).  exp(x_c - m) is stored
+ * in g when given.  The flags are constants at every call, so each of the
+ * eight copies gcc makes of this loop has no test left in it. */
+#ifndef LF_CE_L
+#define LF_CE_L 16 /* lanes of a cross-entropy row's sums */
+#endif
+static inline LF_ALWAYS_INLINE void
+FN(ce_pass)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdiff_t C,
+            double *restrict acc, double *restrict sx, const int want_g, const int smooth,
+            const int weighted)
+{
+    enum { L = LF_CE_L };
+    ptrdiff_t c = 0;
+    for (; c + L <= C; c += L) {
+        for (int k = 0; k < L; k++) {
+            const T d = x[c + k] - m;
+            const T e = V(exp)(d);
+            if (want_g) {
+                g[c + k] = e;
+            }
+            acc[k] += (double)e;
+            if (smooth) {
+                sx[k] += (double)(weighted ? w[c + k] * d : d);
+            }
+        }
+    }
+    for (; c < C; c++) {
+        const T d = x[c] - m;
+        const T e = V(exp)(d);
+        if (want_g) {
+            g[c] = e;
+        }
+        acc[0] += (double)e;
+        if (smooth) {
+            sx[0] += (double)(weighted ? w[c] * d : d);
+        }
+    }
+}
+
+/* The gradient row of a smoothed cross-entropy from g = exp(x - m):
+ * g_c = k_t p_c + (k_sw p_c - k_s w_c), p_c = g_c * inv. */
+static inline LF_ALWAYS_INLINE void
+FN(ce_grad_smooth)(T *restrict g, const T *restrict w, ptrdiff_t C, T inv, T k_t, T k_sw,
+                   T k_s, const int weighted)
+{
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T p = g[c] * inv;
+        g[c] = k_t * p + (k_sw * p - k_s * (weighted ? w[c] : (T)1));
+    }
+}
+
 /* The vectorized cross-entropy of one sample whose C logits x and gradient
- * row g are unit-stride (weight w too, or NULL); returns the loss. */
+ * row g are unit-stride (weight w too, or NULL); returns the loss.
+ * wsum = sum_c w_c (C without weights).  The smoothing term
+ * -sum_c w_c logp_c = -(sum_c w_c (x_c - m) - lsum * wsum) is summed in the
+ * exp pass, so a row is read twice with or without smoothing. */
 static T
 FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *restrict w,
            int64_t t, double wsum, T go)
 {
-    enum { L = 16 };
+    enum { L = LF_CE_L };
     const ptrdiff_t C = a->C;
+    const int smooth = a->label_smoothing > 0; /* tested in double as torch does: a
+                                                * tiny ls is 0 in float32 but still
+                                                * adds 0 * inf */
     const T ls = (T)a->label_smoothing;
     const T ls_c = (T)(a->label_smoothing / (double)C);
     const T m = FN(row_max)(x, C);
-    double acc[L];
+    double acc[L], sx[L];
     for (int k = 0; k < L; k++) {
         acc[k] = 0.0;
+        sx[k] = 0.0;
     }
-    ptrdiff_t c = 0;
     if (g) {
-        for (; c + L <= C; c += L) {
-            for (int k = 0; k < L; k++) {
-                const T e = V(exp)(x[c + k] - m);
-                g[c + k] = e;
-                acc[k] += (double)e;
-            }
+        if (!smooth) {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 0, 0);
         }
-        for (; c < C; c++) {
-            g[c] = V(exp)(x[c] - m);
-            acc[0] += (double)g[c];
+        else if (w) {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 1, 1);
+        }
+        else {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 1, 0);
         }
     }
     else {
-        for (; c + L <= C; c += L) {
-            for (int k = 0; k < L; k++) {
-                acc[k] += (double)V(exp)(x[c + k] - m);
-            }
+        if (!smooth) {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 0, 0);
         }
-        for (; c < C; c++) {
-            acc[0] += (double)V(exp)(x[c] - m);
+        else if (w) {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 1, 1);
+        }
+        else {
+            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 1, 0);
         }
     }
-    double sum = 0.0;
+    double sum = 0.0, sxs = 0.0;
     for (int k = 0; k < L; k++) {
         sum += acc[k];
+        sxs += sx[k];
     }
     const T lsum = M(log)((T)sum);
     const T wt = w ? w[t] : (T)1;
     T l = -wt * ((x[t] - m) - lsum);
-    if (a->label_smoothing > 0) { /* tested in double as torch does: a tiny ls
-                                   * is 0 in float32 but still adds 0 * inf */
-        double sm[L];
-        for (int k = 0; k < L; k++) {
-            sm[k] = 0.0;
-        }
-        c = 0;
-        for (; c + L <= C; c += L) {
-            for (int k = 0; k < L; k++) {
-                sm[k] += (double)((w ? w[c + k] : (T)1) * ((x[c + k] - m) - lsum));
-            }
-        }
-        for (; c < C; c++) {
-            sm[0] += (double)((w ? w[c] : (T)1) * ((x[c] - m) - lsum));
-        }
-        double smooth = 0.0;
-        for (int k = 0; k < L; k++) {
-            smooth -= sm[k];
-        }
-        l = (1 - ls) * l + ls_c * (T)smooth;
+    if (smooth) {
+        const double smoothed = -(sxs - (double)lsum * wsum);
+        l = (1 - ls) * l + ls_c * (T)smoothed;
     }
     if (g) {
         const T inv = (T)(1.0 / sum);
@@ -230,20 +272,22 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
         const T k_s = ls_c * go;
         const T k_sw = k_s * (T)wsum;
         const T p_t = g[t] * inv;
-        if (a->label_smoothing > 0) {
-            for (c = 0; c < C; c++) {
-                const T p = g[c] * inv;
-                g[c] = k_t * p + (k_sw * p - k_s * (w ? w[c] : (T)1));
+        if (smooth) {
+            if (w) {
+                FN(ce_grad_smooth)(g, w, C, inv, k_t, k_sw, k_s, 1);
+            }
+            else {
+                FN(ce_grad_smooth)(g, w, C, inv, k_t, k_sw, k_s, 0);
             }
         }
         else {
-            for (c = 0; c < C; c++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
                 g[c] = k_t * (g[c] * inv);
             }
         }
         /* the target's term, [c == t], kept out of the loops above */
         T d = k_t * (p_t - 1);
-        if (a->label_smoothing > 0) {
+        if (smooth) {
             d += k_sw * p_t - k_s * wt;
         }
         g[t] = d;
