@@ -386,10 +386,18 @@ typedef struct {
 } lf_ctc;
 
 /* The sum over the batch of the losses (divided by their target lengths
- * when per_length).  work holds 2 steps (2 S + 1) doubles, S the longest target
- * (only the first half is used without a gradient). */
+ * when per_length).  work holds lf_ctc_work(a) doubles: the alpha and beta
+ * lattices, 2 steps (2 S + 1) doubles with S the longest target, for each of
+ * lf_ctc_units(a) work units (sequences in consecutive groups, run on the
+ * thread pool). */
 double lf_ctc_f32(const lf_ctc *a, double *work);
 double lf_ctc_f64(const lf_ctc *a, double *work);
+
+/* The work units of a CTC call, a function of its shape alone (at most 16,
+ * and fewer when their lattices would take more than 64 MiB), and the
+ * doubles its work buffer must hold. */
+ptrdiff_t lf_ctc_units(const lf_ctc *a);
+size_t lf_ctc_work(const lf_ctc *a);
 
 /* Pre-pass: every class of each target sequence (its target_length entries
  * from tg_offset) in [0, C); the first bad one is reported (LF_ERR_CLASS,

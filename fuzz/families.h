@@ -348,12 +348,10 @@ fam_build_ctc(fam_case *c, reader *r)
     const ptrdiff_t S = 4;
     c->ints = calloc((size_t)(N * (S + 3) + 1), sizeof(int64_t));
     int64_t *targets = c->ints, *offsets = targets + N * S, *il = offsets + N, *tl = il + N;
-    int64_t max_tl = 0;
     for (ptrdiff_t b = 0; b < N; b++) {
         offsets[b] = b * S;
         il[b] = (int64_t)(take(r) % (unsigned)(steps + 1));
         tl[b] = (int64_t)(take(r) % (unsigned)(S + 1));
-        max_tl = tl[b] > max_tl ? tl[b] : max_tl;
         for (ptrdiff_t s = 0; s < tl[b]; s++) {
             targets[b * S + s] = (int64_t)(take(r) % (unsigned)C);
         }
@@ -375,7 +373,7 @@ fam_build_ctc(fam_case *c, reader *r)
     a->g_t = g->strides[0];
     a->g_n = g->strides[1];
     a->g_c = g->strides[2];
-    c->work = malloc((size_t)(2 * steps * (2 * max_tl + 1) + 1) * sizeof(double));
+    c->work = malloc((lf_ctc_work(a) + 1) * sizeof(double));
 }
 
 /* Reads one case of `family` (FAM_COUNT: the family from the bytes); `big`

@@ -210,7 +210,7 @@ ctc_loss(lf_call *c, int kind)
     a.zero_infinity = c->v[5].b;
     a.per_length = c->reduction == LF_REDUCE_MEAN;
     const size_t lanes = (size_t)(2 * longest + 1) * (size_t)a.steps;
-    if ((work = lf_alloc(c, 2 * lanes * sizeof(double))) == NULL) {
+    if ((work = lf_alloc(c, lf_ctc_work(&a) * sizeof(double))) == NULL) {
         return NULL;
     }
     double sum;

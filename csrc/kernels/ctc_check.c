@@ -1,4 +1,5 @@
-/* ctc_check.c -- the pre-pass of CTCLoss over its class targets (dtype-free). */
+/* ctc_check.c -- the dtype-free parts of CTCLoss: the pre-pass over its class
+ * targets and the size of its work. */
 #include "../pylossfn.h"
 
 lf_status
@@ -15,4 +16,33 @@ lf_ctc_check(const lf_ctc *a, lf_error *err)
         }
     }
     return LF_OK;
+}
+
+/* Doubles of one unit's alpha and beta lattices: 2 steps (2 S + 1). */
+static size_t
+ctc_lattices(const lf_ctc *a)
+{
+    int64_t max_tl = 0;
+    for (ptrdiff_t b = 0; b < a->N; b++) {
+        max_tl = a->target_lengths[b] > max_tl ? a->target_lengths[b] : max_tl;
+    }
+    return 2 * (size_t)a->steps * (size_t)(2 * max_tl + 1);
+}
+
+ptrdiff_t
+lf_ctc_units(const lf_ctc *a)
+{
+    const size_t budget = (size_t)64 << 20; /* bytes of lattices for all units */
+    const size_t each = ctc_lattices(a) * sizeof(double);
+    ptrdiff_t units = a->N < 16 ? a->N : 16;
+    while (units > 1 && (size_t)units * each > budget) {
+        units--;
+    }
+    return units < 1 ? 1 : units;
+}
+
+size_t
+lf_ctc_work(const lf_ctc *a)
+{
+    return (size_t)lf_ctc_units(a) * ctc_lattices(a);
 }

@@ -74,14 +74,37 @@ FN(ctc_alpha)(const lf_ctc *a, ptrdiff_t b, T *la)
     return -FN(lse3)(l1, l2, neginf);
 }
 
-/* Frames [t0, steps) of sequence b's gradient are 0. */
+/* Frames [t0, t1) of sequence b's gradient are v; from t0 on, 0. */
+static void
+FN(ctc_fill)(const lf_ctc *a, ptrdiff_t b, ptrdiff_t t0, ptrdiff_t t1, T v)
+{
+    for (ptrdiff_t t = t0; t < t1; t++) {
+        if (a->g_c == (ptrdiff_t)sizeof(T)) { /* a unit-stride row: vectorized */
+            T *restrict g = &G(t, b, 0);
+            for (ptrdiff_t c = 0; c < a->C; c++) {
+                g[c] = v;
+            }
+            continue;
+        }
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            G(t, b, c) = v;
+        }
+    }
+}
+
 static void
 FN(ctc_zero)(const lf_ctc *a, ptrdiff_t b, ptrdiff_t t0)
 {
-    for (ptrdiff_t t = t0; t < a->steps; t++) {
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            G(t, b, c) = 0;
-        }
+    FN(ctc_fill)(a, b, t0, a->steps, 0);
+}
+
+/* One frame's gradient row from g = logsumexp of alpha + beta per class
+ * (unit-stride rows; the loop vectorizes). */
+static void
+FN(ctc_grad_row)(const T *restrict lp, T *restrict g, ptrdiff_t C, T nll, T gr)
+{
+    for (ptrdiff_t c = 0; c < C; c++) {
+        g[c] = (V(exp)(lp[c]) - V(exp)(g[c] + nll - lp[c])) * gr;
     }
 }
 
@@ -95,11 +118,7 @@ FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
     const int64_t *tg = a->targets + a->tg_offset[b];
     const ptrdiff_t L = (ptrdiff_t)(2 * tl + 1);
     /* the grad rows collect logsumexp of alpha + beta per class first */
-    for (ptrdiff_t t = 0; t < il; t++) {
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            G(t, b, c) = neginf;
-        }
-    }
+    FN(ctc_fill)(a, b, 0, (ptrdiff_t)il, neginf);
     for (ptrdiff_t s = 0; s < L; s++) {
         LB(il - 1, s) = neginf;
     }
@@ -127,7 +146,12 @@ FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
             }
         }
     }
+    const int unit = a->lp_c == (ptrdiff_t)sizeof(T) && a->g_c == (ptrdiff_t)sizeof(T);
     for (ptrdiff_t t = 0; t < il; t++) {
+        if (unit) {
+            FN(ctc_grad_row)(&LP(t, b, 0), &G(t, b, 0), a->C, nll, gr);
+            continue;
+        }
         for (ptrdiff_t c = 0; c < a->C; c++) {
             const T lp = LP(t, b, c);
             G(t, b, c) = (V(exp)(lp) - V(exp)(G(t, b, c) + nll - lp)) * gr;
@@ -136,17 +160,24 @@ FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
     FN(ctc_zero)(a, b, (ptrdiff_t)il);
 }
 
+typedef struct {
+    const lf_ctc *a;
+    double *work;
+    ptrdiff_t per;     /* sequences per unit */
+    ptrdiff_t lattice; /* doubles of one lattice */
+} FN(ctc_ctx);
+
+/* Unit u: sequences [u per, (u + 1) per), on its own lattices. */
 static double
-FN(ctc)(const lf_ctc *a, double *work)
+FN(ctc_unit)(void *vc, ptrdiff_t u)
 {
-    int64_t max_tl = 0;
-    for (ptrdiff_t b = 0; b < a->N; b++) {
-        max_tl = a->target_lengths[b] > max_tl ? a->target_lengths[b] : max_tl;
-    }
-    T *la = (T *)work;
-    T *lb = (T *)(work + a->steps * (2 * max_tl + 1));
+    const FN(ctc_ctx) *ctx = vc;
+    const lf_ctc *a = ctx->a;
+    T *la = (T *)(ctx->work + 2 * u * ctx->lattice);
+    T *lb = (T *)(ctx->work + (2 * u + 1) * ctx->lattice);
+    const ptrdiff_t end = (u + 1) * ctx->per < a->N ? (u + 1) * ctx->per : a->N;
     lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t b = 0; b < a->N; b++) {
+    for (ptrdiff_t b = u * ctx->per; b < end; b++) {
         const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
         const T nll = FN(ctc_alpha)(a, b, la);
         const int dropped = a->zero_infinity && nll == (T)INFINITY;
@@ -171,6 +202,19 @@ FN(ctc)(const lf_ctc *a, double *work)
         }
     }
     return lf_ksum_value(&total);
+}
+
+static double
+FN(ctc)(const lf_ctc *a, double *work)
+{
+    const ptrdiff_t units = lf_ctc_units(a);
+    const ptrdiff_t lattice = (ptrdiff_t)(lf_ctc_work(a) / (size_t)units / 2);
+    FN(ctc_ctx) ctx = {a, work, (a->N + units - 1) / units, lattice};
+    if (a->N == 0) {
+        return 0.0;
+    }
+    return lf_parallel_sum(FN(ctc_unit), &ctx, units,
+                           a->steps * a->N * (a->C + lattice / (a->steps > 0 ? a->steps : 1)));
 }
 
 #undef PRIME
