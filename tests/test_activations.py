@@ -155,6 +155,21 @@ def test_softmax_family_extremes(name, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(ALONG_DIM))
+@pytest.mark.parametrize("C", [16, 37, 1000])
+def test_softmax_family_long_rows(name, C, dtype, rng):
+    """Rows long enough for the vectorized lanes (and a tail), with masked
+    (-inf) entries and a huge spread, along the last axis (unit stride) and
+    along axis 0 (strided): against torch."""
+    x = rng.normal(0, 3, (6, C)).astype(dtype)
+    x[1, ::3] = -np.inf
+    x[2, C // 2] = 1e4
+    x[3] = -1e4
+    for dim in (1, 0):
+        check_result(getattr(_F(), name)(x, dim), x, torch_along(name, x, dim), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_log_softmax_consistent_with_softmax(dtype, rng):
     """exp(log_softmax) == softmax, checked against a float64 reference formula."""
     x = rng.normal(0, 4, (6, 9)).astype(dtype)

@@ -151,3 +151,23 @@ def test_every_loss(row, dtype, reduction, restore_threads):
             results.append(tuple(np.asarray(r).tobytes() for r in res + res_out))
         for other in results[1:]:
             assert other == results[0], f"{row.name} {opts} differs between thread counts"
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid", "logsigmoid"])
+@pytest.mark.parametrize("shape,dim", [((400, 301), 1), ((100, 656), -1), ((20, 5000), 1),
+                                       ((40, 3, 700), 1), ((301, 400), 0)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations(name, shape, dim, dtype, restore_threads):
+    """The activations above the threading threshold: the same bits for 1, 2
+    and 3 threads, for unit-stride rows (the vectorized path) and strided ones
+    (dim=0, and the middle axis of a 3-d input)."""
+    import pylossfn.functional as F
+    rng = np.random.default_rng(shape[-1])
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    f = getattr(F, name)
+    results = []
+    for n in (1, 2, 3):
+        assert lf.set_num_threads(n) == n
+        y = f(x, dim) if "softmax" in name else f(x)
+        results.append(y.tobytes())
+    assert results[1] == results[0] and results[2] == results[0], f"{name} differs"

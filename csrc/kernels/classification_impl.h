@@ -497,22 +497,91 @@ FN(cross_entropy_probs)(const lf_classes *a)
                            FN(class_unit)(a), a->N * a->S * a->C);
 }
 
+typedef struct {
+    const lf_classes *a;
+    int log;
+} FN(softmax_ctx);
+
+/* Samples [start, start + count) of a (log-)softmax.  Unit-stride rows take
+ * the vectorized passes: the max, the exp pass (exp(x - m) stored, summed in
+ * double as cross-entropy sums it), then one scaling pass over the
+ * L1-resident row. */
+static double
+FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(softmax_ctx) *ctx = vc;
+    const lf_classes *a = ctx->a;
+    const int want_log = ctx->log;
+    const int unit = a->S == 1 && a->in_c == (ptrdiff_t)sizeof(T) &&
+                     a->g_c == (ptrdiff_t)sizeof(T);
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        const ptrdiff_t n = j / a->S, s = j % a->S;
+        if (unit) {
+            const T *restrict x = (const T *)AT(a->input, n, 0, 0, in);
+            T *restrict y = &GRAD(n, 0, 0);
+            const ptrdiff_t C = a->C;
+            const T m = FN(row_max)(x, C);
+            double acc[LF_CE_L];
+            for (int k = 0; k < LF_CE_L; k++) {
+                acc[k] = 0.0;
+            }
+            FN(ce_pass)(x, y, NULL, m, C, acc, NULL, 1, 0, 0);
+            double sum = 0.0;
+            for (int k = 0; k < LF_CE_L; k++) {
+                sum += acc[k];
+            }
+            if (want_log) {
+                const T lsum = M(log)((T)sum);
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    y[c] = (x[c] - m) - lsum;
+                }
+            }
+            else {
+                const T inv = (T)(1.0 / sum);
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    y[c] = y[c] * inv;
+                }
+            }
+            continue;
+        }
+        /* any layout: the same operations in the same order (lanes of
+         * FN(ce_pass), the max is exact), so the same bits */
+        const ptrdiff_t C = a->C, full = C - C % LF_CE_L;
+        T m = X(n, 0, s);
+        for (ptrdiff_t c = 1; c < C; c++) {
+            const T v = X(n, c, s);
+            m = v > m || v != v ? v : m;
+        }
+        double acc[LF_CE_L];
+        for (int k = 0; k < LF_CE_L; k++) {
+            acc[k] = 0.0;
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T e = V(exp)(X(n, c, s) - m);
+            GRAD(n, c, s) = e;
+            acc[c < full ? c % LF_CE_L : 0] += (double)e;
+        }
+        double sum = 0.0;
+        for (int k = 0; k < LF_CE_L; k++) {
+            sum += acc[k];
+        }
+        const T lsum = M(log)((T)sum), inv = (T)(1.0 / sum);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            GRAD(n, c, s) = want_log ? (X(n, c, s) - m) - lsum : GRAD(n, c, s) * inv;
+        }
+    }
+    return 0.0;
+}
+
 static void
 FN(softmax)(const lf_classes *a, int log)
 {
+    FN(softmax_ctx) ctx = {a, log};
     if (a->C == 0) {
         return;
     }
-    for (ptrdiff_t n = 0; n < a->N; n++) {
-        for (ptrdiff_t s = 0; s < a->S; s++) {
-            T max, lsum;
-            FN(log_softmax_shift)(a, n, s, &max, &lsum);
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T logp = (X(n, c, s) - max) - lsum;
-                GRAD(n, c, s) = log ? logp : V(exp)(logp);
-            }
-        }
-    }
+    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, FN(class_unit)(a),
+                          a->N * a->S * a->C);
 }
 
 #undef AT
