@@ -432,9 +432,18 @@ def jax_runner(jax, fdef, spec, inputs):
 # --------------------------------------------------------------------------- #
 
 
+SETTLE_S = 0.03  # pause before each sample (see time_many)
+
+
 def time_many(fns, budget_s, max_samples):
     """Median seconds per call of each fn, samples interleaved round-robin so
-    that a slow spell of the shared machine hits all of them alike."""
+    that a slow spell of the shared machine hits all of them alike.
+
+    Each sample starts after a pause and one untimed call: a library's worker
+    threads spin after their last job (libgomp, which torch uses, for up to
+    ~15 ms by default; pylossfn's pool ~0.2 ms), and on 2 cores the spinning
+    threads of the previous library would otherwise take a core from the
+    next one -- a training loop calls one library, not four in turn."""
     inner = []
     for fn in fns:
         t = _time_calls(fn, 1)
@@ -444,6 +453,8 @@ def time_many(fns, budget_s, max_samples):
     k = 0
     while k < 3 or (k < max_samples and time.perf_counter() < deadline):
         for i, fn in enumerate(fns):
+            time.sleep(SETTLE_S)
+            fn()
             samples[i].append(_time_calls_raw(fn, inner[i]))
         k += 1
     return [statistics.median(s) for s in samples]
