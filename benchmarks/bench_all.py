@@ -153,6 +153,7 @@ class Limit:
         self.lib = _membw_lib()
         self.threads = threads
         self.bw = {}
+        self.bw1 = {}
         self.exp_ns = {}
         self.log_ns = {}
         for dt in (np.float32, np.float64):
@@ -167,6 +168,12 @@ class Limit:
                                triad_bandwidth(self.lib, key, self.threads)
                                if key >= (1 << 20) else 0.0)
         return self.bw[key]
+
+    def bandwidth_one(self, key):
+        """Triad bandwidth of a `key`-byte footprint on one thread."""
+        if key not in self.bw1:
+            self.bw1[key] = triad_bandwidth(self.lib, key, 1)
+        return self.bw1[key]
 
     def seconds(self, spec, n, dt):
         item = np.dtype(dt).itemsize
@@ -516,6 +523,17 @@ def run_all(args, lf, torch, jax, specs, limit):
                             fns.append(f)
                     except Exception as e:  # noqa: BLE001
                         rec["jax_note"] = f"{type(e).__name__}: {e}"[:80]
+                if args.threads_used > 1 and n * c >= 1_000_000:
+                    ours_f = fns[0]
+
+                    def one_thread(f=ours_f, t=args.threads_used):
+                        lf.set_num_threads(1)
+                        try:
+                            f()
+                        finally:
+                            lf.set_num_threads(t)
+                    names.append("ours_1t")
+                    fns.append(one_thread)
                 nf = ndefs.get(spec.label)
                 if nf is not None and not spec.opts:
                     names.append("numpy")
@@ -545,7 +563,8 @@ def log(rec):
         return f"{rec[a] / rec[b]:.2f}" if a in rec and b in rec and rec[b] else "-"
     print(f"{rec['loss']:30s} {rec['size']:>10s} {rec['dtype']:8s} "
           f"ours {us(rec.get('ours'))} torch/ours {r('torch', 'ours')} "
-          f"jax/ours {r('jax', 'ours')} ours/limit {r('ours', 'limit')}"
+          f"jax/ours {r('jax', 'ours')} ours/limit {r('ours', 'limit')} "
+          f"threads/1 {r('ours_1t', 'ours')}"
           + (f"  MISMATCH {rec['mismatch']}" if "mismatch" in rec else ""), flush=True)
 
 
@@ -579,9 +598,14 @@ def report(meta, rows, limit, args):
         L.append("## The limit model\n")
         L.append("Triad bandwidth measured here (C loop `a = b + s c`, 4 bytes moved per byte "
                  "of `a`, counting the write-allocate read), by footprint:\n")
-        L.append("| footprint | GB/s |\n| ---: | ---: |")
+        L.append(f"| footprint | GB/s | GB/s on 1 thread | {limit.threads} threads / 1 |\n"
+                 "| ---: | ---: | ---: | ---: |")
         for k in sorted(limit.bw):
-            L.append(f"| {fmt_bytes(k)} | {limit.bw[k] / 1e9:.1f} |")
+            one = limit.bandwidth_one(k)
+            L.append(f"| {fmt_bytes(k)} | {limit.bw[k] / 1e9:.1f} | {one / 1e9:.1f} | "
+                     f"{limit.bw[k] / one:.2f} |")
+        L.append("\nThe last column bounds the thread speed-up (`Nt/1t` in the results) of a "
+                 "loss whose time is memory traffic.\n")
         L.append("")
         for dt in (np.float32, np.float64):
             L.append(f"- engine {np.dtype(dt).name}: exp (sigmoid) "
@@ -591,8 +615,8 @@ def report(meta, rows, limit, args):
                  "elements x (exps x t_exp + logs x t_log) / threads.\n")
     L.append("## All results\n")
     L.append("| loss | size | dtype | ours µs | torch µs | jax µs | numpy µs | limit µs | "
-             "torch/ours | jax/ours | ours/limit |")
-    L.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+             f"torch/ours | jax/ours | ours/limit | {meta['threads']}t/1t |")
+    L.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     notes = []
     for r in rows:
         def rat(a, b):
@@ -601,7 +625,7 @@ def report(meta, rows, limit, args):
         L.append(f"| {r['loss']}{flag} | {r['size']} | {r['dtype']} | {us(r.get('ours'))} | "
                  f"{us(r.get('torch'))} | {us(r.get('jax'))} | {us(r.get('numpy'))} | "
                  f"{us(r.get('limit'))} | {rat('torch', 'ours')} | {rat('jax', 'ours')} | "
-                 f"{rat('ours', 'limit')} |")
+                 f"{rat('ours', 'limit')} | {rat('ours_1t', 'ours')} |")
         for k in ("note", "torch_note", "jax_note", "mismatch"):
             if k in r:
                 notes.append(f"- {r['loss']} {r['size']} {r['dtype']}: {k}: {r[k]}")
@@ -609,13 +633,14 @@ def report(meta, rows, limit, args):
     L.append("## Worst ratio per loss\n")
     L.append("Over every size and dtype run: the lowest torch/ours and jax/ours, the highest "
              "ours/limit at >= 1M elements, and where each occurs.\n")
-    L.append("| loss | min torch/ours | at | min jax/ours | at | max ours/limit (>= 1M) | at |")
-    L.append("| --- | ---: | --- | ---: | --- | ---: | --- |")
+    L.append("| loss | min torch/ours | at | min jax/ours | at | max ours/limit (>= 1M) | at | "
+             f"min {meta['threads']}t/1t | at |")
+    L.append("| --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- |")
     for name in dict.fromkeys(r["loss"] for r in rows):
         rs = [r for r in rows if r["loss"] == name and r.get("ours")]
         cols = []
         for a, b, fn, filt in (("torch", "ours", min, None), ("jax", "ours", min, None),
-                               ("ours", "limit", max, "big")):
+                               ("ours", "limit", max, "big"), ("ours_1t", "ours", min, None)):
             cand = [(r[a] / r[b], f"{r['size']} {r['dtype']}") for r in rs
                     if r.get(a) and r.get(b) and (filt is None or _numel(r) >= 1_000_000)]
             if cand:
@@ -672,6 +697,7 @@ def main(argv=None):
     args.dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
     threads = args.threads or int(os.environ.get("PYLOSSFN_NUM_THREADS", 0)) or len(
         os.sched_getaffinity(0))
+    args.threads_used = threads
     os.environ["PYLOSSFN_NUM_THREADS"] = str(threads)
     import pylossfn as lf
     lf.set_num_threads(threads)
