@@ -185,15 +185,28 @@ FN(ce_pass)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdif
             }
         }
     }
-    for (; c < C; c++) {
-        const T d = x[c] - m;
-        const T e = V(exp)(d);
-        if (want_g) {
-            g[c] = e;
+    if (c < C) {
+        /* the last C mod L classes as one more lane-wide step, padded with
+         * lanes whose exp is 0 and whose smoothing term is 0 (a short row,
+         * C < L, would otherwise be all scalar code) */
+        const ptrdiff_t rest = C - c;
+        T xb[L], wb[L], eb[L];
+        for (int k = 0; k < L; k++) {
+            xb[k] = k < rest ? x[c + k] - m : (T)-INFINITY;
+            wb[k] = weighted && k < rest ? w[c + k] : (T)0;
         }
-        acc[0] += (double)e;
-        if (smooth) {
-            sx[0] += (double)(weighted ? w[c] * d : d);
+        for (int k = 0; k < L; k++) {
+            const T d = xb[k];
+            const T e = V(exp)(d);
+            eb[k] = e;
+            acc[k] += (double)e;
+            if (smooth) {
+                const T term = weighted ? wb[k] * d : d;
+                sx[k] += (double)(k < rest ? term : (T)0);
+            }
+        }
+        if (want_g) {
+            memcpy(g + c, eb, (size_t)rest * sizeof(T));
         }
     }
 }
