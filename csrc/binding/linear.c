@@ -73,27 +73,40 @@ get_long(const char *fname, PyObject *obj, long long *v)
 
 #define D(arr) ((double *)PyArray_DATA(arr))
 
+/* The arguments both tile functions start with: their count, then the tile
+ * (float32 or float64, which sets *type), its first class c0 and the class
+ * count C.  Borrowed references only. */
+static int
+tile_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
+          int *type, PyArrayObject **tile, long long *c0, long long *C)
+{
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", fname, want);
+        return -1;
+    }
+    if (!PyArray_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s: tile must be an ndarray", fname);
+        return -1;
+    }
+    *type = PyArray_TYPE((PyArrayObject *)args[0]);
+    if (*type != NPY_FLOAT && *type != NPY_DOUBLE) {
+        return bad(fname, "tile must be float32 or float64");
+    }
+    if (get(fname, "tile", args[0], *type, 2, -1, -1, 1, 1, 0, tile) < 0 ||
+        get_long(fname, args[1], c0) < 0 || get_long(fname, args[2], C) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 PyObject *
 py_lce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 {
     static const char *fname = "_lce_tile";
-    if (nargs != 17) {
-        PyErr_SetString(PyExc_TypeError, "_lce_tile takes 17 arguments");
-        return NULL;
-    }
     PyArrayObject *tile, *target, *probs, *weight, *m, *s, *a, *b, *lse, *rowscale;
     long long c0, C, ignore_index, mode, grad;
-    if (!PyArray_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "_lce_tile: tile must be an ndarray");
-        return NULL;
-    }
-    const int type = PyArray_TYPE((PyArrayObject *)args[0]);
-    if (type != NPY_FLOAT && type != NPY_DOUBLE) {
-        bad(fname, "tile must be float32 or float64");
-        return NULL;
-    }
-    if (get(fname, "tile", args[0], type, 2, -1, -1, 1, 1, 0, &tile) < 0 ||
-        get_long(fname, args[1], &c0) < 0 || get_long(fname, args[2], &C) < 0) {
+    int type;
+    if (tile_args(fname, args, nargs, 17, &type, &tile, &c0, &C) < 0) {
         return NULL;
     }
     const npy_intp rows = PyArray_DIM(tile, 0), cols = PyArray_DIM(tile, 1);
@@ -165,23 +178,10 @@ PyObject *
 py_lbce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 {
     static const char *fname = "_lbce_tile";
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "_lbce_tile takes 10 arguments");
-        return NULL;
-    }
     PyArrayObject *tile, *pos, *pos_weight, *loss, *out, *rowscale, *go;
     long long c0, C, grad;
-    if (!PyArray_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "_lbce_tile: tile must be an ndarray");
-        return NULL;
-    }
-    const int type = PyArray_TYPE((PyArrayObject *)args[0]);
-    if (type != NPY_FLOAT && type != NPY_DOUBLE) {
-        bad(fname, "tile must be float32 or float64");
-        return NULL;
-    }
-    if (get(fname, "tile", args[0], type, 2, -1, -1, 1, 1, 0, &tile) < 0 ||
-        get_long(fname, args[1], &c0) < 0 || get_long(fname, args[2], &C) < 0 ||
+    int type;
+    if (tile_args(fname, args, nargs, 10, &type, &tile, &c0, &C) < 0 ||
         get_long(fname, args[9], &grad) < 0) {
         return NULL;
     }
