@@ -62,6 +62,7 @@
 typedef struct {
     T alpha, gamma;
     int use_alpha;
+    int mode; /* ML_POW_*: how the block computes m^gamma */
 } FN(focal_param);
 
 typedef struct {
@@ -79,28 +80,66 @@ FN(sig_pair)(T x, T *s, T *q)
     return e;
 }
 
-/* m^g, with the common integer exponents done by multiplication. */
-static inline T
-FN(ml_pow)(T m, T g)
+/* How a focal block forms m^gamma: by multiplication for the common integer
+ * exponents (exact, as before), else by FN(pow_w). */
+#ifndef ML_POW_GEN
+#define ML_POW_GEN 0
+#define ML_POW_0 1
+#define ML_POW_1 2
+#define ML_POW_2 3
+#define ML_POW_4 4
+#endif
+
+/* |m|^g in double, with no branch and no call so that the loops vectorize:
+ * exp(g log |m|) by vecmath.h, 0 at m = 0 for g > 0 and inf for g < 0, then
+ * times sgn = FN(pow_sign)(g) where m < 0, which makes it C's (and torch's)
+ * pow(m, g) for every g != 0 (the callers select 1 where g = 0: 0 log 0 is
+ * nan).  sgn is a parameter because a loop-invariant condition in a select
+ * stops gcc from vectorizing the loop: focal hoists it.  In double for
+ * either dtype: the relative error is about |g log m| ulp of a double (below
+ * 1e-12 for the gammas and probabilities met here), so a float32 weight is
+ * as accurate as powf's. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_w)(double m, double g, double sgn)
 {
-    if (g == 1) {
-        return m;
-    }
-    if (g == 2) {
-        return m * m;
-    }
-    if (g == 4) {
-        const T m2 = m * m;
-        return m2 * m2;
-    }
-    return M(pow)(m, g);
+    const double am = m < 0 ? -m : m;
+    const double w = VM(lf_vexp)(g * VM(lf_vlog)(am));
+    return m < 0 ? w * sgn : w;
 }
 
-LF_EW_BLOCK(focal_block)
+/* pow(m, g) / |m|^g for m < 0: -1 for an odd integer g, 1 for an even one,
+ * nan otherwise.  In double arithmetic only (a mask from integer bits would
+ * not mix with the double selects): adding 2^52 rounds a double below 2^52
+ * to an integer, and g is odd where |g| / 2 rounds to an integer other than
+ * |g| / 2.  Doubles from 2^52 on are integers, from 2^53 on even. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_sign)(double g)
 {
-    const lf_ew_row *r = vr;
+    const double ag = g < 0 ? -g : g;
+    const double ri = (ag + 0x1p52) - 0x1p52;
+    const double hi = (ag * 0.5 + 0x1p52) - 0x1p52;
+    const int isint = !(ag < 0x1p52) || ri == ag;
+    const int odd = ag < 0x1p53 && 2.0 * hi != ag;
+    return isint ? (odd ? -1.0 : 1.0) : (double)NAN;
+}
+
+/* pow(0, h): what autograd's pow'(0) = g 0^(g - 1) uses. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_zero)(double h)
+{
+    return h > 0 ? 0.0 : (h == 0 ? 1.0 : (double)INFINITY);
+}
+
+/* One focal block with m^g formed as `mode` says (a constant after
+ * inlining, so each mode's loop has no test on it).  Written without
+ * branches on the data and without calls: in the common case (LF_EW_BLOCK's
+ * copy for contiguous operands with no Hessian) the loop vectorizes. */
+static inline LF_ALWAYS_INLINE double
+FN(focal_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int mode)
+{
     const FN(focal_param) *pr = r->user;
     const T g = pr->gamma, alpha = pr->alpha;
+    const double gd = (double)g, sgn = FN(pow_sign)(gd);
     const int use_alpha = pr->use_alpha;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
@@ -113,7 +152,31 @@ LF_EW_BLOCK(focal_block)
         const T e = FN(sig_pair)(x, &s, &q);
         const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + V(log1p_unit)(e, (T)1 / ((T)1 + e));
         const T m = s * (1 - y) + q * y;
-        const T w = FN(ml_pow)(m, g);
+        /* w = m^g and, for the gradient where g != 0 and m != 0,
+         * m^(g - 1) = w / m (in double in the general case: for g < 1 it
+         * can exceed a float where s q is tiny, their product cannot) */
+        T w, pm1 = 0;
+        double wd = 1.0;
+        if (mode == ML_POW_0) {
+            w = 1;
+        }
+        else if (mode == ML_POW_1) {
+            w = m;
+            pm1 = 1;
+        }
+        else if (mode == ML_POW_2) {
+            w = m * m;
+            pm1 = m;
+        }
+        else if (mode == ML_POW_4) {
+            const T m2 = m * m;
+            w = m2 * m2;
+            pm1 = m2 * m;
+        }
+        else {
+            wd = FN(pow_w)((double)m, gd, sgn); /* g != 0 here */
+            w = (T)wd;
+        }
         const T at = use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
         const T l = at * ce * w;
         lb[i] = l;
@@ -121,11 +184,15 @@ LF_EW_BLOCK(focal_block)
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            T d = (s - y) * w;
-            /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
-            if (g != 0 && m != 0) {
-                const T pm1 = w != 0 ? w / m : M(pow)(m, g - 1);
-                d += g * ce * pm1 * s * q * (1 - 2 * y);
+            const T d0 = (s - y) * w;
+            T d = d0;
+            if (mode != ML_POW_0) {
+                /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
+                const T corr = mode == ML_POW_GEN
+                                   ? (T)(gd * (double)ce * (wd / (double)m) * (double)s *
+                                         (double)q * (double)(1 - 2 * y))
+                                   : g * ce * pm1 * s * q * (1 - 2 * y);
+                d = (g != 0 && m != 0) ? d0 + corr : d0;
             }
             STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
@@ -144,21 +211,46 @@ LF_EW_BLOCK(focal_block)
     return FN(sum_block)(lb, n);
 }
 
+LF_EW_BLOCK(focal_block)
+{
+    const lf_ew_row *r = vr;
+    switch (((const FN(focal_param) *)r->user)->mode) {
+    case ML_POW_0:
+        return FN(focal_run)(r, start, n, ML_POW_0);
+    case ML_POW_1:
+        return FN(focal_run)(r, start, n, ML_POW_1);
+    case ML_POW_2:
+        return FN(focal_run)(r, start, n, ML_POW_2);
+    case ML_POW_4:
+        return FN(focal_run)(r, start, n, ML_POW_4);
+    default:
+        return FN(focal_run)(r, start, n, ML_POW_GEN);
+    }
+}
+
 static double
 FN(sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
 {
     const T one = 1, scale = (T)a->scale;
-    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0};
+    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0, ML_POW_GEN};
+    pr.mode = pr.gamma == 0   ? ML_POW_0
+              : pr.gamma == 1 ? ML_POW_1
+              : pr.gamma == 2 ? ML_POW_2
+              : pr.gamma == 4 ? ML_POW_4
+                              : ML_POW_GEN;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
     return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(focal_block), &pr);
 }
 
-LF_EW_BLOCK(asl_block)
+/* One ASL block; `clipped` (clip > 0) is a constant after inlining.  As
+ * focal_run, branch-free and call-free outside the Hessian. */
+static inline LF_ALWAYS_INLINE double
+FN(asl_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int clipped)
 {
-    const lf_ew_row *r = vr;
     const FN(asl_param) *pr = r->user;
     const T gn = pr->gamma_neg, gp = pr->gamma_pos, clip = pr->clip, eps = pr->eps;
+    const T log_eps = pr->log_eps;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     char *ph = lf_row_at(r, LF_EW_HESS, start);
@@ -168,36 +260,39 @@ LF_EW_BLOCK(asl_block)
         const T y = LOAD(LF_EW_TARGET, i);
         T s, q;
         const T e = FN(sig_pair)(x, &s, &q);
+        const T inv = (T)1 / ((T)1 + e);
         const T sq = s * q; /* ds/dx */
-        /* y term: log max(s, eps) */
-        T lp = pr->log_eps, dlp = 0;
-        if (!(s < eps)) { /* a nan logit stays nan, as in the reference */
-            lp = (x < 0 ? x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
-            dlp = q;
-        }
+        /* y term: log max(s, eps); a nan logit stays nan, as in the reference */
+        const int okp = !(s < eps);
+        const T lp = okp ? (x < 0 ? x : (T)0) - V(log1p_inv)(e, inv) : log_eps;
+        const T dlp = okp ? q : (T)0;
         /* (1 - y) term: the clipped negative probability v and u = 1 - v */
-        T v = q, u = s, du = sq;
-        if (clip > 0) {
-            v = q + clip;
-            if (v > 1) {
-                v = 1;
-                u = 0;
-                du = 0;
-            }
-            else {
-                u = s - clip;
-                u = u > 0 ? u : (T)0;
-            }
+        T v = q, u = s, du = sq, lv;
+        if (clipped) {
+            /* log v as log(vc) or 0, not log(v): gcc would thread v = 1 into
+             * log's range test and make a select of masks it cannot vectorize */
+            const T vc = q + clip;
+            const int over = vc > 1;
+            T uc = s - clip;
+            uc = uc > 0 ? uc : (T)0;
+            v = over ? (T)1 : vc;
+            u = over ? (T)0 : uc;
+            du = over ? (T)0 : sq;
+            const T lvc = V(log)(vc);
+            lv = over ? (T)0 : lvc;
         }
-        T ln = pr->log_eps, dln = 0;
-        if (!(v < eps)) {
-            ln = clip > 0 ? V(log)(v) : (x > 0 ? -x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
-            dln = -du / v;
+        else {
+            lv = (x > 0 ? -x : (T)0) - V(log1p_inv)(e, inv);
         }
+        const int okn = !(v < eps);
+        const T ln = okn ? lv : log_eps;
+        const T dln = okn ? -du / v : (T)0;
         const T los = y * lp + (1 - y) * ln;
         const T m = y * q + (1 - y) * u;
         const T g = gp * y + gn * (1 - y);
-        const T w = FN(ml_pow)(m, g);
+        const double gd = (double)g, wp = FN(pow_w)((double)m, gd, FN(pow_sign)(gd));
+        const double wd = g == 0 ? 1.0 : wp;
+        const T w = (T)wd;
         const T l = -los * w;
         lb[i] = l;
         if (po) {
@@ -206,18 +301,17 @@ LF_EW_BLOCK(asl_block)
         if (pg) {
             const T dlos = y * dlp + (1 - y) * dln;
             const T dm = (1 - y) * du - y * sq;
-            T dw = 0;
-            if (g != 0 && dm != 0) {
-                const T pm1 = (m != 0 && w != 0) ? w / m : M(pow)(m, g - 1);
-                dw = g * pm1 * dm;
-            }
+            /* dw = g m^(g-1) dm, 0 where g = 0 or dm = 0; m^(g-1) = w / m,
+             * in double (it can exceed a float where dm is tiny) */
+            const double pm1 = m != 0 ? wd / (double)m : FN(pow_zero)(gd - 1.0);
+            const T dw = (g != 0 && dm != 0) ? (T)(gd * pm1 * (double)dm) : (T)0;
             STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
         if (ph) {
             const T d2s = sq * (q - s);                  /* d2s/dx2 */
             const T d2u = du != 0 ? d2s : (T)0;          /* 0 where u is clamped */
-            const T d2lp = !(s < eps) ? -sq : (T)0;       /* (log s)'' = -sq */
-            const T d2ln = !(v < eps) ? -d2u / v - (du / v) * (du / v) : (T)0;
+            const T d2lp = okp ? -sq : (T)0;              /* (log s)'' = -sq */
+            const T d2ln = okn ? -d2u / v - (du / v) * (du / v) : (T)0;
             const T dlos = y * dlp + (1 - y) * dln;
             const T d2los = y * d2lp + (1 - y) * d2ln;
             const T dm = (1 - y) * du - y * sq;
@@ -242,6 +336,15 @@ LF_EW_BLOCK(asl_block)
         }
     }
     return FN(sum_block)(lb, n);
+}
+
+LF_EW_BLOCK(asl_block)
+{
+    const lf_ew_row *r = vr;
+    if (((const FN(asl_param) *)r->user)->clip > 0) {
+        return FN(asl_run)(r, start, n, 1);
+    }
+    return FN(asl_run)(r, start, n, 0);
 }
 
 static double
