@@ -312,6 +312,27 @@ def test_soft_f1_eps():
     assert_close(grad, want_grad, np.float64)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_soft_f1_many_labels(dtype, order):
+    # more labels than one work unit of the kernel holds (256), with a ragged
+    # last unit, contiguous (the vectorized loops) and not: every label's
+    # cost and gradient against the reference
+    rng = np.random.default_rng(seed("softf1-many", order))
+    x = rng.normal(0.0, 2.5, (150, 600)).astype(dtype)
+    y = labels(rng, x.shape, "soft").astype(dtype)
+    go = rng.normal(size=600)
+    want_loss, want_grad = oracle(ref_soft_f1, x, y, "none", go)
+    x, y = np.asarray(x, order=order), np.asarray(y, order=order)
+    loss, grad = lf.SoftF1Loss(reduction="none").forward_backward(
+        x, y, grad_output=go.astype(dtype)
+    )
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, scale=max(1e-3, float(np.abs(want_grad).max())))
+    total = lf.SoftF1Loss(reduction="sum")(x, y)
+    np.testing.assert_allclose(total, want_loss.sum(), rtol=RTOL[dtype])
+
+
 def test_focal_targets_outside_unit_interval_follow_the_formula():
     # no domain check, as torchvision: the same formula, integer gamma
     x = np.array([[-2.0, 0.5, 3.0, -1.0]])

@@ -448,46 +448,103 @@ FN(ksum_into)(double *sum, double *comp, double v)
     *comp = k.comp;
 }
 
-static double
-FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
+/* Columns per soft-F1 work unit: a label's counts are summed by one unit,
+ * in row order, so they do not depend on how the units are spread over the
+ * threads; 256 floats are 1 KiB of each row. */
+#ifndef ML_SF1_COLS
+#define ML_SF1_COLS 256
+#endif
+
+typedef struct {
+    const lf_multilabel *a;
+    double eps;
+    double *work;
+} FN(sf1_ctx);
+
+/* The first pass over the rows [n0, n1) of labels [c0, c1): p y and p + y
+ * into tp_blk / den_blk, dp/dx = s q into the gradient buffer.  `contig` (a
+ * constant after inlining) says that input, target and gradient are
+ * unit-stride along the labels, so the inner loop vectorizes. */
+static inline LF_ALWAYS_INLINE void
+FN(sf1_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0, ptrdiff_t c1,
+               double *restrict tp_blk, double *restrict den_blk, const int contig,
+               const int grad)
 {
-    const ptrdiff_t N = a->N, C = a->C;
-    /* per label: compensated totals of p y and p + y, and the plain partial
-     * sums of the current block of rows */
-    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
-    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
-    for (ptrdiff_t k = 0; k < 6 * C; k++) {
-        work[k] = 0.0;
-    }
-    /* rows outer, labels inner, so a C-contiguous [N, C] input is read in
-     * order; blocks of rows are summed plainly and combined with Neumaier
-     * compensation, so the counts stay exact to rounding for any N */
-    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
-        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
-        for (ptrdiff_t n = n0; n < n1; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        if (contig) {
+            const T *restrict xr = (const T *)(a->input + n * a->in_n);
+            const T *restrict yr = (const T *)(a->target + n * a->t_n);
+            T *restrict gr = grad ? (T *)(a->grad + n * a->g_n) : NULL;
+            for (ptrdiff_t c = c0; c < c1; c++) {
+                const T y = yr[c];
+                T s, q;
+                FN(sig_pair)(xr[c], &s, &q);
+                tp_blk[c] += (double)(s * y);
+                den_blk[c] += (double)s + (double)y;
+                if (grad) {
+                    gr[c] = s * q; /* dp/dx, kept for the gradient pass */
+                }
+            }
+        }
+        else {
+            for (ptrdiff_t c = c0; c < c1; c++) {
                 const T y = MY(n, c);
                 T s, q;
                 FN(sig_pair)(MX(n, c), &s, &q);
                 tp_blk[c] += (double)(s * y);
                 den_blk[c] += (double)s + (double)y;
-                if (a->grad) {
-                    MGRAD(n, c) = s * q; /* dp/dx, kept for the gradient pass */
+                if (grad) {
+                    MGRAD(n, c) = s * q;
                 }
             }
         }
-        for (ptrdiff_t c = 0; c < C; c++) {
+    }
+}
+
+/* Soft-F1 for the labels [u ML_SF1_COLS, (u + 1) ML_SF1_COLS): their
+ * counts over every row, costs (into tp_c, read by FN(soft_f1) in label
+ * order), Hessian and gradient.  Returns 0 (the sum is formed afterwards). */
+static double
+FN(sf1_unit)(void *vctx, ptrdiff_t u)
+{
+    const FN(sf1_ctx) *ctx = vctx;
+    const lf_multilabel *a = ctx->a;
+    const ptrdiff_t N = a->N, C = a->C;
+    const ptrdiff_t c0 = u * ML_SF1_COLS, c1 = C - c0 < ML_SF1_COLS ? C : c0 + ML_SF1_COLS;
+    const double eps = ctx->eps;
+    double *work = ctx->work;
+    /* per label: compensated totals of p y and p + y, and the plain partial
+     * sums of the current block of rows */
+    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
+    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
+    for (ptrdiff_t c = c0; c < c1; c++) {
+        tp[c] = tp_c[c] = den[c] = den_c[c] = tp_blk[c] = den_blk[c] = 0.0;
+    }
+    const int contig = a->in_c == (ptrdiff_t)sizeof(T) && a->t_c == (ptrdiff_t)sizeof(T) &&
+                       (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
+    /* blocks of rows are summed plainly and combined with Neumaier
+     * compensation, so the counts stay exact to rounding for any N */
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
+        if (contig && a->grad) {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 1, 1);
+        }
+        else if (contig) {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 1, 0);
+        }
+        else {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 0, a->grad != NULL);
+        }
+        for (ptrdiff_t c = c0; c < c1; c++) {
             FN(ksum_into)(&tp[c], &tp_c[c], tp_blk[c]);
             FN(ksum_into)(&den[c], &den_c[c], den_blk[c]);
             tp_blk[c] = den_blk[c] = 0.0;
         }
     }
-    lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t c = 0; c < C; c++) {
+    for (ptrdiff_t c = c0; c < c1; c++) {
         const double A = 2.0 * (tp[c] + tp_c[c]);
         const double B = (den[c] + den_c[c]) + eps;
         const double cost = 1.0 - A / B;
-        lf_ksum_add(&total, cost);
         if (a->out) {
             *(T *)(a->out + c * a->out_step) = (T)cost;
         }
@@ -496,13 +553,15 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
         const double g = (double)MGO(c);
         tp_blk[c] = g * A / (B * B);
         den_blk[c] = 2.0 * g / B;
+        den[c] = B;
+        tp_c[c] = cost;
     }
     if (a->hess) { /* before the gradient pass, which overwrites d = sq */
         for (ptrdiff_t n = 0; n < N; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
+            for (ptrdiff_t c = c0; c < c1; c++) {
                 T s, q;
                 FN(sig_pair)(MX(n, c), &s, &q);
-                const double d = (double)MGRAD(n, c), B = (den[c] + den_c[c]) + eps;
+                const double d = (double)MGRAD(n, c), B = den[c];
                 *(T *)(a->hess + n * a->g_n + c * a->g_c) =
                     (T)((tp_blk[c] - (double)MY(n, c) * den_blk[c]) *
                         (d * ((double)q - (double)s) - 2.0 * d * d / B));
@@ -510,12 +569,37 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
         }
     }
     if (a->grad) {
+        const double *restrict fa = tp_blk, *restrict fb = den_blk;
         for (ptrdiff_t n = 0; n < N; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
-                MGRAD(n, c) =
-                    (T)((double)MGRAD(n, c) * (tp_blk[c] - (double)MY(n, c) * den_blk[c]));
+            if (contig) {
+                const T *restrict yr = (const T *)(a->target + n * a->t_n);
+                T *restrict gr = (T *)(a->grad + n * a->g_n);
+                for (ptrdiff_t c = c0; c < c1; c++) {
+                    gr[c] = (T)((double)gr[c] * (fa[c] - (double)yr[c] * fb[c]));
+                }
+            }
+            else {
+                for (ptrdiff_t c = c0; c < c1; c++) {
+                    MGRAD(n, c) = (T)((double)MGRAD(n, c) * (fa[c] - (double)MY(n, c) * fb[c]));
+                }
             }
         }
+    }
+    return 0.0;
+}
+
+static double
+FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
+{
+    const ptrdiff_t C = a->C;
+    /* units of ML_SF1_COLS labels on the pool; each label's counts, cost and
+     * gradient come from one unit, so nothing depends on the thread count */
+    FN(sf1_ctx) ctx = {a, eps, work};
+    const ptrdiff_t units = (C + ML_SF1_COLS - 1) / ML_SF1_COLS;
+    (void)lf_parallel_sum(FN(sf1_unit), &ctx, units, a->N * C * (a->hess ? 6 : 3));
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        lf_ksum_add(&total, work[C + c]); /* the costs, in label order */
     }
     return lf_ksum_value(&total);
 }
