@@ -333,6 +333,33 @@ def test_soft_f1_many_labels(dtype, order):
     np.testing.assert_allclose(total, want_loss.sum(), rtol=RTOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zlpr_long_rows(dtype):
+    # rows longer than the kernel's summation block (128 labels), summed
+    # by the vectorized loops (C order) and the strided ones (a view with a
+    # label stride): both as the reference, and the same bits; a nan logit
+    # makes its row's loss and gradient nan
+    rng = np.random.default_rng(seed("zlpr-long", dtype.__name__))
+    x = rng.normal(0.0, 3.0, (12, 300)).astype(dtype)
+    y = labels(rng, x.shape, "soft").astype(dtype)
+    y[::3] = labels(rng, (4, 300), "hard")
+    go = rng.normal(size=12)
+    want_loss, want_grad = oracle(ref_zlpr, x, y, "none", go)
+    crit = lf.ZLPRLoss(reduction="none")
+    loss, grad = crit.forward_backward(x, y, grad_output=go.astype(dtype))
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, scale=max(1e-3, float(np.abs(want_grad).max())))
+    xs, ys = np.zeros((12, 600), dtype), np.zeros((12, 600), dtype)
+    xs[:, ::2], ys[:, ::2] = x, y
+    loss_s, grad_s = crit.forward_backward(xs[:, ::2], ys[:, ::2], grad_output=go.astype(dtype))
+    np.testing.assert_array_equal(loss_s, loss)
+    np.testing.assert_array_equal(grad_s, grad)
+    x[5, 200] = np.nan
+    loss, grad = crit.forward_backward(x, y, grad_output=go.astype(dtype))
+    assert np.isnan(loss[5]) and np.isnan(grad[5]).all()
+    assert np.isfinite(np.delete(loss, 5)).all() and np.isfinite(np.delete(grad, 5, 0)).all()
+
+
 def test_focal_targets_outside_unit_interval_follow_the_formula():
     # no domain check, as torchvision: the same formula, integer gamma
     x = np.array([[-2.0, 0.5, 3.0, -1.0]])

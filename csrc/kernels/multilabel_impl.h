@@ -360,60 +360,122 @@ FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, doub
     return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(asl_block), &pr);
 }
 
+/* The order-preserving unsigned key of a float (see FN(row_max)) and back. */
+static inline LF_ALWAYS_INLINE T_UINT
+FN(fkey)(T v)
+{
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    T_UINT k;
+    memcpy(&k, &v, sizeof(T));
+    return (k & sign) ? ~k : (k | sign);
+}
+
+static inline LF_ALWAYS_INLINE T
+FN(funkey)(T_UINT k)
+{
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    k = (k & sign) ? (k ^ sign) : ~k;
+    T v;
+    memcpy(&v, &k, sizeof(T));
+    return v;
+}
+
+/* One ZLPR row: its loss in double (returned), the shifts and exp-sums of
+ * its two log-sum-exps (*mn, *mp, *sn, *sp, for the Hessian), and its
+ * gradient.  `contig` (a constant after inlining) says that logits, labels
+ * and gradient are unit-stride along the row: then the loops have no test
+ * on the data left in them and vectorize.  The other copy runs the same
+ * operations in the same order on strided operands, so both give the same
+ * bits.  The shifts are maxima of order-preserving integer keys (gcc
+ * vectorizes those, not a float max), with the labels left out keyed as 0,
+ * where both maxima start; a nan logit that comes out on top makes the loss
+ * nan, as its term of the sum would.  The exp-sums go through a buffer and
+ * FN(sum_block), block by block. */
+static inline LF_ALWAYS_INLINE double
+FN(zlpr_row)(const lf_multilabel *a, ptrdiff_t j, const int contig, T *mn_out, T *mp_out,
+             double *sn_out, double *sp_out)
+{
+    const ptrdiff_t C = a->C;
+    const char *xb = a->input + j * a->in_n, *yb = a->target + j * a->t_n;
+    const ptrdiff_t xs = contig ? (ptrdiff_t)sizeof(T) : a->in_c;
+    const ptrdiff_t ys = contig ? (ptrdiff_t)sizeof(T) : a->t_c;
+#define ZX(c) (*(const T *)(xb + (c) * xs))
+#define ZY(c) (*(const T *)(yb + (c) * ys))
+    const T_UINT zero = FN(fkey)((T)0);
+    T_UINT kn = zero, kp = zero;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T x = ZX(c), y = ZY(c);
+        const T_UINT k1 = y != 1 ? FN(fkey)(x) : zero;
+        const T_UINT k2 = y != 0 ? FN(fkey)(-x) : zero;
+        kn = k1 > kn ? k1 : kn;
+        kp = k2 > kp ? k2 : kp;
+    }
+    const T mn = FN(funkey)(kn), mp = FN(funkey)(kp);
+    double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
+    T bn[LF_PAIRWISE_BLOCK], bp[LF_PAIRWISE_BLOCK];
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t m = C - c0 < LF_PAIRWISE_BLOCK ? C - c0 : LF_PAIRWISE_BLOCK;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const T x = ZX(c0 + i), y = ZY(c0 + i);
+            const T en = (1 - y) * V(exp)(x - mn), ep = y * V(exp)(-x - mp);
+            bn[i] = y != 1 ? en : (T)0;
+            bp[i] = y != 0 ? ep : (T)0;
+        }
+        sn += FN(sum_block)(bn, m);
+        sp += FN(sum_block)(bp, m);
+    }
+    const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
+    if (a->grad) {
+        char *gb = a->grad + j * a->g_n;
+        const ptrdiff_t gs = contig ? (ptrdiff_t)sizeof(T) : a->g_c;
+        if (ld != ld) {
+            /* A nan logit makes the row's loss nan; as in torch's
+             * log-sum-exp (and Su's masked formula), it makes the whole
+             * row's gradient nan too, not only the half of the sum it
+             * stands in. */
+            for (ptrdiff_t c = 0; c < C; c++) {
+                *(T *)(gb + c * gs) = (T)NAN;
+            }
+        }
+        else {
+            /* in double: with a tiny soft label a sum can be tiny, and
+             * g / sum would overflow a float although every product is
+             * moderate */
+            const double g = (double)MGO(j);
+            const double kfn = g / sn, kfp = g / sp;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T x = ZX(c), y = ZY(c);
+                const double dn = (double)((1 - y) * V(exp)(x - mn)) * kfn;
+                const double dp = (double)(y * V(exp)(-x - mp)) * kfp;
+                *(T *)(gb + c * gs) = (T)((y != 1 ? dn : 0.0) - (y != 0 ? dp : 0.0));
+            }
+        }
+    }
+#undef ZX
+#undef ZY
+    *mn_out = mn;
+    *mp_out = mp;
+    *sn_out = sn;
+    *sp_out = sp;
+    return ld;
+}
+
 static double
 FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_multilabel *a = va;
     const ptrdiff_t C = a->C;
+    const int contig = a->in_c == (ptrdiff_t)sizeof(T) && a->t_c == (ptrdiff_t)sizeof(T) &&
+                       (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
-        /* shifts of the two log-sum-exps; 0 stands for the implicit logit */
-        T mn = 0, mp = 0;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T x = MX(j, c), y = MY(j, c);
-            if (y != 1 && x > mn) {
-                mn = x;
-            }
-            if (y != 0 && -x > mp) {
-                mp = -x;
-            }
-        }
-        double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T x = MX(j, c), y = MY(j, c);
-            if (y != 1) {
-                sn += (double)((1 - y) * V(exp)(x - mn));
-            }
-            if (y != 0) {
-                sp += (double)(y * V(exp)(-x - mp));
-            }
-        }
-        const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
-        const T l = (T)ld;
+        T mn, mp;
+        double sn, sp;
+        const double ld = contig ? FN(zlpr_row)(a, j, 1, &mn, &mp, &sn, &sp)
+                                 : FN(zlpr_row)(a, j, 0, &mn, &mp, &sn, &sp);
         acc[j & 7] += ld;
         if (a->out) {
-            *(T *)(a->out + j * a->out_step) = l;
-        }
-        if (a->grad) {
-            /* in double: with a tiny soft label a sum can be tiny, and g / sum
-             * would overflow a float although every product is moderate */
-            const double g = (double)MGO(j);
-            const double kn = g / sn, kp = g / sp;
-            /* A nan logit makes the row's loss nan; as in torch's log-sum-exp
-             * (and Su's masked formula), it makes the whole row's gradient nan
-             * too, not only the half of the sum it stands in. */
-            const int nan_row = ld != ld;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T x = MX(j, c), y = MY(j, c);
-                double d = 0.0;
-                if (y != 1) {
-                    d += (double)((1 - y) * V(exp)(x - mn)) * kn;
-                }
-                if (y != 0) {
-                    d -= (double)(y * V(exp)(-x - mp)) * kp;
-                }
-                MGRAD(j, c) = nan_row ? (T)NAN : (T)d;
-            }
+            *(T *)(a->out + j * a->out_step) = (T)ld;
         }
         if (a->hess) {
             const double g = (double)MGO(j);
