@@ -180,6 +180,57 @@ def test_asl_parameters(gamma_neg, gamma_pos, clip, eps, kind):
     np.testing.assert_array_equal(F.asymmetric_loss(x, y, reduction="none", **opts), loss)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "name, opts",
+    [
+        ("focal", {"alpha": 0.25, "gamma": 0.5}),
+        ("focal", {"alpha": -1.0, "gamma": 3.0}),
+        ("focal", {"alpha": 0.6, "gamma": 3.7}),
+        ("asl", {"gamma_neg": 4.0, "gamma_pos": 1.0, "clip": 0.05, "eps": 1e-8}),
+        ("asl", {"gamma_neg": 2.5, "gamma_pos": 0.0, "clip": 0.0, "eps": 1e-8}),
+    ],
+)
+def test_focusing_weight_in_the_reduced_path(dtype, name, opts):
+    # a reduced loss of contiguous operands takes the kernels' vectorized
+    # copy, where m^gamma is exp(gamma log m): the reference, and the
+    # per-element path, agree with it (hard and soft labels, large logits;
+    # not those where sigmoid rounds to 0 or 1, where for gamma < 1 autograd
+    # forms 0 * inf, see test_extreme_logits)
+    rng = np.random.default_rng(seed("reduced-weight", name, repr(opts)))
+    x = rng.normal(0.0, 4.0, (37, 29))
+    x[0, :7] = [-30.0, -12.0, -5.0, 0.0, 5.0, 12.0, 30.0]
+    y = labels(rng, x.shape, "hard")
+    y[1::2] = rng.random((18, 29))
+    x, y = x.astype(dtype), y.astype(dtype)
+    ref = (lambda a, b: ref_focal(a, b, **opts)) if name == "focal" else (
+        lambda a, b: ref_asl(a, b, **opts)
+    )
+    cls = lf.SigmoidFocalLoss if name == "focal" else lf.AsymmetricLoss
+    want_loss, want_grad = oracle(ref, x, y, "sum")
+    loss, grad = cls(reduction="sum", **opts).forward_backward(x, y)
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, scale=max(1e-3, float(np.abs(want_grad).max())))
+    none_loss, none_grad = cls(reduction="none", **opts).forward_backward(x, y)
+    np.testing.assert_allclose(none_grad, grad, rtol=RTOL[dtype] / 100, atol=0)
+    np.testing.assert_allclose(np.sum(none_loss, dtype=np.float64), loss, rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("gamma", [3.0, 2.5, 0.5])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_focal_weight_of_negative_base(gamma, reduction):
+    # targets outside [0, 1] make 1 - p_t negative: torch's pow is finite for
+    # an odd integer gamma and nan otherwise, and so is ours, in both paths
+    x = np.array([[-2.0, 0.5, 3.0, -1.0, 1.5, -0.2, 0.7, 2.2, -3.1]])
+    y = np.array([[1.5, -0.5, 2.0, -1.0, 0.3, 1.0, 0.0, 3.0, -2.0]])
+    opts = {"alpha": 0.25, "gamma": gamma}
+    want_loss, want_grad = oracle(lambda a, b: ref_focal(a, b, **opts), x, y, reduction)
+    assert np.isnan(want_loss).any() == (gamma != 3.0)  # the oracle sees both cases
+    loss, grad = lf.SigmoidFocalLoss(reduction=reduction, **opts).forward_backward(x, y)
+    assert_close(loss, want_loss, np.float64)
+    assert_close(grad, want_grad, np.float64)
+
+
 def test_asl_eps_clamps_both_logs():
     # logits where sigmoid(x) < eps and, with clip = 0, 1 - sigmoid(x) < eps:
     # the clamped logs are constant there, so only the weight's slope is left
@@ -259,6 +310,54 @@ def test_soft_f1_eps():
     )
     assert_close(loss, want_loss, np.float64)
     assert_close(grad, want_grad, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_soft_f1_many_labels(dtype, order):
+    # more labels than one work unit of the kernel holds (256), with a ragged
+    # last unit, contiguous (the vectorized loops) and not: every label's
+    # cost and gradient against the reference
+    rng = np.random.default_rng(seed("softf1-many", order))
+    x = rng.normal(0.0, 2.5, (150, 600)).astype(dtype)
+    y = labels(rng, x.shape, "soft").astype(dtype)
+    go = rng.normal(size=600)
+    want_loss, want_grad = oracle(ref_soft_f1, x, y, "none", go)
+    x, y = np.asarray(x, order=order), np.asarray(y, order=order)
+    loss, grad = lf.SoftF1Loss(reduction="none").forward_backward(
+        x, y, grad_output=go.astype(dtype)
+    )
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, scale=max(1e-3, float(np.abs(want_grad).max())))
+    total = lf.SoftF1Loss(reduction="sum")(x, y)
+    np.testing.assert_allclose(total, want_loss.sum(), rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zlpr_long_rows(dtype):
+    # rows longer than the kernel's summation block (128 labels), summed
+    # by the vectorized loops (C order) and the strided ones (a view with a
+    # label stride): both as the reference, and the same bits; a nan logit
+    # makes its row's loss and gradient nan
+    rng = np.random.default_rng(seed("zlpr-long", dtype.__name__))
+    x = rng.normal(0.0, 3.0, (12, 300)).astype(dtype)
+    y = labels(rng, x.shape, "soft").astype(dtype)
+    y[::3] = labels(rng, (4, 300), "hard")
+    go = rng.normal(size=12)
+    want_loss, want_grad = oracle(ref_zlpr, x, y, "none", go)
+    crit = lf.ZLPRLoss(reduction="none")
+    loss, grad = crit.forward_backward(x, y, grad_output=go.astype(dtype))
+    assert_close(loss, want_loss, dtype)
+    assert_close(grad, want_grad, dtype, scale=max(1e-3, float(np.abs(want_grad).max())))
+    xs, ys = np.zeros((12, 600), dtype), np.zeros((12, 600), dtype)
+    xs[:, ::2], ys[:, ::2] = x, y
+    loss_s, grad_s = crit.forward_backward(xs[:, ::2], ys[:, ::2], grad_output=go.astype(dtype))
+    np.testing.assert_array_equal(loss_s, loss)
+    np.testing.assert_array_equal(grad_s, grad)
+    x[5, 200] = np.nan
+    loss, grad = crit.forward_backward(x, y, grad_output=go.astype(dtype))
+    assert np.isnan(loss[5]) and np.isnan(grad[5]).all()
+    assert np.isfinite(np.delete(loss, 5)).all() and np.isfinite(np.delete(grad, 5, 0)).all()
 
 
 def test_focal_targets_outside_unit_interval_follow_the_formula():

@@ -62,6 +62,7 @@
 typedef struct {
     T alpha, gamma;
     int use_alpha;
+    int mode; /* ML_POW_*: how the block computes m^gamma */
 } FN(focal_param);
 
 typedef struct {
@@ -79,28 +80,66 @@ FN(sig_pair)(T x, T *s, T *q)
     return e;
 }
 
-/* m^g, with the common integer exponents done by multiplication. */
-static inline T
-FN(ml_pow)(T m, T g)
+/* How a focal block forms m^gamma: by multiplication for the common integer
+ * exponents (exact, as before), else by FN(pow_w). */
+#ifndef ML_POW_GEN
+#define ML_POW_GEN 0
+#define ML_POW_0 1
+#define ML_POW_1 2
+#define ML_POW_2 3
+#define ML_POW_4 4
+#endif
+
+/* |m|^g in double, with no branch and no call so that the loops vectorize:
+ * exp(g log |m|) by vecmath.h, 0 at m = 0 for g > 0 and inf for g < 0, then
+ * times sgn = FN(pow_sign)(g) where m < 0, which makes it C's (and torch's)
+ * pow(m, g) for every g != 0 (the callers select 1 where g = 0: 0 log 0 is
+ * nan).  sgn is a parameter because a loop-invariant condition in a select
+ * stops gcc from vectorizing the loop: focal hoists it.  In double for
+ * either dtype: the relative error is about |g log m| ulp of a double (below
+ * 1e-12 for the gammas and probabilities met here), so a float32 weight is
+ * as accurate as powf's. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_w)(double m, double g, double sgn)
 {
-    if (g == 1) {
-        return m;
-    }
-    if (g == 2) {
-        return m * m;
-    }
-    if (g == 4) {
-        const T m2 = m * m;
-        return m2 * m2;
-    }
-    return M(pow)(m, g);
+    const double am = m < 0 ? -m : m;
+    const double w = VM(lf_vexp)(g * VM(lf_vlog)(am));
+    return m < 0 ? w * sgn : w;
 }
 
-LF_EW_BLOCK(focal_block)
+/* pow(m, g) / |m|^g for m < 0: -1 for an odd integer g, 1 for an even one,
+ * nan otherwise.  In double arithmetic only (a mask from integer bits would
+ * not mix with the double selects): adding 2^52 rounds a double below 2^52
+ * to an integer, and g is odd where |g| / 2 rounds to an integer other than
+ * |g| / 2.  Doubles from 2^52 on are integers, from 2^53 on even. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_sign)(double g)
 {
-    const lf_ew_row *r = vr;
+    const double ag = g < 0 ? -g : g;
+    const double ri = (ag + 0x1p52) - 0x1p52;
+    const double hi = (ag * 0.5 + 0x1p52) - 0x1p52;
+    const int isint = !(ag < 0x1p52) || ri == ag;
+    const int odd = ag < 0x1p53 && 2.0 * hi != ag;
+    return isint ? (odd ? -1.0 : 1.0) : (double)NAN;
+}
+
+/* pow(0, h): what autograd's pow'(0) = g 0^(g - 1) uses. */
+static inline LF_ALWAYS_INLINE double
+FN(pow_zero)(double h)
+{
+    return h > 0 ? 0.0 : (h == 0 ? 1.0 : (double)INFINITY);
+}
+
+/* One focal block with m^g formed as `mode` says (a constant after
+ * inlining, so each mode's loop has no test on it).  Written without
+ * branches on the data and without calls: in the common case (LF_EW_BLOCK's
+ * copy for contiguous operands with no Hessian) the loop vectorizes. */
+static inline LF_ALWAYS_INLINE double
+FN(focal_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int mode)
+{
     const FN(focal_param) *pr = r->user;
     const T g = pr->gamma, alpha = pr->alpha;
+    const double gd = (double)g, sgn = FN(pow_sign)(gd);
     const int use_alpha = pr->use_alpha;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
@@ -113,7 +152,31 @@ LF_EW_BLOCK(focal_block)
         const T e = FN(sig_pair)(x, &s, &q);
         const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + V(log1p_unit)(e, (T)1 / ((T)1 + e));
         const T m = s * (1 - y) + q * y;
-        const T w = FN(ml_pow)(m, g);
+        /* w = m^g and, for the gradient where g != 0 and m != 0,
+         * m^(g - 1) = w / m (in double in the general case: for g < 1 it
+         * can exceed a float where s q is tiny, their product cannot) */
+        T w, pm1 = 0;
+        double wd = 1.0;
+        if (mode == ML_POW_0) {
+            w = 1;
+        }
+        else if (mode == ML_POW_1) {
+            w = m;
+            pm1 = 1;
+        }
+        else if (mode == ML_POW_2) {
+            w = m * m;
+            pm1 = m;
+        }
+        else if (mode == ML_POW_4) {
+            const T m2 = m * m;
+            w = m2 * m2;
+            pm1 = m2 * m;
+        }
+        else {
+            wd = FN(pow_w)((double)m, gd, sgn); /* g != 0 here */
+            w = (T)wd;
+        }
         const T at = use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
         const T l = at * ce * w;
         lb[i] = l;
@@ -121,11 +184,15 @@ LF_EW_BLOCK(focal_block)
             STORE(po, LF_EW_OUT, i, l);
         }
         if (pg) {
-            T d = (s - y) * w;
-            /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
-            if (g != 0 && m != 0) {
-                const T pm1 = w != 0 ? w / m : M(pow)(m, g - 1);
-                d += g * ce * pm1 * s * q * (1 - 2 * y);
+            const T d0 = (s - y) * w;
+            T d = d0;
+            if (mode != ML_POW_0) {
+                /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
+                const T corr = mode == ML_POW_GEN
+                                   ? (T)(gd * (double)ce * (wd / (double)m) * (double)s *
+                                         (double)q * (double)(1 - 2 * y))
+                                   : g * ce * pm1 * s * q * (1 - 2 * y);
+                d = (g != 0 && m != 0) ? d0 + corr : d0;
             }
             STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
@@ -144,21 +211,46 @@ LF_EW_BLOCK(focal_block)
     return FN(sum_block)(lb, n);
 }
 
+LF_EW_BLOCK(focal_block)
+{
+    const lf_ew_row *r = vr;
+    switch (((const FN(focal_param) *)r->user)->mode) {
+    case ML_POW_0:
+        return FN(focal_run)(r, start, n, ML_POW_0);
+    case ML_POW_1:
+        return FN(focal_run)(r, start, n, ML_POW_1);
+    case ML_POW_2:
+        return FN(focal_run)(r, start, n, ML_POW_2);
+    case ML_POW_4:
+        return FN(focal_run)(r, start, n, ML_POW_4);
+    default:
+        return FN(focal_run)(r, start, n, ML_POW_GEN);
+    }
+}
+
 static double
 FN(sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
 {
     const T one = 1, scale = (T)a->scale;
-    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0};
+    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0, ML_POW_GEN};
+    pr.mode = pr.gamma == 0   ? ML_POW_0
+              : pr.gamma == 1 ? ML_POW_1
+              : pr.gamma == 2 ? ML_POW_2
+              : pr.gamma == 4 ? ML_POW_4
+                              : ML_POW_GEN;
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
     return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(focal_block), &pr);
 }
 
-LF_EW_BLOCK(asl_block)
+/* One ASL block; `clipped` (clip > 0) is a constant after inlining.  As
+ * focal_run, branch-free and call-free outside the Hessian. */
+static inline LF_ALWAYS_INLINE double
+FN(asl_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int clipped)
 {
-    const lf_ew_row *r = vr;
     const FN(asl_param) *pr = r->user;
     const T gn = pr->gamma_neg, gp = pr->gamma_pos, clip = pr->clip, eps = pr->eps;
+    const T log_eps = pr->log_eps;
     char *po = lf_row_at(r, LF_EW_OUT, start);
     char *pg = lf_row_at(r, LF_EW_GRAD, start);
     char *ph = lf_row_at(r, LF_EW_HESS, start);
@@ -168,36 +260,39 @@ LF_EW_BLOCK(asl_block)
         const T y = LOAD(LF_EW_TARGET, i);
         T s, q;
         const T e = FN(sig_pair)(x, &s, &q);
+        const T inv = (T)1 / ((T)1 + e);
         const T sq = s * q; /* ds/dx */
-        /* y term: log max(s, eps) */
-        T lp = pr->log_eps, dlp = 0;
-        if (!(s < eps)) { /* a nan logit stays nan, as in the reference */
-            lp = (x < 0 ? x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
-            dlp = q;
-        }
+        /* y term: log max(s, eps); a nan logit stays nan, as in the reference */
+        const int okp = !(s < eps);
+        const T lp = okp ? (x < 0 ? x : (T)0) - V(log1p_inv)(e, inv) : log_eps;
+        const T dlp = okp ? q : (T)0;
         /* (1 - y) term: the clipped negative probability v and u = 1 - v */
-        T v = q, u = s, du = sq;
-        if (clip > 0) {
-            v = q + clip;
-            if (v > 1) {
-                v = 1;
-                u = 0;
-                du = 0;
-            }
-            else {
-                u = s - clip;
-                u = u > 0 ? u : (T)0;
-            }
+        T v = q, u = s, du = sq, lv;
+        if (clipped) {
+            /* log v as log(vc) or 0, not log(v): gcc would thread v = 1 into
+             * log's range test and make a select of masks it cannot vectorize */
+            const T vc = q + clip;
+            const int over = vc > 1;
+            T uc = s - clip;
+            uc = uc > 0 ? uc : (T)0;
+            v = over ? (T)1 : vc;
+            u = over ? (T)0 : uc;
+            du = over ? (T)0 : sq;
+            const T lvc = V(log)(vc);
+            lv = over ? (T)0 : lvc;
         }
-        T ln = pr->log_eps, dln = 0;
-        if (!(v < eps)) {
-            ln = clip > 0 ? V(log)(v) : (x > 0 ? -x : (T)0) - V(log1p_inv)(e, (T)1 / ((T)1 + e));
-            dln = -du / v;
+        else {
+            lv = (x > 0 ? -x : (T)0) - V(log1p_inv)(e, inv);
         }
+        const int okn = !(v < eps);
+        const T ln = okn ? lv : log_eps;
+        const T dln = okn ? -du / v : (T)0;
         const T los = y * lp + (1 - y) * ln;
         const T m = y * q + (1 - y) * u;
         const T g = gp * y + gn * (1 - y);
-        const T w = FN(ml_pow)(m, g);
+        const double gd = (double)g, wp = FN(pow_w)((double)m, gd, FN(pow_sign)(gd));
+        const double wd = g == 0 ? 1.0 : wp;
+        const T w = (T)wd;
         const T l = -los * w;
         lb[i] = l;
         if (po) {
@@ -206,18 +301,17 @@ LF_EW_BLOCK(asl_block)
         if (pg) {
             const T dlos = y * dlp + (1 - y) * dln;
             const T dm = (1 - y) * du - y * sq;
-            T dw = 0;
-            if (g != 0 && dm != 0) {
-                const T pm1 = (m != 0 && w != 0) ? w / m : M(pow)(m, g - 1);
-                dw = g * pm1 * dm;
-            }
+            /* dw = g m^(g-1) dm, 0 where g = 0 or dm = 0; m^(g-1) = w / m,
+             * in double (it can exceed a float where dm is tiny) */
+            const double pm1 = m != 0 ? wd / (double)m : FN(pow_zero)(gd - 1.0);
+            const T dw = (g != 0 && dm != 0) ? (T)(gd * pm1 * (double)dm) : (T)0;
             STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
         }
         if (ph) {
             const T d2s = sq * (q - s);                  /* d2s/dx2 */
             const T d2u = du != 0 ? d2s : (T)0;          /* 0 where u is clamped */
-            const T d2lp = !(s < eps) ? -sq : (T)0;       /* (log s)'' = -sq */
-            const T d2ln = !(v < eps) ? -d2u / v - (du / v) * (du / v) : (T)0;
+            const T d2lp = okp ? -sq : (T)0;              /* (log s)'' = -sq */
+            const T d2ln = okn ? -d2u / v - (du / v) * (du / v) : (T)0;
             const T dlos = y * dlp + (1 - y) * dln;
             const T d2los = y * d2lp + (1 - y) * d2ln;
             const T dm = (1 - y) * du - y * sq;
@@ -244,6 +338,15 @@ LF_EW_BLOCK(asl_block)
     return FN(sum_block)(lb, n);
 }
 
+LF_EW_BLOCK(asl_block)
+{
+    const lf_ew_row *r = vr;
+    if (((const FN(asl_param) *)r->user)->clip > 0) {
+        return FN(asl_run)(r, start, n, 1);
+    }
+    return FN(asl_run)(r, start, n, 0);
+}
+
 static double
 FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
                double eps)
@@ -257,60 +360,122 @@ FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, doub
     return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(asl_block), &pr);
 }
 
+/* The order-preserving unsigned key of a float (see FN(row_max)) and back. */
+static inline LF_ALWAYS_INLINE T_UINT
+FN(fkey)(T v)
+{
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    T_UINT k;
+    memcpy(&k, &v, sizeof(T));
+    return (k & sign) ? ~k : (k | sign);
+}
+
+static inline LF_ALWAYS_INLINE T
+FN(funkey)(T_UINT k)
+{
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    k = (k & sign) ? (k ^ sign) : ~k;
+    T v;
+    memcpy(&v, &k, sizeof(T));
+    return v;
+}
+
+/* One ZLPR row: its loss in double (returned), the shifts and exp-sums of
+ * its two log-sum-exps (*mn, *mp, *sn, *sp, for the Hessian), and its
+ * gradient.  `contig` (a constant after inlining) says that logits, labels
+ * and gradient are unit-stride along the row: then the loops have no test
+ * on the data left in them and vectorize.  The other copy runs the same
+ * operations in the same order on strided operands, so both give the same
+ * bits.  The shifts are maxima of order-preserving integer keys (gcc
+ * vectorizes those, not a float max), with the labels left out keyed as 0,
+ * where both maxima start; a nan logit that comes out on top makes the loss
+ * nan, as its term of the sum would.  The exp-sums go through a buffer and
+ * FN(sum_block), block by block. */
+static inline LF_ALWAYS_INLINE double
+FN(zlpr_row)(const lf_multilabel *a, ptrdiff_t j, const int contig, T *mn_out, T *mp_out,
+             double *sn_out, double *sp_out)
+{
+    const ptrdiff_t C = a->C;
+    const char *xb = a->input + j * a->in_n, *yb = a->target + j * a->t_n;
+    const ptrdiff_t xs = contig ? (ptrdiff_t)sizeof(T) : a->in_c;
+    const ptrdiff_t ys = contig ? (ptrdiff_t)sizeof(T) : a->t_c;
+#define ZX(c) (*(const T *)(xb + (c) * xs))
+#define ZY(c) (*(const T *)(yb + (c) * ys))
+    const T_UINT zero = FN(fkey)((T)0);
+    T_UINT kn = zero, kp = zero;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T x = ZX(c), y = ZY(c);
+        const T_UINT k1 = y != 1 ? FN(fkey)(x) : zero;
+        const T_UINT k2 = y != 0 ? FN(fkey)(-x) : zero;
+        kn = k1 > kn ? k1 : kn;
+        kp = k2 > kp ? k2 : kp;
+    }
+    const T mn = FN(funkey)(kn), mp = FN(funkey)(kp);
+    double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
+    T bn[LF_PAIRWISE_BLOCK], bp[LF_PAIRWISE_BLOCK];
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t m = C - c0 < LF_PAIRWISE_BLOCK ? C - c0 : LF_PAIRWISE_BLOCK;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const T x = ZX(c0 + i), y = ZY(c0 + i);
+            const T en = (1 - y) * V(exp)(x - mn), ep = y * V(exp)(-x - mp);
+            bn[i] = y != 1 ? en : (T)0;
+            bp[i] = y != 0 ? ep : (T)0;
+        }
+        sn += FN(sum_block)(bn, m);
+        sp += FN(sum_block)(bp, m);
+    }
+    const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
+    if (a->grad) {
+        char *gb = a->grad + j * a->g_n;
+        const ptrdiff_t gs = contig ? (ptrdiff_t)sizeof(T) : a->g_c;
+        if (ld != ld) {
+            /* A nan logit makes the row's loss nan; as in torch's
+             * log-sum-exp (and Su's masked formula), it makes the whole
+             * row's gradient nan too, not only the half of the sum it
+             * stands in. */
+            for (ptrdiff_t c = 0; c < C; c++) {
+                *(T *)(gb + c * gs) = (T)NAN;
+            }
+        }
+        else {
+            /* in double: with a tiny soft label a sum can be tiny, and
+             * g / sum would overflow a float although every product is
+             * moderate */
+            const double g = (double)MGO(j);
+            const double kfn = g / sn, kfp = g / sp;
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T x = ZX(c), y = ZY(c);
+                const double dn = (double)((1 - y) * V(exp)(x - mn)) * kfn;
+                const double dp = (double)(y * V(exp)(-x - mp)) * kfp;
+                *(T *)(gb + c * gs) = (T)((y != 1 ? dn : 0.0) - (y != 0 ? dp : 0.0));
+            }
+        }
+    }
+#undef ZX
+#undef ZY
+    *mn_out = mn;
+    *mp_out = mp;
+    *sn_out = sn;
+    *sp_out = sp;
+    return ld;
+}
+
 static double
 FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_multilabel *a = va;
     const ptrdiff_t C = a->C;
+    const int contig = a->in_c == (ptrdiff_t)sizeof(T) && a->t_c == (ptrdiff_t)sizeof(T) &&
+                       (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
-        /* shifts of the two log-sum-exps; 0 stands for the implicit logit */
-        T mn = 0, mp = 0;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T x = MX(j, c), y = MY(j, c);
-            if (y != 1 && x > mn) {
-                mn = x;
-            }
-            if (y != 0 && -x > mp) {
-                mp = -x;
-            }
-        }
-        double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T x = MX(j, c), y = MY(j, c);
-            if (y != 1) {
-                sn += (double)((1 - y) * V(exp)(x - mn));
-            }
-            if (y != 0) {
-                sp += (double)(y * V(exp)(-x - mp));
-            }
-        }
-        const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
-        const T l = (T)ld;
+        T mn, mp;
+        double sn, sp;
+        const double ld = contig ? FN(zlpr_row)(a, j, 1, &mn, &mp, &sn, &sp)
+                                 : FN(zlpr_row)(a, j, 0, &mn, &mp, &sn, &sp);
         acc[j & 7] += ld;
         if (a->out) {
-            *(T *)(a->out + j * a->out_step) = l;
-        }
-        if (a->grad) {
-            /* in double: with a tiny soft label a sum can be tiny, and g / sum
-             * would overflow a float although every product is moderate */
-            const double g = (double)MGO(j);
-            const double kn = g / sn, kp = g / sp;
-            /* A nan logit makes the row's loss nan; as in torch's log-sum-exp
-             * (and Su's masked formula), it makes the whole row's gradient nan
-             * too, not only the half of the sum it stands in. */
-            const int nan_row = ld != ld;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T x = MX(j, c), y = MY(j, c);
-                double d = 0.0;
-                if (y != 1) {
-                    d += (double)((1 - y) * V(exp)(x - mn)) * kn;
-                }
-                if (y != 0) {
-                    d -= (double)(y * V(exp)(-x - mp)) * kp;
-                }
-                MGRAD(j, c) = nan_row ? (T)NAN : (T)d;
-            }
+            *(T *)(a->out + j * a->out_step) = (T)ld;
         }
         if (a->hess) {
             const double g = (double)MGO(j);
@@ -345,46 +510,103 @@ FN(ksum_into)(double *sum, double *comp, double v)
     *comp = k.comp;
 }
 
-static double
-FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
+/* Columns per soft-F1 work unit: a label's counts are summed by one unit,
+ * in row order, so they do not depend on how the units are spread over the
+ * threads; 256 floats are 1 KiB of each row. */
+#ifndef ML_SF1_COLS
+#define ML_SF1_COLS 256
+#endif
+
+typedef struct {
+    const lf_multilabel *a;
+    double eps;
+    double *work;
+} FN(sf1_ctx);
+
+/* The first pass over the rows [n0, n1) of labels [c0, c1): p y and p + y
+ * into tp_blk / den_blk, dp/dx = s q into the gradient buffer.  `contig` (a
+ * constant after inlining) says that input, target and gradient are
+ * unit-stride along the labels, so the inner loop vectorizes. */
+static inline LF_ALWAYS_INLINE void
+FN(sf1_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0, ptrdiff_t c1,
+               double *restrict tp_blk, double *restrict den_blk, const int contig,
+               const int grad)
 {
-    const ptrdiff_t N = a->N, C = a->C;
-    /* per label: compensated totals of p y and p + y, and the plain partial
-     * sums of the current block of rows */
-    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
-    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
-    for (ptrdiff_t k = 0; k < 6 * C; k++) {
-        work[k] = 0.0;
-    }
-    /* rows outer, labels inner, so a C-contiguous [N, C] input is read in
-     * order; blocks of rows are summed plainly and combined with Neumaier
-     * compensation, so the counts stay exact to rounding for any N */
-    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
-        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
-        for (ptrdiff_t n = n0; n < n1; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        if (contig) {
+            const T *restrict xr = (const T *)(a->input + n * a->in_n);
+            const T *restrict yr = (const T *)(a->target + n * a->t_n);
+            T *restrict gr = grad ? (T *)(a->grad + n * a->g_n) : NULL;
+            for (ptrdiff_t c = c0; c < c1; c++) {
+                const T y = yr[c];
+                T s, q;
+                FN(sig_pair)(xr[c], &s, &q);
+                tp_blk[c] += (double)(s * y);
+                den_blk[c] += (double)s + (double)y;
+                if (grad) {
+                    gr[c] = s * q; /* dp/dx, kept for the gradient pass */
+                }
+            }
+        }
+        else {
+            for (ptrdiff_t c = c0; c < c1; c++) {
                 const T y = MY(n, c);
                 T s, q;
                 FN(sig_pair)(MX(n, c), &s, &q);
                 tp_blk[c] += (double)(s * y);
                 den_blk[c] += (double)s + (double)y;
-                if (a->grad) {
-                    MGRAD(n, c) = s * q; /* dp/dx, kept for the gradient pass */
+                if (grad) {
+                    MGRAD(n, c) = s * q;
                 }
             }
         }
-        for (ptrdiff_t c = 0; c < C; c++) {
+    }
+}
+
+/* Soft-F1 for the labels [u ML_SF1_COLS, (u + 1) ML_SF1_COLS): their
+ * counts over every row, costs (into tp_c, read by FN(soft_f1) in label
+ * order), Hessian and gradient.  Returns 0 (the sum is formed afterwards). */
+static double
+FN(sf1_unit)(void *vctx, ptrdiff_t u)
+{
+    const FN(sf1_ctx) *ctx = vctx;
+    const lf_multilabel *a = ctx->a;
+    const ptrdiff_t N = a->N, C = a->C;
+    const ptrdiff_t c0 = u * ML_SF1_COLS, c1 = C - c0 < ML_SF1_COLS ? C : c0 + ML_SF1_COLS;
+    const double eps = ctx->eps;
+    double *work = ctx->work;
+    /* per label: compensated totals of p y and p + y, and the plain partial
+     * sums of the current block of rows */
+    double *tp = work, *tp_c = work + C, *den = work + 2 * C, *den_c = work + 3 * C;
+    double *tp_blk = work + 4 * C, *den_blk = work + 5 * C;
+    for (ptrdiff_t c = c0; c < c1; c++) {
+        tp[c] = tp_c[c] = den[c] = den_c[c] = tp_blk[c] = den_blk[c] = 0.0;
+    }
+    const int contig = a->in_c == (ptrdiff_t)sizeof(T) && a->t_c == (ptrdiff_t)sizeof(T) &&
+                       (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
+    /* blocks of rows are summed plainly and combined with Neumaier
+     * compensation, so the counts stay exact to rounding for any N */
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
+        const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
+        if (contig && a->grad) {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 1, 1);
+        }
+        else if (contig) {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 1, 0);
+        }
+        else {
+            FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 0, a->grad != NULL);
+        }
+        for (ptrdiff_t c = c0; c < c1; c++) {
             FN(ksum_into)(&tp[c], &tp_c[c], tp_blk[c]);
             FN(ksum_into)(&den[c], &den_c[c], den_blk[c]);
             tp_blk[c] = den_blk[c] = 0.0;
         }
     }
-    lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t c = 0; c < C; c++) {
+    for (ptrdiff_t c = c0; c < c1; c++) {
         const double A = 2.0 * (tp[c] + tp_c[c]);
         const double B = (den[c] + den_c[c]) + eps;
         const double cost = 1.0 - A / B;
-        lf_ksum_add(&total, cost);
         if (a->out) {
             *(T *)(a->out + c * a->out_step) = (T)cost;
         }
@@ -393,13 +615,15 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
         const double g = (double)MGO(c);
         tp_blk[c] = g * A / (B * B);
         den_blk[c] = 2.0 * g / B;
+        den[c] = B;
+        tp_c[c] = cost;
     }
     if (a->hess) { /* before the gradient pass, which overwrites d = sq */
         for (ptrdiff_t n = 0; n < N; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
+            for (ptrdiff_t c = c0; c < c1; c++) {
                 T s, q;
                 FN(sig_pair)(MX(n, c), &s, &q);
-                const double d = (double)MGRAD(n, c), B = (den[c] + den_c[c]) + eps;
+                const double d = (double)MGRAD(n, c), B = den[c];
                 *(T *)(a->hess + n * a->g_n + c * a->g_c) =
                     (T)((tp_blk[c] - (double)MY(n, c) * den_blk[c]) *
                         (d * ((double)q - (double)s) - 2.0 * d * d / B));
@@ -407,12 +631,37 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
         }
     }
     if (a->grad) {
+        const double *restrict fa = tp_blk, *restrict fb = den_blk;
         for (ptrdiff_t n = 0; n < N; n++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
-                MGRAD(n, c) =
-                    (T)((double)MGRAD(n, c) * (tp_blk[c] - (double)MY(n, c) * den_blk[c]));
+            if (contig) {
+                const T *restrict yr = (const T *)(a->target + n * a->t_n);
+                T *restrict gr = (T *)(a->grad + n * a->g_n);
+                for (ptrdiff_t c = c0; c < c1; c++) {
+                    gr[c] = (T)((double)gr[c] * (fa[c] - (double)yr[c] * fb[c]));
+                }
+            }
+            else {
+                for (ptrdiff_t c = c0; c < c1; c++) {
+                    MGRAD(n, c) = (T)((double)MGRAD(n, c) * (fa[c] - (double)MY(n, c) * fb[c]));
+                }
             }
         }
+    }
+    return 0.0;
+}
+
+static double
+FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
+{
+    const ptrdiff_t C = a->C;
+    /* units of ML_SF1_COLS labels on the pool; each label's counts, cost and
+     * gradient come from one unit, so nothing depends on the thread count */
+    FN(sf1_ctx) ctx = {a, eps, work};
+    const ptrdiff_t units = (C + ML_SF1_COLS - 1) / ML_SF1_COLS;
+    (void)lf_parallel_sum(FN(sf1_unit), &ctx, units, a->N * C * (a->hess ? 6 : 3));
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        lf_ksum_add(&total, work[C + c]); /* the costs, in label order */
     }
     return lf_ksum_value(&total);
 }
