@@ -40,6 +40,72 @@ typedef struct {
     unsigned char *work;
 } FN(margin_ctx);
 
+/* One span of a multi-margin row (x with step sx, the gradient gr with step
+ * sg), every class in it other than the target: with base = margin - x_t,
+ * z = base + x_c, the active terms z > 0 add z (p = 1) or z^2 (p = 2) to
+ * acc_l and, with the gradient, their dl/dx_c = g (p = 1) or 2 g z (p = 2)
+ * to acc_g (whose sum is -dl/dx_t) and to gr[c].  Selects, not branches
+ * (z > 0 is a coin toss), eight accumulators continuing across the spans of
+ * the row (its i-th non-target class into acc[i % 8]): one order fixed by the
+ * row, the same for every layout, and with constant unit steps the loop
+ * vectorizes.  Returns the lane the next span starts at. */
+#define LF_MM_TERM(i, k)                                                         \
+    do {                                                                         \
+        const T z = base + *(const T *)(x + (i) * sx);                           \
+        const double zd = (double)z;                                             \
+        acc_l[k] += z > 0 ? (p1 ? zd : zd * zd) : 0.0;                           \
+        if (grad) {                                                              \
+            const double h = z > 0 ? (p1 ? g : 2.0 * g * zd) : 0.0;              \
+            acc_g[k] += h;                                                       \
+            *(T *)(gr + (i) * sg) = (T)h;                                        \
+        }                                                                        \
+    } while (0)
+
+static inline LF_ALWAYS_INLINE ptrdiff_t
+FN(mm_span)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t n, ptrdiff_t lane,
+            T base, int p1, double g, int grad, double *restrict acc_l,
+            double *restrict acc_g)
+{
+    ptrdiff_t i = 0;
+    for (; i < n && (lane & 7) != 0; i++, lane++) {
+        LF_MM_TERM(i, lane & 7);
+    }
+    /* from here term i goes to lane i - i0 (mod 8) = 0, 1, ... */
+    x += i * sx;
+    if (grad) {
+        gr += i * sg;
+    }
+    n -= i;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            LF_MM_TERM(j + k, k);
+        }
+    }
+    for (; j < n; j++) {
+        LF_MM_TERM(j, j & 7);
+    }
+    return lane + n;
+}
+
+#undef LF_MM_TERM
+
+/* A row: the classes before the target, then those after it; *gsum is
+ * -dl/dx_t. */
+static inline LF_ALWAYS_INLINE void
+FN(mm_row)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t C, ptrdiff_t t,
+           T margin, int p1, double g, int grad, double *sum, double *gsum)
+{
+    double acc_l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc_g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const T base = margin - *(const T *)(x + t * sx);
+    const ptrdiff_t lane = FN(mm_span)(x, sx, gr, sg, t, 0, base, p1, g, grad, acc_l, acc_g);
+    (void)FN(mm_span)(x + (t + 1) * sx, sx, grad ? gr + (t + 1) * sg : gr, sg, C - t - 1, lane,
+                      base, p1, g, grad, acc_l, acc_g);
+    *sum = FN(sum8)(acc_l);
+    *gsum = FN(sum8)(acc_g);
+}
+
 static double
 FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -47,6 +113,9 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const lf_classes *a = ctx->a;
     const ptrdiff_t C = a->C;
     const T margin = (T)ctx->margin;
+    /* unit-stride rows (gradient too): FN(mm_row) */
+    const int contig =
+        a->in_c == (ptrdiff_t)sizeof(T) && (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const int64_t t = *(const int64_t *)(a->target + n * a->t_n);
@@ -54,28 +123,37 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const double wt = W(t);
         double sum = 0.0;
         const int p1 = ctx->p == 1;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T z = (margin - xt) + X(n, c);
-            /* selects, not branches (z > 0 is a coin toss); adding 0 to the
-             * non-negative sum leaves its bits as they were */
-            const double zd = (double)z;
-            sum += ((c != t) & (z > 0)) ? (p1 ? zd : zd * zd) : 0.0;
+        /* loss and gradient in one pass */
+        const char *x = AT2(a->input, n, 0, in);
+        const ptrdiff_t tt = (ptrdiff_t)t, u = (ptrdiff_t)sizeof(T);
+        double gs = 0.0;
+        if (a->grad) {
+            const double g = GO(n) * wt / (double)C;
+            char *gr = AT2(a->grad, n, 0, g);
+            if (contig && p1) {
+                FN(mm_row)(x, u, gr, u, C, tt, margin, 1, g, 1, &sum, &gs);
+            }
+            else if (contig) {
+                FN(mm_row)(x, u, gr, u, C, tt, margin, 0, g, 1, &sum, &gs);
+            }
+            else {
+                FN(mm_row)(x, a->in_c, gr, a->g_c, C, tt, margin, p1, g, 1, &sum, &gs);
+            }
+            GRAD(n, t) = (T)(-gs);
+        }
+        else if (contig && p1) {
+            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 1, 0.0, 0, &sum, &gs);
+        }
+        else if (contig) {
+            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 0, 0.0, 0, &sum, &gs);
+        }
+        else {
+            FN(mm_row)(x, a->in_c, NULL, 0, C, tt, margin, p1, 0.0, 0, &sum, &gs);
         }
         const T l = (T)(wt * sum / (double)C);
         acc[n & 7] += (double)l;
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;
-        }
-        if (a->grad) {
-            const double g = GO(n) * wt / (double)C;
-            double gt = 0.0;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T z = (margin - xt) + X(n, c);
-                const double h = ((c != t) & (z > 0)) ? (p1 ? g : 2.0 * g * (double)z) : 0.0;
-                gt -= h;
-                GRAD(n, c) = (T)h;
-            }
-            GRAD(n, t) = (T)gt;
         }
         if (a->hess && ctx->p == 2) { /* each active square adds 2 g to d2/dx_c2 and d2/dx_t2 */
             const double h2 = 2.0 * GO(n) * wt / (double)C;
