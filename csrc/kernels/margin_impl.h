@@ -32,6 +32,9 @@
 /* Classes up to this many: the multi-label margin's target marks live on the
  * stack of each block, so rows run on the thread pool. */
 #define LF_MLM_STACK 16384
+/* Classes up to this many: a row's sorted targets (FN(mlm_sorted)) live on
+ * the stack too (under 400 KiB; the pool's threads have at least 1 MiB). */
+#define LF_MLM_SORT 8192
 
 typedef struct {
     const lf_classes *a;
@@ -181,6 +184,118 @@ FN(multi_margin)(const lf_classes *a, int p, double margin)
     return lf_par_pairwise(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1));
 }
 
+/* The buffers of FN(mlm_sorted), one set per block. */
+typedef struct {
+    T_UINT key[2][LF_MLM_SORT];
+    int32_t idx[2][LF_MLM_SORT];
+    T om[LF_MLM_SORT];            /* 1 - x_t of the sorted targets */
+    double pre[LF_MLM_SORT + 1];  /* prefix sums of om */
+    int32_t hist[LF_MLM_SORT + 1]; /* how many classes have each count */
+} FN(mlm_buf);
+
+/* Sort key[0..n) ascending (least significant byte first, 8 bits a pass,
+ * idx carried along); returns which of the two buffers holds the result. */
+static int
+FN(radix_sort)(FN(mlm_buf) *b, ptrdiff_t n)
+{
+    int src = 0;
+    for (unsigned shift = 0; shift < 8 * sizeof(T); shift += 8) {
+        ptrdiff_t count[257];
+        memset(count, 0, sizeof(count));
+        for (ptrdiff_t i = 0; i < n; i++) {
+            count[((b->key[src][i] >> shift) & 0xff) + 1]++;
+        }
+        int trivial = 0;
+        for (int d = 1; d < 257; d++) {
+            trivial |= count[d] == n;
+            count[d] += count[d - 1];
+        }
+        if (trivial) { /* every key has this byte in common */
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const ptrdiff_t j = count[(b->key[src][i] >> shift) & 0xff]++;
+            b->key[1 - src][j] = b->key[src][i];
+            b->idx[1 - src][j] = b->idx[src][i];
+        }
+        src = 1 - src;
+    }
+    return src;
+}
+
+/* One multi-label margin row of finite scores with C <= LF_MLM_SORT,
+ * targets trow[0, k), in O(C log k) instead of O(k C): with the targets'
+ * om_r = 1 - x_t sorted descending, z = om_r + x_c > 0 (in T, as torch) holds
+ * for the first cnt_c of them, found by bisection (rounding is monotone);
+ * then class c's terms sum to cnt_c x_c + sum_{r < cnt_c} om_r, its
+ * gradient is cnt_c g, and target r's gradient is -g times the number of
+ * classes with cnt_c > r.  Returns the sum of the row's terms. */
+static double
+FN(mlm_sorted)(const lf_classes *a, ptrdiff_t n, const char *trow, ptrdiff_t k,
+               const unsigned char *is_target, double g, FN(mlm_buf) *b)
+{
+    const ptrdiff_t C = a->C;
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    for (ptrdiff_t j = 0; j < k; j++) {
+        const int64_t t = *(const int64_t *)(trow + j * a->t_c);
+        const T xt = X(n, t);
+        T_UINT u;
+        memcpy(&u, &xt, sizeof(T));
+        b->key[0][j] = (u & sign) ? ~u : (u | sign); /* orders as the floats do */
+        b->idx[0][j] = (int32_t)t;
+    }
+    const int src = FN(radix_sort)(b, k);
+    /* x_t ascending, so om_r descending */
+    b->pre[0] = 0.0;
+    for (ptrdiff_t r = 0; r < k; r++) {
+        T_UINT u = b->key[src][r];
+        u = (u & sign) ? (u ^ sign) : ~u;
+        T xt;
+        memcpy(&xt, &u, sizeof(T));
+        b->om[r] = (T)1 - xt;
+        b->pre[r + 1] = b->pre[r] + (double)b->om[r];
+        b->hist[r] = 0;
+    }
+    b->hist[k] = 0;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        if (is_target[c]) {
+            if (a->grad) {
+                GRAD(n, c) = 0;
+            }
+            continue;
+        }
+        const T xc = X(n, c);
+        /* branch-free bisection: the count is in [lo, lo + len] */
+        ptrdiff_t lo = 0, len = k;
+        while (len > 1) {
+            const ptrdiff_t half = len / 2;
+            const T z = b->om[lo + half - 1] + xc;
+            lo = z > 0 ? lo + half : lo;
+            len -= half;
+        }
+        if (len == 1) {
+            const T z = b->om[lo] + xc;
+            lo += z > 0;
+        }
+        acc[c & 7] += (double)lo * (double)xc + b->pre[lo];
+        b->hist[lo]++;
+        if (a->grad) {
+            GRAD(n, c) = (T)((double)lo * g);
+        }
+    }
+    if (a->grad) {
+        /* target r is active for the classes with cnt_c > r */
+        ptrdiff_t m = 0;
+        for (ptrdiff_t r = k - 1; r >= 0; r--) {
+            m += b->hist[r + 1];
+            const int32_t t = b->idx[src][r];
+            GRAD(n, t) = (T)((double)GRAD(n, t) - (double)m * g);
+        }
+    }
+    return FN(sum8)(acc);
+}
+
 static double
 FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -190,6 +305,8 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     /* on the pool, each block marks the targets in a buffer of its own */
     unsigned char stack_work[LF_MLM_STACK];
     unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
+    FN(mlm_buf) stack_buf;
+    FN(mlm_buf) *buf = C <= LF_MLM_SORT ? &stack_buf : NULL;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const char *trow = a->target + n * a->t_n;
@@ -203,13 +320,20 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             is_target[t] = 1;
         }
         const double g = a->grad ? GO(n) / (double)C : 0.0;
-        if (a->grad) {
+        int finite = buf != NULL;
+        for (ptrdiff_t c = 0; finite && c < C; c++) {
+            finite = isfinite(X(n, c));
+        }
+        double sum = 0.0;
+        if (finite) {
+            sum = FN(mlm_sorted)(a, n, trow, k, is_target, g, buf);
+        }
+        else if (a->grad) {
             for (ptrdiff_t c = 0; c < C; c++) {
                 GRAD(n, c) = 0;
             }
         }
-        double sum = 0.0;
-        for (ptrdiff_t j = 0; j < k; j++) {
+        for (ptrdiff_t j = 0; !finite && j < k; j++) {
             const int64_t t = *(const int64_t *)(trow + j * a->t_c);
             const T xt = X(n, t);
             double gt = 0.0;
@@ -253,6 +377,7 @@ FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
 
 #undef AT2
 #undef LF_MLM_STACK
+#undef LF_MLM_SORT
 #undef X
 #undef W
 #undef GO
