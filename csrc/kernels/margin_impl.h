@@ -305,8 +305,11 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     /* on the pool, each block marks the targets in a buffer of its own */
     unsigned char stack_work[LF_MLM_STACK];
     unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
-    FN(mlm_buf) stack_buf;
-    FN(mlm_buf) *buf = C <= LF_MLM_SORT ? &stack_buf : NULL;
+    FN(mlm_buf) stack_buf; /* filled by FN(mlm_sorted) before any read */
+    FN(mlm_buf) *buf = NULL;
+    if (C <= LF_MLM_SORT) {
+        buf = &stack_buf;
+    }
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const char *trow = a->target + n * a->t_n;
