@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pylossfn as lf
+import pylossfn.functional as F
 
 # around LF_PAR_MIN_WORK (65536) and LF_UNIT_ELEMS (16384), with long rows cut
 # into pieces and short rows grouped into units
@@ -151,3 +152,26 @@ def test_every_loss(row, dtype, reduction, restore_threads):
             results.append(tuple(np.asarray(r).tobytes() for r in res + res_out))
         for other in results[1:]:
             assert other == results[0], f"{row.name} {opts} differs between thread counts"
+
+
+@pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (70000, 3)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distances(shape, dtype, restore_threads):
+    """pairwise_distance and cosine_similarity run their rows on the pool:
+    the same bits for 1, 2 and 3 threads, contiguous and strided."""
+    rng = np.random.default_rng(shape[0])
+    x1 = rng.standard_normal(shape).astype(dtype)
+    x2 = rng.standard_normal(shape).astype(dtype)
+    cases = [
+        lambda a, b: F.pairwise_distance(a, b),
+        lambda a, b: F.pairwise_distance(a, b, p=1.0),
+        lambda a, b: F.pairwise_distance(a, b, p=3.0),
+        lambda a, b: F.cosine_similarity(a, b),
+    ]
+    for fn in cases:
+        for a, b in ((x1, x2), (x1[:, ::-1], np.asfortranarray(x2))):
+            results = []
+            for n in (1, 2, 3):
+                assert lf.set_num_threads(n) == n
+                results.append(np.asarray(fn(a, b)).tobytes())
+            assert results[1] == results[0] and results[2] == results[0]

@@ -531,11 +531,13 @@ FN(trip_cos_sums)(const T *restrict x0, const T *restrict x1, const T *restrict 
 
 /* The three gradient rows of a triplet row: operand k at xk with step sk,
  * its gradient at gk with step tk; called with constant unit steps for
- * contiguous rows (then it vectorizes). */
-#define LF_TRIP_PARAMS                                                             \
-    const char *x0, ptrdiff_t s0, const char *x1, ptrdiff_t s1, const char *x2,    \
-        ptrdiff_t s2, char *g0, ptrdiff_t t0, char *g1, ptrdiff_t t1, char *g2, \
-        ptrdiff_t t2, ptrdiff_t D
+ * contiguous rows (then it vectorizes).  restrict: outputs never overlap
+ * what a call reads (outputs.c), and without it gcc would need more
+ * run-time alias checks than it makes before giving up on vectorizing. */
+#define LF_TRIP_PARAMS                                                                  \
+    const char *restrict x0, ptrdiff_t s0, const char *restrict x1, ptrdiff_t s1,       \
+        const char *restrict x2, ptrdiff_t s2, char *restrict g0, ptrdiff_t t0,         \
+        char *restrict g1, ptrdiff_t t1, char *restrict g2, ptrdiff_t t2, ptrdiff_t D
 #define LF_TX(k, d) (*(const T *)(x##k + (d) * s##k))
 #define LF_TG(k, d) (*(T *)(g##k + (d) * t##k))
 
