@@ -175,3 +175,21 @@ def test_distances(shape, dtype, restore_threads):
                 assert lf.set_num_threads(n) == n
                 results.append(np.asarray(fn(a, b)).tobytes())
             assert results[1] == results[0] and results[2] == results[0]
+
+
+@pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (40, 3, 700)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations(shape, dtype, restore_threads):
+    """sigmoid, logsigmoid (element-wise) and softmax, log_softmax (rows on
+    the pool): the same bits for 1, 2 and 3 threads, over every axis."""
+    rng = np.random.default_rng(shape[-1])
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    cases = [F.sigmoid, F.logsigmoid]
+    for dim in range(len(shape)):
+        cases += [lambda a, d=dim: F.softmax(a, dim=d), lambda a, d=dim: F.log_softmax(a, dim=d)]
+    for fn in cases:
+        results = []
+        for n in (1, 2, 3):
+            assert lf.set_num_threads(n) == n
+            results.append(np.asarray(fn(x)).tobytes())
+        assert results[1] == results[0] and results[2] == results[0]

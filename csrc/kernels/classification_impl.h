@@ -453,22 +453,41 @@ FN(cross_entropy_probs)(const lf_classes *a)
                            FN(class_unit)(a), a->N * a->S * a->C);
 }
 
+typedef struct {
+    const lf_classes *a;
+    int log;
+} FN(softmax_ctx);
+
+/* Samples j in [start, start + count), j = n S + s: each row alone, so any
+ * partition gives the same bits. */
+static double
+FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(softmax_ctx) *ctx = vc;
+    const lf_classes *a = ctx->a;
+    const int log = ctx->log;
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        const ptrdiff_t n = j / a->S, s = j % a->S;
+        T max, lsum;
+        FN(log_softmax_shift)(a, n, s, &max, &lsum);
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            const T logp = (X(n, c, s) - max) - lsum;
+            GRAD(n, c, s) = log ? logp : V(exp)(logp);
+        }
+    }
+    return 0.0;
+}
+
 static void
 FN(softmax)(const lf_classes *a, int log)
 {
-    if (a->C == 0) {
+    if (a->C == 0 || a->N == 0 || a->S == 0) {
         return;
     }
-    for (ptrdiff_t n = 0; n < a->N; n++) {
-        for (ptrdiff_t s = 0; s < a->S; s++) {
-            T max, lsum;
-            FN(log_softmax_shift)(a, n, s, &max, &lsum);
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T logp = (X(n, c, s) - max) - lsum;
-                GRAD(n, c, s) = log ? logp : V(exp)(logp);
-            }
-        }
-    }
+    FN(softmax_ctx) ctx = {a, log};
+    /* rows on the pool in units fixed by the shape */
+    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, FN(class_unit)(a),
+                          a->N * a->S * a->C);
 }
 
 #undef AT
