@@ -175,6 +175,35 @@ def test_multilabel_margin_shapes_and_edges(reduction):
         assert np.isnan(loss) if reduction == "mean" else loss == 0
 
 
+@pytest.mark.parametrize("dtype,C", [(np.float32, 300), (np.float64, 300), (np.float64, 8193)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_margin_long_rows(dtype, reduction, C):
+    """Long rows, the sorted-target path (C <= 8192) and the direct one
+    (C > 8192): many targets per row, repeated targets, tied scores
+    (round to halves), and rows with inf / nan, which take the direct path.
+    (The direct path adds a non-target's gradient one term at a time in the
+    input's dtype, as torch does but not in torch's order: in float32 rows of
+    thousands of targets drift apart by more than the tolerance.)"""
+    rng = np.random.default_rng(C)
+    N = 9 if C < 1000 else 3
+    x = rng.normal(size=(N, C)).astype(dtype)
+    x[::2] = np.round(x[::2] * 2) / 2
+    t = np.full((N, C), -1, np.int64)
+    for i in range(N):
+        k = [0, 1, C // 2, C - 1, C][i % 5]
+        t[i, :k] = rng.permutation(C)[:k]
+    t[1, :4] = [5, 5, 7, 5]  # repeated targets count once per entry
+    if C < 1000:
+        x[3, 10] = np.inf
+        x[4, 11] = -np.inf
+        x[5, 12] = np.nan
+    go = go_for(rng, reduction, (N,), dtype)
+    want_loss, want_grad = oracle(MULTILABEL_MARGIN, x, t, go, reduction=reduction)
+    loss, grad = lf.MultiLabelMarginLoss(reduction=reduction).forward_backward(
+        x, t, grad_output=go)
+    check(loss, grad, want_loss, want_grad, dtype, reduction)
+
+
 def test_multilabel_margin_fd():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4, 5))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pylossfn as lf
+import pylossfn.functional as F
 
 # around LF_PAR_MIN_WORK (65536) and LF_UNIT_ELEMS (16384), with long rows cut
 # into pieces and short rows grouped into units
@@ -153,15 +154,55 @@ def test_every_loss(row, dtype, reduction, restore_threads):
             assert other == results[0], f"{row.name} {opts} differs between thread counts"
 
 
+@pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (70000, 3)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distances(shape, dtype, restore_threads):
+    """pairwise_distance and cosine_similarity run their rows on the pool:
+    the same bits for 1, 2 and 3 threads, contiguous and strided."""
+    rng = np.random.default_rng(shape[0])
+    x1 = rng.standard_normal(shape).astype(dtype)
+    x2 = rng.standard_normal(shape).astype(dtype)
+    cases = [
+        lambda a, b: F.pairwise_distance(a, b),
+        lambda a, b: F.pairwise_distance(a, b, p=1.0),
+        lambda a, b: F.pairwise_distance(a, b, p=3.0),
+        lambda a, b: F.cosine_similarity(a, b),
+    ]
+    for fn in cases:
+        for a, b in ((x1, x2), (x1[:, ::-1], np.asfortranarray(x2))):
+            results = []
+            for n in (1, 2, 3):
+                assert lf.set_num_threads(n) == n
+                results.append(np.asarray(fn(a, b)).tobytes())
+            assert results[1] == results[0] and results[2] == results[0]
+
+
+@pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (40, 3, 700)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations(shape, dtype, restore_threads):
+    """sigmoid, logsigmoid (element-wise) and softmax, log_softmax (rows on
+    the pool): the same bits for 1, 2 and 3 threads, over every axis."""
+    rng = np.random.default_rng(shape[-1])
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    cases = [F.sigmoid, F.logsigmoid]
+    for dim in range(len(shape)):
+        cases += [lambda a, d=dim: F.softmax(a, dim=d), lambda a, d=dim: F.log_softmax(a, dim=d)]
+    for fn in cases:
+        results = []
+        for n in (1, 2, 3):
+            assert lf.set_num_threads(n) == n
+            results.append(np.asarray(fn(x)).tobytes())
+        assert results[1] == results[0] and results[2] == results[0]
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid", "logsigmoid"])
 @pytest.mark.parametrize("shape,dim", [((400, 301), 1), ((100, 656), -1), ((20, 5000), 1),
                                        ((40, 3, 700), 1), ((301, 400), 0)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_activations(name, shape, dim, dtype, restore_threads):
+def test_activations_long_rows(name, shape, dim, dtype, restore_threads):
     """The activations above the threading threshold: the same bits for 1, 2
     and 3 threads, for unit-stride rows (the vectorized path) and strided ones
     (dim=0, and the middle axis of a 3-d input)."""
-    import pylossfn.functional as F
     rng = np.random.default_rng(shape[-1])
     x = (rng.standard_normal(shape) * 4).astype(dtype)
     f = getattr(F, name)

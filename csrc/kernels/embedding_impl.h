@@ -77,23 +77,109 @@ FN(diff)(const lf_rows *a, int i, int j, ptrdiff_t n, ptrdiff_t d, T eps)
     return (ROW(i, n, d) - ROW(j, n, d)) + eps;
 }
 
+/* Row n of operand k: its first element and its step along D. */
+#define RBASE(k, n) (a->x[k] + (n) * a->x_n[k])
+#define REL(base, step, d) ((double)*(const T *)((base) + (d) * (step)))
+
+/* Whether operands [0, k) are unit-stride along D, and their gradients too
+ * when present: then each row's loops run on plain arrays (the same
+ * operations in the same order as the strided loops, so the same bits) and
+ * vectorize. */
+static inline int
+FN(rows_contig)(const lf_rows *a, int k)
+{
+    for (int i = 0; i < k; i++) {
+        if (a->x_d[i] != (ptrdiff_t)sizeof(T) || (a->grad[i] && a->g_d[i] != (ptrdiff_t)sizeof(T))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Every per-row sum here runs in double with eight accumulators, term d
+ * into acc[d % 8], combined by FN(sum8): one order, whatever the layout,
+ * the instruction set or the thread count, and one that vectorizes. */
+
+/* sum_d ((x_i - x_j) + eps)^2 (pow = 2) or |(x_i - x_j) + eps| (pow = 1),
+ * the difference formed in T as torch forms it. */
+static inline LF_ALWAYS_INLINE double
+FN(diff_sum_s)(const char *p, ptrdiff_t sp, const char *q, ptrdiff_t sq, ptrdiff_t D, T eps,
+               int pow2)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            const T vt = (*(const T *)(p + (d + k) * sp) - *(const T *)(q + (d + k) * sq)) + eps;
+            const double v = (double)vt;
+            acc[k] += pow2 ? v * v : fabs(v);
+        }
+    }
+    for (; d < D; d++) {
+        const T vt = (*(const T *)(p + d * sp) - *(const T *)(q + d * sq)) + eps;
+        const double v = (double)vt;
+        acc[d & 7] += pow2 ? v * v : fabs(v);
+    }
+    return FN(sum8)(acc);
+}
+
+static double
+FN(sq_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
+{
+    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+    if (a->x_d[i] == t && a->x_d[j] == t) {
+        return FN(diff_sum_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, eps, 1);
+    }
+    return FN(diff_sum_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, eps, 1);
+}
+
+static double
+FN(abs_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
+{
+    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+    if (a->x_d[i] == t && a->x_d[j] == t) {
+        return FN(diff_sum_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, eps, 0);
+    }
+    return FN(diff_sum_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, eps, 0);
+}
+
+/* x_i . x_j, |x_i|^2, |x_j|^2 of one row pair. */
+static inline LF_ALWAYS_INLINE void
+FN(dot3_s)(const char *p, ptrdiff_t sp, const char *q, ptrdiff_t sq, ptrdiff_t D, double *out)
+{
+    double ad[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            const double u = REL(p, sp, d + k), v = REL(q, sq, d + k);
+            ad[k] += u * v;
+            a1[k] += u * u;
+            a2[k] += v * v;
+        }
+    }
+    for (; d < D; d++) {
+        const double u = REL(p, sp, d), v = REL(q, sq, d);
+        ad[d & 7] += u * v;
+        a1[d & 7] += u * u;
+        a2[d & 7] += v * v;
+    }
+    out[0] = FN(sum8)(ad);
+    out[1] = FN(sum8)(a1);
+    out[2] = FN(sum8)(a2);
+}
+
 static FN(pnorm)
 FN(pnorm_row)(const lf_rows *a, int i, int j, ptrdiff_t n, double p, T eps)
 {
     FN(pnorm) r = {0.0, 0};
     const ptrdiff_t D = a->D;
     if (p == 2) {
-        double s = 0.0;
-        for (ptrdiff_t d = 0; d < D; d++) {
-            const double v = (double)FN(diff)(a, i, j, n, d, eps);
-            s += v * v;
-        }
-        r.norm = sqrt(s);
+        r.norm = sqrt(FN(sq_diff)(a, i, j, n, eps));
     }
     else if (p == 1) {
-        for (ptrdiff_t d = 0; d < D; d++) {
-            r.norm += fabs((double)FN(diff)(a, i, j, n, d, eps));
-        }
+        r.norm = FN(abs_diff)(a, i, j, n, eps);
     }
     else if (isinf(p)) {
         for (ptrdiff_t d = 0; d < D; d++) {
@@ -158,36 +244,91 @@ FN(pnorm_grad)(double v, FN(pnorm) r, double p)
 static void
 FN(dot3)(const lf_rows *a, int i, int j, ptrdiff_t n, double *s, double *m1, double *m2)
 {
-    double dot = 0.0, q1 = 0.0, q2 = 0.0;
-    for (ptrdiff_t d = 0; d < a->D; d++) {
-        const double u = (double)ROW(i, n, d), v = (double)ROW(j, n, d);
-        dot += u * v;
-        q1 += u * u;
-        q2 += v * v;
+    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+    double r[3];
+    if (a->x_d[i] == t && a->x_d[j] == t) {
+        FN(dot3_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, r);
     }
-    *s = dot;
-    *m1 = q1;
-    *m2 = q2;
+    else {
+        FN(dot3_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, r);
+    }
+    *s = r[0];
+    *m1 = r[1];
+    *m2 = r[2];
+}
+
+typedef struct {
+    const lf_rows *a;
+    double p, eps;
+} FN(dist_ctx);
+
+static double
+FN(pairwise_distance_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(dist_ctx) *ctx = vc;
+    const lf_rows *a = ctx->a;
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, ctx->p, (T)ctx->eps).norm;
+    }
+    return 0.0;
+}
+
+/* Rows on the pool in units of about LF_UNIT_ELEMS elements (fixed by the
+ * shape; each row is computed alone, so any partition gives the same bits). */
+static ptrdiff_t
+FN(row_unit)(ptrdiff_t D)
+{
+    return D > 0 && D < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / D : 1;
 }
 
 static void
 FN(pairwise_distance)(const lf_rows *a, double p, double eps)
 {
-    for (ptrdiff_t n = 0; n < a->N; n++) {
-        *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, p, (T)eps).norm;
-    }
+    FN(dist_ctx) ctx = {a, p, eps};
+    (void)lf_par_pairwise(FN(pairwise_distance_block), &ctx, a->N, FN(row_unit)(a->D),
+                          2 * a->N * (a->D + 1));
 }
 
-static void
-FN(cosine_similarity)(const lf_rows *a, double eps)
+static double
+FN(cosine_similarity_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    for (ptrdiff_t n = 0; n < a->N; n++) {
+    const FN(dist_ctx) *ctx = vc;
+    const lf_rows *a = ctx->a;
+    const double eps = ctx->eps;
+    for (ptrdiff_t n = start; n < start + count; n++) {
         double s, m1, m2;
         FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
         /* the norms are clamped in T, as torch clamps its T tensors */
         const double c1 = (double)M(fmax)((T)sqrt(m1), (T)eps);
         const double c2 = (double)M(fmax)((T)sqrt(m2), (T)eps);
         *(T *)(a->out + n * a->out_n) = (T)(s / (c1 * c2));
+    }
+    return 0.0;
+}
+
+static void
+FN(cosine_similarity)(const lf_rows *a, double eps)
+{
+    FN(dist_ctx) ctx = {a, 0.0, eps};
+    (void)lf_par_pairwise(FN(cosine_similarity_block), &ctx, a->N, FN(row_unit)(a->D),
+                          2 * a->N * (a->D + 1));
+}
+
+/* The cosine-embedding gradient of one row, k (v / denom - cos u / m1), as
+ * k / denom * v - k cos / m1 * u: the coefficients once per row (the caller
+ * has checked that the sums are finite, so the products of zero
+ * coefficients are zeros, as before).  Called with constant unit steps for
+ * contiguous rows (then it vectorizes): the same operations, the same bits. */
+static inline LF_ALWAYS_INLINE void
+FN(cos_grad_s)(const char *x1, ptrdiff_t s1, const char *x2, ptrdiff_t s2, char *g1,
+               ptrdiff_t t1, char *g2, ptrdiff_t t2, ptrdiff_t D, double k, double denom,
+               double cos, double m1, double m2)
+{
+    const double kd = k / denom, b1 = k * cos / m1, b2 = k * cos / m2;
+    for (ptrdiff_t d = 0; d < D; d++) {
+        const double u = REL(x1, s1, d), v = REL(x2, s2, d);
+        *(T *)(g1 + d * t1) = (T)(kd * v - b1 * u);
+        *(T *)(g2 + d * t2) = (T)(kd * u - b2 * v);
     }
 }
 
@@ -196,10 +337,12 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(rows_ctx) *ctx = vc;
     const lf_rows *a = ctx->a;
+    const int contig = FN(rows_contig)(a, 2);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         double s, m1, m2;
         FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
+        const int finite = isfinite(s) && isfinite(m1) && isfinite(m2);
         m1 += LF_COS_EPSILON;
         m2 += LF_COS_EPSILON;
         const double denom = sqrt(m1 * m2);
@@ -221,10 +364,22 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         if (a->grad[0]) {
             k *= RGO(n);
-            for (ptrdiff_t d = 0; d < a->D; d++) {
-                const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
-                RGRAD(0, n, d) = (T)(k * (v / denom - cos * u / m1));
-                RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
+            char *g0 = a->grad[0] + n * a->g_n[0], *g1 = a->grad[1] + n * a->g_n[1];
+            const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+            if (finite && contig) {
+                FN(cos_grad_s)(RBASE(0, n), t, RBASE(1, n), t, g0, t, g1, t, a->D, k, denom, cos,
+                               m1, m2);
+            }
+            else if (finite) {
+                FN(cos_grad_s)(RBASE(0, n), a->x_d[0], RBASE(1, n), a->x_d[1], g0, a->g_d[0], g1,
+                               a->g_d[1], a->D, k, denom, cos, m1, m2);
+            }
+            else {
+                for (ptrdiff_t d = 0; d < a->D; d++) {
+                    const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
+                    RGRAD(0, n, d) = (T)(k * (v / denom - cos * u / m1));
+                    RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
+                }
             }
         }
         if (a->hess[0] && k != 0) { /* k is dl/dcos times grad_output by now */
@@ -244,7 +399,10 @@ static double
 FN(cosine_embedding)(const lf_rows *a, double margin)
 {
     FN(rows_ctx) ctx = {a, LF_DIST_PNORM, margin, 0, 0, 0};
-    return lf_pairwise(FN(cosine_embedding_block), &ctx, 0, a->N);
+    /* rows are independent: on the pool in units fixed by the shape, so the
+     * sum is the same for every thread count */
+    return lf_par_pairwise(FN(cosine_embedding_block), &ctx, a->N, FN(row_unit)(a->D),
+                           2 * a->N * (a->D + 1));
 }
 
 /* One distance of a triplet row and what its gradient needs. */
@@ -254,25 +412,191 @@ typedef struct {
     double s, n1, n2, c1, c2; /* LF_DIST_COSINE */
 } FN(dist_row);
 
+/* The cosine distance 1 - cos from the sums x_i . x_j, |x_i|^2, |x_j|^2. */
 static FN(dist_row)
-FN(distance)(const FN(rows_ctx) *ctx, int i, int j, ptrdiff_t n)
+FN(cos_distance)(double s, double m1, double m2, double eps)
 {
     FN(dist_row) r;
     memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.n1 = (double)(T)sqrt(m1);
+    r.n2 = (double)(T)sqrt(m2);
+    r.c1 = (double)M(fmax)((T)r.n1, (T)eps);
+    r.c2 = (double)M(fmax)((T)r.n2, (T)eps);
+    r.value = (double)(T)(1.0 - r.s / (r.c1 * r.c2));
+    return r;
+}
+
+static FN(dist_row)
+FN(distance)(const FN(rows_ctx) *ctx, int i, int j, ptrdiff_t n)
+{
     if (ctx->dist == LF_DIST_PNORM) {
+        FN(dist_row) r;
+        memset(&r, 0, sizeof(r));
         r.norm = FN(pnorm_row)(ctx->a, i, j, n, ctx->p, (T)ctx->eps);
         r.value = (double)(T)r.norm.norm;
+        return r;
     }
-    else {
-        double m1, m2;
-        FN(dot3)(ctx->a, i, j, n, &r.s, &m1, &m2);
-        r.n1 = (double)(T)sqrt(m1);
-        r.n2 = (double)(T)sqrt(m2);
-        r.c1 = (double)M(fmax)((T)r.n1, (T)ctx->eps);
-        r.c2 = (double)M(fmax)((T)r.n2, (T)ctx->eps);
-        r.value = (double)(T)(1.0 - r.s / (r.c1 * r.c2));
+    double s, m1, m2;
+    FN(dot3)(ctx->a, i, j, n, &s, &m1, &m2);
+    return FN(cos_distance)(s, m1, m2, ctx->eps);
+}
+
+/* The fast path of a triplet row (unit-stride rows, gradient without
+ * Hessian, the 2-norm or the cosine distance): one pass computes every sum
+ * the row needs (the same sums, term for term, as FN(sq_diff) / FN(dot3)
+ * compute them one pair at a time, so the same distances), and one pass
+ * writes the three gradient rows as combinations of the inputs whose
+ * coefficients are fixed per row. */
+
+/* |(a - p) + eps|^2, |(a - n) + eps|^2 and, with swap, |(p - n) + eps|^2. */
+static inline LF_ALWAYS_INLINE void
+FN(trip_l2_sums)(const T *restrict x0, const T *restrict x1, const T *restrict x2,
+                 ptrdiff_t D, T eps, int swap, double *out)
+{
+    double ap[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double an[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double pn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            const double vp = (double)((x0[d + k] - x1[d + k]) + eps);
+            const double vn = (double)((x0[d + k] - x2[d + k]) + eps);
+            ap[k] += vp * vp;
+            an[k] += vn * vn;
+            if (swap) {
+                const double vs = (double)((x1[d + k] - x2[d + k]) + eps);
+                pn[k] += vs * vs;
+            }
+        }
     }
-    return r;
+    for (; d < D; d++) {
+        const double vp = (double)((x0[d] - x1[d]) + eps);
+        const double vn = (double)((x0[d] - x2[d]) + eps);
+        ap[d & 7] += vp * vp;
+        an[d & 7] += vn * vn;
+        if (swap) {
+            const double vs = (double)((x1[d] - x2[d]) + eps);
+            pn[d & 7] += vs * vs;
+        }
+    }
+    out[0] = FN(sum8)(ap);
+    out[1] = FN(sum8)(an);
+    out[2] = FN(sum8)(pn);
+}
+
+/* a.p, |a|^2, |p|^2, a.n, |n|^2 and, with swap, p.n. */
+static inline LF_ALWAYS_INLINE void
+FN(trip_cos_sums)(const T *restrict x0, const T *restrict x1, const T *restrict x2,
+                  ptrdiff_t D, int swap, double *out)
+{
+    double sap[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double qa[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double qp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double san[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double qn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double spn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            const double u = (double)x0[d + k], v = (double)x1[d + k], w = (double)x2[d + k];
+            sap[k] += u * v;
+            qa[k] += u * u;
+            qp[k] += v * v;
+            san[k] += u * w;
+            qn[k] += w * w;
+            if (swap) {
+                spn[k] += v * w;
+            }
+        }
+    }
+    for (; d < D; d++) {
+        const double u = (double)x0[d], v = (double)x1[d], w = (double)x2[d];
+        sap[d & 7] += u * v;
+        qa[d & 7] += u * u;
+        qp[d & 7] += v * v;
+        san[d & 7] += u * w;
+        qn[d & 7] += w * w;
+        if (swap) {
+            spn[d & 7] += v * w;
+        }
+    }
+    out[0] = FN(sum8)(sap);
+    out[1] = FN(sum8)(qa);
+    out[2] = FN(sum8)(qp);
+    out[3] = FN(sum8)(san);
+    out[4] = FN(sum8)(qn);
+    out[5] = FN(sum8)(spn);
+}
+
+/* The three gradient rows of a triplet row: operand k at xk with step sk,
+ * its gradient at gk with step tk; called with constant unit steps for
+ * contiguous rows (then it vectorizes).  restrict: outputs never overlap
+ * what a call reads (outputs.c), and without it gcc would need more
+ * run-time alias checks than it makes before giving up on vectorizing. */
+#define LF_TRIP_PARAMS                                                                  \
+    const char *restrict x0, ptrdiff_t s0, const char *restrict x1, ptrdiff_t s1,       \
+        const char *restrict x2, ptrdiff_t s2, char *restrict g0, ptrdiff_t t0,         \
+        char *restrict g1, ptrdiff_t t1, char *restrict g2, ptrdiff_t t2, ptrdiff_t D
+#define LF_TX(k, d) (*(const T *)(x##k + (d) * s##k))
+#define LF_TG(k, d) (*(T *)(g##k + (d) * t##k))
+
+/* ga = cp vp + cn vn, gp = -cp vp + cs vs, gn = -cn vn - cs vs, with
+ * v = (x_i - x_j) + eps in T (the 2-norm's gradient k v / |v|). */
+static inline LF_ALWAYS_INLINE void
+FN(trip_l2_grad)(LF_TRIP_PARAMS, T eps, int swap, double cp, double cn, double cs)
+{
+    for (ptrdiff_t d = 0; d < D; d++) {
+        const T a0 = LF_TX(0, d), a1 = LF_TX(1, d), a2 = LF_TX(2, d);
+        const double vp = (double)((a0 - a1) + eps);
+        const double vn = (double)((a0 - a2) + eps);
+        if (swap) {
+            const double vs = (double)((a1 - a2) + eps);
+            LF_TG(0, d) = (T)(cp * vp + cn * vn);
+            LF_TG(1, d) = (T)(cs * vs - cp * vp);
+            LF_TG(2, d) = (T)(-(cn * vn) - cs * vs);
+        }
+        else {
+            LF_TG(0, d) = (T)(cp * vp + cn * vn);
+            LF_TG(1, d) = (T)(-(cp * vp));
+            LF_TG(2, d) = (T)(-(cn * vn));
+        }
+    }
+}
+
+/* g_i = sum_j c[3 i + j] x_j (the cosine distance's gradients). */
+static inline LF_ALWAYS_INLINE void
+FN(trip_mat_grad)(LF_TRIP_PARAMS, const double *c)
+{
+    const double c00 = c[0], c01 = c[1], c02 = c[2], c10 = c[3], c11 = c[4], c12 = c[5],
+                 c20 = c[6], c21 = c[7], c22 = c[8];
+    for (ptrdiff_t d = 0; d < D; d++) {
+        const double u = (double)LF_TX(0, d), v = (double)LF_TX(1, d), w = (double)LF_TX(2, d);
+        LF_TG(0, d) = (T)(c00 * u + c01 * v + c02 * w);
+        LF_TG(1, d) = (T)(c10 * u + c11 * v + c12 * w);
+        LF_TG(2, d) = (T)(c20 * u + c21 * v + c22 * w);
+    }
+}
+
+#undef LF_TRIP_PARAMS
+#undef LF_TX
+#undef LF_TG
+
+/* c += the coefficients of k * the gradient of the cosine distance of
+ * (x_i, x_j) (FN(distance_grad)'s cosine case: gi -= k (v / cc - s / (c1 cc)
+ * u / n1), gj likewise). */
+static void
+FN(cos_coef)(double *c, const FN(dist_row) *r, int i, int j, double k)
+{
+    if (k == 0) {
+        return;
+    }
+    const double cc = r->c1 * r->c2;
+    const double alpha = -k / cc;
+    c[3 * i + j] += alpha;
+    c[3 * j + i] += alpha;
+    c[3 * i + i] += r->n1 != 0 ? k * r->s / (r->c1 * cc * r->n1) : 0.0;
+    c[3 * j + j] += r->n2 != 0 ? k * r->s / (r->c2 * cc * r->n2) : 0.0;
 }
 
 /* grad_i += k * d dist(x_i, x_j) / d x_i and grad_j += k * d dist / d x_j. */
@@ -369,13 +693,71 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     double stack_work[LF_TRIPLET_STACK];
     double *work = tc->par ? stack_work : tc->work;
+    const int l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
+    /* the 2-norm and the cosine distance: the sums of a row as in
+     * FN(distance), in one pass when the rows are contiguous, and the
+     * gradients from per-row coefficients (FN(trip_l2_grad),
+     * FN(trip_mat_grad)) wherever the sums are finite */
+    const int coef = l2 || ctx->dist == LF_DIST_COSINE;
+    const int contig = FN(rows_contig)(a, 3);
+    const T eps = (T)ctx->eps;
     for (ptrdiff_t n = start; n < start + count; n++) {
-        const FN(dist_row) dp = FN(distance)(ctx, 0, 1, n);
-        const FN(dist_row) dn = FN(distance)(ctx, 0, 2, n);
-        FN(dist_row) ds = dn;
+        FN(dist_row) dp, dn, ds;
+        int finite = 0; /* every sum finite: then so is every element */
+        const T *x0 = (const T *)RBASE(0, n), *x1 = (const T *)RBASE(1, n),
+                *x2 = (const T *)RBASE(2, n);
+        double sums[6] = {0, 0, 0, 0, 0, 0};
+        if (coef && l2) {
+            if (contig && ctx->swap) {
+                FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 1, sums);
+            }
+            else if (contig) {
+                FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 0, sums);
+            }
+            else {
+                sums[0] = FN(sq_diff)(a, 0, 1, n, eps);
+                sums[1] = FN(sq_diff)(a, 0, 2, n, eps);
+                sums[2] = ctx->swap ? FN(sq_diff)(a, 1, 2, n, eps) : 0.0;
+            }
+            FN(dist_row) *dr[3] = {&dp, &dn, &ds};
+            for (int i = 0; i < 3; i++) {
+                memset(dr[i], 0, sizeof(FN(dist_row)));
+                dr[i]->norm.norm = sqrt(sums[i]);
+                dr[i]->value = (double)(T)dr[i]->norm.norm;
+            }
+        }
+        else if (coef) {
+            if (contig && ctx->swap) {
+                FN(trip_cos_sums)(x0, x1, x2, a->D, 1, sums);
+            }
+            else if (contig) {
+                FN(trip_cos_sums)(x0, x1, x2, a->D, 0, sums);
+            }
+            else {
+                double m;
+                FN(dot3)(a, 0, 1, n, &sums[0], &sums[1], &sums[2]);
+                FN(dot3)(a, 0, 2, n, &sums[3], &m, &sums[4]);
+                if (ctx->swap) {
+                    FN(dot3)(a, 1, 2, n, &sums[5], &m, &m);
+                }
+            }
+            dp = FN(cos_distance)(sums[0], sums[1], sums[2], ctx->eps);
+            dn = FN(cos_distance)(sums[3], sums[1], sums[4], ctx->eps);
+            ds = FN(cos_distance)(sums[5], sums[2], sums[4], ctx->eps);
+        }
+        else {
+            dp = FN(distance)(ctx, 0, 1, n);
+            dn = FN(distance)(ctx, 0, 2, n);
+            ds = ctx->swap ? FN(distance)(ctx, 1, 2, n) : dn;
+        }
+        if (coef) {
+            finite = 1;
+            for (int i = 0; i < 6; i++) {
+                finite &= isfinite(sums[i]) != 0;
+            }
+        }
         double neg = dn.value, w_neg = 1.0, w_swap = 0.0;
         if (ctx->swap) {
-            ds = FN(distance)(ctx, 1, 2, n);
             if (ds.value < dn.value) {
                 neg = ds.value;
                 w_neg = 0.0;
@@ -394,19 +776,69 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         }
         if (a->grad[0]) {
             const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
-            double *ga = work, *gp = work + a->D, *gn = work + 2 * a->D;
-            for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-                work[d] = 0.0;
+            if (finite) {
+                const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+                const char *r0 = RBASE(0, n), *r1 = RBASE(1, n), *r2 = RBASE(2, n);
+                char *q0 = a->grad[0] + n * a->g_n[0], *q1 = a->grad[1] + n * a->g_n[1],
+                     *q2 = a->grad[2] + n * a->g_n[2];
+#define LF_UNIT_ARGS r0, t, r1, t, r2, t, q0, t, q1, t, q2, t, a->D
+#define LF_STEP_ARGS                                                                    \
+    r0, a->x_d[0], r1, a->x_d[1], r2, a->x_d[2], q0, a->g_d[0], q1, a->g_d[1], q2, \
+        a->g_d[2], a->D
+                if (l2) {
+                    /* FN(distance_grad)'s 2-norm case, k v / |v| (0 at |v| = 0,
+                     * nothing for k = 0) */
+                    const double k[3] = {g, -g * w_neg, -g * w_swap};
+                    const FN(dist_row) *dr[3] = {&dp, &dn, &ds};
+                    double c[3];
+                    for (int i = 0; i < 3; i++) {
+                        c[i] = k[i] == 0 || dr[i]->norm.norm == 0 ? 0.0 : k[i] / dr[i]->norm.norm;
+                    }
+                    if (!ctx->swap) {
+                        c[2] = 0.0;
+                    }
+                    if (contig && ctx->swap) {
+                        FN(trip_l2_grad)(LF_UNIT_ARGS, eps, 1, c[0], c[1], c[2]);
+                    }
+                    else if (contig) {
+                        FN(trip_l2_grad)(LF_UNIT_ARGS, eps, 0, c[0], c[1], c[2]);
+                    }
+                    else {
+                        FN(trip_l2_grad)(LF_STEP_ARGS, eps, ctx->swap, c[0], c[1], c[2]);
+                    }
+                }
+                else {
+                    double c[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+                    FN(cos_coef)(c, &dp, 0, 1, g);
+                    FN(cos_coef)(c, &dn, 0, 2, -g * w_neg);
+                    if (ctx->swap) {
+                        FN(cos_coef)(c, &ds, 1, 2, -g * w_swap);
+                    }
+                    if (contig) {
+                        FN(trip_mat_grad)(LF_UNIT_ARGS, c);
+                    }
+                    else {
+                        FN(trip_mat_grad)(LF_STEP_ARGS, c);
+                    }
+                }
+#undef LF_UNIT_ARGS
+#undef LF_STEP_ARGS
             }
-            FN(distance_grad)(ctx, &dp, 0, 1, n, g, ga, gp);
-            FN(distance_grad)(ctx, &dn, 0, 2, n, -g * w_neg, ga, gn);
-            if (ctx->swap) {
-                FN(distance_grad)(ctx, &ds, 1, 2, n, -g * w_swap, gp, gn);
-            }
-            for (ptrdiff_t d = 0; d < a->D; d++) {
-                RGRAD(0, n, d) = (T)ga[d];
-                RGRAD(1, n, d) = (T)gp[d];
-                RGRAD(2, n, d) = (T)gn[d];
+            else {
+                double *ga = work, *gp = work + a->D, *gn = work + 2 * a->D;
+                for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
+                    work[d] = 0.0;
+                }
+                FN(distance_grad)(ctx, &dp, 0, 1, n, g, ga, gp);
+                FN(distance_grad)(ctx, &dn, 0, 2, n, -g * w_neg, ga, gn);
+                if (ctx->swap) {
+                    FN(distance_grad)(ctx, &ds, 1, 2, n, -g * w_swap, gp, gn);
+                }
+                for (ptrdiff_t d = 0; d < a->D; d++) {
+                    RGRAD(0, n, d) = (T)ga[d];
+                    RGRAD(1, n, d) = (T)gp[d];
+                    RGRAD(2, n, d) = (T)gn[d];
+                }
             }
             if (a->hess[0]) {
                 double *ha = work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
@@ -446,6 +878,8 @@ FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double 
 }
 
 #undef ROW
+#undef RBASE
+#undef REL
 #undef RGRAD
 #undef RGO
 #undef LF_COS_EPSILON

@@ -32,6 +32,9 @@
 /* Classes up to this many: the multi-label margin's target marks live on the
  * stack of each block, so rows run on the thread pool. */
 #define LF_MLM_STACK 16384
+/* Classes up to this many: a row's sorted targets (FN(mlm_sorted)) live on
+ * the stack too (under 400 KiB; the pool's threads have at least 1 MiB). */
+#define LF_MLM_SORT 8192
 
 typedef struct {
     const lf_classes *a;
@@ -40,6 +43,72 @@ typedef struct {
     unsigned char *work;
 } FN(margin_ctx);
 
+/* One span of a multi-margin row (x with step sx, the gradient gr with step
+ * sg), every class in it other than the target: with base = margin - x_t,
+ * z = base + x_c, the active terms z > 0 add z (p = 1) or z^2 (p = 2) to
+ * acc_l and, with the gradient, their dl/dx_c = g (p = 1) or 2 g z (p = 2)
+ * to acc_g (whose sum is -dl/dx_t) and to gr[c].  Selects, not branches
+ * (z > 0 is a coin toss), eight accumulators continuing across the spans of
+ * the row (its i-th non-target class into acc[i % 8]): one order fixed by the
+ * row, the same for every layout, and with constant unit steps the loop
+ * vectorizes.  Returns the lane the next span starts at. */
+#define LF_MM_TERM(i, k)                                                         \
+    do {                                                                         \
+        const T z = base + *(const T *)(x + (i) * sx);                           \
+        const double zd = (double)z;                                             \
+        acc_l[k] += z > 0 ? (p1 ? zd : zd * zd) : 0.0;                           \
+        if (grad) {                                                              \
+            const double h = z > 0 ? (p1 ? g : 2.0 * g * zd) : 0.0;              \
+            acc_g[k] += h;                                                       \
+            *(T *)(gr + (i) * sg) = (T)h;                                        \
+        }                                                                        \
+    } while (0)
+
+static inline LF_ALWAYS_INLINE ptrdiff_t
+FN(mm_span)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t n, ptrdiff_t lane,
+            T base, int p1, double g, int grad, double *restrict acc_l,
+            double *restrict acc_g)
+{
+    ptrdiff_t i = 0;
+    for (; i < n && (lane & 7) != 0; i++, lane++) {
+        LF_MM_TERM(i, lane & 7);
+    }
+    /* from here term i goes to lane i - i0 (mod 8) = 0, 1, ... */
+    x += i * sx;
+    if (grad) {
+        gr += i * sg;
+    }
+    n -= i;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            LF_MM_TERM(j + k, k);
+        }
+    }
+    for (; j < n; j++) {
+        LF_MM_TERM(j, j & 7);
+    }
+    return lane + n;
+}
+
+#undef LF_MM_TERM
+
+/* A row: the classes before the target, then those after it; *gsum is
+ * -dl/dx_t. */
+static inline LF_ALWAYS_INLINE void
+FN(mm_row)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t C, ptrdiff_t t,
+           T margin, int p1, double g, int grad, double *sum, double *gsum)
+{
+    double acc_l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double acc_g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const T base = margin - *(const T *)(x + t * sx);
+    const ptrdiff_t lane = FN(mm_span)(x, sx, gr, sg, t, 0, base, p1, g, grad, acc_l, acc_g);
+    (void)FN(mm_span)(x + (t + 1) * sx, sx, grad ? gr + (t + 1) * sg : gr, sg, C - t - 1, lane,
+                      base, p1, g, grad, acc_l, acc_g);
+    *sum = FN(sum8)(acc_l);
+    *gsum = FN(sum8)(acc_g);
+}
+
 static double
 FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -47,6 +116,9 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const lf_classes *a = ctx->a;
     const ptrdiff_t C = a->C;
     const T margin = (T)ctx->margin;
+    /* unit-stride rows (gradient too): FN(mm_row) */
+    const int contig =
+        a->in_c == (ptrdiff_t)sizeof(T) && (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const int64_t t = *(const int64_t *)(a->target + n * a->t_n);
@@ -54,28 +126,37 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const double wt = W(t);
         double sum = 0.0;
         const int p1 = ctx->p == 1;
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T z = (margin - xt) + X(n, c);
-            /* selects, not branches (z > 0 is a coin toss); adding 0 to the
-             * non-negative sum leaves its bits as they were */
-            const double zd = (double)z;
-            sum += ((c != t) & (z > 0)) ? (p1 ? zd : zd * zd) : 0.0;
+        /* loss and gradient in one pass */
+        const char *x = AT2(a->input, n, 0, in);
+        const ptrdiff_t tt = (ptrdiff_t)t, u = (ptrdiff_t)sizeof(T);
+        double gs = 0.0;
+        if (a->grad) {
+            const double g = GO(n) * wt / (double)C;
+            char *gr = AT2(a->grad, n, 0, g);
+            if (contig && p1) {
+                FN(mm_row)(x, u, gr, u, C, tt, margin, 1, g, 1, &sum, &gs);
+            }
+            else if (contig) {
+                FN(mm_row)(x, u, gr, u, C, tt, margin, 0, g, 1, &sum, &gs);
+            }
+            else {
+                FN(mm_row)(x, a->in_c, gr, a->g_c, C, tt, margin, p1, g, 1, &sum, &gs);
+            }
+            GRAD(n, t) = (T)(-gs);
+        }
+        else if (contig && p1) {
+            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 1, 0.0, 0, &sum, &gs);
+        }
+        else if (contig) {
+            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 0, 0.0, 0, &sum, &gs);
+        }
+        else {
+            FN(mm_row)(x, a->in_c, NULL, 0, C, tt, margin, p1, 0.0, 0, &sum, &gs);
         }
         const T l = (T)(wt * sum / (double)C);
         acc[n & 7] += (double)l;
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;
-        }
-        if (a->grad) {
-            const double g = GO(n) * wt / (double)C;
-            double gt = 0.0;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T z = (margin - xt) + X(n, c);
-                const double h = ((c != t) & (z > 0)) ? (p1 ? g : 2.0 * g * (double)z) : 0.0;
-                gt -= h;
-                GRAD(n, c) = (T)h;
-            }
-            GRAD(n, t) = (T)gt;
         }
         if (a->hess && ctx->p == 2) { /* each active square adds 2 g to d2/dx_c2 and d2/dx_t2 */
             const double h2 = 2.0 * GO(n) * wt / (double)C;
@@ -103,6 +184,118 @@ FN(multi_margin)(const lf_classes *a, int p, double margin)
     return lf_par_pairwise(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1));
 }
 
+/* The buffers of FN(mlm_sorted), one set per block. */
+typedef struct {
+    T_UINT key[2][LF_MLM_SORT];
+    int32_t idx[2][LF_MLM_SORT];
+    T om[LF_MLM_SORT];            /* 1 - x_t of the sorted targets */
+    double pre[LF_MLM_SORT + 1];  /* prefix sums of om */
+    int32_t hist[LF_MLM_SORT + 1]; /* how many classes have each count */
+} FN(mlm_buf);
+
+/* Sort key[0..n) ascending (least significant byte first, 8 bits a pass,
+ * idx carried along); returns which of the two buffers holds the result. */
+static int
+FN(radix_sort)(FN(mlm_buf) *b, ptrdiff_t n)
+{
+    int src = 0;
+    for (unsigned shift = 0; shift < 8 * sizeof(T); shift += 8) {
+        ptrdiff_t count[257];
+        memset(count, 0, sizeof(count));
+        for (ptrdiff_t i = 0; i < n; i++) {
+            count[((b->key[src][i] >> shift) & 0xff) + 1]++;
+        }
+        int trivial = 0;
+        for (int d = 1; d < 257; d++) {
+            trivial |= count[d] == n;
+            count[d] += count[d - 1];
+        }
+        if (trivial) { /* every key has this byte in common */
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const ptrdiff_t j = count[(b->key[src][i] >> shift) & 0xff]++;
+            b->key[1 - src][j] = b->key[src][i];
+            b->idx[1 - src][j] = b->idx[src][i];
+        }
+        src = 1 - src;
+    }
+    return src;
+}
+
+/* One multi-label margin row of finite scores with C <= LF_MLM_SORT,
+ * targets trow[0, k), in O(C log k) instead of O(k C): with the targets'
+ * om_r = 1 - x_t sorted descending, z = om_r + x_c > 0 (in T, as torch) holds
+ * for the first cnt_c of them, found by bisection (rounding is monotone);
+ * then class c's terms sum to cnt_c x_c + sum_{r < cnt_c} om_r, its
+ * gradient is cnt_c g, and target r's gradient is -g times the number of
+ * classes with cnt_c > r.  Returns the sum of the row's terms. */
+static double
+FN(mlm_sorted)(const lf_classes *a, ptrdiff_t n, const char *trow, ptrdiff_t k,
+               const unsigned char *is_target, double g, FN(mlm_buf) *b)
+{
+    const ptrdiff_t C = a->C;
+    const T_UINT sign = (T_UINT)1 << (8 * sizeof(T) - 1);
+    for (ptrdiff_t j = 0; j < k; j++) {
+        const int64_t t = *(const int64_t *)(trow + j * a->t_c);
+        const T xt = X(n, t);
+        T_UINT u;
+        memcpy(&u, &xt, sizeof(T));
+        b->key[0][j] = (u & sign) ? ~u : (u | sign); /* orders as the floats do */
+        b->idx[0][j] = (int32_t)t;
+    }
+    const int src = FN(radix_sort)(b, k);
+    /* x_t ascending, so om_r descending */
+    b->pre[0] = 0.0;
+    for (ptrdiff_t r = 0; r < k; r++) {
+        T_UINT u = b->key[src][r];
+        u = (u & sign) ? (u ^ sign) : ~u;
+        T xt;
+        memcpy(&xt, &u, sizeof(T));
+        b->om[r] = (T)1 - xt;
+        b->pre[r + 1] = b->pre[r] + (double)b->om[r];
+        b->hist[r] = 0;
+    }
+    b->hist[k] = 0;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        if (is_target[c]) {
+            if (a->grad) {
+                GRAD(n, c) = 0;
+            }
+            continue;
+        }
+        const T xc = X(n, c);
+        /* branch-free bisection: the count is in [lo, lo + len] */
+        ptrdiff_t lo = 0, len = k;
+        while (len > 1) {
+            const ptrdiff_t half = len / 2;
+            const T z = b->om[lo + half - 1] + xc;
+            lo = z > 0 ? lo + half : lo;
+            len -= half;
+        }
+        if (len == 1) {
+            const T z = b->om[lo] + xc;
+            lo += z > 0;
+        }
+        acc[c & 7] += (double)lo * (double)xc + b->pre[lo];
+        b->hist[lo]++;
+        if (a->grad) {
+            GRAD(n, c) = (T)((double)lo * g);
+        }
+    }
+    if (a->grad) {
+        /* target r is active for the classes with cnt_c > r */
+        ptrdiff_t m = 0;
+        for (ptrdiff_t r = k - 1; r >= 0; r--) {
+            m += b->hist[r + 1];
+            const int32_t t = b->idx[src][r];
+            GRAD(n, t) = (T)((double)GRAD(n, t) - (double)m * g);
+        }
+    }
+    return FN(sum8)(acc);
+}
+
 static double
 FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -112,6 +305,11 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     /* on the pool, each block marks the targets in a buffer of its own */
     unsigned char stack_work[LF_MLM_STACK];
     unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
+    FN(mlm_buf) stack_buf; /* filled by FN(mlm_sorted) before any read */
+    FN(mlm_buf) *buf = NULL;
+    if (C <= LF_MLM_SORT) {
+        buf = &stack_buf;
+    }
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         const char *trow = a->target + n * a->t_n;
@@ -125,13 +323,20 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             is_target[t] = 1;
         }
         const double g = a->grad ? GO(n) / (double)C : 0.0;
-        if (a->grad) {
+        int finite = buf != NULL;
+        for (ptrdiff_t c = 0; finite && c < C; c++) {
+            finite = isfinite(X(n, c));
+        }
+        double sum = 0.0;
+        if (finite) {
+            sum = FN(mlm_sorted)(a, n, trow, k, is_target, g, buf);
+        }
+        else if (a->grad) {
             for (ptrdiff_t c = 0; c < C; c++) {
                 GRAD(n, c) = 0;
             }
         }
-        double sum = 0.0;
-        for (ptrdiff_t j = 0; j < k; j++) {
+        for (ptrdiff_t j = 0; !finite && j < k; j++) {
             const int64_t t = *(const int64_t *)(trow + j * a->t_c);
             const T xt = X(n, t);
             double gt = 0.0;
@@ -175,6 +380,7 @@ FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
 
 #undef AT2
 #undef LF_MLM_STACK
+#undef LF_MLM_SORT
 #undef X
 #undef W
 #undef GO
