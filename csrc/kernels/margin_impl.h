@@ -199,6 +199,22 @@ static int
 FN(radix_sort)(FN(mlm_buf) *b, ptrdiff_t n)
 {
     int src = 0;
+    if (n <= 32) {
+        /* a few targets: a (stable) insertion sort in place costs less than
+         * the radix passes' 257-entry histograms */
+        for (ptrdiff_t i = 1; i < n; i++) {
+            const T_UINT key = b->key[0][i];
+            const int32_t idx = b->idx[0][i];
+            ptrdiff_t j = i;
+            for (; j > 0 && b->key[0][j - 1] > key; j--) {
+                b->key[0][j] = b->key[0][j - 1];
+                b->idx[0][j] = b->idx[0][j - 1];
+            }
+            b->key[0][j] = key;
+            b->idx[0][j] = idx;
+        }
+        return 0;
+    }
     for (unsigned shift = 0; shift < 8 * sizeof(T); shift += 8) {
         ptrdiff_t count[257];
         memset(count, 0, sizeof(count));
