@@ -123,24 +123,22 @@ FN(diff_sum_s)(const char *p, ptrdiff_t sp, const char *q, ptrdiff_t sq, ptrdiff
     return FN(sum8)(acc);
 }
 
-static double
-FN(sq_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
+/* sum_d (x_i - x_j)^2 (pow2) or sum_d |x_i - x_j| of row pair n; unit-stride
+ * rows get the copy of the loop with constant steps. */
+static inline LF_ALWAYS_INLINE double
+FN(diff_sum)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps, const int pow2)
 {
     const ptrdiff_t t = (ptrdiff_t)sizeof(T);
     if (a->x_d[i] == t && a->x_d[j] == t) {
-        return FN(diff_sum_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, eps, 1);
+        return FN(diff_sum_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, eps, pow2);
     }
-    return FN(diff_sum_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, eps, 1);
+    return FN(diff_sum_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, eps, pow2);
 }
 
 static double
-FN(abs_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
+FN(sq_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
 {
-    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
-    if (a->x_d[i] == t && a->x_d[j] == t) {
-        return FN(diff_sum_s)(RBASE(i, n), t, RBASE(j, n), t, a->D, eps, 0);
-    }
-    return FN(diff_sum_s)(RBASE(i, n), a->x_d[i], RBASE(j, n), a->x_d[j], a->D, eps, 0);
+    return FN(diff_sum)(a, i, j, n, eps, 1);
 }
 
 /* x_i . x_j, |x_i|^2, |x_j|^2 of one row pair. */
@@ -179,7 +177,7 @@ FN(pnorm_row)(const lf_rows *a, int i, int j, ptrdiff_t n, double p, T eps)
         r.norm = sqrt(FN(sq_diff)(a, i, j, n, eps));
     }
     else if (p == 1) {
-        r.norm = FN(abs_diff)(a, i, j, n, eps);
+        r.norm = FN(diff_sum)(a, i, j, n, eps, 0);
     }
     else if (isinf(p)) {
         for (ptrdiff_t d = 0; d < D; d++) {
