@@ -140,7 +140,7 @@ margin_loss(lf_call *c, int kind)
         return NULL;
     }
     if (margin_outputs(c, &a, loss_nd) < 0 ||
-        (kind == KIND_MULTILABEL && (work = lf_alloc(c, (size_t)a.C)) == NULL)) {
+        (kind == KIND_MULTILABEL && (work = lf_alloc_n(c, a.C, 1, "the class flags")) == NULL)) {
         return NULL;
     }
     double sum;
