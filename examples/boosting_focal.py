@@ -49,7 +49,7 @@ OBJECTIVES = {
 def main(argv=None):
     import xgboost as xgb
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     p.add_argument("--rounds", type=int, default=30)
     args = p.parse_args(argv)
     Xtr, Ytr, Xte, Yte = make_data()

@@ -73,7 +73,7 @@ def main(argv=None, client=None):
     import dask
     import dask.array as da
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--eval-rows", type=int, default=4_000_000,
