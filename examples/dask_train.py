@@ -85,8 +85,9 @@ def main(argv=None, client=None):
     if own:
         from distributed import Client, LocalCluster
 
+        # ":0": any free port for the dashboard (8787 may be taken: a warning, not an error)
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                               dashboard_address=None, memory_limit=args.memory_limit)
+                               dashboard_address=":0", memory_limit=args.memory_limit)
         client = Client(cluster)
     try:
         X, Y, y = make_data(0)

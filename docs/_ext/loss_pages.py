@@ -1,3 +1,340 @@
-"""(stub)"""
-def setup(app):
+r"""The sections of every loss class's page, as torch.nn's pages have them, and more.
+
+autodoc gives each class its docstring (the prose, the shapes, an example that the
+doctest build runs); this extension adds, from the tables below and the class itself:
+
+- **Formula**: the per-sample loss, its gradient and the diagonal of its Hessian
+  as rendered math (:data:`FORMULAS`; the library gives all three, so the page does);
+- **Parameters**: every constructor argument with its default, read from the
+  signature, described by :data:`PARAMS` (one text per option name, shared by the
+  losses that take it; ``"Class.name"`` overrides).  A constructor argument without
+  a description fails the build, so a new option cannot ship undocumented;
+- **Returns**: the value of a call per ``reduction`` and what ``backward`` gives
+  (one gradient, or a tuple for the losses with several differentiable inputs,
+  read from the class's generic base ``Loss[...]``);
+- **See also**: the function of :mod:`pylossfn.functional` that computes the same
+  loss (named by the class's ``_impl``) and the losses of the same family (the
+  same module of :mod:`pylossfn.modules`).
+
+It also keeps the pages honest about inheritance: the methods a loss inherits
+from :class:`pylossfn.Loss` are summarized on its page and link to the base
+class's full text, whose examples use their own losses; and signatures show a
+dtype default as ``np.float32``, not ``<class 'numpy.float32'>``.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+import pylossfn
+import pylossfn.functional
+
+# -- the formulas -----------------------------------------------------------------
+# x the input (logits, probabilities or predictions), y the target, w a weight;
+# sigma the logistic sigmoid; per element unless said.  Each entry: the loss, the
+# gradient, the Hessian's diagonal (each a LaTeX line; "where" explains symbols).
+FORMULAS: dict[str, dict[str, str]] = {
+    "BCELoss": {
+        "loss": r"\ell = -w\,\bigl[y \log x + (1 - y) \log(1 - x)\bigr]"
+                r"\quad(\text{each log clamped at } {-100})",
+        "grad": r"\frac{\partial \ell}{\partial x} = w\,\frac{x - y}{\max\bigl(x (1 - x),\,10^{-12}\bigr)}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = w\,\Bigl[\frac{y}{x^2} + \frac{1 - y}{(1 - x)^2}\Bigr]",
+    },
+    "BCEWithLogitsLoss": {
+        "loss": r"\ell = w\,\bigl[(1 - y)\,x + \bigl(1 + (p_w - 1)\,y\bigr)\,"
+                r"\operatorname{softplus}(-x)\bigr]",
+        "grad": r"\frac{\partial \ell}{\partial x} = w\,\bigl[\bigl(1 + (p_w - 1)\,y\bigr)\,\sigma(x)"
+                r" - p_w\,y\bigr]",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = w\,\bigl(1 + (p_w - 1)\,y\bigr)\,"
+                r"\sigma(x)\,\bigl(1 - \sigma(x)\bigr)",
+        "where": r":math:`p_w` is ``pos_weight`` (1 when not given), :math:`w` is ``weight``.",
+    },
+    "CrossEntropyLoss": {
+        "loss": r"\ell_n = -(1 - \varepsilon)\,w_{t}\,\log p_{t}"
+                r" - \frac{\varepsilon}{C} \sum_{c} w_c \log p_c,"
+                r"\qquad p = \operatorname{softmax}(x_n)",
+        "grad": r"\frac{\partial \ell_n}{\partial x_{c}} = (1 - \varepsilon)\,w_{t}\,(p_c - [c = t])"
+                r" + \frac{\varepsilon}{C}\Bigl(p_c \sum_k w_k - w_c\Bigr)",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = \Bigl((1 - \varepsilon)\,w_{t}"
+                r" + \frac{\varepsilon}{C} \sum_k w_k\Bigr)\,p_c\,(1 - p_c)",
+        "where": r":math:`t` is the sample's class, :math:`\varepsilon` is ``label_smoothing``, "
+                 r":math:`w` is ``weight`` (all 1 when not given); " '``"mean"`` divides the sum '
+                 r"by :math:`\sum_n w_{t_n}` over the samples whose target is not ``ignore_index``.",
+    },
+    "NLLLoss": {
+        "loss": r"\ell_n = -w_{t}\,x_{n,t}",
+        "grad": r"\frac{\partial \ell_n}{\partial x_{n,c}} = -w_{t}\,[c = t]",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_{n,c}^2} = 0",
+        "where": '``"mean"`` divides the sum by' r" :math:`\sum_n w_{t_n}` over the samples "
+                 r"whose target is not ``ignore_index``.",
+    },
+    "MultiLabelSoftMarginLoss": {
+        "loss": r"\ell_n = \frac{1}{C} \sum_c w_c\,\bigl[\operatorname{softplus}(-x_c)"
+                r" + (1 - y_c)\,x_c\bigr]",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = \frac{w_c}{C}\,\bigl(\sigma(x_c) - y_c\bigr)",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = \frac{w_c}{C}\,\sigma(x_c)\,"
+                r"\bigl(1 - \sigma(x_c)\bigr)",
+    },
+    "L1Loss": {
+        "loss": r"\ell = |x - y|",
+        "grad": r"\frac{\partial \ell}{\partial x} = \operatorname{sign}(x - y)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = 0",
+    },
+    "MSELoss": {
+        "loss": r"\ell = (x - y)^2",
+        "grad": r"\frac{\partial \ell}{\partial x} = 2\,(x - y)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = 2",
+    },
+    "SmoothL1Loss": {
+        "loss": r"\ell = \begin{cases} \tfrac12 d^2 / \beta & |d| < \beta \\"
+                r" |d| - \tfrac12 \beta & \text{otherwise} \end{cases}\qquad d = x - y",
+        "grad": r"\frac{\partial \ell}{\partial x} = \operatorname{clip}(d / \beta,\,-1,\,1)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = \frac{[\,|d| < \beta\,]}{\beta}",
+    },
+    "HuberLoss": {
+        "loss": r"\ell = \begin{cases} \tfrac12 d^2 & |d| < \delta \\"
+                r" \delta\,(|d| - \tfrac12 \delta) & \text{otherwise} \end{cases}\qquad d = x - y",
+        "grad": r"\frac{\partial \ell}{\partial x} = \operatorname{clip}(d,\,-\delta,\,\delta)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = [\,|d| < \delta\,]",
+    },
+    "SoftMarginLoss": {
+        "loss": r"\ell = \log\bigl(1 + e^{-y x}\bigr),\qquad y \in \{-1, 1\}",
+        "grad": r"\frac{\partial \ell}{\partial x} = -y\,\sigma(-y x)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = y^2\,\sigma(y x)\,\sigma(-y x)",
+    },
+    "PoissonNLLLoss": {
+        "loss": r"\ell = e^{x} - y\,x \;\;(\texttt{log\_input}),\qquad "
+                r"\ell = x - y \log(x + \epsilon) \;\;(\text{otherwise})",
+        "grad": r"\frac{\partial \ell}{\partial x} = e^{x} - y,\qquad "
+                r"\frac{\partial \ell}{\partial x} = 1 - \frac{y}{x + \epsilon}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = e^{x},\qquad "
+                r"\frac{\partial^2 \ell}{\partial x^2} = \frac{y}{(x + \epsilon)^2}",
+        "where": r"``full=True`` adds Stirling's term :math:`y \log y - y + \tfrac12 \log(2\pi y)` "
+                 r"where :math:`y > 1` (constant in :math:`x`).",
+    },
+    "GaussianNLLLoss": {
+        "loss": r"\ell = \tfrac12\Bigl(\log v + \frac{(x - y)^2}{v}\Bigr),\qquad "
+                r"v = \max(\mathrm{var},\,\epsilon)",
+        "grad": r"\frac{\partial \ell}{\partial x} = \frac{x - y}{v},\qquad "
+                r"\frac{\partial \ell}{\partial v} = \frac12\Bigl(\frac1v - \frac{(x - y)^2}{v^2}\Bigr)",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = \frac1v,\qquad "
+                r"\frac{\partial^2 \ell}{\partial v^2} = \frac{(x - y)^2}{v^3} - \frac{1}{2 v^2}",
+        "where": r"``full=True`` adds :math:`\tfrac12 \log 2\pi`.  Where ``var`` < ``eps`` the "
+                 r"terms in :math:`v` are 0 (torch's clamp is outside autograd).",
+    },
+    "KLDivLoss": {
+        "loss": r"\ell = y\,(\log y - x)\;\;(0 \text{ where } y = 0),\qquad "
+                r"\ell = e^{y}\,(y - x)\;\;(\texttt{log\_target})",
+        "grad": r"\frac{\partial \ell}{\partial x} = -y,\qquad "
+                r"\frac{\partial \ell}{\partial x} = -e^{y}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = 0",
+    },
+    "HingeEmbeddingLoss": {
+        "loss": r"\ell = \begin{cases} x & y = 1 \\ \max(0,\,m - x) & y = -1 \end{cases}",
+        "grad": r"\frac{\partial \ell}{\partial x} = \begin{cases} 1 & y = 1 \\"
+                r" -[\,x \le m\,] & y = -1 \end{cases}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = 0",
+        "where": r":math:`m` is ``margin``.",
+    },
+    "MarginRankingLoss": {
+        "loss": r"\ell = \max\bigl(0,\,-y\,(x_1 - x_2) + m\bigr)",
+        "grad": r"\Bigl(\frac{\partial \ell}{\partial x_1},\,\frac{\partial \ell}{\partial x_2}\Bigr)"
+                r" = (-y,\,y)\,\bigl[-y\,(x_1 - x_2) + m \ge 0\bigr]",
+        "hess": r"\frac{\partial^2 \ell}{\partial x_1^2} = \frac{\partial^2 \ell}{\partial x_2^2} = 0",
+        "where": r":math:`m` is ``margin``.",
+    },
+}
+
+# -- the constructor arguments --------------------------------------------------------
+# One description per option name; "Class.name" overrides it for one loss.
+PARAMS: dict[str, str] = {
+    "reduction": '``"none"`` (the loss of every element or sample), ``"mean"`` or ``"sum"`` '
+                 "of them.",
+    "KLDivLoss.reduction": '``"none"``, ``"mean"`` (over every element), ``"sum"``, or '
+                           '``"batchmean"`` (the sum divided by ``input.shape[0]``: the true '
+                           "KL divergence).",
+    "weight": "a weight per class (``[C]``) or broadcasting to the input; None means 1.",
+    "pos_weight": "the weight of the positive term of each label (``[C]``, broadcasting to "
+                  "the input); > 1 raises recall.  None means 1.",
+    "ignore_index": "a target value that contributes nothing (neither to the loss nor to the "
+                    "mean's normalizer).",
+    "LinearCrossEntropyLoss.ignore_index": "as ``cross_entropy``'s; None means -100.",
+    "label_smoothing": "ε in [0, 1]: the target becomes (1 - ε) one-hot + ε / C.",
+    "alpha": "the weight of the positive term, 1 - alpha that of the negative one; "
+             "negative disables it.",
+    "gamma": "the focusing exponent on (1 - p_t); 0 gives BCE.",
+    "gamma_neg": "the focusing exponent of the negative labels.",
+    "gamma_pos": "the focusing exponent of the positive labels.",
+    "clip": "the probability margin that shifts the negatives (easy negatives with "
+            "p < clip are discarded).",
+    "eps": "a small number that keeps a log or a division finite.",
+    "TripletMarginLoss.eps": "added to the difference before the norm, as torch does.",
+    "GaussianNLLLoss.eps": "the lower clamp of ``var``.",
+    "margin": "the margin of the hinge.",
+    "p": "the norm's degree (``TripletMarginLoss``) or the hinge's power, 1 or 2 "
+         "(``MultiMarginLoss``).",
+    "swap": "use min(d(a, n), d(p, n)) as the negative distance (the distance swap of "
+            "Balntas et al.).",
+    "distance_function": "None (the Euclidean ``pairwise_distance``), "
+                         "``pylossfn.functional.pairwise_distance``, "
+                         "``pylossfn.functional.cosine_distance``, or a "
+                         "``functools.partial`` of one of them.",
+    "blank": "the class index of the blank label.",
+    "zero_infinity": "replace infinite losses (impossible alignments) and their gradients "
+                     "by 0.",
+    "beta": "the width of the quadratic zone (0 gives L1).",
+    "delta": "the width of the quadratic zone, > 0.",
+    "log_target": "the target holds log-probabilities.",
+    "log_input": "the input is the log of the rate (``exp(input)`` is the rate).",
+    "full": "add the constant terms of the log-likelihood (Stirling's term, "
+            "0.5 log 2π).",
+    "in_features": "the width D of the input rows.",
+    "num_classes": "the number of classes or labels C (rows of the linear layer's weight).",
+    "bias": "give the linear layer a bias.",
+    "dtype": "the dtype of the linear layer's parameters.",
+    "chunk_size": "the number of rows (or ``(rows, classes)``) per tile of the logits that "
+                  "are computed; None picks it from the cache size.",
+    "seed": "the seed of ``numpy.random.default_rng`` that initializes the linear layer "
+            "as ``torch.nn.Linear`` does.",
+}
+
+#: at most this many losses of the same family under "See also"
+RELATED = 4
+
+
+def _losses() -> dict[str, type]:
+    return {
+        name: obj for name in pylossfn.__all__
+        if inspect.isclass(obj := getattr(pylossfn, name))
+        and issubclass(obj, pylossfn.Loss) and obj is not pylossfn.Loss
+    }
+
+
+def _n_grads(cls: type) -> int:
+    """How many gradients ``backward`` returns: from ``Loss[G]`` in the class's bases."""
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            if typing.get_origin(base) is pylossfn.Loss:
+                (grad,) = typing.get_args(base)
+                if typing.get_origin(grad) is tuple:
+                    return len(typing.get_args(grad))
+                return 1
+    return 1
+
+
+def _function(cls: type) -> str | None:
+    impl = getattr(cls, "_impl", None)
+    name = getattr(impl, "__name__", "").lstrip("_")
+    if name and hasattr(pylossfn.functional, name):
+        return name
+    # the fused heads: the class name, snake-cased
+    snake = {"LinearCrossEntropyLoss": "linear_cross_entropy",
+             "LinearBCEWithLogitsLoss": "linear_binary_cross_entropy_with_logits"}.get(cls.__name__)
+    return snake
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, type):
+        return f"np.{value.__name__}" if value.__module__ == "numpy" else value.__name__
+    return repr(value)
+
+
+def _param_lines(cls: type) -> list[str]:
+    lines = []
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    for p in params:
+        text = PARAMS.get(f"{cls.__name__}.{p.name}") or PARAMS.get(p.name)
+        if text is None:
+            raise ExtensionError(
+                f"loss_pages: {cls.__name__}({p.name}=...) has no description: add one to "
+                f"PARAMS in docs/_ext/loss_pages.py"
+            )
+        default = "" if p.default is inspect.Parameter.empty else f" Default: ``{_default(p.default)}``."
+        lines += [f":param {p.name}: {text}{default}"]
+    return lines
+
+
+def _math(tex: str) -> list[str]:
+    return ["", ".. math::", "", f"   {tex}", ""]
+
+
+def sections(cls: type) -> list[str]:
+    """The reStructuredText appended to the class's docstring on its page."""
+    name = cls.__name__
+    out: list[str] = [""]
+    formula = FORMULAS.get(name)
+    if formula:
+        out += [".. rubric:: Formula", "", "The loss, per element or per sample:"]
+        out += _math(formula["loss"])
+        out += ["its gradient, which ``backward`` returns (times the reduction's scale):"]
+        out += _math(formula["grad"])
+        out += ["and the diagonal of its Hessian, which ``hessian`` returns:"]
+        out += _math(formula["hess"])
+        if "where" in formula:
+            out += [formula["where"], ""]
+    out += _param_lines(cls) + [""]  # a field list: the theme heads it "Parameters"
+    n = _n_grads(cls)
+    grads = f"a tuple of {n} ndarrays, one per differentiable input in argument order" \
+        if n > 1 else "one ndarray"
+    out += [
+        ".. rubric:: Returns", "",
+        '- ``crit(*inputs)``: with ``reduction="mean"`` or ``"sum"``, a NumPy scalar of the '
+        'input\'s dtype; with ``"none"``, an ndarray of the per-element or per-sample losses '
+        "(the shapes above).",
+        f"- ``crit.backward()``: {grads}, shaped and typed like the "
+        f"{'inputs' if n > 1 else 'input'}; ``crit.forward_backward(*inputs)`` returns "
+        "``(loss, grad)`` from one pass, with ``hessian=True`` ``(loss, grad, hess)``.",
+        "",
+    ]
+    related = [
+        other for other, ocls in _losses().items()
+        if ocls.__module__ == cls.__module__ and other != name
+    ][:RELATED]
+    func = _function(cls)
+    seealso = ([f":func:`pylossfn.functional.{func}`"] if func else []) + [
+        f":class:`~pylossfn.{other}`" for other in related
+    ]
+    if seealso:
+        out += [".. seealso::", "", "   " + ", ".join(seealso) + "; the methods of "
+                ":class:`~pylossfn.Loss`.", ""]
+    return out
+
+
+def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
+                       lines: list[str]) -> None:
+    losses = _losses()
+    if what == "class" and name.startswith("pylossfn.") and name.split(".")[-1] in losses:
+        lines.extend(sections(losses[name.split(".")[-1]]))
+        return
+    # a method a loss inherits from Loss: its first paragraph, and a link to the full text
+    # (whose examples are the base class's, with their own losses)
+    parts = name.split(".")
+    if what in ("method", "property") and len(parts) == 3 and parts[1] in losses:
+        if parts[1] != "Loss" and getattr(pylossfn.Loss, parts[2], None) is not None \
+                and parts[2] not in vars(losses[parts[1]]):
+            first = []
+            for line in lines:
+                if not line.strip():
+                    break
+                first.append(line)
+            lines[:] = first + ["", f"See :meth:`pylossfn.Loss.{parts[2]}` for the details and "
+                                "an example." if what == "method" else ""]
+
+
+def _process_signature(app: Sphinx, what: str, name: str, obj: Any, options: Any,
+                       signature: str | None, return_annotation: str | None):
+    if signature and "<class '" in signature:
+        signature = re.sub(r"<class '(?:numpy\.)?(\w+)'>", r"np.\1", signature)
+        return signature, return_annotation
+    return None
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("autodoc-process-docstring", _process_docstring)
+    app.connect("autodoc-process-signature", _process_signature)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
