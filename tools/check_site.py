@@ -16,7 +16,9 @@ headless Chromium (Selenium, Debian's ``chromium`` and ``chromium-driver``) at
               the interpreter's prefix, a temporary directory).
 
 Screenshots of a few pages at both widths go to ``docs/_build/browser/``, with
-a summary (``summary.json``).  Exit status 1 if any check failed on any page,
+a summary (``summary.json``).  First, a self-test: a small site with one defect
+per check (and one clean page) must give exactly those failures, so that a
+checker that stopped seeing something cannot pass a broken site.  Exit status 1 if any check failed on any page,
 each failure printed as ``width page check: detail``.
 
     python tools/check_site.py [--html docs/_build/html] [--out docs/_build/browser]
@@ -198,23 +200,20 @@ def screenshot(driver: webdriver.Chrome, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def run(html: Path, out: Path, patterns: list[str], jobs: int) -> int:
-    pages = sorted(
-        p.relative_to(html).as_posix() for p in html.rglob("*.html")
-        if not any(fnmatch.fnmatch(p.relative_to(html).as_posix(), s) for s in SKIP)
-    )
-    if patterns:
-        pages = [p for p in pages if any(fnmatch.fnmatch(p, pat) for pat in patterns)]
-    if not pages:
-        print(f"check_site: no pages under {html}", file=sys.stderr)
-        return 1
+def site_pages(html: Path) -> list[str]:
+    """The documents of a built site, relative to its root."""
+    rel = (p.relative_to(html).as_posix() for p in html.rglob("*.html"))
+    return sorted(r for r in rel if not any(fnmatch.fnmatch(r, s) for s in SKIP))
+
+
+def check_pages(html: Path, pages: list[str], out: Path | None = None,
+                jobs: int = 2) -> list[str]:
+    """Every check on every page at every width: the failures, as printed lines.
+    With ``out``, the pages of :data:`SCREENSHOTS` are shot into it."""
     paths = _build_paths()
     sources = {p: (html / p).read_text(encoding="utf-8") for p in pages}
-    out.mkdir(parents=True, exist_ok=True)
     server, base = serve(html)
-    t0 = time.perf_counter()
     failures: list[str] = []
-    shots: list[str] = []
 
     def one_width(width: int, chunk: list[str]) -> None:
         driver = browser(width)
@@ -223,15 +222,13 @@ def run(html: Path, out: Path, patterns: list[str], jobs: int) -> int:
                 found = check_page(driver, base, page, paths, sources[page])
                 for check in CHECKS:
                     failures.extend(f"{width}px {page} {check}: {msg}" for msg in found[check])
-                if page in SCREENSHOTS:
-                    shot = out / f"{SCREENSHOTS[page]}-{width}.png"
-                    screenshot(driver, shot)
-                    shots.append(str(shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot))
+                if out is not None and page in SCREENSHOTS:
+                    screenshot(driver, out / f"{SCREENSHOTS[page]}-{width}.png")
         finally:
             driver.quit()
 
-    # one browser per (width, share of the pages); jobs browsers at a time
-    per_width = max(1, jobs // len(WIDTHS)) if jobs >= len(WIDTHS) else 1
+    # one browser per (width, share of the pages); ``jobs`` browsers at a time
+    per_width = max(1, jobs // len(WIDTHS))
     tasks = [(w, pages[i::per_width]) for w in WIDTHS for i in range(per_width)]
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -239,16 +236,78 @@ def run(html: Path, out: Path, patterns: list[str], jobs: int) -> int:
                 f.result()
     finally:
         server.shutdown()
+    return sorted(failures)
+
+
+# The self-test: a site with one defect per check (and a clean page), each of which must
+# be found, and nothing else: a checker that passes everything would pass a broken site.
+_PAGE = ("<!DOCTYPE html><html><head><meta name='viewport' content='width=device-width'>"
+         "<title>{name}</title><link rel='icon' href='data:,'></head><body style='margin:8px'>{body}</body></html>")
+_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+          "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+SELF_TEST = {
+    "clean.html": ("", f"<p>Text.</p><img src='{_PIXEL}' alt='a pixel'>"
+                       "<div style='overflow-x:auto'><table><tr><td style='min-width:3000px'>"
+                       "a wide table that scrolls in its box</td></tr></table></div>"),
+    "overflow.html": ("overflow", "<table><tr><td style='min-width:3000px'>too wide</td></tr></table>"),
+    # cut off by a box that clips (the page itself does not get wider)
+    "clipped.html": ("overflow", "<div style='overflow:hidden'><pre style='width:3000px'>"
+                                 "a code line cut off at the edge</pre></div>"),
+    "math.html": ("math", "<p>\\[ x^2 \\]</p>"),
+    "image.html": ("images", "<img src='missing.png' alt='missing' width='10' height='10'>"),
+    "console.html": ("console", "<script>throw new Error('broken script')</script>"),
+    "paths.html": ("paths", f"<p>Figure: {ROOT}/docs/_build/html/figure.png</p>"),
+}
+
+
+def self_test() -> list[str]:
+    """The problems of the checker itself on :data:`SELF_TEST` (none when it works)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp)
+        for name, (_, body) in SELF_TEST.items():
+            (site / name).write_text(_PAGE.format(name=name, body=body), encoding="utf-8")
+        failures = check_pages(site, sorted(SELF_TEST), jobs=2)
+    problems = []
+    for name, (check, _) in SELF_TEST.items():
+        for width in WIDTHS:
+            got = {f.split(" ")[2].rstrip(":") for f in failures if f.split(" ")[:2] == [f"{width}px", name]}
+            # a missing image also logs a 404 in the console
+            want = {check} | ({"console"} if check == "images" else set()) if check else set()
+            if got != want:
+                problems.append(f"self-test {width}px {name}: expected {sorted(want)}, got {sorted(got)}")
+    return problems
+
+
+def run(html: Path, out: Path, patterns: list[str], jobs: int) -> int:
+    problems = self_test()
+    for line in problems:
+        print(line)
+    if problems:
+        print("check_site: the checker failed its self-test")
+        return 1
+    pages = site_pages(html)
+    if patterns:
+        pages = [p for p in pages if any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+    if not pages:
+        print(f"check_site: no pages under {html}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    failures = check_pages(html, pages, out, jobs)
     seconds = time.perf_counter() - t0
     n_checks = len(pages) * len(WIDTHS) * len(CHECKS)
-    for line in sorted(failures):
+    for line in failures:
         print(line)
+    shots = sorted(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p)
+                   for p in out.glob("*.png"))
     summary = {"pages": len(pages), "widths": list(WIDTHS), "checks": n_checks,
-               "failures": len(failures), "seconds": round(seconds, 1), "screenshots": sorted(shots)}
+               "failures": len(failures), "seconds": round(seconds, 1), "screenshots": shots,
+               "self_test": f"{len(SELF_TEST)} pages, each defect found"}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"check_site: {len(pages)} pages x {len(WIDTHS)} widths x {len(CHECKS)} checks = "
+    print(f"check_site: self-test passed ({len(SELF_TEST)} pages, one defect each); "
+          f"{len(pages)} pages x {len(WIDTHS)} widths x {len(CHECKS)} checks = "
           f"{n_checks} checks, {len(failures)} failures, {seconds:.0f} s; screenshots: "
-          f"{', '.join(sorted(shots))}")
+          f"{', '.join(shots)}")
     missing = sorted(set(SCREENSHOTS) - set(pages))
     if missing and not patterns:
         print(f"check_site: pages to screenshot are missing from the site: {missing}")
