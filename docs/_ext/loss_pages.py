@@ -148,6 +148,157 @@ FORMULAS: dict[str, dict[str, str]] = {
         "hess": r"\frac{\partial^2 \ell}{\partial x_1^2} = \frac{\partial^2 \ell}{\partial x_2^2} = 0",
         "where": r":math:`m` is ``margin``.",
     },
+    "SigmoidFocalLoss": {
+        "loss": r"\ell = \alpha_t\,(1 - p_t)^{\gamma}\,\mathrm{ce},\qquad "
+                r"\mathrm{ce} = \operatorname{BCEWithLogits}(x, y)",
+        "grad": r"\frac{\partial \ell}{\partial x} = \alpha_t\Bigl[(p - y)\,(1 - p_t)^{\gamma}"
+                r" + \gamma\,\mathrm{ce}\,(1 - p_t)^{\gamma - 1}\,p\,(1 - p)\,(1 - 2y)\Bigr]",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = \alpha_t\,p_t\,(1 - p_t)^{\gamma}"
+                r"\Bigl[(1 + 2\gamma)(1 - p_t) + \gamma\,\mathrm{ce}\,"
+                r"\bigl(\gamma\,p_t - (1 - p_t)\bigr)\Bigr]\quad(y \in \{0, 1\})",
+        "where": r":math:`p = \sigma(x)`, :math:`p_t = p\,y + (1 - p)(1 - y)`, "
+                 r":math:`\alpha_t = \alpha\,y + (1 - \alpha)(1 - y)` (1 when ``alpha`` < 0).",
+    },
+    "AsymmetricLoss": {
+        "loss": r"\ell = \begin{cases} -(1 - p)^{\gamma_+} \log p & y = 1 \\"
+                r" -r^{\gamma_-} \log(1 - r),\;\; r = \max(p - m,\,0) & y = 0 \end{cases}",
+        "grad": r"\frac{\partial \ell}{\partial x} = \begin{cases} (1 - p)^{\gamma_+}"
+                r"\bigl[\gamma_+ p \log p - (1 - p)\bigr] & y = 1 \\"
+                r" p\,(1 - p)\,\ell'(r) & y = 0 \end{cases}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = \begin{cases} p\,(1 - p)^{\gamma_+}"
+                r"\bigl[(1 + 2\gamma_+)(1 - p) - \gamma_+ \log p\,(\gamma_+ p - (1 - p))\bigr]"
+                r" & y = 1 \\ p (1 - p)(1 - 2p)\,\ell'(r) + p^2 (1 - p)^2\,\ell''(r) & y = 0"
+                r" \end{cases}",
+        "where": r":math:`p = \sigma(x)`, :math:`m` is ``clip``, :math:`\gamma_\pm` are "
+                 r"``gamma_pos`` and ``gamma_neg``; :math:`\ell'(r)` and :math:`\ell''(r)` are "
+                 r"the derivatives of :math:`-r^{\gamma_-}\log(1 - r)` in :math:`r` (0 where "
+                 r":math:`p \le m`); each log's argument is clamped at ``eps``.  Soft labels mix "
+                 r"the two cases linearly.",
+    },
+    "ZLPRLoss": {
+        "loss": r"\ell_n = \log\Bigl(1 + \sum_c (1 - y_c)\,e^{s_c}\Bigr)"
+                r" + \log\Bigl(1 + \sum_c y_c\,e^{-s_c}\Bigr)",
+        "grad": r"\frac{\partial \ell_n}{\partial s_c} = a_c - b_c,\qquad "
+                r"a_c = \frac{(1 - y_c)\,e^{s_c}}{1 + \sum_k (1 - y_k)\,e^{s_k}},\quad "
+                r"b_c = \frac{y_c\,e^{-s_c}}{1 + \sum_k y_k\,e^{-s_k}}",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial s_c^2} = a_c\,(1 - a_c) + b_c\,(1 - b_c)",
+        "where": r"The labels of a sample are coupled: ``hvp`` gives the full Hessian's product.",
+    },
+    "SoftF1Loss": {
+        "loss": r"\ell_c = 1 - \frac{2\,\mathrm{TP}_c}{B_c},\qquad "
+                r"B_c = 2\,\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c + \epsilon"
+                r" = \sum_n p_{nc} + \sum_n y_{nc} + \epsilon",
+        "grad": r"\frac{\partial \ell_c}{\partial x_{nc}} = p\,(1 - p)\,"
+                r"\frac{2\,(\mathrm{TP}_c - y_{nc} B_c)}{B_c^2}",
+        "hess": r"\frac{\partial^2 \ell_c}{\partial x_{nc}^2} = p\,(1 - p)\,"
+                r"\frac{2\,(\mathrm{TP}_c - y_{nc} B_c)}{B_c^2}\Bigl[1 - 2p"
+                r" - \frac{2\,p\,(1 - p)}{B_c}\Bigr]",
+        "where": r":math:`p = \sigma(x_{nc})`; :math:`\mathrm{TP}_c = \sum_n p\,y`, "
+                 r":math:`\mathrm{FP}_c = \sum_n p\,(1 - y)`, :math:`\mathrm{FN}_c = \sum_n (1 - p)\,y` "
+                 r"over the batch, which couples its samples (``hvp`` gives the full product).",
+    },
+    "CosineEmbeddingLoss": {
+        "loss": r"\ell = \begin{cases} 1 - \cos & y = 1 \\ \max(0,\,\cos - m) & y = -1"
+                r" \end{cases},\qquad \cos = \frac{x_1 \cdot x_2}{\sqrt{n_1 n_2}},\;\;"
+                r"n_i = \lVert x_i \rVert^2 + e",
+        "grad": r"\frac{\partial \cos}{\partial x_{1}} = \frac{x_{2}}{\sqrt{n_1 n_2}}"
+                r" - \cos\,\frac{x_{1}}{n_1}"
+                r"\quad(\partial \ell = -\partial\cos \text{ for } y = 1,\;"
+                r"+\partial\cos \text{ where the hinge is active})",
+        "hess": r"\frac{\partial^2 \cos}{\partial x_{1i}^2} = -\frac{x_{1i}\,x_{2i}}{n_1 \sqrt{n_1 n_2}}"
+                r" - \frac{x_{1i}}{n_1}\frac{\partial \cos}{\partial x_{1i}} - \frac{\cos}{n_1}"
+                r" + \frac{2 \cos\,x_{1i}^2}{n_1^2}",
+        "where": r":math:`m` is ``margin``, :math:`e = 10^{-12}`; the terms of :math:`x_2` swap "
+                 r"the indices.",
+    },
+    "TripletMarginLoss": {
+        "loss": r"\ell = \max\bigl(0,\,m + d(a, p) - d(a, n)\bigr),\qquad "
+                r"d(u, v) = \lVert u - v + \epsilon \rVert_p",
+        "grad": r"\frac{\partial \ell}{\partial a} = \nabla d(a, p) - \nabla d(a, n),\qquad "
+                r"\nabla_u \lVert w \rVert_2 = \frac{w}{\lVert w \rVert_2}\;\;(w = u - v + \epsilon)",
+        "hess": r"\frac{\partial^2 \ell}{\partial a_i^2} = \frac{d_{ap}^2 - w_{ap,i}^2}{d_{ap}^3}"
+                r" - \frac{d_{an}^2 - w_{an,i}^2}{d_{an}^3}\quad(p = 2)",
+        "where": r":math:`m` is ``margin``; where the hinge is active, else 0.  The positive and "
+                 r"negative take their own terms with the sign of their distance; with ``swap``, "
+                 r":math:`d(a, n)` is :math:`\min(d(a, n), d(p, n))`.",
+    },
+    "TripletMarginWithDistanceLoss": {
+        "loss": r"\ell = \max\bigl(0,\,m + d(a, p) - d(a, n)\bigr)",
+        "grad": r"\frac{\partial \ell}{\partial a} = \nabla_a d(a, p) - \nabla_a d(a, n)",
+        "hess": r"\frac{\partial^2 \ell}{\partial a_i^2} = \partial_{a_i}^2 d(a, p)"
+                r" - \partial_{a_i}^2 d(a, n)",
+        "where": r":math:`d` is ``distance_function``, :math:`m` is ``margin``; where the hinge is "
+                 r"active, else 0.",
+    },
+    "MultiMarginLoss": {
+        "loss": r"\ell_n = \frac{1}{C} \sum_{c \ne t} w_t \max(0,\,z_c)^{p},\qquad "
+                r"z_c = m - x_t + x_c",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = \frac{w_t}{C}\,p\,z_c^{p - 1}\,[z_c > 0],"
+                r"\qquad \frac{\partial \ell_n}{\partial x_t} = -\sum_{c \ne t}"
+                r" \frac{\partial \ell_n}{\partial x_c}",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = \frac{2 w_t}{C}\,[p = 2]\,[z_c > 0],"
+                r"\qquad \frac{\partial^2 \ell_n}{\partial x_t^2} = \frac{2 w_t}{C}\,[p = 2]"
+                r" \sum_{c \ne t} [z_c > 0]",
+        "where": r":math:`t` is the sample's class, :math:`m` is ``margin``, :math:`p` is ``p`` "
+                 r"(1 or 2).",
+    },
+    "MultiLabelMarginLoss": {
+        "loss": r"\ell_n = \frac{1}{C} \sum_{j \in J} \sum_{c \notin J} \max(0,\,1 - x_j + x_c)",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = \frac{1}{C} \sum_{j \in J} [1 - x_j + x_c > 0],"
+                r"\qquad \frac{\partial \ell_n}{\partial x_j} = -\frac{1}{C} \sum_{c \notin J}"
+                r" [1 - x_j + x_c > 0]",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x^2} = 0",
+        "where": r":math:`J` is the sample's set of labels (its target up to the first -1).",
+    },
+    "CTCLoss": {
+        "loss": r"\ell_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)} \prod_t e^{x_{t, \pi_t}}",
+        "grad": r"\frac{\partial \ell_n}{\partial x_{t,k}} = e^{x_{t,k}} - \frac{1}{e^{x_{t,k}}\,P_n}"
+                r" \sum_{s : l'_s = k} \alpha_t(s)\,\beta_t(s)",
+        "hess": r"\text{none: } \texttt{hessian()} \text{ and } \texttt{hvp()} \text{ raise }"
+                r" \texttt{NotImplementedError}",
+        "where": r":math:`x` holds log-probabilities; :math:`\mathcal{B}^{-1}(y_n)` are the "
+                 r"alignments of the target, :math:`l'` the target with blanks between and around "
+                 r"its labels, :math:`\alpha, \beta` the forward and backward variables, "
+                 r":math:`P_n = e^{-\ell_n}`; torch's gradient, for logits fed through "
+                 r"``log_softmax`` (whose backward cancels the :math:`e^{x}` term).",
+    },
+    "LinearCrossEntropyLoss": {
+        "loss": r"\ell_n = \operatorname{CE}(z_n, t_n),\qquad z_n = W x_n + b",
+        "grad": r"\frac{\partial \ell_n}{\partial x_n} = W^{\top} \frac{\partial \ell_n}{\partial z_n},"
+                r"\qquad \frac{\partial \ell_n}{\partial W} = \frac{\partial \ell_n}{\partial z_n}"
+                r" x_n^{\top}",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_{n,i}^2} = \kappa_n \Bigl[\sum_c W_{ci}^2 p_c"
+                r" - \Bigl(\sum_c W_{ci}\,p_c\Bigr)^2\Bigr]",
+        "where": r"CE is :class:`CrossEntropyLoss`'s term, :math:`p = \operatorname{softmax}(z_n)`, "
+                 r":math:`\kappa_n = (1 - \varepsilon)\,w_{t_n} + \tfrac{\varepsilon}{C} \sum_k w_k`; "
+                 r"the logits :math:`z` are computed tile by tile, never whole.",
+    },
+    "LinearBCEWithLogitsLoss": {
+        "loss": r"\ell_{nc} = \operatorname{BCEWithLogits}(z_{nc}, Y_{nc}),\qquad z_n = W x_n + b",
+        "grad": r"\frac{\partial \ell}{\partial x_n} = W^{\top} g_n,\qquad g_{nc} = "
+                r"\bigl(1 + (p_{w,c} - 1)\,Y_{nc}\bigr)\,\sigma(z_{nc}) - p_{w,c}\,Y_{nc}",
+        "hess": r"\frac{\partial^2 \ell}{\partial x_{n,i}^2} = \sum_c W_{ci}^2\,"
+                r"\bigl(1 + (p_{w,c} - 1)\,Y_{nc}\bigr)\,\sigma(z_{nc})\,\bigl(1 - \sigma(z_{nc})\bigr)",
+        "where": r":math:`Y` is the multi-hot matrix the padded index lists imply, :math:`p_w` is "
+                 r"``pos_weight``; " '``"mean"`` divides by' r" :math:`N C`.",
+    },
+}
+
+# -- the output of reduction="none" ------------------------------------------------------
+BROADCAST = "the broadcast shape of the input and the target"
+NONE_SHAPE: dict[str, str] = {
+    **dict.fromkeys(("BCELoss", "BCEWithLogitsLoss", "SigmoidFocalLoss", "AsymmetricLoss",
+                     "SoftMarginLoss"), "the input's shape"),
+    **dict.fromkeys(("CrossEntropyLoss", "NLLLoss"), "the target's: ``[N]`` or ``[N, d1, ..., dk]``"),
+    **dict.fromkeys(("ZLPRLoss", "MultiLabelSoftMarginLoss"), "``input.shape[:-1]``: one per sample"),
+    "SoftF1Loss": "``[C]``: one cost per class",
+    **dict.fromkeys(("CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+                     "MultiMarginLoss", "MultiLabelMarginLoss", "CTCLoss", "LinearCrossEntropyLoss"),
+                    "``[N]``: one per sample"),
+    **dict.fromkeys(("L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss",
+                     "GaussianNLLLoss", "HingeEmbeddingLoss"), BROADCAST),
+    "MarginRankingLoss": "the broadcast shape of the three inputs",
+    "LinearBCEWithLogitsLoss": "``[N, num_classes]``",
 }
 
 # -- the constructor arguments --------------------------------------------------------
@@ -263,8 +414,9 @@ def _math(tex: str) -> list[str]:
     return ["", ".. math::", "", f"   {tex}", ""]
 
 
-def sections(cls: type) -> list[str]:
-    """The reStructuredText appended to the class's docstring on its page."""
+def sections(cls: type, shape: list[str]) -> list[str]:
+    """The reStructuredText appended to the class's docstring on its page (``shape``: the
+    lines of its Shape section)."""
     name = cls.__name__
     out: list[str] = [""]
     formula = FORMULAS.get(name)
@@ -278,6 +430,7 @@ def sections(cls: type) -> list[str]:
         if "where" in formula:
             out += [formula["where"], ""]
     out += _param_lines(cls) + [""]  # a field list: the theme heads it "Parameters"
+    out += shape
     n = _n_grads(cls)
     grads = f"a tuple of {n} ndarrays, one per differentiable input in argument order" \
         if n > 1 else "one ndarray"
@@ -305,11 +458,66 @@ def sections(cls: type) -> list[str]:
     return out
 
 
+def _take_shapes(lines: list[str]) -> list[str]:
+    """Cut the docstring's "Shapes: ..." (to the end of its paragraph) out of ``lines``."""
+    for i, line in enumerate(lines):
+        at = line.find("Shapes")
+        if at < 0:
+            continue
+        end = i
+        while end + 1 < len(lines) and lines[end + 1].strip() and not lines[end + 1].startswith(">>>"):
+            end += 1
+        taken = [line[at:]] + lines[i + 1 : end + 1]
+        head = line[:at].rstrip()
+        lines[i : end + 1] = [head] if head else []
+        return taken
+    return []
+
+
+_CODE = re.compile(r"``[^`]*``")
+
+
+def _drop_code_formulas(lines: list[str]) -> None:
+    """Drop the paragraphs that only spell the formula in code (``l = ...``; ``dl/dx = ...``):
+    the page renders it as math.  A formula inside a sentence stays (it is prose there)."""
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        text = " ".join(lines[i:end])
+        rest = re.sub(r"[;,.:\s]|\b(and|with|where)\b", "", _CODE.sub("", text))
+        if ("``l = " in text or "``dl/" in text) and not rest:
+            del lines[i:end + 1]
+        else:
+            i = end
+
+
+def _shape_lines(cls: type, shapes: list[str]) -> list[str]:
+    text = " ".join(ln.strip() for ln in shapes)
+    text = re.sub(r"^Shapes:?\s*", "", text)
+    out = [".. rubric:: Shape", ""]
+    if text:
+        out += [f"- Inputs: {text}"]
+    none = NONE_SHAPE.get(cls.__name__)
+    if none is None:
+        raise ExtensionError(f"loss_pages: no NONE_SHAPE entry for {cls.__name__}")
+    out += [f'- Output: ``()`` (a scalar) for ``"mean"`` and ``"sum"``; {none} for ``"none"``.', ""]
+    return out
+
+
 def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
                        lines: list[str]) -> None:
     losses = _losses()
     if what == "class" and name.startswith("pylossfn.") and name.split(".")[-1] in losses:
-        lines.extend(sections(losses[name.split(".")[-1]]))
+        cls = losses[name.split(".")[-1]]
+        shapes = _take_shapes(lines)
+        if cls.__name__ in FORMULAS:
+            _drop_code_formulas(lines)
+        lines.extend(sections(cls, _shape_lines(cls, shapes)))
         return
     # a method a loss inherits from Loss: its first paragraph, and a link to the full text
     # (whose examples are the base class's, with their own losses)
