@@ -125,6 +125,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "examples",
     "filename_pattern": gallery.FILENAME_PATTERN,
     "reset_argv": "gallery.reset_argv",
+    "within_subsection_order": "gallery.ExampleOrder",
     "download_all_examples": False,
     "show_signature": False,
     "remove_config_comments": True,
