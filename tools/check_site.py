@@ -13,7 +13,9 @@ headless Chromium (Selenium, Debian's ``chromium`` and ``chromium-driver``) at
               the text (MathJax is served by the site itself: no network);
 ``images``    every image loaded (decoded, non-zero size);
 ``paths``     no absolute path of the build machine in the page (the checkout,
-              the interpreter's prefix, a temporary directory).
+              the interpreter's prefix, a temporary directory);
+``copy``      every code block has a copy button, and what it copies has no
+              ``>>>`` / ``...`` prompts.
 
 Screenshots of a few pages at both widths go to ``docs/_build/browser/``, with
 a summary (``summary.json``).  First, a self-test: a small site with one defect
@@ -49,7 +51,7 @@ from selenium.webdriver.chrome.service import Service
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = (1400, 420)
 HEIGHT = 900
-CHECKS = ("console", "overflow", "math", "images", "paths")
+CHECKS = ("console", "overflow", "math", "images", "paths", "copy")
 #: pages shot at both widths (full length): the landing page, a loss page, the gallery
 SCREENSHOTS = {
     "index.html": "landing",
@@ -130,6 +132,29 @@ const done = arguments[arguments.length - 1];
     const i = text.indexOf(raw);
     if (i >= 0) out.math.push(`raw TeX in the text: ...${text.slice(Math.max(0, i - 20), i + 40)}...`);
   }
+  // every code block has a copy button, and what it copies has no ">>> " / "... " prompt:
+  // click each button and catch what it hands to the clipboard (clipboard.js copies the
+  // text of a hidden, selected textarea with execCommand; a headless page has no clipboard)
+  out.copy = [];
+  if (document.querySelector("div.highlight pre")) {
+    const buttons = Array.from(document.querySelectorAll("button.copybtn"));
+    if (!buttons.length) out.copy.push("code blocks without copy buttons");
+    let copied = null;
+    const execCommand = document.execCommand;
+    document.execCommand = cmd => {
+      if (cmd !== "copy") return execCommand.call(document, cmd);
+      const el = document.activeElement;
+      copied = el && el.value !== undefined ? el.value : String(getSelection());
+      return true;
+    };
+    for (const b of buttons) {
+      copied = null;
+      b.click();
+      if (copied === null) out.copy.push("a copy button copies nothing");
+      else if (/^(>>>|\.\.\.) /m.test(copied)) out.copy.push(`a prompt is copied: ${copied.slice(0, 60)}`);
+    }
+    document.execCommand = execCommand;
+  }
   for (const img of imgs) {
     if (!img.complete || img.naturalWidth === 0) out.images.push(`not loaded: ${img.getAttribute("src")}`);
   }
@@ -180,7 +205,8 @@ def check_page(driver: webdriver.Chrome, base: str, page: str, paths: list[str],
     driver.get(base + page)
     found = driver.execute_async_script(PAGE_JS)
     if "error" in found:
-        found = {"overflow": [], "math": [], "images": [f"the page script failed: {found['error']}"]}
+        found = {"overflow": [], "math": [], "copy": [],
+                 "images": [f"the page script failed: {found['error']}"]}
     found["console"] = [
         entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
     ]
@@ -257,6 +283,7 @@ SELF_TEST = {
     "image.html": ("images", "<img src='missing.png' alt='missing' width='10' height='10'>"),
     "console.html": ("console", "<script>throw new Error('broken script')</script>"),
     "paths.html": ("paths", f"<p>Figure: {ROOT}/docs/_build/html/figure.png</p>"),
+    "copy.html": ("copy", "<div class='highlight'><pre>&gt;&gt;&gt; 1 + 1\n2</pre></div>"),
 }
 
 
@@ -292,6 +319,8 @@ def run(html: Path, out: Path, patterns: list[str], jobs: int) -> int:
         print(f"check_site: no pages under {html}", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.png"):  # the screenshots listed are this run's
+        stale.unlink()
     t0 = time.perf_counter()
     failures = check_pages(html, pages, out, jobs)
     seconds = time.perf_counter() - t0
