@@ -309,7 +309,8 @@ PARAMS: dict[str, str] = {
     "KLDivLoss.reduction": '``"none"``, ``"mean"`` (over every element), ``"sum"``, or '
                            '``"batchmean"`` (the sum divided by ``input.shape[0]``: the true '
                            "KL divergence).",
-    "weight": "a weight per class (``[C]``) or broadcasting to the input; None means 1.",
+    "weight": "a weight per class (``[C]``) for the class-index losses, otherwise an array "
+              "broadcasting to the input; None means 1.",
     "pos_weight": "the weight of the positive term of each label (``[C]``, broadcasting to "
                   "the input); > 1 raises recall.  None means 1.",
     "ignore_index": "a target value that contributes nothing (neither to the loss nor to the "
@@ -344,6 +345,22 @@ PARAMS: dict[str, str] = {
     "log_input": "the input is the log of the rate (``exp(input)`` is the rate).",
     "full": "add the constant terms of the log-likelihood (Stirling's term, "
             "0.5 log 2π).",
+    # the arrays a function takes (a class takes them when called); Shape gives their shapes
+    "input": "the predictions: logits, probabilities, log-probabilities or values, as the "
+             "formula says.",
+    "target": "the targets: labels, class indices or values, as the formula says.",
+    "input1": "the first input of each pair.",
+    "input2": "the second input of each pair.",
+    "anchor": "the anchors.",
+    "positive": "the positive examples (to be near their anchor).",
+    "negative": "the negative examples (to be far from their anchor).",
+    "log_probs": "the log-probabilities of the classes at each time step (``log_softmax``).",
+    "targets": "the target sequences, padded or concatenated.",
+    "input_lengths": "the length of each input sequence.",
+    "target_lengths": "the length of each target sequence.",
+    "var": "the predicted variances (clamped at ``eps``).",
+    "linear_weight": "the ``[C, D]`` weight of the linear layer.",
+    "linear_bias": "the ``[C]`` bias of the linear layer, or None.",
     "in_features": "the width D of the input rows.",
     "num_classes": "the number of classes or labels C (rows of the linear layer's weight).",
     "bias": "give the linear layer a bias.",
@@ -395,14 +412,13 @@ def _default(value: Any) -> str:
     return repr(value)
 
 
-def _param_lines(cls: type) -> list[str]:
+def _param_lines(owner: str, params: list[inspect.Parameter]) -> list[str]:
     lines = []
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     for p in params:
-        text = PARAMS.get(f"{cls.__name__}.{p.name}") or PARAMS.get(p.name)
+        text = PARAMS.get(f"{owner}.{p.name}") or PARAMS.get(p.name)
         if text is None:
             raise ExtensionError(
-                f"loss_pages: {cls.__name__}({p.name}=...) has no description: add one to "
+                f"loss_pages: {owner}({p.name}=...) has no description: add one to "
                 f"PARAMS in docs/_ext/loss_pages.py"
             )
         default = "" if p.default is inspect.Parameter.empty else f" Default: ``{_default(p.default)}``."
@@ -414,48 +430,67 @@ def _math(tex: str) -> list[str]:
     return ["", ".. math::", "", f"   {tex}", ""]
 
 
-def sections(cls: type, shape: list[str]) -> list[str]:
-    """The reStructuredText appended to the class's docstring on its page (``shape``: the
-    lines of its Shape section)."""
-    name = cls.__name__
-    out: list[str] = [""]
+def _formula_lines(name: str, second_order: bool) -> list[str]:
     formula = FORMULAS.get(name)
-    if formula:
-        out += [".. rubric:: Formula", "", "The loss, per element or per sample:"]
-        out += _math(formula["loss"])
+    if not formula:
+        return []
+    out = [".. rubric:: Formula", "", "The loss, per element or per sample:"] + _math(formula["loss"])
+    if second_order:
         out += ["its gradient, which ``backward`` returns (times the reduction's scale):"]
         out += _math(formula["grad"])
         out += ["and the diagonal of its Hessian, which ``hessian`` returns:"]
         out += _math(formula["hess"])
-        if "where" in formula:
-            out += [formula["where"], ""]
-    out += _param_lines(cls) + [""]  # a field list: the theme heads it "Parameters"
+    if "where" in formula:
+        out += [formula["where"], ""]
+    if not second_order:
+        out += [f"Its gradient and Hessian: :class:`~pylossfn.{name}`.", ""]
+    return out
+
+
+#: the first item of Returns, for a class's call and for a function
+_RETURNS_LOSS = ('with ``reduction="mean"`` or ``"sum"``, a NumPy scalar of the input\'s dtype; '
+                 'with ``"none"``, an ndarray of the per-element or per-sample losses (see Shape).')
+
+
+def _seealso(first: list[str], cls: type) -> list[str]:
+    related = [
+        other for other, ocls in _losses().items()
+        if ocls.__module__ == cls.__module__ and other != cls.__name__
+    ][:RELATED]
+    refs = first + [f":class:`~pylossfn.{other}`" for other in related]
+    return [".. seealso::", "", "   " + ", ".join(refs) + "; the methods of "
+            ":class:`~pylossfn.Loss`.", ""]
+
+
+def sections(cls: type, shape: list[str]) -> list[str]:
+    """The reStructuredText appended to the class's docstring on its page (``shape``: the
+    lines of its Shape section)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    out = [""] + _formula_lines(cls.__name__, second_order=True)
+    out += _param_lines(cls.__name__, params) + [""]  # a field list: headed "Parameters"
     out += shape
     n = _n_grads(cls)
     grads = f"a tuple of {n} ndarrays, one per differentiable input in argument order" \
         if n > 1 else "one ndarray"
     out += [
         ".. rubric:: Returns", "",
-        '- ``crit(*inputs)``: with ``reduction="mean"`` or ``"sum"``, a NumPy scalar of the '
-        'input\'s dtype; with ``"none"``, an ndarray of the per-element or per-sample losses '
-        "(the shapes above).",
+        f"- ``crit(*inputs)``: {_RETURNS_LOSS}",
         f"- ``crit.backward()``: {grads}, shaped and typed like the "
         f"{'inputs' if n > 1 else 'input'}; ``crit.forward_backward(*inputs)`` returns "
         "``(loss, grad)`` from one pass, with ``hessian=True`` ``(loss, grad, hess)``.",
         "",
     ]
-    related = [
-        other for other, ocls in _losses().items()
-        if ocls.__module__ == cls.__module__ and other != name
-    ][:RELATED]
     func = _function(cls)
-    seealso = ([f":func:`pylossfn.functional.{func}`"] if func else []) + [
-        f":class:`~pylossfn.{other}`" for other in related
-    ]
-    if seealso:
-        out += [".. seealso::", "", "   " + ", ".join(seealso) + "; the methods of "
-                ":class:`~pylossfn.Loss`.", ""]
-    return out
+    return out + _seealso([f":func:`pylossfn.functional.{func}`"] if func else [], cls)
+
+
+def function_sections(func: Any, cls: type, shape: list[str]) -> list[str]:
+    """The same for the function of :mod:`pylossfn.functional` that computes ``cls``'s loss."""
+    params = list(inspect.signature(func).parameters.values())
+    out = [""] + _formula_lines(cls.__name__, second_order=False)
+    out += _param_lines(func.__name__, params) + [""] + shape
+    out += [".. rubric:: Returns", "", f"The loss: {_RETURNS_LOSS}", ""]
+    return out + _seealso([f":class:`pylossfn.{cls.__name__}` (with its gradient and Hessian)"], cls)
 
 
 def _take_shapes(lines: list[str]) -> list[str]:
@@ -518,6 +553,13 @@ def _process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any
         if cls.__name__ in FORMULAS:
             _drop_code_formulas(lines)
         lines.extend(sections(cls, _shape_lines(cls, shapes)))
+        return
+    by_function = {_function(c): c for c in losses.values()}
+    if what == "function" and name.startswith("pylossfn.functional.") \
+            and name.rsplit(".", 1)[-1] in by_function:
+        cls = by_function[name.rsplit(".", 1)[-1]]
+        shapes = _take_shapes(lines)
+        lines.extend(function_sections(obj, cls, _shape_lines(cls, shapes)))
         return
     # a method a loss inherits from Loss: its first paragraph, and a link to the full text
     # (whose examples are the base class's, with their own losses)
