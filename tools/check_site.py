@@ -62,17 +62,24 @@ SCREENSHOTS = {
 SKIP = ("search.html", "genindex.html", "py-modindex.html", "_static/*", "_images/*",
         "_sources/*", "_downloads/*", "_example_run/*")
 
-# Run in the page once it has loaded: waits for MathJax, forces lazy images to
-# load, then measures.  Returns {check: [problems]} for the in-page checks.
-PAGE_JS = r"""
-const done = arguments[arguments.length - 1];
-(async () => {
+# Waits for MathJax and forces lazy images to load (the page as a reader sees it).
+_SETTLE = r"""
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
   const imgs = Array.from(document.images);
   imgs.forEach(img => { img.loading = "eager"; });
   await Promise.all(imgs.map(img => img.decode().catch(() => null)));
+"""
+SETTLE_JS = ("const done = arguments[arguments.length - 1];\n(async () => {" + _SETTLE
+             + "})().then(() => done(null), () => done(null));")
+
+# Run in the page once it has loaded: settles it, then measures.  Returns
+# {check: [problems]} for the in-page checks.
+PAGE_JS = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+""" + _SETTLE + r"""
   const out = {overflow: [], math: [], images: []};
   const vw = document.documentElement.clientWidth;
   // a box that scrolls sideways: a table's, a code block's, a formula's; not the theme's
@@ -249,6 +256,9 @@ def check_pages(html: Path, pages: list[str], out: Path | None = None,
                 for check in CHECKS:
                     failures.extend(f"{width}px {page} {check}: {msg}" for msg in found[check])
                 if out is not None and page in SCREENSHOTS:
+                    # afresh: the checks clicked the copy buttons (their icons show it)
+                    driver.get(base + page)
+                    driver.execute_async_script(SETTLE_JS)
                     screenshot(driver, out / f"{SCREENSHOTS[page]}-{width}.png")
         finally:
             driver.quit()
