@@ -6,6 +6,10 @@
 #define LF_BINDING_IMPORTS_NUMPY
 #include "binding/binding.h"
 
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
+
 static PyMethodDef core_methods[] = {
 #define LF_METHOD_ROW(name, doc) \
     {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL, doc},
@@ -17,6 +21,16 @@ static PyMethodDef core_methods[] = {
 #undef LF_ENGINE_ROW
     {NULL, NULL, 0, NULL},
 };
+
+#if !defined(_WIN32)
+/* A child forked from any thread runs Python's handlers on that thread. */
+static int atfork_set;
+static void
+main_thread_after_fork(void)
+{
+    lf_main_thread = PyThread_get_thread_ident();
+}
+#endif
 
 static int
 core_exec(PyObject *mod)
@@ -41,6 +55,11 @@ core_exec(PyObject *mod)
         return -1;
     }
     lf_main_thread = id;
+#if !defined(_WIN32)
+    if (!atfork_set) {
+        atfork_set = pthread_atfork(NULL, NULL, main_thread_after_fork) == 0;
+    }
+#endif
     return 0;
 }
 

@@ -83,11 +83,17 @@ CHILD = textwrap.dedent(
 
     expected = np.asarray(call()).tobytes()  # the undisturbed answer
     stop = False
+    # whole-array copies: NumPy makes them with the GIL released (above ~500
+    # elements), so they also land while the binding itself holds the GIL,
+    # between its check and its own copy
+    bad_arr = arr.copy()
+    bad_arr[where] = bad
+    good_arr = arr.copy()
 
     def writer():
         while not stop:
-            arr[where] = bad
-            arr[where] = good
+            np.copyto(arr, bad_arr)
+            np.copyto(arr, good_arr)
 
     th = threading.Thread(target=writer)
     th.start()

@@ -6,7 +6,6 @@ crash, a hang or a wrong answer (issue 18).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -189,43 +188,106 @@ CTRL_C = textwrap.dedent(
 )
 
 
+def _run_child(code, *args):
+    """A script in a subprocess (a hang or a crash fails the case, not the session)."""
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code, *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYLOSSFN_NUM_THREADS": "2"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    return proc.stdout.split()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to oneself is POSIX")
 @pytest.mark.parametrize("case", ["ctc", "broadcast"])
 def test_ctrl_c_stops_a_long_call(case):
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        proc = subprocess.run([sys.executable, "-W", "ignore", "-c", CTRL_C, case],
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYLOSSFN_NUM_THREADS": "2"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.split()
-    assert lines[0] == "interrupted", proc.stdout
+    lines = _run_child(CTRL_C, case)
+    assert lines[0] == "interrupted", lines
     assert float(lines[1]) < 1.0, f"Ctrl-C took {lines[1]} s to reach the call"
-    assert lines[2] == "same", proc.stdout
+    assert lines[2] == "same", lines
 
 
-def test_signal_handler_exception_passes_through():
-    """Whatever the Python handler raises (not only KeyboardInterrupt) comes out
-    of the call, and the interpreter's handler is left as it was."""
+HANDLERS = textwrap.dedent(
+    r"""
+    import os, signal, sys, threading, time
+    import numpy as np
+    import pylossfn.functional as F
+    from numpy.lib.stride_tricks import as_strided
+
+    case = sys.argv[1]
+    a = as_strided(np.ones(1), (2**30, 1), (0, 0))  # 2**59 elements: years
+    b = as_strided(np.zeros(1), (1, 2**29), (0, 0))
+    small = as_strided(np.ones(1), (2**16, 1), (0, 0)), as_strided(np.zeros(1), (1, 2**14), (0, 0))
+    x = np.linspace(-1, 1, 20000)
+
     class Stop(Exception):
         pass
 
-    def handler(signum, frame):
+    def raising(signum, frame):
         raise Stop
 
-    if sys.platform == "win32":
-        pytest.skip("SIGALRM is POSIX")
-    old = signal.signal(signal.SIGALRM, handler)
-    try:
-        a = as_strided(np.ones(1), (2**30, 1), (0, 0))
-        b = as_strided(np.zeros(1), (1, 2**29), (0, 0))
+    def calls_small(signum, frame):  # a slow handler that calls a loss without the pool
+        time.sleep(0.1)
+        print("inner", F.mse_loss(np.ones(10), np.zeros(10)) == 1.0)
+
+    def calls_large(signum, frame):  # a handler whose loss call releases the GIL itself
+        print("inner", F.mse_loss(x, 0 * x) == np.mean(x * x))
+
+    if case == "raising":
+        signal.signal(signal.SIGALRM, raising)
         signal.setitimer(signal.ITIMER_REAL, 0.3)
-        with pytest.raises(Stop), pytest.warns(UserWarning):
+        try:
             F.mse_loss(a, b, reduction="sum")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        except Stop:
+            print("raised")
+    elif case == "calls_small":  # the outer call finishes with its own answer
+        signal.signal(signal.SIGALRM, calls_small)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        print("outer", F.mse_loss(*small, reduction="sum") == 2**30)
+    elif case == "calls_large":  # Ctrl-C still reaches the outer call afterwards
+        signal.signal(signal.SIGALRM, calls_large)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        threading.Timer(0.6, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            F.mse_loss(a, b, reduction="sum")
+        except KeyboardInterrupt:
+            print("interrupted")
+    elif case == "fork_from_thread":  # the forking thread is the child's main thread
+        def child():
+            pid = os.fork()
+            if pid == 0:
+                threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+                try:
+                    F.mse_loss(a, b, reduction="sum")
+                except KeyboardInterrupt:
+                    os._exit(7)
+                os._exit(1)
+            for _ in range(100):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    print("child", os.waitstatus_to_exitcode(status) == 7)
+                    return
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            print("child hung")
+        th = threading.Thread(target=child)
+        th.start()
+        th.join()
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals to oneself are POSIX")
+@pytest.mark.parametrize("case, expected", [
+    ("raising", ["raised"]),                      # whatever the handler raises comes out
+    ("calls_small", ["inner", "True", "outer", "True"]),
+    ("calls_large", ["inner", "True", "interrupted"]),
+    ("fork_from_thread", ["child", "True"]),
+])
+def test_signal_handlers_during_a_long_call(case, expected):
+    """The poll runs Python handlers in the middle of a kernel: a handler may raise,
+    or call a loss itself (small or large), and a forked child answers Ctrl-C."""
+    assert _run_child(HANDLERS, case) == expected
 
 
 # ---------------------------------------------------------------------------

@@ -296,6 +296,10 @@ void lf_unlisten(lf_call *c, PyThreadState *save);
 #define LF_RUN(c, work, res, kernel, ...)                                         \
     do {                                                                          \
         PyThreadState *lf_save_ = NULL;                                           \
+        if ((c)->interrupt[0] != NULL) { /* an earlier pass was interrupted */    \
+            res = 0;                                                              \
+            break;                                                                \
+        }                                                                         \
         if ((work) >= GIL_THRESHOLD) {                                            \
             lf_listen((c), &lf_save_);                                            \
         }                                                                         \
@@ -308,6 +312,9 @@ void lf_unlisten(lf_call *c, PyThreadState *save);
 #define LF_RUN_VOID(c, work, kernel, ...)                                         \
     do {                                                                          \
         PyThreadState *lf_save_ = NULL;                                           \
+        if ((c)->interrupt[0] != NULL) {                                          \
+            break;                                                                \
+        }                                                                         \
         if ((work) >= GIL_THRESHOLD) {                                            \
             lf_listen((c), &lf_save_);                                            \
         }                                                                         \

@@ -515,6 +515,9 @@ lf_unlisten(lf_call *c, PyThreadState *save)
          * raise about the meaningless result */
         PyErr_Fetch(&c->interrupt[0], &c->interrupt[1], &c->interrupt[2]);
     }
+    else if (stopped) {
+        PyErr_Clear(); /* a second one, in a pass that LF_RUN would have skipped */
+    }
 }
 
 PyObject *

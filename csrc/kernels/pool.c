@@ -77,19 +77,36 @@ lf_interrupt_end(void)
     return stopped;
 }
 
+/* Runs the poll with this thread's state set aside: the poll runs Python
+ * signal handlers, and a handler may itself call a loss (which begins and
+ * ends interruption state of its own, and must not re-enter this poll while
+ * the GIL is held). */
+static int
+run_poll(void)
+{
+    const lf_poll_fn poll = tls_poll;
+    void *const ctx = tls_poll_ctx;
+    int *const stop = tls_stop;
+    tls_poll = NULL;
+    tls_poll_ctx = NULL;
+    tls_stop = NULL;
+    const int stopped = poll(ctx);
+    tls_poll = poll;
+    tls_poll_ctx = ctx;
+    tls_stop = stop;
+    tls_interrupted = 0;
+    tls_last_poll = now_ms(); /* the handler's own time does not count */
+    return stopped;
+}
+
 int
 lf_checkpoint(void)
 {
-    if (tls_poll != NULL && !tls_interrupted) {
-        const double t = now_ms();
-        if (t - tls_last_poll >= LF_POLL_MS) {
-            tls_last_poll = t;
-            if (tls_poll(tls_poll_ctx)) {
-                tls_interrupted = 1;
-                if (tls_stop != NULL) {
-                    LF_ATOMIC_STORE(tls_stop, 1);
-                }
-            }
+    if (tls_poll != NULL && !tls_interrupted && now_ms() - tls_last_poll >= LF_POLL_MS &&
+        run_poll()) {
+        tls_interrupted = 1;
+        if (tls_stop != NULL) {
+            LF_ATOMIC_STORE(tls_stop, 1);
         }
     }
     return tls_interrupted || (tls_stop != NULL && LF_ATOMIC_LOAD(tls_stop));
@@ -231,9 +248,6 @@ static void *
 worker(void *arg)
 {
     const int id = (int)(ptrdiff_t)arg;
-    sigset_t all;
-    sigfillset(&all); /* signals go to the program's own threads, never a worker */
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     /* the generation when this worker was created: its first job is the next */
     pthread_mutex_lock(&pool_mu);
     unsigned long seen = start_gen[id];
@@ -297,7 +311,18 @@ ensure_workers(int want)
         if (pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20)) {
             pthread_attr_setstacksize(&attr, (size_t)1 << 20);
         }
+        /* asynchronous signals (Ctrl-C) go to the program's own threads, never
+         * a worker: a worker is born with them blocked (the faults a worker
+         * itself raises, SIGSEGV and the like, stay deliverable) */
+        sigset_t block, old;
+        sigfillset(&block);
+        sigdelset(&block, SIGSEGV);
+        sigdelset(&block, SIGBUS);
+        sigdelset(&block, SIGFPE);
+        sigdelset(&block, SIGILL);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
         int rc = pthread_create(&th, &attr, worker, (void *)(ptrdiff_t)started);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&attr);
         if (rc != 0) {
             break;
