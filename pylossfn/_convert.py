@@ -51,9 +51,41 @@ def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", _RaggedWarning)
-                return np.asarray(obj)
+                arr = np.asarray(obj)
         except (ValueError, _RaggedWarning) as exc:  # ragged nesting
             raise ValueError(f"{fname}: {name} could not be converted to an array: {exc}") from None
-    if isinstance(obj, (str, bytes)):
+    elif isinstance(obj, (str, bytes)):
         raise TypeError(f"{fname}: {name} must be a numeric array, got {type(obj).__name__}")
-    return np.asarray(obj)
+    else:
+        arr = np.asarray(obj)
+    if arr.dtype.kind in "fO" and isinstance(obj, (int, list, tuple)):
+        _check_integers(obj, fname, name)
+    return arr
+
+
+def _leaves(obj: Any) -> Any:
+    """The scalars of a nested list, in order (lazily: a float list stops at once)."""
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _leaves(item)
+    else:
+        yield obj
+
+
+def _check_integers(obj: Any, fname: str, name: str) -> None:
+    """IndexError for Python integers that NumPy could only hold as objects or floats.
+
+    Integers beyond int64 (with a negative one, beyond int64 already; alone,
+    beyond uint64) make NumPy build an object array, or a float64 one that
+    rounds them: no class index, label or length can be that large, so the
+    call fails here, naming the value and where it is, before any memory
+    is touched.
+    """
+    if not all(isinstance(v, (int, np.integer)) for v in _leaves(obj)):
+        return  # floats or other objects: the caller's dtype checks decide
+    for i, v in enumerate(_leaves(obj)):
+        if not -(2**63) <= v < 2**63:
+            index = tuple(int(k) for k in np.unravel_index(i, np.shape(obj)))
+            where = f" at index {index[0] if len(index) == 1 else index}" if index else ""
+            raise IndexError(f"{fname}: {name} holds the integer {v}{where}, which does not fit "
+                             "in int64: no class index, label or length can be that large")

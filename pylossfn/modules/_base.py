@@ -1,6 +1,7 @@
 """The base of every loss class: keep the last inputs, backward(), forward_backward()."""
 from __future__ import annotations
 
+import copy
 import inspect
 import operator
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, overload
@@ -39,6 +40,16 @@ class Loss(Generic[_G]):
 
     The inputs are kept by reference, not copied: modify them in place
     between ``forward`` and ``backward`` and ``backward`` sees the new values.
+    The options are captured by the forward call, as torch's graph captures
+    them: ``backward``, ``hessian`` and ``hvp`` use the options (reduction,
+    weights, smoothing, ...) that the forward call used, whatever is assigned
+    to the criterion in between (an option array, like an input, is kept by
+    reference).  A lazy (dask) result keeps copies of its option arrays too,
+    so nothing done to the criterion after a call changes what it computes.
+
+    A pickle (and ``copy.deepcopy``) carries the configuration, not the last
+    forward call's inputs: an unpickled criterion's ``backward`` raises
+    ``RuntimeError`` until it is called forward.
 
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
     input's shape and dtype (writeable, not overlapping the inputs; the
@@ -81,6 +92,17 @@ class Loss(Generic[_G]):
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = reduction
         self._saved: tuple[Any, ...] | None = None
+        self._saved_config: tuple[Any, ...] | None = None
+
+    #: what a forward call saves for backward: none of it is configuration
+    _SAVED_STATE = ("_saved", "_saved_config")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle, copy and dask's tokenize carry the configuration only: the saved
+        # inputs of the last forward call can be far larger (and are not the model)
+        state = self.__dict__.copy()
+        state.update(dict.fromkeys(self._SAVED_STATE))
+        return state
 
     @property
     def reduction(self) -> str:
@@ -115,10 +137,34 @@ class Loss(Generic[_G]):
             one = operator.attrgetter(cls._options[0])
             cls._option_values = staticmethod(lambda self: (one(self),))
 
-    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
-        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
-        return self._impl(want, grad_output, out, self._reduction_code, *inputs,
-                          *self._option_values(self))
+    def _config(self) -> tuple[Any, ...]:
+        """The options a forward call captures: (reduction, its code, option values)."""
+        return (self._reduction, self._reduction_code, self._option_values(self))
+
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
+             config: tuple[Any, ...] | None = None) -> Any:
+        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks, with the
+        options of ``config`` (default: the current ones)."""
+        _, code, options = self._config() if config is None else config
+        return self._impl(want, grad_output, out, code, *inputs, *options)
+
+    def _lazy(self, want: int, grad_output: Any, inputs: tuple[Any, ...], out: Any = None
+              ) -> tuple[Any, tuple[Any, ...]]:
+        """The dask graph of a forward call and the config it captured: a
+        private copy of the options, so that later changes to the criterion
+        (assignments, or writes into its option arrays) leave the graph alone."""
+        frozen = copy.deepcopy(self)
+        return _dask.run(frozen, want, grad_output, inputs, out), frozen._config()
+
+    def _at_forward(self) -> Any:
+        """A shallow copy of the criterion with the options of the last forward call."""
+        c = copy.copy(self)
+        reduction, code, options = self._saved_config  # type: ignore[misc]
+        c._saved, c._saved_config = self._saved, self._saved_config
+        c._reduction, c._reduction_code = reduction, code
+        for name, value in zip(self._options, options):
+            setattr(c, name, value)
+        return c
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""
@@ -128,13 +174,14 @@ class Loss(Generic[_G]):
         return self.forward(*inputs)
 
     def forward(self, *inputs: ArrayLike) -> LossValue:
-        """The loss of ``inputs`` (remembered for ``backward``)."""
+        """The loss of ``inputs`` (remembered, with the options, for ``backward``)."""
         if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            loss: LossValue = _dask.run(self, _LOSS, None, inputs)
+            loss, config = self._lazy(_LOSS, None, inputs)
         else:
-            loss = self._run(_LOSS, None, *inputs)
-        self._saved = inputs
-        return loss
+            config = self._config()
+            loss = self._run(_LOSS, None, *inputs, config=config)
+        self._saved, self._saved_config = inputs, config
+        return loss  # type: ignore[no-any-return]
 
     def backward(
         self, grad_output: ArrayLike | None = None, *,
@@ -147,8 +194,10 @@ class Loss(Generic[_G]):
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
         if _dask.any_dask(self._saved):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self, _GRAD, grad_output, self._saved, out)
-        return self._run(_GRAD, grad_output, *self._saved, out=out)
+            return _dask.run(self._at_forward(), _GRAD, grad_output,  # type: ignore[no-any-return]
+                             self._saved, out)
+        return self._run(_GRAD, grad_output, *self._saved, out=out,  # type: ignore[no-any-return]
+                         config=self._saved_config)
 
     @overload
     def forward_backward(
@@ -173,12 +222,13 @@ class Loss(Generic[_G]):
         # the per-call cost is the point here: no more Python than one call
         if hessian:
             self._hessian_refused("forward_backward", inputs)
-            result = self._run(_ALL, grad_output, *inputs, out=out)
-        elif _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            result = _dask.run(self, _BOTH, grad_output, inputs, out)
+        if not hessian and _dask.any_dask(inputs):  # dask arrays: a lazy graph
+            result, config = self._lazy(_BOTH, grad_output, inputs, out)
         else:
-            result = self._run(_BOTH, grad_output, *inputs, out=out)
-        self._saved = inputs
+            config = self._config()
+            result = self._run(_ALL if hessian else _BOTH, grad_output, *inputs, out=out,
+                               config=config)
+        self._saved, self._saved_config = inputs, config
         return result
 
     #: why the loss has no Hessian (``NotImplementedError``), or None
@@ -191,7 +241,8 @@ class Loss(Generic[_G]):
             raise RuntimeError(
                 f"{type(self).__name__}.{what}() was called before any forward call")
         self._hessian_refused(what, self._saved or ())
-        return self._run(_HESS, grad_output, *self._saved)  # type: ignore[misc]
+        return self._run(_HESS, grad_output, *self._saved,  # type: ignore[misc]
+                         config=self._saved_config)
 
     def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
         """NotImplementedError for a loss without a Hessian, or dask inputs."""
@@ -233,7 +284,7 @@ class Loss(Generic[_G]):
         """
         diag = self._second_order("hvp", grad_output)
         vs = self._hvp_operands(v, diag)
-        coupled = self._hvp(vs, grad_output)
+        coupled = self._at_forward()._hvp(vs, grad_output)
         if coupled is not None:
             return coupled
         if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
