@@ -11,7 +11,7 @@ import pickle
 
 import numpy as np
 import pytest
-from loss_table import LOSSES, option_names, scramble, valid_inputs, valid_options
+from loss_table import LOSSES, loss_shape, option_names, scramble, valid_inputs, valid_options
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -47,8 +47,6 @@ def _assert_same(got, expected):
 
 
 def _grad_output(row, reduction, inputs, opts, rng, dtype):
-    from loss_table import loss_shape
-
     shape = loss_shape(row, reduction, inputs, opts)
     return rng.uniform(0.5, 1.5, shape).astype(dtype) if shape else dtype(0.7)
 

@@ -181,7 +181,7 @@ class Loss(Generic[_G]):
             config = self._config()
             loss = self._run(_LOSS, None, *inputs, config=config)
         self._saved, self._saved_config = inputs, config
-        return loss  # type: ignore[no-any-return]
+        return loss
 
     def backward(
         self, grad_output: ArrayLike | None = None, *,
@@ -194,10 +194,8 @@ class Loss(Generic[_G]):
                 f"{type(self).__name__}.backward() was called before any forward call"
             )
         if _dask.any_dask(self._saved):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self._at_forward(), _GRAD, grad_output,  # type: ignore[no-any-return]
-                             self._saved, out)
-        return self._run(_GRAD, grad_output, *self._saved, out=out,  # type: ignore[no-any-return]
-                         config=self._saved_config)
+            return _dask.run(self._at_forward(), _GRAD, grad_output, self._saved, out)
+        return self._run(_GRAD, grad_output, *self._saved, out=out, config=self._saved_config)
 
     @overload
     def forward_backward(

@@ -185,15 +185,16 @@ class LinearCrossEntropyLoss(_Head):
         self._validate()
 
     # the options a forward call captures: the layer's arrays (by reference) among them
-    _option_values = staticmethod(operator.attrgetter(  # type: ignore[assignment]
+    _option_values = staticmethod(operator.attrgetter(
         "linear.weight", "linear.bias", "weight", "ignore_index", "label_smoothing",
         "chunk_size"))
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
-        linear_weight, linear_bias, *rest = options
+        linear_weight, linear_bias, weight, ignore_index, label_smoothing, chunk_size = options
         return _heads.lce(want, grad_output, out, code, input, linear_weight, target,
-                          linear_bias, *rest, fname=type(self).__name__, v=v)
+                          linear_bias, weight, ignore_index, label_smoothing, chunk_size,
+                          fname=type(self).__name__, v=v)
 
 
 class LinearBCEWithLogitsLoss(_Head):
@@ -234,11 +235,11 @@ class LinearBCEWithLogitsLoss(_Head):
         self.chunk_size = chunk_size
         self._validate()
 
-    _option_values = staticmethod(operator.attrgetter(  # type: ignore[assignment]
+    _option_values = staticmethod(operator.attrgetter(
         "linear.weight", "linear.bias", "pos_weight", "chunk_size"))
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
-        linear_weight, linear_bias, *rest = options
+        linear_weight, linear_bias, pos_weight, chunk_size = options
         return _heads.lbce(want, grad_output, out, code, input, linear_weight, target,
-                           linear_bias, *rest, fname=type(self).__name__, v=v)
+                           linear_bias, pos_weight, chunk_size, fname=type(self).__name__, v=v)
