@@ -185,8 +185,7 @@ def _configured(crit: Any, reduction: str, opts: dict[str, Any]) -> Any:
     """A copy of ``crit`` with another reduction and (block slices of) options."""
     if isinstance(crit, _Functional):
         return crit.configured(reduction, **opts)
-    c = copy.copy(crit)
-    c._saved = None
+    c = copy.copy(crit)  # the configuration (a copy carries no saved state)
     c.reduction = reduction
     for k, v in opts.items():
         setattr(c, k, v)

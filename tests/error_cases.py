@@ -478,5 +478,5 @@ def run(row, dtype, case, mode):
     for key, value in opts.items():
         setattr(crit, key, value)
     # as if a forward call had captured these options and inputs unchecked
-    crit._saved, crit._saved_config = inputs, crit._config()
+    crit._last = (inputs, crit._config())
     return crit.backward(case.grad_output)

@@ -282,3 +282,16 @@ def test_integer_lists_that_fit_are_unchanged():
         F.cross_entropy(x, [0, 2**70, 1.0])
     np.testing.assert_array_equal(F.mse_loss(x[0], [1, 2, 3, 4]),
                                   F.mse_loss(x[0], np.array([1.0, 2.0, 3.0, 4.0])))
+
+
+def test_a_pickle_of_an_earlier_version_loses_its_saved_inputs():
+    """Earlier versions pickled the inputs as ``_saved``: unpickled now, they are
+    dropped, and the criterion waits for a forward call."""
+    crit = lf.MSELoss(reduction="sum")
+    state = {k: v for k, v in crit.__dict__.items() if k != "_last"}
+    state["_saved"] = (np.ones(3), np.zeros(3))
+    old = lf.MSELoss.__new__(lf.MSELoss)
+    old.__setstate__(state)
+    assert "_saved" not in old.__dict__ and old.reduction == "sum"
+    with pytest.raises(RuntimeError, match="before any forward call"):
+        old.backward()

@@ -91,18 +91,33 @@ class Loss(Generic[_G]):
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = reduction
-        self._saved: tuple[Any, ...] | None = None
-        self._saved_config: tuple[Any, ...] | None = None
-
-    #: what a forward call saves for backward: none of it is configuration
-    _SAVED_STATE = ("_saved", "_saved_config")
+        #: the last forward call: (its inputs, the options it captured), one
+        #: attribute so that it is replaced and read whole
+        self._last: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # pickle, copy and dask's tokenize carry the configuration only: the saved
         # inputs of the last forward call can be far larger (and are not the model)
-        state = self.__dict__.copy()
-        state.update(dict.fromkeys(self._SAVED_STATE))
-        return state
+        return {**self.__dict__, "_last": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.pop("_saved", None)  # what earlier versions pickled: inputs
+        self.__dict__.setdefault("_last", None)
+
+    @property
+    def _saved(self) -> tuple[Any, ...] | None:
+        """The inputs of the last forward call, or None before any."""
+        last = self._last
+        return None if last is None else last[0]
+
+    def _last_call(self, what: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """(inputs, config) of the last forward call, or the RuntimeError of ``what``."""
+        last = self._last
+        if last is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{what}() was called before any forward call")
+        return last
 
     @property
     def reduction(self) -> str:
@@ -159,8 +174,8 @@ class Loss(Generic[_G]):
     def _at_forward(self) -> Any:
         """A shallow copy of the criterion with the options of the last forward call."""
         c = copy.copy(self)
-        reduction, code, options = self._saved_config  # type: ignore[misc]
-        c._saved, c._saved_config = self._saved, self._saved_config
+        c._last = self._last
+        reduction, code, options = self._last[1]  # type: ignore[index]
         c._reduction, c._reduction_code = reduction, code
         for name, value in zip(self._options, options):
             setattr(c, name, value)
@@ -180,7 +195,7 @@ class Loss(Generic[_G]):
         else:
             config = self._config()
             loss = self._run(_LOSS, None, *inputs, config=config)
-        self._saved, self._saved_config = inputs, config
+        self._last = (inputs, config)
         return loss
 
     def backward(
@@ -189,13 +204,10 @@ class Loss(Generic[_G]):
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
-        if self._saved is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward() was called before any forward call"
-            )
-        if _dask.any_dask(self._saved):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self._at_forward(), _GRAD, grad_output, self._saved, out)
-        return self._run(_GRAD, grad_output, *self._saved, out=out, config=self._saved_config)
+        inputs, config = self._last_call("backward")
+        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
+            return _dask.run(self._at_forward(), _GRAD, grad_output, inputs, out)
+        return self._run(_GRAD, grad_output, *inputs, out=out, config=config)
 
     @overload
     def forward_backward(
@@ -226,7 +238,7 @@ class Loss(Generic[_G]):
             config = self._config()
             result = self._run(_ALL if hessian else _BOTH, grad_output, *inputs, out=out,
                                config=config)
-        self._saved, self._saved_config = inputs, config
+        self._last = (inputs, config)
         return result
 
     #: why the loss has no Hessian (``NotImplementedError``), or None
@@ -235,12 +247,10 @@ class Loss(Generic[_G]):
     def _second_order(self, what: str, grad_output: Any) -> Any:
         """The Hessian's diagonal of the last forward call (the checks of
         ``hessian`` and ``hvp``)."""
-        if self._saved is None and self._no_hessian is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.{what}() was called before any forward call")
-        self._hessian_refused(what, self._saved or ())
-        return self._run(_HESS, grad_output, *self._saved,  # type: ignore[misc]
-                         config=self._saved_config)
+        self._hessian_refused(what, ())  # a loss without a Hessian says so first
+        inputs, config = self._last_call(what)
+        self._hessian_refused(what, inputs)
+        return self._run(_HESS, grad_output, *inputs, config=config)
 
     def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
         """NotImplementedError for a loss without a Hessian, or dask inputs."""

@@ -115,16 +115,13 @@ class _Head(Loss[FloatArray]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))  # sigmoid'(0) = 0.25 on class 0
         array([[0.25, 0.  ]])
         """
-        if self._saved is None:
-            raise RuntimeError(f"{type(self).__name__}.hvp() was called before any forward "
-                               "call")
-        self._hessian_refused("hvp", self._saved)
-        x = self._saved[0]
-        config = self._saved_config
-        linear_weight, linear_bias = config[2][:2]  # type: ignore[index]
+        inputs, config = self._last_call("hvp")
+        self._hessian_refused("hvp", inputs)
+        x = inputs[0]
+        linear_weight, linear_bias = config[2][:2]
         _, _, _, _, dtype = _heads._head(type(self).__name__, x, linear_weight, linear_bias)
         (vv,) = self._hvp_operands(v, np.empty(np.shape(x), dtype))
-        return self._run(_HVP, grad_output, *self._saved, config=config, v=vv)
+        return self._run(_HVP, grad_output, *inputs, config=config, v=vv)
 
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
