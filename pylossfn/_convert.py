@@ -28,8 +28,9 @@ __all__ = ["as_array"]
 def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
     """Return ``obj`` as an ndarray, or raise naming ``fname`` and ``name``.
 
-    As ``np.asarray(obj)``, but None, strings and masked arrays are refused
-    and a ragged list's error names the argument.
+    As ``np.asarray(obj)``, but None, strings and masked arrays are refused,
+    a ragged list's error names the argument, and Python integers beyond
+    int64 are an IndexError (see :func:`_check_integers`).
 
     >>> from pylossfn._convert import as_array
     >>> as_array([[1, 2]], "f", "x").shape
@@ -75,11 +76,11 @@ def _leaves(obj: Any) -> Any:
 def _check_integers(obj: Any, fname: str, name: str) -> None:
     """IndexError for Python integers that NumPy could only hold as objects or floats.
 
-    Integers beyond int64 (with a negative one, beyond int64 already; alone,
-    beyond uint64) make NumPy build an object array, or a float64 one that
-    rounds them: no class index, label or length can be that large, so the
-    call fails here, naming the value and where it is, before any memory
-    is touched.
+    NumPy holds an integer beyond uint64 as an object, and one beyond int64
+    among smaller ones as a rounded float64: no class index, label or length
+    can be that large, so the call fails here, naming the value and where it
+    is, before any memory is touched (rather than with a dtype error, or a
+    float target read as class probabilities).
     """
     if not all(isinstance(v, (int, np.integer)) for v in _leaves(obj)):
         return  # floats or other objects: the caller's dtype checks decide
@@ -88,4 +89,5 @@ def _check_integers(obj: Any, fname: str, name: str) -> None:
             index = tuple(int(k) for k in np.unravel_index(i, np.shape(obj)))
             where = f" at index {index[0] if len(index) == 1 else index}" if index else ""
             raise IndexError(f"{fname}: {name} holds the integer {v}{where}, which does not fit "
-                             "in int64: no class index, label or length can be that large")
+                             "in int64: no class index, label or length can be that large "
+                             "(pass floats for real values)")

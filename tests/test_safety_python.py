@@ -295,3 +295,14 @@ def test_a_pickle_of_an_earlier_version_loses_its_saved_inputs():
     assert "_saved" not in old.__dict__ and old.reduction == "sum"
     with pytest.raises(RuntimeError, match="before any forward call"):
         old.backward()
+
+
+def test_huge_ints_in_a_float_argument_say_to_pass_floats():
+    """The conversion cannot know the argument's kind: integers beyond int64 are the
+    IndexError everywhere, with the way out; as floats they are taken."""
+    x = np.zeros(2)
+    with pytest.raises(IndexError, match=r"^mse_loss: target holds the integer .* at index 1, "
+                                         r".*\(pass floats for real values\)"):
+        F.mse_loss(x, [1, 2**70])
+    np.testing.assert_array_equal(F.mse_loss(x, [1.0, float(2**70)], reduction="sum"),
+                                  F.mse_loss(x, np.array([1.0, 2.0**70]), reduction="sum"))
