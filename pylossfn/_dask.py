@@ -591,7 +591,8 @@ def _m_multilabel_predictions(fn: Callable[..., Any], p: dict[str, Any]) -> Any:
     x = _as_dask(p["logits"])
     thr = p["threshold"]
     nd = x.ndim
-    t = thr if any_dask([thr]) else np.asarray(thr)
+    # a copy: the lazy result keeps the threshold it was built with
+    t = thr if any_dask([thr]) else np.array(thr)
     if t.ndim > nd:
         return fn(np.zeros(x.shape[:0] + (0,) * nd), thr)  # the NumPy error
     t = t.reshape((1,) * (nd - t.ndim) + tuple(t.shape))

@@ -553,7 +553,10 @@ def test_prediction_helpers_are_lazy(ml):
         expected = fn(*args, **kw)
         got = fn(*[_lazy(a) for a in args], **kw)
         assert isinstance(got, da.Array)
+        thr_before = thr.copy()
+        thr += 0.5  # the lazy result keeps the threshold it was built with
         np.testing.assert_array_equal(got.compute(), expected)
+        thr[:] = thr_before
 
 
 def test_metric_errors_match_numpy(ml):
