@@ -171,11 +171,12 @@ class Loss(Generic[_G]):
         frozen = copy.deepcopy(self)
         return _dask.run(frozen, want, grad_output, inputs, out), frozen._config()
 
-    def _at_forward(self) -> Any:
-        """A shallow copy of the criterion with the options of the last forward call."""
+    def _at_forward(self, last: tuple[tuple[Any, ...], tuple[Any, ...]]) -> Any:
+        """A shallow copy of the criterion as the forward call ``last`` (``_last``,
+        read once by the caller) left it: its inputs and options."""
         c = copy.copy(self)
-        c._last = self._last
-        reduction, code, options = self._last[1]  # type: ignore[index]
+        c._last = last
+        reduction, code, options = last[1]
         c._reduction, c._reduction_code = reduction, code
         for name, value in zip(self._options, options):
             setattr(c, name, value)
@@ -204,9 +205,10 @@ class Loss(Generic[_G]):
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
-        inputs, config = self._last_call("backward")
+        last = self._last_call("backward")
+        inputs, config = last
         if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self._at_forward(), _GRAD, grad_output, inputs, out)
+            return _dask.run(self._at_forward(last), _GRAD, grad_output, inputs, out)
         return self._run(_GRAD, grad_output, *inputs, out=out, config=config)
 
     @overload
@@ -244,13 +246,14 @@ class Loss(Generic[_G]):
     #: why the loss has no Hessian (``NotImplementedError``), or None
     _no_hessian: str | None = None
 
-    def _second_order(self, what: str, grad_output: Any) -> Any:
+    def _second_order(self, what: str, grad_output: Any) -> tuple[Any, Any]:
         """The Hessian's diagonal of the last forward call (the checks of
-        ``hessian`` and ``hvp``)."""
+        ``hessian`` and ``hvp``), and that call (``_last``, read once)."""
         self._hessian_refused(what, ())  # a loss without a Hessian says so first
-        inputs, config = self._last_call(what)
+        last = self._last_call(what)
+        inputs, config = last
         self._hessian_refused(what, inputs)
-        return self._run(_HESS, grad_output, *inputs, config=config)
+        return self._run(_HESS, grad_output, *inputs, config=config), last
 
     def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
         """NotImplementedError for a loss without a Hessian, or dask inputs."""
@@ -274,7 +277,7 @@ class Loss(Generic[_G]):
         >>> crit.hessian()
         array([0.25, 0.25])
         """
-        return self._second_order("hessian", grad_output)
+        return self._second_order("hessian", grad_output)[0]
 
     def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> _G:
@@ -290,9 +293,9 @@ class Loss(Generic[_G]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))
         array([[ 0.25, -0.25]])
         """
-        diag = self._second_order("hvp", grad_output)
+        diag, last = self._second_order("hvp", grad_output)
         vs = self._hvp_operands(v, diag)
-        coupled = self._at_forward()._hvp(vs, grad_output)
+        coupled = self._at_forward(last)._hvp(vs, grad_output)
         if coupled is not None:
             return coupled
         if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
