@@ -125,7 +125,7 @@ rows_loss(lf_call *c, int kind)
     double *work = NULL;
     if (lf_outputs(c, &o) < 0 ||
         (kind == KIND_SOFT_F1 &&
-         (work = lf_alloc(c, (size_t)(6 * a.C) * sizeof(double))) == NULL)) {
+         (work = lf_alloc_n(c, a.C, 6 * sizeof(double), "the per-label sums")) == NULL)) {
         return NULL;
     }
     if (c->loss != NULL) {
