@@ -102,6 +102,24 @@ def test_fused_head_backward_uses_the_layer_and_options_of_its_forward_call(name
     _assert_same(crit.hessian(0.7), oracle.hessian(0.7))
 
 
+@pytest.mark.parametrize("name", HEADS)
+def test_out_never_overlaps_the_layer_owned_now(name):
+    """backward() uses the layer its forward call captured, yet ``out=`` must not
+    overlap the layer the criterion owns now either (an owned parameter)."""
+    rng = np.random.default_rng(6)
+    x, t = _head_inputs(name, rng)
+    crit = HEADS[name]()
+    _, expected = copy.deepcopy(crit).forward_backward(x, t)
+    crit(x, t)
+    crit.linear.weight = np.zeros(x.shape)  # shaped like the gradient
+    with pytest.raises(ValueError, match="share memory"):
+        crit.backward(out=crit.linear.weight)
+    np.testing.assert_array_equal(crit.linear.weight, 0.0)
+    out = np.empty_like(x)
+    assert crit.backward(out=out) is out
+    _assert_same(out, expected)
+
+
 def test_option_arrays_written_in_place_are_seen_like_the_inputs():
     """On the NumPy path an option array, like an input, is kept by reference
     (documented): a write into it between forward and backward is seen."""

@@ -86,6 +86,11 @@ class _Head(Loss[FloatArray]):
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
         raise NotImplementedError
 
+    def _owned(self) -> tuple[Any, ...]:
+        """The layer the criterion owns now: ``out=`` must not overlap it, even
+        in a backward whose forward call captured another layer."""
+        return (self.linear.weight, self.linear.bias)
+
     def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
              config: tuple[Any, ...] | None = None, v: Any = None) -> Any:
         if len(inputs) != 2:
@@ -191,7 +196,7 @@ class LinearCrossEntropyLoss(_Head):
         linear_weight, linear_bias, weight, ignore_index, label_smoothing, chunk_size = options
         return _heads.lce(want, grad_output, out, code, input, linear_weight, target,
                           linear_bias, weight, ignore_index, label_smoothing, chunk_size,
-                          fname=type(self).__name__, v=v)
+                          fname=type(self).__name__, v=v, owned=self._owned())
 
 
 class LinearBCEWithLogitsLoss(_Head):
@@ -239,4 +244,5 @@ class LinearBCEWithLogitsLoss(_Head):
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
         linear_weight, linear_bias, pos_weight, chunk_size = options
         return _heads.lbce(want, grad_output, out, code, input, linear_weight, target,
-                           linear_bias, pos_weight, chunk_size, fname=type(self).__name__, v=v)
+                           linear_bias, pos_weight, chunk_size, fname=type(self).__name__, v=v,
+                           owned=self._owned())
