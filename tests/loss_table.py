@@ -371,6 +371,12 @@ def loss_shape(row, reduction, inputs, opts=None):
     return np.shape(row.fn(*inputs, reduction="none", **kw))
 
 
+def grad_output_of(row, reduction, inputs, opts, rng, dtype):
+    """A grad_output for a call: 0.7, or uniform values of the "none" loss's shape."""
+    shape = loss_shape(row, reduction, inputs, opts)
+    return rng.uniform(0.5, 1.5, shape).astype(dtype) if shape else dtype(0.7)
+
+
 def flat(result):
     """A result as a flat tuple: (loss, grad_1, ..., grad_k) or (grad_1, ...)."""
     out = []

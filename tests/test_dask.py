@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from loss_table import LOSSES as TABLE
 from loss_table import (
-    loss_shape,
+    grad_output_of,
     option_names,
     scramble,
     scramble_options,
@@ -670,8 +670,7 @@ def test_lazy_results_keep_the_options_they_were_built_with(row):
             def options():
                 return dict(valid_options(row, dtype, shape=shape), reduction=reduction)
 
-            shape_out = loss_shape(row, reduction, inputs, options())
-            go = rng.uniform(0.5, 1.5, shape_out).astype(dtype) if shape_out else dtype(0.7)
+            go = grad_output_of(row, reduction, inputs, options(), rng, dtype)
             loss0, grad0 = row.cls(**options()).forward_backward(*inputs, grad_output=go)
             lazy = [_in_threes(a) for a in inputs]
             crit = row.cls(**options())

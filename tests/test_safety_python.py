@@ -11,7 +11,15 @@ import pickle
 
 import numpy as np
 import pytest
-from loss_table import LOSSES, loss_shape, option_names, scramble, valid_inputs, valid_options
+from loss_table import (
+    LOSSES,
+    flat,
+    grad_output_of,
+    option_names,
+    scramble,
+    valid_inputs,
+    valid_options,
+)
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -32,23 +40,11 @@ def _head_inputs(name, rng, n=4, d=6):
     return x, np.array([[0, 3, -1], [4, -1, -1], [-1, -1, -1], [1, 2, 0]])[:n]
 
 
-def _flat(result):
-    out = []
-    for r in result if isinstance(result, tuple) else (result,):
-        out.extend(_flat(r) if isinstance(r, tuple) else (r,))
-    return out
-
-
 def _assert_same(got, expected):
-    got, expected = _flat(got), _flat(expected)
+    got, expected = flat(got), flat(expected)
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
-
-
-def _grad_output(row, reduction, inputs, opts, rng, dtype):
-    shape = loss_shape(row, reduction, inputs, opts)
-    return rng.uniform(0.5, 1.5, shape).astype(dtype) if shape else dtype(0.7)
 
 
 # ----------------------------------------------------------------------------
@@ -67,7 +63,7 @@ def test_backward_uses_the_options_of_its_forward_call(row, first):
         rng = np.random.default_rng(5)
         inputs = valid_inputs(row, dtype)
         opts = dict(valid_options(row, dtype), reduction=reduction)
-        go = _grad_output(row, reduction, inputs, opts, rng, dtype)
+        go = grad_output_of(row, reduction, inputs, opts, rng, dtype)
         oracle = row.cls(**copy.deepcopy(opts))
         expected = oracle.forward_backward(*inputs, grad_output=go)
         crit = row.cls(**opts)

@@ -47,9 +47,10 @@ class Loss(Generic[_G]):
     reference).  A lazy (dask) result keeps copies of its option arrays too,
     so nothing done to the criterion after a call changes what it computes.
 
-    A pickle (and ``copy.deepcopy``) carries the configuration, not the last
-    forward call's inputs: an unpickled criterion's ``backward`` raises
-    ``RuntimeError`` until it is called forward.
+    A pickle (and ``copy.copy``, ``copy.deepcopy``, dask's ``tokenize``)
+    carries the configuration, not the last forward call's inputs: an
+    unpickled (or copied) criterion's ``backward`` raises ``RuntimeError``
+    until it is called forward.
 
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
     input's shape and dtype (writeable, not overlapping the inputs; the
