@@ -76,9 +76,10 @@ multilabel_private(lf_call *c, lf_classes *a)
         K = k > K ? k : K;
     }
     int64_t *copy;
+    npy_intp count;
     if (lf_size_add(c, K, 1, &width, "the multi-label target's width") < 0 ||
-        (copy = lf_alloc_n(c, a->N * width, sizeof(int64_t), "the multi-label target's copy")) ==
-            NULL) {
+        lf_size_mul(c, a->N, width, &count, "the multi-label target's copy") < 0 ||
+        (copy = lf_alloc_n(c, count, sizeof(int64_t), "the multi-label target's copy")) == NULL) {
         return -1;
     }
     for (npy_intp n = 0; n < a->N; n++) {
@@ -201,10 +202,10 @@ margin_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_MULTILABEL) {
-        LF_RUN(c, a.N * a.C, sum, lf_multilabel_margin, &a, work);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multilabel_margin, &a, work);
     }
     else {
-        LF_RUN(c, a.N * a.C, sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }

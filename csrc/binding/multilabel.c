@@ -140,10 +140,10 @@ rows_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_ZLPR) {
-        LF_RUN(c, a.N * a.C, sum, lf_zlpr, &a);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_zlpr, &a);
     }
     else {
-        LF_RUN(c, a.N * a.C, sum, lf_soft_f1, &a, c->v[2].d, work);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_soft_f1, &a, c->v[2].d, work);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
 }

@@ -11,6 +11,7 @@
  * checks that each instruction-set variant and thread count gives the same
  * bits, or, where documented, results within a few ulp.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, for the interruption test */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
