@@ -28,8 +28,9 @@ __all__ = ["as_array"]
 def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
     """Return ``obj`` as an ndarray, or raise naming ``fname`` and ``name``.
 
-    As ``np.asarray(obj)``, but None, strings and masked arrays are refused
-    and a ragged list's error names the argument.
+    As ``np.asarray(obj)``, but None, strings and masked arrays are refused,
+    a ragged list's error names the argument, and Python integers beyond
+    int64 are an IndexError (see :func:`_check_integers`).
 
     >>> from pylossfn._convert import as_array
     >>> as_array([[1, 2]], "f", "x").shape
@@ -51,9 +52,42 @@ def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", _RaggedWarning)
-                return np.asarray(obj)
+                arr = np.asarray(obj)
         except (ValueError, _RaggedWarning) as exc:  # ragged nesting
             raise ValueError(f"{fname}: {name} could not be converted to an array: {exc}") from None
-    if isinstance(obj, (str, bytes)):
+    elif isinstance(obj, (str, bytes)):
         raise TypeError(f"{fname}: {name} must be a numeric array, got {type(obj).__name__}")
-    return np.asarray(obj)
+    else:
+        arr = np.asarray(obj)
+    if arr.dtype.kind in "fO" and isinstance(obj, (int, list, tuple)):
+        _check_integers(obj, fname, name)
+    return arr
+
+
+def _leaves(obj: Any) -> Any:
+    """The scalars of a nested list, in order (lazily: a float list stops at once)."""
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _leaves(item)
+    else:
+        yield obj
+
+
+def _check_integers(obj: Any, fname: str, name: str) -> None:
+    """IndexError for Python integers that NumPy could only hold as objects or floats.
+
+    NumPy holds an integer beyond uint64 as an object, and one beyond int64
+    among smaller ones as a rounded float64: no class index, label or length
+    can be that large, so the call fails here, naming the value and where it
+    is, before any memory is touched (rather than with a dtype error, or a
+    float target read as class probabilities).
+    """
+    if not all(isinstance(v, (int, np.integer)) for v in _leaves(obj)):
+        return  # floats or other objects: the caller's dtype checks decide
+    for i, v in enumerate(_leaves(obj)):
+        if not -(2**63) <= v < 2**63:
+            index = tuple(int(k) for k in np.unravel_index(i, np.shape(obj)))
+            where = f" at index {index[0] if len(index) == 1 else index}" if index else ""
+            raise IndexError(f"{fname}: {name} holds the integer {v}{where}, which does not fit "
+                             "in int64: no class index, label or length can be that large "
+                             "(pass floats for real values)")

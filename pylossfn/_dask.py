@@ -42,6 +42,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ._convert import as_array
+
 _LOSS, _GRAD = 1, 2  # pylossfn._core.WANT_LOSS / WANT_GRAD (checked in the tests)
 
 
@@ -164,6 +166,13 @@ class _Functional:
         return self.fn(*inputs, **self.options)
 
 
+def _input_names(crit: Any, n: int) -> list[str]:
+    """The names of a call's ``n`` array arguments, for the errors."""
+    if isinstance(crit, _Functional):
+        return list(crit._inputs)
+    return list(inspect.signature(crit._impl).parameters)[4:4 + n]
+
+
 def _name(crit: Any) -> str:
     return crit.name if isinstance(crit, _Functional) else type(crit).__name__
 
@@ -176,8 +185,7 @@ def _configured(crit: Any, reduction: str, opts: dict[str, Any]) -> Any:
     """A copy of ``crit`` with another reduction and (block slices of) options."""
     if isinstance(crit, _Functional):
         return crit.configured(reduction, **opts)
-    c = copy.copy(crit)
-    c._saved = None
+    c = copy.copy(crit)  # the configuration (a copy carries no saved state)
     c.reduction = reduction
     for k, v in opts.items():
         setattr(c, k, v)
@@ -350,6 +358,9 @@ def run(crit: Any, want: int, grad_output: Any, inputs: tuple[Any, ...], out: An
 
     Returns the loss (a 0-d dask array for ``"mean"``/``"sum"``), the
     gradient (dask arrays chunked like the inputs), or ``(loss, grad)``.
+    The graph holds ``crit`` (and its option arrays) by reference, so the
+    callers pass a private copy: what the graph computes is fixed when it
+    is built (``Loss._lazy``, :func:`functional`).
     """
     da = _da()
     if out is not None:
@@ -357,7 +368,9 @@ def run(crit: Any, want: int, grad_output: Any, inputs: tuple[Any, ...], out: An
             f"{_name(crit)}: out= is not supported for dask arrays; the gradient is a new "
             "dask array"
         )
-    originals = [_as_dask(a) for a in inputs]
+    # NumPy-side arguments are converted as the core converts them (errors name them)
+    originals = [_as_dask(a if any_dask([a]) else as_array(a, _name(crit), arg))
+                 for a, arg in zip(inputs, _input_names(crit, len(inputs)))]
     for a in originals:
         if any(math.isnan(c) for cs in a.chunks for c in cs):
             raise ValueError(
@@ -495,6 +508,9 @@ def functional(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     for p, v in params.items():
         if any_dask([v]) and p not in cut_with_input:
             params[p] = np.asarray(_compute(v))  # a small option (class weights, ...)
+    # the graph keeps the options of this call: a copy, so that writing into the
+    # caller's weight array (or list) later does not change what it computes
+    params = copy.deepcopy(params)
     return run(_Functional(fn.__name__, tuple(inputs), params), _LOSS, None, values)
 
 
@@ -575,7 +591,8 @@ def _m_multilabel_predictions(fn: Callable[..., Any], p: dict[str, Any]) -> Any:
     x = _as_dask(p["logits"])
     thr = p["threshold"]
     nd = x.ndim
-    t = thr if any_dask([thr]) else np.asarray(thr)
+    # a copy: the lazy result keeps the threshold it was built with
+    t = thr if any_dask([thr]) else np.array(thr)
     if t.ndim > nd:
         return fn(np.zeros(x.shape[:0] + (0,) * nd), thr)  # the NumPy error
     t = t.reshape((1,) * (nd - t.ndim) + tuple(t.shape))

@@ -325,10 +325,13 @@ def _reduce(fname: str, rows: np.ndarray, reduction: int, denom: float, dtype: A
 def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         linear_weight: Any, target: Any, linear_bias: Any = None, weight: Any = None,
         ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None,
-        fname: str = "linear_cross_entropy", v: Any = None) -> Any:
+        fname: str = "linear_cross_entropy", v: Any = None, owned: tuple[Any, ...] = ()
+        ) -> Any:
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal in the input
     (want bit 4) or its product with ``v`` (bit 8) of linear_cross_entropy, as
-    ``want`` asks: one item, or a tuple in that order."""
+    ``want`` asks: one item, or a tuple in that order.  ``out`` overlaps no
+    operand, nor ``owned`` (a criterion's current layer, when the call is of an
+    earlier forward that captured another one)."""
     X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
@@ -386,7 +389,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
     loss_shape = () if unbatched else (N,)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v, (linear_weight, linear_bias, target, weight))
+                           dtype, v, (linear_weight, linear_bias, target, weight) + owned)
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -511,9 +514,9 @@ def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out:
 def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
          linear_weight: Any, target: Any, linear_bias: Any = None, pos_weight: Any = None,
          chunk_size: Any = None, fname: str = "linear_binary_cross_entropy_with_logits",
-         v: Any = None) -> Any:
+         v: Any = None, owned: tuple[Any, ...] = ()) -> Any:
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal or product
-    with ``v`` of the multi-label head, as :func:`lce`."""
+    with ``v`` of the multi-label head, as :func:`lce` (``owned`` too)."""
     X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
@@ -545,7 +548,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     chunk = _check_chunk(chunk_size, fname)
     loss_shape = (C,) if unbatched else (N, C)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v, (linear_weight, linear_bias, target, pos_weight))
+                           dtype, v, (linear_weight, linear_bias, target, pos_weight) + owned)
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)

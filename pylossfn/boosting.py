@@ -122,8 +122,7 @@ def _check(crit: Any, hessian: str, min_hessian: float, caller: str) -> None:
 
 def _per_sample(crit: Loss[Any]) -> Any:
     """A copy of ``crit`` that returns the per-sample losses (``reduction="none"``)."""
-    c = copy.copy(crit)
-    c._saved = None
+    c = copy.copy(crit)  # the configuration (a copy carries no saved state)
     c.reduction = "none"
     return c
 

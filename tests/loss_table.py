@@ -371,6 +371,12 @@ def loss_shape(row, reduction, inputs, opts=None):
     return np.shape(row.fn(*inputs, reduction="none", **kw))
 
 
+def grad_output_of(row, reduction, inputs, opts, rng, dtype):
+    """A grad_output for a call: 0.7, or uniform values of the "none" loss's shape."""
+    shape = loss_shape(row, reduction, inputs, opts)
+    return rng.uniform(0.5, 1.5, shape).astype(dtype) if shape else dtype(0.7)
+
+
 def flat(result):
     """A result as a flat tuple: (loss, grad_1, ..., grad_k) or (grad_1, ...)."""
     out = []
@@ -398,3 +404,63 @@ def call(row, mode, opts, inputs, grad_output=None):
     if mode == "hessian":  # (loss, gradients..., Hessian diagonals...)
         return flat(crit.forward_backward(*inputs, grad_output=grad_output, hessian=True))
     raise AssertionError(mode)
+
+
+# ---------------------------------------------------------------------------
+# Options changed behind a call's back (the safety tests)
+# ---------------------------------------------------------------------------
+
+def _other_value(value):
+    """A different value of an option's kind (valid or not: a call that already
+    captured its options must never see it)."""
+    if isinstance(value, np.ndarray):
+        return value * 2 + 0.5
+    if value is None:
+        return np.asarray(2.5)
+    if isinstance(value, (bool, np.bool_)):
+        return not value
+    if isinstance(value, (int, np.integer)):
+        return value + 1
+    if isinstance(value, (float, np.floating)):
+        return value * 0.5 + 0.25
+    if value is F.pairwise_distance:
+        return F.cosine_distance
+    if callable(value):
+        return F.pairwise_distance
+    raise AssertionError(f"no other value for {value!r}")
+
+
+def scramble(crit, names, reductions=("none", "mean", "sum"), in_place=True):
+    """Change every option ``names`` of ``crit`` and its reduction: write into
+    its option arrays in place (with ``in_place``), then assign new values.
+    Dotted names reach into the criterion (``linear.weight``)."""
+    for name in names:
+        *path, attr = name.split(".")
+        owner = crit
+        for part in path:
+            owner = getattr(owner, part)
+        value = getattr(owner, attr)
+        if in_place and isinstance(value, np.ndarray):
+            value *= 3
+            value += 1
+        setattr(owner, attr, _other_value(value))
+    crit.reduction = next(r for r in reductions if r != crit.reduction)
+
+
+def option_names(crit):
+    """The options a criterion's calls read (its core function's options, or a
+    fused head's layer and options)."""
+    if isinstance(crit, lf.LinearCrossEntropyLoss):
+        return ("linear.weight", "weight", "ignore_index", "label_smoothing")
+    if isinstance(crit, lf.LinearBCEWithLogitsLoss):
+        return ("linear.weight", "pos_weight")
+    return type(crit)._options
+
+
+def scramble_options(opts):
+    """A functional call's keywords changed behind its back: arrays written in
+    place (the dict itself is the caller's and is not read again)."""
+    for value in opts.values():
+        if isinstance(value, np.ndarray):
+            value *= 3
+            value += 1

@@ -15,6 +15,15 @@ import dask.array as da
 import distributed
 import numpy as np
 import pytest
+from loss_table import LOSSES as TABLE
+from loss_table import (
+    grad_output_of,
+    option_names,
+    scramble,
+    scramble_options,
+    valid_inputs,
+    valid_options,
+)
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -544,7 +553,10 @@ def test_prediction_helpers_are_lazy(ml):
         expected = fn(*args, **kw)
         got = fn(*[_lazy(a) for a in args], **kw)
         assert isinstance(got, da.Array)
+        thr_before = thr.copy()
+        thr += 0.5  # the lazy result keeps the threshold it was built with
         np.testing.assert_array_equal(got.compute(), expected)
+        thr[:] = thr_before
 
 
 def test_metric_errors_match_numpy(ml):
@@ -628,3 +640,90 @@ def test_second_order_refuses_dask_arrays():
         crit.hessian()
     with pytest.raises(NotImplementedError, match=r"BCEWithLogitsLoss\.hvp\(\): Hessians"):
         crit.hvp(np.zeros((4, 3)))
+
+
+# ----------------------------------------------------------------------------
+# A lazy result keeps the options it was built with (issue 18)
+# ----------------------------------------------------------------------------
+
+
+def _in_threes(a):
+    a = np.asarray(a)
+    return da.from_array(a, chunks=tuple(min(n, 3) for n in a.shape))
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # KLDivLoss's
+@pytest.mark.parametrize("row", TABLE, ids=repr)
+def test_lazy_results_keep_the_options_they_were_built_with(row):
+    """Build, then change every option behind the graph's back (write into the
+    option arrays, assign new values, change the reduction), then compute: the
+    NumPy result with the options the call was made with.  For the lazy forward
+    and the backward() after it (options changed in between too), the fused
+    call and the function."""
+    pairs = []
+    for dtype in (np.float32, np.float64):
+        for reduction in row.reductions:
+            rng = np.random.default_rng(8)
+            shape = row.shape if row.family == "ctc" else (8, 5)
+            inputs = valid_inputs(row, dtype, shape=shape)
+
+            def options():
+                return dict(valid_options(row, dtype, shape=shape), reduction=reduction)
+
+            go = grad_output_of(row, reduction, inputs, options(), rng, dtype)
+            loss0, grad0 = row.cls(**options()).forward_backward(*inputs, grad_output=go)
+            lazy = [_in_threes(a) for a in inputs]
+            crit = row.cls(**options())
+            loss = crit(*lazy)
+            scramble(crit, option_names(crit), row.reductions)
+            grad = crit.backward(go)
+            scramble(crit, option_names(crit), row.reductions)
+            fused = row.cls(**options())
+            fused_loss, fused_grad = fused.forward_backward(*lazy, grad_output=go)
+            scramble(fused, option_names(fused), row.reductions)
+            kwargs = options()
+            fn_loss = row.fn(*lazy, **kwargs)
+            scramble_options(kwargs)
+            pairs += [(loss, loss0, dtype), (grad, grad0, dtype), (fused_loss, loss0, dtype),
+                      (fused_grad, grad0, dtype),
+                      (fn_loss, row.fn(*inputs, **options()), dtype)]
+    _check_all(pairs)
+
+
+def test_lazy_function_copies_list_and_array_options():
+    """The function's options are the caller's objects: written after the call
+    (a list item, an array in place), the lazy value does not change."""
+    rng = np.random.default_rng(21)
+    x, t, y = rng.normal(size=(37, 9)), rng.integers(0, 9, 37), _bits(rng, np.float64)
+    w = list(rng.uniform(0.5, 2, 9))
+    pw = rng.uniform(0.5, 3, 9)
+    expected = F.cross_entropy(x, t, weight=np.array(w), label_smoothing=0.2)
+    expected_bce = F.binary_cross_entropy_with_logits(x, y, pos_weight=pw.copy())
+    X = _to_dask(x, (ROWS, COLS))
+    loss = F.cross_entropy(X, t, weight=w, label_smoothing=0.2)
+    bce = F.binary_cross_entropy_with_logits(X, y, pos_weight=pw)
+    w[0] = 100.0
+    pw *= 3
+    _check_all([(loss, expected, np.float64), (bce, expected_bce, np.float64)])
+
+
+def test_tokenize_hashes_the_configuration_not_the_saved_state():
+    """dask tokenizes a criterion (pure tasks, graph names) by pickling it: after
+    a large forward call the token is the configuration's, and it costs nothing."""
+    rng = np.random.default_rng(5)
+    crit = lf.CrossEntropyLoss(weight=rng.uniform(0.5, 2, 1000), label_smoothing=0.1)
+    token = dask.base.tokenize(crit)
+    x = rng.standard_normal((4096, 1000)).astype(np.float32)
+    crit.forward_backward(x, rng.integers(0, 1000, 4096))
+    assert dask.base.tokenize(crit) == token
+    crit.label_smoothing = 0.2
+    assert dask.base.tokenize(crit) != token
+
+
+def test_huge_int_target_with_dask_input_fails_when_built():
+    X = da.from_array(np.zeros((3, 4)), chunks=2)
+    with pytest.raises(IndexError, match=rf"^cross_entropy: target holds the integer {2**70} "
+                                         "at index 1"):
+        F.cross_entropy(X, [0, 2**70, 1])
+    with pytest.raises(IndexError, match=rf"^NLLLoss: target holds the integer {-(2**70)}"):
+        lf.NLLLoss()(X, [0, -(2**70), 1])

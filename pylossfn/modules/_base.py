@@ -1,6 +1,7 @@
 """The base of every loss class: keep the last inputs, backward(), forward_backward()."""
 from __future__ import annotations
 
+import copy
 import inspect
 import operator
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, overload
@@ -39,6 +40,17 @@ class Loss(Generic[_G]):
 
     The inputs are kept by reference, not copied: modify them in place
     between ``forward`` and ``backward`` and ``backward`` sees the new values.
+    The options are captured by the forward call, as torch's graph captures
+    them: ``backward``, ``hessian`` and ``hvp`` use the options (reduction,
+    weights, smoothing, ...) that the forward call used, whatever is assigned
+    to the criterion in between (an option array, like an input, is kept by
+    reference).  A lazy (dask) result keeps copies of its option arrays too,
+    so nothing done to the criterion after a call changes what it computes.
+
+    A pickle (and ``copy.copy``, ``copy.deepcopy``, dask's ``tokenize``)
+    carries the configuration, not the last forward call's inputs: an
+    unpickled (or copied) criterion's ``backward`` raises ``RuntimeError``
+    until it is called forward.
 
     ``backward`` and ``forward_backward`` take ``out=``: an ndarray of the
     input's shape and dtype (writeable, not overlapping the inputs; the
@@ -80,7 +92,33 @@ class Loss(Generic[_G]):
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = reduction
-        self._saved: tuple[Any, ...] | None = None
+        #: the last forward call: (its inputs, the options it captured), one
+        #: attribute so that it is replaced and read whole
+        self._last: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle, copy and dask's tokenize carry the configuration only: the saved
+        # inputs of the last forward call can be far larger (and are not the model)
+        return {**self.__dict__, "_last": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.pop("_saved", None)  # what earlier versions pickled: inputs
+        self.__dict__.setdefault("_last", None)
+
+    @property
+    def _saved(self) -> tuple[Any, ...] | None:
+        """The inputs of the last forward call, or None before any."""
+        last = self._last
+        return None if last is None else last[0]
+
+    def _last_call(self, what: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """(inputs, config) of the last forward call, or the RuntimeError of ``what``."""
+        last = self._last
+        if last is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.{what}() was called before any forward call")
+        return last
 
     @property
     def reduction(self) -> str:
@@ -115,10 +153,35 @@ class Loss(Generic[_G]):
             one = operator.attrgetter(cls._options[0])
             cls._option_values = staticmethod(lambda self: (one(self),))
 
-    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None) -> Any:
-        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks."""
-        return self._impl(want, grad_output, out, self._reduction_code, *inputs,
-                          *self._option_values(self))
+    def _config(self) -> tuple[Any, ...]:
+        """The options a forward call captures: (reduction, its code, option values)."""
+        return (self._reduction, self._reduction_code, self._option_values(self))
+
+    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
+             config: tuple[Any, ...] | None = None) -> Any:
+        """loss, grad or (loss, grad) of ``inputs``, as ``want`` asks, with the
+        options of ``config`` (default: the current ones)."""
+        _, code, options = self._config() if config is None else config
+        return self._impl(want, grad_output, out, code, *inputs, *options)
+
+    def _lazy(self, want: int, grad_output: Any, inputs: tuple[Any, ...], out: Any = None
+              ) -> tuple[Any, tuple[Any, ...]]:
+        """The dask graph of a forward call and the config it captured: a
+        private copy of the options, so that later changes to the criterion
+        (assignments, or writes into its option arrays) leave the graph alone."""
+        frozen = copy.deepcopy(self)
+        return _dask.run(frozen, want, grad_output, inputs, out), frozen._config()
+
+    def _at_forward(self, last: tuple[tuple[Any, ...], tuple[Any, ...]]) -> Any:
+        """A shallow copy of the criterion as the forward call ``last`` (``_last``,
+        read once by the caller) left it: its inputs and options."""
+        c = copy.copy(self)
+        c._last = last
+        reduction, code, options = last[1]
+        c._reduction, c._reduction_code = reduction, code
+        for name, value in zip(self._options, options):
+            setattr(c, name, value)
+        return c
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""
@@ -128,12 +191,13 @@ class Loss(Generic[_G]):
         return self.forward(*inputs)
 
     def forward(self, *inputs: ArrayLike) -> LossValue:
-        """The loss of ``inputs`` (remembered for ``backward``)."""
+        """The loss of ``inputs`` (remembered, with the options, for ``backward``)."""
         if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            loss: LossValue = _dask.run(self, _LOSS, None, inputs)
+            loss, config = self._lazy(_LOSS, None, inputs)
         else:
-            loss = self._run(_LOSS, None, *inputs)
-        self._saved = inputs
+            config = self._config()
+            loss = self._run(_LOSS, None, *inputs, config=config)
+        self._last = (inputs, config)
         return loss
 
     def backward(
@@ -142,13 +206,11 @@ class Loss(Generic[_G]):
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
-        if self._saved is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward() was called before any forward call"
-            )
-        if _dask.any_dask(self._saved):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self, _GRAD, grad_output, self._saved, out)
-        return self._run(_GRAD, grad_output, *self._saved, out=out)
+        last = self._last_call("backward")
+        inputs, config = last
+        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
+            return _dask.run(self._at_forward(last), _GRAD, grad_output, inputs, out)
+        return self._run(_GRAD, grad_output, *inputs, out=out, config=config)
 
     @overload
     def forward_backward(
@@ -173,25 +235,26 @@ class Loss(Generic[_G]):
         # the per-call cost is the point here: no more Python than one call
         if hessian:
             self._hessian_refused("forward_backward", inputs)
-            result = self._run(_ALL, grad_output, *inputs, out=out)
-        elif _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            result = _dask.run(self, _BOTH, grad_output, inputs, out)
+        if not hessian and _dask.any_dask(inputs):  # dask arrays: a lazy graph
+            result, config = self._lazy(_BOTH, grad_output, inputs, out)
         else:
-            result = self._run(_BOTH, grad_output, *inputs, out=out)
-        self._saved = inputs
+            config = self._config()
+            result = self._run(_ALL if hessian else _BOTH, grad_output, *inputs, out=out,
+                               config=config)
+        self._last = (inputs, config)
         return result
 
     #: why the loss has no Hessian (``NotImplementedError``), or None
     _no_hessian: str | None = None
 
-    def _second_order(self, what: str, grad_output: Any) -> Any:
+    def _second_order(self, what: str, grad_output: Any) -> tuple[Any, Any]:
         """The Hessian's diagonal of the last forward call (the checks of
-        ``hessian`` and ``hvp``)."""
-        if self._saved is None and self._no_hessian is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.{what}() was called before any forward call")
-        self._hessian_refused(what, self._saved or ())
-        return self._run(_HESS, grad_output, *self._saved)  # type: ignore[misc]
+        ``hessian`` and ``hvp``), and that call (``_last``, read once)."""
+        self._hessian_refused(what, ())  # a loss without a Hessian says so first
+        last = self._last_call(what)
+        inputs, config = last
+        self._hessian_refused(what, inputs)
+        return self._run(_HESS, grad_output, *inputs, config=config), last
 
     def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
         """NotImplementedError for a loss without a Hessian, or dask inputs."""
@@ -215,7 +278,7 @@ class Loss(Generic[_G]):
         >>> crit.hessian()
         array([0.25, 0.25])
         """
-        return self._second_order("hessian", grad_output)
+        return self._second_order("hessian", grad_output)[0]
 
     def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> _G:
@@ -231,9 +294,9 @@ class Loss(Generic[_G]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))
         array([[ 0.25, -0.25]])
         """
-        diag = self._second_order("hvp", grad_output)
+        diag, last = self._second_order("hvp", grad_output)
         vs = self._hvp_operands(v, diag)
-        coupled = self._hvp(vs, grad_output)
+        coupled = self._at_forward(last)._hvp(vs, grad_output)
         if coupled is not None:
             return coupled
         if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal

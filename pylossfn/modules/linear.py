@@ -28,7 +28,9 @@ class Linear:
     does (uniform in ``±1/sqrt(in_features)``) from
     ``numpy.random.default_rng(seed)``; assign new arrays to replace them.
     ``weight_grad`` / ``bias_grad`` hold the gradients of the head's last
-    ``backward`` / ``forward_backward`` (None before).
+    ``backward`` / ``forward_backward`` (None before).  A pickle or
+    ``copy.deepcopy`` carries the parameters, not their gradients, as torch's
+    ``Parameter`` does.
 
     >>> import numpy as np, pylossfn as lf
     >>> layer = lf.Linear(4, 3, bias=True, seed=0)
@@ -57,6 +59,10 @@ class Linear:
         self.weight_grad: FloatArray | None = None
         self.bias_grad: FloatArray | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the gradients are of the last call, not configuration (torch drops .grad too)
+        return {**self.__dict__, "weight_grad": None, "bias_grad": None}
+
     def __repr__(self) -> str:
         c, d = self.weight.shape
         return f"Linear(in_features={d}, out_features={c}, bias={self.bias is not None})"
@@ -77,15 +83,21 @@ class _Head(Loss[FloatArray]):
         self.seed = seed
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any = None) -> Any:
+                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
         raise NotImplementedError
 
+    def _owned(self) -> tuple[Any, ...]:
+        """The layer the criterion owns now: ``out=`` must not overlap it, even
+        in a backward whose forward call captured another layer."""
+        return (self.linear.weight, self.linear.bias)
+
     def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
-             v: Any = None) -> Any:
+             config: tuple[Any, ...] | None = None, v: Any = None) -> Any:
         if len(inputs) != 2:
             raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
                             "arrays")
-        res = self._head_run(want, grad_output, inputs[0], inputs[1], out, v)
+        _, code, options = self._config() if config is None else config
+        res = self._head_run(want, grad_output, inputs[0], inputs[1], out, v, code, options)
         n = bool(want & _LOSS) + bool(want & _GRAD) + bool(want & (_HESS | _HVP))
         parts = list(res) if n > 1 else [res]
         if want & _GRAD:
@@ -108,15 +120,13 @@ class _Head(Loss[FloatArray]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))  # sigmoid'(0) = 0.25 on class 0
         array([[0.25, 0.  ]])
         """
-        if self._saved is None:
-            raise RuntimeError(f"{type(self).__name__}.hvp() was called before any forward "
-                               "call")
-        self._hessian_refused("hvp", self._saved)
-        x = self._saved[0]
-        _, _, _, _, dtype = _heads._head(type(self).__name__, x, self.linear.weight,
-                                         self.linear.bias)
+        inputs, config = self._last_call("hvp")
+        self._hessian_refused("hvp", inputs)
+        x = inputs[0]
+        linear_weight, linear_bias = config[2][:2]
+        _, _, _, _, dtype = _heads._head(type(self).__name__, x, linear_weight, linear_bias)
         (vv,) = self._hvp_operands(v, np.empty(np.shape(x), dtype))
-        return self._run(_HVP, grad_output, *self._saved, v=vv)
+        return self._run(_HVP, grad_output, *inputs, config=config, v=vv)
 
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
@@ -176,12 +186,17 @@ class LinearCrossEntropyLoss(_Head):
         self.chunk_size = chunk_size
         self._validate()
 
+    # the options a forward call captures: the layer's arrays (by reference) among them
+    _option_values = staticmethod(operator.attrgetter(
+        "linear.weight", "linear.bias", "weight", "ignore_index", "label_smoothing",
+        "chunk_size"))
+
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any = None) -> Any:
-        return _heads.lce(want, grad_output, out, self._reduction_code, input,
-                          self.linear.weight, target, self.linear.bias, self.weight,
-                          self.ignore_index, self.label_smoothing, self.chunk_size,
-                          fname=type(self).__name__, v=v)
+                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
+        linear_weight, linear_bias, weight, ignore_index, label_smoothing, chunk_size = options
+        return _heads.lce(want, grad_output, out, code, input, linear_weight, target,
+                          linear_bias, weight, ignore_index, label_smoothing, chunk_size,
+                          fname=type(self).__name__, v=v, owned=self._owned())
 
 
 class LinearBCEWithLogitsLoss(_Head):
@@ -222,8 +237,12 @@ class LinearBCEWithLogitsLoss(_Head):
         self.chunk_size = chunk_size
         self._validate()
 
+    _option_values = staticmethod(operator.attrgetter(
+        "linear.weight", "linear.bias", "pos_weight", "chunk_size"))
+
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any = None) -> Any:
-        return _heads.lbce(want, grad_output, out, self._reduction_code, input,
-                           self.linear.weight, target, self.linear.bias, self.pos_weight,
-                           self.chunk_size, fname=type(self).__name__, v=v)
+                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
+        linear_weight, linear_bias, pos_weight, chunk_size = options
+        return _heads.lbce(want, grad_output, out, code, input, linear_weight, target,
+                           linear_bias, pos_weight, chunk_size, fname=type(self).__name__, v=v,
+                           owned=self._owned())
