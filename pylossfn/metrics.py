@@ -15,7 +15,8 @@ integer indices in ``[0, C)``.  Accuracies over nothing (an empty batch) are
 :func:`f1_score`, :func:`average_precision_score`,
 :func:`label_ranking_average_precision_score`, :func:`coverage_error` and
 :func:`label_ranking_loss` keep the signatures, defaults and numbers of their
-``sklearn.metrics`` namesakes (scikit-learn 1.9).  Targets are either 1-D class
+``sklearn.metrics`` namesakes (scikit-learn 1.9); :func:`one_error`, which
+scikit-learn lacks, follows their conventions.  Targets are either 1-D class
 labels (binary or multiclass) or 2-D label-indicator arrays of 0/1 values of
 shape ``(n_samples, n_labels)``.  As in scikit-learn, a 2-D array with a single
 column is a *column vector*: it is read as 1-D labels, so with one label
@@ -59,6 +60,7 @@ __all__ = [
     "label_ranking_loss",
     "multiclass_predictions",
     "multilabel_predictions",
+    "one_error",
     "one_hot",
     "precision_score",
     "recall_score",
@@ -1414,6 +1416,51 @@ def _ranking_loss_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.f
     return np.divide(wrong_pairs, pairs, out=np.zeros(Y.shape[0]), where=pairs != 0)
 
 
+def one_error(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
+    r"""One-error: how often the top-ranked label is not a true label.
+
+    .. math::
+        \mathrm{OE} = \frac{1}{\sum_n w_n}\sum_n w_n\,
+            \big[\{k : s_{n,k} = \max_j s_{n,j}\} \not\subseteq Y_n\big]
+
+    with :math:`Y_n` the true labels of sample ``n`` (Schapire & Singer, 2000;
+    the multi-label tables of Zhang & Zhou report it).  Ties count against the
+    sample, as in :func:`label_ranking_loss`: when several labels share the
+    highest score, the sample is right only if all of them are true.  A sample
+    with no true label is always wrong (its top label cannot be true).
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_samples, n_labels)
+        0/1 label indicators.
+    y_score : array_like, shape (n_samples, n_labels)
+        Scores; no NaN.
+    sample_weight : array_like, shape (n_samples,), default None
+
+    Returns
+    -------
+    float
+        In [0, 1]; lower is better.
+
+    Examples
+    --------
+    >>> one_error([[1, 0, 0], [0, 1, 1], [1, 1, 0], [1, 0, 1]],
+    ...           [[0.9, 0.5, 0.1], [0.8, 0.1, 0.2], [0.7, 0.7, 0.1], [0.4, 0.4, 0.4]])
+    0.5
+    """
+    fn = "one_error"
+    Y, S, w = _ranking_inputs(y_true, y_score, sample_weight, fn)
+    return _weighted_mean(_one_error_rows(Y, S), w, fn)
+
+
+def _one_error_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
+    """Per-sample one-error (see :func:`one_error`): 1 if a top-scored label is false."""
+    top = S == S.max(axis=1, keepdims=True)
+    return np.any(top & ~Y, axis=1).astype(np.float64)
+
+
 # ----------------------------------------------------------------------------
 # Streaming (mergeable) metric states: update batch by batch, merge workers.
 # ----------------------------------------------------------------------------
@@ -1671,10 +1718,11 @@ class MultilabelConfusion:
 class RankingStats:
     r"""Streaming sums of the per-sample ranking metrics.
 
-    :func:`label_ranking_average_precision_score`, :func:`coverage_error` and
-    :func:`label_ranking_loss` are weighted means of per-sample values, so a
-    state of weighted sums and the weight total is enough: :meth:`update` adds
-    a batch, :meth:`merge` adds another state, :meth:`compute` (and the three
+    :func:`label_ranking_average_precision_score`, :func:`coverage_error`,
+    :func:`label_ranking_loss` and :func:`one_error` are weighted means of
+    per-sample values, so a state of weighted sums and the weight total is
+    enough: :meth:`update` adds
+    a batch, :meth:`merge` adds another state, :meth:`compute` (and the four
     methods) give the numbers of the functions on the concatenated batches.
     Batches either all pass ``sample_weight`` or all omit it.
 
@@ -1706,6 +1754,7 @@ class RankingStats:
         "label_ranking_average_precision_score": _lrap_rows,
         "coverage_error": _coverage_rows,
         "label_ranking_loss": _ranking_loss_rows,
+        "one_error": _one_error_rows,
     }
 
     def __init__(self) -> None:
@@ -1771,8 +1820,12 @@ class RankingStats:
         """:func:`label_ranking_loss` of everything added."""
         return self._mean("label_ranking_loss")
 
+    def one_error(self) -> float:
+        """:func:`one_error` of everything added."""
+        return self._mean("one_error")
+
     def compute(self) -> "dict[str, float]":
-        """The three metrics as a dict keyed by the function names."""
+        """The four metrics as a dict keyed by the function names."""
         return {name: self._mean(name) for name in self._ROWS}
 
 
