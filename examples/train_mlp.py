@@ -451,8 +451,8 @@ def dropin(tasks, epochs, seed):
 def make_tasks(args):
     """The two data sets (real or generated) with this run's settings."""
     folds, seed = args.folds, args.seed
-    ml_epochs, mc_epochs = (10, 30) if args.quick else (60, 100)
-    grid = ((128, 1e-4),) if args.quick else ((64, 1e-4), (256, 1e-4), (256, 1e-2))
+    ml_epochs, mc_epochs = (20, 50) if args.quick else (60, 100)
+    grid = ((256, 1e-4),) if args.quick else ((64, 1e-4), (256, 1e-4), (256, 1e-2))
     if args.data == "synthetic":
         from sklearn.datasets import make_classification, make_multilabel_classification
 
