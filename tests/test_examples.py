@@ -143,6 +143,11 @@ def test_docs_extension_reads_the_run_and_refuses_missing_parts(reduced_run, mon
     assert set(run.tables) | set(run.notes) == {"yeast", "segment", "dropin"}
     assert run.tables["yeast"][0][:2] == ["method", "decision"]
     assert "Multi-label ->" in run.conclusion and run.figure.is_file()
+    # without torch the script prints a note where the drop-in table was: the page shows it
+    head, rest = stdout.split("### Drop-in", 1)
+    note = "torch is not installed: the drop-in comparison was skipped."
+    no_torch = f"{head}### Drop-in: ...\n\n{note}\n\n### Answer{rest.split('### Answer', 1)[1]}"
+    assert ext._parse(no_torch, out_dir).notes == {"dropin": note}
     no_published = "\n".join(ln for ln in stdout.splitlines() if "ML-kNN" not in ln)
     no_segment = stdout.replace("### Image Segments", "### Something else")
     for broken in (no_published, no_segment, stdout.replace("### Answer", "")):
