@@ -128,7 +128,7 @@ def fit(net, X, target, loss_fn, epochs, rng, weight_decay, lr=2e-3, batch=128,
         checkpoint=None, every=10, on_epoch=None):
     """Train ``net`` on (X, target) with ``loss_fn(logits, target) -> (loss, grad)``.
 
-    Returns the mean training loss of every step; ``checkpoint(epoch)`` is called every
+    Returns the loss of every step (a batch mean); ``checkpoint(epoch)`` is called every
     ``every`` epochs and after the last, ``on_epoch()`` after each epoch.
     """
     losses = []
@@ -169,7 +169,6 @@ class Method:
     score: object = None  # logits -> scores (default: the logits)
     rule: "float | None" = 0.0
     rule_text: str = "logit > 0 (sigmoid > 0.5)"
-    notes: dict = field(default_factory=dict)
 
     def targets(self, Y):
         return Y.astype(np.float32) if self.target is None else self.target(Y)
@@ -488,10 +487,10 @@ def _queued_progress(name, k):
     _QUEUE.put((name, k))
 
 
-def _run_job(job):
-    """A pool job: ("fold", task, k) or ("dropin", task, epochs, seed)."""
+def _run_job(job, progress=_queued_progress):
+    """One job: ("fold", task, k) or ("dropin", tasks, epochs, seed)."""
     if job[0] == "fold":
-        return run_fold(job[1], job[2], _queued_progress)
+        return run_fold(job[1], job[2], progress)
     return dropin(*job[1:])
 
 
@@ -516,10 +515,10 @@ def run_all(tasks, args):
             bars[key].close()
 
     if args.jobs <= 1:
-        outs = [run_fold(j[1], j[2], progress) if j[0] == "fold" else dropin(*j[1:])
-                for j in jobs]
+        outs = [_run_job(j, progress) for j in jobs]
     else:
         import multiprocessing as mp
+        import queue as queues
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -530,7 +529,7 @@ def run_all(tasks, args):
             while not all(f.done() for f in futures) or not queue.empty():
                 try:
                     progress(*queue.get(timeout=0.2))
-                except Exception:  # queue.Empty: nothing new in 0.2 s
+                except queues.Empty:  # nothing new in 0.2 s
                     pass
             outs = [f.result() for f in futures]
     per_task, i = {}, 0
@@ -628,7 +627,7 @@ def conclusion(tasks, summaries):
     ml, mc = tasks
     a, b = summaries[ml.name][0], summaries[mc.name][0]
     methods = ml.methods()
-    bce, ce = a["sigmoid + BCEWithLogitsLoss"], a["softmax + CrossEntropyLoss"]
+    bce = a["sigmoid + BCEWithLogitsLoss"]
 
     def listing(names, metric):
         return ", ".join(f"{n} {fmt(a[n][metric][0])}" for n in names)
