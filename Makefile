@@ -11,7 +11,12 @@
 #                  and the whole suite run against it
 #   make docs      the Sphinx site in docs/_build/html and the doctests of its
 #                  pages and docstrings, both with warnings as errors
-#                  (pip install ".[docs]"; the build runs examples/train_mlp.py)
+#                  (pip install ".[docs]"; the build runs the examples' gallery
+#                  and examples/train_mlp.py)
+#   make docs-browser  the built site in headless Chromium at 1400 and 420 px
+#                  (tools/check_site.py; Debian's chromium and chromium-driver):
+#                  console errors, overflow, math, images, build paths; screenshots
+#                  in docs/_build/browser
 PYTHON ?= python
 CC_GCC ?= gcc
 CC_CLANG ?= clang
@@ -36,7 +41,7 @@ CPPCHECK = cppcheck --quiet --error-exitcode=1 --std=c99 \
   --suppress=invalidPointerCast --suppress=missingIncludeSystem --suppress=toomanyconfigs \
   --suppress=invalidFunctionArg:csrc/kernels/classification_impl.h -Icsrc
 
-.PHONY: build test ctest fuzz lint sanitize docs clean
+.PHONY: build test ctest fuzz lint sanitize docs docs-browser clean
 
 build:
 	PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
@@ -126,5 +131,8 @@ docs:
 	$(SPHINXBUILD) $(SPHINXOPTS) -b html docs docs/_build/html
 	$(SPHINXBUILD) $(SPHINXOPTS) -b doctest docs docs/_build/doctest
 
+docs-browser:
+	$(PYTHON) tools/check_site.py --html docs/_build/html --out docs/_build/browser
+
 clean:
-	rm -rf build tests/c/build fuzz/build pylossfn/*.so docs/_build docs/api/generated
+	rm -rf build tests/c/build fuzz/build pylossfn/*.so docs/_build docs/api/generated docs/examples

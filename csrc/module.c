@@ -29,6 +29,18 @@ core_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0) {
         return -1;
     }
+    /* the thread whose long calls answer Ctrl-C (binding.h, lf_listen) */
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+    PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+    const unsigned long id = ident ? PyLong_AsUnsignedLong(ident) : (unsigned long)-1;
+    Py_XDECREF(ident);
+    Py_XDECREF(main);
+    Py_XDECREF(threading);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    lf_main_thread = id;
     return 0;
 }
 

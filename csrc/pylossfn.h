@@ -471,6 +471,23 @@ void lf_vecmath_f64(int f, const double *x, double *out, ptrdiff_t n);
 int lf_set_num_threads(int n);
 int lf_get_num_threads(void);
 
+/* Interruption (Ctrl-C).  Before a long call, its calling thread names a poll
+ * function (the Python binding's re-takes the GIL briefly and checks for
+ * signals); the engine calls it on that thread between units of work, at most
+ * every LF_POLL_MS milliseconds.  Once it returns nonzero, no further unit
+ * starts on any thread, long units stop at their next checkpoint, and the
+ * call's result is meaningless: lf_interrupt_end() then returns 1 and the
+ * caller must discard whatever the call wrote.  Both run on the calling
+ * thread, which must not be inside another lf_interrupt_begin(). */
+#define LF_POLL_MS 50
+typedef int (*lf_poll_fn)(void *ctx);
+void lf_interrupt_begin(lf_poll_fn poll, void *ctx);
+int lf_interrupt_end(void);
+/* Inside a long loop of a kernel: nonzero when the call is being stopped
+ * (return early: the result is discarded).  Cheap: a clock read on the
+ * calling thread, an atomic load elsewhere. */
+int lf_checkpoint(void);
+
 /* Kernel variant: 2 AVX-512, 1 AVX2 + FMA, 0 baseline (SSE2 on x86-64).
  * The default is the best the CPU runs; a level above it (or < 0) selects
  * that best.  Returns the level now in effect.  Every variant gives the same

@@ -38,7 +38,13 @@ extensions = [
     "sphinx.ext.napoleon",  # the metrics' numpydoc sections; prose docstrings pass through
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # MathJax served from the built site (_static/mathjax), so formulas render offline
+    "sphinx-mathjax-offline",
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
+    "gallery",  # docs/_ext/gallery.py: which examples run, and at which sizes
     "example_run",  # docs/_ext/example_run.py: runs examples/train_mlp.py during the build
+    "loss_pages",  # docs/_ext/loss_pages.py: formulas, parameters and shapes of each loss
 ]
 
 templates_path = ["_templates"]
@@ -79,12 +85,50 @@ example_run_args = ["--quick", "--seed", "0"]
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"pylossfn {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["pylossfn.css"]
+html_favicon = "_static/favicon.svg"
+# light or dark as the reader's system says (an empty mode is a console error of the theme)
+html_context = {"default_mode": "auto"}
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
+    # every top-level page in the bar (their toctree titles are short), none under "More",
+    # and the search as an icon beside it: one row at 1400 px
+    "header_links_before_dropdown": 9,
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
+    "navbar_end": ["theme-switcher"],
 }
+# the page's table of contents says "forward()", not "CrossEntropyLoss.forward()"
+toc_object_entries_show_parents = "hide"
 html_show_sourcelink = False
-# the narrative pages have no sub-pages: give their tables the sidebar's width
-html_sidebars = {page: [] for page in ("index", "getting_started", "which_loss", "user_guide")}
+# The top-level pages have no sub-pages: an empty "Section Navigation" column would only
+# squeeze their text.  The API reference and the gallery keep theirs.
+html_sidebars = {"*": []}
+
+# -- copy buttons --------------------------------------------------------------
+# copy the code, not the ">>> " / "... " prompts, nor the output lines of a doctest
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_exclude = ".linenos, .gp, .go"
+
+# -- the examples gallery (sphinx-gallery) ---------------------------------------
+# Built from examples/ (each script's docstring is its page's text); docs/_ext/gallery.py
+# says which scripts run during the build, and with which reduced sizes.
+import gallery  # noqa: E402 - docs/_ext is on sys.path from here (see above)
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "examples",
+    "filename_pattern": gallery.FILENAME_PATTERN,
+    "reset_argv": "gallery.reset_argv",
+    "within_subsection_order": "gallery.ExampleOrder",
+    "download_all_examples": False,
+    "show_signature": False,
+    "remove_config_comments": True,
+    "min_reported_time": 1,
+    "write_computation_times": False,
+}

@@ -73,7 +73,7 @@ def main(argv=None, client=None):
     import dask
     import dask.array as da
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--eval-rows", type=int, default=4_000_000,
@@ -85,14 +85,15 @@ def main(argv=None, client=None):
     if own:
         from distributed import Client, LocalCluster
 
+        # ":0": any free port for the dashboard (8787 may be taken: a warning, not an error)
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                               dashboard_address=None, memory_limit=args.memory_limit)
+                               dashboard_address=":0", memory_limit=args.memory_limit)
         client = Client(cluster)
     try:
         X, Y, y = make_data(0)
         rows = (700, 1100, 1, 1199)  # uneven shards
         Xd = da.from_array(X, chunks=(rows, -1))
-        report = {}
+        report, curves = {}, {}
         for name, crit, T in (
             ("multi-label, BCEWithLogitsLoss", lf.BCEWithLogitsLoss(), Y),
             ("multi-class, CrossEntropyLoss", lf.CrossEntropyLoss(), y),
@@ -106,6 +107,7 @@ def main(argv=None, client=None):
             t2 = time.perf_counter()
             diff = max(float(np.max(np.abs(a - b))) for a, b in zip(got, ref))
             report[name] = diff
+            curves[name] = (ref_losses, losses)
             print(f"{name}: loss {ref_losses[0]:.4f} -> {ref_losses[-1]:.4f}; "
                   f"max |weight difference| dask vs NumPy = {diff:.1e} "
                   f"(NumPy {t1 - t0:.2f} s, dask {t2 - t1:.2f} s)")
@@ -127,6 +129,7 @@ def main(argv=None, client=None):
               f"micro-F1 {micro:.4f}, samples-F1 {samples:.4f} "
               f"({time.perf_counter() - t0:.1f} s)")
         report["micro_f1"] = micro
+        report["curves"] = curves
         return report
     finally:
         if own:
@@ -134,5 +137,20 @@ def main(argv=None, client=None):
             cluster.close()
 
 
+def plot(report):
+    """The training loss of each run on NumPy and on the cluster: one curve, drawn twice."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+    for ax, (name, (ref, got)) in zip(axes, report["curves"].items()):
+        ax.plot(ref, lw=4, alpha=0.4, label="NumPy, one process")
+        ax.plot(got, "k--", lw=1.2, label="dask, on the cluster")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.legend(fontsize=9)
+    return fig
+
+
 if __name__ == "__main__":
-    main()
+    plot(main())

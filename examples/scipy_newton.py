@@ -94,5 +94,22 @@ def main():
     return W, b, res, sk
 
 
+def plot(W, sk):
+    """Each coefficient of the Newton fit against scikit-learn's: on the diagonal."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
+    lim = np.abs(W).max() * 1.1
+    ax.plot([-lim, lim], [-lim, lim], color="0.8", lw=1)
+    for k in range(W.shape[1]):
+        ax.plot(sk.coef_[k], W[:, k], "o", ms=5, label=f"class {k}")
+    ax.set_xlabel("scikit-learn LogisticRegression coef_")
+    ax.set_ylabel("trust-ncg on pylossfn")
+    ax.set_title("Coefficients, one point each")
+    ax.legend(fontsize=9)
+    return fig
+
+
 if __name__ == "__main__":
-    main()
+    W, _, _, sk = main()
+    plot(W, sk)

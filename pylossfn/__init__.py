@@ -13,6 +13,7 @@ from importlib import metadata as _metadata
 from typing import TextIO
 
 from . import _core, functional, modules
+from ._class_weights import class_weights
 from .modules import *  # noqa: F403 - the loss classes, listed once in modules.__all__
 
 try:
@@ -82,5 +83,6 @@ def show_config(file: TextIO | None = None) -> None:
 
 
 __all__ = [
-    "functional", "get_num_threads", "set_num_threads", "show_config", *modules.__all__,
+    "class_weights", "functional", "get_num_threads", "set_num_threads", "show_config",
+    *modules.__all__,
 ]

@@ -372,7 +372,9 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                             f"{ignore_index!r}") from None
         if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
             raise IndexError(f"{fname}: target has a class index beyond int64")
-        T = np.ascontiguousarray(t.reshape(N), np.int64)
+        # a private copy: another thread may rewrite the caller's array between
+        # this check and the tiles that read it with the GIL released
+        T = np.array(t.reshape(N), np.int64, order="C", copy=True)
         active = T != ig
         badmask = active & ((T < 0) | (T >= C))
         if badmask.any():
@@ -384,7 +386,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
     loss_shape = () if unbatched else (N,)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v)
+                           dtype, v, (linear_weight, linear_bias, target, weight))
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -466,18 +468,36 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     return result[0] if len(result) == 1 else tuple(result)
 
 
+def _check_out(fname: str, out: Any, input: Any, dtype: Any, operands: tuple[Any, ...]
+               ) -> None:
+    """The rule every entry point applies to ``out`` (the binding's, for the
+    heads): an ndarray (TypeError), of the gradient's dtype (TypeError), shape
+    (ValueError), writeable and C-contiguous (so it cannot overlap itself), and
+    sharing no memory with any operand: the input, the layer's weight and bias
+    (whether passed or owned by the criterion), targets, weights, grad_output."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fname}: out must be a NumPy array, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fname}: out must have the gradient's dtype {dtype}, got {out.dtype}")
+    if out.shape != np.shape(input):
+        raise ValueError(f"{fname}: out has shape {out.shape}, but the gradient has shape "
+                         f"{np.shape(input)}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"{fname}: out must be writeable and C-contiguous")
+    for op in (input,) + operands:
+        if isinstance(op, np.ndarray) and np.may_share_memory(out, op):
+            raise ValueError(f"{fname}: out must not share memory with the inputs")
+
+
 def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out: Any,
-                   input: Any, loss_shape: tuple[int, ...], dtype: Any, v: Any
-                   ) -> tuple[Any, np.ndarray | None]:
+                   input: Any, loss_shape: tuple[int, ...], dtype: Any, v: Any,
+                   operands: tuple[Any, ...] = ()) -> tuple[Any, np.ndarray | None]:
     """grad_output's scale (when a derivative is wanted), ``out``'s checks and
     ``v`` as an ``[N, D]`` array of ``dtype`` (want bit 8)."""
     go = (_scale(fname, reduction, grad_output, loss_shape, dtype)
           if want & (_WANT_GRAD | _WANT_HESS | _WANT_HVP) else None)
     if out is not None and want & 2:
-        if not (isinstance(out, np.ndarray) and out.shape == np.shape(input) and
-                out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError(f"{fname}: out must be a writeable C-contiguous {dtype} array of "
-                             f"the input's shape {np.shape(input)}")
+        _check_out(fname, out, input, dtype, operands + (grad_output, v))
     V = None
     if want & _WANT_HVP:
         va = np.asarray(v)
@@ -506,7 +526,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     t2 = t.reshape(N, -1)
     if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
         raise IndexError(f"{fname}: target has a label index beyond int64")
-    t2 = t2.astype(np.int64, copy=False)
+    t2 = t2.astype(np.int64, copy=True)  # private: checked here, read by the tiles later
     valid = np.logical_and.accumulate(t2 != -1, axis=1) if t2.shape[1] else \
         np.zeros(t2.shape, bool)
     badmask = valid & ((t2 < 0) | (t2 >= C))
@@ -525,7 +545,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     chunk = _check_chunk(chunk_size, fname)
     loss_shape = (C,) if unbatched else (N, C)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v)
+                           dtype, v, (linear_weight, linear_bias, target, pos_weight))
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)

@@ -138,3 +138,32 @@ def test_the_check_fails_when_a_name_is_left_out():
 )
 def test_documented_names_parser(rst, expected):
     assert documented_names(rst) == expected
+
+
+def _loss_pages():
+    """docs/_ext/loss_pages.py, the tables of the loss pages (it imports Sphinx)."""
+    pytest.importorskip("sphinx")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("loss_pages", DOCS / "_ext" / "loss_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_loss_page_has_its_formula_shape_and_parameters():
+    # the build fails on a missing description or output shape; a missing formula would
+    # only leave the page without math, so it is checked here
+    pages = _loss_pages()
+    losses = pages._losses()
+    assert len(losses) >= 25
+    assert sorted(set(losses) - set(pages.FORMULAS)) == []
+    assert sorted(set(losses) - set(pages.NONE_SHAPE)) == []
+    assert sorted(set(pages.FORMULAS) - set(losses)) == [], "formulas of losses that do not exist"
+    for name, formula in pages.FORMULAS.items():
+        assert {"loss", "grad", "hess"} <= set(formula), name
+    for cls in losses.values():
+        section = "\n".join(pages.sections(cls, []))  # raises for an undocumented option
+        assert ".. math::" in section and ":param" in section and ".. seealso::" in section
+        func = pages._function(cls)
+        assert func and hasattr(pylossfn.functional, func), cls.__name__

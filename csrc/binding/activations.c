@@ -90,7 +90,7 @@ softmax(lf_call *c, int log)
     a.g_s = PyArray_ITEMSIZE(out);
     a.g_c = a.S * a.g_s;
     a.g_n = a.C * a.g_c;
-    LF_RUN_VOID(c, a.N * a.C * a.S, lf_softmax, &a, log);
+    LF_RUN_VOID(c, PyArray_SIZE(c->v[0].a), lf_softmax, &a, log);
     Py_INCREF(out);
     return (PyObject *)out;
 }

@@ -138,6 +138,8 @@ typedef struct {
     PyArrayObject *result[2 * LF_MAX_GRADS]; /* what is returned (folded) */
     PyArrayObject *fold_to[2 * LF_MAX_GRADS]; /* the shape each scratch folds onto */
     int ngrad;
+    PyObject *interrupt[3]; /* the exception that stopped a kernel (type, value,
+                               traceback), or NULLs */
     PyObject *owned[LF_MAX_OWNED];
     int nowned;
     void *mem[LF_MAX_MEM];
@@ -148,6 +150,9 @@ typedef struct {
 typedef struct {
     PyObject *converter;
 } lf_module_state;
+
+/* The thread that runs Python's signal handlers (set at module init). */
+extern unsigned long lf_main_thread;
 
 /* ---- the call context (call.c) ------------------------------------------ */
 
@@ -161,6 +166,12 @@ PyObject *lf_end(lf_call *c, PyObject *result);
 PyArrayObject *lf_own(lf_call *c, PyObject *obj);
 /* PyMem_Malloc'd bytes owned by c, or NULL with MemoryError. */
 void *lf_alloc(lf_call *c, size_t bytes);
+/* The one place sizes are multiplied or added: a * b (a + b) into *out, or
+ * -1 with ValueError "<fname>: <what> (a x b) does not fit in a 64-bit size". */
+int lf_size_mul(lf_call *c, npy_intp a, npy_intp b, npy_intp *out, const char *what);
+int lf_size_add(lf_call *c, npy_intp a, npy_intp b, npy_intp *out, const char *what);
+/* count items of size bytes (checked), owned by c; MemoryError naming what. */
+void *lf_alloc_n(lf_call *c, npy_intp count, size_t size, const char *what);
 
 /* ---- conversion (args.c) ----------------------------------------------- */
 
@@ -168,7 +179,11 @@ PyArrayObject *lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg);
 /* arr as an aligned, native array of typenum (owned; arr itself if it is). */
 PyArrayObject *lf_native(lf_call *c, PyArrayObject *arr, int typenum);
 PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
-/* Integer class targets as native int64; a uint64 above INT64_MAX is out of range. */
+/* An index array as a private int64 copy (C order), which no other thread
+ * can rewrite between the check and the kernel. */
+PyArrayObject *lf_private_int64(lf_call *c, PyArrayObject *arr);
+/* Integer class targets as a private int64 copy; a uint64 above INT64_MAX is
+ * out of range. */
 PyArrayObject *lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C);
 int lf_convert_arg(lf_call *c, int i, PyObject *obj);
 
@@ -267,25 +282,34 @@ lf_reduce(int reduction, double sum, double count)
                : sum;
 }
 
+/* While the GIL is released around a long kernel, the calling thread (the
+ * main one: only it runs Python's signal handlers) answers the engine's poll
+ * by re-taking the GIL briefly and checking for signals (lf_interrupt_begin).
+ * An interrupted call keeps KeyboardInterrupt (or whatever the handler
+ * raised) in c->interrupt; lf_result() then builds nothing, and lf_invoke
+ * raises it in place of any result or error of the family. */
+void lf_listen(lf_call *c, PyThreadState **save);
+void lf_unlisten(lf_call *c, PyThreadState *save);
+
 /* The one dtype dispatch: res = kernel_f32(...) or kernel_f64(...), with the
  * GIL released when work is large enough.  Only pure C runs inside. */
 #define LF_RUN(c, work, res, kernel, ...)                                         \
     do {                                                                          \
-        NPY_BEGIN_THREADS_DEF;                                                    \
+        PyThreadState *lf_save_ = NULL;                                           \
         if ((work) >= GIL_THRESHOLD) {                                            \
-            NPY_BEGIN_THREADS;                                                    \
+            lf_listen((c), &lf_save_);                                            \
         }                                                                         \
         res = (c)->typenum == NPY_FLOAT ? kernel##_f32(__VA_ARGS__)               \
                                         : kernel##_f64(__VA_ARGS__);              \
-        NPY_END_THREADS;                                                          \
+        lf_unlisten((c), lf_save_);                                               \
     } while (0)
 
 /* The same for kernels that return nothing. */
 #define LF_RUN_VOID(c, work, kernel, ...)                                         \
     do {                                                                          \
-        NPY_BEGIN_THREADS_DEF;                                                    \
+        PyThreadState *lf_save_ = NULL;                                           \
         if ((work) >= GIL_THRESHOLD) {                                            \
-            NPY_BEGIN_THREADS;                                                    \
+            lf_listen((c), &lf_save_);                                            \
         }                                                                         \
         if ((c)->typenum == NPY_FLOAT) {                                          \
             kernel##_f32(__VA_ARGS__);                                            \
@@ -293,7 +317,7 @@ lf_reduce(int reduction, double sum, double count)
         else {                                                                    \
             kernel##_f64(__VA_ARGS__);                                            \
         }                                                                         \
-        NPY_END_THREADS;                                                          \
+        lf_unlisten((c), lf_save_);                                               \
     } while (0)
 
 /* ---- the entry points (one family file each) ---------------------------- */

@@ -29,6 +29,47 @@ lf_own(lf_call *c, PyObject *obj)
     return (PyArrayObject *)obj;
 }
 
+int
+lf_size_mul(lf_call *c, npy_intp a, npy_intp b, npy_intp *out, const char *what)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > NPY_MAX_INTP / a)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s (%" NPY_INTP_FMT " x %" NPY_INTP_FMT ") does not fit in a %d-bit size",
+                     c->fname, what, a, b, (int)(8 * sizeof(npy_intp)));
+        return -1;
+    }
+    *out = a * b;
+    return 0;
+}
+
+int
+lf_size_add(lf_call *c, npy_intp a, npy_intp b, npy_intp *out, const char *what)
+{
+    if (a < 0 || b < 0 || b > NPY_MAX_INTP - a) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s (%" NPY_INTP_FMT " + %" NPY_INTP_FMT ") does not fit in a %d-bit size",
+                     c->fname, what, a, b, (int)(8 * sizeof(npy_intp)));
+        return -1;
+    }
+    *out = a + b;
+    return 0;
+}
+
+void *
+lf_alloc_n(lf_call *c, npy_intp count, size_t size, const char *what)
+{
+    npy_intp bytes;
+    if (lf_size_mul(c, count, (npy_intp)size, &bytes, what) < 0) {
+        return NULL;
+    }
+    void *p = lf_alloc(c, (size_t)bytes);
+    if (p == NULL) {
+        PyErr_Format(PyExc_MemoryError, "%s: cannot allocate %" NPY_INTP_FMT " bytes for %s",
+                     c->fname, bytes, what);
+    }
+    return p;
+}
+
 void *
 lf_alloc(lf_call *c, size_t bytes)
 {
@@ -123,13 +164,28 @@ lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg)
     return arr ? real_array(c, arr, allow_int, arg) : NULL;
 }
 
+/* Index arrays are read again by the kernels after the pre-pass has checked
+ * them, with the GIL released: another Python thread could rewrite the
+ * caller's array in between.  So every index array is copied into an array
+ * only this call holds (aligned, C order, int64) before it is checked; the
+ * copy costs 8 bytes per index beside the row of C values each one selects. */
+PyArrayObject *
+lf_private_int64(lf_call *c, PyArrayObject *arr)
+{
+    return lf_own(c, PyArray_FromArray(arr, PyArray_DescrFromType(NPY_INT64),
+                                       NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS |
+                                           NPY_ARRAY_ENSURECOPY | NPY_ARRAY_FORCECAST));
+}
+
 PyArrayObject *
 lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C)
 {
     if (PyArray_DESCR(arr)->kind == 'u' && PyArray_ITEMSIZE(arr) == 8) {
+        /* checked in a private copy too: the value tested is the value cast */
         PyArrayObject *u = lf_own(
             c, PyArray_FromArray(arr, PyArray_DescrFromType(NPY_UINT64),
-                                 NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS));
+                                 NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS |
+                                     NPY_ARRAY_ENSURECOPY));
         if (u == NULL) {
             return NULL;
         }
@@ -143,8 +199,9 @@ lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C)
                 return NULL;
             }
         }
+        arr = u;
     }
-    return lf_native(c, arr, NPY_INT64);
+    return lf_private_int64(c, arr);
 }
 
 static int
@@ -417,6 +474,49 @@ lf_begin(lf_call *c, const lf_spec *s, PyObject *mod, PyObject *const *args,
     return convert_arrays(c, s);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Interruption                                                             */
+/* ------------------------------------------------------------------------ */
+
+unsigned long lf_main_thread;
+
+/* The engine's poll, on the calling thread: a signal handler that raised
+ * (KeyboardInterrupt) stops the call. */
+static int
+poll_signals(void *ctx)
+{
+    PyThreadState **save = ctx;
+    PyEval_RestoreThread(*save);
+    const int raised = PyErr_CheckSignals() < 0;
+    *save = PyEval_SaveThread();
+    return raised;
+}
+
+void
+lf_listen(lf_call *c, PyThreadState **save)
+{
+    (void)c;
+    *save = PyEval_SaveThread();
+    if (PyThread_get_thread_ident() == lf_main_thread) {
+        lf_interrupt_begin(poll_signals, save);
+    }
+}
+
+void
+lf_unlisten(lf_call *c, PyThreadState *save)
+{
+    if (save == NULL) {
+        return;
+    }
+    const int stopped = PyThread_get_thread_ident() == lf_main_thread && lf_interrupt_end();
+    PyEval_RestoreThread(save);
+    if (stopped && c->interrupt[0] == NULL) {
+        /* the handler's exception, kept apart from anything the family may
+         * raise about the meaningless result */
+        PyErr_Fetch(&c->interrupt[0], &c->interrupt[1], &c->interrupt[2]);
+    }
+}
+
 PyObject *
 lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
           PyObject *const *args, Py_ssize_t nargs)
@@ -430,6 +530,12 @@ lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
     }
     else if (status == 0) {
         res = family(&c, kind);
+    }
+    if (c.interrupt[0] != NULL) {
+        Py_XDECREF(res);
+        res = NULL;
+        PyErr_Clear();
+        PyErr_Restore(c.interrupt[0], c.interrupt[1], c.interrupt[2]);
     }
     return lf_end(&c, res);
 }

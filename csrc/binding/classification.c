@@ -214,7 +214,7 @@ class_loss(lf_call *c, int kind)
         return NULL;
     }
     double sum;
-    const npy_intp work = a.N * a.S * a.C;
+    const npy_intp work = PyArray_SIZE(c->v[0].a); /* N x C x S */
     if (kind == KIND_NLL) {
         LF_RUN(c, work, sum, lf_nll, &a);
     }

@@ -76,11 +76,10 @@ lengths_arg(lf_call *c, int i, npy_intp N)
                      c->fname, name, ARR_SHAPE(b1, arr), (Py_ssize_t)N);
         return NULL;
     }
-    /* a uint64 length above INT64_MAX wraps to a negative one, which the
-     * range check then reports */
-    arr = lf_own(c, PyArray_FromArray(arr, PyArray_DescrFromType(NPY_INT64),
-                                      NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS |
-                                          NPY_ARRAY_FORCECAST));
+    /* a private copy (the kernels read the lengths again, unchecked); a
+     * uint64 length above INT64_MAX wraps to a negative one, which the range
+     * check then reports */
+    arr = lf_private_int64(c, arr);
     return arr ? (const int64_t *)PyArray_DATA(arr) : NULL;
 }
 
@@ -107,7 +106,11 @@ ctc_lengths(lf_call *c, lf_ctc *a, int64_t *total, int64_t *longest)
                          c->fname, (Py_ssize_t)b, (long long)lt);
             return -1;
         }
-        *total += lt;
+        npy_intp sum;
+        if (lf_size_add(c, (npy_intp)*total, (npy_intp)lt, &sum, "the sum of target_lengths") < 0) {
+            return -1;
+        }
+        *total = sum;
         *longest = lt > *longest ? lt : *longest;
     }
     return 0;
@@ -135,7 +138,8 @@ ctc_targets(lf_call *c, lf_ctc *a, int64_t total, int64_t longest)
     if ((t = lf_class_target(c, t, a->C)) == NULL ||
         (t = lf_own(c, PyArray_FromArray(t, PyArray_DescrFromType(NPY_INT64),
                                          NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS))) == NULL ||
-        (offsets = lf_alloc(c, (size_t)(a->N ? a->N : 1) * sizeof(int64_t))) == NULL) {
+        (offsets = lf_alloc_n(c, a->N ? a->N : 1, sizeof(int64_t), "the target offsets")) ==
+            NULL) {
         return -1;
     }
     for (npy_intp b = 0, pos = 0; b < a->N; pos += a->target_lengths[b], b++) {
@@ -209,12 +213,21 @@ ctc_loss(lf_call *c, int kind)
     }
     a.zero_infinity = c->v[5].b;
     a.per_length = c->reduction == LF_REDUCE_MEAN;
-    const size_t lanes = (size_t)(2 * longest + 1) * (size_t)a.steps;
-    if ((work = lf_alloc(c, lf_ctc_work(&a) * sizeof(double))) == NULL) {
+    /* the lattices' size, checked before the engine computes it unchecked:
+     * 2 (alpha, beta) x steps x (2 S + 1) doubles for each of up to 16 units */
+    npy_intp lanes, lattices, work_size, total_work;
+    if (lf_size_mul(c, 2, (npy_intp)longest, &lanes, "the lattice width 2 S + 1") < 0 ||
+        lf_size_add(c, lanes, 1, &lanes, "the lattice width 2 S + 1") < 0 ||
+        lf_size_mul(c, lanes, a.steps, &lanes, "the lattice (2 S + 1) x T") < 0 ||
+        lf_size_mul(c, lanes, 2 * 16, &lattices, "the lattices of the work units") < 0 ||
+        lf_size_mul(c, lanes, a.N, &total_work, "the work (2 S + 1) x T x N") < 0 ||
+        lf_size_mul(c, lattices, (npy_intp)sizeof(double), &work_size, "the lattices' bytes") < 0 ||
+        (work = lf_alloc_n(c, (npy_intp)lf_ctc_work(&a), sizeof(double),
+                           "the alpha and beta lattices")) == NULL) {
         return NULL;
     }
     double sum;
-    LF_RUN(c, (npy_intp)lanes * a.N, sum, lf_ctc, &a, work);
+    LF_RUN(c, total_work, sum, lf_ctc, &a, work);
     return lf_result(c, c->reduction == LF_REDUCE_MEAN ? sum / (double)a.N : sum);
 }
 

@@ -251,8 +251,8 @@ triplet(lf_call *c, int with_distance)
     if (same_ndim(c, 3) < 0 || rows_setup(c, 3, &a, &sh, -1) < 0 ||
         rows_outputs(c, 3, &a, &sh) < 0 ||
         ((c->want & (WANT_GRAD | WANT_HESS)) &&
-         (work = lf_alloc(c, (size_t)(((c->want & WANT_HESS) ? 6 : 3) * a.D + 1) *
-                                 sizeof(double))) == NULL)) {
+         (work = lf_alloc_n(c, a.D + 1, ((c->want & WANT_HESS) ? 6 : 3) * sizeof(double),
+                             "the row work buffer")) == NULL)) {
         return NULL;
     }
     const lf_distance dist = with_distance ? (lf_distance)c->v[7].l : LF_DIST_PNORM;

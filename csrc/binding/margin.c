@@ -20,7 +20,7 @@ static const lf_spec multilabel_margin_spec = {
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
 static int
-margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd)
+margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd, int *in_place)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF];
     PyArrayObject *x = c->v[0].a, *t = c->v[1].a;
@@ -43,13 +43,67 @@ margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd)
         }
         *loss_nd = tnd;
     }
-    if ((t = c->v[1].a = lf_class_target(c, t, a->C)) == NULL) {
+    /* an int64 multi-label target is checked where it is and then compacted
+     * (multilabel_private); every other target becomes a private copy now */
+    *in_place = kind == KIND_MULTILABEL && PyArray_EquivTypenums(PyArray_TYPE(t), NPY_INT64) &&
+                PyArray_ISALIGNED(t) && PyArray_ISNOTSWAPPED(t);
+    if (!*in_place && (t = c->v[1].a = lf_class_target(c, t, a->C)) == NULL) {
         return -1;
     }
     a->target = PyArray_BYTES(t);
     a->t_n = kind == KIND_MULTILABEL ? (tnd == 2 ? PyArray_STRIDE(t, 0) : 0)
                                      : (tnd == 1 ? PyArray_STRIDE(t, 0) : 0);
     a->t_c = kind == KIND_MULTILABEL && tnd > 0 ? PyArray_STRIDE(t, tnd - 1) : 0;
+    return 0;
+}
+
+/* The labels of each row of a multi-label target, up to its first -1, copied
+ * into an array the call owns, [N, K + 1] with K the longest row, each row
+ * ending in -1: what the kernel reads (a copy of the labels, not of the whole
+ * N x C target, which costs a full pass).  The caller's array was checked in
+ * place (every entry, the padding too, as torch does); the copy is checked
+ * again, because another thread may have written it in between. */
+static int
+multilabel_private(lf_call *c, lf_classes *a)
+{
+    const char *src = a->target;
+    npy_intp K = 0, width;
+    for (npy_intp n = 0; n < a->N; n++) {
+        npy_intp k = 0;
+        while (k < a->C && *(const int64_t *)(src + n * a->t_n + k * a->t_c) != -1) {
+            k++;
+        }
+        K = k > K ? k : K;
+    }
+    int64_t *copy;
+    npy_intp count;
+    if (lf_size_add(c, K, 1, &width, "the multi-label target's width") < 0 ||
+        lf_size_mul(c, a->N, width, &count, "the multi-label target's copy") < 0 ||
+        (copy = lf_alloc_n(c, count, sizeof(int64_t), "the multi-label target's copy")) == NULL) {
+        return -1;
+    }
+    for (npy_intp n = 0; n < a->N; n++) {
+        int64_t *row = copy + n * width;
+        npy_intp k = 0;
+        for (; k < K; k++) {
+            row[k] = *(const int64_t *)(src + n * a->t_n + k * a->t_c);
+            if (row[k] == -1) {
+                break;
+            }
+            if (row[k] < -1 || row[k] >= a->C) {
+                PyErr_Format(PyExc_IndexError,
+                             "%s: target has %lld at flat index %zd, but every entry must be in "
+                             "[-1, %zd) (input has %zd classes; it changed during the call)",
+                             c->fname, (long long)row[k], (Py_ssize_t)(n * a->C + k),
+                             (Py_ssize_t)a->C, (Py_ssize_t)a->C);
+                return -1;
+            }
+        }
+        row[k < K ? k : K] = -1;
+    }
+    a->target = (const char *)copy;
+    a->t_n = a->N > 1 ? width * (npy_intp)sizeof(int64_t) : 0;
+    a->t_c = sizeof(int64_t);
     return 0;
 }
 
@@ -110,7 +164,7 @@ margin_loss(lf_call *c, int kind)
     char b1[SHAPE_BUF];
     PyArrayObject *x = c->v[0].a;
     const int nd = PyArray_NDIM(x);
-    int loss_nd = 0;
+    int loss_nd = 0, in_place = 0;
     lf_classes a;
     lf_error err;
     unsigned char *work = NULL;
@@ -127,7 +181,7 @@ margin_loss(lf_call *c, int kind)
     a.input = PyArray_BYTES(x);
     a.in_n = nd == 2 ? PyArray_STRIDE(x, 0) : 0;
     a.in_c = nd == 0 ? 0 : PyArray_STRIDE(x, nd - 1);
-    if (margin_target(c, kind, &a, &loss_nd) < 0 ||
+    if (margin_target(c, kind, &a, &loss_nd, &in_place) < 0 ||
         (kind == KIND_MULTI && margin_weight(c, &a) < 0)) {
         return NULL;
     }
@@ -139,16 +193,19 @@ margin_loss(lf_call *c, int kind)
                      kind == KIND_MULTILABEL ? -1 : 0, (Py_ssize_t)a.C, (Py_ssize_t)a.C);
         return NULL;
     }
+    if (in_place && multilabel_private(c, &a) < 0) {
+        return NULL;
+    }
     if (margin_outputs(c, &a, loss_nd) < 0 ||
-        (kind == KIND_MULTILABEL && (work = lf_alloc(c, (size_t)a.C)) == NULL)) {
+        (kind == KIND_MULTILABEL && (work = lf_alloc_n(c, a.C, 1, "the class flags")) == NULL)) {
         return NULL;
     }
     double sum;
     if (kind == KIND_MULTILABEL) {
-        LF_RUN(c, a.N * a.C, sum, lf_multilabel_margin, &a, work);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multilabel_margin, &a, work);
     }
     else {
-        LF_RUN(c, a.N * a.C, sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }

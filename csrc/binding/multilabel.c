@@ -125,7 +125,7 @@ rows_loss(lf_call *c, int kind)
     double *work = NULL;
     if (lf_outputs(c, &o) < 0 ||
         (kind == KIND_SOFT_F1 &&
-         (work = lf_alloc(c, (size_t)(6 * a.C) * sizeof(double))) == NULL)) {
+         (work = lf_alloc_n(c, a.C, 6 * sizeof(double), "the per-label sums")) == NULL)) {
         return NULL;
     }
     if (c->loss != NULL) {
@@ -140,10 +140,10 @@ rows_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_ZLPR) {
-        LF_RUN(c, a.N * a.C, sum, lf_zlpr, &a);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_zlpr, &a);
     }
     else {
-        LF_RUN(c, a.N * a.C, sum, lf_soft_f1, &a, c->v[2].d, work);
+        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_soft_f1, &a, c->v[2].d, work);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
 }

@@ -82,6 +82,41 @@ overlaps(PyArrayObject *a, PyArrayObject *b)
     return lo < rhi && rlo < hi;
 }
 
+/* Can two different indices of arr reach the same bytes?  A sufficient test
+ * for "no": with the dimensions ordered by |stride|, each stride steps past
+ * everything the smaller ones span (every C- or F-ordered array, sliced,
+ * transposed or reversed, passes; a zero stride or an as_strided overlap
+ * fails).  Layouts that interleave without overlapping are refused too. */
+static int
+self_overlaps(PyArrayObject *arr)
+{
+    npy_intp stride[NPY_MAXDIMS], dim[NPY_MAXDIMS];
+    int n = 0;
+    for (int d = 0; d < PyArray_NDIM(arr); d++) {
+        if (PyArray_DIM(arr, d) == 0) {
+            return 0;
+        }
+        if (PyArray_DIM(arr, d) > 1) {
+            const npy_intp st = PyArray_STRIDE(arr, d);
+            int k = n++;
+            for (; k > 0 && stride[k - 1] > (st < 0 ? -st : st); k--) { /* insertion sort */
+                stride[k] = stride[k - 1];
+                dim[k] = dim[k - 1];
+            }
+            stride[k] = st < 0 ? -st : st;
+            dim[k] = PyArray_DIM(arr, d);
+        }
+    }
+    npy_intp span = PyArray_ITEMSIZE(arr); /* bytes spanned by the smaller dimensions */
+    for (int k = 0; k < n; k++) {
+        if (stride[k] < span) {
+            return 1;
+        }
+        span = stride[k] * (dim[k] - 1) + span;
+    }
+    return 0;
+}
+
 /* Does arr share memory with anything the call reads (or another output)? */
 static int
 touches_inputs(lf_call *c, PyArrayObject *arr, int upto)
@@ -127,6 +162,13 @@ out_array(lf_call *c, PyObject *obj, PyArrayObject *like, int typenum, int conti
         (contiguous && !PyArray_IS_C_CONTIGUOUS(arr))) {
         PyErr_Format(PyExc_ValueError, "%s: out must be writeable and aligned%s", c->fname,
                      contiguous ? " and C-contiguous" : "");
+        return NULL;
+    }
+    if (self_overlaps(arr)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: out must not overlap itself (a zero or overlapping stride), so that "
+                     "each gradient element has its own memory",
+                     c->fname);
         return NULL;
     }
     if (touches_inputs(c, arr, i)) {
@@ -356,7 +398,7 @@ PyObject *
 lf_result(lf_call *c, double value)
 {
     PyObject *loss = NULL, *grads = NULL, *hess = NULL, *res = NULL;
-    if (lf_fold(c) < 0) {
+    if (c->interrupt[0] != NULL || lf_fold(c) < 0) { /* an interrupted kernel's result */
         return NULL;
     }
     if (c->want & WANT_LOSS) {

@@ -153,6 +153,25 @@ lf_broadcast(lf_call *c, int n, PyArrayObject *const *arrs, const char *const *n
             shape[d] = m;
         }
     }
+    /* zero-stride views make any shape cheap to ask for: its element count
+     * (the work, and the size of a "none" loss) must fit in a size, in bytes
+     * of a double, and as NumPy counts it (the nonzero dimensions: NumPy
+     * refuses a (0, 2**31, 2**31) array of float64 too) */
+    npy_intp count = (npy_intp)sizeof(double);
+    for (int d = 0; d < out; d++) {
+        if (shape[d] != 0 &&
+            lf_size_mul(c, count, shape[d], &count, "the element count of the broadcast shape") <
+                0) {
+            char buf[3 * SHAPE_BUF], b[SHAPE_BUF];
+            fmt_shapes(buf, sizeof(buf), n, arrs, names, 0);
+            PyErr_Format(PyExc_ValueError,
+                         "%s: %s broadcast to %s, whose element count does not fit in a %d-bit "
+                         "size (in bytes of float64, as NumPy counts an array's size)",
+                         c->fname, buf, lf_fmt_shape(b, sizeof(b), out, shape),
+                         (int)(8 * sizeof(npy_intp)));
+            return -1;
+        }
+    }
     *nd = out;
     return 0;
 }

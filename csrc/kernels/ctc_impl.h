@@ -62,6 +62,9 @@ FN(ctc_alpha)(const lf_ctc *a, ptrdiff_t b, T *la)
         LA(0, 1) = LP(0, b, PRIME(1));
     }
     for (ptrdiff_t t = 1; t < il; t++) {
+        if (lf_checkpoint()) { /* a long lattice answers Ctrl-C; the result is discarded */
+            return (T)0;
+        }
         for (ptrdiff_t s = 0; s < L; s++) {
             const int64_t cp = PRIME(s);
             const T la2 = s > 0 ? LA(t - 1, s - 1) : neginf;
@@ -130,6 +133,9 @@ FN(ctc_grad)(const lf_ctc *a, ptrdiff_t b, const T *la, T *lb, T nll, T gr)
         G(il - 1, b, cp) = LA(il - 1, L - 2) + LB(il - 1, L - 2);
     }
     for (ptrdiff_t t = (ptrdiff_t)il - 2; t >= 0; t--) {
+        if (lf_checkpoint()) {
+            return;
+        }
         for (ptrdiff_t s = L - 1; s >= 0; s--) {
             const int64_t cp = PRIME(s);
             const T lb2 = s < L - 1 ? LB(t + 1, s + 1) : neginf;

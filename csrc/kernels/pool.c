@@ -20,14 +20,86 @@
 #endif
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "atomics.h"
 #include "pool.h"
+
+#if defined(__GNUC__)
+#define LF_TLS __thread
+#elif defined(_MSC_VER)
+#define LF_TLS __declspec(thread)
+#else
+#define LF_TLS /* no thread-local storage: one interruptible call at a time */
+#endif
+
+/* ---- interruption ------------------------------------------------------- */
+
+/* Per thread: the calling thread's poll (NULL on workers and outside a call),
+ * when it last ran, whether it asked to stop, and the stop flag of the job
+ * this thread is working on (shared by the job's threads). */
+static LF_TLS lf_poll_fn tls_poll;
+static LF_TLS void *tls_poll_ctx;
+static LF_TLS double tls_last_poll;
+static LF_TLS int tls_interrupted;
+static LF_TLS int *tls_stop;
+
+static double
+now_ms(void)
+{
+#if defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+#else
+    return 1e3 * (double)clock() / CLOCKS_PER_SEC;
+#endif
+}
+
+void
+lf_interrupt_begin(lf_poll_fn poll, void *ctx)
+{
+    tls_poll = poll;
+    tls_poll_ctx = ctx;
+    tls_last_poll = now_ms();
+    tls_interrupted = 0;
+    tls_stop = NULL;
+}
+
+int
+lf_interrupt_end(void)
+{
+    const int stopped = tls_interrupted;
+    tls_poll = NULL;
+    tls_poll_ctx = NULL;
+    tls_interrupted = 0;
+    tls_stop = NULL;
+    return stopped;
+}
+
+int
+lf_checkpoint(void)
+{
+    if (tls_poll != NULL && !tls_interrupted) {
+        const double t = now_ms();
+        if (t - tls_last_poll >= LF_POLL_MS) {
+            tls_last_poll = t;
+            if (tls_poll(tls_poll_ctx)) {
+                tls_interrupted = 1;
+                if (tls_stop != NULL) {
+                    LF_ATOMIC_STORE(tls_stop, 1);
+                }
+            }
+        }
+    }
+    return tls_interrupted || (tls_stop != NULL && LF_ATOMIC_LOAD(tls_stop));
+}
 
 #if defined(__GNUC__) && !defined(_WIN32)
 #define LF_THREADS 1
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 #else
 #define LF_THREADS 0
@@ -89,7 +161,7 @@ static double
 serial_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units)
 {
     lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t u = 0; u < units; u++) {
+    for (ptrdiff_t u = 0; u < units && !lf_checkpoint(); u++) {
         lf_ksum_add(&total, fn(ctx, u));
     }
     return lf_ksum_value(&total);
@@ -108,6 +180,7 @@ typedef struct {
     double *partials;     /* partials[u - first] */
     ptrdiff_t next;       /* next unit to take (atomic) */
     int helpers;          /* workers with an id below this take part */
+    int stop;             /* set (atomic) when the call is interrupted */
 } job_t;
 
 static double partials[LF_BATCH];
@@ -134,22 +207,33 @@ cpu_relax(void)
 #endif
 }
 
+/* Takes units until none is left or the job is stopped (the calling thread
+ * polls for interruption before each of its units: lf_checkpoint). */
 static void
 run_units(job_t *j)
 {
+    int *const outer = tls_stop;
+    tls_stop = &j->stop;
     for (;;) {
+        if (lf_checkpoint()) {
+            break;
+        }
         ptrdiff_t u = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (u >= j->end) {
-            return;
+            break;
         }
         j->partials[u - j->first] = j->fn(j->ctx, u);
     }
+    tls_stop = outer;
 }
 
 static void *
 worker(void *arg)
 {
     const int id = (int)(ptrdiff_t)arg;
+    sigset_t all;
+    sigfillset(&all); /* signals go to the program's own threads, never a worker */
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     /* the generation when this worker was created: its first job is the next */
     pthread_mutex_lock(&pool_mu);
     unsigned long seen = start_gen[id];
@@ -243,7 +327,25 @@ run_job(job_t *j)
     }
     pthread_mutex_lock(&pool_mu);
     while (busy != 0) {
-        pthread_cond_wait(&done_cv, &pool_mu);
+        if (tls_poll == NULL) {
+            pthread_cond_wait(&done_cv, &pool_mu);
+            continue;
+        }
+        /* the workers' last units may be long: keep answering the poll */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += LF_POLL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&done_cv, &pool_mu, &until);
+        if (busy != 0) {
+            pthread_mutex_unlock(&pool_mu); /* the poll may wait for the GIL */
+            int *const outer = tls_stop;
+            tls_stop = &j->stop;
+            (void)lf_checkpoint();
+            tls_stop = outer;
+            pthread_mutex_lock(&pool_mu);
+        }
     }
     current = NULL;
     pthread_mutex_unlock(&pool_mu);
@@ -267,9 +369,9 @@ lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
     /* batches of LF_BATCH units, their sums added in unit order as they
      * come: the same additions as serial_sum, with no memory to allocate */
     lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t first = 0; first < units; first += LF_BATCH) {
+    for (ptrdiff_t first = 0; first < units && !lf_checkpoint(); first += LF_BATCH) {
         const ptrdiff_t end = units - first < LF_BATCH ? units : first + LF_BATCH;
-        job_t j = {fn, ctx, first, end, partials, first, helpers};
+        job_t j = {fn, ctx, first, end, partials, first, helpers, 0};
         run_job(&j);
         for (ptrdiff_t u = 0; u < end - first; u++) {
             lf_ksum_add(&total, partials[u]);

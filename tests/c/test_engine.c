@@ -11,6 +11,7 @@
  * checks that each instruction-set variant and thread count gives the same
  * bits, or, where documented, results within a few ulp.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, for the interruption test */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -706,6 +707,77 @@ test_variants(void)
     free(buf);
 }
 
+/* ---- interruption: a poll that says stop ends a long pool call early ---- */
+
+#include "kernels/pool.h"
+#include <time.h>
+
+static double
+seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double
+slow_unit(void *ctx, ptrdiff_t u)
+{
+    (void)u;
+    const double until = seconds_now() + *(const double *)ctx;
+    while (seconds_now() < until) {
+    }
+    return 1.0;
+}
+
+static int polls;
+
+static int
+stop_at_first_poll(void *ctx)
+{
+    (void)ctx;
+    polls++;
+    return 1;
+}
+
+static int
+never_stop(void *ctx)
+{
+    (void)ctx;
+    polls++;
+    return 0;
+}
+
+static void
+test_interrupt(int threads)
+{
+    const int before = lf_get_num_threads();
+    lf_set_num_threads(threads);
+    double unit_seconds = 0.002; /* 400 units: 0.8 s of work */
+    const ptrdiff_t units = 400;
+    polls = 0;
+    double t0 = seconds_now();
+    lf_interrupt_begin(stop_at_first_poll, NULL);
+    (void)lf_parallel_sum(slow_unit, &unit_seconds, units, (ptrdiff_t)1 << 30);
+    const int stopped = lf_interrupt_end();
+    const double took = seconds_now() - t0;
+    CHECK(stopped == 1 && polls == 1, "%d threads: stopped %d after %d polls", threads, stopped,
+          polls);
+    CHECK(took < 0.3, "%d threads: the interrupted call took %.3f s", threads, took);
+    /* a poll that never stops: the whole sum, the poll asked about every 50 ms */
+    polls = 0;
+    t0 = seconds_now();
+    lf_interrupt_begin(never_stop, NULL);
+    const double sum = lf_parallel_sum(slow_unit, &unit_seconds, units, (ptrdiff_t)1 << 30);
+    CHECK(lf_interrupt_end() == 0 && sum == (double)units, "%d threads: sum %g of %td units",
+          threads, sum, units);
+    CHECK(polls >= 1, "%d threads: %d polls in %.3f s", threads, polls, seconds_now() - t0);
+    /* and no poll at all outside lf_interrupt_begin / end */
+    CHECK(lf_parallel_sum(slow_unit, &unit_seconds, 8, (ptrdiff_t)1 << 30) == 8.0 && !lf_checkpoint(),
+          "a call outside begin / end was stopped");
+    lf_set_num_threads(before);
+}
+
 int
 main(void)
 {
@@ -734,6 +806,8 @@ main(void)
     test_linear_tiles(9, 40, 0.1);
     test_linear_tiles(70, 300, 0.2); /* several units of rows for the threads */
     test_variants();
+    test_interrupt(1);
+    test_interrupt(2);
     printf("test_engine: %d checks, %d failures\n", checks, failures);
     return failures != 0;
 }
