@@ -42,10 +42,10 @@ def reduced_run(train_mlp, tmp_path_factory):
     return results, stdout.getvalue(), out_dir
 
 
-def test_datasets_are_river_s():
+def test_datasets_are_river_s(train_mlp):
     """The loader reads river's files as river's own dataset classes do (the oracle)."""
     datasets = pytest.importorskip("river.datasets")
-    load = runpy.run_path(str(EXAMPLES / "_datasets.py"))
+    load = train_mlp
     X, Y = load["load_yeast"]()
     assert X.shape == (2417, 103) and Y.shape == (2417, 14)
     rows = list(datasets.Yeast())
@@ -101,7 +101,7 @@ def test_train_mlp_learns(train_mlp, reduced_run):
     from sklearn.metrics import label_ranking_average_precision_score, label_ranking_loss
 
     results = reduced_run[0]
-    load = runpy.run_path(str(EXAMPLES / "_datasets.py"))
+    load = train_mlp
     _, Y = load["load_yeast"]()
     Y = Y[:N_SAMPLES]
     frequency = np.broadcast_to(Y.mean(0), Y.shape)
