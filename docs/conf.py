@@ -80,7 +80,7 @@ doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctes
 
 # -- the example run (docs/_ext/example_run.py) -----------------------------
 example_run_script = str(DOCS.parent / "examples" / "train_mlp.py")
-example_run_args = ["--epochs", "30", "--seed", "0"]
+example_run_args = ["--quick", "--seed", "0"]
 
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

@@ -887,4 +887,5 @@ _METRICS: dict[str, Callable[[Callable[..., Any], dict[str, Any]], Any]] = {
     "label_ranking_average_precision_score": _m_ranking,
     "coverage_error": _m_ranking,
     "label_ranking_loss": _m_ranking,
+    "one_error": _m_ranking,
 }

@@ -15,7 +15,8 @@ integer indices in ``[0, C)``.  Accuracies over nothing (an empty batch) are
 :func:`f1_score`, :func:`average_precision_score`,
 :func:`label_ranking_average_precision_score`, :func:`coverage_error` and
 :func:`label_ranking_loss` keep the signatures, defaults and numbers of their
-``sklearn.metrics`` namesakes (scikit-learn 1.9).  Targets are either 1-D class
+``sklearn.metrics`` namesakes (scikit-learn 1.9); :func:`one_error`, which
+scikit-learn lacks, follows their conventions.  Targets are either 1-D class
 labels (binary or multiclass) or 2-D label-indicator arrays of 0/1 values of
 shape ``(n_samples, n_labels)``.  As in scikit-learn, a 2-D array with a single
 column is a *column vector*: it is read as 1-D labels, so with one label
@@ -59,6 +60,7 @@ __all__ = [
     "label_ranking_loss",
     "multiclass_predictions",
     "multilabel_predictions",
+    "one_error",
     "one_hot",
     "precision_score",
     "recall_score",
@@ -1271,9 +1273,37 @@ def _ranking_inputs(
     return Y, S, _sample_weight(sample_weight, Y.shape[0], fn)
 
 
+def _per_sample_mean(
+    rows: "object", fn: str, y_true: "ArrayLike", y_score: "ArrayLike",
+    sample_weight: "ArrayLike | None",
+) -> float:
+    """The (weighted) mean over samples of ``rows(Y, S)``: every per-sample ranking metric."""
+    Y, S, w = _ranking_inputs(y_true, y_score, sample_weight, fn)
+    return _weighted_mean(rows(Y, S), w, fn)  # type: ignore[operator]
+
+
+def _ranking_doc(head: str, y_true: str, returns: str, examples: str) -> str:
+    """The docstring of a per-sample ranking metric: their parameters are the same."""
+    indent = "\n        "
+    return (
+        f"{head}\n    Parameters\n    ----------\n"
+        f"    y_true : array_like, shape (n_samples, n_labels){indent}"
+        f"{indent.join(y_true.splitlines())}\n"
+        "    y_score : array_like, shape (n_samples, n_labels)\n        Scores; no NaN.\n"
+        "    sample_weight : array_like, shape (n_samples,), default None\n\n"
+        f"    Returns\n    -------\n    float\n        {returns}\n\n"
+        f"    Examples\n    --------{examples}    "
+    )
+
+
 def label_ranking_average_precision_score(
     y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
+    return _per_sample_mean(_lrap_rows, "label_ranking_average_precision_score", y_true, y_score,
+                            sample_weight)
+
+
+label_ranking_average_precision_score.__doc__ = _ranking_doc(
     r"""Label ranking average precision (LRAP), as scikit-learn's.
 
     .. math::
@@ -1284,29 +1314,15 @@ def label_ranking_average_precision_score(
     with :math:`Y_n` the true labels of sample ``n``.  Ties count against the
     true label (a rank is the number of labels scored *at least* as high).
     A sample whose labels are all true or all false scores 1.
-
-    Parameters
-    ----------
-    y_true : array_like, shape (n_samples, n_labels)
-        0/1 label indicators (a single column is allowed; it scores 1).
-    y_score : array_like, shape (n_samples, n_labels)
-        Scores; no NaN.
-    sample_weight : array_like, shape (n_samples,), default None
-
-    Returns
-    -------
-    float
-        In (0, 1]; higher is better.
-
-    Examples
-    --------
+""",
+    y_true="""0/1 label indicators (a single column is allowed; it scores 1).""",
+    returns="In (0, 1]; higher is better.",
+    examples="""
     >>> label_ranking_average_precision_score([[1, 0, 0], [0, 0, 1]],
     ...                                       [[0.75, 0.5, 1], [1, 0.2, 0.1]])
     0.41666666666666663
-    """
-    fn = "label_ranking_average_precision_score"
-    Y, S, w = _ranking_inputs(y_true, y_score, sample_weight, fn)
-    return _weighted_mean(_lrap_rows(Y, S), w, fn)
+""",
+)
 
 
 def _lrap_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
@@ -1324,6 +1340,11 @@ def _lrap_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]"
 def coverage_error(
     y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
+    return _per_sample_mean(_coverage_rows, "coverage_error", y_true, y_score,
+                            sample_weight)
+
+
+coverage_error.__doc__ = _ranking_doc(
     r"""Coverage error, as ``sklearn.metrics.coverage_error``.
 
     .. math::
@@ -1333,29 +1354,15 @@ def coverage_error(
     how far down the ranking one must go to cover every true label (ties
     count fully); a sample with no true label contributes 0.  The best value is
     the mean number of true labels per sample.
-
-    Parameters
-    ----------
-    y_true : array_like, shape (n_samples, n_labels)
-        0/1 label indicators.  scikit-learn refuses a single column; here it
-        gives the natural value (the fraction of samples whose label is true).
-    y_score : array_like, shape (n_samples, n_labels)
-        Scores; no NaN.
-    sample_weight : array_like, shape (n_samples,), default None
-
-    Returns
-    -------
-    float
-        In [0, n_labels]; lower is better.
-
-    Examples
-    --------
+""",
+    y_true="""0/1 label indicators.  scikit-learn refuses a single column; here it
+gives the natural value (the fraction of samples whose label is true).""",
+    returns="In [0, n_labels]; lower is better.",
+    examples="""
     >>> coverage_error([[1, 0, 0], [0, 1, 1]], [[1, 0, 0], [0, 1, 1]])
     1.5
-    """
-    fn = "coverage_error"
-    Y, S, w = _ranking_inputs(y_true, y_score, sample_weight, fn)
-    return _weighted_mean(_coverage_rows(Y, S), w, fn)
+""",
+)
 
 
 def _coverage_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "np.ndarray":
@@ -1368,6 +1375,11 @@ def _coverage_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "np.ndarray":
 def label_ranking_loss(
     y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
 ) -> float:
+    return _per_sample_mean(_ranking_loss_rows, "label_ranking_loss", y_true, y_score,
+                            sample_weight)
+
+
+label_ranking_loss.__doc__ = _ranking_doc(
     r"""Ranking loss, as ``sklearn.metrics.label_ranking_loss``.
 
     .. math::
@@ -1376,29 +1388,15 @@ def label_ranking_loss(
 
     the fraction of (true, false) label pairs ordered wrongly; ties count as
     wrong.  Samples whose labels are all true or all false contribute 0.
-
-    Parameters
-    ----------
-    y_true : array_like, shape (n_samples, n_labels)
-        0/1 label indicators.  scikit-learn refuses a single column; here it
-        gives the natural value 0 (no pair to order).
-    y_score : array_like, shape (n_samples, n_labels)
-        Scores; no NaN.
-    sample_weight : array_like, shape (n_samples,), default None
-
-    Returns
-    -------
-    float
-        In [0, 1]; lower is better.
-
-    Examples
-    --------
+""",
+    y_true="""0/1 label indicators.  scikit-learn refuses a single column; here it
+gives the natural value 0 (no pair to order).""",
+    returns="In [0, 1]; lower is better.",
+    examples="""
     >>> label_ranking_loss([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
     0.75
-    """
-    fn = "label_ranking_loss"
-    Y, S, w = _ranking_inputs(y_true, y_score, sample_weight, fn)
-    return _weighted_mean(_ranking_loss_rows(Y, S), w, fn)
+""",
+)
 
 
 def _ranking_loss_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
@@ -1412,6 +1410,42 @@ def _ranking_loss_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.f
     n_true = np.count_nonzero(Y, axis=1)
     pairs = n_true * (Y.shape[1] - n_true)
     return np.divide(wrong_pairs, pairs, out=np.zeros(Y.shape[0]), where=pairs != 0)
+
+
+def one_error(
+    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+) -> float:
+    return _per_sample_mean(_one_error_rows, "one_error", y_true, y_score,
+                            sample_weight)
+
+
+one_error.__doc__ = _ranking_doc(
+    r"""One-error: how often the top-ranked label is not a true label.
+
+    .. math::
+        \mathrm{OE} = \frac{1}{\sum_n w_n}\sum_n w_n\,
+            \big[\{k : s_{n,k} = \max_j s_{n,j}\} \not\subseteq Y_n\big]
+
+    with :math:`Y_n` the true labels of sample ``n`` (Schapire & Singer, 2000;
+    the multi-label tables of Zhang & Zhou report it).  Ties count against the
+    sample, as in :func:`label_ranking_loss`: when several labels share the
+    highest score, the sample is right only if all of them are true.  A sample
+    with no true label is always wrong (its top label cannot be true).
+""",
+    y_true="""0/1 label indicators.""",
+    returns="In [0, 1]; lower is better.",
+    examples="""
+    >>> one_error([[1, 0, 0], [0, 1, 1], [1, 1, 0], [1, 0, 1]],
+    ...           [[0.9, 0.5, 0.1], [0.8, 0.1, 0.2], [0.7, 0.7, 0.1], [0.4, 0.4, 0.4]])
+    0.5
+""",
+)
+
+
+def _one_error_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
+    """Per-sample one-error (see :func:`one_error`): 1 if a top-scored label is false."""
+    top = S == S.max(axis=1, keepdims=True)
+    return np.any(top & ~Y, axis=1).astype(np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -1671,10 +1705,11 @@ class MultilabelConfusion:
 class RankingStats:
     r"""Streaming sums of the per-sample ranking metrics.
 
-    :func:`label_ranking_average_precision_score`, :func:`coverage_error` and
-    :func:`label_ranking_loss` are weighted means of per-sample values, so a
-    state of weighted sums and the weight total is enough: :meth:`update` adds
-    a batch, :meth:`merge` adds another state, :meth:`compute` (and the three
+    :func:`label_ranking_average_precision_score`, :func:`coverage_error`,
+    :func:`label_ranking_loss` and :func:`one_error` are weighted means of
+    per-sample values, so a state of weighted sums and the weight total is
+    enough: :meth:`update` adds
+    a batch, :meth:`merge` adds another state, :meth:`compute` (and the four
     methods) give the numbers of the functions on the concatenated batches.
     Batches either all pass ``sample_weight`` or all omit it.
 
@@ -1706,6 +1741,7 @@ class RankingStats:
         "label_ranking_average_precision_score": _lrap_rows,
         "coverage_error": _coverage_rows,
         "label_ranking_loss": _ranking_loss_rows,
+        "one_error": _one_error_rows,
     }
 
     def __init__(self) -> None:
@@ -1771,8 +1807,12 @@ class RankingStats:
         """:func:`label_ranking_loss` of everything added."""
         return self._mean("label_ranking_loss")
 
+    def one_error(self) -> float:
+        """:func:`one_error` of everything added."""
+        return self._mean("one_error")
+
     def compute(self) -> "dict[str, float]":
-        """The three metrics as a dict keyed by the function names."""
+        """The four metrics as a dict keyed by the function names."""
         return {name: self._mean(name) for name in self._ROWS}
 
 

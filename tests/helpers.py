@@ -257,3 +257,18 @@ def has_position(msg, flat, multi=None):
         pat = r"\D+".join(str(i) for i in multi)
         return re.search(rf"(?<!\d){pat}(?!\d)", msg) is not None
     return False
+
+
+# ---------------------------------------------------------------------------
+# Metric references that scikit-learn lacks
+# ---------------------------------------------------------------------------
+
+
+def one_error_reference(y_true, y_score, sample_weight=None):
+    """One-error by brute force, sample by sample and label by label: a sample is
+    wrong when any label scored at its maximum is not true (ties count against)."""
+    errors = []
+    for t, s in zip(np.asarray(y_true).tolist(), np.asarray(y_score).tolist()):
+        top = max(s)
+        errors.append(float(any(not t[k] for k in range(len(s)) if s[k] == top)))
+    return float(np.average(errors, weights=sample_weight))

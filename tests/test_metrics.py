@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import one_error_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -363,6 +364,7 @@ RANKING = [
     (M.label_ranking_average_precision_score, skm.label_ranking_average_precision_score),
     (M.coverage_error, skm.coverage_error),
     (M.label_ranking_loss, skm.label_ranking_loss),
+    (M.one_error, one_error_reference),  # scikit-learn has none: brute force
 ]
 
 
@@ -405,6 +407,31 @@ def test_ranking_metrics_input_forms():
         for yt in forms(y_true).values():
             assert_same(ours_f(yt, y_score.tolist()), theirs)
             assert_same(ours_f(yt, y_score.astype(np.float32)), theirs)
+
+
+def test_one_error_is_the_error_of_argmax_on_single_label_rows():
+    # scikit-learn's view of it: with one true label per row and no ties, one-error is
+    # the error rate of the top-scored label as a multi-class prediction
+    rng = np.random.default_rng(21)
+    n, n_labels = 200, 7
+    y_true = M.one_hot(rng.integers(0, n_labels, n), n_labels)
+    y_score = rng.standard_normal((n, n_labels)) + 1.5 * y_true
+    w = rng.random(n)
+    for sw in (None, w):
+        expected = 1.0 - skm.accuracy_score(
+            y_true.argmax(1), y_score.argmax(1), sample_weight=sw)
+        assert 0.05 < expected < 0.95  # a case the metric can get wrong either way
+        assert_same(M.one_error(y_true, y_score, sample_weight=sw), expected)
+
+
+def test_one_error_ties_and_empty_rows():
+    y_true = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]])
+    y_score = np.array([[2.0, 2.0, 1.0], [2.0, 2.0, 1.0], [0.1, 0.5, 0.3], [0.0, 0.0, 0.0]])
+    # a tie at the top of true labels only is right; one false label in it is wrong;
+    # a sample with no true label is wrong
+    assert M.one_error(y_true, y_score) == one_error_reference(y_true, y_score) == 0.5
+    np.testing.assert_array_equal(
+        [M.one_error(y_true[i:i + 1], y_score[i:i + 1]) for i in range(4)], [0, 1, 1, 0])
 
 
 def test_ranking_metrics_single_label_sklearn_refuses():

@@ -6,28 +6,34 @@ first ``example-run`` directive of a build runs the script once (with
 ``--out`` inside the builder's output directory) and every directive then
 shows one part of that run::
 
-    .. example-run:: table        the answer table, as a table
-    .. example-run:: conclusion   the conclusion the script prints
-    .. example-run:: figure       the saved figure (directive content = caption)
-    .. example-run:: output       everything the script printed
-    .. example-run:: command      the command that was run
+    .. example-run:: table yeast     the Yeast table: every multi-label loss, the
+                                     published rows (BP-MLL, ML-kNN), the baselines
+    .. example-run:: table segment   the Image Segments table (multi-class)
+    .. example-run:: table dropin    pylossfn's and torch's losses in the same MLP (or
+                                     the script's note when torch is not installed)
+    .. example-run:: conclusion      the answer the script prints
+    .. example-run:: figure          the saved figure (directive content = caption)
+    .. example-run:: output          everything the script printed
+    .. example-run:: command         the command that was run
 
-A failing run, or output that does not have the expected parts, fails the
-build.  Builders that write no pages (``doctest``, ``linkcheck``) do not run
-the script: they get a one-line placeholder instead.  A page that holds the
-directive is re-read on every build, so its numbers are always those of the
-current run.
+A failing run, or output that lacks one of these parts (a section, a table,
+the published rows, the figure, ``results.json`` with both data sets), fails
+the build.  Builders that write no pages (``doctest``, ``linkcheck``) do not
+run the script: they get a one-line placeholder instead.  A page that holds
+the directive is re-read on every build, so its numbers are always those of
+the current run.
 
 Configuration (``conf.py``): ``example_run_script`` (path of the script),
 ``example_run_args`` (extra arguments).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,43 +48,91 @@ logger = logging.getLogger(__name__)
 #: builders that only read the pages: they do not need the run
 NO_RUN_BUILDERS = {"doctest", "linkcheck", "coverage", "dummy"}
 PARTS = ("table", "conclusion", "figure", "output", "command")
+#: the sections the script prints, by the start of their "### " heading
+SECTIONS = {"yeast": "Yeast", "segment": "Image Segments", "dropin": "Drop-in",
+            "answer": "Answer"}
+#: rows the Yeast table must hold: the cited papers' published numbers
+PUBLISHED_ROWS = ("BP-MLL", "ML-kNN")
 
 
 @dataclass
 class Run:
     command: list[str]
     stdout: str
-    table: list[list[str]]  # header row first
+    tables: dict[str, list[list[str]]]  # per section: header row first
+    notes: dict[str, str]  # per section without a table: its text
     conclusion: str
     figure: Path
-    seconds: float
+    results: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _fail(what: str, stdout: str) -> ExtensionError:
+    return ExtensionError(f"example-run: {what} in the output:\n{stdout}")
+
+
+def _sections(stdout: str) -> dict[str, list[str]]:
+    """The lines under each "### " heading, up to the next heading or the "Figure:" line."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in stdout.splitlines():
+        if line.startswith("### "):
+            title = line[4:]
+            key = next((k for k, start in SECTIONS.items() if title.startswith(start)), None)
+            current = found.setdefault(key, []) if key else None
+        elif line.startswith("Figure:"):
+            current = None
+        elif current is not None:
+            current.append(line)
+    return found
+
+
+def _table(lines: list[str], stdout: str, name: str) -> list[list[str]] | None:
+    rows = [ln for ln in lines if ln.startswith("|")]
+    if not rows:
+        return None
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
+    header, rule, body = cells[0], cells[1] if len(cells) > 1 else [], cells[2:]
+    if (not body or not all(set(c) <= {"-", ":"} for c in rule)
+            or any(len(r) != len(header) for r in body)):
+        raise _fail(f"a malformed {name} table", stdout)
+    return [header, *body]
 
 
 def _parse(stdout: str, out_dir: Path) -> Run:
-    lines = stdout.splitlines()
-    table_rows = [ln for ln in lines if ln.startswith("|")]
-    if len(table_rows) < 3:
-        raise ExtensionError(f"example-run: no answer table in the output:\n{stdout}")
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in table_rows]
-    header, rule, body = cells[0], cells[1], cells[2:]
-    if not all(set(c) <= {"-", ":"} for c in rule) or any(len(r) != len(header) for r in body):
-        raise ExtensionError(f"example-run: malformed answer table:\n{stdout}")
-    last_table = max(i for i, ln in enumerate(lines) if ln.startswith("|"))
-    fig_idx = [i for i, ln in enumerate(lines) if ln.startswith("Figure:")]
-    if not fig_idx:
-        raise ExtensionError(f"example-run: the output names no figure:\n{stdout}")
-    conclusion = "\n".join(lines[last_table + 1 : fig_idx[0]]).strip()
+    sections = _sections(stdout)
+    missing = [f'"### {SECTIONS[k]}"' for k in SECTIONS if k not in sections]
+    if missing:
+        raise _fail(f"no section {', '.join(missing)}", stdout)
+    tables, notes = {}, {}
+    for key in ("yeast", "segment", "dropin"):
+        table = _table(sections[key], stdout, key)
+        if table is not None:
+            tables[key] = table
+        elif key == "dropin":  # torch not installed: the script says so instead
+            notes[key] = "\n".join(sections[key]).strip()
+        else:
+            raise _fail(f"no {key} table", stdout)
+    names = [row[0] for row in tables["yeast"][1:]]
+    for paper in PUBLISHED_ROWS:
+        if not any(n.startswith(paper) and n.endswith("published") for n in names):
+            raise _fail(f"no published {paper} row in the Yeast table", stdout)
+    conclusion = "\n".join(sections["answer"]).strip()
     if not conclusion:
-        raise ExtensionError(f"example-run: no conclusion in the output:\n{stdout}")
+        raise _fail("no answer", stdout)
+    if not any(ln.startswith("Figure:") for ln in stdout.splitlines()):
+        raise _fail("no figure named", stdout)
     figure = out_dir / "train_mlp.png"
     if not figure.is_file():
         raise ExtensionError(f"example-run: the run saved no figure at {figure}")
-    # the script prints one "X: ..." line per run, in the table's order: X names the row
-    letters = [ln[0] for ln in lines if len(ln) > 2 and ln[0].isupper() and ln[1:3] == ": "]
-    if len(letters) == len(body):
-        header = ["run", *header]
-        body = [[letter, *row] for letter, row in zip(letters, body)]
-    return Run([], stdout, [header, *body], conclusion, figure, 0.0)
+    results_path = out_dir / "results.json"
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExtensionError(f"example-run: no readable {results_path}: {exc}") from exc
+    if not {"yeast", "segment"} <= set(results):
+        raise ExtensionError(f"example-run: {results_path} lacks yeast or segment")
+    return Run([], stdout, tables, notes, conclusion, figure, results)
 
 
 def get_run(app: Sphinx) -> Run:
@@ -116,7 +170,7 @@ def get_run(app: Sphinx) -> Run:
     return run
 
 
-def _table(rows: list[list[str]]) -> nodes.table:
+def _table_node(rows: list[list[str]]) -> nodes.table:
     header, body = rows[0], rows[1:]
     table = nodes.table(classes=["example-run-table"])
     group = nodes.tgroup(cols=len(header))
@@ -146,12 +200,18 @@ class ExampleRun(SphinxDirective):
     """``.. example-run:: PART``: one part of the example's run (see the module docstring)."""
 
     required_arguments = 1
+    optional_arguments = 1
     has_content = True
 
     def run(self) -> list[nodes.Node]:
         part = self.arguments[0]
         if part not in PARTS:
             raise self.error(f"example-run: unknown part {part!r}; one of {', '.join(PARTS)}")
+        which = self.arguments[1] if len(self.arguments) > 1 else None
+        if (part == "table") != (which is not None) or (
+                which is not None and which not in ("yeast", "segment", "dropin")):
+            raise self.error("example-run: table takes one of yeast, segment, dropin; "
+                             "the other parts take no second argument")
         self.env.example_run_docnames = getattr(  # type: ignore[attr-defined]
             self.env, "example_run_docnames", set()
         ) | {self.env.docname}
@@ -159,7 +219,9 @@ class ExampleRun(SphinxDirective):
             return [nodes.paragraph(text=f"(the {part} of a run of the example, in the HTML pages)")]
         run = get_run(self.env.app)
         if part == "table":
-            return [_table(run.table)]
+            if which in run.notes:
+                return [nodes.paragraph(text=run.notes[which])]
+            return [_table_node(run.tables[which])]
         if part == "conclusion":
             return [nodes.literal_block(run.conclusion, run.conclusion)]
         if part == "output":
