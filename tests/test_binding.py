@@ -1,6 +1,10 @@
 """The binding layer's own promises: options validated when a criterion is
 built (torch's module_db error samples), out= for every gradient, gradients
 of broadcast operands folded back in C, and the validate-only call."""
+import ast
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +107,61 @@ def test_fold_sums_unit_axes():
     torch.nn.functional.gaussian_nll_loss(tx, torch.tensor(t), tv, reduction="sum").backward()
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gv, tv.grad.numpy(), rtol=1e-12)
+
+
+# -- one table: the specs the parser reads, exported (issue 19) ---------------
+
+BINDING_SRC = Path(__file__).resolve().parent.parent / "csrc" / "binding"
+
+
+def test_losses_has_a_row_per_entry_point_in_order_of_the_docstrings():
+    names = [row["name"] for row in _core.LOSSES]
+    assert len(names) == len(set(names))
+    runtime = {n for n in dir(_core) if not n.startswith("_") and callable(getattr(_core, n))}
+    assert runtime - set(names) == {"set_num_threads", "get_num_threads"}
+    for row in _core.LOSSES:
+        protocol = [] if row["plain"] else ["reduction", "want", "grad_output"]
+        args = [a["name"] for a in row["args"]] + protocol
+        out = "[, out]" if row["out"] else ""
+        assert getattr(_core, row["name"]).__doc__ == f"{row['name']}({', '.join(args)}{out})"
+        assert (row["ngrad"] == 0) == row["plain"]
+        assert not (row["plain"] and (row["out"] or row["batchmean"]))
+
+
+def test_losses_rows_match_the_stub_signatures():
+    tree = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
+    stubs = {n.name: [a.arg for a in n.args.posonlyargs + n.args.args]
+             for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for row in _core.LOSSES:
+        tail = ([] if row["plain"] else ["reduction", "want", "grad_output"]) + (
+            ["out"] if row["out"] else [])
+        assert stubs[row["name"]] == [a["name"] for a in row["args"]] + tail, row["name"]
+
+
+def test_losses_rows_describe_what_the_parser_checks():
+    rows = {row["name"]: row for row in _core.LOSSES}
+    ce = rows["cross_entropy"]
+    assert [(a["name"], a["kind"]) for a in ce["args"]] == [
+        ("input", "input"), ("target", "array"), ("weight", "float"),
+        ("ignore_index", "index_option"), ("label_smoothing", "real_option")]
+    assert ce["args"][4]["check"] == "unit" and ce["fname"] == "cross_entropy"
+    assert rows["bce_with_logits"]["fname"] == "binary_cross_entropy_with_logits"
+    assert rows["kl_div"]["batchmean"] and not rows["l1_loss"]["batchmean"]
+    assert [rows[n]["ngrad"] for n in ("mse_loss", "gaussian_nll_loss", "margin_ranking_loss",
+                                       "cosine_embedding_loss", "triplet_margin_loss",
+                                       "softmax")] == [1, 2, 2, 2, 3, 0]
+    # the validate-only call reports the option by the row's name
+    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
+        _core.cross_entropy(None, None, None, -100, 2.0, 1, 0, None)
+
+
+@pytest.mark.skipif(not BINDING_SRC.is_dir(), reason="needs the source tree")
+def test_family_code_reads_named_fields_not_positions():
+    # a parsed argument read back by position (c->v[3].d) reads a bool as a
+    # double when a spec row moves; every argument lands in a named field
+    positional = re.compile(r"->v\[|\bv\[\d+\]\.|->args\[\d+\]|spec->args\[\d+\]")
+    found = [f"{path.name}:{i}: {line.strip()}"
+             for path in sorted(BINDING_SRC.glob("*.c"))
+             for i, line in enumerate(path.read_text().splitlines(), 1)
+             if positional.search(line)]
+    assert found == []
