@@ -2,7 +2,6 @@
 built (torch's module_db error samples), out= for every gradient, gradients
 of broadcast operands folded back in C, and the validate-only call."""
 import ast
-import re
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +110,6 @@ def test_fold_sums_unit_axes():
 
 # -- one table: the specs the parser reads, exported (issue 19) ---------------
 
-BINDING_SRC = Path(__file__).resolve().parent.parent / "csrc" / "binding"
-
-
 def test_losses_has_a_row_per_entry_point_in_order_of_the_docstrings():
     names = [row["name"] for row in _core.LOSSES]
     assert len(names) == len(set(names))
@@ -155,13 +151,46 @@ def test_losses_rows_describe_what_the_parser_checks():
         _core.cross_entropy(None, None, None, -100, 2.0, 1, 0, None)
 
 
-@pytest.mark.skipif(not BINDING_SRC.is_dir(), reason="needs the source tree")
-def test_family_code_reads_named_fields_not_positions():
-    # a parsed argument read back by position (c->v[3].d) reads a bool as a
-    # double when a spec row moves; every argument lands in a named field
-    positional = re.compile(r"->v\[|\bv\[\d+\]\.|->args\[\d+\]|spec->args\[\d+\]")
-    found = [f"{path.name}:{i}: {line.strip()}"
-             for path in sorted(BINDING_SRC.glob("*.c"))
-             for i, line in enumerate(path.read_text().splitlines(), 1)
-             if positional.search(line)]
-    assert found == []
+# -- the tile kernels' own argument checks (binding/linear.c's descriptors) -----
+
+def _lce_args(rows=3, C=4):
+    tile = np.zeros((rows, C))
+    stats = [np.zeros(rows) for _ in range(4)]
+    # tile, c0, C, target, probs, weight, wsum, ignore_index, label_smoothing,
+    # mode (0: the full row), grad, m, s, a, b, lse, rowscale
+    return [tile, 0, C, np.zeros(rows, np.int64), None, None, 1.0, -100, 0.0, 0, 0,
+            *stats, None, None]
+
+
+def test_tile_kernels_check_every_array():
+    args = _lce_args()
+    assert _core._lce_tile(*args) is None
+    for at, bad, exc, what in [
+        (11, np.zeros(3, np.float32), ValueError, "m has the wrong dtype, shape or layout"),
+        (12, np.zeros(2), ValueError, "s has the wrong dtype, shape or layout"),
+        (3, [0, 1, 2], TypeError, "target must be an ndarray"),
+        (13, np.zeros(6)[::2], ValueError, "a has the wrong dtype, shape or layout"),
+        (5, np.ones(3), ValueError, "weight has the wrong dtype, shape or layout"),
+    ]:
+        call = list(args)
+        call[at] = bad
+        with pytest.raises(exc, match=f"_lce_tile: {what}"):
+            _core._lce_tile(*call)
+    read_only = np.zeros(3)
+    read_only.flags.writeable = False
+    call = list(args)
+    call[14] = read_only
+    with pytest.raises(ValueError, match="_lce_tile: b has the wrong dtype"):
+        _core._lce_tile(*call)
+    # the gradient mode needs lse
+    call = list(args)
+    call[9], call[10] = 2, 1
+    call[16] = np.ones(3)
+    with pytest.raises(TypeError, match="_lce_tile: lse must be an ndarray"):
+        _core._lce_tile(*call)
+    pos = np.zeros((3, 2), np.int64)
+    lbce = [np.zeros((3, 4)), 0, 4, pos, None, np.zeros(3), None, None, None, 0]
+    assert _core._lbce_tile(*lbce) is None
+    lbce[3] = np.zeros((3, 4), np.int64)[:, ::2]
+    with pytest.raises(ValueError, match="_lbce_tile: pos has the wrong dtype, shape or layout"):
+        _core._lbce_tile(*lbce)
