@@ -879,25 +879,38 @@ FN(trip_cos_coef_grad)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdi
 #undef LF_TRIP_UNIT
 #undef LF_TRIP_STEP
 
+/* FN(distance_grad) or FN(distance_hess). */
+typedef void (*FN(pair_fn))(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
+                            ptrdiff_t n, double k, double *gi, double *gj);
+
+/* rows[0..3 D) = the three rows (anchor, positive, negative) of f summed
+ * over the hinge's pairs, each weighted as the row's loss weighs it. */
+static void
+FN(trip_pairs)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
+               FN(pair_fn) f, double *rows)
+{
+    const ptrdiff_t D = ctx->a->D;
+    for (ptrdiff_t d = 0; d < 3 * D; d++) {
+        rows[d] = 0.0;
+    }
+    f(ctx, &r->dp, 0, 1, n, g, rows, rows + D);
+    f(ctx, &r->dn, 0, 2, n, -g * r->w_neg, rows, rows + 2 * D);
+    if (ctx->swap) {
+        f(ctx, &r->ds, 1, 2, n, -g * r->w_swap, rows + D, rows + 2 * D);
+    }
+}
+
 /* Any distance's gradient rows, summed in work (3 D doubles) first. */
 static void
 FN(trip_general_grad)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
                       double *work)
 {
     const lf_rows *a = ctx->a;
-    double *ga = work, *gp = work + a->D, *gn = work + 2 * a->D;
-    for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-        work[d] = 0.0;
-    }
-    FN(distance_grad)(ctx, &r->dp, 0, 1, n, g, ga, gp);
-    FN(distance_grad)(ctx, &r->dn, 0, 2, n, -g * r->w_neg, ga, gn);
-    if (ctx->swap) {
-        FN(distance_grad)(ctx, &r->ds, 1, 2, n, -g * r->w_swap, gp, gn);
-    }
+    FN(trip_pairs)(ctx, n, r, g, FN(distance_grad), work);
     for (ptrdiff_t d = 0; d < a->D; d++) {
-        RGRAD(0, n, d) = (T)ga[d];
-        RGRAD(1, n, d) = (T)gp[d];
-        RGRAD(2, n, d) = (T)gn[d];
+        RGRAD(0, n, d) = (T)work[d];
+        RGRAD(1, n, d) = (T)work[a->D + d];
+        RGRAD(2, n, d) = (T)work[2 * a->D + d];
     }
 }
 
@@ -907,15 +920,8 @@ FN(trip_hess)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, doubl
               double *work)
 {
     const lf_rows *a = ctx->a;
-    double *ha = work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
-    for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-        ha[d] = 0.0;
-    }
-    FN(distance_hess)(ctx, &r->dp, 0, 1, n, g, ha, hp);
-    FN(distance_hess)(ctx, &r->dn, 0, 2, n, -g * r->w_neg, ha, hn);
-    if (ctx->swap) {
-        FN(distance_hess)(ctx, &r->ds, 1, 2, n, -g * r->w_swap, hp, hn);
-    }
+    double *ha = work + 3 * a->D;
+    FN(trip_pairs)(ctx, n, r, g, FN(distance_hess), ha);
     for (int q = 0; q < 3; q++) {
         for (ptrdiff_t d = 0; d < a->D; d++) {
             *(T *)(a->hess[q] + n * a->g_n[q] + d * a->g_d[q]) = (T)ha[q * a->D + d];
