@@ -961,14 +961,11 @@ FN(triplet_row)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
     return (double)l;
 }
 
+/* Rows [start, start + count): the sum of their losses (eight accumulators). */
 static double
-FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+FN(triplet_rows)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, double *work)
 {
-    const FN(triplet_ctx) *tc = vc;
-    const FN(rows_ctx) *ctx = &tc->c;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double stack_work[LF_TRIPLET_STACK];
-    double *work = tc->par ? stack_work : tc->work;
     FN(trip_plan) plan;
     plan.contig = FN(rows_contig)(ctx->a, 3);
     plan.l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
@@ -977,6 +974,26 @@ FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         acc[n & 7] += FN(triplet_row)(ctx, &plan, n, work);
     }
     return FN(sum8)(acc);
+}
+
+/* The same for a block on the pool, its work rows on its own stack. */
+static LF_NOINLINE double
+FN(triplet_rows_stack)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
+{
+    double stack_work[LF_TRIPLET_STACK];
+    return FN(triplet_rows)(ctx, start, count, stack_work);
+}
+
+/* Only a gradient uses work (the general path, the Hessian), so a loss
+ * alone reserves no stack. */
+static double
+FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(triplet_ctx) *tc = vc;
+    if (tc->par && tc->c.a->grad[0] != NULL) {
+        return FN(triplet_rows_stack)(&tc->c, start, count);
+    }
+    return FN(triplet_rows)(&tc->c, start, count, tc->work);
 }
 
 static double
