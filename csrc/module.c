@@ -11,8 +11,8 @@
 #endif
 
 static PyMethodDef core_methods[] = {
-#define LF_METHOD_ROW(name, doc) \
-    {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL, doc},
+/* docstrings from the specs (lf_docstrings, at init) */
+#define LF_METHOD_ROW(name) {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL, NULL},
     LF_METHODS(LF_METHOD_ROW)
 #undef LF_METHOD_ROW
 #define LF_ENGINE_ROW(name, pyname, flags, doc) \
@@ -41,6 +41,11 @@ core_exec(PyObject *mod)
     if (PyModule_AddIntConstant(mod, "WANT_LOSS", WANT_LOSS) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_GRAD", WANT_GRAD) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0) {
+        return -1;
+    }
+    PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */
+    if (losses == NULL || PyModule_AddObject(mod, "LOSSES", losses) < 0) {
+        Py_XDECREF(losses);
         return -1;
     }
     /* the thread whose long calls answer Ctrl-C (binding.h, lf_listen) */
@@ -108,5 +113,9 @@ static struct PyModuleDef core_module = {
 PyMODINIT_FUNC
 PyInit__core(void)
 {
+    /* before the functions are made from the table (PyModule_FromDefAndSpec) */
+    if (lf_docstrings(core_methods) < 0) {
+        return NULL;
+    }
     return PyModuleDef_Init(&core_module);
 }

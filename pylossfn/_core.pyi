@@ -12,7 +12,7 @@ takes ``out``, a buffer for the gradient (a tuple of buffers for several).
 ``want = 0`` checks the options only (the arrays may be None) and returns
 None: the classes make that call when they are built.
 """
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +20,25 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
+
+class _ArgRow(TypedDict):
+    name: str  # also the field of the family's parameter struct in the C binding
+    kind: str  # input, real, float, index, array; real_option, real_or_none_option,
+    #            index_option, bool_option, long_option
+    check: str  # none, finite, finite_ge0, ..., int64, distance, float32_or_float64 ...
+    what: str | None  # the end of "must be ..." in its error message (or its format)
+
+class _LossRow(TypedDict):
+    name: str  # the entry point of _core
+    fname: str  # the name in its messages (torch's)
+    args: tuple[_ArgRow, ...]  # in order, before reduction, want, grad_output[, out]
+    out: bool  # takes a trailing `out`
+    batchmean: bool  # reduction 3 allowed
+    plain: bool  # no reduction / want / grad_output (activations, distances)
+    ngrad: int  # gradients it returns (0 when plain)
+
+# One row per loss entry point, generated from the specs the parser reads.
+LOSSES: tuple[_LossRow, ...]
 
 _Result = Any
 _Float = NDArray[np.floating[Any]]

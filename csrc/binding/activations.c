@@ -6,18 +6,25 @@
 
 enum { PLAIN = 0, LOG = 1 };
 
-static const lf_spec sigmoid_spec = {"sigmoid", 1, LF_PLAIN, {{"input", A_INPUT, C_NONE, NULL}}};
-static const lf_spec logsigmoid_spec = {
-    "logsigmoid", 1, LF_PLAIN, {{"input", A_INPUT, C_NONE, NULL}}};
+typedef struct {
+    PyArrayObject *input;
+    long dim;
+} activation_params;
 
-#define SOFTMAX_ARGS {"input", A_INPUT, C_NONE, NULL}, {"dim", O_LONG, C_NONE, NULL}
-static const lf_spec softmax_spec = {"softmax", 2, LF_PLAIN, {SOFTMAX_ARGS}};
-static const lf_spec log_softmax_spec = {"log_softmax", 2, LF_PLAIN, {SOFTMAX_ARGS}};
+#define INPUT LF_ARRAY(activation_params, input, A_INPUT, C_NONE)
+#define SIZE sizeof(activation_params)
+static const lf_spec sigmoid_spec = {"sigmoid", SIZE, LF_PLAIN, 0, {INPUT}};
+static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN, 0, {INPUT}};
+
+#define SOFTMAX_ARGS INPUT, LF_LONG(activation_params, dim, C_NONE, NULL)
+static const lf_spec softmax_spec = {"softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
+static const lf_spec log_softmax_spec = {"log_softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
 
 static PyObject *
 sigmoid(lf_call *c, int log)
 {
-    PyArrayObject *x = c->v[0].a;
+    const activation_params *p = c->params;
+    PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     lf_elementwise ew;
     PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(x), c->typenum, 0));
@@ -38,7 +45,8 @@ sigmoid(lf_call *c, int log)
 static int
 softmax_view(lf_call *c, int dim, lf_classes *a)
 {
-    PyArrayObject *x = c->v[0].a;
+    activation_params *p = c->params;
+    PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     npy_intp stride_n = 0, stride_s = 0;
     a->N = a->C = a->S = 1;
@@ -60,16 +68,17 @@ softmax_view(lf_call *c, int dim, lf_classes *a)
     a->in_n = stride_n;
     a->in_c = nd > 0 ? PyArray_STRIDE(x, dim) : 0;
     a->in_s = stride_s;
-    c->v[0].a = x;
+    p->input = x;
     return 0;
 }
 
 static PyObject *
 softmax(lf_call *c, int log)
 {
-    const int nd = PyArray_NDIM(c->v[0].a);
+    const activation_params *p = c->params;
+    const int nd = PyArray_NDIM(p->input);
     const int rank = nd > 0 ? nd : 1; /* a 0-d input is one class */
-    long dim = c->v[1].l;
+    long dim = p->dim;
     lf_classes a;
     memset(&a, 0, sizeof(a));
     if (dim < -rank || dim >= rank) {
@@ -82,7 +91,7 @@ softmax(lf_call *c, int log)
     if (softmax_view(c, (int)dim, &a) < 0) {
         return NULL;
     }
-    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(c->v[0].a), c->typenum, 0));
+    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(p->input), c->typenum, 0));
     if (out == NULL) {
         return NULL;
     }
@@ -90,12 +99,12 @@ softmax(lf_call *c, int log)
     a.g_s = PyArray_ITEMSIZE(out);
     a.g_c = a.S * a.g_s;
     a.g_n = a.C * a.g_c;
-    LF_RUN_VOID(c, PyArray_SIZE(c->v[0].a), lf_softmax, &a, log);
+    LF_RUN_VOID(c, PyArray_SIZE(p->input), lf_softmax, &a, log);
     Py_INCREF(out);
     return (PyObject *)out;
 }
 
-LF_DEFINE(sigmoid, sigmoid_spec, sigmoid, PLAIN)
-LF_DEFINE(logsigmoid, logsigmoid_spec, sigmoid, LOG)
-LF_DEFINE(softmax, softmax_spec, softmax, PLAIN)
-LF_DEFINE(log_softmax, log_softmax_spec, softmax, LOG)
+LF_DEFINE(sigmoid, activation_params, sigmoid_spec, sigmoid, PLAIN)
+LF_DEFINE(logsigmoid, activation_params, logsigmoid_spec, sigmoid, LOG)
+LF_DEFINE(softmax, activation_params, softmax_spec, softmax, PLAIN)
+LF_DEFINE(log_softmax, activation_params, log_softmax_spec, softmax, LOG)

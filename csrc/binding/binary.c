@@ -4,15 +4,18 @@
  */
 #include "binding.h"
 
-static const lf_spec bce_spec = {
-    "binary_cross_entropy", 3, LF_OUT,
-    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_REAL, C_NONE, NULL},
-     {"weight", A_FLOAT, C_NONE, NULL}}};
+typedef struct {
+    PyArrayObject *input, *target, *weight, *pos_weight;
+} binary_params;
 
-static const lf_spec bce_logits_spec = {
-    "binary_cross_entropy_with_logits", 4, LF_OUT,
-    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_REAL, C_NONE, NULL},
-     {"weight", A_FLOAT, C_NONE, NULL}, {"pos_weight", A_FLOAT, C_NONE, NULL}}};
+#define ARRAY(field, kind) LF_ARRAY(binary_params, field, kind, C_NONE)
+#define BINARY_ARGS ARRAY(input, A_INPUT), ARRAY(target, A_REAL), ARRAY(weight, A_FLOAT)
+
+static const lf_spec bce_spec = {
+    "binary_cross_entropy", sizeof(binary_params), LF_OUT, 1, {BINARY_ARGS}};
+static const lf_spec bce_logits_spec = {"binary_cross_entropy_with_logits",
+                                        sizeof(binary_params), LF_OUT, 1,
+                                        {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT)}};
 
 /* An optional operand that broadcasts to the input (weights). */
 static int
@@ -56,24 +59,25 @@ bce_run(lf_call *c, const lf_elementwise *ew, npy_intp n, double *sum, lf_error 
 static PyObject *
 binary(lf_call *c, int logits)
 {
-    PyArrayObject *x = c->v[0].a;
+    binary_params *p = c->params;
+    PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     const npy_intp *dims = PyArray_DIMS(x), n = PyArray_SIZE(x);
     lf_elementwise ew;
-    if (lf_require_shape_of(c, c->v[1].a, x, "target") < 0) {
+    if (lf_require_shape_of(c, p->target, x, "target") < 0) {
         return NULL;
     }
     lf_ew_init(&ew, nd, dims);
-    if (ew_broadcast(c, &ew, LF_EW_WEIGHT, c->v[2].a, "weight") < 0 ||
-        (logits && ew_broadcast(c, &ew, LF_EW_POS_WEIGHT, c->v[3].a, "pos_weight") < 0) ||
+    if (ew_broadcast(c, &ew, LF_EW_WEIGHT, p->weight, "weight") < 0 ||
+        (logits && ew_broadcast(c, &ew, LF_EW_POS_WEIGHT, p->pos_weight, "pos_weight") < 0) ||
         lf_grad_output(c, nd, dims, lf_norm(c->reduction, (double)n)) < 0) {
         return NULL;
     }
-    const lf_outspec o = {nd, dims, 1, 0, NULL, {x}, {NULL}, {0}, 0, 0};
+    const lf_outspec o = {nd, dims, c->spec->ngrad, 0, NULL, {x}, {NULL}, {0}, 0, 0};
     if (lf_outputs(c, &o) < 0) {
         return NULL;
     }
-    lf_ew_pair(c, &ew);
+    lf_ew_pair(c, &ew, x, p->target);
     double sum = 0.0;
     lf_error err;
     if (logits) {
@@ -85,5 +89,5 @@ binary(lf_call *c, int logits)
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
 
-LF_DEFINE(binary_cross_entropy, bce_spec, binary, 0)
-LF_DEFINE(bce_with_logits, bce_logits_spec, binary, 1)
+LF_DEFINE(binary_cross_entropy, binary_params, bce_spec, binary, 0)
+LF_DEFINE(bce_with_logits, binary_params, bce_logits_spec, binary, 1)

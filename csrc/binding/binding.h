@@ -12,9 +12,12 @@
  * family function that states only the shape rules and fills the kernel's
  * view.  Everything else lives here, once:
  *
- *   - lf_begin() converts and checks every argument of a spec into an
- *     lf_call, the call context that owns every object of the call, so that
- *     lf_end() is the one cleanup path;
+ *   - lf_begin() converts and checks every argument of a spec into its
+ *     named field of the family's parameter struct (each spec row carries
+ *     the field's offset, checked against the kind's C type at compile
+ *     time), the objects owned by the lf_call, the call context, so that
+ *     lf_end() is the one cleanup path; family code reads p->label_smoothing,
+ *     never a position;
  *   - want == 0 is a validate-only call (the options, no arrays), which the
  *     classes make at construction, as torch validates its modules there;
  *   - lf_grad_output() reads grad_output, lf_outputs() allocates the loss and
@@ -37,6 +40,8 @@
 #define NO_IMPORT_ARRAY
 #endif
 #include <numpy/arrayobject.h>
+
+#include <stddef.h>
 
 #include "pylossfn.h"
 
@@ -91,10 +96,11 @@ typedef enum {
 } lf_check;
 
 typedef struct {
-    const char *name;
+    const char *name; /* also the field's name in the family's parameters */
     lf_kind kind;
     lf_check check;
     const char *what; /* "must be <what>" / a full format (fname, value) if it has "%" */
+    size_t offset;    /* of the field where lf_begin writes the converted value */
 } lf_arg;
 
 enum {
@@ -103,20 +109,38 @@ enum {
     LF_PLAIN = 4      /* no reduction / want / grad_output (activations, distances) */
 };
 
+/* One entry point: its arguments land in the fields of a parameter struct of
+ * its family (size bytes), each named by its row; the rows end at the first
+ * without a name. */
 typedef struct {
-    const char *fname;
-    int nargs; /* arrays and options before `reduction` */
+    const char *fname; /* the name in messages (torch's) */
+    size_t size;       /* sizeof the family's parameter struct */
     int flags;
+    int ngrad; /* gradients (differentiable inputs); 0 for LF_PLAIN */
     lf_arg args[LF_MAX_ARGS];
 } lf_spec;
 
-typedef union {
-    PyArrayObject *a; /* NULL for an absent optional array */
-    double d;
-    long long i;
-    long l;
-    int b;
-} lf_value;
+/* The offset of field in type, which must be a ctype: a comparison of
+ * distinct pointer types is diagnosed (an error under -Werror), so a row can
+ * neither name a missing field nor one of another type than its kind's. */
+#define LF_OFFSET(type, field, ctype) \
+    (offsetof(type, field) + 0 * sizeof((ctype *)0 == &((type *)0)->field))
+
+/* Spec rows, by the kind's C type: arrays (PyArrayObject *, NULL when an
+ * optional one is None), reals (double), integers (long long for O_INDEX,
+ * long for O_LONG) and truth values (int). */
+#define LF_ARRAY(type, field, kind, check) \
+    {#field, kind, check, NULL, LF_OFFSET(type, field, PyArrayObject *)}
+#define LF_REAL(type, field, kind, check, what) \
+    {#field, kind, check, what, LF_OFFSET(type, field, double)}
+#define LF_INDEX(type, field, check) \
+    {#field, O_INDEX, check, NULL, LF_OFFSET(type, field, long long)}
+#define LF_LONG(type, field, check, what) \
+    {#field, O_LONG, check, what, LF_OFFSET(type, field, long)}
+#define LF_BOOL(type, field) {#field, O_BOOL, C_NONE, NULL, LF_OFFSET(type, field, int)}
+
+/* The number of arguments of a spec (before `reduction`). */
+int lf_nargs(const lf_spec *s);
 
 /* The call context: every argument converted, every object owned. */
 typedef struct {
@@ -128,7 +152,8 @@ typedef struct {
     int in_type[LF_MAX_ARGS];     /* each A_INPUT's own dtype, before promotion */
     PyObject *grad_output_obj, *out_obj; /* borrowed; out_obj NULL when absent */
     PyObject *const *args;               /* the raw arguments (for messages) */
-    lf_value v[LF_MAX_ARGS];
+    void *params; /* the family's parameter struct (spec->size bytes), every
+                     argument converted into its named field */
     /* set by lf_grad_output / lf_outputs */
     double scale;
     PyArrayObject *go;                   /* grad_output of a "none" loss, or NULL */
@@ -156,10 +181,11 @@ extern unsigned long lf_main_thread;
 
 /* ---- the call context (call.c) ------------------------------------------ */
 
-/* Parses args into c by spec: 0, or -1 with an exception, or 1 for a
- * validate-only call (want == 0), whose options were all checked. */
-int lf_begin(lf_call *c, const lf_spec *spec, PyObject *mod, PyObject *const *args,
-             Py_ssize_t nargs);
+/* Parses args into c by spec, each into its field of params (zeroed by the
+ * caller): 0, or -1 with an exception, or 1 for a validate-only call
+ * (want == 0), whose options were all checked. */
+int lf_begin(lf_call *c, const lf_spec *spec, void *params, PyObject *mod,
+             PyObject *const *args, Py_ssize_t nargs);
 /* Releases everything c owns; returns result (NULL passes through). */
 PyObject *lf_end(lf_call *c, PyObject *result);
 /* obj (a new reference, or NULL) now owned by c; returns it. */
@@ -186,6 +212,11 @@ PyArrayObject *lf_private_int64(lf_call *c, PyArrayObject *arr);
  * out of range. */
 PyArrayObject *lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C);
 int lf_convert_arg(lf_call *c, int i, PyObject *obj);
+
+/* The position in the spec of the argument whose field is at field (in
+ * c->params), or -1: for the raw argument (c->args), its name and dtype
+ * before promotion (c->in_type). */
+int lf_arg_index(const lf_call *c, const void *field);
 
 /* ---- shapes (shapes.c) ------------------------------------------------- */
 
@@ -218,9 +249,9 @@ int lf_broadcast_strides(lf_call *c, PyArrayObject *arr, int nd, const npy_intp 
 void lf_ew_init(lf_elementwise *a, int nd, const npy_intp *shape);
 void lf_ew_set(lf_elementwise *a, int op, PyArrayObject *arr);
 void lf_ew_coalesce(lf_elementwise *a);
-/* An element-wise loss's input and target (c->v[0], c->v[1]), grad_output
- * and outputs into the view, then coalesced. */
-void lf_ew_pair(lf_call *c, lf_elementwise *a);
+/* An element-wise loss's input and target, grad_output and outputs into
+ * the view, then coalesced. */
+void lf_ew_pair(lf_call *c, lf_elementwise *a, PyArrayObject *input, PyArrayObject *target);
 
 /* ---- outputs and the result (outputs.c) --------------------------------- */
 
@@ -330,21 +361,40 @@ void lf_unlisten(lf_call *c, PyThreadState *save);
 /* ---- the entry points (one family file each) ---------------------------- */
 
 /* A family function: the shape rules of one loss (kind picks among the
- * losses of a family), given the converted arguments in c. */
+ * losses of a family), given the converted arguments in c->params. */
 typedef PyObject *(*lf_family_fn)(lf_call *c, int kind);
 
-/* lf_begin, then family(c, kind) (None for a validate-only call), then lf_end. */
-PyObject *lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
-                    PyObject *const *args, Py_ssize_t nargs);
+/* lf_begin into params (zeroed; size bytes, which must be the spec's), then
+ * family(c, kind) (None for a validate-only call), then lf_end. */
+PyObject *lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params,
+                    size_t size, PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
+/* An entry point, its parameters a `type` on its stack; its spec is also
+ * exported as lf_spec_<name>, for _core.LOSSES and the docstrings. */
 #define LF_ENTRY(name) PyObject *py_##name(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
-#define LF_DEFINE(name, spec, family, kind) \
-    LF_ENTRY(name) { return lf_invoke(&(spec), (family), (kind), mod, args, nargs); }
+#define LF_DEFINE(name, type, spec, family, kind)                                         \
+    const lf_spec *const lf_spec_##name = &(spec);                                       \
+    LF_ENTRY(name)                                                                        \
+    {                                                                                     \
+        type params;                                                                      \
+        return lf_invoke(&(spec), (family), (kind), &params, sizeof(params), mod, args,   \
+                         nargs);                                                          \
+    }
 
 #include "methods.h"
-#define LF_DECLARE(name, doc) LF_ENTRY(name);
+#define LF_DECLARE(name) LF_ENTRY(name); extern const lf_spec *const lf_spec_##name;
 LF_METHODS(LF_DECLARE)
 #undef LF_DECLARE
+/* ---- the table (table.c) ------------------------------------------------ */
+
+/* The number of methods.h entry points (the first rows of the method table). */
+int lf_n_entries(void);
+/* Sets each entry point's docstring, "name(args..., reduction, want,
+ * grad_output[, out])", from its spec. */
+int lf_docstrings(PyMethodDef *methods);
+/* _core.LOSSES: one dict per entry point, from its spec (a new reference). */
+PyObject *lf_losses(void);
+
 PyObject *py_set_num_threads(PyObject *mod, PyObject *arg);
 PyObject *py_get_num_threads(PyObject *mod, PyObject *arg);
 PyObject *py_set_isa(PyObject *mod, PyObject *arg);

@@ -204,10 +204,39 @@ lf_class_target(lf_call *c, PyArrayObject *arr, npy_intp C)
     return lf_private_int64(c, arr);
 }
 
-static int
-convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+/* Where argument a of the call lands: its field in c->params. */
+static void *
+slot(const lf_call *c, const lf_arg *a)
 {
-    PyArrayObject *arr;
+    return (char *)c->params + a->offset;
+}
+
+int
+lf_nargs(const lf_spec *s)
+{
+    int n = 0;
+    while (n < LF_MAX_ARGS && s->args[n].name != NULL) {
+        n++;
+    }
+    return n;
+}
+
+int
+lf_arg_index(const lf_call *c, const void *field)
+{
+    const size_t offset = (size_t)((const char *)field - (const char *)c->params);
+    for (int i = 0; i < lf_nargs(c->spec); i++) {
+        if (c->spec->args[i].offset == offset) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
+{
+    PyArrayObject **v = slot(c, a), *arr;
     switch (a->kind) {
     case A_INPUT:
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
@@ -219,13 +248,13 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
                          a->name, (PyObject *)PyArray_DESCR(arr));
             return -1;
         }
-        v->a = arr;
+        *v = arr;
         return 0;
     case A_REAL:
-        return (v->a = lf_float_like(c, obj, 1, a->name)) ? 0 : -1;
+        return (*v = lf_float_like(c, obj, 1, a->name)) ? 0 : -1;
     case A_FLOAT:
         if (obj == Py_None) {
-            v->a = NULL;
+            *v = NULL;
             return 0;
         }
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
@@ -244,7 +273,7 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
                          a->name, PyArray_NDIM(arr));
             return -1;
         }
-        return (v->a = real_array(c, arr, 0, a->name)) ? 0 : -1;
+        return (*v = real_array(c, arr, 0, a->name)) ? 0 : -1;
     case A_INDEX:
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
             return -1;
@@ -255,10 +284,10 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
                          a->name, (PyObject *)PyArray_DESCR(arr));
             return -1;
         }
-        v->a = arr;
+        *v = arr;
         return 0;
     default: /* A_ARRAY */
-        return (v->a = lf_to_ndarray(c, obj, a->name)) ? 0 : -1;
+        return (*v = lf_to_ndarray(c, obj, a->name)) ? 0 : -1;
     }
 }
 
@@ -308,14 +337,15 @@ option_refused(lf_call *c, const lf_arg *a, PyObject *obj)
 }
 
 static int
-convert_real(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+convert_real(lf_call *c, const lf_arg *a, PyObject *obj)
 {
+    double *v = slot(c, a);
     if (a->kind == O_REAL_OR_NONE && obj == Py_None) {
-        v->d = 0.0;
+        *v = 0.0;
         return 0;
     }
-    v->d = PyFloat_AsDouble(obj);
-    if (v->d == -1.0 && PyErr_Occurred()) {
+    *v = PyFloat_AsDouble(obj);
+    if (*v == -1.0 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError, "%s: %s must be a %s, got %s", c->fname, a->name,
@@ -323,29 +353,33 @@ convert_real(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
         }
         return -1;
     }
-    return check_passes(a->check, v->d) ? 0 : option_refused(c, a, obj);
+    return check_passes(a->check, *v) ? 0 : option_refused(c, a, obj);
 }
 
 static int
-convert_integer(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+convert_long(lf_call *c, const lf_arg *a, PyObject *obj)
 {
-    if (a->kind == O_LONG) {
-        v->l = PyLong_AsLong(obj);
-        if (v->l == -1 && PyErr_Occurred()) {
-            /* an integer too large for a C long is out of range, not of the wrong type */
-            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-                PyErr_Format(PyExc_IndexError, "%s: %s %R is out of range", c->fname, a->name,
-                             obj);
-            }
-            else {
-                PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", c->fname,
-                             a->name, Py_TYPE(obj)->tp_name);
-            }
-            return -1;
+    long *v = slot(c, a);
+    *v = PyLong_AsLong(obj);
+    if (*v == -1 && PyErr_Occurred()) {
+        /* an integer too large for a C long is out of range, not of the wrong type */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Format(PyExc_IndexError, "%s: %s %R is out of range", c->fname, a->name, obj);
         }
-        return check_passes(a->check, (double)v->l) ? 0 : option_refused(c, a, obj);
+        else {
+            PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", c->fname, a->name,
+                         Py_TYPE(obj)->tp_name);
+        }
+        return -1;
     }
-    /* O_INDEX: any integer (NumPy's too), never a float */
+    return check_passes(a->check, (double)*v) ? 0 : option_refused(c, a, obj);
+}
+
+/* O_INDEX: any integer (NumPy's too), never a float */
+static int
+convert_index(lf_call *c, const lf_arg *a, PyObject *obj)
+{
+    long long *v = slot(c, a);
     PyObject *idx = PyNumber_Index(obj);
     if (idx == NULL) {
         PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", c->fname, a->name,
@@ -353,9 +387,9 @@ convert_integer(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
         return -1;
     }
     int overflow = 0;
-    v->i = PyLong_AsLongLongAndOverflow(idx, &overflow);
+    *v = PyLong_AsLongLongAndOverflow(idx, &overflow);
     if (overflow) {
-        v->i = overflow > 0 ? NPY_MAX_INT64 : NPY_MIN_INT64;
+        *v = overflow > 0 ? NPY_MAX_INT64 : NPY_MIN_INT64;
         c->overflow = 1;
         if (a->check == C_INT64) {
             PyErr_Format(PyExc_ValueError, "%s: %s %R does not fit in int64", c->fname, a->name,
@@ -367,16 +401,18 @@ convert_integer(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
 }
 
 static int
-convert_option(lf_call *c, const lf_arg *a, PyObject *obj, lf_value *v)
+convert_option(lf_call *c, const lf_arg *a, PyObject *obj)
 {
     switch (a->kind) {
     case O_REAL:
     case O_REAL_OR_NONE:
-        return convert_real(c, a, obj, v);
+        return convert_real(c, a, obj);
     case O_BOOL:
-        return (v->b = PyObject_IsTrue(obj)) < 0 ? -1 : 0;
+        return (*(int *)slot(c, a) = PyObject_IsTrue(obj)) < 0 ? -1 : 0;
+    case O_LONG:
+        return convert_long(c, a, obj);
     default:
-        return convert_integer(c, a, obj, v);
+        return convert_index(c, a, obj);
     }
 }
 
@@ -402,76 +438,88 @@ code_arg(lf_call *c, PyObject *obj, long lo, long hi, const char *what, int *out
 /* The arrays: the differentiable inputs first (the first fixes the dtype,
  * float64 wins when several differ), then the others in order. */
 static int
-convert_arrays(lf_call *c, const lf_spec *s)
+convert_arrays(lf_call *c, const lf_spec *s, int nargs)
 {
     int typenum = 0;
-    for (int i = 0; i < s->nargs; i++) {
+    for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
-            if (convert_array(c, &s->args[i], c->args[i], &c->v[i]) < 0) {
+            if (convert_array(c, &s->args[i], c->args[i]) < 0) {
                 return -1;
             }
-            c->in_type[i] = PyArray_TYPE(c->v[i].a);
+            c->in_type[i] = PyArray_TYPE(*(PyArrayObject **)slot(c, &s->args[i]));
             typenum = typenum == NPY_DOUBLE ? typenum : c->in_type[i];
         }
     }
     c->typenum = typenum ? typenum : NPY_DOUBLE;
-    for (int i = 0; i < s->nargs; i++) {
+    for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
-            if ((c->v[i].a = lf_native(c, c->v[i].a, c->typenum)) == NULL) {
+            PyArrayObject **v = slot(c, &s->args[i]);
+            if ((*v = lf_native(c, *v, c->typenum)) == NULL) {
                 return -1;
             }
         }
-        else if (s->args[i].kind < O_REAL &&
-                 convert_array(c, &s->args[i], c->args[i], &c->v[i]) < 0) {
+        else if (s->args[i].kind < O_REAL && convert_array(c, &s->args[i], c->args[i]) < 0) {
             return -1;
         }
     }
     return 0;
 }
 
+/* reduction, want, grad_output and out, after the spec's arguments. */
+static int
+protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py_ssize_t given)
+{
+    const int plain = (s->flags & LF_PLAIN) != 0;
+    const Py_ssize_t expect = nargs + (plain ? 0 : 3);
+    if (given != expect && !((s->flags & LF_OUT) && given == expect + 1)) {
+        PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", s->fname, expect);
+        return -1;
+    }
+    if (!plain) {
+        if (code_arg(c, args[nargs], LF_REDUCE_NONE,
+                     (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
+                     &c->reduction) < 0 ||
+            code_arg(c, args[nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS, "`want`",
+                     &c->want) < 0) {
+            return -1;
+        }
+        c->grad_output_obj = args[nargs + 2];
+        c->out_obj = given > expect && args[expect] != Py_None ? args[expect] : NULL;
+    }
+    return 0;
+}
+
 int
-lf_begin(lf_call *c, const lf_spec *s, PyObject *mod, PyObject *const *args,
+lf_begin(lf_call *c, const lf_spec *s, void *params, PyObject *mod, PyObject *const *args,
          Py_ssize_t nargs)
 {
     memset(c, 0, sizeof(*c));
+    c->params = params;
     c->mod = mod;
     c->spec = s;
     c->fname = s->fname;
     c->args = args;
     c->scale = 1.0;
     c->want = WANT_LOSS;
-    const int plain = (s->flags & LF_PLAIN) != 0;
-    const Py_ssize_t expect = s->nargs + (plain ? 0 : 3);
-    if (nargs != expect && !((s->flags & LF_OUT) && nargs == expect + 1)) {
-        PyErr_Format(PyExc_TypeError, "%s expects %zd arguments", s->fname, expect);
+    const int n = lf_nargs(s);
+    if (protocol_args(c, s, n, args, nargs) < 0) {
         return -1;
     }
-    if (!plain) {
-        if (code_arg(c, args[s->nargs], LF_REDUCE_NONE,
-                     (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
-                     &c->reduction) < 0 ||
-            code_arg(c, args[s->nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS, "`want`", &c->want) < 0) {
-            return -1;
-        }
-        c->grad_output_obj = args[s->nargs + 2];
-        c->out_obj = nargs > expect && args[expect] != Py_None ? args[expect] : NULL;
-    }
-    for (int i = 0; i < s->nargs; i++) {
-        if (s->args[i].kind >= O_REAL && convert_option(c, &s->args[i], args[i], &c->v[i]) < 0) {
+    for (int i = 0; i < n; i++) {
+        if (s->args[i].kind >= O_REAL && convert_option(c, &s->args[i], args[i]) < 0) {
             return -1;
         }
     }
     if (c->want == 0) { /* validate-only: the options, then the weights */
         c->typenum = NPY_DOUBLE;
-        for (int i = 0; i < s->nargs; i++) {
-            if (s->args[i].kind == A_FLOAT &&
-                convert_array(c, &s->args[i], args[i], &c->v[i]) < 0) {
+        for (int i = 0; i < n; i++) {
+            if (s->args[i].kind == A_FLOAT && convert_array(c, &s->args[i], args[i]) < 0) {
                 return -1;
             }
         }
         return 1;
     }
-    return convert_arrays(c, s);
+    return convert_arrays(c, s, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -521,11 +569,17 @@ lf_unlisten(lf_call *c, PyThreadState *save)
 }
 
 PyObject *
-lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, PyObject *mod,
-          PyObject *const *args, Py_ssize_t nargs)
+lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params, size_t size,
+          PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     lf_call c;
-    const int status = lf_begin(&c, spec, mod, args, nargs);
+    if (size != spec->size) { /* a binding bug: the spec's rows are of another struct */
+        PyErr_Format(PyExc_SystemError, "%s: parameters of %zu bytes, but its spec's are %zu",
+                     spec->fname, size, spec->size);
+        return NULL;
+    }
+    memset(params, 0, size);
+    const int status = lf_begin(&c, spec, params, mod, args, nargs);
     PyObject *res = NULL;
     if (status > 0) {
         Py_INCREF(Py_None);

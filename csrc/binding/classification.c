@@ -8,14 +8,22 @@
 
 enum { KIND_NLL, KIND_CE };
 
-#define CLASS_ARGS                                                              \
-    {"input", A_INPUT, C_NONE, NULL}, {"target", A_ARRAY, C_NONE, NULL},        \
-        {"weight", A_FLOAT, C_STRICT, NULL}, {"ignore_index", O_INDEX, C_INT64, NULL}
+typedef struct {
+    PyArrayObject *input, *target, *weight;
+    long long ignore_index;
+    double label_smoothing;
+} class_params;
 
-static const lf_spec nll_spec = {"nll_loss", 4, LF_OUT, {CLASS_ARGS}};
+#define CLASS_ARGS                                                                      \
+    LF_ARRAY(class_params, input, A_INPUT, C_NONE),                                     \
+        LF_ARRAY(class_params, target, A_ARRAY, C_NONE),                                \
+        LF_ARRAY(class_params, weight, A_FLOAT, C_STRICT),                              \
+        LF_INDEX(class_params, ignore_index, C_INT64)
+
+static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), LF_OUT, 1, {CLASS_ARGS}};
 static const lf_spec ce_spec = {
-    "cross_entropy", 5, LF_OUT,
-    {CLASS_ARGS, {"label_smoothing", O_REAL, C_UNIT, "in [0, 1]"}}};
+    "cross_entropy", sizeof(class_params), LF_OUT, 1,
+    {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
 
 /* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
 typedef struct {
@@ -24,12 +32,13 @@ typedef struct {
 } class_shape;
 
 /* A class-index target of the loss's shape, or (cross-entropy) class
- * probabilities of the input's shape; the result replaces c->v[1]. */
+ * probabilities of the input's shape; the result replaces p->target. */
 static int
 class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a, *t = c->v[1].a;
+    class_params *p = c->params;
+    PyArrayObject *x = p->input, *t = p->target;
     const char tkind = PyArray_DESCR(t)->kind;
     sh->probs = tkind == 'f';
     if (sh->probs) {
@@ -50,7 +59,7 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
                          c->fname, (long long)a->ignore_index);
             return -1;
         }
-        return (c->v[1].a = lf_native(c, t, c->typenum)) ? 0 : -1;
+        return (p->target = lf_native(c, t, c->typenum)) ? 0 : -1;
     }
     if (tkind != 'i' && tkind != 'u') {
         PyErr_Format(PyExc_TypeError, "%s: target must hold integer class indices, got dtype %S",
@@ -64,7 +73,7 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
                      lf_fmt_shape(b3, sizeof(b3), sh->loss_nd, sh->loss_shape));
         return -1;
     }
-    return (c->v[1].a = lf_class_target(c, t, a->C)) ? 0 : -1;
+    return (p->target = lf_class_target(c, t, a->C)) ? 0 : -1;
 }
 
 /* The [N, C, S] views of input and target, and the class weight. */
@@ -74,7 +83,8 @@ class_views(lf_call *c, lf_classes *a, const class_shape *sh)
     char b1[SHAPE_BUF];
     const int nd = sh->nd;
     npy_intp stride_s;
-    PyArrayObject *x = lf_flat_dims(c, c->v[0].a, 2, nd - 2, &stride_s), *t, *w = c->v[2].a;
+    class_params *p = c->params;
+    PyArrayObject *x = lf_flat_dims(c, p->input, 2, nd - 2, &stride_s), *t, *w = p->weight;
     if (x == NULL) {
         return -1;
     }
@@ -83,7 +93,7 @@ class_views(lf_call *c, lf_classes *a, const class_shape *sh)
     a->in_c = nd == 1 ? PyArray_STRIDE(x, 0) : PyArray_STRIDE(x, 1);
     a->in_s = stride_s;
     const int first = sh->probs ? 2 : 1;
-    if ((t = lf_flat_dims(c, c->v[1].a, first, PyArray_NDIM(c->v[1].a) - first, &stride_s)) ==
+    if ((t = lf_flat_dims(c, p->target, first, PyArray_NDIM(p->target) - first, &stride_s)) ==
         NULL) {
         return -1;
     }
@@ -96,8 +106,8 @@ class_views(lf_call *c, lf_classes *a, const class_shape *sh)
     }
     a->target = PyArray_BYTES(t);
     a->t_s = stride_s;
-    c->v[0].a = x;
-    c->v[1].a = t;
+    p->input = x;
+    p->target = t;
     if (w != NULL) {
         if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != a->C) {
             PyErr_Format(PyExc_ValueError,
@@ -160,8 +170,9 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
     }
     /* nll's gradient is mostly zeros: a calloc'd array arrives zeroed (fresh
      * pages cost nothing until touched), saving a full write pass */
-    const lf_outspec o = {sh->loss_nd, sh->loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0},
-                          1, kind == KIND_NLL};
+    const class_params *p = c->params;
+    const lf_outspec o = {sh->loss_nd, sh->loss_shape, c->spec->ngrad, 0, NULL, {p->input},
+                          {NULL}, {0}, 1, kind == KIND_NLL};
     if (lf_outputs(c, &o) < 0) {
         return -1;
     }
@@ -184,12 +195,13 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
 static PyObject *
 class_loss(lf_call *c, int kind)
 {
-    PyArrayObject *x = c->v[0].a;
+    class_params *p = c->params;
+    PyArrayObject *x = p->input;
     class_shape sh = {PyArray_NDIM(x), 0, 0, {0}};
     lf_classes a;
     memset(&a, 0, sizeof(a));
-    a.ignore_index = c->v[3].i;
-    a.label_smoothing = kind == KIND_CE ? c->v[4].d : 0.0;
+    a.ignore_index = p->ignore_index;
+    a.label_smoothing = p->label_smoothing; /* 0 for nll_loss (no such row) */
     if (sh.nd == 0) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input must have at least 1 dimension ([C] or [N, C, ...]), got a 0-d "
@@ -214,7 +226,7 @@ class_loss(lf_call *c, int kind)
         return NULL;
     }
     double sum;
-    const npy_intp work = PyArray_SIZE(c->v[0].a); /* N x C x S */
+    const npy_intp work = PyArray_SIZE(p->input); /* N x C x S */
     if (kind == KIND_NLL) {
         LF_RUN(c, work, sum, lf_nll, &a);
     }
@@ -229,5 +241,5 @@ class_loss(lf_call *c, int kind)
     return lf_result(c, c->reduction != LF_REDUCE_MEAN ? sum : denom == 0 ? NAN : sum / denom);
 }
 
-LF_DEFINE(nll_loss, nll_spec, class_loss, KIND_NLL)
-LF_DEFINE(cross_entropy, ce_spec, class_loss, KIND_CE)
+LF_DEFINE(nll_loss, class_params, nll_spec, class_loss, KIND_NLL)
+LF_DEFINE(cross_entropy, class_params, ce_spec, class_loss, KIND_CE)

@@ -5,18 +5,27 @@
  */
 #include "binding.h"
 
+typedef struct {
+    PyArrayObject *log_probs, *targets, *input_lengths, *target_lengths;
+    long long blank;
+    int zero_infinity;
+} ctc_params;
+
 static const lf_spec ctc_spec = {
-    "ctc_loss", 6, LF_OUT,
-    {{"log_probs", A_INPUT, C_NONE, NULL}, {"targets", A_INDEX, C_NONE, NULL},
-     {"input_lengths", A_ARRAY, C_NONE, NULL}, {"target_lengths", A_ARRAY, C_NONE, NULL},
-     {"blank", O_INDEX, C_NONE, NULL}, {"zero_infinity", O_BOOL, C_NONE, NULL}}};
+    "ctc_loss", sizeof(ctc_params), LF_OUT, 1,
+    {LF_ARRAY(ctc_params, log_probs, A_INPUT, C_NONE),
+     LF_ARRAY(ctc_params, targets, A_INDEX, C_NONE),
+     LF_ARRAY(ctc_params, input_lengths, A_ARRAY, C_NONE),
+     LF_ARRAY(ctc_params, target_lengths, A_ARRAY, C_NONE),
+     LF_INDEX(ctc_params, blank, C_NONE), LF_BOOL(ctc_params, zero_infinity)}};
 
 /* The [T, N, C] view of log_probs, and blank one of its classes. */
 static int
 ctc_view(lf_call *c, lf_ctc *a)
 {
     char b1[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a;
+    const ctc_params *p = c->params;
+    PyArrayObject *x = p->log_probs;
     const int nd = PyArray_NDIM(x);
     if (nd != 2 && nd != 3) {
         PyErr_Format(PyExc_ValueError,
@@ -36,9 +45,10 @@ ctc_view(lf_call *c, lf_ctc *a)
     a->lp_t = PyArray_STRIDE(x, 0);
     a->lp_n = nd == 3 ? PyArray_STRIDE(x, 1) : 0;
     a->lp_c = PyArray_STRIDE(x, nd - 1);
-    a->blank = c->v[4].i;
+    a->blank = p->blank;
     if (c->overflow || a->blank < 0 || a->blank >= a->C) {
-        PyObject *blank = PyNumber_Index(c->args[4]); /* a plain int in the message */
+        /* the argument itself, a plain int, in the message */
+        PyObject *blank = PyNumber_Index(c->args[lf_arg_index(c, &p->blank)]);
         if (blank != NULL) {
             PyErr_Format(PyExc_ValueError,
                          "%s: blank must be in [0, %zd) (a class of log_probs), got %R",
@@ -50,13 +60,14 @@ ctc_view(lf_call *c, lf_ctc *a)
     return 0;
 }
 
-/* A length argument (an integer or N of them) as N native int64 values. */
+/* A length argument (the field *field: an integer or N of them) as N native
+ * int64 values. */
 static const int64_t *
-lengths_arg(lf_call *c, int i, npy_intp N)
+lengths_arg(lf_call *c, PyArrayObject *const *field, npy_intp N)
 {
     char b1[SHAPE_BUF];
-    const char *name = c->spec->args[i].name;
-    PyArrayObject *arr = c->v[i].a;
+    const char *name = c->spec->args[lf_arg_index(c, field)].name;
+    PyArrayObject *arr = *field;
     const char kind = PyArray_DESCR(arr)->kind;
     if (kind != 'i' && kind != 'u') {
         PyErr_Format(PyExc_TypeError, "%s: %s must hold integers, got dtype %S", c->fname, name,
@@ -87,8 +98,9 @@ lengths_arg(lf_call *c, int i, npy_intp N)
 static int
 ctc_lengths(lf_call *c, lf_ctc *a, int64_t *total, int64_t *longest)
 {
-    if ((a->input_lengths = lengths_arg(c, 2, a->N)) == NULL ||
-        (a->target_lengths = lengths_arg(c, 3, a->N)) == NULL) {
+    const ctc_params *p = c->params;
+    if ((a->input_lengths = lengths_arg(c, &p->input_lengths, a->N)) == NULL ||
+        (a->target_lengths = lengths_arg(c, &p->target_lengths, a->N)) == NULL) {
         return -1;
     }
     *total = *longest = 0;
@@ -122,7 +134,8 @@ static int
 ctc_targets(lf_call *c, lf_ctc *a, int64_t total, int64_t longest)
 {
     char b1[SHAPE_BUF];
-    PyArrayObject *t = c->v[1].a;
+    const ctc_params *p = c->params;
+    PyArrayObject *t = p->targets;
     const int tnd = PyArray_NDIM(t);
     int64_t *offsets;
     lf_error err;
@@ -161,8 +174,9 @@ ctc_targets(lf_call *c, lf_ctc *a, int64_t total, int64_t longest)
 static int
 ctc_outputs(lf_call *c, lf_ctc *a)
 {
+    const ctc_params *p = c->params;
     const npy_intp loss_shape[1] = {a->N};
-    const int loss_nd = PyArray_NDIM(c->v[0].a) == 3 ? 1 : 0;
+    const int loss_nd = PyArray_NDIM(p->log_probs) == 3 ? 1 : 0;
     if (lf_grad_output(c, loss_nd, loss_shape,
                        c->reduction == LF_REDUCE_MEAN ? 1.0 / (double)a->N : 1.0) < 0) {
         return -1;
@@ -172,7 +186,8 @@ ctc_outputs(lf_call *c, lf_ctc *a)
         a->grad_output = PyArray_BYTES(c->go);
         a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
     }
-    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->log_probs}, {NULL},
+                          {0}, 1, 0};
     if (lf_outputs(c, &o) < 0) {
         return -1;
     }
@@ -198,6 +213,7 @@ ctc_outputs(lf_call *c, lf_ctc *a)
 static PyObject *
 ctc_loss(lf_call *c, int kind)
 {
+    const ctc_params *p = c->params;
     lf_ctc a;
     int64_t total, longest;
     double *work;
@@ -211,7 +227,7 @@ ctc_loss(lf_call *c, int kind)
         ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
         return NULL;
     }
-    a.zero_infinity = c->v[5].b;
+    a.zero_infinity = p->zero_infinity;
     a.per_length = c->reduction == LF_REDUCE_MEAN;
     /* the lattices' size, checked before the engine computes it unchecked:
      * 2 (alpha, beta) x steps x (2 S + 1) doubles for each of up to 16 units */
@@ -231,4 +247,4 @@ ctc_loss(lf_call *c, int kind)
     return lf_result(c, c->reduction == LF_REDUCE_MEAN ? sum / (double)a.N : sum);
 }
 
-LF_DEFINE(ctc_loss, ctc_spec, ctc_loss, 0)
+LF_DEFINE(ctc_loss, ctc_params, ctc_spec, ctc_loss, 0)

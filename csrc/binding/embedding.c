@@ -10,29 +10,63 @@
 
 enum { KIND_PNORM = 0, KIND_COSINE = 1 }; /* as lf_distance */
 
-#define X12 {"x1", A_INPUT, C_NONE, NULL}, {"x2", A_INPUT, C_NONE, NULL}
-#define TRIPLET_ARRAYS                                                               \
-    {"anchor", A_INPUT, C_NONE, NULL}, {"positive", A_INPUT, C_NONE, NULL},          \
-        {"negative", A_INPUT, C_NONE, NULL}
-#define MARGIN_GT0 {"margin", O_REAL, C_GT0, "greater than 0"}
-#define P_GE0 {"p", O_REAL, C_GE0, ">= 0 (inf allowed)"}
-#define REAL(name) {name, O_REAL, C_NONE, NULL}
+typedef struct {
+    PyArrayObject *x1, *x2, *input1, *input2, *target, *anchor, *positive, *negative;
+    double p, eps, margin;
+    long dim, distance;
+    int keepdim, swap;
+} rows_params;
+
+#define ARRAY(field, kind) LF_ARRAY(rows_params, field, kind, C_NONE)
+#define REAL(field, check, what) LF_REAL(rows_params, field, O_REAL, check, what)
+#define SIZE sizeof(rows_params)
+#define TRIPLET_ARGS                                                                    \
+    ARRAY(anchor, A_INPUT), ARRAY(positive, A_INPUT), ARRAY(negative, A_INPUT),         \
+        REAL(margin, C_GT0, "greater than 0"), P_GE0, REAL(eps, C_NONE, NULL),          \
+        LF_BOOL(rows_params, swap)
+#define P_GE0 REAL(p, C_GE0, ">= 0 (inf allowed)")
 
 static const lf_spec pairwise_spec = {
-    "pairwise_distance", 5, LF_PLAIN, {X12, P_GE0, REAL("eps"), {"keepdim", O_BOOL, C_NONE, NULL}}};
+    "pairwise_distance", SIZE, LF_PLAIN, 0,
+    {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), P_GE0, REAL(eps, C_NONE, NULL),
+     LF_BOOL(rows_params, keepdim)}};
 static const lf_spec cosine_similarity_spec = {
-    "cosine_similarity", 4, LF_PLAIN, {X12, {"dim", O_LONG, C_NONE, NULL}, REAL("eps")}};
+    "cosine_similarity", SIZE, LF_PLAIN, 0,
+    {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), LF_LONG(rows_params, dim, C_NONE, NULL),
+     REAL(eps, C_NONE, NULL)}};
 static const lf_spec cosine_embedding_spec = {
-    "cosine_embedding_loss", 4, LF_OUT,
-    {{"input1", A_INPUT, C_NONE, NULL}, {"input2", A_INPUT, C_NONE, NULL},
-     {"target", A_REAL, C_NONE, NULL}, REAL("margin")}};
-static const lf_spec triplet_spec = {
-    "triplet_margin_loss", 7, LF_OUT,
-    {TRIPLET_ARRAYS, MARGIN_GT0, P_GE0, REAL("eps"), {"swap", O_BOOL, C_NONE, NULL}}};
+    "cosine_embedding_loss", SIZE, LF_OUT, 2,
+    {ARRAY(input1, A_INPUT), ARRAY(input2, A_INPUT), ARRAY(target, A_REAL),
+     REAL(margin, C_NONE, NULL)}};
+static const lf_spec triplet_spec = {"triplet_margin_loss", SIZE, LF_OUT, 3, {TRIPLET_ARGS}};
 static const lf_spec triplet_distance_spec = {
-    "triplet_margin_with_distance_loss", 8, LF_OUT,
-    {TRIPLET_ARRAYS, MARGIN_GT0, P_GE0, REAL("eps"), {"swap", O_BOOL, C_NONE, NULL},
-     {"distance", O_LONG, C_DIST, "0 (p-norm) or 1 (cosine)"}}};
+    "triplet_margin_with_distance_loss", SIZE, LF_OUT, 3,
+    {TRIPLET_ARGS, LF_LONG(rows_params, distance, C_DIST, "0 (p-norm) or 1 (cosine)")}};
+
+/* The row operands of a call (fields of rows_params), with their names and
+ * dtypes before promotion. */
+typedef struct {
+    int k;
+    PyArrayObject *arr[3];
+    const char *name[3];
+    int in_type[3];
+} rows_ops;
+
+static rows_ops
+rows_gather(lf_call *c, PyArrayObject *const *f0, PyArrayObject *const *f1,
+            PyArrayObject *const *f2)
+{
+    PyArrayObject *const *fields[3] = {f0, f1, f2};
+    rows_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    for (int i = 0; i < 3 && fields[i] != NULL; i++, ops.k++) {
+        const int at = lf_arg_index(c, fields[i]);
+        ops.arr[i] = *fields[i];
+        ops.name[i] = c->spec->args[at].name;
+        ops.in_type[i] = c->in_type[at];
+    }
+    return ops;
+}
 
 /* The rows of one call: the broadcast shape and the loss's (shape[:-1]). */
 typedef struct {
@@ -43,17 +77,17 @@ typedef struct {
 
 /* torch's triplet losses want operands of one number of dimensions. */
 static int
-same_ndim(lf_call *c, int k)
+same_ndim(lf_call *c, const rows_ops *ops)
 {
     char buf[SHAPE_BUF];
     size_t len = 0;
     int same = 1;
-    for (int i = 1; i < k; i++) {
-        same &= PyArray_NDIM(c->v[i].a) == PyArray_NDIM(c->v[0].a);
+    for (int i = 1; i < ops->k; i++) {
+        same &= PyArray_NDIM(ops->arr[i]) == PyArray_NDIM(ops->arr[0]);
     }
-    for (int i = 0; i < k && !same && len < sizeof(buf); i++) {
+    for (int i = 0; i < ops->k && !same && len < sizeof(buf); i++) {
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s %d-d", i ? ", " : "",
-                                c->spec->args[i].name, PyArray_NDIM(c->v[i].a));
+                                ops->name[i], PyArray_NDIM(ops->arr[i]));
     }
     if (!same) {
         PyErr_Format(PyExc_ValueError,
@@ -82,15 +116,12 @@ dim_last(lf_call *c, PyArrayObject *arr, int dim)
 /* The k operands broadcast, viewed as a->x[i] = [N, D]; with dim >= 0 that
  * axis (of the broadcast shape) holds the features. */
 static int
-rows_setup(lf_call *c, int k, lf_rows *a, rows_shape *sh, int dim)
+rows_setup(lf_call *c, const rows_ops *rops, lf_rows *a, rows_shape *sh, int dim)
 {
+    const int k = rops->k;
     PyArrayObject *ops[3];
-    const char *names[3];
-    for (int i = 0; i < k; i++) {
-        ops[i] = c->v[i].a;
-        names[i] = c->spec->args[i].name;
-    }
-    if (lf_broadcast(c, k, ops, names, &sh->nd, sh->shape, 1) < 0) {
+    memcpy(ops, rops->arr, sizeof(ops));
+    if (lf_broadcast(c, k, ops, rops->name, &sh->nd, sh->shape, 1) < 0) {
         return -1;
     }
     sh->loss_shape = sh->shape;
@@ -124,8 +155,9 @@ rows_setup(lf_call *c, int k, lf_rows *a, rows_shape *sh, int dim)
 /* grad_output, the per-row loss and the k gradients (each of its operand's
  * shape and dtype, folded when it was broadcast). */
 static int
-rows_outputs(lf_call *c, int k, lf_rows *a, const rows_shape *sh)
+rows_outputs(lf_call *c, const rows_ops *ops, lf_rows *a, const rows_shape *sh)
 {
+    const int k = ops->k;
     if (lf_grad_output(c, sh->loss_nd, sh->loss_shape, lf_norm(c->reduction, (double)a->N)) <
         0) {
         return -1;
@@ -137,10 +169,11 @@ rows_outputs(lf_call *c, int k, lf_rows *a, const rows_shape *sh)
         }
         a->grad_output = PyArray_BYTES(c->go);
     }
-    lf_outspec o = {sh->loss_nd, sh->loss_shape, k, sh->nd, sh->shape, {NULL}, {NULL}, {0}, 1, 0};
+    lf_outspec o = {sh->loss_nd, sh->loss_shape, c->spec->ngrad, sh->nd, sh->shape,
+                    {NULL}, {NULL}, {0}, 1, 0};
     for (int i = 0; i < k; i++) {
-        o.like[i] = c->v[i].a;
-        o.typenum[i] = c->in_type[i];
+        o.like[i] = ops->arr[i];
+        o.typenum[i] = ops->in_type[i];
     }
     if (lf_outputs(c, &o) < 0) {
         return -1;
@@ -163,15 +196,16 @@ rows_outputs(lf_call *c, int k, lf_rows *a, const rows_shape *sh)
 static PyObject *
 row_measure(lf_call *c, int kind)
 {
+    const rows_params *p = c->params;
+    const rows_ops ops = rows_gather(c, &p->x1, &p->x2, NULL);
     rows_shape sh;
     lf_rows a;
     memset(&a, 0, sizeof(a));
     int dim = -1;
     if (kind == KIND_COSINE) {
-        const int nd = PyArray_NDIM(c->v[0].a) > PyArray_NDIM(c->v[1].a)
-                           ? PyArray_NDIM(c->v[0].a)
-                           : PyArray_NDIM(c->v[1].a);
-        const long rank = nd > 0 ? nd : 1, d = c->v[2].l;
+        const int nd = PyArray_NDIM(p->x1) > PyArray_NDIM(p->x2) ? PyArray_NDIM(p->x1)
+                                                                 : PyArray_NDIM(p->x2);
+        const long rank = nd > 0 ? nd : 1, d = p->dim;
         if (d < -rank || d >= rank) {
             PyErr_Format(PyExc_IndexError, "%s: dim %ld is out of range for %d-d inputs",
                          c->fname, d, nd);
@@ -179,11 +213,11 @@ row_measure(lf_call *c, int kind)
         }
         dim = (int)(d < 0 ? d + rank : d);
     }
-    if (rows_setup(c, 2, &a, &sh, dim) < 0) {
+    if (rows_setup(c, &ops, &a, &sh, dim) < 0) {
         return NULL;
     }
     /* keepdim keeps the feature axis as 1 */
-    const int keep = kind == KIND_PNORM && c->v[4].b && sh.nd > 0;
+    const int keep = kind == KIND_PNORM && p->keepdim && sh.nd > 0;
     sh.shape[sh.loss_nd] = 1;
     PyArrayObject *out = lf_own(
         c, PyArray_EMPTY(sh.loss_nd + keep, sh.shape, c->typenum, 0));
@@ -193,10 +227,10 @@ row_measure(lf_call *c, int kind)
     a.out = PyArray_BYTES(out);
     a.out_n = PyArray_ITEMSIZE(out);
     if (kind == KIND_COSINE) {
-        LF_RUN_VOID(c, a.N * a.D, lf_cosine_similarity, &a, c->v[3].d);
+        LF_RUN_VOID(c, a.N * a.D, lf_cosine_similarity, &a, p->eps);
     }
     else {
-        LF_RUN_VOID(c, a.N * a.D, lf_pairwise_distance, &a, c->v[2].d, c->v[3].d);
+        LF_RUN_VOID(c, a.N * a.D, lf_pairwise_distance, &a, p->p, p->eps);
     }
     Py_INCREF(out);
     return (PyObject *)out;
@@ -206,14 +240,16 @@ static PyObject *
 cosine_embedding(lf_call *c, int kind)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
+    const rows_params *p = c->params;
+    const rows_ops ops = rows_gather(c, &p->input1, &p->input2, NULL);
     rows_shape sh;
     lf_rows a;
     memset(&a, 0, sizeof(a));
     (void)kind;
-    if (rows_setup(c, 2, &a, &sh, -1) < 0) {
+    if (rows_setup(c, &ops, &a, &sh, -1) < 0) {
         return NULL;
     }
-    PyArrayObject *y = c->v[2].a;
+    PyArrayObject *y = p->target;
     if (sh.nd != 1 && sh.nd != 2) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input1 and input2 must be [N, D] (or [D] unbatched), got shape %s",
@@ -233,37 +269,40 @@ cosine_embedding(lf_call *c, int kind)
     }
     a.target = PyArray_BYTES(y);
     a.t_n = sh.loss_nd && !one ? PyArray_STRIDE(y, 0) : 0;
-    if (rows_outputs(c, 2, &a, &sh) < 0) {
+    if (rows_outputs(c, &ops, &a, &sh) < 0) {
         return NULL;
     }
     double sum;
-    LF_RUN(c, a.N * a.D, sum, lf_cosine_embedding, &a, c->v[3].d);
+    LF_RUN(c, a.N * a.D, sum, lf_cosine_embedding, &a, p->margin);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }
 
 static PyObject *
-triplet(lf_call *c, int with_distance)
+triplet(lf_call *c, int kind)
 {
+    const rows_params *p = c->params;
+    const rows_ops ops = rows_gather(c, &p->anchor, &p->positive, &p->negative);
     rows_shape sh;
     lf_rows a;
     double *work = NULL;
     memset(&a, 0, sizeof(a));
-    if (same_ndim(c, 3) < 0 || rows_setup(c, 3, &a, &sh, -1) < 0 ||
-        rows_outputs(c, 3, &a, &sh) < 0 ||
+    if (same_ndim(c, &ops) < 0 || rows_setup(c, &ops, &a, &sh, -1) < 0 ||
+        rows_outputs(c, &ops, &a, &sh) < 0 ||
         ((c->want & (WANT_GRAD | WANT_HESS)) &&
          (work = lf_alloc_n(c, a.D + 1, ((c->want & WANT_HESS) ? 6 : 3) * sizeof(double),
                              "the row work buffer")) == NULL)) {
         return NULL;
     }
-    const lf_distance dist = with_distance ? (lf_distance)c->v[7].l : LF_DIST_PNORM;
-    const lf_value *v = c->v;
+    /* triplet_margin_loss has no distance row: its field stays 0, the p-norm */
+    const lf_distance dist = (lf_distance)p->distance;
     double sum;
-    LF_RUN(c, a.N * a.D, sum, lf_triplet, &a, dist, v[3].d, v[4].d, v[5].d, v[6].b, work);
+    (void)kind;
+    LF_RUN(c, a.N * a.D, sum, lf_triplet, &a, dist, p->margin, p->p, p->eps, p->swap, work);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }
 
-LF_DEFINE(pairwise_distance, pairwise_spec, row_measure, KIND_PNORM)
-LF_DEFINE(cosine_similarity, cosine_similarity_spec, row_measure, KIND_COSINE)
-LF_DEFINE(cosine_embedding_loss, cosine_embedding_spec, cosine_embedding, 0)
-LF_DEFINE(triplet_margin_loss, triplet_spec, triplet, 0)
-LF_DEFINE(triplet_margin_with_distance_loss, triplet_distance_spec, triplet, 1)
+LF_DEFINE(pairwise_distance, rows_params, pairwise_spec, row_measure, KIND_PNORM)
+LF_DEFINE(cosine_similarity, rows_params, cosine_similarity_spec, row_measure, KIND_COSINE)
+LF_DEFINE(cosine_embedding_loss, rows_params, cosine_embedding_spec, cosine_embedding, 0)
+LF_DEFINE(triplet_margin_loss, rows_params, triplet_spec, triplet, 0)
+LF_DEFINE(triplet_margin_with_distance_loss, rows_params, triplet_distance_spec, triplet, 1)

@@ -16,7 +16,9 @@
  * the per-row arrays are float64 [rows], contiguous; target / pos int64,
  * C-contiguous ([rows] / [rows, P]); probs / out / go of the tile's dtype;
  * weight / pos_weight of the tile's dtype, contiguous [C]; None for the
- * optional ones.
+ * optional ones.  Each function states its arguments as two tables, the
+ * arrays (tile_arg: position, dtype, shape, layout, writeable, optional) and
+ * the numbers (tile_num), next to their names.
  */
 #include "binding.h"
 
@@ -27,36 +29,71 @@ bad(const char *fname, const char *what)
     return -1;
 }
 
-/* arr is an ndarray of the type, ndim, leading length and (when unit_last)
- * unit last stride; or None when may_none (then *out = NULL). */
+/* What one array argument of a tile function must be. */
+enum {
+    UNIT_LAST = 1, /* unit stride along the last dim (when it has more than one) */
+    DENSE_ROWS = 2 /* and, 2-d, rows one after another (C order) */
+};
+typedef struct {
+    const char *name;
+    int at;         /* its position among the arguments */
+    int type;       /* an NPY_ type number (int64 or float64), or the tile's */
+    int ndim;
+    npy_intp len0;  /* the leading length, or -1: any */
+    npy_intp len1;  /* the second (2-d), or -1: any */
+    int layout;     /* 0, UNIT_LAST or DENSE_ROWS */
+    int writeable;
+    int may_none;   /* None allowed (then NULL) */
+    PyArrayObject **out;
+} tile_arg;
+
 static int
-get(const char *fname, const char *name, PyObject *obj, int type, int ndim, npy_intp len0,
-    npy_intp len1, int unit_last, int writeable, int may_none, PyArrayObject **out)
+layout_ok(PyArrayObject *a, const tile_arg *d)
 {
-    *out = NULL;
-    if (obj == Py_None && may_none) {
+    const int nd = d->ndim;
+    return !(d->layout && PyArray_DIM(a, nd - 1) > 1 &&
+             PyArray_STRIDE(a, nd - 1) != PyArray_ITEMSIZE(a)) &&
+           !(nd == 2 && d->layout == DENSE_ROWS && PyArray_DIM(a, 0) > 1 &&
+             PyArray_STRIDE(a, 0) != PyArray_DIM(a, 1) * PyArray_ITEMSIZE(a));
+}
+
+/* obj as d describes it, into *d->out (NULL for an allowed None). */
+static int
+get(const char *fname, const tile_arg *d, PyObject *obj)
+{
+    *d->out = NULL;
+    if (obj == Py_None && d->may_none) {
         return 0;
     }
     if (!PyArray_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s: %s must be an ndarray", fname, name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an ndarray", fname, d->name);
         return -1;
     }
     PyArrayObject *a = (PyArrayObject *)obj;
     /* equivalent, not equal, type numbers: int64 is NPY_LONG or NPY_LONGLONG
      * depending on how NumPy 1.x made the array (np.where with a Python int) */
-    if (!PyArray_EquivTypenums(PyArray_TYPE(a), type) || PyArray_NDIM(a) != ndim || !PyArray_ISALIGNED(a) ||
-        !PyArray_ISNOTSWAPPED(a) || (len0 >= 0 && PyArray_DIM(a, 0) != len0) ||
-        (ndim == 2 && len1 >= 0 && PyArray_DIM(a, 1) != len1) ||
-        (unit_last && PyArray_DIM(a, ndim - 1) > 1 &&
-         PyArray_STRIDE(a, ndim - 1) != PyArray_ITEMSIZE(a)) ||
-        (ndim == 2 && unit_last == 2 && PyArray_DIM(a, 0) > 1 &&
-         PyArray_STRIDE(a, 0) != PyArray_DIM(a, 1) * PyArray_ITEMSIZE(a)) ||
-        (writeable && !PyArray_ISWRITEABLE(a))) {
+    if (!PyArray_EquivTypenums(PyArray_TYPE(a), d->type) || PyArray_NDIM(a) != d->ndim ||
+        !PyArray_ISALIGNED(a) || !PyArray_ISNOTSWAPPED(a) ||
+        (d->len0 >= 0 && PyArray_DIM(a, 0) != d->len0) ||
+        (d->ndim == 2 && d->len1 >= 0 && PyArray_DIM(a, 1) != d->len1) || !layout_ok(a, d) ||
+        (d->writeable && !PyArray_ISWRITEABLE(a))) {
         PyErr_Format(PyExc_ValueError, "%s: %s has the wrong dtype, shape or layout", fname,
-                     name);
+                     d->name);
         return -1;
     }
-    *out = a;
+    *d->out = a;
+    return 0;
+}
+
+/* Every array of a tile function, in the order of its table. */
+static int
+get_all(const char *fname, PyObject *const *args, const tile_arg *table, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (get(fname, &table[i], args[table[i].at]) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -71,7 +108,35 @@ get_long(const char *fname, PyObject *obj, long long *v)
     return 0;
 }
 
+/* A number argument of a tile function, at its position: a real (into
+ * *real) or an integer (into *integer). */
+typedef struct {
+    const char *name;
+    int at;
+    double *real;
+    long long *integer;
+} tile_num;
+
+static int
+get_nums(const char *fname, PyObject *const *args, const tile_num *table, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *obj = args[table[i].at];
+        if (table[i].real != NULL) {
+            *table[i].real = PyFloat_AsDouble(obj);
+            if (*table[i].real == -1.0 && PyErr_Occurred()) {
+                return -1;
+            }
+        }
+        else if (get_long(fname, obj, table[i].integer) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 #define D(arr) ((double *)PyArray_DATA(arr))
+#define COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
 
 /* The arguments both tile functions start with: their count, then the tile
  * (float32 or float64, which sets *type), its first class c0 and the class
@@ -92,8 +157,9 @@ tile_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t
     if (*type != NPY_FLOAT && *type != NPY_DOUBLE) {
         return bad(fname, "tile must be float32 or float64");
     }
-    if (get(fname, "tile", args[0], *type, 2, -1, -1, 1, 1, 0, tile) < 0 ||
-        get_long(fname, args[1], c0) < 0 || get_long(fname, args[2], C) < 0) {
+    const tile_arg d = {"tile", 0, *type, 2, -1, -1, UNIT_LAST, 1, 0, tile};
+    if (get(fname, &d, args[0]) < 0 || get_long(fname, args[1], c0) < 0 ||
+        get_long(fname, args[2], C) < 0) {
         return -1;
     }
     return 0;
@@ -105,33 +171,36 @@ py_lce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
     static const char *fname = "_lce_tile";
     PyArrayObject *tile, *target, *probs, *weight, *m, *s, *a, *b, *lse, *rowscale;
     long long c0, C, ignore_index, mode, grad;
+    double wsum, ls;
     int type;
-    if (tile_args(fname, args, nargs, 17, &type, &tile, &c0, &C) < 0) {
+    const tile_num nums[] = {{"wsum", 6, &wsum, NULL},
+                             {"ignore_index", 7, NULL, &ignore_index},
+                             {"label_smoothing", 8, &ls, NULL},
+                             {"mode", 9, NULL, &mode},
+                             {"grad", 10, NULL, &grad}};
+    if (tile_args(fname, args, nargs, 17, &type, &tile, &c0, &C) < 0 ||
+        get_nums(fname, args, nums, COUNT(nums)) < 0) {
         return NULL;
     }
     const npy_intp rows = PyArray_DIM(tile, 0), cols = PyArray_DIM(tile, 1);
-    const double wsum = PyFloat_AsDouble(args[6]);
-    const double ls = PyFloat_AsDouble(args[8]);
-    if (PyErr_Occurred() || get_long(fname, args[7], &ignore_index) < 0 ||
-        get_long(fname, args[9], &mode) < 0 || get_long(fname, args[10], &grad) < 0) {
-        return NULL;
-    }
     if (c0 < 0 || C < 1 || cols < 0 || c0 + cols > C || mode < 0 || mode > 2 ||
         (mode == LF_LCE_FULL && (c0 != 0 || cols != C)) || !(ls >= 0.0 && ls <= 1.0)) {
         bad(fname, "c0, C, mode or label_smoothing out of range");
         return NULL;
     }
-    if (get(fname, "target", args[3], NPY_INT64, 1, rows, -1, 1, 0, 1, &target) < 0 ||
-        get(fname, "probs", args[4], type, 2, rows, C, 0, 0, 1, &probs) < 0 ||
-        get(fname, "weight", args[5], type, 1, C, -1, 1, 0, 1, &weight) < 0 ||
-        get(fname, "m", args[11], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &m) < 0 ||
-        get(fname, "s", args[12], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &s) < 0 ||
-        get(fname, "a", args[13], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &a) < 0 ||
-        get(fname, "b", args[14], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &b) < 0 ||
-        get(fname, "lse", args[15], NPY_DOUBLE, 1, rows, -1, 1, 0, mode != LF_LCE_GRAD,
-            &lse) < 0 ||
-        get(fname, "rowscale", args[16], NPY_DOUBLE, 1, rows, -1, 1, 0,
-            !(mode == LF_LCE_GRAD || grad), &rowscale) < 0) {
+    const int lse_none = mode != LF_LCE_GRAD, rowscale_none = !(mode == LF_LCE_GRAD || grad);
+    const tile_arg table[] = {
+        {"target", 3, NPY_INT64, 1, rows, -1, UNIT_LAST, 0, 1, &target},
+        {"probs", 4, type, 2, rows, C, 0, 0, 1, &probs},
+        {"weight", 5, type, 1, C, -1, UNIT_LAST, 0, 1, &weight},
+        {"m", 11, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 1, 0, &m},
+        {"s", 12, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 1, 0, &s},
+        {"a", 13, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 1, 0, &a},
+        {"b", 14, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 1, 0, &b},
+        {"lse", 15, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 0, lse_none, &lse},
+        {"rowscale", 16, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 0, rowscale_none, &rowscale},
+    };
+    if (get_all(fname, args, table, COUNT(table)) < 0) {
         return NULL;
     }
     if ((target == NULL) == (probs == NULL)) {
@@ -181,8 +250,9 @@ py_lbce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
     PyArrayObject *tile, *pos, *pos_weight, *loss, *out, *rowscale, *go;
     long long c0, C, grad;
     int type;
+    const tile_num nums[] = {{"grad", 9, NULL, &grad}};
     if (tile_args(fname, args, nargs, 10, &type, &tile, &c0, &C) < 0 ||
-        get_long(fname, args[9], &grad) < 0) {
+        get_nums(fname, args, nums, COUNT(nums)) < 0) {
         return NULL;
     }
     const npy_intp rows = PyArray_DIM(tile, 0), cols = PyArray_DIM(tile, 1);
@@ -190,12 +260,15 @@ py_lbce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
         bad(fname, "c0 or C out of range");
         return NULL;
     }
-    if (get(fname, "pos", args[3], NPY_INT64, 2, rows, -1, 2, 0, 0, &pos) < 0 ||
-        get(fname, "pos_weight", args[4], type, 1, C, -1, 1, 0, 1, &pos_weight) < 0 ||
-        get(fname, "loss", args[5], NPY_DOUBLE, 1, rows, -1, 1, 1, 0, &loss) < 0 ||
-        get(fname, "out", args[6], type, 2, rows, cols, 1, 1, 1, &out) < 0 ||
-        get(fname, "rowscale", args[7], NPY_DOUBLE, 1, rows, -1, 1, 0, 1, &rowscale) < 0 ||
-        get(fname, "go", args[8], type, 2, rows, cols, 1, 0, 1, &go) < 0) {
+    const tile_arg table[] = {
+        {"pos", 3, NPY_INT64, 2, rows, -1, DENSE_ROWS, 0, 0, &pos},
+        {"pos_weight", 4, type, 1, C, -1, UNIT_LAST, 0, 1, &pos_weight},
+        {"loss", 5, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 1, 0, &loss},
+        {"out", 6, type, 2, rows, cols, UNIT_LAST, 1, 1, &out},
+        {"rowscale", 7, NPY_DOUBLE, 1, rows, -1, UNIT_LAST, 0, 1, &rowscale},
+        {"go", 8, type, 2, rows, cols, UNIT_LAST, 0, 1, &go},
+    };
+    if (get_all(fname, args, table, COUNT(table)) < 0) {
         return NULL;
     }
     if (grad && go == NULL && rowscale == NULL) {

@@ -8,22 +8,31 @@
 
 enum { KIND_MULTI, KIND_MULTILABEL };
 
+typedef struct {
+    PyArrayObject *input, *target, *weight;
+    double p, margin;
+} margin_params;
+
+#define MARGIN_ARGS                                                                     \
+    LF_ARRAY(margin_params, input, A_INPUT, C_NONE),                                    \
+        LF_ARRAY(margin_params, target, A_INDEX, C_NONE)
+
 static const lf_spec multi_margin_spec = {
-    "multi_margin_loss", 5, LF_OUT,
-    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_INDEX, C_NONE, NULL},
-     {"weight", A_FLOAT, C_1D, NULL},
-     {"p", O_REAL, C_ONE_OR_TWO, "%s: only p == 1 and p == 2 supported, got p=%R"},
-     {"margin", O_REAL, C_NONE, NULL}}};
+    "multi_margin_loss", sizeof(margin_params), LF_OUT, 1,
+    {MARGIN_ARGS, LF_ARRAY(margin_params, weight, A_FLOAT, C_1D),
+     LF_REAL(margin_params, p, O_REAL, C_ONE_OR_TWO,
+             "%s: only p == 1 and p == 2 supported, got p=%R"),
+     LF_REAL(margin_params, margin, O_REAL, C_NONE, NULL)}};
 static const lf_spec multilabel_margin_spec = {
-    "multilabel_margin_loss", 2, LF_OUT,
-    {{"input", A_INPUT, C_NONE, NULL}, {"target", A_INDEX, C_NONE, NULL}}};
+    "multilabel_margin_loss", sizeof(margin_params), LF_OUT, 1, {MARGIN_ARGS}};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
 static int
 margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd, int *in_place)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a, *t = c->v[1].a;
+    margin_params *p = c->params;
+    PyArrayObject *x = p->input, *t = p->target;
     const int nd = PyArray_NDIM(x), tnd = PyArray_NDIM(t);
     if (kind == KIND_MULTILABEL) {
         const int ok = nd == 2 ? lf_same_shape(t, 2, PyArray_DIMS(x))
@@ -47,7 +56,7 @@ margin_target(lf_call *c, int kind, lf_classes *a, int *loss_nd, int *in_place)
      * (multilabel_private); every other target becomes a private copy now */
     *in_place = kind == KIND_MULTILABEL && PyArray_EquivTypenums(PyArray_TYPE(t), NPY_INT64) &&
                 PyArray_ISALIGNED(t) && PyArray_ISNOTSWAPPED(t);
-    if (!*in_place && (t = c->v[1].a = lf_class_target(c, t, a->C)) == NULL) {
+    if (!*in_place && (t = p->target = lf_class_target(c, t, a->C)) == NULL) {
         return -1;
     }
     a->target = PyArray_BYTES(t);
@@ -112,7 +121,8 @@ static int
 margin_weight(lf_call *c, lf_classes *a)
 {
     char b1[SHAPE_BUF];
-    PyArrayObject *w = c->v[2].a;
+    const margin_params *p = c->params;
+    PyArrayObject *w = p->weight;
     if (w == NULL) {
         return 0;
     }
@@ -129,8 +139,9 @@ margin_weight(lf_call *c, lf_classes *a)
 static int
 margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
 {
+    const margin_params *p = c->params;
     const npy_intp loss_shape[1] = {a->N};
-    const int nd = PyArray_NDIM(c->v[0].a);
+    const int nd = PyArray_NDIM(p->input);
     /* torch's kernels leave the result of an empty batch uninitialised; here
      * the sum is 0 and the mean nan, as API.md says for a mean over nothing */
     if (lf_grad_output(c, loss_nd, loss_shape, lf_norm(c->reduction, (double)a->N)) < 0) {
@@ -141,7 +152,8 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->grad_output = PyArray_BYTES(c->go);
         a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
     }
-    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->input}, {NULL}, {0},
+                          1, 0};
     if (lf_outputs(c, &o) < 0) {
         return -1;
     }
@@ -162,7 +174,8 @@ static PyObject *
 margin_loss(lf_call *c, int kind)
 {
     char b1[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a;
+    const margin_params *p = c->params;
+    PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     int loss_nd = 0, in_place = 0;
     lf_classes a;
@@ -202,13 +215,14 @@ margin_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_MULTILABEL) {
-        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multilabel_margin, &a, work);
+        LF_RUN(c, PyArray_SIZE(x), sum, lf_multilabel_margin, &a, work);
     }
     else {
-        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_multi_margin, &a, c->v[3].d == 2 ? 2 : 1, c->v[4].d);
+        LF_RUN(c, PyArray_SIZE(x), sum, lf_multi_margin, &a, p->p == 2 ? 2 : 1, p->margin);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }
 
-LF_DEFINE(multi_margin_loss, multi_margin_spec, margin_loss, KIND_MULTI)
-LF_DEFINE(multilabel_margin_loss, multilabel_margin_spec, margin_loss, KIND_MULTILABEL)
+LF_DEFINE(multi_margin_loss, margin_params, multi_margin_spec, margin_loss, KIND_MULTI)
+LF_DEFINE(multilabel_margin_loss, margin_params, multilabel_margin_spec, margin_loss,
+          KIND_MULTILABEL)

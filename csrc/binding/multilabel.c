@@ -9,45 +9,54 @@
 
 enum { KIND_FOCAL, KIND_ASL, KIND_ZLPR, KIND_SOFT_F1 };
 
-#define PAIR {"input", A_INPUT, C_NONE, NULL}, {"target", A_REAL, C_NONE, NULL}
-#define FINITE_GE0(name) {name, O_REAL, C_FINITE_GE0, "finite and >= 0"}
+typedef struct {
+    PyArrayObject *input, *target;
+    double alpha, gamma, gamma_neg, gamma_pos, clip, eps;
+} multilabel_params;
+
+#define SIZE sizeof(multilabel_params)
+#define PAIR                                                                            \
+    LF_ARRAY(multilabel_params, input, A_INPUT, C_NONE),                                \
+        LF_ARRAY(multilabel_params, target, A_REAL, C_NONE)
+#define REAL(field, kind, check, what) LF_REAL(multilabel_params, field, kind, check, what)
+#define FINITE_GE0(field) REAL(field, O_REAL, C_FINITE_GE0, "finite and >= 0")
+#define EPS REAL(eps, O_REAL, C_FINITE_GT0, "finite and > 0")
 
 static const lf_spec focal_spec = {
-    "sigmoid_focal_loss", 4, LF_OUT,
-    {PAIR, {"alpha", O_REAL, C_FINITE, "a finite number (< 0 to disable)"}, FINITE_GE0("gamma")}};
+    "sigmoid_focal_loss", SIZE, LF_OUT, 1,
+    {PAIR, REAL(alpha, O_REAL, C_FINITE, "a finite number (< 0 to disable)"),
+     FINITE_GE0(gamma)}};
 static const lf_spec asl_spec = {
-    "asymmetric_loss", 6, LF_OUT,
-    {PAIR, FINITE_GE0("gamma_neg"), FINITE_GE0("gamma_pos"),
-     {"clip", O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"},
-     {"eps", O_REAL, C_FINITE_GT0, "finite and > 0"}}};
-static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", 2, LF_OUT, {PAIR}};
-static const lf_spec soft_f1_spec = {
-    "soft_f1_loss", 3, LF_OUT, {PAIR, {"eps", O_REAL, C_FINITE_GT0, "finite and > 0"}}};
+    "asymmetric_loss", SIZE, LF_OUT, 1,
+    {PAIR, FINITE_GE0(gamma_neg), FINITE_GE0(gamma_pos),
+     REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS}};
+static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE, LF_OUT, 1, {PAIR}};
+static const lf_spec soft_f1_spec = {"soft_f1_loss", SIZE, LF_OUT, 1, {PAIR, EPS}};
 
 static PyObject *
 focal_family(lf_call *c, int kind)
 {
-    PyArrayObject *x = c->v[0].a;
+    const multilabel_params *p = c->params;
+    PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     const npy_intp *dims = PyArray_DIMS(x), n = PyArray_SIZE(x);
     lf_elementwise ew;
-    if (lf_require_shape_of(c, c->v[1].a, x, "target") < 0 ||
+    if (lf_require_shape_of(c, p->target, x, "target") < 0 ||
         lf_grad_output(c, nd, dims, lf_norm(c->reduction, (double)n)) < 0) {
         return NULL;
     }
-    const lf_outspec o = {nd, dims, 1, 0, NULL, {x}, {NULL}, {0}, 0, 0};
+    const lf_outspec o = {nd, dims, c->spec->ngrad, 0, NULL, {x}, {NULL}, {0}, 0, 0};
     if (lf_outputs(c, &o) < 0) {
         return NULL;
     }
     lf_ew_init(&ew, nd, dims);
-    lf_ew_pair(c, &ew);
+    lf_ew_pair(c, &ew, x, p->target);
     double sum;
-    const lf_value *v = c->v;
     if (kind == KIND_FOCAL) {
-        LF_RUN(c, n, sum, lf_sigmoid_focal, &ew, v[2].d, v[3].d);
+        LF_RUN(c, n, sum, lf_sigmoid_focal, &ew, p->alpha, p->gamma);
     }
     else {
-        LF_RUN(c, n, sum, lf_asymmetric, &ew, v[2].d, v[3].d, v[4].d, v[5].d);
+        LF_RUN(c, n, sum, lf_asymmetric, &ew, p->gamma_neg, p->gamma_pos, p->clip, p->eps);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
@@ -58,7 +67,8 @@ static int
 rows_view(lf_call *c, int kind, lf_multilabel *a, int *loss_nd, npy_intp *loss_shape)
 {
     char b1[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a, *y = c->v[1].a;
+    multilabel_params *p = c->params;
+    PyArrayObject *x = p->input, *y = p->target;
     const int nd = PyArray_NDIM(x);
     if (kind == KIND_ZLPR ? nd < 1 : (nd < 1 || nd > 2)) {
         PyErr_Format(PyExc_ValueError,
@@ -96,13 +106,14 @@ rows_view(lf_call *c, int kind, lf_multilabel *a, int *loss_nd, npy_intp *loss_s
     a->t_c = kind == KIND_ZLPR || nd == 2 ? PyArray_STRIDE(y, nd - 1) : 0;
     a->input = PyArray_BYTES(x);
     a->target = PyArray_BYTES(y);
-    c->v[0].a = x;
+    p->input = x;
     return 0;
 }
 
 static PyObject *
 rows_loss(lf_call *c, int kind)
 {
+    const multilabel_params *p = c->params;
     npy_intp loss_shape[NPY_MAXDIMS];
     int loss_nd;
     lf_multilabel a;
@@ -121,7 +132,8 @@ rows_loss(lf_call *c, int kind)
         }
         a.grad_output = PyArray_BYTES(c->go);
     }
-    const lf_outspec o = {loss_nd, loss_shape, 1, 0, NULL, {c->v[0].a}, {NULL}, {0}, 1, 0};
+    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->input}, {NULL}, {0},
+                          1, 0};
     double *work = NULL;
     if (lf_outputs(c, &o) < 0 ||
         (kind == KIND_SOFT_F1 &&
@@ -140,15 +152,15 @@ rows_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_ZLPR) {
-        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_zlpr, &a);
+        LF_RUN(c, PyArray_SIZE(p->input), sum, lf_zlpr, &a);
     }
     else {
-        LF_RUN(c, PyArray_SIZE(c->v[0].a), sum, lf_soft_f1, &a, c->v[2].d, work);
+        LF_RUN(c, PyArray_SIZE(p->input), sum, lf_soft_f1, &a, p->eps, work);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
 }
 
-LF_DEFINE(sigmoid_focal_loss, focal_spec, focal_family, KIND_FOCAL)
-LF_DEFINE(asymmetric_loss, asl_spec, focal_family, KIND_ASL)
-LF_DEFINE(multilabel_categorical_crossentropy, zlpr_spec, rows_loss, KIND_ZLPR)
-LF_DEFINE(soft_f1_loss, soft_f1_spec, rows_loss, KIND_SOFT_F1)
+LF_DEFINE(sigmoid_focal_loss, multilabel_params, focal_spec, focal_family, KIND_FOCAL)
+LF_DEFINE(asymmetric_loss, multilabel_params, asl_spec, focal_family, KIND_ASL)
+LF_DEFINE(multilabel_categorical_crossentropy, multilabel_params, zlpr_spec, rows_loss, KIND_ZLPR)
+LF_DEFINE(soft_f1_loss, multilabel_params, soft_f1_spec, rows_loss, KIND_SOFT_F1)

@@ -24,73 +24,112 @@ enum {
     RG_NKINDS
 };
 
-#define IN {"input", A_INPUT, C_NONE, NULL}
-#define TG {"target", A_REAL, C_NONE, NULL}
-#define WEIGHT {"weight", A_FLOAT, C_NONE, NULL}
-#define REAL(name) {name, O_REAL, C_NONE, NULL}
-#define BOOL(name) {name, O_BOOL, C_NONE, NULL}
+typedef struct {
+    PyArrayObject *input, *input1, *input2, *target, *var, *weight;
+    double beta, delta, eps, margin;
+    int log_target, log_input, full;
+} rg_params;
+
+#define IN LF_ARRAY(rg_params, input, A_INPUT, C_NONE)
+#define TG LF_ARRAY(rg_params, target, A_REAL, C_NONE)
+#define WEIGHT LF_ARRAY(rg_params, weight, A_FLOAT, C_NONE)
+#define REAL(field, check, what) LF_REAL(rg_params, field, O_REAL, check, what)
+#define BOOL(field) LF_BOOL(rg_params, field)
+#define SIZE sizeof(rg_params)
 
 static const lf_spec rg_specs[RG_NKINDS] = {
-    [RG_L1] = {"l1_loss", 3, LF_OUT, {IN, TG, WEIGHT}},
-    [RG_MSE] = {"mse_loss", 3, LF_OUT, {IN, TG, WEIGHT}},
-    [RG_SMOOTH_L1] = {"smooth_l1_loss", 3, LF_OUT, {IN, TG, {"beta", O_REAL, C_GE0, ">= 0"}}},
-    [RG_HUBER] = {"huber_loss", 4, LF_OUT, {IN, TG, WEIGHT, {"delta", O_REAL, C_GT0, "> 0"}}},
-    [RG_SOFT_MARGIN] = {"soft_margin_loss", 2, LF_OUT, {IN, TG}},
-    [RG_KL_DIV] = {"kl_div", 3, LF_OUT | LF_BATCHMEAN, {IN, TG, BOOL("log_target")}},
-    [RG_POISSON] = {"poisson_nll_loss", 5, LF_OUT,
-                    {IN, TG, BOOL("log_input"), BOOL("full"), REAL("eps")}},
-    [RG_GAUSSIAN] = {"gaussian_nll_loss", 5, LF_OUT,
-                     {IN, TG, {"var", A_REAL, C_NONE, NULL}, BOOL("full"), REAL("eps")}},
-    [RG_HINGE] = {"hinge_embedding_loss", 3, LF_OUT, {IN, TG, REAL("margin")}},
-    [RG_RANKING] = {"margin_ranking_loss", 4, LF_OUT,
-                    {{"input1", A_INPUT, C_NONE, NULL}, {"input2", A_REAL, C_NONE, NULL},
-                     TG, REAL("margin")}},
-    [RG_MLSM] = {"multilabel_soft_margin_loss", 3, LF_OUT, {IN, TG, WEIGHT}},
+    [RG_L1] = {"l1_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
+    [RG_MSE] = {"mse_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
+    [RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, LF_OUT, 1, {IN, TG, REAL(beta, C_GE0, ">= 0")}},
+    [RG_HUBER] = {"huber_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
+    [RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, LF_OUT, 1, {IN, TG}},
+    [RG_KL_DIV] = {"kl_div", SIZE, LF_OUT | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
+    [RG_POISSON] = {"poisson_nll_loss", SIZE, LF_OUT, 1,
+                    {IN, TG, BOOL(log_input), BOOL(full), REAL(eps, C_NONE, NULL)}},
+    [RG_GAUSSIAN] = {"gaussian_nll_loss", SIZE, LF_OUT, 2,
+                     {IN, TG, LF_ARRAY(rg_params, var, A_REAL, C_NONE), BOOL(full),
+                      REAL(eps, C_NONE, NULL)}},
+    [RG_HINGE] = {"hinge_embedding_loss", SIZE, LF_OUT, 1, {IN, TG, REAL(margin, C_NONE, NULL)}},
+    [RG_RANKING] = {"margin_ranking_loss", SIZE, LF_OUT, 2,
+                    {LF_ARRAY(rg_params, input1, A_INPUT, C_NONE),
+                     LF_ARRAY(rg_params, input2, A_REAL, C_NONE), TG,
+                     REAL(margin, C_NONE, NULL)}},
+    [RG_MLSM] = {"multilabel_soft_margin_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
 };
 
-/* Per loss: the array operands, the second differentiable one (or 0), the
- * weight's position (or -1), and whether torch warns when the target's
- * shape differs from the input's. */
+/* Per loss: whether torch warns when the target's shape differs from the
+ * input's, and the kernel. */
 static const struct {
-    int narr, second, weight, size_warning;
+    int size_warning;
     lf_regression_kind kernel;
 } rg_rules[RG_NKINDS] = {
-    [RG_L1] = {2, 0, 2, 1, LF_RG_L1},
-    [RG_MSE] = {2, 0, 2, 1, LF_RG_MSE},
-    [RG_SMOOTH_L1] = {2, 0, -1, 1, LF_RG_SMOOTH_L1},
-    [RG_HUBER] = {2, 0, 2, 1, LF_RG_HUBER},
-    [RG_SOFT_MARGIN] = {2, 0, -1, 0, LF_RG_SOFT_MARGIN},
-    [RG_KL_DIV] = {2, 0, -1, 0, LF_RG_KL_DIV},
-    [RG_POISSON] = {2, 0, -1, 0, LF_RG_POISSON_NLL},
-    [RG_GAUSSIAN] = {3, 2, -1, 0, LF_RG_GAUSSIAN_NLL},
-    [RG_HINGE] = {2, 0, -1, 0, LF_RG_HINGE_EMBEDDING},
-    [RG_RANKING] = {3, 1, -1, 0, LF_RG_MARGIN_RANKING},
-    [RG_MLSM] = {2, 0, 2, 0, LF_RG_L1 /* its own kernel */},
+    [RG_L1] = {1, LF_RG_L1},
+    [RG_MSE] = {1, LF_RG_MSE},
+    [RG_SMOOTH_L1] = {1, LF_RG_SMOOTH_L1},
+    [RG_HUBER] = {1, LF_RG_HUBER},
+    [RG_SOFT_MARGIN] = {0, LF_RG_SOFT_MARGIN},
+    [RG_KL_DIV] = {0, LF_RG_KL_DIV},
+    [RG_POISSON] = {0, LF_RG_POISSON_NLL},
+    [RG_GAUSSIAN] = {0, LF_RG_GAUSSIAN_NLL},
+    [RG_HINGE] = {0, LF_RG_HINGE_EMBEDDING},
+    [RG_RANKING] = {0, LF_RG_MARGIN_RANKING},
+    [RG_MLSM] = {0, LF_RG_L1 /* its own kernel */},
 };
 
-/* The name of array operand j, for messages. */
-static const char *
-rg_name(int kind, int j)
+/* The array operands of a call, in the order they broadcast (the first is
+ * the input) and in their slots of the view; the second differentiable
+ * one's position among them (or 0). */
+typedef struct {
+    int n, second;
+    PyArrayObject *arr[3];
+    const char *name[3];
+    int slot[3];
+    PyArrayObject *view[3]; /* as they broadcast (rg_shape_rules) */
+} rg_operands_t;
+
+static void
+rg_operand(lf_call *c, rg_operands_t *ops, PyArrayObject *const *field, int slot)
 {
-    static const char *const ranking[3] = {"input1", "input2", "target"};
-    static const char *const others[3] = {"input", "target", "var"};
-    return kind == RG_RANKING ? ranking[j] : others[j];
+    ops->arr[ops->n] = *field;
+    ops->name[ops->n] = c->spec->args[lf_arg_index(c, field)].name;
+    ops->slot[ops->n++] = slot;
 }
 
-/* The kernel's parameters, from the converted options. */
-static lf_regression_param
-rg_params(const lf_call *c, int kind)
+static void
+rg_gather(lf_call *c, int kind, rg_operands_t *ops)
 {
-    const lf_value *v = c->v;
-    lf_regression_param p = {0.0, 0.0, 0.0, 0.0, 0, 0, 0};
-    p.beta = kind == RG_SMOOTH_L1 ? v[2].d : 0.0;
-    p.delta = kind == RG_HUBER ? v[3].d : 0.0;
-    p.margin = kind == RG_HINGE ? v[2].d : kind == RG_RANKING ? v[3].d : 0.0;
-    p.eps = kind == RG_POISSON || kind == RG_GAUSSIAN ? v[4].d : 0.0;
-    p.log_target = kind == RG_KL_DIV && v[2].b;
-    p.log_input = kind == RG_POISSON && v[2].b;
-    p.full = (kind == RG_POISSON && v[3].b) || (kind == RG_GAUSSIAN && v[3].b);
-    return p;
+    const rg_params *p = c->params;
+    memset(ops, 0, sizeof(*ops));
+    if (kind == RG_RANKING) {
+        rg_operand(c, ops, &p->input1, LF_EW_INPUT);
+        rg_operand(c, ops, &p->input2, LF_EW_INPUT2);
+        ops->second = 1;
+    }
+    else {
+        rg_operand(c, ops, &p->input, LF_EW_INPUT);
+    }
+    rg_operand(c, ops, &p->target, LF_EW_TARGET);
+    if (kind == RG_GAUSSIAN) {
+        rg_operand(c, ops, &p->var, LF_EW_INPUT2);
+        ops->second = 2;
+    }
+}
+
+/* The kernel's parameters, from the converted options (0 where a loss has
+ * no such option: its field stays zeroed). */
+static lf_regression_param
+rg_kernel_params(const lf_call *c)
+{
+    const rg_params *p = c->params;
+    lf_regression_param k = {0.0, 0.0, 0.0, 0.0, 0, 0, 0};
+    k.beta = p->beta;
+    k.delta = p->delta;
+    k.margin = p->margin;
+    k.eps = p->eps;
+    k.log_target = p->log_target;
+    k.log_input = p->log_input;
+    k.full = p->full;
+    return k;
 }
 
 /* Gaussian NLL's var, as torch accepts it: non-negative, and of the input's
@@ -146,22 +185,20 @@ gaussian_var(lf_call *c, PyArrayObject *x, PyArrayObject *var, PyArrayObject **v
     return -1;
 }
 
-/* The shape rules before broadcasting; ops receives the operands as they
- * broadcast (Gaussian NLL's var viewed). */
+/* The shape rules before broadcasting; ops->view receives the operands as
+ * they broadcast (Gaussian NLL's var viewed). */
 static int
-rg_shape_rules(lf_call *c, int kind, PyArrayObject **ops)
+rg_shape_rules(lf_call *c, int kind, rg_operands_t *ops)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a;
+    PyArrayObject *x = ops->arr[0], **view = ops->view;
     const int xnd = PyArray_NDIM(x);
-    for (int j = 0; j < 3; j++) {
-        ops[j] = j < rg_rules[kind].narr ? c->v[j].a : NULL;
-    }
-    if (kind == RG_RANKING && (PyArray_NDIM(ops[1]) != xnd || PyArray_NDIM(ops[2]) != xnd)) {
+    memcpy(view, ops->arr, sizeof(ops->arr));
+    if (kind == RG_RANKING && (PyArray_NDIM(view[1]) != xnd || PyArray_NDIM(view[2]) != xnd)) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input1, input2 and target must have the same number of dimensions, "
                      "got shapes %s, %s and %s",
-                     c->fname, ARR_SHAPE(b1, x), ARR_SHAPE(b2, ops[1]), ARR_SHAPE(b3, ops[2]));
+                     c->fname, ARR_SHAPE(b1, x), ARR_SHAPE(b2, view[1]), ARR_SHAPE(b3, view[2]));
         return -1;
     }
     if (kind == RG_MLSM && xnd == 0) {
@@ -171,27 +208,26 @@ rg_shape_rules(lf_call *c, int kind, PyArrayObject **ops)
                      c->fname);
         return -1;
     }
-    return kind == RG_GAUSSIAN ? gaussian_var(c, x, ops[2], &ops[2]) : 0;
+    return kind == RG_GAUSSIAN ? gaussian_var(c, x, view[2], &view[2]) : 0;
 }
 
 /* The operands' strides over the element-wise shape, in their slots. */
 static int
-rg_operands(lf_call *c, int kind, PyArrayObject *const *ops, lf_elementwise *ew)
+rg_strides(lf_call *c, int kind, const rg_operands_t *ops, lf_elementwise *ew)
 {
-    static const int slots[3] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_INPUT2};
-    static const int ranking_slots[3] = {LF_EW_INPUT, LF_EW_INPUT2, LF_EW_TARGET};
-    PyArrayObject *x = c->v[0].a, *w = NULL;
-    for (int j = 0; j < rg_rules[kind].narr; j++) {
-        const int slot = kind == RG_RANKING ? ranking_slots[j] : slots[j];
-        ew->data[slot] = PyArray_BYTES(ops[j]);
-        if (lf_broadcast_strides(c, ops[j], ew->ndim, ew->shape, ew->strides[slot],
-                                 rg_name(kind, j)) < 0) {
+    const rg_params *p = c->params;
+    PyArrayObject *w = p->weight; /* NULL for the losses without one */
+    for (int j = 0; j < ops->n; j++) {
+        const int slot = ops->slot[j];
+        ew->data[slot] = PyArray_BYTES(ops->view[j]);
+        if (lf_broadcast_strides(c, ops->view[j], ew->ndim, ew->shape, ew->strides[slot],
+                                 ops->name[j]) < 0) {
             return -1;
         }
     }
-    if (rg_rules[kind].weight >= 0 && (w = c->v[rg_rules[kind].weight].a) != NULL) {
+    if (w != NULL) {
         /* torch: "Weights and input must have the same size." */
-        if ((kind != RG_MLSM && lf_require_shape_of(c, w, x, "weight") < 0) ||
+        if ((kind != RG_MLSM && lf_require_shape_of(c, w, ops->arr[0], "weight") < 0) ||
             lf_broadcast_strides(c, w, ew->ndim, ew->shape, ew->strides[LF_EW_WEIGHT],
                                  "weight") < 0) {
             return -1;
@@ -203,10 +239,11 @@ rg_operands(lf_call *c, int kind, PyArrayObject *const *ops, lf_elementwise *ew)
 
 /* torch's warnings, as its Python functions emit them (forward calls only). */
 static int
-rg_warnings(lf_call *c, int kind)
+rg_warnings(lf_call *c, int kind, PyArrayObject *x)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF];
-    PyArrayObject *x = c->v[0].a, *y = c->v[1].a;
+    const rg_params *p = c->params;
+    PyArrayObject *y = p->target;
     if (!(c->want & WANT_LOSS)) {
         return 0;
     }
@@ -233,9 +270,10 @@ rg_warnings(lf_call *c, int kind)
 /* The mean's divisor: the loss's size; input.shape[0] for "batchmean"; the
  * weights' sum for a weighted L1 / MSE mean, as torch. */
 static double
-rg_denominator(lf_call *c, int kind, int loss_nd, const npy_intp *bshape)
+rg_denominator(lf_call *c, int kind, PyArrayObject *x, int loss_nd, const npy_intp *bshape)
 {
-    PyArrayObject *x = c->v[0].a, *w = rg_rules[kind].weight >= 0 ? c->v[2].a : NULL;
+    const rg_params *p = c->params;
+    PyArrayObject *w = p->weight;
     npy_intp count = 1;
     for (int d = 0; d < loss_nd; d++) {
         count *= bshape[d];
@@ -299,44 +337,49 @@ rg_view_outputs(lf_call *c, int kind, lf_elementwise *ew)
     ew->ndim++;
 }
 
+/* The broadcast shape of the operands: soft margin keeps the input's, the
+ * others broadcast. */
+static int
+rg_broadcast(lf_call *c, int kind, const rg_operands_t *ops, int *bnd, npy_intp *bshape)
+{
+    if (kind == RG_SOFT_MARGIN) {
+        *bnd = PyArray_NDIM(ops->view[0]);
+        if (*bnd > 0) { /* a 0-d array has no dims pointer (memcpy from NULL is UB) */
+            memcpy(bshape, PyArray_DIMS(ops->view[0]), (size_t)*bnd * sizeof(npy_intp));
+        }
+        return 0;
+    }
+    return lf_broadcast(c, ops->n, ops->view, ops->name, bnd, bshape, 0);
+}
+
 static PyObject *
 regression(lf_call *c, int kind)
 {
-    PyArrayObject *ops[3];
+    rg_operands_t ops;
     npy_intp bshape[NPY_MAXDIMS];
     int bnd;
     lf_elementwise ew;
-    const lf_regression_param prm = rg_params(c, kind);
+    const lf_regression_param prm = rg_kernel_params(c);
     /* torch's smooth_l1_loss runs l1_loss when beta is 0 */
     const lf_regression_kind kernel =
         kind == RG_SMOOTH_L1 && prm.beta == 0.0 ? LF_RG_L1 : rg_rules[kind].kernel;
-    const char *const names[3] = {rg_name(kind, 0), rg_name(kind, 1), rg_name(kind, 2)};
-    if (rg_shape_rules(c, kind, ops) < 0) {
-        return NULL;
-    }
-    /* soft margin keeps the input's shape; the others broadcast */
-    if (kind == RG_SOFT_MARGIN) {
-        bnd = PyArray_NDIM(ops[0]);
-        if (bnd > 0) { /* a 0-d array has no dims pointer (memcpy from NULL is UB) */
-            memcpy(bshape, PyArray_DIMS(ops[0]), (size_t)bnd * sizeof(npy_intp));
-        }
-    }
-    else if (lf_broadcast(c, rg_rules[kind].narr, ops, names, &bnd, bshape, 0) < 0) {
+    rg_gather(c, kind, &ops);
+    if (rg_shape_rules(c, kind, &ops) < 0 || rg_broadcast(c, kind, &ops, &bnd, bshape) < 0) {
         return NULL;
     }
     lf_ew_init(&ew, bnd, bshape);
-    if (rg_operands(c, kind, ops, &ew) < 0 || rg_warnings(c, kind) < 0) {
+    if (rg_strides(c, kind, &ops, &ew) < 0 || rg_warnings(c, kind, ops.arr[0]) < 0) {
         return NULL;
     }
     const int loss_nd = kind == RG_MLSM ? bnd - 1 : bnd;
-    const double denom = rg_denominator(c, kind, loss_nd, bshape);
+    const double denom = rg_denominator(c, kind, ops.arr[0], loss_nd, bshape);
     const int averaged = c->reduction == LF_REDUCE_MEAN || c->reduction == REDUCE_BATCHMEAN;
-    const int second = rg_rules[kind].second;
+    const int second = ops.second;
     /* IEEE division: a mean over nothing (or weights summing to 0) is nan or
      * inf where used, as in torch */
-    const lf_outspec o = {loss_nd, bshape, second ? 2 : 1, bnd, bshape,
-                          {c->v[0].a, second ? c->v[second].a : NULL},
-                          {ops[0], second ? ops[second] : NULL}, {0}, 0, 0};
+    const lf_outspec o = {loss_nd, bshape, c->spec->ngrad, bnd, bshape,
+                          {ops.arr[0], second ? ops.arr[second] : NULL},
+                          {ops.view[0], second ? ops.view[second] : NULL}, {0}, 0, 0};
     if (lf_grad_output(c, loss_nd, bshape, averaged ? 1.0 / denom : 1.0) < 0 ||
         lf_outputs(c, &o) < 0) {
         return NULL;
@@ -357,14 +400,14 @@ regression(lf_call *c, int kind)
     return lf_result(c, averaged ? sum / denom : sum);
 }
 
-LF_DEFINE(l1_loss, rg_specs[RG_L1], regression, RG_L1)
-LF_DEFINE(mse_loss, rg_specs[RG_MSE], regression, RG_MSE)
-LF_DEFINE(smooth_l1_loss, rg_specs[RG_SMOOTH_L1], regression, RG_SMOOTH_L1)
-LF_DEFINE(huber_loss, rg_specs[RG_HUBER], regression, RG_HUBER)
-LF_DEFINE(soft_margin_loss, rg_specs[RG_SOFT_MARGIN], regression, RG_SOFT_MARGIN)
-LF_DEFINE(kl_div, rg_specs[RG_KL_DIV], regression, RG_KL_DIV)
-LF_DEFINE(poisson_nll_loss, rg_specs[RG_POISSON], regression, RG_POISSON)
-LF_DEFINE(gaussian_nll_loss, rg_specs[RG_GAUSSIAN], regression, RG_GAUSSIAN)
-LF_DEFINE(hinge_embedding_loss, rg_specs[RG_HINGE], regression, RG_HINGE)
-LF_DEFINE(margin_ranking_loss, rg_specs[RG_RANKING], regression, RG_RANKING)
-LF_DEFINE(multilabel_soft_margin_loss, rg_specs[RG_MLSM], regression, RG_MLSM)
+LF_DEFINE(l1_loss, rg_params, rg_specs[RG_L1], regression, RG_L1)
+LF_DEFINE(mse_loss, rg_params, rg_specs[RG_MSE], regression, RG_MSE)
+LF_DEFINE(smooth_l1_loss, rg_params, rg_specs[RG_SMOOTH_L1], regression, RG_SMOOTH_L1)
+LF_DEFINE(huber_loss, rg_params, rg_specs[RG_HUBER], regression, RG_HUBER)
+LF_DEFINE(soft_margin_loss, rg_params, rg_specs[RG_SOFT_MARGIN], regression, RG_SOFT_MARGIN)
+LF_DEFINE(kl_div, rg_params, rg_specs[RG_KL_DIV], regression, RG_KL_DIV)
+LF_DEFINE(poisson_nll_loss, rg_params, rg_specs[RG_POISSON], regression, RG_POISSON)
+LF_DEFINE(gaussian_nll_loss, rg_params, rg_specs[RG_GAUSSIAN], regression, RG_GAUSSIAN)
+LF_DEFINE(hinge_embedding_loss, rg_params, rg_specs[RG_HINGE], regression, RG_HINGE)
+LF_DEFINE(margin_ranking_loss, rg_params, rg_specs[RG_RANKING], regression, RG_RANKING)
+LF_DEFINE(multilabel_soft_margin_loss, rg_params, rg_specs[RG_MLSM], regression, RG_MLSM)

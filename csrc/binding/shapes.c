@@ -291,11 +291,11 @@ lf_ew_coalesce(lf_elementwise *a)
 }
 
 void
-lf_ew_pair(lf_call *c, lf_elementwise *a)
+lf_ew_pair(lf_call *c, lf_elementwise *a, PyArrayObject *input, PyArrayObject *target)
 {
     a->scale = c->scale;
-    lf_ew_set(a, LF_EW_INPUT, c->v[0].a);
-    lf_ew_set(a, LF_EW_TARGET, c->v[1].a);
+    lf_ew_set(a, LF_EW_INPUT, input);
+    lf_ew_set(a, LF_EW_TARGET, target);
     lf_ew_set(a, LF_EW_GRAD_OUTPUT, c->go);
     lf_ew_set(a, LF_EW_OUT, c->loss);
     lf_ew_set(a, LF_EW_GRAD, c->grad[0]);

@@ -25,6 +25,18 @@
 #endif
 #endif
 
+/* A function whose large stack frame must stay its own (not inlined into a
+ * caller that would then reserve, and probe, it on every call). */
+#ifndef LF_NOINLINE
+#if defined(__GNUC__)
+#define LF_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define LF_NOINLINE __declspec(noinline)
+#else
+#define LF_NOINLINE
+#endif
+#endif
+
 static inline LF_ALWAYS_INLINE int
 FN(row_simple)(const lf_ew_row *r)
 {

@@ -682,182 +682,318 @@ typedef struct {
  * Hessian is wanted, so the loss's sum is the same with and without it. */
 #define LF_TRIPLET_STACK 32768
 
+/* How a block's rows run: unit-stride rows (FN(rows_contig)); the 2-norm;
+ * the coefficient paths (the 2-norm and the cosine distance: the sums of a
+ * row as in FN(distance), in one pass when the rows are contiguous, and the
+ * gradients from per-row coefficients, FN(trip_l2_grad) / FN(trip_mat_grad),
+ * wherever the sums are finite). */
+typedef struct {
+    int contig, l2, coef;
+} FN(trip_plan);
+
+/* One row's distances d(a, p), d(a, n) and d(p, n) (d(a, n) again without
+ * swap on the general path), whether every sum of a coefficient path was
+ * finite (then so is every element), and the weights of d(a, n) and d(p, n)
+ * in the hinge (min under swap, split evenly between ties, as torch's
+ * autograd splits minimum's gradient). */
+typedef struct {
+    FN(dist_row) dp, dn, ds;
+    int finite;
+    double neg, w_neg, w_swap;
+} FN(trip_row);
+
+/* The 2-norm's sums of row n and its distances. */
+static void
+FN(trip_l2_distances)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
+                      double *sums, FN(trip_row) *r)
+{
+    const lf_rows *a = ctx->a;
+    const T eps = (T)ctx->eps;
+    const T *x0 = (const T *)RBASE(0, n), *x1 = (const T *)RBASE(1, n),
+            *x2 = (const T *)RBASE(2, n);
+    /* swap as a constant, so that the inlined loop is specialised */
+    if (plan->contig && ctx->swap) {
+        FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 1, sums);
+    }
+    else if (plan->contig) {
+        FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 0, sums);
+    }
+    else {
+        sums[0] = FN(sq_diff)(a, 0, 1, n, eps);
+        sums[1] = FN(sq_diff)(a, 0, 2, n, eps);
+        sums[2] = ctx->swap ? FN(sq_diff)(a, 1, 2, n, eps) : 0.0;
+    }
+    FN(dist_row) *dr[3] = {&r->dp, &r->dn, &r->ds};
+    for (int i = 0; i < 3; i++) {
+        memset(dr[i], 0, sizeof(FN(dist_row)));
+        dr[i]->norm.norm = sqrt(sums[i]);
+        dr[i]->value = (double)(T)dr[i]->norm.norm;
+    }
+}
+
+/* The cosine distance's sums of row n and its distances. */
+static void
+FN(trip_cos_distances)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
+                       double *sums, FN(trip_row) *r)
+{
+    const lf_rows *a = ctx->a;
+    const T *x0 = (const T *)RBASE(0, n), *x1 = (const T *)RBASE(1, n),
+            *x2 = (const T *)RBASE(2, n);
+    if (plan->contig && ctx->swap) {
+        FN(trip_cos_sums)(x0, x1, x2, a->D, 1, sums);
+    }
+    else if (plan->contig) {
+        FN(trip_cos_sums)(x0, x1, x2, a->D, 0, sums);
+    }
+    else {
+        double m;
+        FN(dot3)(a, 0, 1, n, &sums[0], &sums[1], &sums[2]);
+        FN(dot3)(a, 0, 2, n, &sums[3], &m, &sums[4]);
+        if (ctx->swap) {
+            FN(dot3)(a, 1, 2, n, &sums[5], &m, &m);
+        }
+    }
+    r->dp = FN(cos_distance)(sums[0], sums[1], sums[2], ctx->eps);
+    r->dn = FN(cos_distance)(sums[3], sums[1], sums[4], ctx->eps);
+    r->ds = FN(cos_distance)(sums[5], sums[2], sums[4], ctx->eps);
+}
+
+/* Row n's distances and the hinge's weights. */
+static void
+FN(trip_distances)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
+                   FN(trip_row) *r)
+{
+    double sums[6] = {0, 0, 0, 0, 0, 0};
+    r->finite = 0;
+    if (plan->coef && plan->l2) {
+        FN(trip_l2_distances)(ctx, plan, n, sums, r);
+    }
+    else if (plan->coef) {
+        FN(trip_cos_distances)(ctx, plan, n, sums, r);
+    }
+    else {
+        r->dp = FN(distance)(ctx, 0, 1, n);
+        r->dn = FN(distance)(ctx, 0, 2, n);
+        r->ds = ctx->swap ? FN(distance)(ctx, 1, 2, n) : r->dn;
+    }
+    if (plan->coef) {
+        r->finite = 1;
+        for (int i = 0; i < 6; i++) {
+            r->finite &= isfinite(sums[i]) != 0;
+        }
+    }
+    r->neg = r->dn.value;
+    r->w_neg = 1.0;
+    r->w_swap = 0.0;
+    if (ctx->swap) {
+        if (r->ds.value < r->dn.value) {
+            r->neg = r->ds.value;
+            r->w_neg = 0.0;
+            r->w_swap = 1.0;
+        }
+        else if (r->ds.value == r->dn.value) {
+            r->w_neg = r->w_swap = 0.5;
+        }
+    }
+}
+
+/* Row n of the three operands and of their gradients. */
+typedef struct {
+    const char *x0, *x1, *x2;
+    char *g0, *g1, *g2;
+} FN(trip_ptrs);
+
+static inline FN(trip_ptrs)
+FN(trip_ptrs_of)(const lf_rows *a, ptrdiff_t n)
+{
+    FN(trip_ptrs) r;
+    r.x0 = RBASE(0, n);
+    r.x1 = RBASE(1, n);
+    r.x2 = RBASE(2, n);
+    r.g0 = a->grad[0] + n * a->g_n[0];
+    r.g1 = a->grad[1] + n * a->g_n[1];
+    r.g2 = a->grad[2] + n * a->g_n[2];
+    return r;
+}
+
+/* The rows r as LF_TRIP_PARAMS, with unit steps (the constant that
+ * specialises the inlined loops) or their own. */
+#define LF_TRIP_UNIT(r)                                                                 \
+    (r).x0, (ptrdiff_t)sizeof(T), (r).x1, (ptrdiff_t)sizeof(T), (r).x2,                 \
+        (ptrdiff_t)sizeof(T), (r).g0, (ptrdiff_t)sizeof(T), (r).g1, (ptrdiff_t)sizeof(T), \
+        (r).g2, (ptrdiff_t)sizeof(T), a->D
+#define LF_TRIP_STEP(r)                                                                 \
+    (r).x0, a->x_d[0], (r).x1, a->x_d[1], (r).x2, a->x_d[2], (r).g0, a->g_d[0], (r).g1, \
+        a->g_d[1], (r).g2, a->g_d[2], a->D
+
+/* The 2-norm's gradient rows, k v / |v| (FN(distance_grad)'s 2-norm case: 0
+ * at |v| = 0, nothing for k = 0). */
+static void
+FN(trip_l2_coef_grad)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
+                      const FN(trip_row) *r, double g)
+{
+    const lf_rows *a = ctx->a;
+    const T eps = (T)ctx->eps;
+    const double k[3] = {g, -g * r->w_neg, -g * r->w_swap};
+    const FN(dist_row) *dr[3] = {&r->dp, &r->dn, &r->ds};
+    double c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = k[i] == 0 || dr[i]->norm.norm == 0 ? 0.0 : k[i] / dr[i]->norm.norm;
+    }
+    if (!ctx->swap) {
+        c[2] = 0.0;
+    }
+    const FN(trip_ptrs) rows = FN(trip_ptrs_of)(a, n);
+    if (plan->contig && ctx->swap) {
+        FN(trip_l2_grad)(LF_TRIP_UNIT(rows), eps, 1, c[0], c[1], c[2]);
+    }
+    else if (plan->contig) {
+        FN(trip_l2_grad)(LF_TRIP_UNIT(rows), eps, 0, c[0], c[1], c[2]);
+    }
+    else {
+        FN(trip_l2_grad)(LF_TRIP_STEP(rows), eps, ctx->swap, c[0], c[1], c[2]);
+    }
+}
+
+/* The cosine distance's gradient rows, g_i = sum_j c[3 i + j] x_j. */
+static void
+FN(trip_cos_coef_grad)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
+                       const FN(trip_row) *r, double g)
+{
+    const lf_rows *a = ctx->a;
+    double c[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    FN(cos_coef)(c, &r->dp, 0, 1, g);
+    FN(cos_coef)(c, &r->dn, 0, 2, -g * r->w_neg);
+    if (ctx->swap) {
+        FN(cos_coef)(c, &r->ds, 1, 2, -g * r->w_swap);
+    }
+    const FN(trip_ptrs) rows = FN(trip_ptrs_of)(a, n);
+    if (plan->contig) {
+        FN(trip_mat_grad)(LF_TRIP_UNIT(rows), c);
+    }
+    else {
+        FN(trip_mat_grad)(LF_TRIP_STEP(rows), c);
+    }
+}
+
+#undef LF_TRIP_UNIT
+#undef LF_TRIP_STEP
+
+/* FN(distance_grad) or FN(distance_hess). */
+typedef void (*FN(pair_fn))(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
+                            ptrdiff_t n, double k, double *gi, double *gj);
+
+/* rows[0..3 D) = the three rows (anchor, positive, negative) of f summed
+ * over the hinge's pairs, each weighted as the row's loss weighs it. */
+static void
+FN(trip_pairs)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
+               FN(pair_fn) f, double *rows)
+{
+    const ptrdiff_t D = ctx->a->D;
+    for (ptrdiff_t d = 0; d < 3 * D; d++) {
+        rows[d] = 0.0;
+    }
+    f(ctx, &r->dp, 0, 1, n, g, rows, rows + D);
+    f(ctx, &r->dn, 0, 2, n, -g * r->w_neg, rows, rows + 2 * D);
+    if (ctx->swap) {
+        f(ctx, &r->ds, 1, 2, n, -g * r->w_swap, rows + D, rows + 2 * D);
+    }
+}
+
+/* Any distance's gradient rows, summed in work (3 D doubles) first. */
+static void
+FN(trip_general_grad)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
+                      double *work)
+{
+    const lf_rows *a = ctx->a;
+    FN(trip_pairs)(ctx, n, r, g, FN(distance_grad), work);
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        RGRAD(0, n, d) = (T)work[d];
+        RGRAD(1, n, d) = (T)work[a->D + d];
+        RGRAD(2, n, d) = (T)work[2 * a->D + d];
+    }
+}
+
+/* The Hessian diagonals' rows, summed in work + 3 D (3 D doubles) first. */
+static void
+FN(trip_hess)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
+              double *work)
+{
+    const lf_rows *a = ctx->a;
+    double *ha = work + 3 * a->D;
+    FN(trip_pairs)(ctx, n, r, g, FN(distance_hess), ha);
+    for (int q = 0; q < 3; q++) {
+        for (ptrdiff_t d = 0; d < a->D; d++) {
+            *(T *)(a->hess[q] + n * a->g_n[q] + d * a->g_d[q]) = (T)ha[q * a->D + d];
+        }
+    }
+}
+
+/* Row n: its loss (returned, and written to a->out), its gradient and
+ * Hessian rows when wanted. */
+static double
+FN(triplet_row)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n, double *work)
+{
+    const lf_rows *a = ctx->a;
+    FN(trip_row) r;
+    FN(trip_distances)(ctx, plan, n, &r);
+    /* margin + d_pos - d_neg, rounded as torch rounds each tensor op */
+    const T z = ((T)ctx->margin + (T)r.dp.value) - (T)r.neg;
+    const T l = !(z <= 0) ? z : (T)0; /* nan stays nan, as torch's clamp_min */
+    if (a->out) {
+        *(T *)(a->out + n * a->out_n) = l;
+    }
+    if (a->grad[0]) {
+        const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
+        if (r.finite && plan->l2) {
+            FN(trip_l2_coef_grad)(ctx, plan, n, &r, g);
+        }
+        else if (r.finite) {
+            FN(trip_cos_coef_grad)(ctx, plan, n, &r, g);
+        }
+        else {
+            FN(trip_general_grad)(ctx, n, &r, g, work);
+        }
+        if (a->hess[0]) {
+            FN(trip_hess)(ctx, n, &r, g, work);
+        }
+    }
+    return (double)l;
+}
+
+/* Rows [start, start + count): the sum of their losses (eight accumulators). */
+static double
+FN(triplet_rows)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, double *work)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    FN(trip_plan) plan;
+    plan.contig = FN(rows_contig)(ctx->a, 3);
+    plan.l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
+    plan.coef = plan.l2 || ctx->dist == LF_DIST_COSINE;
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        acc[n & 7] += FN(triplet_row)(ctx, &plan, n, work);
+    }
+    return FN(sum8)(acc);
+}
+
+/* The same for a block on the pool, its work rows on its own stack. */
+static LF_NOINLINE double
+FN(triplet_rows_stack)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
+{
+    double stack_work[LF_TRIPLET_STACK];
+    return FN(triplet_rows)(ctx, start, count, stack_work);
+}
+
+/* Only a gradient uses work (the general path, the Hessian), so a loss
+ * alone reserves no stack. */
 static double
 FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(triplet_ctx) *tc = vc;
-    const FN(rows_ctx) *ctx = &tc->c;
-    const lf_rows *a = ctx->a;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double stack_work[LF_TRIPLET_STACK];
-    double *work = tc->par ? stack_work : tc->work;
-    const int l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
-    /* the 2-norm and the cosine distance: the sums of a row as in
-     * FN(distance), in one pass when the rows are contiguous, and the
-     * gradients from per-row coefficients (FN(trip_l2_grad),
-     * FN(trip_mat_grad)) wherever the sums are finite */
-    const int coef = l2 || ctx->dist == LF_DIST_COSINE;
-    const int contig = FN(rows_contig)(a, 3);
-    const T eps = (T)ctx->eps;
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        FN(dist_row) dp, dn, ds;
-        int finite = 0; /* every sum finite: then so is every element */
-        const T *x0 = (const T *)RBASE(0, n), *x1 = (const T *)RBASE(1, n),
-                *x2 = (const T *)RBASE(2, n);
-        double sums[6] = {0, 0, 0, 0, 0, 0};
-        if (coef && l2) {
-            if (contig && ctx->swap) {
-                FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 1, sums);
-            }
-            else if (contig) {
-                FN(trip_l2_sums)(x0, x1, x2, a->D, eps, 0, sums);
-            }
-            else {
-                sums[0] = FN(sq_diff)(a, 0, 1, n, eps);
-                sums[1] = FN(sq_diff)(a, 0, 2, n, eps);
-                sums[2] = ctx->swap ? FN(sq_diff)(a, 1, 2, n, eps) : 0.0;
-            }
-            FN(dist_row) *dr[3] = {&dp, &dn, &ds};
-            for (int i = 0; i < 3; i++) {
-                memset(dr[i], 0, sizeof(FN(dist_row)));
-                dr[i]->norm.norm = sqrt(sums[i]);
-                dr[i]->value = (double)(T)dr[i]->norm.norm;
-            }
-        }
-        else if (coef) {
-            if (contig && ctx->swap) {
-                FN(trip_cos_sums)(x0, x1, x2, a->D, 1, sums);
-            }
-            else if (contig) {
-                FN(trip_cos_sums)(x0, x1, x2, a->D, 0, sums);
-            }
-            else {
-                double m;
-                FN(dot3)(a, 0, 1, n, &sums[0], &sums[1], &sums[2]);
-                FN(dot3)(a, 0, 2, n, &sums[3], &m, &sums[4]);
-                if (ctx->swap) {
-                    FN(dot3)(a, 1, 2, n, &sums[5], &m, &m);
-                }
-            }
-            dp = FN(cos_distance)(sums[0], sums[1], sums[2], ctx->eps);
-            dn = FN(cos_distance)(sums[3], sums[1], sums[4], ctx->eps);
-            ds = FN(cos_distance)(sums[5], sums[2], sums[4], ctx->eps);
-        }
-        else {
-            dp = FN(distance)(ctx, 0, 1, n);
-            dn = FN(distance)(ctx, 0, 2, n);
-            ds = ctx->swap ? FN(distance)(ctx, 1, 2, n) : dn;
-        }
-        if (coef) {
-            finite = 1;
-            for (int i = 0; i < 6; i++) {
-                finite &= isfinite(sums[i]) != 0;
-            }
-        }
-        double neg = dn.value, w_neg = 1.0, w_swap = 0.0;
-        if (ctx->swap) {
-            if (ds.value < dn.value) {
-                neg = ds.value;
-                w_neg = 0.0;
-                w_swap = 1.0;
-            }
-            else if (ds.value == dn.value) {
-                w_neg = w_swap = 0.5;
-            }
-        }
-        /* margin + d_pos - d_neg, rounded as torch rounds each tensor op */
-        const T z = ((T)ctx->margin + (T)dp.value) - (T)neg;
-        const T l = !(z <= 0) ? z : (T)0; /* nan stays nan, as torch's clamp_min */
-        acc[n & 7] += (double)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n) = l;
-        }
-        if (a->grad[0]) {
-            const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
-            if (finite) {
-                const ptrdiff_t t = (ptrdiff_t)sizeof(T);
-                const char *r0 = RBASE(0, n), *r1 = RBASE(1, n), *r2 = RBASE(2, n);
-                char *q0 = a->grad[0] + n * a->g_n[0], *q1 = a->grad[1] + n * a->g_n[1],
-                     *q2 = a->grad[2] + n * a->g_n[2];
-#define LF_UNIT_ARGS r0, t, r1, t, r2, t, q0, t, q1, t, q2, t, a->D
-#define LF_STEP_ARGS                                                                    \
-    r0, a->x_d[0], r1, a->x_d[1], r2, a->x_d[2], q0, a->g_d[0], q1, a->g_d[1], q2, \
-        a->g_d[2], a->D
-                if (l2) {
-                    /* FN(distance_grad)'s 2-norm case, k v / |v| (0 at |v| = 0,
-                     * nothing for k = 0) */
-                    const double k[3] = {g, -g * w_neg, -g * w_swap};
-                    const FN(dist_row) *dr[3] = {&dp, &dn, &ds};
-                    double c[3];
-                    for (int i = 0; i < 3; i++) {
-                        c[i] = k[i] == 0 || dr[i]->norm.norm == 0 ? 0.0 : k[i] / dr[i]->norm.norm;
-                    }
-                    if (!ctx->swap) {
-                        c[2] = 0.0;
-                    }
-                    if (contig && ctx->swap) {
-                        FN(trip_l2_grad)(LF_UNIT_ARGS, eps, 1, c[0], c[1], c[2]);
-                    }
-                    else if (contig) {
-                        FN(trip_l2_grad)(LF_UNIT_ARGS, eps, 0, c[0], c[1], c[2]);
-                    }
-                    else {
-                        FN(trip_l2_grad)(LF_STEP_ARGS, eps, ctx->swap, c[0], c[1], c[2]);
-                    }
-                }
-                else {
-                    double c[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-                    FN(cos_coef)(c, &dp, 0, 1, g);
-                    FN(cos_coef)(c, &dn, 0, 2, -g * w_neg);
-                    if (ctx->swap) {
-                        FN(cos_coef)(c, &ds, 1, 2, -g * w_swap);
-                    }
-                    if (contig) {
-                        FN(trip_mat_grad)(LF_UNIT_ARGS, c);
-                    }
-                    else {
-                        FN(trip_mat_grad)(LF_STEP_ARGS, c);
-                    }
-                }
-#undef LF_UNIT_ARGS
-#undef LF_STEP_ARGS
-            }
-            else {
-                double *ga = work, *gp = work + a->D, *gn = work + 2 * a->D;
-                for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-                    work[d] = 0.0;
-                }
-                FN(distance_grad)(ctx, &dp, 0, 1, n, g, ga, gp);
-                FN(distance_grad)(ctx, &dn, 0, 2, n, -g * w_neg, ga, gn);
-                if (ctx->swap) {
-                    FN(distance_grad)(ctx, &ds, 1, 2, n, -g * w_swap, gp, gn);
-                }
-                for (ptrdiff_t d = 0; d < a->D; d++) {
-                    RGRAD(0, n, d) = (T)ga[d];
-                    RGRAD(1, n, d) = (T)gp[d];
-                    RGRAD(2, n, d) = (T)gn[d];
-                }
-            }
-            if (a->hess[0]) {
-                double *ha = work + 3 * a->D, *hp = ha + a->D, *hn = ha + 2 * a->D;
-                for (ptrdiff_t d = 0; d < 3 * a->D; d++) {
-                    ha[d] = 0.0;
-                }
-                FN(distance_hess)(ctx, &dp, 0, 1, n, g, ha, hp);
-                FN(distance_hess)(ctx, &dn, 0, 2, n, -g * w_neg, ha, hn);
-                if (ctx->swap) {
-                    FN(distance_hess)(ctx, &ds, 1, 2, n, -g * w_swap, hp, hn);
-                }
-                for (int q = 0; q < 3; q++) {
-                    for (ptrdiff_t d = 0; d < a->D; d++) {
-                        *(T *)(a->hess[q] + n * a->g_n[q] + d * a->g_d[q]) =
-                            (T)ha[q * a->D + d];
-                    }
-                }
-            }
-        }
+    if (tc->par && tc->c.a->grad[0] != NULL) {
+        return FN(triplet_rows_stack)(&tc->c, start, count);
     }
-    return FN(sum8)(acc);
+    return FN(triplet_rows)(&tc->c, start, count, tc->work);
 }
 
 static double

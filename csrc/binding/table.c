@@ -1,0 +1,131 @@
+/*
+ * table.c -- _core.LOSSES and the entry points' docstrings, both derived from
+ * the specs the parser reads (one description of every loss, as NumPy's
+ * ufunc metadata and scikit-learn's class_list are): the Python surface can
+ * be generated from the core rather than kept beside it.
+ */
+#include "binding.h"
+
+#include <string.h>
+
+/* The specs of methods.h's entry points, in its order, with their names. */
+static const char *const entry_names[] = {
+#define LF_NAME(name) #name,
+    LF_METHODS(LF_NAME)
+#undef LF_NAME
+};
+
+static const lf_spec *
+entry_spec(int i)
+{
+    const lf_spec *const *const specs[] = {
+#define LF_SPEC_PTR(name) &lf_spec_##name,
+        LF_METHODS(LF_SPEC_PTR)
+#undef LF_SPEC_PTR
+    };
+    return *specs[i];
+}
+
+int
+lf_n_entries(void)
+{
+    return (int)(sizeof(entry_names) / sizeof(entry_names[0]));
+}
+
+static const char *const kind_names[] = {
+    [A_INPUT] = "input",  [A_REAL] = "real",   [A_FLOAT] = "float",
+    [A_INDEX] = "index",  [A_ARRAY] = "array", [O_REAL] = "real_option",
+    [O_REAL_OR_NONE] = "real_or_none_option", [O_INDEX] = "index_option",
+    [O_BOOL] = "bool_option", [O_LONG] = "long_option",
+};
+
+static const char *const check_names[] = {
+    [C_NONE] = "none",         [C_FINITE] = "finite",       [C_FINITE_GE0] = "finite_ge0",
+    [C_FINITE_GT0] = "finite_gt0", [C_GE0] = "ge0",         [C_GT0] = "gt0",
+    [C_UNIT] = "unit",         [C_UNIT_OPEN] = "unit_open", [C_ONE_OR_TWO] = "one_or_two",
+    [C_INT64] = "int64",       [C_DIST] = "distance",       [C_STRICT] = "float32_or_float64",
+    [C_1D] = "one_dimensional",
+};
+
+/* The trailing arguments of the uniform protocol. */
+static const char *const protocol_names[] = {"reduction", "want", "grad_output"};
+
+/* "name(a, b, ..., reduction, want, grad_output[, out])" into buf. */
+static void
+signature(char *buf, size_t size, const char *name, const lf_spec *s)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s(", name);
+    const int n = lf_nargs(s), plain = (s->flags & LF_PLAIN) != 0;
+    const int total = n + (plain ? 0 : 3);
+    for (int i = 0; i < total && len < size; i++) {
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+                                i < n ? s->args[i].name : protocol_names[i - n]);
+    }
+    if (len < size) {
+        snprintf(buf + len, size - len, "%s)", (s->flags & LF_OUT) ? "[, out]" : "");
+    }
+}
+
+#define LF_DOC_SIZE 192
+
+int
+lf_docstrings(PyMethodDef *methods)
+{
+    static char docs[sizeof(entry_names) / sizeof(entry_names[0])][LF_DOC_SIZE];
+    for (int i = 0; i < lf_n_entries(); i++) {
+        signature(docs[i], LF_DOC_SIZE, entry_names[i], entry_spec(i));
+        if (strlen(docs[i]) + 1 >= LF_DOC_SIZE || strcmp(methods[i].ml_name, entry_names[i])) {
+            PyErr_Format(PyExc_SystemError, "%s: docstring or method table out of step",
+                         entry_names[i]);
+            return -1;
+        }
+        methods[i].ml_doc = docs[i];
+    }
+    return 0;
+}
+
+static PyObject *
+arg_row(const lf_arg *a)
+{
+    return Py_BuildValue("{s:s,s:s,s:s,s:z}", "name", a->name, "kind", kind_names[a->kind],
+                         "check", check_names[a->check], "what", a->what);
+}
+
+static PyObject *
+loss_row(const char *name, const lf_spec *s)
+{
+    const int n = lf_nargs(s);
+    PyObject *args = PyTuple_New(n), *row = NULL;
+    for (int i = 0; args != NULL && i < n; i++) {
+        PyObject *arg = arg_row(&s->args[i]);
+        if (arg == NULL) {
+            Py_CLEAR(args);
+            break;
+        }
+        PyTuple_SET_ITEM(args, i, arg);
+    }
+    if (args != NULL) {
+        row = Py_BuildValue("{s:s,s:s,s:O,s:O,s:O,s:O,s:i}", "name", name, "fname", s->fname,
+                            "args", args, "out", (s->flags & LF_OUT) ? Py_True : Py_False,
+                            "batchmean", (s->flags & LF_BATCHMEAN) ? Py_True : Py_False,
+                            "plain", (s->flags & LF_PLAIN) ? Py_True : Py_False, "ngrad",
+                            s->ngrad);
+        Py_DECREF(args);
+    }
+    return row;
+}
+
+PyObject *
+lf_losses(void)
+{
+    PyObject *rows = PyTuple_New(lf_n_entries());
+    for (int i = 0; rows != NULL && i < lf_n_entries(); i++) {
+        PyObject *row = loss_row(entry_names[i], entry_spec(i));
+        if (row == NULL) {
+            Py_CLEAR(rows);
+            break;
+        }
+        PyTuple_SET_ITEM(rows, i, row);
+    }
+    return rows;
+}
