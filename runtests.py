@@ -26,8 +26,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-# what the tests open by path, relative to their own directory's parent
-COPIED = ("tests", "examples", "notebooks", "docs")
+# what the tests open by path, relative to their own directory's parent (csrc: the C
+# sources' own rules, tests/test_c_style.py)
+COPIED = ("tests", "examples", "notebooks", "docs", "csrc")
 IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".hypothesis", "build", "_build", "output", "*.so"
 )
