@@ -322,20 +322,9 @@ def _reduce(fname: str, rows: np.ndarray, reduction: int, denom: float, dtype: A
     return dtype.type(total)
 
 
-def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
-        linear_weight: Any, target: Any, linear_bias: Any = None, weight: Any = None,
-        ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None,
-        fname: str = "linear_cross_entropy", v: Any = None, owned: tuple[Any, ...] = ()
-        ) -> Any:
-    """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal in the input
-    (want bit 4) or its product with ``v`` (bit 8) of linear_cross_entropy, as
-    ``want`` asks: one item, or a tuple in that order.  ``out`` overlaps no
-    operand, nor ``owned`` (a criterion's current layer, when the call is of an
-    earlier forward that captured another one)."""
-    X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
-    N, C = X.shape[0], W.shape[0]
-    t = as_array(target, fname, "target")
-    probs = t.dtype.kind == "f" and t.shape == ((C,) if unbatched else (N, C))
+def _lce_options(fname: str, weight: Any, label_smoothing: Any, C: int
+                 ) -> tuple[np.ndarray | None, float]:
+    """The class weight [C] (or None) and the label smoothing in [0, 1]."""
     wt = None
     if weight is not None:
         wt = _float(weight, fname, "weight")
@@ -348,73 +337,61 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                         f"{label_smoothing!r}") from None
     if not 0.0 <= ls <= 1.0:
         raise ValueError(f"{fname}: label_smoothing must be in [0, 1], got {ls}")
-    chunk = _check_chunk(chunk_size, fname)
-    if probs:
-        if ignore_index is not None:
-            raise ValueError(f"{fname}: ignore_index cannot be set when target holds class "
-                             "probabilities")
-        ig = -100
-        P = np.ascontiguousarray(t.reshape(N, C), dtype)
-        T = None
-        total_weight = float(N)
-        active = np.ones(N, bool)
-    else:
-        if t.dtype.kind not in "iu":
-            raise TypeError(
-                f"{fname}: target must hold integer class indices {((N,) if not unbatched else ())}"
-                f" or float class probabilities {(N, C) if not unbatched else (C,)}, got dtype "
-                f"{t.dtype} and shape {t.shape}"
-            )
-        if t.shape != (() if unbatched else (N,)):
-            raise ValueError(f"{fname}: target must have shape {(() if unbatched else (N,))} "
-                             f"for input shape {np.shape(input)}, got {t.shape}")
-        try:
-            ig = -100 if ignore_index is None else operator.index(ignore_index)
-        except TypeError:
-            raise TypeError(f"{fname}: ignore_index must be an int or None, got "
-                            f"{ignore_index!r}") from None
-        if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
-            raise IndexError(f"{fname}: target has a class index beyond int64")
-        # a private copy: another thread may rewrite the caller's array between
-        # this check and the tiles that read it with the GIL released
-        T = np.array(t.reshape(N), np.int64, order="C", copy=True)
-        active = T != ig
-        badmask = active & ((T < 0) | (T >= C))
-        if badmask.any():
-            i = int(np.argmax(badmask))
-            raise IndexError(f"{fname}: target has class {int(T[i])} at index {i}, but "
-                             f"linear_weight has {C} classes")
-        P = None
-        tw = wt.astype(np.float64)[T[active]] if wt is not None else None
-        total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
-    loss_shape = () if unbatched else (N,)
-    go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v, (linear_weight, linear_bias, target, weight) + owned)
-    # -- every check done: compute ---------------------------------------------------
-    X = np.ascontiguousarray(X, dtype)
-    W = np.ascontiguousarray(W, dtype)
-    b = None if b is None else np.ascontiguousarray(b, dtype)
-    wc = None if wt is None else np.ascontiguousarray(wt, dtype)
-    wsum = float(np.sum(wc, dtype=np.float64)) if wc is not None else float(C)
-    rows, cols = tile_shape(N, C, dtype.itemsize, chunk)
-    buf = np.empty(rows * cols, dtype)
-    m = np.full(N, -np.inf)
-    s = np.zeros(N)
-    a = np.zeros(N)
-    bb = np.zeros(N)
-    lse = np.empty(N)
-    grad = bool(want & 2)
-    rowscale = None
-    if go is not None:
-        denom = total_weight if (reduction == 1 and not probs) else (
-            float(N) if reduction == 1 else 1.0)
-        if reduction == 0:
-            rowscale = np.asarray(go, np.float64).reshape(N)
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rowscale = np.full(N, np.float64(go) / np.float64(denom))
-    grads = _Grads(X, W, b is not None, rows, cols,
-                   None if out is None else out.reshape(N, -1)) if grad else None
+    return wt, ls
+
+
+def _lce_index_target(fname: str, t: np.ndarray, N: int, C: int, unbatched: bool,
+                      input: Any, ignore_index: Any, wt: np.ndarray | None
+                      ) -> tuple[int, np.ndarray, float, np.ndarray]:
+    """Class-index targets: ignore_index, a private int64 copy [N], the mean's
+    divisor (the weight of the targets not ignored) and which rows count."""
+    if t.dtype.kind not in "iu":
+        raise TypeError(
+            f"{fname}: target must hold integer class indices {((N,) if not unbatched else ())}"
+            f" or float class probabilities {(N, C) if not unbatched else (C,)}, got dtype "
+            f"{t.dtype} and shape {t.shape}"
+        )
+    if t.shape != (() if unbatched else (N,)):
+        raise ValueError(f"{fname}: target must have shape {(() if unbatched else (N,))} "
+                         f"for input shape {np.shape(input)}, got {t.shape}")
+    try:
+        ig = -100 if ignore_index is None else operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{fname}: ignore_index must be an int or None, got "
+                        f"{ignore_index!r}") from None
+    if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
+        raise IndexError(f"{fname}: target has a class index beyond int64")
+    # a private copy: another thread may rewrite the caller's array between
+    # this check and the tiles that read it with the GIL released
+    T = np.array(t.reshape(N), np.int64, order="C", copy=True)
+    active = T != ig
+    badmask = active & ((T < 0) | (T >= C))
+    if badmask.any():
+        i = int(np.argmax(badmask))
+        raise IndexError(f"{fname}: target has class {int(T[i])} at index {i}, but "
+                         f"linear_weight has {C} classes")
+    tw = wt.astype(np.float64)[T[active]] if wt is not None else None
+    total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
+    return ig, T, total_weight, active
+
+
+def _scaled_rows(go: Any, denom: float, N: int) -> np.ndarray:
+    """A reduced loss's gradient scale grad_output / denom, one per row (nan or
+    inf for a mean over nothing, as the loss itself)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.full(N, np.float64(go) / np.float64(denom))
+
+
+def _lce_rows(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols: int,
+              buf: np.ndarray, tile_args: tuple[Any, ...], stats: tuple[np.ndarray, ...],
+              rowscale: np.ndarray | None, grads: _Grads | None) -> None:
+    """The tile passes over the rows: the statistics m, s, a, b of each row and
+    its log-sum-exp into ``stats``, and the gradients into ``grads``.  Whole
+    rows in one pass when they fit, else a statistics pass and a gradient pass."""
+    T, P, wc, wsum, ig, ls = tile_args
+    m, s, a, bb, lse = stats
+    N, C = X.shape[0], W.shape[0]
+    grad = int(grads is not None)
     for r0 in range(0, N, rows):
         r1 = min(N, r0 + rows)
         Xr = X[r0:r1]
@@ -424,7 +401,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         rs = None if rowscale is None else rowscale[sl]
         if cols >= C:
             tile = _logits(buf, Xr, W, b, 0, C)
-            _core._lce_tile(tile, 0, C, tr, pr, wc, wsum, ig, ls, _FULL, int(grad),
+            _core._lce_tile(tile, 0, C, tr, pr, wc, wsum, ig, ls, _FULL, grad,
                             m[sl], s[sl], a[sl], bb[sl], None, rs)
             np.log(s[sl], out=lse[sl])
             lse[sl] += m[sl]
@@ -445,6 +422,70 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
             _core._lce_tile(tile, c0, C, tr, pr, wc, wsum, ig, ls, _GRAD, 1,
                             m[sl], s[sl], a[sl], bb[sl], lse[sl], rs)
             grads.add(tile, Xr, W, r0, c0)
+
+
+def _lce_second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols: int,
+                buf: np.ndarray, coef: np.ndarray, lse: np.ndarray, V: np.ndarray | None
+                ) -> np.ndarray:
+    """The Hessian's diagonal (or its product with V): per row H_z = k (diag p -
+    p p^T), k the coefficient of the log-sum-exp in the row's loss (0 for an
+    ignored row) times the gradient's scale."""
+    lse_k = np.where(coef != 0, lse, np.inf)  # probabilities 0 where nothing is wanted
+
+    def softmax(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
+        return _probs(buf, Xr, W, b, c0, nc, lse_k[r0:r0 + Xr.shape[0]])
+
+    return _second(X, W, b, rows, cols, coef, V, True, softmax, buf)
+
+
+def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
+        linear_weight: Any, target: Any, linear_bias: Any = None, weight: Any = None,
+        ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None,
+        fname: str = "linear_cross_entropy", v: Any = None, owned: tuple[Any, ...] = ()
+        ) -> Any:
+    """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal in the input
+    (want bit 4) or its product with ``v`` (bit 8) of linear_cross_entropy, as
+    ``want`` asks: one item, or a tuple in that order.  ``out`` overlaps no
+    operand, nor ``owned`` (a criterion's current layer, when the call is of an
+    earlier forward that captured another one)."""
+    X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
+    N, C = X.shape[0], W.shape[0]
+    t = as_array(target, fname, "target")
+    probs = t.dtype.kind == "f" and t.shape == ((C,) if unbatched else (N, C))
+    wt, ls = _lce_options(fname, weight, label_smoothing, C)
+    chunk = _check_chunk(chunk_size, fname)
+    if probs:
+        if ignore_index is not None:
+            raise ValueError(f"{fname}: ignore_index cannot be set when target holds class "
+                             "probabilities")
+        ig, T, total_weight, active = -100, None, float(N), np.ones(N, bool)
+        P = np.ascontiguousarray(t.reshape(N, C), dtype)
+    else:
+        ig, T, total_weight, active = _lce_index_target(fname, t, N, C, unbatched, input,
+                                                        ignore_index, wt)
+        P = None
+    loss_shape = () if unbatched else (N,)
+    go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
+                           dtype, v, (linear_weight, linear_bias, target, weight) + owned)
+    # -- every check done: compute ---------------------------------------------------
+    X = np.ascontiguousarray(X, dtype)
+    W = np.ascontiguousarray(W, dtype)
+    b = None if b is None else np.ascontiguousarray(b, dtype)
+    wc = None if wt is None else np.ascontiguousarray(wt, dtype)
+    wsum = float(np.sum(wc, dtype=np.float64)) if wc is not None else float(C)
+    rows, cols = tile_shape(N, C, dtype.itemsize, chunk)
+    buf = np.empty(rows * cols, dtype)
+    stats = (np.full(N, -np.inf), np.zeros(N), np.zeros(N), np.zeros(N), np.empty(N))
+    rowscale = None
+    if go is not None:
+        denom = total_weight if (reduction == 1 and not probs) else (
+            float(N) if reduction == 1 else 1.0)
+        rowscale = (np.asarray(go, np.float64).reshape(N) if reduction == 0
+                    else _scaled_rows(go, denom, N))
+    grads = _Grads(X, W, b is not None, rows, cols,
+                   None if out is None else out.reshape(N, -1)) if want & 2 else None
+    _lce_rows(X, W, b, rows, cols, buf, (T, P, wc, wsum, ig, ls), stats, rowscale, grads)
+    _, _, a, bb, lse = stats
     result: list[Any] = []
     if want & 1:
         with np.errstate(invalid="ignore"):
@@ -455,18 +496,9 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         dX = grads.dX.reshape(np.shape(input)) if out is None else out
         result.append((dX, grads.dW, grads.dB))
     if want & (_WANT_HESS | _WANT_HVP):
-        # per row H_z = k (diag p - p p^T): k the coefficient of the log-sum-exp
-        # in the row's loss (0 for an ignored row) times the gradient's scale
         with np.errstate(invalid="ignore"):
             k = np.where(active, a * rowscale, 0.0)  # type: ignore[operator]
-
-        lse_k = np.where(k != 0, lse, np.inf)  # probabilities 0 where nothing is wanted
-
-        def softmax(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int
-                    ) -> np.ndarray:
-            return _probs(buf, Xr, W, b, c0, nc, lse_k[r0:r0 + Xr.shape[0]])
-
-        h = _second(X, W, b, rows, cols, k, V, True, softmax, buf)
+        h = _lce_second(X, W, b, rows, cols, buf, k, lse, V)
         result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)
 
@@ -511,6 +543,68 @@ def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out:
     return go, V
 
 
+def _lbce_target(fname: str, t: np.ndarray, N: int, C: int, unbatched: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's positive labels, padded with -1: a private int64 copy [N, P]
+    (checked here, read by the tiles later) and where its labels are (before
+    the first -1)."""
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fname}: target must hold integer label indices padded with -1, "
+                        f"got dtype {t.dtype}")
+    if t.ndim != (1 if unbatched else 2) or (not unbatched and t.shape[0] != N):
+        raise ValueError(f"{fname}: target must have shape {'(P,)' if unbatched else (N, 'P')}"
+                         f" (positive labels padded with -1), got {t.shape}")
+    if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
+        raise IndexError(f"{fname}: target has a label index beyond int64")
+    t2 = t.reshape(N, -1).astype(np.int64, copy=True)
+    valid = np.logical_and.accumulate(t2 != -1, axis=1) if t2.shape[1] else \
+        np.zeros(t2.shape, bool)
+    badmask = valid & ((t2 < 0) | (t2 >= C))
+    if badmask.any():
+        i = int(np.argmax(badmask.reshape(-1)))
+        raise IndexError(f"{fname}: target has label {int(t2.reshape(-1)[i])} at index "
+                         f"{np.unravel_index(i, t.shape)}, but linear_weight has {C} classes")
+    return t2, valid
+
+
+def _lbce_pos_weight(fname: str, pos_weight: Any, C: int) -> np.ndarray | None:
+    if pos_weight is None:
+        return None
+    pw0 = _float(pos_weight, fname, "pos_weight")
+    try:
+        return np.broadcast_to(pw0, (C,))
+    except ValueError:
+        raise ValueError(f"{fname}: pos_weight must broadcast to ({C},), got shape "
+                         f"{pw0.shape}") from None
+
+
+def _lbce_second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols: int,
+                 buf: np.ndarray, pos: np.ndarray, pwc: np.ndarray | None,
+                 rowscale: np.ndarray | None, gofull: np.ndarray | None,
+                 V: np.ndarray | None) -> np.ndarray:
+    """The Hessian's diagonal (or its product with V): H_z is diagonal,
+    d^2 l / dz^2 = (1 + (pos_weight - 1) y) sigmoid(z) (1 - sigmoid(z))."""
+    def curv(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
+        z = _logits(buf, Xr, W, b, c0, nc)
+        with np.errstate(over="ignore"):  # s (1 - s) = 1 / (2 + 2 cosh z): 0 for inf
+            np.cosh(z, out=z)
+        z *= 2
+        z += 2
+        np.reciprocal(z, out=z)
+        if pwc is not None:
+            pr = pos[r0:r0 + Xr.shape[0]]
+            rr, jj = np.nonzero((pr >= c0) & (pr < c0 + nc))
+            cc = pr[rr, jj] - c0
+            z[rr, cc] *= pwc[c0 + cc]  # a repeated label counts once
+        if gofull is not None:
+            z *= gofull[r0:r0 + Xr.shape[0], c0:c0 + nc]
+        else:
+            z *= rowscale[r0:r0 + Xr.shape[0], None].astype(z.dtype)  # type: ignore[index]
+        return z
+
+    return _second(X, W, b, rows, cols, None, V, False, curv, buf)
+
+
 def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
          linear_weight: Any, target: Any, linear_bias: Any = None, pos_weight: Any = None,
          chunk_size: Any = None, fname: str = "linear_binary_cross_entropy_with_logits",
@@ -519,32 +613,8 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     with ``v`` of the multi-label head, as :func:`lce` (``owned`` too)."""
     X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
     N, C = X.shape[0], W.shape[0]
-    t = as_array(target, fname, "target")
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{fname}: target must hold integer label indices padded with -1, "
-                        f"got dtype {t.dtype}")
-    if t.ndim != (1 if unbatched else 2) or (not unbatched and t.shape[0] != N):
-        raise ValueError(f"{fname}: target must have shape {'(P,)' if unbatched else (N, 'P')}"
-                         f" (positive labels padded with -1), got {t.shape}")
-    t2 = t.reshape(N, -1)
-    if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
-        raise IndexError(f"{fname}: target has a label index beyond int64")
-    t2 = t2.astype(np.int64, copy=True)  # private: checked here, read by the tiles later
-    valid = np.logical_and.accumulate(t2 != -1, axis=1) if t2.shape[1] else \
-        np.zeros(t2.shape, bool)
-    badmask = valid & ((t2 < 0) | (t2 >= C))
-    if badmask.any():
-        i = int(np.argmax(badmask.reshape(-1)))
-        raise IndexError(f"{fname}: target has label {int(t2.reshape(-1)[i])} at index "
-                         f"{np.unravel_index(i, t.shape)}, but linear_weight has {C} classes")
-    pw = None
-    if pos_weight is not None:
-        pw0 = _float(pos_weight, fname, "pos_weight")
-        try:
-            pw = np.broadcast_to(pw0, (C,))
-        except ValueError:
-            raise ValueError(f"{fname}: pos_weight must broadcast to ({C},), got shape "
-                             f"{pw0.shape}") from None
+    t2, valid = _lbce_target(fname, as_array(target, fname, "target"), N, C, unbatched)
+    pw = _lbce_pos_weight(fname, pos_weight, C)
     chunk = _check_chunk(chunk_size, fname)
     loss_shape = (C,) if unbatched else (N, C)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
@@ -567,9 +637,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         if reduction == 0:
             gofull = np.asarray(go).reshape(N, C)
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rowscale = np.full(N, np.float64(go) / np.float64(
-                    float(N) * C if reduction == 1 else 1.0))
+            rowscale = _scaled_rows(go, float(N) * C if reduction == 1 else 1.0, N)
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None
     for r0 in range(0, N if want & 3 else 0, rows):  # second order alone: no loss pass
@@ -595,25 +663,6 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         dX = grads.dX.reshape(np.shape(input)) if out is None else out
         result.append((dX, grads.dW, grads.dB))
     if want & (_WANT_HESS | _WANT_HVP):
-        # H_z is diagonal: d^2 l / dz^2 = (1 + (pos_weight - 1) y) sigmoid(z) (1 - sigmoid(z))
-        def curv(buf: np.ndarray, Xr: np.ndarray, r0: int, c0: int, nc: int) -> np.ndarray:
-            z = _logits(buf, Xr, W, b, c0, nc)
-            with np.errstate(over="ignore"):  # s (1 - s) = 1 / (2 + 2 cosh z): 0 for inf
-                np.cosh(z, out=z)
-            z *= 2
-            z += 2
-            np.reciprocal(z, out=z)
-            if pwc is not None:
-                pr = pos[r0:r0 + Xr.shape[0]]
-                rr, jj = np.nonzero((pr >= c0) & (pr < c0 + nc))
-                cc = pr[rr, jj] - c0
-                z[rr, cc] *= pwc[c0 + cc]  # a repeated label counts once
-            if gofull is not None:
-                z *= gofull[r0:r0 + Xr.shape[0], c0:c0 + nc]
-            else:
-                z *= rowscale[r0:r0 + Xr.shape[0], None].astype(z.dtype)  # type: ignore[index]
-            return z
-
-        h = _second(X, W, b, rows, cols, None, V, False, curv, buf)
+        h = _lbce_second(X, W, b, rows, cols, buf, pos, pwc, rowscale, gofull, V)
         result.append(h.reshape(np.shape(input)))
     return result[0] if len(result) == 1 else tuple(result)

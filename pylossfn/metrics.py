@@ -1124,7 +1124,7 @@ def _warn_no_positive(fn: str, no_pos: "NDArray[np.bool_]", what: str) -> None:
             f"{fn}: no positive class found in y_true for {k} of {no_pos.size} {what}; "
             "recall is undefined there and their average precision is set to 0.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=4,  # the user's call: average_precision_score -> _ap_* -> here
         )
 
 
@@ -1192,41 +1192,48 @@ def average_precision_score(
         yt = _labels_1d(yt, "y_true", fn)
         present = np.unique(yt)
         if present.size <= 2:  # binary: average is ignored, as in scikit-learn
-            if present.size == 2 and not _contains(present, pos_label):
-                raise ValueError(
-                    f"{fn}: pos_label={pos_label!r} is not a valid label, "
-                    f"it should be one of {present.tolist()}"
-                )
-            ys = _column_to_1d(ys)
-            if ys.shape != yt.shape:
-                raise ValueError(
-                    f"{fn}: y_true is binary with shape {yt.shape}, "
-                    f"so y_score must have that shape, got {ys.shape}"
-                )
-            w = _sample_weight(sample_weight, yt.shape[0], fn)
-            positive = (
-                (yt == pos_label) if _contains(present, pos_label) else np.zeros(yt.shape, bool)
-            )
-            ap, no_pos = _ap_rows(positive[None], ys[None], w)
-            _warn_no_positive(fn, no_pos, "label")
-            return float(ap[0])
-        if pos_label != 1:
-            raise ValueError(
-                f"{fn}: pos_label is fixed to 1 for multiclass y_true, got {pos_label!r}"
-            )
-        Y = yt[:, None] == present[None, :]
-    else:
-        if pos_label != 1:
-            raise ValueError(
-                f"{fn}: pos_label is fixed to 1 for multilabel-indicator y_true, got {pos_label!r}"
-            )
-        Y = _indicator(yt, "y_true", fn)
+            return _ap_binary(yt, ys, present, pos_label, sample_weight, fn)
+    if pos_label != 1:
+        kind = "multiclass" if yt.ndim == 1 else "multilabel-indicator"
+        raise ValueError(f"{fn}: pos_label is fixed to 1 for {kind} y_true, got {pos_label!r}")
+    Y = yt[:, None] == present[None, :] if yt.ndim == 1 else _indicator(yt, "y_true", fn)
     if ys.shape != Y.shape:
         raise ValueError(
             f"{fn}: y_score must have shape {Y.shape} (n_samples, n_labels), got {ys.shape}"
         )
-    w = _sample_weight(sample_weight, Y.shape[0], fn)
+    return _ap_averaged(Y, ys, _sample_weight(sample_weight, Y.shape[0], fn), average, fn)
 
+
+def _ap_binary(
+    yt: np.ndarray, ys: np.ndarray, present: np.ndarray, pos_label: "float | str",
+    sample_weight: "ArrayLike | None", fn: str,
+) -> float:
+    """Average precision of binary labels (``average`` does not apply)."""
+    if present.size == 2 and not _contains(present, pos_label):
+        raise ValueError(
+            f"{fn}: pos_label={pos_label!r} is not a valid label, "
+            f"it should be one of {present.tolist()}"
+        )
+    ys = _column_to_1d(ys)
+    if ys.shape != yt.shape:
+        raise ValueError(
+            f"{fn}: y_true is binary with shape {yt.shape}, "
+            f"so y_score must have that shape, got {ys.shape}"
+        )
+    w = _sample_weight(sample_weight, yt.shape[0], fn)
+    positive = (
+        (yt == pos_label) if _contains(present, pos_label) else np.zeros(yt.shape, bool)
+    )
+    ap, no_pos = _ap_rows(positive[None], ys[None], w)
+    _warn_no_positive(fn, no_pos, "label")
+    return float(ap[0])
+
+
+def _ap_averaged(
+    Y: np.ndarray, ys: np.ndarray, w: "NDArray[np.float64] | None", average: "str | None",
+    fn: str,
+) -> "float | NDArray[np.float64]":
+    """Average precision of label indicators Y [n_samples, n_labels], averaged as asked."""
     if average == "micro":
         ap, no_pos = _ap_rows(
             Y.reshape(1, -1), ys.reshape(1, -1), None if w is None else np.repeat(w, Y.shape[1])
