@@ -40,7 +40,12 @@ core_exec(PyObject *mod)
     }
     if (PyModule_AddIntConstant(mod, "WANT_LOSS", WANT_LOSS) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_GRAD", WANT_GRAD) < 0 ||
-        PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0) {
+        PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0 ||
+        /* the reduction codes, so that Python maps its strings to them only */
+        PyModule_AddIntConstant(mod, "REDUCE_NONE", LF_REDUCE_NONE) < 0 ||
+        PyModule_AddIntConstant(mod, "REDUCE_MEAN", LF_REDUCE_MEAN) < 0 ||
+        PyModule_AddIntConstant(mod, "REDUCE_SUM", LF_REDUCE_SUM) < 0 ||
+        PyModule_AddIntConstant(mod, "REDUCE_BATCHMEAN", REDUCE_BATCHMEAN) < 0) {
         return -1;
     }
     PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */

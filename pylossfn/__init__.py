@@ -12,7 +12,14 @@ import sys
 from importlib import metadata as _metadata
 from typing import TextIO
 
-from . import _core, functional, modules
+from . import _convert, _core
+
+# the core converts what is not an ndarray with the package's converter, which
+# the package hands it here, once: an extension importing its own package
+# would be an import cycle
+_core._set_converter(_convert.as_array)
+
+from . import functional, modules  # noqa: E402 - after the converter is registered
 from ._class_weights import class_weights
 from .modules import *  # noqa: F403 - the loss classes, listed once in modules.__all__
 

@@ -22,6 +22,7 @@ For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
@@ -77,20 +78,133 @@ __all__ = [
     "linear_binary_cross_entropy_with_logits",
 ]
 
-_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 _LOSS = _core.WANT_LOSS
+#: the reduction strings and the core's codes for them (its constants, not literals)
+_REDUCTIONS = {"none": _core.REDUCE_NONE, "mean": _core.REDUCE_MEAN, "sum": _core.REDUCE_SUM}
+_KL_REDUCTIONS = {**_REDUCTIONS, "batchmean": _core.REDUCE_BATCHMEAN}
 
 
-def _reduction_code(reduction: str, fname: str) -> int:
-    """The core's code for a reduction string; ValueError for anything else."""
+def _reduction_code(reduction: str, fname: str, batchmean: bool = False) -> int:
+    """The core's code for a reduction string; ValueError for anything else
+    (``"batchmean"`` is one for the rows that allow it: kl_div)."""
     try:
-        return _REDUCTIONS[reduction]
+        return (_KL_REDUCTIONS if batchmean else _REDUCTIONS)[reduction]
     except (KeyError, TypeError):
+        allowed = "'none', 'batchmean', 'sum' or 'mean'" if batchmean else (
+            "'none', 'mean' or 'sum'")
         raise ValueError(
-            f"{fname}: reduction must be one of 'none', 'mean' or 'sum', got {reduction!r}"
-        ) from None
+            f"{fname}: reduction must be one of {allowed}, got {reduction!r}") from None
 
 
+# --------------------------------------------------------------------------
+# The functions are derived from the core's rows (_core.LOSSES)
+# --------------------------------------------------------------------------
+#
+# A loss function below is written as torch's signature and a docstring; its
+# body is made from its row by ``_from_row``: the arguments the row lists, in
+# the row's order, then the reduction code, want, grad_output and out.  The
+# classes' callers (``_class_caller``) are made from the same rows, so the
+# order of a core function's arguments is written once, in its C spec.
+
+#: the losses' rows by torch's function name (the plain rows, activations and
+#: distances, have their own functions below)
+_ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
+#: the row kinds of the arrays a call passes (the rest are options: weights and numbers)
+_ARRAY_KINDS = frozenset({"input", "real", "index", "array"})
+#: options a Python face takes in another form than the core: the face's name
+#: -> (the row's arguments it becomes, the function that makes them by name)
+_ADAPTED = {"distance_function": (("p", "eps", "distance"), "_distance_args")}
+
+
+def _row_arrays(row: Any) -> list[str]:
+    """The names of a row's arrays: its leading arguments of an array kind."""
+    kinds = [a["kind"] in _ARRAY_KINDS for a in row["args"]]
+    n = kinds.index(False) if False in kinds else len(kinds)
+    if any(kinds[n:]):
+        raise SystemError(f"{row['fname']}: the row's arrays must come before its options")
+    return [a["name"] for a in row["args"][:n]]
+
+
+def _core_args(row: Any, have: Sequence[str], fixed: dict[str, Any]
+               ) -> tuple[list[str], list[str]]:
+    """(statements, argument expressions) of a call of ``row``'s core function
+    by a face with the parameters ``have``: each row argument is a parameter,
+    made by an adapter (``_ADAPTED``) from one, or a constant of ``fixed``."""
+    pre: list[str] = []
+    args: list[str] = []
+    for a in row["args"]:
+        name = a["name"]
+        adapter = next((src for src, (made, _) in _ADAPTED.items()
+                        if name in made and src in have), None)
+        if name in have:
+            args.append(name)
+        elif adapter is not None:
+            line = f"_{adapter} = {_ADAPTED[adapter][1]}({adapter}, {row['fname']!r})"
+            pre += [] if line in pre else [line]
+            args.append(f"_{adapter}[{name!r}]")
+        elif name in fixed:
+            args.append(f"_fixed[{name!r}]")
+        else:
+            raise SystemError(f"{row['fname']}: the face has no argument {name!r}")
+    unknown = set(have) - {a["name"] for a in row["args"]} - set(_ADAPTED)
+    if unknown - {"want", "grad_output", "out", "reduction"}:
+        raise SystemError(f"{row['fname']}: the row has no argument {sorted(unknown)}")
+    return pre, args
+
+
+def _compile(name: str, params: str, pre: list[str], call: str, line: int,
+             fixed: dict[str, Any]) -> Callable[..., Any]:
+    """``def name(params): pre; return call``, compiled as if written at
+    ``line`` of this file (tracebacks and doctest point at the face), with
+    this module's globals and the constants ``fixed``."""
+    body = "".join(f"        {s}\n" for s in pre)
+    src = "\n" * max(line - 2, 0) + (
+        f"def _make(_fixed):\n    def {name}({params}):\n{body}        return {call}\n"
+        f"    return {name}\n")
+    ns: dict[str, Any] = {}
+    exec(compile(src, __file__, "exec"), globals(), ns)
+    return ns["_make"](fixed)
+
+
+def _from_row(face: Callable[..., Any]) -> Callable[..., Any]:
+    """The loss function whose signature and docstring are ``face``'s and
+    whose body calls its row's core function (see above)."""
+    row = _ROWS[face.__name__]
+    sig = inspect.signature(face)
+    names = list(sig.parameters)
+    kw = [p.kind is p.KEYWORD_ONLY for p in sig.parameters.values()]
+    params = names[:kw.index(True)] + ["*"] + names[kw.index(True):] if True in kw else names
+    pre, args = _core_args(row, names, {})
+    code = f"_reduction_code(reduction, {row['fname']!r}, {row['batchmean']})"
+    call = f"_core.{row['name']}({', '.join(args + [code])}, _LOSS, None, None)"
+    fn = _compile(face.__name__, ", ".join(params), pre, call,
+                  face.__code__.co_firstlineno, {})
+    fn.__defaults__, fn.__kwdefaults__ = face.__defaults__, face.__kwdefaults__
+    fn.__doc__, fn.__annotations__ = face.__doc__, face.__annotations__
+    fn.__qualname__, fn.__module__ = face.__qualname__, face.__module__
+    return fn
+
+
+def _class_caller(fname: str, init: Callable[..., Any]
+                  ) -> tuple[Callable[..., Any], int, tuple[str, ...]]:
+    """What a loss class needs of its row: its caller
+    ``_fname(want, grad_output, out, reduction, *arrays, *options)``, the
+    number of arrays and the options, which are ``init``'s parameters but
+    ``reduction``; a row option the class lacks (torch's module has none)
+    gets the function's default."""
+    row = _ROWS[fname]
+    arrays = _row_arrays(row)
+    options = tuple(p for p in list(inspect.signature(init).parameters)[1:] if p != "reduction")
+    face = inspect.signature(inspect.unwrap(globals()[fname])).parameters
+    fixed = {a: p.default for a, p in face.items() if a not in options}
+    pre, args = _core_args(row, [*arrays, *options], fixed)
+    head = ["want", "grad_output", "out", "reduction", *arrays, *options]
+    call = f"_core.{row['name']}({', '.join(args)}, reduction, want, grad_output, out)"
+    line = inspect.unwrap(globals()[fname]).__code__.co_firstlineno  # the function's
+    return _compile(f"_{fname}", ", ".join(head), pre, call, line, fixed), len(arrays), options
+
+
+@_from_row
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean",
@@ -112,17 +226,10 @@ def binary_cross_entropy(
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
     0.164252...
     """
-    code = _reduction_code(reduction, "binary_cross_entropy")
-    return _binary_cross_entropy(_LOSS, None, None, code, input, target, weight)
+    ...
 
 
-def _binary_cross_entropy(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None,
-) -> Any:
-    return _core.binary_cross_entropy(input, target, weight, reduction, want, grad_output, out)
-
-
+@_from_row
 def binary_cross_entropy_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
@@ -144,21 +251,10 @@ def binary_cross_entropy_with_logits(
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
     """
-    code = _reduction_code(reduction, "binary_cross_entropy_with_logits")
-    return _binary_cross_entropy_with_logits(
-        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight
-    )
+    ...
 
 
-def _binary_cross_entropy_with_logits(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None, pos_weight: Any = None,
-) -> Any:
-    return _core.bce_with_logits(
-        input, target, weight, pos_weight, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     ignore_index: int = -100, reduction: Reduction = "mean", label_smoothing: float = 0.0,
@@ -183,20 +279,10 @@ def cross_entropy(
     >>> round(float(F.cross_entropy(x, t)), 6)
     0.241311
     """
-    code = _reduction_code(reduction, "cross_entropy")
-    return _cross_entropy(_LOSS, None, None, code, input, target, weight,
-                          ignore_index=ignore_index, label_smoothing=label_smoothing)
+    ...
 
 
-def _cross_entropy(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None, ignore_index: Any = -100, label_smoothing: Any = 0.0,
-) -> Any:
-    return _core.cross_entropy(
-        input, target, weight, ignore_index, label_smoothing, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def nll_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     ignore_index: int = -100, reduction: Reduction = "mean",
@@ -216,15 +302,7 @@ def nll_loss(
     >>> round(float(F.nll_loss(logp, t)), 6)
     1.609438
     """
-    code = _reduction_code(reduction, "nll_loss")
-    return _nll_loss(_LOSS, None, None, code, input, target, weight, ignore_index=ignore_index)
-
-
-def _nll_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None, ignore_index: Any = -100,
-) -> Any:
-    return _core.nll_loss(input, target, weight, ignore_index, reduction, want, grad_output, out)
+    ...
 
 
 def sigmoid(input: ArrayLike) -> FloatArray:
@@ -305,6 +383,7 @@ def log_softmax(
 # --------------------------------------------------------------------------
 
 
+@_from_row
 def sigmoid_focal_loss(
     input: ArrayLike, target: ArrayLike, alpha: float = 0.25, gamma: float = 2.0,
     reduction: Reduction = "none",
@@ -330,17 +409,10 @@ def sigmoid_focal_loss(
     >>> F.sigmoid_focal_loss(x, y).round(6)
     array([0.000451, 0.016994])
     """
-    code = _reduction_code(reduction, "sigmoid_focal_loss")
-    return _sigmoid_focal_loss(_LOSS, None, None, code, input, target, alpha=alpha, gamma=gamma)
+    ...
 
 
-def _sigmoid_focal_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    alpha: Any = 0.25, gamma: Any = 2.0,
-) -> Any:
-    return _core.sigmoid_focal_loss(input, target, alpha, gamma, reduction, want, grad_output, out)
-
-
+@_from_row
 def asymmetric_loss(
     input: ArrayLike, target: ArrayLike, *, gamma_neg: float = 4.0, gamma_pos: float = 1.0,
     clip: float | None = 0.05, eps: float = 1e-8, reduction: Reduction = "sum",
@@ -365,20 +437,10 @@ def asymmetric_loss(
     >>> round(float(F.asymmetric_loss(x, y)), 6)
     0.106951
     """
-    code = _reduction_code(reduction, "asymmetric_loss")
-    return _asymmetric_loss(_LOSS, None, None, code, input, target, gamma_neg=gamma_neg,
-                            gamma_pos=gamma_pos, clip=clip, eps=eps)
+    ...
 
 
-def _asymmetric_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    gamma_neg: Any = 4.0, gamma_pos: Any = 1.0, clip: Any = 0.05, eps: Any = 1e-8,
-) -> Any:
-    return _core.asymmetric_loss(
-        input, target, gamma_neg, gamma_pos, clip, eps, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def multilabel_categorical_crossentropy(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -400,18 +462,10 @@ def multilabel_categorical_crossentropy(
     >>> F.multilabel_categorical_crossentropy(x, y, reduction="none").round(6)
     array([0.868219])
     """
-    code = _reduction_code(reduction, "multilabel_categorical_crossentropy")
-    return _multilabel_categorical_crossentropy(_LOSS, None, None, code, input, target)
+    ...
 
 
-def _multilabel_categorical_crossentropy(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-) -> Any:
-    return _core.multilabel_categorical_crossentropy(
-        input, target, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def soft_f1_loss(
     input: ArrayLike, target: ArrayLike, *, eps: float = 1e-16, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -432,15 +486,7 @@ def soft_f1_loss(
     >>> F.soft_f1_loss(x, y, reduction="none").round(6)
     array([0.047426, 0.047426])
     """
-    code = _reduction_code(reduction, "soft_f1_loss")
-    return _soft_f1_loss(_LOSS, None, None, code, input, target, eps=eps)
-
-
-def _soft_f1_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    eps: Any = 1e-16,
-) -> Any:
-    return _core.soft_f1_loss(input, target, eps, reduction, want, grad_output, out)
+    ...
 
 
 # --------------------------------------------------------------------------
@@ -494,6 +540,7 @@ def cosine_distance(x1: ArrayLike, x2: ArrayLike, eps: float = 1e-8) -> FloatArr
     return 1 - cosine_similarity(x1, x2, dim=-1, eps=eps)
 
 
+@_from_row
 def cosine_embedding_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, *,
     reduction: Reduction = "mean",
@@ -516,19 +563,10 @@ def cosine_embedding_loss(
     >>> F.cosine_embedding_loss(x1, x2, np.array([1, -1]), reduction="none").round(6)
     array([0.292893, 0.707107])
     """
-    code = _reduction_code(reduction, "cosine_embedding_loss")
-    return _cosine_embedding_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
+    ...
 
 
-def _cosine_embedding_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input1: Any, input2: Any,
-    target: Any, margin: Any = 0.0,
-) -> Any:
-    return _core.cosine_embedding_loss(
-        input1, input2, target, margin, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def triplet_margin_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float = 1.0,
     p: float = 2.0, eps: float = 1e-6, swap: bool = False, *, reduction: Reduction = "mean",
@@ -550,18 +588,7 @@ def triplet_margin_loss(
     >>> round(float(F.triplet_margin_loss(a, pos, neg, eps=0.0)), 6)
     1.0
     """
-    code = _reduction_code(reduction, "triplet_margin_loss")
-    return _triplet_margin_loss(_LOSS, None, None, code, anchor, positive, negative,
-                                margin=margin, p=p, eps=eps, swap=swap)
-
-
-def _triplet_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
-    negative: Any, margin: Any = 1.0, p: Any = 2.0, eps: Any = 1e-6, swap: Any = False,
-) -> Any:
-    return _core.triplet_margin_loss(
-        anchor, positive, negative, margin, p, eps, swap, reduction, want, grad_output, out
-    )
+    ...
 
 
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
@@ -589,6 +616,14 @@ def _distance_kind(
     )
 
 
+def _distance_args(distance_function: Any, fname: str) -> dict[str, Any]:
+    """The core's ``distance``, ``p`` and ``eps`` for a ``distance_function``
+    (the adapter of ``_ADAPTED``)."""
+    kind, p, eps = _distance_kind(distance_function, fname)
+    return {"distance": kind, "p": p, "eps": eps}
+
+
+@_from_row
 def triplet_margin_with_distance_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *,
     distance_function: Callable[..., Any] | None = None, margin: float = 1.0, swap: bool = False,
@@ -614,22 +649,7 @@ def triplet_margin_with_distance_loss(
     >>> round(float(loss), 6)
     0.004963
     """
-    code = _reduction_code(reduction, "triplet_margin_with_distance_loss")
-    return _triplet_margin_with_distance_loss(
-        _LOSS, None, None, code, anchor, positive, negative,
-        distance_function=distance_function, margin=margin, swap=swap,
-    )
-
-
-def _triplet_margin_with_distance_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, anchor: Any, positive: Any,
-    negative: Any, distance_function: Any = None, margin: Any = 1.0, swap: Any = False,
-) -> Any:
-    kind, p, eps = _distance_kind(distance_function, "triplet_margin_with_distance_loss")
-    return _core.triplet_margin_with_distance_loss(
-        anchor, positive, negative, margin, p, eps, swap, kind, reduction, want, grad_output,
-        out,
-    )
+    ...
 
 
 # --------------------------------------------------------------------------
@@ -637,6 +657,7 @@ def _triplet_margin_with_distance_loss(
 # --------------------------------------------------------------------------
 
 
+@_from_row
 def multi_margin_loss(
     input: ArrayLike, target: ArrayLike, p: int = 1, margin: float = 1.0,
     weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
@@ -656,20 +677,10 @@ def multi_margin_loss(
     >>> round(float(F.multi_margin_loss(x, y)), 6)
     0.325
     """
-    code = _reduction_code(reduction, "multi_margin_loss")
-    return _multi_margin_loss(_LOSS, None, None, code, input, target, weight=weight, p=p,
-                              margin=margin)
+    ...
 
 
-def _multi_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None, p: Any = 1, margin: Any = 1.0,
-) -> Any:
-    return _core.multi_margin_loss(
-        input, target, weight, p, margin, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def multilabel_margin_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -687,14 +698,7 @@ def multilabel_margin_loss(
     >>> round(float(F.multilabel_margin_loss(x, y)), 6)
     0.85
     """
-    code = _reduction_code(reduction, "multilabel_margin_loss")
-    return _multilabel_margin_loss(_LOSS, None, None, code, input, target)
-
-
-def _multilabel_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-) -> Any:
-    return _core.multilabel_margin_loss(input, target, reduction, want, grad_output, out)
+    ...
 
 
 # --------------------------------------------------------------------------
@@ -702,6 +706,7 @@ def _multilabel_margin_loss(
 # --------------------------------------------------------------------------
 
 
+@_from_row
 def ctc_loss(
     log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike, target_lengths: ArrayLike,
     blank: int = 0, reduction: Reduction = "mean", zero_infinity: bool = False,
@@ -725,19 +730,7 @@ def ctc_loss(
     >>> round(float(F.ctc_loss(lp, np.array([[1]]), [2], [1], reduction="sum")), 6)
     0.287682
     """
-    code = _reduction_code(reduction, "ctc_loss")
-    return _ctc_loss(_LOSS, None, None, code, log_probs, targets, input_lengths, target_lengths,
-                     blank=blank, zero_infinity=zero_infinity)
-
-
-def _ctc_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, log_probs: Any, targets: Any,
-    input_lengths: Any, target_lengths: Any, blank: Any = 0, zero_infinity: Any = False,
-) -> Any:
-    return _core.ctc_loss(
-        log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, reduction,
-        want, grad_output, out,
-    )
+    ...
 
 
 # --------------------------------------------------------------------------
@@ -749,19 +742,7 @@ def _ctc_loss(
 # size.  L1, MSE, smooth L1 and Huber warn, as torch does, when the target's
 # shape differs from the input's.
 
-_KL_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2, "batchmean": 3}
-
-
-def _kl_reduction_code(reduction: str, fname: str) -> int:
-    try:
-        return _KL_REDUCTIONS[reduction]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"{fname}: reduction must be one of 'none', 'batchmean', 'sum' or 'mean', "
-            f"got {reduction!r}"
-        ) from None
-
-
+@_from_row
 def l1_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
     weight: ArrayLike | None = None,
@@ -778,17 +759,10 @@ def l1_loss(
     >>> float(F.l1_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     1.5
     """
-    code = _reduction_code(reduction, "l1_loss")
-    return _l1_loss(_LOSS, None, None, code, input, target, weight=weight)
+    ...
 
 
-def _l1_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, weight: Any = None,
-) -> Any:
-    return _core.l1_loss(input, target, weight, reduction, want, grad_output, out)
-
-
+@_from_row
 def mse_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
     weight: ArrayLike | None = None,
@@ -803,17 +777,10 @@ def mse_loss(
     >>> float(F.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     2.5
     """
-    code = _reduction_code(reduction, "mse_loss")
-    return _mse_loss(_LOSS, None, None, code, input, target, weight=weight)
+    ...
 
 
-def _mse_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, weight: Any = None,
-) -> Any:
-    return _core.mse_loss(input, target, weight, reduction, want, grad_output, out)
-
-
+@_from_row
 def smooth_l1_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean", beta: float = 1.0,
 ) -> LossValue:
@@ -827,17 +794,10 @@ def smooth_l1_loss(
     >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
     array([0.125, 2.5  ])
     """
-    code = _reduction_code(reduction, "smooth_l1_loss")
-    return _smooth_l1_loss(_LOSS, None, None, code, input, target, beta=beta)
+    ...
 
 
-def _smooth_l1_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, beta: Any = 1.0,
-) -> Any:
-    return _core.smooth_l1_loss(input, target, beta, reduction, want, grad_output, out)
-
-
+@_from_row
 def huber_loss(
     input: ArrayLike, target: ArrayLike, reduction: Reduction = "mean", delta: float = 1.0,
     weight: ArrayLike | None = None,
@@ -854,17 +814,10 @@ def huber_loss(
     >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none", delta=2.0)
     array([0.125, 4.   ])
     """
-    code = _reduction_code(reduction, "huber_loss")
-    return _huber_loss(_LOSS, None, None, code, input, target, weight=weight, delta=delta)
+    ...
 
 
-def _huber_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, weight: Any = None, delta: Any = 1.0,
-) -> Any:
-    return _core.huber_loss(input, target, weight, delta, reduction, want, grad_output, out)
-
-
+@_from_row
 def soft_margin_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -880,16 +833,10 @@ def soft_margin_loss(
     >>> round(float(F.soft_margin_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]))), 6)
     0.720095
     """
-    code = _reduction_code(reduction, "soft_margin_loss")
-    return _soft_margin_loss(_LOSS, None, None, code, input, target)
+    ...
 
 
-def _soft_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-) -> Any:
-    return _core.soft_margin_loss(input, target, reduction, want, grad_output, out)
-
-
+@_from_row
 def kl_div(
     input: ArrayLike, target: ArrayLike, *, reduction: KLReduction = "mean",
     log_target: bool = False,
@@ -910,17 +857,10 @@ def kl_div(
     >>> round(float(F.kl_div(np.log(q), p, reduction="batchmean")), 6)
     0.130812
     """
-    code = _kl_reduction_code(reduction, "kl_div")
-    return _kl_div(_LOSS, None, None, code, input, target, log_target=log_target)
+    ...
 
 
-def _kl_div(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, log_target: Any = False,
-) -> Any:
-    return _core.kl_div(input, target, log_target, reduction, want, grad_output, out)
-
-
+@_from_row
 def poisson_nll_loss(
     input: ArrayLike, target: ArrayLike, log_input: bool = True, full: bool = False, *,
     eps: float = 1e-8, reduction: Reduction = "mean",
@@ -937,20 +877,10 @@ def poisson_nll_loss(
     >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0]), reduction="none")
     array([1.        , 0.71828183])
     """
-    code = _reduction_code(reduction, "poisson_nll_loss")
-    return _poisson_nll_loss(_LOSS, None, None, code, input, target, log_input=log_input,
-                             full=full, eps=eps)
+    ...
 
 
-def _poisson_nll_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, log_input: Any = True, full: Any = False, eps: Any = 1e-8,
-) -> Any:
-    return _core.poisson_nll_loss(
-        input, target, log_input, full, eps, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def gaussian_nll_loss(
     input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool = False, eps: float = 1e-6,
     reduction: Reduction = "mean",
@@ -971,19 +901,10 @@ def gaussian_nll_loss(
     ...                     reduction="none")
     array([0.5       , 0.69314718])
     """
-    code = _reduction_code(reduction, "gaussian_nll_loss")
-    return _gaussian_nll_loss(_LOSS, None, None, code, input, target, var, full=full, eps=eps)
+    ...
 
 
-def _gaussian_nll_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, var: Any, full: Any = False, eps: Any = 1e-6,
-) -> Any:
-    return _core.gaussian_nll_loss(
-        input, target, var, full, eps, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def hinge_embedding_loss(
     input: ArrayLike, target: ArrayLike, margin: float = 1.0, *, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -999,17 +920,10 @@ def hinge_embedding_loss(
     >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
     array([0.3, 0.7])
     """
-    code = _reduction_code(reduction, "hinge_embedding_loss")
-    return _hinge_embedding_loss(_LOSS, None, None, code, input, target, margin=margin)
+    ...
 
 
-def _hinge_embedding_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, margin: Any = 1.0,
-) -> Any:
-    return _core.hinge_embedding_loss(input, target, margin, reduction, want, grad_output, out)
-
-
+@_from_row
 def margin_ranking_loss(
     input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, *,
     reduction: Reduction = "mean",
@@ -1028,19 +942,10 @@ def margin_ranking_loss(
     ...                       reduction="none")
     array([0., 1.])
     """
-    code = _reduction_code(reduction, "margin_ranking_loss")
-    return _margin_ranking_loss(_LOSS, None, None, code, input1, input2, target, margin=margin)
+    ...
 
 
-def _margin_ranking_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input1: Any, input2: Any, target: Any, margin: Any = 0.0,
-) -> Any:
-    return _core.margin_ranking_loss(
-        input1, input2, target, margin, reduction, want, grad_output, out
-    )
-
-
+@_from_row
 def multilabel_soft_margin_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean",
@@ -1061,17 +966,7 @@ def multilabel_soft_margin_loss(
     >>> F.multilabel_soft_margin_loss(x, y, reduction="none").round(6)
     array([0.220095])
     """
-    code = _reduction_code(reduction, "multilabel_soft_margin_loss")
-    return _multilabel_soft_margin_loss(_LOSS, None, None, code, input, target, weight=weight)
-
-
-def _multilabel_soft_margin_loss(
-    want: int, grad_output: Any, out: Any, reduction: int,
-    input: Any, target: Any, weight: Any = None,
-) -> Any:
-    return _core.multilabel_soft_margin_loss(
-        input, target, weight, reduction, want, grad_output, out
-    )
+    ...
 
 
 def linear_cross_entropy(

@@ -171,7 +171,10 @@ typedef struct {
     int nmem;
 } lf_call;
 
-/* The module's state: pylossfn._convert.as_array, imported on first use. */
+/* The module's state: the converter of non-ndarray arguments, which the
+ * package registers once at import (_core._set_converter, from
+ * pylossfn/__init__.py): the core never imports Python code of its own
+ * package, so there is no import cycle and no import inside a call. */
 typedef struct {
     PyObject *converter;
 } lf_module_state;
@@ -395,6 +398,7 @@ int lf_docstrings(PyMethodDef *methods);
 /* _core.LOSSES: one dict per entry point, from its spec (a new reference). */
 PyObject *lf_losses(void);
 
+PyObject *py_set_converter(PyObject *mod, PyObject *arg);
 PyObject *py_set_num_threads(PyObject *mod, PyObject *arg);
 PyObject *py_get_num_threads(PyObject *mod, PyObject *arg);
 PyObject *py_set_isa(PyObject *mod, PyObject *arg);

@@ -99,9 +99,9 @@ lf_end(lf_call *c, PyObject *result)
 /* Arrays                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Exact ndarrays pass through; any other object goes to
- * pylossfn._convert.as_array, which refuses masked arrays and names the
- * argument in its errors. */
+/* Exact ndarrays pass through; any other object goes to the converter that
+ * the package registered (pylossfn._convert.as_array, see lf_module_state),
+ * which refuses masked arrays and names the argument in its errors. */
 PyArrayObject *
 lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg)
 {
@@ -111,15 +111,10 @@ lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg)
     }
     lf_module_state *st = PyModule_GetState(c->mod);
     if (st->converter == NULL) {
-        PyObject *conv = PyImport_ImportModule("pylossfn._convert");
-        if (conv == NULL) {
-            return NULL;
-        }
-        st->converter = PyObject_GetAttrString(conv, "as_array");
-        Py_DECREF(conv);
-        if (st->converter == NULL) {
-            return NULL;
-        }
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s: %s is not an ndarray and no converter is registered "
+                     "(import pylossfn, which registers it)", c->fname, arg);
+        return NULL;
     }
     PyArrayObject *res =
         lf_own(c, PyObject_CallFunction(st->converter, "Oss", obj, c->fname, arg));

@@ -4,6 +4,22 @@
  */
 #include "binding.h"
 
+/* _set_converter(fn): the package hands the core its converter once, at
+ * import (binding.h, lf_module_state); fn(obj, fname, arg) -> ndarray. */
+PyObject *
+py_set_converter(PyObject *mod, PyObject *arg)
+{
+    if (!PyCallable_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "_set_converter: fn must be callable, got %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    lf_module_state *st = PyModule_GetState(mod);
+    Py_INCREF(arg);
+    Py_XSETREF(st->converter, arg);
+    Py_RETURN_NONE;
+}
+
 PyObject *
 py_set_num_threads(PyObject *Py_UNUSED(mod), PyObject *arg)
 {

@@ -47,6 +47,8 @@
  * building blocks that pylossfn.functional calls per tile):
  * X(name, Python name, flags, doc). */
 #define LF_ENGINE_METHODS(X)                                                                 \
+    X(set_converter, "_set_converter", METH_O,                                               \
+      "_set_converter(fn): fn(obj, fname, arg) -> ndarray converts the non-ndarray arguments") \
     X(set_num_threads, "set_num_threads", METH_O,                                            \
       "set_num_threads(n): threads the kernels may use; returns the count in effect")        \
     X(get_num_threads, "get_num_threads", METH_NOARGS, "get_num_threads()")                  \

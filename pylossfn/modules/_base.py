@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, over
 import numpy as np
 
 from .. import _core, _dask
+from .. import functional as F
 from .._convert import as_array
 from ..functional import _reduction_code
 
@@ -24,7 +25,7 @@ _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
 _HESS = _core.WANT_HESS
 _ALL = _BOTH | _HESS
-_CHECK = 0  # want nothing: the core validates the options only
+_CHECK = 0  # no WANT_ bit: the core validates the options only
 
 #: what ``backward`` returns: one array, or a tuple with one per differentiable input
 _G = TypeVar("_G")
@@ -68,17 +69,19 @@ class Loss(Generic[_G]):
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
 
-    A subclass names its implementation, ``_impl``: the private function of
-    :mod:`pylossfn.functional` that the public function calls too,
-    ``_impl(want, grad_output, out, reduction_code, *arrays, *options)``, so
-    that each core function's positional protocol is written once; the
-    options are the attributes named as ``_impl``'s parameters after the
-    arrays (read from its signature).  Its constructor ends with
+    A subclass names its row of the C core's table (``_core.LOSSES``),
+    ``_row``: the name of its function (torch's).  From the row come its
+    caller ``_impl(want, grad_output, out, reduction_code, *arrays, *options)``,
+    the number of arrays a call takes and the options: the constructor's
+    parameters but ``reduction``, each an argument of the row (a row option
+    that the class lacks, as torch's ``L1Loss`` lacks the function's
+    ``weight``, is the function's default), whether ``"batchmean"`` is a
+    reduction, and the checks.  Its constructor ends with
     ``self._validate()``: the options go through the C core's checks (a
     validate-only call) when the criterion is built, as torch validates its
-    modules.  ``Loss[G]`` is generic in the type
-    of the gradient ``G``: an ndarray, or a tuple of them for the losses with
-    several differentiable inputs.
+    modules.  ``Loss[G]`` is generic in the type of the gradient ``G``: an
+    ndarray, or a tuple of them for the losses with several differentiable
+    inputs.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.MSELoss(reduction="sum")
@@ -128,25 +131,28 @@ class Loss(Generic[_G]):
     @reduction.setter
     def reduction(self, value: str) -> None:
         # validated now, so that a typo fails where it is written
-        self._reduction_code = _reduction_code(value, type(self).__name__)
+        self._reduction_code = _reduction_code(value, type(self).__name__, self._batchmean)
         self._reduction = value
 
-    #: the private implementation in pylossfn.functional (see the class docstring)
+    #: the row of _core.LOSSES this class is the face of, by its function's name
+    _row: str | None = None
+    #: the caller of the row's core function, the number of arrays a call takes
+    #: and the options, all made from the row (see the class docstring)
     _impl: Callable[..., Any]
-    #: the number of array arguments of ``_impl`` and the names of its options,
-    #: both read from its signature: the attributes of those names are its options
     _narrays = 0
     _options: tuple[str, ...] = ()
     _option_values: Callable[[Any], tuple[Any, ...]] = staticmethod(lambda self: ())
+    #: whether "batchmean" is a reduction (the row says)
+    _batchmean = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        impl = cls.__dict__.get("_impl")
-        if impl is None:
+        row = cls.__dict__.get("_row")
+        if row is None:
             return
-        params = list(inspect.signature(impl.__func__).parameters.values())[4:]
-        cls._narrays = sum(p.default is p.empty for p in params)
-        cls._options = tuple(p.name for p in params[cls._narrays:])
+        impl, cls._narrays, cls._options = F._class_caller(row, cls.__init__)
+        cls._impl = staticmethod(impl)
+        cls._batchmean = F._ROWS[row]["batchmean"]
         if len(cls._options) > 1:
             cls._option_values = operator.attrgetter(*cls._options)
         elif cls._options:

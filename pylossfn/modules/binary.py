@@ -1,7 +1,6 @@
 """Binary losses: one independent probability (or logit) per element."""
 from __future__ import annotations
 
-from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -30,7 +29,7 @@ class BCELoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self._validate()
 
-    _impl = staticmethod(F._binary_cross_entropy)
+    _row = "binary_cross_entropy"
 
 
 class BCEWithLogitsLoss(Loss[FloatArray]):
@@ -60,4 +59,4 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
         self._validate()
 
-    _impl = staticmethod(F._binary_cross_entropy_with_logits)
+    _row = "binary_cross_entropy_with_logits"

@@ -43,7 +43,7 @@ class CrossEntropyLoss(Loss[FloatArray]):
         self.label_smoothing = label_smoothing
         self._validate()
 
-    _impl = staticmethod(F._cross_entropy)
+    _row = "cross_entropy"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         # per sample the loss is k * logsumexp(x) minus a linear term, so
@@ -106,4 +106,4 @@ class NLLLoss(Loss[FloatArray]):
         self.ignore_index = ignore_index
         self._validate()
 
-    _impl = staticmethod(F._nll_loss)
+    _row = "nll_loss"

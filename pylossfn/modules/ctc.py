@@ -1,7 +1,6 @@
 """Connectionist temporal classification: CTCLoss."""
 from __future__ import annotations
 
-from .. import functional as F
 from .._typing import FloatArray, Reduction
 from ._base import Loss
 
@@ -45,7 +44,7 @@ class CTCLoss(Loss[FloatArray]):
         self.zero_infinity = zero_infinity
         self._validate()
 
-    _impl = staticmethod(F._ctc_loss)
+    _row = "ctc_loss"
 
     # as the core says (csrc/binding/ctc.c) when asked for a Hessian
     _no_hessian = ("no Hessian: its second derivatives need the posteriors of pairs of "

@@ -50,7 +50,7 @@ class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
         self.margin = margin
         self._validate()
 
-    _impl = staticmethod(F._cosine_embedding_loss)
+    _row = "cosine_embedding_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         # the loss is linear in cos on each side of its hinge: k times the
@@ -109,7 +109,7 @@ class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
         self.swap = swap
         self._validate()
 
-    _impl = staticmethod(F._triplet_margin_loss)
+    _row = "triplet_margin_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         return _triplet_hvp(self, v, grad_output, 0, float(self.p), float(self.eps))
@@ -150,7 +150,7 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
         self.swap = swap
         self._validate()  # an unknown callable is refused here already
 
-    _impl = staticmethod(F._triplet_margin_with_distance_loss)
+    _row = "triplet_margin_with_distance_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         kind, p, eps = F._distance_kind(self.distance_function, type(self).__name__)

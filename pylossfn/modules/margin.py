@@ -5,7 +5,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -41,7 +40,7 @@ class MultiMarginLoss(Loss[FloatArray]):
         self._validate()
 
     # p and weight are checked again by every call: they may be set later
-    _impl = staticmethod(F._multi_margin_loss)
+    _row = "multi_margin_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         if self.p != 2:
@@ -86,4 +85,4 @@ class MultiLabelMarginLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _impl = staticmethod(F._multilabel_margin_loss)
+    _row = "multilabel_margin_loss"

@@ -46,7 +46,7 @@ class SigmoidFocalLoss(Loss[FloatArray]):
         self.gamma = gamma
         self._validate()
 
-    _impl = staticmethod(F._sigmoid_focal_loss)
+    _row = "sigmoid_focal_loss"
 
 
 class AsymmetricLoss(Loss[FloatArray]):
@@ -83,7 +83,7 @@ class AsymmetricLoss(Loss[FloatArray]):
         self.eps = eps
         self._validate()
 
-    _impl = staticmethod(F._asymmetric_loss)
+    _row = "asymmetric_loss"
 
 
 class ZLPRLoss(Loss[FloatArray]):
@@ -110,7 +110,7 @@ class ZLPRLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _impl = staticmethod(F._multilabel_categorical_crossentropy)
+    _row = "multilabel_categorical_crossentropy"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         # per row, with P_c = (1 - y_c) e^x_c / (1 + sum (1 - y) e^x) and
@@ -157,7 +157,7 @@ class SoftF1Loss(Loss[FloatArray]):
         self.eps = eps
         self._validate()
 
-    _impl = staticmethod(F._soft_f1_loss)
+    _row = "soft_f1_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         # per label, cost = 1 - A / B over the N rows: the Hessian couples

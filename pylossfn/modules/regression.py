@@ -15,9 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
-from ..functional import _kl_reduction_code
 from ._base import Loss, _sum_to, as_option_array
 
 __all__ = [
@@ -53,8 +51,7 @@ class L1Loss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    weight = None  # the functional form's option; torch's module has none
-    _impl = staticmethod(F._l1_loss)
+    _row = "l1_loss"
 
 
 class MSELoss(Loss[FloatArray]):
@@ -72,8 +69,7 @@ class MSELoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    weight = None  # the functional form's option; torch's module has none
-    _impl = staticmethod(F._mse_loss)
+    _row = "mse_loss"
 
 
 class SmoothL1Loss(Loss[FloatArray]):
@@ -95,7 +91,7 @@ class SmoothL1Loss(Loss[FloatArray]):
         self.beta = beta
         self._validate()
 
-    _impl = staticmethod(F._smooth_l1_loss)
+    _row = "smooth_l1_loss"
 
 
 class HuberLoss(Loss[FloatArray]):
@@ -118,8 +114,7 @@ class HuberLoss(Loss[FloatArray]):
         self.delta = delta
         self._validate()
 
-    weight = None  # the functional form's option; torch's module has none
-    _impl = staticmethod(F._huber_loss)
+    _row = "huber_loss"
 
 
 class SoftMarginLoss(Loss[FloatArray]):
@@ -141,7 +136,7 @@ class SoftMarginLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _impl = staticmethod(F._soft_margin_loss)
+    _row = "soft_margin_loss"
 
 
 class KLDivLoss(Loss[FloatArray]):
@@ -169,17 +164,7 @@ class KLDivLoss(Loss[FloatArray]):
         self.log_target = log_target
         self._validate()
 
-    @property
-    def reduction(self) -> str:
-        """The reduction string; ``"batchmean"`` is allowed here too."""
-        return self._reduction
-
-    @reduction.setter
-    def reduction(self, value: str) -> None:
-        self._reduction_code = _kl_reduction_code(value, type(self).__name__)
-        self._reduction = value
-
-    _impl = staticmethod(F._kl_div)
+    _row = "kl_div"
 
 
 class PoissonNLLLoss(Loss[FloatArray]):
@@ -209,7 +194,7 @@ class PoissonNLLLoss(Loss[FloatArray]):
         self.eps = eps
         self._validate()
 
-    _impl = staticmethod(F._poisson_nll_loss)
+    _row = "poisson_nll_loss"
 
 
 class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -240,7 +225,7 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
         self.eps = eps
         self._validate()
 
-    _impl = staticmethod(F._gaussian_nll_loss)
+    _row = "gaussian_nll_loss"
 
     def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
         # per element the Hessian in (x, var) is [[1/v, -d/v^2], [-d/v^2,
@@ -281,7 +266,7 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
         self.margin = margin
         self._validate()
 
-    _impl = staticmethod(F._hinge_embedding_loss)
+    _row = "hinge_embedding_loss"
 
 
 class MultiLabelSoftMarginLoss(Loss[FloatArray]):
@@ -307,7 +292,7 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self._validate()
 
-    _impl = staticmethod(F._multilabel_soft_margin_loss)
+    _row = "multilabel_soft_margin_loss"
 
 
 class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -333,5 +318,5 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
         self.margin = margin
         self._validate()
 
-    _impl = staticmethod(F._margin_ranking_loss)
+    _row = "margin_ranking_loss"
 
