@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 # what the tests open by path, relative to their own directory's parent (csrc: the C
-# sources' own rules, tests/test_c_style.py)
-COPIED = ("tests", "examples", "notebooks", "docs", "csrc")
+# sources' own rules, tests/test_c_style.py; tools: the stub generator, tests/test_stubs.py)
+COPIED = ("tests", "examples", "notebooks", "docs", "csrc", "tools")
 IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".hypothesis", "build", "_build", "output", "*.so"
 )

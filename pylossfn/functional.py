@@ -41,41 +41,23 @@ if TYPE_CHECKING:
     #: the (shape, dtype) of each operand before broadcasting, or None (see _operands)
     _Shapes = Optional[Sequence[Tuple[Tuple[int, ...], np.dtype[Any]]]]
 
+#: the rows of the core's table (_core.LOSSES) that are losses, by torch's function
+#: name: each is a function here (written as torch's signature, its body made
+#: from the row by _from_row, below)
+_ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
+
+#: the activations, the distances and the fused heads, then every loss of the table
 __all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "nll_loss",
     "sigmoid",
     "logsigmoid",
     "softmax",
     "log_softmax",
-    "sigmoid_focal_loss",
-    "asymmetric_loss",
-    "multilabel_categorical_crossentropy",
-    "soft_f1_loss",
     "pairwise_distance",
     "cosine_similarity",
     "cosine_distance",
-    "cosine_embedding_loss",
-    "triplet_margin_loss",
-    "triplet_margin_with_distance_loss",
-    "multi_margin_loss",
-    "multilabel_margin_loss",
-    "ctc_loss",
-    "l1_loss",
-    "mse_loss",
-    "smooth_l1_loss",
-    "huber_loss",
-    "soft_margin_loss",
-    "kl_div",
-    "poisson_nll_loss",
-    "gaussian_nll_loss",
-    "hinge_embedding_loss",
-    "margin_ranking_loss",
-    "multilabel_soft_margin_loss",
     "linear_cross_entropy",
     "linear_binary_cross_entropy_with_logits",
+    *_ROWS,
 ]
 
 _LOSS = _core.WANT_LOSS
@@ -106,9 +88,6 @@ def _reduction_code(reduction: str, fname: str, batchmean: bool = False) -> int:
 # classes' callers (``_class_caller``) are made from the same rows, so the
 # order of a core function's arguments is written once, in its C spec.
 
-#: the losses' rows by torch's function name (the plain rows, activations and
-#: distances, have their own functions below)
-_ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
 #: the row kinds of the arrays a call passes (the rest are options: weights and numbers)
 _ARRAY_KINDS = frozenset({"input", "real", "index", "array"})
 #: options a Python face takes in another form than the core: the face's name

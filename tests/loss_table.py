@@ -2,9 +2,12 @@
 
 test_errors_matrix, test_memory, test_layouts, test_threads, test_properties
 and test_module_db walk this table, so a new loss joins all of them by adding
-a row here: its class, its function, the name of its torch oracle, how to make
-valid arguments and options, and which options (and so which error cases) it
-has.
+a row here: the name of its row of the core's table (``_core.LOSSES``, by its
+function's name), the name of its torch oracle and how to make valid
+arguments and options.  What the core's table already says is read from it,
+not written here: the class and the function (the faces of that row), the
+arrays' names and the options (and so which error cases a loss has);
+test_table_faces checks that every row of the core's table has a row here.
 
 Free of torch: a row names its oracle (`oracle`, a dotted name that
 oracle.torch_fn resolves), so that the tables serve the torch-free tier too.
@@ -16,28 +19,33 @@ import numpy as np
 
 import pylossfn as lf
 import pylossfn.functional as F
+from pylossfn import _core
 
 DTYPES = (np.float32, np.float64)
 
 
+#: the core's rows of the losses, by their function's name (torch's)
+CORE_ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
+#: the loss classes, by the row they are the face of
+CLASSES = {cls._row: cls for cls in vars(lf).values()
+           if isinstance(cls, type) and issubclass(cls, lf.Loss) and cls.__dict__.get("_row")}
+
+
 @dataclass(frozen=True)
 class LossRow:
-    """One loss.  ``family`` decides the shape rules and the error cases:
+    """One loss, by its row of the core's table (``fname``, its function's
+    name).  ``family`` decides the shape rules and the error cases:
     "binary" (target has the input's shape, weights broadcast), "class"
     (input [N, C, ...], integer class-index target [N, ...], weight [C]),
     "elementwise-pair", "rows", "margin" or "ctc"."""
 
-    name: str
-    cls: type
-    fn: Callable
+    fname: str
     family: str
     make_args: Callable  # (rng, dtype, shape) -> every positional input
     make_options: Callable  # (rng, dtype, shape) -> constructor keywords
     oracle: str  # torch's function (or a torch reference formula), by dotted name
-    options: tuple = ()  # constructor keywords besides weight / reduction
     probability_input: bool = False  # input must lie in [0, 1] (BCELoss)
     probability_target: bool = False  # float class-probability targets allowed
-    arg_names: tuple = ("input", "target")
     diff: tuple = (0,)  # the differentiable inputs; more than one: backward gives a tuple
     shape: tuple = (4, 3)  # the nominal shape of a valid call (see make_args)
     layout_shape: tuple = (6, 5, 4)
@@ -50,13 +58,32 @@ class LossRow:
     def __repr__(self):
         return self.name
 
-    def has(self, option):
-        return option in self.options
+    @property
+    def cls(self):
+        """The class of the core's row."""
+        return CLASSES[self.fname]
 
     @property
-    def fname(self):
-        """The function's name, in pylossfn.functional and torch.nn.functional."""
-        return self.fn.__name__
+    def name(self):
+        return self.cls.__name__
+
+    @property
+    def fn(self):
+        """The function, in pylossfn.functional and torch.nn.functional."""
+        return getattr(F, self.fname)
+
+    @property
+    def arg_names(self):
+        """The names of the arrays a call takes, as the core's row gives them."""
+        return tuple(F._row_arrays(CORE_ROWS[self.fname]))
+
+    @property
+    def options(self):
+        """The class's options (from its row): constructor keywords but reduction."""
+        return self.cls._options
+
+    def has(self, option):
+        return option in self.options
 
 
 def _probs(rng, shape, dtype):
@@ -117,20 +144,17 @@ _CORE_SHAPES = dict(shape=(4, 3), layout_shape=(6, 5, 4), large_shape=(8, 600),
                     thread_shapes=((300, 7),))
 
 CORE_LOSSES = (
-    LossRow("BCELoss", lf.BCELoss, F.binary_cross_entropy, "binary", _binary_args(_probs),
+    LossRow("binary_cross_entropy", "binary", _binary_args(_probs),
             _binary_options, "torch.nn.functional.binary_cross_entropy",
             probability_input=True, **_CORE_SHAPES),
-    LossRow("BCEWithLogitsLoss", lf.BCEWithLogitsLoss, F.binary_cross_entropy_with_logits,
-            "binary", _binary_args(_normal), _bce_logits_options,
-            "torch.nn.functional.binary_cross_entropy_with_logits", options=("pos_weight",),
+    LossRow("binary_cross_entropy_with_logits", "binary", _binary_args(_normal),
+            _bce_logits_options, "torch.nn.functional.binary_cross_entropy_with_logits",
             **_CORE_SHAPES),
-    LossRow("CrossEntropyLoss", lf.CrossEntropyLoss, F.cross_entropy, "class",
+    LossRow("cross_entropy", "class",
             _class_args(_normal), _class_options(ignore_index=1, label_smoothing=0.125),
-            "torch.nn.functional.cross_entropy", options=("ignore_index", "label_smoothing"),
-            probability_target=True, **_CORE_SHAPES),
-    LossRow("NLLLoss", lf.NLLLoss, F.nll_loss, "class", _class_args(_log_probs),
-            _class_options(ignore_index=1), "torch.nn.functional.nll_loss",
-            options=("ignore_index",), **_CORE_SHAPES),
+            "torch.nn.functional.cross_entropy", probability_target=True, **_CORE_SHAPES),
+    LossRow("nll_loss", "class", _class_args(_log_probs),
+            _class_options(ignore_index=1), "torch.nn.functional.nll_loss", **_CORE_SHAPES),
 )
 
 
@@ -210,23 +234,22 @@ def _ctc_args(rng, dtype, shape):
 _GAMMA = r"must be a finite number >= 0"
 
 
-def _elementwise(name, cls, fn, oracle, target, *, options=None, rule="broadcast", **kw):
-    return LossRow(name, cls, fn, "elementwise-pair",
+def _elementwise(fname, oracle, target, *, options=None, rule="broadcast", **kw):
+    return LossRow(fname, "elementwise-pair",
                    kw.pop("make_args", None) or _pair(target),
                    kw.pop("make_options", None) or _fixed(**(options or {})),
-                   oracle, options=tuple(options or ()), target_rule=rule, **kw)
+                   oracle, target_rule=rule, **kw)
 
 
 EXTRA_LOSSES = (
-    _elementwise("SigmoidFocalLoss", lf.SigmoidFocalLoss, F.sigmoid_focal_loss,
-                 "oracle.sigmoid_focal_loss", _labels, options={"alpha": 0.4, "gamma": 1.5},
+    _elementwise("sigmoid_focal_loss", "oracle.sigmoid_focal_loss", _labels,
+                 options={"alpha": 0.4, "gamma": 1.5},
                  rule="same", option_errors=(
                      ("gamma", -1.0, ValueError, r"gamma must be"),
                      ("gamma", np.nan, ValueError, r"gamma must be"),
                      ("alpha", np.nan, ValueError, r"alpha must be"),
                      ("alpha", "a", TypeError, r"alpha must be a real number, got str"))),
-    _elementwise("AsymmetricLoss", lf.AsymmetricLoss, F.asymmetric_loss,
-                 "oracle.asymmetric_loss", _labels,
+    _elementwise("asymmetric_loss", "oracle.asymmetric_loss", _labels,
                  options={"gamma_neg": 3.0, "gamma_pos": 0.5, "clip": 0.1, "eps": 1e-6},
                  rule="same", option_errors=(
                      ("gamma_neg", -0.5, ValueError, r"gamma_neg must be"),
@@ -235,81 +258,67 @@ EXTRA_LOSSES = (
                      ("clip", -0.1, ValueError, r"clip must be in \[0, 1\)"),
                      ("eps", 0.0, ValueError, r"eps must be"),
                      ("eps", None, TypeError, r"eps must be a real number, got None"))),
-    _elementwise("ZLPRLoss", lf.ZLPRLoss, F.multilabel_categorical_crossentropy,
-                 "oracle.zlpr_loss", _labels, rule="same"),
-    _elementwise("SoftF1Loss", lf.SoftF1Loss, F.soft_f1_loss, "oracle.soft_f1_loss", _labels,
+    _elementwise("multilabel_categorical_crossentropy", "oracle.zlpr_loss", _labels,
+                 rule="same"),
+    _elementwise("soft_f1_loss", "oracle.soft_f1_loss", _labels,
                  options={"eps": 1e-6}, rule="same", layout_shape=(6, 5), option_errors=(
                      ("eps", -1e-3, ValueError, r"eps must be"),)),
-    _elementwise("L1Loss", lf.L1Loss, F.l1_loss, _torch("l1_loss"), _normal),
-    _elementwise("MSELoss", lf.MSELoss, F.mse_loss, _torch("mse_loss"), _normal),
-    _elementwise("SmoothL1Loss", lf.SmoothL1Loss, F.smooth_l1_loss, _torch("smooth_l1_loss"),
+    _elementwise("l1_loss", _torch("l1_loss"), _normal),
+    _elementwise("mse_loss", _torch("mse_loss"), _normal),
+    _elementwise("smooth_l1_loss", _torch("smooth_l1_loss"),
                  _normal, options={"beta": 0.5}, option_errors=(
                      ("beta", -1.0, ValueError, r"beta must be >= 0, got -1"),
                      ("beta", "1", TypeError, r"beta must be a real number, got str"))),
-    _elementwise("HuberLoss", lf.HuberLoss, F.huber_loss, _torch("huber_loss"), _normal,
+    _elementwise("huber_loss", _torch("huber_loss"), _normal,
                  options={"delta": 0.7}, option_errors=(
                      ("delta", 0.0, ValueError, r"delta must be > 0, got 0"),
                      ("delta", np.nan, ValueError, r"delta must be > 0, got nan"))),
-    _elementwise("SoftMarginLoss", lf.SoftMarginLoss, F.soft_margin_loss,
-                 _torch("soft_margin_loss"), _signs, rule="to-input"),
-    _elementwise("KLDivLoss", lf.KLDivLoss, F.kl_div, _torch("kl_div"), _labels,
+    _elementwise("soft_margin_loss", _torch("soft_margin_loss"), _signs, rule="to-input"),
+    _elementwise("kl_div", _torch("kl_div"), _labels,
                  options={"log_target": False}, reductions=("none", "batchmean", "sum"),
                  make_args=_pair(_labels, _log_probs)),
-    _elementwise("PoissonNLLLoss", lf.PoissonNLLLoss, F.poisson_nll_loss,
-                 _torch("poisson_nll_loss"), _counts,
+    _elementwise("poisson_nll_loss", _torch("poisson_nll_loss"), _counts,
                  options={"log_input": True, "full": True, "eps": 1e-8}),
-    _elementwise("GaussianNLLLoss", lf.GaussianNLLLoss, F.gaussian_nll_loss,
-                 _torch("gaussian_nll_loss"), None, options={"full": True, "eps": 1e-6},
-                 make_args=_pair(_normal, extra=_positive), diff=(0, 2),
-                 arg_names=("input", "target", "var"), option_errors=(
+    _elementwise("gaussian_nll_loss", _torch("gaussian_nll_loss"), None,
+                 options={"full": True, "eps": 1e-6},
+                 make_args=_pair(_normal, extra=_positive), diff=(0, 2), option_errors=(
                      ("eps", "x", TypeError, r"eps must be a real number, got str"),)),
-    _elementwise("HingeEmbeddingLoss", lf.HingeEmbeddingLoss, F.hinge_embedding_loss,
-                 _torch("hinge_embedding_loss"), _signs, options={"margin": 0.5}, option_errors=(
+    _elementwise("hinge_embedding_loss", _torch("hinge_embedding_loss"), _signs,
+                 options={"margin": 0.5}, option_errors=(
                      ("margin", "1", TypeError, r"margin must be a real number, got str"),)),
-    _elementwise("MarginRankingLoss", lf.MarginRankingLoss, F.margin_ranking_loss,
-                 _torch("margin_ranking_loss"), None, options={"margin": 0.2}, make_args=_ranking,
-                 diff=(0, 1), arg_names=("input1", "input2", "target"), option_errors=(
+    _elementwise("margin_ranking_loss", _torch("margin_ranking_loss"), None,
+                 options={"margin": 0.2}, make_args=_ranking,
+                 diff=(0, 1), option_errors=(
                      ("margin", None, TypeError, r"margin must be a real number, got None"),)),
-    _elementwise("MultiLabelSoftMarginLoss", lf.MultiLabelSoftMarginLoss,
-                 F.multilabel_soft_margin_loss, "oracle.multilabel_soft_margin_loss", _labels,
+    _elementwise("multilabel_soft_margin_loss", "oracle.multilabel_soft_margin_loss", _labels,
                  options={"weight": None},
                  make_options=lambda rng, dtype, shape: {
                      "weight": rng.uniform(0.5, 2, shape[-1:]).astype(dtype)}),
-    LossRow("CosineEmbeddingLoss", lf.CosineEmbeddingLoss, F.cosine_embedding_loss, "rows",
-            _cosine_args, _fixed(margin=0.1), _torch("cosine_embedding_loss"),
-            options=("margin",), diff=(0, 1),
-            arg_names=("input1", "input2", "target"), layout_shape=(6, 5),
-            large_shape=(8, 600)),
-    LossRow("TripletMarginLoss", lf.TripletMarginLoss, F.triplet_margin_loss, "rows",
+    LossRow("cosine_embedding_loss", "rows",
+            _cosine_args, _fixed(margin=0.1), _torch("cosine_embedding_loss"), diff=(0, 1),
+            layout_shape=(6, 5), large_shape=(8, 600)),
+    LossRow("triplet_margin_loss", "rows",
             _rows_args, _fixed(margin=0.5, p=1.5, eps=1e-6, swap=True),
-            _torch("triplet_margin_loss"), options=("margin", "p", "eps", "swap"),
-            diff=(0, 1, 2),
-            arg_names=("anchor", "positive", "negative"), layout_shape=(6, 5), option_errors=(
+            _torch("triplet_margin_loss"), diff=(0, 1, 2), layout_shape=(6, 5), option_errors=(
                 ("margin", 0.0, ValueError, r"margin must be greater than 0, got 0"),
                 ("p", -1.0, ValueError, r"p must be"))),
-    LossRow("TripletMarginWithDistanceLoss", lf.TripletMarginWithDistanceLoss,
-            F.triplet_margin_with_distance_loss, "rows", _rows_args,
+    LossRow("triplet_margin_with_distance_loss", "rows", _rows_args,
             _fixed(distance_function=F.cosine_distance, margin=0.5, swap=True),
             "oracle.triplet_margin_with_distance_loss",
-            options=("distance_function", "margin", "swap"), diff=(0, 1, 2),
-            arg_names=("anchor", "positive", "negative"), layout_shape=(6, 5), option_errors=(
+            diff=(0, 1, 2), layout_shape=(6, 5), option_errors=(
                 ("margin", -1.0, ValueError, r"margin must be greater than 0, got -1"),
                 ("distance_function", np.linalg.norm, TypeError,
                  r"distance_function must be None, pylossfn.functional.pairwise_distance"))),
-    LossRow("MultiMarginLoss", lf.MultiMarginLoss, F.multi_margin_loss, "margin", _margin_args,
+    LossRow("multi_margin_loss", "margin", _margin_args,
             lambda rng, dtype, shape: {
                 "p": 2, "margin": 0.5, "weight": rng.uniform(0.5, 2, shape[1]).astype(dtype)},
-            _torch("multi_margin_loss"), options=("p", "margin", "weight"),
-            layout_shape=(6, 5), option_errors=(
+            _torch("multi_margin_loss"), layout_shape=(6, 5), option_errors=(
                 ("p", 3, ValueError, r"only p == 1 and p == 2 supported, got p=3"),
                 ("weight", np.ones((1, 3)), ValueError, r"weight must be one-dimensional"))),
-    LossRow("MultiLabelMarginLoss", lf.MultiLabelMarginLoss, F.multilabel_margin_loss,
-            "margin", _multilabel_margin_args, _fixed(), _torch("multilabel_margin_loss"),
-            layout_shape=(6, 5)),
-    LossRow("CTCLoss", lf.CTCLoss, F.ctc_loss, "ctc", _ctc_args,
+    LossRow("multilabel_margin_loss", "margin", _multilabel_margin_args, _fixed(),
+            _torch("multilabel_margin_loss"), layout_shape=(6, 5)),
+    LossRow("ctc_loss", "ctc", _ctc_args,
             _fixed(blank=0, zero_infinity=True), "oracle.ctc_loss",
-            options=("blank", "zero_infinity"),
-            arg_names=("log_probs", "targets", "input_lengths", "target_lengths"),
             shape=(6, 4, 3), layout_shape=(7, 6, 5), large_shape=(60, 8, 20)),
 )
 

@@ -13,7 +13,7 @@ doctest build runs); this extension adds, from the tables below and the class it
   (one gradient, or a tuple for the losses with several differentiable inputs,
   read from the class's generic base ``Loss[...]``);
 - **See also**: the function of :mod:`pylossfn.functional` that computes the same
-  loss (named by the class's ``_impl``) and the losses of the same family (the
+  loss (the class's row of the core's table, ``_row``) and the losses of the same family (the
   same module of :mod:`pylossfn.modules`).
 
 It also keeps the pages honest about inheritance: the methods a loss inherits
@@ -396,8 +396,7 @@ def _n_grads(cls: type) -> int:
 
 
 def _function(cls: type) -> str | None:
-    impl = getattr(cls, "_impl", None)
-    name = getattr(impl, "__name__", "").lstrip("_")
+    name = getattr(cls, "_row", None)  # the row of _core.LOSSES: its function's name
     if name and hasattr(pylossfn.functional, name):
         return name
     # the fused heads: the class name, snake-cased

@@ -1,0 +1,199 @@
+"""Every row of the core's table reaches every face, and nothing else names a loss.
+
+``_core.LOSSES`` is the one description of each loss (issue 19).  For each of
+its loss rows: a function in :mod:`pylossfn.functional` with torch's name, a
+class in :mod:`pylossfn` with ``backward`` / ``forward_backward`` /
+``hessian`` / ``hvp`` whose gradients go to ``out=``, a Dask call, a row of
+tests/loss_table.py (so that the error matrix, layouts, threads, ... walk it)
+and its entries in the docs.  The Python files that route calls name no loss:
+what they know of a loss they read from the table.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from loss_table import CLASSES, CORE_ROWS, LOSSES, valid_inputs, valid_options
+
+import pylossfn as lf
+import pylossfn.functional as F
+from pylossfn import _core
+
+BY_FNAME = {row.fname: row for row in LOSSES}
+ROW_NAMES = sorted(CORE_ROWS)
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PKG = Path(lf.__file__).resolve().parent
+
+
+def _face_options(fname):
+    """The options of the row, as the Python faces name them: each option of
+    the row is a parameter of the function, or made by an adapter of
+    ``F._ADAPTED`` (``distance_function``) from one."""
+    row = CORE_ROWS[fname]
+    params = inspect.signature(inspect.unwrap(getattr(F, fname))).parameters
+    names = set()
+    for a in row["args"][len(F._row_arrays(row)):]:
+        made_by = [src for src, (made, _) in F._ADAPTED.items()
+                   if a["name"] in made and src in params]
+        names.add(a["name"] if a["name"] in params or not made_by else made_by[0])
+    return names
+
+
+def test_the_table_has_loss_rows_and_the_suite_a_row_for_each():
+    assert len(CORE_ROWS) >= 25
+    assert set(BY_FNAME) == set(CORE_ROWS)
+    for fname, row in BY_FNAME.items():
+        assert len(row.diff) == CORE_ROWS[fname]["ngrad"], fname
+
+
+@pytest.mark.parametrize("fname", ROW_NAMES)
+def test_row_has_a_function(fname):
+    assert fname in F.__all__
+    fn = inspect.unwrap(getattr(F, fname))
+    params = inspect.signature(fn).parameters
+    row = CORE_ROWS[fname]
+    arrays = F._row_arrays(row)
+    assert list(params)[:len(arrays)] == arrays
+    # every option of the row is a parameter, or made from one
+    assert _face_options(fname) | set(arrays) | {"reduction"} >= set(params)
+    for name in _face_options(fname):
+        assert name in params and params[name].default is not params[name].empty, name
+    assert fn.__doc__ and ">>>" in fn.__doc__
+
+
+@pytest.mark.parametrize("fname", ROW_NAMES)
+def test_row_has_a_class(fname):
+    cls = CLASSES[fname]
+    assert getattr(lf, cls.__name__) is cls and cls.__name__ in lf.__all__
+    for method in ("forward", "backward", "forward_backward", "hessian", "hvp"):
+        assert callable(getattr(cls, method)), method
+    row = CORE_ROWS[fname]
+    assert cls._narrays == len(F._row_arrays(row))
+    # the class's options are options of the row (none it lacks is a placeholder)
+    assert set(cls._options) <= _face_options(fname)
+    assert not [name for name in _face_options(fname) - set(cls._options)
+                if name in vars(cls)], "a placeholder attribute for an option"
+    assert cls._batchmean == row["batchmean"]
+
+
+def _grads(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+@pytest.mark.parametrize("fname", ROW_NAMES)
+def test_row_reaches_gradients_out_and_second_order(fname):
+    row = BY_FNAME[fname]
+    dtype = np.float64
+    inputs = valid_inputs(row, dtype)
+    crit = row.cls(**valid_options(row, dtype), reduction="sum")
+    loss, grad = crit.forward_backward(*inputs)
+    grads = _grads(grad)
+    assert len(grads) == CORE_ROWS[fname]["ngrad"]
+    for g, i in zip(grads, row.diff):
+        assert g.shape == np.shape(inputs[i]) and g.dtype == dtype
+    # out=: the gradients land in the caller's buffers
+    assert CORE_ROWS[fname]["out"]
+    bufs = tuple(np.empty(np.shape(inputs[i]), dtype) for i in row.diff)
+    _, into = crit.forward_backward(*inputs, out=bufs if len(bufs) > 1 else bufs[0])
+    for got, buf, want in zip(_grads(into), bufs, grads):
+        assert got is buf
+        np.testing.assert_array_equal(buf, want)
+    np.testing.assert_array_equal(crit(*inputs), loss)
+    for got, want in zip(_grads(crit.backward()), grads):
+        np.testing.assert_array_equal(got, want)
+    vs = tuple(np.ones(np.shape(inputs[i]), dtype) for i in row.diff)
+    v = vs if len(vs) > 1 else vs[0]
+    if crit._no_hessian is not None:  # CTC says why, on both faces
+        with pytest.raises(NotImplementedError, match="no Hessian"):
+            crit.hessian()
+        with pytest.raises(NotImplementedError, match="no Hessian"):
+            crit.hvp(v)
+        return
+    _, _, hess = crit.forward_backward(*inputs, hessian=True)
+    for got, want in zip(_grads(crit.hessian()), _grads(hess)):
+        np.testing.assert_array_equal(got, want)
+    for h, i in zip(_grads(hess), row.diff):
+        assert h.shape == np.shape(inputs[i]) and h.dtype == dtype
+    for hv, i in zip(_grads(crit.hvp(v)), row.diff):
+        assert hv.shape == np.shape(inputs[i]) and hv.dtype == dtype
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("fname", ROW_NAMES)
+def test_row_reaches_dask(fname):
+    # what _dask does with a row is its own business (tests/test_dask.py); here: a
+    # Dask call of each face works and computes to the NumPy path's values
+    da = pytest.importorskip("dask.array")
+    row = BY_FNAME[fname]
+    dtype = np.float64
+    inputs = valid_inputs(row, dtype)
+    opts = valid_options(row, dtype)
+    lazy = tuple(da.from_array(np.asarray(a), chunks=max(1, np.shape(a)[0] // 2))
+                 if np.ndim(a) else a for a in inputs)
+    want = row.fn(*inputs, reduction="sum", **opts)
+    got = row.fn(*lazy, reduction="sum", **opts)
+    assert isinstance(got, da.Array)
+    np.testing.assert_allclose(got.compute(scheduler="synchronous"), want, rtol=1e-11)
+    loss, grad = row.cls(**opts, reduction="sum").forward_backward(*inputs)
+    lazy_loss, lazy_grad = row.cls(**opts, reduction="sum").forward_backward(*lazy)
+    np.testing.assert_allclose(lazy_loss.compute(scheduler="synchronous"), loss, rtol=1e-11)
+    for got, want in zip(_grads(lazy_grad), _grads(grad)):
+        np.testing.assert_allclose(got.compute(scheduler="synchronous"), want, rtol=1e-11,
+                                   atol=1e-14)
+
+
+def _rst_entries(path):
+    return set(re.findall(r"^\s+~?(?:pylossfn\.)?(?:functional\.)?(\w+)\s*$",
+                          path.read_text(), re.M))
+
+
+@pytest.mark.parametrize("fname", ROW_NAMES)
+def test_row_is_documented(fname):
+    pytest.importorskip("sphinx")  # docs/_ext/loss_pages.py imports it
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("loss_pages", DOCS / "_ext" / "loss_pages.py")
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    cls = CLASSES[fname]
+    assert cls.__name__ in pages.FORMULAS and cls.__name__ in pages.NONE_SHAPE
+    assert pages._function(cls) == fname
+    assert cls.__name__ in _rst_entries(DOCS / "api" / "pylossfn.rst")
+    assert fname in _rst_entries(DOCS / "api" / "functional.rst")
+
+
+def _loss_names():
+    """Every name of a loss: the core's entry points, torch's function names
+    and the classes."""
+    return ({row["name"] for row in _core.LOSSES if not row["plain"]} | set(CORE_ROWS)
+            | {cls.__name__ for cls in CLASSES.values()})
+
+
+def _named_losses(path):
+    """The string constants of a source file that are the name of a loss
+    (a hand-kept list or a branch on a name), with their lines."""
+    tree = ast.parse(path.read_text())
+    names = _loss_names()
+    return sorted((node.lineno, node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and node.value in names)
+
+
+@pytest.mark.parametrize("relpath", [
+    "functional.py",
+    "modules/_base.py",
+    pytest.param("_dask.py", marks=pytest.mark.xfail(
+        strict=True, reason="the dask engineer's branch removes them")),
+])
+def test_nothing_outside_the_table_names_a_loss(relpath):
+    assert _named_losses(PKG / relpath) == []
+
+
+def test_the_name_scan_finds_a_named_loss(tmp_path):
+    # the scan above would find a hand-kept list (it is not vacuous)
+    src = tmp_path / "x.py"
+    src.write_text('_ROWS = {"cross_entropy": 1}\nif name == "CTCLoss":\n    pass\n')
+    assert _named_losses(src) == [(1, "cross_entropy"), (2, "CTCLoss")]
