@@ -22,14 +22,16 @@ For gradients use the module classes (``pylossfn.BCEWithLogitsLoss`` ...):
 from __future__ import annotations
 
 import functools
-import inspect
 import warnings
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core, _dask, _heads
-from ._convert import as_array
+from ._rows import ADAPTED as _ADAPTED
+from ._rows import ROWS as _ROWS
+from ._rows import from_row as _from_row
+from ._rows import reduction_code as _reduction_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,12 +43,7 @@ if TYPE_CHECKING:
     #: the (shape, dtype) of each operand before broadcasting, or None (see _operands)
     _Shapes = Optional[Sequence[Tuple[Tuple[int, ...], np.dtype[Any]]]]
 
-#: the rows of the core's table (_core.LOSSES) that are losses, by torch's function
-#: name: each is a function here (written as torch's signature, its body made
-#: from the row by _from_row, below)
-_ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
-
-#: the activations, the distances and the fused heads, then every loss of the table
+#: the activations, the distances and the fused heads, then the losses
 __all__ = [
     "sigmoid",
     "logsigmoid",
@@ -57,130 +54,13 @@ __all__ = [
     "cosine_distance",
     "linear_cross_entropy",
     "linear_binary_cross_entropy_with_logits",
-    *_ROWS,
+    *_ROWS,  # every loss of the core's table
 ]
 
 _LOSS = _core.WANT_LOSS
-#: the reduction strings and the core's codes for them (its constants, not literals)
-_REDUCTIONS = {"none": _core.REDUCE_NONE, "mean": _core.REDUCE_MEAN, "sum": _core.REDUCE_SUM}
-_KL_REDUCTIONS = {**_REDUCTIONS, "batchmean": _core.REDUCE_BATCHMEAN}
 
-
-def _reduction_code(reduction: str, fname: str, batchmean: bool = False) -> int:
-    """The core's code for a reduction string; ValueError for anything else
-    (``"batchmean"`` is one for the rows that allow it: kl_div)."""
-    try:
-        return (_KL_REDUCTIONS if batchmean else _REDUCTIONS)[reduction]
-    except (KeyError, TypeError):
-        allowed = "'none', 'batchmean', 'sum' or 'mean'" if batchmean else (
-            "'none', 'mean' or 'sum'")
-        raise ValueError(
-            f"{fname}: reduction must be one of {allowed}, got {reduction!r}") from None
-
-
-# --------------------------------------------------------------------------
-# The functions are derived from the core's rows (_core.LOSSES)
-# --------------------------------------------------------------------------
-#
-# A loss function below is written as torch's signature and a docstring; its
-# body is made from its row by ``_from_row``: the arguments the row lists, in
-# the row's order, then the reduction code, want, grad_output and out.  The
-# classes' callers (``_class_caller``) are made from the same rows, so the
-# order of a core function's arguments is written once, in its C spec.
-
-#: the row kinds of the arrays a call passes (the rest are options: weights and numbers)
-_ARRAY_KINDS = frozenset({"input", "real", "index", "array"})
-#: options a Python face takes in another form than the core: the face's name
-#: -> (the row's arguments it becomes, the function that makes them by name)
-_ADAPTED = {"distance_function": (("p", "eps", "distance"), "_distance_args")}
-
-
-def _row_arrays(row: Any) -> list[str]:
-    """The names of a row's arrays: its leading arguments of an array kind."""
-    kinds = [a["kind"] in _ARRAY_KINDS for a in row["args"]]
-    n = kinds.index(False) if False in kinds else len(kinds)
-    if any(kinds[n:]):
-        raise SystemError(f"{row['fname']}: the row's arrays must come before its options")
-    return [a["name"] for a in row["args"][:n]]
-
-
-def _core_args(row: Any, have: Sequence[str], fixed: dict[str, Any]
-               ) -> tuple[list[str], list[str]]:
-    """(statements, argument expressions) of a call of ``row``'s core function
-    by a face with the parameters ``have``: each row argument is a parameter,
-    made by an adapter (``_ADAPTED``) from one, or a constant of ``fixed``."""
-    pre: list[str] = []
-    args: list[str] = []
-    for a in row["args"]:
-        name = a["name"]
-        adapter = next((src for src, (made, _) in _ADAPTED.items()
-                        if name in made and src in have), None)
-        if name in have:
-            args.append(name)
-        elif adapter is not None:
-            line = f"_{adapter} = {_ADAPTED[adapter][1]}({adapter}, {row['fname']!r})"
-            pre += [] if line in pre else [line]
-            args.append(f"_{adapter}[{name!r}]")
-        elif name in fixed:
-            args.append(f"_fixed[{name!r}]")
-        else:
-            raise SystemError(f"{row['fname']}: the face has no argument {name!r}")
-    unknown = set(have) - {a["name"] for a in row["args"]} - set(_ADAPTED)
-    if unknown - {"want", "grad_output", "out", "reduction"}:
-        raise SystemError(f"{row['fname']}: the row has no argument {sorted(unknown)}")
-    return pre, args
-
-
-def _compile(name: str, params: str, pre: list[str], call: str, line: int,
-             fixed: dict[str, Any]) -> Callable[..., Any]:
-    """``def name(params): pre; return call``, compiled as if written at
-    ``line`` of this file (tracebacks and doctest point at the face), with
-    this module's globals and the constants ``fixed``."""
-    body = "".join(f"        {s}\n" for s in pre)
-    src = "\n" * max(line - 2, 0) + (
-        f"def _make(_fixed):\n    def {name}({params}):\n{body}        return {call}\n"
-        f"    return {name}\n")
-    ns: dict[str, Any] = {}
-    exec(compile(src, __file__, "exec"), globals(), ns)
-    return ns["_make"](fixed)
-
-
-def _from_row(face: Callable[..., Any]) -> Callable[..., Any]:
-    """The loss function whose signature and docstring are ``face``'s and
-    whose body calls its row's core function (see above)."""
-    row = _ROWS[face.__name__]
-    sig = inspect.signature(face)
-    names = list(sig.parameters)
-    kw = [p.kind is p.KEYWORD_ONLY for p in sig.parameters.values()]
-    params = names[:kw.index(True)] + ["*"] + names[kw.index(True):] if True in kw else names
-    pre, args = _core_args(row, names, {})
-    code = f"_reduction_code(reduction, {row['fname']!r}, {row['batchmean']})"
-    call = f"_core.{row['name']}({', '.join(args + [code])}, _LOSS, None, None)"
-    fn = _compile(face.__name__, ", ".join(params), pre, call,
-                  face.__code__.co_firstlineno, {})
-    fn.__defaults__, fn.__kwdefaults__ = face.__defaults__, face.__kwdefaults__
-    fn.__doc__, fn.__annotations__ = face.__doc__, face.__annotations__
-    fn.__qualname__, fn.__module__ = face.__qualname__, face.__module__
-    return fn
-
-
-def _class_caller(fname: str, init: Callable[..., Any]
-                  ) -> tuple[Callable[..., Any], int, tuple[str, ...]]:
-    """What a loss class needs of its row: its caller
-    ``_fname(want, grad_output, out, reduction, *arrays, *options)``, the
-    number of arrays and the options, which are ``init``'s parameters but
-    ``reduction``; a row option the class lacks (torch's module has none)
-    gets the function's default."""
-    row = _ROWS[fname]
-    arrays = _row_arrays(row)
-    options = tuple(p for p in list(inspect.signature(init).parameters)[1:] if p != "reduction")
-    face = inspect.signature(inspect.unwrap(globals()[fname])).parameters
-    fixed = {a: p.default for a, p in face.items() if a not in options}
-    pre, args = _core_args(row, [*arrays, *options], fixed)
-    head = ["want", "grad_output", "out", "reduction", *arrays, *options]
-    call = f"_core.{row['name']}({', '.join(args)}, reduction, want, grad_output, out)"
-    line = inspect.unwrap(globals()[fname]).__code__.co_firstlineno  # the function's
-    return _compile(f"_{fname}", ", ".join(head), pre, call, line, fixed), len(arrays), options
+# A loss function below is torch's signature and a docstring, nothing more: its
+# body is made from its row of the core's table by _from_row (pylossfn._rows).
 
 
 @_from_row
@@ -205,7 +85,6 @@ def binary_cross_entropy(
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
     0.164252...
     """
-    ...
 
 
 @_from_row
@@ -230,7 +109,6 @@ def binary_cross_entropy_with_logits(
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
     """
-    ...
 
 
 @_from_row
@@ -258,7 +136,6 @@ def cross_entropy(
     >>> round(float(F.cross_entropy(x, t)), 6)
     0.241311
     """
-    ...
 
 
 @_from_row
@@ -281,7 +158,6 @@ def nll_loss(
     >>> round(float(F.nll_loss(logp, t)), 6)
     1.609438
     """
-    ...
 
 
 def sigmoid(input: ArrayLike) -> FloatArray:
@@ -388,7 +264,6 @@ def sigmoid_focal_loss(
     >>> F.sigmoid_focal_loss(x, y).round(6)
     array([0.000451, 0.016994])
     """
-    ...
 
 
 @_from_row
@@ -416,7 +291,6 @@ def asymmetric_loss(
     >>> round(float(F.asymmetric_loss(x, y)), 6)
     0.106951
     """
-    ...
 
 
 @_from_row
@@ -441,7 +315,6 @@ def multilabel_categorical_crossentropy(
     >>> F.multilabel_categorical_crossentropy(x, y, reduction="none").round(6)
     array([0.868219])
     """
-    ...
 
 
 @_from_row
@@ -465,7 +338,6 @@ def soft_f1_loss(
     >>> F.soft_f1_loss(x, y, reduction="none").round(6)
     array([0.047426, 0.047426])
     """
-    ...
 
 
 # --------------------------------------------------------------------------
@@ -542,7 +414,6 @@ def cosine_embedding_loss(
     >>> F.cosine_embedding_loss(x1, x2, np.array([1, -1]), reduction="none").round(6)
     array([0.292893, 0.707107])
     """
-    ...
 
 
 @_from_row
@@ -567,7 +438,6 @@ def triplet_margin_loss(
     >>> round(float(F.triplet_margin_loss(a, pos, neg, eps=0.0)), 6)
     1.0
     """
-    ...
 
 
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
@@ -602,6 +472,11 @@ def _distance_args(distance_function: Any, fname: str) -> dict[str, Any]:
     return {"distance": kind, "p": p, "eps": eps}
 
 
+# the triplet-with-distance faces take a distance function where the core takes
+# p, eps and a distance code
+_ADAPTED["distance_function"] = (("p", "eps", "distance"), _distance_args)
+
+
 @_from_row
 def triplet_margin_with_distance_loss(
     anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *,
@@ -628,7 +503,6 @@ def triplet_margin_with_distance_loss(
     >>> round(float(loss), 6)
     0.004963
     """
-    ...
 
 
 # --------------------------------------------------------------------------
@@ -656,7 +530,6 @@ def multi_margin_loss(
     >>> round(float(F.multi_margin_loss(x, y)), 6)
     0.325
     """
-    ...
 
 
 @_from_row
@@ -677,7 +550,6 @@ def multilabel_margin_loss(
     >>> round(float(F.multilabel_margin_loss(x, y)), 6)
     0.85
     """
-    ...
 
 
 # --------------------------------------------------------------------------
@@ -709,7 +581,6 @@ def ctc_loss(
     >>> round(float(F.ctc_loss(lp, np.array([[1]]), [2], [1], reduction="sum")), 6)
     0.287682
     """
-    ...
 
 
 # --------------------------------------------------------------------------
@@ -738,7 +609,6 @@ def l1_loss(
     >>> float(F.l1_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     1.5
     """
-    ...
 
 
 @_from_row
@@ -756,7 +626,6 @@ def mse_loss(
     >>> float(F.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0])))
     2.5
     """
-    ...
 
 
 @_from_row
@@ -773,7 +642,6 @@ def smooth_l1_loss(
     >>> F.smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
     array([0.125, 2.5  ])
     """
-    ...
 
 
 @_from_row
@@ -793,7 +661,6 @@ def huber_loss(
     >>> F.huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none", delta=2.0)
     array([0.125, 4.   ])
     """
-    ...
 
 
 @_from_row
@@ -812,7 +679,6 @@ def soft_margin_loss(
     >>> round(float(F.soft_margin_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]))), 6)
     0.720095
     """
-    ...
 
 
 @_from_row
@@ -836,7 +702,6 @@ def kl_div(
     >>> round(float(F.kl_div(np.log(q), p, reduction="batchmean")), 6)
     0.130812
     """
-    ...
 
 
 @_from_row
@@ -856,7 +721,6 @@ def poisson_nll_loss(
     >>> F.poisson_nll_loss(np.array([0.0, 1.0]), np.array([1.0, 2.0]), reduction="none")
     array([1.        , 0.71828183])
     """
-    ...
 
 
 @_from_row
@@ -880,7 +744,6 @@ def gaussian_nll_loss(
     ...                     reduction="none")
     array([0.5       , 0.69314718])
     """
-    ...
 
 
 @_from_row
@@ -899,7 +762,6 @@ def hinge_embedding_loss(
     >>> F.hinge_embedding_loss(np.array([0.3, 0.3]), np.array([1.0, -1.0]), reduction="none")
     array([0.3, 0.7])
     """
-    ...
 
 
 @_from_row
@@ -921,7 +783,6 @@ def margin_ranking_loss(
     ...                       reduction="none")
     array([0., 1.])
     """
-    ...
 
 
 @_from_row
@@ -945,7 +806,6 @@ def multilabel_soft_margin_loss(
     >>> F.multilabel_soft_margin_loss(x, y, reduction="none").round(6)
     array([0.220095])
     """
-    ...
 
 
 def linear_cross_entropy(

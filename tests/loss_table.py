@@ -19,7 +19,7 @@ import numpy as np
 
 import pylossfn as lf
 import pylossfn.functional as F
-from pylossfn import _core
+from pylossfn import _core, _rows
 
 DTYPES = (np.float32, np.float64)
 
@@ -75,7 +75,7 @@ class LossRow:
     @property
     def arg_names(self):
         """The names of the arrays a call takes, as the core's row gives them."""
-        return tuple(F._row_arrays(CORE_ROWS[self.fname]))
+        return tuple(_rows.row_arrays(CORE_ROWS[self.fname]))
 
     @property
     def options(self):

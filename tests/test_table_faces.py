@@ -21,7 +21,7 @@ from loss_table import CLASSES, CORE_ROWS, LOSSES, valid_inputs, valid_options
 
 import pylossfn as lf
 import pylossfn.functional as F
-from pylossfn import _core
+from pylossfn import _core, _rows
 
 BY_FNAME = {row.fname: row for row in LOSSES}
 ROW_NAMES = sorted(CORE_ROWS)
@@ -32,12 +32,12 @@ PKG = Path(lf.__file__).resolve().parent
 def _face_options(fname):
     """The options of the row, as the Python faces name them: each option of
     the row is a parameter of the function, or made by an adapter of
-    ``F._ADAPTED`` (``distance_function``) from one."""
+    ``_rows.ADAPTED`` (``distance_function``) from one."""
     row = CORE_ROWS[fname]
     params = inspect.signature(inspect.unwrap(getattr(F, fname))).parameters
     names = set()
-    for a in row["args"][len(F._row_arrays(row)):]:
-        made_by = [src for src, (made, _) in F._ADAPTED.items()
+    for a in row["args"][len(_rows.row_arrays(row)):]:
+        made_by = [src for src, (made, _) in _rows.ADAPTED.items()
                    if a["name"] in made and src in params]
         names.add(a["name"] if a["name"] in params or not made_by else made_by[0])
     return names
@@ -56,7 +56,7 @@ def test_row_has_a_function(fname):
     fn = inspect.unwrap(getattr(F, fname))
     params = inspect.signature(fn).parameters
     row = CORE_ROWS[fname]
-    arrays = F._row_arrays(row)
+    arrays = _rows.row_arrays(row)
     assert list(params)[:len(arrays)] == arrays
     # every option of the row is a parameter, or made from one
     assert _face_options(fname) | set(arrays) | {"reduction"} >= set(params)
@@ -72,7 +72,7 @@ def test_row_has_a_class(fname):
     for method in ("forward", "backward", "forward_backward", "hessian", "hvp"):
         assert callable(getattr(cls, method)), method
     row = CORE_ROWS[fname]
-    assert cls._narrays == len(F._row_arrays(row))
+    assert cls._narrays == len(_rows.row_arrays(row))
     # the class's options are options of the row (none it lacks is a placeholder)
     assert set(cls._options) <= _face_options(fname)
     assert not [name for name in _face_options(fname) - set(cls._options)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, over
 
 import numpy as np
 
-from .. import _core, _dask
+from .. import _core, _dask, _rows
 from .. import functional as F
 from .._convert import as_array
-from ..functional import _reduction_code
+from .._rows import reduction_code as _reduction_code
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -150,9 +150,9 @@ class Loss(Generic[_G]):
         row = cls.__dict__.get("_row")
         if row is None:
             return
-        impl, cls._narrays, cls._options = F._class_caller(row, cls.__init__)
+        impl, cls._narrays, cls._options = _rows.class_caller(getattr(F, row), cls.__init__)
         cls._impl = staticmethod(impl)
-        cls._batchmean = F._ROWS[row]["batchmean"]
+        cls._batchmean = _rows.ROWS[row]["batchmean"]
         if len(cls._options) > 1:
             cls._option_values = operator.attrgetter(*cls._options)
         elif cls._options:
