@@ -52,7 +52,9 @@ __all__ = ["lce", "lbce", "tile_shape", "default_budget"]
 _MIN_ROWS = 256  # fewer whole rows than this per tile: class blocks instead
 _MIN_COLS = 256  # narrowest class block of the two-pass shape
 _STATS, _FULL, _GRAD = 0, 1, 2
-_WANT_GRAD, _WANT_HESS, _WANT_HVP = 2, 4, 8  # want bits (1 is the loss; 8 is private)
+_WANT_LOSS, _WANT_GRAD, _WANT_HESS = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS
+_WANT_HVP = 8  # a private want bit, beyond the core's (the heads' Hessian-vector product)
+_NONE, _MEAN = _core.REDUCE_NONE, _core.REDUCE_MEAN  # the core's reduction codes
 
 ChunkSize = Union[int, Tuple[int, int], None]
 
@@ -162,7 +164,7 @@ def _head(fname: str, input: Any, linear_weight: Any, linear_bias: Any
 def _scale(fname: str, reduction: int, grad_output: Any, shape: tuple[int, ...],
            dtype: Any) -> Any:
     """grad_output as a float (scalar reductions) or an array of ``shape``."""
-    if reduction != 0:
+    if reduction != _NONE:
         if grad_output is None:
             return 1.0
         g = np.asarray(grad_output)
@@ -313,10 +315,10 @@ def _second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, cols:
 
 def _reduce(fname: str, rows: np.ndarray, reduction: int, denom: float, dtype: Any,
             shape: tuple[int, ...]) -> Any:
-    if reduction == 0:
+    if reduction == _NONE:
         return rows.astype(dtype).reshape(shape)
     total = float(np.sum(rows))
-    if reduction == 1:
+    if reduction == _MEAN:
         with np.errstate(invalid="ignore", divide="ignore"):
             total = float(np.float64(total) / np.float64(denom))
     return dtype.type(total)
@@ -478,16 +480,16 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     stats = (np.full(N, -np.inf), np.zeros(N), np.zeros(N), np.zeros(N), np.empty(N))
     rowscale = None
     if go is not None:
-        denom = total_weight if (reduction == 1 and not probs) else (
-            float(N) if reduction == 1 else 1.0)
-        rowscale = (np.asarray(go, np.float64).reshape(N) if reduction == 0
+        denom = total_weight if (reduction == _MEAN and not probs) else (
+            float(N) if reduction == _MEAN else 1.0)
+        rowscale = (np.asarray(go, np.float64).reshape(N) if reduction == _NONE
                     else _scaled_rows(go, denom, N))
     grads = _Grads(X, W, b is not None, rows, cols,
-                   None if out is None else out.reshape(N, -1)) if want & 2 else None
+                   None if out is None else out.reshape(N, -1)) if want & _WANT_GRAD else None
     _lce_rows(X, W, b, rows, cols, buf, (T, P, wc, wsum, ig, ls), stats, rowscale, grads)
     _, _, a, bb, lse = stats
     result: list[Any] = []
-    if want & 1:
+    if want & _WANT_LOSS:
         with np.errstate(invalid="ignore"):
             per_row = np.where(active, a * lse - bb, 0.0)
         result.append(_reduce(fname, per_row, reduction, total_weight if not probs else N,
@@ -531,7 +533,7 @@ def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out:
     ``v`` as an ``[N, D]`` array of ``dtype`` (want bit 8)."""
     go = (_scale(fname, reduction, grad_output, loss_shape, dtype)
           if want & (_WANT_GRAD | _WANT_HESS | _WANT_HVP) else None)
-    if out is not None and want & 2:
+    if out is not None and want & _WANT_GRAD:
         _check_out(fname, out, input, dtype, operands + (grad_output, v))
     V = None
     if want & _WANT_HVP:
@@ -630,17 +632,18 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     rows, cols = tile_shape(N, C, dtype.itemsize, chunk)
     buf = np.empty(rows * cols, dtype)
     loss_rows = np.zeros(N)
-    elem = np.empty((N, C), dtype) if (want & 1 and reduction == 0) else None
-    grad = bool(want & 2)
+    elem = np.empty((N, C), dtype) if (want & _WANT_LOSS and reduction == _NONE) else None
+    grad = bool(want & _WANT_GRAD)
     rowscale = gofull = None
     if go is not None:
-        if reduction == 0:
+        if reduction == _NONE:
             gofull = np.asarray(go).reshape(N, C)
         else:
-            rowscale = _scaled_rows(go, float(N) * C if reduction == 1 else 1.0, N)
+            rowscale = _scaled_rows(go, float(N) * C if reduction == _MEAN else 1.0, N)
     grads = _Grads(X, W, b is not None, rows, cols,
                    None if out is None else out.reshape(N, -1)) if grad else None
-    for r0 in range(0, N if want & 3 else 0, rows):  # second order alone: no loss pass
+    # second order alone: no loss pass
+    for r0 in range(0, N if want & (_WANT_LOSS | _WANT_GRAD) else 0, rows):
         r1 = min(N, r0 + rows)
         Xr = X[r0:r1]
         sl = slice(r0, r1)
@@ -654,7 +657,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
             if grads is not None:
                 grads.add(tile, Xr, W, r0, c0)
     result: list[Any] = []
-    if want & 1:
+    if want & _WANT_LOSS:
         if elem is not None:
             result.append(elem.reshape(loss_shape))
         else:
