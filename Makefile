@@ -6,6 +6,8 @@
 #   make ctest     the C-only engine harness under ASan + UBSan
 #   make fuzz      each libFuzzer harness for FUZZ_TIME seconds (clang)
 #   make lint      gcc and clang -Werror builds of every C file, cppcheck
+#   make stubs     pylossfn/_core.pyi from the core's table (tools/gen_stubs.py;
+#                  tests/test_stubs.py fails while it is out of date)
 #   make sanitize  the extension built with ASan + UBSan in build/asan (a
 #                  copy of the tree, so it never shadows the normal build),
 #                  and the whole suite run against it
@@ -41,7 +43,7 @@ CPPCHECK = cppcheck --quiet --error-exitcode=1 --std=c99 \
   --suppress=invalidPointerCast --suppress=missingIncludeSystem --suppress=toomanyconfigs \
   --suppress=invalidFunctionArg:csrc/kernels/classification_impl.h -Icsrc
 
-.PHONY: build test ctest fuzz lint sanitize docs docs-browser clean
+.PHONY: build test ctest fuzz lint stubs sanitize docs docs-browser clean
 
 build:
 	PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
@@ -79,6 +81,9 @@ fuzz:
 	  grep -h "stat::number_of_executed_units" fuzz/build/$$f.log | sed "s/^/$$f: /"; \
 	done; \
 	if [ $$status -ne 0 ]; then tail -n 40 fuzz/build/*.log; exit 1; fi
+
+stubs: build
+	$(PYTHON) tools/gen_stubs.py
 
 lint:
 	mkdir -p build/lint
