@@ -138,9 +138,11 @@ def render(losses: Any) -> str:
 
 
 def main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))  # this checkout's package, built in place (make stubs)
     from pylossfn import _core
 
-    path = Path(__file__).resolve().parents[1] / "pylossfn" / "_core.pyi"
+    path = root / "pylossfn" / "_core.pyi"
     text = render(_core.LOSSES)
     if "--check" in argv:
         same = path.read_text() == text
