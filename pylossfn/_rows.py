@@ -78,10 +78,10 @@ def _core_args(row: Any, have: Sequence[str], fixed: dict[str, Any]
         elif name in fixed:
             args.append(f"_fixed[{name!r}]")
         else:
-            raise SystemError(f"{row['fname']}: the face has no argument {name!r}")
+            raise TypeError(f"{row['fname']}: the face has no argument {name!r}")
     unknown = set(have) - {a["name"] for a in row["args"]} - set(ADAPTED) - set(_PROTOCOL)
     if unknown:
-        raise SystemError(f"{row['fname']}: the row has no argument {sorted(unknown)}")
+        raise TypeError(f"{row['fname']}: the row has no argument {sorted(unknown)}")
     return pre, args
 
 

@@ -198,3 +198,28 @@ def test_the_name_scan_finds_a_named_loss(tmp_path):
     src = tmp_path / "x.py"
     src.write_text('_ROWS = {"cross_entropy": 1}\nif name == "CTCLoss":\n    pass\n')
     assert _named_losses(src) == [(1, "cross_entropy"), (2, "CTCLoss")]
+
+
+def test_a_class_option_that_the_row_lacks_is_refused_where_the_class_is_written():
+    with pytest.raises(TypeError, match=r"l1_loss: the row has no argument \['beta'\]"):
+        class Bad(lf.Loss):  # noqa: F841 - defining it is the test
+            _row = "l1_loss"
+
+            def __init__(self, *, beta: float = 1.0, reduction: str = "mean") -> None:
+                super().__init__(reduction)
+
+
+def test_a_function_must_take_every_argument_of_its_row():
+    def huber_loss(input, target, reduction="mean", delta=1.0):
+        """No weight."""
+
+    with pytest.raises(TypeError, match=r"huber_loss: the face has no argument 'weight'"):
+        _rows.from_row(huber_loss)
+
+
+def test_a_class_without_a_row_option_gets_the_functions_default():
+    # L1Loss (as torch's module) has no weight: its calls pass the function's None
+    crit = lf.L1Loss(reduction="sum")
+    assert "weight" not in crit._options and not hasattr(crit, "weight")
+    x, y = np.array([1.0, -2.0]), np.array([0.5, 0.5])
+    assert crit(x, y) == F.l1_loss(x, y, reduction="sum") == np.abs(x - y).sum()
