@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
+WANT_NORM: Literal[16]  # alone: the mean's divisor (row['dask']['mean'] == 'core')
 
 class _ArgRow(TypedDict):
     name: str  # also the field of the family's parameter struct in the C binding
@@ -27,6 +28,12 @@ class _ArgRow(TypedDict):
     #            index_option, bool_option, long_option
     check: str  # none, finite, finite_ge0, ..., int64, distance, float32_or_float64 ...
     what: str | None  # the end of "must be ..." in its error message (or its format)
+
+class _DaskRow(TypedDict):
+    split: str | None  # elementwise, class_index, rows, whole; None when plain
+    mean: str  # elements, weights, core, own
+    none: str  # broadcast, input_target, rows, classes, labels, batch
+    cut: tuple[str, ...]  # the weights cut with the input
 
 class _LossRow(TypedDict):
     name: str  # the entry point of _core
@@ -36,6 +43,7 @@ class _LossRow(TypedDict):
     batchmean: bool  # reduction 3 allowed
     plain: bool  # no reduction / want / grad_output (activations, distances)
     ngrad: int  # gradients it returns (0 when plain)
+    dask: _DaskRow  # how pylossfn._dask cuts a call (the spec's LF_SPLIT_ flags)
 
 # One row per loss entry point, generated from the specs the parser reads.
 LOSSES: tuple[_LossRow, ...]

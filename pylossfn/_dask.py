@@ -131,7 +131,7 @@ class Rule(NamedTuple):
     batchmean: bool
 
 
-def _rule(row: dict[str, Any]) -> Rule:
+def _rule(row: Any) -> Rule:
     d = row["dask"]
     kinds = [a["kind"] for a in row["args"]]
     n = next((i for i, k in enumerate(kinds) if k not in _INPUT_KINDS), len(kinds))
