@@ -105,12 +105,18 @@ _NONE_SHAPES: dict[str, Callable[[list[tuple[int, ...]]], tuple[int, ...]]] = {
     "labels": lambda s: s[0][-1:],
     "batch": lambda s: s[0][1:2] if len(s[0]) == 3 else (),
 }
-#: the mean rules each split can follow
+#: the mean rules and "none" shapes each split can follow
 _MEANS = {
     "elementwise": ("elements", "weights"),
     "class_index": ("elements", "core"),
     "rows": ("elements",),
     "whole": ("elements", "own"),
+}
+_NONES = {
+    "elementwise": ("broadcast",),
+    "class_index": ("classes",),
+    "rows": ("rows", "broadcast"),  # a loss per row, or per element of coupled rows
+    "whole": tuple(_NONE_SHAPES),
 }
 #: the argument kinds of the arrays a loss computes on ("float" arrays are weights)
 _INPUT_KINDS = ("input", "real", "index", "array")
@@ -135,12 +141,13 @@ def _rule(row: Any) -> Rule:
     d = row["dask"]
     kinds = [a["kind"] for a in row["args"]]
     n = next((i for i, k in enumerate(kinds) if k not in _INPUT_KINDS), len(kinds))
-    if d["mean"] not in _MEANS.get(d["split"], ()) or d["none"] not in _NONE_SHAPES or (
+    split = d["split"]
+    if d["mean"] not in _MEANS.get(split, ()) or d["none"] not in _NONES.get(split, ()) or (
         d["mean"] == "weights" and "weight" not in d["cut"]
     ) or any(k in _INPUT_KINDS for k in kinds[n:]):
         # a spec without a usable rule fails here, at import, not when a dask array arrives
         raise SystemError(
-            f"pylossfn: {row['fname']} has no Dask rule (split {d['split']!r}, mean "
+            f"pylossfn: {row['fname']} has no usable Dask rule (split {d['split']!r}, mean "
             f"{d['mean']!r}, none {d['none']!r}): give its spec an LF_SPLIT_ flag"
         )
     names = tuple(a["name"] for a in row["args"])
@@ -369,7 +376,7 @@ def _plan_rows(face: Any, plan: _Plan, inputs: list[Any]) -> list[Any]:
     letters = string.ascii_lowercase
     cut = [a.rechunk({ax: -1 for ax in range(1, a.ndim)}) if a.ndim > 1 else a for a in inputs]
     plan.inds = ["a" + letters[1:a.ndim] for a in cut]
-    plan.out_ind = "a"
+    plan.out_ind = "a" if face.rule.none == "rows" else plan.inds[0]
     return cut
 
 
