@@ -134,25 +134,27 @@ class Rule(NamedTuple):
     inputs: tuple[str, ...]  # the arrays, in order
     options: tuple[str, ...]  # the weights and options after them, in order
     ngrad: int
+    grads: tuple[int, ...]  # the inputs the ngrad gradients are of, by position
     batchmean: bool
 
 
 def _rule(row: Any) -> Rule:
-    d = row["dask"]
+    d, split = row["dask"], row["dask"]["split"]
     kinds = [a["kind"] for a in row["args"]]
+    names = tuple(a["name"] for a in row["args"])
     n = next((i for i, k in enumerate(kinds) if k not in _INPUT_KINDS), len(kinds))
-    split = d["split"]
+    # the gradients are of the arrays in order, the target aside (data, as in torch)
+    grads = tuple(i for i in range(n) if names[i] != "target")[:row["ngrad"]]
     if d["mean"] not in _MEANS.get(split, ()) or d["none"] not in _NONES.get(split, ()) or (
         d["mean"] == "weights" and "weight" not in d["cut"]
-    ) or any(k in _INPUT_KINDS for k in kinds[n:]):
+    ) or any(k in _INPUT_KINDS for k in kinds[n:]) or len(grads) != row["ngrad"]:
         # a spec without a usable rule fails here, at import, not when a dask array arrives
         raise SystemError(
-            f"pylossfn: {row['fname']} has no usable Dask rule (split {d['split']!r}, mean "
+            f"pylossfn: {row['fname']} has no usable Dask rule (split {split!r}, mean "
             f"{d['mean']!r}, none {d['none']!r}): give its spec an LF_SPLIT_ flag"
         )
-    names = tuple(a["name"] for a in row["args"])
-    return Rule(row["name"], row["fname"], d["split"], d["mean"], d["none"], tuple(d["cut"]),
-                names[:n], names[n:], row["ngrad"], row["batchmean"])
+    return Rule(row["name"], row["fname"], split, d["mean"], d["none"], tuple(d["cut"]),
+                names[:n], names[n:], row["ngrad"], grads, row["batchmean"])
 
 
 #: every loss of the table (the rows that take a reduction), by function name
@@ -475,7 +477,7 @@ def _lazy_loss(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], dtype
 
 def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], originals: list[Any],
                dtype: Any, grad_output: Any, k: int | None) -> Any:
-    i = 0 if k is None else k
+    i = face.rule.grads[0 if k is None else k]
     if kind == "whole":
         g = _whole(da, face, _GRAD, grad_output, cut, k, dtype, shape=originals[i].shape)
         return g.rechunk(originals[i].chunks)

@@ -757,6 +757,7 @@ def test_every_table_row_has_a_rule_and_runs_on_dask(core_row):
     assert rule.ngrad == core_row["ngrad"]
     assert core_row["fname"] in _BY_FNAME, "a loss of the table without a row in loss_table.py"
     row = _BY_FNAME[core_row["fname"]]
+    assert rule.grads == row.diff  # the inputs its gradients are of
     pairs = []
     for reduction in row.reductions:
         rng = np.random.default_rng(17)
@@ -779,6 +780,23 @@ def test_every_table_row_has_a_rule_and_runs_on_dask(core_row):
             assert _block_tasks(grad if rule.ngrad == 1 else grad[0]) > 1
         pairs += [(loss, loss0, np.float64), (grad, grad0, np.float64),
                   (row.fn(*lazy, **opts), row.fn(*inputs, **opts), np.float64)]
+    _check_all(pairs)
+
+
+def test_gaussian_gradient_of_a_variance_shaped_unlike_the_target():
+    """The second gradient is of var (the third array): in one task its shape is
+    var's, (N,) or (N, 1) against an (N, C) target."""
+    rng = np.random.default_rng(6)
+    x, t = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    pairs = []
+    for var in (rng.uniform(0.5, 2, 10), rng.uniform(0.5, 2, (10, 1))):
+        for reduction in ("none", "mean", "sum"):
+            crit = lf.GaussianNLLLoss(reduction=reduction)
+            loss0, grads0 = crit.forward_backward(x, t, var)
+            lazy = [_in_threes(a) for a in (x, t, var)]
+            loss, grads = crit.forward_backward(*lazy)
+            assert grads[1].chunks == lazy[2].chunks
+            pairs += [(loss, loss0, np.float64), (grads, grads0, np.float64)]
     _check_all(pairs)
 
 
