@@ -45,6 +45,7 @@ extensions = [
     "gallery",  # docs/_ext/gallery.py: which examples run, and at which sizes
     "example_run",  # docs/_ext/example_run.py: runs examples/train_mlp.py during the build
     "loss_pages",  # docs/_ext/loss_pages.py: formulas, parameters and shapes of each loss
+    "dask_splits",  # docs/_ext/dask_splits.py: how Dask cuts each loss (the core's table)
 ]
 
 templates_path = ["_templates"]

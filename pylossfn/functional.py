@@ -875,24 +875,8 @@ def linear_binary_cross_entropy_with_logits(
                        pos_weight, chunk_size)
 
 
-def _dask_aware(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, made lazy when any argument is a dask array (see ``pylossfn._dask``)."""
-
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if _dask.any_dask(args) or _dask.any_dask(kwargs.values()):
-            return _dask.functional(fn, args, kwargs)
-        return fn(*args, **kwargs)
-
-    return call
-
-
-# every loss function accepts dask arrays (the activations and distances do not)
-for _name in __all__:
-    # (the fused heads neither: their point is one pass over in-memory logits tiles)
-    if _name not in {"sigmoid", "logsigmoid", "softmax", "log_softmax", "pairwise_distance",
-                     "cosine_similarity", "cosine_distance", "linear_cross_entropy",
-                     "linear_binary_cross_entropy_with_logits"}:
-        globals()[_name] = _dask_aware(globals()[_name])
+# every loss of the table accepts dask arrays, as its row says (pylossfn._dask); the
+# activations, distances and fused heads are not rows of it
+for _name in _dask.RULES:
+    globals()[_name] = _dask.lazy_aware(globals()[_name])
 del _name
-

@@ -1829,7 +1829,7 @@ def _is_dask(values: "object") -> bool:
 
 
 def _dask_aware(fn: "object") -> "object":
-    """``fn``, handed to ``pylossfn._dask`` when any argument is a dask array.
+    """``fn``, handed to ``pylossfn._dask_metrics`` when any argument is a dask array.
 
     (No functools here: the module imports nothing beyond numpy, numbers and
     warnings, and loads on its own.)
@@ -1837,9 +1837,9 @@ def _dask_aware(fn: "object") -> "object":
 
     def call(*args: "object", **kwargs: "object") -> "object":
         if _is_dask(args) or _is_dask(kwargs.values()):
-            from . import _dask
+            from . import _dask_metrics
 
-            return _dask.metric(fn, args, kwargs)  # type: ignore[arg-type]
+            return _dask_metrics.metric(fn, args, kwargs)  # type: ignore[arg-type]
         return fn(*args, **kwargs)  # type: ignore[operator]
 
     for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):

@@ -730,3 +730,111 @@ def test_huge_int_target_with_dask_input_fails_when_built():
         F.cross_entropy(X, [0, 2**70, 1])
     with pytest.raises(IndexError, match=rf"^NLLLoss: target holds the integer {-(2**70)}"):
         lf.NLLLoss()(X, [0, -(2**70), 1])
+
+
+# ----------------------------------------------------------------------------
+# Dask as a layer over the table (issue 19): every row of _core.LOSSES
+# ----------------------------------------------------------------------------
+
+_CORE_ROWS = [r for r in _core.LOSSES if not r["plain"]]
+_BY_FNAME = {row.fname: row for row in TABLE}
+
+
+def _block_tasks(lazy):
+    """The number of per-block core calls in a lazy value's graph."""
+    graph = lazy.__dask_graph__()
+    return sum(len(layer) for name, layer in graph.layers.items()
+               if name.startswith("block_call-"))
+
+
+@pytest.mark.parametrize("core_row", _CORE_ROWS, ids=lambda r: r["fname"])
+def test_every_table_row_has_a_rule_and_runs_on_dask(core_row):
+    """Derived from _core.LOSSES, so a new row is covered without an edit here:
+    its rule, then the lazy forward, backward() and function on small arrays
+    (uneven chunks of 3 along every axis), each against the NumPy path."""
+    rule = _dask.RULES[core_row["fname"]]
+    assert rule.split in ("elementwise", "class_index", "rows", "whole")
+    assert rule.ngrad == core_row["ngrad"]
+    assert core_row["fname"] in _BY_FNAME, "a loss of the table without a row in loss_table.py"
+    row = _BY_FNAME[core_row["fname"]]
+    assert rule.grads == row.diff  # the inputs its gradients are of
+    pairs = []
+    for reduction in row.reductions:
+        rng = np.random.default_rng(17)
+        shape = row.shape if row.family == "ctc" else (8, 5)
+        inputs = valid_inputs(row, np.float64, shape=shape)
+        opts = dict(valid_options(row, np.float64, shape=shape), reduction=reduction)
+        go = grad_output_of(row, reduction, inputs, opts, rng, np.float64)
+        crit = row.cls(**opts)
+        assert _dask._rule_of(crit) is rule
+        loss0, grad0 = crit.forward_backward(*inputs, grad_output=go)
+        lazy = [_in_threes(a) for a in inputs]
+        loss = crit(*lazy)
+        grad = crit.backward(go)
+        assert isinstance(loss, da.Array) and loss.shape == np.shape(loss0)
+        _assert_chunks(grad, lazy)
+        if rule.split in ("class_index", "rows") or (
+                rule.split == "elementwise" and len({np.shape(a) for a in inputs}) == 1):
+            # a split that cuts (a 2-d batch; element-wise inputs that do not broadcast
+            # against each other): the core runs once per block, not in one task
+            assert _block_tasks(grad if rule.ngrad == 1 else grad[0]) > 1
+        pairs += [(loss, loss0, np.float64), (grad, grad0, np.float64),
+                  (row.fn(*lazy, **opts), row.fn(*inputs, **opts), np.float64)]
+    _check_all(pairs)
+
+
+def test_gaussian_gradient_of_a_variance_shaped_unlike_the_target():
+    """The second gradient is of var (the third array): in one task its shape is
+    var's, (N,) or (N, 1) against an (N, C) target."""
+    rng = np.random.default_rng(6)
+    x, t = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    pairs = []
+    for var in (rng.uniform(0.5, 2, 10), rng.uniform(0.5, 2, (10, 1))):
+        for reduction in ("none", "mean", "sum"):
+            crit = lf.GaussianNLLLoss(reduction=reduction)
+            loss0, grads0 = crit.forward_backward(x, t, var)
+            lazy = [_in_threes(a) for a in (x, t, var)]
+            loss, grads = crit.forward_backward(*lazy)
+            assert grads[1].chunks == lazy[2].chunks
+            pairs += [(loss, loss0, np.float64), (grads, grads0, np.float64)]
+    _check_all(pairs)
+
+
+def test_a_row_without_a_rule_fails_at_import():
+    row = next(r for r in _core.LOSSES if r["fname"] == "mse_loss")
+    for broken in (dict(row["dask"], split=None), dict(row["dask"], mean="core"),
+                   dict(row["dask"], none="sideways")):
+        with pytest.raises(SystemError, match="mse_loss has no usable Dask rule"):
+            _dask._rule(dict(row, dask=broken))
+    # the rows without a split are the functions that take no reduction
+    assert {r["fname"] for r in _core.LOSSES if r["dask"]["split"]} == set(_dask.RULES)
+    assert all(r["plain"] for r in _core.LOSSES if not r["dask"]["split"])
+
+
+def test_the_core_gives_the_class_index_divisor():
+    """WANT_NORM: the mean's divisor of a class-index call, which Dask sums
+    over blocks (the float64 reference: the class weights of the kept targets)."""
+    rng = np.random.default_rng(4)
+    x, t, w = rng.normal(size=(9, 4)), rng.integers(0, 4, 9), rng.uniform(0.5, 2, 4)
+    t[[1, 5]] = -1
+    norm = _core.WANT_NORM
+    divisor = _core.cross_entropy(x, t, w, -1, 0.1, 1, norm, None)
+    assert divisor == pytest.approx(float(np.sum(w[t[t != -1]])), rel=1e-15)
+    total = F.cross_entropy(x, t, w, ignore_index=-1, label_smoothing=0.1, reduction="sum")
+    mean = F.cross_entropy(x, t, w, ignore_index=-1, label_smoothing=0.1)
+    assert mean == pytest.approx(total / divisor, rel=1e-15)
+    assert _core.nll_loss(x, t, None, -1, 1, norm, None) == np.count_nonzero(t != -1)
+    probs = rng.dirichlet(np.ones(4), size=9)
+    assert _core.cross_entropy(x, probs, None, -100, 0.0, 1, norm, None) == x.shape[0]
+    with pytest.raises(IndexError, match="class 4 at index 2"):
+        _core.nll_loss(x, np.where(np.arange(9) == 2, 4, t), None, -1, 1, norm, None)
+    with pytest.raises(ValueError, match="mse_loss: `want` asks for a divisor"):
+        _core.mse_loss(x, x, None, 1, norm, None)
+    with pytest.raises(ValueError, match="cross_entropy: `want` asks for a divisor"):
+        _core.cross_entropy(x, t, w, -1, 0.0, 1, norm | _core.WANT_LOSS, None)
+
+
+def test_dask_arrays_into_a_fused_head_are_refused_clearly():
+    crit = lf.LinearCrossEntropyLoss(4, 3, seed=0)
+    with pytest.raises(NotImplementedError, match="LinearCrossEntropyLoss: dask arrays are not"):
+        crit(da.ones((5, 4), chunks=2), np.zeros(5, np.int64))

@@ -12,9 +12,9 @@ typedef struct {
 #define BINARY_ARGS ARRAY(input, A_INPUT), ARRAY(target, A_REAL), ARRAY(weight, A_FLOAT)
 
 static const lf_spec bce_spec = {
-    "binary_cross_entropy", sizeof(binary_params), LF_OUT, 1, {BINARY_ARGS}};
+    "binary_cross_entropy", sizeof(binary_params), LF_OUT | LF_SPLIT_EW, 1, {BINARY_ARGS}};
 static const lf_spec bce_logits_spec = {"binary_cross_entropy_with_logits",
-                                        sizeof(binary_params), LF_OUT, 1,
+                                        sizeof(binary_params), LF_OUT | LF_SPLIT_EW, 1,
                                         {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT)}};
 
 /* An optional operand that broadcasts to the input (weights). */

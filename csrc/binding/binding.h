@@ -46,8 +46,10 @@
 #include "pylossfn.h"
 
 /* WANT_HESS: the diagonal of the Hessian, one per differentiable input (the
- * kernel computes the gradient alongside, into scratch when it is not wanted). */
-enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4 };
+ * kernel computes the gradient alongside, into scratch when it is not wanted).
+ * WANT_NORM (alone): the divisor of the mean, a float, from the losses whose
+ * core owns it (LF_MEAN_ASK: a Dask block's share of the global divisor). */
+enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_NORM = 16 };
 
 /* kl_div's "batchmean": the sum divided by input.shape[0]. */
 #define REDUCE_BATCHMEAN 3
@@ -107,6 +109,29 @@ enum {
     LF_BATCHMEAN = 1, /* reduction 3 ("batchmean") allowed */
     LF_OUT = 2,       /* takes a trailing `out` (the gradient buffer) */
     LF_PLAIN = 4      /* no reduction / want / grad_output (activations, distances) */
+};
+
+/* How Dask may cut a loss's call into blocks, also spec flags (pylossfn._dask
+ * reads them from _core.LOSSES; a loss without a split fails its import).
+ * One split, one mean rule (default: the "none" loss's size), one "none"
+ * shape rule (default: the broadcast of the arrays that are not weights). */
+enum {
+    LF_SPLIT_EW = 1 << 8,    /* any chunks: every array, weights too, broadcasts
+                                with the input and is cut with it */
+    LF_SPLIT_CLASS = 2 << 8, /* class axis 1 whole, the others cut; weights whole */
+    LF_SPLIT_ROWS = 3 << 8,  /* a row's elements are coupled: axis 0 cut, the rest whole */
+    LF_SPLIT_WHOLE = 4 << 8, /* the batch is coupled: one task */
+    LF_SPLIT_MASK = 7 << 8,
+    LF_MEAN_WEIGHTS = 1 << 11, /* the sum of `weight` (the size without one) */
+    LF_MEAN_ASK = 2 << 11,     /* the core's divisor, per block (WANT_NORM) */
+    LF_MEAN_OWN = 3 << 11,     /* its own rule, in one task (CTC's lengths) */
+    LF_MEAN_MASK = 3 << 11,
+    LF_NONE_INPUT_TARGET = 1 << 13, /* the broadcast of input and target only */
+    LF_NONE_ROWS = 2 << 13,         /* the input's shape without its last axis */
+    LF_NONE_CLASSES = 3 << 13,      /* the input's shape without its class axis 1 */
+    LF_NONE_LABELS = 4 << 13,       /* the input's last axis */
+    LF_NONE_BATCH = 5 << 13,        /* axis 1 of a [T, N, C] input, () unbatched */
+    LF_NONE_MASK = 7 << 13
 };
 
 /* One entry point: its arguments land in the fields of a parameter struct of

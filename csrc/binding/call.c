@@ -474,8 +474,14 @@ protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py
         if (code_arg(c, args[nargs], LF_REDUCE_NONE,
                      (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
                      &c->reduction) < 0 ||
-            code_arg(c, args[nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS, "`want`",
-                     &c->want) < 0) {
+            code_arg(c, args[nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS | WANT_NORM,
+                     "`want`", &c->want) < 0) {
+            return -1;
+        }
+        if ((c->want & WANT_NORM) &&
+            (c->want != WANT_NORM || (s->flags & LF_MEAN_MASK) != LF_MEAN_ASK)) {
+            PyErr_Format(PyExc_ValueError, "%s: `want` asks for a divisor it does not give",
+                         s->fname);
             return -1;
         }
         c->grad_output_obj = args[nargs + 2];

@@ -20,9 +20,10 @@ typedef struct {
         LF_ARRAY(class_params, weight, A_FLOAT, C_STRICT),                              \
         LF_INDEX(class_params, ignore_index, C_INT64)
 
-static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), LF_OUT, 1, {CLASS_ARGS}};
+#define CLASS_FLAGS (LF_OUT | LF_SPLIT_CLASS | LF_MEAN_ASK | LF_NONE_CLASSES)
+static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS, 1, {CLASS_ARGS}};
 static const lf_spec ce_spec = {
-    "cross_entropy", sizeof(class_params), LF_OUT, 1,
+    "cross_entropy", sizeof(class_params), CLASS_FLAGS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
 
 /* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
@@ -222,7 +223,13 @@ class_loss(lf_call *c, int kind)
      * when the input is empty, even with samples but no classes */
     double denom = a.C == 0 ? 0.0 : (double)(a.N * a.S);
     if (class_target_arg(c, kind, &a, &sh) < 0 || class_views(c, &a, &sh) < 0 ||
-        class_check(c, &a, &sh, &denom) < 0 || class_outputs(c, kind, &a, &sh, denom) < 0) {
+        class_check(c, &a, &sh, &denom) < 0) {
+        return NULL;
+    }
+    if (c->want == WANT_NORM) { /* the divisor alone (a Dask block's share) */
+        return PyFloat_FromDouble(denom);
+    }
+    if (class_outputs(c, kind, &a, &sh, denom) < 0) {
         return NULL;
     }
     double sum;

@@ -12,7 +12,7 @@ typedef struct {
 } ctc_params;
 
 static const lf_spec ctc_spec = {
-    "ctc_loss", sizeof(ctc_params), LF_OUT, 1,
+    "ctc_loss", sizeof(ctc_params), LF_OUT | LF_SPLIT_WHOLE | LF_MEAN_OWN | LF_NONE_BATCH, 1,
     {LF_ARRAY(ctc_params, log_probs, A_INPUT, C_NONE),
      LF_ARRAY(ctc_params, targets, A_INDEX, C_NONE),
      LF_ARRAY(ctc_params, input_lengths, A_ARRAY, C_NONE),

@@ -20,6 +20,7 @@ typedef struct {
 #define ARRAY(field, kind) LF_ARRAY(rows_params, field, kind, C_NONE)
 #define REAL(field, check, what) LF_REAL(rows_params, field, O_REAL, check, what)
 #define SIZE sizeof(rows_params)
+#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS)
 #define TRIPLET_ARGS                                                                    \
     ARRAY(anchor, A_INPUT), ARRAY(positive, A_INPUT), ARRAY(negative, A_INPUT),         \
         REAL(margin, C_GT0, "greater than 0"), P_GE0, REAL(eps, C_NONE, NULL),          \
@@ -35,12 +36,12 @@ static const lf_spec cosine_similarity_spec = {
     {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), LF_LONG(rows_params, dim, C_NONE, NULL),
      REAL(eps, C_NONE, NULL)}};
 static const lf_spec cosine_embedding_spec = {
-    "cosine_embedding_loss", SIZE, LF_OUT, 2,
+    "cosine_embedding_loss", SIZE, ROWS, 2,
     {ARRAY(input1, A_INPUT), ARRAY(input2, A_INPUT), ARRAY(target, A_REAL),
      REAL(margin, C_NONE, NULL)}};
-static const lf_spec triplet_spec = {"triplet_margin_loss", SIZE, LF_OUT, 3, {TRIPLET_ARGS}};
+static const lf_spec triplet_spec = {"triplet_margin_loss", SIZE, ROWS, 3, {TRIPLET_ARGS}};
 static const lf_spec triplet_distance_spec = {
-    "triplet_margin_with_distance_loss", SIZE, LF_OUT, 3,
+    "triplet_margin_with_distance_loss", SIZE, ROWS, 3,
     {TRIPLET_ARGS, LF_LONG(rows_params, distance, C_DIST, "0 (p-norm) or 1 (cosine)")}};
 
 /* The row operands of a call (fields of rows_params), with their names and

@@ -16,15 +16,16 @@ typedef struct {
 #define MARGIN_ARGS                                                                     \
     LF_ARRAY(margin_params, input, A_INPUT, C_NONE),                                    \
         LF_ARRAY(margin_params, target, A_INDEX, C_NONE)
+#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS)
 
 static const lf_spec multi_margin_spec = {
-    "multi_margin_loss", sizeof(margin_params), LF_OUT, 1,
+    "multi_margin_loss", sizeof(margin_params), ROWS, 1,
     {MARGIN_ARGS, LF_ARRAY(margin_params, weight, A_FLOAT, C_1D),
      LF_REAL(margin_params, p, O_REAL, C_ONE_OR_TWO,
              "%s: only p == 1 and p == 2 supported, got p=%R"),
      LF_REAL(margin_params, margin, O_REAL, C_NONE, NULL)}};
 static const lf_spec multilabel_margin_spec = {
-    "multilabel_margin_loss", sizeof(margin_params), LF_OUT, 1, {MARGIN_ARGS}};
+    "multilabel_margin_loss", sizeof(margin_params), ROWS, 1, {MARGIN_ARGS}};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
 static int

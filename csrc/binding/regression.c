@@ -36,25 +36,28 @@ typedef struct {
 #define REAL(field, check, what) LF_REAL(rg_params, field, O_REAL, check, what)
 #define BOOL(field) LF_BOOL(rg_params, field)
 #define SIZE sizeof(rg_params)
+#define EW (LF_OUT | LF_SPLIT_EW)
 
 static const lf_spec rg_specs[RG_NKINDS] = {
-    [RG_L1] = {"l1_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
-    [RG_MSE] = {"mse_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
-    [RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, LF_OUT, 1, {IN, TG, REAL(beta, C_GE0, ">= 0")}},
-    [RG_HUBER] = {"huber_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
-    [RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, LF_OUT, 1, {IN, TG}},
-    [RG_KL_DIV] = {"kl_div", SIZE, LF_OUT | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
-    [RG_POISSON] = {"poisson_nll_loss", SIZE, LF_OUT, 1,
+    [RG_L1] = {"l1_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
+    [RG_MSE] = {"mse_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
+    [RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, EW, 1, {IN, TG, REAL(beta, C_GE0, ">= 0")}},
+    [RG_HUBER] = {"huber_loss", SIZE, EW, 1, {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
+    [RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, EW, 1, {IN, TG}},
+    [RG_KL_DIV] = {"kl_div", SIZE, EW | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
+    [RG_POISSON] = {"poisson_nll_loss", SIZE, EW, 1,
                     {IN, TG, BOOL(log_input), BOOL(full), REAL(eps, C_NONE, NULL)}},
-    [RG_GAUSSIAN] = {"gaussian_nll_loss", SIZE, LF_OUT, 2,
+    [RG_GAUSSIAN] = {"gaussian_nll_loss", SIZE,
+                     LF_OUT | LF_SPLIT_WHOLE | LF_NONE_INPUT_TARGET, 2,
                      {IN, TG, LF_ARRAY(rg_params, var, A_REAL, C_NONE), BOOL(full),
                       REAL(eps, C_NONE, NULL)}},
-    [RG_HINGE] = {"hinge_embedding_loss", SIZE, LF_OUT, 1, {IN, TG, REAL(margin, C_NONE, NULL)}},
-    [RG_RANKING] = {"margin_ranking_loss", SIZE, LF_OUT, 2,
+    [RG_HINGE] = {"hinge_embedding_loss", SIZE, EW, 1, {IN, TG, REAL(margin, C_NONE, NULL)}},
+    [RG_RANKING] = {"margin_ranking_loss", SIZE, EW, 2,
                     {LF_ARRAY(rg_params, input1, A_INPUT, C_NONE),
                      LF_ARRAY(rg_params, input2, A_REAL, C_NONE), TG,
                      REAL(margin, C_NONE, NULL)}},
-    [RG_MLSM] = {"multilabel_soft_margin_loss", SIZE, LF_OUT, 1, {IN, TG, WEIGHT}},
+    [RG_MLSM] = {"multilabel_soft_margin_loss", SIZE, LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1,
+                 {IN, TG, WEIGHT}},
 };
 
 /* Per loss: whether torch warns when the target's shape differs from the

@@ -91,6 +91,46 @@ arg_row(const lf_arg *a)
                          "check", check_names[a->check], "what", a->what);
 }
 
+/* How Dask may cut the loss (binding.h's LF_SPLIT_ / LF_MEAN_ / LF_NONE_
+ * flags): split None for the functions that are not losses.  "cut": the
+ * weights cut with the input (an element-wise split cuts every array). */
+static const char *const split_names[] = {NULL, "elementwise", "class_index", "rows", "whole"};
+static const char *const mean_names[] = {"elements", "weights", "core", "own"};
+static const char *const none_names[] = {"broadcast", "input_target", "rows",
+                                         "classes",   "labels",       "batch"};
+
+static PyObject *
+dask_row(const lf_spec *s)
+{
+    const int split = (s->flags & LF_SPLIT_MASK) >> 8, none = (s->flags & LF_NONE_MASK) >> 13;
+    const int n = lf_nargs(s);
+    int ncut = 0;
+    for (int i = 0; split == 1 && i < n; i++) {
+        ncut += s->args[i].kind == A_FLOAT;
+    }
+    if (split > 4 || none > 5) {
+        PyErr_Format(PyExc_SystemError, "%s: unknown Dask flags", s->fname);
+        return NULL;
+    }
+    PyObject *cut = PyTuple_New(ncut), *row = NULL;
+    for (int i = 0, k = 0; cut != NULL && k < ncut && i < n; i++) {
+        PyObject *name = s->args[i].kind == A_FLOAT ? PyUnicode_FromString(s->args[i].name) : NULL;
+        if (name != NULL) {
+            PyTuple_SET_ITEM(cut, k++, name);
+        }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(cut);
+        }
+    }
+    if (cut != NULL) {
+        row = Py_BuildValue("{s:z,s:s,s:s,s:O}", "split", split_names[split], "mean",
+                            mean_names[(s->flags & LF_MEAN_MASK) >> 11], "none", none_names[none],
+                            "cut", cut);
+        Py_DECREF(cut);
+    }
+    return row;
+}
+
 static PyObject *
 loss_row(const char *name, const lf_spec *s)
 {
@@ -112,6 +152,11 @@ loss_row(const char *name, const lf_spec *s)
                             s->ngrad);
         Py_DECREF(args);
     }
+    PyObject *dask = row != NULL ? dask_row(s) : NULL; /* pylossfn._dask's rules */
+    if (row != NULL && (dask == NULL || PyDict_SetItemString(row, "dask", dask) < 0)) {
+        Py_CLEAR(row);
+    }
+    Py_XDECREF(dask);
     return row;
 }
 

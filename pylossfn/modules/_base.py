@@ -170,13 +170,17 @@ class Loss(Generic[_G]):
         _, code, options = self._config() if config is None else config
         return self._impl(want, grad_output, out, code, *inputs, *options)
 
-    def _lazy(self, want: int, grad_output: Any, inputs: tuple[Any, ...], out: Any = None
+    def _call(self, what: str, want: int, grad_output: Any, inputs: tuple[Any, ...],
+              out: Any = None, config: tuple[Any, ...] | None = None
               ) -> tuple[Any, tuple[Any, ...]]:
-        """The dask graph of a forward call and the config it captured: a
-        private copy of the options, so that later changes to the criterion
-        (assignments, or writes into its option arrays) leave the graph alone."""
-        frozen = copy.deepcopy(self)
-        return _dask.run(frozen, want, grad_output, inputs, out), frozen._config()
+        """The one way of the entry methods (``what``) into the core: the result
+        of ``inputs`` with ``config`` (default: the current options) and the
+        config the result keeps.  Dask arrays are handed over here, once, to a
+        lazy graph that keeps a private copy of the options (pylossfn._dask)."""
+        config = self._config() if config is None else config
+        if _dask.any_dask(inputs):
+            return _dask.run(self, what, want, grad_output, inputs, out, config)
+        return self._run(want, grad_output, *inputs, out=out, config=config), config
 
     def _at_forward(self, last: tuple[tuple[Any, ...], tuple[Any, ...]]) -> Any:
         """A shallow copy of the criterion as the forward call ``last`` (``_last``,
@@ -198,11 +202,7 @@ class Loss(Generic[_G]):
 
     def forward(self, *inputs: ArrayLike) -> LossValue:
         """The loss of ``inputs`` (remembered, with the options, for ``backward``)."""
-        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            loss, config = self._lazy(_LOSS, None, inputs)
-        else:
-            config = self._config()
-            loss = self._run(_LOSS, None, *inputs, config=config)
+        loss, config = self._call("forward", _LOSS, None, inputs)
         self._last = (inputs, config)
         return loss
 
@@ -212,11 +212,8 @@ class Loss(Generic[_G]):
     ) -> _G:
         """Gradient of the last forward call, scaled by ``grad_output``
         (written to ``out`` when given)."""
-        last = self._last_call("backward")
-        inputs, config = last
-        if _dask.any_dask(inputs):  # dask arrays: a lazy graph (pylossfn._dask)
-            return _dask.run(self._at_forward(last), _GRAD, grad_output, inputs, out)
-        return self._run(_GRAD, grad_output, *inputs, out=out, config=config)
+        inputs, config = self._last_call("backward")
+        return self._call("backward", _GRAD, grad_output, inputs, out, config)[0]
 
     @overload
     def forward_backward(
@@ -240,13 +237,9 @@ class Loss(Generic[_G]):
         :meth:`hessian` returns it."""
         # the per-call cost is the point here: no more Python than one call
         if hessian:
-            self._hessian_refused("forward_backward", inputs)
-        if not hessian and _dask.any_dask(inputs):  # dask arrays: a lazy graph
-            result, config = self._lazy(_BOTH, grad_output, inputs, out)
-        else:
-            config = self._config()
-            result = self._run(_ALL if hessian else _BOTH, grad_output, *inputs, out=out,
-                               config=config)
+            self._hessian_refused("forward_backward")
+        result, config = self._call("forward_backward", _ALL if hessian else _BOTH, grad_output,
+                                    inputs, out)
         self._last = (inputs, config)
         return result
 
@@ -256,20 +249,15 @@ class Loss(Generic[_G]):
     def _second_order(self, what: str, grad_output: Any) -> tuple[Any, Any]:
         """The Hessian's diagonal of the last forward call (the checks of
         ``hessian`` and ``hvp``), and that call (``_last``, read once)."""
-        self._hessian_refused(what, ())  # a loss without a Hessian says so first
+        self._hessian_refused(what)  # a loss without a Hessian says so first
         last = self._last_call(what)
         inputs, config = last
-        self._hessian_refused(what, inputs)
-        return self._run(_HESS, grad_output, *inputs, config=config), last
+        return self._call(what, _HESS, grad_output, inputs, config=config)[0], last
 
-    def _hessian_refused(self, what: str, inputs: tuple[Any, ...]) -> None:
-        """NotImplementedError for a loss without a Hessian, or dask inputs."""
-        name = type(self).__name__
+    def _hessian_refused(self, what: str) -> None:
+        """NotImplementedError for a loss without a Hessian."""
         if self._no_hessian is not None:
-            raise NotImplementedError(f"{name}.{what}(): {self._no_hessian}")
-        if _dask.any_dask(inputs):
-            raise NotImplementedError(f"{name}.{what}(): Hessians of dask arrays are not "
-                                      "supported; compute the arrays first")
+            raise NotImplementedError(f"{type(self).__name__}.{what}(): {self._no_hessian}")
 
     def hessian(self, grad_output: ArrayLike | None = None) -> _G:
         """The diagonal of the Hessian of the last forward call's loss

@@ -121,7 +121,6 @@ class _Head(Loss[FloatArray]):
         array([[0.25, 0.  ]])
         """
         inputs, config = self._last_call("hvp")
-        self._hessian_refused("hvp", inputs)
         x = inputs[0]
         linear_weight, linear_bias = config[2][:2]
         _, _, _, _, dtype = _heads._head(type(self).__name__, x, linear_weight, linear_bias)
