@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
+WANT_NORM: Literal[16]  # alone: the mean's divisor (row['dask']['mean'] == 'core')
 REDUCE_NONE: Literal[0]
 REDUCE_MEAN: Literal[1]
 REDUCE_SUM: Literal[2]
@@ -54,6 +55,12 @@ class _ArgRow(TypedDict):
     check: str  # none, finite, finite_ge0, ..., int64, distance, float32_or_float64 ...
     what: str | None  # the end of "must be ..." in its error message (or its format)
 
+class _DaskRow(TypedDict):
+    split: str | None  # elementwise, class_index, rows, whole; None when plain
+    mean: str  # elements, weights, core, own
+    none: str  # broadcast, input_target, rows, classes, labels, batch
+    cut: tuple[str, ...]  # the weights cut with the input
+
 class _LossRow(TypedDict):
     name: str  # the entry point of _core
     fname: str  # the name in its messages (torch's)
@@ -62,6 +69,7 @@ class _LossRow(TypedDict):
     batchmean: bool  # reduction 3 allowed
     plain: bool  # no reduction / want / grad_output (activations, distances)
     ngrad: int  # gradients it returns (0 when plain)
+    dask: _DaskRow  # how pylossfn._dask cuts a call (the spec's LF_SPLIT_ flags)
 
 # One row per loss entry point, generated from the specs the parser reads.
 LOSSES: tuple[_LossRow, ...]
