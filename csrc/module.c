@@ -40,7 +40,9 @@ core_exec(PyObject *mod)
     }
     if (PyModule_AddIntConstant(mod, "WANT_LOSS", WANT_LOSS) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_GRAD", WANT_GRAD) < 0 ||
-        PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0) {
+        PyModule_AddIntConstant(mod, "WANT_HESS", WANT_HESS) < 0 ||
+        PyModule_AddIntConstant(mod, "WANT_HVP", WANT_HVP) < 0 ||
+        PyModule_AddIntConstant(mod, "WANT_NORM", WANT_NORM) < 0) {
         return -1;
     }
     PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */

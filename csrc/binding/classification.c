@@ -188,6 +188,8 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
         a->g_c = a->S * a->g_s;
         a->g_n = a->C * a->g_c;
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
+        a->vec = LF_VEC(c, 0);
+        c->hvp_done = kind == KIND_CE; /* nll is linear: its H v is 0 * v */
     }
     return 0;
 }
@@ -222,7 +224,13 @@ class_loss(lf_call *c, int kind)
      * when the input is empty, even with samples but no classes */
     double denom = a.C == 0 ? 0.0 : (double)(a.N * a.S);
     if (class_target_arg(c, kind, &a, &sh) < 0 || class_views(c, &a, &sh) < 0 ||
-        class_check(c, &a, &sh, &denom) < 0 || class_outputs(c, kind, &a, &sh, denom) < 0) {
+        class_check(c, &a, &sh, &denom) < 0) {
+        return NULL;
+    }
+    if (c->want == WANT_NORM) { /* the mean's divisor, the one rule of it */
+        return PyFloat_FromDouble(denom);
+    }
+    if (class_outputs(c, kind, &a, &sh, denom) < 0) {
         return NULL;
     }
     double sum;
