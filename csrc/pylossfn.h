@@ -443,6 +443,12 @@ double lf_regression_f32(const lf_elementwise *a, lf_regression_kind kind,
 double lf_regression_f64(const lf_elementwise *a, lf_regression_kind kind,
                          const lf_regression_param *p);
 
+/* Gaussian NLL's H v, the mixed term included, in place of the diagonal that
+ * lf_regression wrote into HESS and HESS2; v0 and v1 (for the input and var)
+ * are laid out as those two outputs. */
+void lf_gaussian_hvp_f32(const lf_elementwise *a, double eps, const char *v0, const char *v1);
+void lf_gaussian_hvp_f64(const lf_elementwise *a, double eps, const char *v0, const char *v1);
+
 /* MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
  * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C.  OUT and
  * GRAD_OUTPUT hold one value per row (their last stride is ignored / 0).
