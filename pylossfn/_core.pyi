@@ -11,6 +11,12 @@ that order (``(loss, grad)``, ``(loss, grad, hess)``), as ``want`` asks; hence
 takes ``out``, a buffer for the gradient (a tuple of buffers for several).
 ``want = 0`` checks the options only (the arrays may be None) and returns
 None: the classes make that call when they are built.
+``WANT_HESS | WANT_HVP`` puts the product of the full Hessian with ``v`` in the
+Hessian's place, ``v`` passed where ``out`` goes (an array of the input's
+shape, or a tuple of one per differentiable input); ``WANT_NORM`` alone makes
+``cross_entropy`` and ``nll_loss`` return their mean's divisor (the summed class
+weight of the targets that are not ``ignore_index``, or the sample count for
+probability targets), a float.
 """
 from typing import Any, Literal, TypedDict
 
@@ -20,6 +26,8 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
+WANT_HVP: Literal[8]
+WANT_NORM: Literal[16]
 
 class _ArgRow(TypedDict):
     name: str  # also the field of the family's parameter struct in the C binding
