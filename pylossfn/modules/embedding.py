@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import functional as F
 from .._typing import FloatArray, Reduction
 from ._base import Loss

@@ -1,10 +1,6 @@
 """Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array

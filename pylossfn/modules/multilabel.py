@@ -5,10 +5,6 @@ one logit per label.  ``BCEWithLogitsLoss`` is the plain baseline.
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from .. import functional as F
 from .._typing import FloatArray, Reduction
 from ._base import Loss

@@ -11,10 +11,6 @@ of an input that was broadcast is summed back to the input's shape.
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from .. import functional as F
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
 from ..functional import _kl_reduction_code
