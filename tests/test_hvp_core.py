@@ -202,3 +202,19 @@ def test_the_mean_divisor_comes_from_the_core(fn):
         np.testing.assert_allclose(got, want, rtol=1e-15)
     with pytest.raises(IndexError, match="target has class 9"):
         fn(x, np.full((8, 2), 9), None, -100, *extra, 1, _core.WANT_NORM, None)
+
+
+def test_want_norm_and_want_hvp_misuse():
+    """WANT_NORM is the class-index losses' alone, and only by itself; WANT_HVP
+    needs WANT_HESS and a v."""
+    x, t = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match="cross_entropy: bad `want` code 17"):
+        _core.cross_entropy(x, t, None, -100, 0.0, 1, _core.WANT_NORM | 1, None)
+    with pytest.raises(ValueError, match="mse_loss: bad `want` code 16"):
+        _core.mse_loss(x, x, None, 1, _core.WANT_NORM, None)
+    with pytest.raises(ValueError, match="without WANT_HESS or v"):
+        _core.mse_loss(x, x, None, 1, _core.WANT_HVP, None, x)
+    with pytest.raises(ValueError, match="without WANT_HESS or v"):
+        _core.mse_loss(x, x, None, 1, _core.WANT_HVP | _core.WANT_HESS, None)
+    hv = _core.mse_loss(x, x + 1, None, 2, _core.WANT_HVP | _core.WANT_HESS, None, x + 3)
+    np.testing.assert_array_equal(hv, np.full((2, 3), 6.0))  # d2/dx2 (x - y)^2 = 2
