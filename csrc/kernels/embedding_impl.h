@@ -729,6 +729,17 @@ FN(distance_hess)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
     }
 }
 
+/* FN(pnorm_grad) for 1 < p < inf and N > 0, given np1 = N^(p-1): the same
+ * value, without its per-element pow of the norm where p >= 2. */
+static inline double
+FN(pnorm_grad_p)(double v, FN(pnorm) r, double p, double np1)
+{
+    if (p < 2) {
+        return FN(pnorm_grad)(v, r, p);
+    }
+    return p == 2 ? v / r.norm : v * pow(fabs(v), p - 2) / np1;
+}
+
 /* hi += k * H_ii v_i + k * H_ij v_j and hj += k * H_ji v_i + k * H_jj v_j,
  * H the Hessian of dist(x_i, x_j): for the p-norm of w = x_i - x_j + eps,
  * H_ii = H_jj = -H_ij = (p - 1) (diag(|w|^(p-2)) N^(1-p) - G G' / N) with
@@ -759,17 +770,20 @@ FN(distance_hvp)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j, p
     if (p == 0 || p == 1 || isinf(p) || N == 0) {
         return;
     }
+    /* N^(1-p), and N^(p-1) as FN(pnorm_grad) divides by it, once per row */
+    const double n1p = pow(N, 1 - p), np1 = pow(N, p - 1);
     double gw = 0.0; /* G . (v_i - v_j) */
     for (ptrdiff_t d = 0; d < a->D; d++) {
         const double w = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
-        gw += FN(pnorm_grad)(w, r->norm, p) * ((double)VROW(i, n, d) - (double)VROW(j, n, d));
+        gw += FN(pnorm_grad_p)(w, r->norm, p, np1) *
+              ((double)VROW(i, n, d) - (double)VROW(j, n, d));
     }
     for (ptrdiff_t d = 0; d < a->D; d++) {
         const double w = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
-        const double G = FN(pnorm_grad)(w, r->norm, p);
+        const double G = FN(pnorm_grad_p)(w, r->norm, p, np1);
         const double dv = (double)VROW(i, n, d) - (double)VROW(j, n, d);
-        const double h = k * (p - 1) *
-                         ((p == 2 ? 1.0 : pow(fabs(w), p - 2)) * pow(N, 1 - p) * dv - G * gw / N);
+        const double curv = p == 2 ? 1.0 : pow(fabs(w), p - 2); /* |w|^(p-2) */
+        const double h = k * (p - 1) * (curv * n1p * dv - G * gw / N);
         hi[d] += h;
         hj[d] -= h;
     }
