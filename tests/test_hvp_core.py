@@ -218,3 +218,23 @@ def test_want_norm_and_want_hvp_misuse():
         _core.mse_loss(x, x, None, 1, _core.WANT_HVP | _core.WANT_HESS, None)
     hv = _core.mse_loss(x, x + 1, None, 2, _core.WANT_HVP | _core.WANT_HESS, None, x + 3)
     np.testing.assert_array_equal(hv, np.full((2, 3), 6.0))  # d2/dx2 (x - y)^2 = 2
+
+
+def test_rows_of_mixed_dtypes():
+    """Embedding inputs keep their own dtypes: H v is computed in the common
+    one (float64) and returned in each input's dtype."""
+    rng = np.random.default_rng(29)
+    row = ROWS["CosineEmbeddingLoss"]
+    x1 = rng.standard_normal((5, 4)).astype(np.float32)
+    x2 = rng.standard_normal((5, 4))
+    y = np.where(rng.uniform(size=5) < 0.5, -1.0, 1.0)
+    opts = dict(margin=-0.5, reduction="sum")
+    crit = lf.CosineEmbeddingLoss(**opts)
+    crit(x1, x2, y)
+    vs = (rng.standard_normal(x1.shape).astype(np.float32), rng.standard_normal(x2.shape))
+    h1, h2 = crit.hvp(vs)
+    assert h1.dtype == np.float32 and h2.dtype == np.float64
+    H = torch_hessian(row, opts, (x1, x2, y), None)
+    for k, got in enumerate((h1, h2)):
+        want = sum(H[k][j] @ vs[j].astype(np.float64).ravel() for j in range(2))
+        assert_close_scaled(got, want.reshape(got.shape), np.float32, f"mixed {k}")
