@@ -238,3 +238,19 @@ def test_rows_of_mixed_dtypes():
     for k, got in enumerate((h1, h2)):
         want = sum(H[k][j] @ vs[j].astype(np.float64).ravel() for j in range(2))
         assert_close_scaled(got, want.reshape(got.shape), np.float32, f"mixed {k}")
+
+
+def test_v_of_the_inputs_size_but_another_shape_is_refused():
+    """The core reads v by size, so Loss.hvp checks its shape: a transposed v
+    (or a tuple where one array is due) is refused naming v, and a good v is
+    never written."""
+    crit = lf.CrossEntropyLoss()
+    crit(np.zeros((2, 3)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss\.hvp: v has shape \(3, 2\)"):
+        crit.hvp(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"v has shape \(1, 2, 3\)"):
+        crit.hvp((np.zeros((2, 3)),))
+    v = np.arange(6.0).reshape(2, 3)
+    before = v.copy()
+    crit.hvp(v)
+    np.testing.assert_array_equal(v, before)
