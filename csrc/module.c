@@ -46,6 +46,7 @@ core_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "REDUCE_MEAN", LF_REDUCE_MEAN) < 0 ||
         PyModule_AddIntConstant(mod, "REDUCE_SUM", LF_REDUCE_SUM) < 0 ||
         PyModule_AddIntConstant(mod, "REDUCE_BATCHMEAN", REDUCE_BATCHMEAN) < 0 ||
+        PyModule_AddIntConstant(mod, "WANT_HVP", WANT_HVP) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_NORM", WANT_NORM) < 0) {
         return -1;
     }

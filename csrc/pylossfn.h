@@ -152,6 +152,7 @@ typedef struct {
     char *grad; /* T[N, C, S], or NULL */
     ptrdiff_t g_n, g_c, g_s;
     char *hess; /* T[N, C, S] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
+    const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
 } lf_classes;
 
@@ -283,6 +284,7 @@ typedef struct {
     char *grad; /* T[N, C], or NULL */
     ptrdiff_t g_n, g_c;
     char *hess; /* T[N, C] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
+    const char *vec; /* T[N, C], strides g_*, or NULL: hess receives H vec, not the diagonal */
 } lf_multilabel;
 
 /* Multi-label categorical cross-entropy (Su 2020, "ZLPR") per row:
@@ -318,6 +320,7 @@ typedef struct {
     char *out;
     ptrdiff_t out_n;
     char *hess[3]; /* T[N, D] zeroed, strides g_*: Hessian diagonals (with grad), or NULL */
+    const char *vec[3]; /* T[N, D], strides g_*, or NULL: hess receives H vec (all or none) */
 } lf_rows;
 
 /* The distance of TripletMarginWithDistanceLoss: torch.pairwise_distance
@@ -439,6 +442,12 @@ double lf_regression_f32(const lf_elementwise *a, lf_regression_kind kind,
                          const lf_regression_param *p);
 double lf_regression_f64(const lf_elementwise *a, lf_regression_kind kind,
                          const lf_regression_param *p);
+
+/* Gaussian NLL's H v, the mixed term included, in place of the diagonal that
+ * lf_regression wrote into HESS and HESS2; v0 and v1 (for the input and var)
+ * are laid out as those two outputs. */
+void lf_gaussian_hvp_f32(const lf_elementwise *a, double eps, const char *v0, const char *v1);
+void lf_gaussian_hvp_f64(const lf_elementwise *a, double eps, const char *v0, const char *v1);
 
 /* MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
  * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C.  OUT and

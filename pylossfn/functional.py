@@ -36,7 +36,7 @@ from ._rows import reduction_code as _reduction_code
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from numpy.typing import DTypeLike, NDArray
+    from numpy.typing import DTypeLike
 
     from ._typing import ArrayLike, FloatArray, KLReduction, LossValue, Reduction
 

@@ -32,7 +32,11 @@ hess)``), as ``want`` asks; hence ``_Result = Any``.  ``ctc_loss`` refuses
 WANT_HESS (NotImplementedError).  Every loss also takes ``out``, a buffer for
 the gradient (a tuple of buffers for several).  ``want = 0`` checks the
 options only (the arrays may be None) and returns None: the classes make that
-call when they are built.
+call when they are built.  ``WANT_HESS | WANT_HVP`` puts the product of the
+full Hessian with ``v`` in the Hessian's place, ``v`` passed where ``out`` goes
+(an array of the input's shape, or a tuple of one per differentiable input);
+``WANT_NORM`` alone makes the losses whose row says ``dask.mean == "core"``
+(``cross_entropy``, ``nll_loss``) return their mean's divisor, a float.
 """
 from typing import Any, Callable, Literal, TypedDict
 
@@ -42,6 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 WANT_LOSS: Literal[1]
 WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
+WANT_HVP: Literal[8]  # with WANT_HESS: H v in the Hessian slot, v where `out` goes
 WANT_NORM: Literal[16]  # alone: the mean's divisor (row['dask']['mean'] == 'core')
 REDUCE_NONE: Literal[0]
 REDUCE_MEAN: Literal[1]

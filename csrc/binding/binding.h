@@ -47,9 +47,15 @@
 
 /* WANT_HESS: the diagonal of the Hessian, one per differentiable input (the
  * kernel computes the gradient alongside, into scratch when it is not wanted).
+ * WANT_HVP (with WANT_HESS): the Hessian slot holds H v instead, the exact
+ * product of the full Hessian with v, which the trailing argument (where `out`
+ * would be) carries: an array of the input's shape, or a tuple of one per
+ * differentiable input.  A kernel that knows the coupling of its elements
+ * computes H v itself (the family sets c->hvp_done); otherwise the Hessian is
+ * its diagonal and lf_result multiplies, so every loss has an hvp.
  * WANT_NORM (alone): the divisor of the mean, a float, from the losses whose
  * core owns it (LF_MEAN_ASK: a Dask block's share of the global divisor). */
-enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_NORM = 16 };
+enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_HVP = 8, WANT_NORM = 16 };
 
 /* kl_div's "batchmean": the sum divided by input.shape[0]. */
 #define REDUCE_BATCHMEAN 3
@@ -188,6 +194,9 @@ typedef struct {
     PyArrayObject *result[2 * LF_MAX_GRADS]; /* what is returned (folded) */
     PyArrayObject *fold_to[2 * LF_MAX_GRADS]; /* the shape each scratch folds onto */
     int ngrad;
+    PyObject *v_obj;                 /* borrowed: v of a WANT_HVP call, or NULL */
+    PyArrayObject *vec[LF_MAX_GRADS]; /* v, C-contiguous, laid out as the Hessian slots */
+    int hvp_done;                    /* the kernel wrote H v (not the diagonal) */
     PyObject *interrupt[3]; /* the exception that stopped a kernel (type, value,
                                traceback), or NULLs */
     PyObject *owned[LF_MAX_OWNED];
@@ -313,6 +322,10 @@ int lf_outputs(lf_call *c, const lf_outspec *o);
 /* The Hessian diagonal the kernel writes for differentiable input i (zeroed,
  * of the gradient's shape), or NULL when it is not wanted. */
 #define LF_HESS(c, i) ((c)->grad[LF_MAX_GRADS + (i)])
+
+/* The bytes of v for input i (laid out as LF_HESS(c, i)) when the call wants
+ * H v, else NULL; a family whose kernel reads it sets c->hvp_done. */
+#define LF_VEC(c, i) ((c)->vec[(i)] ? PyArray_BYTES((c)->vec[(i)]) : NULL)
 
 /* Sums every scratch gradient back into its input's shape (autograd's sum_to;
  * compensated float64 sums), in C. */

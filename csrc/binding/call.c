@@ -474,8 +474,9 @@ protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py
         if (code_arg(c, args[nargs], LF_REDUCE_NONE,
                      (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
                      &c->reduction) < 0 ||
-            code_arg(c, args[nargs + 1], 0, WANT_LOSS | WANT_GRAD | WANT_HESS | WANT_NORM,
-                     "`want`", &c->want) < 0) {
+            code_arg(c, args[nargs + 1], 0,
+                     WANT_LOSS | WANT_GRAD | WANT_HESS | WANT_HVP | WANT_NORM, "`want`",
+                     &c->want) < 0) {
             return -1;
         }
         if ((c->want & WANT_NORM) &&
@@ -486,6 +487,15 @@ protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py
         }
         c->grad_output_obj = args[nargs + 2];
         c->out_obj = given > expect && args[expect] != Py_None ? args[expect] : NULL;
+        if (c->want & WANT_HVP) { /* the trailing argument is v, not an out buffer */
+            if (!(c->want & WANT_HESS) || c->out_obj == NULL) {
+                PyErr_Format(PyExc_ValueError, "%s: `want` asks for H v without WANT_HESS or v",
+                             s->fname);
+                return -1;
+            }
+            c->v_obj = c->out_obj;
+            c->out_obj = NULL;
+        }
     }
     return 0;
 }

@@ -189,6 +189,8 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
         a->g_c = a->S * a->g_s;
         a->g_n = a->C * a->g_c;
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
+        a->vec = LF_VEC(c, 0);
+        c->hvp_done = kind == KIND_CE; /* nll is linear: its H v is 0 * v */
     }
     return 0;
 }

@@ -188,7 +188,9 @@ rows_outputs(lf_call *c, const rows_ops *ops, lf_rows *a, const rows_shape *sh)
         a->g_d[i] = PyArray_ITEMSIZE(c->grad[i]);
         a->g_n[i] = a->D * a->g_d[i];
         a->hess[i] = LF_HESS(c, i) ? PyArray_BYTES(LF_HESS(c, i)) : NULL;
+        a->vec[i] = LF_VEC(c, i);
     }
+    c->hvp_done = 1; /* cosine and triplet kernels couple a row's features: H v there */
     return 0;
 }
 

@@ -167,6 +167,8 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->g_c = nd == 0 ? 0 : PyArray_ITEMSIZE(c->grad[0]);
         a->g_n = a->C * PyArray_ITEMSIZE(c->grad[0]);
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
+        a->vec = LF_VEC(c, 0);
+        c->hvp_done = 1; /* H v by the kernel (p = 2), else 0: piecewise linear */
     }
     return 0;
 }

@@ -151,6 +151,8 @@ rows_loss(lf_call *c, int kind)
         a.g_c = PyArray_ITEMSIZE(c->grad[0]);
         a.g_n = a.C * a.g_c;
         a.hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
+        a.vec = LF_VEC(c, 0); /* both kernels couple their labels (or rows): H v there */
+        c->hvp_done = 1;
     }
     double sum;
     if (kind == KIND_ZLPR) {

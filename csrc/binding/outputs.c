@@ -203,6 +203,65 @@ new_array(lf_call *c, int nd, const npy_intp *dims, int typenum, int zeroed)
                             : PyArray_EMPTY(nd, (npy_intp *)dims, typenum, 0));
 }
 
+/* v of a WANT_HVP call, one array per differentiable input (of its shape,
+ * checked by the caller), cast to the call's dtype, broadcast as the input
+ * was and copied C-contiguous: laid out as the Hessian slot it multiplies. */
+static int
+hvp_vectors(lf_call *c)
+{
+    for (int i = 0; c->v_obj != NULL && i < c->ngrad; i++) {
+        PyObject *item = c->v_obj;
+        if (c->ngrad > 1 && (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != c->ngrad)) {
+            PyErr_Format(PyExc_TypeError, "%s: v must be a tuple of %d arrays", c->fname,
+                         c->ngrad);
+            return -1;
+        }
+        item = c->ngrad > 1 ? PyTuple_GET_ITEM(item, i) : item;
+        PyArrayObject *v = lf_float_like(c, item, 1, "v"), *h = LF_HESS(c, i);
+        PyArrayObject *onto = c->fold_to[i];
+        if (v == NULL) {
+            return -1;
+        }
+        if (PyArray_SIZE(v) != PyArray_SIZE(onto)) {
+            PyErr_Format(PyExc_ValueError, "%s: v has %zd elements, but the input has %zd",
+                         c->fname, (Py_ssize_t)PyArray_SIZE(v), (Py_ssize_t)PyArray_SIZE(onto));
+            return -1;
+        }
+        PyArray_Dims dims = {PyArray_DIMS(onto), PyArray_NDIM(onto)};
+        if ((v = lf_own(c, PyArray_Newshape(v, &dims, NPY_CORDER))) == NULL ||
+            (v = lf_broadcast_to(c, v, PyArray_NDIM(h), PyArray_DIMS(h))) == NULL ||
+            (c->vec[i] = lf_own(c, PyArray_NewCopy(v, NPY_CORDER))) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* H v for a kernel that wrote the Hessian's diagonal (its elements do not
+ * interact): the diagonal times v, element by element, before the fold. */
+static void
+hvp_of_diagonal(lf_call *c)
+{
+    for (int i = 0; c->v_obj != NULL && !c->hvp_done && i < c->ngrad; i++) {
+        PyArrayObject *h = LF_HESS(c, i);
+        const npy_intp n = PyArray_SIZE(h);
+        if (c->typenum == NPY_FLOAT) {
+            float *d = PyArray_DATA(h);
+            const float *v = PyArray_DATA(c->vec[i]);
+            for (npy_intp k = 0; k < n; k++) {
+                d[k] *= v[k];
+            }
+        }
+        else {
+            double *d = PyArray_DATA(h);
+            const double *v = PyArray_DATA(c->vec[i]);
+            for (npy_intp k = 0; k < n; k++) {
+                d[k] *= v[k];
+            }
+        }
+    }
+}
+
 int
 lf_outputs(lf_call *c, const lf_outspec *o)
 {
@@ -263,7 +322,7 @@ lf_outputs(lf_call *c, const lf_outspec *o)
         }
         c->fold_to[h] = c->fold_to[i];
     }
-    return 0;
+    return hvp_vectors(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -398,7 +457,18 @@ PyObject *
 lf_result(lf_call *c, double value)
 {
     PyObject *loss = NULL, *grads = NULL, *hess = NULL, *res = NULL;
-    if (c->interrupt[0] != NULL || lf_fold(c) < 0) { /* an interrupted kernel's result */
+    if (c->interrupt[0] != NULL) { /* an interrupted kernel's result */
+        return NULL;
+    }
+    if (c->want & WANT_NORM) { /* a family that answers it returns before */
+        PyErr_Format(PyExc_ValueError,
+                     "%s: bad `want` code %d: only cross_entropy and nll_loss return the "
+                     "mean's divisor (WANT_NORM alone)",
+                     c->fname, c->want);
+        return NULL;
+    }
+    hvp_of_diagonal(c);
+    if (lf_fold(c) < 0) {
         return NULL;
     }
     if (c->want & WANT_LOSS) {

@@ -400,6 +400,10 @@ regression(lf_call *c, int kind)
     else {
         LF_RUN(c, work, sum, lf_regression, &ew, kernel, &prm);
     }
+    if (kind == RG_GAUSSIAN && c->vec[0] != NULL) { /* the only coupled pair here */
+        LF_RUN_VOID(c, work, lf_gaussian_hvp, &ew, prm.eps, LF_VEC(c, 0), LF_VEC(c, 1));
+        c->hvp_done = 1;
+    }
     return lf_result(c, averaged ? sum / denom : sum);
 }
 

@@ -38,6 +38,7 @@ FN(class_unit)(const lf_classes *a)
     (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n + (s) * a->go_s) \
                     : (T)a->scale)
 #define GRAD(n, c, s) (*(T *)AT(a->grad, n, c, s, g))
+#define VEC(n, c, s) (*(const T *)AT(a->vec, n, c, s, g))
 
 typedef struct {
     const lf_classes *a;
@@ -325,6 +326,23 @@ FN(log_softmax_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *max, T *
     *lsum = M(log)((T)sum);
 }
 
+/* H vec of sample (n, s) into hess: k (p * v - p (p . v)), the product with
+ * k (diag(p) - p p'), the Hessian of k * logsumexp(x). */
+static void
+FN(ce_hvp)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T max, T lsum, T k)
+{
+    double pv = 0.0;
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        const T p = V(exp)((X(n, c, s) - max) - lsum);
+        *(T *)AT(a->hess, n, c, s, g) = p;
+        pv += (double)(p * VEC(n, c, s));
+    }
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        T *h = (T *)AT(a->hess, n, c, s, g);
+        *h = k * (*h * VEC(n, c, s) - *h * (T)pv);
+    }
+}
+
 /* The Hessian's diagonal of sample (n, s): every cross-entropy is
  * k * logsumexp(x) minus a linear term, so d2l/dx_c2 = k p_c (1 - p_c), with
  * k = grad_output * (the summed weight of the sample's target mass). */
@@ -336,6 +354,10 @@ FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
         return;
     }
     FN(log_softmax_shift)(a, n, s, &max, &lsum);
+    if (a->vec) {
+        FN(ce_hvp)(a, n, s, max, lsum, k);
+        return;
+    }
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = V(exp)((X(n, c, s) - max) - lsum);
         *(T *)AT(a->hess, n, c, s, g) = k * (p * ((T)1 - p));
@@ -406,7 +428,10 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                                    wsum, a->grad ? GO(n, s) : (T)0);
             acc[j & 7] += (double)l;
             FN(store_out)(a, n, s, l);
-            if (a->hess) {
+            if (a->hess && a->vec) {
+                FN(ce_hess)(a, n, s, ((1 - ls) * W(t) + ls_c * (T)wsum) * GO(n, s));
+            }
+            else if (a->hess) {
                 FN(ce_hess_row)(a, (const T *)AT(a->input, n, 0, s, in),
                                 (T *)AT(a->hess, n, 0, s, g),
                                 ((1 - ls) * W(t) + ls_c * (T)wsum) * GO(n, s));
@@ -603,4 +628,5 @@ FN(softmax)(const lf_classes *a, int log)
 #undef CLASS
 #undef GO
 #undef GRAD
+#undef VEC
 #undef PROB

@@ -29,8 +29,8 @@
  * autograd, clamp_min passes the gradient where its argument is >= 0 and
  * minimum splits it evenly between tied arguments.
  *
- * Second derivatives (the diagonals, into a->hess[k]; the full products are
- * the hvp's, in Python):
+ * Second derivatives (the diagonals into a->hess[k]; with a->vec, the
+ * products H v there instead, FN(cos_hvp_at) and FN(distance_hvp)):
  *   cosine, cos = s / den with m_k the squared norms (+ the epsilon of each
  *   loss) and den = sqrt(m1 m2), g = dcos/dx1 = x2 / den - cos x1 / m1:
  *     d2cos/dx1_d2 = -x2 x1 / (den m1) - g x1 / m1 - cos / m1 + 2 cos x1^2 / m1^2
@@ -52,6 +52,47 @@ FN(cos_hess)(double u, double v, double cos, double den, double m1)
 {
     const double g = v / den - cos * u / m1;
     return -v * u / (den * m1) - g * u / m1 - cos / m1 + 2.0 * cos * u * u / (m1 * m1);
+}
+
+#define VROW(k, n, d) (*(const T *)(a->vec[k] + (n) * a->g_n[k] + (d) * a->g_d[k]))
+
+/* The four dot products of the product of cos(x_i, x_j)'s Hessian with
+ * (v_i, v_j): x_i . v_i, x_j . v_j and the gradients' ga . v_i, gb . v_j. */
+typedef struct {
+    double ava, bvb, gava, gbvb;
+} FN(cos_dots);
+
+static FN(cos_dots)
+FN(cos_hvp_dots)(const lf_rows *a, int i, int j, ptrdiff_t n, double cos, double den,
+                 double m1, double m2)
+{
+    FN(cos_dots) q = {0.0, 0.0, 0.0, 0.0};
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double u = (double)ROW(i, n, d), w = (double)ROW(j, n, d);
+        const double vu = (double)VROW(i, n, d), vw = (double)VROW(j, n, d);
+        q.ava += u * vu;
+        q.bvb += w * vw;
+        q.gava += (w / den - cos * u / m1) * vu;
+        q.gbvb += (u / den - cos * w / m2) * vw;
+    }
+    return q;
+}
+
+/* Element (u, w) of the product of the Hessian of cos = x_i . x_j / den
+ * (den = sqrt(m1 m2), m the squared norms) in (x_i, x_j) with (vu, vw):
+ * into *hu (the x_i part) and *hw. */
+static inline void
+FN(cos_hvp_at)(const FN(cos_dots) *q, double u, double w, double vu, double vw, double cos,
+               double den, double m1, double m2, double *hu, double *hw)
+{
+    const double haa = -w * q->ava / (den * m1) - u * q->gava / m1 - cos * vu / m1 +
+                       2.0 * cos * u * q->ava / (m1 * m1);
+    const double hab = vw / den - w * q->bvb / (den * m2) - u * q->gbvb / m1;
+    const double hbb = -u * q->bvb / (den * m2) - w * q->gbvb / m2 - cos * vw / m2 +
+                       2.0 * cos * w * q->bvb / (m2 * m2);
+    const double hba = vu / den - u * q->ava / (den * m1) - w * q->gava / m2;
+    *hu = haa + hab;
+    *hw = hba + hbb;
 }
 
 /* The cosine-embedding constant of torch's Loss.cpp, a float in both dtypes. */
@@ -330,6 +371,30 @@ FN(cos_grad_s)(const char *x1, ptrdiff_t s1, const char *x2, ptrdiff_t s2, char 
     }
 }
 
+/* Row n's Hessian diagonals (or H vec) of k cos(x_0, x_1). */
+static void
+FN(cos_emb_hess)(const lf_rows *a, ptrdiff_t n, double k, double cos, double den, double m1,
+                 double m2)
+{
+    FN(cos_dots) q = {0.0, 0.0, 0.0, 0.0};
+    if (a->vec[0]) {
+        q = FN(cos_hvp_dots)(a, 0, 1, n, cos, den, m1, m2);
+    }
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
+        double h0, h1;
+        if (a->vec[0]) {
+            FN(cos_hvp_at)(&q, u, v, VROW(0, n, d), VROW(1, n, d), cos, den, m1, m2, &h0, &h1);
+        }
+        else {
+            h0 = FN(cos_hess)(u, v, cos, den, m1);
+            h1 = FN(cos_hess)(v, u, cos, den, m2);
+        }
+        *(T *)(a->hess[0] + n * a->g_n[0] + d * a->g_d[0]) = (T)(k * h0);
+        *(T *)(a->hess[1] + n * a->g_n[1] + d * a->g_d[1]) = (T)(k * h1);
+    }
+}
+
 static double
 FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -381,13 +446,7 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             }
         }
         if (a->hess[0] && k != 0) { /* k is dl/dcos times grad_output by now */
-            for (ptrdiff_t d = 0; d < a->D; d++) {
-                const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
-                *(T *)(a->hess[0] + n * a->g_n[0] + d * a->g_d[0]) =
-                    (T)(k * FN(cos_hess)(u, v, cos, denom, m1));
-                *(T *)(a->hess[1] + n * a->g_n[1] + d * a->g_d[1]) =
-                    (T)(k * FN(cos_hess)(v, u, cos, denom, m2));
-            }
+            FN(cos_emb_hess)(a, n, k, cos, denom, m1, m2);
         }
     }
     return FN(sum8)(acc);
@@ -670,6 +729,66 @@ FN(distance_hess)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
     }
 }
 
+/* FN(pnorm_grad) for 1 < p < inf and N > 0, given np1 = N^(p-1): the same
+ * value, without its per-element pow of the norm where p >= 2. */
+static inline double
+FN(pnorm_grad_p)(double v, FN(pnorm) r, double p, double np1)
+{
+    if (p < 2) {
+        return FN(pnorm_grad)(v, r, p);
+    }
+    return p == 2 ? v / r.norm : v * pow(fabs(v), p - 2) / np1;
+}
+
+/* hi += k * H_ii v_i + k * H_ij v_j and hj += k * H_ji v_i + k * H_jj v_j,
+ * H the Hessian of dist(x_i, x_j): for the p-norm of w = x_i - x_j + eps,
+ * H_ii = H_jj = -H_ij = (p - 1) (diag(|w|^(p-2)) N^(1-p) - G G' / N) with
+ * G = dN/dw (0 for p = 0, 1, inf and where N = 0); for the cosine distance
+ * minus cos's (the norms clamped at eps, constant where clamped). */
+static void
+FN(distance_hvp)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j, ptrdiff_t n,
+                 double k, double *hi, double *hj)
+{
+    const lf_rows *a = ctx->a;
+    const double p = ctx->p, N = r->norm.norm;
+    if (k == 0) {
+        return;
+    }
+    if (ctx->dist == LF_DIST_COSINE) {
+        const double den = r->c1 * r->c2, cos = r->s / den;
+        const double m1 = r->c1 * r->c1, m2 = r->c2 * r->c2;
+        const FN(cos_dots) q = FN(cos_hvp_dots)(a, i, j, n, cos, den, m1, m2);
+        for (ptrdiff_t d = 0; d < a->D; d++) {
+            double hu, hw;
+            FN(cos_hvp_at)(&q, (double)ROW(i, n, d), (double)ROW(j, n, d), VROW(i, n, d),
+                           VROW(j, n, d), cos, den, m1, m2, &hu, &hw);
+            hi[d] -= k * hu;
+            hj[d] -= k * hw;
+        }
+        return;
+    }
+    if (p == 0 || p == 1 || isinf(p) || N == 0) {
+        return;
+    }
+    /* N^(1-p), and N^(p-1) as FN(pnorm_grad) divides by it, once per row */
+    const double n1p = pow(N, 1 - p), np1 = pow(N, p - 1);
+    double gw = 0.0; /* G . (v_i - v_j) */
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double w = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
+        gw += FN(pnorm_grad_p)(w, r->norm, p, np1) *
+              ((double)VROW(i, n, d) - (double)VROW(j, n, d));
+    }
+    for (ptrdiff_t d = 0; d < a->D; d++) {
+        const double w = (double)FN(diff)(a, i, j, n, d, (T)ctx->eps);
+        const double G = FN(pnorm_grad_p)(w, r->norm, p, np1);
+        const double dv = (double)VROW(i, n, d) - (double)VROW(j, n, d);
+        const double curv = p == 2 ? 1.0 : pow(fabs(w), p - 2); /* |w|^(p-2) */
+        const double h = k * (p - 1) * (curv * n1p * dv - G * gw / N);
+        hi[d] += h;
+        hj[d] -= h;
+    }
+}
+
 typedef struct {
     FN(rows_ctx) c;
     double *work; /* 6 D doubles: the gradient rows and the Hessian's (serial run) */
@@ -914,14 +1033,15 @@ FN(trip_general_grad)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *
     }
 }
 
-/* The Hessian diagonals' rows, summed in work + 3 D (3 D doubles) first. */
+/* The Hessian diagonals' rows (or H vec's), summed in work + 3 D (3 D
+ * doubles) first. */
 static void
 FN(trip_hess)(const FN(rows_ctx) *ctx, ptrdiff_t n, const FN(trip_row) *r, double g,
               double *work)
 {
     const lf_rows *a = ctx->a;
     double *ha = work + 3 * a->D;
-    FN(trip_pairs)(ctx, n, r, g, FN(distance_hess), ha);
+    FN(trip_pairs)(ctx, n, r, g, a->vec[0] ? FN(distance_hvp) : FN(distance_hess), ha);
     for (int q = 0; q < 3; q++) {
         for (ptrdiff_t d = 0; d < a->D; d++) {
             *(T *)(a->hess[q] + n * a->g_n[q] + d * a->g_d[q]) = (T)ha[q * a->D + d];
@@ -1015,6 +1135,7 @@ FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double 
 #undef RBASE
 #undef REL
 #undef RGRAD
+#undef VROW
 #undef RGO
 #undef LF_COS_EPSILON
 #undef LF_TRIPLET_STACK

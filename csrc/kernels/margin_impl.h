@@ -109,6 +109,26 @@ FN(mm_row)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t C, ptr
     *gsum = FN(sum8)(acc_g);
 }
 
+/* The Hessian of row n of the squared hinge (p = 2), base = margin - x_t:
+ * each active square (z_c = base + x_c > 0, c != t) is h2 / 2 (x_c - x_t)^2
+ * plus a linear term, so it adds h2 to d2/dx_c2 and d2/dx_t2 and -h2 to
+ * d2/dx_c dx_t.  Its diagonal into hess, or H vec when vec is given. */
+static void
+FN(mm_hess)(const lf_classes *a, ptrdiff_t n, int64_t t, T base, double h2)
+{
+    const double vt = a->vec ? (double)*(const T *)AT2(a->vec, n, t, g) : 0.0;
+    double ht = 0.0;
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        if (c != t && base + X(n, c) > 0) {
+            /* H v couples x_c and x_t: h2 (v_c - v_t), and its opposite at t */
+            const double hc = a->vec ? h2 * ((double)*(const T *)AT2(a->vec, n, c, g) - vt) : h2;
+            *(T *)AT2(a->hess, n, c, g) = (T)hc;
+            ht += a->vec ? -hc : h2;
+        }
+    }
+    *(T *)AT2(a->hess, n, t, g) = (T)ht;
+}
+
 static double
 FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -158,17 +178,8 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;
         }
-        if (a->hess && ctx->p == 2) { /* each active square adds 2 g to d2/dx_c2 and d2/dx_t2 */
-            const double h2 = 2.0 * GO(n) * wt / (double)C;
-            double ht = 0.0;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T z = (margin - xt) + X(n, c);
-                if (c != t && z > 0) {
-                    *(T *)AT2(a->hess, n, c, g) = (T)h2;
-                    ht += h2;
-                }
-            }
-            *(T *)AT2(a->hess, n, t, g) = (T)ht;
+        if (a->hess && ctx->p == 2) {
+            FN(mm_hess)(a, n, t, margin - xt, 2.0 * GO(n) * wt / (double)C);
         }
     }
     return FN(sum8)(acc);

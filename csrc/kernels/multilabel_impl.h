@@ -58,6 +58,7 @@
 #define MGRAD(n, c) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c))
 #define MGO(k) \
     (a->grad_output ? *(const T *)(a->grad_output + (k) * a->go_step) : (T)a->scale)
+#define MVEC(n, c) (*(const T *)(a->vec + (n) * a->g_n + (c) * a->g_c))
 
 typedef struct {
     T alpha, gamma;
@@ -460,6 +461,30 @@ FN(zlpr_row)(const lf_multilabel *a, ptrdiff_t j, const int contig, T *mn_out, T
     return ld;
 }
 
+/* H vec of row j into hess: with P_c = (1 - y_c) e^{x_c} / sn and
+ * Q_c = y_c e^{-x_c} / sp (the row's two softmax-like shares, shifted by mn
+ * and mp), H = g (diag(P + Q) - P P' - Q Q'). */
+static void
+FN(zlpr_hvp)(const lf_multilabel *a, ptrdiff_t j, T mn, T mp, double sn, double sp, double ld)
+{
+    const double g = (double)MGO(j);
+    double pv = 0.0, qv = 0.0;
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        const T x = MX(j, c), y = MY(j, c);
+        const double v = (double)MVEC(j, c);
+        pv += y != 1 ? (double)((1 - y) * M(exp)(x - mn)) / sn * v : 0.0;
+        qv += y != 0 ? (double)(y * M(exp)(-x - mp)) / sp * v : 0.0;
+    }
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        const T x = MX(j, c), y = MY(j, c);
+        const double P = y != 1 ? (double)((1 - y) * M(exp)(x - mn)) / sn : 0.0;
+        const double Q = y != 0 ? (double)(y * M(exp)(-x - mp)) / sp : 0.0;
+        const double v = (double)MVEC(j, c);
+        *(T *)(a->hess + j * a->g_n + c * a->g_c) =
+            ld != ld ? (T)NAN : (T)(g * ((P + Q) * v - P * pv - Q * qv));
+    }
+}
+
 static double
 FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
 {
@@ -477,7 +502,10 @@ FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
         if (a->out) {
             *(T *)(a->out + j * a->out_step) = (T)ld;
         }
-        if (a->hess) {
+        if (a->hess && a->vec) {
+            FN(zlpr_hvp)(a, j, mn, mp, sn, sp, ld);
+        }
+        else if (a->hess) {
             const double g = (double)MGO(j);
             for (ptrdiff_t c = 0; c < C; c++) {
                 const T x = MX(j, c), y = MY(j, c);
@@ -563,6 +591,41 @@ FN(sf1_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0,
     }
 }
 
+/* H vec of soft-F1's labels [c0, c1) into hess, before the gradient pass
+ * (the gradient buffer holds d = p (1 - p)).  Per label, cost = 1 - A / B
+ * couples every pair of rows through A = 2 sum p y and B = sum (p + y) + eps:
+ * with fa = g A / B^2 and fb = 2 g / B (the gradient's factors),
+ * (H v)_n = (fa - y_n fb) d_n (1 - 2 p_n) v_n + d_n (fb / B (y_n dv + ydv) - 2 fa / B dv)
+ * (the diagonal's -2 d^2 / B term cancels against the rank-one part's own),
+ * dv = sum_n d_n v_n and ydv = sum_n y_n d_n v_n.  dv and ydv go into the
+ * free work rows (the counts' totals, already used). */
+static void
+FN(sf1_hvp)(const lf_multilabel *a, ptrdiff_t c0, ptrdiff_t c1, const double *fa,
+            const double *fb, const double *den, double *dv, double *ydv)
+{
+    for (ptrdiff_t c = c0; c < c1; c++) {
+        dv[c] = ydv[c] = 0.0;
+    }
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        for (ptrdiff_t c = c0; c < c1; c++) {
+            const double dvn = (double)MGRAD(n, c) * (double)MVEC(n, c);
+            dv[c] += dvn;
+            ydv[c] += (double)MY(n, c) * dvn;
+        }
+    }
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        for (ptrdiff_t c = c0; c < c1; c++) {
+            T s, q;
+            FN(sig_pair)(MX(n, c), &s, &q);
+            const double d = (double)MGRAD(n, c), B = den[c], y = (double)MY(n, c);
+            const double v = (double)MVEC(n, c), f = fa[c] - y * fb[c];
+            *(T *)(a->hess + n * a->g_n + c * a->g_c) =
+                (T)(f * d * ((double)q - (double)s) * v +
+                    d * (fb[c] / B * (y * dv[c] + ydv[c]) - 2.0 * fa[c] / B * dv[c]));
+        }
+    }
+}
+
 /* Soft-F1 for the labels [u ML_SF1_COLS, (u + 1) ML_SF1_COLS): their
  * counts over every row, costs (into tp_c, read by FN(soft_f1) in label
  * order), Hessian and gradient.  Returns 0 (the sum is formed afterwards). */
@@ -618,7 +681,10 @@ FN(sf1_unit)(void *vctx, ptrdiff_t u)
         den[c] = B;
         tp_c[c] = cost;
     }
-    if (a->hess) { /* before the gradient pass, which overwrites d = sq */
+    if (a->hess && a->vec) {
+        FN(sf1_hvp)(a, c0, c1, tp_blk, den_blk, den, tp, den_c);
+    }
+    else if (a->hess) { /* before the gradient pass, which overwrites d = sq */
         for (ptrdiff_t n = 0; n < N; n++) {
             for (ptrdiff_t c = c0; c < c1; c++) {
                 T s, q;
@@ -670,3 +736,4 @@ FN(soft_f1)(const lf_multilabel *a, double eps, double *work)
 #undef MY
 #undef MGRAD
 #undef MGO
+#undef MVEC

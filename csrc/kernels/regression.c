@@ -8,6 +8,8 @@
       (const lf_elementwise *a, lf_regression_kind kind, const lf_regression_param *p), \
       (a, kind, p))                                                                   \
     K(double, multilabel_soft_margin, (const lf_elementwise *a), (a))                 \
+    KV(gaussian_hvp, (const lf_elementwise *a, double eps, const char *v0, const char *v1), \
+       (a, eps, v0, v1))                                                              \
     K(double, ew_sum, (const lf_elementwise *a), (a))                                 \
     K(lf_status, check_nonnegative, (const lf_elementwise *a, lf_error *err), (a, err))
 #include "variants.h"

@@ -28,7 +28,7 @@
  * backward: MSE 2 w g; smooth L1 [|d| < b] / b g; Huber [|d| < k] w g; soft
  * margin y^2 sigmoid(z) sigmoid(-z) g; Poisson e^x g, or y / (x + eps)^2 g;
  * Gaussian 1 / v g and (2 d^2 / v^3 - 1 / v^2) / 2 g (the mixed term
- * -d / v^2 g is the hvp's, in Python); L1, KL (linear in x), hinge and
+ * -d / v^2 g is FN(gaussian_hvp)'s); L1, KL (linear in x), hinge and
  * ranking 0 (piecewise linear: the zeroed outputs are left as they are).
  */
 
@@ -416,6 +416,55 @@ FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
     return lf_ew_foreach_par(a->ndim, a->shape, &ops, fn, &pr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gaussian NLL's Hessian-vector product: the whole 2 x 2 Hessian in (x, var) */
+/* ------------------------------------------------------------------------ */
+
+/* Where the two vectors are: laid out as the HESS / HESS2 outputs, which a
+ * Gaussian call has already filled with the diagonal's two terms. */
+typedef struct {
+    T eps;
+    const char *h0, *h1; /* the HESS and HESS2 outputs' bases */
+    const char *v0, *v1; /* v for the input and for var, at the same offsets */
+} FN(gauss_hvp_param);
+
+/* Per element, with v = max(var, eps) and d = x - t, the Hessian is
+ * [[1 / v, -d / v^2], [-d / v^2, (2 d^2 / v^3 - 1 / v^2) / 2]] times g: the
+ * diagonal's terms are in HESS / HESS2 already, the mixed one couples them. */
+static double
+FN(gauss_hvp_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    const FN(gauss_hvp_param) *pr = r->user;
+    char *ph = lf_row_at(r, LF_EW_HESS, start), *ph2 = lf_row_at(r, LF_EW_HESS2, start);
+    const char *pv = pr->v0 + (ph - pr->h0), *pv2 = pr->v1 + (ph2 - pr->h1);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        T v = LOAD(LF_EW_INPUT2, i);
+        v = v < pr->eps ? pr->eps : v; /* as the loss clamps */
+        const T mixed = -d / v / v * LOAD(LF_EW_GRAD_OUTPUT, i);
+        const T wx = *(const T *)(pv + i * r->step[LF_EW_HESS]);
+        const T wv = *(const T *)(pv2 + i * r->step[LF_EW_HESS2]);
+        T *hx = (T *)(ph + i * r->step[LF_EW_HESS]), *hv = (T *)(ph2 + i * r->step[LF_EW_HESS2]);
+        const T hxx = *hx, hvv = *hv;
+        *hx = hxx * wx + mixed * wv;
+        *hv = mixed * wx + hvv * wv;
+    }
+    return 0.0;
+}
+
+/* H (v0, v1) in place of the diagonal that FN(regression) wrote for a
+ * Gaussian NLL (HESS, HESS2), v0 and v1 laid out as those outputs. */
+static void
+FN(gaussian_hvp)(const lf_elementwise *a, double eps, const char *v0, const char *v1)
+{
+    const T one = 1, scale = (T)a->scale;
+    FN(gauss_hvp_param) pr = {(T)eps, a->data[LF_EW_HESS], a->data[LF_EW_HESS2], v0, v1};
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    (void)lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(gauss_hvp_block), &pr);
 }
 
 /* ------------------------------------------------------------------------ */

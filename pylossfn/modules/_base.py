@@ -25,7 +25,8 @@ _GRAD = _core.WANT_GRAD
 _BOTH = _LOSS | _GRAD
 _HESS = _core.WANT_HESS
 _ALL = _BOTH | _HESS
-_CHECK = 0  # no WANT_ bit: the core validates the options only
+_HVP = _HESS | _core.WANT_HVP  # the Hessian slot holds H v (v where `out` goes)
+_CHECK = 0  # want nothing: the core validates the options only
 
 #: what ``backward`` returns: one array, or a tuple with one per differentiable input
 _G = TypeVar("_G")
@@ -288,14 +289,25 @@ class Loss(Generic[_G]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))
         array([[ 0.25, -0.25]])
         """
-        diag, last = self._second_order("hvp", grad_output)
-        vs = self._hvp_operands(v, diag)
-        coupled = self._at_forward(last)._hvp(vs, grad_output)
-        if coupled is not None:
-            return coupled
-        if isinstance(diag, tuple):  # elementwise: the Hessian is its diagonal
-            return tuple(h * w for h, w in zip(diag, vs))  # type: ignore[return-value]
-        return diag * vs[0]
+        self._hessian_refused("hvp", ())  # a loss without a Hessian says so first
+        inputs, config = self._last_call("hvp")
+        self._hessian_refused("hvp", inputs)
+        # one pass: the core's kernels know each loss's coupling (softmax rows,
+        # distances, batch counts), an element-wise one multiplies its diagonal,
+        # and the core refuses a v of the wrong count or size
+        try:
+            hv = self._run(_HVP, grad_output, *inputs, out=v, config=config)
+        except (TypeError, ValueError) as err:
+            failed: Exception | None = err
+        else:
+            failed = None
+        if failed is not None:
+            # the diagonal's call raises what is wrong with the inputs or
+            # grad_output, _hvp_operands what is wrong with v, by their names
+            self._hvp_operands(v, self._run(_HESS, grad_output, *inputs, config=config))
+            raise failed
+        self._hvp_operands(v, hv)  # v's exact shapes and dtype kind (hv has the inputs')
+        return hv
 
     def _hvp_operands(self, v: Any, diag: Any) -> tuple[NDArray[Any], ...]:
         """``v`` as one array per differentiable input, each of the input's
@@ -321,21 +333,6 @@ class Loss(Generic[_G]):
             out.append(arr.astype(like.dtype, copy=False))
         return tuple(out)
 
-    def _loss_scale(self, grad_output: Any, count: float) -> Any:
-        """What multiplies each loss value's derivatives: grad_output (an
-        array for "none"), divided by ``count`` for a mean (nan over nothing)."""
-        if self.reduction == "none":
-            return 1.0 if grad_output is None else np.asarray(grad_output, np.float64)
-        go = 1.0 if grad_output is None else float(np.asarray(grad_output))
-        if self.reduction == "sum":
-            return go
-        return go / count if count else np.nan
-
-    def _hvp(self, v: tuple[NDArray[Any], ...], grad_output: Any) -> Any:
-        """The product with the full Hessian for the losses whose Hessian is
-        not its diagonal (row- or batch-coupled), else None."""
-        return None
-
     def __repr__(self) -> str:
         # like torch's extra_repr: only the options that differ from the defaults
         params = inspect.signature(type(self).__init__).parameters
@@ -359,11 +356,3 @@ def as_option_array(value: ArrayLike | None, owner: str, name: str) -> NDArray[A
     """
     return None if value is None else as_array(value, owner, name)
 
-
-def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
-    """a summed over the axes along which an array of ``shape`` was broadcast
-    (autograd's sum_to, for the Hessian-vector products of broadcast inputs)."""
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
-    return a.sum(axis=axes, keepdims=True).reshape(shape)

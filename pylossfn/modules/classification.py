@@ -1,11 +1,6 @@
 """Multi-class losses: one softmax (or log-probability row) over C classes."""
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
-from .. import functional as F
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -44,39 +39,6 @@ class CrossEntropyLoss(Loss[FloatArray]):
         self._validate()
 
     _row = "cross_entropy"
-
-    def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
-        # per sample the loss is k * logsumexp(x) minus a linear term, so
-        # H v = k (p * v - p (p . v)) over the classes, with k the sample's
-        # target weight times the gradient's scale (as the kernel's diagonal)
-        x = np.asarray(self._saved[0])  # type: ignore[index]
-        t = np.asarray(self._saved[1])  # type: ignore[index]
-        axis = 0 if x.ndim == 1 else 1
-        C = x.shape[axis]
-        p = F.softmax(x, axis).astype(np.float64)
-        w = np.ones(C, np.float64) if self.weight is None else self.weight.astype(np.float64)
-        ls = float(self.label_smoothing)
-        wshape = [1] * x.ndim
-        wshape[axis] = C
-        if t.dtype.kind == "f":  # class probabilities: the mean is over samples
-            q = (1 - ls) * t.astype(np.float64) + (ls / C if C else 0.0)
-            k = (w.reshape(wshape) * q).sum(axis)
-            denom = float(k.size) if C else 0.0
-        else:
-            valid = t != self.ignore_index
-            wt = np.where(valid, w[np.where(valid, t, 0)] if C else 0.0, 0.0)
-            k = np.where(valid, (1 - ls) * wt + (ls / C * w.sum() if C else 0.0), 0.0)
-            denom = float(wt.sum())
-        if self.reduction == "none":
-            if grad_output is not None:
-                k = k * np.asarray(grad_output, np.float64)
-        else:
-            go = 1.0 if grad_output is None else float(np.asarray(grad_output))
-            k = k * (go / denom if self.reduction == "mean" and denom else
-                     go * np.nan if self.reduction == "mean" else go)
-        vv = v[0].astype(np.float64)
-        pv = (p * vv).sum(axis, keepdims=True)
-        return (np.expand_dims(k, axis) * (p * vv - p * pv)).astype(v[0].dtype)
 
 
 class NLLLoss(Loss[FloatArray]):

@@ -1,9 +1,7 @@
 """Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
 from __future__ import annotations
 
-from typing import Any
 
-import numpy as np
 
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
@@ -41,24 +39,6 @@ class MultiMarginLoss(Loss[FloatArray]):
 
     # p and weight are checked again by every call: they may be set later
     _row = "multi_margin_loss"
-
-    def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
-        if self.p != 2:
-            return None  # piecewise linear: the Hessian is 0, its diagonal
-        # each active square z_c^2 (z_c = margin - x_t + x_c) couples x_c and x_t
-        x = np.atleast_2d(np.asarray(self._saved[0], np.float64))  # type: ignore[index]
-        t = np.asarray(self._saved[1]).reshape(-1)  # type: ignore[index]
-        vv = np.atleast_2d(v[0].astype(np.float64))
-        n, c = x.shape
-        rows = np.arange(n)
-        w = np.ones(c, np.float64) if self.weight is None else self.weight.astype(np.float64)
-        z = self.margin - x[rows, t][:, None] + x
-        active = (z > 0) & (np.arange(c)[None, :] != t[:, None])
-        scale = np.reshape(self._loss_scale(grad_output, n), -1)
-        g = (2 * w[t] / c * scale)[:, None] * active
-        hv = g * (vv - vv[rows, t][:, None])
-        hv[rows, t] = (g * (vv[rows, t][:, None] - vv)).sum(1)
-        return hv.reshape(v[0].shape).astype(v[0].dtype)
 
 
 class MultiLabelMarginLoss(Loss[FloatArray]):

@@ -5,11 +5,6 @@ one logit per label.  ``BCEWithLogitsLoss`` is the plain baseline.
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
-from .. import functional as F
 from .._typing import FloatArray, Reduction
 from ._base import Loss
 
@@ -112,26 +107,6 @@ class ZLPRLoss(Loss[FloatArray]):
 
     _row = "multilabel_categorical_crossentropy"
 
-    def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
-        # per row, with P_c = (1 - y_c) e^x_c / (1 + sum (1 - y) e^x) and
-        # Q_c = y_c e^-x_c / (1 + sum y e^-x): H = diag(P + Q) - P P' - Q Q'
-        x = np.asarray(self._saved[0], np.float64)  # type: ignore[index]
-        y = np.asarray(self._saved[1], np.float64)  # type: ignore[index]
-        vv = v[0].astype(np.float64)
-
-        def share(z: Any, mass: Any) -> Any:
-            zm = np.where(mass > 0, z, -np.inf)
-            shift = np.maximum(0.0, zm.max(-1, keepdims=True, initial=0.0))
-            with np.errstate(divide="ignore"):
-                e = np.where(mass > 0, mass * np.exp(z - shift), 0.0)
-            return e / (np.exp(-shift) + e.sum(-1, keepdims=True))
-
-        P, Q = share(x, 1 - y), share(-x, y)
-        k = np.asarray(self._loss_scale(grad_output, x[..., 0].size if x.ndim else 0))
-        hv = (P + Q) * vv - P * (P * vv).sum(-1, keepdims=True) - Q * (Q * vv).sum(
-            -1, keepdims=True)
-        return (np.expand_dims(k, -1) * hv).astype(v[0].dtype)
-
 
 class SoftF1Loss(Loss[FloatArray]):
     """Macro soft-F1 cost from logits, over the batch.
@@ -158,22 +133,3 @@ class SoftF1Loss(Loss[FloatArray]):
         self._validate()
 
     _row = "soft_f1_loss"
-
-    def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
-        # per label, cost = 1 - A / B over the N rows: the Hessian couples
-        # every pair of rows through A = 2 sum p y and B = sum (p + y) + eps
-        x = np.asarray(self._saved[0])  # type: ignore[index]
-        y = np.asarray(self._saved[1], np.float64)  # type: ignore[index]
-        shape = x.shape
-        p = F.sigmoid(x.astype(np.float64)).reshape(shape[0], -1)
-        y = y.reshape(p.shape)
-        vv = v[0].astype(np.float64).reshape(p.shape)
-        d = p * (1 - p)
-        A = 2 * (p * y).sum(0)
-        B = (p + y).sum(0) + self.eps
-        g = np.asarray(self._loss_scale(grad_output, p.shape[1])).reshape(-1)
-        dv, ydv = (d * vv).sum(0), (y * d * vv).sum(0)
-        diag = (A - 2 * y * B) / B**2 * (d * (1 - 2 * p) - 2 * d * d / B)
-        r_nn = 4 * y * d * d / B**2 - 2 * A * d * d / B**3
-        rv = 2 / B**2 * d * (y * dv + ydv) - 2 * A / B**3 * d * dv
-        return (g * ((diag - r_nn) * vv + rv)).reshape(shape).astype(v[0].dtype)

@@ -11,12 +11,10 @@ of an input that was broadcast is summed back to the input's shape.
 """
 from __future__ import annotations
 
-from typing import Any
 
-import numpy as np
 
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
-from ._base import Loss, _sum_to, as_option_array
+from ._base import Loss, as_option_array
 
 __all__ = [
     "L1Loss",
@@ -226,22 +224,6 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
         self._validate()
 
     _row = "gaussian_nll_loss"
-
-    def _hvp(self, v: tuple[Any, ...], grad_output: Any) -> Any:
-        # per element the Hessian in (x, var) is [[1/v, -d/v^2], [-d/v^2,
-        # (2 d^2/v^3 - 1/v^2)/2]]; the mixed term couples the two inputs
-        x, t, var = (np.asarray(a, np.float64) for a in self._saved)  # type: ignore[union-attr]
-        var_u = var[..., None] if var.ndim and var.shape == x.shape[:-1] != x.shape else var
-        xb, tb, vb = np.broadcast_arrays(x, t, var_u)
-        vx = np.broadcast_to(v[0].astype(np.float64), x.shape)
-        vv = np.broadcast_to(v[1].astype(np.float64).reshape(var_u.shape), vb.shape)
-        k = self._loss_scale(grad_output, xb.size)
-        c = np.maximum(vb, self.eps)
-        d = xb - tb
-        hx = k * (vx / c - d / c**2 * vv)
-        hv = k * (-d / c**2 * vx + (2 * d * d / c**3 - 1 / c**2) / 2 * vv)
-        return (_sum_to(hx, x.shape).astype(v[0].dtype),
-                _sum_to(hv, var_u.shape).reshape(var.shape).astype(v[1].dtype))
 
 
 class HingeEmbeddingLoss(Loss[FloatArray]):
