@@ -289,14 +289,13 @@ class Loss(Generic[_G]):
         >>> crit.hvp(np.array([[1.0, 0.0]]))
         array([[ 0.25, -0.25]])
         """
-        self._hessian_refused("hvp", ())  # a loss without a Hessian says so first
+        self._hessian_refused("hvp")  # a loss without a Hessian says so first
         inputs, config = self._last_call("hvp")
-        self._hessian_refused("hvp", inputs)
         # one pass: the core's kernels know each loss's coupling (softmax rows,
         # distances, batch counts), an element-wise one multiplies its diagonal,
         # and the core refuses a v of the wrong count or size
         try:
-            hv = self._run(_HVP, grad_output, *inputs, out=v, config=config)
+            hv = self._call("hvp", _HVP, grad_output, inputs, out=v, config=config)[0]
         except (TypeError, ValueError) as err:
             failed: Exception | None = err
         else:
@@ -304,7 +303,7 @@ class Loss(Generic[_G]):
         if failed is not None:
             # the diagonal's call raises what is wrong with the inputs or
             # grad_output, _hvp_operands what is wrong with v, by their names
-            self._hvp_operands(v, self._run(_HESS, grad_output, *inputs, config=config))
+            self._hvp_operands(v, self._call("hvp", _HESS, grad_output, inputs, config=config)[0])
             raise failed
         self._hvp_operands(v, hv)  # v's exact shapes and dtype kind (hv has the inputs')
         return hv
