@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, over
 import numpy as np
 
 from .. import _core, _dask
-from .._convert import as_array
+from .._convert import as_array, is_half, widened
 from ..functional import _reduction_code
 
 if TYPE_CHECKING:
@@ -295,6 +295,15 @@ class Loss(Generic[_G]):
         array([[ 0.25, -0.25]])
         """
         diag, last = self._second_order("hvp", grad_output)
+        if any(is_half(h.dtype) for h in (diag if isinstance(diag, tuple) else (diag,))):
+            # half precision: the product of a float32 twin of the forward call,
+            # narrowed once (the coupled products would otherwise run in half)
+            twin = self._at_forward((tuple(widened(a) for a in last[0]), last[1]))
+            hv = twin.hvp(tuple(widened(a) for a in v) if isinstance(v, tuple) else widened(v),
+                          grad_output)
+            if isinstance(diag, tuple):
+                return tuple(h.astype(d.dtype) for h, d in zip(hv, diag))  # type: ignore
+            return hv.astype(diag.dtype)  # type: ignore[no-any-return,union-attr]
         vs = self._hvp_operands(v, diag)
         coupled = self._at_forward(last)._hvp(vs, grad_output)
         if coupled is not None:
@@ -319,7 +328,7 @@ class Loss(Generic[_G]):
         for i, (item, like) in enumerate(zip(items, likes)):
             arg = "v" if len(likes) == 1 else f"v[{i}]"
             arr = as_array(item, name, arg)
-            if arr.dtype.kind not in "fiub":
+            if arr.dtype.kind not in "fiub" and not is_half(arr.dtype):
                 raise TypeError(f"{name}: {arg} must be a real array, got dtype {arr.dtype}")
             if arr.shape != like.shape:
                 raise ValueError(f"{name}: {arg} has shape {arr.shape}, but the input has "
