@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ._convert import as_array
+from ._convert import as_array, is_half, widened
 
 _LOSS, _GRAD = 1, 2  # pylossfn._core.WANT_LOSS / WANT_GRAD (checked in the tests)
 
@@ -202,6 +202,14 @@ def _block_call(crit: Any, reduction: str, want: int, n_in: int, opt_names: tupl
     rest = blocks[n_in + len(opt_names):]
     go = rest[0] if rest else None
     return post(_configured(crit, reduction, opts)._run(want, go, *inputs))
+
+
+def _partial_call(crit: Any, reduction: str, want: int, n_in: int, opt_names: tuple[str, ...],
+                  post: Callable[[Any], Any], *blocks: Any) -> Any:
+    # a half block's partial sum is taken in float32, its compute type: the
+    # sum, not each block's, is rounded to half
+    return _block_call(crit, reduction, want, n_in, opt_names, post,
+                       *(widened(b) for b in blocks))
 
 
 def _post_partial(ndim: int, result: Any) -> np.ndarray:
@@ -376,7 +384,8 @@ def run(crit: Any, want: int, grad_output: Any, inputs: tuple[Any, ...], out: An
             raise ValueError(
                 f"{_name(crit)}: dask arrays with unknown chunk sizes (call compute_chunk_sizes())"
             )
-    dtype = next((a.dtype for a in originals if a.dtype.kind == "f"), np.dtype(np.float64))
+    dtype = next((a.dtype for a in originals if a.dtype.kind == "f" or is_half(a.dtype)),
+                 np.dtype(np.float64))
     name = _name(crit)
     n_grads = _N_GRADS.get(name, 1)
     kind, plan, cut = _plan(crit, originals)
@@ -420,7 +429,7 @@ def _lazy_loss(da: Any, crit: Any, kind: str, plan: _Plan, cut: list[Any], dtype
             plan.out_ind, *args, dtype=dtype, concatenate=True,
         )
     partial = da.blockwise(
-        functools.partial(_block_call, crit, "sum", _LOSS, len(cut), opt_names,
+        functools.partial(_partial_call, crit, "sum", _LOSS, len(cut), opt_names,
                           functools.partial(_post_partial, len(plan.out_ind))),
         plan.out_ind, *args, dtype=np.float64, concatenate=True,
         adjust_chunks=dict.fromkeys(plan.out_ind, 1),
@@ -455,7 +464,9 @@ def _lazy_grad(da: Any, crit: Any, kind: str, plan: _Plan, cut: list[Any], origi
                 _scale, "", _as_dask(np.float64(1.0) if grad_output is None else grad_output),
                 "", _as_dask(plan.norm), "", dtype=np.float64,
             )
-        args += [scale.astype(dtype), ""]
+        # a half call's scale stays float32 (its compute type): rounding it to
+        # half first would round every gradient twice
+        args += [scale.astype(np.float32 if is_half(dtype) else dtype), ""]
     g = da.blockwise(
         functools.partial(_block_call, crit, block_red, _GRAD, len(cut), opt_names,
                           functools.partial(_post_grad, k)),
