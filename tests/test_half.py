@@ -286,3 +286,179 @@ def test_other_small_floats_refused(name):
         with pytest.raises(TypeError, match=rf"binary_cross_entropy_with_logits: target must "
                                             rf"be a real .* array, got dtype {name}"):
             F.binary_cross_entropy_with_logits(good, bad)
+
+
+# -- activations, fused heads, Dask ----------------------------------------------
+
+ACT_CASES = [(a, d) for a in ACTIVATIONS for d in HALVES]
+
+
+@pytest.mark.parametrize("act,dtype", ACT_CASES,
+                         ids=[f"{a.name}-{d.name}" for a, d in ACT_CASES])
+def test_activations(act, dtype):
+    x = np.random.default_rng(2).normal(0, 4, (5, 6, 3)).astype(dtype)
+    dims = (0, 1, -1) if act.needs_dim else (None,)
+    for dim in dims:
+        kw = {} if dim is None else {"dim": dim}
+        got = act.fn(x, **kw)
+        want = torch_fn(act)(torch.from_numpy(x.astype(np.float32)), *kw.values()).numpy()
+        assert isinstance(got, np.ndarray) and got.shape == x.shape
+        assert_one_rounding(got, want, dtype, f"{act.name} dim={dim}")
+
+
+def _torch_head(x, w, b, target, kind, **kw):
+    """torch's reference path in float32 autograd: value, d_input, d_weight, d_bias."""
+    X, W, B = (torch.from_numpy(a.astype(np.float32)).requires_grad_() for a in (x, w, b))
+    z = TF.linear(X, W, B)
+    if kind == "ce":
+        loss = TF.cross_entropy(z, torch.from_numpy(target), **kw)
+    else:
+        loss = TF.binary_cross_entropy_with_logits(z, torch.from_numpy(target), **kw)
+    loss.sum().backward()
+    return loss.detach().numpy(), X.grad.numpy(), W.grad.numpy(), B.grad.numpy()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_fused_heads(dtype, reduction):
+    rng = np.random.default_rng(9)
+    N, D, C = 13, 6, 29
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (C, D), (C,)))
+    t = rng.integers(0, C, N)
+    cw = rng.uniform(0.5, 2, C).astype(dtype)
+    crit = lf.LinearCrossEntropyLoss(D, C, bias=True, dtype=dtype, reduction=reduction,
+                                     weight=cw, label_smoothing=0.1, chunk_size=(5, 7))
+    crit.linear.weight, crit.linear.bias = w, b
+    out = np.zeros((N, D), dtype)
+    loss, dx = crit.forward_backward(x, t, out=out)
+    want = _torch_head(x, w, b, t, "ce", weight=torch.from_numpy(cw.astype(np.float32)),
+                       label_smoothing=0.1, reduction=reduction)
+    assert dx is out
+    for got, ref, what in zip((loss, dx, crit.linear.weight_grad, crit.linear.bias_grad),
+                              want, ("loss", "d_input", "d_weight", "d_bias")):
+        assert_one_rounding(got, ref, dtype, f"linear_cross_entropy {what}", slack=32)
+    Y = np.zeros((N, C), np.float32)
+    pos = np.full((N, 3), -1)
+    for r in range(N):
+        labels = rng.choice(C, rng.integers(0, 4), replace=False)
+        pos[r, :len(labels)] = labels
+        Y[r, labels] = 1
+    got = F.linear_binary_cross_entropy_with_logits(x, w, pos, linear_bias=b,
+                                                    reduction=reduction)
+    want = _torch_head(x, w, b, Y, "bce", reduction=reduction)
+    assert_one_rounding(got, want[0], dtype, "linear_binary_cross_entropy_with_logits")
+    with pytest.raises(TypeError, match=rf"out must have the gradient's dtype {dtype.name}"):
+        crit.forward_backward(x, t, out=np.zeros((N, D), np.float32))
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_dask_equals_numpy(dtype):
+    import dask
+    import dask.array as da
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((40, 7)).astype(dtype)
+    y = rng.uniform(0, 1, (40, 7)).astype(dtype)
+    t = rng.integers(0, 7, 40)
+    with dask.config.set(scheduler="synchronous"):
+        for crit, target in ((lf.CrossEntropyLoss(), t), (lf.BCEWithLogitsLoss(), y),
+                             (lf.MSELoss(reduction="none"), y), (lf.L1Loss(reduction="sum"), y)):
+            lazy = crit.forward_backward(da.from_array(x, chunks=(10, 7)),
+                                         da.from_array(target, chunks=10))
+            assert all(r.dtype == dtype for r in lazy)
+            got = dask.compute(*lazy)
+            want = crit.forward_backward(x, target)
+            for g, w in zip(got, want):
+                g = np.asarray(g)
+                assert g.dtype == dtype and np.array_equal(g, np.asarray(w))
+
+
+# -- the conversions, through the binding, over every bit pattern ------------------
+
+def _all_patterns(dtype):
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_conversions_over_every_bit_pattern(dtype):
+    h = _all_patterns(dtype)
+    zero = np.zeros_like(h)
+    # widening then narrowing: |h| back exactly (l1 of (h, 0)), nans stay nans
+    got = F.l1_loss(h, zero, reduction="none")
+    with np.errstate(invalid="ignore"):
+        want = np.abs(h.astype(np.float32)).astype(dtype)
+    assert np.array_equal(got.view(np.uint16)[~np.isnan(want.astype(np.float32))],
+                          want.view(np.uint16)[~np.isnan(want.astype(np.float32))])
+    assert np.array_equal(np.isnan(got.astype(np.float32)), np.isnan(want.astype(np.float32)))
+    # narrowing: |0 - t| for float32 t at every half value, every tie between
+    # neighbours and the floats beside each; NumPy / ml_dtypes round the same
+    v = h.astype(np.float32)
+    v = v[np.isfinite(v) & ~np.signbit(v)]  # |0 - t| has no sign to compare
+    v.sort()
+    mids = ((v[:-1].astype(np.float64) + v[1:]) / 2).astype(np.float32)
+    t = np.concatenate([v, mids, np.nextafter(mids, np.float32(0)),
+                        np.nextafter(mids, np.float32(np.inf)), [np.float32(3.4e38)]])
+    got = F.l1_loss(np.zeros(t.shape, dtype), t, reduction="none")
+    with np.errstate(over="ignore"):  # 3.4e38 rounds to inf
+        want = t.astype(dtype)
+    assert np.array_equal(got.view(np.uint16), want.view(np.uint16))
+    # and a reduced loss is a scalar of the half dtype, rounded once
+    s = F.l1_loss(np.zeros(3, dtype), np.array([1.0, 2.0, 2.0 ** -9], np.float32),
+                  reduction="sum")
+    assert type(s) is dtype.type and s == np.float32(3 + 2.0 ** -9).astype(dtype)
+
+
+# -- torch's own half-precision CPU results ------------------------------------
+
+TORCH_HALF = {np.dtype(np.float16): torch.float16, BF16: torch.bfloat16}
+# torch 2.13 has no float16 / bfloat16 CPU kernel for these
+TORCH_LACKS_HALF = {"MultiMarginLoss", "MultiLabelMarginLoss", "CTCLoss"}
+
+
+def _torch_in_half(row, opts, inputs, dtype, reduction):
+    """torch's loss and gradients computed in the half dtype itself, as float64."""
+    tensors = []
+    for j, a in enumerate(inputs):
+        if a.dtype.kind == "f" or _float_target(row, j):
+            t = torch.from_numpy(a.astype(np.float32)).to(TORCH_HALF[dtype])
+            tensors.append(t.requires_grad_() if j in row.diff else t)
+        else:
+            tensors.append(torch.from_numpy(a.astype(np.int64)))
+    kw = {k: torch.from_numpy(v.astype(np.float32)).to(TORCH_HALF[dtype])
+          if isinstance(v, np.ndarray) else v for k, v in opts.items()}
+    loss = torch_fn(row)(*tensors, **kw, reduction=reduction)
+    loss.backward(torch.ones_like(loss))
+    return (loss.detach().double().numpy(),
+            tuple(tensors[i].grad.double().numpy() for i in row.diff))
+
+
+@pytest.mark.parametrize("row,dtype,reduction", CASES, ids=CASE_IDS)
+def test_against_torch_in_half_precision(row, dtype, reduction):
+    """Where torch computes the loss in the half dtype itself, ours differs from
+    its result only as far as torch's own result is off the float32 one, plus
+    our one rounding.  torch rounds intermediates to the half dtype where a
+    loss is composed of several ops (BCE-with-logits' and focal's backward
+    round sigmoid(x) before subtracting the target, distances round each norm,
+    KL's "none" rounds exp(target)), which costs it tens of half ulps where
+    the result cancels; its fused kernels (cross-entropy, NLL, MSE, L1,
+    smooth L1) accumulate in float32 and round once, as we do, and agree to
+    the last bit or one rounding."""
+    inputs, opts, o_inputs, o_opts = half_case(row, dtype)
+    if row.name in TORCH_LACKS_HALF:
+        with pytest.raises((NotImplementedError, RuntimeError), match="not implemented"):
+            _torch_in_half(row, o_opts, o_inputs, dtype, reduction)
+        return
+    t_loss, t_grads = _torch_in_half(row, o_opts, o_inputs, dtype, reduction)
+    ref_loss, ref_grads = torch_call(row, dict(o_opts, reduction=reduction), o_inputs)
+    loss, grad = row.cls(**opts, reduction=reduction).forward_backward(*inputs)
+    pairs = [(loss, t_loss, ref_loss, "loss")]
+    pairs += [(g, tg, rg, f"gradient {i}")
+              for g, tg, rg, i in zip(as_tuple(grad), t_grads, ref_grads, row.diff)]
+    for ours, theirs, ref, what in pairs:
+        ours = np.asarray(ours).astype(np.float64)
+        ref = np.asarray(ref, np.float64)
+        scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0))
+        allowed = np.abs(theirs - ref) + ulp(ref, dtype) + 8 * F32_EPS * scale
+        off = ~(np.abs(ours - theirs) <= allowed) & ~(np.isnan(ours) & np.isnan(theirs))
+        assert not off.any(), f"{row.name} {what}: {ours[off][:5]} vs torch {theirs[off][:5]}"
