@@ -303,7 +303,7 @@ class Loss(Generic[_G]):
                           grad_output)
             if isinstance(diag, tuple):
                 return tuple(h.astype(d.dtype) for h, d in zip(hv, diag))  # type: ignore
-            return hv.astype(diag.dtype)  # type: ignore[no-any-return,union-attr]
+            return hv.astype(diag.dtype)
         vs = self._hvp_operands(v, diag)
         coupled = self._at_forward(last)._hvp(vs, grad_output)
         if coupled is not None:
