@@ -44,6 +44,8 @@ import numpy as np
 
 from ._convert import as_array, is_half, widened
 
+_F64 = np.dtype(np.float64)
+
 _LOSS, _GRAD = 1, 2  # pylossfn._core.WANT_LOSS / WANT_GRAD (checked in the tests)
 
 
@@ -204,12 +206,9 @@ def _block_call(crit: Any, reduction: str, want: int, n_in: int, opt_names: tupl
     return post(_configured(crit, reduction, opts)._run(want, go, *inputs))
 
 
-def _partial_call(crit: Any, reduction: str, want: int, n_in: int, opt_names: tuple[str, ...],
-                  post: Callable[[Any], Any], *blocks: Any) -> Any:
-    # a half block's partial sum is taken in float32, its compute type: the
-    # sum, not each block's, is rounded to half
-    return _block_call(crit, reduction, want, n_in, opt_names, post,
-                       *(widened(b) for b in blocks))
+def _partial_call(crit: Any, *args: Any) -> Any:
+    # a half block's partial sum is taken in float32 (the sum is rounded once)
+    return _block_call(crit, *args[:5], *(widened(b) for b in args[5:]))
 
 
 def _post_partial(ndim: int, result: Any) -> np.ndarray:
@@ -384,8 +383,7 @@ def run(crit: Any, want: int, grad_output: Any, inputs: tuple[Any, ...], out: An
             raise ValueError(
                 f"{_name(crit)}: dask arrays with unknown chunk sizes (call compute_chunk_sizes())"
             )
-    dtype = next((a.dtype for a in originals if a.dtype.kind == "f" or is_half(a.dtype)),
-                 np.dtype(np.float64))
+    dtype = next((a.dtype for a in originals if is_half(a.dtype) or a.dtype.kind == "f"), _F64)
     name = _name(crit)
     n_grads = _N_GRADS.get(name, 1)
     kind, plan, cut = _plan(crit, originals)
@@ -464,8 +462,7 @@ def _lazy_grad(da: Any, crit: Any, kind: str, plan: _Plan, cut: list[Any], origi
                 _scale, "", _as_dask(np.float64(1.0) if grad_output is None else grad_output),
                 "", _as_dask(plan.norm), "", dtype=np.float64,
             )
-        # a half call's scale stays float32 (its compute type): rounding it to
-        # half first would round every gradient twice
+        # a half call's scale stays float32: rounded to half, it would round twice
         args += [scale.astype(np.float32 if is_half(dtype) else dtype), ""]
     g = da.blockwise(
         functools.partial(_block_call, crit, block_red, _GRAD, len(cut), opt_names,
