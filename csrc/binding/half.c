@@ -95,6 +95,10 @@ convert(PyArrayObject *arr, float *f, lf_half_kind kind, int widen)
         return;
     }
     PyThreadState *save = PyArray_SIZE(arr) >= 16 * GIL_THRESHOLD ? PyEval_SaveThread() : NULL;
+    if (PyArray_IS_C_CONTIGUOUS(arr) && PyArray_ISALIGNED(arr)) { /* the common case */
+        lf_half_convert(kind, widen, p, f, PyArray_SIZE(arr));
+        rows = 0;
+    }
     for (npy_intp r = 0; r < rows; r++, f += n) {
         if (widen) {
             lf_half_widen(kind, p, step, f, n);

@@ -5,6 +5,7 @@
  */
 #include "half.h"
 
+#include "pool.h"
 #include "pylossfn.h"
 
 static void
@@ -64,4 +65,36 @@ lf_half_narrow(lf_half_kind kind, const float *src, void *dst, ptrdiff_t step, p
         const uint16_t h = kind == LF_HALF_F16 ? lf_f32_to_f16(src[i]) : lf_f32_to_bf16(src[i]);
         memcpy(p, &h, sizeof(h));
     }
+}
+
+/* One conversion cut into the pool's units (each thread takes whole units;
+ * the "sum" is 0: lf_parallel_sum is used as a parallel for). */
+typedef struct {
+    lf_half_kind kind;
+    int widen;
+    uint16_t *half;
+    float *f;
+    ptrdiff_t n;
+} convert_ctx;
+
+static double
+convert_unit(void *ctx, ptrdiff_t unit)
+{
+    const convert_ctx *c = ctx;
+    const ptrdiff_t lo = unit * LF_UNIT_ELEMS;
+    const ptrdiff_t m = c->n - lo < LF_UNIT_ELEMS ? c->n - lo : LF_UNIT_ELEMS;
+    if (c->widen) {
+        widen_contiguous(c->kind, c->half + lo, c->f + lo, m);
+    }
+    else {
+        narrow_contiguous(c->kind, c->f + lo, c->half + lo, m);
+    }
+    return 0.0;
+}
+
+void
+lf_half_convert(lf_half_kind kind, int widen, void *half, float *f, ptrdiff_t n)
+{
+    convert_ctx c = {kind, widen, (uint16_t *)half, f, n};
+    lf_parallel_sum(convert_unit, &c, (n + LF_UNIT_ELEMS - 1) / LF_UNIT_ELEMS, n);
 }

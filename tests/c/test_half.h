@@ -187,6 +187,25 @@ test_half_hooks(void)
     }
 }
 
+/* lf_half_convert: the pool's units (a partial last one too) give the scalar bits. */
+static void
+test_half_convert(lf_half_kind kind, const half_format *f)
+{
+    enum { N = 3 * LF_UNIT_ELEMS + 123 };
+    static float src[N], back[N];
+    static uint16_t h[N];
+    for (int i = 0; i < N; i++) {
+        src[i] = (float)(i - N / 2) * 1.37e-3f;
+    }
+    lf_half_convert(kind, 0, h, src, N);
+    lf_half_convert(kind, 1, h, back, N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        bad += h[i] != f->narrow(src[i]) || back[i] != f->widen(h[i]);
+    }
+    CHECK(bad == 0, "%s lf_half_convert: %d values differ", f->name, bad);
+}
+
 static void
 test_half(void)
 {
@@ -196,5 +215,7 @@ test_half(void)
     test_half_format(&bf16);
     test_half_arrays(LF_HALF_F16, &f16);
     test_half_arrays(LF_HALF_BF16, &bf16);
+    test_half_convert(LF_HALF_F16, &f16);
+    test_half_convert(LF_HALF_BF16, &bf16);
     test_half_hooks();
 }
