@@ -462,3 +462,27 @@ def test_against_torch_in_half_precision(row, dtype, reduction):
         allowed = np.abs(theirs - ref) + ulp(ref, dtype) + 8 * F32_EPS * scale
         off = ~(np.abs(ours - theirs) <= allowed) & ~(np.isnan(ours) & np.isnan(theirs))
         assert not off.any(), f"{row.name} {what}: {ours[off][:5]} vs torch {theirs[off][:5]}"
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_references_are_released(dtype):
+    """1000 half calls (results, out=, a refused out) leave every refcount as it was."""
+    import sys
+
+    x = np.random.default_rng(12).standard_normal((6, 5)).astype(dtype)
+    y, t, out = x[::-1].copy(), np.arange(6) % 5, np.empty((6, 5), dtype)
+    crit = lf.CrossEntropyLoss()
+
+    def calls():
+        F.mse_loss(x, y, reduction="none")
+        crit.forward_backward(x, t, out=out, hessian=True)
+        F.softmax(x, 1)
+        with pytest.raises(TypeError):
+            crit.forward_backward(x, t, out=np.empty((6, 5), np.float32))
+
+    calls()
+    objs = (dtype, np.dtype(np.float32), x, y, out, t)
+    before = [sys.getrefcount(o) for o in objs]
+    for _ in range(1000):
+        calls()
+    assert [sys.getrefcount(o) for o in objs] == before
