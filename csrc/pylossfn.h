@@ -507,6 +507,20 @@ int lf_set_isa(int level);
 /* The level in effect (detected on first use). */
 int lf_isa(void);
 
+/* ------------------------------------------------------------------------ */
+/* Half precision (half.c; the scalar conversions are in kernels/half.h)   */
+/* ------------------------------------------------------------------------ */
+
+/* float16 and bfloat16 data run through the float32 kernels: the binding
+ * widens them into float32 buffers and narrows the float32 results (round
+ * to nearest even).  Steps are in bytes; the float32 side is contiguous. */
+typedef enum { LF_HALF_NONE = 0, LF_HALF_F16 = 1, LF_HALF_BF16 = 2 } lf_half_kind;
+void lf_half_widen(lf_half_kind kind, const void *src, ptrdiff_t step, float *dst, ptrdiff_t n);
+void lf_half_narrow(lf_half_kind kind, const float *src, void *dst, ptrdiff_t step, ptrdiff_t n);
+/* n contiguous, 2-byte aligned half values widened into (widen) or narrowed
+ * from f, on the engine's threads when n is large. */
+void lf_half_convert(lf_half_kind kind, int widen, void *half, float *f, ptrdiff_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,7 @@ _RaggedWarning: type[Warning] = getattr(
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["as_array"]
+__all__ = ["as_array", "is_half", "widened"]
 
 
 def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
@@ -91,3 +91,22 @@ def _check_integers(obj: Any, fname: str, name: str) -> None:
             raise IndexError(f"{fname}: {name} holds the integer {v}{where}, which does not fit "
                              "in int64: no class index, label or length can be that large "
                              "(pass floats for real values)")
+
+
+def is_half(dtype: Any) -> bool:
+    """Whether ``dtype`` is float16 or ml_dtypes' bfloat16 (computed in float32).
+
+    bfloat16 is recognized by its descriptor, as the C core does, so that
+    ml_dtypes stays optional: a 2-byte user dtype ('V' kind) named bfloat16.
+
+    >>> import numpy as np
+    >>> is_half(np.float16), is_half(np.float32), is_half(np.dtype("V2"))
+    (True, False, False)
+    """
+    dt = np.dtype(dtype)
+    return dt == np.float16 or (dt.kind == "V" and dt.itemsize == 2 and dt.name == "bfloat16")
+
+
+def widened(a: Any) -> Any:
+    """``a`` as float32 when it is a half array (NumPy's cast: exact), else ``a``."""
+    return a.astype(np.float32) if isinstance(a, np.ndarray) and is_half(a.dtype) else a

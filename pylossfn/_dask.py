@@ -45,7 +45,9 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 
 from . import _core
-from ._convert import as_array
+from ._convert import as_array, is_half, widened
+
+_F64 = np.dtype(np.float64)
 
 _LOSS, _GRAD, _HESS, _NORM = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS, _core.WANT_NORM
 
@@ -239,6 +241,11 @@ def _block_call(face: Any, reduction: str, want: int, n_in: int, opt_names: tupl
     return post(face.call(want, go, reduction, cut, *inputs))
 
 
+def _partial_call(crit: Any, *args: Any) -> Any:
+    # a half block's partial sum is taken in float32 (the sum is rounded once)
+    return _block_call(crit, *args[:5], *(widened(b) for b in args[5:]))
+
+
 def _post_partial(ndim: int, result: Any) -> np.ndarray:
     # a block's float32 sum becomes a float64 partial of the tree sum
     return np.full((1,) * ndim, float(result), dtype=np.float64)
@@ -424,7 +431,7 @@ def _lazy(face: Any, want: int, grad_output: Any, inputs: tuple[Any, ...]) -> An
             raise ValueError(
                 f"{face.name}: dask arrays with unknown chunk sizes (call compute_chunk_sizes())"
             )
-    dtype = next((a.dtype for a in originals if a.dtype.kind == "f"), np.dtype(np.float64))
+    dtype = next((a.dtype for a in originals if is_half(a.dtype) or a.dtype.kind == "f"), _F64)
     kind, plan, cut = _plan(face, originals)
     if kind == "elementwise" and face.reduction == "mean":
         # the blocks sum, so a warning the NumPy path gives for "mean" (KLDivLoss's)
@@ -461,7 +468,7 @@ def _lazy_loss(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], dtype
             plan.out_ind, *args, dtype=dtype, concatenate=True,
         )
     partial = da.blockwise(
-        functools.partial(_block_call, face, "sum", _LOSS, len(cut), opt_names,
+        functools.partial(_partial_call, face, "sum", _LOSS, len(cut), opt_names,
                           functools.partial(_post_partial, len(plan.out_ind))),
         plan.out_ind, *args, dtype=np.float64, concatenate=True,
         adjust_chunks=dict.fromkeys(plan.out_ind, 1),
@@ -492,7 +499,8 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
         go = _as_dask(np.float64(1.0) if grad_output is None else grad_output)
         if face.reduction != "sum":
             go = da.blockwise(_scale, "", go, "", _as_dask(plan.norm), "", dtype=np.float64)
-        args += [go.astype(dtype), ""]
+        # a half call's scale stays float32: rounded to half, it would round twice
+        args += [go.astype(np.float32 if is_half(dtype) else dtype), ""]
     g = da.blockwise(
         functools.partial(_block_call, face, block_red, _GRAD, len(cut), opt_names,
                           functools.partial(_post_grad, k)),

@@ -45,7 +45,7 @@ from typing import Any, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._convert import as_array
+from ._convert import as_array, is_half
 
 __all__ = ["lce", "lbce", "tile_shape", "default_budget"]
 
@@ -120,9 +120,33 @@ def _check_chunk(chunk_size: Any, fname: str) -> ChunkSize:
 
 def _float(obj: Any, fname: str, name: str) -> np.ndarray:
     a = as_array(obj, fname, name)
-    if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{fname}: {name} must be a float32 or float64 array, got dtype {a.dtype}")
+    if a.dtype not in (np.float32, np.float64) and not is_half(a.dtype):
+        raise TypeError(f"{fname}: {name} must be a float32 or float64 array, got dtype "
+                        f"{a.dtype} (float16 and bfloat16 are taken too, computed in float32)")
     return a
+
+
+def _compute_dtype(dtype: Any) -> Any:
+    """The dtype the tiles run in: float32 for a half head (as the C core does)."""
+    return np.dtype(np.float32) if is_half(dtype) else dtype
+
+
+def _narrowed(result: list[Any], odt: Any, out: Any) -> list[Any]:
+    """A half head's float32 results (loss, gradients, Hessian) in its dtype
+    ``odt``; d_input goes into the caller's ``out`` when one was given."""
+    def one(r: Any) -> Any:
+        return r.astype(odt) if isinstance(r, np.ndarray) and r.dtype != odt else r
+
+    parts = []
+    for r in result:
+        if isinstance(r, tuple):  # (d_input, d_weight, d_bias)
+            g = [one(a) for a in r]
+            if out is not None:
+                out[...] = g[0]
+                g[0] = out
+            r = tuple(g)
+        parts.append(one(r))
+    return parts
 
 
 def _head(fname: str, input: Any, linear_weight: Any, linear_bias: Any
@@ -450,10 +474,11 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     ``want`` asks: one item, or a tuple in that order.  ``out`` overlaps no
     operand, nor ``owned`` (a criterion's current layer, when the call is of an
     earlier forward that captured another one)."""
-    X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
+    X, W, b, unbatched, odt = _head(fname, input, linear_weight, linear_bias)
+    dtype = _compute_dtype(odt)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
-    probs = t.dtype.kind == "f" and t.shape == ((C,) if unbatched else (N, C))
+    probs = (t.dtype.kind == "f" or is_half(t.dtype)) and t.shape == ((C,) if unbatched else (N, C))
     wt, ls = _lce_options(fname, weight, label_smoothing, C)
     chunk = _check_chunk(chunk_size, fname)
     if probs:
@@ -468,7 +493,8 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         P = None
     loss_shape = () if unbatched else (N,)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v, (linear_weight, linear_bias, target, weight) + owned)
+                           dtype, v, (linear_weight, linear_bias, target, weight) + owned, odt)
+    out_now = out if odt == dtype else None  # a half out receives the narrowed d_input
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -485,7 +511,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         rowscale = (np.asarray(go, np.float64).reshape(N) if reduction == _NONE
                     else _scaled_rows(go, denom, N))
     grads = _Grads(X, W, b is not None, rows, cols,
-                   None if out is None else out.reshape(N, -1)) if want & _WANT_GRAD else None
+                   None if out_now is None else out_now.reshape(N, -1)) if want & _WANT_GRAD else None
     _lce_rows(X, W, b, rows, cols, buf, (T, P, wc, wsum, ig, ls), stats, rowscale, grads)
     _, _, a, bb, lse = stats
     result: list[Any] = []
@@ -493,15 +519,16 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         with np.errstate(invalid="ignore"):
             per_row = np.where(active, a * lse - bb, 0.0)
         result.append(_reduce(fname, per_row, reduction, total_weight if not probs else N,
-                              dtype, loss_shape))
+                              odt, loss_shape))
     if grads is not None:
-        dX = grads.dX.reshape(np.shape(input)) if out is None else out
+        dX = grads.dX.reshape(np.shape(input)) if out_now is None else out_now
         result.append((dX, grads.dW, grads.dB))
     if want & (_WANT_HESS | _WANT_HVP):
         with np.errstate(invalid="ignore"):
             k = np.where(active, a * rowscale, 0.0)  # type: ignore[operator]
         h = _lce_second(X, W, b, rows, cols, buf, k, lse, V)
         result.append(h.reshape(np.shape(input)))
+    result = result if odt == dtype else _narrowed(result, odt, out)
     return result[0] if len(result) == 1 else tuple(result)
 
 
@@ -528,13 +555,15 @@ def _check_out(fname: str, out: Any, input: Any, dtype: Any, operands: tuple[Any
 
 def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out: Any,
                    input: Any, loss_shape: tuple[int, ...], dtype: Any, v: Any,
-                   operands: tuple[Any, ...] = ()) -> tuple[Any, np.ndarray | None]:
-    """grad_output's scale (when a derivative is wanted), ``out``'s checks and
-    ``v`` as an ``[N, D]`` array of ``dtype`` (want bit 8)."""
+                   operands: tuple[Any, ...] = (), out_dtype: Any = None
+                   ) -> tuple[Any, np.ndarray | None]:
+    """grad_output's scale (when a derivative is wanted), ``out``'s checks
+    (of ``out_dtype``, the results' dtype, when it is not the compute
+    ``dtype``) and ``v`` as an ``[N, D]`` array of ``dtype`` (want bit 8)."""
     go = (_scale(fname, reduction, grad_output, loss_shape, dtype)
           if want & (_WANT_GRAD | _WANT_HESS | _WANT_HVP) else None)
     if out is not None and want & _WANT_GRAD:
-        _check_out(fname, out, input, dtype, operands + (grad_output, v))
+        _check_out(fname, out, input, out_dtype or dtype, operands + (grad_output, v))
     V = None
     if want & _WANT_HVP:
         va = np.asarray(v)
@@ -613,14 +642,17 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
          v: Any = None, owned: tuple[Any, ...] = ()) -> Any:
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal or product
     with ``v`` of the multi-label head, as :func:`lce` (``owned`` too)."""
-    X, W, b, unbatched, dtype = _head(fname, input, linear_weight, linear_bias)
+    X, W, b, unbatched, odt = _head(fname, input, linear_weight, linear_bias)
+    dtype = _compute_dtype(odt)
     N, C = X.shape[0], W.shape[0]
     t2, valid = _lbce_target(fname, as_array(target, fname, "target"), N, C, unbatched)
     pw = _lbce_pos_weight(fname, pos_weight, C)
     chunk = _check_chunk(chunk_size, fname)
     loss_shape = (C,) if unbatched else (N, C)
     go, V = _second_checks(fname, want, reduction, grad_output, out, input, loss_shape,
-                           dtype, v, (linear_weight, linear_bias, target, pos_weight) + owned)
+                           dtype, v, (linear_weight, linear_bias, target, pos_weight) + owned,
+                           odt)
+    out_now = out if odt == dtype else None  # a half out receives the narrowed d_input
     # -- every check done: compute ---------------------------------------------------
     X = np.ascontiguousarray(X, dtype)
     W = np.ascontiguousarray(W, dtype)
@@ -641,7 +673,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         else:
             rowscale = _scaled_rows(go, float(N) * C if reduction == _MEAN else 1.0, N)
     grads = _Grads(X, W, b is not None, rows, cols,
-                   None if out is None else out.reshape(N, -1)) if grad else None
+                   None if out_now is None else out_now.reshape(N, -1)) if grad else None
     # second order alone: no loss pass
     for r0 in range(0, N if want & (_WANT_LOSS | _WANT_GRAD) else 0, rows):
         r1 = min(N, r0 + rows)
@@ -661,11 +693,12 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         if elem is not None:
             result.append(elem.reshape(loss_shape))
         else:
-            result.append(_reduce(fname, loss_rows, reduction, float(N) * C, dtype, ()))
+            result.append(_reduce(fname, loss_rows, reduction, float(N) * C, odt, ()))
     if grads is not None:
-        dX = grads.dX.reshape(np.shape(input)) if out is None else out
+        dX = grads.dX.reshape(np.shape(input)) if out_now is None else out_now
         result.append((dX, grads.dW, grads.dB))
     if want & (_WANT_HESS | _WANT_HVP):
         h = _lbce_second(X, W, b, rows, cols, buf, pos, pwc, rowscale, gofull, V)
         result.append(h.reshape(np.shape(input)))
+    result = result if odt == dtype else _narrowed(result, odt, out)
     return result[0] if len(result) == 1 else tuple(result)

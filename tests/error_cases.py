@@ -8,7 +8,8 @@ the row's family and options, so a new row gets its cases for free.
 from dataclasses import dataclass, field
 
 import numpy as np
-from loss_table import C, N, loss_shape, valid_inputs, valid_options
+from loss_table import C, N, loss_shape, valid_inputs
+from loss_table import valid_options as _table_options
 
 # "hessian": forward_backward(..., hessian=True), the second-order path, which
 # must check as much as the others (CTCLoss has none: test_hessian)
@@ -16,6 +17,33 @@ MODES = ("functional", "forward", "backward", "forward_backward", "hessian")
 GRAD_MODES = ("backward", "forward_backward", "hessian")
 
 I64 = np.iinfo(np.int64)
+
+try:  # ml_dtypes (an optional test extra): bfloat16 joins the matrix, float8 its refusals
+    import ml_dtypes
+except ImportError:  # pragma: no cover - the torch-free tier without the extra
+    ml_dtypes = None
+FLOAT8 = None if ml_dtypes is None else np.dtype(ml_dtypes.float8_e4m3fn)
+#: the half dtypes, computed in float32 (issue 21)
+HALF_DTYPES = (np.dtype(np.float16),) + (() if ml_dtypes is None
+                                         else (np.dtype(ml_dtypes.bfloat16),))
+
+
+def _wide(a):
+    """A half array as float32 (NumPy has no cast of bfloat16 to str or complex)."""
+    return a.astype(np.float32) if a.dtype in HALF_DTYPES else a
+
+
+def _weight_dtype(dtype):
+    return np.float32 if np.dtype(dtype) in HALF_DTYPES else dtype
+
+
+def valid_options(row, dtype):
+    """loss_table's valid options; for a half call a class weight stays float32
+    (torch refuses one of another precision, and so do we at construction)."""
+    opts = _table_options(row, dtype)
+    if np.dtype(dtype) in HALF_DTYPES and row.family == "class" and "weight" in opts:
+        opts["weight"] = opts["weight"].astype(_weight_dtype(dtype))
+    return opts
 
 
 class ArrayRaises:
@@ -58,6 +86,16 @@ def _with(args, i, value):
     return tuple(value if k == i else a for k, a in enumerate(args))
 
 
+def _bad_inputs(x):
+    xw = _wide(x)
+    bad = {"int64": x.astype(np.int64), "int32": x.astype(np.int32), "bool": x > 0.5,
+           "complex": xw.astype(np.complex128), "object": xw.astype(object),
+           "str-array": xw.astype(str), "longdouble": x.astype(np.longdouble)}
+    if FLOAT8 is not None:  # float16 and bfloat16 are computed in float32; float8 is not
+        bad["float8_e4m3fn"] = xw.astype(np.float32).astype(FLOAT8)
+    return bad
+
+
 def cases(row, dtype):
     """Every error case for `row` computing in `dtype`."""
     args = valid_inputs(row, dtype)
@@ -74,13 +112,7 @@ def cases(row, dtype):
         add(Case(f"reduction={bad!r}", ValueError, allowed, reduction=bad))
 
     # the input: only float32 / float64 arrays (or lists of floats)
-    bad_inputs = {
-        "int64": x.astype(np.int64), "int32": x.astype(np.int32), "bool": x > 0.5,
-        "complex": x.astype(np.complex128), "object": x.astype(object),
-        "str-array": x.astype(str), "float16": x.astype(np.float16),
-        "longdouble": x.astype(np.longdouble),
-    }
-    for name, bad in bad_inputs.items():
+    for name, bad in _bad_inputs(x).items():
         add(Case(f"{name0}-{name}", TypeError, rf"{name0} must be a float32 or float64 array, "
                  r"got dtype", inputs=_with(args, 0, bad)))
     add(Case(f"{name0}-str", TypeError, rf"{name0} must be a numeric array, got str",
@@ -144,8 +176,8 @@ def cases(row, dtype):
 
 
 def _binary_cases(row, dtype, x, y, add):
-    for name, bad in {"complex": y.astype(np.complex64), "object": y.astype(object),
-                      "str-array": y.astype(str)}.items():
+    for name, bad in {"complex": _wide(y).astype(np.complex64), "object": _wide(y).astype(object),
+                      "str-array": _wide(y).astype(str)}.items():
         add(Case(f"target-{name}", TypeError, r"target must be a real \(float, integer or "
                  r"bool\) array", inputs=(x, bad)))
     for shape in ((N, C - 1), (N,), (N, C, 1), (1, C)):
@@ -222,11 +254,11 @@ def _class_cases(row, dtype, x, t, add):
 
     for shape in ((C + 1,), (C - 1,), (0,), (1, C), ()):
         add(Case(f"weight-shape-{shape}", ValueError, r"weight must have shape \(3,\) \(one per "
-                 r"class\), got", opts={"weight": np.ones(shape, dtype)}))
+                 r"class\), got", opts={"weight": np.ones(shape, _weight_dtype(dtype))}))
     add(Case("weight-int", TypeError, r"weight must be a floating-point array, got dtype int64",
              opts={"weight": np.ones(C, np.int64)}))
     add(Case("weight-masked", TypeError, r"weight is a masked array",
-             opts={"weight": _masked(np.ones(C, dtype))}))
+             opts={"weight": _masked(np.ones(C, _weight_dtype(dtype)))}))
 
     if row.has("label_smoothing"):
         for value in (-0.1, 1.5, float("nan"), float("inf"), -float("inf")):
@@ -253,9 +285,9 @@ _INDICES = r"must hold integer class indices, got dtype"
 def _elementwise_cases(row, dtype, args, add):
     x = args[0]
     for i, name in enumerate(row.arg_names[1:], 1):
-        for kind, bad in {"complex": args[i].astype(np.complex64),
-                          "object": args[i].astype(object),
-                          "str-array": args[i].astype(str)}.items():
+        for kind, bad in {"complex": _wide(args[i]).astype(np.complex64),
+                          "object": _wide(args[i]).astype(object),
+                          "str-array": _wide(args[i]).astype(str)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} {_REAL}",
                      inputs=_with(args, i, bad)))
     wrong = {"C-1": (N, C - 1), "N": (N,), "trailing-1": (N, C, 1), "N+1": (N + 1, C)}
@@ -316,8 +348,8 @@ def _rows_cases(row, dtype, args, add):
     for i in row.diff[1:]:
         name = row.arg_names[i]
         for kind, bad in {"int64": args[i].astype(np.int64),
-                          "complex": args[i].astype(np.complex128),
-                          "str-array": args[i].astype(str)}.items():
+                          "complex": _wide(args[i]).astype(np.complex128),
+                          "str-array": _wide(args[i]).astype(str)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} must be a float32 or float64 array, "
                      r"got dtype", inputs=_with(args, i, bad)))
         add(Case(f"{name}-shape-N+1", ValueError, rf"the shapes do not broadcast: .*{name} "
@@ -332,8 +364,8 @@ def _rows_cases(row, dtype, args, add):
             add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but inputs of "
                      r"shape \(4, 3\) need a target of shape \(4,\)",
                      inputs=_with(args, 2, np.ones(shape, dtype))))
-        for kind, bad in {"complex": args[2].astype(np.complex64),
-                          "str-array": args[2].astype(str)}.items():
+        for kind, bad in {"complex": _wide(args[2]).astype(np.complex64),
+                          "str-array": _wide(args[2]).astype(str)}.items():
             add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
                      inputs=_with(args, 2, bad)))
         add(Case("inputs-3d", ValueError, r"input1 and input2 must be \[N, D\] \(or \[D\] "
@@ -397,7 +429,7 @@ def _ctc_cases(row, dtype, args, add):
         add(Case(f"{name}-__array__-raises", LookupError, "refused on purpose",
                  inputs=_with(args, i, e), raised=e.error))
         for kind, bad in {"float": args[i].astype(float), "str": "abc",
-                          "complex": args[i].astype(complex)}.items():
+                          "complex": _wide(args[i]).astype(complex)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} must (hold integers|be a numeric)",
                      inputs=_with(args, i, bad)))
         for shape in ((n - 1,), (n + 1,), (2, 2)):

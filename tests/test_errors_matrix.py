@@ -1,6 +1,6 @@
 """The error matrix: every case of error_cases, for every loss of loss_table,
 through the functional face, forward, backward, forward_backward and
-forward_backward(hessian=True), in float32 and float64.  Each raises the
+forward_backward(hessian=True), in float32, float64, float16 and bfloat16.  Each raises the
 documented exception, with a message that names the argument and what was
 expected, and writes nothing.
 
@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from error_cases import ArrayRaises, cases, run
+from error_cases import FLOAT8, HALF_DTYPES, ArrayRaises, cases, run
 from helpers import has_number, has_position
 from loss_table import ACTIVATIONS, BCE, BCEL, CE, DTYPES, LOSSES, NLL, valid_inputs
 
 
 def _matrix():
     for row in LOSSES:
-        for dtype in DTYPES:
+        for dtype in DTYPES + HALF_DTYPES:
             for case in cases(row, dtype):
                 for mode in case.modes:
                     if mode == "hessian" and row.name == "CTCLoss":
@@ -81,7 +81,9 @@ def _activation_cases():
     x = np.random.default_rng(0).standard_normal((3, 4))
     typed = {"int64": x.astype(np.int64), "bool": x > 0, "complex": x.astype(complex),
              "object": x.astype(object), "str-array": x.astype(str),
-             "float16": x.astype(np.float16), "longdouble": x.astype(np.longdouble)}
+             "longdouble": x.astype(np.longdouble)}
+    if FLOAT8 is not None:
+        typed["float8_e4m3fn"] = x.astype(np.float32).astype(FLOAT8)
     for name, bad in typed.items():
         yield name, bad, TypeError, r"input must be a float32 or float64 array, got dtype"
     yield "str", "abc", TypeError, r"input must be a numeric array"

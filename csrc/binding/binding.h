@@ -178,7 +178,8 @@ typedef struct {
     PyObject *mod;
     const lf_spec *spec;
     const char *fname;
-    int reduction, want, typenum;
+    int reduction, want, typenum; /* typenum: the kernels' (float32 for half) */
+    int out_type; /* the results' dtype: typenum, or the inputs' half dtype */
     int overflow;                 /* an O_INDEX without C_INT64 saturated */
     int in_type[LF_MAX_ARGS];     /* each A_INPUT's own dtype, before promotion */
     PyObject *grad_output_obj, *out_obj; /* borrowed; out_obj NULL when absent */
@@ -193,6 +194,8 @@ typedef struct {
     PyArrayObject *grad[2 * LF_MAX_GRADS];   /* what the kernel writes */
     PyArrayObject *result[2 * LF_MAX_GRADS]; /* what is returned (folded) */
     PyArrayObject *fold_to[2 * LF_MAX_GRADS]; /* the shape each scratch folds onto */
+    int half_type[2 * LF_MAX_GRADS];         /* a float32 result's half dtype, or 0 */
+    PyArrayObject *half_out[2 * LF_MAX_GRADS]; /* the caller's half `out` for it */
     int ngrad;
     PyObject *v_obj;                 /* borrowed: v of a WANT_HVP call, or NULL */
     PyArrayObject *vec[LF_MAX_GRADS]; /* v, C-contiguous, laid out as the Hessian slots */
@@ -254,6 +257,20 @@ int lf_convert_arg(lf_call *c, int i, PyObject *obj);
  * c->params), or -1: for the raw argument (c->args), its name and dtype
  * before promotion (c->in_type). */
 int lf_arg_index(const lf_call *c, const void *field);
+
+/* ---- half precision (half.c) ------------------------------------------ */
+
+/* LF_HALF_F16 for float16, LF_HALF_BF16 for ml_dtypes' bfloat16, else 0. */
+int lf_half_kind_of(PyArray_Descr *d);
+/* Is typenum float16 or (a registered) bfloat16? */
+int lf_is_half_type(int typenum);
+/* A half array widened into a new C-contiguous float32 array (owned). */
+PyArrayObject *lf_widen(lf_call *c, PyArrayObject *arr);
+/* The C-contiguous float32 src narrowed into dst (any strides), or into a
+ * new array of the half typenum when dst is NULL; returns it (owned). */
+PyArrayObject *lf_narrow(lf_call *c, PyArrayObject *src, PyArrayObject *dst, int typenum);
+/* A NumPy scalar of the half typenum (a new reference). */
+PyObject *lf_half_scalar(double value, int typenum);
 
 /* ---- shapes (shapes.c) ------------------------------------------------- */
 

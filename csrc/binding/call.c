@@ -129,6 +129,12 @@ lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg)
 PyArrayObject *
 lf_native(lf_call *c, PyArrayObject *arr, int typenum)
 {
+    /* half data is widened by our own conversion (exact, and NumPy may not
+     * know bfloat16's casts without ml_dtypes' help), then cast as float32 */
+    if (arr != NULL && (typenum == NPY_FLOAT || typenum == NPY_DOUBLE) &&
+        lf_half_kind_of(PyArray_DESCR(arr)) && (arr = lf_widen(c, arr)) == NULL) {
+        return NULL;
+    }
     if (arr == NULL || (PyArray_TYPE(arr) == typenum && PyArray_ISALIGNED(arr) &&
                         PyArray_ISNOTSWAPPED(arr))) {
         return arr;
@@ -143,7 +149,8 @@ static PyArrayObject *
 real_array(lf_call *c, PyArrayObject *arr, int allow_int, const char *arg)
 {
     const char kind = PyArray_DESCR(arr)->kind;
-    if (!(kind == 'f' || (allow_int && (kind == 'i' || kind == 'u' || kind == 'b')))) {
+    if (!(kind == 'f' || lf_half_kind_of(PyArray_DESCR(arr)) ||
+          (allow_int && (kind == 'i' || kind == 'u' || kind == 'b')))) {
         PyErr_Format(PyExc_TypeError, "%s: %s must be a %s array, got dtype %S", c->fname, arg,
                      allow_int ? "real (float, integer or bool)" : "floating-point",
                      (PyObject *)PyArray_DESCR(arr));
@@ -237,10 +244,12 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
             return -1;
         }
-        if (PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
+        if (PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE &&
+            !lf_half_kind_of(PyArray_DESCR(arr))) { /* float8, longdouble, ... */
             PyErr_Format(PyExc_TypeError,
-                         "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
-                         a->name, (PyObject *)PyArray_DESCR(arr));
+                         "%s: %s must be a float32 or float64 array, got dtype %S (float16 "
+                         "and bfloat16 are taken too, computed in float32)",
+                         c->fname, a->name, (PyObject *)PyArray_DESCR(arr));
             return -1;
         }
         *v = arr;
@@ -256,7 +265,8 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
             return -1;
         }
         /* torch refuses a class weight of another precision (float16 ...) */
-        if (a->check == C_STRICT && PyArray_DESCR(arr)->kind == 'f' &&
+        if (a->check == C_STRICT &&
+            (PyArray_DESCR(arr)->kind == 'f' || lf_half_kind_of(PyArray_DESCR(arr))) &&
             PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
             PyErr_Format(PyExc_TypeError,
                          "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
@@ -430,8 +440,20 @@ code_arg(lf_call *c, PyObject *obj, long lo, long hi, const char *what, int *out
     return 0;
 }
 
-/* The arrays: the differentiable inputs first (the first fixes the dtype,
- * float64 wins when several differ), then the others in order. */
+/* The dtype of results from inputs of types a and b (0: none yet), as
+ * torch promotes: equal types stay, float64 wins, any other mix (float16
+ * with bfloat16 or float32) is float32. */
+static int
+promote(int a, int b)
+{
+    return a == 0 || a == b                     ? b
+           : a == NPY_DOUBLE || b == NPY_DOUBLE ? NPY_DOUBLE
+                                                : NPY_FLOAT;
+}
+
+/* The arrays: the differentiable inputs first (they fix the dtype, float64
+ * winning when several differ; half ones are computed in float32), then the
+ * others in order. */
 static int
 convert_arrays(lf_call *c, const lf_spec *s, int nargs)
 {
@@ -442,10 +464,11 @@ convert_arrays(lf_call *c, const lf_spec *s, int nargs)
                 return -1;
             }
             c->in_type[i] = PyArray_TYPE(*(PyArrayObject **)slot(c, &s->args[i]));
-            typenum = typenum == NPY_DOUBLE ? typenum : c->in_type[i];
+            typenum = promote(typenum, c->in_type[i]);
         }
     }
-    c->typenum = typenum ? typenum : NPY_DOUBLE;
+    c->out_type = typenum ? typenum : NPY_DOUBLE;
+    c->typenum = lf_is_half_type(c->out_type) ? NPY_FLOAT : c->out_type;
     for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
             PyArrayObject **v = slot(c, &s->args[i]);
@@ -522,7 +545,7 @@ lf_begin(lf_call *c, const lf_spec *s, void *params, PyObject *mod, PyObject *co
         }
     }
     if (c->want == 0) { /* validate-only: the options, then the weights */
-        c->typenum = NPY_DOUBLE;
+        c->typenum = c->out_type = NPY_DOUBLE;
         for (int i = 0; i < n; i++) {
             if (s->args[i].kind == A_FLOAT && convert_array(c, &s->args[i], args[i]) < 0) {
                 return -1;
@@ -598,6 +621,14 @@ lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params, size
     }
     else if (status == 0) {
         res = family(&c, kind);
+        /* an activation or distance returns its float32 array itself */
+        if (res != NULL && (spec->flags & LF_PLAIN) && lf_is_half_type(c.out_type) &&
+            PyArray_Check(res) && PyArray_TYPE((PyArrayObject *)res) == NPY_FLOAT) {
+            PyArrayObject *h = lf_narrow(&c, (PyArrayObject *)res, NULL, c.out_type);
+            Py_DECREF(res);
+            res = (PyObject *)h;
+            Py_XINCREF(res);
+        }
     }
     if (c.interrupt[0] != NULL) {
         Py_XDECREF(res);

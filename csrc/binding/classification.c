@@ -41,7 +41,7 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
     class_params *p = c->params;
     PyArrayObject *x = p->input, *t = p->target;
     const char tkind = PyArray_DESCR(t)->kind;
-    sh->probs = tkind == 'f';
+    sh->probs = tkind == 'f' || lf_half_kind_of(PyArray_DESCR(t)); /* bfloat16 is a 'V' */
     if (sh->probs) {
         if (kind != KIND_CE || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
             PyErr_Format(PyExc_TypeError,

@@ -127,7 +127,7 @@ touches_inputs(lf_call *c, PyArrayObject *arr, int upto)
         }
     }
     for (int i = 0; i < upto; i++) {
-        if (overlaps(arr, c->result[i])) {
+        if (overlaps(arr, c->result[i]) || overlaps(arr, c->half_out[i])) {
             return 1;
         }
     }
@@ -148,9 +148,10 @@ out_array(lf_call *c, PyObject *obj, PyArrayObject *like, int typenum, int conti
     }
     PyArrayObject *arr = (PyArrayObject *)obj;
     if (PyArray_TYPE(arr) != typenum || !PyArray_ISNOTSWAPPED(arr)) {
-        PyErr_Format(PyExc_TypeError, "%s: out must have the input's dtype %s, got %S", c->fname,
-                     typenum == NPY_FLOAT ? "float32" : "float64",
-                     (PyObject *)PyArray_DESCR(arr));
+        PyArray_Descr *want = PyArray_DescrFromType(typenum);
+        PyErr_Format(PyExc_TypeError, "%s: out must have the input's dtype %S, got %S", c->fname,
+                     (PyObject *)want, (PyObject *)PyArray_DESCR(arr));
+        Py_XDECREF(want);
         return NULL;
     }
     if (!lf_same_shape(arr, PyArray_NDIM(like), PyArray_DIMS(like))) {
@@ -276,11 +277,22 @@ lf_outputs(lf_call *c, const lf_outspec *o)
     /* validate every `out` first: the call writes nothing when one is bad */
     for (int i = 0; i < o->ngrad; i++) {
         PyArrayObject *like = o->like[i];
-        const int typenum = o->typenum[i] ? o->typenum[i] : c->typenum;
+        /* a half gradient is computed into float32 (result) and narrowed
+         * into the caller's `out` (half_out) or a new array by lf_result */
+        const int dtype = o->typenum[i] ? o->typenum[i] : c->out_type;
+        const int typenum = lf_is_half_type(dtype) ? NPY_FLOAT : dtype;
         const int direct = o->grad_shape == NULL ||
                            (typenum == c->typenum &&
                             lf_same_shape(like, o->grad_nd, o->grad_shape));
-        if (c->out_obj != NULL) {
+        c->half_type[i] = c->half_type[LF_MAX_GRADS + i] = typenum != dtype ? dtype : 0;
+        if (c->out_obj != NULL && c->half_type[i]) {
+            PyObject *item = out_item(c, o->ngrad, i);
+            c->half_out[i] = item ? out_array(c, item, like, dtype, 0, i) : NULL;
+            c->result[i] = c->half_out[i] ? new_array(c, PyArray_NDIM(like), PyArray_DIMS(like),
+                                                      typenum, direct && o->zeroed)
+                                          : NULL;
+        }
+        else if (c->out_obj != NULL) {
             PyObject *item = out_item(c, o->ngrad, i);
             c->result[i] = item ? out_array(c, item, like, typenum, direct && o->contiguous, i)
                                 : NULL;
@@ -307,7 +319,9 @@ lf_outputs(lf_call *c, const lf_outspec *o)
     for (int i = 0; i < o->ngrad && (c->want & WANT_HESS); i++) {
         const int h = LF_MAX_GRADS + i;
         PyArrayObject *like = o->like[i];
-        const int typenum = o->typenum[i] ? o->typenum[i] : c->typenum;
+        const int typenum = c->half_type[h] ? NPY_FLOAT
+                            : o->typenum[i]    ? o->typenum[i]
+                                               : c->typenum;
         c->result[h] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), typenum, 1);
         if (c->result[h] == NULL) {
             return -1;
@@ -423,6 +437,9 @@ lf_fold(lf_call *c)
 static PyObject *
 scalar_of(double value, int typenum)
 {
+    if (lf_is_half_type(typenum)) {
+        return lf_half_scalar(value, typenum);
+    }
     PyArray_Descr *descr = PyArray_DescrFromType(typenum);
     PyObject *res;
     if (typenum == NPY_FLOAT) {
@@ -453,6 +470,24 @@ grads_of(lf_call *c, int first)
     return g;
 }
 
+/* The float32 results of a half call, narrowed into its half dtype. */
+static int
+narrow_results(lf_call *c)
+{
+    if (c->loss != NULL && lf_is_half_type(c->out_type) &&
+        (c->loss = lf_narrow(c, c->loss, NULL, c->out_type)) == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < 2 * LF_MAX_GRADS; i++) {
+        if (c->result[i] != NULL && c->half_type[i] &&
+            (c->result[i] = lf_narrow(c, c->result[i], c->half_out[i], c->half_type[i])) ==
+                NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 PyObject *
 lf_result(lf_call *c, double value)
 {
@@ -468,7 +503,7 @@ lf_result(lf_call *c, double value)
         return NULL;
     }
     hvp_of_diagonal(c);
-    if (lf_fold(c) < 0) {
+    if (lf_fold(c) < 0 || narrow_results(c) < 0) {
         return NULL;
     }
     if (c->want & WANT_LOSS) {
@@ -476,7 +511,7 @@ lf_result(lf_call *c, double value)
             Py_INCREF(c->loss);
             loss = (PyObject *)c->loss;
         }
-        else if ((loss = scalar_of(value, c->typenum)) == NULL) {
+        else if ((loss = scalar_of(value, c->out_type)) == NULL) {
             return NULL;
         }
     }

@@ -6,3 +6,7 @@
 #undef V
 #undef T_MAX_LOG_CLAMP
 #undef T_EPS_BCE
+/* dtype_half.h's storage hooks (bfloat16 / float16 instantiations) */
+#undef LF_HALF_OPS
+#undef LF_LOAD_HALF
+#undef LF_STORE_HALF

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _core, _dask, _rows
 from .. import functional as F
-from .._convert import as_array
+from .._convert import as_array, is_half
 from .._rows import reduction_code as _reduction_code
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ class Loss(Generic[_G]):
         for i, (item, like) in enumerate(zip(items, likes)):
             arg = "v" if len(likes) == 1 else f"v[{i}]"
             arr = as_array(item, name, arg)
-            if arr.dtype.kind not in "fiub":
+            if arr.dtype.kind not in "fiub" and not is_half(arr.dtype):
                 raise TypeError(f"{name}: {arg} must be a real array, got dtype {arr.dtype}")
             if arr.shape != like.shape:
                 raise ValueError(f"{name}: {arg} has shape {arr.shape}, but the input has "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _heads
+from .._convert import is_half
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -48,8 +49,9 @@ class Linear:
             raise ValueError(f"Linear: in_features and out_features must be >= 1, got "
                              f"{in_features} and {out_features}")
         dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"Linear: dtype must be float32 or float64, got {dt}")
+        if dt not in (np.float32, np.float64) and not is_half(dt):
+            raise TypeError(f"Linear: dtype must be float32 or float64 (or float16, bfloat16), "
+                            f"got {dt}")
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(in_features)
         self.weight: FloatArray = rng.uniform(-bound, bound, (out_features, in_features)

@@ -778,10 +778,13 @@ test_interrupt(int threads)
     lf_set_num_threads(before);
 }
 
+#include "test_half.h" /* the float16 / bfloat16 conversions (uses CHECK) */
+
 int
 main(void)
 {
     test_pairwise_and_ksum();
+    test_half();
     const ptrdiff_t sizes[] = {0, 1, 2, 7, 8, 9, 127, 128, 129, 1000, 4099};
     const ptrdiff_t steps[] = {1, -1, 3, -2};
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {

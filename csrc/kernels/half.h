@@ -1,0 +1,91 @@
+/*
+ * half.h -- float16 (IEEE binary16) and bfloat16 <-> float32, one value at a
+ * time; Python-free, so the C harness checks them over every bit pattern.
+ *
+ * Widening is exact for both.  Narrowing rounds to nearest, ties to even (the
+ * rounding of NumPy's float16 casts, of ml_dtypes' bfloat16 and of torch's
+ * .to(bfloat16)), overflows to inf, keeps nan a nan (quiet, sign and the
+ * payload's top bits kept) and produces subnormals.  Written on the bits
+ * with no table and at most one unpredictable branch, so that a loop over
+ * them vectorizes; the one float addition (the float16 subnormal case) needs
+ * the default rounding mode, which -ffast-math would not change but the
+ * house never uses anyway.
+ */
+#ifndef PYLOSSFN_HALF_H_
+#define PYLOSSFN_HALF_H_
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t
+lf_f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+
+static inline float
+lf_bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+
+/* bfloat16 is float32's top half: widening is a shift. */
+static inline float
+lf_bf16_to_f32(uint16_t h)
+{
+    return lf_bits_f32((uint32_t)h << 16);
+}
+
+static inline uint16_t
+lf_f32_to_bf16(float f)
+{
+    const uint32_t u = lf_f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        /* nan: the round below could carry it into inf; quieted, so a
+         * signalling payload that lived only in the low bits stays a nan */
+        return (uint16_t)((u >> 16) | 0x0040u);
+    }
+    /* ties to even: add just under half an ulp, plus the kept lsb */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* Branch-free (selects only), so that loops over it vectorize.  The
+ * exponent is rebiased in place; a subnormal (exponent 0) gets exponent 1
+ * and then 2^-14 subtracted in float, which renormalizes it exactly; inf and
+ * nan (exponent 31) get the rest of float's exponent range.  A signalling
+ * nan comes back quiet (the subtraction of 0 quiets it, as F16C does). */
+static inline float
+lf_f16_to_f32(uint16_t h)
+{
+    const uint32_t o = (uint32_t)(h & 0x7fffu) << 13, e = o & 0x0f800000u;
+    uint32_t adj = (127u - 15u) << 23;
+    adj += e == 0x0f800000u ? (128u - 16u) << 23 : 0u;
+    adj += e == 0 ? 1u << 23 : 0u;
+    const float f = lf_bits_f32(o + adj) - (e == 0 ? 6.103515625e-05f : 0.0f);
+    return lf_bits_f32(lf_f32_bits(f) | ((uint32_t)(h & 0x8000u) << 16));
+}
+
+/* After F. Giesen's float_to_half_fast3_rtne (public domain), written anew
+ * with the three cases computed and one selected, so that it vectorizes. */
+static inline uint16_t
+lf_f32_to_f16(float f)
+{
+    const uint32_t u = lf_f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    /* |f| >= 2^16: inf, or nan (quiet, the payload's top bits kept) */
+    const uint32_t big = a > 0x7f800000u ? 0x7e00u | ((a >> 13) & 0x3ffu) : 0x7c00u;
+    /* below 2^-14, half's smallest normal: a subnormal or 0.  Adding 0.5 puts
+     * 2^-24 at the float's last mantissa bit, so the FPU's own rounding
+     * (to nearest even) is the half's. */
+    const uint32_t tiny = lf_f32_bits(lf_bits_f32(a & 0x3fffffffu) + 0.5f) - 0x3f000000u;
+    /* rebias the exponent (127 -> 15), round off 13 bits to nearest even; a
+     * carry out of the mantissa bumps the exponent (65520 -> inf) */
+    const uint32_t normal = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13;
+    const uint32_t r = a >= 0x47800000u ? big : a < 0x38800000u ? tiny : normal;
+    return (uint16_t)(sign | r);
+}
+
+#endif /* PYLOSSFN_HALF_H_ */

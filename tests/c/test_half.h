@@ -1,0 +1,221 @@
+/*
+ * test_half.h -- the float16 / bfloat16 conversions of csrc/kernels/half.h
+ * over every 16-bit pattern, against a reference built from frexp-free
+ * double arithmetic (ldexp and rint, the FPU's round-to-nearest-even):
+ * widening exactly, narrowing every half value, every midpoint between
+ * neighbours (the ties) and the floats on either side of them, overflow to
+ * inf, float32 subnormals, nan payloads.  Included by test_engine.c (its
+ * CHECK macro and counters).
+ */
+#include <float.h>
+
+#include "kernels/half.h"
+
+/* A format: significand bits after the point, smallest normal exponent,
+ * exponent field width. */
+typedef struct {
+    const char *name;
+    int mant, emin, ebits;
+    float (*widen)(uint16_t);
+    uint16_t (*narrow)(float);
+} half_format;
+
+/* The value of bit pattern h, from its fields. */
+static double
+ref_widen(const half_format *f, uint16_t h)
+{
+    const int emax_field = (1 << f->ebits) - 1;
+    const int e = (h >> f->mant) & emax_field, m = h & ((1 << f->mant) - 1);
+    const double sign = (h & 0x8000) ? -1.0 : 1.0;
+    if (e == emax_field) {
+        return m ? (double)NAN : sign * (double)INFINITY;
+    }
+    if (e == 0) {
+        return sign * ldexp((double)m, f->emin - f->mant);
+    }
+    return sign * ldexp((double)((1 << f->mant) + m), e - 1 + f->emin - f->mant);
+}
+
+/* v rounded to the format, to nearest even (rint), inf beyond its largest. */
+static double
+ref_narrow(const half_format *f, double v)
+{
+    if (isnan(v) || v == 0 || isinf(v)) {
+        return v;
+    }
+    const double a = fabs(v);
+    int e = ilogb(a);
+    e = e < f->emin ? f->emin : e;
+    double r = ldexp(rint(ldexp(a, f->mant - e)), e - f->mant);
+    const double largest = ref_widen(f, (uint16_t)((((1 << f->ebits) - 1) << f->mant) - 1));
+    if (r > largest) {
+        r = (double)INFINITY;
+    }
+    return copysign(r, v);
+}
+
+static void
+check_narrow(const half_format *f, float x)
+{
+    const uint16_t h = f->narrow(x);
+    const double got = (double)f->widen(h), want = ref_narrow(f, (double)x);
+    CHECK(isnan(want) ? isnan(got) : got == want && !signbit(got) == !signbit(want),
+          "%s: narrow(%a) = %a (bits %04x), want %a", f->name, (double)x, got, h, want);
+}
+
+static void
+test_half_format(const half_format *f)
+{
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        const float v = f->widen((uint16_t)h);
+        const double want = ref_widen(f, (uint16_t)h);
+        CHECK(isnan(want) ? isnan(v) : (double)v == want && !signbit(v) == !signbit(want),
+              "%s: widen(%04x) = %a, want %a", f->name, h, (double)v, want);
+        if (isnan(want)) { /* a nan stays a nan of its sign through a round trip */
+            const uint16_t back = f->narrow(v);
+            CHECK(isnan(f->widen(back)) && (back & 0x8000) == (h & 0x8000),
+                  "%s: nan %04x came back as %04x", f->name, h, back);
+            continue;
+        }
+        CHECK(f->narrow(v) == h, "%s: narrow(widen(%04x)) = %04x", f->name, h, f->narrow(v));
+        check_narrow(f, nextafterf(v, 0.0f));
+        check_narrow(f, nextafterf(v, v < 0 ? -INFINITY : INFINITY));
+        if (isinf(v) || (h & 0x7fffu) == 0x7fffu) {
+            continue;
+        }
+        /* the tie between v and the next value away from 0, exact in float */
+        const float next = f->widen((uint16_t)(h + 1));
+        if (!isnan(next)) {
+            const float mid = (float)(((double)v + (double)next) / 2);
+            check_narrow(f, mid);
+            check_narrow(f, nextafterf(mid, 0.0f));
+            check_narrow(f, nextafterf(mid, v < 0 ? -INFINITY : INFINITY));
+        }
+    }
+    const float more[] = {FLT_MAX, -FLT_MAX, FLT_MIN, 1e-40f, -1e-45f, 65519.99f, 65520.0f,
+                          3.3895314e38f, 3.3961776e38f, 0.1f, 1.0f / 3.0f};
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        check_narrow(f, more[i]);
+    }
+    /* a nan whose payload lives only in float's low bits stays a nan */
+    const uint32_t nans[] = {0x7f800001u, 0xff800001u, 0x7fc00000u, 0x7f801000u};
+    for (size_t i = 0; i < sizeof(nans) / sizeof(nans[0]); i++) {
+        const uint16_t h = f->narrow(lf_bits_f32(nans[i]));
+        CHECK(isnan(f->widen(h)) && (h >> 15) == (nans[i] >> 31), "%s: nan %08x -> %04x",
+              f->name, nans[i], h);
+    }
+}
+
+/* The array forms (contiguous, strided, unaligned) agree with the scalar ones. */
+static void
+test_half_arrays(lf_half_kind kind, const half_format *f)
+{
+    enum { N = 1000 };
+    static float src[N], back[N];
+    static unsigned char raw[3 * N * 2 + 1];
+    for (int i = 0; i < N; i++) {
+        src[i] = (float)(i - 500) * 0.37f + (float)i * 1e-3f;
+    }
+    const ptrdiff_t steps[] = {2, 6, -2};
+    for (int k = 0; k < 3; k++) {
+        for (int off = 0; off < 2; off++) { /* off 1: an odd address */
+            const ptrdiff_t step = steps[k];
+            unsigned char *base = raw + off + (step < 0 ? (size_t)(-step) * (N - 1) : 0);
+            lf_half_narrow(kind, src, base, step, N);
+            lf_half_widen(kind, base, step, back, N);
+            int bad = 0;
+            for (int i = 0; i < N; i++) {
+                uint16_t h;
+                memcpy(&h, base + i * step, sizeof(h));
+                bad += h != f->narrow(src[i]) || back[i] != f->widen(h);
+            }
+            CHECK(bad == 0, "%s arrays, step %td offset %d: %d values differ", f->name, step,
+                  off, bad);
+        }
+    }
+}
+
+/* The storage hooks of dtype_bf16.h / dtype_f16.h (issue 21's step 2), as an
+ * element-wise body would use them: a squared-error row over half input and
+ * target, its gradient stored in half, its sum accumulated in float. */
+#ifndef LF_CAT /* (variant.h's, where the kernels see it) */
+#define LF_CAT(a, b) a##b
+#endif
+#define HOOK_ROW                                                                      \
+    static double FN(hook_mse_row)(const char *x, const char *t, char *g, ptrdiff_t n) \
+    {                                                                                 \
+        double sum = 0;                                                               \
+        for (ptrdiff_t i = 0; i < n; i++) {                                           \
+            const T d = LF_LOAD_HALF(x + 2 * i) - LF_LOAD_HALF(t + 2 * i);            \
+            LF_STORE_HALF(g + 2 * i, 2 * d);                                          \
+            sum += (double)(d * d);                                                   \
+        }                                                                             \
+        return (LF_HALF_OPS >> LF_EW_TARGET & 1) ? sum : -1.0;                        \
+    }
+#include "kernels/dtype_bf16.h"
+HOOK_ROW
+#include "kernels/dtype_undef.h"
+#include "kernels/dtype_f16.h"
+HOOK_ROW
+#include "kernels/dtype_undef.h"
+#undef HOOK_ROW
+
+static void
+test_half_hooks(void)
+{
+    uint16_t x[64], t[64], g[64];
+    const half_format formats[2] = {
+        {"bfloat16", 7, -126, 8, lf_bf16_to_f32, lf_f32_to_bf16},
+        {"float16", 10, -14, 5, lf_f16_to_f32, lf_f32_to_f16}};
+    for (int k = 0; k < 2; k++) {
+        const half_format *f = &formats[k];
+        double want = 0;
+        for (int i = 0; i < 64; i++) {
+            x[i] = f->narrow((float)i * 0.25f - 3.0f);
+            t[i] = f->narrow((float)(i % 7) * 0.5f);
+            const float d = f->widen(x[i]) - f->widen(t[i]);
+            want += (double)(d * d);
+        }
+        const double got = k == 0 ? hook_mse_row_bf16((char *)x, (char *)t, (char *)g, 64)
+                                  : hook_mse_row_f16((char *)x, (char *)t, (char *)g, 64);
+        int bad = 0;
+        for (int i = 0; i < 64; i++) {
+            bad += g[i] != f->narrow(2 * (f->widen(x[i]) - f->widen(t[i])));
+        }
+        CHECK(got == want && bad == 0, "%s hooks: sum %g (want %g), %d gradients differ",
+              f->name, got, want, bad);
+    }
+}
+
+/* lf_half_convert: the pool's units (a partial last one too) give the scalar bits. */
+static void
+test_half_convert(lf_half_kind kind, const half_format *f)
+{
+    enum { N = 3 * LF_UNIT_ELEMS + 123 };
+    static float src[N], back[N];
+    static uint16_t h[N];
+    for (int i = 0; i < N; i++) {
+        src[i] = (float)(i - N / 2) * 1.37e-3f;
+    }
+    lf_half_convert(kind, 0, h, src, N);
+    lf_half_convert(kind, 1, h, back, N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        bad += h[i] != f->narrow(src[i]) || back[i] != f->widen(h[i]);
+    }
+    CHECK(bad == 0, "%s lf_half_convert: %d values differ", f->name, bad);
+}
+
+static void
+test_half(void)
+{
+    const half_format f16 = {"float16", 10, -14, 5, lf_f16_to_f32, lf_f32_to_f16};
+    const half_format bf16 = {"bfloat16", 7, -126, 8, lf_bf16_to_f32, lf_f32_to_bf16};
+    test_half_format(&f16);
+    test_half_format(&bf16);
+    test_half_arrays(LF_HALF_F16, &f16);
+    test_half_arrays(LF_HALF_BF16, &bf16);
+    test_half_convert(LF_HALF_F16, &f16);
+    test_half_convert(LF_HALF_BF16, &bf16);
+    test_half_hooks();
+}
