@@ -87,6 +87,8 @@ _ELEMENTWISE = {
     "binary_cross_entropy": (("weight",), False),
     "BCEWithLogitsLoss": (("weight", "pos_weight"), False),
     "binary_cross_entropy_with_logits": (("weight", "pos_weight"), False),
+    "PolyBCEWithLogitsLoss": (("weight", "pos_weight"), False),
+    "poly_binary_cross_entropy_with_logits": (("weight", "pos_weight"), False),
     "L1Loss": ((), False),
     "l1_loss": (("weight",), True),
     "MSELoss": ((), False),

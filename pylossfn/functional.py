@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "poly_binary_cross_entropy_with_logits",
     "cross_entropy",
     "nll_loss",
     "sigmoid",
@@ -93,7 +94,7 @@ def _reduction_code(reduction: str, fname: str) -> int:
 
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
-    reduction: Reduction = "mean",
+    reduction: Reduction = "mean", label_smoothing: float = 0.0,
 ) -> LossValue:
     """Binary cross-entropy between probabilities ``input`` and ``target``.
 
@@ -107,25 +108,33 @@ def binary_cross_entropy(
     ``"sum"``) or an array of the input's shape (``"none"``).  Raises
     ValueError for an input or target outside [0, 1] (nan included).
 
+    ``label_smoothing`` ``e`` in [0, 1] replaces the target ``y`` by
+    ``y * (1 - e) + e / 2`` (as Keras' ``binary_crossentropy``; torch has no
+    such option).
+
     >>> import numpy as np, pylossfn.functional as F
     >>> p = np.array([0.9, 0.2], dtype=np.float32)
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
     0.164252...
     """
     code = _reduction_code(reduction, "binary_cross_entropy")
-    return _binary_cross_entropy(_LOSS, None, None, code, input, target, weight)
+    return _binary_cross_entropy(_LOSS, None, None, code, input, target, weight,
+                                 label_smoothing=label_smoothing)
 
 
 def _binary_cross_entropy(
     want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None,
+    weight: Any = None, label_smoothing: Any = 0.0,
 ) -> Any:
-    return _core.binary_cross_entropy(input, target, weight, reduction, want, grad_output, out)
+    return _core.binary_cross_entropy(
+        input, target, weight, label_smoothing, reduction, want, grad_output, out
+    )
 
 
 def binary_cross_entropy_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
+    label_smoothing: float = 0.0,
 ) -> LossValue:
     """Sigmoid + binary cross-entropy in one numerically stable step.
 
@@ -137,7 +146,8 @@ def binary_cross_entropy_with_logits(
     Shapes: ``input`` (logits) any shape; ``target`` the same shape;
     ``weight`` and ``pos_weight`` broadcast to ``input`` (``pos_weight`` is
     typically ``[C]``, one per label).  This is the multi-label loss: one
-    independent sigmoid per label.
+    independent sigmoid per label.  ``label_smoothing`` ``e`` in [0, 1]
+    replaces the target ``y`` by ``y * (1 - e) + e / 2`` (Keras' option).
 
     >>> import numpy as np, pylossfn.functional as F
     >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
@@ -146,16 +156,57 @@ def binary_cross_entropy_with_logits(
     """
     code = _reduction_code(reduction, "binary_cross_entropy_with_logits")
     return _binary_cross_entropy_with_logits(
-        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight
+        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
     )
 
 
 def _binary_cross_entropy_with_logits(
     want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
-    weight: Any = None, pos_weight: Any = None,
+    weight: Any = None, pos_weight: Any = None, label_smoothing: Any = 0.0,
 ) -> Any:
     return _core.bce_with_logits(
-        input, target, weight, pos_weight, reduction, want, grad_output, out
+        input, target, weight, pos_weight, label_smoothing, reduction, want, grad_output, out
+    )
+
+
+def poly_binary_cross_entropy_with_logits(
+    input: ArrayLike, target: ArrayLike, epsilon: float = 1.0,
+    weight: ArrayLike | None = None, reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
+) -> LossValue:
+    """Poly-1 binary cross-entropy on logits (Leng et al., ICLR 2022).
+
+    Per element, the ``binary_cross_entropy_with_logits`` term plus
+    ``epsilon * w * (1 - p_t)``, with ``p_t = y * sigmoid(x) + (1 - y) *
+    (1 - sigmoid(x))`` the probability given to the target:
+    ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x) + epsilon * (1 - p_t))``.
+    ``1 - p_t`` is formed as ``sigmoid(x) * (1 - y) + sigmoid(-x) * y``, with
+    no cancellation; ``epsilon = 0`` is BCE with logits, ``epsilon < 0``
+    (down to -1) flattens the loss near ``p_t = 1``.
+
+    Shapes: ``input`` (logits) any shape; ``target`` the same shape (labels
+    in [0, 1]); ``weight`` and ``pos_weight`` broadcast to ``input``
+    (``pos_weight`` weighs the positive log term only, as in torch).
+    ``epsilon`` must be finite.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
+    >>> round(float(F.poly_binary_cross_entropy_with_logits(x, y)), 6)
+    0.414167
+    """
+    code = _reduction_code(reduction, "poly_binary_cross_entropy_with_logits")
+    return _poly_binary_cross_entropy_with_logits(
+        _LOSS, None, None, code, input, target, weight, pos_weight=pos_weight, epsilon=epsilon
+    )
+
+
+def _poly_binary_cross_entropy_with_logits(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    weight: Any = None, pos_weight: Any = None, epsilon: Any = 1.0,
+) -> Any:
+    return _core.poly_bce_with_logits(
+        input, target, weight, pos_weight, epsilon, reduction, want, grad_output, out
     )
 
 

@@ -117,13 +117,14 @@ _CORE_SHAPES = dict(shape=(4, 3), layout_shape=(6, 5, 4), large_shape=(8, 600),
                     thread_shapes=((300, 7),))
 
 CORE_LOSSES = (
+    # (label_smoothing, torch's BCE lacks: its values in test_poly_smoothing.py)
     LossRow("BCELoss", lf.BCELoss, F.binary_cross_entropy, "binary", _binary_args(_probs),
             _binary_options, "torch.nn.functional.binary_cross_entropy",
-            probability_input=True, **_CORE_SHAPES),
+            options=("label_smoothing",), probability_input=True, **_CORE_SHAPES),
     LossRow("BCEWithLogitsLoss", lf.BCEWithLogitsLoss, F.binary_cross_entropy_with_logits,
             "binary", _binary_args(_normal), _bce_logits_options,
-            "torch.nn.functional.binary_cross_entropy_with_logits", options=("pos_weight",),
-            **_CORE_SHAPES),
+            "torch.nn.functional.binary_cross_entropy_with_logits",
+            options=("pos_weight", "label_smoothing"), **_CORE_SHAPES),
     LossRow("CrossEntropyLoss", lf.CrossEntropyLoss, F.cross_entropy, "class",
             _class_args(_normal), _class_options(ignore_index=1, label_smoothing=0.125),
             "torch.nn.functional.cross_entropy", options=("ignore_index", "label_smoothing"),
@@ -217,7 +218,15 @@ def _elementwise(name, cls, fn, oracle, target, *, options=None, rule="broadcast
                    oracle, options=tuple(options or ()), target_rule=rule, **kw)
 
 
+def _poly_bce_options(rng, dtype, shape):
+    return dict(_bce_logits_options(rng, dtype, shape), epsilon=0.75)
+
+
 EXTRA_LOSSES = (
+    LossRow("PolyBCEWithLogitsLoss", lf.PolyBCEWithLogitsLoss,
+            F.poly_binary_cross_entropy_with_logits, "binary", _binary_args(_normal),
+            _poly_bce_options, "oracle.poly_binary_cross_entropy_with_logits",
+            options=("pos_weight", "epsilon"), **_CORE_SHAPES),
     _elementwise("SigmoidFocalLoss", lf.SigmoidFocalLoss, F.sigmoid_focal_loss,
                  "oracle.sigmoid_focal_loss", _labels, options={"alpha": 0.4, "gamma": 1.5},
                  rule="same", option_errors=(

@@ -1,6 +1,6 @@
 """The loss classes, one module per family, re-exported by ``pylossfn``."""
 from ._base import Loss
-from .binary import BCELoss, BCEWithLogitsLoss
+from .binary import BCELoss, BCEWithLogitsLoss, PolyBCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .ctc import CTCLoss
 from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
@@ -25,6 +25,7 @@ __all__ = [
     "Loss",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "PolyBCEWithLogitsLoss",
     "CrossEntropyLoss",
     "NLLLoss",
     "SigmoidFocalLoss",
