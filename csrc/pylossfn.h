@@ -472,8 +472,8 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
     X(LF_RG_HUBER, huber, rg_param, rg_setup, 1, 0)                         \
     X(LF_RG_SOFT_MARGIN, soft_margin, rg_param, rg_setup, 1, 0)             \
     X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, 0)                   \
-    X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 2, 0)            \
-    X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, rg_setup, 1, LF_EW_TWO)       \
+    X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, 0)            \
+    X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO) \
     X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, 0)               \
     X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
     X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS)

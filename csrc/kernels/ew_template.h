@@ -92,15 +92,17 @@ FN(ew_point)(const int kind, const int mode, const int want, const FN(ew_call) *
     }
 }
 
-/* The loop of one block, with the variant (kind, mode, want) fixed. */
+/* The loop of one block, with the variant (kind, mode, want) fixed.  The
+ * arrays are restrict parameters, which gcc honours (restrict locals it does
+ * not): else it guards the vector loop with a run-time test of every pair
+ * of them that may overlap, and gives up beyond ten such pairs. */
 static inline LF_ALWAYS_INLINE void
 FN(ew_loop)(const int kind, const int mode, const int want, const int two,
-            const FN(ew_call) *c, const FN(ew_arrays) *b, ptrdiff_t n)
+            const FN(ew_call) *c, ptrdiff_t n, const T *restrict x, const T *restrict y,
+            const T *restrict w, const T *restrict pw, const T *restrict x2,
+            const T *restrict go, T *restrict l, T *restrict g, T *restrict g2,
+            T *restrict h, T *restrict h2)
 {
-    const T *restrict x = b->x, *restrict y = b->y, *restrict w = b->w, *restrict pw = b->pw;
-    const T *restrict x2 = b->x2, *restrict go = b->go;
-    T *restrict l = b->l, *restrict g = b->g, *restrict g2 = b->g2;
-    T *restrict h = b->h, *restrict h2 = b->h2;
     for (ptrdiff_t i = 0; i < n; i++) {
         FN(ew_in) in = {x[i], y[i], w[i], pw[i], two ? x2[i] : (T)0, want ? go[i] : (T)0};
         FN(ew_out) o = {0, 0, 0, 0, 0};
@@ -120,6 +122,11 @@ FN(ew_loop)(const int kind, const int mode, const int want, const int two,
         }
     }
 }
+
+/* FN(ew_loop) over a block's arrays. */
+#define LF_EW_LOOP(want)                                                                  \
+    FN(ew_loop)(kind, mode, (want), two, &call, n, b.x, b.y, b.w, b.pw, b.x2, b.go, b.l, b.g, \
+                b.g2, b.h, b.h2)
 
 /* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
  * always see through the pointer it returns. */
@@ -175,13 +182,13 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
         if (two) {
             b.h2 = FN(ew_out_op)(r, LF_EW_HESS2, start, bh2, &copy_h2);
         }
-        FN(ew_loop)(kind, mode, EW_GRAD | EW_HESS, two, &call, &b, n);
+        LF_EW_LOOP(EW_GRAD | EW_HESS);
     }
     else if (want) {
-        FN(ew_loop)(kind, mode, EW_GRAD, two, &call, &b, n);
+        LF_EW_LOOP(EW_GRAD);
     }
     else {
-        FN(ew_loop)(kind, mode, 0, two, &call, &b, n);
+        LF_EW_LOOP(0);
     }
     if (copy_l) {
         FN(out_done)(r, LF_EW_OUT, start, n, b.l, bl);
@@ -321,5 +328,6 @@ LF_EW_KERNEL(const lf_elementwise *a, int kind, const lf_ew_param *p)
     return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(ew_empty_block), FN(ew_row_mean), &call);
 }
 
+#undef LF_EW_LOOP
 #undef LF_EW_LIST
 #undef LF_EW_KERNEL

@@ -41,7 +41,6 @@ typedef struct {
     T margin, eps;
     T half_log_2pi; /* the constant of the full Gaussian NLL, or 0 */
     T inv_c;        /* the multi-label soft margin's 1 / C */
-    int full;       /* Poisson: add Stirling's term */
 } FN(rg_param);
 
 static int
@@ -59,7 +58,6 @@ FN(rg_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
     /* torch adds the Python float 0.5 log(2 pi), rounded to T */
     p->half_log_2pi = a->full ? (T)(0.5 * log(2.0 * 3.14159265358979323846)) : (T)0;
     p->inv_c = 0;
-    p->full = a->full;
     return 0;
 }
 
@@ -78,11 +76,21 @@ FN(kl_div_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
     return a->log_target != 0;
 }
 
+/* modes: log_input (bit 0), full (bit 1); a mode, not a test in the loop,
+ * so that gcc vectorizes it */
 static int
 FN(poisson_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 {
     FN(rg_setup)(p, a, e);
-    return a->log_input != 0;
+    return (a->log_input != 0) | (a->full != 0) << 1;
+}
+
+/* mode 1: full (the constant half_log_2pi added) */
+static int
+FN(gaussian_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    FN(rg_setup)(p, a, e);
+    return a->full != 0;
 }
 
 /* the labels are the last dim; C = 0 gives 1 / C = 0 (nothing reads it) */
@@ -236,16 +244,17 @@ FN(stirling)(T y)
     return y * V(log)(y) - y + (T)0.5 * V(log)((T)(2.0 * 3.14159265358979323846) * y);
 }
 
-/* Poisson NLL; mode 1 is log_input. */
+/* Poisson NLL; mode bit 0 is log_input, bit 1 full. */
 static inline LF_ALWAYS_INLINE void
 FN(poisson_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
                   FN(ew_out) *o)
 {
     const T x = in->x, y = in->y;
-    if (mode == 1) {
+    const int full = (mode & 2) != 0;
+    if (mode & 1) {
         const T ex = V(exp)(x);
         T l = ex - y * x;
-        if (p->full) {
+        if (full) {
             l += FN(stirling)(y);
         }
         o->l = l;
@@ -259,7 +268,7 @@ FN(poisson_point)(const FN(rg_param) *p, const int mode, const int want, const F
     }
     const T xe = x + p->eps;
     T l = x - y * V(log)(xe);
-    if (p->full) {
+    if (full) {
         l += FN(stirling)(y);
     }
     o->l = l;
@@ -271,18 +280,17 @@ FN(poisson_point)(const FN(rg_param) *p, const int mode, const int want, const F
     }
 }
 
-/* Gaussian NLL: INPUT2 is var, GRAD2 / HESS2 its derivatives. */
+/* Gaussian NLL: INPUT2 is var, GRAD2 / HESS2 its derivatives; mode 1 full. */
 static inline LF_ALWAYS_INLINE void
 FN(gaussian_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
                    FN(ew_out) *o)
 {
-    (void)mode;
     const T d = in->x - in->y;
     T v = in->x2;
     v = v < p->eps ? p->eps : v; /* nan stays nan, as torch's clamp */
     const T d2v = d * d / v;
     T l = (T)0.5 * (V(log)(v) + d2v);
-    if (p->half_log_2pi != 0) {
+    if (mode == 1) { /* full */
         l += p->half_log_2pi;
     }
     o->l = l;
