@@ -38,10 +38,13 @@
  * (exp and log by vecmath.h): operands that are unit-stride in memory are
  * used in place, strided or broadcast (step 0) ones are first copied to a
  * block-sized buffer (FN(in_op)), and outputs that are not unit-stride are
- * written through one (FN(out_op)).  The loop is compiled three times per
- * mode, for the loss alone, with the gradient, and with the gradient and
- * the Hessian, the same operations in the same order in each, so every
- * layout and every call gives the same bits.  Blocks sum their losses with
+ * written through one (FN(out_op)); weight, pos_weight and grad_output,
+ * when all three are broadcast (step 0: the common case of a reduced loss),
+ * are read as constants instead.  The loop is compiled five times per mode:
+ * the loss alone and with the gradient, each with broadcast or copied
+ * weights, and with the gradient and the Hessian; the same operations in
+ * the same order in each, so every layout and every call gives the same
+ * bits.  Blocks sum their losses with
  * FN(sum_block): one summation order for every loss.
  */
 
@@ -97,14 +100,16 @@ FN(ew_point)(const int kind, const int mode, const int want, const FN(ew_call) *
  * not): else it guards the vector loop with a run-time test of every pair
  * of them that may overlap, and gives up beyond ten such pairs. */
 static inline LF_ALWAYS_INLINE void
-FN(ew_loop)(const int kind, const int mode, const int want, const int two,
+FN(ew_loop)(const int kind, const int mode, const int want, const int two, const int bc,
             const FN(ew_call) *c, ptrdiff_t n, const T *restrict x, const T *restrict y,
             const T *restrict w, const T *restrict pw, const T *restrict x2,
             const T *restrict go, T *restrict l, T *restrict g, T *restrict g2,
             T *restrict h, T *restrict h2)
 {
     for (ptrdiff_t i = 0; i < n; i++) {
-        FN(ew_in) in = {x[i], y[i], w[i], pw[i], two ? x2[i] : (T)0, want ? go[i] : (T)0};
+        /* bc: weight, pos_weight and grad_output are one value each (step 0) */
+        const ptrdiff_t k = bc ? 0 : i;
+        FN(ew_in) in = {x[i], y[i], w[k], pw[k], two ? x2[i] : (T)0, want ? go[k] : (T)0};
         FN(ew_out) o = {0, 0, 0, 0, 0};
         FN(ew_point)(kind, mode, want, c, &in, &o);
         l[i] = o.l;
@@ -124,9 +129,9 @@ FN(ew_loop)(const int kind, const int mode, const int want, const int two,
 }
 
 /* FN(ew_loop) over a block's arrays. */
-#define LF_EW_LOOP(want)                                                                  \
-    FN(ew_loop)(kind, mode, (want), two, &call, n, b.x, b.y, b.w, b.pw, b.x2, b.go, b.l, b.g, \
-                b.g2, b.h, b.h2)
+#define LF_EW_LOOP(want, bc)                                                                 \
+    FN(ew_loop)(kind, mode, (want), two, (bc), &call, n, b.x, b.y, b.w, b.pw, b.x2, b.go, b.l, \
+                b.g, b.g2, b.h, b.h2)
 
 /* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
  * always see through the pointer it returns. */
@@ -158,10 +163,16 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
     T bh[LF_PAIRWISE_BLOCK], bh2[LF_PAIRWISE_BLOCK];
     FN(ew_arrays) b = {NULL, NULL, NULL, NULL, NULL, NULL, bl, NULL, NULL, NULL, NULL};
     int copy_l = 0, copy_g = 0, copy_g2 = 0, copy_h = 0, copy_h2 = 0;
+    /* the common case, weights and grad_output broadcast (or absent): the loop
+     * reads them as constants, not from filled buffers (LF_EW_BLOCK's trick) */
+    const int want = r->ptr[LF_EW_HESS] ? EW_GRAD | EW_HESS : r->ptr[LF_EW_GRAD] ? EW_GRAD : 0;
+    const int bc = r->step[LF_EW_WEIGHT] == 0 && r->step[LF_EW_POS_WEIGHT] == 0 &&
+                   r->step[LF_EW_GRAD_OUTPUT] == 0 && !(want & EW_HESS);
     b.x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
     b.y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
-    b.w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
-    b.pw = FN(in_op)(r, LF_EW_POS_WEIGHT, start, n, bpw);
+    b.w = bc ? (const T *)r->ptr[LF_EW_WEIGHT] : FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
+    b.pw = bc ? (const T *)r->ptr[LF_EW_POS_WEIGHT]
+              : FN(in_op)(r, LF_EW_POS_WEIGHT, start, n, bpw);
     if (two) {
         b.x2 = FN(in_op)(r, LF_EW_INPUT2, start, n, bx2);
     }
@@ -169,9 +180,9 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
     if (!(flags & LF_EW_ROWS) && r->ptr[LF_EW_OUT]) {
         b.l = FN(ew_out_op)(r, LF_EW_OUT, start, bl, &copy_l);
     }
-    const int want = r->ptr[LF_EW_HESS] ? EW_GRAD | EW_HESS : r->ptr[LF_EW_GRAD] ? EW_GRAD : 0;
     if (want) {
-        b.go = FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo);
+        b.go = bc ? (const T *)r->ptr[LF_EW_GRAD_OUTPUT]
+                  : FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo);
         b.g = FN(ew_out_op)(r, LF_EW_GRAD, start, bg, &copy_g);
         if (two) {
             b.g2 = FN(ew_out_op)(r, LF_EW_GRAD2, start, bg2, &copy_g2);
@@ -182,13 +193,19 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
         if (two) {
             b.h2 = FN(ew_out_op)(r, LF_EW_HESS2, start, bh2, &copy_h2);
         }
-        LF_EW_LOOP(EW_GRAD | EW_HESS);
+        LF_EW_LOOP(EW_GRAD | EW_HESS, 0);
+    }
+    else if (want && bc) {
+        LF_EW_LOOP(EW_GRAD, 1);
     }
     else if (want) {
-        LF_EW_LOOP(EW_GRAD);
+        LF_EW_LOOP(EW_GRAD, 0);
+    }
+    else if (bc) {
+        LF_EW_LOOP(0, 1);
     }
     else {
-        LF_EW_LOOP(0);
+        LF_EW_LOOP(0, 0);
     }
     if (copy_l) {
         FN(out_done)(r, LF_EW_OUT, start, n, b.l, bl);
