@@ -66,7 +66,7 @@ _LOSS = _core.WANT_LOSS
 @_from_row
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
-    reduction: Reduction = "mean",
+    reduction: Reduction = "mean", label_smoothing: float = 0.0,
 ) -> LossValue:
     """Binary cross-entropy between probabilities ``input`` and ``target``.
 
@@ -80,6 +80,10 @@ def binary_cross_entropy(
     ``"sum"``) or an array of the input's shape (``"none"``).  Raises
     ValueError for an input or target outside [0, 1] (nan included).
 
+    ``label_smoothing`` ``e`` in [0, 1] replaces the target ``y`` by
+    ``y * (1 - e) + e / 2`` (as Keras' ``binary_crossentropy``; torch has no
+    such option).
+
     >>> import numpy as np, pylossfn.functional as F
     >>> p = np.array([0.9, 0.2], dtype=np.float32)
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
@@ -91,6 +95,7 @@ def binary_cross_entropy(
 def binary_cross_entropy_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
+    label_smoothing: float = 0.0,
 ) -> LossValue:
     """Sigmoid + binary cross-entropy in one numerically stable step.
 
@@ -102,12 +107,42 @@ def binary_cross_entropy_with_logits(
     Shapes: ``input`` (logits) any shape; ``target`` the same shape;
     ``weight`` and ``pos_weight`` broadcast to ``input`` (``pos_weight`` is
     typically ``[C]``, one per label).  This is the multi-label loss: one
-    independent sigmoid per label.
+    independent sigmoid per label.  ``label_smoothing`` ``e`` in [0, 1]
+    replaces the target ``y`` by ``y * (1 - e) + e / 2`` (Keras' option).
 
     >>> import numpy as np, pylossfn.functional as F
     >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
+    """
+
+
+
+@_from_row
+def poly_binary_cross_entropy_with_logits(
+    input: ArrayLike, target: ArrayLike, epsilon: float = 1.0,
+    weight: ArrayLike | None = None, reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
+) -> LossValue:
+    """Poly-1 binary cross-entropy on logits (Leng et al., ICLR 2022).
+
+    Per element, the ``binary_cross_entropy_with_logits`` term plus
+    ``epsilon * w * (1 - p_t)``, with ``p_t = y * sigmoid(x) + (1 - y) *
+    (1 - sigmoid(x))`` the probability given to the target:
+    ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x) + epsilon * (1 - p_t))``.
+    ``1 - p_t`` is formed as ``sigmoid(x) * (1 - y) + sigmoid(-x) * y``, with
+    no cancellation; ``epsilon = 0`` is BCE with logits, ``epsilon < 0``
+    (down to -1) flattens the loss near ``p_t = 1``.
+
+    Shapes: ``input`` (logits) any shape; ``target`` the same shape (labels
+    in [0, 1]); ``weight`` and ``pos_weight`` broadcast to ``input``
+    (``pos_weight`` weighs the positive log term only, as in torch).
+    ``epsilon`` must be finite.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
+    >>> round(float(F.poly_binary_cross_entropy_with_logits(x, y)), 6)
+    0.414167
     """
 
 
