@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 _AVERAGES = (None, "micro", "macro", "weighted", "samples")
 
+
 class UndefinedMetricWarning(UserWarning):
     """A metric is undefined for the given data and was set by convention.
 
