@@ -1,6 +1,6 @@
 """Dask arrays through :mod:`pylossfn.metrics`: mergeable states reduced in a tree.
 
-``metrics.py`` hands a call over to :func:`metric` when any array argument is
+``pylossfn.metrics`` hands a call over to :func:`metric` when any array argument is
 a ``dask.array.Array``.  Decomposable metrics reduce a mergeable state per
 block (:class:`pylossfn.metrics.MultilabelConfusion`,
 :class:`pylossfn.metrics.RankingStats`, counts) in a tree of
@@ -226,7 +226,7 @@ def _setwise(fn: Callable[..., Any], p: dict[str, Any]) -> Any:
     if multilabel:
         labels = p.get("labels")
         if labels is not None and name in ("precision_score", "recall_score", "f1_score"):
-            from .metrics import _multilabel_columns
+            from .metrics._setwise import _multilabel_columns
 
             cols = _multilabel_columns(labels, yt.shape[1], name)
             yt, yp = yt[:, cols], yp[:, cols]
@@ -281,7 +281,8 @@ def _m_ranking(fn: Callable[..., Any], p: dict[str, Any]) -> Any:
 
 def _ap_columns(t: np.ndarray, s: np.ndarray, w: Any) -> np.ndarray:
     """Per-label AP and weighted positive count of a block of whole label columns."""
-    from .metrics import _ap_rows, _indicator, _scores
+    from .metrics._inputs import _indicator, _scores
+    from .metrics._ranking import _ap_rows
 
     fn = "average_precision_score"
     Y = _indicator(np.asarray(t), "y_true", fn)
@@ -293,7 +294,8 @@ def _ap_columns(t: np.ndarray, s: np.ndarray, w: Any) -> np.ndarray:
 
 
 def _ap_samples(t: np.ndarray, s: np.ndarray, w: Any) -> np.ndarray:
-    from .metrics import _ap_rows, _indicator, _scores
+    from .metrics._inputs import _indicator, _scores
+    from .metrics._ranking import _ap_rows
 
     fn = "average_precision_score"
     ap, no_pos = _ap_rows(_indicator(np.asarray(t), "y_true", fn), _scores(s, "y_score", fn), None)
@@ -304,7 +306,8 @@ def _ap_samples(t: np.ndarray, s: np.ndarray, w: Any) -> np.ndarray:
 
 
 def _m_average_precision(fn: Callable[..., Any], p: dict[str, Any]) -> Any:
-    from .metrics import _AVERAGES, _check_average, _sample_weight, _warn_no_positive
+    from .metrics._inputs import _AVERAGES, _check_average, _sample_weight
+    from .metrics._ranking import _warn_no_positive
 
     name = "average_precision_score"
     yt, ys, w, average = _as_dask(p["y_true"]), _as_dask(p["y_score"]), p["sample_weight"], \
