@@ -90,6 +90,15 @@ def soft_f1_loss(
     input: ArrayLike, target: ArrayLike, eps: float, reduction: int, want: int,
     grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
+def dice_loss(
+    input: ArrayLike, target: ArrayLike, mode: int, smooth: float, alpha: float, beta: float,
+    weight: ArrayLike | None, per_sample: bool, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def generalized_dice_loss(
+    input: ArrayLike, target: ArrayLike, smooth: float, per_sample: bool, reduction: int,
+    want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
 
 # -- distances and embedding losses
 

@@ -53,6 +53,8 @@ __all__ = [
     "asymmetric_loss",
     "multilabel_categorical_crossentropy",
     "soft_f1_loss",
+    "dice_loss",
+    "generalized_dice_loss",
     "pairwise_distance",
     "cosine_similarity",
     "cosine_distance",
@@ -441,6 +443,95 @@ def _soft_f1_loss(
     eps: Any = 1e-16,
 ) -> Any:
     return _core.soft_f1_loss(input, target, eps, reduction, want, grad_output, out)
+
+
+_DICE_MODES = {"multilabel": 0, "multiclass": 1, "binary": 2}
+
+
+def _dice_mode(mode: Any) -> int:
+    """The core's code for a Dice mode string; ValueError naming ``mode`` else."""
+    try:
+        return _DICE_MODES[mode]
+    except (KeyError, TypeError):
+        raise ValueError("dice_loss: mode must be one of 'multilabel', 'multiclass' or "
+                         f"'binary', got {mode!r}") from None
+
+
+def dice_loss(
+    input: ArrayLike, target: ArrayLike, mode: str = "multilabel", *, smooth: float = 1.0,
+    alpha: float = 0.5, beta: float = 0.5, weight: ArrayLike | None = None,
+    per_sample: bool = False, reduction: Reduction = "mean",
+) -> LossValue:
+    """Dice loss (Milletari et al., 2016) and its Tversky generalization, from logits.
+
+    Per class c, with ``p`` the probabilities and ``t`` the target, sums
+    ``I = sum p t``, ``P = sum p``, ``T = sum t`` over the batch and spatial
+    axes (or over the spatial axes alone with ``per_sample``, one term per
+    sample and class, optax's convention):
+    ``d_c = 1 - (I + smooth) / (I + alpha (P - I) + beta (T - I) + smooth)``,
+    times ``weight[c]`` if given.  ``alpha = beta = 0.5`` is Dice; other values
+    are the Tversky loss (alpha weighs false positives, beta false negatives).
+
+    ``mode``: ``"multilabel"`` (``p = sigmoid(input)``, target of the input's
+    shape in [0, 1]), ``"multiclass"`` (``p = softmax(input, 1)``, target class
+    indices ``[N, *]`` or probabilities of the input's shape) or ``"binary"``
+    (input ``[N, *]``, ``p = sigmoid(input)``, one class).  Shapes: input
+    ``[N, C, *]``.  ``"none"`` returns the terms, ``[C]`` (``[N, C]`` with
+    ``per_sample``; C = 1 for ``"binary"``); ``"mean"`` / ``"sum"`` reduce them.
+    ``smooth``, ``alpha``, ``beta`` finite and >= 0.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[3.0, -3.0], [-3.0, 3.0]]); y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> F.dice_loss(x, y, reduction="none").round(6)
+    array([0.023713, 0.023713])
+    """
+    code = _reduction_code(reduction, "dice_loss")
+    return _dice_loss(_LOSS, None, None, code, input, target, mode=mode, smooth=smooth,
+                      alpha=alpha, beta=beta, weight=weight, per_sample=per_sample)
+
+
+def _dice_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    mode: Any = "multilabel", smooth: Any = 1.0, alpha: Any = 0.5, beta: Any = 0.5,
+    weight: Any = None, per_sample: Any = False,
+) -> Any:
+    return _core.dice_loss(input, target, _dice_mode(mode), smooth, alpha, beta, weight,
+                           per_sample, reduction, want, grad_output, out)
+
+
+def generalized_dice_loss(
+    input: ArrayLike, target: ArrayLike, *, smooth: float = 1.0, per_sample: bool = False,
+    reduction: Reduction = "mean",
+) -> LossValue:
+    """Generalized Dice loss (Sudre et al., 2017), as optax's
+    ``multiclass_generalized_dice_loss``.
+
+    Multiclass Dice (``p = softmax(input, 1)``, ``alpha = beta = 0.5``) with
+    the class weights ``w_c = 1 / (T_c^2 + 1e-7)``, ``T_c`` the target's sum
+    of class c over the whole batch, normalized to sum to C: rare classes
+    count as much as common ones.  The weights depend on the target alone, so
+    they are constants of the gradient.
+
+    Shapes: input ``[N, C, *]``; target class indices ``[N, *]`` or
+    probabilities of the input's shape.  ``"none"`` returns the weighted
+    terms, ``[C]`` (``[N, C]`` with ``per_sample``, optax's convention).
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[2.0, -1.0], [0.5, 0.0]]); t = np.array([0, 1])
+    >>> round(float(F.generalized_dice_loss(x, t)), 6)
+    0.171005
+    """
+    code = _reduction_code(reduction, "generalized_dice_loss")
+    return _generalized_dice_loss(_LOSS, None, None, code, input, target, smooth=smooth,
+                                  per_sample=per_sample)
+
+
+def _generalized_dice_loss(
+    want: int, grad_output: Any, out: Any, reduction: int, input: Any, target: Any,
+    smooth: Any = 1.0, per_sample: Any = False,
+) -> Any:
+    return _core.generalized_dice_loss(input, target, smooth, per_sample, reduction, want,
+                                       grad_output, out)
 
 
 # --------------------------------------------------------------------------

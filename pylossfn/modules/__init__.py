@@ -3,6 +3,7 @@ from ._base import Loss
 from .binary import BCELoss, BCEWithLogitsLoss
 from .classification import CrossEntropyLoss, NLLLoss
 from .ctc import CTCLoss
+from .dice import DiceLoss, GeneralizedDiceLoss
 from .embedding import CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss
 from .linear import Linear, LinearBCEWithLogitsLoss, LinearCrossEntropyLoss
 from .margin import MultiLabelMarginLoss, MultiMarginLoss
@@ -31,6 +32,8 @@ __all__ = [
     "AsymmetricLoss",
     "ZLPRLoss",
     "SoftF1Loss",
+    "DiceLoss",
+    "GeneralizedDiceLoss",
     "CosineEmbeddingLoss",
     "TripletMarginLoss",
     "TripletMarginWithDistanceLoss",
