@@ -120,14 +120,18 @@ _ROWS = {
     "TripletMarginLoss", "triplet_margin_loss",
     "TripletMarginWithDistanceLoss", "triplet_margin_with_distance_loss",
 }
-#: the batch-coupled losses, computed in one task; their "none" output shape
+#: the batch-coupled losses, computed in one task; their "none" output shape, from
+#: the call's options (``crit``) and inputs
 _WHOLE: dict[str, Callable[..., tuple[int, ...]]] = {
-    "SoftF1Loss": lambda x, t: x.shape[-1:] if x.ndim else (),
-    "soft_f1_loss": lambda x, t: x.shape[-1:] if x.ndim else (),
-    "CTCLoss": lambda lp, *rest: lp.shape[1:2] if lp.ndim == 3 else (),
-    "ctc_loss": lambda lp, *rest: lp.shape[1:2] if lp.ndim == 3 else (),
-    "GaussianNLLLoss": lambda x, t, v: np.broadcast_shapes(x.shape, t.shape),
-    "gaussian_nll_loss": lambda x, t, v: np.broadcast_shapes(x.shape, t.shape),
+    "SoftF1Loss": lambda crit, x, t: x.shape[-1:] if x.ndim else (),
+    "soft_f1_loss": lambda crit, x, t: x.shape[-1:] if x.ndim else (),
+    "CTCLoss": lambda crit, lp, *rest: lp.shape[1:2] if lp.ndim == 3 else (),
+    "ctc_loss": lambda crit, lp, *rest: lp.shape[1:2] if lp.ndim == 3 else (),
+    "GaussianNLLLoss": lambda crit, x, t, v: np.broadcast_shapes(x.shape, t.shape),
+    "gaussian_nll_loss": lambda crit, x, t, v: np.broadcast_shapes(x.shape, t.shape),
+    **dict.fromkeys(("DiceLoss", "dice_loss", "GeneralizedDiceLoss", "generalized_dice_loss"),
+                    lambda crit, x, t: (x.shape[0],) * bool(_option(crit, "per_sample")) + (
+                        1 if _option(crit, "mode") == "binary" else x.shape[1],)),
 }
 #: losses with several differentiable inputs: how many gradients they return
 _N_GRADS = {
@@ -472,7 +476,7 @@ def _whole(da: Any, crit: Any, want: int, grad_output: Any, cut: list[Any], k: i
     name = _name(crit)
     if shape is None:  # the loss
         if crit.reduction == "none":
-            shape = tuple(_WHOLE[name](*cut)) if name in _WHOLE else _none_shape(name, cut)
+            shape = tuple(_WHOLE[name](crit, *cut)) if name in _WHOLE else _none_shape(name, cut)
         else:
             shape = ()
     task = delayed(_whole_call, pure=True)(
