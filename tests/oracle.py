@@ -57,7 +57,8 @@ def dice_terms(x, t, mode="multilabel", smooth=1.0, alpha=0.5, beta=0.5, weight=
         if mode == "binary":
             p, t = p.unsqueeze(1), t.unsqueeze(1)
     t = t.to(x.dtype)
-    p, t = p.reshape(p.shape[0], p.shape[1], -1), t.reshape(p.shape[0], p.shape[1], -1)
+    p = p.flatten(2) if p.dim() > 2 else p.unsqueeze(2)
+    t = t.reshape(p.shape)
     axes = (2,) if per_sample else (0, 2)
     inter, psum, tsum = (p * t).sum(axes), p.sum(axes), t.sum(axes)
     d = 1 - (inter + smooth) / (inter + alpha * (psum - inter) + beta * (tsum - inter) + smooth)

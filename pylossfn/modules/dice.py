@@ -23,7 +23,7 @@ class DiceLoss(Loss[FloatArray]):
     Per class c (and sample n with ``per_sample``), over the batch and
     spatial axes (the spatial axes alone with ``per_sample``):
     ``I = sum p t``, ``P = sum p``, ``T = sum t`` and
-    ``d_c = 1 - (I + smooth) / (I + alpha (P - I) + beta (T - I) + smooth)``,
+    ``l = 1 - (I + smooth) / (I + alpha (P - I) + beta (T - I) + smooth)``,
     times ``weight[c]``; ``dd/dp = -(t D - N e) / D ** 2`` with ``N = I + smooth``,
     ``D`` the denominator and ``e = (1 - alpha - beta) t + alpha``, then
     through the sigmoid (``"multilabel"``, ``"binary"``) or the softmax over
@@ -67,9 +67,11 @@ class GeneralizedDiceLoss(Loss[FloatArray]):
     """Generalized Dice loss (Sudre et al., 2017), as optax's
     ``multiclass_generalized_dice_loss``.
 
-    Multiclass Dice (softmax over axis 1, ``alpha = beta = 0.5``) with class
-    weights ``w_c = 1 / (T_c ** 2 + 1e-7)`` from the target's sums over the
-    whole batch, normalized to sum to C; they depend on the target alone, so
+    Multiclass Dice (softmax over axis 1) with class weights
+    ``w_c = 1 / (T_c ** 2 + 1e-7)`` from the target's sums over the whole
+    batch, normalized to sum to C: per class (and sample with ``per_sample``),
+    ``l = w_c (1 - (2 I + 2 smooth) / (P + T + 2 smooth))`` with ``I = sum p t``,
+    ``P = sum p``, ``T = sum t``.  The weights depend on the target alone, so
     the gradient treats them as constants.
 
     Shapes: input ``[N, C, *]``; target class indices ``[N, *]`` or
@@ -122,7 +124,7 @@ def _dice_hvp(crit: Any, v: Any, grad_output: Any, mode: str, alpha: float, beta
     inter = num - crit.smooth
     den = inter + alpha * (p.sum(axes, keepdims=True) - inter) + beta * (
         t.sum(axes, keepdims=True) - inter) + crit.smooth
-    w = np.ones(x3.shape[1])
+    w = np.full(x3.shape[1], 1.0)
     if generalized:
         w = 1.0 / (t.sum((0, 2)) ** 2 + 1e-7)
         w = w / w.sum() * len(w)
