@@ -112,7 +112,9 @@ def test_generalized_matches_optax(smooth, index):
 # -- the torch formula: every mode, reduction and face -----------------------------
 
 def _shapes(mode):
-    return [(6,), (5, 7), (3, 2, 4)] if mode == "binary" else [(5, 3), (4, 3, 5), (2, 3, 2, 3)]
+    # S = 1, S < 8 and S > 8 not a multiple of 8 (the kernels' vector blocks)
+    return [(6,), (5, 7), (3, 2, 4), (2, 19)] if mode == "binary" else [
+        (5, 3), (4, 3, 5), (2, 3, 4, 5)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -157,6 +159,27 @@ def test_generalized_against_torch(per_sample, reduction):
             loss, grad = crit.forward_backward(x, t, grad_output=np.ones(np.shape(want[0])))
             np.testing.assert_allclose(loss, want[0], rtol=1e-12, atol=1e-15)
             np.testing.assert_allclose(grad, want[1], rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(120, 600), (4, 5, 3001)])
+@pytest.mark.parametrize("mode,index", [("multilabel", False), ("multiclass", False),
+                                        ("multiclass", True)])
+def test_large_against_torch(mode, index, shape):
+    # rows wider than the kernels' chunks, on the threads of the pool
+    rng = np.random.default_rng(12)
+    x, t = _case(rng, mode, shape, index=index)
+    before = lf.get_num_threads()
+    try:
+        lf.set_num_threads(2)
+        for per_sample in (False, True):
+            kw = dict(OPTIONS, mode=mode, per_sample=per_sample)
+            want_loss, want_grad = _torch_loss(x, t, "sum", **kw)
+            loss, grad = lf.DiceLoss(reduction="sum", **kw).forward_backward(x, t)
+            np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+            np.testing.assert_allclose(grad, want_grad, rtol=1e-9,
+                                       atol=1e-12 * np.abs(want_grad).max())
+    finally:
+        lf.set_num_threads(before)
 
 
 # -- second order ------------------------------------------------------------------

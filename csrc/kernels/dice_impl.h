@@ -47,24 +47,101 @@ FN(dice_softmax_at)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *mx, T *inv)
     *inv = (T)(1.0 / sum);
 }
 
-/* The sums of row n into acc: I, P, T of class c at acc[step c + 0, 1, 2]. */
+/* The sums of row n into I[c], P[c], Tt[c] (one array each, indexed by
+ * class), sigmoid.  S = 1 runs along the classes with one accumulator per
+ * class, S > 1 along the spatial axis with eight (the loops vectorize). */
 static void
-FN(dice_row_sums)(const lf_dice *a, ptrdiff_t n, double *restrict acc, const ptrdiff_t step)
+FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                  double *restrict Tt)
 {
     const ptrdiff_t C = a->C, S = a->S;
-    if (!a->softmax) {
+    const T *restrict xr = (const T *)a->input + n * C * S;
+    const T *restrict tr = (const T *)a->target + n * C * S;
+    if (S == 1) {
         for (ptrdiff_t c = 0; c < C; c++) {
-            double i = 0.0, p = 0.0, t = 0.0;
-            for (ptrdiff_t s = 0; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(xr[c], &q), tv = tr[c];
+            I[c] += (double)(pr * tv);
+            P[c] += (double)pr;
+            Tt[c] += (double)tv;
+        }
+        return;
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T *restrict xc = xr + c * S, *restrict tc = tr + c * S;
+        double i8[8] = {0}, p8[8] = {0}, t8[8] = {0};
+        ptrdiff_t s = 0;
+        for (; s + 8 <= S; s += 8) {
+            for (int k = 0; k < 8; k++) {
                 T q;
-                const T pr = FN(dice_sig)(DX(n, c, s), &q), tv = DT(n, c, s);
-                i += (double)(pr * tv);
-                p += (double)pr;
-                t += (double)tv;
+                const T pr = FN(dice_sig)(xc[s + k], &q), tv = tc[s + k];
+                i8[k] += (double)(pr * tv);
+                p8[k] += (double)pr;
+                t8[k] += (double)tv;
             }
-            acc[step * c] += i;
-            acc[step * c + 1] += p;
-            acc[step * c + 2] += t;
+        }
+        for (; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(xc[s], &q), tv = tc[s];
+            i8[s & 7] += (double)(pr * tv);
+            p8[s & 7] += (double)pr;
+            t8[s & 7] += (double)tv;
+        }
+        I[c] += FN(sum8)(i8);
+        P[c] += FN(sum8)(p8);
+        Tt[c] += FN(sum8)(t8);
+    }
+}
+
+/* 1 / sum_c exp(x_c - m) over a contiguous row of C. */
+static inline T
+FN(dice_inv_row)(const T *restrict x, ptrdiff_t C, T m)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+        for (int k = 0; k < 8; k++) {
+            acc[k] += (double)V(exp)(x[c + k] - m);
+        }
+    }
+    for (; c < C; c++) {
+        acc[c & 7] += (double)V(exp)(x[c] - m);
+    }
+    return (T)(1.0 / FN(sum8)(acc));
+}
+
+/* Classes per chunk of a softmax row kept on the stack. */
+#define DICE_CHUNK 256
+
+/* The same sums, softmax over the classes (S = 1: along the row, in chunks
+ * of probabilities on the stack). */
+static void
+FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                   double *restrict Tt)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    if (S == 1 && C > 0) {
+        const T *restrict xr = (const T *)a->input + n * C;
+        const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
+        const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
+        T pb[DICE_CHUNK];
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
+            const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
+            for (ptrdiff_t c = 0; c < w; c++) {
+                pb[c] = V(exp)(xr[c0 + c] - m) * inv;
+                P[c0 + c] += (double)pb[c];
+            }
+            if (tr) {
+                for (ptrdiff_t c = 0; c < w; c++) {
+                    I[c0 + c] += (double)(pb[c] * tr[c0 + c]);
+                    Tt[c0 + c] += (double)tr[c0 + c];
+                }
+            }
+        }
+        if (a->index) {
+            const int64_t k = a->index[n];
+            I[k] += (double)(V(exp)(xr[k] - m) * inv);
+            Tt[k] += 1.0;
         }
         return;
     }
@@ -73,53 +150,56 @@ FN(dice_row_sums)(const lf_dice *a, ptrdiff_t n, double *restrict acc, const ptr
         FN(dice_softmax_at)(a, n, s, &m, &inv);
         for (ptrdiff_t c = 0; c < C; c++) {
             const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
-            acc[step * c] += (double)(pr * tv);
-            acc[step * c + 1] += (double)pr;
-            acc[step * c + 2] += (double)tv;
+            I[c] += (double)(pr * tv);
+            P[c] += (double)pr;
+            Tt[c] += (double)tv;
         }
     }
 }
 
 /* Pass one, unit u (rows [u R, (u + 1) R)): per sample into the terms' own
- * slots (4 apart: the factors replace them), else into the unit's partials. */
+ * slots, else into the unit's partials (I, P, T: three arrays of C). */
 static double
 FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
 {
     const FN(dice_ctx) *ctx = vctx;
     const lf_dice *a = ctx->a;
-    const ptrdiff_t R = lf_dice_rows(a), C = a->C;
+    const ptrdiff_t R = lf_dice_rows(a), C = a->C, terms = a->per_sample ? a->N * C : C;
     const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
     double *part = ctx->work + 5 * C + 3 * u * C;
     if (!a->per_sample) {
         memset(part, 0, (size_t)(3 * C) * sizeof(double));
     }
     for (ptrdiff_t n = n0; n < n1; n++) {
+        double *I = a->per_sample ? ctx->work + n * C : part;
+        const ptrdiff_t step = a->per_sample ? terms : C;
         if (a->per_sample) {
-            double *acc = ctx->work + 4 * n * C;
-            memset(acc, 0, (size_t)(4 * C) * sizeof(double));
-            FN(dice_row_sums)(a, n, acc, 4);
+            for (ptrdiff_t c = 0; c < C; c++) {
+                I[c] = I[step + c] = I[2 * step + c] = 0.0;
+            }
+        }
+        if (a->softmax) {
+            FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
         }
         else {
-            FN(dice_row_sums)(a, n, part, 3);
+            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step);
         }
     }
     return 0.0;
 }
 
 /* The per-term sums of the batch-wide case: the units' partials combined in
- * unit order (Neumaier), into the terms' slots (I, P, T at 4 k). */
+ * unit order (Neumaier), into the terms' arrays (I, P, T). */
 static void
 FN(dice_combine)(const lf_dice *a, double *work)
 {
     const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        for (int j = 0; j < 3; j++) {
-            lf_ksum k = {0.0, 0.0};
-            for (ptrdiff_t u = 0; u < units; u++) {
-                lf_ksum_add(&k, work[5 * C + 3 * (u * C + c) + j]);
-            }
-            work[4 * c + j] = lf_ksum_value(&k);
+    for (ptrdiff_t j = 0; j < 3 * C; j++) {
+        lf_ksum k = {0.0, 0.0};
+        for (ptrdiff_t u = 0; u < units; u++) {
+            lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
         }
+        work[j] = lf_ksum_value(&k);
     }
 }
 
@@ -128,13 +208,13 @@ FN(dice_combine)(const lf_dice *a, double *work)
 static void
 FN(dice_gen_weights)(const lf_dice *a, double *work)
 {
-    const ptrdiff_t C = a->C, rows = a->per_sample ? a->N : 1;
-    double *w = work + 4 * (a->per_sample ? a->N * C : C);
+    const ptrdiff_t C = a->C, rows = a->per_sample ? a->N : 1, K = rows * C;
+    double *w = work + 4 * K;
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t c = 0; c < C; c++) {
         lf_ksum k = {0.0, 0.0};
         for (ptrdiff_t n = 0; n < rows; n++) {
-            lf_ksum_add(&k, work[4 * (n * C + c) + 2]);
+            lf_ksum_add(&k, work[2 * K + n * C + c]);
         }
         const double t = lf_ksum_value(&k);
         w[c] = 1.0 / (t * t + 1e-7);
@@ -146,20 +226,19 @@ FN(dice_gen_weights)(const lf_dice *a, double *work)
     }
 }
 
-/* Each term's loss (into out, and the returned sum) and gradient factors
- * (over its sums: A, B of dd/dp = A + B t, and H1, H2 of the Hessian), all
- * scaled by the term's weight and grad_output. */
+/* Each term's loss (into out, and the returned sum) and gradient factors,
+ * in place of its sums: A, B of dd/dp = A + B t and H1, H2 of the Hessian
+ * (arrays of K terms), all scaled by the term's weight and grad_output. */
 static double
 FN(dice_terms)(const lf_dice *a, double *work)
 {
-    const ptrdiff_t C = a->C, terms = a->per_sample ? a->N * C : C;
+    const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
     const double sm = a->smooth, al = a->alpha, be = a->beta, ga = 1.0 - al - be;
-    const double *gw = work + 4 * terms;
+    const double *gw = work + 4 * K;
     lf_ksum total = {0.0, 0.0};
-    for (ptrdiff_t k = 0; k < terms; k++) {
-        const ptrdiff_t c = k % (C > 0 ? C : 1);
-        double *f = work + 4 * k;
-        const double I = f[0], P = f[1], Tt = f[2];
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const ptrdiff_t c = k % C; /* K > 0: C > 0 */
+        const double I = work[k], P = work[K + k], Tt = work[2 * K + k];
         const double num = I + sm, den = I + al * (P - I) + be * (Tt - I) + sm;
         const double w = a->generalized ? gw[c]
                          : a->weight    ? (double)*(const T *)(a->weight + c * a->w_c)
@@ -173,49 +252,107 @@ FN(dice_terms)(const lf_dice *a, double *work)
             w * (a->grad_output ? a->scale * (double)*(const T *)(a->grad_output +
                                                                     k * a->go_step)
                                 : a->scale);
-        f[0] = g * al * num / (den * den);
-        f[1] = g * (ga * num / (den * den) - 1.0 / den);
-        f[2] = 2.0 * g / (den * den);
-        f[3] = 2.0 * g * num / (den * den * den);
+        work[k] = g * al * num / (den * den);
+        work[K + k] = g * (ga * num / (den * den) - 1.0 / den);
+        work[2 * K + k] = 2.0 * g / (den * den);
+        work[3 * K + k] = 2.0 * g * num / (den * den * den);
     }
     return lf_ksum_value(&total);
 }
 
+/* The factors of a row's terms (A, B, H1, H2 of its C classes, K apart). */
+typedef struct {
+    const double *A, *B, *H1, *H2;
+} FN(dice_f);
+
 /* Pass two at one element: dd/dp = r = A + B t; the Hessian's diagonal in
  * p, h = t e H1 - e^2 H2 with e = (1 - alpha - beta) t + alpha. */
-#define DICE_R(f, t) ((f)[0] + (f)[1] * (double)(t))
-#define DICE_H(f, t, ga, al) \
-    ((double)(t) * ((ga) * (double)(t) + (al)) * (f)[2] - \
-     ((ga) * (double)(t) + (al)) * ((ga) * (double)(t) + (al)) * (f)[3])
+#define DICE_R(f, c, t) ((f).A[c] + (f).B[c] * (double)(t))
+#define DICE_E(t) (ga * (double)(t) + al)
+#define DICE_H(f, c, t) \
+    ((double)(t) * DICE_E(t) * (f).H1[c] - DICE_E(t) * DICE_E(t) * (f).H2[c])
 
-/* The gradient (and Hessian diagonal) of row n, sigmoid: per element,
- * grad = r s (1 - s), hess = h (s (1 - s))^2 + r s (1 - s) (1 - 2 s). */
+/* The gradient of row n, sigmoid, without the Hessian: grad = r s (1 - s),
+ * contiguous along the spatial axis (the loops vectorize). */
 static void
-FN(dice_row_grad_sig)(const lf_dice *a, ptrdiff_t n, const double *fk)
+FN(dice_grad_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 {
     const ptrdiff_t C = a->C, S = a->S;
-    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    const T *restrict xr = (const T *)a->input + n * C * S;
+    const T *restrict tr = (const T *)a->target + n * C * S;
+    T *restrict gr = (T *)a->grad + n * C * S;
+    if (S == 1) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            T q;
+            const T pr = FN(dice_sig)(xr[c], &q);
+            gr[c] = (T)(DICE_R(f, c, tr[c]) * (double)(pr * q));
+        }
+        return;
+    }
     for (ptrdiff_t c = 0; c < C; c++) {
-        const double *f = fk + 4 * c;
+        const double A = f.A[c], B = f.B[c];
         for (ptrdiff_t s = 0; s < S; s++) {
             T q;
-            const T pr = FN(dice_sig)(DX(n, c, s), &q), tv = DT(n, c, s);
-            const double d = (double)(pr * q), r = DICE_R(f, tv);
-            DG(a->grad, n, c, s) = (T)(r * d);
-            if (a->hess) {
-                DG(a->hess, n, c, s) =
-                    (T)(DICE_H(f, tv, ga, al) * d * d + r * d * (1.0 - 2.0 * (double)pr));
-            }
+            const T pr = FN(dice_sig)(xr[c * S + s], &q);
+            gr[c * S + s] = (T)((A + B * (double)tr[c * S + s]) * (double)(pr * q));
         }
     }
 }
 
-/* The same for the softmax over the classes at each (n, s), with
- * rho = sum_c p_c r_c and kappa = sum_c h_c p_c^2:
- * grad_c = p_c (r_c - rho),
+/* The gradient and the Hessian's diagonal of row n, sigmoid: per element,
+ * grad = r s (1 - s), hess = h (s (1 - s))^2 + r s (1 - s) (1 - 2 s). */
+static void
+FN(dice_hess_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        for (ptrdiff_t s = 0; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(DX(n, c, s), &q), tv = DT(n, c, s);
+            const double d = (double)(pr * q), r = DICE_R(f, c, tv);
+            DG(a->grad, n, c, s) = (T)(r * d);
+            DG(a->hess, n, c, s) =
+                (T)(DICE_H(f, c, tv) * d * d + r * d * (1.0 - 2.0 * (double)pr));
+        }
+    }
+}
+
+/* The gradient of a softmax row (S = 1, no Hessian): p_c (r_c - rho) with
+ * rho = sum_c p_c r_c, the probabilities kept in the gradient's row. */
+static void
+FN(dice_grad_soft_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C;
+    const T *restrict xr = (const T *)a->input + n * C;
+    const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
+    T *restrict gr = (T *)a->grad + n * C;
+    const double *restrict fa = f.A, *restrict fb = f.B;
+    const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        gr[c] = V(exp)(xr[c] - m) * inv;
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        acc[c & 7] += (double)gr[c] * (tr ? fa[c] + fb[c] * (double)tr[c] : fa[c]);
+    }
+    const int64_t k = a->index ? a->index[n] : 0;
+    const double pk = (double)gr[k];
+    const double rho = FN(sum8)(acc) + (a->index ? pk * fb[k] : 0.0);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const double r = tr ? fa[c] + fb[c] * (double)tr[c] : fa[c];
+        gr[c] = (T)((double)gr[c] * (r - rho));
+    }
+    if (a->index) {
+        gr[k] = (T)(pk * (fa[k] + fb[k] - rho));
+    }
+}
+
+/* The general softmax case (spatial axes, or the Hessian), at each (n, s),
+ * with kappa = sum_c h_c p_c^2:
  * hess_c = p_c^2 (h_c (1 - 2 p_c) + kappa) + (1 - 2 p_c) grad_c. */
 static void
-FN(dice_row_grad_soft)(const lf_dice *a, ptrdiff_t n, const double *fk)
+FN(dice_hess_soft)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 {
     const ptrdiff_t C = a->C, S = a->S;
     const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
@@ -226,20 +363,20 @@ FN(dice_row_grad_soft)(const lf_dice *a, ptrdiff_t n, const double *fk)
         for (ptrdiff_t c = 0; c < C; c++) {
             const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
             DG(a->grad, n, c, s) = pr; /* kept for the second loop */
-            rho += (double)pr * DICE_R(fk + 4 * c, tv);
+            rho += (double)pr * DICE_R(f, c, tv);
             if (a->hess) {
-                kappa += DICE_H(fk + 4 * c, tv, ga, al) * (double)pr * (double)pr;
+                kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
             }
         }
         for (ptrdiff_t c = 0; c < C; c++) {
             const double pr = (double)DG(a->grad, n, c, s);
             const T tv = DT(n, c, s);
-            const double g = pr * (DICE_R(fk + 4 * c, tv) - rho);
+            const double g = pr * (DICE_R(f, c, tv) - rho);
             DG(a->grad, n, c, s) = (T)g;
             if (a->hess) {
-                DG(a->hess, n, c, s) = (T)(pr * pr * (DICE_H(fk + 4 * c, tv, ga, al) *
-                                                          (1.0 - 2.0 * pr) + kappa) +
-                                           (1.0 - 2.0 * pr) * g);
+                DG(a->hess, n, c, s) =
+                    (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
+                        (1.0 - 2.0 * pr) * g);
             }
         }
     }
@@ -251,15 +388,22 @@ FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
 {
     const FN(dice_ctx) *ctx = vctx;
     const lf_dice *a = ctx->a;
-    const ptrdiff_t R = lf_dice_rows(a), C = a->C;
+    const ptrdiff_t R = lf_dice_rows(a), C = a->C, K = a->per_sample ? a->N * C : C;
     const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
     for (ptrdiff_t n = n0; n < n1; n++) {
-        const double *fk = ctx->work + (a->per_sample ? 4 * n * C : 0);
-        if (a->softmax) {
-            FN(dice_row_grad_soft)(a, n, fk);
+        const double *fk = ctx->work + (a->per_sample ? n * C : 0);
+        const FN(dice_f) f = {fk, fk + K, fk + 2 * K, fk + 3 * K};
+        if (a->softmax && (a->hess || a->S != 1)) {
+            FN(dice_hess_soft)(a, n, f);
+        }
+        else if (a->softmax) {
+            FN(dice_grad_soft_row)(a, n, f);
+        }
+        else if (a->hess) {
+            FN(dice_hess_sig)(a, n, f);
         }
         else {
-            FN(dice_row_grad_sig)(a, n, fk);
+            FN(dice_grad_sig)(a, n, f);
         }
     }
     return 0.0;
@@ -286,7 +430,9 @@ FN(dice)(const lf_dice *a, double *work)
 }
 
 #undef DICE_R
+#undef DICE_E
 #undef DICE_H
+#undef DICE_CHUNK
 #undef DX
 #undef DT
 #undef DG

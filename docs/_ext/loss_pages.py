@@ -377,13 +377,14 @@ PARAMS: dict[str, str] = {
     "zero_infinity": "replace infinite losses (impossible alignments) and their gradients "
                      "by 0.",
     "beta": "the width of the quadratic zone (0 gives L1).",
-    "DiceLoss.alpha": "the Tversky weight of the false positives (P - I); 0.5 with "
-                      "beta = 0.5 is Dice.",
-    "DiceLoss.beta": "the Tversky weight of the false negatives (T - I).",
-    "DiceLoss.mode": '``"multilabel"`` (sigmoid per class), ``"multiclass"`` (softmax over '
-                     'axis 1; class indices or probabilities) or ``"binary"`` (input '
-                     "``[N, *]``, one class).",
-    "DiceLoss.weight": "a weight per class (``[C]``) multiplying its term; None means 1.",
+    **{f"{owner}.{name}": text for owner in ("DiceLoss", "dice_loss") for name, text in {
+        "alpha": "the Tversky weight of the false positives (P - I); 0.5 with beta = 0.5 "
+                 "is Dice.",
+        "beta": "the Tversky weight of the false negatives (T - I).",
+        "weight": "a weight per class (``[C]``) multiplying its term; None means 1.",
+    }.items()},
+    "mode": '``"multilabel"`` (sigmoid per class), ``"multiclass"`` (softmax over axis 1; '
+            'class indices or probabilities) or ``"binary"`` (input ``[N, *]``, one class).',
     "smooth": "added to the overlap and to the denominator (>= 0): keeps empty classes "
               "finite and softens the loss.",
     "per_sample": "sum over the spatial axes of each sample (one term per sample and class, "
