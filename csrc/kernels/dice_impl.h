@@ -110,8 +110,102 @@ FN(dice_inv_row)(const T *restrict x, ptrdiff_t C, T m)
     return (T)(1.0 / FN(sum8)(acc));
 }
 
-/* Classes per chunk of a softmax row kept on the stack. */
+/* Classes (or positions) per chunk of a softmax row kept on the stack. */
 #define DICE_CHUNK 256
+
+/* The softmax over the classes at positions [s0, s0 + w) of row n (w <=
+ * DICE_CHUNK, class planes S apart): max and 1 / sum of exps per position,
+ * summed in class order in double as FN(dice_softmax_at) does (same bits). */
+static void
+FN(dice_chunk_stats)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s0, ptrdiff_t w, T *restrict m,
+                     T *restrict inv)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const T *xr = (const T *)a->input + n * C * S + s0;
+    double sum[DICE_CHUNK];
+    for (ptrdiff_t j = 0; j < w; j++) {
+        m[j] = xr[j];
+        sum[j] = 0.0;
+    }
+    for (ptrdiff_t c = 1; c < C; c++) {
+        const T *restrict xc = xr + c * S;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            m[j] = xc[j] > m[j] || xc[j] != xc[j] ? xc[j] : m[j];
+        }
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T *restrict xc = xr + c * S;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            sum[j] += (double)V(exp)(xc[j] - m[j]);
+        }
+    }
+    for (ptrdiff_t j = 0; j < w; j++) {
+        inv[j] = (T)(1.0 / sum[j]);
+    }
+}
+
+/* The target at position j of a chunk for class c: the probability, or
+ * whether the class index is c. */
+#define DICE_TV(tc, ic, j, c) ((tc) ? (tc)[j] : (T)((ic)[j] == (c)))
+
+/* One class's I, P, T over a chunk (eight lanes; `index` a constant after
+ * inlining, so the loop has no per-element branch). */
+static inline LF_ALWAYS_INLINE void
+FN(dice_chunk_acc)(const T *restrict xc, const T *restrict tc, const int64_t *restrict ic,
+                   ptrdiff_t c, ptrdiff_t w, const T *restrict m, const T *restrict inv,
+                   double *sums, const int index)
+{
+    double i8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, p8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double t8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const T *restrict tcc = index ? NULL : tc;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= w; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            const T pr = V(exp)(xc[j + k] - m[j + k]) * inv[j + k];
+            const T tv = DICE_TV(tcc, ic, j + k, c);
+            i8[k] += (double)(pr * tv);
+            p8[k] += (double)pr;
+            t8[k] += (double)tv;
+        }
+    }
+    for (; j < w; j++) {
+        const T pr = V(exp)(xc[j] - m[j]) * inv[j], tv = DICE_TV(tcc, ic, j, c);
+        i8[j & 7] += (double)(pr * tv);
+        p8[j & 7] += (double)pr;
+        t8[j & 7] += (double)tv;
+    }
+    sums[0] += FN(sum8)(i8);
+    sums[1] += FN(sum8)(p8);
+    sums[2] += FN(sum8)(t8);
+}
+
+/* The softmax sums of row n over spatial positions (S > 1), chunk by chunk. */
+static void
+FN(dice_sums_soft_s)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                     double *restrict Tt)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    T m[DICE_CHUNK], inv[DICE_CHUNK];
+    for (ptrdiff_t s0 = 0; s0 < S; s0 += DICE_CHUNK) {
+        const ptrdiff_t w = S - s0 < DICE_CHUNK ? S - s0 : DICE_CHUNK;
+        FN(dice_chunk_stats)(a, n, s0, w, m, inv);
+        const int64_t *ic = a->index ? a->index + n * S + s0 : NULL;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T *xc = (const T *)a->input + (n * C + c) * S + s0;
+            const T *tc = a->index ? NULL : (const T *)a->target + (n * C + c) * S + s0;
+            double sums[3] = {0.0, 0.0, 0.0};
+            if (a->index) {
+                FN(dice_chunk_acc)(xc, tc, ic, c, w, m, inv, sums, 1);
+            }
+            else {
+                FN(dice_chunk_acc)(xc, tc, ic, c, w, m, inv, sums, 0);
+            }
+            I[c] += sums[0];
+            P[c] += sums[1];
+            Tt[c] += sums[2];
+        }
+    }
+}
 
 /* The same sums, softmax over the classes (S = 1: along the row, in chunks
  * of probabilities on the stack). */
@@ -145,16 +239,7 @@ FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
         }
         return;
     }
-    for (ptrdiff_t s = 0; s < S; s++) {
-        T m, inv;
-        FN(dice_softmax_at)(a, n, s, &m, &inv);
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
-            I[c] += (double)(pr * tv);
-            P[c] += (double)pr;
-            Tt[c] += (double)tv;
-        }
-    }
+    FN(dice_sums_soft_s)(a, n, I, P, Tt);
 }
 
 /* Pass one, unit u (rows [u R, (u + 1) R)): per sample into the terms' own
@@ -348,6 +433,44 @@ FN(dice_grad_soft_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     }
 }
 
+/* The gradient of a softmax row over spatial positions (S > 1, no Hessian),
+ * chunk by chunk: the probabilities into the gradient, rho per position,
+ * then p (r - rho). */
+static void
+FN(dice_grad_soft_s)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    T m[DICE_CHUNK], inv[DICE_CHUNK];
+    double rho[DICE_CHUNK];
+    for (ptrdiff_t s0 = 0; s0 < S; s0 += DICE_CHUNK) {
+        const ptrdiff_t w = S - s0 < DICE_CHUNK ? S - s0 : DICE_CHUNK;
+        FN(dice_chunk_stats)(a, n, s0, w, m, inv);
+        const int64_t *restrict ic = a->index ? a->index + n * S + s0 : NULL;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            rho[j] = 0.0;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T *restrict xc = (const T *)a->input + (n * C + c) * S + s0;
+                const T *restrict tc =
+                    a->index ? NULL : (const T *)a->target + (n * C + c) * S + s0;
+                T *restrict gc = (T *)a->grad + (n * C + c) * S + s0;
+                const double A = f.A[c], B = f.B[c];
+                for (ptrdiff_t j = 0; j < w; j++) {
+                    const double r = A + B * (double)DICE_TV(tc, ic, j, c);
+                    if (pass == 0) {
+                        gc[j] = V(exp)(xc[j] - m[j]) * inv[j];
+                        rho[j] += (double)gc[j] * r;
+                    }
+                    else {
+                        gc[j] = (T)((double)gc[j] * (r - rho[j]));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* The general softmax case (spatial axes, or the Hessian), at each (n, s),
  * with kappa = sum_c h_c p_c^2:
  * hess_c = p_c^2 (h_c (1 - 2 p_c) + kappa) + (1 - 2 p_c) grad_c. */
@@ -393,11 +516,16 @@ FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
     for (ptrdiff_t n = n0; n < n1; n++) {
         const double *fk = ctx->work + (a->per_sample ? n * C : 0);
         const FN(dice_f) f = {fk, fk + K, fk + 2 * K, fk + 3 * K};
-        if (a->softmax && (a->hess || a->S != 1)) {
+        if (a->softmax && a->hess) {
             FN(dice_hess_soft)(a, n, f);
         }
         else if (a->softmax) {
-            FN(dice_grad_soft_row)(a, n, f);
+            if (a->S == 1) {
+                FN(dice_grad_soft_row)(a, n, f);
+            }
+            else {
+                FN(dice_grad_soft_s)(a, n, f);
+            }
         }
         else if (a->hess) {
             FN(dice_hess_sig)(a, n, f);
@@ -433,6 +561,7 @@ FN(dice)(const lf_dice *a, double *work)
 #undef DICE_E
 #undef DICE_H
 #undef DICE_CHUNK
+#undef DICE_TV
 #undef DX
 #undef DT
 #undef DG
