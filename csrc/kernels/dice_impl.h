@@ -218,9 +218,12 @@ FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
         const T *restrict xr = (const T *)a->input + n * C;
         const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
         const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
-        T pb[DICE_CHUNK];
+        T chunk[DICE_CHUNK];
+        /* with a gradient, the probabilities stay in its row for pass two */
+        T *gr = a->grad && !a->hess ? (T *)a->grad + n * C : NULL;
         for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
             const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
+            T *restrict pb = gr ? gr + c0 : chunk;
             for (ptrdiff_t c = 0; c < w; c++) {
                 pb[c] = V(exp)(xr[c0 + c] - m) * inv;
                 P[c0 + c] += (double)pb[c];
@@ -404,20 +407,15 @@ FN(dice_hess_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 }
 
 /* The gradient of a softmax row (S = 1, no Hessian): p_c (r_c - rho) with
- * rho = sum_c p_c r_c, the probabilities kept in the gradient's row. */
+ * rho = sum_c p_c r_c, from the probabilities pass one left in the row. */
 static void
 FN(dice_grad_soft_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 {
     const ptrdiff_t C = a->C;
-    const T *restrict xr = (const T *)a->input + n * C;
     const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
     T *restrict gr = (T *)a->grad + n * C;
     const double *restrict fa = f.A, *restrict fb = f.B;
-    const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t c = 0; c < C; c++) {
-        gr[c] = V(exp)(xr[c] - m) * inv;
-    }
     for (ptrdiff_t c = 0; c < C; c++) {
         acc[c & 7] += (double)gr[c] * (tr ? fa[c] + fb[c] * (double)tr[c] : fa[c]);
     }
