@@ -230,6 +230,92 @@ def test_hessian_diagonal_and_hvp(mode, per_sample, reduction):
                                    atol=1e-14)
 
 
+@pytest.mark.parametrize("mode", ["multiclass", "multilabel"])
+def test_hvp_probability_targets_float32_and_strided_v(mode):
+    # the core's H v (WANT_HVP) with probability targets, in float32 (within
+    # float32 of the float64 Hessian) and for a v that is not C-contiguous
+    rng = np.random.default_rng(17)
+    shape = (5, 4, 3)
+    x, t = _case(rng, mode, shape)
+    if mode == "multiclass":
+        t = t / t.sum(1, keepdims=True)
+    kw = dict(OPTIONS, mode=mode, weight=rng.uniform(0.5, 2.0, 4))
+    H = _hessian(x, t, "mean", np.full(4, 0.9), **kw)
+    crit = lf.DiceLoss(**kw)
+    crit(x, t)
+    v = np.asfortranarray(rng.standard_normal(shape))
+    np.testing.assert_allclose(crit.hvp(v, 0.9).ravel(), H @ v.ravel(), rtol=1e-9, atol=1e-14)
+    crit32 = lf.DiceLoss(**{**kw, "weight": kw["weight"].astype(np.float32)})
+    crit32(x.astype(np.float32), t.astype(np.float32))
+    hv32 = crit32.hvp(v.astype(np.float32), 0.9)
+    assert hv32.dtype == np.float32
+    np.testing.assert_allclose(hv32.ravel(), H @ v.ravel(), rtol=2e-4,
+                               atol=2e-5 * np.abs(H @ v.ravel()).max())
+
+
+@pytest.mark.parametrize("mode,per_sample", [("multilabel", False), ("multiclass", False),
+                                             ("multiclass", True), ("binary", False)])
+def test_hvp_same_bits_for_any_thread_count(mode, per_sample):
+    # the batch-wide sums of H v are formed per fixed block of rows, combined in order
+    rng = np.random.default_rng(12)
+    shape = (3000, 40) if mode == "binary" else (700, 13, 17)
+    x, t = _case(rng, mode, shape, np.float32, index=mode == "multiclass")
+    v = rng.standard_normal(shape).astype(np.float32)
+    crit = lf.DiceLoss(mode, per_sample=per_sample)
+    crit(x, t)
+    before = lf.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2, 3):
+            lf.set_num_threads(n)
+            runs.append(crit.hvp(v))
+    finally:
+        lf.set_num_threads(before)
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0], other)
+
+
+def test_the_core_gives_the_none_shape_of_the_options():
+    # WANT_SHAPE: the "none" shape that per_sample and mode decide, from zero-stride
+    # stand-ins (no data read); a row whose shape is not the options' refuses it
+    from pylossfn import _core
+
+    x = np.broadcast_to(np.zeros(()), (6, 4, 5))
+    for mode, per_sample, want in ((0, False, (4,)), (1, True, (6, 4)), (2, True, (6, 1)),
+                                   (2, False, (1,))):
+        assert _core.dice_loss(x, x, mode, 1.0, 0.5, 0.5, None, per_sample, 0,
+                               _core.WANT_SHAPE, None) == want
+    assert _core.generalized_dice_loss(x, x[:, 0], 1.0, True, 0, _core.WANT_SHAPE,
+                                       None) == (6, 4)
+    with pytest.raises(ValueError, match="asks for a shape it does not give"):
+        _core.soft_f1_loss(x[0], x[0], 1e-6, 0, _core.WANT_SHAPE, None)
+    with pytest.raises(ValueError, match="asks for a shape it does not give"):
+        _core.dice_loss(x, x, 0, 1.0, 0.5, 0.5, None, False, 0,
+                        _core.WANT_SHAPE | _core.WANT_LOSS, None)
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("mode,per_sample", [("multilabel", True), ("multiclass", False),
+                                             ("binary", True), ("binary", False)])
+def test_dask_none_shape_follows_the_options(mode, per_sample):
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(21)
+    shape = (6, 5) if mode == "binary" else (6, 4, 5)
+    x, t = _case(rng, mode, shape, index=mode == "multiclass")
+    lx, lt = da.from_array(x, chunks=2), da.from_array(t, chunks=2)
+    want = F.dice_loss(x, t, mode, per_sample=per_sample, reduction="none")
+    got = F.dice_loss(lx, lt, mode, per_sample=per_sample, reduction="none")
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got.compute(scheduler="synchronous"), want)
+    crit = lf.DiceLoss(mode, per_sample=per_sample, reduction="none")
+    go = rng.uniform(0.5, 1.5, want.shape)
+    loss, grad = crit.forward_backward(x, t, grad_output=go)
+    lazy_loss, lazy_grad = crit.forward_backward(lx, lt, grad_output=go)
+    assert lazy_loss.shape == loss.shape
+    np.testing.assert_array_equal(lazy_loss.compute(scheduler="synchronous"), loss)
+    np.testing.assert_array_equal(lazy_grad.compute(scheduler="synchronous"), grad)
+
+
 def _opts(crit):
     names = ("mode", "smooth", "alpha", "beta", "weight", "per_sample")
     return {k: getattr(crit, k) for k in names if hasattr(crit, k)}
