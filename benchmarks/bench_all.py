@@ -253,6 +253,16 @@ def _jax_defs():
         tp = (p * y).sum(0)
         return (1 - 2 * tp / ((p + y).sum(0) + eps)).mean()
 
+    def dice(p, y, smooth=1.0, w=None):
+        # over the batch (the classes' columns), alpha = beta = 1/2
+        inter = (p * y).sum(0)
+        d = 1 - (inter + smooth) / (0.5 * (p.sum(0) + y.sum(0)) + smooth)
+        return (d if w is None else d * w).mean()
+
+    def generalized_dice(x, y):
+        w = 1.0 / (y.sum(0) ** 2 + 1e-7)
+        return dice(jax.nn.softmax(x, -1), y, w=w / w.sum() * len(w))
+
     def triplet(a, p, n, margin=1.0, eps=1e-6):
         dap = jnp.sqrt(jnp.sum((a - p + eps) ** 2, -1))
         dan = jnp.sqrt(jnp.sum((a - n + eps) ** 2, -1))
@@ -286,6 +296,8 @@ def _jax_defs():
         "AsymmetricLoss": asl,
         "ZLPRLoss": zlpr,
         "SoftF1Loss": soft_f1,
+        "DiceLoss": lambda x, y: dice(jax.nn.sigmoid(x), y),
+        "GeneralizedDiceLoss": generalized_dice,
         "L1Loss": lambda x, y: jnp.abs(x - y).mean(),
         "MSELoss": lambda x, y: optax.squared_error(x, y).mean(),
         "SmoothL1Loss": smooth_l1,
@@ -358,6 +370,8 @@ def build_specs(lf):
     add("AsymmetricLoss", opts={"reduction": "mean"}, exps=1, logs=3)
     add("ZLPRLoss", exps=2)
     add("SoftF1Loss", exps=1)
+    add("DiceLoss", exps=1)
+    add("GeneralizedDiceLoss", exps=2)
     add("L1Loss")
     add("MSELoss")
     add("SmoothL1Loss")

@@ -47,7 +47,8 @@ core_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "REDUCE_SUM", LF_REDUCE_SUM) < 0 ||
         PyModule_AddIntConstant(mod, "REDUCE_BATCHMEAN", REDUCE_BATCHMEAN) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_HVP", WANT_HVP) < 0 ||
-        PyModule_AddIntConstant(mod, "WANT_NORM", WANT_NORM) < 0) {
+        PyModule_AddIntConstant(mod, "WANT_NORM", WANT_NORM) < 0 ||
+        PyModule_AddIntConstant(mod, "WANT_SHAPE", WANT_SHAPE) < 0) {
         return -1;
     }
     PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */

@@ -347,6 +347,70 @@ double lf_soft_f1_f32(const lf_multilabel *a, double eps, double *work);
 double lf_soft_f1_f64(const lf_multilabel *a, double eps, double *work);
 
 /* ------------------------------------------------------------------------ */
+/* Dice family (kernels/dice.c): overlap losses coupled over the batch.     */
+/* ------------------------------------------------------------------------ */
+
+/* Dice / Tversky on input [N, C, S] (C-contiguous; "binary" is C = 1).
+ * p = softmax over C (`softmax`) or sigmoid per element; the target is
+ * T[N, C, S] (C-contiguous) or, with softmax, class indices [N, S] in range.
+ * Per term (class c, and sample n with `per_sample`), over the batch and S
+ * (or S alone): I = sum p t, P = sum p, T = sum t and
+ *   d = 1 - (I + smooth) / (I + alpha (P - I) + beta (T - I) + smooth),
+ * times weight[c] (or, `generalized`, 1 / (T_c^2 + 1e-7) over the whole
+ * batch, normalized to sum to C).  `out` and `grad_output` hold one T per
+ * term (C order: [C] or [N, C]), walked with out_step / go_step.  work holds
+ * lf_dice_work(a) doubles.  Returns the sum of the terms. */
+typedef struct {
+    ptrdiff_t N, C, S;
+    const char *input;
+    const char *target;   /* T[N, C, S], or NULL */
+    const int64_t *index; /* [N, S] classes in [0, C), or NULL */
+    int softmax, per_sample, generalized;
+    double smooth, alpha, beta;
+    const char *weight; /* T[C] (step w_c), or NULL */
+    ptrdiff_t w_c;
+    const char *grad_output; /* T per term, or NULL: `scale` */
+    ptrdiff_t go_step;
+    double scale;
+    char *out; /* T per term, or NULL */
+    ptrdiff_t out_step;
+    char *grad; /* T[N, C, S] C-contiguous, or NULL */
+    char *hess; /* T[N, C, S] C-contiguous: the Hessian's diagonal (with grad), or NULL */
+    const char *vec; /* T[N, C, S] C-contiguous, or NULL: hess receives H vec, not the diagonal */
+} lf_dice;
+
+/* Blocks of rows whose partial sums a batch-wide term combines, in order. */
+#define LF_DICE_BLOCKS 64
+
+/* Rows per work unit: a fixed number of blocks for the batch-wide sums (so
+ * that they do not depend on the thread count), about LF_DICE_UNIT elements
+ * otherwise. */
+#define LF_DICE_UNIT 16384
+static inline ptrdiff_t
+lf_dice_rows(const lf_dice *a)
+{
+    const ptrdiff_t row = a->C * a->S > 0 ? a->C * a->S : 1;
+    if (!a->per_sample) {
+        const ptrdiff_t nb = a->N < LF_DICE_BLOCKS ? a->N : LF_DICE_BLOCKS;
+        return nb > 0 ? (a->N + nb - 1) / nb : 1;
+    }
+    return row < LF_DICE_UNIT ? LF_DICE_UNIT / row : 1;
+}
+
+/* The doubles of work: 4 per term, C weights, 2 per term (H v's sums of the
+ * term's e v and t v, in p), and 3 per class and block. */
+static inline ptrdiff_t
+lf_dice_work(const lf_dice *a)
+{
+    const ptrdiff_t rows = lf_dice_rows(a), units = (a->N + rows - 1) / rows;
+    const ptrdiff_t terms = a->per_sample ? a->N * a->C : a->C;
+    return 6 * terms + a->C + (a->per_sample ? 0 : 3 * units * a->C);
+}
+
+double lf_dice_f32(const lf_dice *a, double *work);
+double lf_dice_f64(const lf_dice *a, double *work);
+
+/* ------------------------------------------------------------------------ */
 /* Embedding family (kernels/embedding.c): N rows of D features.            */
 /* ------------------------------------------------------------------------ */
 

@@ -28,7 +28,9 @@ The mean's divisor (``mean``): ``elements`` of the ``"none"`` loss (``N``
 for ``batchmean``), the sum of the ``weights``, the ``core``'s own per block
 (``WANT_NORM``: the class weights of the targets not ignored), or the loss's
 ``own`` rule (one task).  ``none`` names the ``"none"`` loss's shape rule
-(:data:`_NONE_SHAPES`), needed where one task computes it.
+(:data:`_NONE_SHAPES`), needed where one task computes it; ``core`` when the
+options decide it (Dice's ``per_sample`` and ``mode``): the core answers a
+``WANT_SHAPE`` call on zero-stride stand-ins of the arrays.
 
 The metrics' Dask support is :mod:`pylossfn._dask_metrics`.
 """
@@ -50,6 +52,7 @@ from ._convert import as_array, is_half, widened
 _F64 = np.dtype(np.float64)
 
 _LOSS, _GRAD, _HESS, _NORM = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS, _core.WANT_NORM
+_SHAPE = _core.WANT_SHAPE
 
 
 def any_dask(args: Iterable[Any]) -> bool:
@@ -118,7 +121,7 @@ _NONES = {
     "elementwise": ("broadcast",),
     "class_index": ("classes",),
     "rows": ("rows", "broadcast"),  # a loss per row, or per element of coupled rows
-    "whole": tuple(_NONE_SHAPES),
+    "whole": (*_NONE_SHAPES, "core"),  # "core": the options decide (WANT_SHAPE)
 }
 #: the argument kinds of the arrays a loss computes on ("float" arrays are weights)
 _INPUT_KINDS = ("input", "real", "index", "array")
@@ -186,6 +189,10 @@ class _Criterion:
     def option(self, name: str) -> Any:
         return self.values[self.names.index(name)] if name in self.names else None
 
+    def given(self) -> dict[str, Any]:
+        """The options the call sets, by the face's names."""
+        return dict(zip(self.names, self.values))
+
     def call(self, want: int, grad_output: Any, reduction: str | None, cut: dict[str, Any],
              *inputs: Any) -> Any:
         """``_impl`` on ``inputs`` with ``reduction`` (None: the call's own) and
@@ -209,6 +216,10 @@ class _Functional:
 
     def option(self, name: str) -> Any:
         return self.options.get(name)
+
+    def given(self) -> dict[str, Any]:
+        """The options the call sets, by the face's names."""
+        return {k: v for k, v in self.options.items() if k != "reduction"}
 
     def call(self, want: int, grad_output: Any, reduction: str | None, cut: dict[str, Any],
              *inputs: Any) -> Any:
@@ -511,12 +522,29 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
     return g
 
 
+def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
+    """The "none" shape the core gives for the call's options and these
+    arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
+    from . import _rows, functional
+
+    fn = inspect.unwrap(getattr(functional, face.rule.fname))
+    given = {n: p.default for n, p in inspect.signature(fn).parameters.items()
+             if p.default is not p.empty}
+    given.update(face.given())
+    row = _rows.ROWS[face.rule.fname]
+    stand = [np.broadcast_to(np.zeros((), a.dtype), a.shape) for a in cut]
+    return tuple(getattr(_core, face.rule.name)(
+        *stand, *_rows.row_options(row, given), _core.REDUCE_NONE, _SHAPE, None))
+
+
 def _whole(da: Any, face: Any, want: int, grad_output: Any, cut: list[Any], k: int | None,
            dtype: Any, shape: tuple[int, ...] | None = None) -> Any:
     """The call in one task (a batch-coupled loss, or inputs no split can cut)."""
     if shape is None:  # the loss
         shape = ()
-        if face.reduction == "none":
+        if face.reduction == "none" and face.rule.none == "core":
+            shape = _core_none_shape(face, cut)
+        elif face.reduction == "none":
             shape = tuple(_NONE_SHAPES[face.rule.none]([a.shape for a in cut]))
     task = _delayed()(_whole_call, pure=True)(
         face, want, grad_output, k, *[a.rechunk(-1) if a.ndim else a for a in cut],

@@ -58,6 +58,18 @@ def row_arrays(row: Any) -> list[str]:
     return [a["name"] for a in row["args"][:n]]
 
 
+def row_options(row: Any, given: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's options in its order, from a face's keywords ``given`` (every
+    parameter of the function, defaults included), each made by an adapter
+    (``ADAPTED``) where the face takes it in another form."""
+    made: dict[str, Any] = {}
+    for src, (names, adapt) in ADAPTED.items():
+        if src in given and any(a["name"] in names for a in row["args"]):
+            made.update(adapt(given[src], row["fname"]))
+    return tuple(given[a["name"]] if a["name"] in given else made[a["name"]]
+                 for a in row["args"][len(row_arrays(row)):])
+
+
 def _core_args(row: Any, have: Sequence[str], fixed: dict[str, Any]
                ) -> tuple[list[str], list[str]]:
     """(statements, argument expressions) of a call of ``row``'s core function

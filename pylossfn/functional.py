@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _dask, _heads
+from ._functional_multilabel import *  # noqa: F401,F403 (its losses are this module's)
 from ._rows import ADAPTED as _ADAPTED
 from ._rows import ROWS as _ROWS
 from ._rows import from_row as _from_row
@@ -268,111 +269,8 @@ def log_softmax(
     return _core.log_softmax(_as_dtype(input, dtype), dim)
 
 
-# --------------------------------------------------------------------------
-# Multi-label losses on logits (beyond torch.nn)
-# --------------------------------------------------------------------------
-
-
-@_from_row
-def sigmoid_focal_loss(
-    input: ArrayLike, target: ArrayLike, alpha: float = 0.25, gamma: float = 2.0,
-    reduction: Reduction = "none",
-) -> LossValue:
-    """Focal loss on logits, as ``torchvision.ops.sigmoid_focal_loss``.
-
-    With ``p = sigmoid(x)``, ``ce = binary_cross_entropy_with_logits(x, y)``
-    per element and ``p_t = p * y + (1 - p) * (1 - y)``:
-    ``l = alpha_t * ce * (1 - p_t) ** gamma``, where
-    ``alpha_t = alpha * y + (1 - alpha) * (1 - y)``, or 1 when ``alpha < 0``.
-    ``gamma = 0`` and ``alpha < 0`` give plain BCE-with-logits.  The cross
-    entropy comes from log-sigmoid and ``1 - p_t`` is formed as
-    ``p * (1 - y) + (1 - p) * y`` from two separately computed sigmoids, so
-    logits of ±1e4 give finite values and gradients.
-
-    Shapes: ``input`` (logits) any shape; ``target`` the same shape, labels
-    in [0, 1] (float, or integer / bool 0/1).  The default reduction is
-    ``"none"``, as in torchvision (:class:`pylossfn.SigmoidFocalLoss`
-    defaults to ``"mean"``).  ``gamma`` must be >= 0.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([2.0, -1.0]); y = np.array([1.0, 0.0])
-    >>> F.sigmoid_focal_loss(x, y).round(6)
-    array([0.000451, 0.016994])
-    """
-
-
-@_from_row
-def asymmetric_loss(
-    input: ArrayLike, target: ArrayLike, *, gamma_neg: float = 4.0, gamma_pos: float = 1.0,
-    clip: float | None = 0.05, eps: float = 1e-8, reduction: Reduction = "sum",
-) -> LossValue:
-    """Asymmetric loss (ASL, Ridnik et al., ICCV 2021) on logits.
-
-    With ``p = sigmoid(x)`` and the shifted negative probability
-    ``p_m = min(1 - p + clip, 1)`` (``1 - p`` when ``clip`` is 0 or None):
-    ``l = -(y * log(max(p, eps)) + (1 - y) * log(max(p_m, eps))) * (1 - p_t) ** g``,
-    ``p_t = p * y + p_m * (1 - y)``, ``g = gamma_pos * y + gamma_neg * (1 - y)``,
-    as the reference ``AsymmetricLoss`` of Alibaba-MIIL/ASL, which returns the
-    sum (the default here too).  The gradient is the exact derivative,
-    focusing weight included (the reference's
-    ``disable_torch_grad_focal_loss=False``).
-
-    Shapes: ``input`` (logits) any shape; ``target`` the same shape, labels in
-    [0, 1].  ``gamma_neg``, ``gamma_pos`` >= 0, ``clip`` in [0, 1),
-    ``eps`` > 0.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([[2.0, -1.0, 0.5]]); y = np.array([[1.0, 0.0, 0.0]])
-    >>> round(float(F.asymmetric_loss(x, y)), 6)
-    0.106951
-    """
-
-
-@_from_row
-def multilabel_categorical_crossentropy(
-    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean",
-) -> LossValue:
-    """Multi-label categorical cross-entropy (Su, 2020), also called ZLPR.
-
-    Per sample (the last axis holds the C labels):
-    ``l = log(1 + sum_c (1 - y_c) exp(s_c)) + log(1 + sum_c y_c exp(-s_c))``.
-    For 0/1 labels this is Su's ``log(1 + sum_neg e^s) + log(1 + sum_pos e^-s)``:
-    every positive logit is pushed above 0 and every negative one below, so
-    0 is the decision threshold and no per-label sigmoid is needed.  Soft
-    labels in [0, 1] weight each logit into both sums.  Computed with
-    log-sum-exp including the implicit 0 logit: stable for logits of ±1e4.
-
-    Shapes: ``input`` ``[..., C]``; ``target`` the same shape.  ``"none"``
-    returns ``input.shape[:-1]``; ``"mean"`` averages over samples.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([[2.0, -1.0, 0.5]]); y = np.array([[1.0, 0.0, 1.0]])
-    >>> F.multilabel_categorical_crossentropy(x, y, reduction="none").round(6)
-    array([0.868219])
-    """
-
-
-@_from_row
-def soft_f1_loss(
-    input: ArrayLike, target: ArrayLike, *, eps: float = 1e-16, reduction: Reduction = "mean",
-) -> LossValue:
-    """Macro soft-F1 cost from logits, over the batch.
-
-    With ``p = sigmoid(x)`` and soft counts over the N samples of each class
-    ``TP = sum p y``, ``FP = sum p (1 - y)``, ``FN = sum (1 - p) y``:
-    ``cost_c = 1 - 2 TP / (2 TP + FP + FN + eps)``.  A differentiable
-    surrogate of 1 - F1; it couples the samples of a batch.
-
-    Shapes: ``input`` ``[N, C]`` (or ``[N]``, one class); ``target`` the same
-    shape.  ``"none"`` returns the ``[C]`` per-class costs (``()`` for a 1-d
-    input), ``"mean"`` averages them (macro), ``"sum"`` adds them.
-    ``eps`` > 0.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([[3.0, -3.0], [-3.0, 3.0]]); y = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> F.soft_f1_loss(x, y, reduction="none").round(6)
-    array([0.047426, 0.047426])
-    """
+# The multi-label and overlap losses on logits (focal, ASL, ZLPR, soft-F1, Dice)
+# are written in pylossfn._functional_multilabel and re-exported above.
 
 
 # --------------------------------------------------------------------------

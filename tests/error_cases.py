@@ -345,6 +345,12 @@ def _elementwise_cases(row, dtype, args, add):
         for shape in ((), (2, 2, 3)):
             add(Case(f"input-{len(shape)}d", ValueError, r"input must be \[N, C\] or \[N\] "
                      r"\(one label\), got shape", inputs=(np.zeros(shape, dtype),) * 2))
+    if row.name in ("DiceLoss", "GeneralizedDiceLoss"):
+        add(Case("input-1d", ValueError, r"input must be \[N, C, \*\] \(classes on axis 1\), "
+                 r"got shape", inputs=(np.zeros(N, dtype),) * 2))
+    if row.name == "DiceLoss":
+        add(Case("weight-shape", ValueError, r"weight must have shape \(3,\) \(one per class\)",
+                 opts={"weight": np.ones(C + 1, dtype)}))
     if row.name == "MultiLabelSoftMarginLoss":
         for shape in ((C - 1,), (N + 1, C), (2, N, C)):
             add(Case(f"weight-shape-{shape}", ValueError, r"weight of shape .* does not "

@@ -271,6 +271,19 @@ EXTRA_LOSSES = (
     _elementwise("soft_f1_loss", "oracle.soft_f1_loss", _labels,
                  options={"eps": 1e-6}, rule="same", layout_shape=(6, 5), option_errors=(
                      ("eps", -1e-3, ValueError, r"eps must be"),)),
+    _elementwise("dice_loss", "oracle.dice_loss", _labels,
+                 options={"smooth": 0.5, "alpha": 0.3, "beta": 0.7, "weight": None},
+                 make_options=lambda rng, dtype, shape: {
+                     "smooth": 0.5, "alpha": 0.3, "beta": 0.7,
+                     "weight": rng.uniform(0.5, 2, shape[1:2]).astype(dtype)},
+                 rule="same", option_errors=(
+                     ("smooth", -1.0, ValueError, r"smooth must be finite and >= 0"),
+                     ("alpha", np.inf, ValueError, r"alpha must be finite and >= 0"),
+                     ("beta", "b", TypeError, r"beta must be a real number, got str"),
+                     ("mode", "soft", ValueError, r"mode must be one of 'multilabel'"))),
+    _elementwise("generalized_dice_loss", "oracle.generalized_dice_loss", _labels,
+                 options={"smooth": 0.5, "per_sample": True}, rule="same", option_errors=(
+                     ("smooth", np.nan, ValueError, r"smooth must be finite and >= 0"),)),
     _elementwise("l1_loss", _torch("l1_loss"), _normal),
     _elementwise("mse_loss", _torch("mse_loss"), _normal),
     _elementwise("smooth_l1_loss", _torch("smooth_l1_loss"),
@@ -440,6 +453,8 @@ def _other_value(value):
         return value + 1
     if isinstance(value, (float, np.floating)):
         return value * 0.5 + 0.25
+    if isinstance(value, str):  # a mode name
+        return value + "-changed"
     if value is F.pairwise_distance:
         return F.cosine_distance
     if callable(value):

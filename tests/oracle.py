@@ -61,6 +61,37 @@ def poly_binary_cross_entropy_with_logits(x, y, epsilon=1.0, weight=None, reduct
 def smoothed_target(y, label_smoothing):
     """BCE's label smoothing as the contract states it: y (1 - e) + e / 2."""
     return y * (1 - label_smoothing) + label_smoothing / 2
+def dice_terms(x, t, mode="multilabel", smooth=1.0, alpha=0.5, beta=0.5, weight=None,
+               per_sample=False, generalized=False):
+    """The Dice / Tversky terms of the contract as a torch formula: [C], or [N, C]."""
+    if mode == "multiclass":
+        p = torch.softmax(x, 1)
+        if not t.dtype.is_floating_point:  # class indices -> one-hot on axis 1
+            t = TF.one_hot(t.long(), x.shape[1]).movedim(-1, 1).to(x.dtype)
+    else:
+        p = torch.sigmoid(x)
+        if mode == "binary":
+            p, t = p.unsqueeze(1), t.unsqueeze(1)
+    t = t.to(x.dtype)
+    p = p.flatten(2) if p.dim() > 2 else p.unsqueeze(2)
+    t = t.reshape(p.shape)
+    axes = (2,) if per_sample else (0, 2)
+    inter, psum, tsum = (p * t).sum(axes), p.sum(axes), t.sum(axes)
+    d = 1 - (inter + smooth) / (inter + alpha * (psum - inter) + beta * (tsum - inter) + smooth)
+    if generalized:
+        w = 1.0 / (t.sum((0, 2)) ** 2 + 1e-7)
+        d = d * (w / w.sum() * len(w))
+    elif weight is not None:
+        d = d * weight
+    return d
+
+
+def dice_loss(x, t, reduction="mean", **kw):
+    return _reduce(dice_terms(x, t, **kw), reduction)
+
+
+def generalized_dice_loss(x, t, reduction="mean", **kw):
+    return _reduce(dice_terms(x, t, mode="multiclass", generalized=True, **kw), reduction)
 
 
 def multilabel_soft_margin_loss(x, y, reduction="mean", weight=None):

@@ -151,6 +151,8 @@ def _other_value(cls, name, default):
         return np.array([1.0, 2.0])
     if name == "distance_function":
         return F.cosine_distance
+    if name == "mode":
+        return "binary"  # DiceLoss: "multilabel" by default
     if isinstance(default, bool):
         return not default
     if isinstance(default, int):

@@ -184,6 +184,7 @@ def _named_losses(path):
 
 @pytest.mark.parametrize("relpath", [
     "functional.py",
+    "_functional_multilabel.py",
     "modules/_base.py",
     "modules/__init__.py",
     "_dask.py",

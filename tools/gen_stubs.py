@@ -36,7 +36,10 @@ call when they are built.  ``WANT_HESS | WANT_HVP`` puts the product of the
 full Hessian with ``v`` in the Hessian's place, ``v`` passed where ``out`` goes
 (an array of the input's shape, or a tuple of one per differentiable input);
 ``WANT_NORM`` alone makes the losses whose row says ``dask.mean == "core"``
-(``cross_entropy``, ``nll_loss``) return their mean's divisor, a float.
+(``cross_entropy``, ``nll_loss``) return their mean's divisor, a float;
+``WANT_SHAPE`` alone makes those whose row says ``dask.none == "core"``
+(``dice_loss``, ``generalized_dice_loss``) return their ``"none"`` loss's shape,
+a tuple, for these arrays' shapes and options (no data is read).
 """
 from typing import Any, Callable, Literal, TypedDict
 
@@ -48,6 +51,7 @@ WANT_GRAD: Literal[2]
 WANT_HESS: Literal[4]
 WANT_HVP: Literal[8]  # with WANT_HESS: H v in the Hessian slot, v where `out` goes
 WANT_NORM: Literal[16]  # alone: the mean's divisor (row['dask']['mean'] == 'core')
+WANT_SHAPE: Literal[32]  # alone: the "none" loss's shape (row['dask']['none'] == 'core')
 REDUCE_NONE: Literal[0]
 REDUCE_MEAN: Literal[1]
 REDUCE_SUM: Literal[2]
@@ -63,7 +67,7 @@ class _ArgRow(TypedDict):
 class _DaskRow(TypedDict):
     split: str | None  # elementwise, class_index, rows, whole; None when plain
     mean: str  # elements, weights, core, own
-    none: str  # broadcast, input_target, rows, classes, labels, batch
+    none: str  # broadcast, input_target, rows, classes, labels, batch, core
     cut: tuple[str, ...]  # the weights cut with the input
 
 class _LossRow(TypedDict):

@@ -54,8 +54,11 @@
  * computes H v itself (the family sets c->hvp_done); otherwise the Hessian is
  * its diagonal and lf_result multiplies, so every loss has an hvp.
  * WANT_NORM (alone): the divisor of the mean, a float, from the losses whose
- * core owns it (LF_MEAN_ASK: a Dask block's share of the global divisor). */
-enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_HVP = 8, WANT_NORM = 16 };
+ * core owns it (LF_MEAN_ASK: a Dask block's share of the global divisor).
+ * WANT_SHAPE (alone): the "none" loss's shape, a tuple, from the losses whose
+ * options decide it (LF_NONE_ASK); the family answers after its checks of
+ * the shapes, before touching the data (Dask passes zero-stride stand-ins). */
+enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_HVP = 8, WANT_NORM = 16, WANT_SHAPE = 32 };
 
 /* kl_div's "batchmean": the sum divided by input.shape[0]. */
 #define REDUCE_BATCHMEAN 3
@@ -137,6 +140,7 @@ enum {
     LF_NONE_CLASSES = 3 << 13,      /* the input's shape without its class axis 1 */
     LF_NONE_LABELS = 4 << 13,       /* the input's last axis */
     LF_NONE_BATCH = 5 << 13,        /* axis 1 of a [T, N, C] input, () unbatched */
+    LF_NONE_ASK = 6 << 13,          /* the options decide: the core's (WANT_SHAPE) */
     LF_NONE_MASK = 7 << 13
 };
 

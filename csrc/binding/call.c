@@ -498,13 +498,20 @@ protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py
                      (s->flags & LF_BATCHMEAN) ? REDUCE_BATCHMEAN : LF_REDUCE_SUM, "reduction",
                      &c->reduction) < 0 ||
             code_arg(c, args[nargs + 1], 0,
-                     WANT_LOSS | WANT_GRAD | WANT_HESS | WANT_HVP | WANT_NORM, "`want`",
+                     WANT_LOSS | WANT_GRAD | WANT_HESS | WANT_HVP | WANT_NORM | WANT_SHAPE,
+                     "`want`",
                      &c->want) < 0) {
             return -1;
         }
         if ((c->want & WANT_NORM) &&
             (c->want != WANT_NORM || (s->flags & LF_MEAN_MASK) != LF_MEAN_ASK)) {
             PyErr_Format(PyExc_ValueError, "%s: `want` asks for a divisor it does not give",
+                         s->fname);
+            return -1;
+        }
+        if ((c->want & WANT_SHAPE) &&
+            (c->want != WANT_SHAPE || (s->flags & LF_NONE_MASK) != LF_NONE_ASK)) {
+            PyErr_Format(PyExc_ValueError, "%s: `want` asks for a shape it does not give",
                          s->fname);
             return -1;
         }

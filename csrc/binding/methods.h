@@ -24,6 +24,8 @@
     X(asymmetric_loss) \
     X(multilabel_categorical_crossentropy) \
     X(soft_f1_loss) \
+    X(dice_loss) \
+    X(generalized_dice_loss) \
     X(l1_loss) \
     X(mse_loss) \
     X(smooth_l1_loss) \

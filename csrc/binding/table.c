@@ -97,7 +97,7 @@ arg_row(const lf_arg *a)
 static const char *const split_names[] = {NULL, "elementwise", "class_index", "rows", "whole"};
 static const char *const mean_names[] = {"elements", "weights", "core", "own"};
 static const char *const none_names[] = {"broadcast", "input_target", "rows",
-                                         "classes",   "labels",       "batch"};
+                                         "classes",   "labels",       "batch", "core"};
 
 static PyObject *
 dask_row(const lf_spec *s)
@@ -108,7 +108,7 @@ dask_row(const lf_spec *s)
     for (int i = 0; split == 1 && i < n; i++) {
         ncut += s->args[i].kind == A_FLOAT;
     }
-    if (split > 4 || none > 5) {
+    if (split > 4 || none > 6) {
         PyErr_Format(PyExc_SystemError, "%s: unknown Dask flags", s->fname);
         return NULL;
     }

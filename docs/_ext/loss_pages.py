@@ -213,6 +213,40 @@ FORMULAS: dict[str, dict[str, str]] = {
                  r":math:`\mathrm{FP}_c = \sum_n p\,(1 - y)`, :math:`\mathrm{FN}_c = \sum_n (1 - p)\,y` "
                  r"over the batch, which couples its samples (``hvp`` gives the full product).",
     },
+    "DiceLoss": {
+        "loss": r"\ell_c = 1 - \frac{I_c + s}{D_c},\qquad "
+                r"D_c = I_c + \alpha\,(P_c - I_c) + \beta\,(T_c - I_c) + s",
+        "grad": r"\frac{\partial \ell_c}{\partial p_i} = r_i = "
+                r"\frac{(I_c + s)\,e_i - y_i D_c}{D_c^2},\qquad e_i = (1 - \alpha - \beta)\,y_i"
+                r" + \alpha;\quad \frac{\partial \ell}{\partial x_i} = r_i\,p_i (1 - p_i)"
+                r"\ \text{(sigmoid)},\ p_i\,\bigl(r_i - \textstyle\sum_k p_k r_k\bigr)"
+                r"\ \text{(softmax over the classes)}",
+        "hess": r"\frac{\partial^2 \ell_c}{\partial p_i^2} = h_i = \frac{2\,y_i e_i}{D_c^2}"
+                r" - \frac{2\,(I_c + s)\,e_i^2}{D_c^3};\quad "
+                r"\frac{\partial^2 \ell}{\partial x_i^2} = h_i q_i^2 + r_i q_i (1 - 2 p_i),\ "
+                r"q_i = p_i (1 - p_i)\ \text{(sigmoid)};\ "
+                r"p_i^2 \bigl(h_i (1 - 2 p_i) + \textstyle\sum_k h_k p_k^2\bigr)"
+                r" + (1 - 2 p_i)\,\frac{\partial \ell}{\partial x_i}\ \text{(softmax)}",
+        "where": r":math:`p` the probabilities (sigmoid, or softmax over axis 1 for "
+                 r'``mode="multiclass"``), :math:`y` the target (one-hot for class indices), '
+                 r":math:`s` ``smooth``; :math:`I_c = \sum p\,y`, :math:`P_c = \sum p`, "
+                 r":math:`T_c = \sum y` over the batch and spatial axes (the spatial axes "
+                 r"of each sample with ``per_sample``), which couples the elements "
+                 r"(``hvp`` gives the full product); times ``weight[c]``.",
+    },
+    "GeneralizedDiceLoss": {
+        "loss": r"\ell_c = w_c \Bigl(1 - \frac{2\,(I_c + s)}{P_c + T_c + 2 s}\Bigr),\qquad "
+                r"w_c = \frac{C\,/\,(T_c^2 + 10^{-7})}{\sum_k 1 / (T_k^2 + 10^{-7})}",
+        "grad": r"\frac{\partial \ell}{\partial x_i} = p_i\,\bigl(r_i - \textstyle\sum_k p_k r_k"
+                r"\bigr),\qquad r_i = w_c\,\frac{(I_c + s) - 2\,y_i D_c}{2\,D_c^2},\ "
+                r"D_c = \tfrac{1}{2}(P_c + T_c) + s",
+        "hess": r"p_i^2 \bigl(h_i (1 - 2 p_i) + \textstyle\sum_k h_k p_k^2\bigr)"
+                r" + (1 - 2 p_i)\,\frac{\partial \ell}{\partial x_i},\qquad "
+                r"h_i = w_c \Bigl(\frac{y_i}{D_c^2} - \frac{I_c + s}{2\,D_c^3}\Bigr)",
+        "where": r":math:`p = \operatorname{softmax}(x)` over axis 1, :math:`s` ``smooth``; "
+                 r"the weights come from the target's sums :math:`T_c` over the whole batch "
+                 r"(also with ``per_sample``) and are constants of the gradient.",
+    },
     "CosineEmbeddingLoss": {
         "loss": r"\ell = \begin{cases} 1 - \cos & y = 1 \\ \max(0,\,\cos - m) & y = -1"
                 r" \end{cases},\qquad \cos = \frac{x_1 \cdot x_2}{\sqrt{n_1 n_2}},\;\;"
@@ -308,6 +342,9 @@ NONE_SHAPE: dict[str, str] = {
     **dict.fromkeys(("CrossEntropyLoss", "NLLLoss"), "the target's: ``[N]`` or ``[N, d1, ..., dk]``"),
     **dict.fromkeys(("ZLPRLoss", "MultiLabelSoftMarginLoss"), "``input.shape[:-1]``: one per sample"),
     "SoftF1Loss": "``[C]``: one cost per class",
+    **dict.fromkeys(("DiceLoss", "GeneralizedDiceLoss"),
+                    "``[C]``: one term per class (``[N, C]`` with ``per_sample``; C = 1 for "
+                    '``mode="binary"``)'),
     **dict.fromkeys(("CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
                      "MultiMarginLoss", "MultiLabelMarginLoss", "CTCLoss", "LinearCrossEntropyLoss"),
                     "``[N]``: one per sample"),
@@ -362,6 +399,18 @@ PARAMS: dict[str, str] = {
     "zero_infinity": "replace infinite losses (impossible alignments) and their gradients "
                      "by 0.",
     "beta": "the width of the quadratic zone (0 gives L1).",
+    **{f"{owner}.{name}": text for owner in ("DiceLoss", "dice_loss") for name, text in {
+        "alpha": "the Tversky weight of the false positives (P - I); 0.5 with beta = 0.5 "
+                 "is Dice.",
+        "beta": "the Tversky weight of the false negatives (T - I).",
+        "weight": "a weight per class (``[C]``) multiplying its term; None means 1.",
+    }.items()},
+    "mode": '``"multilabel"`` (sigmoid per class), ``"multiclass"`` (softmax over axis 1; '
+            'class indices or probabilities) or ``"binary"`` (input ``[N, *]``, one class).',
+    "smooth": "added to the overlap and to the denominator (>= 0): keeps empty classes "
+              "finite and softens the loss.",
+    "per_sample": "sum over the spatial axes of each sample (one term per sample and class, "
+                  "optax's convention) instead of over the batch too.",
     "delta": "the width of the quadratic zone, > 0.",
     "log_target": "the target holds log-probabilities.",
     "log_input": "the input is the log of the rate (``exp(input)`` is the rate).",

@@ -4,11 +4,12 @@ Each family module lists its classes once, in its ``__all__``; this package
 re-exports them all (a loss class names its row of the core's table,
 ``Loss._row``: nothing here names a loss).
 """
-from . import binary, classification, ctc, embedding, linear, margin, multilabel, regression
+from . import binary, classification, ctc, dice, embedding, linear, margin, multilabel, regression
 from ._base import Loss
 from .binary import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .ctc import *  # noqa: F403
+from .dice import *  # noqa: F403
 from .embedding import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .margin import *  # noqa: F403
@@ -19,6 +20,7 @@ __all__ = ["Loss"]
 __all__ += binary.__all__
 __all__ += classification.__all__
 __all__ += multilabel.__all__
+__all__ += dice.__all__
 __all__ += embedding.__all__
 __all__ += margin.__all__
 __all__ += ctc.__all__

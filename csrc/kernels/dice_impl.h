@@ -1,0 +1,709 @@
+/*
+ * dice_impl.h -- the body of the Dice family (dice.c), written once in T / FN
+ * / M / V (dtype_f32.h, dtype_f64.h); see lf_dice in pylossfn.h.
+ *
+ * Two passes over the input.  The first sums I, P and T of each term: per
+ * sample each unit of rows owns its terms; over the batch each unit (a fixed
+ * block of rows) sums its own partials, which are then combined in block
+ * order, so the sums are the same bits for every thread count.  The terms'
+ * losses and gradient factors follow; the second pass writes the gradient
+ * (and the Hessian's diagonal) element by element.
+ */
+#define DX(n, c, s) (((const T *)a->input)[((n) * a->C + (c)) * a->S + (s)])
+#define DT(n, c, s)                                                                   \
+    (a->index ? (T)(a->index[(n) * a->S + (s)] == (c))                                \
+              : ((const T *)a->target)[((n) * a->C + (c)) * a->S + (s)])
+#define DG(buf, n, c, s) (((T *)(buf))[((n) * a->C + (c)) * a->S + (s)])
+
+typedef struct {
+    const lf_dice *a;
+    double *work;
+} FN(dice_ctx);
+
+/* s = sigmoid(x), and 1 - s without cancellation. */
+static inline T
+FN(dice_sig)(T x, T *q)
+{
+    const T e = V(exp)(-M(fabs)(x));
+    const T inv = (T)1 / ((T)1 + e);
+    *q = x >= 0 ? e * inv : inv;
+    return x >= 0 ? inv : e * inv;
+}
+
+/* The softmax over the classes at (n, s): its max and 1 / sum of exps. */
+static inline void
+FN(dice_softmax_at)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *mx, T *inv)
+{
+    T m = DX(n, 0, s);
+    for (ptrdiff_t c = 1; c < a->C; c++) {
+        const T x = DX(n, c, s);
+        m = x > m || x != x ? x : m;
+    }
+    double sum = 0.0;
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        sum += (double)V(exp)(DX(n, c, s) - m);
+    }
+    *mx = m;
+    *inv = (T)(1.0 / sum);
+}
+
+/* The sums of row n into I[c], P[c], Tt[c] (one array each, indexed by
+ * class), sigmoid.  S = 1 runs along the classes with one accumulator per
+ * class, S > 1 along the spatial axis with eight (the loops vectorize). */
+static void
+FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                  double *restrict Tt)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const T *restrict xr = (const T *)a->input + n * C * S;
+    const T *restrict tr = (const T *)a->target + n * C * S;
+    if (S == 1) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            T q;
+            const T pr = FN(dice_sig)(xr[c], &q), tv = tr[c];
+            I[c] += (double)(pr * tv);
+            P[c] += (double)pr;
+            Tt[c] += (double)tv;
+        }
+        return;
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T *restrict xc = xr + c * S, *restrict tc = tr + c * S;
+        double i8[8] = {0}, p8[8] = {0}, t8[8] = {0};
+        ptrdiff_t s = 0;
+        for (; s + 8 <= S; s += 8) {
+            for (int k = 0; k < 8; k++) {
+                T q;
+                const T pr = FN(dice_sig)(xc[s + k], &q), tv = tc[s + k];
+                i8[k] += (double)(pr * tv);
+                p8[k] += (double)pr;
+                t8[k] += (double)tv;
+            }
+        }
+        for (; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(xc[s], &q), tv = tc[s];
+            i8[s & 7] += (double)(pr * tv);
+            p8[s & 7] += (double)pr;
+            t8[s & 7] += (double)tv;
+        }
+        I[c] += FN(sum8)(i8);
+        P[c] += FN(sum8)(p8);
+        Tt[c] += FN(sum8)(t8);
+    }
+}
+
+/* 1 / sum_c exp(x_c - m) over a contiguous row of C. */
+static inline T
+FN(dice_inv_row)(const T *restrict x, ptrdiff_t C, T m)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+        for (int k = 0; k < 8; k++) {
+            acc[k] += (double)V(exp)(x[c + k] - m);
+        }
+    }
+    for (; c < C; c++) {
+        acc[c & 7] += (double)V(exp)(x[c] - m);
+    }
+    return (T)(1.0 / FN(sum8)(acc));
+}
+
+/* Classes (or positions) per chunk of a softmax row kept on the stack. */
+#define DICE_CHUNK 256
+
+/* The softmax over the classes at positions [s0, s0 + w) of row n (w <=
+ * DICE_CHUNK, class planes S apart): max and 1 / sum of exps per position,
+ * summed in class order in double as FN(dice_softmax_at) does (same bits). */
+static void
+FN(dice_chunk_stats)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s0, ptrdiff_t w, T *restrict m,
+                     T *restrict inv)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const T *xr = (const T *)a->input + n * C * S + s0;
+    double sum[DICE_CHUNK];
+    for (ptrdiff_t j = 0; j < w; j++) {
+        m[j] = xr[j];
+        sum[j] = 0.0;
+    }
+    for (ptrdiff_t c = 1; c < C; c++) {
+        const T *restrict xc = xr + c * S;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            m[j] = xc[j] > m[j] || xc[j] != xc[j] ? xc[j] : m[j];
+        }
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T *restrict xc = xr + c * S;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            sum[j] += (double)V(exp)(xc[j] - m[j]);
+        }
+    }
+    for (ptrdiff_t j = 0; j < w; j++) {
+        inv[j] = (T)(1.0 / sum[j]);
+    }
+}
+
+/* The target at position j of a chunk for class c: the probability, or
+ * whether the class index is c. */
+#define DICE_TV(tc, ic, j, c) ((tc) ? (tc)[j] : (T)((ic)[j] == (c)))
+
+/* One class's I, P, T over a chunk (eight lanes; `index` a constant after
+ * inlining, so the loop has no per-element branch). */
+static inline LF_ALWAYS_INLINE void
+FN(dice_chunk_acc)(const T *restrict xc, const T *restrict tc, const int64_t *restrict ic,
+                   ptrdiff_t c, ptrdiff_t w, const T *restrict m, const T *restrict inv,
+                   double *sums, const int index)
+{
+    double i8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, p8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double t8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const T *restrict tcc = index ? NULL : tc;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= w; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            const T pr = V(exp)(xc[j + k] - m[j + k]) * inv[j + k];
+            const T tv = DICE_TV(tcc, ic, j + k, c);
+            i8[k] += (double)(pr * tv);
+            p8[k] += (double)pr;
+            t8[k] += (double)tv;
+        }
+    }
+    for (; j < w; j++) {
+        const T pr = V(exp)(xc[j] - m[j]) * inv[j], tv = DICE_TV(tcc, ic, j, c);
+        i8[j & 7] += (double)(pr * tv);
+        p8[j & 7] += (double)pr;
+        t8[j & 7] += (double)tv;
+    }
+    sums[0] += FN(sum8)(i8);
+    sums[1] += FN(sum8)(p8);
+    sums[2] += FN(sum8)(t8);
+}
+
+/* The softmax sums of row n over spatial positions (S > 1), chunk by chunk. */
+static void
+FN(dice_sums_soft_s)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                     double *restrict Tt)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    T m[DICE_CHUNK], inv[DICE_CHUNK];
+    for (ptrdiff_t s0 = 0; s0 < S; s0 += DICE_CHUNK) {
+        const ptrdiff_t w = S - s0 < DICE_CHUNK ? S - s0 : DICE_CHUNK;
+        FN(dice_chunk_stats)(a, n, s0, w, m, inv);
+        const int64_t *ic = a->index ? a->index + n * S + s0 : NULL;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T *xc = (const T *)a->input + (n * C + c) * S + s0;
+            const T *tc = a->index ? NULL : (const T *)a->target + (n * C + c) * S + s0;
+            double sums[3] = {0.0, 0.0, 0.0};
+            if (a->index) {
+                FN(dice_chunk_acc)(xc, tc, ic, c, w, m, inv, sums, 1);
+            }
+            else {
+                FN(dice_chunk_acc)(xc, tc, ic, c, w, m, inv, sums, 0);
+            }
+            I[c] += sums[0];
+            P[c] += sums[1];
+            Tt[c] += sums[2];
+        }
+    }
+}
+
+/* The same sums, softmax over the classes (S = 1: along the row, in chunks
+ * of probabilities on the stack). */
+static void
+FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
+                   double *restrict Tt)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    if (S == 1 && C > 0) {
+        const T *restrict xr = (const T *)a->input + n * C;
+        const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
+        const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
+        T chunk[DICE_CHUNK];
+        /* with a gradient, the probabilities stay in its row for pass two */
+        T *gr = a->grad && !a->hess ? (T *)a->grad + n * C : NULL;
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
+            const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
+            T *restrict pb = gr ? gr + c0 : chunk;
+            for (ptrdiff_t c = 0; c < w; c++) {
+                pb[c] = V(exp)(xr[c0 + c] - m) * inv;
+                P[c0 + c] += (double)pb[c];
+            }
+            if (tr) {
+                for (ptrdiff_t c = 0; c < w; c++) {
+                    I[c0 + c] += (double)(pb[c] * tr[c0 + c]);
+                    Tt[c0 + c] += (double)tr[c0 + c];
+                }
+            }
+        }
+        if (a->index) {
+            const int64_t k = a->index[n];
+            I[k] += (double)(V(exp)(xr[k] - m) * inv);
+            Tt[k] += 1.0;
+        }
+        return;
+    }
+    FN(dice_sums_soft_s)(a, n, I, P, Tt);
+}
+
+/* Pass one, unit u (rows [u R, (u + 1) R)): per sample into the terms' own
+ * slots, else into the unit's partials (I, P, T: three arrays of C). */
+static double
+FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
+{
+    const FN(dice_ctx) *ctx = vctx;
+    const lf_dice *a = ctx->a;
+    const ptrdiff_t R = lf_dice_rows(a), C = a->C, terms = a->per_sample ? a->N * C : C;
+    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
+    double *part = ctx->work + 5 * C + 3 * u * C;
+    if (!a->per_sample) {
+        memset(part, 0, (size_t)(3 * C) * sizeof(double));
+    }
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        double *I = a->per_sample ? ctx->work + n * C : part;
+        const ptrdiff_t step = a->per_sample ? terms : C;
+        if (a->per_sample) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                I[c] = I[step + c] = I[2 * step + c] = 0.0;
+            }
+        }
+        if (a->softmax) {
+            FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
+        }
+        else {
+            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step);
+        }
+    }
+    return 0.0;
+}
+
+/* The per-term sums of the batch-wide case: the units' partials combined in
+ * unit order (Neumaier), into the terms' arrays (I, P, T). */
+static void
+FN(dice_combine)(const lf_dice *a, double *work)
+{
+    const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
+    for (ptrdiff_t j = 0; j < 3 * C; j++) {
+        lf_ksum k = {0.0, 0.0};
+        for (ptrdiff_t u = 0; u < units; u++) {
+            lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
+        }
+        work[j] = lf_ksum_value(&k);
+    }
+}
+
+/* The class weights of the generalized Dice, 1 / (T_c^2 + 1e-7) with T_c
+ * over the whole batch, normalized to sum to C, into work[4 terms, + C). */
+static void
+FN(dice_gen_weights)(const lf_dice *a, double *work)
+{
+    const ptrdiff_t C = a->C, rows = a->per_sample ? a->N : 1, K = rows * C;
+    double *w = work + 4 * K;
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        lf_ksum k = {0.0, 0.0};
+        for (ptrdiff_t n = 0; n < rows; n++) {
+            lf_ksum_add(&k, work[2 * K + n * C + c]);
+        }
+        const double t = lf_ksum_value(&k);
+        w[c] = 1.0 / (t * t + 1e-7);
+        lf_ksum_add(&total, w[c]);
+    }
+    const double norm = (double)C / lf_ksum_value(&total);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        w[c] *= norm;
+    }
+}
+
+/* Each term's loss (into out, and the returned sum) and gradient factors,
+ * in place of its sums: A, B of dd/dp = A + B t and H1, H2 of the Hessian
+ * (arrays of K terms), all scaled by the term's weight and grad_output. */
+static double
+FN(dice_terms)(const lf_dice *a, double *work)
+{
+    const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
+    const double sm = a->smooth, al = a->alpha, be = a->beta, ga = 1.0 - al - be;
+    const double *gw = work + 4 * K;
+    lf_ksum total = {0.0, 0.0};
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const ptrdiff_t c = k % C; /* K > 0: C > 0 */
+        const double I = work[k], P = work[K + k], Tt = work[2 * K + k];
+        const double num = I + sm, den = I + al * (P - I) + be * (Tt - I) + sm;
+        const double w = a->generalized ? gw[c]
+                         : a->weight    ? (double)*(const T *)(a->weight + c * a->w_c)
+                                        : 1.0;
+        const double d = w * (1.0 - num / den);
+        lf_ksum_add(&total, d);
+        if (a->out) {
+            *(T *)(a->out + k * a->out_step) = (T)d;
+        }
+        const double g =
+            w * (a->grad_output ? a->scale * (double)*(const T *)(a->grad_output +
+                                                                    k * a->go_step)
+                                : a->scale);
+        work[k] = g * al * num / (den * den);
+        work[K + k] = g * (ga * num / (den * den) - 1.0 / den);
+        work[2 * K + k] = 2.0 * g / (den * den);
+        work[3 * K + k] = 2.0 * g * num / (den * den * den);
+    }
+    return lf_ksum_value(&total);
+}
+
+/* The factors of a row's terms (A, B, H1, H2 of its C classes, K apart). */
+typedef struct {
+    const double *A, *B, *H1, *H2;
+} FN(dice_f);
+
+/* Pass two at one element: dd/dp = r = A + B t; the Hessian's diagonal in
+ * p, h = t e H1 - e^2 H2 with e = (1 - alpha - beta) t + alpha. */
+#define DICE_R(f, c, t) ((f).A[c] + (f).B[c] * (double)(t))
+#define DICE_E(t) (ga * (double)(t) + al)
+#define DICE_H(f, c, t) \
+    ((double)(t) * DICE_E(t) * (f).H1[c] - DICE_E(t) * DICE_E(t) * (f).H2[c])
+
+/* The gradient of row n, sigmoid, without the Hessian: grad = r s (1 - s),
+ * contiguous along the spatial axis (the loops vectorize). */
+static void
+FN(dice_grad_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const T *restrict xr = (const T *)a->input + n * C * S;
+    const T *restrict tr = (const T *)a->target + n * C * S;
+    T *restrict gr = (T *)a->grad + n * C * S;
+    if (S == 1) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            T q;
+            const T pr = FN(dice_sig)(xr[c], &q);
+            gr[c] = (T)(DICE_R(f, c, tr[c]) * (double)(pr * q));
+        }
+        return;
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const double A = f.A[c], B = f.B[c];
+        for (ptrdiff_t s = 0; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(xr[c * S + s], &q);
+            gr[c * S + s] = (T)((A + B * (double)tr[c * S + s]) * (double)(pr * q));
+        }
+    }
+}
+
+/* The gradient and the Hessian's diagonal of row n, sigmoid: per element,
+ * grad = r s (1 - s), hess = h (s (1 - s))^2 + r s (1 - s) (1 - 2 s). */
+static void
+FN(dice_hess_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        for (ptrdiff_t s = 0; s < S; s++) {
+            T q;
+            const T pr = FN(dice_sig)(DX(n, c, s), &q), tv = DT(n, c, s);
+            const double d = (double)(pr * q), r = DICE_R(f, c, tv);
+            DG(a->grad, n, c, s) = (T)(r * d);
+            DG(a->hess, n, c, s) =
+                (T)(DICE_H(f, c, tv) * d * d + r * d * (1.0 - 2.0 * (double)pr));
+        }
+    }
+}
+
+/* The gradient of a softmax row (S = 1, no Hessian): p_c (r_c - rho) with
+ * rho = sum_c p_c r_c, from the probabilities pass one left in the row. */
+static void
+FN(dice_grad_soft_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C;
+    const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
+    T *restrict gr = (T *)a->grad + n * C;
+    const double *restrict fa = f.A, *restrict fb = f.B;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t c = 0; c < C; c++) {
+        acc[c & 7] += (double)gr[c] * (tr ? fa[c] + fb[c] * (double)tr[c] : fa[c]);
+    }
+    const int64_t k = a->index ? a->index[n] : 0;
+    const double pk = (double)gr[k];
+    const double rho = FN(sum8)(acc) + (a->index ? pk * fb[k] : 0.0);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const double r = tr ? fa[c] + fb[c] * (double)tr[c] : fa[c];
+        gr[c] = (T)((double)gr[c] * (r - rho));
+    }
+    if (a->index) {
+        gr[k] = (T)(pk * (fa[k] + fb[k] - rho));
+    }
+}
+
+/* The gradient of a softmax row over spatial positions (S > 1, no Hessian),
+ * chunk by chunk: the probabilities into the gradient, rho per position,
+ * then p (r - rho). */
+static void
+FN(dice_grad_soft_s)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    T m[DICE_CHUNK], inv[DICE_CHUNK];
+    double rho[DICE_CHUNK];
+    for (ptrdiff_t s0 = 0; s0 < S; s0 += DICE_CHUNK) {
+        const ptrdiff_t w = S - s0 < DICE_CHUNK ? S - s0 : DICE_CHUNK;
+        FN(dice_chunk_stats)(a, n, s0, w, m, inv);
+        const int64_t *restrict ic = a->index ? a->index + n * S + s0 : NULL;
+        for (ptrdiff_t j = 0; j < w; j++) {
+            rho[j] = 0.0;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                const T *restrict xc = (const T *)a->input + (n * C + c) * S + s0;
+                const T *restrict tc =
+                    a->index ? NULL : (const T *)a->target + (n * C + c) * S + s0;
+                T *restrict gc = (T *)a->grad + (n * C + c) * S + s0;
+                const double A = f.A[c], B = f.B[c];
+                for (ptrdiff_t j = 0; j < w; j++) {
+                    const double r = A + B * (double)DICE_TV(tc, ic, j, c);
+                    if (pass == 0) {
+                        gc[j] = V(exp)(xc[j] - m[j]) * inv[j];
+                        rho[j] += (double)gc[j] * r;
+                    }
+                    else {
+                        gc[j] = (T)((double)gc[j] * (r - rho[j]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The general softmax case (spatial axes, or the Hessian), at each (n, s),
+ * with kappa = sum_c h_c p_c^2:
+ * hess_c = p_c^2 (h_c (1 - 2 p_c) + kappa) + (1 - 2 p_c) grad_c. */
+static void
+FN(dice_hess_soft)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S;
+    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    for (ptrdiff_t s = 0; s < S; s++) {
+        T m, inv;
+        FN(dice_softmax_at)(a, n, s, &m, &inv);
+        double rho = 0.0, kappa = 0.0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
+            DG(a->grad, n, c, s) = pr; /* kept for the second loop */
+            rho += (double)pr * DICE_R(f, c, tv);
+            if (a->hess) {
+                kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
+            }
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const double pr = (double)DG(a->grad, n, c, s);
+            const T tv = DT(n, c, s);
+            const double g = pr * (DICE_R(f, c, tv) - rho);
+            DG(a->grad, n, c, s) = (T)g;
+            if (a->hess) {
+                DG(a->hess, n, c, s) =
+                    (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
+                        (1.0 - 2.0 * pr) * g);
+            }
+        }
+    }
+}
+
+/* H v (into hess, with the gradient).  In p, term k's Hessian couples its
+ * elements i, j: (t_i e_j + t_j e_i) H1 / 2 - e_i e_j H2 (its diagonal is
+ * DICE_H), so (H_p z)_i = (t_i EZ + e_i TZ) H1 / 2 - e_i EZ H2 with EZ = sum
+ * e z and TZ = sum t z over the term, z = J v the probabilities' change along
+ * v; then the chain rule through the sigmoid or the softmax.  The sums of a
+ * batch-wide term are formed per unit and combined in unit order (the same
+ * bits for any thread count), as pass one's. */
+#define DV(n, c, s) (((const T *)a->vec)[((n) * a->C + (c)) * a->S + (s)])
+#define DICE_HPZ(f, c, t, ez, K) \
+    (0.5 * (f).H1[c] * ((double)(t) * (ez)[c] + DICE_E(t) * (ez)[(K) + (c)]) - \
+     (f).H2[c] * DICE_E(t) * (ez)[c])
+
+/* The softmax's p.v at (n, s), with its max and 1 / sum of exps. */
+static double
+FN(dice_pv)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *m, T *inv)
+{
+    FN(dice_softmax_at)(a, n, s, m, inv);
+    double pv = 0.0;
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        pv += (double)(V(exp)(DX(n, c, s) - *m) * *inv) * (double)DV(n, c, s);
+    }
+    return pv;
+}
+
+/* Row n's share of EZ (ez[c]) and TZ (ez[K + c]): z = s (1 - s) v (sigmoid)
+ * or p (v - p.v) (softmax). */
+static void
+FN(dice_vsums_row)(const lf_dice *a, ptrdiff_t n, double *ez, ptrdiff_t K)
+{
+    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    for (ptrdiff_t s = 0; s < a->S; s++) {
+        T m = 0, inv = 0;
+        const double pv = a->softmax ? FN(dice_pv)(a, n, s, &m, &inv) : 0.0;
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            const T tv = DT(n, c, s);
+            double z;
+            if (a->softmax) {
+                z = (double)(V(exp)(DX(n, c, s) - m) * inv) * ((double)DV(n, c, s) - pv);
+            }
+            else {
+                T q;
+                const T pr = FN(dice_sig)(DX(n, c, s), &q);
+                z = (double)(pr * q) * (double)DV(n, c, s);
+            }
+            ez[c] += DICE_E(tv) * z;
+            ez[K + c] += (double)tv * z;
+        }
+    }
+}
+
+/* The H v sums, unit u: per sample into the terms' own slots, else into
+ * the unit's partials (EZ, TZ: two arrays of C, where pass one's were). */
+static double
+FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
+{
+    const FN(dice_ctx) *ctx = vctx;
+    const lf_dice *a = ctx->a;
+    const ptrdiff_t R = lf_dice_rows(a), C = a->C, K = a->per_sample ? a->N * C : C;
+    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
+    double *hv = ctx->work + lf_dice_work(a) - 2 * K, *part = ctx->work + 5 * C + 3 * u * C;
+    if (!a->per_sample) {
+        memset(part, 0, (size_t)(2 * C) * sizeof(double));
+    }
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        if (a->per_sample) {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                hv[n * C + c] = hv[K + n * C + c] = 0.0;
+            }
+            FN(dice_vsums_row)(a, n, hv + n * C, K);
+        }
+        else {
+            FN(dice_vsums_row)(a, n, part, C);
+        }
+    }
+    return 0.0;
+}
+
+/* The batch-wide EZ, TZ: the units' partials combined in unit order. */
+static void
+FN(dice_vcombine)(const lf_dice *a, double *work)
+{
+    const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
+    double *hv = work + lf_dice_work(a) - 2 * C;
+    for (ptrdiff_t j = 0; j < 2 * C; j++) {
+        lf_ksum k = {0.0, 0.0};
+        for (ptrdiff_t u = 0; u < units; u++) {
+            lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
+        }
+        hv[j] = lf_ksum_value(&k);
+    }
+}
+
+/* Row n's gradient and H v, at each (n, s).  Sigmoid, with d = s (1 - s):
+ * d (H_p z) + r d (1 - 2 s) v.  Softmax, with y = H_p z, vm = v - p.v and
+ * rho = sum p r: p (y - p.y) + p (r vm - sum r p vm - rho vm). */
+static void
+FN(dice_hvp_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f, const double *ez, ptrdiff_t K)
+{
+    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
+    for (ptrdiff_t s = 0; s < a->S; s++) {
+        T m = 0, inv = 0;
+        double pv = 0.0, py = 0.0, rho = 0.0, rpv = 0.0;
+        if (a->softmax) {
+            pv = FN(dice_pv)(a, n, s, &m, &inv);
+            for (ptrdiff_t c = 0; c < a->C; c++) {
+                const T tv = DT(n, c, s);
+                const double pr = (double)(V(exp)(DX(n, c, s) - m) * inv), r = DICE_R(f, c, tv);
+                py += pr * DICE_HPZ(f, c, tv, ez, K);
+                rho += pr * r;
+                rpv += r * pr * ((double)DV(n, c, s) - pv);
+            }
+        }
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            const T tv = DT(n, c, s);
+            const double r = DICE_R(f, c, tv), y = DICE_HPZ(f, c, tv, ez, K);
+            const double v = (double)DV(n, c, s);
+            if (a->softmax) {
+                const double pr = (double)(V(exp)(DX(n, c, s) - m) * inv), vm = v - pv;
+                DG(a->grad, n, c, s) = (T)(pr * (r - rho));
+                DG(a->hess, n, c, s) = (T)(pr * (y - py) + pr * (r * vm - rpv - rho * vm));
+            }
+            else {
+                T q;
+                const T pr = FN(dice_sig)(DX(n, c, s), &q);
+                const double d = (double)(pr * q);
+                DG(a->grad, n, c, s) = (T)(r * d);
+                DG(a->hess, n, c, s) = (T)(d * y + r * d * (1.0 - 2.0 * (double)pr) * v);
+            }
+        }
+    }
+}
+
+/* Pass two, unit u: the rows of the unit, each with its terms' factors. */
+static double
+FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
+{
+    const FN(dice_ctx) *ctx = vctx;
+    const lf_dice *a = ctx->a;
+    const ptrdiff_t R = lf_dice_rows(a), C = a->C, K = a->per_sample ? a->N * C : C;
+    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const double *fk = ctx->work + (a->per_sample ? n * C : 0);
+        const FN(dice_f) f = {fk, fk + K, fk + 2 * K, fk + 3 * K};
+        if (a->vec) {
+            const double *hv = ctx->work + lf_dice_work(a) - 2 * K;
+            FN(dice_hvp_row)(a, n, f, hv + (a->per_sample ? n * C : 0), K);
+        }
+        else if (a->softmax && a->hess) {
+            FN(dice_hess_soft)(a, n, f);
+        }
+        else if (a->softmax) {
+            if (a->S == 1) {
+                FN(dice_grad_soft_row)(a, n, f);
+            }
+            else {
+                FN(dice_grad_soft_s)(a, n, f);
+            }
+        }
+        else if (a->hess) {
+            FN(dice_hess_sig)(a, n, f);
+        }
+        else {
+            FN(dice_grad_sig)(a, n, f);
+        }
+    }
+    return 0.0;
+}
+
+static double
+FN(dice)(const lf_dice *a, double *work)
+{
+    FN(dice_ctx) ctx = {a, work};
+    const ptrdiff_t R = lf_dice_rows(a), units = (a->N + R - 1) / R;
+    const ptrdiff_t elems = a->N * a->C * a->S;
+    (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * (a->softmax ? 2 : 1));
+    if (!a->per_sample) {
+        FN(dice_combine)(a, work);
+    }
+    if (a->generalized) {
+        FN(dice_gen_weights)(a, work);
+    }
+    const double total = FN(dice_terms)(a, work);
+    if (a->vec) { /* EZ, TZ of every term, before the pass that reads them */
+        (void)lf_parallel_sum(FN(dice_vsums_unit), &ctx, units, elems * (a->softmax ? 3 : 2));
+        if (!a->per_sample) {
+            FN(dice_vcombine)(a, work);
+        }
+    }
+    if (a->grad) {
+        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * (a->hess ? 4 : 3));
+    }
+    return total;
+}
+
+#undef DV
+#undef DICE_HPZ
+#undef DICE_R
+#undef DICE_E
+#undef DICE_H
+#undef DICE_CHUNK
+#undef DICE_TV
+#undef DX
+#undef DT
+#undef DG
