@@ -543,7 +543,8 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
     X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO) \
     X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, 0)               \
     X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
-    X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS)
+    X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS)               \
+    X(LF_RG_LOG_COSH, log_cosh, rg_param, rg_setup, 1, 0)
 
 typedef enum { LF_RG_LOSSES(LF_EW_KIND) LF_RG_NKINDS } lf_regression_kind;
 

@@ -129,6 +129,10 @@ def mse_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
     grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
+def log_cosh_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
+) -> _Result: ...
 def smooth_l1_loss(
     input: ArrayLike, target: ArrayLike, beta: float, reduction: int, want: int,
     grad_output: ArrayLike | None, out: _Float | None = None, /,

@@ -562,6 +562,28 @@ def mse_loss(
 
 
 @_from_row
+def log_cosh_loss(
+    input: ArrayLike, target: ArrayLike, reduction: Reduction = "mean",
+) -> LossValue:
+    """Log-cosh loss: ``l = log(cosh(x - y))``, as Keras' and optax's ``log_cosh``.
+
+    Quadratic (``d ** 2 / 2``) for small ``d = x - y`` and linear
+    (``|d| - log 2``) for large: a smooth Huber loss with a gradient,
+    ``tanh(d)``, bounded by 1 and a Hessian, ``1 - tanh(d) ** 2``, that is
+    never zero.  Computed as ``|d| + log1p(exp(-2 |d|)) - log 2``, so it stays
+    finite where ``cosh`` overflows.  Shapes as :func:`mse_loss` (the
+    operands broadcast; no warning, as torch has no such loss).
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x, y = np.array([0.5, -1.0, 2.0]), np.zeros(3)
+    >>> bool(np.isclose(F.log_cosh_loss(x, y), np.log(np.cosh(x - y)).mean()))
+    True
+    >>> round(float(F.log_cosh_loss(np.array([1000.0]), np.array([0.0]))), 4)  # 1000 - log 2
+    999.3069
+    """
+
+
+@_from_row
 def smooth_l1_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean", beta: float = 1.0,
 ) -> LossValue:

@@ -286,6 +286,7 @@ EXTRA_LOSSES = (
                      ("smooth", np.nan, ValueError, r"smooth must be finite and >= 0"),)),
     _elementwise("l1_loss", _torch("l1_loss"), _normal),
     _elementwise("mse_loss", _torch("mse_loss"), _normal),
+    _elementwise("log_cosh_loss", "oracle.log_cosh_loss", _normal),
     _elementwise("smooth_l1_loss", _torch("smooth_l1_loss"),
                  _normal, options={"beta": 0.5}, option_errors=(
                      ("beta", -1.0, ValueError, r"beta must be >= 0, got -1"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as TF
@@ -92,6 +94,15 @@ def dice_loss(x, t, reduction="mean", **kw):
 
 def generalized_dice_loss(x, t, reduction="mean", **kw):
     return _reduce(dice_terms(x, t, mode="multiclass", generalized=True, **kw), reduction)
+
+
+def log_cosh_loss(x, y, reduction="mean"):
+    """log(cosh(x - y)) in the contract's stable form, |d| + log1p(exp(-2|d|))
+    - log 2, so that torch's autograd gives tanh(d) = +-1 at d = +-inf (the
+    direct log(cosh(d)) gives inf / inf there)."""
+    a = (x - y).abs()
+    loss = a + torch.log1p(torch.exp(-2 * a)) - math.log(2.0)
+    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
 
 def multilabel_soft_margin_loss(x, y, reduction="mean", weight=None):

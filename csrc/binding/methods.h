@@ -28,6 +28,7 @@
     X(generalized_dice_loss) \
     X(l1_loss) \
     X(mse_loss) \
+    X(log_cosh_loss) \
     X(smooth_l1_loss) \
     X(huber_loss) \
     X(soft_margin_loss) \

@@ -47,6 +47,7 @@ static const lf_spec rg_specs[LF_RG_NKINDS] = {
                      REAL(margin, C_NONE, NULL)}},
     [LF_RG_MLSM] = {"multilabel_soft_margin_loss", SIZE,
                     LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1, {IN, TG, WEIGHT}},
+    [LF_RG_LOG_COSH] = {"log_cosh_loss", SIZE, EW, 1, {IN, TG}},
 };
 
 /* Per loss: whether torch warns when the target's shape differs from the
@@ -389,3 +390,4 @@ RG_DEFINE(gaussian_nll_loss, LF_RG_GAUSSIAN_NLL)
 RG_DEFINE(hinge_embedding_loss, LF_RG_HINGE_EMBEDDING)
 RG_DEFINE(margin_ranking_loss, LF_RG_MARGIN_RANKING)
 RG_DEFINE(multilabel_soft_margin_loss, LF_RG_MLSM)
+RG_DEFINE(log_cosh_loss, LF_RG_LOG_COSH)

@@ -139,6 +139,73 @@ FN(mse_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew
     }
 }
 
+#ifndef LF_LOG_COSH_SERIES
+#define LF_LOG_COSH_SERIES
+/* The Taylor coefficients of log cosh x (of x^2, x^4, ..., x^20) and of
+ * tanh x (of x, x^3, ..., x^19). */
+static const double lf_log_cosh_series[10] = {
+    (1.0 / 2),
+    (-1.0 / 12),
+    (1.0 / 45),
+    (-17.0 / 2520),
+    (31.0 / 14175),
+    (-691.0 / 935550),
+    (10922.0 / 42567525),
+    (-929569.0 / 10216206000),
+    (3202291.0 / 97692469875),
+    (-221930581.0 / 18561569276250),
+};
+static const double lf_tanh_series[10] = {
+    (1.0 / 1),
+    (-1.0 / 3),
+    (2.0 / 15),
+    (-17.0 / 315),
+    (62.0 / 2835),
+    (-1382.0 / 155925),
+    (21844.0 / 6081075),
+    (-929569.0 / 638512875),
+    (6404582.0 / 10854718875),
+    (-443861162.0 / 1856156927625),
+};
+#endif
+
+/* log(cosh(d)) as |d| + log1p(e) - log 2 with e = exp(-2 |d|), which neither
+ * overflows (cosh does past |d| ~ 89 in float32) nor loses the tail; its
+ * gradient tanh(d) = sign(d) (1 - e) / (1 + e), its Hessian 1 - tanh^2 =
+ * 4 e / (1 + e)^2, all from one exponential.  Below |d| = 1/4 those forms
+ * cancel (a - log 2 + log1p(e), 1 - e) and ten terms of the Taylor series at
+ * 0 take over (in d^2; measured against 120-digit values: at most 1.2 ulp
+ * below 1/4, 13 ulp for the closed forms above it, in either dtype). */
+static inline LF_ALWAYS_INLINE T
+FN(lc_series)(const double *c, T s)
+{
+    T r = (T)c[9];
+    for (int k = 8; k >= 0; k--) {
+        r = (T)c[k] + s * r;
+    }
+    return r;
+}
+
+static inline LF_ALWAYS_INLINE void
+FN(log_cosh_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                   FN(ew_out) *o)
+{
+    (void)p;
+    (void)mode;
+    const T d = in->x - in->y;
+    const T a = M(fabs)(d), s = a * a;
+    const T e = V(exp)(-2 * a);
+    const T inv = (T)1 / ((T)1 + e);
+    const int small = a < (T)0.25;
+    const T lbig = a + V(log1p_inv)(e, inv) - (T)0.693147180559945309417232121458176568;
+    o->l = small ? s * FN(lc_series)(lf_log_cosh_series, s) : lbig;
+    if (want & (EW_GRAD | EW_HESS)) {
+        const T t = small ? a * FN(lc_series)(lf_tanh_series, s) : ((T)1 - e) * inv; /* tanh |d| */
+        o->g = FN(rg_sign)(d) * t * in->go;
+        o->h = (small ? (T)1 - t * t : 4 * e * inv * inv) * in->go;
+    }
+}
+
 /* Smooth L1 and Huber are written without branches on the data (a random
  * mix of both sides mispredicts one branch in two): with m = min(z, beta),
  *   0.5 m^2 / beta + (z - m)        = the smooth L1 of both sides,

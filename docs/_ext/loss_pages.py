@@ -112,6 +112,12 @@ FORMULAS: dict[str, dict[str, str]] = {
         "grad": r"\frac{\partial \ell}{\partial x} = \operatorname{clip}(d / \beta,\,-1,\,1)",
         "hess": r"\frac{\partial^2 \ell}{\partial x^2} = \frac{[\,|d| < \beta\,]}{\beta}",
     },
+    "LogCoshLoss": {
+        "loss": r"\ell = \log\cosh d = |d| + \log\bigl(1 + e^{-2|d|}\bigr) - \log 2,"
+                r"\qquad d = x - y",
+        "grad": r"\frac{\partial \ell}{\partial x} = \tanh d",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = 1 - \tanh^2 d",
+    },
     "HuberLoss": {
         "loss": r"\ell = \begin{cases} \tfrac12 d^2 & |d| < \delta \\"
                 r" \delta\,(|d| - \tfrac12 \delta) & \text{otherwise} \end{cases}\qquad d = x - y",
@@ -348,7 +354,7 @@ NONE_SHAPE: dict[str, str] = {
     **dict.fromkeys(("CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
                      "MultiMarginLoss", "MultiLabelMarginLoss", "CTCLoss", "LinearCrossEntropyLoss"),
                     "``[N]``: one per sample"),
-    **dict.fromkeys(("L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss",
+    **dict.fromkeys(("L1Loss", "MSELoss", "LogCoshLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss",
                      "GaussianNLLLoss", "HingeEmbeddingLoss"), BROADCAST),
     "MarginRankingLoss": "the broadcast shape of the three inputs",
     "LinearBCEWithLogitsLoss": "``[N, num_classes]``",

@@ -19,6 +19,7 @@ from ._base import Loss, as_option_array
 __all__ = [
     "L1Loss",
     "MSELoss",
+    "LogCoshLoss",
     "SmoothL1Loss",
     "HuberLoss",
     "SoftMarginLoss",
@@ -68,6 +69,27 @@ class MSELoss(Loss[FloatArray]):
         self._validate()
 
     _row = "mse_loss"
+
+
+class LogCoshLoss(Loss[FloatArray]):
+    """Log-cosh loss, ``log(cosh(x - y))``: a smooth Huber loss (Keras, optax).
+
+    With ``d = x - y``: ``l = |d| + log1p(exp(-2 |d|)) - log 2``;
+    ``dl/dx = tanh(d)``; ``d2l/dx2 = 1 - tanh(d) ** 2``.  Shapes as
+    :class:`MSELoss` (no shape warning).
+
+    >>> import numpy as np, pylossfn as lf
+    >>> x, y = np.array([0.5, -3.0]), np.zeros(2)
+    >>> loss, grad = lf.LogCoshLoss(reduction="sum").forward_backward(x, y)
+    >>> bool(np.isclose(loss, np.log(np.cosh(x)).sum())), bool(np.allclose(grad, np.tanh(x)))
+    (True, True)
+    """
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction)
+        self._validate()
+
+    _row = "log_cosh_loss"
 
 
 class SmoothL1Loss(Loss[FloatArray]):
