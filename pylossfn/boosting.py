@@ -61,6 +61,7 @@ from .modules import (
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    LogCoshLoss,
     Loss,
     MSELoss,
     MultiLabelSoftMarginLoss,
@@ -87,7 +88,7 @@ __all__ = [
 #: (BCELoss is not one: it takes probabilities, and the trees' margins are unbounded)
 _ELEMENTWISE = (
     BCEWithLogitsLoss, PolyBCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
-    SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss, HingeEmbeddingLoss,
+    LogCoshLoss, SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss, HingeEmbeddingLoss,
 )
 #: a class index per sample; the per-sample loss couples the sample's K margins
 _CLASS_INDEX = (CrossEntropyLoss, NLLLoss, MultiMarginLoss)

@@ -70,6 +70,8 @@ def torch_loss(crit, x, t):
         return TF.binary_cross_entropy_with_logits(x, t, reduction="none", **opt)
     if isinstance(crit, lf.MSELoss):
         return (x - t) ** 2
+    if isinstance(crit, lf.LogCoshLoss):
+        return torch.log(torch.cosh(x - t))
     if isinstance(crit, lf.SigmoidFocalLoss):
         return ref_focal(x, t, alpha=crit.alpha, gamma=crit.gamma)
     if isinstance(crit, lf.AsymmetricLoss):
@@ -233,6 +235,28 @@ def test_regression_objective_is_the_sum_whatever_the_reduction(data):
         assert_f32_equal(grad, og)
         assert_f32_equal(hess, oh)
         np.testing.assert_allclose(oh, 2 * sw, rtol=1e-12)
+
+
+def test_log_cosh_objective_is_a_robust_regression(data):
+    """LogCoshLoss as XGBoost's objective: tanh(x - t) w and (1 - tanh^2) w, the
+    float64 autograd's, on a target with outliers."""
+    X, yb, yc, ym, w = data
+    y = X[:, 0] + np.where(np.arange(N) % 17 == 0, 50.0, 0.0)
+    obj = boosting.xgboost_objective(lf.LogCoshLoss())
+    calls = []
+
+    def spy(y_true, y_pred, sample_weight=None):
+        out = obj(y_true, y_pred, sample_weight=sample_weight)
+        calls.append((y_true, np.array(y_pred), sample_weight, out))
+        return out
+
+    xgb.XGBRegressor(objective=spy, n_estimators=3, max_depth=3, n_jobs=1).fit(
+        X, y, sample_weight=w)
+    assert len(calls) == 3
+    for y_true, y_pred, sw, (grad, hess) in calls:
+        og, oh, _ = oracle(lf.LogCoshLoss(), y_pred, y_true, sw)
+        assert_f32_equal(grad, og)
+        assert_f32_equal(hess, oh)
 
 
 def test_xgboost_sklearn_interface(data):
