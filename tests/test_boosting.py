@@ -213,12 +213,10 @@ def test_multilabel_objectives_against_autograd(data, crit):
         np.testing.assert_allclose(hess, oh, rtol=1e-10, atol=1e-13)
 
 
-def test_regression_objective_is_the_sum_whatever_the_reduction(data):
-    """MSELoss (reduction "mean" by default) gives the derivatives of the weighted
-    sum, 2 w (x - t) and 2 w, through XGBRegressor's scikit-learn call."""
-    X, yb, yc, ym, w = data
-    y = X[:, 0] + 0.1 * X[:, 1] ** 2
-    obj = boosting.xgboost_objective(lf.MSELoss())
+def _regressor_calls(crit, X, y, w):
+    """XGBRegressor's calls of crit's objective (3 rounds, sample weights):
+    (y_true, y_pred, sample_weight, (grad, hess)) each."""
+    obj = boosting.xgboost_objective(crit)
     calls = []
 
     def spy(y_true, y_pred, sample_weight=None):
@@ -229,7 +227,15 @@ def test_regression_objective_is_the_sum_whatever_the_reduction(data):
     xgb.XGBRegressor(objective=spy, n_estimators=3, max_depth=3, n_jobs=1).fit(
         X, y, sample_weight=w)
     assert len(calls) == 3
-    for y_true, y_pred, sw, (grad, hess) in calls:
+    return calls
+
+
+def test_regression_objective_is_the_sum_whatever_the_reduction(data):
+    """MSELoss (reduction "mean" by default) gives the derivatives of the weighted
+    sum, 2 w (x - t) and 2 w, through XGBRegressor's scikit-learn call."""
+    X, yb, yc, ym, w = data
+    y = X[:, 0] + 0.1 * X[:, 1] ** 2
+    for y_true, y_pred, sw, (grad, hess) in _regressor_calls(lf.MSELoss(), X, y, w):
         assert sw is not None and y_pred.shape == grad.shape == hess.shape == (N,)
         og, oh, _ = oracle(lf.MSELoss(), y_pred, y_true, sw)
         assert_f32_equal(grad, og)
@@ -242,18 +248,7 @@ def test_log_cosh_objective_is_a_robust_regression(data):
     float64 autograd's, on a target with outliers."""
     X, yb, yc, ym, w = data
     y = X[:, 0] + np.where(np.arange(N) % 17 == 0, 50.0, 0.0)
-    obj = boosting.xgboost_objective(lf.LogCoshLoss())
-    calls = []
-
-    def spy(y_true, y_pred, sample_weight=None):
-        out = obj(y_true, y_pred, sample_weight=sample_weight)
-        calls.append((y_true, np.array(y_pred), sample_weight, out))
-        return out
-
-    xgb.XGBRegressor(objective=spy, n_estimators=3, max_depth=3, n_jobs=1).fit(
-        X, y, sample_weight=w)
-    assert len(calls) == 3
-    for y_true, y_pred, sw, (grad, hess) in calls:
+    for y_true, y_pred, sw, (grad, hess) in _regressor_calls(lf.LogCoshLoss(), X, y, w):
         og, oh, _ = oracle(lf.LogCoshLoss(), y_pred, y_true, sw)
         assert_f32_equal(grad, og)
         assert_f32_equal(hess, oh)

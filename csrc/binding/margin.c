@@ -121,20 +121,8 @@ multilabel_private(lf_call *c, lf_classes *a)
 static int
 margin_weight(lf_call *c, lf_classes *a)
 {
-    char b1[SHAPE_BUF];
     const margin_params *p = c->params;
-    PyArrayObject *w = p->weight;
-    if (w == NULL) {
-        return 0;
-    }
-    if (PyArray_DIM(w, 0) != a->C) {
-        PyErr_Format(PyExc_ValueError, "%s: weight must have shape (%zd,) (one per class), got %s",
-                     c->fname, (Py_ssize_t)a->C, ARR_SHAPE(b1, w));
-        return -1;
-    }
-    a->weight = PyArray_BYTES(w);
-    a->w_c = PyArray_STRIDE(w, 0);
-    return 0;
+    return lf_class_weight(c, p->weight, a->C, &a->weight, &a->w_c);
 }
 
 static int

@@ -57,6 +57,23 @@ lf_require_shape_of(lf_call *c, PyArrayObject *arr, PyArrayObject *like, const c
 }
 
 int
+lf_class_weight(lf_call *c, PyArrayObject *w, npy_intp C, const char **data, ptrdiff_t *step)
+{
+    char b1[SHAPE_BUF];
+    if (w == NULL) {
+        return 0;
+    }
+    if (PyArray_DIM(w, 0) != C) {
+        PyErr_Format(PyExc_ValueError, "%s: weight must have shape (%zd,) (one per class), got %s",
+                     c->fname, (Py_ssize_t)C, ARR_SHAPE(b1, w));
+        return -1;
+    }
+    *data = PyArray_BYTES(w);
+    *step = PyArray_STRIDE(w, 0);
+    return 0;
+}
+
+int
 lf_flat_stride(int nd, const npy_intp *dims, const npy_intp *strides, npy_intp *out)
 {
     npy_intp stride = 0;
