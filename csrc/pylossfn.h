@@ -111,6 +111,11 @@ typedef struct {
     char *data[LF_EW_NOP];
     ptrdiff_t strides[LF_EW_NOP][LF_MAXDIMS]; /* bytes; 0 broadcasts */
     double scale; /* gradient factor when data[LF_EW_GRAD_OUTPUT] is NULL */
+    /* operands stored as float16 / bfloat16 (bit op set; half_kind 1: float16,
+     * 2: bfloat16): only the float32 kernels of the element-wise template read
+     * and write them, converting per block (issue 21) */
+    unsigned half_ops;
+    int half_kind;
 } lf_elementwise;
 
 /* The element-wise losses: each is a per-element loss, gradient and Hessian

@@ -18,10 +18,10 @@ typedef struct {
 
 /* indexed by the kernel's kind (pylossfn.h, LF_BIN_LOSSES) */
 static const lf_spec binary_specs[LF_BIN_NKINDS] = {
-    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, LF_OUT | LF_SPLIT_EW, 1, {BINARY_ARGS, SMOOTHING}},
-    [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1, {BINARY_ARGS, SMOOTHING}},
+    [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
                            {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING}},
-    [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+    [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
                             {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT),
                              LF_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
 };

@@ -117,7 +117,9 @@ typedef struct {
 enum {
     LF_BATCHMEAN = 1, /* reduction 3 ("batchmean") allowed */
     LF_OUT = 2,       /* takes a trailing `out` (the gradient buffer) */
-    LF_PLAIN = 4      /* no reduction / want / grad_output (activations, distances) */
+    LF_PLAIN = 4,     /* no reduction / want / grad_output (activations, distances) */
+    LF_HALF_EW = 8    /* its kernel is the element-wise template's, which reads and
+                         writes half operands itself (ew_template.h) */
 };
 
 /* How Dask may cut a loss's call into blocks, also spec flags (pylossfn._dask
@@ -184,6 +186,8 @@ typedef struct {
     const char *fname;
     int reduction, want, typenum; /* typenum: the kernels' (float32 for half) */
     int out_type; /* the results' dtype: typenum, or the inputs' half dtype */
+    int half_native; /* an LF_HALF_EW call of a half dtype: its half input, target
+                        and outputs go to the kernel unconverted */
     int overflow;                 /* an O_INDEX without C_INT64 saturated */
     int in_type[LF_MAX_ARGS];     /* each A_INPUT's own dtype, before promotion */
     PyObject *grad_output_obj, *out_obj; /* borrowed; out_obj NULL when absent */
@@ -309,6 +313,8 @@ int lf_broadcast_strides(lf_call *c, PyArrayObject *arr, int nd, const npy_intp 
 
 void lf_ew_init(lf_elementwise *a, int nd, const npy_intp *shape);
 void lf_ew_set(lf_elementwise *a, int op, PyArrayObject *arr);
+/* Marks op as stored in half when arr is of a half dtype (lf_ew_set does). */
+void lf_ew_half(lf_elementwise *a, int op, PyArrayObject *arr);
 void lf_ew_coalesce(lf_elementwise *a);
 /* An element-wise loss's input and target, grad_output and outputs into
  * the view, then coalesced. */

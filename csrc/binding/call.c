@@ -143,6 +143,16 @@ lf_native(lf_call *c, PyArrayObject *arr, int typenum)
                                        NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST));
 }
 
+/* Whether a half-native call hands arr to its kernel as it is: of the
+ * call's own half dtype, aligned and in native byte order.  Any other
+ * operand is widened into float32 as for every other family. */
+static int
+keeps_half(const lf_call *c, PyArrayObject *arr)
+{
+    return c->half_native && PyArray_TYPE(arr) == c->out_type && PyArray_ISALIGNED(arr) &&
+           PyArray_ISNOTSWAPPED(arr);
+}
+
 /* A float operand cast to the call's dtype; with allow_int, bool and integer
  * arrays (0/1 labels) are taken too. */
 static PyArrayObject *
@@ -254,8 +264,11 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
         }
         *v = arr;
         return 0;
-    case A_REAL:
-        return (*v = lf_float_like(c, obj, 1, a->name)) ? 0 : -1;
+    case A_REAL: /* a target (or input2): kept half for a half-native call */
+        if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
+            return -1;
+        }
+        return (*v = keeps_half(c, arr) ? arr : real_array(c, arr, 1, a->name)) ? 0 : -1;
     case A_FLOAT:
         if (obj == Py_None) {
             *v = NULL;
@@ -469,10 +482,14 @@ convert_arrays(lf_call *c, const lf_spec *s, int nargs)
     }
     c->out_type = typenum ? typenum : NPY_DOUBLE;
     c->typenum = lf_is_half_type(c->out_type) ? NPY_FLOAT : c->out_type;
+    /* the template reads and writes half itself; H v products stay on the
+     * widened path (their diagonal is multiplied in float32) */
+    c->half_native = (s->flags & LF_HALF_EW) && c->typenum != c->out_type &&
+                     !(c->want & WANT_HVP);
     for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
             PyArrayObject **v = slot(c, &s->args[i]);
-            if ((*v = lf_native(c, *v, c->typenum)) == NULL) {
+            if (!keeps_half(c, *v) && (*v = lf_native(c, *v, c->typenum)) == NULL) {
                 return -1;
             }
         }

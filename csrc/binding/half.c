@@ -8,9 +8,12 @@
  * half result, and lf_result() narrows them (round to nearest even) into new
  * arrays of the half dtype or the caller's `out`; a reduced loss becomes a
  * NumPy scalar of the half dtype.  The cost is a float32 copy of each half
- * operand (2x its bytes) and of each result; the speed step -- kernels that
- * load and store half themselves -- plugs into the element-wise template
- * through csrc/kernels/half.h's conversions (see the report of issue 21).
+ * operand (2x its bytes) and of each result.  The element-wise template's
+ * families (spec flag LF_HALF_EW) skip it: their half input, target and
+ * outputs go to the float32 kernel as they are, marked in
+ * lf_elementwise.half_ops, and the template converts them block by block
+ * (common_impl.h's in_op / out_done) with the same bits; their weights,
+ * grad_output, H v calls and dtype mixes still come through here.
  *
  * bfloat16 is ml_dtypes' (what JAX hands back), a NumPy user dtype: it is
  * recognized by its descriptor (kind 'V', 2 bytes, a user type named

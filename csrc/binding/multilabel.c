@@ -24,11 +24,11 @@ typedef struct {
 #define EPS REAL(eps, O_REAL, C_FINITE_GT0, "finite and > 0")
 
 static const lf_spec focal_spec = {
-    "sigmoid_focal_loss", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+    "sigmoid_focal_loss", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
     {PAIR, REAL(alpha, O_REAL, C_FINITE, "a finite number (< 0 to disable)"),
      FINITE_GE0(gamma)}};
 static const lf_spec asl_spec = {
-    "asymmetric_loss", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+    "asymmetric_loss", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
     {PAIR, FINITE_GE0(gamma_neg), FINITE_GE0(gamma_pos),
      REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS}};
 static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE,

@@ -267,7 +267,8 @@ int
 lf_outputs(lf_call *c, const lf_outspec *o)
 {
     if ((c->want & WANT_LOSS) && c->reduction == LF_REDUCE_NONE &&
-        (c->loss = new_array(c, o->loss_nd, o->loss_shape, c->typenum, 0)) == NULL) {
+        (c->loss = new_array(c, o->loss_nd, o->loss_shape,
+                             c->half_native ? c->out_type : c->typenum, 0)) == NULL) {
         return -1;
     }
     if (!(c->want & (WANT_GRAD | WANT_HESS))) {
@@ -284,8 +285,17 @@ lf_outputs(lf_call *c, const lf_outspec *o)
         const int direct = o->grad_shape == NULL ||
                            (typenum == c->typenum &&
                             lf_same_shape(like, o->grad_nd, o->grad_shape));
-        c->half_type[i] = c->half_type[LF_MAX_GRADS + i] = typenum != dtype ? dtype : 0;
-        if (c->out_obj != NULL && c->half_type[i]) {
+        /* a half-native call's kernel writes a direct half gradient itself */
+        const int native = c->half_native && direct && typenum != dtype;
+        c->half_type[i] = c->half_type[LF_MAX_GRADS + i] = typenum != dtype && !native ? dtype : 0;
+        if (native) {
+            PyObject *item = c->out_obj != NULL ? out_item(c, o->ngrad, i) : NULL;
+            c->result[i] = c->out_obj == NULL ? new_array(c, PyArray_NDIM(like), PyArray_DIMS(like),
+                                                          dtype, o->zeroed)
+                           : item ? out_array(c, item, like, dtype, 0, i)
+                                  : NULL;
+        }
+        else if (c->out_obj != NULL && c->half_type[i]) {
             PyObject *item = out_item(c, o->ngrad, i);
             c->half_out[i] = item ? out_array(c, item, like, dtype, 0, i) : NULL;
             c->result[i] = c->half_out[i] ? new_array(c, PyArray_NDIM(like), PyArray_DIMS(like),
@@ -319,15 +329,19 @@ lf_outputs(lf_call *c, const lf_outspec *o)
     for (int i = 0; i < o->ngrad && (c->want & WANT_HESS); i++) {
         const int h = LF_MAX_GRADS + i;
         PyArrayObject *like = o->like[i];
-        const int typenum = c->half_type[h] ? NPY_FLOAT
-                            : o->typenum[i]    ? o->typenum[i]
-                                               : c->typenum;
+        const int native = lf_is_half_type(PyArray_TYPE(c->result[i]));
+        const int typenum = native              ? PyArray_TYPE(c->result[i])
+                            : c->half_type[h]   ? NPY_FLOAT
+                            : o->typenum[i]     ? o->typenum[i]
+                                                : c->typenum;
         c->result[h] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), typenum, 1);
         if (c->result[h] == NULL) {
             return -1;
         }
-        c->grad[h] = c->grad[i] == c->result[i] && PyArray_IS_C_CONTIGUOUS(c->grad[i]) == 1 &&
-                             typenum == c->typenum
+        /* a half-native Hessian is written where it is returned (the
+         * template walks its own strides) */
+        c->grad[h] = native || (c->grad[i] == c->result[i] &&
+                                PyArray_IS_C_CONTIGUOUS(c->grad[i]) == 1 && typenum == c->typenum)
                          ? c->result[h]
                          : new_array(c, PyArray_NDIM(c->grad[i]), PyArray_DIMS(c->grad[i]),
                                      c->typenum, 1);
@@ -474,7 +488,7 @@ grads_of(lf_call *c, int first)
 static int
 narrow_results(lf_call *c)
 {
-    if (c->loss != NULL && lf_is_half_type(c->out_type) &&
+    if (c->loss != NULL && lf_is_half_type(c->out_type) && PyArray_TYPE(c->loss) == NPY_FLOAT &&
         (c->loss = lf_narrow(c, c->loss, NULL, c->out_type)) == NULL) {
         return -1;
     }

@@ -21,7 +21,7 @@ typedef struct {
 #define REAL(field, check, what) LF_REAL(rg_params, field, O_REAL, check, what)
 #define BOOL(field) LF_BOOL(rg_params, field)
 #define SIZE sizeof(rg_params)
-#define EW (LF_OUT | LF_SPLIT_EW)
+#define EW (LF_OUT | LF_SPLIT_EW | LF_HALF_EW)
 
 /* indexed by the kernel's kind (pylossfn.h, LF_RG_LOSSES) */
 static const lf_spec rg_specs[LF_RG_NKINDS] = {
@@ -46,7 +46,7 @@ static const lf_spec rg_specs[LF_RG_NKINDS] = {
                      LF_ARRAY(rg_params, input2, A_REAL, C_NONE), TG,
                      REAL(margin, C_NONE, NULL)}},
     [LF_RG_MLSM] = {"multilabel_soft_margin_loss", SIZE,
-                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1, {IN, TG, WEIGHT}},
+                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_EW, 1, {IN, TG, WEIGHT}},
     [LF_RG_LOG_COSH] = {"log_cosh_loss", SIZE, EW, 1, {IN, TG}},
 };
 
@@ -201,6 +201,7 @@ rg_strides(lf_call *c, int kind, const rg_operands_t *ops, lf_elementwise *ew)
     for (int j = 0; j < ops->n; j++) {
         const int slot = ops->slot[j];
         ew->data[slot] = PyArray_BYTES(ops->view[j]);
+        lf_ew_half(ew, slot, ops->view[j]);
         if (lf_broadcast_strides(c, ops->view[j], ew->ndim, ew->shape, ew->strides[slot],
                                  ops->name[j]) < 0) {
             return -1;
@@ -280,6 +281,7 @@ static void
 rg_set_rows(lf_elementwise *ew, int op, PyArrayObject *arr)
 {
     ew->data[op] = arr ? PyArray_BYTES(arr) : NULL;
+    lf_ew_half(ew, op, arr);
     for (int d = 0; arr != NULL && d < ew->ndim; d++) {
         ew->strides[op][d] = d < ew->ndim - 1 ? PyArray_STRIDE(arr, d) : 0;
     }

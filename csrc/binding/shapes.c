@@ -258,9 +258,18 @@ lf_ew_init(lf_elementwise *a, int nd, const npy_intp *shape)
 }
 
 void
+lf_ew_half(lf_elementwise *a, int op, PyArrayObject *arr)
+{
+    const int kind = arr ? lf_half_kind_of(PyArray_DESCR(arr)) : LF_HALF_NONE;
+    a->half_ops = kind ? a->half_ops | 1u << op : a->half_ops & ~(1u << op);
+    a->half_kind = kind ? kind : a->half_kind;
+}
+
+void
 lf_ew_set(lf_elementwise *a, int op, PyArrayObject *arr)
 {
     a->data[op] = arr ? PyArray_BYTES(arr) : NULL;
+    lf_ew_half(a, op, arr);
     for (int d = 0; arr != NULL && d < a->ndim; d++) {
         a->strides[op][d] = PyArray_STRIDE(arr, d);
     }

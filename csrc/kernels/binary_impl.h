@@ -46,9 +46,11 @@ FN(bce_check_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     if (err->index >= 0) {
         return 0.0;
     }
+    T bx[BLK], by[BLK]; /* through in_op, which reads half operands too */
+    const T *xs = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
+    const T *ys = FN(in_op)(r, LF_EW_TARGET, start, n, by);
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = *(const T *)(r->ptr[LF_EW_INPUT] + (start + i) * r->step[LF_EW_INPUT]);
-        const T y = *(const T *)(r->ptr[LF_EW_TARGET] + (start + i) * r->step[LF_EW_TARGET]);
+        const T x = xs[i], y = ys[i];
         /* written so that nan fails too */
         if (!(x >= 0 && x <= 1)) {
             err->index = r->base + start + i;

@@ -46,12 +46,79 @@ typedef struct {
     T l, g, g2, h, h2; /* loss, gradients, Hessian diagonals */
 } FN(ew_out);
 
-/* Elements [start, start + n) of a row operand as a unit-stride array. */
+#ifdef LF_T_F32
+#include "half.h"
+
+/* A half operand's elements widened into buf (exact); the unit-stride case
+ * is its own loop, which vectorizes. */
+static inline void
+FN(half_in)(const lf_ew_row *r, const char *p, ptrdiff_t step, ptrdiff_t n, float *buf)
+{
+    if (r->half_kind == LF_HALF_BF16 && step == 2) {
+        const uint16_t *h = (const uint16_t *)(const void *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = lf_bf16_to_f32(h[i]);
+        }
+    }
+    else if (step == 2) {
+        const uint16_t *h = (const uint16_t *)(const void *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = lf_f16_to_f32(h[i]);
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const uint16_t h = *(const uint16_t *)(const void *)(p + i * step);
+            buf[i] = r->half_kind == LF_HALF_BF16 ? lf_bf16_to_f32(h) : lf_f16_to_f32(h);
+        }
+    }
+}
+
+/* buf's float results narrowed (round to nearest even) into a half output:
+ * the one rounding a float32 result narrowed afterwards gets. */
+static inline void
+FN(half_out)(const lf_ew_row *r, char *p, ptrdiff_t step, ptrdiff_t n, const float *buf)
+{
+    if (r->half_kind == LF_HALF_BF16 && step == 2) {
+        uint16_t *h = (uint16_t *)(void *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            h[i] = lf_f32_to_bf16(buf[i]);
+        }
+    }
+    else if (step == 2) {
+        uint16_t *h = (uint16_t *)(void *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            h[i] = lf_f32_to_f16(buf[i]);
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            *(uint16_t *)(void *)(p + i * step) = r->half_kind == LF_HALF_BF16
+                                                      ? lf_f32_to_bf16(buf[i])
+                                                      : lf_f32_to_f16(buf[i]);
+        }
+    }
+}
+#undef LF_IS_HALF
+#define LF_IS_HALF(r, op) ((r)->half >> (op) & 1u)
+#else
+#undef LF_IS_HALF
+#define LF_IS_HALF(r, op) 0
+#endif
+
+/* Elements [start, start + n) of a row operand as a unit-stride array; a
+ * half operand (float32 kernels only) is widened into buf. */
 static inline const T *
 FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
 {
     const ptrdiff_t step = r->step[op];
     const char *p = r->ptr[op] + start * step;
+#ifdef LF_T_F32
+    if (LF_IS_HALF(r, op)) {
+        FN(half_in)(r, p, step, n, buf);
+        return buf;
+    }
+#endif
     if (step == (ptrdiff_t)sizeof(T)) {
         return (const T *)p;
     }
@@ -70,14 +137,17 @@ FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
 }
 
 /* Where to compute an output: in place when unit-stride, else buf (then
- * FN(out_done) scatters it).  NULL when the operand is absent. */
+ * FN(out_done) scatters it, narrowing a half output).  NULL when the
+ * operand is absent. */
 static inline T *
 FN(out_op)(const lf_ew_row *r, int op, ptrdiff_t start, T *buf)
 {
     if (!r->ptr[op]) {
         return NULL;
     }
-    return r->step[op] == (ptrdiff_t)sizeof(T) ? (T *)(r->ptr[op] + start * r->step[op]) : buf;
+    return r->step[op] == (ptrdiff_t)sizeof(T) && !LF_IS_HALF(r, op)
+               ? (T *)(r->ptr[op] + start * r->step[op])
+               : buf;
 }
 
 static inline void
@@ -88,6 +158,12 @@ FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *
         return;
     }
     char *p = r->ptr[op] + start * r->step[op];
+#ifdef LF_T_F32
+    if (LF_IS_HALF(r, op)) {
+        FN(half_out)(r, p, r->step[op], n, buf);
+        return;
+    }
+#endif
     for (ptrdiff_t i = 0; i < n; i++) {
         *(T *)(p + i * r->step[op]) = v[i];
     }

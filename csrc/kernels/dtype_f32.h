@@ -13,3 +13,5 @@
 #define V(name) VM(LF_CAT(lf_v##name, f))
 #define T_MAX_LOG_CLAMP (-100.0f)
 #define T_EPS_BCE 1e-12f
+/* this instantiation reads and writes half operands too (common_impl.h) */
+#define LF_T_F32 1

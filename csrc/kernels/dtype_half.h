@@ -7,8 +7,11 @@
  * LF_HALF_OPS hold 2-byte values, read widened and written narrowed by
  * LF_LOAD_HALF / LF_STORE_HALF (half.h's conversions, which vectorize).
  *
- * How the element-wise template would use them (it is being rewritten by
- * another change, so nothing instantiates this yet): common_impl.h's
+ * The element-wise template took another route (issue 21, step 3): its
+ * float32 instantiation converts at run time, per block, the operands that
+ * lf_elementwise.half_ops marks (common_impl.h's in_op / out_done), so no
+ * _bf16 / _f16 instantiation is compiled; these hooks remain for the C
+ * harness (tests/c/test_half.h).  The plan they were written for: common_impl.h's
  *
  *     #define LOAD(op, i)        (*(const T *)(r->ptr[op] + ...))
  *     #define STORE(p, op, i, v) (*(T *)((p) + ...) = (v))

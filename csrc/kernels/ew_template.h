@@ -44,7 +44,11 @@
  * the loss alone and with the gradient, each with broadcast or copied
  * weights, and with the gradient and the Hessian; the same operations in
  * the same order in each, so every layout and every call gives the same
- * bits.  Blocks sum their losses with
+ * bits.  In the float32 kernels an operand may be stored as float16 or
+ * bfloat16 (lf_elementwise.half_ops): in_op widens it into its block buffer
+ * and out_done narrows the block's float results into it (one rounding to
+ * nearest even), so a half call makes no float32 copy of its arrays and
+ * gets the bits of the float32 path narrowed afterwards.  Blocks sum their losses with
  * FN(sum_block): one summation order for every loss.
  */
 
@@ -167,7 +171,9 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
      * reads them as constants, not from filled buffers (LF_EW_BLOCK's trick) */
     const int want = r->ptr[LF_EW_HESS] ? EW_GRAD | EW_HESS : r->ptr[LF_EW_GRAD] ? EW_GRAD : 0;
     const int bc = r->step[LF_EW_WEIGHT] == 0 && r->step[LF_EW_POS_WEIGHT] == 0 &&
-                   r->step[LF_EW_GRAD_OUTPUT] == 0 && !(want & EW_HESS);
+                   r->step[LF_EW_GRAD_OUTPUT] == 0 && !(want & EW_HESS) &&
+                   !LF_IS_HALF(r, LF_EW_WEIGHT) && !LF_IS_HALF(r, LF_EW_POS_WEIGHT) &&
+                   !LF_IS_HALF(r, LF_EW_GRAD_OUTPUT);
     b.x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
     b.y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
     b.w = bc ? (const T *)r->ptr[LF_EW_WEIGHT] : FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
@@ -304,7 +310,13 @@ FN(ew_row_mean)(const lf_ew_row *r, double sum)
     const double len = ((const FN(ew_call) *)r->user)->row_len;
     const double l = len > 0 ? sum / len : (double)NAN;
     if (r->ptr[LF_EW_OUT]) {
-        *(T *)r->ptr[LF_EW_OUT] = (T)l;
+        const T v = (T)l;
+        if (LF_IS_HALF(r, LF_EW_OUT)) { /* narrowed from T, as a float32 result */
+            FN(out_done)(r, LF_EW_OUT, 0, 1, &v, &v);
+        }
+        else {
+            *(T *)r->ptr[LF_EW_OUT] = v;
+        }
     }
     return l;
 }

@@ -24,6 +24,8 @@ lf_ew_ops_init(lf_ew_ops *ops, const lf_elementwise *a, const void *one,
         ops->data[op] = a->data[op];
         ops->strides[op] = a->strides[op];
     }
+    ops->half = a->half_ops;
+    ops->half_kind = a->half_kind;
     if (!ops->data[LF_EW_WEIGHT]) {
         ops->data[LF_EW_WEIGHT] = (char *)one;
         ops->strides[LF_EW_WEIGHT] = lf_zero_strides;
@@ -83,6 +85,8 @@ ew_unit(void *vp, ptrdiff_t u)
     }
     row.base = row0 * p->n;
     row.user = p->user;
+    row.half = p->ops->half;
+    row.half_kind = p->ops->half_kind;
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t r = 0;;) {
         const double sum = lf_pairwise(p->fn, &row, s0, len);

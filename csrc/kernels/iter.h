@@ -17,6 +17,8 @@
 typedef struct {
     char *data[LF_EW_NOP];
     const ptrdiff_t *strides[LF_EW_NOP];
+    unsigned half; /* lf_elementwise's half_ops and half_kind */
+    int half_kind;
 } lf_ew_ops;
 
 /* One innermost row, as a block function sees it. */
@@ -25,6 +27,8 @@ typedef struct {
     ptrdiff_t step[LF_EW_NOP];
     ptrdiff_t base; /* flat C-order index of the row's first element */
     void *user;
+    unsigned half; /* the operands stored in half (lf_ew_ops) */
+    int half_kind;
 } lf_ew_row;
 
 extern const ptrdiff_t lf_zero_strides[LF_MAXDIMS];

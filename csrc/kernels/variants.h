@@ -29,6 +29,11 @@
 #include "isa.h"
 #include "iter.h"
 #include "pool.h"
+/* before any instruction-set region: its inline conversions must carry no
+ * target of their own, so that each variant inlines (and vectorizes) them
+ * in its own instructions -- included first inside the AVX-512 region they
+ * would be AVX-512 functions that the AVX2 variant calls */
+#include "half.h"
 
 /* Floating-point contraction would let each instruction set round a * b + c
  * differently (clang contracts by default where FMA exists; gcc does not in

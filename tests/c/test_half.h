@@ -206,6 +206,51 @@ test_half_convert(lf_half_kind kind, const half_format *f)
     CHECK(bad == 0, "%s lf_half_convert: %d values differ", f->name, bad);
 }
 
+/* The element-wise template's half storage (lf_elementwise.half_ops): the
+ * float32 kernel on half input and target, writing half loss and gradient
+ * (the gradient strided), gives the float32 kernel's results narrowed once. */
+static void
+test_half_template(lf_half_kind kind, const half_format *f)
+{
+    enum { N = 3 * LF_UNIT_ELEMS + 77 };
+    static float x[N], t[N], l[N], g[N];
+    static uint16_t hx[N], ht[N], hl[N], hg[2 * N];
+    for (int i = 0; i < N; i++) {
+        hx[i] = f->narrow((float)(i % 1001 - 500) * 0.0137f);
+        ht[i] = f->narrow((float)(i % 13) / 12.0f);
+        x[i] = f->widen(hx[i]);
+        t[i] = f->widen(ht[i]);
+    }
+    lf_elementwise a;
+    memset(&a, 0, sizeof(a));
+    a.ndim = 1;
+    a.shape[0] = N;
+    a.scale = 1.0 / N;
+    char *wide[] = {(char *)x, (char *)t, (char *)l, (char *)g};
+    char *half[] = {(char *)hx, (char *)ht, (char *)hl, (char *)hg};
+    const int ops[] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_OUT, LF_EW_GRAD};
+    lf_ew_param prm;
+    memset(&prm, 0, sizeof(prm));
+    for (int j = 0; j < 4; j++) {
+        a.data[ops[j]] = wide[j];
+        a.strides[ops[j]][0] = 4;
+    }
+    const double want = lf_binary_f32(&a, LF_BIN_BCE_LOGITS, &prm);
+    for (int j = 0; j < 4; j++) {
+        a.data[ops[j]] = half[j];
+        a.strides[ops[j]][0] = ops[j] == LF_EW_GRAD ? 4 : 2; /* every other element */
+        a.half_ops |= 1u << ops[j];
+    }
+    a.half_kind = kind;
+    const double got = lf_binary_f32(&a, LF_BIN_BCE_LOGITS, &prm);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        bad += hl[i] != f->narrow(l[i]) || hg[2 * i] != f->narrow(g[i]);
+    }
+    CHECK(got == want && bad == 0, "%s template: sum %.17g (want %.17g), %d values differ",
+          f->name, got, want, bad);
+}
+
 static void
 test_half(void)
 {
@@ -218,4 +263,6 @@ test_half(void)
     test_half_convert(LF_HALF_F16, &f16);
     test_half_convert(LF_HALF_BF16, &bf16);
     test_half_hooks();
+    test_half_template(LF_HALF_F16, &f16);
+    test_half_template(LF_HALF_BF16, &bf16);
 }

@@ -1,0 +1,137 @@
+"""float16 / bfloat16 read and written by the element-wise template itself
+(issue 21's speed step): the template's families get no float32 copy of their
+half arrays, and give the bits of the widening path -- the float32 kernel on
+the widened values, its results narrowed once (round to nearest even).
+
+The oracle is that path computed here: the same call on float32 arrays
+holding the half values, each result narrowed once with NumPy's / ml_dtypes'
+cast (the reduced loss, a double sum, goes through float32 as torch's does).
+"""
+
+import tracemalloc
+
+import ml_dtypes
+import numpy as np
+import pytest
+from helpers import in_layout
+from loss_table import LOSSES, valid_inputs, valid_options
+
+import pylossfn as lf
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+HALVES = (np.dtype(np.float16), BF16)
+HALF_IDS = ["f16", "bf16"]
+# the rows whose kernel is the element-wise template (LF_HALF_EW in the binding)
+TEMPLATE = {"l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss",
+            "kl_div", "poisson_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+            "multilabel_soft_margin_loss", "binary_cross_entropy",
+            "binary_cross_entropy_with_logits", "poly_binary_cross_entropy_with_logits",
+            "sigmoid_focal_loss", "asymmetric_loss", "log_cosh_loss"}
+ROWS = [r for r in LOSSES if r.fname in TEMPLATE]
+
+
+def test_every_template_row_is_listed():
+    assert {r.fname for r in ROWS} == TEMPLATE
+
+
+def _half(a, dtype):
+    return a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+
+def _wide(a):
+    return a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype in HALVES else a
+
+
+def _flat(res):
+    return [x for r in res for x in (r if isinstance(r, tuple) else (r,))]
+
+
+def _layouts(inputs, opts, layout):
+    if layout == "bcast_target":  # a target of one row, broadcast along axis 0
+        return [inputs[0], inputs[1][:1]] + list(inputs[2:]), opts
+    if layout == "bcast_weight":
+        return inputs, {k: v[:1] if isinstance(v, np.ndarray) and v.ndim >= 2 else v
+                        for k, v in opts.items()}
+    return [in_layout(a, layout) if isinstance(a, np.ndarray) and a.ndim else a
+            for a in inputs], opts
+
+
+def _cases():
+    for row in ROWS:
+        opts = valid_options(row, np.float32, np.random.default_rng(0), (6, 300))
+        layouts = ["contiguous", "strided", "transposed"]
+        layouts += ["bcast_target"] if row.target_rule == "broadcast" else []
+        layouts += ["bcast_weight"] if any(isinstance(v, np.ndarray) and v.ndim >= 2
+                                           for v in opts.values()) else []
+        for dtype in HALVES:
+            for layout in layouts:
+                yield row, dtype, layout
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.filterwarnings("ignore:.*target shape")
+@pytest.mark.parametrize("row,dtype,layout", CASES,
+                         ids=[f"{r.name}-{d.name}-{lay}" for r, d, lay in CASES])
+def test_template_path_is_the_widening_path(row, dtype, layout):
+    rng = np.random.default_rng(21)
+    shape = (6, 300)  # several blocks per row
+    inputs = [_half(a, dtype) for a in valid_inputs(row, np.float32, rng, shape)]
+    opts = {k: _half(v, dtype) for k, v in valid_options(row, np.float32, rng, shape).items()}
+    if layout != "contiguous":
+        inputs, opts = _layouts(inputs, opts, layout)
+    wide_in, wide_opts = [_wide(a) for a in inputs], {k: _wide(v) for k, v in opts.items()}
+    for red in row.reductions:
+        crit = row.cls(**opts, reduction=red)
+        got = _flat(crit.forward_backward(*inputs, hessian=True))
+        twin = row.cls(**wide_opts, reduction=red)
+        want = _flat(twin.forward_backward(*wide_in, hessian=True))
+        for g, w in zip(got, want):
+            g = np.asarray(g)
+            assert g.dtype == dtype
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert g.shape == w.shape and g.tobytes() == w.tobytes(), (row.name, red)
+        # out= of the half dtype, strided: the same bits
+        bufs = tuple(np.full(inputs[i].shape[::-1], np.nan, dtype).T for i in row.diff)
+        _, grad = crit.forward_backward(*inputs, out=bufs if len(bufs) > 1 else bufs[0])
+        for b, w in zip(bufs, want[1:]):
+            assert b.tobytes() == np.asarray(w).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+@pytest.mark.parametrize("name", ["MSELoss", "BCEWithLogitsLoss", "PoissonNLLLoss",
+                                  "SigmoidFocalLoss"])
+def test_no_float32_copy(name, dtype):
+    """The half call's peak allocation is its half gradient: the widening path
+    allocated a float32 copy of input and target and a float32 gradient
+    (14 bytes per element); the template path 2."""
+    from loss_table import ROWS as BY_NAME
+
+    row = BY_NAME[name]
+    rng = np.random.default_rng(5)
+    x, y = (_half(a, dtype) for a in valid_inputs(row, np.float32, rng, (1000, 1000))[:2])
+    crit = row.cls()
+    crit.forward_backward(x, y)
+    tracemalloc.start()
+    try:
+        crit.forward_backward(x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * x.size, peak / x.size
+
+
+def test_mixed_dtypes_keep_the_widening_path():
+    # a float32 target with a bfloat16 input, a float16 target with a bfloat16
+    # input: the input's dtype decides, each operand converted as before
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 7)).astype(BF16)
+    for y in (rng.standard_normal((5, 7)).astype(np.float32),
+              rng.standard_normal((5, 7)).astype(np.float16)):
+        loss, grad = lf.MSELoss(reduction="none").forward_backward(x, y)
+        wl, wg = lf.MSELoss(reduction="none").forward_backward(x.astype(np.float32),
+                                                               y.astype(np.float32))
+        assert loss.dtype == BF16 and grad.dtype == BF16
+        assert loss.tobytes() == wl.astype(BF16).tobytes()
+        assert grad.tobytes() == wg.astype(BF16).tobytes()
