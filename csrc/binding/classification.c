@@ -6,12 +6,13 @@
  */
 #include "binding.h"
 
-enum { KIND_NLL, KIND_CE };
+enum { KIND_NLL, KIND_CE, KIND_POLY };
 
 typedef struct {
     PyArrayObject *input, *target, *weight;
     long long ignore_index;
     double label_smoothing;
+    double epsilon; /* Poly-1's */
 } class_params;
 
 #define CLASS_ARGS                                                                      \
@@ -24,6 +25,10 @@ static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), LF_OUT, 1, {C
 static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), LF_OUT, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
+static const lf_spec poly_spec = {
+    "poly_cross_entropy", sizeof(class_params), LF_OUT, 1,
+    {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]"),
+     LF_REAL(class_params, epsilon, O_REAL, C_FINITE, "a finite number")}};
 
 /* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
 typedef struct {
@@ -42,11 +47,11 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
     const char tkind = PyArray_DESCR(t)->kind;
     sh->probs = tkind == 'f';
     if (sh->probs) {
-        if (kind != KIND_CE || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
+        if (kind == KIND_NLL || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
             PyErr_Format(PyExc_TypeError,
                          "%s: target must hold integer class indices%s; got dtype %S of shape %s",
                          c->fname,
-                         kind == KIND_CE ? " (or be float class probabilities of the input's "
+                         kind != KIND_NLL ? " (or be float class probabilities of the input's "
                                            "shape)"
                                          : "",
                          (PyObject *)PyArray_DESCR(t), ARR_SHAPE(b1, t));
@@ -230,6 +235,14 @@ class_loss(lf_call *c, int kind)
     if (kind == KIND_NLL) {
         LF_RUN(c, work, sum, lf_nll, &a);
     }
+    else if (kind == KIND_POLY) {
+        if (sh.probs) {
+            LF_RUN(c, work, sum, lf_poly_cross_entropy_probs, &a, p->epsilon);
+        }
+        else {
+            LF_RUN(c, work, sum, lf_poly_cross_entropy, &a, p->epsilon);
+        }
+    }
     else if (sh.probs) {
         LF_RUN(c, work, sum, lf_cross_entropy_probs, &a);
     }
@@ -243,3 +256,4 @@ class_loss(lf_call *c, int kind)
 
 LF_DEFINE(nll_loss, class_params, nll_spec, class_loss, KIND_NLL)
 LF_DEFINE(cross_entropy, class_params, ce_spec, class_loss, KIND_CE)
+LF_DEFINE(poly_cross_entropy, class_params, poly_spec, class_loss, KIND_POLY)
