@@ -1,7 +1,7 @@
 """Type stubs of the C engine (pylossfn._core); the public API is functional / modules.
 
 Every loss takes its arrays, its options, the reduction code (0 none, 1 mean,
-2 sum; kl_div also 3 batchmean), ``want`` (WANT_LOSS | WANT_GRAD | WANT_HESS
+2 sum; kl_div and distillation_loss also 3 batchmean), ``want`` (WANT_LOSS | WANT_GRAD | WANT_HESS
 bits) and ``grad_output`` (None for 1), all positional.  The result is the loss
 (a NumPy scalar for mean / sum, an ndarray for none), the gradient (an ndarray,
 or a tuple of ndarrays for the losses with several differentiable inputs), the
@@ -187,6 +187,23 @@ def multilabel_soft_margin_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
     grad_output: ArrayLike | None,
     out: _Float | None = None, /,
+) -> _Result: ...
+
+# -- more losses on the simplex (issue 22)
+
+def poly_cross_entropy(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
+    label_smoothing: float, epsilon: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def distillation_loss(
+    input: ArrayLike, target: ArrayLike, temperature: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def sparsemax(input: ArrayLike, dim: int, /) -> _Float: ...
+def sparsemax_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 
 # -- threads and test hooks

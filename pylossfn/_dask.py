@@ -110,7 +110,8 @@ _ELEMENTWISE = {
     "AsymmetricLoss": ((), False),
     "asymmetric_loss": ((), False),
 }
-_CLASS_INDEX = {"CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss"}
+_CLASS_INDEX = {"CrossEntropyLoss", "cross_entropy", "NLLLoss", "nll_loss",
+                "PolyCrossEntropyLoss", "poly_cross_entropy"}
 _ROWS = {
     "ZLPRLoss", "multilabel_categorical_crossentropy",
     "MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss",
@@ -119,7 +120,10 @@ _ROWS = {
     "CosineEmbeddingLoss", "cosine_embedding_loss",
     "TripletMarginLoss", "triplet_margin_loss",
     "TripletMarginWithDistanceLoss", "triplet_margin_with_distance_loss",
+    "SparsemaxLoss", "sparsemax_loss", "DistillationLoss", "distillation_loss",
 }
+#: row losses whose "none" keeps one term per class ([N, C]): "mean" divides by N C
+_ROW_TERMS = {"DistillationLoss", "distillation_loss"}
 #: the batch-coupled losses, computed in one task; their "none" output shape
 _WHOLE: dict[str, Callable[..., tuple[int, ...]]] = {
     "SoftF1Loss": lambda x, t: x.shape[-1:] if x.ndim else (),
@@ -346,6 +350,9 @@ def _plan(crit: Any, inputs: list[Any]) -> tuple[str, _Plan, list[Any]]:
         plan.inds = ["a" + letters[1:a.ndim] for a in cut]
         plan.out_ind = "a"
         plan.norm = float(x.shape[0])
+        if name in _ROW_TERMS:
+            plan.out_ind = "ab"
+            plan.norm *= float(x.shape[1]) if reduction == "mean" else 1.0
         return "rows", plan, cut
     raise NotImplementedError(f"pylossfn: {name} has no dask implementation")
 

@@ -20,6 +20,7 @@ from .regression import (
     SmoothL1Loss,
     SoftMarginLoss,
 )
+from .simplex import DistillationLoss, PolyCrossEntropyLoss, SparsemaxLoss
 
 __all__ = [
     "Loss",
@@ -51,4 +52,7 @@ __all__ = [
     "Linear",
     "LinearCrossEntropyLoss",
     "LinearBCEWithLogitsLoss",
+    "PolyCrossEntropyLoss",
+    "DistillationLoss",
+    "SparsemaxLoss",
 ]
