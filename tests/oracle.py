@@ -109,15 +109,20 @@ def sparsemax(x, dim=-1):
     exact 1/C by a float32 ulp of the sum) and returned in x's dtype."""
     if x.numel() == 0:
         return x.clone()
+    if x.dim() == 0:  # one class
+        return sparsemax(x.reshape(1), 0).reshape(())
     z = x.movedim(dim, -1).double()
     zs, _ = torch.sort(z, -1, descending=True)
     k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
     cums = zs.cumsum(-1)
     support = (1 + k * zs > cums).to(z.dtype)
-    ks = support.sum(-1, keepdim=True)
+    ks = support.sum(-1, keepdim=True).clamp(min=1)
     # the sum over the support, gathered at its last element
     tau = (cums.gather(-1, ks.long() - 1) - 1) / ks
-    return torch.clamp(z - tau, min=0).movedim(-1, dim).to(x.dtype)
+    # a nan or +inf entry, or no finite one, leaves the projection undefined: nan
+    bad = (z.isnan() | z.isposinf()).any(-1, keepdim=True) | z.isneginf().all(-1, keepdim=True)
+    p = torch.where(bad, torch.full_like(z, float("nan")), torch.clamp(z - tau, min=0))
+    return p.movedim(-1, dim).to(x.dtype)
 
 
 def sparsemax_loss(x, t, reduction="mean"):

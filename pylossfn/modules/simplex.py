@@ -94,9 +94,10 @@ class PolyCrossEntropyLoss(Loss[FloatArray]):
 class DistillationLoss(Loss[FloatArray]):
     """Knowledge distillation (Hinton et al., 2015), as :func:`pylossfn.functional.distillation_loss`.
 
-    ``T**2 * KL(softmax(target / T) || softmax(input / T))`` between the
-    teacher's logits ``target`` and the student's ``input``; the gradient is
-    the student's, ``T * (p - q)`` per sample.  ``reduction``:
+    ``l = T**2 * sum_c q_c (log q_c - log p_c)``, with ``q = softmax(target / T)``
+    from the teacher's logits and ``p = softmax(input / T)`` from the
+    student's: ``T**2 * KL(q || p)``.  The gradient is the student's,
+    ``T * (p - q)`` per sample.  ``reduction``:
     ``"batchmean"`` (the default, the sum over N), ``"mean"`` (over the N C
     terms), ``"sum"`` or ``"none"`` (the ``[N, C]`` terms).
 
