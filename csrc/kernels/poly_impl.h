@@ -76,11 +76,13 @@ FN(poly_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *m, T *lsum, T *
     *inv = (T)(1.0 / sum);
 }
 
-/* p_c of sample (n, s): from the stored exponentials when there are some. */
+/* p_c of sample (n, s): from the stored exponential when there is one, the
+ * same value either way (a loss must not depend on whether a gradient is
+ * asked for). */
 static inline T
-FN(poly_p)(const lf_classes *a, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, T m, T lsum, T inv)
+FN(poly_p)(const lf_classes *a, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, T m, T inv)
 {
-    return a->grad ? PG(n, c, s) * inv : V(exp)((PX(n, c, s) - m) - lsum);
+    return (a->grad ? PG(n, c, s) : V(exp)(PX(n, c, s) - m)) * inv;
 }
 
 /* The gradient (and Hessian) row: g_c = go (K p_c - wq_c - e p_c (y_c - p_y)),
@@ -200,7 +202,7 @@ FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s)
         const T logp = (PX(n, c, s) - m) - lsum;
         loss -= (double)(wq * logp);
         K += (double)wq;
-        p_y += (double)(y * FN(poly_p)(a, n, c, s, m, lsum, inv));
+        p_y += (double)(y * FN(poly_p)(a, n, c, s, m, inv));
     }
     const T e = (T)ctx->eps;
     const T l = (T)loss + e * ((T)1 - (T)p_y);
