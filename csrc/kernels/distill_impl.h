@@ -12,7 +12,18 @@
  *   H        = A (diag(p) - p p^T)   (the T^2 cancels the (1/T)^2)
  * so the Hessian's diagonal is A p_c (1 - p_c).  Only the student is
  * differentiated: the teacher is data.
+ *
+ * A row is walked in chunks of DL_CHUNK classes, copied to the stack when
+ * its operand is not unit-stride, so that every layout runs the same
+ * vectorizable loops and gives the same bits; row sums run in DL_L double
+ * lanes (class c in lane c mod DL_L), added in order.  The gradient, the
+ * Hessian and the loss terms are C-contiguous (the binding allocates them).
  */
+
+#ifndef DL_CHUNK
+#define DL_CHUNK 256 /* a multiple of DL_L */
+#define DL_L 16
+#endif
 
 static ptrdiff_t
 FN(distill_unit)(const lf_classes *a)
@@ -21,35 +32,101 @@ FN(distill_unit)(const lf_classes *a)
     return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
 }
 
-#define DX(n, c) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c))
-#define DZ(n, c) (*(const T *)(a->target + (n) * a->t_n + (c) * a->t_c))
-#define DGO(n, c) \
-    (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n + (c) * a->go_s) \
-                    : (T)a->scale)
-#define DG(n, c) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c))
-#define DH(n, c) (*(T *)(a->hess + (n) * a->g_n + (c) * a->g_c))
-
 typedef struct {
     const lf_classes *a;
     T temp;
 } FN(distill_ctx);
 
-/* log-softmax shift of row n of `base` (x or z) divided by T:
- * log s_c = (v_c / T - *m) - *lsum. */
-static void
-FN(distill_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsum)
+/* n elements from c0 of a row (base, byte step) as a unit-stride array. */
+static inline const T *
+FN(dl_chunk)(const char *base, ptrdiff_t step, ptrdiff_t c0, ptrdiff_t n, T *buf)
 {
-    T mx = *(const T *)base / temp;
-    for (ptrdiff_t c = 1; c < C; c++) {
-        const T v = *(const T *)(base + c * step) / temp;
-        mx = v > mx || v != v ? v : mx;
+    if (step == (ptrdiff_t)sizeof(T)) {
+        return (const T *)base + c0;
     }
-    double sum = 0.0;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        sum += (double)V(exp)(*(const T *)(base + c * step) / temp - mx);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        buf[i] = *(const T *)(base + (c0 + i) * step);
+    }
+    return buf;
+}
+
+static inline double
+FN(dl_lanes)(const double *acc)
+{
+    double s = 0.0;
+    for (int k = 0; k < DL_L; k++) {
+        s += acc[k];
+    }
+    return s;
+}
+
+/* The log-softmax shift of v / T for a row: log s_c = (v_c / T - *m) - *lsum. */
+static void
+FN(dl_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsum)
+{
+    T buf[DL_CHUNK], mx = *(const T *)base;
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
+        const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
+        const T cm = FN(row_max)(FN(dl_chunk)(base, step, c0, n, buf), n);
+        mx = cm > mx || cm != cm ? cm : mx;
+    }
+    mx = mx / temp; /* division by T > 0 is monotonic: the max of v / T */
+    double acc[DL_L] = {0};
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
+        const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
+        const T *restrict v = FN(dl_chunk)(base, step, c0, n, buf);
+        ptrdiff_t i = 0;
+        for (; i + DL_L <= n; i += DL_L) {
+            for (int k = 0; k < DL_L; k++) {
+                acc[k] += (double)V(exp)(v[i + k] / temp - mx);
+            }
+        }
+        for (int k = 0; i + k < n; k++) {
+            acc[k] += (double)V(exp)(v[i + k] / temp - mx);
+        }
     }
     *m = mx;
-    *lsum = M(log)((T)sum);
+    *lsum = M(log)((T)FN(dl_lanes)(acc));
+}
+
+/* Term i of a chunk, in lane k: into out (when asked), g * q into the
+ * gradient row (when asked); the lanes of the loss and of A. */
+static inline LF_ALWAYS_INLINE void
+FN(dl_term)(const T *restrict x, const T *restrict z, const T *restrict go, T scale,
+            ptrdiff_t i, int k, const T sh[5], T *restrict out, T *restrict gq,
+            double *restrict lacc, double *restrict aacc)
+{
+    const T temp = sh[0];
+    const T logq = (z[i] / temp - sh[3]) - sh[4];
+    const T logp = (x[i] / temp - sh[1]) - sh[2];
+    const T q = V(exp)(logq);
+    const T l = q > 0 ? (temp * temp) * (q * (logq - logp)) : (T)0;
+    lacc[k] += (double)l;
+    if (out) {
+        out[i] = l;
+    }
+    if (gq) {
+        const T v = (go ? go[i] : scale) * q;
+        aacc[k] += (double)v;
+        gq[i] = v;
+    }
+}
+
+/* A chunk of n terms: blocks of DL_L lanes (which gcc vectorizes), then the tail. */
+static inline LF_ALWAYS_INLINE void
+FN(dl_terms)(const T *restrict x, const T *restrict z, const T *restrict go, T scale,
+             ptrdiff_t n, const T sh[5], T *restrict out, T *restrict gq, double *restrict lacc,
+             double *restrict aacc)
+{
+    ptrdiff_t i = 0;
+    for (; i + DL_L <= n; i += DL_L) {
+        for (int k = 0; k < DL_L; k++) {
+            FN(dl_term)(x, z, go, scale, i + k, k, sh, out, gq, lacc, aacc);
+        }
+    }
+    for (int k = 0; i + k < n; k++) {
+        FN(dl_term)(x, z, go, scale, i + k, k, sh, out, gq, lacc, aacc);
+    }
 }
 
 /* Row n: its loss terms (into out), and the gradient and Hessian rows. */
@@ -57,37 +134,52 @@ static double
 FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
 {
     const lf_classes *a = ctx->a;
-    const T temp = ctx->temp, t2 = temp * temp;
-    T mx, lx, mz, lz;
-    FN(distill_shift)(a->input + n * a->in_n, a->in_c, a->C, temp, &mx, &lx);
-    FN(distill_shift)(a->target + n * a->t_n, a->t_c, a->C, temp, &mz, &lz);
-    double loss = 0.0, A = 0.0;
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        const T logq = (DZ(n, c) / temp - mz) - lz;
-        const T logp = (DX(n, c) / temp - mx) - lx;
-        const T q = V(exp)(logq);
-        const T l = q > 0 ? t2 * (q * (logq - logp)) : (T)0;
-        loss += (double)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n + c * a->out_s) = l;
+    const ptrdiff_t C = a->C;
+    const char *xr = a->input + n * a->in_n, *zr = a->target + n * a->t_n;
+    const char *gor = a->grad_output ? a->grad_output + n * a->go_n : NULL;
+    T *out = a->out ? (T *)(a->out + n * a->out_n) : NULL;
+    T *g = a->grad ? (T *)(a->grad + n * a->g_n) : NULL;
+    T sh[5], bx[DL_CHUNK], bz[DL_CHUNK], bg[DL_CHUNK];
+    double lacc[DL_L] = {0}, aacc[DL_L] = {0};
+    sh[0] = ctx->temp;
+    FN(dl_shift)(xr, a->in_c, C, sh[0], &sh[1], &sh[2]);
+    FN(dl_shift)(zr, a->t_c, C, sh[0], &sh[3], &sh[4]);
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
+        const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
+        const T *x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
+        const T *z = FN(dl_chunk)(zr, a->t_c, c0, k, bz);
+        const T *go = gor && g ? FN(dl_chunk)(gor, a->go_s, c0, k, bg) : NULL;
+        /* each (out, gradient) case its own copy of the loop, with no test left in it */
+        if (out && g) {
+            FN(dl_terms)(x, z, go, (T)a->scale, k, sh, out + c0, g + c0, lacc, aacc);
         }
-        if (a->grad) {
-            const T gq = DGO(n, c) * q;
-            A += (double)gq;
-            DG(n, c) = gq; /* held until A is known */
+        else if (g) {
+            FN(dl_terms)(x, z, go, (T)a->scale, k, sh, NULL, g + c0, lacc, aacc);
+        }
+        else if (out) {
+            FN(dl_terms)(x, z, NULL, 0, k, sh, out + c0, NULL, lacc, aacc);
+        }
+        else {
+            FN(dl_terms)(x, z, NULL, 0, k, sh, NULL, NULL, lacc, aacc);
         }
     }
-    if (a->grad) {
-        const T At = (T)A;
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const T p = V(exp)((DX(n, c) / temp - mx) - lx);
-            DG(n, c) = temp * (At * p - DG(n, c));
-            if (a->hess) {
-                DH(n, c) = At * (p * ((T)1 - p));
+    if (g) {
+        const T A = (T)FN(dl_lanes)(aacc), temp = sh[0], mx = sh[1], lx = sh[2];
+        T *h = a->hess ? (T *)(a->hess + n * a->g_n) : NULL;
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
+            const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
+            const T *restrict x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
+            T *restrict gc = g + c0;
+            for (ptrdiff_t i = 0; i < k; i++) {
+                const T p = V(exp)((x[i] / temp - mx) - lx);
+                gc[i] = temp * (A * p - gc[i]);
+                if (h) {
+                    h[c0 + i] = A * (p * ((T)1 - p));
+                }
             }
         }
     }
-    return loss;
+    return FN(dl_lanes)(lacc);
 }
 
 static double
@@ -110,9 +202,3 @@ FN(distillation)(const lf_classes *a, double temperature)
     }
     return lf_par_pairwise(FN(distill_block), &ctx, a->N, FN(distill_unit)(a), a->N * a->C);
 }
-
-#undef DX
-#undef DZ
-#undef DGO
-#undef DG
-#undef DH
