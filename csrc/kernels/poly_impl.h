@@ -17,6 +17,10 @@
  * logit is exponentiated once.
  */
 
+#ifndef PL_L
+#define PL_L 16 /* lanes of a row's sum */
+#endif
+
 static ptrdiff_t
 FN(poly_unit)(const lf_classes *a)
 {
@@ -45,21 +49,33 @@ typedef struct {
 static void
 FN(poly_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *m, T *lsum, T *inv)
 {
+    /* the max is exact in any order (a nan anywhere makes every p nan) */
     T mx = PX(n, 0, s);
-    for (ptrdiff_t c = 1; c < a->C; c++) {
+    if (a->in_c == (ptrdiff_t)sizeof(T)) {
+        mx = FN(row_max)(&PX(n, 0, s), a->C);
+    }
+    for (ptrdiff_t c = 1; c < a->C && a->in_c != (ptrdiff_t)sizeof(T); c++) {
         const T v = PX(n, c, s);
         mx = v > mx || v != v ? v : mx;
     }
-    double sum = 0.0;
+    /* the sum in PL_L double lanes (class c in lane c mod PL_L), the same
+     * order for every layout */
+    double acc[PL_L] = {0};
+    const ptrdiff_t full = a->C - a->C % PL_L;
     if (a->grad && a->in_c == (ptrdiff_t)sizeof(T) && a->g_c == (ptrdiff_t)sizeof(T)) {
-        /* the usual [N, C] rows: a loop gcc vectorizes */
+        /* the usual [N, C] rows: loops gcc vectorizes */
         const T *restrict x = &PX(n, 0, s);
         T *restrict g = &PG(n, 0, s);
         for (ptrdiff_t c = 0; c < a->C; c++) {
             g[c] = V(exp)(x[c] - mx);
         }
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            sum += (double)g[c];
+        for (ptrdiff_t c = 0; c < full; c += PL_L) {
+            for (int k = 0; k < PL_L; k++) {
+                acc[k] += (double)g[c + k];
+            }
+        }
+        for (ptrdiff_t c = full; c < a->C; c++) {
+            acc[c - full] += (double)g[c];
         }
     }
     else {
@@ -68,8 +84,12 @@ FN(poly_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *m, T *lsum, T *
             if (a->grad) {
                 PG(n, c, s) = e;
             }
-            sum += (double)e;
+            acc[c % PL_L] += (double)e;
         }
+    }
+    double sum = 0.0;
+    for (int k = 0; k < PL_L; k++) {
+        sum += acc[k];
     }
     *m = mx;
     *lsum = M(log)((T)sum);
@@ -111,6 +131,60 @@ FN(poly_grad)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, int64_t t, T inv, T
     }
 }
 
+/* The gradient (and Hessian) row of an index target t, every class but t
+ * (y_c = 0, so u_c = -p_c p_t): g_c = go (K p_c - ls/C w_c + e p_t p_c), g,
+ * h and w at element steps gs and ws (1: unit stride, a loop gcc
+ * vectorizes; the same operations for every layout, so the same bits). */
+static inline LF_ALWAYS_INLINE void
+FN(poly_row)(T *restrict g, T *restrict h, const T *restrict w, ptrdiff_t C, ptrdiff_t gs,
+             ptrdiff_t ws, T go, T inv, T K, T kls, T ep)
+{
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const T p = g[c * gs] * inv;
+        const T wq = kls * (w ? w[c * ws] : (T)1);
+        g[c * gs] = go * ((K * p - wq) + ep * p);
+        if (h) {
+            h[c * gs] = go * (K * (p * ((T)1 - p)) + ep * (p * ((T)1 - 2 * p)));
+        }
+    }
+}
+
+/* poly_grad for an index target t: the row, then the target's own entry. */
+static void
+FN(poly_grad_index)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, int64_t t, T inv, T K, T e,
+                    T p_t, double ls_c)
+{
+    const T go = PGO(n, s), kls = (T)ls_c, ep = e * p_t;
+    const T p = PG(n, t, s) * inv; /* read before the row overwrites it */
+    T *g = &PG(n, 0, s), *h = a->hess ? &PH(n, 0, s) : NULL;
+    const T *w = (const T *)a->weight;
+    const ptrdiff_t gs = a->g_c / (ptrdiff_t)sizeof(T), ws = a->w_c / (ptrdiff_t)sizeof(T);
+    if (gs == 1 && (!w || ws == 1)) {
+        if (h && w) {
+            FN(poly_row)(g, h, w, a->C, 1, 1, go, inv, K, kls, ep);
+        }
+        else if (h) {
+            FN(poly_row)(g, h, NULL, a->C, 1, 1, go, inv, K, kls, ep);
+        }
+        else if (w) {
+            FN(poly_row)(g, NULL, w, a->C, 1, 1, go, inv, K, kls, ep);
+        }
+        else {
+            FN(poly_row)(g, NULL, NULL, a->C, 1, 1, go, inv, K, kls, ep);
+        }
+    }
+    else {
+        FN(poly_row)(g, h, w, a->C, gs, ws, go, inv, K, kls, ep);
+    }
+    const T wt = PW(t);
+    const T wq = (T)(1.0 - a->label_smoothing) * wt + kls * wt;
+    const T u = p * ((T)1 - p_t);
+    PG(n, t, s) = go * ((K * p - wq) - e * u);
+    if (h) {
+        PH(n, t, s) = go * (K * (p * ((T)1 - p)) - e * (u * ((T)1 - 2 * p)));
+    }
+}
+
 /* One sample with a class index t (not ignored): its loss. */
 static T
 FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t t)
@@ -134,7 +208,7 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
     l += e * ((T)1 - p_t);
     if (a->grad) {
         const T K = (T)(1.0 - a->label_smoothing) * wt + (T)(ls_c * ctx->wsum);
-        FN(poly_grad)(a, n, s, t, inv, K, e, p_t, ls_c);
+        FN(poly_grad_index)(a, n, s, t, inv, K, e, p_t, ls_c);
     }
     return l;
 }
