@@ -32,29 +32,87 @@ FN(sparsemax_unit)(const lf_classes *a)
 #define SG(n, c, s) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
 #define SH(n, c, s) (*(T *)(a->hess + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
 
+#ifndef SM_CHUNK
+#define SM_CHUNK 256 /* a multiple of SM_L */
+#define SM_L 16
+#endif
+
+/* n elements from c0 of sample (n, s)'s row as a unit-stride array (copied
+ * to buf when the class stride is not one element). */
+static inline const T *
+FN(sm_chunk)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c0, ptrdiff_t k, T *buf)
+{
+    const char *base = a->input + n * a->in_n + s * a->in_s;
+    if (a->in_c == (ptrdiff_t)sizeof(T)) {
+        return (const T *)base + c0;
+    }
+    for (ptrdiff_t i = 0; i < k; i++) {
+        buf[i] = *(const T *)(base + (c0 + i) * a->in_c);
+    }
+    return buf;
+}
+
+/* The sum and the count of the row's entries above tau, in SM_L lanes
+ * (class c in lane c mod SM_L, added in order: the same for every layout). */
+static double
+FN(sm_above)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, double tau, ptrdiff_t *count)
+{
+    T buf[SM_CHUNK];
+    double acc[SM_L] = {0}, cnt[SM_L] = {0};
+    for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
+        const ptrdiff_t k = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
+        const T *restrict v = FN(sm_chunk)(a, n, s, c0, k, buf);
+        ptrdiff_t i = 0;
+        for (; i + SM_L <= k; i += SM_L) {
+            for (int j = 0; j < SM_L; j++) {
+                const double x = (double)v[i + j];
+                const int in = x > tau;
+                acc[j] += in ? x : 0.0;
+                cnt[j] += in ? 1.0 : 0.0;
+            }
+        }
+        for (int j = 0; i + j < k; j++) {
+            const double x = (double)v[i + j];
+            const int in = x > tau;
+            acc[j] += in ? x : 0.0;
+            cnt[j] += in ? 1.0 : 0.0;
+        }
+    }
+    double sum = 0.0, c = 0.0;
+    for (int j = 0; j < SM_L; j++) {
+        sum += acc[j];
+        c += cnt[j];
+    }
+    *count = (ptrdiff_t)c;
+    return sum;
+}
+
 /* tau of sample (n, s), and the size of its support in *k.  A nan anywhere
  * makes tau nan (and so every p). */
 static double
 FN(sparsemax_tau)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t *k)
 {
-    T mx = SX(n, 0, s);
-    for (ptrdiff_t c = 1; c < a->C; c++) {
-        const T v = SX(n, c, s);
-        mx = v > mx || v != v ? v : mx;
+    T buf[SM_CHUNK], mx = SX(n, 0, s);
+    int nan = 0;
+    for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
+        const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
+        const T *v = FN(sm_chunk)(a, n, s, c0, m, buf);
+        const T cm = FN(row_max)(v, m);
+        mx = cm > mx ? cm : mx;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            nan |= v[i] != v[i];
+        }
+    }
+    if (nan) {
+        *k = a->C;
+        return NAN;
     }
     double tau = (double)mx - 1.0;
     ptrdiff_t size = -1;
     for (;;) {
-        double sum = 0.0;
-        ptrdiff_t count = 0;
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const double v = (double)SX(n, c, s);
-            if (v > tau) {
-                sum += v;
-                count++;
-            }
-        }
-        if (count == 0) { /* nan (or inf - inf) */
+        ptrdiff_t count;
+        const double sum = FN(sm_above)(a, n, s, tau, &count);
+        if (count == 0) { /* inf - inf */
             *k = a->C;
             return NAN;
         }
@@ -100,6 +158,31 @@ FN(sparsemax)(const lf_classes *a)
                           a->N * a->S * a->C);
 }
 
+/* One chunk of row n of the loss: p_c = max(x_c - tau, 0); the lanes of
+ * sum p (x - x_t) and sum p^2 (classes outside the support add nothing,
+ * even where x is -inf); the gradient p - [c = t] and the Hessian's
+ * diagonal h [p > 0] into unit-stride rows g and hd (when given). */
+static inline LF_ALWAYS_INLINE void
+FN(sm_loss_chunk)(const T *restrict v, ptrdiff_t k, ptrdiff_t c0, int64_t t, double tau,
+                  double xt, double *restrict lin, double *restrict sq, T *restrict g,
+                  T *restrict hd, T go, T h)
+{
+    for (ptrdiff_t i = 0; i < k; i++) {
+        const int j = (int)(i % SM_L);
+        const double x = (double)v[i], d = x - tau;
+        const int in = d > 0;
+        lin[j] += in ? d * (x - xt) : 0.0;
+        sq[j] += in ? d * d : 0.0;
+        if (g) {
+            const T p = in ? (T)d : d == d ? (T)0 : (T)NAN; /* nan: tau is */
+            g[i] = go * (p - (c0 + i == t ? (T)1 : (T)0));
+            if (hd) {
+                hd[i] = in ? h : (T)0;
+            }
+        }
+    }
+}
+
 /* Row n of the loss: its value, and the gradient and Hessian rows. */
 static double
 FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
@@ -108,28 +191,32 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
     ptrdiff_t k;
     const double tau = FN(sparsemax_tau)(a, n, 0, &k);
     const double xt = (double)SX(n, t, 0);
-    double lin = 0.0, sq = 0.0;
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        const double x = (double)SX(n, c, 0), d = x - tau;
-        const double p = d > 0 ? d : d == d ? 0.0 : (double)NAN;
-        if (p != 0) { /* 0 * inf is 0 here: a class outside the support adds nothing */
-            lin += p * (x - xt);
-            sq += p * p;
+    const T go = a->grad ? SGO(n) : (T)0;
+    const T h = k > 0 ? go * (T)(1.0 - 1.0 / (double)k) : (T)0;
+    T buf[SM_CHUNK];
+    double lin[SM_L] = {0}, sq[SM_L] = {0};
+    for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
+        const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
+        const T *v = FN(sm_chunk)(a, n, 0, c0, m, buf);
+        /* grad and hess are C-contiguous rows (the binding allocates them) */
+        T *g = a->grad ? (T *)(a->grad + n * a->g_n) + c0 : NULL;
+        T *hd = a->hess ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
+        if (hd) {
+            FN(sm_loss_chunk)(v, m, c0, t, tau, xt, lin, sq, g, hd, go, h);
+        }
+        else if (g) {
+            FN(sm_loss_chunk)(v, m, c0, t, tau, xt, lin, sq, g, NULL, go, h);
+        }
+        else {
+            FN(sm_loss_chunk)(v, m, c0, t, tau, xt, lin, sq, NULL, NULL, go, h);
         }
     }
-    if (a->grad) {
-        const T go = SGO(n);
-        const T h = k > 0 ? go * (T)(1.0 - 1.0 / (double)k) : (T)0;
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const double d = (double)SX(n, c, 0) - tau;
-            const T p = d > 0 ? (T)d : d == d ? (T)0 : (T)NAN;
-            SG(n, c, 0) = go * (p - (c == t ? (T)1 : (T)0));
-            if (a->hess && p != 0) {
-                SH(n, c, 0) = h;
-            }
-        }
+    double l1 = 0.0, l2 = 0.0;
+    for (int j = 0; j < SM_L; j++) {
+        l1 += lin[j];
+        l2 += sq[j];
     }
-    const double l = lin + 0.5 * (1.0 - sq);
+    const double l = tau == tau ? l1 + 0.5 * (1.0 - l2) : (double)NAN;
     if (a->out) {
         *(T *)(a->out + n * a->out_n) = (T)l;
     }
