@@ -105,24 +105,18 @@ FN(poly_p)(const lf_classes *a, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, T m, T in
     return (a->grad ? PG(n, c, s) : V(exp)(PX(n, c, s) - m)) * inv;
 }
 
-/* The gradient (and Hessian) row: g_c = go (K p_c - wq_c - e p_c (y_c - p_y)),
- * with y one-hot at t (t >= 0) or the probability row. */
+/* The gradient (and Hessian) row of probability targets y:
+ * g_c = go (K p_c - wq_c - e p_c (y_c - p_y)). */
 static void
-FN(poly_grad)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, int64_t t, T inv, T K, T e,
-              T p_y, double ls_c)
+FN(poly_grad_probs)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T inv, T K, T e, T p_y,
+                    double ls_c)
 {
     const T go = PGO(n, s);
     const T keep = (T)(1.0 - a->label_smoothing);
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = PG(n, c, s) * inv;
-        const T y = t >= 0 ? (c == t ? (T)1 : (T)0) : PY(n, c, s);
-        T wq;
-        if (t >= 0) {
-            wq = (c == t ? keep * PW(t) : (T)0) + (T)ls_c * PW(c);
-        }
-        else {
-            wq = PW(c) * (a->label_smoothing > 0 ? y * keep + (T)ls_c : y);
-        }
+        const T y = PY(n, c, s);
+        const T wq = PW(c) * (a->label_smoothing > 0 ? y * keep + (T)ls_c : y);
         const T u = p * (y - p_y);
         PG(n, c, s) = go * ((K * p - wq) - e * u);
         if (a->hess) {
@@ -149,7 +143,8 @@ FN(poly_row)(T *restrict g, T *restrict h, const T *restrict w, ptrdiff_t C, ptr
     }
 }
 
-/* poly_grad for an index target t: the row, then the target's own entry. */
+/* The gradient (and Hessian) row of an index target t: the row, then the
+ * target's own entry (y_t = 1). */
 static void
 FN(poly_grad_index)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, int64_t t, T inv, T K, T e,
                     T p_t, double ls_c)
@@ -281,7 +276,7 @@ FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s)
     const T e = (T)ctx->eps;
     const T l = (T)loss + e * ((T)1 - (T)p_y);
     if (a->grad) {
-        FN(poly_grad)(a, n, s, -1, inv, (T)K, e, (T)p_y, ls_c);
+        FN(poly_grad_probs)(a, n, s, inv, (T)K, e, (T)p_y, ls_c);
     }
     return l;
 }
