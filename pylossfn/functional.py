@@ -54,6 +54,7 @@ __all__ = [
     "cosine_distance",
     "linear_cross_entropy",
     "linear_binary_cross_entropy_with_logits",
+    "sparsemax",
     *_ROWS,  # every loss of the core's table
 ]
 
@@ -874,6 +875,10 @@ def linear_binary_cross_entropy_with_logits(
     return _heads.lbce(_LOSS, None, None, code, input, linear_weight, target, linear_bias,
                        pos_weight, chunk_size)
 
+
+# the losses on the simplex beyond torch.nn live in their own module (this one's
+# size); they are this module's functions all the same
+from ._simplex import distillation_loss, poly_cross_entropy, sparsemax, sparsemax_loss  # noqa: E402
 
 # every loss of the table accepts dask arrays, as its row says (pylossfn._dask); the
 # activations, distances and fused heads are not rows of it

@@ -4,7 +4,17 @@ Each family module lists its classes once, in its ``__all__``; this package
 re-exports them all (a loss class names its row of the core's table,
 ``Loss._row``: nothing here names a loss).
 """
-from . import binary, classification, ctc, embedding, linear, margin, multilabel, regression
+from . import (
+    binary,
+    classification,
+    ctc,
+    embedding,
+    linear,
+    margin,
+    multilabel,
+    regression,
+    simplex,
+)
 from ._base import Loss
 from .binary import *  # noqa: F403
 from .classification import *  # noqa: F403
@@ -14,6 +24,7 @@ from .linear import *  # noqa: F403
 from .margin import *  # noqa: F403
 from .multilabel import *  # noqa: F403
 from .regression import *  # noqa: F403
+from .simplex import *  # noqa: F403
 
 __all__ = ["Loss"]
 __all__ += binary.__all__
@@ -23,4 +34,5 @@ __all__ += embedding.__all__
 __all__ += margin.__all__
 __all__ += ctc.__all__
 __all__ += regression.__all__
+__all__ += simplex.__all__
 __all__ += linear.__all__
