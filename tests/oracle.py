@@ -91,6 +91,13 @@ def poly_cross_entropy(x, t, epsilon=1.0, weight=None, ignore_index=-100, reduct
         w = torch.ones_like(pt) if weight is None else weight[tt]
         w = torch.where(valid, w, torch.zeros_like(w))
         denom = w.sum()
+        if reduction == "mean":
+            # torch's cross_entropy rule for a mean over no weight (every target
+            # ignored): nan, with a zero gradient, not autograd's 0 / 0
+            some = denom > 0
+            s = (ce + epsilon * w * (1 - pt)).sum()
+            return torch.where(some, s / torch.where(some, denom, torch.ones_like(denom)),
+                               torch.full_like(s, float("nan")))
     return _reduce_by(ce + epsilon * w * (1 - pt), reduction, denom)
 
 
