@@ -374,7 +374,7 @@ def _rows_cases(row, dtype, args, add):
             add(Case(f"input-shape-{shape}", ValueError, r"input must be \[N, C\] \(student "
                      r"logits\), got shape", inputs=(np.zeros(shape, dtype),) * 2))
         for kind, bad in {"complex": args[1].astype(np.complex64),
-                          "str-array": args[1].astype(str)}.items():
+                          "str-array": _wide(args[1]).astype(str)}.items():
             add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
                      inputs=_with(args, 1, bad)))
     if row.name == "CosineEmbeddingLoss":
