@@ -8,8 +8,8 @@
  * arguments), and the thread pool sums into a static buffer (it starts its
  * threads once, on the first call that can use them, and runs a call on the
  * calling thread alone when it cannot).  They never fail half-way: every
- * check that can fail runs in a pre-pass that writes nothing (lf_bce
- * excepted, see there).
+ * check that can fail runs in a pre-pass that writes nothing (BCE's
+ * domain check may also run after the loss, see lf_bce_check).
  *
  * Each dtype-generic kernel exists as name_f32 (float) and name_f64 (double),
  * and each of those in one variant per instruction set (lf_set_isa).
@@ -113,18 +113,62 @@ typedef struct {
     double scale; /* gradient factor when data[LF_EW_GRAD_OUTPUT] is NULL */
 } lf_elementwise;
 
-/* BCELoss on probabilities.  Every input and target must lie in [0, 1]
- * (else LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err set at the first
- * bad element).  The check runs in the same pass as the loss, to save a pass
- * over memory, so on error OUT and GRAD hold partial values: callers give it
- * buffers they can discard (or run it first with OUT and GRAD absent).  *sum
- * receives the sum of the per-element losses. */
-lf_status lf_bce_f32(const lf_elementwise *a, double *sum, lf_error *err);
-lf_status lf_bce_f64(const lf_elementwise *a, double *sum, lf_error *err);
+/* The element-wise losses: each is a per-element loss, gradient and Hessian
+ * (its point function) and one row of its family's list below, from which
+ * kernels/ew_template.h makes the blocked, vectorized, threaded kernel of
+ * every instruction set and dtype, and the family's dispatch:
+ *
+ *   X(KIND, name, param, setup, modes, flags)
+ *
+ * KIND is the loss's value in the family's enum (the argument of its
+ * kernel); name the loss (its point function is name_point); param and
+ * setup the kernel's parameter struct and the function that fills it from
+ * an lf_ew_param, returning one of `modes` variants of the point function
+ * compiled apart (a log target, an integer power, label smoothing on or
+ * off); flags are LF_EW_TWO and LF_EW_ROWS.  The columns after `name` are
+ * the kernel's business: callers need KIND alone. */
+#define LF_EW_TWO 1  /* a second differentiable input: INPUT2, GRAD2, HESS2 */
+#define LF_EW_ROWS 2 /* one loss per row of the last dim, the mean of its terms:
+                      * OUT and GRAD_OUTPUT hold one value per row (their last
+                      * stride is ignored / 0) */
 
-/* BCEWithLogitsLoss, with optional weight and pos_weight. */
-double lf_bce_logits_f32(const lf_elementwise *a);
-double lf_bce_logits_f64(const lf_elementwise *a);
+#define LF_EW_KIND(KIND, name, param, setup, modes, flags) KIND,
+
+/* The options of every element-wise loss; each reads its own. */
+typedef struct {
+    double beta, delta, margin, eps;  /* regression */
+    int log_target, log_input, full;  /* regression */
+    double alpha, gamma;              /* focal (alpha < 0: no alpha term) */
+    double gamma_neg, gamma_pos, clip; /* asymmetric (and eps) */
+    double label_smoothing;           /* BCE: the target t becomes t (1 - e) + e / 2 */
+    double epsilon;                   /* Poly-1: the weight of 1 - p_t */
+} lf_ew_param;
+
+/* Binary cross-entropy on probabilities and on logits (kernels/binary.c):
+ *   BCE          ((y - 1) max(log(1 - x), -100) - y max(log x, -100)) w,
+ *                every input and target in [0, 1]: an element outside (or
+ *                nan) gives a nan loss, and lf_bce_check finds it;
+ *   BCE_LOGITS   ((1 - y) x + ((pw - 1) y + 1) softplus(-x)) w;
+ *   POLY_LOGITS  BCE_LOGITS + epsilon w (1 - p_t), p_t the sigmoid
+ *                probability of the target (Leng et al. 2022, Poly-1).
+ * label_smoothing applies to BCE and BCE_LOGITS. */
+#define LF_BIN_LOSSES(X)                                    \
+    X(LF_BIN_BCE, bce, bin_param, bce_setup, 2, 0)          \
+    X(LF_BIN_BCE_LOGITS, bce_logits, bin_param, bce_setup, 2, 0) \
+    X(LF_BIN_POLY_LOGITS, poly_logits, bin_param, bin_setup, 1, 0)
+
+typedef enum { LF_BIN_LOSSES(LF_EW_KIND) LF_BIN_NKINDS } lf_binary_kind;
+
+/* The loss `kind` over LF_EW_INPUT and LF_EW_TARGET, WEIGHT and POS_WEIGHT;
+ * returns the sum of the losses. */
+double lf_binary_f32(const lf_elementwise *a, lf_binary_kind kind, const lf_ew_param *p);
+double lf_binary_f64(const lf_elementwise *a, lf_binary_kind kind, const lf_ew_param *p);
+
+/* BCE's domain: the first input or target outside [0, 1] (or nan), as
+ * LF_ERR_INPUT_DOMAIN / LF_ERR_TARGET_DOMAIN with *err set, else LF_OK.
+ * Writes nothing: callers run it first, or after a nan sum. */
+lf_status lf_bce_check_f32(const lf_elementwise *a, lf_error *err);
+lf_status lf_bce_check_f64(const lf_elementwise *a, lf_error *err);
 
 /* sigmoid / logsigmoid of LF_EW_INPUT into LF_EW_OUT. */
 void lf_sigmoid_f32(const lf_elementwise *a, int log);
@@ -284,18 +328,21 @@ void lf_lbce_tile_f64(const lf_lbce_tile *a);
 /* Multi-label family (kernels/multilabel.c).                               */
 /* ------------------------------------------------------------------------ */
 
-/* Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss) over LF_EW_INPUT
- * (logits) and LF_EW_TARGET; WEIGHT and POS_WEIGHT are ignored.  alpha < 0
- * drops the alpha term; gamma >= 0.  Returns the sum of the losses. */
-double lf_sigmoid_focal_f32(const lf_elementwise *a, double alpha, double gamma);
-double lf_sigmoid_focal_f64(const lf_elementwise *a, double alpha, double gamma);
+/* The element-wise multi-label losses on logits (see LF_BIN_LOSSES):
+ *   FOCAL       torchvision.ops.sigmoid_focal_loss (alpha, gamma >= 0);
+ *   ASYMMETRIC  Ridnik et al. 2021, focusing weight differentiated too
+ *               (gamma_neg, gamma_pos >= 0, clip in [0, 1), eps > 0).
+ * WEIGHT and POS_WEIGHT are ignored.  Returns the sum of the losses. */
+#define LF_ML_LOSSES(X)                                        \
+    X(LF_ML_FOCAL, focal, focal_param, focal_setup, 5, 0)      \
+    X(LF_ML_ASYMMETRIC, asl, asl_param, asl_setup, 2, 0)
 
-/* Asymmetric loss (Ridnik et al., 2021) per element, focusing weight
- * differentiated too; gamma_* >= 0, clip in [0, 1), eps > 0. */
-double lf_asymmetric_f32(const lf_elementwise *a, double gamma_neg, double gamma_pos,
-                         double clip, double eps);
-double lf_asymmetric_f64(const lf_elementwise *a, double gamma_neg, double gamma_pos,
-                         double clip, double eps);
+typedef enum { LF_ML_LOSSES(LF_EW_KIND) LF_ML_NKINDS } lf_multilabel_kind;
+
+double lf_multilabel_ew_f32(const lf_elementwise *a, lf_multilabel_kind kind,
+                            const lf_ew_param *p);
+double lf_multilabel_ew_f64(const lf_elementwise *a, lf_multilabel_kind kind,
+                            const lf_ew_param *p);
 
 /* A strided [N, C] view: N rows (samples) of C labels.  The loss has one
  * value per row (ZLPR) or per label (soft-F1); `out` and `grad_output` are
@@ -445,46 +492,40 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
  * Gaussian NLL: input, var) carry the second one in LF_EW_INPUT2 and its
  * gradient in LF_EW_GRAD2 (present exactly when GRAD is). */
 
-typedef enum {
-    LF_RG_L1 = 0,
-    LF_RG_MSE,
-    LF_RG_SMOOTH_L1,       /* beta > 0 (beta = 0 is LF_RG_L1, as in torch) */
-    LF_RG_HUBER,           /* delta > 0 */
-    LF_RG_SOFT_MARGIN,
-    LF_RG_KL_DIV,          /* log_target */
-    LF_RG_POISSON_NLL,     /* log_input, full, eps */
-    LF_RG_GAUSSIAN_NLL,    /* full, eps; INPUT2 = var (>= 0 or nan) */
-    LF_RG_HINGE_EMBEDDING, /* margin */
-    LF_RG_MARGIN_RANKING   /* margin; INPUT2 = input2, TARGET = y */
-} lf_regression_kind;
+/* The options each reads: SMOOTH_L1 beta >= 0 (0 is L1, as in torch),
+ * HUBER delta > 0, KL_DIV log_target, POISSON_NLL log_input, full, eps,
+ * GAUSSIAN_NLL full, eps (INPUT2 = var >= 0 or nan), HINGE_EMBEDDING and
+ * MARGIN_RANKING margin (INPUT2 = input2, TARGET = y).  MLSM is
+ * MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
+ * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C. */
+#define LF_RG_LOSSES(X)                                                     \
+    X(LF_RG_L1, l1, rg_param, rg_setup, 1, 0)                               \
+    X(LF_RG_MSE, mse, rg_param, rg_setup, 1, 0)                             \
+    X(LF_RG_SMOOTH_L1, smooth_l1, rg_param, smooth_l1_setup, 2, 0)          \
+    X(LF_RG_HUBER, huber, rg_param, rg_setup, 1, 0)                         \
+    X(LF_RG_SOFT_MARGIN, soft_margin, rg_param, rg_setup, 1, 0)             \
+    X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, 0)                   \
+    X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, 0)            \
+    X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO) \
+    X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, 0)               \
+    X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
+    X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS)
 
-typedef struct {
-    double beta, delta, margin, eps;
-    int log_target, log_input, full;
-} lf_regression_param;
+typedef enum { LF_RG_LOSSES(LF_EW_KIND) LF_RG_NKINDS } lf_regression_kind;
 
 /* The per-element loss `kind` over LF_EW_INPUT and LF_EW_TARGET (and INPUT2),
- * times LF_EW_WEIGHT for L1, MSE and Huber; returns the sum of the losses.
- * Gradients follow torch's autograd, subgradients included: sign(0) = 0 for
- * L1, and a clamp_min passes the gradient where its argument equals the
- * bound. */
-double lf_regression_f32(const lf_elementwise *a, lf_regression_kind kind,
-                         const lf_regression_param *p);
-double lf_regression_f64(const lf_elementwise *a, lf_regression_kind kind,
-                         const lf_regression_param *p);
+ * times LF_EW_WEIGHT for L1, MSE, Huber and MLSM; returns the sum of the
+ * losses.  Gradients follow torch's autograd, subgradients included:
+ * sign(0) = 0 for L1, and a clamp_min passes the gradient where its
+ * argument equals the bound. */
+double lf_regression_f32(const lf_elementwise *a, lf_regression_kind kind, const lf_ew_param *p);
+double lf_regression_f64(const lf_elementwise *a, lf_regression_kind kind, const lf_ew_param *p);
 
 /* Gaussian NLL's H v, the mixed term included, in place of the diagonal that
  * lf_regression wrote into HESS and HESS2; v0 and v1 (for the input and var)
  * are laid out as those two outputs. */
 void lf_gaussian_hvp_f32(const lf_elementwise *a, double eps, const char *v0, const char *v1);
 void lf_gaussian_hvp_f64(const lf_elementwise *a, double eps, const char *v0, const char *v1);
-
-/* MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
- * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C.  OUT and
- * GRAD_OUTPUT hold one value per row (their last stride is ignored / 0).
- * Returns the sum over rows. */
-double lf_multilabel_soft_margin_f32(const lf_elementwise *a);
-double lf_multilabel_soft_margin_f64(const lf_elementwise *a);
 
 /* Sum of LF_EW_INPUT (pairwise, in double). */
 double lf_ew_sum_f32(const lf_elementwise *a);

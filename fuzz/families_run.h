@@ -54,14 +54,17 @@ static void
 fam_run_binary(fam_case *c, fam_result *res)
 {
     const lf_elementwise *a = &c->ew;
-    double sum = 0;
     lf_error err = {0, 0, 0.0};
-    fam_push(res, (double)FAM_CALL(c, bce, a, &sum, &err));
-    fam_push(res, sum);
+    lf_ew_param p;
+    memset(&p, 0, sizeof(p));
+    p.label_smoothing = (c->opts >> 1) & 1 ? 0.2 : 0.0;
+    p.epsilon = (c->opts >> 2) & 1 ? -0.5 : 1.0;
+    for (int kind = 0; kind < LF_BIN_NKINDS; kind++) {
+        fam_push(res, FAM_CALL(c, binary, a, (lf_binary_kind)kind, &p));
+        fam_record(c, res);
+    }
+    fam_push(res, (double)FAM_CALL(c, bce_check, a, &err));
     fam_push(res, (double)err.index);
-    fam_record(c, res);
-    fam_push(res, FAM_CALL(c, bce_logits, a));
-    fam_record(c, res);
     for (int log = 0; log < 2; log++) {
         FAM_CALL_VOID(c, sigmoid, a, log);
         fam_record(c, res);
@@ -73,10 +76,19 @@ fam_run_regression(fam_case *c, fam_result *res)
 {
     lf_elementwise *a = &c->ew;
     const unsigned o = c->opts;
-    const lf_regression_param p = {(o >> 1) & 1 ? 0.5 : 1.0, (o >> 2) & 1 ? 0.25 : 1.5,
-                                   (o >> 3) & 1 ? -0.5 : 1.0, (o >> 4) & 1 ? 1e-6 : 1e-8,
-                                   (o >> 5) & 1, (o >> 6) & 1, (o >> 7) & 1};
-    for (int kind = LF_RG_L1; kind <= LF_RG_MARGIN_RANKING; kind++) {
+    lf_ew_param p;
+    memset(&p, 0, sizeof(p));
+    p.beta = (o >> 1) & 1 ? 0.5 : 1.0;
+    p.delta = (o >> 2) & 1 ? 0.25 : 1.5;
+    p.margin = (o >> 3) & 1 ? -0.5 : 1.0;
+    p.eps = (o >> 4) & 1 ? 1e-6 : 1e-8;
+    p.log_target = (o >> 5) & 1;
+    p.log_input = (o >> 6) & 1;
+    p.full = (o >> 7) & 1;
+    for (int kind = 0; kind < LF_RG_NKINDS; kind++) {
+        if (kind == LF_RG_MLSM) {
+            continue; /* below, with its per-row outputs */
+        }
         fam_push(res, FAM_CALL(c, regression, a, (lf_regression_kind)kind, &p));
         fam_record(c, res);
     }
@@ -88,7 +100,7 @@ fam_run_regression(fam_case *c, fam_result *res)
     m.data[LF_EW_OUT] = c->row_out->base;
     memcpy(m.strides[LF_EW_OUT], c->row_out->strides, sizeof(c->row_out->strides));
     m.strides[LF_EW_OUT][last] = 0;
-    fam_push(res, FAM_CALL(c, multilabel_soft_margin, &m));
+    fam_push(res, FAM_CALL(c, regression, &m, LF_RG_MLSM, &p));
     fam_record(c, res);
     fam_push(res, FAM_CALL(c, ew_sum, a));
     lf_error err = {0, 0, 0.0};
@@ -107,12 +119,17 @@ fam_run_multilabel(fam_case *c, fam_result *res)
         return;
     }
     static const double gammas[4] = {0.0, 2.0, 0.5, 1.0};
-    const double alpha = (c->opts >> 4) & 1 ? -1.0 : 0.25;
-    fam_push(res, FAM_CALL(c, sigmoid_focal, &c->ew, alpha, gammas[(c->opts >> 5) & 3]));
-    fam_record(c, res);
-    fam_push(res, FAM_CALL(c, asymmetric, &c->ew, gammas[(c->opts >> 5) & 3],
-                           gammas[(c->opts >> 7) & 1], (c->opts >> 1) & 1 ? 0.05 : 0.0, 1e-8));
-    fam_record(c, res);
+    lf_ew_param p;
+    memset(&p, 0, sizeof(p));
+    p.alpha = (c->opts >> 4) & 1 ? -1.0 : 0.25;
+    p.gamma = p.gamma_neg = gammas[(c->opts >> 5) & 3];
+    p.gamma_pos = gammas[(c->opts >> 7) & 1];
+    p.clip = (c->opts >> 1) & 1 ? 0.05 : 0.0;
+    p.eps = 1e-8;
+    for (int kind = 0; kind < LF_ML_NKINDS; kind++) {
+        fam_push(res, FAM_CALL(c, multilabel_ew, &c->ew, (lf_multilabel_kind)kind, &p));
+        fam_record(c, res);
+    }
 }
 
 static void

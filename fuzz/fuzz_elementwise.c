@@ -48,15 +48,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a.strides[op][d] = v[op].strides[d];
         }
     }
-    double sum;
     lf_error err = {0, 0, 0.0};
+    lf_ew_param prm;
+    memset(&prm, 0, sizeof(prm));
+    prm.label_smoothing = (flags >> 8) & 1 ? 0.1 : 0.0;
+    prm.epsilon = 1.0;
+    for (int kind = 0; kind < LF_BIN_NKINDS; kind++) {
+        if (f64) {
+            (void)lf_binary_f64(&a, (lf_binary_kind)kind, &prm);
+        }
+        else {
+            (void)lf_binary_f32(&a, (lf_binary_kind)kind, &prm);
+        }
+    }
     if (f64) {
-        (void)lf_bce_f64(&a, &sum, &err);
-        (void)lf_bce_logits_f64(&a);
+        (void)lf_bce_check_f64(&a, &err);
     }
     else {
-        (void)lf_bce_f32(&a, &sum, &err);
-        (void)lf_bce_logits_f32(&a);
+        (void)lf_bce_check_f32(&a, &err);
     }
     if (a.data[LF_EW_OUT]) {
         if (f64) {

@@ -65,12 +65,18 @@ _Float = NDArray[np.floating[Any]]
 
 # -- the entry points, one per row of LOSSES, in its order
 def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, label_smoothing: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def bce_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, pos_weight: ArrayLike | None,
-    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
+    label_smoothing: float, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
+) -> _Result: ...
+def poly_bce_with_logits(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, pos_weight: ArrayLike | None,
+    epsilon: float, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
 ) -> _Result: ...
 def nll_loss(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,

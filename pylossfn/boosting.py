@@ -67,6 +67,7 @@ from .modules import (
     MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
+    PolyBCEWithLogitsLoss,
     SigmoidFocalLoss,
     SmoothL1Loss,
     SoftMarginLoss,
@@ -85,7 +86,7 @@ __all__ = [
 #: element-wise losses: a sample's terms are its own outputs, the Hessian is diagonal
 #: (BCELoss is not one: it takes probabilities, and the trees' margins are unbounded)
 _ELEMENTWISE = (
-    BCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
+    BCEWithLogitsLoss, PolyBCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
     SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss, HingeEmbeddingLoss,
 )
 #: a class index per sample; the per-sample loss couples the sample's K margins

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core, _dask, _heads
+from . import _core, _dask
 from ._rows import ADAPTED as _ADAPTED
 from ._rows import ROWS as _ROWS
 from ._rows import from_row as _from_row
@@ -58,8 +58,6 @@ __all__ = [
     *_ROWS,  # every loss of the core's table
 ]
 
-_LOSS = _core.WANT_LOSS
-
 # A loss function below is torch's signature and a docstring, nothing more: its
 # body is made from its row of the core's table by _from_row (pylossfn._rows).
 
@@ -67,7 +65,7 @@ _LOSS = _core.WANT_LOSS
 @_from_row
 def binary_cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
-    reduction: Reduction = "mean",
+    reduction: Reduction = "mean", label_smoothing: float = 0.0,
 ) -> LossValue:
     """Binary cross-entropy between probabilities ``input`` and ``target``.
 
@@ -81,6 +79,10 @@ def binary_cross_entropy(
     ``"sum"``) or an array of the input's shape (``"none"``).  Raises
     ValueError for an input or target outside [0, 1] (nan included).
 
+    ``label_smoothing`` ``e`` in [0, 1] replaces the target ``y`` by
+    ``y * (1 - e) + e / 2`` (as Keras' ``binary_crossentropy``; torch has no
+    such option).
+
     >>> import numpy as np, pylossfn.functional as F
     >>> p = np.array([0.9, 0.2], dtype=np.float32)
     >>> float(F.binary_cross_entropy(p, np.array([1.0, 0.0], dtype=np.float32)))  # doctest: +ELLIPSIS
@@ -92,6 +94,7 @@ def binary_cross_entropy(
 def binary_cross_entropy_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, *,
     reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
+    label_smoothing: float = 0.0,
 ) -> LossValue:
     """Sigmoid + binary cross-entropy in one numerically stable step.
 
@@ -103,12 +106,42 @@ def binary_cross_entropy_with_logits(
     Shapes: ``input`` (logits) any shape; ``target`` the same shape;
     ``weight`` and ``pos_weight`` broadcast to ``input`` (``pos_weight`` is
     typically ``[C]``, one per label).  This is the multi-label loss: one
-    independent sigmoid per label.
+    independent sigmoid per label.  ``label_smoothing`` ``e`` in [0, 1]
+    replaces the target ``y`` by ``y * (1 - e) + e / 2`` (Keras' option).
 
     >>> import numpy as np, pylossfn.functional as F
     >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
     >>> round(float(F.binary_cross_entropy_with_logits(x, y)), 6)
     0.220095
+    """
+
+
+
+@_from_row
+def poly_binary_cross_entropy_with_logits(
+    input: ArrayLike, target: ArrayLike, epsilon: float = 1.0,
+    weight: ArrayLike | None = None, reduction: Reduction = "mean",
+    pos_weight: ArrayLike | None = None,
+) -> LossValue:
+    """Poly-1 binary cross-entropy on logits (Leng et al., ICLR 2022).
+
+    Per element, the ``binary_cross_entropy_with_logits`` term plus
+    ``epsilon * w * (1 - p_t)``, with ``p_t = y * sigmoid(x) + (1 - y) *
+    (1 - sigmoid(x))`` the probability given to the target:
+    ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x) + epsilon * (1 - p_t))``.
+    ``1 - p_t`` is formed as ``sigmoid(x) * (1 - y) + sigmoid(-x) * y``, with
+    no cancellation; ``epsilon = 0`` is BCE with logits, ``epsilon < 0``
+    (down to -1) flattens the loss near ``p_t = 1``.
+
+    Shapes: ``input`` (logits) any shape; ``target`` the same shape (labels
+    in [0, 1]); ``weight`` and ``pos_weight`` broadcast to ``input``
+    (``pos_weight`` weighs the positive log term only, as in torch).
+    ``epsilon`` must be finite.
+
+    >>> import numpy as np, pylossfn.functional as F
+    >>> x = np.array([[2.0, -1.0]]); y = np.array([[1.0, 0.0]])
+    >>> round(float(F.poly_binary_cross_entropy_with_logits(x, y)), 6)
+    0.414167
     """
 
 
@@ -809,75 +842,9 @@ def multilabel_soft_margin_loss(
     """
 
 
-def linear_cross_entropy(
-    input: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
-    linear_bias: ArrayLike | None = None, weight: ArrayLike | None = None,
-    reduction: Reduction = "mean", ignore_index: int | None = None,
-    label_smoothing: float = 0.0, chunk_size: int | tuple[int, int] | None = None,
-) -> LossValue:
-    """``cross_entropy(input @ linear_weight.T + linear_bias, target, ...)`` without the logits.
-
-    As ``torch.nn.functional.linear_cross_entropy`` (torch 2.13): the value
-    of the reference path, computed in chunks so that the ``N x C`` logit
-    matrix never exists (peak extra memory about two chunks; see
-    :doc:`/large_label_spaces`).  ``ignore_index`` None means -100 (and must
-    be None with probability targets); ``weight``, ``label_smoothing`` and
-    the reductions are those of :func:`cross_entropy`.  ``chunk_size`` (torch's
-    ``options``) is the most logits one chunk holds, or a pair
-    ``(rows, classes)``; None picks it from the cache size.
-
-    Shapes: ``input`` ``[N, D]`` or ``[D]``; ``linear_weight`` ``[C, D]``
-    (K-dimensional heads raise ValueError); ``linear_bias`` and ``weight``
-    ``[C]``; ``target`` ``[N]`` / ``()`` integer classes or ``[N, C]`` /
-    ``[C]`` float probabilities.  Raises IndexError for a class outside
-    ``[0, C)`` that is not ``ignore_index``, before any work.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([[1.0, 0.0], [0.0, 1.0]]); w = np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
-    >>> loss = F.linear_cross_entropy(x, w, np.array([0, 2]))
-    >>> bool(np.isclose(loss, F.cross_entropy(x @ w.T, np.array([0, 2]))))
-    True
-    """
-    code = _reduction_code(reduction, "linear_cross_entropy")
-    return _heads.lce(_LOSS, None, None, code, input, linear_weight, target, linear_bias,
-                      weight, ignore_index, label_smoothing, chunk_size)
-
-
-def linear_binary_cross_entropy_with_logits(
-    input: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
-    linear_bias: ArrayLike | None = None, pos_weight: ArrayLike | None = None,
-    reduction: Reduction = "mean", chunk_size: int | tuple[int, int] | None = None,
-) -> LossValue:
-    """Multi-label ``binary_cross_entropy_with_logits`` of a linear head, with sparse targets.
-
-    ``target`` ``[N, P]`` holds each row's positive label indices padded
-    with -1 (reading stops at a row's first -1, as in
-    :func:`multilabel_margin_loss`; repeats count once).  The value equals
-    ``binary_cross_entropy_with_logits(input @ linear_weight.T + linear_bias,
-    Y, pos_weight=pos_weight)`` for the implied multi-hot ``Y`` ``[N, C]``
-    (the mean is over ``N x C``), computed in chunks: neither the logits
-    nor ``Y`` is ever built.  ``"none"`` returns the ``[N, C]`` element
-    losses (the one output that is as large as the logits).  ``pos_weight``
-    broadcasts to ``[C]``; ``chunk_size`` as in :func:`linear_cross_entropy`.
-
-    Shapes: ``input`` ``[N, D]`` (or ``[D]`` with ``target`` ``[P]``);
-    ``linear_weight`` ``[C, D]``; ``linear_bias`` ``[C]``.  Raises IndexError
-    for a label outside ``[0, C)`` before the row's first -1.
-
-    >>> import numpy as np, pylossfn.functional as F
-    >>> x = np.array([[1.0, -1.0]]); w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    >>> y = np.array([[0.0, 1.0, 1.0]])
-    >>> loss = F.linear_binary_cross_entropy_with_logits(x, w, np.array([[2, 1, -1]]))
-    >>> bool(np.isclose(loss, F.binary_cross_entropy_with_logits(x @ w.T, y)))
-    True
-    """
-    code = _reduction_code(reduction, "linear_binary_cross_entropy_with_logits")
-    return _heads.lbce(_LOSS, None, None, code, input, linear_weight, target, linear_bias,
-                       pos_weight, chunk_size)
-
-
-# the losses on the simplex beyond torch.nn live in their own module (this one's
-# size); they are this module's functions all the same
+# the fused heads' functions and the losses on the simplex beyond torch.nn live in
+# their own modules (this one's size); they are this module's functions all the same
+from ._fused import linear_binary_cross_entropy_with_logits, linear_cross_entropy  # noqa: E402
 from ._simplex import distillation_loss, poly_cross_entropy, sparsemax, sparsemax_loss  # noqa: E402
 
 # every loss of the table accepts dask arrays, as its row says (pylossfn._dask); the

@@ -192,6 +192,18 @@ def _binary_cases(row, dtype, x, y, add):
                  opts={key: np.ones(C, np.int64)}))
         add(Case(f"{key}-masked", TypeError, rf"{key} is a masked array",
                  opts={key: _masked(np.ones(C, dtype))}))
+    if row.has("label_smoothing"):  # refused at construction, as cross_entropy's
+        for value in (-0.1, 1.5, float("nan"), float("inf"), -float("inf")):
+            add(Case(f"label_smoothing={value}", ValueError, r"label_smoothing must be in "
+                     r"\[0, 1\], got", opts={"label_smoothing": value}))
+        add(Case("label_smoothing=str", TypeError, r"label_smoothing must be a float, got str",
+                 opts={"label_smoothing": "0.1"}))
+    if row.has("epsilon"):
+        for value in (np.nan, np.inf):
+            add(Case(f"epsilon={value}", ValueError, r"epsilon must be finite, got",
+                     opts={"epsilon": value}))
+        add(Case("epsilon=None", TypeError, r"epsilon must be a real number, got None",
+                 opts={"epsilon": None}))
     if row.probability_input:
         for name, value in (("above-1", 1.5), ("below-0", -1e-7), ("nan", np.nan),
                             ("inf", np.inf)):

@@ -144,6 +144,7 @@ _CORE_SHAPES = dict(shape=(4, 3), layout_shape=(6, 5, 4), large_shape=(8, 600),
                     thread_shapes=((300, 7),))
 
 CORE_LOSSES = (
+    # (label_smoothing, torch's BCE lacks: its values in test_poly_smoothing.py)
     LossRow("binary_cross_entropy", "binary", _binary_args(_probs),
             _binary_options, "torch.nn.functional.binary_cross_entropy",
             probability_input=True, **_CORE_SHAPES),
@@ -241,7 +242,14 @@ def _elementwise(fname, oracle, target, *, options=None, rule="broadcast", **kw)
                    oracle, target_rule=rule, **kw)
 
 
+def _poly_bce_options(rng, dtype, shape):
+    return dict(_bce_logits_options(rng, dtype, shape), epsilon=0.75)
+
+
 EXTRA_LOSSES = (
+    LossRow("poly_binary_cross_entropy_with_logits", "binary", _binary_args(_normal),
+            _poly_bce_options, "oracle.poly_binary_cross_entropy_with_logits",
+            **_CORE_SHAPES),
     _elementwise("sigmoid_focal_loss", "oracle.sigmoid_focal_loss", _labels,
                  options={"alpha": 0.4, "gamma": 1.5},
                  rule="same", option_errors=(

@@ -45,6 +45,24 @@ zlpr_loss = _reference(ref_zlpr)
 soft_f1_loss = _reference(ref_soft_f1)
 
 
+def poly_binary_cross_entropy_with_logits(x, y, epsilon=1.0, weight=None, reduction="mean",
+                                          pos_weight=None):
+    """Poly-1 BCE (Leng et al. 2022) as its formula: torch's BCE-with-logits
+    term plus epsilon * weight * (1 - p_t), p_t = y s + (1 - y)(1 - s)."""
+    y = y.to(x.dtype)
+    bce = TF.binary_cross_entropy_with_logits(x, y, weight=weight, pos_weight=pos_weight,
+                                              reduction="none")
+    s = torch.sigmoid(x)
+    pt = y * s + (1 - y) * (1 - s)
+    poly = epsilon * (1 - pt) if weight is None else epsilon * weight * (1 - pt)
+    return _reduce(bce + poly, reduction)
+
+
+def smoothed_target(y, label_smoothing):
+    """BCE's label smoothing as the contract states it: y (1 - e) + e / 2."""
+    return y * (1 - label_smoothing) + label_smoothing / 2
+
+
 def multilabel_soft_margin_loss(x, y, reduction="mean", weight=None):
     return TF.multilabel_soft_margin_loss(x, y, weight=weight, reduction=reduction)
 

@@ -395,7 +395,7 @@ def ctc_calls(draw, row):
 
 
 _STRATEGIES = {"elementwise-pair": elementwise_calls, "rows": rows_calls, "margin": margin_calls,
-               "ctc": ctc_calls}
+               "ctc": ctc_calls, "binary": binary_calls}
 
 
 def _extra_grad_output(draw, row, dtype, opts, inputs):

@@ -1,21 +1,30 @@
 /*
- * binary.c -- BCE and BCE with logits: a target of the input's shape,
- * weights that broadcast to it.
+ * binary.c -- BCE, BCE with logits and Poly-1 BCE with logits: a target of
+ * the input's shape, weights that broadcast to it.
  */
 #include "binding.h"
 
+#include <string.h>
+
 typedef struct {
     PyArrayObject *input, *target, *weight, *pos_weight;
+    double label_smoothing, epsilon;
 } binary_params;
 
+#define SIZE sizeof(binary_params)
 #define ARRAY(field, kind) LF_ARRAY(binary_params, field, kind, C_NONE)
 #define BINARY_ARGS ARRAY(input, A_INPUT), ARRAY(target, A_REAL), ARRAY(weight, A_FLOAT)
+#define SMOOTHING LF_REAL(binary_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")
 
-static const lf_spec bce_spec = {
-    "binary_cross_entropy", sizeof(binary_params), LF_OUT | LF_SPLIT_EW, 1, {BINARY_ARGS}};
-static const lf_spec bce_logits_spec = {"binary_cross_entropy_with_logits",
-                                        sizeof(binary_params), LF_OUT | LF_SPLIT_EW, 1,
-                                        {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT)}};
+/* indexed by the kernel's kind (pylossfn.h, LF_BIN_LOSSES) */
+static const lf_spec binary_specs[LF_BIN_NKINDS] = {
+    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, LF_OUT | LF_SPLIT_EW, 1, {BINARY_ARGS, SMOOTHING}},
+    [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+                           {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING}},
+    [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW, 1,
+                            {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT),
+                             LF_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
+};
 
 /* An optional operand that broadcasts to the input (weights). */
 static int
@@ -28,36 +37,29 @@ ew_broadcast(lf_call *c, lf_elementwise *ew, int op, PyArrayObject *arr, const c
     return lf_broadcast_strides(c, arr, ew->ndim, ew->shape, ew->strides[op], name);
 }
 
-/* The kernel checks the [0, 1] domain in its loss pass; a caller's own
- * buffer must stay untouched on bad input, so it gets a pass that writes
- * nothing first. */
-static lf_status
-bce_run(lf_call *c, const lf_elementwise *ew, npy_intp n, double *sum, lf_error *err)
+/* BCE's [0, 1] domain: ValueError naming the first bad element. */
+static int
+bce_domain(lf_call *c, const lf_elementwise *ew, npy_intp n)
 {
-    lf_status status = LF_OK;
-    if (c->out_obj != NULL) {
-        lf_elementwise dry = *ew;
-        dry.data[LF_EW_OUT] = dry.data[LF_EW_GRAD] = dry.data[LF_EW_HESS] = NULL;
-        LF_RUN(c, n, status, lf_bce, &dry, sum, err);
-    }
+    lf_error err;
+    lf_status status;
+    LF_RUN(c, n, status, lf_bce_check, ew, &err);
     if (status == LF_OK) {
-        LF_RUN(c, n, status, lf_bce, ew, sum, err);
+        return 0;
     }
-    if (status != LF_OK) {
-        PyObject *bad = PyFloat_FromDouble(err->fvalue);
-        if (bad != NULL) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: %s has %R at flat index %zd, but every element must be in [0, 1]",
-                         c->fname, status == LF_ERR_INPUT_DOMAIN ? "input" : "target", bad,
-                         (Py_ssize_t)err->index);
-            Py_DECREF(bad);
-        }
+    PyObject *bad = PyFloat_FromDouble(err.fvalue);
+    if (bad != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s has %R at flat index %zd, but every element must be in [0, 1]",
+                     c->fname, status == LF_ERR_INPUT_DOMAIN ? "input" : "target", bad,
+                     (Py_ssize_t)err.index);
+        Py_DECREF(bad);
     }
-    return status;
+    return -1;
 }
 
 static PyObject *
-binary(lf_call *c, int logits)
+binary(lf_call *c, int kind)
 {
     binary_params *p = c->params;
     PyArrayObject *x = p->input;
@@ -69,7 +71,7 @@ binary(lf_call *c, int logits)
     }
     lf_ew_init(&ew, nd, dims);
     if (ew_broadcast(c, &ew, LF_EW_WEIGHT, p->weight, "weight") < 0 ||
-        (logits && ew_broadcast(c, &ew, LF_EW_POS_WEIGHT, p->pos_weight, "pos_weight") < 0) ||
+        ew_broadcast(c, &ew, LF_EW_POS_WEIGHT, p->pos_weight, "pos_weight") < 0 ||
         lf_grad_output(c, nd, dims, lf_norm(c->reduction, (double)n)) < 0) {
         return NULL;
     }
@@ -78,16 +80,26 @@ binary(lf_call *c, int logits)
         return NULL;
     }
     lf_ew_pair(c, &ew, x, p->target);
-    double sum = 0.0;
-    lf_error err;
-    if (logits) {
-        LF_RUN(c, n, sum, lf_bce_logits, &ew);
+    lf_ew_param prm;
+    memset(&prm, 0, sizeof(prm));
+    prm.label_smoothing = p->label_smoothing;
+    prm.epsilon = p->epsilon;
+    /* BCE's kernel flags a bad element by a nan sum; a caller's own buffer
+     * must stay untouched on bad input, so it gets the check first */
+    const int checked = kind == LF_BIN_BCE;
+    if (checked && c->out_obj != NULL && bce_domain(c, &ew, n) < 0) {
+        return NULL;
     }
-    else if (bce_run(c, &ew, n, &sum, &err) != LF_OK) {
+    double sum;
+    LF_RUN(c, n, sum, lf_binary, &ew, (lf_binary_kind)kind, &prm);
+    if (checked && sum != sum && bce_domain(c, &ew, n) < 0) {
         return NULL;
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
 
-LF_DEFINE(binary_cross_entropy, binary_params, bce_spec, binary, 0)
-LF_DEFINE(bce_with_logits, binary_params, bce_logits_spec, binary, 1)
+LF_DEFINE(binary_cross_entropy, binary_params, binary_specs[LF_BIN_BCE], binary, LF_BIN_BCE)
+LF_DEFINE(bce_with_logits, binary_params, binary_specs[LF_BIN_BCE_LOGITS], binary,
+          LF_BIN_BCE_LOGITS)
+LF_DEFINE(poly_bce_with_logits, binary_params, binary_specs[LF_BIN_POLY_LOGITS], binary,
+          LF_BIN_POLY_LOGITS)

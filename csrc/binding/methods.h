@@ -13,6 +13,7 @@
 #define LF_METHODS(X) \
     X(binary_cross_entropy) \
     X(bce_with_logits) \
+    X(poly_bce_with_logits) \
     X(nll_loss) \
     X(cross_entropy) \
     X(sigmoid) \

@@ -6,6 +6,7 @@
 #include "binding.h"
 
 #include <math.h>
+#include <string.h>
 
 enum { KIND_FOCAL, KIND_ASL, KIND_ZLPR, KIND_SOFT_F1 };
 
@@ -53,13 +54,17 @@ focal_family(lf_call *c, int kind)
     }
     lf_ew_init(&ew, nd, dims);
     lf_ew_pair(c, &ew, x, p->target);
+    lf_ew_param prm;
+    memset(&prm, 0, sizeof(prm));
+    prm.alpha = p->alpha;
+    prm.gamma = p->gamma;
+    prm.gamma_neg = p->gamma_neg;
+    prm.gamma_pos = p->gamma_pos;
+    prm.clip = p->clip;
+    prm.eps = p->eps;
     double sum;
-    if (kind == KIND_FOCAL) {
-        LF_RUN(c, n, sum, lf_sigmoid_focal, &ew, p->alpha, p->gamma);
-    }
-    else {
-        LF_RUN(c, n, sum, lf_asymmetric, &ew, p->gamma_neg, p->gamma_pos, p->clip, p->eps);
-    }
+    LF_RUN(c, n, sum, lf_multilabel_ew, &ew, kind == KIND_FOCAL ? LF_ML_FOCAL : LF_ML_ASYMMETRIC,
+           &prm);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
 

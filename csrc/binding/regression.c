@@ -9,21 +9,6 @@
 
 #include <string.h>
 
-enum {
-    RG_L1,
-    RG_MSE,
-    RG_SMOOTH_L1,
-    RG_HUBER,
-    RG_SOFT_MARGIN,
-    RG_KL_DIV,
-    RG_POISSON,
-    RG_GAUSSIAN,
-    RG_HINGE,
-    RG_RANKING,
-    RG_MLSM,
-    RG_NKINDS
-};
-
 typedef struct {
     PyArrayObject *input, *input1, *input2, *target, *var, *weight;
     double beta, delta, eps, margin;
@@ -38,46 +23,36 @@ typedef struct {
 #define SIZE sizeof(rg_params)
 #define EW (LF_OUT | LF_SPLIT_EW)
 
-static const lf_spec rg_specs[RG_NKINDS] = {
-    [RG_L1] = {"l1_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
-    [RG_MSE] = {"mse_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
-    [RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, EW, 1, {IN, TG, REAL(beta, C_GE0, ">= 0")}},
-    [RG_HUBER] = {"huber_loss", SIZE, EW, 1, {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
-    [RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, EW, 1, {IN, TG}},
-    [RG_KL_DIV] = {"kl_div", SIZE, EW | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
-    [RG_POISSON] = {"poisson_nll_loss", SIZE, EW, 1,
+/* indexed by the kernel's kind (pylossfn.h, LF_RG_LOSSES) */
+static const lf_spec rg_specs[LF_RG_NKINDS] = {
+    [LF_RG_L1] = {"l1_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
+    [LF_RG_MSE] = {"mse_loss", SIZE, EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
+    [LF_RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, EW, 1,
+                         {IN, TG, REAL(beta, C_GE0, ">= 0")}},
+    [LF_RG_HUBER] = {"huber_loss", SIZE, EW, 1,
+                     {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
+    [LF_RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, EW, 1, {IN, TG}},
+    [LF_RG_KL_DIV] = {"kl_div", SIZE, EW | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
+    [LF_RG_POISSON_NLL] = {"poisson_nll_loss", SIZE, EW, 1,
                     {IN, TG, BOOL(log_input), BOOL(full), REAL(eps, C_NONE, NULL)}},
-    [RG_GAUSSIAN] = {"gaussian_nll_loss", SIZE,
-                     LF_OUT | LF_SPLIT_WHOLE | LF_NONE_INPUT_TARGET, 2,
+    [LF_RG_GAUSSIAN_NLL] = {"gaussian_nll_loss", SIZE,
+                            LF_OUT | LF_SPLIT_WHOLE | LF_NONE_INPUT_TARGET, 2,
                      {IN, TG, LF_ARRAY(rg_params, var, A_REAL, C_NONE), BOOL(full),
                       REAL(eps, C_NONE, NULL)}},
-    [RG_HINGE] = {"hinge_embedding_loss", SIZE, EW, 1, {IN, TG, REAL(margin, C_NONE, NULL)}},
-    [RG_RANKING] = {"margin_ranking_loss", SIZE, EW, 2,
+    [LF_RG_HINGE_EMBEDDING] = {"hinge_embedding_loss", SIZE, EW, 1,
+                               {IN, TG, REAL(margin, C_NONE, NULL)}},
+    [LF_RG_MARGIN_RANKING] = {"margin_ranking_loss", SIZE, EW, 2,
                     {LF_ARRAY(rg_params, input1, A_INPUT, C_NONE),
                      LF_ARRAY(rg_params, input2, A_REAL, C_NONE), TG,
                      REAL(margin, C_NONE, NULL)}},
-    [RG_MLSM] = {"multilabel_soft_margin_loss", SIZE, LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1,
-                 {IN, TG, WEIGHT}},
+    [LF_RG_MLSM] = {"multilabel_soft_margin_loss", SIZE,
+                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1, {IN, TG, WEIGHT}},
 };
 
 /* Per loss: whether torch warns when the target's shape differs from the
- * input's, and the kernel. */
-static const struct {
-    int size_warning;
-    lf_regression_kind kernel;
-} rg_rules[RG_NKINDS] = {
-    [RG_L1] = {1, LF_RG_L1},
-    [RG_MSE] = {1, LF_RG_MSE},
-    [RG_SMOOTH_L1] = {1, LF_RG_SMOOTH_L1},
-    [RG_HUBER] = {1, LF_RG_HUBER},
-    [RG_SOFT_MARGIN] = {0, LF_RG_SOFT_MARGIN},
-    [RG_KL_DIV] = {0, LF_RG_KL_DIV},
-    [RG_POISSON] = {0, LF_RG_POISSON_NLL},
-    [RG_GAUSSIAN] = {0, LF_RG_GAUSSIAN_NLL},
-    [RG_HINGE] = {0, LF_RG_HINGE_EMBEDDING},
-    [RG_RANKING] = {0, LF_RG_MARGIN_RANKING},
-    [RG_MLSM] = {0, LF_RG_L1 /* its own kernel */},
-};
+ * input's. */
+static const int rg_size_warning[LF_RG_NKINDS] = {
+    [LF_RG_L1] = 1, [LF_RG_MSE] = 1, [LF_RG_SMOOTH_L1] = 1, [LF_RG_HUBER] = 1};
 
 /* The array operands of a call, in the order they broadcast (the first is
  * the input) and in their slots of the view; the second differentiable
@@ -103,7 +78,7 @@ rg_gather(lf_call *c, int kind, rg_operands_t *ops)
 {
     const rg_params *p = c->params;
     memset(ops, 0, sizeof(*ops));
-    if (kind == RG_RANKING) {
+    if (kind == LF_RG_MARGIN_RANKING) {
         rg_operand(c, ops, &p->input1, LF_EW_INPUT);
         rg_operand(c, ops, &p->input2, LF_EW_INPUT2);
         ops->second = 1;
@@ -112,7 +87,7 @@ rg_gather(lf_call *c, int kind, rg_operands_t *ops)
         rg_operand(c, ops, &p->input, LF_EW_INPUT);
     }
     rg_operand(c, ops, &p->target, LF_EW_TARGET);
-    if (kind == RG_GAUSSIAN) {
+    if (kind == LF_RG_GAUSSIAN_NLL) {
         rg_operand(c, ops, &p->var, LF_EW_INPUT2);
         ops->second = 2;
     }
@@ -120,11 +95,12 @@ rg_gather(lf_call *c, int kind, rg_operands_t *ops)
 
 /* The kernel's parameters, from the converted options (0 where a loss has
  * no such option: its field stays zeroed). */
-static lf_regression_param
+static lf_ew_param
 rg_kernel_params(const lf_call *c)
 {
     const rg_params *p = c->params;
-    lf_regression_param k = {0.0, 0.0, 0.0, 0.0, 0, 0, 0};
+    lf_ew_param k;
+    memset(&k, 0, sizeof(k));
     k.beta = p->beta;
     k.delta = p->delta;
     k.margin = p->margin;
@@ -197,21 +173,22 @@ rg_shape_rules(lf_call *c, int kind, rg_operands_t *ops)
     PyArrayObject *x = ops->arr[0], **view = ops->view;
     const int xnd = PyArray_NDIM(x);
     memcpy(view, ops->arr, sizeof(ops->arr));
-    if (kind == RG_RANKING && (PyArray_NDIM(view[1]) != xnd || PyArray_NDIM(view[2]) != xnd)) {
+    if (kind == LF_RG_MARGIN_RANKING &&
+        (PyArray_NDIM(view[1]) != xnd || PyArray_NDIM(view[2]) != xnd)) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input1, input2 and target must have the same number of dimensions, "
                      "got shapes %s, %s and %s",
                      c->fname, ARR_SHAPE(b1, x), ARR_SHAPE(b2, view[1]), ARR_SHAPE(b3, view[2]));
         return -1;
     }
-    if (kind == RG_MLSM && xnd == 0) {
+    if (kind == LF_RG_MLSM && xnd == 0) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input must have at least 1 dimension ([..., C], labels last), got a "
                      "0-d array",
                      c->fname);
         return -1;
     }
-    return kind == RG_GAUSSIAN ? gaussian_var(c, x, view[2], &view[2]) : 0;
+    return kind == LF_RG_GAUSSIAN_NLL ? gaussian_var(c, x, view[2], &view[2]) : 0;
 }
 
 /* The operands' strides over the element-wise shape, in their slots. */
@@ -230,7 +207,7 @@ rg_strides(lf_call *c, int kind, const rg_operands_t *ops, lf_elementwise *ew)
     }
     if (w != NULL) {
         /* torch: "Weights and input must have the same size." */
-        if ((kind != RG_MLSM && lf_require_shape_of(c, w, ops->arr[0], "weight") < 0) ||
+        if ((kind != LF_RG_MLSM && lf_require_shape_of(c, w, ops->arr[0], "weight") < 0) ||
             lf_broadcast_strides(c, w, ew->ndim, ew->shape, ew->strides[LF_EW_WEIGHT],
                                  "weight") < 0) {
             return -1;
@@ -250,7 +227,7 @@ rg_warnings(lf_call *c, int kind, PyArrayObject *x)
     if (!(c->want & WANT_LOSS)) {
         return 0;
     }
-    if (rg_rules[kind].size_warning && !lf_same_shape(y, PyArray_NDIM(x), PyArray_DIMS(x)) &&
+    if (rg_size_warning[kind] && !lf_same_shape(y, PyArray_NDIM(x), PyArray_DIMS(x)) &&
         PyErr_WarnFormat(PyExc_UserWarning, 1,
                          "%s: using a target shape %s that is different to the input shape %s. "
                          "This will likely lead to incorrect results due to broadcasting. "
@@ -258,7 +235,7 @@ rg_warnings(lf_call *c, int kind, PyArrayObject *x)
                          c->fname, ARR_SHAPE(b1, y), ARR_SHAPE(b2, x)) < 0) {
         return -1;
     }
-    if (kind == RG_KL_DIV && c->reduction == LF_REDUCE_MEAN &&
+    if (kind == LF_RG_KL_DIV && c->reduction == LF_REDUCE_MEAN &&
         PyErr_WarnEx(PyExc_UserWarning,
                      "reduction: 'mean' divides the total loss by both the batch size and the "
                      "support size.'batchmean' divides only by the batch size, and aligns with "
@@ -284,7 +261,7 @@ rg_denominator(lf_call *c, int kind, PyArrayObject *x, int loss_nd, const npy_in
     if (c->reduction == REDUCE_BATCHMEAN) {
         return PyArray_NDIM(x) ? (double)PyArray_DIM(x, 0) : 1.0;
     }
-    if (c->reduction == LF_REDUCE_MEAN && w != NULL && (kind == RG_L1 || kind == RG_MSE)) {
+    if (c->reduction == LF_REDUCE_MEAN && w != NULL && (kind == LF_RG_L1 || kind == LF_RG_MSE)) {
         lf_elementwise ws;
         double sum;
         lf_ew_init(&ws, PyArray_NDIM(w), PyArray_DIMS(w));
@@ -318,7 +295,7 @@ rg_view_outputs(lf_call *c, int kind, lf_elementwise *ew)
         lf_ew_set(ew, LF_EW_GRAD2, c->grad[1]);
         lf_ew_set(ew, LF_EW_HESS2, LF_HESS(c, 1));
     }
-    if (kind != RG_MLSM) {
+    if (kind != LF_RG_MLSM) {
         lf_ew_set(ew, LF_EW_GRAD_OUTPUT, c->go);
         lf_ew_set(ew, LF_EW_OUT, c->loss);
         lf_ew_coalesce(ew);
@@ -345,7 +322,7 @@ rg_view_outputs(lf_call *c, int kind, lf_elementwise *ew)
 static int
 rg_broadcast(lf_call *c, int kind, const rg_operands_t *ops, int *bnd, npy_intp *bshape)
 {
-    if (kind == RG_SOFT_MARGIN) {
+    if (kind == LF_RG_SOFT_MARGIN) {
         *bnd = PyArray_NDIM(ops->view[0]);
         if (*bnd > 0) { /* a 0-d array has no dims pointer (memcpy from NULL is UB) */
             memcpy(bshape, PyArray_DIMS(ops->view[0]), (size_t)*bnd * sizeof(npy_intp));
@@ -362,10 +339,7 @@ regression(lf_call *c, int kind)
     npy_intp bshape[NPY_MAXDIMS];
     int bnd;
     lf_elementwise ew;
-    const lf_regression_param prm = rg_kernel_params(c);
-    /* torch's smooth_l1_loss runs l1_loss when beta is 0 */
-    const lf_regression_kind kernel =
-        kind == RG_SMOOTH_L1 && prm.beta == 0.0 ? LF_RG_L1 : rg_rules[kind].kernel;
+    const lf_ew_param prm = rg_kernel_params(c);
     rg_gather(c, kind, &ops);
     if (rg_shape_rules(c, kind, &ops) < 0 || rg_broadcast(c, kind, &ops, &bnd, bshape) < 0) {
         return NULL;
@@ -374,7 +348,7 @@ regression(lf_call *c, int kind)
     if (rg_strides(c, kind, &ops, &ew) < 0 || rg_warnings(c, kind, ops.arr[0]) < 0) {
         return NULL;
     }
-    const int loss_nd = kind == RG_MLSM ? bnd - 1 : bnd;
+    const int loss_nd = kind == LF_RG_MLSM ? bnd - 1 : bnd;
     const double denom = rg_denominator(c, kind, ops.arr[0], loss_nd, bshape);
     const int averaged = c->reduction == LF_REDUCE_MEAN || c->reduction == REDUCE_BATCHMEAN;
     const int second = ops.second;
@@ -394,27 +368,24 @@ regression(lf_call *c, int kind)
         work *= bshape[d];
     }
     double sum;
-    if (kind == RG_MLSM) {
-        LF_RUN(c, work, sum, lf_multilabel_soft_margin, &ew);
-    }
-    else {
-        LF_RUN(c, work, sum, lf_regression, &ew, kernel, &prm);
-    }
-    if (kind == RG_GAUSSIAN && c->vec[0] != NULL) { /* the only coupled pair here */
+    LF_RUN(c, work, sum, lf_regression, &ew, (lf_regression_kind)kind, &prm);
+    if (kind == LF_RG_GAUSSIAN_NLL && c->vec[0] != NULL) { /* the only coupled pair here */
         LF_RUN_VOID(c, work, lf_gaussian_hvp, &ew, prm.eps, LF_VEC(c, 0), LF_VEC(c, 1));
         c->hvp_done = 1;
     }
     return lf_result(c, averaged ? sum / denom : sum);
 }
 
-LF_DEFINE(l1_loss, rg_params, rg_specs[RG_L1], regression, RG_L1)
-LF_DEFINE(mse_loss, rg_params, rg_specs[RG_MSE], regression, RG_MSE)
-LF_DEFINE(smooth_l1_loss, rg_params, rg_specs[RG_SMOOTH_L1], regression, RG_SMOOTH_L1)
-LF_DEFINE(huber_loss, rg_params, rg_specs[RG_HUBER], regression, RG_HUBER)
-LF_DEFINE(soft_margin_loss, rg_params, rg_specs[RG_SOFT_MARGIN], regression, RG_SOFT_MARGIN)
-LF_DEFINE(kl_div, rg_params, rg_specs[RG_KL_DIV], regression, RG_KL_DIV)
-LF_DEFINE(poisson_nll_loss, rg_params, rg_specs[RG_POISSON], regression, RG_POISSON)
-LF_DEFINE(gaussian_nll_loss, rg_params, rg_specs[RG_GAUSSIAN], regression, RG_GAUSSIAN)
-LF_DEFINE(hinge_embedding_loss, rg_params, rg_specs[RG_HINGE], regression, RG_HINGE)
-LF_DEFINE(margin_ranking_loss, rg_params, rg_specs[RG_RANKING], regression, RG_RANKING)
-LF_DEFINE(multilabel_soft_margin_loss, rg_params, rg_specs[RG_MLSM], regression, RG_MLSM)
+/* each entry point runs the kernel of its kind */
+#define RG_DEFINE(name, kind) LF_DEFINE(name, rg_params, rg_specs[kind], regression, kind)
+RG_DEFINE(l1_loss, LF_RG_L1)
+RG_DEFINE(mse_loss, LF_RG_MSE)
+RG_DEFINE(smooth_l1_loss, LF_RG_SMOOTH_L1)
+RG_DEFINE(huber_loss, LF_RG_HUBER)
+RG_DEFINE(soft_margin_loss, LF_RG_SOFT_MARGIN)
+RG_DEFINE(kl_div, LF_RG_KL_DIV)
+RG_DEFINE(poisson_nll_loss, LF_RG_POISSON_NLL)
+RG_DEFINE(gaussian_nll_loss, LF_RG_GAUSSIAN_NLL)
+RG_DEFINE(hinge_embedding_loss, LF_RG_HINGE_EMBEDDING)
+RG_DEFINE(margin_ranking_loss, LF_RG_MARGIN_RANKING)
+RG_DEFINE(multilabel_soft_margin_loss, LF_RG_MLSM)

@@ -7,14 +7,17 @@
  *                dl/dx = w (x - y) / max((1 - x) x, 1e-12)
  *   with logits: l = ((1 - y) x + lw softplus(-x)) w,  lw = (pw - 1) y + 1
  *                dl/dx = (lw sigmoid(x) - pw y) w
+ *   Poly-1 (Leng et al. 2022) on logits: the BCE-with-logits term plus
+ *                epsilon w (1 - p_t), 1 - p_t = s (1 - y) + q y with
+ *                s = sigmoid(x), q = sigmoid(-x) (no cancellation), so
+ *                dl/dx adds epsilon w s q (1 - 2y).
+ * Label smoothing (BCE and BCE with logits, mode 1) replaces the target y by
+ * y (1 - e) + e / 2 before all of it (Keras' binary_crossentropy).
  * softplus(-x) = max(-x, 0) + log1p(e), e = exp(-|x|), shares e with the
  * sigmoid, and the one reciprocal 1 / (1 + e) serves both the sigmoid and
  * log1p's correction term: one exp, one log, one division per element.
- *
- * Every block runs one loop over unit-stride arrays, which gcc vectorizes.
- * Operands that are unit-stride in memory are used in place; strided or
- * broadcast (step 0) ones are first copied to a block-sized buffer.  So all
- * layouts compute bit-identical values, and the contiguous ones copy nothing.
+ * Each is a point function of ew_template.h, which makes the blocked,
+ * vectorized loops (every layout runs the same unit-stride loop).
  */
 
 #define BLK LF_PAIRWISE_BLOCK
@@ -63,151 +66,113 @@ FN(bce_check_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return 0.0;
 }
 
-static inline void
-FN(bce_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
-             const T *restrict go, T *restrict l, T *restrict g, ptrdiff_t n, const int grad)
+typedef struct {
+    T keep, half; /* label smoothing: the target y becomes y keep + half */
+    T epsilon;    /* Poly-1 */
+} FN(bin_param);
+
+static int
+FN(bin_setup)(FN(bin_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T xi = x[i], yi = y[i];
-        T log_x = V(log)(xi);
-        T log_1mx = V(log)((T)1 - xi);
-        log_x = log_x > T_MAX_LOG_CLAMP ? log_x : T_MAX_LOG_CLAMP;
-        log_1mx = log_1mx > T_MAX_LOG_CLAMP ? log_1mx : T_MAX_LOG_CLAMP;
-        l[i] = ((yi - 1) * log_1mx - yi * log_x) * w[i];
-        if (grad) {
-            T den = ((T)1 - xi) * xi;
-            den = den > T_EPS_BCE ? den : T_EPS_BCE;
-            g[i] = go[i] * (xi - yi) / den * w[i];
-        }
-    }
+    (void)e;
+    /* as torch applies Python floats to a tensor: rounded to T */
+    p->keep = (T)(1.0 - a->label_smoothing);
+    p->half = (T)(a->label_smoothing / 2);
+    p->epsilon = (T)a->epsilon;
+    return 0;
 }
 
-/* The Hessian's diagonal, d2l/dx2 = w (y (1 - x)^2 + (1 - y) x^2) / ((x + eps)^2 (1 - x + eps)^2)
- * with eps = 1e-12, as torch's double backward of BCE (so x = 0 or 1 stays finite). */
-static inline void
-FN(bce_hess_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
-                  const T *restrict go, T *restrict h, ptrdiff_t n)
+/* mode 1: label smoothing (0 keeps the target's bits, -0 included) */
+static int
+FN(bce_setup)(FN(bin_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T xi = x[i], yi = y[i];
-        const T a = xi + (T)1e-12, b = ((T)1 - xi) + (T)1e-12;
-        h[i] = go[i] * w[i] * ((xi * xi - 2 * xi * yi + yi) / (a * a * (b * b)));
-    }
+    FN(bin_setup)(p, a, e);
+    return a->label_smoothing != 0.0;
 }
 
-/* in_op fills its buffer exactly when it returns it, which gcc -O2 cannot
- * always see through the pointer it returns (both block functions below). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+static inline LF_ALWAYS_INLINE T
+FN(smoothed)(const FN(bin_param) *p, const int mode, T y)
+{
+    return mode == 1 ? y * p->keep + p->half : y;
+}
+
 /* The domain check rides along with the loss (a second pass over the inputs
- * would cost as much memory traffic as the loss itself): a block with an
- * element outside [0, 1] returns nan, and only then does FN(bce) look for
- * the culprit.  The gradient buffer may by then hold partial values; the
- * caller discards it (or documents it, for a caller-supplied `out`). */
-static double
-FN(bce_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+ * would cost as much memory traffic as the loss itself): an element outside
+ * [0, 1] gets a nan loss, and only a nan sum makes the caller look for the
+ * culprit (lf_bce_check).  The Hessian is torch's double backward,
+ * w (y (1 - x)^2 + (1 - y) x^2) / ((x + eps)^2 (1 - x + eps)^2), eps = 1e-12
+ * (so x = 0 or 1 stays finite). */
+static inline LF_ALWAYS_INLINE void
+FN(bce_point)(const FN(bin_param) *p, const int mode, const int want, const FN(ew_in) *in,
+              FN(ew_out) *o)
 {
-    const lf_ew_row *r = vr;
-    T bx[BLK], by[BLK], bw[BLK], bgo[BLK], bl[BLK], bg[BLK];
-    const T *x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
-    const T *y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
-    int bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        bad |= !((x[i] >= 0) & (x[i] <= 1) & (y[i] >= 0) & (y[i] <= 1));
+    const T xi = in->x, y0 = in->y, yi = FN(smoothed)(p, mode, y0);
+    const int ok = (xi >= 0) & (xi <= 1) & (y0 >= 0) & (y0 <= 1);
+    T log_x = V(log)(xi);
+    T log_1mx = V(log)((T)1 - xi);
+    log_x = log_x > T_MAX_LOG_CLAMP ? log_x : T_MAX_LOG_CLAMP;
+    log_1mx = log_1mx > T_MAX_LOG_CLAMP ? log_1mx : T_MAX_LOG_CLAMP;
+    const T l = ((yi - 1) * log_1mx - yi * log_x) * in->w;
+    o->l = ok ? l : (T)NAN;
+    if (want & EW_GRAD) {
+        T den = ((T)1 - xi) * xi;
+        den = den > T_EPS_BCE ? den : T_EPS_BCE;
+        o->g = in->go * (xi - yi) / den * in->w;
     }
-    const T *w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
-    T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
-    T *l = po ? po : bl;
-    T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
-    const int want_h = r->ptr[LF_EW_HESS] != NULL;
-    const T *go = g || want_h ? FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo) : NULL;
-    if (g) {
-        FN(bce_loop)(x, y, w, go, l, g, n, 1);
-        FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
-    }
-    else { /* the loss alone (also for a Hessian alone: the sum is returned) */
-        FN(bce_loop)(x, y, w, NULL, l, NULL, n, 0);
-    }
-    if (want_h) { /* bg is free again */
-        T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
-        FN(bce_hess_loop)(x, y, w, go, h, n);
-        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
-    }
-    if (po) {
-        FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
-    }
-    return bad ? (double)NAN : FN(sum_block)(l, n);
-}
-
-static inline void
-FN(bce_logits_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
-                    const T *restrict pw, const T *restrict go, T *restrict l, T *restrict g,
-                    ptrdiff_t n, const int grad)
-{
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T xi = x[i], yi = y[i], pwi = pw[i];
-        const T lw = (pwi - 1) * yi + 1;
-        const T e = V(exp)(-M(fabs)(xi));
-        const T inv = (T)1 / ((T)1 + e);
-        const T softplus_neg = (xi < 0 ? -xi : (T)0) + V(log1p_unit)(e, inv);
-        l[i] = ((1 - yi) * xi + lw * softplus_neg) * w[i];
-        if (grad) {
-            const T sig = xi >= 0 ? inv : e * inv;
-            g[i] = (lw * sig - pwi * yi) * w[i] * go[i];
-        }
+    if (want & EW_HESS) {
+        const T a = xi + (T)1e-12, b = ((T)1 - xi) + (T)1e-12;
+        o->h = in->go * in->w * ((xi * xi - 2 * xi * yi + yi) / (a * a * (b * b)));
     }
 }
 
 /* The Hessian's diagonal, d2l/dx2 = w lw sigmoid(x) (1 - sigmoid(x)), the
  * product as e / (1 + e)^2 with e = exp(-|x|): no cancellation anywhere. */
-static inline void
-FN(bce_logits_hess_loop)(const T *restrict x, const T *restrict y, const T *restrict w,
-                         const T *restrict pw, const T *restrict go, T *restrict h, ptrdiff_t n)
+static inline LF_ALWAYS_INLINE void
+FN(bce_logits_point)(const FN(bin_param) *p, const int mode, const int want,
+                     const FN(ew_in) *in, FN(ew_out) *o)
 {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T lw = (pw[i] - 1) * y[i] + 1;
-        const T e = V(exp)(-M(fabs)(x[i]));
-        const T inv = (T)1 / ((T)1 + e);
-        h[i] = lw * (e * inv * inv) * w[i] * go[i];
+    const T xi = in->x, yi = FN(smoothed)(p, mode, in->y), pwi = in->pw;
+    const T lw = (pwi - 1) * yi + 1;
+    const T e = V(exp)(-M(fabs)(xi));
+    const T inv = (T)1 / ((T)1 + e);
+    const T softplus_neg = (xi < 0 ? -xi : (T)0) + V(log1p_unit)(e, inv);
+    o->l = ((1 - yi) * xi + lw * softplus_neg) * in->w;
+    if (want & EW_GRAD) {
+        const T sig = xi >= 0 ? inv : e * inv;
+        o->g = (lw * sig - pwi * yi) * in->w * in->go;
+    }
+    if (want & EW_HESS) {
+        o->h = lw * (e * inv * inv) * in->w * in->go;
     }
 }
 
-static double
-FN(bce_logits_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+/* Poly-1: d2l/dx2 = w (lw s q + epsilon (1 - 2y) s q (q - s)), s q as
+ * e / (1 + e)^2. */
+static inline LF_ALWAYS_INLINE void
+FN(poly_logits_point)(const FN(bin_param) *p, const int mode, const int want,
+                      const FN(ew_in) *in, FN(ew_out) *o)
 {
-    const lf_ew_row *r = vr;
-    T bx[BLK], by[BLK], bw[BLK], bpw[BLK], bgo[BLK], bl[BLK], bg[BLK];
-    const T *x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
-    const T *y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
-    const T *w = FN(in_op)(r, LF_EW_WEIGHT, start, n, bw);
-    const T *pw = FN(in_op)(r, LF_EW_POS_WEIGHT, start, n, bpw);
-    T *po = FN(out_op)(r, LF_EW_OUT, start, bl);
-    T *l = po ? po : bl;
-    T *g = FN(out_op)(r, LF_EW_GRAD, start, bg);
-    const int want_h = r->ptr[LF_EW_HESS] != NULL;
-    const T *go = g || want_h ? FN(in_op)(r, LF_EW_GRAD_OUTPUT, start, n, bgo) : NULL;
-    if (g) {
-        FN(bce_logits_loop)(x, y, w, pw, go, l, g, n, 1);
-        FN(out_done)(r, LF_EW_GRAD, start, n, g, bg);
+    (void)mode;
+    const T x = in->x, y = in->y, pw = in->pw, eps = p->epsilon;
+    const T lw = (pw - 1) * y + 1;
+    const T e = V(exp)(-M(fabs)(x));
+    const T inv = (T)1 / ((T)1 + e);
+    const T s = x >= 0 ? inv : e * inv, q = x >= 0 ? e * inv : inv;
+    const T softplus_neg = (x < 0 ? -x : (T)0) + V(log1p_unit)(e, inv);
+    const T m = s * (1 - y) + q * y; /* 1 - p_t */
+    o->l = ((1 - y) * x + lw * softplus_neg + eps * m) * in->w;
+    const T sq = e * inv * inv;
+    if (want & EW_GRAD) {
+        o->g = (lw * s - pw * y + eps * sq * (1 - 2 * y)) * in->w * in->go;
     }
-    else { /* the loss alone (also for a Hessian alone: the sum is returned) */
-        FN(bce_logits_loop)(x, y, w, pw, NULL, l, NULL, n, 0);
+    if (want & EW_HESS) {
+        o->h = (lw * sq + eps * (1 - 2 * y) * sq * (q - s)) * in->w * in->go;
     }
-    if (want_h) { /* bg is free again */
-        T *h = FN(out_op)(r, LF_EW_HESS, start, bg);
-        FN(bce_logits_hess_loop)(x, y, w, pw, go, h, n);
-        FN(out_done)(r, LF_EW_HESS, start, n, h, bg);
-    }
-    if (po) {
-        FN(out_done)(r, LF_EW_OUT, start, n, po, bl);
-    }
-    return FN(sum_block)(l, n);
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+
+#define LF_EW_LIST LF_BIN_LOSSES
+#define LF_EW_KERNEL FN(binary)
+#include "ew_template.h"
 
 static double
 FN(sigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
@@ -240,30 +205,21 @@ FN(logsigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     return 0.0;
 }
 
+/* BCE's domain: a cheap count over every block first (threaded), then,
+ * only when there is a bad element, the search for the first (one thread). */
 static lf_status
-FN(bce)(const lf_elementwise *a, double *sum, lf_error *err)
+FN(bce_check)(const lf_elementwise *a, lf_error *err)
 {
-    const T one = 1, scale = (T)a->scale;
+    const T one = 1;
     lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
+    lf_ew_ops_init(&ops, a, &one, &one);
     err->index = -1;
-    *sum = lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_block), NULL);
-    /* nan: a bad element, or only a nan weight / grad_output (which is legal) */
-    if (*sum != *sum &&
-        lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_count_bad_block), NULL) != 0) {
-        lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_check_block), err);
-        return (lf_status)err->ivalue;
+    err->ivalue = LF_OK;
+    if (lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_count_bad_block), NULL) == 0) {
+        return LF_OK;
     }
-    return LF_OK;
-}
-
-static double
-FN(bce_logits)(const lf_elementwise *a)
-{
-    const T one = 1, scale = (T)a->scale;
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(bce_logits_block), NULL);
+    lf_ew_foreach(a->ndim, a->shape, &ops, FN(bce_check_block), err);
+    return (lf_status)err->ivalue;
 }
 
 static void

@@ -5,18 +5,11 @@
  */
 
 /* Element i of the current block of a row operand (`r` an lf_ew_row, `start`
- * the block's first element), and a store through a row output pointer. */
+ * the block's first element). */
 #ifndef LOAD
 #define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
-#define STORE(p, op, i, v) (*(T *)((p) + (i) * r->step[op]) = (v))
 #endif
 
-/* The common case of an element-wise row: every present operand unit-stride,
- * except weight, pos_weight and grad_output, which are broadcast (absent, or
- * one value for the row).  Then FN(row_contig) returns a copy of the row with
- * those steps as constants the compiler can see, and a block function
- * declared with LF_EW_BLOCK gets a second, vectorizable copy of its loop
- * (same operations in the same order, so the same bits). */
 #ifndef LF_ALWAYS_INLINE
 #if defined(__GNUC__)
 #define LF_ALWAYS_INLINE __attribute__((always_inline))
@@ -37,65 +30,21 @@
 #endif
 #endif
 
-static inline LF_ALWAYS_INLINE int
-FN(row_simple)(const lf_ew_row *r)
-{
-    for (int op = 0; op < LF_EW_NOP; op++) {
-        const ptrdiff_t want =
-            op == LF_EW_WEIGHT || op == LF_EW_POS_WEIGHT || op == LF_EW_GRAD_OUTPUT
-                ? 0
-                : (ptrdiff_t)sizeof(T);
-        if (r->ptr[op] && r->step[op] != want) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static inline LF_ALWAYS_INLINE lf_ew_row
-FN(row_contig)(const lf_ew_row *r)
-{
-    lf_ew_row c = *r;
-    for (int op = 0; op < LF_EW_NOP; op++) {
-        c.step[op] = op == LF_EW_WEIGHT || op == LF_EW_POS_WEIGHT || op == LF_EW_GRAD_OUTPUT
-                         ? 0
-                         : (ptrdiff_t)sizeof(T);
-    }
-    return c;
-}
-
-#ifndef LF_EW_BLOCK
-/* `LF_EW_BLOCK(name) { body }` defines the block function FN(name) over an
- * lf_ew_row (the body reads it through LOAD / STORE), compiled three times:
- * for the common case (FN(row_simple), no per-element loss output: a
- * reduced loss; no Hessian) with constant steps, with and without the
- * gradient, so that its loop has no test left in it and vectorizes; and for
- * any layout (the Hessian's calls: boosting, Newton steps). */
-#define LF_EW_BLOCK(name)                                                            \
-    static inline LF_ALWAYS_INLINE double FN(name##_body)(void *vr, ptrdiff_t start, \
-                                                          ptrdiff_t n);              \
-    static double FN(name)(void *vr, ptrdiff_t start, ptrdiff_t n)                   \
-    {                                                                                \
-        const lf_ew_row *r_ = vr;                                                    \
-        if (FN(row_simple)(r_) && !r_->ptr[LF_EW_OUT] && !r_->ptr[LF_EW_HESS] &&     \
-            !r_->ptr[LF_EW_HESS2]) {                                                 \
-            lf_ew_row rc_ = FN(row_contig)(r_);                                      \
-            char *g_ = r_->ptr[LF_EW_GRAD];                                          \
-            rc_.ptr[LF_EW_OUT] = NULL;                                               \
-            rc_.ptr[LF_EW_HESS] = NULL;                                              \
-            rc_.ptr[LF_EW_HESS2] = NULL;                                             \
-            if (g_) {                                                                \
-                rc_.ptr[LF_EW_GRAD] = g_;                                            \
-                return FN(name##_body)(&rc_, start, n);                              \
-            }                                                                        \
-            rc_.ptr[LF_EW_GRAD] = NULL;                                              \
-            return FN(name##_body)(&rc_, start, n);                                  \
-        }                                                                            \
-        return FN(name##_body)(vr, start, n);                                        \
-    }                                                                                \
-    static inline LF_ALWAYS_INLINE double FN(name##_body)(void *vr, ptrdiff_t start, \
-                                                          ptrdiff_t n)
+/* A point function's view of one element of an element-wise loss, and what
+ * it returns (ew_template.h): want & EW_GRAD asks for the gradient(s),
+ * want & EW_HESS for the Hessian's diagonal(s). */
+#ifndef EW_GRAD
+#define EW_GRAD 1
+#define EW_HESS 2
 #endif
+
+typedef struct {
+    T x, y, w, pw, x2, go; /* input, target, weight, pos_weight, input2, grad_output */
+} FN(ew_in);
+
+typedef struct {
+    T l, g, g2, h, h2; /* loss, gradients, Hessian diagonals */
+} FN(ew_out);
 
 /* Elements [start, start + n) of a row operand as a unit-stride array. */
 static inline const T *

@@ -62,8 +62,8 @@
 
 typedef struct {
     T alpha, gamma;
+    double gd, sgn; /* gamma in double, FN(pow_sign)(gamma) */
     int use_alpha;
-    int mode; /* ML_POW_*: how the block computes m^gamma */
 } FN(focal_param);
 
 typedef struct {
@@ -131,235 +131,190 @@ FN(pow_zero)(double h)
     return h > 0 ? 0.0 : (h == 0 ? 1.0 : (double)INFINITY);
 }
 
-/* One focal block with m^g formed as `mode` says (a constant after
- * inlining, so each mode's loop has no test on it).  Written without
- * branches on the data and without calls: in the common case (LF_EW_BLOCK's
- * copy for contiguous operands with no Hessian) the loop vectorizes. */
-static inline LF_ALWAYS_INLINE double
-FN(focal_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int mode)
+/* The focal loss of one element (see ew_template.h), m^g formed as `mode`
+ * says (ML_POW_*, from FN(focal_setup)).  Written without branches on the
+ * data and without calls: outside the Hessian its loops vectorize. */
+static inline LF_ALWAYS_INLINE void
+FN(focal_point)(const FN(focal_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                FN(ew_out) *o)
 {
-    const FN(focal_param) *pr = r->user;
-    const T g = pr->gamma, alpha = pr->alpha;
-    const double gd = (double)g, sgn = FN(pow_sign)(gd);
-    const int use_alpha = pr->use_alpha;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);
-    char *ph = lf_row_at(r, LF_EW_HESS, start);
-    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        T s, q;
-        const T e = FN(sig_pair)(x, &s, &q);
-        const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + V(log1p_unit)(e, (T)1 / ((T)1 + e));
-        const T m = s * (1 - y) + q * y;
-        /* w = m^g and, for the gradient where g != 0 and m != 0,
-         * m^(g - 1) = w / m (in double in the general case: for g < 1 it
-         * can exceed a float where s q is tiny, their product cannot) */
-        T w, pm1 = 0;
-        double wd = 1.0;
-        if (mode == ML_POW_0) {
-            w = 1;
-        }
-        else if (mode == ML_POW_1) {
-            w = m;
-            pm1 = 1;
-        }
-        else if (mode == ML_POW_2) {
-            w = m * m;
-            pm1 = m;
-        }
-        else if (mode == ML_POW_4) {
-            const T m2 = m * m;
-            w = m2 * m2;
-            pm1 = m2 * m;
-        }
-        else {
-            wd = FN(pow_w)((double)m, gd, sgn); /* g != 0 here */
-            w = (T)wd;
-        }
-        const T at = use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
-        const T l = at * ce * w;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T d0 = (s - y) * w;
-            T d = d0;
-            if (mode != ML_POW_0) {
-                /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
-                const T corr = mode == ML_POW_GEN
-                                   ? (T)(gd * (double)ce * (wd / (double)m) * (double)s *
-                                         (double)q * (double)(1 - 2 * y))
-                                   : g * ce * pm1 * s * q * (1 - 2 * y);
-                d = (g != 0 && m != 0) ? d0 + corr : d0;
-            }
-            STORE(pg, LF_EW_GRAD, i, at * d * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            const T sq = s * q, dm = sq * (1 - 2 * y);
-            T dw = 0, d2w = 0;
-            if (g != 0 && m != 0) {
-                const T rr = dm / m;
-                dw = g * w * rr;
-                d2w = g * w * ((g - 1) * rr * rr + sq * (q - s) * (1 - 2 * y) / m);
-            }
-            STORE(ph, LF_EW_HESS, i,
-                  at * (sq * w + 2 * (s - y) * dw + ce * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    const T g = p->gamma, alpha = p->alpha;
+    const double gd = p->gd, sgn = p->sgn;
+    const T x = in->x, y = in->y;
+    T s, q;
+    const T e = FN(sig_pair)(x, &s, &q);
+    const T ce = (1 - y) * x + (x < 0 ? -x : (T)0) + V(log1p_unit)(e, (T)1 / ((T)1 + e));
+    const T m = s * (1 - y) + q * y;
+    /* w = m^g and, for the gradient where g != 0 and m != 0,
+     * m^(g - 1) = w / m (in double in the general case: for g < 1 it
+     * can exceed a float where s q is tiny, their product cannot) */
+    T w, pm1 = 0;
+    double wd = 1.0;
+    if (mode == ML_POW_0) {
+        w = 1;
     }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(focal_block)
-{
-    const lf_ew_row *r = vr;
-    switch (((const FN(focal_param) *)r->user)->mode) {
-    case ML_POW_0:
-        return FN(focal_run)(r, start, n, ML_POW_0);
-    case ML_POW_1:
-        return FN(focal_run)(r, start, n, ML_POW_1);
-    case ML_POW_2:
-        return FN(focal_run)(r, start, n, ML_POW_2);
-    case ML_POW_4:
-        return FN(focal_run)(r, start, n, ML_POW_4);
-    default:
-        return FN(focal_run)(r, start, n, ML_POW_GEN);
+    else if (mode == ML_POW_1) {
+        w = m;
+        pm1 = 1;
+    }
+    else if (mode == ML_POW_2) {
+        w = m * m;
+        pm1 = m;
+    }
+    else if (mode == ML_POW_4) {
+        const T m2 = m * m;
+        w = m2 * m2;
+        pm1 = m2 * m;
+    }
+    else {
+        wd = FN(pow_w)((double)m, gd, sgn); /* g != 0 here */
+        w = (T)wd;
+    }
+    const T at = p->use_alpha ? alpha * y + (1 - alpha) * (1 - y) : (T)1;
+    o->l = at * ce * w;
+    if (want & EW_GRAD) {
+        const T d0 = (s - y) * w;
+        T d = d0;
+        if (mode != ML_POW_0) {
+            /* m = 0 only where s or q is 0, and there s q m^(g-1) -> 0 */
+            const T corr = mode == ML_POW_GEN
+                               ? (T)(gd * (double)ce * (wd / (double)m) * (double)s *
+                                     (double)q * (double)(1 - 2 * y))
+                               : g * ce * pm1 * s * q * (1 - 2 * y);
+            d = (g != 0 && m != 0) ? d0 + corr : d0;
+        }
+        o->g = at * d * in->go;
+    }
+    if (want & EW_HESS) {
+        const T sq = s * q, dm = sq * (1 - 2 * y);
+        T dw = 0, d2w = 0;
+        if (g != 0 && m != 0) {
+            const T rr = dm / m;
+            dw = g * w * rr;
+            d2w = g * w * ((g - 1) * rr * rr + sq * (q - s) * (1 - 2 * y) / m);
+        }
+        o->h = at * (sq * w + 2 * (s - y) * dw + ce * d2w) * in->go;
     }
 }
 
-static double
-FN(sigmoid_focal)(const lf_elementwise *a, double alpha, double gamma)
+/* The mode: multiplication for the common integer exponents (exact), else
+ * FN(pow_w). */
+static int
+FN(focal_setup)(FN(focal_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 {
-    const T one = 1, scale = (T)a->scale;
-    FN(focal_param) pr = {(T)alpha, (T)gamma, alpha >= 0, ML_POW_GEN};
-    pr.mode = pr.gamma == 0   ? ML_POW_0
-              : pr.gamma == 1 ? ML_POW_1
-              : pr.gamma == 2 ? ML_POW_2
-              : pr.gamma == 4 ? ML_POW_4
-                              : ML_POW_GEN;
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(focal_block), &pr);
+    (void)e;
+    p->alpha = (T)a->alpha;
+    p->gamma = (T)a->gamma;
+    p->use_alpha = a->alpha >= 0;
+    p->gd = (double)p->gamma;
+    p->sgn = FN(pow_sign)(p->gd);
+    return p->gamma == 0   ? ML_POW_0
+           : p->gamma == 1 ? ML_POW_1
+           : p->gamma == 2 ? ML_POW_2
+           : p->gamma == 4 ? ML_POW_4
+                           : ML_POW_GEN;
 }
 
-/* One ASL block; `clipped` (clip > 0) is a constant after inlining.  As
- * focal_run, branch-free and call-free outside the Hessian. */
-static inline LF_ALWAYS_INLINE double
-FN(asl_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int clipped)
+/* The asymmetric loss of one element (see ew_template.h); mode 1 is
+ * clip > 0.  As focal, branch-free and call-free outside the Hessian. */
+static inline LF_ALWAYS_INLINE void
+FN(asl_point)(const FN(asl_param) *p, const int mode, const int want, const FN(ew_in) *in,
+              FN(ew_out) *o)
 {
-    const FN(asl_param) *pr = r->user;
-    const T gn = pr->gamma_neg, gp = pr->gamma_pos, clip = pr->clip, eps = pr->eps;
-    const T log_eps = pr->log_eps;
-    char *po = lf_row_at(r, LF_EW_OUT, start);
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);
-    char *ph = lf_row_at(r, LF_EW_HESS, start);
-    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        T s, q;
-        const T e = FN(sig_pair)(x, &s, &q);
-        const T inv = (T)1 / ((T)1 + e);
-        const T sq = s * q; /* ds/dx */
-        /* y term: log max(s, eps); a nan logit stays nan, as in the reference */
-        const int okp = !(s < eps);
-        const T lp = okp ? (x < 0 ? x : (T)0) - V(log1p_inv)(e, inv) : log_eps;
-        const T dlp = okp ? q : (T)0;
-        /* (1 - y) term: the clipped negative probability v and u = 1 - v */
-        T v = q, u = s, du = sq, lv;
-        if (clipped) {
-            /* log v as log(vc) or 0, not log(v): gcc would thread v = 1 into
-             * log's range test and make a select of masks it cannot vectorize */
-            const T vc = q + clip;
-            const int over = vc > 1;
-            T uc = s - clip;
-            uc = uc > 0 ? uc : (T)0;
-            v = over ? (T)1 : vc;
-            u = over ? (T)0 : uc;
-            du = over ? (T)0 : sq;
-            const T lvc = V(log)(vc);
-            lv = over ? (T)0 : lvc;
-        }
-        else {
-            lv = (x > 0 ? -x : (T)0) - V(log1p_inv)(e, inv);
-        }
-        const int okn = !(v < eps);
-        const T ln = okn ? lv : log_eps;
-        const T dln = okn ? -du / v : (T)0;
-        const T los = y * lp + (1 - y) * ln;
-        const T m = y * q + (1 - y) * u;
-        const T g = gp * y + gn * (1 - y);
-        const double gd = (double)g, wp = FN(pow_w)((double)m, gd, FN(pow_sign)(gd));
-        const double wd = g == 0 ? 1.0 : wp;
-        const T w = (T)wd;
-        const T l = -los * w;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T dlos = y * dlp + (1 - y) * dln;
-            const T dm = (1 - y) * du - y * sq;
-            /* dw = g m^(g-1) dm, 0 where g = 0 or dm = 0; m^(g-1) = w / m,
-             * in double (it can exceed a float where dm is tiny) */
-            const double pm1 = m != 0 ? wd / (double)m : FN(pow_zero)(gd - 1.0);
-            const T dw = (g != 0 && dm != 0) ? (T)(gd * pm1 * (double)dm) : (T)0;
-            STORE(pg, LF_EW_GRAD, i, -(dlos * w + los * dw) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            const T d2s = sq * (q - s);                  /* d2s/dx2 */
-            const T d2u = du != 0 ? d2s : (T)0;          /* 0 where u is clamped */
-            const T d2lp = okp ? -sq : (T)0;              /* (log s)'' = -sq */
-            const T d2ln = okn ? -d2u / v - (du / v) * (du / v) : (T)0;
-            const T dlos = y * dlp + (1 - y) * dln;
-            const T d2los = y * d2lp + (1 - y) * d2ln;
-            const T dm = (1 - y) * du - y * sq;
-            const T d2m = (1 - y) * d2u - y * d2s;
-            T dw = 0, d2w = 0;
-            if (g != 0 && m != 0) {
-                const T rr = dm / m;
-                dw = g * w * rr;
-                d2w = g * w * ((g - 1) * rr * rr + d2m / m);
-            }
-            else if (g != 0) { /* m = 0: the powers of 0 as autograd forms them */
-                if (dm != 0) {
-                    dw = g * M(pow)(m, g - 1) * dm;
-                    d2w = g * (g - 1) * M(pow)(m, g - 2) * dm * dm;
-                }
-                if (d2m != 0) {
-                    d2w += g * M(pow)(m, g - 1) * d2m;
-                }
-            }
-            STORE(ph, LF_EW_HESS, i,
-                  -(d2los * w + 2 * dlos * dw + los * d2w) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    const int clipped = mode == 1;
+    const T gn = p->gamma_neg, gp = p->gamma_pos, clip = p->clip, eps = p->eps;
+    const T log_eps = p->log_eps;
+    const T x = in->x, y = in->y;
+    T s, q;
+    const T e = FN(sig_pair)(x, &s, &q);
+    const T inv = (T)1 / ((T)1 + e);
+    const T sq = s * q; /* ds/dx */
+    /* y term: log max(s, eps); a nan logit stays nan, as in the reference */
+    const int okp = !(s < eps);
+    const T lp = okp ? (x < 0 ? x : (T)0) - V(log1p_inv)(e, inv) : log_eps;
+    const T dlp = okp ? q : (T)0;
+    /* (1 - y) term: the clipped negative probability v and u = 1 - v */
+    T v = q, u = s, du = sq, lv;
+    if (clipped) {
+        /* log v as log(vc) or 0, not log(v): gcc would thread v = 1 into
+         * log's range test and make a select of masks it cannot vectorize */
+        const T vc = q + clip;
+        const int over = vc > 1;
+        T uc = s - clip;
+        uc = uc > 0 ? uc : (T)0;
+        v = over ? (T)1 : vc;
+        u = over ? (T)0 : uc;
+        du = over ? (T)0 : sq;
+        const T lvc = V(log)(vc);
+        lv = over ? (T)0 : lvc;
     }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(asl_block)
-{
-    const lf_ew_row *r = vr;
-    if (((const FN(asl_param) *)r->user)->clip > 0) {
-        return FN(asl_run)(r, start, n, 1);
+    else {
+        lv = (x > 0 ? -x : (T)0) - V(log1p_inv)(e, inv);
     }
-    return FN(asl_run)(r, start, n, 0);
+    const int okn = !(v < eps);
+    const T ln = okn ? lv : log_eps;
+    const T dln = okn ? -du / v : (T)0;
+    const T los = y * lp + (1 - y) * ln;
+    const T m = y * q + (1 - y) * u;
+    const T g = gp * y + gn * (1 - y);
+    const double gd = (double)g, wp = FN(pow_w)((double)m, gd, FN(pow_sign)(gd));
+    const double wd = g == 0 ? 1.0 : wp;
+    const T w = (T)wd;
+    const T l = -los * w;
+    o->l = l;
+    if (want & EW_GRAD) {
+        const T dlos = y * dlp + (1 - y) * dln;
+        const T dm = (1 - y) * du - y * sq;
+        /* dw = g m^(g-1) dm, 0 where g = 0 or dm = 0; m^(g-1) = w / m,
+         * in double (it can exceed a float where dm is tiny) */
+        const double pm1 = m != 0 ? wd / (double)m : FN(pow_zero)(gd - 1.0);
+        const T dw = (g != 0 && dm != 0) ? (T)(gd * pm1 * (double)dm) : (T)0;
+        o->g = -(dlos * w + los * dw) * in->go;
+    }
+    if (want & EW_HESS) {
+        const T d2s = sq * (q - s);                  /* d2s/dx2 */
+        const T d2u = du != 0 ? d2s : (T)0;          /* 0 where u is clamped */
+        const T d2lp = okp ? -sq : (T)0;              /* (log s)'' = -sq */
+        const T d2ln = okn ? -d2u / v - (du / v) * (du / v) : (T)0;
+        const T dlos = y * dlp + (1 - y) * dln;
+        const T d2los = y * d2lp + (1 - y) * d2ln;
+        const T dm = (1 - y) * du - y * sq;
+        const T d2m = (1 - y) * d2u - y * d2s;
+        T dw = 0, d2w = 0;
+        if (g != 0 && m != 0) {
+            const T rr = dm / m;
+            dw = g * w * rr;
+            d2w = g * w * ((g - 1) * rr * rr + d2m / m);
+        }
+        else if (g != 0) { /* m = 0: the powers of 0 as autograd forms them */
+            if (dm != 0) {
+                dw = g * M(pow)(m, g - 1) * dm;
+                d2w = g * (g - 1) * M(pow)(m, g - 2) * dm * dm;
+            }
+            if (d2m != 0) {
+                d2w += g * M(pow)(m, g - 1) * d2m;
+            }
+        }
+        o->h = -(d2los * w + 2 * dlos * dw + los * d2w) * in->go;
+    }
 }
 
-static double
-FN(asymmetric)(const lf_elementwise *a, double gamma_neg, double gamma_pos, double clip,
-               double eps)
+static int
+FN(asl_setup)(FN(asl_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 {
-    const T one = 1, scale = (T)a->scale;
-    FN(asl_param) pr = {(T)gamma_neg, (T)gamma_pos, (T)clip, (T)eps, 0};
+    (void)e;
+    p->gamma_neg = (T)a->gamma_neg;
+    p->gamma_pos = (T)a->gamma_pos;
+    p->clip = (T)a->clip;
+    p->eps = (T)a->eps;
     /* log of the dtype's eps, as the reference clamps in the input's dtype */
-    pr.log_eps = M(log)(pr.eps);
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(asl_block), &pr);
+    p->log_eps = M(log)(p->eps);
+    return p->clip > 0;
 }
+
+#define LF_EW_LIST LF_ML_LOSSES
+#define LF_EW_KERNEL FN(multilabel_ew)
+#include "ew_template.h"
 
 /* The order-preserving unsigned key of a float (see FN(row_max)) and back. */
 static inline LF_ALWAYS_INLINE T_UINT

@@ -32,23 +32,76 @@
  * ranking 0 (piecewise linear: the zeroed outputs are left as they are).
  */
 
-/* The start of a block function: the row, its optional outputs, the block's
- * losses (summed by sum_block at the end). */
-#define RG_BLOCK_BEGIN                                  \
-    const lf_ew_row *r = vr;                            \
-    const FN(rg_param) *pr = r->user;                   \
-    char *po = lf_row_at(r, LF_EW_OUT, start);          \
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);         \
-    char *ph = lf_row_at(r, LF_EW_HESS, start);         \
-    T lb[LF_PAIRWISE_BLOCK]; /* the losses */           \
-    (void)pr;                                           \
-    (void)ph
+/* Each loss below is its point function (see ew_template.h): d = x - y,
+ * w = weight, go = grad_output; o->h stays 0 for the piecewise-linear ones. */
 
 typedef struct {
-    T beta, delta, margin, eps;
+    T beta, inv_beta; /* smooth L1 */
+    T delta, dlin;    /* Huber; dlin the slope of its linear part */
+    T margin, eps;
     T half_log_2pi; /* the constant of the full Gaussian NLL, or 0 */
-    int full;       /* Poisson: add Stirling's term */
+    T inv_c;        /* the multi-label soft margin's 1 / C */
 } FN(rg_param);
+
+static int
+FN(rg_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    (void)e;
+    p->beta = (T)a->beta;
+    p->inv_beta = (T)1 / p->beta;
+    p->delta = (T)a->delta;
+    /* for delta = inf, z - m is 0 or nan, and the largest finite T keeps
+     * 0 * slope from being nan */
+    p->dlin = isfinite(p->delta) ? p->delta : M(nextafter)(p->delta, 0);
+    p->margin = (T)a->margin;
+    p->eps = (T)a->eps;
+    /* torch adds the Python float 0.5 log(2 pi), rounded to T */
+    p->half_log_2pi = a->full ? (T)(0.5 * log(2.0 * 3.14159265358979323846)) : (T)0;
+    p->inv_c = 0;
+    return 0;
+}
+
+/* torch's smooth_l1_loss runs l1_loss when beta is 0 (mode 1) */
+static int
+FN(smooth_l1_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    FN(rg_setup)(p, a, e);
+    return a->beta == 0.0;
+}
+
+static int
+FN(kl_div_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    FN(rg_setup)(p, a, e);
+    return a->log_target != 0;
+}
+
+/* modes: log_input (bit 0), full (bit 1); a mode, not a test in the loop,
+ * so that gcc vectorizes it */
+static int
+FN(poisson_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    FN(rg_setup)(p, a, e);
+    return (a->log_input != 0) | (a->full != 0) << 1;
+}
+
+/* mode 1: full (the constant half_log_2pi added) */
+static int
+FN(gaussian_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    FN(rg_setup)(p, a, e);
+    return a->full != 0;
+}
+
+/* the labels are the last dim; C = 0 gives 1 / C = 0 (nothing reads it) */
+static int
+FN(mlsm_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
+{
+    const ptrdiff_t C = e->shape[e->ndim - 1];
+    FN(rg_setup)(p, a, e);
+    p->inv_c = C ? (T)1 / (T)C : (T)0;
+    return 0;
+}
 
 /* sign as torch's sgn on reals: 0 for 0 and for nan */
 static inline T
@@ -57,43 +110,33 @@ FN(rg_sign)(T d)
     return (T)((d > 0) - (d < 0));
 }
 
-LF_EW_BLOCK(l1_block)
+static inline LF_ALWAYS_INLINE void
+FN(l1_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+             FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        const T l = M(fabs)(d) * w;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, FN(rg_sign)(d) * w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    (void)p;
+    (void)mode;
+    const T d = in->x - in->y;
+    o->l = M(fabs)(d) * in->w;
+    if (want & EW_GRAD) {
+        o->g = FN(rg_sign)(d) * in->w * in->go;
     }
-    return FN(sum_block)(lb, n);
 }
 
-LF_EW_BLOCK(mse_block)
+static inline LF_ALWAYS_INLINE void
+FN(mse_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+              FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        const T l = d * d * w;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, 2 * d * w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            STORE(ph, LF_EW_HESS, i, 2 * w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    (void)p;
+    (void)mode;
+    const T d = in->x - in->y;
+    o->l = d * d * in->w;
+    if (want & EW_GRAD) {
+        o->g = 2 * d * in->w * in->go;
     }
-    return FN(sum_block)(lb, n);
+    if (want & EW_HESS) {
+        o->h = 2 * in->w * in->go;
+    }
 }
 
 /* Smooth L1 and Huber are written without branches on the data (a random
@@ -101,125 +144,93 @@ LF_EW_BLOCK(mse_block)
  *   0.5 m^2 / beta + (z - m)        = the smooth L1 of both sides,
  *   0.5 m^2 + delta (z - m)         = the Huber loss,
  * and the gradients are d / beta (or d) clamped to [-1, 1] (or [-delta,
- * delta]) by selects that let nan through. */
-LF_EW_BLOCK(smooth_l1_block)
+ * delta]) by selects that let nan through.  Mode 1 (beta = 0) is L1. */
+static inline LF_ALWAYS_INLINE void
+FN(smooth_l1_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                    FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    const T beta = pr->beta, inv_beta = (T)1 / pr->beta;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        const T z = M(fabs)(d);
-        const T m = z < beta ? z : beta;
-        const T l = (T)0.5 * m * m * inv_beta + (z - m);
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            /* torch's own tests of d against beta, so that d = beta = inf gives 1 */
-            T c = d * inv_beta;
-            c = d >= beta ? (T)1 : c;
-            c = d <= -beta ? (T)-1 : c;
-            STORE(pg, LF_EW_GRAD, i, c * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph && z < beta) {
-            STORE(ph, LF_EW_HESS, i, inv_beta * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    if (mode == 1) {
+        FN(l1_point)(p, 0, want, in, o);
+        return;
     }
-    return FN(sum_block)(lb, n);
+    const T beta = p->beta, inv_beta = p->inv_beta;
+    const T d = in->x - in->y;
+    const T z = M(fabs)(d);
+    const T m = z < beta ? z : beta;
+    o->l = (T)0.5 * m * m * inv_beta + (z - m);
+    if (want & EW_GRAD) {
+        /* torch's own tests of d against beta, so that d = beta = inf gives 1 */
+        T c = d * inv_beta;
+        c = d >= beta ? (T)1 : c;
+        c = d <= -beta ? (T)-1 : c;
+        o->g = c * in->go;
+    }
+    if (want & EW_HESS) {
+        o->h = z < beta ? inv_beta * in->go : (T)0;
+    }
 }
 
-LF_EW_BLOCK(huber_block)
+static inline LF_ALWAYS_INLINE void
+FN(huber_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    const T delta = pr->delta;
-    /* the slope of the linear part; for delta = inf, z - m is 0 or nan, and the
-     * largest finite T keeps 0 * slope from being nan */
-    const T dlin = isfinite(delta) ? delta : M(nextafter)(delta, 0);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        const T z = M(fabs)(d);
-        const T m = z < delta ? z : delta;
-        const T l = ((T)0.5 * m * m + dlin * (z - m)) * w;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            T c = d > delta ? delta : d;
-            c = c < -delta ? -delta : c;
-            STORE(pg, LF_EW_GRAD, i, c * w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph && z < delta) {
-            STORE(ph, LF_EW_HESS, i, w * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    (void)mode;
+    const T delta = p->delta;
+    const T d = in->x - in->y;
+    const T z = M(fabs)(d);
+    const T m = z < delta ? z : delta;
+    o->l = ((T)0.5 * m * m + p->dlin * (z - m)) * in->w;
+    if (want & EW_GRAD) {
+        T c = d > delta ? delta : d;
+        c = c < -delta ? -delta : c;
+        o->g = c * in->w * in->go;
     }
-    return FN(sum_block)(lb, n);
+    if (want & EW_HESS) {
+        o->h = z < delta ? in->w * in->go : (T)0;
+    }
 }
 
-LF_EW_BLOCK(soft_margin_block)
+static inline LF_ALWAYS_INLINE void
+FN(soft_margin_point)(const FN(rg_param) *p, const int mode, const int want,
+                      const FN(ew_in) *in, FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T z = -y * LOAD(LF_EW_INPUT, i);
-        const T e = V(exp)(-M(fabs)(z));
-        const T l = (z > 0 ? z : (T)0) + V(log1p_inv)(e, (T)1 / ((T)1 + e));
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T inv = (T)1 / ((T)1 + e);
-            const T sig = z >= 0 ? inv : e * inv; /* sigmoid(z) */
-            STORE(pg, LF_EW_GRAD, i, -y * sig * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            const T inv = (T)1 / ((T)1 + e);
-            STORE(ph, LF_EW_HESS, i, y * y * (e * inv * inv) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    (void)p;
+    (void)mode;
+    const T y = in->y;
+    const T z = -y * in->x;
+    const T e = V(exp)(-M(fabs)(z));
+    const T inv = (T)1 / ((T)1 + e);
+    o->l = (z > 0 ? z : (T)0) + V(log1p_inv)(e, inv);
+    if (want & EW_GRAD) {
+        const T sig = z >= 0 ? inv : e * inv; /* sigmoid(z) */
+        o->g = -y * sig * in->go;
     }
-    return FN(sum_block)(lb, n);
+    if (want & EW_HESS) {
+        o->h = y * y * (e * inv * inv) * in->go;
+    }
 }
 
-LF_EW_BLOCK(kl_div_block)
+/* KL divergence; mode 1 is log_target. */
+static inline LF_ALWAYS_INLINE void
+FN(kl_div_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                 FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        /* xlogy(y, y): 0 at y = 0, nan for a nan y */
-        const T ylogy = y == 0 ? (T)0 : y * V(log)(y);
-        const T l = ylogy - y * x;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, -y * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-    }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(kl_div_log_block)
-{
-    RG_BLOCK_BEGIN;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
+    (void)p;
+    const T x = in->x, y = in->y;
+    if (mode == 1) {
         const T ey = V(exp)(y);
-        const T l = ey * (y - x);
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
+        o->l = ey * (y - x);
+        if (want & EW_GRAD) {
+            o->g = -ey * in->go;
         }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, -ey * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+        return;
     }
-    return FN(sum_block)(lb, n);
+    /* xlogy(y, y): 0 at y = 0, nan for a nan y */
+    const T ylogy = y == 0 ? (T)0 : y * V(log)(y);
+    o->l = ylogy - y * x;
+    if (want & EW_GRAD) {
+        o->g = -y * in->go;
+    }
 }
 
 /* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
@@ -233,323 +244,131 @@ FN(stirling)(T y)
     return y * V(log)(y) - y + (T)0.5 * V(log)((T)(2.0 * 3.14159265358979323846) * y);
 }
 
-LF_EW_BLOCK(poisson_log_block)
+/* Poisson NLL; mode bit 0 is log_input, bit 1 full. */
+static inline LF_ALWAYS_INLINE void
+FN(poisson_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                  FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    const int full = pr->full;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
+    const T x = in->x, y = in->y;
+    const int full = (mode & 2) != 0;
+    if (mode & 1) {
         const T ex = V(exp)(x);
         T l = ex - y * x;
         if (full) {
             l += FN(stirling)(y);
         }
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
+        o->l = l;
+        if (want & EW_GRAD) {
+            o->g = (ex - y) * in->go;
         }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, (ex - y) * LOAD(LF_EW_GRAD_OUTPUT, i));
+        if (want & EW_HESS) {
+            o->h = ex * in->go;
         }
-        if (ph) {
-            STORE(ph, LF_EW_HESS, i, ex * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+        return;
     }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(poisson_block)
-{
-    RG_BLOCK_BEGIN;
-    const int full = pr->full;
-    const T eps = pr->eps;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T xe = x + eps;
-        T l = x - y * V(log)(xe);
-        if (full) {
-            l += FN(stirling)(y);
-        }
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, ((T)1 - y / xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            STORE(ph, LF_EW_HESS, i, y / (xe * xe) * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    const T xe = x + p->eps;
+    T l = x - y * V(log)(xe);
+    if (full) {
+        l += FN(stirling)(y);
     }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(gaussian_block)
-{
-    RG_BLOCK_BEGIN;
-    const T eps = pr->eps, c = pr->half_log_2pi;
-    char *pg2 = pg ? lf_row_at(r, LF_EW_GRAD2, start) : NULL;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        T v = LOAD(LF_EW_INPUT2, i);
-        v = v < eps ? eps : v; /* nan stays nan, as torch's clamp */
-        const T d2v = d * d / v;
-        T l = (T)0.5 * (V(log)(v) + d2v);
-        if (c != 0) {
-            l += c;
-        }
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
-            STORE(pg, LF_EW_GRAD, i, d / v * go);
-            STORE(pg2, LF_EW_GRAD2, i, (T)0.5 * ((T)1 / v - d2v / v) * go);
-        }
-        if (ph) {
-            const T go = LOAD(LF_EW_GRAD_OUTPUT, i);
-            STORE(ph, LF_EW_HESS, i, go / v);
-            STORE(lf_row_at(r, LF_EW_HESS2, start), LF_EW_HESS2, i,
-                  (T)0.5 * ((2 * d2v - (T)1) / v) / v * go);
-        }
+    o->l = l;
+    if (want & EW_GRAD) {
+        o->g = ((T)1 - y / xe) * in->go;
     }
-    return FN(sum_block)(lb, n);
-}
-
-LF_EW_BLOCK(hinge_block)
-{
-    RG_BLOCK_BEGIN;
-    const T margin = pr->margin;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T m = margin - x;
-        T l = 0, d = 0;
-        if (y != 1) {
-            l = m < 0 ? (T)0 : m;
-            d = m >= 0 ? (T)-1 : (T)0;
-        }
-        if (y != -1) {
-            l += x;
-            d += 1;
-        }
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            STORE(pg, LF_EW_GRAD, i, d * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    if (want & EW_HESS) {
+        o->h = y / (xe * xe) * in->go;
     }
-    return FN(sum_block)(lb, n);
 }
 
-LF_EW_BLOCK(ranking_block)
+/* Gaussian NLL: INPUT2 is var, GRAD2 / HESS2 its derivatives; mode 1 full. */
+static inline LF_ALWAYS_INLINE void
+FN(gaussian_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                   FN(ew_out) *o)
 {
-    RG_BLOCK_BEGIN;
-    const T margin = pr->margin;
-    char *pg2 = pg ? lf_row_at(r, LF_EW_GRAD2, start) : NULL;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T m = -y * (LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_INPUT2, i)) + margin;
-        const T l = m < 0 ? (T)0 : m;
-        lb[i] = l;
-        if (po) {
-            STORE(po, LF_EW_OUT, i, l);
-        }
-        if (pg) {
-            const T go = LOAD(LF_EW_GRAD_OUTPUT, i); /* unconditional: vectorizes */
-            const T gy = m >= 0 ? y * go : (T)0;
-            STORE(pg, LF_EW_GRAD, i, -gy);
-            STORE(pg2, LF_EW_GRAD2, i, gy);
-        }
+    const T d = in->x - in->y;
+    T v = in->x2;
+    v = v < p->eps ? p->eps : v; /* nan stays nan, as torch's clamp */
+    const T d2v = d * d / v;
+    T l = (T)0.5 * (V(log)(v) + d2v);
+    if (mode == 1) { /* full */
+        l += p->half_log_2pi;
     }
-    return FN(sum_block)(lb, n);
-}
-
-static double
-FN(regression)(const lf_elementwise *a, lf_regression_kind kind,
-               const lf_regression_param *p)
-{
-    const T one = 1, scale = (T)a->scale;
-    FN(rg_param) pr = {(T)p->beta, (T)p->delta, (T)p->margin, (T)p->eps, 0, 0};
-    lf_block_fn fn;
-    switch (kind) {
-    case LF_RG_MSE:
-        fn = FN(mse_block);
-        break;
-    case LF_RG_SMOOTH_L1:
-        fn = FN(smooth_l1_block);
-        break;
-    case LF_RG_HUBER:
-        fn = FN(huber_block);
-        break;
-    case LF_RG_SOFT_MARGIN:
-        fn = FN(soft_margin_block);
-        break;
-    case LF_RG_KL_DIV:
-        fn = p->log_target ? FN(kl_div_log_block) : FN(kl_div_block);
-        break;
-    case LF_RG_POISSON_NLL:
-        fn = p->log_input ? FN(poisson_log_block) : FN(poisson_block);
-        pr.full = p->full;
-        break;
-    case LF_RG_GAUSSIAN_NLL:
-        fn = FN(gaussian_block);
-        /* torch adds the Python float 0.5 log(2 pi), rounded to T */
-        pr.half_log_2pi = p->full ? (T)(0.5 * log(2.0 * 3.14159265358979323846)) : (T)0;
-        break;
-    case LF_RG_HINGE_EMBEDDING:
-        fn = FN(hinge_block);
-        break;
-    case LF_RG_MARGIN_RANKING:
-        fn = FN(ranking_block);
-        break;
-    case LF_RG_L1:
-    default:
-        fn = FN(l1_block);
-        break;
+    o->l = l;
+    if (want & EW_GRAD) {
+        o->g = d / v * in->go;
+        o->g2 = (T)0.5 * ((T)1 / v - d2v / v) * in->go;
     }
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    return lf_ew_foreach_par(a->ndim, a->shape, &ops, fn, &pr);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Gaussian NLL's Hessian-vector product: the whole 2 x 2 Hessian in (x, var) */
-/* ------------------------------------------------------------------------ */
-
-/* Where the two vectors are: laid out as the HESS / HESS2 outputs, which a
- * Gaussian call has already filled with the diagonal's two terms. */
-typedef struct {
-    T eps;
-    const char *h0, *h1; /* the HESS and HESS2 outputs' bases */
-    const char *v0, *v1; /* v for the input and for var, at the same offsets */
-} FN(gauss_hvp_param);
-
-/* Per element, with v = max(var, eps) and d = x - t, the Hessian is
- * [[1 / v, -d / v^2], [-d / v^2, (2 d^2 / v^3 - 1 / v^2) / 2]] times g: the
- * diagonal's terms are in HESS / HESS2 already, the mixed one couples them. */
-static double
-FN(gauss_hvp_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
-{
-    const lf_ew_row *r = vr;
-    const FN(gauss_hvp_param) *pr = r->user;
-    char *ph = lf_row_at(r, LF_EW_HESS, start), *ph2 = lf_row_at(r, LF_EW_HESS2, start);
-    const char *pv = pr->v0 + (ph - pr->h0), *pv2 = pr->v1 + (ph2 - pr->h1);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
-        T v = LOAD(LF_EW_INPUT2, i);
-        v = v < pr->eps ? pr->eps : v; /* as the loss clamps */
-        const T mixed = -d / v / v * LOAD(LF_EW_GRAD_OUTPUT, i);
-        const T wx = *(const T *)(pv + i * r->step[LF_EW_HESS]);
-        const T wv = *(const T *)(pv2 + i * r->step[LF_EW_HESS2]);
-        T *hx = (T *)(ph + i * r->step[LF_EW_HESS]), *hv = (T *)(ph2 + i * r->step[LF_EW_HESS2]);
-        const T hxx = *hx, hvv = *hv;
-        *hx = hxx * wx + mixed * wv;
-        *hv = mixed * wx + hvv * wv;
+    if (want & EW_HESS) {
+        o->h = in->go / v;
+        o->h2 = (T)0.5 * ((2 * d2v - (T)1) / v) / v * in->go;
     }
-    return 0.0;
 }
 
-/* H (v0, v1) in place of the diagonal that FN(regression) wrote for a
- * Gaussian NLL (HESS, HESS2), v0 and v1 laid out as those outputs. */
-static void
-FN(gaussian_hvp)(const lf_elementwise *a, double eps, const char *v0, const char *v1)
+static inline LF_ALWAYS_INLINE void
+FN(hinge_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                FN(ew_out) *o)
 {
-    const T one = 1, scale = (T)a->scale;
-    FN(gauss_hvp_param) pr = {(T)eps, a->data[LF_EW_HESS], a->data[LF_EW_HESS2], v0, v1};
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    (void)lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(gauss_hvp_block), &pr);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Multi-label soft margin: one loss per row of C labels.                   */
-/* ------------------------------------------------------------------------ */
-
-typedef struct {
-    T inv_c;   /* 1 / C, the gradient's factor */
-    double c;  /* C, the loss's divisor (in double) */
-} FN(mlsm_param);
-
-LF_EW_BLOCK(mlsm_block)
-{
-    const lf_ew_row *r = vr;
-    const T inv_c = ((const FN(mlsm_param) *)r->user)->inv_c;
-    char *pg = lf_row_at(r, LF_EW_GRAD, start);
-    char *ph = lf_row_at(r, LF_EW_HESS, start);
-    T lb[LF_PAIRWISE_BLOCK]; /* the losses, summed by sum_block */
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T x = LOAD(LF_EW_INPUT, i);
-        const T y = LOAD(LF_EW_TARGET, i);
-        const T w = LOAD(LF_EW_WEIGHT, i);
-        const T e = V(exp)(-M(fabs)(x));
-        /* -(y logsigmoid(x) + (1 - y) logsigmoid(-x)), in torch's form: the
-         * shorter (1 - y) x + softplus(-x) gives nan, not inf, at x = -inf */
-        const T lg = V(log1p_inv)(e, (T)1 / ((T)1 + e));
-        const T lsp = (x < 0 ? x : (T)0) - lg, lsn = (x > 0 ? -x : (T)0) - lg;
-        const T l = -(y * lsp + (1 - y) * lsn) * w;
-        lb[i] = l;
-        if (pg) {
-            const T inv = (T)1 / ((T)1 + e);
-            const T sig = x >= 0 ? inv : e * inv;
-            STORE(pg, LF_EW_GRAD, i, (sig - y) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
-        if (ph) {
-            const T inv = (T)1 / ((T)1 + e);
-            STORE(ph, LF_EW_HESS, i, (e * inv * inv) * w * inv_c * LOAD(LF_EW_GRAD_OUTPUT, i));
-        }
+    (void)mode;
+    const T x = in->x, y = in->y;
+    const T m = p->margin - x;
+    T l = 0, d = 0;
+    if (y != 1) {
+        l = m < 0 ? (T)0 : m;
+        d = m >= 0 ? (T)-1 : (T)0;
     }
-    return FN(sum_block)(lb, n);
-}
-
-/* A row without labels (C = 0): nothing to read, a nan loss. */
-static double
-FN(mlsm_empty_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
-{
-    (void)vr;
-    (void)start;
-    (void)n;
-    return 0.0;
-}
-
-/* The row's loss: its sum over the labels / C, in double; no labels give
- * nan, as torch's 0 / C.  OUT holds one value per row. */
-static double
-FN(mlsm_row)(const lf_ew_row *r, double sum)
-{
-    const double c = ((const FN(mlsm_param) *)r->user)->c;
-    const double l = c > 0 ? sum / c : (double)NAN;
-    if (r->ptr[LF_EW_OUT]) {
-        *(T *)r->ptr[LF_EW_OUT] = (T)l;
+    if (y != -1) {
+        l += x;
+        d += 1;
     }
-    return l;
+    o->l = l;
+    if (want & EW_GRAD) {
+        o->g = d * in->go;
+    }
 }
 
-static double
-FN(multilabel_soft_margin)(const lf_elementwise *a)
+/* Margin ranking: INPUT is input1, INPUT2 input2, TARGET y. */
+static inline LF_ALWAYS_INLINE void
+FN(ranking_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+                  FN(ew_out) *o)
 {
-    const T one = 1, scale = (T)a->scale;
-    const int inner = a->ndim - 1;
-    const ptrdiff_t C = a->shape[inner];
-    const FN(mlsm_param) pr = {C ? (T)1 / (T)C : (T)0, (double)C};
-    lf_ew_ops ops;
-    lf_ew_ops_init(&ops, a, &one, &scale);
-    if (C > 0) {
-        return lf_ew_foreach_rows(a->ndim, a->shape, &ops, FN(mlsm_block), FN(mlsm_row),
-                                  (void *)&pr);
+    (void)mode;
+    const T y = in->y;
+    const T m = -y * (in->x - in->x2) + p->margin;
+    o->l = m < 0 ? (T)0 : m;
+    if (want & EW_GRAD) {
+        const T gy = m >= 0 ? y * in->go : (T)0;
+        o->g = -gy;
+        o->g2 = gy;
     }
-    /* one empty "label" per row, so that every row still gets its nan */
-    ptrdiff_t shape[LF_MAXDIMS];
-    memcpy(shape, a->shape, (size_t)a->ndim * sizeof(shape[0]));
-    shape[inner] = 1;
-    return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(mlsm_empty_block), FN(mlsm_row),
-                              (void *)&pr);
 }
+
+/* One label of the multi-label soft margin (a row's loss is the mean over
+ * its C labels: LF_EW_ROWS), -(y logsigmoid(x) + (1 - y) logsigmoid(-x)) w,
+ * in torch's form: the shorter (1 - y) x + softplus(-x) gives nan, not inf,
+ * at x = -inf. */
+static inline LF_ALWAYS_INLINE void
+FN(mlsm_point)(const FN(rg_param) *p, const int mode, const int want, const FN(ew_in) *in,
+               FN(ew_out) *o)
+{
+    (void)mode;
+    const T x = in->x, y = in->y, w = in->w;
+    const T e = V(exp)(-M(fabs)(x));
+    const T inv = (T)1 / ((T)1 + e);
+    const T lg = V(log1p_inv)(e, inv);
+    const T lsp = (x < 0 ? x : (T)0) - lg, lsn = (x > 0 ? -x : (T)0) - lg;
+    o->l = -(y * lsp + (1 - y) * lsn) * w;
+    if (want & EW_GRAD) {
+        const T sig = x >= 0 ? inv : e * inv;
+        o->g = (sig - y) * w * p->inv_c * in->go;
+    }
+    if (want & EW_HESS) {
+        o->h = (e * inv * inv) * w * p->inv_c * in->go;
+    }
+}
+
+#define LF_EW_LIST LF_RG_LOSSES
+#define LF_EW_KERNEL FN(regression)
+#include "ew_template.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers of the binding: a weight sum, a sign check.                      */
@@ -605,4 +424,51 @@ FN(check_nonnegative)(const lf_elementwise *a, lf_error *err)
     return err->index >= 0 ? LF_ERR_INPUT_DOMAIN : LF_OK;
 }
 
-#undef RG_BLOCK_BEGIN
+/* ------------------------------------------------------------------------ */
+/* Gaussian NLL's Hessian-vector product: the whole 2 x 2 Hessian in (x, var) */
+/* ------------------------------------------------------------------------ */
+
+/* Where the two vectors are: laid out as the HESS / HESS2 outputs, which a
+ * Gaussian call has already filled with the diagonal's two terms. */
+typedef struct {
+    T eps;
+    const char *h0, *h1; /* the HESS and HESS2 outputs' bases */
+    const char *v0, *v1; /* v for the input and for var, at the same offsets */
+} FN(gauss_hvp_param);
+
+/* Per element, with v = max(var, eps) and d = x - t, the Hessian is
+ * [[1 / v, -d / v^2], [-d / v^2, (2 d^2 / v^3 - 1 / v^2) / 2]] times g: the
+ * diagonal's terms are in HESS / HESS2 already, the mixed one couples them. */
+static double
+FN(gauss_hvp_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    const lf_ew_row *r = vr;
+    const FN(gauss_hvp_param) *pr = r->user;
+    char *ph = lf_row_at(r, LF_EW_HESS, start), *ph2 = lf_row_at(r, LF_EW_HESS2, start);
+    const char *pv = pr->v0 + (ph - pr->h0), *pv2 = pr->v1 + (ph2 - pr->h1);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T d = LOAD(LF_EW_INPUT, i) - LOAD(LF_EW_TARGET, i);
+        T v = LOAD(LF_EW_INPUT2, i);
+        v = v < pr->eps ? pr->eps : v; /* as the loss clamps */
+        const T mixed = -d / v / v * LOAD(LF_EW_GRAD_OUTPUT, i);
+        const T wx = *(const T *)(pv + i * r->step[LF_EW_HESS]);
+        const T wv = *(const T *)(pv2 + i * r->step[LF_EW_HESS2]);
+        T *hx = (T *)(ph + i * r->step[LF_EW_HESS]), *hv = (T *)(ph2 + i * r->step[LF_EW_HESS2]);
+        const T hxx = *hx, hvv = *hv;
+        *hx = hxx * wx + mixed * wv;
+        *hv = mixed * wx + hvv * wv;
+    }
+    return 0.0;
+}
+
+/* H (v0, v1) in place of the diagonal that FN(regression) wrote for a
+ * Gaussian NLL (HESS, HESS2), v0 and v1 laid out as those outputs. */
+static void
+FN(gaussian_hvp)(const lf_elementwise *a, double eps, const char *v0, const char *v1)
+{
+    const T one = 1, scale = (T)a->scale;
+    FN(gauss_hvp_param) pr = {(T)eps, a->data[LF_EW_HESS], a->data[LF_EW_HESS2], v0, v1};
+    lf_ew_ops ops;
+    lf_ew_ops_init(&ops, a, &one, &scale);
+    (void)lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(gauss_hvp_block), &pr);
+}

@@ -22,7 +22,7 @@
 
 /* Always inlined: a loop that calls one of these (rather than inlining it)
  * cannot vectorize, and gcc's size heuristics stop inlining in the larger
- * block functions (LF_EW_BLOCK compiles each body several times). */
+ * block functions (ew_template.h compiles each loss several times). */
 #ifndef LF_VM_INLINE
 #if defined(__GNUC__)
 #define LF_VM_INLINE static inline __attribute__((always_inline))

@@ -44,6 +44,8 @@ FORMULAS: dict[str, dict[str, str]] = {
                 r"\quad(\text{each log clamped at } {-100})",
         "grad": r"\frac{\partial \ell}{\partial x} = w\,\frac{x - y}{\max\bigl(x (1 - x),\,10^{-12}\bigr)}",
         "hess": r"\frac{\partial^2 \ell}{\partial x^2} = w\,\Bigl[\frac{y}{x^2} + \frac{1 - y}{(1 - x)^2}\Bigr]",
+        "where": r":math:`w` is ``weight``; with ``label_smoothing`` :math:`\varepsilon` the target "
+                 r"is :math:`y (1 - \varepsilon) + \varepsilon / 2`.",
     },
     "BCEWithLogitsLoss": {
         "loss": r"\ell = w\,\bigl[(1 - y)\,x + \bigl(1 + (p_w - 1)\,y\bigr)\,"
@@ -52,7 +54,21 @@ FORMULAS: dict[str, dict[str, str]] = {
                 r" - p_w\,y\bigr]",
         "hess": r"\frac{\partial^2 \ell}{\partial x^2} = w\,\bigl(1 + (p_w - 1)\,y\bigr)\,"
                 r"\sigma(x)\,\bigl(1 - \sigma(x)\bigr)",
-        "where": r":math:`p_w` is ``pos_weight`` (1 when not given), :math:`w` is ``weight``.",
+        "where": r":math:`p_w` is ``pos_weight`` (1 when not given), :math:`w` is ``weight``; "
+                 r"with ``label_smoothing`` :math:`\varepsilon` the target is "
+                 r":math:`y (1 - \varepsilon) + \varepsilon / 2`.",
+    },
+    "PolyBCEWithLogitsLoss": {
+        "loss": r"\ell = w\,\bigl[(1 - y)\,x + \bigl(1 + (p_w - 1)\,y\bigr)\,"
+                r"\operatorname{softplus}(-x) + \epsilon\,(1 - p_t)\bigr],"
+                r"\qquad 1 - p_t = \sigma(x)\,(1 - y) + \sigma(-x)\,y",
+        "grad": r"\frac{\partial \ell}{\partial x} = w\,\bigl[\bigl(1 + (p_w - 1)\,y\bigr)\,\sigma(x)"
+                r" - p_w\,y + \epsilon\,\sigma(x)\,\sigma(-x)\,(1 - 2y)\bigr]",
+        "hess": r"\frac{\partial^2 \ell}{\partial x^2} = w\,\sigma(x)\,\sigma(-x)\,"
+                r"\bigl[1 + (p_w - 1)\,y + \epsilon\,(1 - 2y)\,\bigl(\sigma(-x) - \sigma(x)\bigr)\bigr]",
+        "where": r":math:`p_t` is the probability the sigmoid gives the target, :math:`\epsilon` is "
+                 r"``epsilon``, :math:`p_w` is ``pos_weight`` (1 when not given), :math:`w` is "
+                 r"``weight`` (Leng et al., ICLR 2022).",
     },
     "CrossEntropyLoss": {
         "loss": r"\ell_n = -(1 - \varepsilon)\,w_{t}\,\log p_{t}"
@@ -317,8 +333,8 @@ FORMULAS: dict[str, dict[str, str]] = {
 # -- the output of reduction="none" ------------------------------------------------------
 BROADCAST = "the broadcast shape of the input and the target"
 NONE_SHAPE: dict[str, str] = {
-    **dict.fromkeys(("BCELoss", "BCEWithLogitsLoss", "SigmoidFocalLoss", "AsymmetricLoss",
-                     "SoftMarginLoss"), "the input's shape"),
+    **dict.fromkeys(("BCELoss", "BCEWithLogitsLoss", "PolyBCEWithLogitsLoss", "SigmoidFocalLoss",
+                     "AsymmetricLoss", "SoftMarginLoss"), "the input's shape"),
     **dict.fromkeys(("CrossEntropyLoss", "NLLLoss"), "the target's: ``[N]`` or ``[N, d1, ..., dk]``"),
     **dict.fromkeys(("ZLPRLoss", "MultiLabelSoftMarginLoss"), "``input.shape[:-1]``: one per sample"),
     "SoftF1Loss": "``[C]``: one cost per class",
@@ -350,8 +366,14 @@ PARAMS: dict[str, str] = {
                     "mean's normalizer).",
     "LinearCrossEntropyLoss.ignore_index": "as ``cross_entropy``'s; None means -100.",
     "label_smoothing": "ε in [0, 1]: the target becomes (1 - ε) one-hot + ε / C.",
-    "epsilon": "the coefficient of the Poly-1 term ε (1 - p_t); 0 gives cross-entropy, "
-               "negative values are allowed.",
+    "BCELoss.label_smoothing": "ε in [0, 1]: the target y becomes y (1 - ε) + ε / 2 "
+                               "(keyword-only; torch has no such option).",
+    "BCEWithLogitsLoss.label_smoothing": "ε in [0, 1]: the target y becomes y (1 - ε) + ε / 2 "
+                                         "(keyword-only; torch has no such option).",
+    "epsilon": "the weight ε of the Poly-1 term ε (1 - p_t), finite; 0 gives "
+               "``BCEWithLogitsLoss``.",
+    "PolyCrossEntropyLoss.epsilon": "the coefficient of the Poly-1 term ε (1 - p_t); 0 gives "
+                                    "cross-entropy, negative values are allowed.",
     "temperature": "the softmax temperature T > 0 of both the student and the teacher.",
     "DistillationLoss.reduction": '``"batchmean"`` (the default: the sum divided by N), '
                                   '``"mean"`` (over the N C terms), ``"sum"`` or ``"none"``.',

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "PolyBCEWithLogitsLoss"]
 
 
 class BCELoss(Loss[FloatArray]):
@@ -15,7 +15,8 @@ class BCELoss(Loss[FloatArray]):
 
     Shapes: input any shape with values in [0, 1], target the same shape,
     ``weight`` broadcasting to the input.  Prefer :class:`BCEWithLogitsLoss`
-    on logits: it is stabler and as fast.
+    on logits: it is stabler and as fast.  ``label_smoothing`` ``e`` in
+    [0, 1] replaces the target ``y`` by ``y * (1 - e) + e / 2``.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.BCELoss()
@@ -24,9 +25,13 @@ class BCELoss(Loss[FloatArray]):
     array([-1.   , -0.625])
     """
 
-    def __init__(self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean") -> None:
+    def __init__(
+        self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self.label_smoothing = label_smoothing
         self._validate()
 
     _row = "binary_cross_entropy"
@@ -42,6 +47,8 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
     yes/no question.  Shapes: input (logits) ``[N, C]`` or any shape, target
     the same shape (0/1 or soft labels), ``weight`` and ``pos_weight``
     broadcasting to the input (``pos_weight`` ``[C]`` > 1 boosts recall).
+    ``label_smoothing`` ``e`` in [0, 1] replaces the target ``y`` by
+    ``y * (1 - e) + e / 2``.
 
     >>> import numpy as np, pylossfn as lf
     >>> crit = lf.BCEWithLogitsLoss(pos_weight=np.full(2, 3.0))
@@ -52,11 +59,46 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
 
     def __init__(
         self, weight: ArrayLike | None = None, *, reduction: Reduction = "mean",
-        pos_weight: ArrayLike | None = None,
+        pos_weight: ArrayLike | None = None, label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(reduction)
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
+        self.label_smoothing = label_smoothing
         self._validate()
 
     _row = "binary_cross_entropy_with_logits"
+
+
+class PolyBCEWithLogitsLoss(Loss[FloatArray]):
+    """Poly-1 binary cross-entropy on logits (Leng et al., ICLR 2022).
+
+    ``l = w * ((1 - y) * x + (1 + (pw - 1) * y) * softplus(-x) + epsilon * (1 - p_t))``
+    with ``p_t = y * sigmoid(x) + (1 - y) * (1 - sigmoid(x))``: the
+    :class:`BCEWithLogitsLoss` term plus ``epsilon`` times the first term of
+    its Taylor series in ``1 - p_t``;
+    ``dl/dx = w * ((1 + (pw - 1) * y) * sigmoid(x) - pw * y
+    + epsilon * sigmoid(x) * sigmoid(-x) * (1 - 2 * y))``.
+
+    Shapes: input (logits) any shape, target the same shape (labels in
+    [0, 1]), ``weight`` and ``pos_weight`` broadcasting to the input.
+    ``epsilon`` must be finite (the paper's Poly-1 uses values in [-1, 2]).
+
+    >>> import numpy as np, pylossfn as lf
+    >>> crit = lf.PolyBCEWithLogitsLoss(epsilon=1.0, reduction="sum")
+    >>> loss, grad = crit.forward_backward(np.zeros(2), np.array([1.0, 0.0]))
+    >>> grad
+    array([-0.75,  0.75])
+    """
+
+    def __init__(
+        self, epsilon: float = 1.0, weight: ArrayLike | None = None,
+        reduction: Reduction = "mean", pos_weight: ArrayLike | None = None,
+    ) -> None:
+        super().__init__(reduction)
+        self.epsilon = epsilon
+        self.weight = as_option_array(weight, type(self).__name__, "weight")
+        self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
+        self._validate()
+
+    _row = "poly_binary_cross_entropy_with_logits"
