@@ -224,6 +224,36 @@ void lf_softmax_f32(const lf_classes *a, int log);
 void lf_softmax_f64(const lf_classes *a, int log);
 
 /* ------------------------------------------------------------------------ */
+/* More losses on the class view (kernels/poly.c, distill.c, sparsemax.c).  */
+/* ------------------------------------------------------------------------ */
+
+/* Poly-1 cross-entropy: cross_entropy (index targets, checked by
+ * lf_class_check, or probabilities) plus epsilon w[t] (1 - p_t), with
+ * p_t = sum_c y_c p_c and w = 1 for probabilities.  The sum of the losses. */
+double lf_poly_cross_entropy_f32(const lf_classes *a, double epsilon);
+double lf_poly_cross_entropy_f64(const lf_classes *a, double epsilon);
+double lf_poly_cross_entropy_probs_f32(const lf_classes *a, double epsilon);
+double lf_poly_cross_entropy_probs_f64(const lf_classes *a, double epsilon);
+
+/* Distillation, S = 1: input student logits, target teacher logits (t_n,
+ * t_c), both [N, C]; T^2 KL(softmax(target / T) || softmax(input / T)) per
+ * term.  out and grad_output are [N, C] (out_n / out_s and go_n / go_s, the
+ * class stride in the _s field).  temperature > 0.  The sum of the terms. */
+double lf_distillation_f32(const lf_classes *a, double temperature);
+double lf_distillation_f64(const lf_classes *a, double temperature);
+
+/* sparsemax over the C axis of input into grad (as the output). */
+void lf_sparsemax_f32(const lf_classes *a);
+void lf_sparsemax_f64(const lf_classes *a);
+
+/* The multi-class sparsemax loss, S = 1, int64 class targets [N] (t_n):
+ * l = sum_c p_c (x_c - x_t) + (1 - |p|^2) / 2, p = sparsemax(x), gradient
+ * p - onehot(t) (targets checked by lf_margin_check).  The sum of the
+ * losses. */
+double lf_sparsemax_loss_f32(const lf_classes *a);
+double lf_sparsemax_loss_f64(const lf_classes *a);
+
+/* ------------------------------------------------------------------------ */
 /* Fused classifier heads (kernels/linear.c): one tile of logits at a time. */
 /* ------------------------------------------------------------------------ */
 

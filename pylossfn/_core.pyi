@@ -200,6 +200,20 @@ def ctc_loss(
     blank: int, zero_infinity: bool, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
 ) -> _Result: ...
+def poly_cross_entropy(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
+    label_smoothing: float, epsilon: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def distillation_loss(
+    input: ArrayLike, target: ArrayLike, temperature: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def sparsemax(input: ArrayLike, dim: int, /) -> _Float: ...
+def sparsemax_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
+) -> _Result: ...
 
 # -- the converter, threads and test hooks
 

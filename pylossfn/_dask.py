@@ -197,7 +197,7 @@ class _Criterion:
              *inputs: Any) -> Any:
         """``_impl`` on ``inputs`` with ``reduction`` (None: the call's own) and
         the weights of ``cut`` in place of the call's."""
-        from .functional import _reduction_code
+        from ._rows import reduction_code as _reduction_code
 
         code = self.code if reduction is None else _reduction_code(reduction, self.name)
         values = tuple(cut.get(n, v) for n, v in zip(self.names, self.values))

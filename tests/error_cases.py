@@ -104,7 +104,7 @@ def cases(row, dtype):
     out = []
     add = out.append
 
-    if row.name == "KLDivLoss":
+    if "batchmean" in row.reductions:
         allowed = r"reduction must be one of 'none', 'batchmean', 'sum' or 'mean', got"
     else:
         allowed = r"reduction must be one of 'none', 'mean' or 'sum', got"
@@ -149,7 +149,7 @@ def cases(row, dtype):
                      opts={opt: value}))
 
     # grad_output: a scalar for a reduced loss, the loss's shape for "none"
-    reduced = "batchmean" if row.name == "KLDivLoss" else "mean"
+    reduced = "batchmean" if "batchmean" in row.reductions else "mean"
     wrong = (5,)  # not the loss's shape
     lshape = loss_shape(row, "none", args, valid_options(row, dtype))
     for red, go, what in (
@@ -282,6 +282,12 @@ def _class_cases(row, dtype, x, t, add):
         for value in (1.0, 0.5, None, "1", np.float64(2)):
             add(Case(f"ignore_index={value!r}", TypeError, r"ignore_index must be an integer, "
                      r"got", opts={"ignore_index": value}))
+    if row.has("epsilon"):  # Poly-1's
+        for value in (float("nan"), float("inf")):
+            add(Case(f"epsilon={value}", ValueError, r"epsilon must be a finite number, got",
+                     opts={"epsilon": value}))
+        add(Case("epsilon=str", TypeError, r"epsilon must be a real number, got str",
+                 opts={"epsilon": "1"}))
     if row.probability_target:
         probs = np.full(x.shape, 1.0 / C, dtype)
         for value in (0, 2, 100):
@@ -377,6 +383,18 @@ def _rows_cases(row, dtype, args, add):
                 add(Case(f"{name}-shape-{shape}", ValueError, r"the inputs must have the same "
                          rf"number of dimensions, got .*{name} {len(shape)}-d",
                          inputs=_with(args, i, np.ones(shape, dtype))))
+    if row.name == "DistillationLoss":
+        for shape in ((N, C - 1), (N,), (N, C, 1), (N + 1, C)):
+            add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but it must "
+                     r"have the input's shape \(4, 3\)",
+                     inputs=_with(args, 1, np.ones(shape, dtype))))
+        for shape in ((C,), (N, C, 2), ()):
+            add(Case(f"input-shape-{shape}", ValueError, r"input must be \[N, C\] \(student "
+                     r"logits\), got shape", inputs=(np.zeros(shape, dtype),) * 2))
+        for kind, bad in {"complex": args[1].astype(np.complex64),
+                          "str-array": _wide(args[1]).astype(str)}.items():
+            add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
+                     inputs=_with(args, 1, bad)))
     if row.name == "CosineEmbeddingLoss":
         for shape in ((N + 1,), (N, 1), (N, C)):
             add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but inputs of "

@@ -344,7 +344,29 @@ EXTRA_LOSSES = (
             shape=(6, 4, 3), layout_shape=(7, 6, 5), large_shape=(60, 8, 20)),
 )
 
-LOSSES = CORE_LOSSES + EXTRA_LOSSES
+
+def _logit_pair(rng, dtype, shape):
+    return _normal(rng, shape, dtype), 2 * _normal(rng, shape, dtype)
+
+
+# issue 22's losses on the simplex: Poly-1 (a class loss), distillation (rows
+# of student and teacher logits), sparsemax (class indices on [N, C])
+SIMPLEX_LOSSES = (
+    LossRow("poly_cross_entropy", "class", _class_args(_normal),
+            _class_options(ignore_index=1, label_smoothing=0.125, epsilon=1.5),
+            "oracle.poly_cross_entropy", probability_target=True, **_CORE_SHAPES),
+    LossRow("distillation_loss", "rows", _logit_pair,
+            _fixed(temperature=2.5), "oracle.distillation_loss", target_rule="same",
+            layout_shape=(6, 5), reductions=("none", "batchmean", "sum", "mean"),
+            option_errors=(
+                ("temperature", 0.0, ValueError, r"temperature must be finite and > 0, got 0"),
+                ("temperature", np.inf, ValueError, r"temperature must be finite and > 0"),
+                ("temperature", "2", TypeError, r"temperature must be a real number, got str"))),
+    LossRow("sparsemax_loss", "margin", _margin_args, _fixed(), "oracle.sparsemax_loss",
+            layout_shape=(6, 5)),
+)
+
+LOSSES = CORE_LOSSES + EXTRA_LOSSES + SIMPLEX_LOSSES
 ROWS = {row.name: row for row in LOSSES}
 BCE, BCEL, CE, NLL = CORE_LOSSES
 
@@ -369,6 +391,7 @@ ACTIVATIONS = (
     ActivationRow("logsigmoid", F.logsigmoid, _torch("logsigmoid")),
     ActivationRow("softmax", F.softmax, _torch("softmax"), needs_dim=True),
     ActivationRow("log_softmax", F.log_softmax, _torch("log_softmax"), needs_dim=True),
+    ActivationRow("sparsemax", F.sparsemax, "oracle.sparsemax", needs_dim=True),
 )
 
 

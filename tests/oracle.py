@@ -127,6 +127,83 @@ def ctc_loss(lp, targets, il, tl, **kw):
     return TF.ctc_loss(lp, targets, il, tl, **kw)
 
 
+def _reduce_by(loss, reduction, denom):
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.sum() / denom
+
+
+def poly_cross_entropy(x, t, epsilon=1.0, weight=None, ignore_index=-100, reduction="mean",
+                       label_smoothing=0.0):
+    """Poly-1: torch's cross-entropy term plus epsilon w[t] (1 - p_t)."""
+    axis = 0 if x.dim() == 1 else 1
+    ce = TF.cross_entropy(x, t, weight=weight, ignore_index=ignore_index, reduction="none",
+                          label_smoothing=label_smoothing)
+    p = torch.softmax(x, axis)
+    if t.is_floating_point():
+        pt = (t * p).sum(axis)
+        w = torch.ones_like(pt)
+        denom = pt.numel() if x.shape[axis] else 0
+    else:
+        valid = t != ignore_index
+        tt = torch.where(valid, t, torch.zeros_like(t))
+        pt = p.gather(axis, tt.unsqueeze(axis)).squeeze(axis)
+        w = torch.ones_like(pt) if weight is None else weight[tt]
+        w = torch.where(valid, w, torch.zeros_like(w))
+        denom = w.sum()
+        if reduction == "mean":
+            # torch's cross_entropy rule for a mean over no weight (every target
+            # ignored): nan, with a zero gradient, not autograd's 0 / 0
+            some = denom > 0
+            s = (ce + epsilon * w * (1 - pt)).sum()
+            return torch.where(some, s / torch.where(some, denom, torch.ones_like(denom)),
+                               torch.full_like(s, float("nan")))
+    return _reduce_by(ce + epsilon * w * (1 - pt), reduction, denom)
+
+
+def distillation_loss(x, t, temperature=1.0, reduction="batchmean"):
+    """T^2 kl_div(log_softmax(x / T), softmax(t / T)), terms [N, C]."""
+    T = temperature
+    terms = T ** 2 * TF.kl_div(torch.log_softmax(x / T, 1), torch.softmax(t / T, 1),
+                               reduction="none")
+    n = x.shape[0] * (x.shape[1] if reduction == "mean" else 1)
+    return _reduce_by(terms, "mean" if reduction == "batchmean" else reduction, n)
+
+
+def sparsemax(x, dim=-1):
+    """The sort-based sparsemax of Martins & Astudillo (2016), differentiable by autograd,
+    computed in float64 (a float32 cumulative sum of equal large entries misses the
+    exact 1/C by a float32 ulp of the sum) and returned in x's dtype."""
+    if x.numel() == 0:
+        return x.clone()
+    if x.dim() == 0:  # one class
+        return sparsemax(x.reshape(1), 0).reshape(())
+    z = x.movedim(dim, -1).double()
+    zs, _ = torch.sort(z, -1, descending=True)
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cums = zs.cumsum(-1)
+    support = (1 + k * zs > cums).to(z.dtype)
+    ks = support.sum(-1, keepdim=True).clamp(min=1)
+    # the sum over the support, gathered at its last element
+    tau = (cums.gather(-1, ks.long() - 1) - 1) / ks
+    # a nan or +inf entry, or no finite one, leaves the projection undefined: nan
+    bad = (z.isnan() | z.isposinf()).any(-1, keepdim=True) | z.isneginf().all(-1, keepdim=True)
+    p = torch.where(bad, torch.full_like(z, float("nan")), torch.clamp(z - tau, min=0))
+    return p.movedim(-1, dim).to(x.dtype)
+
+
+def sparsemax_loss(x, t, reduction="mean"):
+    """optax's multiclass_sparsemax_loss in torch: sum_c p_c (x_c - x_t) + (1 - |p|^2) / 2."""
+    x2 = x.reshape(-1, x.shape[-1]) if x.dim() else x.reshape(1, 1)
+    t2 = t.reshape(-1)
+    p = sparsemax(x2, -1)
+    xt = x2.gather(1, t2.unsqueeze(1))
+    x2, xt, p = x2.double(), xt.double(), p.double()
+    loss = (p * (x2 - xt)).sum(1) + 0.5 * (1 - (p * p).sum(1))
+    loss = loss.reshape(t.shape).to(x.dtype)
+    return _reduce_by(loss, reduction, loss.numel())
+
+
 # -- the one oracle helper ------------------------------------------------------
 
 def _float_target(row, i):

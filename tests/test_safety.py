@@ -18,7 +18,8 @@ from numpy.lib.stride_tricks import as_strided
 import pylossfn as lf
 import pylossfn.functional as F
 
-BROADCASTING = [r for r in LOSSES if r.target_rule == "broadcast" or r.family == "rows"]
+BROADCASTING = [r for r in LOSSES if r.target_rule == "broadcast" or
+                (r.family == "rows" and r.target_rule != "same")]
 
 
 def _huge(a, shape):

@@ -4,7 +4,7 @@
  */
 #include "binding.h"
 
-enum { PLAIN = 0, LOG = 1 };
+enum { PLAIN = 0, LOG = 1, SPARSE = 2 };
 
 typedef struct {
     PyArrayObject *input;
@@ -19,6 +19,7 @@ static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN, 0, {INPUT}
 #define SOFTMAX_ARGS INPUT, LF_LONG(activation_params, dim, C_NONE, NULL)
 static const lf_spec softmax_spec = {"softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
 static const lf_spec log_softmax_spec = {"log_softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
+static const lf_spec sparsemax_spec = {"sparsemax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
 
 static PyObject *
 sigmoid(lf_call *c, int log)
@@ -99,7 +100,12 @@ softmax(lf_call *c, int log)
     a.g_s = PyArray_ITEMSIZE(out);
     a.g_c = a.S * a.g_s;
     a.g_n = a.C * a.g_c;
-    LF_RUN_VOID(c, PyArray_SIZE(p->input), lf_softmax, &a, log);
+    if (log == SPARSE) {
+        LF_RUN_VOID(c, PyArray_SIZE(p->input), lf_sparsemax, &a);
+    }
+    else {
+        LF_RUN_VOID(c, PyArray_SIZE(p->input), lf_softmax, &a, log);
+    }
     Py_INCREF(out);
     return (PyObject *)out;
 }
@@ -108,3 +114,4 @@ LF_DEFINE(sigmoid, activation_params, sigmoid_spec, sigmoid, PLAIN)
 LF_DEFINE(logsigmoid, activation_params, logsigmoid_spec, sigmoid, LOG)
 LF_DEFINE(softmax, activation_params, softmax_spec, softmax, PLAIN)
 LF_DEFINE(log_softmax, activation_params, log_softmax_spec, softmax, LOG)
+LF_DEFINE(sparsemax, activation_params, sparsemax_spec, softmax, SPARSE)

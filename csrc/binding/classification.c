@@ -6,12 +6,13 @@
  */
 #include "binding.h"
 
-enum { KIND_NLL, KIND_CE };
+enum { KIND_NLL, KIND_CE, KIND_POLY };
 
 typedef struct {
     PyArrayObject *input, *target, *weight;
     long long ignore_index;
     double label_smoothing;
+    double epsilon; /* Poly-1's */
 } class_params;
 
 #define CLASS_ARGS                                                                      \
@@ -25,6 +26,10 @@ static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS, 
 static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), CLASS_FLAGS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
+static const lf_spec poly_spec = {
+    "poly_cross_entropy", sizeof(class_params), CLASS_FLAGS, 1,
+    {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]"),
+     LF_REAL(class_params, epsilon, O_REAL, C_FINITE, "a finite number")}};
 
 /* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
 typedef struct {
@@ -43,11 +48,11 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
     const char tkind = PyArray_DESCR(t)->kind;
     sh->probs = tkind == 'f' || lf_half_kind_of(PyArray_DESCR(t)); /* bfloat16 is a 'V' */
     if (sh->probs) {
-        if (kind != KIND_CE || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
+        if (kind == KIND_NLL || !lf_same_shape(t, sh->nd, PyArray_DIMS(x))) {
             PyErr_Format(PyExc_TypeError,
                          "%s: target must hold integer class indices%s; got dtype %S of shape %s",
                          c->fname,
-                         kind == KIND_CE ? " (or be float class probabilities of the input's "
+                         kind != KIND_NLL ? " (or be float class probabilities of the input's "
                                            "shape)"
                                          : "",
                          (PyObject *)PyArray_DESCR(t), ARR_SHAPE(b1, t));
@@ -190,7 +195,7 @@ class_outputs(lf_call *c, int kind, lf_classes *a, const class_shape *sh, double
         a->g_n = a->C * a->g_c;
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
         a->vec = LF_VEC(c, 0);
-        c->hvp_done = kind == KIND_CE; /* nll is linear: its H v is 0 * v */
+        c->hvp_done = kind != KIND_NLL; /* nll is linear: its H v is 0 * v */
     }
     return 0;
 }
@@ -239,6 +244,14 @@ class_loss(lf_call *c, int kind)
     if (kind == KIND_NLL) {
         LF_RUN(c, work, sum, lf_nll, &a);
     }
+    else if (kind == KIND_POLY) {
+        if (sh.probs) {
+            LF_RUN(c, work, sum, lf_poly_cross_entropy_probs, &a, p->epsilon);
+        }
+        else {
+            LF_RUN(c, work, sum, lf_poly_cross_entropy, &a, p->epsilon);
+        }
+    }
     else if (sh.probs) {
         LF_RUN(c, work, sum, lf_cross_entropy_probs, &a);
     }
@@ -252,3 +265,4 @@ class_loss(lf_call *c, int kind)
 
 LF_DEFINE(nll_loss, class_params, nll_spec, class_loss, KIND_NLL)
 LF_DEFINE(cross_entropy, class_params, ce_spec, class_loss, KIND_CE)
+LF_DEFINE(poly_cross_entropy, class_params, poly_spec, class_loss, KIND_POLY)

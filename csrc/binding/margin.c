@@ -6,7 +6,7 @@
  */
 #include "binding.h"
 
-enum { KIND_MULTI, KIND_MULTILABEL };
+enum { KIND_MULTI, KIND_MULTILABEL, KIND_SPARSEMAX };
 
 typedef struct {
     PyArrayObject *input, *target, *weight;
@@ -26,6 +26,11 @@ static const lf_spec multi_margin_spec = {
      LF_REAL(margin_params, margin, O_REAL, C_NONE, NULL)}};
 static const lf_spec multilabel_margin_spec = {
     "multilabel_margin_loss", sizeof(margin_params), ROWS, 1, {MARGIN_ARGS}};
+/* (optax's multiclass_sparsemax_loss: the same [N, C] / [N] class indices; a
+ * row's classes are coupled, so Dask keeps the class axis whole) */
+static const lf_spec sparsemax_loss_spec = {
+    "sparsemax_loss", sizeof(margin_params), LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES, 1,
+    {MARGIN_ARGS}};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
 static int
@@ -156,7 +161,8 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->g_n = a->C * PyArray_ITEMSIZE(c->grad[0]);
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
         a->vec = LF_VEC(c, 0);
-        c->hvp_done = 1; /* H v by the kernel (p = 2), else 0: piecewise linear */
+        c->hvp_done = 1; /* H v by the kernel (p = 2; sparsemax's support), else 0: piecewise
+                          * linear */
     }
     return 0;
 }
@@ -208,6 +214,9 @@ margin_loss(lf_call *c, int kind)
     if (kind == KIND_MULTILABEL) {
         LF_RUN(c, PyArray_SIZE(x), sum, lf_multilabel_margin, &a, work);
     }
+    else if (kind == KIND_SPARSEMAX) {
+        LF_RUN(c, PyArray_SIZE(x), sum, lf_sparsemax_loss, &a);
+    }
     else {
         LF_RUN(c, PyArray_SIZE(x), sum, lf_multi_margin, &a, p->p == 2 ? 2 : 1, p->margin);
     }
@@ -217,3 +226,4 @@ margin_loss(lf_call *c, int kind)
 LF_DEFINE(multi_margin_loss, margin_params, multi_margin_spec, margin_loss, KIND_MULTI)
 LF_DEFINE(multilabel_margin_loss, margin_params, multilabel_margin_spec, margin_loss,
           KIND_MULTILABEL)
+LF_DEFINE(sparsemax_loss, margin_params, sparsemax_loss_spec, margin_loss, KIND_SPARSEMAX)

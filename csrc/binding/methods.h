@@ -45,7 +45,11 @@
     X(triplet_margin_with_distance_loss) \
     X(multi_margin_loss) \
     X(multilabel_margin_loss) \
-    X(ctc_loss)
+    X(ctc_loss) \
+    X(poly_cross_entropy) \
+    X(distillation_loss) \
+    X(sparsemax) \
+    X(sparsemax_loss)
 
 /* The engine's settings, test hooks and the fused heads' tile kernels (private
  * building blocks that pylossfn.functional calls per tile):

@@ -338,6 +338,36 @@ FORMULAS: dict[str, dict[str, str]] = {
         "where": r":math:`Y` is the multi-hot matrix the padded index lists imply, :math:`p_w` is "
                  r"``pos_weight``; " '``"mean"`` divides by' r" :math:`N C`.",
     },
+    "PolyCrossEntropyLoss": {
+        "loss": r"\ell_n = \operatorname{CE}(x_n, t) + \epsilon\,w_{t}\,(1 - p_{y}),\qquad "
+                r"p_{y} = \sum_c y_c\,p_c,\;\; p = \operatorname{softmax}(x_n)",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = \frac{\partial \operatorname{CE}}"
+                r"{\partial x_c} - \epsilon\,w_{t}\,p_c\,(y_c - p_{y})",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = \kappa\,p_c\,(1 - p_c)"
+                r" - \epsilon\,w_{t}\,p_c\,(y_c - p_{y})\,(1 - 2 p_c)",
+        "where": r"CE is :class:`CrossEntropyLoss`'s term (``weight``, ``label_smoothing``), "
+                 r":math:`y` the one-hot target (or the class probabilities, with :math:`w_t = 1`), "
+                 r":math:`\epsilon` is ``epsilon``, :math:`\kappa` the summed weight of the "
+                 r"smoothed target; the classes of a sample are coupled (``hvp`` gives the full "
+                 r"product).  " '``"mean"`` divides as :class:`CrossEntropyLoss` does.',
+    },
+    "DistillationLoss": {
+        "loss": r"\ell_{nc} = T^2\,q_c\,(\log q_c - \log p_c),\qquad "
+                r"q = \operatorname{softmax}(y_n / T),\;\; p = \operatorname{softmax}(x_n / T)",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = T\,(p_c - q_c)",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = p_c\,(1 - p_c)",
+        "where": r":math:`x` are the student's logits, :math:`y` the teacher's (no gradient), "
+                 r":math:`T` is ``temperature``; " '``"batchmean"`` divides the sum by N, '
+                 '``"mean"`` by N C.  The classes of a sample are coupled (``hvp``).',
+    },
+    "SparsemaxLoss": {
+        "loss": r"\ell_n = \sum_c p_c\,(x_c - x_t) + \tfrac12\bigl(1 - \lVert p \rVert^2\bigr),"
+                r"\qquad p = \operatorname{sparsemax}(x_n)",
+        "grad": r"\frac{\partial \ell_n}{\partial x_c} = p_c - [c = t]",
+        "hess": r"\frac{\partial^2 \ell_n}{\partial x_c^2} = [p_c > 0]\,\Bigl(1 - \frac{1}{|S|}\Bigr)",
+        "where": r":math:`t` is the sample's class, :math:`S` the support of :math:`p` (the "
+                 r"Hessian is :math:`\operatorname{diag}(s) - s s^\top / |S|` on it).",
+    },
 }
 
 # -- the output of reduction="none" ------------------------------------------------------
@@ -358,6 +388,9 @@ NONE_SHAPE: dict[str, str] = {
                      "GaussianNLLLoss", "HingeEmbeddingLoss"), BROADCAST),
     "MarginRankingLoss": "the broadcast shape of the three inputs",
     "LinearBCEWithLogitsLoss": "``[N, num_classes]``",
+    "PolyCrossEntropyLoss": "the target's: ``[N]`` or ``[N, d1, ..., dk]``",
+    "DistillationLoss": "``[N, C]``: one term per sample and class",
+    "SparsemaxLoss": "``[N]``: one per sample",
 }
 
 # -- the constructor arguments --------------------------------------------------------
@@ -382,6 +415,11 @@ PARAMS: dict[str, str] = {
                                          "(keyword-only; torch has no such option).",
     "epsilon": "the weight ε of the Poly-1 term ε (1 - p_t), finite; 0 gives "
                "``BCEWithLogitsLoss``.",
+    "PolyCrossEntropyLoss.epsilon": "the coefficient of the Poly-1 term ε (1 - p_t); 0 gives "
+                                    "cross-entropy, negative values are allowed.",
+    "temperature": "the softmax temperature T > 0 of both the student and the teacher.",
+    "DistillationLoss.reduction": '``"batchmean"`` (the default: the sum divided by N), '
+                                  '``"mean"`` (over the N C terms), ``"sum"`` or ``"none"``.',
     "alpha": "the weight of the positive term, 1 - alpha that of the negative one; "
              "negative disables it.",
     "gamma": "the focusing exponent on (1 - p_t); 0 gives BCE.",

@@ -4,7 +4,18 @@ Each family module lists its classes once, in its ``__all__``; this package
 re-exports them all (a loss class names its row of the core's table,
 ``Loss._row``: nothing here names a loss).
 """
-from . import binary, classification, ctc, dice, embedding, linear, margin, multilabel, regression
+from . import (
+    binary,
+    classification,
+    ctc,
+    dice,
+    embedding,
+    linear,
+    margin,
+    multilabel,
+    regression,
+    simplex,
+)
 from ._base import Loss
 from .binary import *  # noqa: F403
 from .classification import *  # noqa: F403
@@ -15,6 +26,7 @@ from .linear import *  # noqa: F403
 from .margin import *  # noqa: F403
 from .multilabel import *  # noqa: F403
 from .regression import *  # noqa: F403
+from .simplex import *  # noqa: F403
 
 __all__ = ["Loss"]
 __all__ += binary.__all__
@@ -25,4 +37,5 @@ __all__ += embedding.__all__
 __all__ += margin.__all__
 __all__ += ctc.__all__
 __all__ += regression.__all__
+__all__ += simplex.__all__
 __all__ += linear.__all__
