@@ -21,7 +21,7 @@ the data set's sample weight when it has one; the criterion's other options
 (``pos_weight``, ``alpha``, ``gamma``, class ``weight``, ``label_smoothing``,
 ...) apply.  Labels are floats for the binary and multi-label losses and class
 indices (as the library's float labels) for ``CrossEntropyLoss`` /
-``NLLLoss`` / ``MultiMarginLoss``.
+``NLLLoss`` / ``MultiMarginLoss`` / ``PolyCrossEntropyLoss`` / ``SparsemaxLoss``.
 
 ``hessian="exact"`` is the loss's exact Hessian: its diagonal for XGBoost and
 LightGBM, the full per-object K x K matrix for CatBoost's multi-dimensional
@@ -69,9 +69,11 @@ from .modules import (
     NLLLoss,
     PoissonNLLLoss,
     PolyBCEWithLogitsLoss,
+    PolyCrossEntropyLoss,
     SigmoidFocalLoss,
     SmoothL1Loss,
     SoftMarginLoss,
+    SparsemaxLoss,
     ZLPRLoss,
 )
 
@@ -88,10 +90,11 @@ __all__ = [
 #: (BCELoss is not one: it takes probabilities, and the trees' margins are unbounded)
 _ELEMENTWISE = (
     BCEWithLogitsLoss, PolyBCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
-    LogCoshLoss, SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss, HingeEmbeddingLoss,
+    LogCoshLoss, SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss,
+    HingeEmbeddingLoss,
 )
 #: a class index per sample; the per-sample loss couples the sample's K margins
-_CLASS_INDEX = (CrossEntropyLoss, NLLLoss, MultiMarginLoss)
+_CLASS_INDEX = (CrossEntropyLoss, NLLLoss, MultiMarginLoss, PolyCrossEntropyLoss, SparsemaxLoss)
 #: a label vector per sample; the per-sample loss couples the sample's K margins
 _ROWS = (ZLPRLoss, MultiLabelSoftMarginLoss)
 _SUPPORTED = _ELEMENTWISE + _CLASS_INDEX + _ROWS

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+import oracle as ref
 from multilabel_reference import ref_asl, ref_focal, ref_zlpr
 
 import pylossfn as lf
@@ -70,6 +71,10 @@ def torch_loss(crit, x, t):
         return TF.binary_cross_entropy_with_logits(x, t, reduction="none", **opt)
     if isinstance(crit, lf.MSELoss):
         return (x - t) ** 2
+    if isinstance(crit, lf.PolyCrossEntropyLoss):
+        return ref.poly_cross_entropy(x, t.long(), epsilon=crit.epsilon, reduction="none")
+    if isinstance(crit, lf.SparsemaxLoss):
+        return ref.sparsemax_loss(x, t.long(), reduction="none")
     if isinstance(crit, lf.LogCoshLoss):
         return torch.log(torch.cosh(x - t))
     if isinstance(crit, lf.SigmoidFocalLoss):
@@ -86,7 +91,7 @@ def oracle(crit, margins, labels, weights=None):
     """grad, diagonal Hessian and per-object K x K blocks of sum_i w_i loss_i."""
     x0 = torch.from_numpy(np.asarray(margins, np.float64).copy())
     t = torch.from_numpy(np.asarray(labels, np.float64).reshape(
-        (-1,) if isinstance(crit, lf.CrossEntropyLoss) else x0.shape).copy())
+        (-1,) if isinstance(crit, boosting._CLASS_INDEX) else x0.shape).copy())
     w = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
 
     def total(x):
@@ -166,6 +171,8 @@ def test_xgboost_builtin_hessian_reproduces_the_builtin_model(data, task, weight
     (lf.BCEWithLogitsLoss(weight=np.array([1.0, 2.0, 0.5])), "multilabel"),
     (lf.CrossEntropyLoss(weight=np.array([0.5, 2.0, 1.0]), label_smoothing=0.1), "softmax"),
     (lf.CrossEntropyLoss(), "softmax"),
+    (lf.PolyCrossEntropyLoss(epsilon=2.0), "softmax"),
+    (lf.SparsemaxLoss(), "softmax"),
 ])
 def test_xgboost_exact_derivatives_against_autograd(data, crit, task):
     X, yb, yc, ym, w = data
