@@ -9,12 +9,13 @@ downloaded):
   Yeast (multi-label: 2,417 genes x 103 features, 14 functional classes)
     sigmoid + BCEWithLogitsLoss, softmax + CrossEntropyLoss on normalised
     multi-hot rows, SigmoidFocalLoss, AsymmetricLoss, ZLPRLoss, SoftF1Loss,
-    MultiLabelMarginLoss; beside them the published rows of BP-MLL and ML-kNN
+    DiceLoss, Poly-1 BCE, MultiLabelMarginLoss; beside them the published rows of BP-MLL and ML-kNN
     and, in the same folds, scikit-learn's one-vs-rest LogisticRegression and
     MLPClassifier (which trains exactly sigmoid + BCE)
   Image Segments (multi-class: 2,310 regions x 18 features, 7 classes)
-    softmax + CrossEntropyLoss (with and without label smoothing), one-hot
-    sigmoid + BCEWithLogitsLoss, MultiMarginLoss, one-hot SigmoidFocalLoss;
+    softmax + CrossEntropyLoss (with and without label smoothing), Poly-1
+    cross-entropy, one-hot sigmoid + BCEWithLogitsLoss, MultiMarginLoss, one-hot
+    SigmoidFocalLoss;
     beside them scikit-learn's LogisticRegression and MLPClassifier
 
 Protocol: K-fold cross-validation with a fixed seed (stratified for the
@@ -269,6 +270,8 @@ def multilabel_methods():
         "sigmoid + AsymmetricLoss": Method(lf.AsymmetricLoss()),
         "ZLPRLoss": Method(lf.ZLPRLoss(), rule_text="logit > 0"),
         "sigmoid + SoftF1Loss": Method(lf.SoftF1Loss()),
+        "sigmoid + DiceLoss": Method(lf.DiceLoss()),
+        "sigmoid + PolyBCEWithLogitsLoss": Method(lf.PolyBCEWithLogitsLoss()),
         "MultiLabelMarginLoss": Method(
             lf.MultiLabelMarginLoss(), target=label_lists, rule=None, rule_text=f"logit {fitted}",
         ),
@@ -285,6 +288,8 @@ def multiclass_methods(n_classes):
                                              rule_text=argmax),
         "softmax + CrossEntropyLoss(label_smoothing=0.1)": Method(
             lf.CrossEntropyLoss(label_smoothing=0.1), target=np.asarray, rule_text=argmax),
+        "softmax + PolyCrossEntropyLoss": Method(lf.PolyCrossEntropyLoss(), target=np.asarray,
+                                                 rule_text=argmax),
         "sigmoid + BCEWithLogitsLoss (one-hot)": Method(lf.BCEWithLogitsLoss(), target=one_hot,
                                                         rule_text=argmax),
         "MultiMarginLoss": Method(lf.MultiMarginLoss(), target=np.asarray, rule_text=argmax),

@@ -71,7 +71,8 @@ def test_train_mlp_reduced_run_writes_every_part(train_mlp, reduced_run):
     assert "2-fold" in yeast["protocol"] and "inner" in yeast["protocol"]
     losses = ["sigmoid + BCEWithLogitsLoss", "softmax + CrossEntropyLoss",
               "sigmoid + SigmoidFocalLoss", "sigmoid + AsymmetricLoss", "ZLPRLoss",
-              "sigmoid + SoftF1Loss", "MultiLabelMarginLoss"]
+              "sigmoid + SoftF1Loss", "sigmoid + DiceLoss", "sigmoid + PolyBCEWithLogitsLoss",
+              "MultiLabelMarginLoss"]
     baselines = ["scikit-learn LogisticRegression (one-vs-rest)",
                  "scikit-learn MLPClassifier (sigmoid + BCE)"]
     for name in losses + baselines:
@@ -81,6 +82,7 @@ def test_train_mlp_reduced_run_writes_every_part(train_mlp, reduced_run):
         # both conventions of coverage: Zhang & Zhou's counts from 0
         assert yeast[name]["coverage"][0] == pytest.approx(yeast[name]["coverage_error"][0] - 1)
     for name in ["softmax + CrossEntropyLoss", "softmax + CrossEntropyLoss(label_smoothing=0.1)",
+                 "softmax + PolyCrossEntropyLoss",
                  "sigmoid + BCEWithLogitsLoss (one-hot)", "MultiMarginLoss",
                  "sigmoid + SigmoidFocalLoss (one-hot)", "scikit-learn LogisticRegression",
                  "scikit-learn MLPClassifier"]:
