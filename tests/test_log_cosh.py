@@ -2,17 +2,20 @@
 torch's autograd and Hessians of the formula.  The table-driven suites
 (tests/loss_table.py's row) cover its other faces: errors, layouts, threads,
 memory, properties, Dask, half precision, out=."""
+import jax
+import jax.numpy as jnp
+import mpmath as mp
 import numpy as np
+import optax
 import pytest
+import torch
 
 import pylossfn as lf
 import pylossfn.functional as F
 
-jax = pytest.importorskip("jax")
-optax = pytest.importorskip("optax")
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch  # torch's tier (optax, JAX and mpmath come with it)
+
 jax.config.update("jax_enable_x64", True)
-jnp = jax.numpy
 
 REDUCE = {"none": lambda a: a, "mean": jnp.mean, "sum": jnp.sum}
 
@@ -51,7 +54,6 @@ def test_values_and_gradients_match_optax(reduction, scale):
 def test_every_magnitude_against_mpmath(dtype):
     """Relative accuracy from 1e-30 to 1e30, both sides of the series' switch
     at 1/4: against log cosh and tanh in 120 digits (mpmath)."""
-    mp = pytest.importorskip("mpmath")
     mp.mp.dps = 120
     mags = np.concatenate([np.geomspace(1e-30, 1e30, 121), [0.25, np.nextafter(0.25, 0)],
                            np.linspace(0.2, 0.3, 41)])
