@@ -263,6 +263,28 @@ def _jax_defs():
         w = 1.0 / (y.sum(0) ** 2 + 1e-7)
         return dice(jax.nn.softmax(x, -1), y, w=w / w.sum() * len(w))
 
+    def poly_bce(x, y, eps=1.0):
+        p = jax.nn.sigmoid(x)
+        pt = y * p + (1 - y) * (1 - p)
+        return (optax.sigmoid_binary_cross_entropy(x, y) + eps * (1 - pt)).mean()
+
+    def sparsemax_loss(x, t):
+        # optax's multiclass_sparsemax_loss (its custom JVP fails for float32 under
+        # jax_enable_x64): the sort-based threshold, then sum p (x - x_t) + (1 - |p|^2) / 2
+        zs = -jnp.sort(-x, -1)
+        k = jnp.arange(1, x.shape[1] + 1, dtype=x.dtype)
+        css = jnp.cumsum(zs, -1) - 1
+        kz = (zs - css / k > 0).sum(-1, keepdims=True)
+        tau = jnp.take_along_axis(css, kz - 1, -1) / kz.astype(x.dtype)
+        p = jnp.maximum(x - tau, 0)
+        xt = jnp.take_along_axis(x, t[:, None], 1)
+        return ((p * (x - xt)).sum(-1) + (1 - (p * p).sum(-1)) / 2).mean()
+
+    def distill(x, t, temp=1.0):
+        q = jax.nn.softmax(t / temp, -1)
+        kl = (q * (jax.nn.log_softmax(t / temp, -1) - jax.nn.log_softmax(x / temp, -1))).sum()
+        return temp * temp * kl / x.shape[0]
+
     def triplet(a, p, n, margin=1.0, eps=1e-6):
         dap = jnp.sqrt(jnp.sum((a - p + eps) ** 2, -1))
         dan = jnp.sqrt(jnp.sum((a - n + eps) ** 2, -1))
@@ -292,6 +314,12 @@ def _jax_defs():
         "CrossEntropyLoss(ls=0.1)": lambda x, t: optax.softmax_cross_entropy(
             x, optax.smooth_labels(jax.nn.one_hot(t, x.shape[1], dtype=x.dtype), 0.1)).mean(),
         "NLLLoss": lambda x, t: -jnp.take_along_axis(x, t[:, None], 1).mean(),
+        "PolyCrossEntropyLoss": lambda x, t: optax.losses.poly_loss_cross_entropy(
+            x, jax.nn.one_hot(t, x.shape[1], dtype=x.dtype), epsilon=1.0).mean(),
+        "PolyBCEWithLogitsLoss": poly_bce,
+        "DistillationLoss": distill,
+        "SparsemaxLoss": sparsemax_loss,
+        "LogCoshLoss": lambda x, y: optax.losses.log_cosh(x, y).mean(),
         "SigmoidFocalLoss": lambda x, y: optax.sigmoid_focal_loss(x, y, alpha=0.25, gamma=2.0).mean(),
         "AsymmetricLoss": asl,
         "ZLPRLoss": zlpr,
@@ -347,7 +375,12 @@ def _np_defs():
         ex = np.exp(x)
         return (ex - y * x).mean(), (ex - y) / x.size
 
-    return {"L1Loss": l1, "MSELoss": mse, "HuberLoss": huber, "SmoothL1Loss": huber,
+    def log_cosh(x, y):
+        d = x - y
+        a = np.abs(d)
+        return (a + np.log1p(np.exp(-2 * a)) - np.log(2)).mean(), np.tanh(d) / d.size
+
+    return {"L1Loss": l1, "MSELoss": mse, "LogCoshLoss": log_cosh, "HuberLoss": huber, "SmoothL1Loss": huber,
             "SoftMarginLoss": soft_margin, "BCEWithLogitsLoss": bce_logits,
             "PoissonNLLLoss": poisson}
 
@@ -362,10 +395,15 @@ def build_specs(lf):
     # (reads, writes, exps, logs): full-size arrays read / written, per element
     add("BCELoss", logs=2)
     add("BCEWithLogitsLoss", exps=1, logs=1)
+    add("PolyBCEWithLogitsLoss", exps=1, logs=1)
     add("CrossEntropyLoss", reads=1, exps=1)
     add("CrossEntropyLoss(ls=0.1)", opts={"label_smoothing": 0.1}, reads=1, exps=1)
     # one element read per row (not counted); the gradient is written in full
     add("NLLLoss", reads=0)
+    add("PolyCrossEntropyLoss", reads=1, exps=1)
+    add("SparsemaxLoss", reads=1)
+    # two softmax rows (student and teacher): both read, one gradient written
+    add("DistillationLoss", opts={"reduction": "batchmean"}, reads=2, exps=2)
     add("SigmoidFocalLoss", opts={"alpha": 0.25, "gamma": 2.0}, exps=1, logs=1)
     add("AsymmetricLoss", opts={"reduction": "mean"}, exps=1, logs=3)
     add("ZLPRLoss", exps=2)
@@ -374,6 +412,7 @@ def build_specs(lf):
     add("GeneralizedDiceLoss", exps=2)
     add("L1Loss")
     add("MSELoss")
+    add("LogCoshLoss", exps=1, logs=1)
     add("SmoothL1Loss")
     add("HuberLoss")
     add("SoftMarginLoss", exps=1, logs=1)
