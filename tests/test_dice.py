@@ -230,6 +230,29 @@ def test_hessian_diagonal_and_hvp(mode, per_sample, reduction):
                                    atol=1e-14)
 
 
+@pytest.mark.parametrize("shape", [(3, 0), (3, 0, 5), (0, 0, 5)])
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("mode,generalized",
+                         [("multiclass", False), ("multilabel", False), ("multiclass", True)])
+def test_no_classes(mode, per_sample, generalized, shape):
+    """No classes: no terms, the formula's loss and an empty gradient, Hessian and
+    H v.  Every pass of the kernel used to read class 0 of its rows (the
+    sanitized suite caught it at [N, 0, S])."""
+    x, t = np.zeros(shape), np.zeros(shape)
+    for reduction in ("none", "mean", "sum"):
+        if generalized:
+            crit = lf.GeneralizedDiceLoss(per_sample=per_sample, reduction=reduction)
+        else:
+            crit = lf.DiceLoss(mode, per_sample=per_sample, reduction=reduction)
+        want, want_grad = _torch_loss(x, t, reduction, generalized=generalized, mode=mode,
+                                      per_sample=per_sample)
+        loss, grad, hess = crit.forward_backward(x, t, hessian=True)
+        assert_close(loss, want, np.float64)
+        assert grad.shape == hess.shape == want_grad.shape == shape
+        go = np.ones(np.shape(want))
+        assert crit.hvp(np.ones(shape), go if reduction == "none" else None).shape == shape
+
+
 @pytest.mark.parametrize("mode", ["multiclass", "multilabel"])
 def test_hvp_probability_targets_float32_and_strided_v(mode):
     # the core's H v (WANT_HVP) with probability targets, in float32 (within

@@ -675,7 +675,8 @@ static double
 FN(dice)(const lf_dice *a, double *work)
 {
     FN(dice_ctx) ctx = {a, work};
-    const ptrdiff_t R = lf_dice_rows(a), units = (a->N + R - 1) / R;
+    /* No classes, no terms: no pass runs (each reads class 0 of its rows). */
+    const ptrdiff_t R = lf_dice_rows(a), units = a->C > 0 ? (a->N + R - 1) / R : 0;
     const ptrdiff_t elems = a->N * a->C * a->S;
     (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * (a->softmax ? 2 : 1));
     if (!a->per_sample) {
