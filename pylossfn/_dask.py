@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _rows
 from ._convert import as_array, is_half, widened
 
 _F64 = np.dtype(np.float64)
@@ -123,8 +123,6 @@ _NONES = {
     "rows": ("rows", "broadcast"),  # a loss per row, or per element of coupled rows
     "whole": (*_NONE_SHAPES, "core"),  # "core": the options decide (WANT_SHAPE)
 }
-#: the argument kinds of the arrays a loss computes on ("float" arrays are weights)
-_INPUT_KINDS = ("input", "real", "index", "array")
 
 
 class Rule(NamedTuple):
@@ -145,25 +143,24 @@ class Rule(NamedTuple):
 
 def _rule(row: Any) -> Rule:
     d, split = row["dask"], row["dask"]["split"]
-    kinds = [a["kind"] for a in row["args"]]
+    inputs = tuple(_rows.row_arrays(row))  # (a SystemError for an array after an option)
     names = tuple(a["name"] for a in row["args"])
-    n = next((i for i, k in enumerate(kinds) if k not in _INPUT_KINDS), len(kinds))
     # the gradients are of the arrays in order, the target aside (data, as in torch)
-    grads = tuple(i for i in range(n) if names[i] != "target")[:row["ngrad"]]
+    grads = tuple(i for i, name in enumerate(inputs) if name != "target")[:row["ngrad"]]
     if d["mean"] not in _MEANS.get(split, ()) or d["none"] not in _NONES.get(split, ()) or (
         d["mean"] == "weights" and "weight" not in d["cut"]
-    ) or any(k in _INPUT_KINDS for k in kinds[n:]) or len(grads) != row["ngrad"]:
+    ) or len(grads) != row["ngrad"]:
         # a spec without a usable rule fails here, at import, not when a dask array arrives
         raise SystemError(
             f"pylossfn: {row['fname']} has no usable Dask rule (split {split!r}, mean "
             f"{d['mean']!r}, none {d['none']!r}): give its spec an LF_SPLIT_ flag"
         )
     return Rule(row["name"], row["fname"], split, d["mean"], d["none"], tuple(d["cut"]),
-                names[:n], names[n:], row["ngrad"], grads, row["batchmean"])
+                inputs, names[len(inputs):], row["ngrad"], grads, row["batchmean"])
 
 
 #: every loss of the table (the rows that take a reduction), by function name
-RULES: dict[str, Rule] = {r["fname"]: _rule(r) for r in _core.LOSSES if not r["plain"]}
+RULES: dict[str, Rule] = {fname: _rule(row) for fname, row in _rows.ROWS.items()}
 
 
 # ----------------------------------------------------------------------------
@@ -197,9 +194,7 @@ class _Criterion:
              *inputs: Any) -> Any:
         """``_impl`` on ``inputs`` with ``reduction`` (None: the call's own) and
         the weights of ``cut`` in place of the call's."""
-        from ._rows import reduction_code as _reduction_code
-
-        code = self.code if reduction is None else _reduction_code(reduction, self.name)
+        code = self.code if reduction is None else _rows.reduction_code(reduction, self.name)
         values = tuple(cut.get(n, v) for n, v in zip(self.names, self.values))
         return self.cls._impl(want, grad_output, None, code, *inputs, *values)
 
@@ -525,7 +520,7 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
 def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
     """The "none" shape the core gives for the call's options and these
     arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
-    from . import _rows, functional
+    from . import functional
 
     fn = inspect.unwrap(getattr(functional, face.rule.fname))
     given = {n: p.default for n, p in inspect.signature(fn).parameters.items()
