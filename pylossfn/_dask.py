@@ -135,7 +135,6 @@ class Rule(NamedTuple):
     none: str
     cut: tuple[str, ...]  # the weights cut with the input
     inputs: tuple[str, ...]  # the arrays, in order
-    options: tuple[str, ...]  # the weights and options after them, in order
     ngrad: int
     grads: tuple[int, ...]  # the inputs the ngrad gradients are of, by position
     batchmean: bool
@@ -144,7 +143,6 @@ class Rule(NamedTuple):
 def _rule(row: Any) -> Rule:
     d, split = row["dask"], row["dask"]["split"]
     inputs = tuple(_rows.row_arrays(row))  # (a SystemError for an array after an option)
-    names = tuple(a["name"] for a in row["args"])
     # the gradients are of the arrays in order, the target aside (data, as in torch)
     grads = tuple(i for i, name in enumerate(inputs) if name != "target")[:row["ngrad"]]
     if d["mean"] not in _MEANS.get(split, ()) or d["none"] not in _NONES.get(split, ()) or (
@@ -156,7 +154,7 @@ def _rule(row: Any) -> Rule:
             f"{d['mean']!r}, none {d['none']!r}): give its spec an LF_SPLIT_ flag"
         )
     return Rule(row["name"], row["fname"], split, d["mean"], d["none"], tuple(d["cut"]),
-                inputs, names[len(inputs):], row["ngrad"], grads, row["batchmean"])
+                inputs, row["ngrad"], grads, row["batchmean"])
 
 
 #: every loss of the table (the rows that take a reduction), by function name
@@ -377,7 +375,7 @@ def _plan_class_index(face: Any, plan: _Plan, inputs: list[Any]) -> list[Any]:
     plan.out_ind = "a" + extra
     if face.rule.mean == "core":  # each block's divisor from the core, summed
         rule = face.rule
-        options = tuple(face.option(n) for n in rule.options)
+        options = _row_option_values(face)
         partial = da.blockwise(
             functools.partial(_core_norm, rule.name, options, len(plan.out_ind)),
             plan.out_ind, x, plan.inds[0], t, plan.inds[1],
@@ -517,19 +515,26 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
     return g
 
 
-def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
-    """The "none" shape the core gives for the call's options and these
-    arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
+def _row_option_values(face: Any) -> tuple[Any, ...]:
+    """The call's options as its row's core function takes them, in the row's
+    order: the ones the call sets over the function's defaults, each made by
+    its adapter where the face takes it in another form (``_rows.row_options``)."""
     from . import functional
 
     fn = inspect.unwrap(getattr(functional, face.rule.fname))
     given = {n: p.default for n, p in inspect.signature(fn).parameters.items()
              if p.default is not p.empty}
     given.update(face.given())
-    row = _rows.ROWS[face.rule.fname]
+    return _rows.row_options(_rows.ROWS[face.rule.fname], given)
+
+
+def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
+    """The "none" shape the core gives for the call's options and these
+    arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
+    options = _row_option_values(face)
     stand = [np.broadcast_to(np.zeros((), a.dtype), a.shape) for a in cut]
     return tuple(getattr(_core, face.rule.name)(
-        *stand, *_rows.row_options(row, given), _core.REDUCE_NONE, _SHAPE, None))
+        *stand, *options, _core.REDUCE_NONE, _SHAPE, None))
 
 
 def _whole(da: Any, face: Any, want: int, grad_output: Any, cut: list[Any], k: int | None,
