@@ -53,7 +53,8 @@ _MIN_ROWS = 256  # fewer whole rows than this per tile: class blocks instead
 _MIN_COLS = 256  # narrowest class block of the two-pass shape
 _STATS, _FULL, _GRAD = 0, 1, 2
 _WANT_LOSS, _WANT_GRAD, _WANT_HESS = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS
-_WANT_HVP = 8  # a private want bit, beyond the core's (the heads' Hessian-vector product)
+# the Hessian's product with v: the heads read WANT_HVP alone as WANT_HESS | WANT_HVP
+_WANT_HVP = _core.WANT_HVP
 _NONE, _MEAN = _core.REDUCE_NONE, _core.REDUCE_MEAN  # the core's reduction codes
 
 ChunkSize = Union[int, Tuple[int, int], None]
