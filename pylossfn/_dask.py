@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 
 from . import _core, _rows
-from ._convert import as_array, is_half, widened
+from ._convert import as_array, compute_dtype, is_half, widened
 
 _F64 = np.dtype(np.float64)
 
@@ -504,7 +504,7 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
         if face.reduction != "sum":
             go = da.blockwise(_scale, "", go, "", _as_dask(plan.norm), "", dtype=np.float64)
         # a half call's scale stays float32: rounded to half, it would round twice
-        args += [go.astype(np.float32 if is_half(dtype) else dtype), ""]
+        args += [go.astype(compute_dtype(dtype)), ""]
     g = da.blockwise(
         functools.partial(_block_call, face, block_red, _GRAD, len(cut), opt_names,
                           functools.partial(_post_grad, k)),
