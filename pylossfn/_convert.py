@@ -22,7 +22,7 @@ _RaggedWarning: type[Warning] = getattr(
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["as_array", "is_half", "widened"]
+__all__ = ["as_array", "compute_dtype", "is_half", "widened"]
 
 
 def as_array(obj: ArrayLike | None, fname: str, name: str) -> NDArray[Any]:
@@ -110,3 +110,8 @@ def is_half(dtype: Any) -> bool:
 def widened(a: Any) -> Any:
     """``a`` as float32 when it is a half array (NumPy's cast: exact), else ``a``."""
     return a.astype(np.float32) if isinstance(a, np.ndarray) and is_half(a.dtype) else a
+
+
+def compute_dtype(dtype: Any) -> Any:
+    """The dtype a call of ``dtype`` runs in: float32 for a half dtype (as the C core does)."""
+    return np.dtype(np.float32) if is_half(dtype) else dtype

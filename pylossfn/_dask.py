@@ -46,8 +46,8 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from . import _core
-from ._convert import as_array, is_half, widened
+from . import _core, _rows
+from ._convert import as_array, compute_dtype, is_half, widened
 
 _F64 = np.dtype(np.float64)
 
@@ -123,8 +123,6 @@ _NONES = {
     "rows": ("rows", "broadcast"),  # a loss per row, or per element of coupled rows
     "whole": (*_NONE_SHAPES, "core"),  # "core": the options decide (WANT_SHAPE)
 }
-#: the argument kinds of the arrays a loss computes on ("float" arrays are weights)
-_INPUT_KINDS = ("input", "real", "index", "array")
 
 
 class Rule(NamedTuple):
@@ -137,7 +135,6 @@ class Rule(NamedTuple):
     none: str
     cut: tuple[str, ...]  # the weights cut with the input
     inputs: tuple[str, ...]  # the arrays, in order
-    options: tuple[str, ...]  # the weights and options after them, in order
     ngrad: int
     grads: tuple[int, ...]  # the inputs the ngrad gradients are of, by position
     batchmean: bool
@@ -145,25 +142,23 @@ class Rule(NamedTuple):
 
 def _rule(row: Any) -> Rule:
     d, split = row["dask"], row["dask"]["split"]
-    kinds = [a["kind"] for a in row["args"]]
-    names = tuple(a["name"] for a in row["args"])
-    n = next((i for i, k in enumerate(kinds) if k not in _INPUT_KINDS), len(kinds))
+    inputs = tuple(_rows.row_arrays(row))  # (a SystemError for an array after an option)
     # the gradients are of the arrays in order, the target aside (data, as in torch)
-    grads = tuple(i for i in range(n) if names[i] != "target")[:row["ngrad"]]
+    grads = tuple(i for i, name in enumerate(inputs) if name != "target")[:row["ngrad"]]
     if d["mean"] not in _MEANS.get(split, ()) or d["none"] not in _NONES.get(split, ()) or (
         d["mean"] == "weights" and "weight" not in d["cut"]
-    ) or any(k in _INPUT_KINDS for k in kinds[n:]) or len(grads) != row["ngrad"]:
+    ) or len(grads) != row["ngrad"]:
         # a spec without a usable rule fails here, at import, not when a dask array arrives
         raise SystemError(
             f"pylossfn: {row['fname']} has no usable Dask rule (split {split!r}, mean "
             f"{d['mean']!r}, none {d['none']!r}): give its spec an LF_SPLIT_ flag"
         )
     return Rule(row["name"], row["fname"], split, d["mean"], d["none"], tuple(d["cut"]),
-                names[:n], names[n:], row["ngrad"], grads, row["batchmean"])
+                inputs, row["ngrad"], grads, row["batchmean"])
 
 
 #: every loss of the table (the rows that take a reduction), by function name
-RULES: dict[str, Rule] = {r["fname"]: _rule(r) for r in _core.LOSSES if not r["plain"]}
+RULES: dict[str, Rule] = {fname: _rule(row) for fname, row in _rows.ROWS.items()}
 
 
 # ----------------------------------------------------------------------------
@@ -197,9 +192,7 @@ class _Criterion:
              *inputs: Any) -> Any:
         """``_impl`` on ``inputs`` with ``reduction`` (None: the call's own) and
         the weights of ``cut`` in place of the call's."""
-        from ._rows import reduction_code as _reduction_code
-
-        code = self.code if reduction is None else _reduction_code(reduction, self.name)
+        code = self.code if reduction is None else _rows.reduction_code(reduction, self.name)
         values = tuple(cut.get(n, v) for n, v in zip(self.names, self.values))
         return self.cls._impl(want, grad_output, None, code, *inputs, *values)
 
@@ -382,7 +375,7 @@ def _plan_class_index(face: Any, plan: _Plan, inputs: list[Any]) -> list[Any]:
     plan.out_ind = "a" + extra
     if face.rule.mean == "core":  # each block's divisor from the core, summed
         rule = face.rule
-        options = tuple(face.option(n) for n in rule.options)
+        options = _row_option_values(face)
         partial = da.blockwise(
             functools.partial(_core_norm, rule.name, options, len(plan.out_ind)),
             plan.out_ind, x, plan.inds[0], t, plan.inds[1],
@@ -511,7 +504,7 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
         if face.reduction != "sum":
             go = da.blockwise(_scale, "", go, "", _as_dask(plan.norm), "", dtype=np.float64)
         # a half call's scale stays float32: rounded to half, it would round twice
-        args += [go.astype(np.float32 if is_half(dtype) else dtype), ""]
+        args += [go.astype(compute_dtype(dtype)), ""]
     g = da.blockwise(
         functools.partial(_block_call, face, block_red, _GRAD, len(cut), opt_names,
                           functools.partial(_post_grad, k)),
@@ -522,19 +515,26 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
     return g
 
 
-def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
-    """The "none" shape the core gives for the call's options and these
-    arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
-    from . import _rows, functional
+def _row_option_values(face: Any) -> tuple[Any, ...]:
+    """The call's options as its row's core function takes them, in the row's
+    order: the ones the call sets over the function's defaults, each made by
+    its adapter where the face takes it in another form (``_rows.row_options``)."""
+    from . import functional
 
     fn = inspect.unwrap(getattr(functional, face.rule.fname))
     given = {n: p.default for n, p in inspect.signature(fn).parameters.items()
              if p.default is not p.empty}
     given.update(face.given())
-    row = _rows.ROWS[face.rule.fname]
+    return _rows.row_options(_rows.ROWS[face.rule.fname], given)
+
+
+def _core_none_shape(face: Any, cut: list[Any]) -> tuple[int, ...]:
+    """The "none" shape the core gives for the call's options and these
+    arrays' shapes (WANT_SHAPE, on zero-stride stand-ins: no data is read)."""
+    options = _row_option_values(face)
     stand = [np.broadcast_to(np.zeros((), a.dtype), a.shape) for a in cut]
     return tuple(getattr(_core, face.rule.name)(
-        *stand, *_rows.row_options(row, given), _core.REDUCE_NONE, _SHAPE, None))
+        *stand, *options, _core.REDUCE_NONE, _SHAPE, None))
 
 
 def _whole(da: Any, face: Any, want: int, grad_output: Any, cut: list[Any], k: int | None,

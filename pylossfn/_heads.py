@@ -45,7 +45,7 @@ from typing import Any, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._convert import as_array, is_half
+from ._convert import as_array, compute_dtype, is_half
 
 __all__ = ["lce", "lbce", "tile_shape", "default_budget"]
 
@@ -53,7 +53,8 @@ _MIN_ROWS = 256  # fewer whole rows than this per tile: class blocks instead
 _MIN_COLS = 256  # narrowest class block of the two-pass shape
 _STATS, _FULL, _GRAD = 0, 1, 2
 _WANT_LOSS, _WANT_GRAD, _WANT_HESS = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS
-_WANT_HVP = 8  # a private want bit, beyond the core's (the heads' Hessian-vector product)
+# the Hessian's product with v: the heads read WANT_HVP alone as WANT_HESS | WANT_HVP
+_WANT_HVP = _core.WANT_HVP
 _NONE, _MEAN = _core.REDUCE_NONE, _core.REDUCE_MEAN  # the core's reduction codes
 
 ChunkSize = Union[int, Tuple[int, int], None]
@@ -124,11 +125,6 @@ def _float(obj: Any, fname: str, name: str) -> np.ndarray:
         raise TypeError(f"{fname}: {name} must be a float32 or float64 array, got dtype "
                         f"{a.dtype} (float16 and bfloat16 are taken too, computed in float32)")
     return a
-
-
-def _compute_dtype(dtype: Any) -> Any:
-    """The dtype the tiles run in: float32 for a half head (as the C core does)."""
-    return np.dtype(np.float32) if is_half(dtype) else dtype
 
 
 def _narrowed(result: list[Any], odt: Any, out: Any) -> list[Any]:
@@ -475,7 +471,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     operand, nor ``owned`` (a criterion's current layer, when the call is of an
     earlier forward that captured another one)."""
     X, W, b, unbatched, odt = _head(fname, input, linear_weight, linear_bias)
-    dtype = _compute_dtype(odt)
+    dtype = compute_dtype(odt)
     N, C = X.shape[0], W.shape[0]
     t = as_array(target, fname, "target")
     probs = (t.dtype.kind == "f" or is_half(t.dtype)) and t.shape == ((C,) if unbatched else (N, C))
@@ -643,7 +639,7 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal or product
     with ``v`` of the multi-label head, as :func:`lce` (``owned`` too)."""
     X, W, b, unbatched, odt = _head(fname, input, linear_weight, linear_bias)
-    dtype = _compute_dtype(odt)
+    dtype = compute_dtype(odt)
     N, C = X.shape[0], W.shape[0]
     t2, valid = _lbce_target(fname, as_array(target, fname, "target"), N, C, unbatched)
     pw = _lbce_pos_weight(fname, pos_weight, C)

@@ -374,33 +374,27 @@ def triplet_margin_loss(
 _DISTANCE_OPTIONS = {"pairwise_distance": {"p", "eps"}, "cosine_distance": {"eps"}}
 
 
-def _distance_kind(
+def _distance_args(
     distance_function: Callable[..., Any] | None, fname: str
-) -> tuple[int, float, float]:
-    """``(kind, p, eps)`` for the C core, for the distance functions it knows."""
+) -> dict[str, Any]:
+    """The core's ``distance`` (its kind), ``p`` and ``eps`` for a
+    ``distance_function`` it knows (the adapter of ``_ADAPTED``)."""
     func: Any = distance_function
     kw: dict[str, Any] = {}
     if isinstance(func, functools.partial) and not func.args:
         func, kw = func.func, dict(func.keywords)
     if func is None or func is pairwise_distance:
         if set(kw) <= _DISTANCE_OPTIONS["pairwise_distance"]:
-            return 0, kw.get("p", 2.0), kw.get("eps", 1e-6)
+            return {"distance": 0, "p": kw.get("p", 2.0), "eps": kw.get("eps", 1e-6)}
     elif func is cosine_distance:
         if set(kw) <= _DISTANCE_OPTIONS["cosine_distance"]:
-            return 1, 2.0, kw.get("eps", 1e-8)
+            return {"distance": 1, "p": 2.0, "eps": kw.get("eps", 1e-8)}
     raise TypeError(
         f"{fname}: distance_function must be None, pylossfn.functional.pairwise_distance or "
         "pylossfn.functional.cosine_distance (or a functools.partial of one of them with "
         "keyword options): an arbitrary callable cannot be differentiated without autograd, "
         f"got {distance_function!r}"
     )
-
-
-def _distance_args(distance_function: Any, fname: str) -> dict[str, Any]:
-    """The core's ``distance``, ``p`` and ``eps`` for a ``distance_function``
-    (the adapter of ``_ADAPTED``)."""
-    kind, p, eps = _distance_kind(distance_function, fname)
-    return {"distance": kind, "p": p, "eps": eps}
 
 
 # the triplet-with-distance faces take a distance function where the core takes

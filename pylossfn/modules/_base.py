@@ -1,7 +1,6 @@
 """The base of every loss class: keep the last inputs, backward(), forward_backward()."""
 from __future__ import annotations
 
-import copy
 import inspect
 import operator
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, overload
@@ -183,17 +182,6 @@ class Loss(Generic[_G]):
             return _dask.run(self, what, want, grad_output, inputs, out, config)
         return self._run(want, grad_output, *inputs, out=out, config=config), config
 
-    def _at_forward(self, last: tuple[tuple[Any, ...], tuple[Any, ...]]) -> Any:
-        """A shallow copy of the criterion as the forward call ``last`` (``_last``,
-        read once by the caller) left it: its inputs and options."""
-        c = copy.copy(self)
-        c._last = last
-        reduction, code, options = last[1]
-        c._reduction, c._reduction_code = reduction, code
-        for name, value in zip(self._options, options):
-            setattr(c, name, value)
-        return c
-
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""
         self._run(_CHECK, None, *(None,) * self._narrays)
@@ -247,14 +235,6 @@ class Loss(Generic[_G]):
     #: why the loss has no Hessian (``NotImplementedError``), or None
     _no_hessian: str | None = None
 
-    def _second_order(self, what: str, grad_output: Any) -> tuple[Any, Any]:
-        """The Hessian's diagonal of the last forward call (the checks of
-        ``hessian`` and ``hvp``), and that call (``_last``, read once)."""
-        self._hessian_refused(what)  # a loss without a Hessian says so first
-        last = self._last_call(what)
-        inputs, config = last
-        return self._call(what, _HESS, grad_output, inputs, config=config)[0], last
-
     def _hessian_refused(self, what: str) -> None:
         """NotImplementedError for a loss without a Hessian."""
         if self._no_hessian is not None:
@@ -273,7 +253,9 @@ class Loss(Generic[_G]):
         >>> crit.hessian()
         array([0.25, 0.25])
         """
-        return self._second_order("hessian", grad_output)[0]
+        self._hessian_refused("hessian")  # a loss without a Hessian says so first
+        inputs, config = self._last_call("hessian")
+        return self._call("hessian", _HESS, grad_output, inputs, config=config)[0]
 
     def hvp(self, v: ArrayLike | tuple[ArrayLike, ...],
             grad_output: ArrayLike | None = None) -> _G:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _heads
+from .. import _core, _heads
 from .._convert import is_half
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Linear", "LinearCrossEntropyLoss", "LinearBCEWithLogitsLoss"]
 
-_LOSS, _GRAD, _HESS = 1, 2, 4
-_HVP = 8  # private: the heads' Hessian-vector product (pylossfn._heads)
+_LOSS, _GRAD, _HESS = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS
+_HVP = _HESS | _core.WANT_HVP  # the Hessian slot holds H v, as the core's losses ask it
 
 
 class Linear:
