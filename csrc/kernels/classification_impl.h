@@ -21,14 +21,6 @@
  * cut into work units of about LF_UNIT_ELEMS elements for the threads.
  */
 
-/* Samples per work unit: a function of the shape only (see pool.h). */
-static ptrdiff_t
-FN(class_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 #define AT(base, n, c, s, pre) \
     ((base) + (n) * a->pre##_n + (c) * a->pre##_c + (s) * a->pre##_s)
 #define X(n, c, s) (*(const T *)AT(a->input, n, c, s, in))
@@ -134,7 +126,7 @@ static double
 FN(nll)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(nll_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    return lf_par_pairwise(FN(nll_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->grad ? a->C : 1));
 }
 
@@ -480,7 +472,7 @@ FN(cross_entropy)(const lf_classes *a)
         return NAN;
     }
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * a->C);
 }
 
@@ -532,7 +524,7 @@ FN(cross_entropy_probs)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
     return lf_par_pairwise(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
-                           FN(class_unit)(a), a->N * a->S * a->C);
+                           lf_unit_rows(a->C), a->N * a->S * a->C);
 }
 
 typedef struct {
@@ -618,7 +610,7 @@ FN(softmax)(const lf_classes *a, int log)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                           a->N * a->S * a->C);
 }
 

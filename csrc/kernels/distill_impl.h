@@ -25,13 +25,6 @@
 #define DL_L 16
 #endif
 
-static ptrdiff_t
-FN(distill_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 typedef struct {
     const lf_classes *a;
     T temp;
@@ -217,5 +210,5 @@ FN(distillation)(const lf_classes *a, double temperature)
     if (a->C == 0) {
         return 0.0;
     }
-    return lf_par_pairwise(FN(distill_block), &ctx, a->N, FN(distill_unit)(a), a->N * a->C);
+    return lf_par_pairwise(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C), a->N * a->C);
 }

@@ -21,13 +21,6 @@
 #define PL_L 16 /* lanes of a row's sum */
 #endif
 
-static ptrdiff_t
-FN(poly_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 #define PX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
 #define PW(c) (a->weight ? *(const T *)(a->weight + (c) * a->w_c) : (T)1)
 #define PCLASS(n, s) (*(const int64_t *)(a->target + (n) * a->t_n + (s) * a->t_s))
@@ -276,7 +269,7 @@ FN(poly_cross_entropy)(const lf_classes *a, double epsilon)
     for (ptrdiff_t c = 0; a->label_smoothing > 0 && c < a->C; c++) {
         ctx.wsum += (double)PW(c);
     }
-    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, FN(poly_unit)(a),
+    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->C > 0 ? a->C : 1));
 }
 
@@ -330,7 +323,7 @@ static double
 FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 {
     FN(poly_ctx) ctx = {a, epsilon, 0.0};
-    return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, FN(poly_unit)(a),
+    return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->C > 0 ? a->C : 1));
 }
 

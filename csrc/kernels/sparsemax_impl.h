@@ -18,13 +18,6 @@
  * so the Hessian's diagonal is s_c (1 - 1 / |S|).
  */
 
-static ptrdiff_t
-FN(sparsemax_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 /* (targets are checked by lf_margin_check) */
 #define SX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
 #define SCLASS(n) (*(const int64_t *)(a->target + (n) * a->t_n))
@@ -154,7 +147,7 @@ FN(sparsemax)(const lf_classes *a)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(sparsemax_block), &ctx, a->N * a->S, FN(sparsemax_unit)(a),
+    (void)lf_par_pairwise(FN(sparsemax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                           a->N * a->S * a->C);
 }
 
@@ -258,7 +251,7 @@ static double
 FN(sparsemax_loss)(const lf_classes *a)
 {
     FN(sparsemax_ctx) ctx = {a};
-    return lf_par_pairwise(FN(sparsemax_loss_block), &ctx, a->N, FN(sparsemax_unit)(a),
+    return lf_par_pairwise(FN(sparsemax_loss_block), &ctx, a->N, lf_unit_rows(a->C),
                            a->N * a->C);
 }
 
