@@ -37,22 +37,6 @@ typedef struct {
     lf_error *err;
 } FN(class_ctx);
 
-static void
-FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
-{
-    if (a->out) {
-        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
-    }
-}
-
-static void
-FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
-{
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        GRAD(n, c, s) = 0;
-    }
-}
-
 static double
 FN(class_check_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {

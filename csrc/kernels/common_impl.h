@@ -169,6 +169,24 @@ FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *
     }
 }
 
+/* Sample (n, s)'s loss l into the class view's `out`, when there is one. */
+static inline void
+FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
+{
+    if (a->out) {
+        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
+    }
+}
+
+/* Zeros into sample (n, s)'s gradient row of the class view. */
+static inline void
+FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        *(T *)(a->grad + n * a->g_n + c * a->g_c + s * a->g_s) = 0;
+    }
+}
+
 /* The eight accumulators of a block sum, combined pairwise.  Every block
  * function of the engine sums its terms into acc[i % 8] and returns this:
  * one summation order for every loss, the order of NumPy's pairwise sum. */

@@ -228,14 +228,6 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
     return l;
 }
 
-static void
-FN(poly_store)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
-{
-    if (a->out) {
-        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
-    }
-}
-
 static double
 FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -246,15 +238,15 @@ FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = PCLASS(n, s);
         if (t == a->ignore_index) {
-            FN(poly_store)(a, n, s, 0);
-            for (ptrdiff_t c = 0; a->grad && c < a->C; c++) {
-                PG(n, c, s) = 0;
+            FN(store_out)(a, n, s, 0);
+            if (a->grad) {
+                FN(zero_grad_row)(a, n, s);
             }
             continue;
         }
         const T l = FN(poly_index_sample)(ctx, n, s, t);
         acc[j & 7] += (double)l;
-        FN(poly_store)(a, n, s, l);
+        FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }
@@ -314,7 +306,7 @@ FN(poly_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const T l = FN(poly_probs_sample)(ctx, n, s);
         acc[j & 7] += (double)l;
-        FN(poly_store)(a, n, s, l);
+        FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }
