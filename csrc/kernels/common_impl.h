@@ -46,6 +46,28 @@ typedef struct {
     T l, g, g2, h, h2; /* loss, gradients, Hessian diagonals */
 } FN(ew_out);
 
+/* n elements from p at byte step `step` as a unit-stride array: p itself
+ * when unit-stride, else copied into buf. */
+static inline const T *
+FN(gather)(const char *p, ptrdiff_t step, ptrdiff_t n, T *buf)
+{
+    if (step == (ptrdiff_t)sizeof(T)) {
+        return (const T *)p;
+    }
+    if (step == 0) {
+        const T v = *(const T *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = v;
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = *(const T *)(p + i * step);
+        }
+    }
+    return buf;
+}
+
 #ifdef LF_T_F32
 #include "half.h"
 
@@ -119,21 +141,7 @@ FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
         return buf;
     }
 #endif
-    if (step == (ptrdiff_t)sizeof(T)) {
-        return (const T *)p;
-    }
-    if (step == 0) {
-        const T v = *(const T *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = v;
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = *(const T *)(p + i * step);
-        }
-    }
-    return buf;
+    return FN(gather)(p, step, n, buf);
 }
 
 /* Where to compute an output: in place when unit-stride, else buf (then

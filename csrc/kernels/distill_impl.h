@@ -30,19 +30,6 @@ typedef struct {
     T temp;
 } FN(distill_ctx);
 
-/* n elements from c0 of a row (base, byte step) as a unit-stride array. */
-static inline const T *
-FN(dl_chunk)(const char *base, ptrdiff_t step, ptrdiff_t c0, ptrdiff_t n, T *buf)
-{
-    if (step == (ptrdiff_t)sizeof(T)) {
-        return (const T *)base + c0;
-    }
-    for (ptrdiff_t i = 0; i < n; i++) {
-        buf[i] = *(const T *)(base + (c0 + i) * step);
-    }
-    return buf;
-}
-
 static inline double
 FN(dl_lanes)(const double *acc)
 {
@@ -60,14 +47,14 @@ FN(dl_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsu
     T buf[DL_CHUNK], mx = *(const T *)base;
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T cm = FN(row_max)(FN(dl_chunk)(base, step, c0, n, buf), n);
+        const T cm = FN(row_max)(FN(gather)(base + c0 * step, step, n, buf), n);
         mx = cm > mx || cm != cm ? cm : mx;
     }
     mx = mx / temp; /* division by T > 0 is monotonic: the max of v / T */
     double acc[DL_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T *restrict v = FN(dl_chunk)(base, step, c0, n, buf);
+        const T *restrict v = FN(gather)(base + c0 * step, step, n, buf);
         ptrdiff_t i = 0;
         for (; i + DL_L <= n; i += DL_L) {
             for (int k = 0; k < DL_L; k++) {
@@ -153,9 +140,9 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
     FN(dl_shift)(zr, a->t_c, C, sh[0], &sh[3], &sh[4]);
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T *x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
-        const T *z = FN(dl_chunk)(zr, a->t_c, c0, k, bz);
-        const T *go = gor && g ? FN(dl_chunk)(gor, a->go_s, c0, k, bg) : NULL;
+        const T *x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
+        const T *z = FN(gather)(zr + c0 * a->t_c, a->t_c, k, bz);
+        const T *go = gor && g ? FN(gather)(gor + c0 * a->go_s, a->go_s, k, bg) : NULL;
         /* each (out, gradient) case its own copy of the loop, with no test left in it */
         if (out && g) {
             FN(dl_terms)(x, z, go, (T)a->scale, k, sh, out + c0, g + c0, lacc, aacc);
@@ -175,7 +162,7 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
         T *h = a->hess ? (T *)(a->hess + n * a->g_n) : NULL;
         for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
             const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-            const T *restrict x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
+            const T *restrict x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
             T *restrict gc = g + c0;
             for (ptrdiff_t i = 0; i < k; i++) {
                 const T p = V(exp)((x[i] / temp - mx) - lx);

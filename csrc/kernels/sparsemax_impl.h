@@ -30,21 +30,6 @@
 #define SM_L 16
 #endif
 
-/* n elements from c0 of sample (n, s)'s row as a unit-stride array (copied
- * to buf when the class stride is not one element). */
-static inline const T *
-FN(sm_chunk)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c0, ptrdiff_t k, T *buf)
-{
-    const char *base = a->input + n * a->in_n + s * a->in_s;
-    if (a->in_c == (ptrdiff_t)sizeof(T)) {
-        return (const T *)base + c0;
-    }
-    for (ptrdiff_t i = 0; i < k; i++) {
-        buf[i] = *(const T *)(base + (c0 + i) * a->in_c);
-    }
-    return buf;
-}
-
 /* The sum and the count of the row's entries above tau, in SM_L lanes
  * (class c in lane c mod SM_L, added in order: the same for every layout). */
 static double
@@ -54,7 +39,7 @@ FN(sm_above)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, double tau, ptrdiff_
     double acc[SM_L] = {0}, cnt[SM_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t k = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *restrict v = FN(sm_chunk)(a, n, s, c0, k, buf);
+        const T *restrict v = FN(gather)((const char *)&SX(n, c0, s), a->in_c, k, buf);
         ptrdiff_t i = 0;
         for (; i + SM_L <= k; i += SM_L) {
             for (int j = 0; j < SM_L; j++) {
@@ -89,7 +74,7 @@ FN(sparsemax_tau)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t *k)
     int nan = 0;
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *v = FN(sm_chunk)(a, n, s, c0, m, buf);
+        const T *v = FN(gather)((const char *)&SX(n, c0, s), a->in_c, m, buf);
         const T cm = FN(row_max)(v, m);
         mx = cm > mx ? cm : mx;
         for (ptrdiff_t i = 0; i < m; i++) {
@@ -207,7 +192,7 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
     double lin[SM_L] = {0}, sq[SM_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *v = FN(sm_chunk)(a, n, 0, c0, m, buf);
+        const T *v = FN(gather)((const char *)&SX(n, c0, 0), a->in_c, m, buf);
         /* grad and hess are C-contiguous rows (the binding allocates them) */
         T *g = a->grad ? (T *)(a->grad + n * a->g_n) + c0 : NULL;
         T *hd = a->hess ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
