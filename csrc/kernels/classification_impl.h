@@ -30,7 +30,6 @@
     (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n + (s) * a->go_s) \
                     : (T)a->scale)
 #define GRAD(n, c, s) (*(T *)AT(a->grad, n, c, s, g))
-#define VEC(n, c, s) (*(const T *)AT(a->vec, n, c, s, g))
 
 typedef struct {
     const lf_classes *a;
@@ -302,26 +301,10 @@ FN(log_softmax_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *max, T *
     *lsum = M(log)((T)sum);
 }
 
-/* H vec of sample (n, s) into hess: k (p * v - p (p . v)), the product with
- * k (diag(p) - p p'), the Hessian of k * logsumexp(x). */
-static void
-FN(ce_hvp)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T max, T lsum, T k)
-{
-    double pv = 0.0;
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        const T p = V(exp)((X(n, c, s) - max) - lsum);
-        *(T *)AT(a->hess, n, c, s, g) = p;
-        pv += (double)(p * VEC(n, c, s));
-    }
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        T *h = (T *)AT(a->hess, n, c, s, g);
-        *h = k * (*h * VEC(n, c, s) - *h * (T)pv);
-    }
-}
-
 /* The Hessian's diagonal of sample (n, s): every cross-entropy is
  * k * logsumexp(x) minus a linear term, so d2l/dx_c2 = k p_c (1 - p_c), with
- * k = grad_output * (the summed weight of the sample's target mass). */
+ * k = grad_output * (the summed weight of the sample's target mass); with
+ * vec, H vec = k (diag(p) - p p') vec instead (FN(softmax_hvp)). */
 static void
 FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
 {
@@ -330,13 +313,14 @@ FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
         return;
     }
     FN(log_softmax_shift)(a, n, s, &max, &lsum);
-    if (a->vec) {
-        FN(ce_hvp)(a, n, s, max, lsum, k);
-        return;
-    }
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = V(exp)((X(n, c, s) - max) - lsum);
-        *(T *)AT(a->hess, n, c, s, g) = k * (p * ((T)1 - p));
+        /* p itself when H vec is asked (softmax_hvp's input) */
+        *(T *)AT(a->hess, n, c, s, g) = a->vec ? p : k * (p * ((T)1 - p));
+    }
+    if (a->vec) {
+        FN(softmax_hvp)(AT(a->hess, n, 0, s, g), a->g_c, AT(a->vec, n, 0, s, g), a->g_c, a->C,
+                        k);
     }
 }
 
@@ -604,5 +588,4 @@ FN(softmax)(const lf_classes *a, int log)
 #undef CLASS
 #undef GO
 #undef GRAD
-#undef VEC
 #undef PROB

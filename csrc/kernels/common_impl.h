@@ -195,6 +195,22 @@ FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
     }
 }
 
+/* H v of k * logsumexp at a row, k (p o v - p (p . v)) = k (diag(p) - p p^T) v:
+ * h (byte step hs) holds p on entry and takes the product; v at byte step vs. */
+static inline void
+FN(softmax_hvp)(char *h, ptrdiff_t hs, const char *v, ptrdiff_t vs, ptrdiff_t C, T k)
+{
+    double pv = 0.0;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        pv += (double)(*(const T *)(h + c * hs) * *(const T *)(v + c * vs));
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        T *hc = (T *)(h + c * hs);
+        const T vc = *(const T *)(v + c * vs);
+        *hc = k * (*hc * vc - *hc * (T)pv);
+    }
+}
+
 /* The eight accumulators of a block sum, combined pairwise.  Every block
  * function of the engine sums its terms into acc[i % 8] and returns this:
  * one summation order for every loss, the order of NumPy's pairwise sum. */

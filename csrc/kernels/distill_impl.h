@@ -109,20 +109,6 @@ FN(dl_terms)(const T *restrict x, const T *restrict z, const T *restrict go, T s
     }
 }
 
-/* H v of a row (WANT_HVP): A (p o v - p (p . v)), p given in h, which
- * takes the product; v is C-contiguous, as the Hessian row. */
-static void
-FN(dl_hvp)(T *restrict h, const T *restrict v, ptrdiff_t C, T A)
-{
-    double pv = 0.0;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        pv += (double)(h[c] * v[c]);
-    }
-    for (ptrdiff_t c = 0; c < C; c++) {
-        h[c] = A * (h[c] * v[c] - h[c] * (T)pv);
-    }
-}
-
 /* Row n: its loss terms (into out), and the gradient and Hessian rows. */
 static double
 FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
@@ -167,13 +153,14 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
             for (ptrdiff_t i = 0; i < k; i++) {
                 const T p = V(exp)((x[i] / temp - mx) - lx);
                 gc[i] = temp * (A * p - gc[i]);
-                if (h) { /* p itself when H v is asked (dl_hvp's input) */
+                if (h) { /* p itself when H v is asked (softmax_hvp's input) */
                     h[c0 + i] = a->vec ? p : A * (p * ((T)1 - p));
                 }
             }
         }
-        if (h && a->vec) {
-            FN(dl_hvp)(h, (const T *)(a->vec + n * a->g_n), C, A);
+        if (h && a->vec) { /* H v = A (diag(p) - p p^T) v, v C-contiguous as h */
+            FN(softmax_hvp)((char *)h, (ptrdiff_t)sizeof(T), a->vec + n * a->g_n,
+                            (ptrdiff_t)sizeof(T), C, A);
         }
     }
     return FN(dl_lanes)(lacc);
