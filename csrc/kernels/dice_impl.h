@@ -469,7 +469,7 @@ FN(dice_grad_soft_s)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     }
 }
 
-/* The general softmax case (spatial axes, or the Hessian), at each (n, s),
+/* The softmax case with the Hessian's diagonal, at each (n, s),
  * with kappa = sum_c h_c p_c^2:
  * hess_c = p_c^2 (h_c (1 - 2 p_c) + kappa) + (1 - 2 p_c) grad_c. */
 static void
@@ -485,20 +485,15 @@ FN(dice_hess_soft)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
             const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
             DG(a->grad, n, c, s) = pr; /* kept for the second loop */
             rho += (double)pr * DICE_R(f, c, tv);
-            if (a->hess) {
-                kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
-            }
+            kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
         }
         for (ptrdiff_t c = 0; c < C; c++) {
             const double pr = (double)DG(a->grad, n, c, s);
             const T tv = DT(n, c, s);
             const double g = pr * (DICE_R(f, c, tv) - rho);
             DG(a->grad, n, c, s) = (T)g;
-            if (a->hess) {
-                DG(a->hess, n, c, s) =
-                    (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
-                        (1.0 - 2.0 * pr) * g);
-            }
+            DG(a->hess, n, c, s) = (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
+                                       (1.0 - 2.0 * pr) * g);
         }
     }
 }
