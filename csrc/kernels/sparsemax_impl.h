@@ -23,7 +23,6 @@
 #define SCLASS(n) (*(const int64_t *)(a->target + (n) * a->t_n))
 #define SGO(n) (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n) : (T)a->scale)
 #define SG(n, c, s) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
-#define SH(n, c, s) (*(T *)(a->hess + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
 
 #ifndef SM_CHUNK
 #define SM_CHUNK 256 /* a multiple of SM_L */
@@ -195,7 +194,8 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
         const T *v = FN(gather)((const char *)&SX(n, c0, 0), a->in_c, m, buf);
         /* grad and hess are C-contiguous rows (the binding allocates them) */
         T *g = a->grad ? (T *)(a->grad + n * a->g_n) + c0 : NULL;
-        T *hd = a->hess ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
+        /* with vec, FN(sm_hvp) writes the whole Hessian row: no diagonal first */
+        T *hd = a->hess && !a->vec ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
         if (hd) {
             FN(sm_loss_chunk)(v, m, c0, t, tau, xt, lin, sq, g, hd, go, h);
         }
@@ -244,4 +244,3 @@ FN(sparsemax_loss)(const lf_classes *a)
 #undef SCLASS
 #undef SGO
 #undef SG
-#undef SH
