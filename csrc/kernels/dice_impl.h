@@ -276,18 +276,19 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
     return 0.0;
 }
 
-/* The per-term sums of the batch-wide case: the units' partials combined in
- * unit order (Neumaier), into the terms' arrays (I, P, T). */
+/* The batch-wide case's sums: the first m * C of each unit's partials (at
+ * work + 5 C + 3 u C) combined in unit order (Neumaier) into dst -- the
+ * terms' arrays (I, P, T) after pass one, EZ and TZ after the H v pass. */
 static void
-FN(dice_combine)(const lf_dice *a, double *work)
+FN(dice_merge)(const lf_dice *a, const double *work, ptrdiff_t m, double *dst)
 {
     const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
-    for (ptrdiff_t j = 0; j < 3 * C; j++) {
+    for (ptrdiff_t j = 0; j < m * C; j++) {
         lf_ksum k = {0.0, 0.0};
         for (ptrdiff_t u = 0; u < units; u++) {
             lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
         }
-        work[j] = lf_ksum_value(&k);
+        dst[j] = lf_ksum_value(&k);
     }
 }
 
@@ -575,21 +576,6 @@ FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
     return 0.0;
 }
 
-/* The batch-wide EZ, TZ: the units' partials combined in unit order. */
-static void
-FN(dice_vcombine)(const lf_dice *a, double *work)
-{
-    const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
-    double *hv = work + lf_dice_work(a) - 2 * C;
-    for (ptrdiff_t j = 0; j < 2 * C; j++) {
-        lf_ksum k = {0.0, 0.0};
-        for (ptrdiff_t u = 0; u < units; u++) {
-            lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
-        }
-        hv[j] = lf_ksum_value(&k);
-    }
-}
-
 /* Row n's gradient and H v, at each (n, s).  Sigmoid, with d = s (1 - s):
  * d (H_p z) + r d (1 - 2 s) v.  Softmax, with y = H_p z, vm = v - p.v and
  * rho = sum p r: p (y - p.y) + p (r vm - sum r p vm - rho vm). */
@@ -674,7 +660,7 @@ FN(dice)(const lf_dice *a, double *work)
     const ptrdiff_t elems = a->N * a->C * a->S;
     (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * (a->softmax ? 2 : 1));
     if (!a->per_sample) {
-        FN(dice_combine)(a, work);
+        FN(dice_merge)(a, work, 3, work);
     }
     if (a->generalized) {
         FN(dice_gen_weights)(a, work);
@@ -683,7 +669,7 @@ FN(dice)(const lf_dice *a, double *work)
     if (a->vec) { /* EZ, TZ of every term, before the pass that reads them */
         (void)lf_parallel_sum(FN(dice_vsums_unit), &ctx, units, elems * (a->softmax ? 3 : 2));
         if (!a->per_sample) {
-            FN(dice_vcombine)(a, work);
+            FN(dice_merge)(a, work, 2, work + lf_dice_work(a) - 2 * a->C);
         }
     }
     if (a->grad) {
