@@ -21,14 +21,6 @@
  * cut into work units of about LF_UNIT_ELEMS elements for the threads.
  */
 
-/* Samples per work unit: a function of the shape only (see pool.h). */
-static ptrdiff_t
-FN(class_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 #define AT(base, n, c, s, pre) \
     ((base) + (n) * a->pre##_n + (c) * a->pre##_c + (s) * a->pre##_s)
 #define X(n, c, s) (*(const T *)AT(a->input, n, c, s, in))
@@ -38,28 +30,11 @@ FN(class_unit)(const lf_classes *a)
     (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n + (s) * a->go_s) \
                     : (T)a->scale)
 #define GRAD(n, c, s) (*(T *)AT(a->grad, n, c, s, g))
-#define VEC(n, c, s) (*(const T *)AT(a->vec, n, c, s, g))
 
 typedef struct {
     const lf_classes *a;
     lf_error *err;
 } FN(class_ctx);
-
-static void
-FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
-{
-    if (a->out) {
-        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
-    }
-}
-
-static void
-FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
-{
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        GRAD(n, c, s) = 0;
-    }
-}
 
 static double
 FN(class_check_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
@@ -134,7 +109,7 @@ static double
 FN(nll)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(nll_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    return lf_par_pairwise(FN(nll_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->grad ? a->C : 1));
 }
 
@@ -326,26 +301,10 @@ FN(log_softmax_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *max, T *
     *lsum = M(log)((T)sum);
 }
 
-/* H vec of sample (n, s) into hess: k (p * v - p (p . v)), the product with
- * k (diag(p) - p p'), the Hessian of k * logsumexp(x). */
-static void
-FN(ce_hvp)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T max, T lsum, T k)
-{
-    double pv = 0.0;
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        const T p = V(exp)((X(n, c, s) - max) - lsum);
-        *(T *)AT(a->hess, n, c, s, g) = p;
-        pv += (double)(p * VEC(n, c, s));
-    }
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        T *h = (T *)AT(a->hess, n, c, s, g);
-        *h = k * (*h * VEC(n, c, s) - *h * (T)pv);
-    }
-}
-
 /* The Hessian's diagonal of sample (n, s): every cross-entropy is
  * k * logsumexp(x) minus a linear term, so d2l/dx_c2 = k p_c (1 - p_c), with
- * k = grad_output * (the summed weight of the sample's target mass). */
+ * k = grad_output * (the summed weight of the sample's target mass); with
+ * vec, H vec = k (diag(p) - p p') vec instead (FN(softmax_hvp)). */
 static void
 FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
 {
@@ -354,13 +313,14 @@ FN(ce_hess)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T k)
         return;
     }
     FN(log_softmax_shift)(a, n, s, &max, &lsum);
-    if (a->vec) {
-        FN(ce_hvp)(a, n, s, max, lsum, k);
-        return;
-    }
     for (ptrdiff_t c = 0; c < a->C; c++) {
         const T p = V(exp)((X(n, c, s) - max) - lsum);
-        *(T *)AT(a->hess, n, c, s, g) = k * (p * ((T)1 - p));
+        /* p itself when H vec is asked (softmax_hvp's input) */
+        *(T *)AT(a->hess, n, c, s, g) = a->vec ? p : k * (p * ((T)1 - p));
+    }
+    if (a->vec) {
+        FN(softmax_hvp)(AT(a->hess, n, 0, s, g), a->g_c, AT(a->vec, n, 0, s, g), a->g_c, a->C,
+                        k);
     }
 }
 
@@ -480,7 +440,7 @@ FN(cross_entropy)(const lf_classes *a)
         return NAN;
     }
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * a->C);
 }
 
@@ -532,7 +492,7 @@ FN(cross_entropy_probs)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
     return lf_par_pairwise(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
-                           FN(class_unit)(a), a->N * a->S * a->C);
+                           lf_unit_rows(a->C), a->N * a->S * a->C);
 }
 
 typedef struct {
@@ -618,7 +578,7 @@ FN(softmax)(const lf_classes *a, int log)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, FN(class_unit)(a),
+    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                           a->N * a->S * a->C);
 }
 
@@ -628,5 +588,4 @@ FN(softmax)(const lf_classes *a, int log)
 #undef CLASS
 #undef GO
 #undef GRAD
-#undef VEC
 #undef PROB

@@ -46,6 +46,28 @@ typedef struct {
     T l, g, g2, h, h2; /* loss, gradients, Hessian diagonals */
 } FN(ew_out);
 
+/* n elements from p at byte step `step` as a unit-stride array: p itself
+ * when unit-stride, else copied into buf. */
+static inline const T *
+FN(gather)(const char *p, ptrdiff_t step, ptrdiff_t n, T *buf)
+{
+    if (step == (ptrdiff_t)sizeof(T)) {
+        return (const T *)p;
+    }
+    if (step == 0) {
+        const T v = *(const T *)p;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = v;
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            buf[i] = *(const T *)(p + i * step);
+        }
+    }
+    return buf;
+}
+
 #ifdef LF_T_F32
 #include "half.h"
 
@@ -119,21 +141,7 @@ FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
         return buf;
     }
 #endif
-    if (step == (ptrdiff_t)sizeof(T)) {
-        return (const T *)p;
-    }
-    if (step == 0) {
-        const T v = *(const T *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = v;
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = *(const T *)(p + i * step);
-        }
-    }
-    return buf;
+    return FN(gather)(p, step, n, buf);
 }
 
 /* Where to compute an output: in place when unit-stride, else buf (then
@@ -166,6 +174,40 @@ FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *
 #endif
     for (ptrdiff_t i = 0; i < n; i++) {
         *(T *)(p + i * r->step[op]) = v[i];
+    }
+}
+
+/* Sample (n, s)'s loss l into the class view's `out`, when there is one. */
+static inline void
+FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
+{
+    if (a->out) {
+        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
+    }
+}
+
+/* Zeros into sample (n, s)'s gradient row of the class view. */
+static inline void
+FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        *(T *)(a->grad + n * a->g_n + c * a->g_c + s * a->g_s) = 0;
+    }
+}
+
+/* H v of k * logsumexp at a row, k (p o v - p (p . v)) = k (diag(p) - p p^T) v:
+ * h (byte step hs) holds p on entry and takes the product; v at byte step vs. */
+static inline void
+FN(softmax_hvp)(char *h, ptrdiff_t hs, const char *v, ptrdiff_t vs, ptrdiff_t C, T k)
+{
+    double pv = 0.0;
+    for (ptrdiff_t c = 0; c < C; c++) {
+        pv += (double)(*(const T *)(h + c * hs) * *(const T *)(v + c * vs));
+    }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        T *hc = (T *)(h + c * hs);
+        const T vc = *(const T *)(v + c * vs);
+        *hc = k * (*hc * vc - *hc * (T)pv);
     }
 }
 

@@ -276,18 +276,19 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
     return 0.0;
 }
 
-/* The per-term sums of the batch-wide case: the units' partials combined in
- * unit order (Neumaier), into the terms' arrays (I, P, T). */
+/* The batch-wide case's sums: the first m * C of each unit's partials (at
+ * work + 5 C + 3 u C) combined in unit order (Neumaier) into dst -- the
+ * terms' arrays (I, P, T) after pass one, EZ and TZ after the H v pass. */
 static void
-FN(dice_combine)(const lf_dice *a, double *work)
+FN(dice_merge)(const lf_dice *a, const double *work, ptrdiff_t m, double *dst)
 {
     const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
-    for (ptrdiff_t j = 0; j < 3 * C; j++) {
+    for (ptrdiff_t j = 0; j < m * C; j++) {
         lf_ksum k = {0.0, 0.0};
         for (ptrdiff_t u = 0; u < units; u++) {
             lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
         }
-        work[j] = lf_ksum_value(&k);
+        dst[j] = lf_ksum_value(&k);
     }
 }
 
@@ -469,7 +470,7 @@ FN(dice_grad_soft_s)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     }
 }
 
-/* The general softmax case (spatial axes, or the Hessian), at each (n, s),
+/* The softmax case with the Hessian's diagonal, at each (n, s),
  * with kappa = sum_c h_c p_c^2:
  * hess_c = p_c^2 (h_c (1 - 2 p_c) + kappa) + (1 - 2 p_c) grad_c. */
 static void
@@ -485,20 +486,15 @@ FN(dice_hess_soft)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
             const T pr = V(exp)(DX(n, c, s) - m) * inv, tv = DT(n, c, s);
             DG(a->grad, n, c, s) = pr; /* kept for the second loop */
             rho += (double)pr * DICE_R(f, c, tv);
-            if (a->hess) {
-                kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
-            }
+            kappa += DICE_H(f, c, tv) * (double)pr * (double)pr;
         }
         for (ptrdiff_t c = 0; c < C; c++) {
             const double pr = (double)DG(a->grad, n, c, s);
             const T tv = DT(n, c, s);
             const double g = pr * (DICE_R(f, c, tv) - rho);
             DG(a->grad, n, c, s) = (T)g;
-            if (a->hess) {
-                DG(a->hess, n, c, s) =
-                    (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
-                        (1.0 - 2.0 * pr) * g);
-            }
+            DG(a->hess, n, c, s) = (T)(pr * pr * (DICE_H(f, c, tv) * (1.0 - 2.0 * pr) + kappa) +
+                                       (1.0 - 2.0 * pr) * g);
         }
     }
 }
@@ -578,21 +574,6 @@ FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
         }
     }
     return 0.0;
-}
-
-/* The batch-wide EZ, TZ: the units' partials combined in unit order. */
-static void
-FN(dice_vcombine)(const lf_dice *a, double *work)
-{
-    const ptrdiff_t C = a->C, R = lf_dice_rows(a), units = (a->N + R - 1) / R;
-    double *hv = work + lf_dice_work(a) - 2 * C;
-    for (ptrdiff_t j = 0; j < 2 * C; j++) {
-        lf_ksum k = {0.0, 0.0};
-        for (ptrdiff_t u = 0; u < units; u++) {
-            lf_ksum_add(&k, work[5 * C + 3 * u * C + j]);
-        }
-        hv[j] = lf_ksum_value(&k);
-    }
 }
 
 /* Row n's gradient and H v, at each (n, s).  Sigmoid, with d = s (1 - s):
@@ -680,7 +661,7 @@ FN(dice)(const lf_dice *a, double *work)
     const ptrdiff_t elems = a->N * a->C * a->S;
     (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * (a->softmax ? 2 : 1));
     if (!a->per_sample) {
-        FN(dice_combine)(a, work);
+        FN(dice_merge)(a, work, 3, work);
     }
     if (a->generalized) {
         FN(dice_gen_weights)(a, work);
@@ -689,7 +670,7 @@ FN(dice)(const lf_dice *a, double *work)
     if (a->vec) { /* EZ, TZ of every term, before the pass that reads them */
         (void)lf_parallel_sum(FN(dice_vsums_unit), &ctx, units, elems * (a->softmax ? 3 : 2));
         if (!a->per_sample) {
-            FN(dice_vcombine)(a, work);
+            FN(dice_merge)(a, work, 2, work + lf_dice_work(a) - 2 * a->C);
         }
     }
     if (a->grad) {

@@ -25,30 +25,10 @@
 #define DL_L 16
 #endif
 
-static ptrdiff_t
-FN(distill_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 typedef struct {
     const lf_classes *a;
     T temp;
 } FN(distill_ctx);
-
-/* n elements from c0 of a row (base, byte step) as a unit-stride array. */
-static inline const T *
-FN(dl_chunk)(const char *base, ptrdiff_t step, ptrdiff_t c0, ptrdiff_t n, T *buf)
-{
-    if (step == (ptrdiff_t)sizeof(T)) {
-        return (const T *)base + c0;
-    }
-    for (ptrdiff_t i = 0; i < n; i++) {
-        buf[i] = *(const T *)(base + (c0 + i) * step);
-    }
-    return buf;
-}
 
 static inline double
 FN(dl_lanes)(const double *acc)
@@ -67,14 +47,14 @@ FN(dl_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsu
     T buf[DL_CHUNK], mx = *(const T *)base;
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T cm = FN(row_max)(FN(dl_chunk)(base, step, c0, n, buf), n);
+        const T cm = FN(row_max)(FN(gather)(base + c0 * step, step, n, buf), n);
         mx = cm > mx || cm != cm ? cm : mx;
     }
     mx = mx / temp; /* division by T > 0 is monotonic: the max of v / T */
     double acc[DL_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T *restrict v = FN(dl_chunk)(base, step, c0, n, buf);
+        const T *restrict v = FN(gather)(base + c0 * step, step, n, buf);
         ptrdiff_t i = 0;
         for (; i + DL_L <= n; i += DL_L) {
             for (int k = 0; k < DL_L; k++) {
@@ -129,20 +109,6 @@ FN(dl_terms)(const T *restrict x, const T *restrict z, const T *restrict go, T s
     }
 }
 
-/* H v of a row (WANT_HVP): A (p o v - p (p . v)), p given in h, which
- * takes the product; v is C-contiguous, as the Hessian row. */
-static void
-FN(dl_hvp)(T *restrict h, const T *restrict v, ptrdiff_t C, T A)
-{
-    double pv = 0.0;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        pv += (double)(h[c] * v[c]);
-    }
-    for (ptrdiff_t c = 0; c < C; c++) {
-        h[c] = A * (h[c] * v[c] - h[c] * (T)pv);
-    }
-}
-
 /* Row n: its loss terms (into out), and the gradient and Hessian rows. */
 static double
 FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
@@ -160,9 +126,9 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
     FN(dl_shift)(zr, a->t_c, C, sh[0], &sh[3], &sh[4]);
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-        const T *x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
-        const T *z = FN(dl_chunk)(zr, a->t_c, c0, k, bz);
-        const T *go = gor && g ? FN(dl_chunk)(gor, a->go_s, c0, k, bg) : NULL;
+        const T *x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
+        const T *z = FN(gather)(zr + c0 * a->t_c, a->t_c, k, bz);
+        const T *go = gor && g ? FN(gather)(gor + c0 * a->go_s, a->go_s, k, bg) : NULL;
         /* each (out, gradient) case its own copy of the loop, with no test left in it */
         if (out && g) {
             FN(dl_terms)(x, z, go, (T)a->scale, k, sh, out + c0, g + c0, lacc, aacc);
@@ -182,18 +148,19 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
         T *h = a->hess ? (T *)(a->hess + n * a->g_n) : NULL;
         for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
             const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-            const T *restrict x = FN(dl_chunk)(xr, a->in_c, c0, k, bx);
+            const T *restrict x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
             T *restrict gc = g + c0;
             for (ptrdiff_t i = 0; i < k; i++) {
                 const T p = V(exp)((x[i] / temp - mx) - lx);
                 gc[i] = temp * (A * p - gc[i]);
-                if (h) { /* p itself when H v is asked (dl_hvp's input) */
+                if (h) { /* p itself when H v is asked (softmax_hvp's input) */
                     h[c0 + i] = a->vec ? p : A * (p * ((T)1 - p));
                 }
             }
         }
-        if (h && a->vec) {
-            FN(dl_hvp)(h, (const T *)(a->vec + n * a->g_n), C, A);
+        if (h && a->vec) { /* H v = A (diag(p) - p p^T) v, v C-contiguous as h */
+            FN(softmax_hvp)((char *)h, (ptrdiff_t)sizeof(T), a->vec + n * a->g_n,
+                            (ptrdiff_t)sizeof(T), C, A);
         }
     }
     return FN(dl_lanes)(lacc);
@@ -217,5 +184,5 @@ FN(distillation)(const lf_classes *a, double temperature)
     if (a->C == 0) {
         return 0.0;
     }
-    return lf_par_pairwise(FN(distill_block), &ctx, a->N, FN(distill_unit)(a), a->N * a->C);
+    return lf_par_pairwise(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C), a->N * a->C);
 }

@@ -249,17 +249,10 @@ FN(lce_unit)(void *vc, ptrdiff_t u)
     return 0.0;
 }
 
-static ptrdiff_t
-FN(tile_unit_rows)(ptrdiff_t cols)
-{
-    const ptrdiff_t c = cols > 0 ? cols : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 static void
 FN(lce_tile)(const lf_lce_tile *a, int mode)
 {
-    FN(lce_ctx) ctx = {a, mode, FN(tile_unit_rows)(a->cols)};
+    FN(lce_ctx) ctx = {a, mode, lf_unit_rows(a->cols)};
     const ptrdiff_t units = (a->rows + ctx.unit_rows - 1) / ctx.unit_rows;
     (void)lf_parallel_sum(FN(lce_unit), &ctx, units, a->rows * a->cols);
 }
@@ -385,7 +378,7 @@ FN(lbce_unit)(void *vc, ptrdiff_t u)
 static void
 FN(lbce_tile)(const lf_lbce_tile *a)
 {
-    FN(lbce_ctx) ctx = {a, FN(tile_unit_rows)(a->cols)};
+    FN(lbce_ctx) ctx = {a, lf_unit_rows(a->cols)};
     const ptrdiff_t units = (a->rows + ctx.unit_rows - 1) / ctx.unit_rows;
     (void)lf_parallel_sum(FN(lbce_unit), &ctx, units, a->rows * a->cols);
 }

@@ -21,13 +21,6 @@
 #define PL_L 16 /* lanes of a row's sum */
 #endif
 
-static ptrdiff_t
-FN(poly_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 #define PX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
 #define PW(c) (a->weight ? *(const T *)(a->weight + (c) * a->w_c) : (T)1)
 #define PCLASS(n, s) (*(const int64_t *)(a->target + (n) * a->t_n + (s) * a->t_s))
@@ -235,14 +228,6 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
     return l;
 }
 
-static void
-FN(poly_store)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
-{
-    if (a->out) {
-        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
-    }
-}
-
 static double
 FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -253,15 +238,15 @@ FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = PCLASS(n, s);
         if (t == a->ignore_index) {
-            FN(poly_store)(a, n, s, 0);
-            for (ptrdiff_t c = 0; a->grad && c < a->C; c++) {
-                PG(n, c, s) = 0;
+            FN(store_out)(a, n, s, 0);
+            if (a->grad) {
+                FN(zero_grad_row)(a, n, s);
             }
             continue;
         }
         const T l = FN(poly_index_sample)(ctx, n, s, t);
         acc[j & 7] += (double)l;
-        FN(poly_store)(a, n, s, l);
+        FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }
@@ -276,7 +261,7 @@ FN(poly_cross_entropy)(const lf_classes *a, double epsilon)
     for (ptrdiff_t c = 0; a->label_smoothing > 0 && c < a->C; c++) {
         ctx.wsum += (double)PW(c);
     }
-    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, FN(poly_unit)(a),
+    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->C > 0 ? a->C : 1));
 }
 
@@ -321,7 +306,7 @@ FN(poly_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const T l = FN(poly_probs_sample)(ctx, n, s);
         acc[j & 7] += (double)l;
-        FN(poly_store)(a, n, s, l);
+        FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }
@@ -330,7 +315,7 @@ static double
 FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 {
     FN(poly_ctx) ctx = {a, epsilon, 0.0};
-    return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, FN(poly_unit)(a),
+    return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->C > 0 ? a->C : 1));
 }
 

@@ -14,6 +14,15 @@
 /* Elements per work unit. */
 #define LF_UNIT_ELEMS 16384
 
+/* Rows of len elements per work unit: about LF_UNIT_ELEMS elements, at
+ * least one row (a function of the shape alone). */
+static inline ptrdiff_t
+lf_unit_rows(ptrdiff_t len)
+{
+    const ptrdiff_t c = len > 0 ? len : 1;
+    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
+}
+
 /* Below this much work (elements) a call runs on the calling thread alone:
  * waking a worker costs more than it saves. */
 #define LF_PAR_MIN_WORK 65536

@@ -18,39 +18,16 @@
  * so the Hessian's diagonal is s_c (1 - 1 / |S|).
  */
 
-static ptrdiff_t
-FN(sparsemax_unit)(const lf_classes *a)
-{
-    const ptrdiff_t c = a->C > 0 ? a->C : 1;
-    return LF_UNIT_ELEMS / c > 0 ? LF_UNIT_ELEMS / c : 1;
-}
-
 /* (targets are checked by lf_margin_check) */
 #define SX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
 #define SCLASS(n) (*(const int64_t *)(a->target + (n) * a->t_n))
 #define SGO(n) (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n) : (T)a->scale)
 #define SG(n, c, s) (*(T *)(a->grad + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
-#define SH(n, c, s) (*(T *)(a->hess + (n) * a->g_n + (c) * a->g_c + (s) * a->g_s))
 
 #ifndef SM_CHUNK
 #define SM_CHUNK 256 /* a multiple of SM_L */
 #define SM_L 16
 #endif
-
-/* n elements from c0 of sample (n, s)'s row as a unit-stride array (copied
- * to buf when the class stride is not one element). */
-static inline const T *
-FN(sm_chunk)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c0, ptrdiff_t k, T *buf)
-{
-    const char *base = a->input + n * a->in_n + s * a->in_s;
-    if (a->in_c == (ptrdiff_t)sizeof(T)) {
-        return (const T *)base + c0;
-    }
-    for (ptrdiff_t i = 0; i < k; i++) {
-        buf[i] = *(const T *)(base + (c0 + i) * a->in_c);
-    }
-    return buf;
-}
 
 /* The sum and the count of the row's entries above tau, in SM_L lanes
  * (class c in lane c mod SM_L, added in order: the same for every layout). */
@@ -61,7 +38,7 @@ FN(sm_above)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, double tau, ptrdiff_
     double acc[SM_L] = {0}, cnt[SM_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t k = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *restrict v = FN(sm_chunk)(a, n, s, c0, k, buf);
+        const T *restrict v = FN(gather)((const char *)&SX(n, c0, s), a->in_c, k, buf);
         ptrdiff_t i = 0;
         for (; i + SM_L <= k; i += SM_L) {
             for (int j = 0; j < SM_L; j++) {
@@ -96,7 +73,7 @@ FN(sparsemax_tau)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, ptrdiff_t *k)
     int nan = 0;
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *v = FN(sm_chunk)(a, n, s, c0, m, buf);
+        const T *v = FN(gather)((const char *)&SX(n, c0, s), a->in_c, m, buf);
         const T cm = FN(row_max)(v, m);
         mx = cm > mx ? cm : mx;
         for (ptrdiff_t i = 0; i < m; i++) {
@@ -154,7 +131,7 @@ FN(sparsemax)(const lf_classes *a)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(sparsemax_block), &ctx, a->N * a->S, FN(sparsemax_unit)(a),
+    (void)lf_par_pairwise(FN(sparsemax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                           a->N * a->S * a->C);
 }
 
@@ -214,10 +191,11 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
     double lin[SM_L] = {0}, sq[SM_L] = {0};
     for (ptrdiff_t c0 = 0; c0 < a->C; c0 += SM_CHUNK) {
         const ptrdiff_t m = a->C - c0 < SM_CHUNK ? a->C - c0 : SM_CHUNK;
-        const T *v = FN(sm_chunk)(a, n, 0, c0, m, buf);
+        const T *v = FN(gather)((const char *)&SX(n, c0, 0), a->in_c, m, buf);
         /* grad and hess are C-contiguous rows (the binding allocates them) */
         T *g = a->grad ? (T *)(a->grad + n * a->g_n) + c0 : NULL;
-        T *hd = a->hess ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
+        /* with vec, FN(sm_hvp) writes the whole Hessian row: no diagonal first */
+        T *hd = a->hess && !a->vec ? (T *)(a->hess + n * a->g_n) + c0 : NULL;
         if (hd) {
             FN(sm_loss_chunk)(v, m, c0, t, tau, xt, lin, sq, g, hd, go, h);
         }
@@ -258,7 +236,7 @@ static double
 FN(sparsemax_loss)(const lf_classes *a)
 {
     FN(sparsemax_ctx) ctx = {a};
-    return lf_par_pairwise(FN(sparsemax_loss_block), &ctx, a->N, FN(sparsemax_unit)(a),
+    return lf_par_pairwise(FN(sparsemax_loss_block), &ctx, a->N, lf_unit_rows(a->C),
                            a->N * a->C);
 }
 
@@ -266,4 +244,3 @@ FN(sparsemax_loss)(const lf_classes *a)
 #undef SCLASS
 #undef SGO
 #undef SG
-#undef SH
