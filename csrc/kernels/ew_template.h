@@ -310,13 +310,9 @@ FN(ew_row_mean)(const lf_ew_row *r, double sum)
     const double len = ((const FN(ew_call) *)r->user)->row_len;
     const double l = len > 0 ? sum / len : (double)NAN;
     if (r->ptr[LF_EW_OUT]) {
+        /* stored as T, or narrowed from T (a float32 result) into a half OUT */
         const T v = (T)l;
-        if (LF_IS_HALF(r, LF_EW_OUT)) { /* narrowed from T, as a float32 result */
-            FN(out_done)(r, LF_EW_OUT, 0, 1, &v, &v);
-        }
-        else {
-            *(T *)r->ptr[LF_EW_OUT] = v;
-        }
+        FN(out_done)(r, LF_EW_OUT, 0, 1, &v, &v);
     }
     return l;
 }
