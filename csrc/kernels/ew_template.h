@@ -59,10 +59,8 @@
 #error "define LF_EW_KERNEL as the family's kernel name before including ew_template.h"
 #endif
 
-#ifndef LF_EW_MAXMODES
-/* the modes a row may have (see FN(ew_block)) */
+/* the modes a row may have: FN(ew_block)'s cases, so not a setting */
 #define LF_EW_MAXMODES 5
-#endif
 
 /* A call's options, converted for its kind, and its mode; row_len is C for
  * an LF_EW_ROWS loss. */
@@ -353,6 +351,7 @@ LF_EW_KERNEL(const lf_elementwise *a, int kind, const lf_ew_param *p)
     return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(ew_empty_block), FN(ew_row_mean), &call);
 }
 
+#undef LF_EW_MAXMODES
 #undef LF_EW_LOOP
 #undef LF_EW_LIST
 #undef LF_EW_KERNEL
