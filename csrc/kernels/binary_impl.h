@@ -22,6 +22,14 @@
 
 #define BLK LF_PAIRWISE_BLOCK
 
+/* Both of x and y in [0, 1] (nan fails): BCE's domain, which the count of
+ * bad elements and the loss's nan for them (FN(bce_point)) both test. */
+static inline LF_ALWAYS_INLINE int
+FN(bce_in_domain)(T x, T y)
+{
+    return (x >= 0) & (x <= 1) & (y >= 0) & (y <= 1);
+}
+
 /* The number of elements of a block outside [0, 1] (nan included). */
 static double
 FN(bce_count_bad_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
@@ -32,7 +40,7 @@ FN(bce_count_bad_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     const T *restrict y = FN(in_op)(r, LF_EW_TARGET, start, n, by);
     int bad = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
-        bad += !((x[i] >= 0) & (x[i] <= 1) & (y[i] >= 0) & (y[i] <= 1));
+        bad += !FN(bce_in_domain)(x[i], y[i]);
     }
     return (double)bad;
 }
@@ -109,7 +117,7 @@ FN(bce_point)(const FN(bin_param) *p, const int mode, const int want, const FN(e
               FN(ew_out) *o)
 {
     const T xi = in->x, y0 = in->y, yi = FN(smoothed)(p, mode, y0);
-    const int ok = (xi >= 0) & (xi <= 1) & (y0 >= 0) & (y0 <= 1);
+    const int ok = FN(bce_in_domain)(xi, y0);
     T log_x = V(log)(xi);
     T log_1mx = V(log)((T)1 - xi);
     log_x = log_x > T_MAX_LOG_CLAMP ? log_x : T_MAX_LOG_CLAMP;

@@ -10,14 +10,6 @@
 #define LOAD(op, i) (*(const T *)(r->ptr[op] + ((i) + start) * r->step[op]))
 #endif
 
-#ifndef LF_ALWAYS_INLINE
-#if defined(__GNUC__)
-#define LF_ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define LF_ALWAYS_INLINE
-#endif
-#endif
-
 /* A function whose large stack frame must stay its own (not inlined into a
  * caller that would then reserve, and probe, it on every call). */
 #ifndef LF_NOINLINE
@@ -69,58 +61,6 @@ FN(gather)(const char *p, ptrdiff_t step, ptrdiff_t n, T *buf)
 }
 
 #ifdef LF_T_F32
-#include "half.h"
-
-/* A half operand's elements widened into buf (exact); the unit-stride case
- * is its own loop, which vectorizes. */
-static inline void
-FN(half_in)(const lf_ew_row *r, const char *p, ptrdiff_t step, ptrdiff_t n, float *buf)
-{
-    if (r->half_kind == LF_HALF_BF16 && step == 2) {
-        const uint16_t *h = (const uint16_t *)(const void *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = lf_bf16_to_f32(h[i]);
-        }
-    }
-    else if (step == 2) {
-        const uint16_t *h = (const uint16_t *)(const void *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            buf[i] = lf_f16_to_f32(h[i]);
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            const uint16_t h = *(const uint16_t *)(const void *)(p + i * step);
-            buf[i] = r->half_kind == LF_HALF_BF16 ? lf_bf16_to_f32(h) : lf_f16_to_f32(h);
-        }
-    }
-}
-
-/* buf's float results narrowed (round to nearest even) into a half output:
- * the one rounding a float32 result narrowed afterwards gets. */
-static inline void
-FN(half_out)(const lf_ew_row *r, char *p, ptrdiff_t step, ptrdiff_t n, const float *buf)
-{
-    if (r->half_kind == LF_HALF_BF16 && step == 2) {
-        uint16_t *h = (uint16_t *)(void *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            h[i] = lf_f32_to_bf16(buf[i]);
-        }
-    }
-    else if (step == 2) {
-        uint16_t *h = (uint16_t *)(void *)p;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            h[i] = lf_f32_to_f16(buf[i]);
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            *(uint16_t *)(void *)(p + i * step) = r->half_kind == LF_HALF_BF16
-                                                      ? lf_f32_to_bf16(buf[i])
-                                                      : lf_f32_to_f16(buf[i]);
-        }
-    }
-}
 #undef LF_IS_HALF
 #define LF_IS_HALF(r, op) ((r)->half >> (op) & 1u)
 #else
@@ -137,7 +77,7 @@ FN(in_op)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, T *buf)
     const char *p = r->ptr[op] + start * step;
 #ifdef LF_T_F32
     if (LF_IS_HALF(r, op)) {
-        FN(half_in)(r, p, step, n, buf);
+        lf_half_widen_run(r->half_kind == LF_HALF_BF16, p, step, buf, n);
         return buf;
     }
 #endif
@@ -168,7 +108,7 @@ FN(out_done)(const lf_ew_row *r, int op, ptrdiff_t start, ptrdiff_t n, const T *
     char *p = r->ptr[op] + start * r->step[op];
 #ifdef LF_T_F32
     if (LF_IS_HALF(r, op)) {
-        FN(half_out)(r, p, r->step[op], n, buf);
+        lf_half_narrow_run(r->half_kind == LF_HALF_BF16, buf, p, r->step[op], n);
         return;
     }
 #endif

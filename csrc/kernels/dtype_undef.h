@@ -7,7 +7,3 @@
 #undef T_MAX_LOG_CLAMP
 #undef T_EPS_BCE
 #undef LF_T_F32
-/* dtype_half.h's storage hooks (bfloat16 / float16 instantiations) */
-#undef LF_HALF_OPS
-#undef LF_LOAD_HALF
-#undef LF_STORE_HALF

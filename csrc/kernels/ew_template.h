@@ -59,10 +59,8 @@
 #error "define LF_EW_KERNEL as the family's kernel name before including ew_template.h"
 #endif
 
-#ifndef LF_EW_MAXMODES
-/* the modes a row may have (see FN(ew_block)) */
+/* the modes a row may have: FN(ew_block)'s cases, so not a setting */
 #define LF_EW_MAXMODES 5
-#endif
 
 /* A call's options, converted for its kind, and its mode; row_len is C for
  * an LF_EW_ROWS loss. */
@@ -310,13 +308,9 @@ FN(ew_row_mean)(const lf_ew_row *r, double sum)
     const double len = ((const FN(ew_call) *)r->user)->row_len;
     const double l = len > 0 ? sum / len : (double)NAN;
     if (r->ptr[LF_EW_OUT]) {
+        /* stored as T, or narrowed from T (a float32 result) into a half OUT */
         const T v = (T)l;
-        if (LF_IS_HALF(r, LF_EW_OUT)) { /* narrowed from T, as a float32 result */
-            FN(out_done)(r, LF_EW_OUT, 0, 1, &v, &v);
-        }
-        else {
-            *(T *)r->ptr[LF_EW_OUT] = v;
-        }
+        FN(out_done)(r, LF_EW_OUT, 0, 1, &v, &v);
     }
     return l;
 }
@@ -357,6 +351,7 @@ LF_EW_KERNEL(const lf_elementwise *a, int kind, const lf_ew_param *p)
     return lf_ew_foreach_rows(a->ndim, shape, &ops, FN(ew_empty_block), FN(ew_row_mean), &call);
 }
 
+#undef LF_EW_MAXMODES
 #undef LF_EW_LOOP
 #undef LF_EW_LIST
 #undef LF_EW_KERNEL

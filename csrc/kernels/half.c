@@ -1,70 +1,25 @@
 /*
  * half.c -- float16 / bfloat16 arrays to and from float32 runs: the one
- * place the binding's half-precision path touches half data (see half.h).
- * The contiguous loops are separate so that the compiler vectorizes them.
+ * place the binding's half-precision path touches half data.  The loops
+ * are half.h's, shared with the element-wise template's half operands.
  */
 #include "half.h"
 
 #include "pool.h"
 #include "pylossfn.h"
 
-static void
-widen_contiguous(lf_half_kind kind, const uint16_t *src, float *dst, ptrdiff_t n)
-{
-    if (kind == LF_HALF_F16) {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            dst[i] = lf_f16_to_f32(src[i]);
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            dst[i] = lf_bf16_to_f32(src[i]);
-        }
-    }
-}
-
-static void
-narrow_contiguous(lf_half_kind kind, const float *src, uint16_t *dst, ptrdiff_t n)
-{
-    if (kind == LF_HALF_F16) {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            dst[i] = lf_f32_to_f16(src[i]);
-        }
-    }
-    else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            dst[i] = lf_f32_to_bf16(src[i]);
-        }
-    }
-}
-
+/* The pointers may be unaligned and the strides any (lf_half_widen_run's
+ * memcpy loop takes them). */
 void
 lf_half_widen(lf_half_kind kind, const void *src, ptrdiff_t step, float *dst, ptrdiff_t n)
 {
-    const char *p = src;
-    if (step == (ptrdiff_t)sizeof(uint16_t) && ((uintptr_t)p % sizeof(uint16_t)) == 0) {
-        widen_contiguous(kind, (const uint16_t *)src, dst, n);
-        return;
-    }
-    for (ptrdiff_t i = 0; i < n; i++, p += step) { /* any stride, any alignment */
-        uint16_t h;
-        memcpy(&h, p, sizeof(h));
-        dst[i] = kind == LF_HALF_F16 ? lf_f16_to_f32(h) : lf_bf16_to_f32(h);
-    }
+    lf_half_widen_run(kind != LF_HALF_F16, src, step, dst, n);
 }
 
 void
 lf_half_narrow(lf_half_kind kind, const float *src, void *dst, ptrdiff_t step, ptrdiff_t n)
 {
-    char *p = dst;
-    if (step == (ptrdiff_t)sizeof(uint16_t) && ((uintptr_t)p % sizeof(uint16_t)) == 0) {
-        narrow_contiguous(kind, src, (uint16_t *)dst, n);
-        return;
-    }
-    for (ptrdiff_t i = 0; i < n; i++, p += step) {
-        const uint16_t h = kind == LF_HALF_F16 ? lf_f32_to_f16(src[i]) : lf_f32_to_bf16(src[i]);
-        memcpy(p, &h, sizeof(h));
-    }
+    lf_half_narrow_run(kind != LF_HALF_F16, src, dst, step, n);
 }
 
 /* One conversion cut into the pool's units (each thread takes whole units;
@@ -84,10 +39,12 @@ convert_unit(void *ctx, ptrdiff_t unit)
     const ptrdiff_t lo = unit * LF_UNIT_ELEMS;
     const ptrdiff_t m = c->n - lo < LF_UNIT_ELEMS ? c->n - lo : LF_UNIT_ELEMS;
     if (c->widen) {
-        widen_contiguous(c->kind, c->half + lo, c->f + lo, m);
+        lf_half_widen_run(c->kind != LF_HALF_F16, (const char *)(c->half + lo),
+                          (ptrdiff_t)sizeof(uint16_t), c->f + lo, m);
     }
     else {
-        narrow_contiguous(c->kind, c->f + lo, c->half + lo, m);
+        lf_half_narrow_run(c->kind != LF_HALF_F16, c->f + lo, (char *)(c->half + lo),
+                           (ptrdiff_t)sizeof(uint16_t), m);
     }
     return 0.0;
 }

@@ -1,6 +1,9 @@
 /*
  * half.h -- float16 (IEEE binary16) and bfloat16 <-> float32, one value at a
- * time; Python-free, so the C harness checks them over every bit pattern.
+ * time and in runs (the loops of both half.c and the element-wise template's
+ * half operands); Python-free, so the C harness checks them over every bit
+ * pattern.  Included outside any instruction-set region (variants.h), so
+ * that each variant inlines and vectorizes them in its own instructions.
  *
  * Widening is exact for both.  Narrowing rounds to nearest, ties to even (the
  * rounding of NumPy's float16 casts, of ml_dtypes' bfloat16 and of torch's
@@ -14,8 +17,11 @@
 #ifndef PYLOSSFN_HALF_H_
 #define PYLOSSFN_HALF_H_
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "isa.h"
 
 static inline uint32_t
 lf_f32_bits(float f)
@@ -86,6 +92,60 @@ lf_f32_to_f16(float f)
     const uint32_t normal = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13;
     const uint32_t r = a >= 0x47800000u ? big : a < 0x38800000u ? tiny : normal;
     return (uint16_t)(sign | r);
+}
+
+/* n half values (bfloat16 if bf16, else float16) step bytes apart from p,
+ * widened into dst.  An aligned unit-stride run is a loop per format, which
+ * vectorizes; any other stride or address is read by memcpy. */
+static inline LF_ALWAYS_INLINE void
+lf_half_widen_run(int bf16, const char *p, ptrdiff_t step, float *dst, ptrdiff_t n)
+{
+    if (step == (ptrdiff_t)sizeof(uint16_t) && (uintptr_t)p % sizeof(uint16_t) == 0) {
+        const uint16_t *h = (const uint16_t *)(const void *)p;
+        if (bf16) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                dst[i] = lf_bf16_to_f32(h[i]);
+            }
+        }
+        else {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                dst[i] = lf_f16_to_f32(h[i]);
+            }
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, p + i * step, sizeof(v));
+            dst[i] = bf16 ? lf_bf16_to_f32(v) : lf_f16_to_f32(v);
+        }
+    }
+}
+
+/* src's n floats narrowed (round to nearest even) into half values step
+ * bytes apart from p; the loops as lf_half_widen_run's. */
+static inline LF_ALWAYS_INLINE void
+lf_half_narrow_run(int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_t n)
+{
+    if (step == (ptrdiff_t)sizeof(uint16_t) && (uintptr_t)p % sizeof(uint16_t) == 0) {
+        uint16_t *h = (uint16_t *)(void *)p;
+        if (bf16) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                h[i] = lf_f32_to_bf16(src[i]);
+            }
+        }
+        else {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                h[i] = lf_f32_to_f16(src[i]);
+            }
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const uint16_t v = bf16 ? lf_f32_to_bf16(src[i]) : lf_f32_to_f16(src[i]);
+            memcpy(p + i * step, &v, sizeof(v));
+        }
+    }
 }
 
 #endif /* PYLOSSFN_HALF_H_ */

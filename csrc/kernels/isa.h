@@ -23,6 +23,15 @@
 #define LF_HAVE_ISA_VARIANTS 0
 #endif
 
+/* A helper the compiler must inline: the families' block helpers, and
+ * half.h's run loops, which sit outside every instruction-set region, so that
+ * an out-of-line copy would be the baseline's, called by every variant. */
+#if defined(__GNUC__)
+#define LF_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define LF_ALWAYS_INLINE
+#endif
+
 #define LF_CAT_(a, b) a##b
 #define LF_CAT(a, b) LF_CAT_(a, b)
 

@@ -135,58 +135,6 @@ test_half_arrays(lf_half_kind kind, const half_format *f)
     }
 }
 
-/* The storage hooks of dtype_bf16.h / dtype_f16.h (issue 21's step 2), as an
- * element-wise body would use them: a squared-error row over half input and
- * target, its gradient stored in half, its sum accumulated in float. */
-#ifndef LF_CAT /* (variant.h's, where the kernels see it) */
-#define LF_CAT(a, b) a##b
-#endif
-#define HOOK_ROW                                                                      \
-    static double FN(hook_mse_row)(const char *x, const char *t, char *g, ptrdiff_t n) \
-    {                                                                                 \
-        double sum = 0;                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) {                                           \
-            const T d = LF_LOAD_HALF(x + 2 * i) - LF_LOAD_HALF(t + 2 * i);            \
-            LF_STORE_HALF(g + 2 * i, 2 * d);                                          \
-            sum += (double)(d * d);                                                   \
-        }                                                                             \
-        return (LF_HALF_OPS >> LF_EW_TARGET & 1) ? sum : -1.0;                        \
-    }
-#include "kernels/dtype_bf16.h"
-HOOK_ROW
-#include "kernels/dtype_undef.h"
-#include "kernels/dtype_f16.h"
-HOOK_ROW
-#include "kernels/dtype_undef.h"
-#undef HOOK_ROW
-
-static void
-test_half_hooks(void)
-{
-    uint16_t x[64], t[64], g[64];
-    const half_format formats[2] = {
-        {"bfloat16", 7, -126, 8, lf_bf16_to_f32, lf_f32_to_bf16},
-        {"float16", 10, -14, 5, lf_f16_to_f32, lf_f32_to_f16}};
-    for (int k = 0; k < 2; k++) {
-        const half_format *f = &formats[k];
-        double want = 0;
-        for (int i = 0; i < 64; i++) {
-            x[i] = f->narrow((float)i * 0.25f - 3.0f);
-            t[i] = f->narrow((float)(i % 7) * 0.5f);
-            const float d = f->widen(x[i]) - f->widen(t[i]);
-            want += (double)(d * d);
-        }
-        const double got = k == 0 ? hook_mse_row_bf16((char *)x, (char *)t, (char *)g, 64)
-                                  : hook_mse_row_f16((char *)x, (char *)t, (char *)g, 64);
-        int bad = 0;
-        for (int i = 0; i < 64; i++) {
-            bad += g[i] != f->narrow(2 * (f->widen(x[i]) - f->widen(t[i])));
-        }
-        CHECK(got == want && bad == 0, "%s hooks: sum %g (want %g), %d gradients differ",
-              f->name, got, want, bad);
-    }
-}
-
 /* lf_half_convert: the pool's units (a partial last one too) give the scalar bits. */
 static void
 test_half_convert(lf_half_kind kind, const half_format *f)
@@ -262,7 +210,6 @@ test_half(void)
     test_half_arrays(LF_HALF_BF16, &bf16);
     test_half_convert(LF_HALF_F16, &f16);
     test_half_convert(LF_HALF_BF16, &bf16);
-    test_half_hooks();
     test_half_template(LF_HALF_F16, &f16);
     test_half_template(LF_HALF_BF16, &bf16);
 }
