@@ -506,13 +506,6 @@ lf_result(lf_call *c, double value)
     if (c->interrupt[0] != NULL) { /* an interrupted kernel's result */
         return NULL;
     }
-    if (c->want & WANT_NORM) { /* a family that answers it returns before */
-        PyErr_Format(PyExc_ValueError,
-                     "%s: bad `want` code %d: only cross_entropy and nll_loss return the "
-                     "mean's divisor (WANT_NORM alone)",
-                     c->fname, c->want);
-        return NULL;
-    }
     hvp_of_diagonal(c);
     if (lf_fold(c) < 0 || narrow_results(c) < 0) {
         return NULL;
