@@ -289,8 +289,9 @@ const char *lf_fmt_index(char *buf, size_t size, int nd, const npy_intp *dims, n
 int lf_same_shape(PyArrayObject *arr, int nd, const npy_intp *dims);
 /* ValueError "<arg> has shape .., but it must have the input's shape .." unless same. */
 int lf_require_shape_of(lf_call *c, PyArrayObject *arr, PyArrayObject *like, const char *arg);
-/* A 1-d per-class weight (its spec row checked the rest) of C entries into
- * *data / *step; ValueError naming `weight` for another length; NULL: nothing. */
+/* A per-class weight of shape (C,) into *data / *step; ValueError naming
+ * `weight` for another shape (any ndim but 1 too: a C_STRICT row leaves it
+ * here, a C_1D row refused it first); NULL: nothing. */
 int lf_class_weight(lf_call *c, PyArrayObject *w, npy_intp C, const char **data, ptrdiff_t *step);
 /* Can dims [0, nd) be walked as one flat sequence with a single stride? */
 int lf_flat_stride(int nd, const npy_intp *dims, const npy_intp *strides, npy_intp *out);

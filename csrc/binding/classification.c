@@ -86,11 +86,10 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
 static int
 class_views(lf_call *c, lf_classes *a, const class_shape *sh)
 {
-    char b1[SHAPE_BUF];
     const int nd = sh->nd;
     npy_intp stride_s;
     class_params *p = c->params;
-    PyArrayObject *x = lf_flat_dims(c, p->input, 2, nd - 2, &stride_s), *t, *w = p->weight;
+    PyArrayObject *x = lf_flat_dims(c, p->input, 2, nd - 2, &stride_s), *t;
     if (x == NULL) {
         return -1;
     }
@@ -114,17 +113,7 @@ class_views(lf_call *c, lf_classes *a, const class_shape *sh)
     a->t_s = stride_s;
     p->input = x;
     p->target = t;
-    if (w != NULL) {
-        if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != a->C) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: weight must have shape (%zd,) (one per class), got %s", c->fname,
-                         (Py_ssize_t)a->C, ARR_SHAPE(b1, w));
-            return -1;
-        }
-        a->weight = PyArray_BYTES(w);
-        a->w_c = PyArray_STRIDE(w, 0);
-    }
-    return 0;
+    return lf_class_weight(c, p->weight, a->C, &a->weight, &a->w_c);
 }
 
 /* The kernels' pre-pass over class indices: the divisor of the mean, or an

@@ -114,13 +114,6 @@ dice_target(lf_call *c, lf_dice *a, PyArrayObject *x0)
     return 0;
 }
 
-static int
-dice_weight(lf_call *c, lf_dice *a)
-{
-    const dice_params *p = c->params;
-    return lf_class_weight(c, p->weight, a->C, &a->weight, &a->w_c);
-}
-
 /* grad_output, the outputs and the work buffer into the view. */
 static int
 dice_outputs(lf_call *c, lf_dice *a, int loss_nd, const npy_intp *loss_shape, double **work)
@@ -192,7 +185,7 @@ dice_family(lf_call *c, int kind)
         return NULL;
     }
     a.input = PyArray_BYTES(p->input);
-    if (dice_target(c, &a, x0) < 0 || dice_weight(c, &a) < 0 ||
+    if (dice_target(c, &a, x0) < 0 || lf_class_weight(c, p->weight, a.C, &a.weight, &a.w_c) < 0 ||
         dice_outputs(c, &a, loss_nd, loss_shape, &work) < 0) {
         return NULL;
     }

@@ -122,14 +122,6 @@ multilabel_private(lf_call *c, lf_classes *a)
     return 0;
 }
 
-/* The class weight [C] of the multi-margin loss. */
-static int
-margin_weight(lf_call *c, lf_classes *a)
-{
-    const margin_params *p = c->params;
-    return lf_class_weight(c, p->weight, a->C, &a->weight, &a->w_c);
-}
-
 static int
 margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
 {
@@ -192,7 +184,7 @@ margin_loss(lf_call *c, int kind)
     a.in_n = nd == 2 ? PyArray_STRIDE(x, 0) : 0;
     a.in_c = nd == 0 ? 0 : PyArray_STRIDE(x, nd - 1);
     if (margin_target(c, kind, &a, &loss_nd, &in_place) < 0 ||
-        (kind == KIND_MULTI && margin_weight(c, &a) < 0)) {
+        (kind == KIND_MULTI && lf_class_weight(c, p->weight, a.C, &a.weight, &a.w_c) < 0)) {
         return NULL;
     }
     if (lf_margin_check(&a, kind == KIND_MULTILABEL, &err) != LF_OK) {

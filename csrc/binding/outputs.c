@@ -287,15 +287,12 @@ lf_outputs(lf_call *c, const lf_outspec *o)
                             lf_same_shape(like, o->grad_nd, o->grad_shape));
         /* a half-native call's kernel writes a direct half gradient itself */
         const int native = c->half_native && direct && typenum != dtype;
+        /* the dtype of the array the kernel writes (the half dtype itself
+         * for a native one; the half-native families' outspecs ask for no
+         * C-contiguous out) */
+        const int rtype = native ? dtype : typenum;
         c->half_type[i] = c->half_type[LF_MAX_GRADS + i] = typenum != dtype && !native ? dtype : 0;
-        if (native) {
-            PyObject *item = c->out_obj != NULL ? out_item(c, o->ngrad, i) : NULL;
-            c->result[i] = c->out_obj == NULL ? new_array(c, PyArray_NDIM(like), PyArray_DIMS(like),
-                                                          dtype, o->zeroed)
-                           : item ? out_array(c, item, like, dtype, 0, i)
-                                  : NULL;
-        }
-        else if (c->out_obj != NULL && c->half_type[i]) {
+        if (c->out_obj != NULL && c->half_type[i]) {
             PyObject *item = out_item(c, o->ngrad, i);
             c->half_out[i] = item ? out_array(c, item, like, dtype, 0, i) : NULL;
             c->result[i] = c->half_out[i] ? new_array(c, PyArray_NDIM(like), PyArray_DIMS(like),
@@ -304,11 +301,11 @@ lf_outputs(lf_call *c, const lf_outspec *o)
         }
         else if (c->out_obj != NULL) {
             PyObject *item = out_item(c, o->ngrad, i);
-            c->result[i] = item ? out_array(c, item, like, typenum, direct && o->contiguous, i)
+            c->result[i] = item ? out_array(c, item, like, rtype, direct && o->contiguous, i)
                                 : NULL;
         }
         else {
-            c->result[i] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), typenum,
+            c->result[i] = new_array(c, PyArray_NDIM(like), PyArray_DIMS(like), rtype,
                                      direct && o->zeroed);
         }
         if (c->result[i] == NULL) {
@@ -507,13 +504,6 @@ lf_result(lf_call *c, double value)
 {
     PyObject *loss = NULL, *grads = NULL, *hess = NULL, *res = NULL;
     if (c->interrupt[0] != NULL) { /* an interrupted kernel's result */
-        return NULL;
-    }
-    if (c->want & WANT_NORM) { /* a family that answers it returns before */
-        PyErr_Format(PyExc_ValueError,
-                     "%s: bad `want` code %d: only cross_entropy and nll_loss return the "
-                     "mean's divisor (WANT_NORM alone)",
-                     c->fname, c->want);
         return NULL;
     }
     hvp_of_diagonal(c);

@@ -63,7 +63,7 @@ lf_class_weight(lf_call *c, PyArrayObject *w, npy_intp C, const char **data, ptr
     if (w == NULL) {
         return 0;
     }
-    if (PyArray_DIM(w, 0) != C) {
+    if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != C) {
         PyErr_Format(PyExc_ValueError, "%s: weight must have shape (%zd,) (one per class), got %s",
                      c->fname, (Py_ssize_t)C, ARR_SHAPE(b1, w));
         return -1;
