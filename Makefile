@@ -111,7 +111,7 @@ lint:
 # expect MemoryError, which ASan's allocator would turn into an abort.
 sanitize:
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
-	cp -r csrc pylossfn tests examples notebooks docs setup.py pyproject.toml README.md LICENSE $(ASAN_DIR)/
+	cp -r csrc pylossfn tests tools examples notebooks docs setup.py pyproject.toml README.md LICENSE $(ASAN_DIR)/
 	find $(ASAN_DIR) -name "*.so" -delete
 	cd $(ASAN_DIR) && PYLOSSFN_SANITIZE=1 PYLOSSFN_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
 	cd $(ASAN_DIR) && \
