@@ -23,6 +23,9 @@
 #ifndef DL_CHUNK
 #define DL_CHUNK 256 /* a multiple of DL_L */
 #define DL_L 16
+/* What the gradient pass writes into the Hessian row: nothing, p itself
+ * (softmax_hvp's input, when H v is asked) or the diagonal A p (1 - p). */
+enum { DL_NO_HESS, DL_HESS_P, DL_HESS_DIAG };
 #endif
 
 typedef struct {
@@ -72,7 +75,7 @@ FN(dl_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsu
 /* Term i of a chunk, in lane k: into out (when asked), g * q into the
  * gradient row (when asked); the lanes of the loss and of A. */
 static inline LF_ALWAYS_INLINE void
-FN(dl_term)(const T *restrict x, const T *restrict z, const T *restrict go, T scale,
+FN(dl_term)(const T *restrict x, const T *restrict z, const T *restrict go,
             ptrdiff_t i, int k, const T sh[5], T *restrict out, T *restrict gq,
             double *restrict lacc, double *restrict aacc)
 {
@@ -86,7 +89,7 @@ FN(dl_term)(const T *restrict x, const T *restrict z, const T *restrict go, T sc
         out[i] = l;
     }
     if (gq) {
-        const T v = (go ? go[i] : scale) * q;
+        const T v = go[i] * q;
         aacc[k] += (double)v;
         gq[i] = v;
     }
@@ -94,18 +97,36 @@ FN(dl_term)(const T *restrict x, const T *restrict z, const T *restrict go, T sc
 
 /* A chunk of n terms: blocks of DL_L lanes (which gcc vectorizes), then the tail. */
 static inline LF_ALWAYS_INLINE void
-FN(dl_terms)(const T *restrict x, const T *restrict z, const T *restrict go, T scale,
+FN(dl_terms)(const T *restrict x, const T *restrict z, const T *restrict go,
              ptrdiff_t n, const T sh[5], T *restrict out, T *restrict gq, double *restrict lacc,
              double *restrict aacc)
 {
     ptrdiff_t i = 0;
     for (; i + DL_L <= n; i += DL_L) {
         for (int k = 0; k < DL_L; k++) {
-            FN(dl_term)(x, z, go, scale, i + k, k, sh, out, gq, lacc, aacc);
+            FN(dl_term)(x, z, go, i + k, k, sh, out, gq, lacc, aacc);
         }
     }
     for (int k = 0; i + k < n; k++) {
-        FN(dl_term)(x, z, go, scale, i + k, k, sh, out, gq, lacc, aacc);
+        FN(dl_term)(x, z, go, i + k, k, sh, out, gq, lacc, aacc);
+    }
+}
+
+/* The gradient of a chunk of n classes from g q (in gc): T (A p - g q); `hmode`
+ * a constant after inlining, so the loop has no test and vectorizes. */
+static inline LF_ALWAYS_INLINE void
+FN(dl_grad)(const T *restrict x, ptrdiff_t n, T temp, T mx, T lx, T A, T *restrict gc,
+            T *restrict hc, const int hmode)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const T p = V(exp)((x[i] / temp - mx) - lx);
+        gc[i] = temp * (A * p - gc[i]);
+        if (hmode == DL_HESS_P) {
+            hc[i] = p;
+        }
+        else if (hmode == DL_HESS_DIAG) {
+            hc[i] = A * (p * ((T)1 - p));
+        }
     }
 }
 
@@ -119,43 +140,52 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
     const char *gor = a->grad_output ? a->grad_output + n * a->go_n : NULL;
     T *out = a->out ? (T *)(a->out + n * a->out_n) : NULL;
     T *g = a->grad ? (T *)(a->grad + n * a->g_n) : NULL;
-    T sh[5], bx[DL_CHUNK], bz[DL_CHUNK], bg[DL_CHUNK];
+    T sh[5], bx[DL_CHUNK], bz[DL_CHUNK], bg[DL_CHUNK], bs[DL_CHUNK];
     double lacc[DL_L] = {0}, aacc[DL_L] = {0};
     sh[0] = ctx->temp;
+    if (g && !gor) { /* a loaded factor, not a test per element: AVX2 has no masked load */
+        for (ptrdiff_t i = 0; i < (C < DL_CHUNK ? C : DL_CHUNK); i++) {
+            bs[i] = (T)a->scale;
+        }
+    }
     FN(dl_shift)(xr, a->in_c, C, sh[0], &sh[1], &sh[2]);
     FN(dl_shift)(zr, a->t_c, C, sh[0], &sh[3], &sh[4]);
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
         const T *x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
         const T *z = FN(gather)(zr + c0 * a->t_c, a->t_c, k, bz);
-        const T *go = gor && g ? FN(gather)(gor + c0 * a->go_s, a->go_s, k, bg) : NULL;
+        const T *go = gor && g ? FN(gather)(gor + c0 * a->go_s, a->go_s, k, bg) : g ? bs : NULL;
         /* each (out, gradient) case its own copy of the loop, with no test left in it */
         if (out && g) {
-            FN(dl_terms)(x, z, go, (T)a->scale, k, sh, out + c0, g + c0, lacc, aacc);
+            FN(dl_terms)(x, z, go, k, sh, out + c0, g + c0, lacc, aacc);
         }
         else if (g) {
-            FN(dl_terms)(x, z, go, (T)a->scale, k, sh, NULL, g + c0, lacc, aacc);
+            FN(dl_terms)(x, z, go, k, sh, NULL, g + c0, lacc, aacc);
         }
         else if (out) {
-            FN(dl_terms)(x, z, NULL, 0, k, sh, out + c0, NULL, lacc, aacc);
+            FN(dl_terms)(x, z, NULL, k, sh, out + c0, NULL, lacc, aacc);
         }
         else {
-            FN(dl_terms)(x, z, NULL, 0, k, sh, NULL, NULL, lacc, aacc);
+            FN(dl_terms)(x, z, NULL, k, sh, NULL, NULL, lacc, aacc);
         }
     }
     if (g) {
-        const T A = (T)FN(dl_lanes)(aacc), temp = sh[0], mx = sh[1], lx = sh[2];
+        const T A = (T)FN(dl_lanes)(aacc), temp = sh[0];
         T *h = a->hess ? (T *)(a->hess + n * a->g_n) : NULL;
+        const int hmode = h == NULL ? DL_NO_HESS : a->vec ? DL_HESS_P : DL_HESS_DIAG;
         for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
             const ptrdiff_t k = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
-            const T *restrict x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
-            T *restrict gc = g + c0;
-            for (ptrdiff_t i = 0; i < k; i++) {
-                const T p = V(exp)((x[i] / temp - mx) - lx);
-                gc[i] = temp * (A * p - gc[i]);
-                if (h) { /* p itself when H v is asked (softmax_hvp's input) */
-                    h[c0 + i] = a->vec ? p : A * (p * ((T)1 - p));
-                }
+            const T *x = FN(gather)(xr + c0 * a->in_c, a->in_c, k, bx);
+            T *hc = h ? h + c0 : NULL;
+            /* each case its own copy of the loop, with no test left in it */
+            if (hmode == DL_NO_HESS) {
+                FN(dl_grad)(x, k, temp, sh[1], sh[2], A, g + c0, hc, DL_NO_HESS);
+            }
+            else if (hmode == DL_HESS_P) {
+                FN(dl_grad)(x, k, temp, sh[1], sh[2], A, g + c0, hc, DL_HESS_P);
+            }
+            else {
+                FN(dl_grad)(x, k, temp, sh[1], sh[2], A, g + c0, hc, DL_HESS_DIAG);
             }
         }
         if (h && a->vec) { /* H v = A (diag(p) - p p^T) v, v C-contiguous as h */
