@@ -446,42 +446,140 @@ FN(cross_entropy)(const lf_classes *a)
 
 #define PROB(n, c, s) (*(const T *)AT(a->target, n, c, s, t))
 
+#ifndef CP_CHUNK
+#define CP_CHUNK 256 /* classes per chunk on the stack, a multiple of CP_L */
+#define CP_L 8       /* double lanes of the row sums (class c in lane c mod CP_L) */
+#endif
+
+/* The log-softmax shift of sample (n, s), chunk by chunk: logp_c = (x_c -
+ * *m) - *lsum, the sum of exps in CP_L double lanes. */
+static void
+FN(cp_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *bx, T *m, T *lsum)
+{
+    const ptrdiff_t C = a->C;
+    T mx = X(n, 0, s);
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += CP_CHUNK) {
+        const ptrdiff_t k = C - c0 < CP_CHUNK ? C - c0 : CP_CHUNK;
+        const T cm = FN(row_max)(FN(gather)(AT(a->input, n, c0, s, in), a->in_c, k, bx), k);
+        mx = cm > mx || cm != cm ? cm : mx;
+    }
+    double acc[CP_L] = {0};
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += CP_CHUNK) {
+        const ptrdiff_t k = C - c0 < CP_CHUNK ? C - c0 : CP_CHUNK;
+        const T *restrict x = FN(gather)(AT(a->input, n, c0, s, in), a->in_c, k, bx);
+        ptrdiff_t i = 0;
+        for (; i + CP_L <= k; i += CP_L) {
+            for (int l = 0; l < CP_L; l++) {
+                acc[l] += (double)V(exp)(x[i + l] - mx);
+            }
+        }
+        for (int l = 0; i + l < k; l++) {
+            acc[l] += (double)V(exp)(x[i + l] - mx);
+        }
+    }
+    *m = mx;
+    *lsum = M(log)((T)FN(sum8)(acc));
+}
+
+static inline LF_ALWAYS_INLINE void
+FN(cp_term)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t i, int l,
+            T m, T lsum, T keep, T ls_c, T *restrict wq, double *restrict lacc,
+            double *restrict wacc, const int smooth)
+{
+    const T v = w[i] * (smooth ? t[i] * keep + ls_c : t[i]);
+    wq[i] = v;
+    lacc[l] -= (double)(v * ((x[i] - m) - lsum));
+    wacc[l] += (double)v;
+}
+
+/* One chunk of k classes: the weighted target mass q w (q = t keep + ls_c
+ * with smoothing, else t; `smooth` a constant after inlining) into wq, and
+ * the lanes of the loss and of its sum. */
+static inline LF_ALWAYS_INLINE void
+FN(cp_terms)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t k,
+             T m, T lsum, T keep, T ls_c, T *restrict wq, double *restrict lacc,
+             double *restrict wacc, const int smooth)
+{
+    ptrdiff_t i = 0;
+    for (; i + CP_L <= k; i += CP_L) {
+        for (int l = 0; l < CP_L; l++) {
+            FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, wq, lacc, wacc, smooth);
+        }
+    }
+    for (int l = 0; i + l < k; l++) {
+        FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, wq, lacc, wacc, smooth);
+    }
+}
+
+/* Sample (n, s) of cross-entropy with probability targets: its loss, and
+ * with a gradient k p - g q w, k = g sum q w (into *k, the Hessian's factor).
+ * Every layout is gathered into the same unit-stride chunks, so the loops
+ * vectorize and every layout gives the same bits. */
+static double
+FN(cp_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, const T *restrict ones,
+              T *restrict buf, T *k_out)
+{
+    const ptrdiff_t C = a->C;
+    const T keep = (T)(1.0 - a->label_smoothing), ls_c = (T)(a->label_smoothing / (double)C);
+    T *bx = buf, *bt = buf + CP_CHUNK, *wq = buf + 2 * CP_CHUNK, *bw = buf + 3 * CP_CHUNK;
+    T m, lsum, kf = 0, g = a->grad ? GO(n, s) : (T)0;
+    double lacc[CP_L] = {0}, wacc[CP_L] = {0};
+    FN(cp_shift)(a, n, s, bx, &m, &lsum);
+    /* pass one: the loss and sum q w; pass two, the gradient, needs that sum */
+    for (int pass = 0; pass < (a->grad ? 2 : 1); pass++) {
+        if (pass == 1) {
+            kf = g * (T)FN(sum8)(wacc);
+        }
+        for (ptrdiff_t c0 = 0; c0 < C; c0 += CP_CHUNK) {
+            const ptrdiff_t k = C - c0 < CP_CHUNK ? C - c0 : CP_CHUNK;
+            const T *x = FN(gather)(AT(a->input, n, c0, s, in), a->in_c, k, bx);
+            const T *t = FN(gather)(AT(a->target, n, c0, s, t), a->t_c, k, bt);
+            const T *w = a->weight ? FN(gather)(a->weight + c0 * a->w_c, a->w_c, k, bw) : ones;
+            double la[CP_L] = {0}, wa[CP_L] = {0};
+            if (a->label_smoothing > 0) {
+                FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, wq, la, wa, 1);
+            }
+            else {
+                FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, wq, la, wa, 0);
+            }
+            if (pass == 0) {
+                for (int l = 0; l < CP_L; l++) {
+                    lacc[l] += la[l];
+                    wacc[l] += wa[l];
+                }
+                continue;
+            }
+            const int direct = a->g_c == (ptrdiff_t)sizeof(T);
+            T *restrict gd = direct ? (T *)AT(a->grad, n, c0, s, g) : bt;
+            for (ptrdiff_t i = 0; i < k; i++) {
+                gd[i] = kf * V(exp)((x[i] - m) - lsum) - g * wq[i];
+            }
+            for (ptrdiff_t i = 0; !direct && i < k; i++) {
+                GRAD(n, c0 + i, s) = bt[i];
+            }
+        }
+    }
+    *k_out = kf;
+    return FN(sum8)(lacc);
+}
+
 static double
 FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(class_ctx) *)vc)->a;
-    const T keep = (T)(1.0 - a->label_smoothing);
-    const T ls_c = (T)(a->label_smoothing / (double)a->C);
+    T ones[CP_CHUNK], buf[4 * CP_CHUNK];
+    for (ptrdiff_t i = 0; i < CP_CHUNK; i++) {
+        ones[i] = (T)1;
+    }
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
-        T max, lsum;
-        if (a->C > 0) {
-            FN(log_softmax_shift)(a, n, s, &max, &lsum);
-        }
-        double loss = 0.0, wq_sum = 0.0;
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const T wq = W(c) * (a->label_smoothing > 0 ? PROB(n, c, s) * keep + ls_c
-                                                        : PROB(n, c, s));
-            loss -= (double)(wq * ((X(n, c, s) - max) - lsum));
-            wq_sum += (double)wq;
-        }
-        const T l = (T)loss;
+        T k = 0;
+        const double loss = a->C > 0 ? FN(cp_sample)(a, n, s, ones, buf, &k) : 0.0;
         acc[j & 7] += loss;
-        FN(store_out)(a, n, s, l);
-        if (a->grad) {
-            const T g = GO(n, s);
-            const T k = g * (T)wq_sum;
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T wq = W(c) * (a->label_smoothing > 0
-                                         ? PROB(n, c, s) * keep + ls_c
-                                         : PROB(n, c, s));
-                const T p = V(exp)((X(n, c, s) - max) - lsum);
-                GRAD(n, c, s) = k * p - g * wq;
-            }
-            if (a->hess) {
-                FN(ce_hess)(a, n, s, k);
-            }
+        FN(store_out)(a, n, s, (T)loss);
+        if (a->hess) {
+            FN(ce_hess)(a, n, s, k);
         }
     }
     return FN(sum8)(acc);
