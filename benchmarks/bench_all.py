@@ -210,6 +210,13 @@ def _inputs(spec, shape, dt):
     return valid_inputs(spec.row, dt, rng, shape=shape)
 
 
+def _soft_targets(rng, dt, shape):
+    """Logits and a probability row per sample (softmax of random scores)."""
+    x = rng.standard_normal(shape).astype(dt)
+    e = np.exp(rng.standard_normal(shape))
+    return x, (e / e.sum(1, keepdims=True)).astype(dt)
+
+
 def _ctc_make(rng, dt, shape):
     from loss_table import _ctc_args
     n, c = shape
@@ -313,6 +320,7 @@ def _jax_defs():
             x, t).mean(),
         "CrossEntropyLoss(ls=0.1)": lambda x, t: optax.softmax_cross_entropy(
             x, optax.smooth_labels(jax.nn.one_hot(t, x.shape[1], dtype=x.dtype), 0.1)).mean(),
+        "CrossEntropyLoss(probs)": lambda x, t: optax.softmax_cross_entropy(x, t).mean(),
         "NLLLoss": lambda x, t: -jnp.take_along_axis(x, t[:, None], 1).mean(),
         "PolyCrossEntropyLoss": lambda x, t: optax.losses.poly_loss_cross_entropy(
             x, jax.nn.one_hot(t, x.shape[1], dtype=x.dtype), epsilon=1.0).mean(),
@@ -398,6 +406,8 @@ def build_specs(lf):
     add("PolyBCEWithLogitsLoss", exps=1, logs=1)
     add("CrossEntropyLoss", reads=1, exps=1)
     add("CrossEntropyLoss(ls=0.1)", opts={"label_smoothing": 0.1}, reads=1, exps=1)
+    # soft targets (mixup, distillation): a probability row per sample, read in full
+    add("CrossEntropyLoss(probs)", reads=2, exps=1, make=_soft_targets)
     # one element read per row (not counted); the gradient is written in full
     add("NLLLoss", reads=0)
     add("PolyCrossEntropyLoss", reads=1, exps=1)
