@@ -483,31 +483,42 @@ FN(cp_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *bx, T *m, T *lsum
 
 static inline LF_ALWAYS_INLINE void
 FN(cp_term)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t i, int l,
-            T m, T lsum, T keep, T ls_c, T *restrict wq, double *restrict lacc,
-            double *restrict wacc, const int smooth)
+            T m, T lsum, T keep, T ls_c, double *restrict lacc, double *restrict wacc,
+            const int smooth)
 {
     const T v = w[i] * (smooth ? t[i] * keep + ls_c : t[i]);
-    wq[i] = v;
     lacc[l] -= (double)(v * ((x[i] - m) - lsum));
     wacc[l] += (double)v;
 }
 
-/* One chunk of k classes: the weighted target mass q w (q = t keep + ls_c
- * with smoothing, else t; `smooth` a constant after inlining) into wq, and
- * the lanes of the loss and of its sum. */
+/* One chunk of k classes: the lanes of the loss and of the weighted target
+ * mass q w (q = t keep + ls_c with smoothing, else t; `smooth` a constant
+ * after inlining). */
 static inline LF_ALWAYS_INLINE void
 FN(cp_terms)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t k,
-             T m, T lsum, T keep, T ls_c, T *restrict wq, double *restrict lacc,
-             double *restrict wacc, const int smooth)
+             T m, T lsum, T keep, T ls_c, double *restrict lacc, double *restrict wacc,
+             const int smooth)
 {
     ptrdiff_t i = 0;
     for (; i + CP_L <= k; i += CP_L) {
         for (int l = 0; l < CP_L; l++) {
-            FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, wq, lacc, wacc, smooth);
+            FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, lacc, wacc, smooth);
         }
     }
     for (int l = 0; i + l < k; l++) {
-        FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, wq, lacc, wacc, smooth);
+        FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, lacc, wacc, smooth);
+    }
+}
+
+/* The gradient over a chunk of k classes: k p - g q w, q w formed as in
+ * FN(cp_term) (`smooth` a constant after inlining). */
+static inline LF_ALWAYS_INLINE void
+FN(cp_grad)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t k, T m,
+            T lsum, T keep, T ls_c, T kf, T g, T *restrict gd, const int smooth)
+{
+    for (ptrdiff_t i = 0; i < k; i++) {
+        const T v = w[i] * (smooth ? t[i] * keep + ls_c : t[i]);
+        gd[i] = kf * V(exp)((x[i] - m) - lsum) - g * v;
     }
 }
 
@@ -520,9 +531,11 @@ FN(cp_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, const T *restrict o
               T *restrict buf, T *k_out)
 {
     const ptrdiff_t C = a->C;
+    const int smooth = a->label_smoothing > 0;
     const T keep = (T)(1.0 - a->label_smoothing), ls_c = (T)(a->label_smoothing / (double)C);
     T *bx = buf, *bt = buf + CP_CHUNK, *wq = buf + 2 * CP_CHUNK, *bw = buf + 3 * CP_CHUNK;
-    T m, lsum, kf = 0, g = a->grad ? GO(n, s) : (T)0;
+    T m, lsum, kf = 0;
+    const T g = a->grad ? GO(n, s) : (T)0;
     double lacc[CP_L] = {0}, wacc[CP_L] = {0};
     FN(cp_shift)(a, n, s, bx, &m, &lsum);
     /* pass one: the loss and sum q w; pass two, the gradient, needs that sum */
@@ -535,27 +548,31 @@ FN(cp_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, const T *restrict o
             const T *x = FN(gather)(AT(a->input, n, c0, s, in), a->in_c, k, bx);
             const T *t = FN(gather)(AT(a->target, n, c0, s, t), a->t_c, k, bt);
             const T *w = a->weight ? FN(gather)(a->weight + c0 * a->w_c, a->w_c, k, bw) : ones;
-            double la[CP_L] = {0}, wa[CP_L] = {0};
-            if (a->label_smoothing > 0) {
-                FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, wq, la, wa, 1);
-            }
-            else {
-                FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, wq, la, wa, 0);
-            }
             if (pass == 0) {
+                double la[CP_L] = {0}, wa[CP_L] = {0};
+                if (smooth) {
+                    FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, la, wa, 1);
+                }
+                else {
+                    FN(cp_terms)(x, t, w, k, m, lsum, keep, ls_c, la, wa, 0);
+                }
                 for (int l = 0; l < CP_L; l++) {
                     lacc[l] += la[l];
                     wacc[l] += wa[l];
                 }
                 continue;
             }
+            /* straight into a unit-stride gradient row, else through wq */
             const int direct = a->g_c == (ptrdiff_t)sizeof(T);
-            T *restrict gd = direct ? (T *)AT(a->grad, n, c0, s, g) : bt;
-            for (ptrdiff_t i = 0; i < k; i++) {
-                gd[i] = kf * V(exp)((x[i] - m) - lsum) - g * wq[i];
+            T *restrict gd = direct ? (T *)AT(a->grad, n, c0, s, g) : wq;
+            if (smooth) {
+                FN(cp_grad)(x, t, w, k, m, lsum, keep, ls_c, kf, g, gd, 1);
+            }
+            else {
+                FN(cp_grad)(x, t, w, k, m, lsum, keep, ls_c, kf, g, gd, 0);
             }
             for (ptrdiff_t i = 0; !direct && i < k; i++) {
-                GRAD(n, c0 + i, s) = bt[i];
+                GRAD(n, c0 + i, s) = wq[i];
             }
         }
     }
