@@ -23,6 +23,10 @@
 
 #include "isa.h"
 
+#if LF_HAVE_ISA_VARIANTS
+#include <immintrin.h>
+#endif
+
 static inline uint32_t
 lf_f32_bits(float f)
 {
@@ -63,7 +67,9 @@ lf_f32_to_bf16(float f)
  * exponent is rebiased in place; a subnormal (exponent 0) gets exponent 1
  * and then 2^-14 subtracted in float, which renormalizes it exactly; inf and
  * nan (exponent 31) get the rest of float's exponent range.  A signalling
- * nan comes back quiet (the subtraction of 0 quiets it, as F16C does). */
+ * nan comes back quiet, its payload kept (as F16C's conversion gives it; a
+ * subtraction of 0 would not do it: compilers drop it), so that every
+ * variant gives the same bits. */
 static inline float
 lf_f16_to_f32(uint16_t h)
 {
@@ -72,7 +78,8 @@ lf_f16_to_f32(uint16_t h)
     adj += e == 0x0f800000u ? (128u - 16u) << 23 : 0u;
     adj += e == 0 ? 1u << 23 : 0u;
     const float f = lf_bits_f32(o + adj) - (e == 0 ? 6.103515625e-05f : 0.0f);
-    return lf_bits_f32(lf_f32_bits(f) | ((uint32_t)(h & 0x8000u) << 16));
+    const uint32_t quiet = e == 0x0f800000u && (o & 0x007fe000u) ? 0x00400000u : 0u;
+    return lf_bits_f32((lf_f32_bits(f) | quiet) | ((uint32_t)(h & 0x8000u) << 16));
 }
 
 /* After F. Giesen's float_to_half_fast3_rtne (public domain), written anew
@@ -94,6 +101,48 @@ lf_f32_to_f16(float f)
     return (uint16_t)(sign | r);
 }
 
+#if LF_HAVE_ISA_VARIANTS
+/* float16 runs in F16C's conversion instructions, eight values each: the
+ * same bits as lf_f16_to_f32 / lf_f32_to_f16 (both are IEEE conversions,
+ * round to nearest even, a nan quieted with its payload's top bits kept;
+ * F16C ignores MXCSR's flush-to-zero and denormals-are-zero), which
+ * tests/c/test_half.h checks over every float16 pattern and the ties.  Every
+ * CPU with AVX2 has F16C, and the engine's AVX2 level requires it (isa.c), so
+ * these run where lf_isa() >= 1.  Declared for their own target, outside the
+ * variants' regions: the AVX2 and AVX-512 variants inline them, the
+ * baseline calls them. */
+__attribute__((target("avx,f16c"))) static inline void
+lf_f16_widen_f16c(const uint16_t *h, float *dst, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(v));
+    }
+    for (; i < n; i++) {
+        dst[i] = _cvtsh_ss(h[i]);
+    }
+}
+
+__attribute__((target("avx,f16c"))) static inline void
+lf_f32_narrow_f16c(const float *src, uint16_t *h, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i v = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128((__m128i *)(void *)(h + i), v);
+    }
+    for (; i < n; i++) {
+        h[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+#define LF_F16C() (lf_isa() >= 1)
+#else
+#define LF_F16C() 0
+#define lf_f16_widen_f16c(h, dst, n) ((void)0)
+#define lf_f32_narrow_f16c(src, h, n) ((void)0)
+#endif
+
 /* n half values (bfloat16 if bf16, else float16) step bytes apart from p,
  * widened into dst.  An aligned unit-stride run is a loop per format, which
  * vectorizes; any other stride or address is read by memcpy. */
@@ -106,6 +155,9 @@ lf_half_widen_run(int bf16, const char *p, ptrdiff_t step, float *dst, ptrdiff_t
             for (ptrdiff_t i = 0; i < n; i++) {
                 dst[i] = lf_bf16_to_f32(h[i]);
             }
+        }
+        else if (LF_F16C()) {
+            lf_f16_widen_f16c(h, dst, n);
         }
         else {
             for (ptrdiff_t i = 0; i < n; i++) {
@@ -133,6 +185,9 @@ lf_half_narrow_run(int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_
             for (ptrdiff_t i = 0; i < n; i++) {
                 h[i] = lf_f32_to_bf16(src[i]);
             }
+        }
+        else if (LF_F16C()) {
+            lf_f32_narrow_f16c(src, h, n);
         }
         else {
             for (ptrdiff_t i = 0; i < n; i++) {

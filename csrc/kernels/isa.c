@@ -16,7 +16,10 @@ isa_detect(void)
 #if LF_HAVE_ISA_VARIANTS
     int level = 0;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    /* F16C too: half.h's float16 runs use it at level 1 and up (every AVX2
+     * CPU has it; a hypervisor could hide it) */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
         level = 1;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) {

@@ -3,8 +3,9 @@
  * runs (engine-internal; isa.c).
  *
  * On x86-64 with gcc or clang every kernel is compiled three times (see
- * variants.h): LF_ISA 2 (AVX-512), 1 (AVX2 + FMA) and 0 (the baseline of the
- * build, SSE2 on x86-64).  Elsewhere only the baseline exists.
+ * variants.h): LF_ISA 2 (AVX-512), 1 (AVX2 + FMA; F16C required too) and 0
+ * (the baseline of the build, SSE2 on x86-64).  Elsewhere only the baseline
+ * exists.
  *
  * The variants compute the same operations in the same order (no
  * reassociation, no implicit contraction: see variants.h), so they give the

@@ -25,18 +25,18 @@
 #if LF_ISA == 2
 /* (clang has no prefer-vector-width target feature; -mprefer-vector-width
  * is a command-line option there) */
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2,f16c"))), apply_to = function)
 #else
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,f16c"))), apply_to = function)
 #endif
 #else
 #pragma GCC push_options
 #if LF_ISA == 2
 /* gcc's default tuning prefers 256-bit vectors even with AVX-512; the
  * transcendental loops are worth the full width */
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2,prefer-vector-width=512")
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2,f16c,prefer-vector-width=512")
 #else
-#pragma GCC target("avx2,fma,bmi2")
+#pragma GCC target("avx2,fma,bmi2,f16c")
 #endif
 #endif
 #endif

@@ -199,6 +199,56 @@ test_half_template(lf_half_kind kind, const half_format *f)
           f->name, got, want, bad);
 }
 
+/* Every instruction-set variant's runs give the scalar bits: lf_half_widen
+ * over every 16-bit pattern (float16 in F16C's instructions at level 1 and
+ * up), lf_half_narrow over floats around every half value's 13 dropped bits
+ * -- each sign, exponent and kept mantissa with the low bits 0, 1, just
+ * under and over the tie, the tie, and all ones -- and over a run of tiny
+ * floats, where float16's subnormals drop more bits.  (The whole 2^32 float32
+ * range was checked once, outside the harness: no difference.) */
+static void
+test_half_variants(lf_half_kind kind, const half_format *f)
+{
+    enum { W = 1 << 16, LOW = 8, CHUNK = 1 << 12 };
+    static uint16_t h[W], out[CHUNK];
+    static float w[W], src[CHUNK];
+    const uint32_t lows[LOW] = {0, 1, 0xffe, 0xfff, 0x1000, 0x1001, 0x1234, 0x1fff};
+    for (uint32_t i = 0; i < W; i++) {
+        h[i] = (uint16_t)i;
+    }
+    const int best = lf_set_isa(-1);
+    for (int level = best; level >= 0; level--) {
+        lf_set_isa(level);
+        lf_half_widen(kind, h, 2, w, W);
+        int bad = 0;
+        for (uint32_t i = 0; i < W; i++) {
+            bad += lf_f32_bits(w[i]) != lf_f32_bits(f->widen(h[i]));
+        }
+        long nbad = 0;
+        for (uint32_t top = 0; top < (1u << 19); top += CHUNK / LOW) {
+            for (uint32_t i = 0; i < CHUNK; i++) {
+                src[i] = lf_bits_f32(((top + i / LOW) << 13) | lows[i % LOW]);
+            }
+            lf_half_narrow(kind, src, out, 2, CHUNK);
+            for (uint32_t i = 0; i < CHUNK; i++) {
+                nbad += out[i] != f->narrow(src[i]);
+            }
+        }
+        for (uint32_t base = 0x33000000u; base < 0x38800000u; base += 0x00100000u) {
+            for (uint32_t i = 0; i < CHUNK; i++) {
+                src[i] = lf_bits_f32(base + i * 0x7fu);
+            }
+            lf_half_narrow(kind, src, out, 2, CHUNK);
+            for (uint32_t i = 0; i < CHUNK; i++) {
+                nbad += out[i] != f->narrow(src[i]);
+            }
+        }
+        CHECK(bad == 0 && nbad == 0, "%s, isa %d: widen %d, narrow %ld values differ", f->name,
+              level, bad, nbad);
+    }
+    lf_set_isa(-1);
+}
+
 static void
 test_half(void)
 {
@@ -212,4 +262,6 @@ test_half(void)
     test_half_convert(LF_HALF_BF16, &bf16);
     test_half_template(LF_HALF_F16, &f16);
     test_half_template(LF_HALF_BF16, &bf16);
+    test_half_variants(LF_HALF_F16, &f16);
+    test_half_variants(LF_HALF_BF16, &bf16);
 }
