@@ -203,7 +203,14 @@ typedef struct {
     char *hess; /* T[N, C, S] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
     const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
+    int half_kind;    /* lf_half_kind: input, out and grad hold that half type
+                       * (float32 cross-entropy with class indices, C <=
+                       * LF_CE_HALF_C, no Hessian), else 0 */
 } lf_classes;
+
+/* The most classes a half-precision cross-entropy row may have (its float32
+ * copies live on the stack). */
+#define LF_CE_HALF_C 8192
 
 /* Pre-pass over int64 class targets: the first target outside [0, C) that is
  * not ignore_index is reported (LF_ERR_CLASS, flat index over [N, S]);

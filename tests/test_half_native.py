@@ -138,3 +138,91 @@ def test_mixed_dtypes_keep_the_widening_path():
         assert loss.dtype == BF16 and grad.dtype == BF16
         assert loss.tobytes() == wl.astype(BF16).tobytes()
         assert grad.tobytes() == wg.astype(BF16).tobytes()
+
+
+# Cross-entropy with class indices reads its half logits and writes its half
+# loss and gradient itself, a row at a time (LF_HALF_CLASS in the binding).
+CE_LAYOUTS = ["contiguous", "fortran", "strided", "negative", "misaligned", "byteswapped"]
+CE_OPTS = [{}, {"weight": True}, {"label_smoothing": 0.1},
+           {"weight": True, "label_smoothing": 0.2, "ignore_index": 2}]
+
+
+@pytest.mark.parametrize("opts", CE_OPTS, ids=["plain", "weight", "smooth", "all"])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_cross_entropy_half_rows(dtype, layout, opts):
+    """The half rows give the widening path's bits: the float32 kernel on a
+    contiguous float32 copy of the same values (its unit-stride rows), every
+    result narrowed once; reduced, none, backward with grad_output and a
+    half out= (C-contiguous, as cross-entropy's out must be)."""
+    rng = np.random.default_rng(22)
+    N, C = 37, 301
+    x = (3 * rng.standard_normal((N, C))).astype(dtype)
+    t = rng.integers(0, C, N)
+    t[::5] = 2  # the ignored class, when ignore_index is 2
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)[::-1]  # strided
+    xs = in_layout(x, layout)
+    wide = np.ascontiguousarray(x.astype(np.float32))
+    # the reference's unit-stride rows need a unit-stride weight too (a
+    # strided one takes the float32 kernel's strided loop: other last bits);
+    # a misaligned or byte-swapped half input is widened by the binding and
+    # takes the float32 kernel itself, strided weight and all
+    widened = layout in ("misaligned", "byteswapped")
+    kw32 = {k: np.ascontiguousarray(v) if k == "weight" and not widened else v
+            for k, v in kw.items()}
+    for red in ("mean", "sum", "none"):
+        crit = lf.CrossEntropyLoss(**kw, reduction=red)
+        twin = lf.CrossEntropyLoss(**kw32, reduction=red)
+        loss, grad = crit.forward_backward(xs, t)
+        wl, wg = twin.forward_backward(wide, t)
+        assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
+        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+        assert np.asarray(loss).tobytes() == wl.tobytes()
+        assert grad.tobytes() == wg.astype(dtype).tobytes()
+        out = np.full((N, C), np.nan, dtype)
+        crit.forward_backward(xs, t, out=out)
+        assert out.tobytes() == wg.astype(dtype).tobytes()
+    go = rng.uniform(-1, 1, N).astype(np.float32)
+    crit = lf.CrossEntropyLoss(**kw, reduction="none")
+    crit.forward(xs, t)
+    twin = lf.CrossEntropyLoss(**kw32, reduction="none")
+    twin.forward(wide, t)
+    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+@pytest.mark.parametrize("C", [1, 8192, 8193])
+def test_cross_entropy_half_widths(dtype, C):
+    """One class, the widest row the half rows take (LF_CE_HALF_C) and one
+    more (the widening path): the same bits either way; a Hessian too."""
+    rng = np.random.default_rng(23)
+    x = (4 * rng.standard_normal((3, C))).astype(dtype)
+    t = rng.integers(0, C, 3)
+    wide = x.astype(np.float32)
+    for hessian in (False, True):
+        got = lf.CrossEntropyLoss().forward_backward(x, t, hessian=hessian)
+        want = lf.CrossEntropyLoss().forward_backward(wide, t, hessian=hessian)
+        for g, w in zip(got, want):
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_cross_entropy_half_no_float32_copy(dtype):
+    """The half rows allocate the half gradient and nothing of the batch's
+    size beside it (the widening path: a float32 copy of the logits and a
+    float32 gradient, 10 bytes per element)."""
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((1000, 1000)).astype(dtype)
+    t = rng.integers(0, 1000, 1000)
+    crit = lf.CrossEntropyLoss()
+    crit.forward_backward(x, t)
+    tracemalloc.start()
+    try:
+        crit.forward_backward(x, t)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * x.size, peak / x.size

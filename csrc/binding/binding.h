@@ -118,8 +118,11 @@ enum {
     LF_BATCHMEAN = 1, /* reduction 3 ("batchmean") allowed */
     LF_OUT = 2,       /* takes a trailing `out` (the gradient buffer) */
     LF_PLAIN = 4,     /* no reduction / want / grad_output (activations, distances) */
-    LF_HALF_EW = 8    /* its kernel is the element-wise template's, which reads and
+    LF_HALF_EW = 8,   /* its kernel is the element-wise template's, which reads and
                          writes half operands itself (ew_template.h) */
+    LF_HALF_CLASS = 16 /* its class kernel reads a half input and writes half
+                          outputs itself, row by row, unless a Hessian is asked
+                          (its family may still widen the input first) */
 };
 
 /* How Dask may cut a loss's call into blocks, also spec flags (pylossfn._dask
@@ -186,8 +189,9 @@ typedef struct {
     const char *fname;
     int reduction, want, typenum; /* typenum: the kernels' (float32 for half) */
     int out_type; /* the results' dtype: typenum, or the inputs' half dtype */
-    int half_native; /* an LF_HALF_EW call of a half dtype: its half input, target
-                        and outputs go to the kernel unconverted */
+    int half_native; /* an LF_HALF_EW or LF_HALF_CLASS call of a half dtype: its
+                        half input (target) and outputs go to the kernel
+                        unconverted */
     int overflow;                 /* an O_INDEX without C_INT64 saturated */
     int in_type[LF_MAX_ARGS];     /* each A_INPUT's own dtype, before promotion */
     PyObject *grad_output_obj, *out_obj; /* borrowed; out_obj NULL when absent */

@@ -122,7 +122,14 @@ static inline void
 FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
 {
     if (a->out) {
-        *(T *)(a->out + n * a->out_n + s * a->out_s) = l;
+        char *p = a->out + n * a->out_n + s * a->out_s;
+#ifdef LF_T_F32
+        if (a->half_kind) {
+            lf_half_narrow_run(a->half_kind == LF_HALF_BF16, &l, p, a->out_s, 1);
+            return;
+        }
+#endif
+        *(T *)(void *)p = l;
     }
 }
 
@@ -130,8 +137,10 @@ FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
 static inline void
 FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
 {
+    /* all-zero bits are +0 in every format, half ones too */
+    const size_t size = a->half_kind ? sizeof(uint16_t) : sizeof(T);
     for (ptrdiff_t c = 0; c < a->C; c++) {
-        *(T *)(a->grad + n * a->g_n + c * a->g_c + s * a->g_s) = 0;
+        memset(a->grad + n * a->g_n + c * a->g_c + s * a->g_s, 0, size);
     }
 }
 
