@@ -21,10 +21,12 @@ on this machine: the bytes that must move (each full-size input read once,
 each gradient written once, counted twice for the write-allocate read) at the
 bandwidth this script measures for a buffer of that footprint (``membw.c``, a
 triad ``a[i] = b[i] + s c[i]`` in C, compiled and run here with the same thread
-count), plus the transcendental functions per element at the engine's own
-throughput on an L1/L2-resident array (the slope of ``pylossfn.functional.
-sigmoid`` and ``logsigmoid`` between two small sizes, so that call overhead
-cancels).  The limit ignores per-call overhead, so small sizes are far from it.
+count), plus the transcendental functions per element at the fastest vector
+exp and log on the machine -- the engine's (``pylossfn.functional.sigmoid``
+and ``logsigmoid``), NumPy's SIMD ``np.exp`` / ``np.log`` (the floor), torch's
+and XLA's -- each on an L1/L2-resident array (the slope between two small
+sizes, so that call overhead cancels).  The limit ignores per-call overhead, so
+small sizes are far from it.
 
 Ratios: ``torch/ours`` and ``jax/ours`` (> 1: ours faster) and ``ours/limit``
 (1 = at the limit).  Before timing, each loss value of ours is compared with
@@ -125,19 +127,68 @@ def triad_bandwidth(lib, footprint, threads):
     return best
 
 
+def _slope_ns(make_call, dtype, positive=False, sizes=(1024, 8192)):
+    """ns per element of ``make_call(x)()`` from the slope between two
+    cache-resident sizes (the call's own overhead cancels)."""
+    times = []
+    for n in sizes:
+        x = np.random.default_rng(0).standard_normal(n).astype(dtype)
+        call = make_call(np.abs(x) + 0.5 if positive else x)
+        k = max(20, 2_000_000 // n)
+        times.append(min(_time_calls(call, k) for _ in range(5)))
+    return max((times[1] - times[0]) / (sizes[1] - sizes[0]) * 1e9, 1e-3)
+
+
 def engine_transcendental_ns(lf, dtype):
     """ns per element of one exp (sigmoid) and of exp + log1p (logsigmoid) in
     the engine, from the slope between two cache-resident sizes."""
     import pylossfn.functional as F
-    res = []
-    for fn in (F.sigmoid, F.logsigmoid):
-        times = []
-        for n in (1024, 8192):
-            x = np.random.default_rng(0).standard_normal(n).astype(dtype)
-            times.append(min(_time_calls(lambda: fn(x), 2000 if n == 1024 else 500)
-                             for _ in range(5)))
-        res.append(max((times[1] - times[0]) / (8192 - 1024) * 1e9, 1e-3))
-    return res[0], res[1] - res[0]
+    e = _slope_ns(lambda x: lambda: F.sigmoid(x), dtype)
+    both = _slope_ns(lambda x: lambda: F.logsigmoid(x), dtype)
+    return e, max(both - e, 1e-3)
+
+
+def peer_transcendental_ns(dtype, torch=None, jax=None):
+    """{source: (exp ns, log ns)} per element, one thread's worth, of the
+    vector exp and log the machine's other libraries have: NumPy's SIMD
+    ``np.exp`` / ``np.log`` (into ``out=``), torch's (Sleef, ``out=``, one
+    thread) and XLA's (``jit(jnp.exp)``, a device array, waited for)."""
+    def ncall(fn):
+        def make(x):
+            o = np.empty_like(x)
+            return lambda: fn(x, out=o)
+        return make
+    res = {"numpy": (_slope_ns(ncall(np.exp), dtype),
+                     _slope_ns(ncall(np.log), dtype, positive=True))}
+    if torch is not None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            def tcall(fn):
+                def make(x):
+                    t = torch.from_numpy(x)
+                    o = torch.empty_like(t)
+                    return lambda: fn(t, out=o)
+                return make
+            res["torch"] = (_slope_ns(tcall(torch.exp), dtype),
+                            _slope_ns(tcall(torch.log), dtype, positive=True))
+        finally:
+            torch.set_num_threads(before)
+    if jax is not None and (dtype != np.float64 or jax.config.jax_enable_x64):
+        import jax.numpy as jnp
+
+        def jcall(fn):
+            f = jax.jit(fn)
+
+            def make(x):
+                d = jax.device_put(x)
+                return lambda: f(d).block_until_ready()
+            return make
+        # sizes where the work outweighs the dispatch's jitter (a few µs)
+        big = (16384, 131072)
+        res["jax"] = (_slope_ns(jcall(jnp.exp), dtype, sizes=big),
+                      _slope_ns(jcall(jnp.log), dtype, positive=True, sizes=big))
+    return res
 
 
 def _time_calls(fn, k):
@@ -149,16 +200,25 @@ def _time_calls(fn, k):
 
 
 class Limit:
-    def __init__(self, lf, threads):
+    """The physical model: memory traffic at the measured triad bandwidth, and
+    transcendentals at the fastest vector exp / log found on the machine (the
+    engine's, NumPy's SIMD ones as a floor, torch's and XLA's): a slow exp of
+    ours must not raise the limit it is measured against."""
+
+    def __init__(self, lf, threads, torch=None, jax=None):
         self.lib = _membw_lib()
         self.threads = threads
         self.bw = {}
         self.bw1 = {}
         self.exp_ns = {}
         self.log_ns = {}
+        self.sources = {}  # dtype -> {source: (exp ns, log ns)}
         for dt in (np.float32, np.float64):
-            e, lg = engine_transcendental_ns(lf, dt)
-            self.exp_ns[dt], self.log_ns[dt] = e, lg
+            src = {"pylossfn": engine_transcendental_ns(lf, dt)}
+            src.update(peer_transcendental_ns(dt, torch, jax))
+            self.sources[dt] = src
+            self.exp_ns[dt] = min(v[0] for v in src.values())
+            self.log_ns[dt] = min(v[1] for v in src.values())
 
     def bandwidth(self, footprint):
         key = 1 << max(12, int(math.log2(max(footprint, 1))))
@@ -388,8 +448,8 @@ def _np_defs():
         a = np.abs(d)
         return (a + np.log1p(np.exp(-2 * a)) - np.log(2)).mean(), np.tanh(d) / d.size
 
-    return {"L1Loss": l1, "MSELoss": mse, "LogCoshLoss": log_cosh, "HuberLoss": huber, "SmoothL1Loss": huber,
-            "SoftMarginLoss": soft_margin, "BCEWithLogitsLoss": bce_logits,
+    return {"L1Loss": l1, "MSELoss": mse, "LogCoshLoss": log_cosh, "HuberLoss": huber,
+            "SmoothL1Loss": huber, "SoftMarginLoss": soft_margin, "BCEWithLogitsLoss": bce_logits,
             "PoissonNLLLoss": poisson}
 
 
@@ -670,10 +730,19 @@ def report(meta, rows, limit, args):
         L.append("\nThe last column bounds the thread speed-up (`Nt/1t` in the results) of a "
                  "loss whose time is memory traffic.\n")
         L.append("")
+        L.append("Transcendentals, ns per element on one thread (cache-resident slope; "
+                 "pylossfn: exp by `sigmoid`, log as `logsigmoid` - `sigmoid`; the others "
+                 "`exp` and `log` into `out=`); the limit takes the fastest of each:\n")
+        L.append("| dtype | " + " | ".join(f"{k} exp | {k} log" for k in
+                                           limit.sources[np.float32]) + " | t_exp | t_log |")
+        L.append("| --- |" + " ---: |" * (2 * len(limit.sources[np.float32]) + 2))
         for dt in (np.float32, np.float64):
-            L.append(f"- engine {np.dtype(dt).name}: exp (sigmoid) "
-                     f"{limit.exp_ns[dt]:.3f} ns/element, log1p on top (logsigmoid - "
-                     f"sigmoid) {limit.log_ns[dt]:.3f} ns/element, one thread")
+            cells = []
+            for k in limit.sources[np.float32]:
+                e, lg = limit.sources[dt].get(k, (None, None))
+                cells += [f"{e:.3f}" if e else "-", f"{lg:.3f}" if lg else "-"]
+            L.append(f"| {np.dtype(dt).name} | " + " | ".join(cells) +
+                     f" | {limit.exp_ns[dt]:.3f} | {limit.log_ns[dt]:.3f} |")
         L.append("\nlimit = (bytes read + 2 x bytes written) / bandwidth(footprint) + "
                  "elements x (exps x t_exp + logs x t_log) / threads.\n")
     L.append("## All results\n")
@@ -682,7 +751,7 @@ def report(meta, rows, limit, args):
     L.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     notes = []
     for r in rows:
-        def rat(a, b):
+        def rat(a, b, r=r):
             return f"{r[a] / r[b]:.2f}" if r.get(a) and r.get(b) else "-"
         flag = " **MISMATCH**" if "mismatch" in r else ""
         L.append(f"| {r['loss']}{flag} | {r['size']} | {r['dtype']} | {us(r.get('ours'))} | "
@@ -789,7 +858,7 @@ def main(argv=None):
         "optax": _version("optax"), "numpy": np.__version__,
         "python": platform.python_version(), "load0": f"{os.getloadavg()[0]:.2f}",
     }
-    limit = None if args.no_limit else Limit(lf, threads)
+    limit = None if args.no_limit else Limit(lf, threads, torch, jax)
     rows = run_all(args, lf, torch, jax, specs, limit)
     meta["load1"] = f"{os.getloadavg()[0]:.2f}"
     text = report(meta, rows, limit, args)
