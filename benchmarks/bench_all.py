@@ -241,7 +241,8 @@ class Limit:
         writes = spec.writes * n * item
         moved = reads + 2 * writes
         mem = moved / self.bandwidth(reads + writes)
-        trans = n * (spec.exps * self.exp_ns[dt] + spec.logs * self.log_ns[dt]) * 1e-9
+        wide = _wide(dt)  # a half dtype's transcendentals are float32's
+        trans = n * (spec.exps * self.exp_ns[wide] + spec.logs * self.log_ns[wide]) * 1e-9
         return mem + trans / self.threads
 
 
@@ -262,12 +263,25 @@ class Spec:
         self.label = label or name
 
 
+def _is_half(dt):
+    return np.dtype(dt).itemsize == 2
+
+
+def _wide(dt):
+    """The dtype a half dtype's inputs are drawn in (and its limit's rates)."""
+    return np.float32 if _is_half(dt) else dt
+
+
 def _inputs(spec, shape, dt):
     from loss_table import valid_inputs
     rng = np.random.default_rng(12345)
-    if spec.make:
-        return spec.make(rng, dt, shape)
-    return valid_inputs(spec.row, dt, rng, shape=shape)
+    inputs = spec.make(rng, _wide(dt), shape) if spec.make else valid_inputs(
+        spec.row, _wide(dt), rng, shape=shape)
+    if not _is_half(dt):
+        return inputs
+    # a half row: the float32 case's values, every float array rounded to dt
+    return [a.astype(dt) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in inputs]
 
 
 def _soft_targets(rng, dt, shape):
@@ -524,12 +538,19 @@ def torch_runner(torch, spec, inputs):
     from oracle import torch_fn
     row = spec.row
     dt = inputs[0].dtype
+    half = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(dt.name)
+
+    def tensor(a):
+        if half is None:
+            return torch.from_numpy(np.ascontiguousarray(a, dt))
+        # torch cannot take ml_dtypes' bfloat16: through float32 (exact)
+        return torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(half)
     tensors = []
     for i, a in enumerate(inputs):
         if i in row.diff:
-            tensors.append(torch.from_numpy(a).requires_grad_(True))
-        elif a.dtype.kind == "f":
-            tensors.append(torch.from_numpy(np.ascontiguousarray(a, dt)))
+            tensors.append(tensor(a).requires_grad_(True))
+        elif a.dtype.kind == "f" or _is_half(a.dtype):
+            tensors.append(tensor(a))
         else:
             tensors.append(torch.from_numpy(a.astype(np.int64)))
     opts = _opts(spec)
@@ -598,7 +619,7 @@ def _time_calls_raw(fn, k):
 
 
 def _close(a, b, dt):
-    tol = 2e-3 if dt == np.float32 else 1e-7
+    tol = 3e-2 if _is_half(dt) else 2e-3 if dt == np.float32 else 1e-7
     return abs(a - b) <= tol * max(abs(b), 1e-3)
 
 
@@ -658,7 +679,7 @@ def run_all(args, lf, torch, jax, specs, limit):
                     names.append("ours_1t")
                     fns.append(one_thread)
                 nf = ndefs.get(spec.label)
-                if nf is not None and not spec.opts:
+                if nf is not None and not spec.opts and not _is_half(dt):
                     names.append("numpy")
                     fns.append(lambda nf=nf, i=inputs: nf(*i))
                 gc.collect()
@@ -781,10 +802,35 @@ def report(meta, rows, limit, args):
             else:
                 cols += ["-", ""]
         L.append(f"| {name} | " + " | ".join(cols) + " |")
+    L.extend(_half_table(rows))
     if notes:
         L.append("\n## Notes\n")
         L.extend(notes)
     return "\n".join(L) + "\n"
+
+
+def _half_table(rows):
+    """Each half row against the float32 row of the same loss and size: ours
+    float32 / ours half (> 1: the half call is faster), and torch's half /
+    ours half."""
+    by = {(r["loss"], r["size"], r["dtype"]): r for r in rows if r.get("ours")}
+    halves = [r for r in rows if r.get("ours") and r["dtype"] in ("bfloat16", "float16")]
+    if not halves:
+        return []
+    L = ["\n## Half precision\n",
+         "Ours in the half dtype against ours in float32 on the same values (`f32/half`, "
+         "> 1: the half call is faster) and against torch's own half CPU kernels "
+         "(`torch half/ours half`).\n",
+         "| loss | size | dtype | ours µs | ours f32 µs | f32/half | torch half µs | "
+         "torch half/ours half |",
+         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in halves:
+        f = by.get((r["loss"], r["size"], "float32"), {})
+        ratio = f"{f['ours'] / r['ours']:.2f}" if f.get("ours") else "-"
+        tr = f"{r['torch'] / r['ours']:.2f}" if r.get("torch") else "-"
+        L.append(f"| {r['loss']} | {r['size']} | {r['dtype']} | {us(r['ours'])} | "
+                 f"{us(f.get('ours'))} | {ratio} | {us(r.get('torch'))} | {tr} |")
+    return L
 
 
 def _numel(r):
@@ -809,7 +855,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="32x10 and 256x100, float32")
     p.add_argument("--sizes", type=parse_sizes, default=None)
-    p.add_argument("--dtypes", default=None, help="float32,float64")
+    p.add_argument("--dtypes", default=None,
+                   help="float32,float64 (default); float16 and bfloat16 add half rows")
     p.add_argument("--losses", default=None, help="comma-separated names (labels)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--budget", type=float, default=0.3, help="seconds per case (small sizes)")
@@ -826,7 +873,7 @@ def main(argv=None):
         args.sizes = QUICK_SIZES if args.quick else ALL_SIZES
     if args.dtypes is None:
         args.dtypes = "float32" if args.quick else "float32,float64"
-    args.dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
+    args.dtypes = [_dtype(d) for d in args.dtypes.split(",")]
     threads = args.threads or int(os.environ.get("PYLOSSFN_NUM_THREADS", 0)) or len(
         os.sched_getaffinity(0))
     args.threads_used = threads
@@ -868,6 +915,14 @@ def main(argv=None):
         print(f"wrote {args.out}")
     else:
         print(text)
+
+
+def _dtype(name):
+    """float32, float64, float16, or bfloat16 (ml_dtypes', the bench extra)."""
+    if name == "bfloat16":
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16).type
+    return np.dtype(name).type
 
 
 def _version(mod):
