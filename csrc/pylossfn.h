@@ -204,8 +204,8 @@ typedef struct {
     const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
     int half_kind;    /* lf_half_kind: input, out and grad hold that half type
-                       * (float32 cross-entropy with class indices, C <=
-                       * LF_CE_HALF_C, no Hessian), else 0 */
+                       * (float32 NLL, and cross-entropy with C <=
+                       * LF_CE_HALF_C; class indices, no Hessian), else 0 */
 } lf_classes;
 
 /* The most classes a half-precision cross-entropy row may have (its float32

@@ -140,21 +140,26 @@ def test_mixed_dtypes_keep_the_widening_path():
         assert grad.tobytes() == wg.astype(BF16).tobytes()
 
 
-# Cross-entropy with class indices reads its half logits and writes its half
-# loss and gradient itself, a row at a time (LF_HALF_CLASS in the binding).
+# NLL and cross-entropy with class indices read their half input and write
+# their half loss and gradient themselves (LF_HALF_CLASS in the binding):
+# cross-entropy a row at a time, NLL an element a row.
 CE_LAYOUTS = ["contiguous", "fortran", "strided", "negative", "misaligned", "byteswapped"]
-CE_OPTS = [{}, {"weight": True}, {"label_smoothing": 0.1},
-           {"weight": True, "label_smoothing": 0.2, "ignore_index": 2}]
+CE_CASES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"weight": True}),
+            ("CrossEntropyLoss", {"label_smoothing": 0.1}),
+            ("CrossEntropyLoss", {"weight": True, "label_smoothing": 0.2, "ignore_index": 2}),
+            ("NLLLoss", {}), ("NLLLoss", {"weight": True, "ignore_index": 2})]
 
 
-@pytest.mark.parametrize("opts", CE_OPTS, ids=["plain", "weight", "smooth", "all"])
+@pytest.mark.parametrize("name,opts", CE_CASES,
+                         ids=["ce", "ce-weight", "ce-smooth", "ce-all", "nll", "nll-all"])
 @pytest.mark.parametrize("layout", CE_LAYOUTS)
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_cross_entropy_half_rows(dtype, layout, opts):
-    """The half rows give the widening path's bits: the float32 kernel on a
+def test_class_half_rows(dtype, layout, name, opts):
+    """The half path gives the widening path's bits: the float32 kernel on a
     contiguous float32 copy of the same values (its unit-stride rows), every
     result narrowed once; reduced, none, backward with grad_output and a
-    half out= (C-contiguous, as cross-entropy's out must be)."""
+    half out= (C-contiguous, as the class losses' out must be)."""
+    cls = getattr(lf, name)
     rng = np.random.default_rng(22)
     N, C = 37, 301
     x = (3 * rng.standard_normal((N, C))).astype(dtype)
@@ -173,8 +178,8 @@ def test_cross_entropy_half_rows(dtype, layout, opts):
     kw32 = {k: np.ascontiguousarray(v) if k == "weight" and not widened else v
             for k, v in kw.items()}
     for red in ("mean", "sum", "none"):
-        crit = lf.CrossEntropyLoss(**kw, reduction=red)
-        twin = lf.CrossEntropyLoss(**kw32, reduction=red)
+        crit = cls(**kw, reduction=red)
+        twin = cls(**kw32, reduction=red)
         loss, grad = crit.forward_backward(xs, t)
         wl, wg = twin.forward_backward(wide, t)
         assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
@@ -185,9 +190,9 @@ def test_cross_entropy_half_rows(dtype, layout, opts):
         crit.forward_backward(xs, t, out=out)
         assert out.tobytes() == wg.astype(dtype).tobytes()
     go = rng.uniform(-1, 1, N).astype(np.float32)
-    crit = lf.CrossEntropyLoss(**kw, reduction="none")
+    crit = cls(**kw, reduction="none")
     crit.forward(xs, t)
-    twin = lf.CrossEntropyLoss(**kw32, reduction="none")
+    twin = cls(**kw32, reduction="none")
     twin.forward(wide, t)
     assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
 
@@ -209,15 +214,16 @@ def test_cross_entropy_half_widths(dtype, C):
             assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
 
 
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss"])
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_cross_entropy_half_no_float32_copy(dtype):
-    """The half rows allocate the half gradient and nothing of the batch's
-    size beside it (the widening path: a float32 copy of the logits and a
+def test_class_half_no_float32_copy(dtype, name):
+    """The half path allocates the half gradient and nothing of the batch's
+    size beside it (the widening path: a float32 copy of the input and a
     float32 gradient, 10 bytes per element)."""
     rng = np.random.default_rng(24)
     x = rng.standard_normal((1000, 1000)).astype(dtype)
     t = rng.integers(0, 1000, 1000)
-    crit = lf.CrossEntropyLoss()
+    crit = getattr(lf, name)()
     crit.forward_backward(x, t)
     tracemalloc.start()
     try:

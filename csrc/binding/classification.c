@@ -22,7 +22,8 @@ typedef struct {
         LF_INDEX(class_params, ignore_index, C_INT64)
 
 #define CLASS_FLAGS (LF_OUT | LF_SPLIT_CLASS | LF_MEAN_ASK | LF_NONE_CLASSES)
-static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS, 1, {CLASS_ARGS}};
+static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
+                                 {CLASS_ARGS}};
 static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
@@ -82,21 +83,22 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
     return (p->target = lf_class_target(c, t, a->C)) ? 0 : -1;
 }
 
-/* A half-native call (cross-entropy, LF_HALF_CLASS) keeps its half input
- * for the kernel's half rows when the targets are class indices and a row
- * fits them (LF_CE_HALF_C); otherwise the input is widened here, as for
- * every other class loss, and the results come back through float32. */
+/* A half-native call (NLL and cross-entropy, LF_HALF_CLASS) keeps its half
+ * input for the kernel when the targets are class indices and, for
+ * cross-entropy, a row fits its stack rows (LF_CE_HALF_C); otherwise the
+ * input is widened here, as for every other class loss, and the results
+ * come back through float32. */
 static int
-class_half(lf_call *c, lf_classes *a, const class_shape *sh)
+class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
     if (!c->half_native) {
         return 0;
     }
     /* (an input NumPy could not hand over as it is arrives widened) */
-    const int kind = lf_half_kind_of(PyArray_DESCR(p->input));
-    if (kind && !sh->probs && a->C <= LF_CE_HALF_C) {
-        a->half_kind = kind;
+    const int half = lf_half_kind_of(PyArray_DESCR(p->input));
+    if (half && !sh->probs && (kind == KIND_NLL || a->C <= LF_CE_HALF_C)) {
+        a->half_kind = half;
         return 0;
     }
     c->half_native = 0;
@@ -239,7 +241,7 @@ class_loss(lf_call *c, int kind)
     /* a probability-target mean is over samples, but like torch it is nan
      * when the input is empty, even with samples but no classes */
     double denom = a.C == 0 ? 0.0 : (double)(a.N * a.S);
-    if (class_target_arg(c, kind, &a, &sh) < 0 || class_half(c, &a, &sh) < 0 ||
+    if (class_target_arg(c, kind, &a, &sh) < 0 || class_half(c, kind, &a, &sh) < 0 ||
         class_views(c, &a, &sh) < 0 || class_check(c, &a, &sh, &denom) < 0) {
         return NULL;
     }

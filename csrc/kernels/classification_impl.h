@@ -78,13 +78,16 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(class_ctx) *)vc)->a;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const int unit_rows = a->S == 1 && a->g_c == (ptrdiff_t)sizeof(T);
+    /* (half input and gradient: a->half_kind, read and written one element
+     * a row through FN(class_get) / FN(class_put)) */
+    const size_t gsize = a->half_kind ? sizeof(uint16_t) : sizeof(T);
+    const int unit_rows = a->S == 1 && a->g_c == (ptrdiff_t)gsize;
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = CLASS(n, s);
         if (a->grad && !a->grad_is_zero) {
             if (unit_rows) {
-                memset(a->grad + n * a->g_n, 0, (size_t)a->C * sizeof(T));
+                memset(a->grad + n * a->g_n, 0, (size_t)a->C * gsize);
             }
             else {
                 FN(zero_grad_row)(a, n, s);
@@ -95,11 +98,11 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             continue;
         }
         const T w = W(t);
-        const T l = -w * X(n, t, s);
+        const T l = -w * FN(class_get)(a, AT(a->input, n, t, s, in));
         acc[j & 7] += (double)l;
         FN(store_out)(a, n, s, l);
         if (a->grad) {
-            GRAD(n, t, s) = -w * GO(n, s);
+            FN(class_put)(a, AT(a->grad, n, t, s, g), -w * GO(n, s));
         }
     }
     return FN(sum8)(acc);

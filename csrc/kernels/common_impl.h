@@ -133,6 +133,37 @@ FN(store_out)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T l)
     }
 }
 
+/* The class view's element at p of its input, and a gradient element put at
+ * p: half ones (a->half_kind, float32 kernels) widened and narrowed. */
+static inline T
+FN(class_get)(const lf_classes *a, const char *p)
+{
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        T v;
+        lf_half_widen_run(a->half_kind == LF_HALF_BF16, p, sizeof(uint16_t), &v, 1);
+        return v;
+    }
+#else
+    (void)a;
+#endif
+    return *(const T *)(const void *)p;
+}
+
+static inline void
+FN(class_put)(const lf_classes *a, char *p, T v)
+{
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        lf_half_narrow_run(a->half_kind == LF_HALF_BF16, &v, p, sizeof(uint16_t), 1);
+        return;
+    }
+#else
+    (void)a;
+#endif
+    *(T *)(void *)p = v;
+}
+
 /* Zeros into sample (n, s)'s gradient row of the class view. */
 static inline void
 FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
