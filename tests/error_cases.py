@@ -8,8 +8,7 @@ the row's family and options, so a new row gets its cases for free.
 from dataclasses import dataclass, field
 
 import numpy as np
-from loss_table import C, N, loss_shape, valid_inputs
-from loss_table import valid_options as _table_options
+from loss_table import HALF_DTYPES, C, N, loss_shape, valid_inputs, valid_options
 
 # "hessian": forward_backward(..., hessian=True), the second-order path, which
 # must check as much as the others (CTCLoss has none: test_hessian)
@@ -18,14 +17,12 @@ GRAD_MODES = ("backward", "forward_backward", "hessian")
 
 I64 = np.iinfo(np.int64)
 
-try:  # ml_dtypes (an optional test extra): bfloat16 joins the matrix, float8 its refusals
+try:  # ml_dtypes (an optional test extra): bfloat16 joins the matrix (loss_table's
+    # HALF_DTYPES), float8 its refusals
     import ml_dtypes
 except ImportError:  # pragma: no cover - the torch-free tier without the extra
     ml_dtypes = None
 FLOAT8 = None if ml_dtypes is None else np.dtype(ml_dtypes.float8_e4m3fn)
-#: the half dtypes, computed in float32 (issue 21)
-HALF_DTYPES = (np.dtype(np.float16),) + (() if ml_dtypes is None
-                                         else (np.dtype(ml_dtypes.bfloat16),))
 
 
 def _wide(a):
@@ -35,15 +32,6 @@ def _wide(a):
 
 def _weight_dtype(dtype):
     return np.float32 if np.dtype(dtype) in HALF_DTYPES else dtype
-
-
-def valid_options(row, dtype):
-    """loss_table's valid options; for a half call a class weight stays float32
-    (torch refuses one of another precision, and so do we at construction)."""
-    opts = _table_options(row, dtype)
-    if np.dtype(dtype) in HALF_DTYPES and row.family == "class" and "weight" in opts:
-        opts["weight"] = opts["weight"].astype(_weight_dtype(dtype))
-    return opts
 
 
 class ArrayRaises:

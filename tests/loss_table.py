@@ -21,7 +21,31 @@ import pylossfn as lf
 import pylossfn.functional as F
 from pylossfn import _core, _rows
 
+try:  # ml_dtypes (an optional test extra): bfloat16 joins float16 where it is installed
+    import ml_dtypes
+except ImportError:  # pragma: no cover - the torch-free tiers without the extra
+    ml_dtypes = None
+
 DTYPES = (np.float32, np.float64)
+#: the half dtypes, computed in float32, results in the half dtype (issue 21);
+#: bfloat16 is ml_dtypes', so only where it is importable
+HALF_DTYPES = (np.dtype(np.float16),) + (() if ml_dtypes is None
+                                         else (np.dtype(ml_dtypes.bfloat16),))
+
+
+def is_half(dtype):
+    return np.dtype(dtype) in HALF_DTYPES
+
+
+def half_finfo(dtype):
+    """np.finfo of a half dtype (ml_dtypes' for bfloat16): eps, max."""
+    return np.finfo(dtype) if np.dtype(dtype) == np.float16 else ml_dtypes.finfo(dtype)
+
+
+def widened(a):
+    """A half array as float32, the values its call computes with (what a
+    float32 oracle takes); anything else as it is."""
+    return a.astype(np.float32) if isinstance(a, np.ndarray) and is_half(a.dtype) else a
 
 
 #: the core's rows of the losses, by their function's name (torch's)
@@ -410,9 +434,25 @@ def valid_inputs(row, dtype, rng=None, shape=None):
 
 
 def valid_options(row, dtype, rng=None, shape=None):
-    """Constructor keywords that exercise every option the loss has."""
+    """Constructor keywords that exercise every option the loss has; those of
+    a half call in the dtype each option takes (option_dtype)."""
     rng = rng or np.random.default_rng(99)
-    return row.make_options(rng, dtype, tuple(shape or row.shape))
+    opts = row.make_options(rng, dtype, tuple(shape or row.shape))
+    if is_half(dtype):
+        opts = {k: v.astype(option_dtype(row, k, dtype))
+                if isinstance(v, np.ndarray) and is_half(v.dtype) else v
+                for k, v in opts.items()}
+    return opts
+
+
+def option_dtype(row, name, dtype):
+    """The dtype of the float array option `name` in a call of `dtype`: the
+    input's, but float32 in a half call for an option the core's row checks
+    float32 or float64 (the class weight: torch refuses one of another
+    precision than the input's, and so do we, at construction)."""
+    full = {a["name"] for a in CORE_ROWS[row.fname]["args"]
+            if a["check"] == "float32_or_float64"}
+    return np.dtype(np.float32) if is_half(dtype) and name in full else np.dtype(dtype)
 
 
 def loss_shape(row, reduction, inputs, opts=None):

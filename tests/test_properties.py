@@ -3,8 +3,15 @@ dtypes, values with nan/inf, layouts and options.  Every call either equals
 torch (loss and gradient) or raises a documented exception where torch also
 refuses.
 
+float16 and bfloat16 (ml_dtypes', where installed) go through the same
+strategies and checks (test_half_*): the values are drawn in float32 and
+rounded once to the half dtype, and torch's float32 autograd on those values,
+widened back, is the oracle; ours (computed in float32, results in the half
+dtype) must lie within one rounding of the half dtype of it (_close_half).
+
 Profiles: PYLOSSFN_HYPOTHESIS=ci (what .ci/run selects: derandomized, 2000
-examples per loss) or the default "dev" (fewer examples, random).
+examples per loss, 250 per loss in half precision) or the default "dev"
+(fewer examples, random).
 """
 import math
 import os
@@ -18,7 +25,17 @@ from helpers import ARRAY_LAYOUTS, in_layout, native
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from loss_table import ACTIVATIONS, CORE_LOSSES, EXTRA_LOSSES, flat
+from loss_table import (
+    ACTIVATIONS,
+    CORE_LOSSES,
+    EXTRA_LOSSES,
+    HALF_DTYPES,
+    flat,
+    half_finfo,
+    is_half,
+    option_dtype,
+    widened,
+)
 from oracle import torch_call, torch_fn
 
 import pylossfn.functional as F
@@ -34,6 +51,9 @@ settings.register_profile(
     "dev", max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROFILE = settings.get_profile(os.environ.get("PYLOSSFN_HYPOTHESIS", "dev"))
+# the half dtypes' runs: an eighth of the examples (250 per loss in CI), at
+# least 50, to keep their time within a minute
+HALF_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 8, 50))
 
 DOCUMENTED = (ValueError, IndexError, TypeError)
 # refusals of ours that torch does not share, each documented in API.md / the issue
@@ -43,7 +63,12 @@ DIVERGENCES = (
     r"target has shape \(1,\), but input of shape \(\d+,\) needs a target of shape \(\)",
 )
 
+# _SEEDED: the ci profile's derandomized seed is a digest of the inner test's
+# source, its decorators included; the shared bodies of the float32 / float64
+# and half runs keep the text they had (`@PROFILE`, a parameter there) so that
+# the float32 / float64 runs keep their examples.
 dtypes = st.sampled_from([np.float32, np.float64])
+half_dtypes = st.sampled_from(HALF_DTYPES)
 layouts = st.sampled_from(["none"] + ARRAY_LAYOUTS)
 reductions = st.sampled_from(["none", "mean", "sum"])
 
@@ -63,11 +88,15 @@ def _floats(dtype, lo=None, hi=None, special=True):
 
 
 def _array(draw, dtype, shape, lo=None, hi=None, special=True):
+    if is_half(dtype):  # drawn in float32, rounded once (as a half tensor is made)
+        return _array(draw, np.float32, shape, lo, hi, special).astype(dtype)
     return draw(hnp.arrays(dtype, shape, elements=_floats(dtype, lo, hi, special)))
 
 
 def _layout(draw, a):
     name = draw(layouts)
+    if name == "byteswapped" and isinstance(a, np.ndarray) and a.dtype.kind == "V":
+        return a  # (ml_dtypes' bfloat16 has no byte order to swap)
     return a if name == "none" or not isinstance(a, np.ndarray) else in_layout(a, name)
 
 
@@ -85,7 +114,7 @@ def _broadcastable(draw, shape):
 
 
 @st.composite
-def binary_calls(draw, row):
+def binary_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     shape = tuple(draw(st.lists(st.integers(0, 4), min_size=0, max_size=4)))
     if row.probability_input:
@@ -107,7 +136,7 @@ def binary_calls(draw, row):
 
 
 @st.composite
-def class_calls(draw, row):
+def class_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     C = draw(st.integers(0, 4))
     unbatched = draw(st.integers(0, 5)) == 0
@@ -123,7 +152,8 @@ def class_calls(draw, row):
     if row.has("label_smoothing") and C > 0 and draw(st.booleans()):
         opts["label_smoothing"] = draw(st.floats(0, 1))
     if draw(st.booleans()):
-        opts["weight"] = _array(draw, dtype, (C,), 0, 3, special=False)
+        opts["weight"] = _array(draw, option_dtype(row, "weight", dtype), (C,), 0, 3,
+                                special=False)
     if row.probability_target and draw(st.integers(0, 3)) == 0:
         y = _array(draw, dtype, shape, 0.0, 1.0, special=False)
     else:
@@ -145,11 +175,33 @@ def _close(got, want, dtype, what):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, (what, got.shape, want.shape)
     assert got.dtype == dtype, (what, got.dtype)
+    if is_half(dtype):
+        return _close_half(got, want, dtype, what)
     rtol = 2e-5 if dtype == np.float32 else 1e-11
     finite = want[np.isfinite(want)]
     scale = max(1.0, float(np.max(np.abs(finite)))) if finite.size else 1.0
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, equal_nan=True,
                                err_msg=what)
+
+
+def _close_half(got, want, dtype, what):
+    """A half result against torch's float32 one on the same values: within
+    one rounding of the half dtype (its epsilon, relative: float16 2**-10,
+    bfloat16 2**-7), beside what _close grants the float32 result (2e-5 of
+    the result's scale, at least 1: cancellation's absolute error, which also
+    covers the half's subnormal spacing); a float32 value past the half
+    dtype's largest, less that tolerance, may round to an infinity of its sign."""
+    info = half_finfo(dtype)
+    eps, big = float(info.eps), float(info.max)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    finite = w[np.isfinite(w)]
+    scale = max(1.0, float(np.max(np.abs(finite)))) if finite.size else 1.0
+    tol = eps * np.abs(w) + 2e-5 * scale
+    with np.errstate(invalid="ignore"):
+        ok = (g == w) | (np.isnan(g) & np.isnan(w)) | (np.abs(g - w) <= tol)
+        ok |= np.isinf(g) & (np.sign(g) == np.sign(w)) & (np.abs(w) + tol >= big)
+    assert ok.all(), (f"{what}: {int((~ok).sum())} of {ok.size} beyond one {np.dtype(dtype).name} "
+                      f"rounding of torch's float32; got {g[~ok][:5]}, want {w[~ok][:5]}")
 
 
 def _grad_output(draw, row, dtype, opts, inputs):
@@ -165,7 +217,17 @@ def _grad_output(draw, row, dtype, opts, inputs):
 
 @pytest.mark.parametrize("row", CORE_LOSSES, ids=repr)
 def test_matches_torch(row):
-    strategy = binary_calls(row) if row.family == "binary" else class_calls(row)
+    _core_property(row, PROFILE, dtypes)
+
+
+@pytest.mark.parametrize("row", CORE_LOSSES, ids=repr)
+def test_half_matches_torch(row):
+    """float16 and bfloat16: the same strategies, values rounded to the half dtype."""
+    _core_property(row, HALF_PROFILE, half_dtypes)
+
+
+def _core_property(row, PROFILE, dtypes):  # (PROFILE: see _SEEDED)
+    strategy = (binary_calls if row.family == "binary" else class_calls)(row, dtypes)
 
     @PROFILE
     @given(st.data())
@@ -180,9 +242,16 @@ def test_matches_torch(row):
     check()
 
 
+def _wide_call(opts, inputs, go):
+    """A call's options, inputs and grad_output as torch's float32 oracle takes
+    them: every half array widened (the same values)."""
+    return ({k: widened(v) for k, v in opts.items()}, tuple(widened(a) for a in inputs),
+            widened(go))
+
+
 def _check_pair(row, dtype, opts, inputs, our_opts, ours, go):
     try:
-        loss, grads = torch_call(row, opts, inputs, go)
+        loss, grads = torch_call(row, *_wide_call(opts, inputs, go))
         want, torch_error = (loss, grads[0]), None
     except (RuntimeError, ValueError, IndexError, TypeError) as e:
         want, torch_error = None, e
@@ -223,7 +292,18 @@ def _zero_ignored(x, t, ignore_index, grad):
 
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=repr)
 def test_activation_matches_torch(act):
-    @settings(PROFILE, max_examples=max(PROFILE.max_examples // 4, 50))
+    _activation_property(act, settings(PROFILE, max_examples=max(PROFILE.max_examples // 4, 50)),
+                         dtypes)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=repr)
+def test_half_activation_matches_torch(act):
+    _activation_property(act, settings(HALF_PROFILE, max_examples=HALF_PROFILE.max_examples // 2),
+                         half_dtypes)
+
+
+def _activation_property(act, profile, dtypes):
+    @profile
     @given(st.data())
     def check(data):
         dtype = data.draw(dtypes)
@@ -234,7 +314,7 @@ def test_activation_matches_torch(act):
             rank = max(len(shape), 1)
             kw["dim"] = data.draw(st.integers(-rank, rank - 1))
         got = act.fn(_layout(data.draw, x), **kw)
-        want = torch_fn(act)(torch.from_numpy(native(x)), **kw).numpy()
+        want = torch_fn(act)(torch.from_numpy(native(widened(x))), **kw).numpy()
         _close(got, want, dtype, act.name)
 
     check()
@@ -295,7 +375,7 @@ def _target(draw, row, dtype, shape):
 
 
 @st.composite
-def elementwise_calls(draw, row):
+def elementwise_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     shape = draw(_SHAPE)
     if row.name == "SoftF1Loss":
@@ -325,7 +405,7 @@ def elementwise_calls(draw, row):
         tshape = _broadcastable(draw, shape)
     y = _target(draw, row, dtype, tshape)
     if row.name == "KLDivLoss" and opts["log_target"]:
-        y = np.log(y + 1e-3).astype(dtype)
+        y = np.log(widened(y) + 1e-3).astype(dtype)
     if row.name == "GaussianNLLLoss":
         var = _array(draw, dtype, shape, 0.0, 4.0, special=False)
         return dtype, opts, (x, y, var)
@@ -335,7 +415,7 @@ def elementwise_calls(draw, row):
 
 
 @st.composite
-def rows_calls(draw, row):
+def rows_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     n, d = draw(st.integers(0, 3)), draw(st.integers(0, 4))
     unbatched = draw(st.integers(0, 5)) == 0
@@ -356,7 +436,7 @@ def rows_calls(draw, row):
 
 
 @st.composite
-def margin_calls(draw, row):
+def margin_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     opts = {k: draw(v) for k, v in _OPTIONS.get(row.name, {}).items()}
     opts["reduction"] = draw(reductions)
@@ -378,7 +458,7 @@ def margin_calls(draw, row):
 
 
 @st.composite
-def ctc_calls(draw, row):
+def ctc_calls(draw, row, dtypes=dtypes):
     dtype = draw(dtypes)
     T, n, c, s = (draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(2, 4)),
                   draw(st.integers(0, 3)))
@@ -423,9 +503,22 @@ PENDING = {
 }
 
 
-@pytest.mark.parametrize("row", [r for r in EXTRA_LOSSES if r.name not in PENDING], ids=repr)
+OTHER_ROWS = [r for r in EXTRA_LOSSES if r.name not in PENDING]
+
+
+@pytest.mark.parametrize("row", OTHER_ROWS, ids=repr)
 def test_other_losses_match_torch(row):
-    strategy = _STRATEGIES[row.family](row)
+    _other_property(row, PROFILE, dtypes)
+
+
+@pytest.mark.parametrize("row", OTHER_ROWS, ids=repr)
+def test_half_other_losses_match_torch(row):
+    """float16 and bfloat16: the same strategies, values rounded to the half dtype."""
+    _other_property(row, HALF_PROFILE, half_dtypes)
+
+
+def _other_property(row, PROFILE, dtypes):  # (PROFILE: see _SEEDED)
+    strategy = _STRATEGIES[row.family](row, dtypes)
 
     @PROFILE
     @given(st.data())
@@ -443,7 +536,7 @@ def test_other_losses_match_torch(row):
 
 def _check_extra(row, dtype, opts, inputs, our_opts, ours, go):
     try:
-        want = torch_call(row, opts, inputs, go)
+        want = torch_call(row, *_wide_call(opts, inputs, go))
         torch_error = None
     except (RuntimeError, ValueError, IndexError, TypeError) as e:
         want, torch_error = None, e

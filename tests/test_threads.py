@@ -7,32 +7,54 @@ import threading
 import time
 
 import numpy as np
-import pylossfn as lf
 import pytest
 from error_cases import cases, run
-from loss_table import ACTIVATIONS, LOSSES, call, loss_shape, valid_inputs, valid_options
+from loss_table import (
+    ACTIVATIONS,
+    DTYPES,
+    HALF_DTYPES,
+    LOSSES,
+    call,
+    loss_shape,
+    valid_inputs,
+    valid_options,
+)
+
+import pylossfn as lf
 
 THREADS = 8
 CALLS_PER_THREAD = int(os.environ.get("PYLOSSFN_THREAD_CALLS", "3000"))
 
 
-def _work_items():
+#: the dtypes of a run's loss calls: float32 and float64, or the half dtypes
+#: (float16, and bfloat16 where ml_dtypes is installed), each run against its
+#: own serial results
+RUNS = [pytest.param(DTYPES, id="float32-float64"),
+        pytest.param(HALF_DTYPES, id="-".join(d.name for d in HALF_DTYPES))]
+
+
+def _work_items(dtypes=DTYPES):
     """(name, thunk) pairs; each thunk builds its own loss object, as a
-    thread of a data loader would."""
+    thread of a data loader would.  The error cases and activations are
+    float64 beside float32 and float64 calls, of each half dtype beside half
+    ones."""
     items = []
     rng = np.random.default_rng(11)
+    side = dtypes if dtypes == HALF_DTYPES else (np.float64,)
     for row in LOSSES:
-        items += _row_items(row, rng)
+        items += _row_items(row, rng, dtypes, side)
     for act in ACTIVATIONS:
         x = rng.standard_normal((64, 100))
         kw = {"dim": 1} if act.needs_dim else {}
-        items.append((act.name, lambda a=act, x=x, kw=kw: (a.fn(x, **kw),)))
+        for xd in (x.astype(dtype) for dtype in side):
+            items.append((f"{act.name}-{xd.dtype.name}",
+                          lambda a=act, x=xd, kw=kw: (a.fn(x, **kw),)))
     return items
 
 
-def _row_items(row, rng):
+def _row_items(row, rng, dtypes, error_dtypes):
     items = []
-    for dtype in (np.float32, np.float64):
+    for dtype in dtypes:
         # large_shape: above the core's GIL-release threshold
         for shape in (row.shape, row.large_shape) + row.thread_shapes:
             inputs = valid_inputs(row, dtype, rng, shape=shape)
@@ -43,13 +65,15 @@ def _row_items(row, rng):
                 modes = ("functional", "forward", "backward", "forward_backward") + (
                     ("hessian",) if row.name != "CTCLoss" else ())  # CTC: no second order
                 for mode in modes:
-                    items.append((f"{row.name}-{shape}-{reduction}-{mode}",
+                    items.append((f"{row.name}-{np.dtype(dtype).name}-{shape}-{reduction}-{mode}",
                                   lambda r=row, m=mode, o=o, i=inputs, g=go: call(r, m, o, i, g)))
-    for case in cases(row, np.float64)[::3]:
-        if case.raised is None:
-            items.append((f"{row.name}-{case.id}",
-                          lambda r=row, c=case: run(r, np.float64, c, "forward_backward"
-                                                    if "grad_output" in c.id else "functional")))
+    for dtype in error_dtypes:
+        for case in cases(row, dtype)[::3]:
+            if case.raised is None:
+                items.append((f"{row.name}-{np.dtype(dtype).name}-{case.id}",
+                              lambda r=row, d=dtype, c=case: run(
+                                  r, d, c, "forward_backward" if "grad_output" in c.id
+                                  else "functional")))
     return items
 
 
@@ -63,8 +87,9 @@ def _outcome(thunk):
                  for r in res)
 
 
-def test_threads_match_serial():
-    items = _work_items()
+@pytest.mark.parametrize("dtypes", RUNS)
+def test_threads_match_serial(dtypes):
+    items = _work_items(dtypes)
     assert len(items) > 300
     serial = [_outcome(thunk) for _, thunk in items]
     assert sum(o[0] == "raised" for o in serial) > 40  # errors are part of the mix

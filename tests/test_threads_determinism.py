@@ -8,6 +8,17 @@ import threading
 
 import numpy as np
 import pytest
+from loss_table import (
+    HALF_DTYPES,
+    LOSSES,
+    ROWS,
+    call,
+    flat,
+    loss_shape,
+    option_dtype,
+    valid_inputs,
+    valid_options,
+)
 
 import pylossfn as lf
 import pylossfn.functional as F
@@ -16,6 +27,12 @@ import pylossfn.functional as F
 # into pieces and short rows grouped into units
 EW_SHAPES = [(65535,), (65536,), (65537,), (3, 40001), (1000, 70), (7, 3, 5000), (300000,)]
 CLASS_SHAPES = [(100, 655), (100, 656), (20, 5000), (3000, 30), (40, 3, 700)]
+# float32 and float64, and the half dtypes (bfloat16 where ml_dtypes is
+# installed), computed in float32: the element-wise template's losses and
+# cross-entropy (without Hessian) read and write the half arrays in their
+# kernels, on the pool's units; the others widen first
+DTYPES = [pytest.param(np.dtype(d), id=np.dtype(d).name)
+          for d in (np.float32, np.float64) + HALF_DTYPES]
 
 
 @pytest.fixture
@@ -25,25 +42,30 @@ def restore_threads():
     lf.set_num_threads(before)
 
 
+RESULTS = ("loss", "gradient", "Hessian", "loss without Hessian", "gradient without Hessian")
+
+
 def _runs(crit, *args, **kw):
+    """For 1, 2 and 3 threads: the RESULTS of forward_backward with
+    hessian=True, then without (a half cross-entropy's own half path)."""
     results = []
     for n in (1, 2, 3):
         assert lf.set_num_threads(n) == n
         loss, grad, hess = crit.forward_backward(*args, hessian=True, **kw)
-        results.append((np.asarray(loss).tobytes(), grad.tobytes(), hess.tobytes()))
+        loss1, grad1 = crit.forward_backward(*args, **kw)
+        results.append(tuple(np.asarray(r).tobytes() for r in (loss, grad, hess, loss1, grad1)))
     return results
 
 
 def _assert_bitwise(results):
     first = results[0]
     for other in results[1:]:
-        assert other[0] == first[0], "loss differs between thread counts"
-        assert other[1] == first[1], "gradient differs between thread counts"
-        assert other[2] == first[2], "Hessian differs between thread counts"
+        for what, got, want in zip(RESULTS, other, first):
+            assert got == want, f"{what} differs between thread counts"
 
 
 @pytest.mark.parametrize("shape", EW_SHAPES, ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_with_logits(shape, dtype, restore_threads):
     rng = np.random.default_rng(len(shape) + shape[-1])
     x = rng.standard_normal(shape).astype(dtype) * 4
@@ -55,7 +77,7 @@ def test_bce_with_logits(shape, dtype, restore_threads):
 
 
 @pytest.mark.parametrize("shape", EW_SHAPES[:4], ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bce(shape, dtype, restore_threads):
     rng = np.random.default_rng(shape[-1])
     p = rng.uniform(0, 1, shape).astype(dtype)
@@ -64,19 +86,20 @@ def test_bce(shape, dtype, restore_threads):
 
 
 @pytest.mark.parametrize("shape", CLASS_SHAPES, ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ls", [0.0, 0.1])
 def test_cross_entropy(shape, dtype, ls, restore_threads):
     rng = np.random.default_rng(shape[1])
     x = rng.standard_normal(shape).astype(dtype) * 3
     t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
     t.flat[::7] = -100
-    w = rng.uniform(0.5, 2, shape[1]).astype(dtype)
+    # (a class weight stays float32 in a half call)
+    w = rng.uniform(0.5, 2, shape[1]).astype(option_dtype(ROWS["CrossEntropyLoss"], "weight", dtype))
     _assert_bitwise(_runs(lf.CrossEntropyLoss(weight=w, label_smoothing=ls), x, t))
 
 
 @pytest.mark.parametrize("shape", CLASS_SHAPES[:3], ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_nll(shape, dtype, restore_threads):
     rng = np.random.default_rng(shape[1] + 1)
     x = rng.standard_normal(shape).astype(dtype)
@@ -117,20 +140,14 @@ def test_set_num_threads_validates(restore_threads):
     assert lf.get_num_threads() == 3
 
 
-def _every_loss_rows():
-    from loss_table import LOSSES
-    return LOSSES
-
-
-@pytest.mark.parametrize("row", _every_loss_rows(), ids=repr)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("row", LOSSES, ids=repr)
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_every_loss(row, dtype, reduction, restore_threads):
     """Every loss of the table, loss and every gradient, above the threading
     threshold (LF_PAR_MIN_WORK) with rows cut into several units: the same
     bits for 1, 2 and 3 threads, through forward_backward with and without
     out= (the contiguous fast path and the general one both run)."""
-    from loss_table import call, flat, loss_shape, valid_inputs, valid_options
     shape = (120, 64, 30) if row.family == "ctc" else (400, 301)
     rng = np.random.default_rng(7)
     inputs = valid_inputs(row, dtype, rng, shape=shape)
@@ -155,7 +172,7 @@ def test_every_loss(row, dtype, reduction, restore_threads):
 
 
 @pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (70000, 3)], ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_distances(shape, dtype, restore_threads):
     """pairwise_distance and cosine_similarity run their rows on the pool:
     the same bits for 1, 2 and 3 threads, contiguous and strided."""
@@ -178,7 +195,7 @@ def test_distances(shape, dtype, restore_threads):
 
 
 @pytest.mark.parametrize("shape", [(300, 301), (3, 40001), (40, 3, 700)], ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_activations(shape, dtype, restore_threads):
     """sigmoid, logsigmoid (element-wise) and softmax, log_softmax (rows on
     the pool): the same bits for 1, 2 and 3 threads, over every axis."""
@@ -198,7 +215,7 @@ def test_activations(shape, dtype, restore_threads):
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid", "logsigmoid"])
 @pytest.mark.parametrize("shape,dim", [((400, 301), 1), ((100, 656), -1), ((20, 5000), 1),
                                        ((40, 3, 700), 1), ((301, 400), 0)], ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_activations_long_rows(name, shape, dim, dtype, restore_threads):
     """The activations above the threading threshold: the same bits for 1, 2
     and 3 threads, for unit-stride rows (the vectorized path) and strided ones
