@@ -584,17 +584,19 @@ def jax_runner(jax, fdef, spec, inputs):
 
 
 SETTLE_S = 0.03  # pause before each sample (see time_many)
+WARM_S = 0.02    # then untimed calls for at least this long
 
 
 def time_many(fns, budget_s, max_samples):
     """Median seconds per call of each fn, samples interleaved round-robin so
     that a slow spell of the shared machine hits all of them alike.
 
-    Each sample starts after a pause and one untimed call: a library's worker
-    threads spin after their last job (libgomp, which torch uses, for up to
-    ~15 ms by default; pylossfn's pool ~0.2 ms), and on 2 cores the spinning
-    threads of the previous library would otherwise take a core from the
-    next one -- a training loop calls one library, not four in turn."""
+    Each sample starts after a pause and WARM_S of untimed calls: a library's
+    worker threads spin after their last job (libgomp, which torch uses, for
+    up to ~15 ms by default; pylossfn's pool ~0.2 ms), and on 2 cores the
+    spinning threads of the previous library would otherwise take a core from
+    the next one -- a training loop calls one library, not four in turn; the
+    warm-up then gives each library the steady state it has in such a loop."""
     inner = []
     for fn in fns:
         t = _time_calls(fn, 1)
@@ -605,10 +607,21 @@ def time_many(fns, budget_s, max_samples):
     while k < 3 or (k < max_samples and time.perf_counter() < deadline):
         for i, fn in enumerate(fns):
             time.sleep(SETTLE_S)
-            fn()
+            _warm(fn)
             samples[i].append(_time_calls_raw(fn, inner[i]))
         k += 1
     return [statistics.median(s) for s in samples]
+
+
+def _warm(fn):
+    """Untimed calls for WARM_S (at least one): after the pause the cores of
+    this VM run their first milliseconds slowly (a 1.7 ms cross-entropy call
+    measured 2.0-3.5 ms for its first three calls after a 30 ms pause, with no
+    other library loaded), which one untimed call does not cover."""
+    t0 = time.perf_counter()
+    fn()
+    while time.perf_counter() - t0 < WARM_S:
+        fn()
 
 
 def _time_calls_raw(fn, k):
