@@ -366,10 +366,7 @@ FN(ce_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, double 
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = CLASS(n, s);
         if (t == a->ignore_index) {
-            FN(store_out)(a, n, s, 0);
-            if (a->grad) {
-                FN(zero_grad_row)(a, n, s);
-            }
+            FN(ignore_sample)(a, n, s);
             continue;
         }
         lf_half_widen_run(bf16, AT(a->input, n, 0, s, in), a->in_c, xb, a->C);
@@ -411,10 +408,7 @@ FN(cross_entropy_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = CLASS(n, s);
         if (t == a->ignore_index) {
-            FN(store_out)(a, n, s, 0);
-            if (a->grad) {
-                FN(zero_grad_row)(a, n, s);
-            }
+            FN(ignore_sample)(a, n, s);
             continue;
         }
         if (fast) {

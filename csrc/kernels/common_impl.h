@@ -175,6 +175,16 @@ FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
     }
 }
 
+/* An ignored sample (n, s) of the class view: loss 0 and a zero gradient row. */
+static inline void
+FN(ignore_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    FN(store_out)(a, n, s, 0);
+    if (a->grad) {
+        FN(zero_grad_row)(a, n, s);
+    }
+}
+
 /* H v of k * logsumexp at a row, k (p o v - p (p . v)) = k (diag(p) - p p^T) v:
  * h (byte step hs) holds p on entry and takes the product; v at byte step vs. */
 static inline void

@@ -238,10 +238,7 @@ FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         const ptrdiff_t n = j / a->S, s = j % a->S;
         const int64_t t = PCLASS(n, s);
         if (t == a->ignore_index) {
-            FN(store_out)(a, n, s, 0);
-            if (a->grad) {
-                FN(zero_grad_row)(a, n, s);
-            }
+            FN(ignore_sample)(a, n, s);
             continue;
         }
         const T l = FN(poly_index_sample)(ctx, n, s, t);
