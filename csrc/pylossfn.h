@@ -424,16 +424,21 @@ typedef struct {
 /* Blocks of rows whose partial sums a batch-wide term combines, in order. */
 #define LF_DICE_BLOCKS 64
 
-/* Rows per work unit: a fixed number of blocks for the batch-wide sums (so
- * that they do not depend on the thread count), about LF_DICE_UNIT elements
- * otherwise. */
+/* Rows per work unit: for the batch-wide sums a number of blocks fixed by
+ * the shape (so that they do not depend on the thread count) -- one per
+ * LF_DICE_UNIT elements, at most LF_DICE_BLOCKS: each block's partials are
+ * merged serially (3 C additions a block), which at 64 blocks cost more than
+ * the passes of a small batch --, about LF_DICE_UNIT elements otherwise. */
 #define LF_DICE_UNIT 16384
 static inline ptrdiff_t
 lf_dice_rows(const lf_dice *a)
 {
     const ptrdiff_t row = a->C * a->S > 0 ? a->C * a->S : 1;
     if (!a->per_sample) {
-        const ptrdiff_t nb = a->N < LF_DICE_BLOCKS ? a->N : LF_DICE_BLOCKS;
+        /* (N row is the input's element count: it fits) */
+        const ptrdiff_t by_work = a->N * row / LF_DICE_UNIT + 1;
+        ptrdiff_t nb = a->N < LF_DICE_BLOCKS ? a->N : LF_DICE_BLOCKS;
+        nb = by_work < nb ? by_work : nb;
         return nb > 0 ? (a->N + nb - 1) / nb : 1;
     }
     return row < LF_DICE_UNIT ? LF_DICE_UNIT / row : 1;
