@@ -80,7 +80,7 @@ FN(nll_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     /* (half input and gradient: a->half_kind, read and written one element
      * a row through FN(class_get) / FN(class_put)) */
-    const size_t gsize = a->half_kind ? sizeof(uint16_t) : sizeof(T);
+    const size_t gsize = FN(grad_size)(a);
     const int unit_rows = a->S == 1 && a->g_c == (ptrdiff_t)gsize;
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
@@ -373,7 +373,7 @@ FN(ce_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, double 
         const T l = FN(ce_row)(a, xb, a->grad ? gb : NULL, w, t, wsum,
                                a->grad ? GO(n, s) : (T)0);
         if (a->grad) {
-            lf_half_narrow_run(bf16, gb, a->grad + n * a->g_n + s * a->g_s, a->g_c, a->C);
+            lf_half_narrow_run(bf16, gb, AT(a->grad, n, 0, s, g), a->g_c, a->C);
         }
         acc[j & 7] += (double)l;
         FN(store_out)(a, n, s, l);

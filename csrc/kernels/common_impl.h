@@ -164,12 +164,19 @@ FN(class_put)(const lf_classes *a, char *p, T v)
     *(T *)(void *)p = v;
 }
 
+/* The bytes of one gradient element of the class view (half or T). */
+static inline size_t
+FN(grad_size)(const lf_classes *a)
+{
+    return a->half_kind ? sizeof(uint16_t) : sizeof(T);
+}
+
 /* Zeros into sample (n, s)'s gradient row of the class view. */
 static inline void
 FN(zero_grad_row)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
 {
     /* all-zero bits are +0 in every format, half ones too */
-    const size_t size = a->half_kind ? sizeof(uint16_t) : sizeof(T);
+    const size_t size = FN(grad_size)(a);
     for (ptrdiff_t c = 0; c < a->C; c++) {
         memset(a->grad + n * a->g_n + c * a->g_c + s * a->g_s, 0, size);
     }
