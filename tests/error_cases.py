@@ -8,7 +8,7 @@ the row's family and options, so a new row gets its cases for free.
 from dataclasses import dataclass, field
 
 import numpy as np
-from loss_table import HALF_DTYPES, C, N, loss_shape, valid_inputs, valid_options
+from loss_table import HALF_DTYPES, C, N, loss_shape, valid_inputs, valid_options, widened
 
 # "hessian": forward_backward(..., hessian=True), the second-order path, which
 # must check as much as the others (CTCLoss has none: test_hessian)
@@ -23,11 +23,6 @@ try:  # ml_dtypes (an optional test extra): bfloat16 joins the matrix (loss_tabl
 except ImportError:  # pragma: no cover - the torch-free tier without the extra
     ml_dtypes = None
 FLOAT8 = None if ml_dtypes is None else np.dtype(ml_dtypes.float8_e4m3fn)
-
-
-def _wide(a):
-    """A half array as float32 (NumPy has no cast of bfloat16 to str or complex)."""
-    return a.astype(np.float32) if a.dtype in HALF_DTYPES else a
 
 
 def _weight_dtype(dtype):
@@ -75,7 +70,7 @@ def _with(args, i, value):
 
 
 def _bad_inputs(x):
-    xw = _wide(x)
+    xw = widened(x)
     bad = {"int64": x.astype(np.int64), "int32": x.astype(np.int32), "bool": x > 0.5,
            "complex": xw.astype(np.complex128), "object": xw.astype(object),
            "str-array": xw.astype(str), "longdouble": x.astype(np.longdouble)}
@@ -164,8 +159,8 @@ def cases(row, dtype):
 
 
 def _binary_cases(row, dtype, x, y, add):
-    for name, bad in {"complex": _wide(y).astype(np.complex64), "object": _wide(y).astype(object),
-                      "str-array": _wide(y).astype(str)}.items():
+    for name, bad in {"complex": widened(y).astype(np.complex64), "object": widened(y).astype(object),
+                      "str-array": widened(y).astype(str)}.items():
         add(Case(f"target-{name}", TypeError, r"target must be a real \(float, integer or "
                  r"bool\) array", inputs=(x, bad)))
     for shape in ((N, C - 1), (N,), (N, C, 1), (1, C)):
@@ -291,9 +286,9 @@ _INDICES = r"must hold integer class indices, got dtype"
 def _elementwise_cases(row, dtype, args, add):
     x = args[0]
     for i, name in enumerate(row.arg_names[1:], 1):
-        for kind, bad in {"complex": _wide(args[i]).astype(np.complex64),
-                          "object": _wide(args[i]).astype(object),
-                          "str-array": _wide(args[i]).astype(str)}.items():
+        for kind, bad in {"complex": widened(args[i]).astype(np.complex64),
+                          "object": widened(args[i]).astype(object),
+                          "str-array": widened(args[i]).astype(str)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} {_REAL}",
                      inputs=_with(args, i, bad)))
     wrong = {"C-1": (N, C - 1), "N": (N,), "trailing-1": (N, C, 1), "N+1": (N + 1, C)}
@@ -360,8 +355,8 @@ def _rows_cases(row, dtype, args, add):
     for i in row.diff[1:]:
         name = row.arg_names[i]
         for kind, bad in {"int64": args[i].astype(np.int64),
-                          "complex": _wide(args[i]).astype(np.complex128),
-                          "str-array": _wide(args[i]).astype(str)}.items():
+                          "complex": widened(args[i]).astype(np.complex128),
+                          "str-array": widened(args[i]).astype(str)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} must be a float32 or float64 array, "
                      r"got dtype", inputs=_with(args, i, bad)))
         add(Case(f"{name}-shape-N+1", ValueError, rf"the shapes do not broadcast: .*{name} "
@@ -380,7 +375,7 @@ def _rows_cases(row, dtype, args, add):
             add(Case(f"input-shape-{shape}", ValueError, r"input must be \[N, C\] \(student "
                      r"logits\), got shape", inputs=(np.zeros(shape, dtype),) * 2))
         for kind, bad in {"complex": args[1].astype(np.complex64),
-                          "str-array": _wide(args[1]).astype(str)}.items():
+                          "str-array": widened(args[1]).astype(str)}.items():
             add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
                      inputs=_with(args, 1, bad)))
     if row.name == "CosineEmbeddingLoss":
@@ -388,8 +383,8 @@ def _rows_cases(row, dtype, args, add):
             add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but inputs of "
                      r"shape \(4, 3\) need a target of shape \(4,\)",
                      inputs=_with(args, 2, np.ones(shape, dtype))))
-        for kind, bad in {"complex": _wide(args[2]).astype(np.complex64),
-                          "str-array": _wide(args[2]).astype(str)}.items():
+        for kind, bad in {"complex": widened(args[2]).astype(np.complex64),
+                          "str-array": widened(args[2]).astype(str)}.items():
             add(Case(f"target-{kind}", TypeError, rf"target {_REAL}",
                      inputs=_with(args, 2, bad)))
         add(Case("inputs-3d", ValueError, r"input1 and input2 must be \[N, D\] \(or \[D\] "
@@ -453,7 +448,7 @@ def _ctc_cases(row, dtype, args, add):
         add(Case(f"{name}-__array__-raises", LookupError, "refused on purpose",
                  inputs=_with(args, i, e), raised=e.error))
         for kind, bad in {"float": args[i].astype(float), "str": "abc",
-                          "complex": _wide(args[i]).astype(complex)}.items():
+                          "complex": widened(args[i]).astype(complex)}.items():
             add(Case(f"{name}-{kind}", TypeError, rf"{name} must (hold integers|be a numeric)",
                      inputs=_with(args, i, bad)))
         for shape in ((n - 1,), (n + 1,), (2, 2)):

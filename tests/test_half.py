@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 from helpers import in_layout
-from loss_table import ACTIVATIONS, CORE_ROWS, LOSSES, ROWS, valid_inputs, valid_options
+from loss_table import ACTIVATIONS, CORE_ROWS, LOSSES, ROWS, valid_inputs, valid_options, widened
 from oracle import _float_target, torch_call, torch_fn
 
 import pylossfn as lf
@@ -65,10 +65,6 @@ def assert_one_rounding(got, want, dtype, what, slack=8):
 def halved(a, dtype):
     """A float array rounded to the half dtype (NumPy's / ml_dtypes' cast)."""
     return a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-
-
-def widened(a):
-    return a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype in HALVES else a
 
 
 def half_case(row, dtype, seed=5):

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from helpers import in_layout
-from loss_table import LOSSES, valid_inputs, valid_options
+from loss_table import LOSSES, valid_inputs, valid_options, widened
 
 import pylossfn as lf
 
@@ -39,10 +39,6 @@ def test_every_template_row_is_listed():
 
 def _half(a, dtype):
     return a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-
-
-def _wide(a):
-    return a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype in HALVES else a
 
 
 def _peak_bytes(call):
@@ -95,7 +91,7 @@ def test_template_path_is_the_widening_path(row, dtype, layout):
     opts = {k: _half(v, dtype) for k, v in valid_options(row, np.float32, rng, shape).items()}
     if layout != "contiguous":
         inputs, opts = _layouts(inputs, opts, layout)
-    wide_in, wide_opts = [_wide(a) for a in inputs], {k: _wide(v) for k, v in opts.items()}
+    wide_in, wide_opts = [widened(a) for a in inputs], {k: widened(v) for k, v in opts.items()}
     for red in row.reductions:
         crit = row.cls(**opts, reduction=red)
         got = _flat(crit.forward_backward(*inputs, hessian=True))
