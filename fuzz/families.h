@@ -14,6 +14,12 @@
  * With `tame`, values are in [0, 1] (class targets in range) so results are
  * finite and comparable within a tolerance; otherwise float values are raw
  * bit patterns (nan, inf, subnormals) and targets arbitrary int64.
+ *
+ * A float32 case may be a half one (fam_case.half: float16 or bfloat16): the
+ * operands the binding hands over in half stay half here too, each chosen by
+ * the bytes -- any operand of the element-wise template (binary, regression,
+ * element-wise multi-label), and the input, loss and gradient of NLL and
+ * cross-entropy with class targets (lf_classes.half_kind).
  */
 #ifndef PYLOSSFN_FAMILIES_H_
 #define PYLOSSFN_FAMILIES_H_
@@ -22,6 +28,7 @@
 
 #include "../csrc/pylossfn.h"
 #include "fuzz_util.h"
+#include "kernels/half.h"
 
 enum {
     FAM_BINARY = 0,
@@ -41,9 +48,11 @@ static const char *const fam_names[FAM_COUNT] = {
 
 typedef struct {
     int family, f64, tame, uses_vecmath;
+    int half; /* lf_half_kind of the half operands (float32 cases only), or 0 */
     size_t item;
     fview v[FAM_MAXV];
     int writes[FAM_MAXV]; /* an output: zeroed before, recorded after each kernel */
+    int is_half[FAM_MAXV]; /* stored in c->half's format (2 bytes an element) */
     int nv;
     unsigned opts; /* option bits read from the case's bytes */
     lf_elementwise ew;
@@ -77,17 +86,50 @@ fam_push(fam_result *res, double x)
     res->v[res->n++] = x != x ? (double)NAN : x;
 }
 
-/* A new view of nd dims; inputs are filled, outputs zeroed by fam_run. */
+/* A half view's values: raw 16-bit patterns, or [0, 1] rounded to the format. */
+static inline void
+fam_fill_half(fview *v, reader *r, int bf16, int tame)
+{
+    for (size_t off = 0; off + 2 <= v->bytes; off += 2) {
+        uint16_t h = (uint16_t)(take(r) << 8 | take(r));
+        if (tame) {
+            const float u = (float)take(r) / 255.0f;
+            h = bf16 ? lf_f32_to_bf16(u) : lf_f32_to_f16(u);
+        }
+        memcpy(v->block + off, &h, 2);
+    }
+}
+
+/* A new view of nd dims, in c->half's format when `half`; inputs are
+ * filled, outputs zeroed by fam_run. */
 static inline fview *
-fam_view(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame)
+fam_hview(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame,
+          int half)
 {
     fview *v = &c->v[c->nv];
+    c->is_half[c->nv] = half;
     c->writes[c->nv++] = output;
-    fview_make(v, r, nd, shape, c->item, output);
-    if (!output) {
+    fview_make(v, r, nd, shape, half ? 2 : c->item, output);
+    if (!output && half) {
+        fam_fill_half(v, r, c->half == LF_HALF_BF16, tame || c->tame);
+    }
+    else if (!output) {
         fview_fill(v, r, c->f64, tame || c->tame);
     }
     return v;
+}
+
+static inline fview *
+fam_view(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame)
+{
+    return fam_hview(c, r, nd, shape, output, tame, 0);
+}
+
+/* Whether the next operand is stored in half (a half case's bytes decide). */
+static inline int
+fam_pick_half(fam_case *c, reader *r)
+{
+    return c->half && (take(r) & 1);
 }
 
 /* An int64 view of nd dims: raw values, or in [lo, hi) when tame. */
@@ -107,13 +149,15 @@ fam_int_view(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int64_t lo,
     return v;
 }
 
+/* The last view made (v) as operand op, with its half bit. */
 static inline void
-fam_ew_set(lf_elementwise *a, int op, const fview *v, int nd)
+fam_ew_set(lf_elementwise *a, const fam_case *c, int op, const fview *v)
 {
     a->data[op] = v->base;
-    for (int d = 0; d < nd; d++) {
+    for (int d = 0; d < a->ndim; d++) {
         a->strides[op][d] = v->strides[d];
     }
+    a->half_ops |= (unsigned)c->is_half[v - c->v] << op;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -135,28 +179,31 @@ fam_build_ew(fam_case *c, reader *r)
     a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
     static const int inputs[] = {LF_EW_INPUT, LF_EW_TARGET, LF_EW_WEIGHT, LF_EW_POS_WEIGHT,
                                  LF_EW_GRAD_OUTPUT, LF_EW_INPUT2};
+    a->half_kind = c->half;
     for (int k = 0; k < 6; k++) {
         const int op = inputs[k];
         if (k < 2 || ((c->opts >> k) & 1)) {
-            fam_ew_set(a, op, fam_view(c, r, nd, shape, 0, op == LF_EW_TARGET), nd);
+            fam_ew_set(a, c, op, fam_hview(c, r, nd, shape, 0, op == LF_EW_TARGET,
+                                           fam_pick_half(c, r)));
         }
     }
     if (!a->data[LF_EW_INPUT2]) { /* the regression kernels that read it need it */
         a->data[LF_EW_INPUT2] = a->data[LF_EW_TARGET];
         memcpy(a->strides[LF_EW_INPUT2], a->strides[LF_EW_TARGET], sizeof(a->strides[0]));
+        a->half_ops |= (a->half_ops >> LF_EW_TARGET & 1u) << LF_EW_INPUT2;
     }
-    fam_ew_set(a, LF_EW_OUT, fam_view(c, r, nd, shape, 1, 0), nd);
+    fam_ew_set(a, c, LF_EW_OUT, fam_hview(c, r, nd, shape, 1, 0, fam_pick_half(c, r)));
     /* one loss per row (multi-label soft margin): the shape, labels cut to 1 */
     ptrdiff_t rows[8];
     memcpy(rows, shape, sizeof(rows));
     rows[nd - 1] = 1;
-    c->row_out = fam_view(c, r, nd, rows, 1, 0);
+    c->row_out = fam_hview(c, r, nd, rows, 1, 0, fam_pick_half(c, r));
     if ((c->opts >> 6) & 1) {
-        fam_ew_set(a, LF_EW_GRAD, fam_view(c, r, nd, shape, 1, 0), nd);
-        fam_ew_set(a, LF_EW_GRAD2, fam_view(c, r, nd, shape, 1, 0), nd);
-        /* the Hessian's diagonals ride with the gradients */
-        fam_ew_set(a, LF_EW_HESS, fam_view(c, r, nd, shape, 1, 0), nd);
-        fam_ew_set(a, LF_EW_HESS2, fam_view(c, r, nd, shape, 1, 0), nd);
+        static const int outputs[] = {LF_EW_GRAD, LF_EW_GRAD2, LF_EW_HESS, LF_EW_HESS2};
+        /* (the Hessian's diagonals ride with the gradients) */
+        for (int k = 0; k < 4; k++) {
+            fam_ew_set(a, c, outputs[k], fam_hview(c, r, nd, shape, 1, 0, fam_pick_half(c, r)));
+        }
     }
 }
 
@@ -176,7 +223,10 @@ fam_build_classes(fam_case *c, reader *r, int margin)
     a->ignore_index = (int64_t)(take(r) % 8) - 2;
     a->label_smoothing = (double)take(r) / 255.0;
     a->scale = c->tame ? 0.25 : (double)(int)take(r) - 128.0;
-    fview *x = fam_view(c, r, 3, ncs, 0, 0);
+    /* half: NLL and cross-entropy's input, loss and gradient (no Hessian) */
+    const int half = !margin && c->half;
+    a->half_kind = half ? c->half : 0;
+    fview *x = fam_hview(c, r, 3, ncs, 0, 0, half);
     a->input = x->base;
     a->in_n = x->strides[0];
     a->in_c = x->strides[1];
@@ -205,16 +255,16 @@ fam_build_classes(fam_case *c, reader *r, int margin)
         a->go_n = go->strides[0];
         a->go_s = go->strides[1];
     }
-    fview *out = fam_view(c, r, 2, ns, 1, 0);
+    fview *out = fam_hview(c, r, 2, ns, 1, 0, half);
     a->out = out->base;
     a->out_n = out->strides[0];
     a->out_s = out->strides[1];
     /* the Hessian's diagonal (with the gradient): laid out as the gradient,
      * both contiguous outputs of one shape; g stays the last view (softmax) */
     fview *h = fam_view(c, r, 3, ncs, 1, 0);
-    fview *g = fam_view(c, r, 3, ncs, 1, 0);
+    fview *g = fam_hview(c, r, 3, ncs, 1, 0, half);
     a->grad = (c->opts >> 3) & 1 ? g->base : NULL;
-    a->hess = a->grad ? h->base : NULL;
+    a->hess = a->grad && !half ? h->base : NULL;
     a->g_n = g->strides[0];
     a->g_c = g->strides[1];
     a->g_s = g->strides[2];
@@ -387,6 +437,10 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     c->family = family < FAM_COUNT ? family : (int)(flags % FAM_COUNT);
     c->f64 = (flags >> 3) & 1;
     c->item = c->f64 ? 8 : 4;
+    /* (bits 4-5: a float32 case of the families that take half operands) */
+    const int half_family = c->family == FAM_BINARY || c->family == FAM_REGRESSION ||
+                            c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION;
+    c->half = !c->f64 && half_family ? (int)((flags >> 4) & 3) % 3 : 0;
     c->tame = tame;
     c->opts = take(r);
     /* the families whose kernels call vecmath.h (FMA in the AVX variants) */

@@ -22,8 +22,15 @@ fam_record(fam_case *c, fam_result *res)
         if (!c->writes[k]) {
             continue;
         }
-        for (size_t off = 0; off + c->item <= c->v[k].bytes; off += c->item) {
-            if (c->f64) {
+        const size_t item = c->is_half[k] ? 2 : c->item;
+        for (size_t off = 0; off + item <= c->v[k].bytes; off += item) {
+            if (c->is_half[k]) {
+                uint16_t h;
+                memcpy(&h, c->v[k].block + off, 2);
+                fam_push(res, (double)(c->half == LF_HALF_BF16 ? lf_bf16_to_f32(h)
+                                                               : lf_f16_to_f32(h)));
+            }
+            else if (c->f64) {
                 double v;
                 memcpy(&v, c->v[k].block + off, 8);
                 fam_push(res, v);
@@ -100,12 +107,17 @@ fam_run_regression(fam_case *c, fam_result *res)
     m.data[LF_EW_OUT] = c->row_out->base;
     memcpy(m.strides[LF_EW_OUT], c->row_out->strides, sizeof(c->row_out->strides));
     m.strides[LF_EW_OUT][last] = 0;
+    m.half_ops = (a->half_ops & ~(1u << LF_EW_OUT)) |
+                 (unsigned)c->is_half[c->row_out - c->v] << LF_EW_OUT;
     fam_push(res, FAM_CALL(c, regression, &m, LF_RG_MLSM, &p));
     fam_record(c, res);
-    fam_push(res, FAM_CALL(c, ew_sum, a));
-    lf_error err = {0, 0, 0.0};
-    fam_push(res, (double)FAM_CALL(c, check_nonnegative, a, &err));
-    fam_push(res, (double)err.index);
+    /* (the binding widens what these two read: a weight's sum, a variance) */
+    if (!(a->half_ops >> LF_EW_INPUT & 1u)) {
+        fam_push(res, FAM_CALL(c, ew_sum, a));
+        lf_error err = {0, 0, 0.0};
+        fam_push(res, (double)FAM_CALL(c, check_nonnegative, a, &err));
+        fam_push(res, (double)err.index);
+    }
 }
 
 static void
@@ -147,6 +159,9 @@ fam_run_classification(fam_case *c, fam_result *res)
         fam_record(c, res);
         fam_push(res, FAM_CALL(c, cross_entropy, a));
         fam_record(c, res);
+    }
+    if (a->half_kind) { /* the binding widens a half input for these */
+        return;
     }
     lf_classes pa = *a;
     pa.target = c->probs;

@@ -3,7 +3,8 @@
  * classification, multi-label, regression, embedding, margin, CTC): one case
  * per input, built by families.h from the bytes (random shapes including
  * zero-size ones, broadcast / negative / gapped strides, optional operands,
- * arbitrary float bits and int64 targets), run on every instruction-set
+ * arbitrary float bits and int64 targets, float16 / bfloat16 operands where
+ * the binding passes them), run on every instruction-set
  * variant the CPU has.  Besides ASan / UBSan findings, a variant that gives
  * different bits from the best one is a finding (except the baseline of the
  * families that use vecmath.h, which may round differently: see

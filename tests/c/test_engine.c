@@ -458,16 +458,19 @@ test_multilabel_soft_margin(ptrdiff_t R, ptrdiff_t C)
  * from the baseline by a few ulp; every other
  * pair of variants must agree bit for bit (nan payloads aside). */
 #define VECMATH_MAX_ULP 64.0
+/* a half output rounds the float32 result once: a few float32 ulp apart can
+ * round to neighbouring half values, no further */
+#define VECMATH_MAX_HALF_ULP 1.0
 
-/* The largest difference between a and b, in ulp of max(1, |a|) (inf where
- * their shapes or their nans / infs differ). */
+/* The largest difference between a and b, in units of eps (the format's
+ * ulp at 1) times max(1, |a|) (inf where their shapes or their nans / infs
+ * differ). */
 static double
-max_ulp(const fam_result *a, const fam_result *b, int f64)
+max_ulp(const fam_result *a, const fam_result *b, double eps)
 {
     if (a->n != b->n) {
         return INFINITY;
     }
-    const double eps = f64 ? 0x1p-52 : 0x1p-23;
     double worst = 0;
     for (size_t i = 0; i < a->n; i++) {
         const double x = a->v[i], y = b->v[i];
@@ -484,6 +487,7 @@ max_ulp(const fam_result *a, const fam_result *b, int f64)
 }
 
 static double worst_vecmath_ulp;
+static int variant_cases, half_cases;
 
 /* One case of `family` from the bytes at buf: each variant and thread count
  * against the best variant on one thread. */
@@ -494,6 +498,8 @@ check_variants(int family, const uint8_t *buf, size_t n, int tame, ptrdiff_t big
     reader r = {buf, n};
     fam_case c;
     fam_build(&c, family, &r, tame, big);
+    variant_cases++;
+    half_cases += c.half != 0;
     fam_result ref = {NULL, 0, 0};
     lf_set_num_threads(1);
     fam_run(&c, &ref);
@@ -509,10 +515,18 @@ check_variants(int family, const uint8_t *buf, size_t n, int tame, ptrdiff_t big
             const int same = got.n == ref.n &&
                              (got.n == 0 || memcmp(got.v, ref.v, got.n * sizeof(double)) == 0);
             if (c.uses_vecmath && level == 0 && best > 0 && tame) {
-                const double u = max_ulp(&ref, &got, c.f64);
-                worst_vecmath_ulp = u > worst_vecmath_ulp ? u : worst_vecmath_ulp;
-                CHECK(u <= VECMATH_MAX_ULP, "%s f%d: baseline %g ulp from isa %d",
-                      fam_names[c.family], c.f64 ? 64 : 32, u, best);
+                /* (a half case: in the half format's ulp, every value) */
+                const double eps = c.f64                      ? 0x1p-52
+                                   : c.half == LF_HALF_BF16 ? 0x1p-7
+                                   : c.half == LF_HALF_F16  ? 0x1p-10
+                                                            : 0x1p-23;
+                const double u = max_ulp(&ref, &got, eps);
+                if (!c.half) {
+                    worst_vecmath_ulp = u > worst_vecmath_ulp ? u : worst_vecmath_ulp;
+                }
+                CHECK(u <= (c.half ? VECMATH_MAX_HALF_ULP : VECMATH_MAX_ULP),
+                      "%s f%d (half %d): baseline %g ulp from isa %d", fam_names[c.family],
+                      c.f64 ? 64 : 32, c.half, u, best);
             }
             else if (!(c.uses_vecmath && level == 0 && best > 0)) {
                 CHECK(same, "%s f%d (opts %#x, tame %d, big %td): isa %d, %d threads differ",
@@ -710,9 +724,9 @@ test_variants(void)
             check_variants(family, buf + k * 977, n - k * 977, 1, 1024);
         }
     }
-    printf("test_engine: instruction-set variants agree (families using vecmath: "
-           "baseline within %.1f ulp of the FMA variants)\n",
-           worst_vecmath_ulp);
+    printf("test_engine: instruction-set variants agree over %d cases, %d with half operands "
+           "(families using vecmath: baseline within %.1f ulp of the FMA variants)\n",
+           variant_cases, half_cases, worst_vecmath_ulp);
     free(buf);
 }
 
