@@ -366,6 +366,10 @@ def _rows_cases(row, dtype, args, add):
                 add(Case(f"{name}-shape-{shape}", ValueError, r"the inputs must have the same "
                          rf"number of dimensions, got .*{name} {len(shape)}-d",
                          inputs=_with(args, i, np.ones(shape, dtype))))
+    if row.name == "TripletMarginLoss":  # torch's vector norm refuses this too
+        add(Case("p-inf-no-features", ValueError, r"p=inf needs at least one feature: the "
+                 r"inputs have 0 along the feature axis", inputs=(np.zeros((N, 0), dtype),) * 3,
+                 opts={"p": np.inf}))
     if row.name == "DistillationLoss":
         for shape in ((N, C - 1), (N,), (N, C, 1), (N + 1, C)):
             add(Case(f"target-shape-{shape}", ValueError, r"target has shape .*, but it must "

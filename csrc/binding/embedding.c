@@ -6,6 +6,7 @@
  */
 #include "binding.h"
 
+#include <math.h>
 #include <string.h>
 
 enum { KIND_PNORM = 0, KIND_COSINE = 1 }; /* as lf_distance */
@@ -194,6 +195,21 @@ rows_outputs(lf_call *c, const rows_ops *ops, lf_rows *a, const rows_shape *sh)
     return 0;
 }
 
+/* torch's vector norm has no inf-norm of an empty dimension (it refuses the
+ * call); neither has the p-norm distance here, before anything is written. */
+static int
+inf_norm_needs_features(lf_call *c, double pnorm, ptrdiff_t D)
+{
+    if (isinf(pnorm) && D == 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: p=inf needs at least one feature: the inputs have 0 along the "
+                     "feature axis, and the inf-norm of an empty axis has no value",
+                     c->fname);
+        return -1;
+    }
+    return 0;
+}
+
 /* pairwise_distance(x1, x2, p, eps, keepdim) / cosine_similarity(x1, x2,
  * dim, eps): one value per row. */
 static PyObject *
@@ -216,7 +232,8 @@ row_measure(lf_call *c, int kind)
         }
         dim = (int)(d < 0 ? d + rank : d);
     }
-    if (rows_setup(c, &ops, &a, &sh, dim) < 0) {
+    if (rows_setup(c, &ops, &a, &sh, dim) < 0 ||
+        (kind == KIND_PNORM && inf_norm_needs_features(c, p->p, a.D) < 0)) {
         return NULL;
     }
     /* keepdim keeps the feature axis as 1 */
@@ -290,6 +307,8 @@ triplet(lf_call *c, int kind)
     double *work = NULL;
     memset(&a, 0, sizeof(a));
     if (same_ndim(c, &ops) < 0 || rows_setup(c, &ops, &a, &sh, -1) < 0 ||
+        ((lf_distance)p->distance == LF_DIST_PNORM &&
+         inf_norm_needs_features(c, p->p, a.D) < 0) ||
         rows_outputs(c, &ops, &a, &sh) < 0 ||
         ((c->want & (WANT_GRAD | WANT_HESS)) &&
          (work = lf_alloc_n(c, a.D + 1, ((c->want & WANT_HESS) ? 6 : 3) * sizeof(double),
