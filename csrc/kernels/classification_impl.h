@@ -520,33 +520,39 @@ FN(cp_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *bx, T *m, T *lsum
     *lsum = M(log)((T)FN(sum8)(acc));
 }
 
+/* acc[l] += v[i] (or -= with `neg`) for class i in lane i mod CP_L: one
+ * accumulator array a loop, which is what lets the loop vectorize. */
 static inline LF_ALWAYS_INLINE void
-FN(cp_term)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t i, int l,
-            T m, T lsum, T keep, T ls_c, double *restrict lacc, double *restrict wacc,
-            const int smooth)
+FN(cp_lane_sum)(const T *restrict v, ptrdiff_t k, double *restrict acc, const int neg)
 {
-    const T v = w[i] * (smooth ? t[i] * keep + ls_c : t[i]);
-    lacc[l] -= (double)(v * ((x[i] - m) - lsum));
-    wacc[l] += (double)v;
+    ptrdiff_t i = 0;
+    for (; i + CP_L <= k; i += CP_L) {
+        for (int l = 0; l < CP_L; l++) {
+            acc[l] = neg ? acc[l] - (double)v[i + l] : acc[l] + (double)v[i + l];
+        }
+    }
+    for (int l = 0; i + l < k; l++) {
+        acc[l] = neg ? acc[l] - (double)v[i + l] : acc[l] + (double)v[i + l];
+    }
 }
 
 /* One chunk of k classes: the lanes of the loss and of the weighted target
  * mass q w (q = t keep + ls_c with smoothing, else t; `smooth` a constant
- * after inlining). */
+ * after inlining).  The terms are formed in T first (vectorized), then
+ * summed lane by lane, each sum in its own loop. */
 static inline LF_ALWAYS_INLINE void
 FN(cp_terms)(const T *restrict x, const T *restrict t, const T *restrict w, ptrdiff_t k,
              T m, T lsum, T keep, T ls_c, double *restrict lacc, double *restrict wacc,
              const int smooth)
 {
-    ptrdiff_t i = 0;
-    for (; i + CP_L <= k; i += CP_L) {
-        for (int l = 0; l < CP_L; l++) {
-            FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, lacc, wacc, smooth);
-        }
+    T lv[CP_CHUNK], wv[CP_CHUNK];
+    for (ptrdiff_t i = 0; i < k; i++) {
+        const T v = w[i] * (smooth ? t[i] * keep + ls_c : t[i]);
+        wv[i] = v;
+        lv[i] = v * ((x[i] - m) - lsum);
     }
-    for (int l = 0; i + l < k; l++) {
-        FN(cp_term)(x, t, w, i + l, l, m, lsum, keep, ls_c, lacc, wacc, smooth);
-    }
+    FN(cp_lane_sum)(lv, k, lacc, 1);
+    FN(cp_lane_sum)(wv, k, wacc, 0);
 }
 
 /* The gradient over a chunk of k classes: k p - g q w, q w formed as in
