@@ -178,28 +178,35 @@ FN(sq_diff)(const lf_rows *a, int i, int j, ptrdiff_t n, T eps)
     return FN(diff_sum)(a, i, j, n, eps, 1);
 }
 
-/* x_i . x_j, |x_i|^2, |x_j|^2 of one row pair. */
+/* acc[d & 7] += p_d q_d over a row pair (in double), the class-d-in-lane-d-mod-8
+ * order of every row sum here.  One accumulator array a loop: gcc vectorizes
+ * that, and not a loop that feeds several (it fell back to two-lane code). */
+static inline LF_ALWAYS_INLINE void
+FN(lane_dot_s)(const char *p, ptrdiff_t sp, const char *q, ptrdiff_t sq, ptrdiff_t D,
+               double *restrict acc)
+{
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            acc[k] += REL(p, sp, d + k) * REL(q, sq, d + k);
+        }
+    }
+    for (; d < D; d++) {
+        acc[d & 7] += REL(p, sp, d) * REL(q, sq, d);
+    }
+}
+
+/* x_i . x_j, |x_i|^2, |x_j|^2 of one row pair, each sum its own pass over
+ * the (L1-resident) rows. */
 static inline LF_ALWAYS_INLINE void
 FN(dot3_s)(const char *p, ptrdiff_t sp, const char *q, ptrdiff_t sq, ptrdiff_t D, double *out)
 {
     double ad[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     double a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t d = 0;
-    for (; d + 8 <= D; d += 8) {
-        for (int k = 0; k < 8; k++) {
-            const double u = REL(p, sp, d + k), v = REL(q, sq, d + k);
-            ad[k] += u * v;
-            a1[k] += u * u;
-            a2[k] += v * v;
-        }
-    }
-    for (; d < D; d++) {
-        const double u = REL(p, sp, d), v = REL(q, sq, d);
-        ad[d & 7] += u * v;
-        a1[d & 7] += u * u;
-        a2[d & 7] += v * v;
-    }
+    FN(lane_dot_s)(p, sp, q, sq, D, ad);
+    FN(lane_dot_s)(p, sp, p, sp, D, a1);
+    FN(lane_dot_s)(q, sq, q, sq, D, a2);
     out[0] = FN(sum8)(ad);
     out[1] = FN(sum8)(a1);
     out[2] = FN(sum8)(a2);

@@ -54,40 +54,39 @@ FN(distance)(const FN(rows_ctx) *ctx, int i, int j, ptrdiff_t n)
  * writes the three gradient rows as combinations of the inputs whose
  * coefficients are fixed per row. */
 
+/* acc[d & 7] += v_d^2, v = (x - y) + eps formed in T, as FN(sq_diff) forms
+ * it (one accumulator array a loop, as FN(lane_dot_s)). */
+static inline LF_ALWAYS_INLINE void
+FN(lane_sq_diff)(const T *restrict x, const T *restrict y, ptrdiff_t D, T eps,
+                 double *restrict acc)
+{
+    ptrdiff_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+        for (int k = 0; k < 8; k++) {
+            const double v = (double)((x[d + k] - y[d + k]) + eps);
+            acc[k] += v * v;
+        }
+    }
+    for (; d < D; d++) {
+        const double v = (double)((x[d] - y[d]) + eps);
+        acc[d & 7] += v * v;
+    }
+}
+
 /* |(a - p) + eps|^2, |(a - n) + eps|^2 and, with swap, |(p - n) + eps|^2. */
 static inline LF_ALWAYS_INLINE void
 FN(trip_l2_sums)(const T *restrict x0, const T *restrict x1, const T *restrict x2,
                  ptrdiff_t D, T eps, int swap, double *out)
 {
-    double ap[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double an[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double pn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t d = 0;
-    for (; d + 8 <= D; d += 8) {
-        for (int k = 0; k < 8; k++) {
-            const double vp = (double)((x0[d + k] - x1[d + k]) + eps);
-            const double vn = (double)((x0[d + k] - x2[d + k]) + eps);
-            ap[k] += vp * vp;
-            an[k] += vn * vn;
-            if (swap) {
-                const double vs = (double)((x1[d + k] - x2[d + k]) + eps);
-                pn[k] += vs * vs;
-            }
-        }
+    double acc[3][8] = {{0}};
+    FN(lane_sq_diff)(x0, x1, D, eps, acc[0]);
+    FN(lane_sq_diff)(x0, x2, D, eps, acc[1]);
+    if (swap) {
+        FN(lane_sq_diff)(x1, x2, D, eps, acc[2]);
     }
-    for (; d < D; d++) {
-        const double vp = (double)((x0[d] - x1[d]) + eps);
-        const double vn = (double)((x0[d] - x2[d]) + eps);
-        ap[d & 7] += vp * vp;
-        an[d & 7] += vn * vn;
-        if (swap) {
-            const double vs = (double)((x1[d] - x2[d]) + eps);
-            pn[d & 7] += vs * vs;
-        }
+    for (int i = 0; i < 3; i++) {
+        out[i] = FN(sum8)(acc[i]);
     }
-    out[0] = FN(sum8)(ap);
-    out[1] = FN(sum8)(an);
-    out[2] = FN(sum8)(pn);
 }
 
 /* a.p, |a|^2, |p|^2, a.n, |n|^2 and, with swap, p.n. */
@@ -95,43 +94,20 @@ static inline LF_ALWAYS_INLINE void
 FN(trip_cos_sums)(const T *restrict x0, const T *restrict x1, const T *restrict x2,
                   ptrdiff_t D, int swap, double *out)
 {
-    double sap[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double qa[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double qp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double san[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double qn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double spn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t d = 0;
-    for (; d + 8 <= D; d += 8) {
-        for (int k = 0; k < 8; k++) {
-            const double u = (double)x0[d + k], v = (double)x1[d + k], w = (double)x2[d + k];
-            sap[k] += u * v;
-            qa[k] += u * u;
-            qp[k] += v * v;
-            san[k] += u * w;
-            qn[k] += w * w;
-            if (swap) {
-                spn[k] += v * w;
-            }
-        }
+    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+    const char *a = (const char *)x0, *p = (const char *)x1, *n = (const char *)x2;
+    double acc[6][8] = {{0}};
+    FN(lane_dot_s)(a, t, p, t, D, acc[0]);
+    FN(lane_dot_s)(a, t, a, t, D, acc[1]);
+    FN(lane_dot_s)(p, t, p, t, D, acc[2]);
+    FN(lane_dot_s)(a, t, n, t, D, acc[3]);
+    FN(lane_dot_s)(n, t, n, t, D, acc[4]);
+    if (swap) {
+        FN(lane_dot_s)(p, t, n, t, D, acc[5]);
     }
-    for (; d < D; d++) {
-        const double u = (double)x0[d], v = (double)x1[d], w = (double)x2[d];
-        sap[d & 7] += u * v;
-        qa[d & 7] += u * u;
-        qp[d & 7] += v * v;
-        san[d & 7] += u * w;
-        qn[d & 7] += w * w;
-        if (swap) {
-            spn[d & 7] += v * w;
-        }
+    for (int i = 0; i < 6; i++) {
+        out[i] = FN(sum8)(acc[i]);
     }
-    out[0] = FN(sum8)(sap);
-    out[1] = FN(sum8)(qa);
-    out[2] = FN(sum8)(qp);
-    out[3] = FN(sum8)(san);
-    out[4] = FN(sum8)(qn);
-    out[5] = FN(sum8)(spn);
 }
 
 /* The three gradient rows of a triplet row: operand k at xk with step sk,
