@@ -52,16 +52,25 @@ typedef struct {
  * the row (its i-th non-target class into acc[i % 8]): one order fixed by the
  * row, the same for every layout, and with constant unit steps the loop
  * vectorizes.  Returns the lane the next span starts at. */
-#define LF_MM_TERM(i, k)                                                         \
+#define LF_MM_LOSS(i, k)                                                         \
     do {                                                                         \
         const T z = base + *(const T *)(x + (i) * sx);                           \
         const double zd = (double)z;                                             \
         acc_l[k] += z > 0 ? (p1 ? zd : zd * zd) : 0.0;                           \
-        if (grad) {                                                              \
-            const double h = z > 0 ? (p1 ? g : 2.0 * g * zd) : 0.0;              \
-            acc_g[k] += h;                                                       \
-            *(T *)(gr + (i) * sg) = (T)h;                                        \
-        }                                                                        \
+    } while (0)
+#define LF_MM_GRAD(i, k)                                                         \
+    do {                                                                         \
+        const T z = base + *(const T *)(x + (i) * sx);                           \
+        const double h = z > 0 ? (p1 ? g : 2.0 * g * (double)z) : 0.0;           \
+        acc_g[k] += h;                                                           \
+        *(T *)(gr + (i) * sg) = (T)h;                                            \
+    } while (0)
+#define LF_MM_TERM(i, k)         \
+    do {                         \
+        LF_MM_LOSS(i, k);        \
+        if (grad) {              \
+            LF_MM_GRAD(i, k);    \
+        }                        \
     } while (0)
 
 static inline LF_ALWAYS_INLINE ptrdiff_t
@@ -79,18 +88,27 @@ FN(mm_span)(const char *x, ptrdiff_t sx, char *gr, ptrdiff_t sg, ptrdiff_t n, pt
         gr += i * sg;
     }
     n -= i;
-    ptrdiff_t j = 0;
-    for (; j + 8 <= n; j += 8) {
+    /* the loss's lanes, then the gradient's: one accumulator array a loop,
+     * which is what gcc vectorizes (each sum keeps its order) */
+    const ptrdiff_t n8 = n & ~(ptrdiff_t)7;
+    for (ptrdiff_t j = 0; j < n8; j += 8) {
         for (int k = 0; k < 8; k++) {
-            LF_MM_TERM(j + k, k);
+            LF_MM_LOSS(j + k, k);
         }
     }
-    for (; j < n; j++) {
+    for (ptrdiff_t j = 0; grad && j < n8; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            LF_MM_GRAD(j + k, k);
+        }
+    }
+    for (ptrdiff_t j = n8; j < n; j++) {
         LF_MM_TERM(j, j & 7);
     }
     return lane + n;
 }
 
+#undef LF_MM_LOSS
+#undef LF_MM_GRAD
 #undef LF_MM_TERM
 
 /* A row: the classes before the target, then those after it; *gsum is
