@@ -480,7 +480,7 @@ FN(cross_entropy)(const lf_classes *a)
     }
     FN(class_ctx) ctx = {a, NULL};
     return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * a->C);
+                           a->N * a->S * a->C * LF_WORK_SOFTMAX);
 }
 
 #define PROB(n, c, s) (*(const T *)AT(a->target, n, c, s, t))
@@ -652,7 +652,7 @@ FN(cross_entropy_probs)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
     return lf_par_pairwise(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
-                           lf_unit_rows(a->C), a->N * a->S * a->C);
+                           lf_unit_rows(a->C), a->N * a->S * a->C * LF_WORK_SOFTMAX_PROBS);
 }
 
 typedef struct {

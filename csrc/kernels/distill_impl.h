@@ -214,5 +214,6 @@ FN(distillation)(const lf_classes *a, double temperature)
     if (a->C == 0) {
         return 0.0;
     }
-    return lf_par_pairwise(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C), a->N * a->C);
+    return lf_par_pairwise(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C),
+                           a->N * a->C * LF_WORK_DISTILL);
 }

@@ -259,7 +259,7 @@ FN(poly_cross_entropy)(const lf_classes *a, double epsilon)
         ctx.wsum += (double)PW(c);
     }
     return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * (a->C > 0 ? a->C : 1));
+                           a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX);
 }
 
 /* One sample with class probabilities y: its loss. */
@@ -313,7 +313,7 @@ FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 {
     FN(poly_ctx) ctx = {a, epsilon, 0.0};
     return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * (a->C > 0 ? a->C : 1));
+                           a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX_PROBS);
 }
 
 #undef PX

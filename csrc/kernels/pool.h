@@ -27,6 +27,15 @@ lf_unit_rows(ptrdiff_t len)
  * waking a worker costs more than it saves. */
 #define LF_PAR_MIN_WORK 65536
 
+/* The work of an element of the softmax losses, in elements of a plain
+ * element-wise loss (about 0.3 ns each): a row's exp pass and its
+ * gradient's cost that many times more, so a 256 x 100 batch (about 25 us
+ * on one core) is worth the second thread.  Scheduling only: the units,
+ * and so the bits, depend on the shape alone. */
+#define LF_WORK_SOFTMAX 3
+#define LF_WORK_SOFTMAX_PROBS 4
+#define LF_WORK_DISTILL 8
+
 /* The sum of fn(ctx, u) for u in [0, units), combined with Neumaier
  * compensation in unit order; units run on up to lf_get_num_threads()
  * threads when work >= LF_PAR_MIN_WORK.  fn must be thread-safe. */
