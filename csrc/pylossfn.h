@@ -130,12 +130,14 @@ typedef struct {
  * setup the kernel's parameter struct and the function that fills it from
  * an lf_ew_param, returning one of `modes` variants of the point function
  * compiled apart (a log target, an integer power, label smoothing on or
- * off); flags are LF_EW_TWO and LF_EW_ROWS.  The columns after `name` are
+ * off); flags are LF_EW_TWO, LF_EW_ROWS and LF_EW_TRANSC.  The columns after `name` are
  * the kernel's business: callers need KIND alone. */
 #define LF_EW_TWO 1  /* a second differentiable input: INPUT2, GRAD2, HESS2 */
 #define LF_EW_ROWS 2 /* one loss per row of the last dim, the mean of its terms:
                       * OUT and GRAD_OUTPUT hold one value per row (their last
                       * stride is ignored / 0) */
+#define LF_EW_TRANSC 4 /* its point function calls exp or log: an element is
+                        * worth LF_WORK_TRANSC plain ones to the thread pool */
 
 #define LF_EW_KIND(KIND, name, param, setup, modes, flags) KIND,
 
@@ -158,9 +160,9 @@ typedef struct {
  *                probability of the target (Leng et al. 2022, Poly-1).
  * label_smoothing applies to BCE and BCE_LOGITS. */
 #define LF_BIN_LOSSES(X)                                    \
-    X(LF_BIN_BCE, bce, bin_param, bce_setup, 2, 0)          \
-    X(LF_BIN_BCE_LOGITS, bce_logits, bin_param, bce_setup, 2, 0) \
-    X(LF_BIN_POLY_LOGITS, poly_logits, bin_param, bin_setup, 1, 0)
+    X(LF_BIN_BCE, bce, bin_param, bce_setup, 2, LF_EW_TRANSC)                \
+    X(LF_BIN_BCE_LOGITS, bce_logits, bin_param, bce_setup, 2, LF_EW_TRANSC)  \
+    X(LF_BIN_POLY_LOGITS, poly_logits, bin_param, bin_setup, 1, LF_EW_TRANSC)
 
 typedef enum { LF_BIN_LOSSES(LF_EW_KIND) LF_BIN_NKINDS } lf_binary_kind;
 
@@ -346,8 +348,8 @@ void lf_lbce_tile_f64(const lf_lbce_tile *a);
  *               (gamma_neg, gamma_pos >= 0, clip in [0, 1), eps > 0).
  * WEIGHT and POS_WEIGHT are ignored.  Returns the sum of the losses. */
 #define LF_ML_LOSSES(X)                                        \
-    X(LF_ML_FOCAL, focal, focal_param, focal_setup, 5, 0)      \
-    X(LF_ML_ASYMMETRIC, asl, asl_param, asl_setup, 2, 0)
+    X(LF_ML_FOCAL, focal, focal_param, focal_setup, 5, LF_EW_TRANSC)  \
+    X(LF_ML_ASYMMETRIC, asl, asl_param, asl_setup, 2, LF_EW_TRANSC)
 
 typedef enum { LF_ML_LOSSES(LF_EW_KIND) LF_ML_NKINDS } lf_multilabel_kind;
 
@@ -584,14 +586,14 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
     X(LF_RG_MSE, mse, rg_param, rg_setup, 1, 0)                             \
     X(LF_RG_SMOOTH_L1, smooth_l1, rg_param, smooth_l1_setup, 2, 0)          \
     X(LF_RG_HUBER, huber, rg_param, rg_setup, 1, 0)                         \
-    X(LF_RG_SOFT_MARGIN, soft_margin, rg_param, rg_setup, 1, 0)             \
-    X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, 0)                   \
-    X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, 0)            \
-    X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO) \
+    X(LF_RG_SOFT_MARGIN, soft_margin, rg_param, rg_setup, 1, LF_EW_TRANSC)  \
+    X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, LF_EW_TRANSC)        \
+    X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, LF_EW_TRANSC) \
+    X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO | LF_EW_TRANSC) \
     X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, 0)               \
     X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
-    X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS)               \
-    X(LF_RG_LOG_COSH, log_cosh, rg_param, rg_setup, 1, 0)
+    X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS | LF_EW_TRANSC) \
+    X(LF_RG_LOG_COSH, log_cosh, rg_param, rg_setup, 1, LF_EW_TRANSC)
 
 typedef enum { LF_RG_LOSSES(LF_EW_KIND) LF_RG_NKINDS } lf_regression_kind;
 

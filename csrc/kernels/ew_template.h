@@ -335,6 +335,7 @@ LF_EW_KERNEL(const lf_elementwise *a, int kind, const lf_ew_param *p)
     call.mode = FN(ew_setup)(kind, &call, p, a);
     lf_ew_ops ops;
     lf_ew_ops_init(&ops, a, &one, &scale);
+    ops.cost = (FN(ew_flags)[kind] & LF_EW_TRANSC) ? LF_WORK_TRANSC : 1;
     if (!(FN(ew_flags)[kind] & LF_EW_ROWS)) {
         return lf_ew_foreach_par(a->ndim, a->shape, &ops, FN(ew_blocks)[kind], &call);
     }

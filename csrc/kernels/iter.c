@@ -26,6 +26,7 @@ lf_ew_ops_init(lf_ew_ops *ops, const lf_elementwise *a, const void *one,
     }
     ops->half = a->half_ops;
     ops->half_kind = a->half_kind;
+    ops->cost = 1;
     if (!ops->data[LF_EW_WEIGHT]) {
         ops->data[LF_EW_WEIGHT] = (char *)one;
         ops->strides[LF_EW_WEIGHT] = lf_zero_strides;
@@ -144,7 +145,7 @@ ew_run(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops, lf_block_fn fn,
         }
         return lf_ksum_value(&total);
     }
-    return lf_parallel_sum(ew_unit, &p, units, p.rows * p.n);
+    return lf_parallel_sum(ew_unit, &p, units, p.rows * p.n * ops->cost);
 }
 
 double

@@ -19,6 +19,7 @@ typedef struct {
     const ptrdiff_t *strides[LF_EW_NOP];
     unsigned half; /* lf_elementwise's half_ops and half_kind */
     int half_kind;
+    int cost; /* the work of an element for the thread pool (lf_ew_ops_init: 1) */
 } lf_ew_ops;
 
 /* One innermost row, as a block function sees it. */

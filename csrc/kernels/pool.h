@@ -33,6 +33,7 @@ lf_unit_rows(ptrdiff_t len)
  * on one core) is worth the second thread.  Scheduling only: the units,
  * and so the bits, depend on the shape alone. */
 #define LF_WORK_SOFTMAX 3
+#define LF_WORK_TRANSC 3 /* an element-wise loss with an exp or log (LF_EW_TRANSC) */
 #define LF_WORK_SOFTMAX_PROBS 4
 #define LF_WORK_DISTILL 8
 
