@@ -46,6 +46,10 @@ FN(gather)(const char *p, ptrdiff_t step, ptrdiff_t n, T *buf)
     if (step == (ptrdiff_t)sizeof(T)) {
         return (const T *)p;
     }
+    if (n <= 0) { /* nothing to read: a broadcast operand of no element may
+                   * point at no storage at all */
+        return buf;
+    }
     if (step == 0) {
         const T v = *(const T *)p;
         for (ptrdiff_t i = 0; i < n; i++) {
