@@ -54,39 +54,18 @@ FN(distance)(const FN(rows_ctx) *ctx, int i, int j, ptrdiff_t n)
  * writes the three gradient rows as combinations of the inputs whose
  * coefficients are fixed per row. */
 
-/* acc[d & 7] += v_d^2, v = (x - y) + eps formed in T, as FN(sq_diff) forms
- * it (one accumulator array a loop, as FN(lane_dot_s)). */
-static inline LF_ALWAYS_INLINE void
-FN(lane_sq_diff)(const T *restrict x, const T *restrict y, ptrdiff_t D, T eps,
-                 double *restrict acc)
-{
-    ptrdiff_t d = 0;
-    for (; d + 8 <= D; d += 8) {
-        for (int k = 0; k < 8; k++) {
-            const double v = (double)((x[d + k] - y[d + k]) + eps);
-            acc[k] += v * v;
-        }
-    }
-    for (; d < D; d++) {
-        const double v = (double)((x[d] - y[d]) + eps);
-        acc[d & 7] += v * v;
-    }
-}
-
-/* |(a - p) + eps|^2, |(a - n) + eps|^2 and, with swap, |(p - n) + eps|^2. */
+/* |(a - p) + eps|^2, |(a - n) + eps|^2 and, with swap, |(p - n) + eps|^2:
+ * FN(diff_sum_s) once a pair (one accumulator array a loop, which gcc
+ * vectorizes), on unit steps. */
 static inline LF_ALWAYS_INLINE void
 FN(trip_l2_sums)(const T *restrict x0, const T *restrict x1, const T *restrict x2,
                  ptrdiff_t D, T eps, int swap, double *out)
 {
-    double acc[3][8] = {{0}};
-    FN(lane_sq_diff)(x0, x1, D, eps, acc[0]);
-    FN(lane_sq_diff)(x0, x2, D, eps, acc[1]);
-    if (swap) {
-        FN(lane_sq_diff)(x1, x2, D, eps, acc[2]);
-    }
-    for (int i = 0; i < 3; i++) {
-        out[i] = FN(sum8)(acc[i]);
-    }
+    const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+    const char *a = (const char *)x0, *p = (const char *)x1, *n = (const char *)x2;
+    out[0] = FN(diff_sum_s)(a, t, p, t, D, eps, 1);
+    out[1] = FN(diff_sum_s)(a, t, n, t, D, eps, 1);
+    out[2] = swap ? FN(diff_sum_s)(p, t, n, t, D, eps, 1) : 0.0;
 }
 
 /* a.p, |a|^2, |p|^2, a.n, |n|^2 and, with swap, p.n. */
