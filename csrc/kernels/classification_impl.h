@@ -136,60 +136,6 @@ FN(prefetch_row)(const void *p, ptrdiff_t C, int write)
 #endif
 }
 
-/* The first pass of a cross-entropy row: sum_c exp(x_c - m) into acc and,
- * with label smoothing, sum_c w_c (x_c - m) into sx (lane k takes classes
- * c = k mod L; the caller adds the lanes in order).  exp(x_c - m) is stored
- * in g when given.  The flags are constants at every call, so each of the
- * eight copies gcc makes of this loop has no test left in it. */
-#ifndef LF_CE_L
-#define LF_CE_L 16 /* lanes of a cross-entropy row's sums */
-#endif
-static inline LF_ALWAYS_INLINE void
-FN(ce_pass)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdiff_t C,
-            double *restrict acc, double *restrict sx, const int want_g, const int smooth,
-            const int weighted)
-{
-    enum { L = LF_CE_L };
-    ptrdiff_t c = 0;
-    for (; c + L <= C; c += L) {
-        for (int k = 0; k < L; k++) {
-            const T d = x[c + k] - m;
-            const T e = V(exp)(d);
-            if (want_g) {
-                g[c + k] = e;
-            }
-            acc[k] += (double)e;
-            if (smooth) {
-                sx[k] += (double)(weighted ? w[c + k] * d : d);
-            }
-        }
-    }
-    if (c < C) {
-        /* the last C mod L classes as one more lane-wide step, padded with
-         * lanes whose exp is 0 and whose smoothing term is 0 (a short row,
-         * C < L, would otherwise be all scalar code) */
-        const ptrdiff_t rest = C - c;
-        T xb[L], wb[L], eb[L];
-        for (int k = 0; k < L; k++) {
-            xb[k] = k < rest ? x[c + k] - m : (T)-INFINITY;
-            wb[k] = weighted && k < rest ? w[c + k] : (T)0;
-        }
-        for (int k = 0; k < L; k++) {
-            const T d = xb[k];
-            const T e = V(exp)(d);
-            eb[k] = e;
-            acc[k] += (double)e;
-            if (smooth) {
-                const T term = weighted ? wb[k] * d : d;
-                sx[k] += (double)(k < rest ? term : (T)0);
-            }
-        }
-        if (want_g) {
-            memcpy(g + c, eb, (size_t)rest * sizeof(T));
-        }
-    }
-}
-
 /* The gradient row of a smoothed cross-entropy from g = exp(x - m):
  * g_c = k_t p_c + (k_sw p_c - k_s w_c), p_c = g_c * inv. */
 static inline LF_ALWAYS_INLINE void
@@ -679,15 +625,7 @@ FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
             T *restrict y = &GRAD(n, 0, 0);
             const ptrdiff_t C = a->C;
             const T m = FN(row_max)(x, C);
-            double acc[LF_CE_L];
-            for (int k = 0; k < LF_CE_L; k++) {
-                acc[k] = 0.0;
-            }
-            FN(ce_pass)(x, y, NULL, m, C, acc, NULL, 1, 0, 0);
-            double sum = 0.0;
-            for (int k = 0; k < LF_CE_L; k++) {
-                sum += acc[k];
-            }
+            const double sum = FN(exp_row_sum)(x, y, m, C, 1);
             if (want_log) {
                 const T lsum = M(log)((T)sum);
                 for (ptrdiff_t c = 0; c < C; c++) {
@@ -717,7 +655,7 @@ FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
         for (ptrdiff_t c = 0; c < C; c++) {
             const T e = V(exp)(X(n, c, s) - m);
             GRAD(n, c, s) = e;
-            acc[c < full ? c % LF_CE_L : 0] += (double)e;
+            acc[c < full ? c % LF_CE_L : c - full] += (double)e; /* as the padded step */
         }
         double sum = 0.0;
         for (int k = 0; k < LF_CE_L; k++) {

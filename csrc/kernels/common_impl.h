@@ -238,6 +238,83 @@ FN(sum_block)(const T *l, ptrdiff_t n)
     return FN(sum8)(acc);
 }
 
+/* The first pass of a softmax row (cross-entropy, Dice): sum_c exp(x_c - m) into acc and,
+ * with label smoothing, sum_c w_c (x_c - m) into sx (lane k takes classes
+ * c = k mod L; the caller adds the lanes in order).  exp(x_c - m) is stored
+ * in g when given.  The flags are constants at every call, so each of the
+ * eight copies gcc makes of this loop has no test left in it. */
+#ifndef LF_CE_L
+#define LF_CE_L 16 /* lanes of a cross-entropy row's sums */
+#endif
+static inline LF_ALWAYS_INLINE void
+FN(ce_pass)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdiff_t C,
+            double *restrict acc, double *restrict sx, const int want_g, const int smooth,
+            const int weighted)
+{
+    enum { L = LF_CE_L };
+    ptrdiff_t c = 0;
+    for (; c + L <= C; c += L) {
+        for (int k = 0; k < L; k++) {
+            const T d = x[c + k] - m;
+            const T e = V(exp)(d);
+            if (want_g) {
+                g[c + k] = e;
+            }
+            acc[k] += (double)e;
+            if (smooth) {
+                sx[k] += (double)(weighted ? w[c + k] * d : d);
+            }
+        }
+    }
+    if (c < C) {
+        /* the last C mod L classes as one more lane-wide step, padded with
+         * lanes whose exp is 0 and whose smoothing term is 0 (a short row,
+         * C < L, would otherwise be all scalar code) */
+        const ptrdiff_t rest = C - c;
+        T xb[L], wb[L], eb[L];
+        for (int k = 0; k < L; k++) {
+            xb[k] = k < rest ? x[c + k] - m : (T)-INFINITY;
+            wb[k] = weighted && k < rest ? w[c + k] : (T)0;
+        }
+        for (int k = 0; k < L; k++) {
+            const T d = xb[k];
+            const T e = V(exp)(d);
+            eb[k] = e;
+            acc[k] += (double)e;
+            if (smooth) {
+                const T term = weighted ? wb[k] * d : d;
+                sx[k] += (double)(k < rest ? term : (T)0);
+            }
+        }
+        if (want_g) {
+            memcpy(g + c, eb, (size_t)rest * sizeof(T));
+        }
+    }
+}
+
+/* sum_c exp(x_c - m) over a unit-stride row of C (FN(ce_pass)'s lanes
+ * added in order), each exp(x_c - m) stored in e with `want_e` (a
+ * constant at every call). */
+static inline LF_ALWAYS_INLINE double
+FN(exp_row_sum)(const T *restrict x, T *restrict e, T m, ptrdiff_t C, const int want_e)
+{
+    double acc[LF_CE_L];
+    for (int k = 0; k < LF_CE_L; k++) {
+        acc[k] = 0.0;
+    }
+    if (want_e) {
+        FN(ce_pass)(x, e, NULL, m, C, acc, NULL, 1, 0, 0);
+    }
+    else {
+        FN(ce_pass)(x, NULL, NULL, m, C, acc, NULL, 0, 0, 0);
+    }
+    double sum = 0.0;
+    for (int k = 0; k < LF_CE_L; k++) {
+        sum += acc[k];
+    }
+    return sum;
+}
+
 /* The largest of x[0, C), C >= 1 (the softmax rows of cross-entropy and of
  * the fused heads' tiles).  gcc will not vectorize a float max
  * reduction without -ffinite-math-only, but it does an integer one: floats

@@ -34,6 +34,12 @@ FN(dice_sig)(T x, T *q)
 static inline void
 FN(dice_softmax_at)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *mx, T *inv)
 {
+    if (a->S == 1) { /* a unit-stride row: the lanes of pass one (same bits) */
+        const T *xr = (const T *)a->input + n * a->C;
+        *mx = FN(row_max)(xr, a->C);
+        *inv = (T)(1.0 / FN(exp_row_sum)(xr, NULL, *mx, a->C, 0));
+        return;
+    }
     T m = DX(n, 0, s);
     for (ptrdiff_t c = 1; c < a->C; c++) {
         const T x = DX(n, c, s);
@@ -49,18 +55,24 @@ FN(dice_softmax_at)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *mx, T *inv)
 
 /* The sums of row n into I[c], P[c], Tt[c] (one array each, indexed by
  * class), sigmoid.  S = 1 runs along the classes with one accumulator per
- * class, S > 1 along the spatial axis with eight (the loops vectorize). */
-static void
+ * class, S > 1 along the spatial axis with eight (the loops vectorize).
+ * With `keep` (a constant after inlining) s (1 - s) goes into the gradient's
+ * element, where pass two reads it. */
+static inline LF_ALWAYS_INLINE void
 FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
-                  double *restrict Tt)
+                  double *restrict Tt, const int keep)
 {
     const ptrdiff_t C = a->C, S = a->S;
     const T *restrict xr = (const T *)a->input + n * C * S;
     const T *restrict tr = (const T *)a->target + n * C * S;
+    T *restrict dr = keep ? (T *)a->grad + n * C * S : NULL;
     if (S == 1) {
         for (ptrdiff_t c = 0; c < C; c++) {
             T q;
             const T pr = FN(dice_sig)(xr[c], &q), tv = tr[c];
+            if (keep) {
+                dr[c] = pr * q;
+            }
             I[c] += (double)(pr * tv);
             P[c] += (double)pr;
             Tt[c] += (double)tv;
@@ -69,12 +81,16 @@ FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *res
     }
     for (ptrdiff_t c = 0; c < C; c++) {
         const T *restrict xc = xr + c * S, *restrict tc = tr + c * S;
+        T *restrict dc = keep ? dr + c * S : NULL;
         double i8[8] = {0}, p8[8] = {0}, t8[8] = {0};
         ptrdiff_t s = 0;
         for (; s + 8 <= S; s += 8) {
             for (int k = 0; k < 8; k++) {
                 T q;
                 const T pr = FN(dice_sig)(xc[s + k], &q), tv = tc[s + k];
+                if (keep) {
+                    dc[s + k] = pr * q;
+                }
                 i8[k] += (double)(pr * tv);
                 p8[k] += (double)pr;
                 t8[k] += (double)tv;
@@ -83,6 +99,9 @@ FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *res
         for (; s < S; s++) {
             T q;
             const T pr = FN(dice_sig)(xc[s], &q), tv = tc[s];
+            if (keep) {
+                dc[s] = pr * q;
+            }
             i8[s & 7] += (double)(pr * tv);
             p8[s & 7] += (double)pr;
             t8[s & 7] += (double)tv;
@@ -91,23 +110,6 @@ FN(dice_sums_sig)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *res
         P[c] += FN(sum8)(p8);
         Tt[c] += FN(sum8)(t8);
     }
-}
-
-/* 1 / sum_c exp(x_c - m) over a contiguous row of C. */
-static inline T
-FN(dice_inv_row)(const T *restrict x, ptrdiff_t C, T m)
-{
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t c = 0;
-    for (; c + 8 <= C; c += 8) {
-        for (int k = 0; k < 8; k++) {
-            acc[k] += (double)V(exp)(x[c + k] - m);
-        }
-    }
-    for (; c < C; c++) {
-        acc[c & 7] += (double)V(exp)(x[c] - m);
-    }
-    return (T)(1.0 / FN(sum8)(acc));
 }
 
 /* Classes (or positions) per chunk of a softmax row kept on the stack. */
@@ -207,42 +209,55 @@ FN(dice_sums_soft_s)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *
     }
 }
 
-/* The same sums, softmax over the classes (S = 1: along the row, in chunks
- * of probabilities on the stack). */
+/* The same sums, softmax over the classes.  S = 1: one exp pass along the
+ * row (FN(exp_row_sum)) keeps exp(x_c - m) in the gradient's row when there
+ * is one (pass two reads the probabilities there), else on the stack when
+ * the row fits; a longer row without a gradient takes its exps twice, in
+ * chunks.  The probabilities are the same bits either way. */
 static void
 FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
                    double *restrict Tt)
 {
     const ptrdiff_t C = a->C, S = a->S;
-    if (S == 1 && C > 0) {
-        const T *restrict xr = (const T *)a->input + n * C;
-        const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
-        const T m = FN(row_max)(xr, C), inv = FN(dice_inv_row)(xr, C, m);
-        T chunk[DICE_CHUNK];
-        /* with a gradient, the probabilities stay in its row for pass two */
-        T *gr = a->grad && !a->hess ? (T *)a->grad + n * C : NULL;
-        for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
-            const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
-            T *restrict pb = gr ? gr + c0 : chunk;
-            for (ptrdiff_t c = 0; c < w; c++) {
-                pb[c] = V(exp)(xr[c0 + c] - m) * inv;
-                P[c0 + c] += (double)pb[c];
-            }
-            if (tr) {
-                for (ptrdiff_t c = 0; c < w; c++) {
-                    I[c0 + c] += (double)(pb[c] * tr[c0 + c]);
-                    Tt[c0 + c] += (double)tr[c0 + c];
-                }
-            }
-        }
-        if (a->index) {
-            const int64_t k = a->index[n];
-            I[k] += (double)(V(exp)(xr[k] - m) * inv);
-            Tt[k] += 1.0;
-        }
+    if (S != 1 || C == 0) {
+        FN(dice_sums_soft_s)(a, n, I, P, Tt);
         return;
     }
-    FN(dice_sums_soft_s)(a, n, I, P, Tt);
+    const T *restrict xr = (const T *)a->input + n * C;
+    const T *restrict tr = a->index ? NULL : (const T *)a->target + n * C;
+    const T m = FN(row_max)(xr, C);
+    T chunk[DICE_CHUNK];
+    T *row = a->grad && !a->hess ? (T *)a->grad + n * C : C <= DICE_CHUNK ? chunk : NULL;
+    const T inv = (T)(1.0 / (row ? FN(exp_row_sum)(xr, row, m, C, 1)
+                                 : FN(exp_row_sum)(xr, NULL, m, C, 0)));
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
+        const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
+        T *restrict pb = row ? row + c0 : chunk;
+        if (row) {
+            for (ptrdiff_t c = 0; c < w; c++) {
+                pb[c] *= inv;
+            }
+        }
+        else {
+            for (ptrdiff_t c = 0; c < w; c++) {
+                pb[c] = V(exp)(xr[c0 + c] - m) * inv;
+            }
+        }
+        for (ptrdiff_t c = 0; c < w; c++) {
+            P[c0 + c] += (double)pb[c];
+        }
+        if (tr) {
+            for (ptrdiff_t c = 0; c < w; c++) {
+                I[c0 + c] += (double)(pb[c] * tr[c0 + c]);
+                Tt[c0 + c] += (double)tr[c0 + c];
+            }
+        }
+    }
+    if (a->index) {
+        const int64_t k = a->index[n];
+        I[k] += (double)(V(exp)(xr[k] - m) * inv);
+        Tt[k] += 1.0;
+    }
 }
 
 /* Pass one, unit u (rows [u R, (u + 1) R)): per sample into the terms' own
@@ -269,8 +284,11 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
         if (a->softmax) {
             FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
         }
+        else if (a->grad && !a->hess) {
+            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 1);
+        }
         else {
-            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step);
+            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 0);
         }
     }
     return 0.0;
@@ -362,28 +380,23 @@ typedef struct {
     ((double)(t) * DICE_E(t) * (f).H1[c] - DICE_E(t) * DICE_E(t) * (f).H2[c])
 
 /* The gradient of row n, sigmoid, without the Hessian: grad = r s (1 - s),
- * contiguous along the spatial axis (the loops vectorize). */
+ * from the s (1 - s) pass one left in the gradient (the loops vectorize). */
 static void
 FN(dice_grad_sig)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 {
     const ptrdiff_t C = a->C, S = a->S;
-    const T *restrict xr = (const T *)a->input + n * C * S;
     const T *restrict tr = (const T *)a->target + n * C * S;
     T *restrict gr = (T *)a->grad + n * C * S;
     if (S == 1) {
         for (ptrdiff_t c = 0; c < C; c++) {
-            T q;
-            const T pr = FN(dice_sig)(xr[c], &q);
-            gr[c] = (T)(DICE_R(f, c, tr[c]) * (double)(pr * q));
+            gr[c] = (T)(DICE_R(f, c, tr[c]) * (double)gr[c]);
         }
         return;
     }
     for (ptrdiff_t c = 0; c < C; c++) {
         const double A = f.A[c], B = f.B[c];
         for (ptrdiff_t s = 0; s < S; s++) {
-            T q;
-            const T pr = FN(dice_sig)(xr[c * S + s], &q);
-            gr[c * S + s] = (T)((A + B * (double)tr[c * S + s]) * (double)(pr * q));
+            gr[c * S + s] = (T)((A + B * (double)tr[c * S + s]) * (double)gr[c * S + s]);
         }
     }
 }
@@ -417,15 +430,40 @@ FN(dice_grad_soft_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     T *restrict gr = (T *)a->grad + n * C;
     const double *restrict fa = f.A, *restrict fb = f.B;
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t c = 0; c < C; c++) {
-        acc[c & 7] += (double)gr[c] * (tr ? fa[c] + fb[c] * (double)tr[c] : fa[c]);
+    /* class c into acc[c mod 8], eight at a time (the loops vectorize) */
+    const ptrdiff_t full = C & ~(ptrdiff_t)7;
+    if (tr) {
+        for (ptrdiff_t c = 0; c < full; c += 8) {
+            for (int k = 0; k < 8; k++) {
+                acc[k] += (double)gr[c + k] * (fa[c + k] + fb[c + k] * (double)tr[c + k]);
+            }
+        }
+        for (ptrdiff_t c = full; c < C; c++) {
+            acc[c & 7] += (double)gr[c] * (fa[c] + fb[c] * (double)tr[c]);
+        }
+    }
+    else {
+        for (ptrdiff_t c = 0; c < full; c += 8) {
+            for (int k = 0; k < 8; k++) {
+                acc[k] += (double)gr[c + k] * fa[c + k];
+            }
+        }
+        for (ptrdiff_t c = full; c < C; c++) {
+            acc[c & 7] += (double)gr[c] * fa[c];
+        }
     }
     const int64_t k = a->index ? a->index[n] : 0;
     const double pk = (double)gr[k];
     const double rho = FN(sum8)(acc) + (a->index ? pk * fb[k] : 0.0);
-    for (ptrdiff_t c = 0; c < C; c++) {
-        const double r = tr ? fa[c] + fb[c] * (double)tr[c] : fa[c];
-        gr[c] = (T)((double)gr[c] * (r - rho));
+    if (tr) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            gr[c] = (T)((double)gr[c] * (fa[c] + fb[c] * (double)tr[c] - rho));
+        }
+    }
+    else {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            gr[c] = (T)((double)gr[c] * (fa[c] - rho));
+        }
     }
     if (a->index) {
         gr[k] = (T)(pk * (fa[k] + fb[k] - rho));

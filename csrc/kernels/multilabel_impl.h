@@ -368,17 +368,22 @@ FN(zlpr_row)(const lf_multilabel *a, ptrdiff_t j, const int contig, T *mn_out, T
     }
     const T mn = FN(funkey)(kn), mp = FN(funkey)(kp);
     double sn = (double)V(exp)(-mn), sp = (double)V(exp)(-mp);
-    T bn[LF_PAIRWISE_BLOCK], bp[LF_PAIRWISE_BLOCK];
+    /* the buffers hold a row of up to ZLPR_ROW classes whole, so that the
+     * gradient reuses its exps (a longer row wraps and the gradient takes
+     * them again: the same values) */
+    enum { ZLPR_ROW = 8 * LF_PAIRWISE_BLOCK };
+    T bn[ZLPR_ROW], bp[ZLPR_ROW];
     for (ptrdiff_t c0 = 0; c0 < C; c0 += LF_PAIRWISE_BLOCK) {
         const ptrdiff_t m = C - c0 < LF_PAIRWISE_BLOCK ? C - c0 : LF_PAIRWISE_BLOCK;
+        T *restrict rn = bn + c0 % ZLPR_ROW, *restrict rp = bp + c0 % ZLPR_ROW;
         for (ptrdiff_t i = 0; i < m; i++) {
             const T x = ZX(c0 + i), y = ZY(c0 + i);
             const T en = (1 - y) * V(exp)(x - mn), ep = y * V(exp)(-x - mp);
-            bn[i] = y != 1 ? en : (T)0;
-            bp[i] = y != 0 ? ep : (T)0;
+            rn[i] = y != 1 ? en : (T)0;
+            rp[i] = y != 0 ? ep : (T)0;
         }
-        sn += FN(sum_block)(bn, m);
-        sp += FN(sum_block)(bp, m);
+        sn += FN(sum_block)(rn, m);
+        sp += FN(sum_block)(rp, m);
     }
     const double ld = ((double)mn + log(sn)) + ((double)mp + log(sp));
     if (a->grad) {
@@ -399,11 +404,20 @@ FN(zlpr_row)(const lf_multilabel *a, ptrdiff_t j, const int contig, T *mn_out, T
              * moderate */
             const double g = (double)MGO(j);
             const double kfn = g / sn, kfp = g / sp;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                const T x = ZX(c), y = ZY(c);
-                const double dn = (double)((1 - y) * V(exp)(x - mn)) * kfn;
-                const double dp = (double)(y * V(exp)(-x - mp)) * kfp;
-                *(T *)(gb + c * gs) = (T)((y != 1 ? dn : 0.0) - (y != 0 ? dp : 0.0));
+            if (C <= ZLPR_ROW) {
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    const T y = ZY(c);
+                    const double dn = (double)bn[c] * kfn, dp = (double)bp[c] * kfp;
+                    *(T *)(gb + c * gs) = (T)((y != 1 ? dn : 0.0) - (y != 0 ? dp : 0.0));
+                }
+            }
+            else {
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    const T x = ZX(c), y = ZY(c);
+                    const double dn = (double)((1 - y) * V(exp)(x - mn)) * kfn;
+                    const double dp = (double)(y * V(exp)(-x - mp)) * kfp;
+                    *(T *)(gb + c * gs) = (T)((y != 1 ? dn : 0.0) - (y != 0 ? dp : 0.0));
+                }
             }
         }
     }
