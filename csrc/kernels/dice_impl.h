@@ -697,7 +697,7 @@ FN(dice)(const lf_dice *a, double *work)
     /* No classes, no terms: no pass runs (each reads class 0 of its rows). */
     const ptrdiff_t R = lf_dice_rows(a), units = a->C > 0 ? (a->N + R - 1) / R : 0;
     const ptrdiff_t elems = a->N * a->C * a->S;
-    (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * (a->softmax ? 2 : 1));
+    (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * LF_WORK_TRANSC);
     if (!a->per_sample) {
         FN(dice_merge)(a, work, 3, work);
     }
@@ -712,7 +712,9 @@ FN(dice)(const lf_dice *a, double *work)
         }
     }
     if (a->grad) {
-        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * (a->hess ? 4 : 3));
+        /* without the Hessian the gradient pass is a multiply-add an element (pass
+         * one left s (1 - s) or the probabilities in the gradient) */
+        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * (a->hess ? 4 : 1));
     }
     return total;
 }
