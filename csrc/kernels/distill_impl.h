@@ -99,7 +99,12 @@ FN(dl_shift)(const char *base, ptrdiff_t step, ptrdiff_t C, T temp, T *m, T *lsu
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DL_CHUNK) {
         const ptrdiff_t n = C - c0 < DL_CHUNK ? C - c0 : DL_CHUNK;
         const T *restrict v = FN(gather)(base + c0 * step, step, n, buf);
-        FN(dl_exps)(v, n, temp, mx, kd ? kd + c0 : db, ke ? ke + c0 : eb, acc);
+        T *dd = db, *de = eb; /* scratch where the caller keeps nothing */
+        if (kd) {
+            dd = kd + c0;
+            de = ke + c0;
+        }
+        FN(dl_exps)(v, n, temp, mx, dd, de, acc);
     }
     const double sum = FN(dl_lanes)(acc);
     *m = mx;
