@@ -713,8 +713,12 @@ FN(dice)(const lf_dice *a, double *work)
     }
     if (a->grad) {
         /* without the Hessian the gradient pass is a multiply-add an element (pass
-         * one left s (1 - s) or the probabilities in the gradient) */
-        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * (a->hess ? 4 : 1));
+         * one left s (1 - s) or the probabilities in the gradient), except a softmax
+         * over spatial positions, which takes its exps again */
+        const ptrdiff_t weight = a->hess                    ? 4
+                                 : a->softmax && a->S > 1 ? LF_WORK_TRANSC
+                                                          : 1;
+        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * weight);
     }
     return total;
 }
