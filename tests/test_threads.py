@@ -170,16 +170,20 @@ def test_long_call_releases_the_gil(row):
         # in time: measure again, up to three more times.  A call that kept the
         # GIL shows no tick in any attempt, however idle the machine
         # (test_gil_holding_call_is_seen shows that the measurement can fail).
+        # Every attempt is kept: a repeat is often shorter than the first call
+        # (whose output pages were new), so the last one alone may be too short
+        # to tell although an earlier one told.
+        attempts = [(ticks, took)]
         for _ in range(3):
-            if ticks >= 5:
+            if any(k >= 5 and t > 0.01 for k, t in attempts):
                 break
-            ticks, took = _ticks_during(lambda i=inputs: crit.forward_backward(*i))
+            attempts.append(_ticks_during(lambda i=inputs: crit.forward_backward(*i)))
     finally:
         lf.set_num_threads(before)
     # the ticker wakes about every half millisecond: a call that kept the GIL
     # would see none in its middle
-    assert took > 0.01, "the call is too short to tell"
-    assert ticks >= 5, (ticks, took)
+    assert any(t > 0.01 for _, t in attempts), ("the call is too short to tell", attempts)
+    assert any(k >= 5 and t > 0.01 for k, t in attempts), attempts
 
 
 def test_gil_holding_call_is_seen():
