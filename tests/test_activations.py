@@ -177,7 +177,7 @@ def test_softmax_family_layout_same_bits(name, dtype, rng):
     layouts give the same bits; C mod 16 != 0 puts classes in the tail."""
     F = _F()
     for C in (5, 17, 35, 100, 1000):
-        # a wide spread: the tail's exps are not negligible in the sum
+        # values of one scale: the tail's exps weigh as much as any in the sum
         x = rng.normal(0, 1, (64, C)).astype(dtype)
         want = getattr(F, name)(x, 1)
         got = getattr(F, name)(np.asfortranarray(x), 1)
