@@ -481,7 +481,14 @@ typedef struct {
     ptrdiff_t out_n;
     char *hess[3]; /* T[N, D] zeroed, strides g_*: Hessian diagonals (with grad), or NULL */
     const char *vec[3]; /* T[N, D], strides g_*, or NULL: hess receives H vec (all or none) */
+    int half_kind; /* float32 kernels: x, grad and out hold half values (an
+                    * lf_half_kind; D <= LF_ROWS_HALF_D, no Hessian), target
+                    * and grad_output float32; else 0 */
 } lf_rows;
+
+/* The widest half row the embedding kernels stage on the stack (six rows of
+ * floats: three operands and their gradients, 96 KiB). */
+#define LF_ROWS_HALF_D 4096
 
 /* The distance of TripletMarginWithDistanceLoss: torch.pairwise_distance
  * (||x1 - x2 + eps||_p) or 1 - cosine_similarity(x1, x2, -1, eps). */

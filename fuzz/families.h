@@ -18,8 +18,10 @@
  * A float32 case may be a half one (fam_case.half: float16 or bfloat16): the
  * operands the binding hands over in half stay half here too, each chosen by
  * the bytes -- any operand of the element-wise template (binary, regression,
- * element-wise multi-label), and the input, loss and gradient of NLL and
- * cross-entropy with class targets (lf_classes.half_kind).
+ * element-wise multi-label); the input, loss and gradient of NLL and
+ * cross-entropy with class targets (lf_classes.half_kind); the rows, per-row
+ * loss and gradients of the cosine embedding and triplet losses
+ * (lf_rows.half_kind).
  */
 #ifndef PYLOSSFN_FAMILIES_H_
 #define PYLOSSFN_FAMILIES_H_
@@ -317,8 +319,12 @@ fam_build_rows(fam_case *c, reader *r)
     a->N = N;
     a->D = D;
     a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    /* half: the three operands, the per-row loss and the gradients (target
+     * and grad_output stay float32, no Hessian), as the binding hands them */
+    const int half = c->half;
+    a->half_kind = half;
     for (int k = 0; k < 3; k++) {
-        fview *x = fam_view(c, r, 2, nd, 0, 0);
+        fview *x = fam_hview(c, r, 2, nd, 0, 0, half);
         a->x[k] = x->base;
         a->x_n[k] = x->strides[0];
         a->x_d[k] = x->strides[1];
@@ -344,16 +350,16 @@ fam_build_rows(fam_case *c, reader *r)
         a->grad_output = go->base;
         a->go_n = go->strides[0];
     }
-    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    fview *out = fam_hview(c, r, 1, n1, 1, 0, half);
     a->out = out->base;
     a->out_n = out->strides[0];
     for (int k = 0; k < 3; k++) {
-        fview *g = fam_view(c, r, 2, nd, 1, 0);
+        fview *g = fam_hview(c, r, 2, nd, 1, 0, half);
         a->grad[k] = (c->opts >> 3) & 1 ? g->base : NULL;
         a->g_n[k] = g->strides[0];
         a->g_d[k] = g->strides[1];
         fview *h = fam_view(c, r, 2, nd, 1, 0); /* laid out as g */
-        a->hess[k] = a->grad[k] ? h->base : NULL;
+        a->hess[k] = a->grad[k] && !half ? h->base : NULL;
     }
     c->work = malloc((size_t)(6 * D + 1) * sizeof(double));
 }
@@ -439,7 +445,8 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     c->item = c->f64 ? 8 : 4;
     /* (bits 4-5: a float32 case of the families that take half operands) */
     const int half_family = c->family == FAM_BINARY || c->family == FAM_REGRESSION ||
-                            c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION;
+                            c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION ||
+                            c->family == FAM_EMBEDDING;
     c->half = !c->f64 && half_family ? (int)((flags >> 4) & 3) % 3 : 0;
     c->tame = tame;
     c->opts = take(r);

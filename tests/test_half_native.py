@@ -227,3 +227,108 @@ def test_class_half_no_float32_copy(dtype, name):
     crit = getattr(lf, name)()
     peak = _peak_bytes(lambda: crit.forward_backward(x, t))
     assert peak < 3 * x.size, peak / x.size
+
+
+# The embedding losses stage their half rows through the stack, a row at a
+# time (LF_HALF_ROWS in the binding, FN(rows_half) in the kernels): operands of
+# one shape keep their half arrays; a broadcast operand, a mixed dtype, rows
+# over LF_ROWS_HALF_D features or a strided out= take the widening path.
+ROWS_LAYOUTS = ["contiguous", "fortran", "strided", "negative", "misaligned", "byteswapped",
+                "broadcast"]
+ROWS_CASES = [("CosineEmbeddingLoss", {}), ("CosineEmbeddingLoss", {"margin": 0.2}),
+              ("TripletMarginLoss", {}), ("TripletMarginLoss", {"p": 1.0, "swap": True}),
+              ("TripletMarginLoss", {"p": 3.0, "margin": 0.5}),
+              ("TripletMarginWithDistanceLoss", {}),
+              ("TripletMarginWithDistanceLoss", {"distance_function": "cosine"})]
+
+
+def _rows_inputs(name, dtype, rng, N, D):
+    k = 2 if name == "CosineEmbeddingLoss" else 3
+    xs = [(2 * rng.standard_normal((N, D))).astype(dtype) for _ in range(k)]
+    xs[1][::7] = xs[0][::7]  # rows of zero distance (the norms' subgradients)
+    if name == "CosineEmbeddingLoss":
+        return xs, rng.choice([1, -1, 0], N)
+    return xs, None
+
+
+def _rows_crit(name, opts, red):
+    opts = dict(opts)
+    if opts.get("distance_function") == "cosine":  # the kernel's cosine distance
+        opts["distance_function"] = lf.functional.cosine_distance
+    return getattr(lf, name)(**opts, reduction=red)
+
+
+@pytest.mark.parametrize("name,opts", ROWS_CASES,
+                         ids=["cos", "cos-margin", "trip", "trip-p1-swap", "trip-p3",
+                              "trip-dist", "trip-dist-cosine"])
+@pytest.mark.parametrize("layout", ROWS_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_rows_half_is_the_widening_path(dtype, layout, name, opts):
+    """The half rows give the widening path's bits: the float32 kernel on
+    contiguous float32 copies of the same values, each result narrowed once;
+    reduced and per-row losses, backward with grad_output, a half out= (C-
+    contiguous and strided) and a half target."""
+    rng = np.random.default_rng(25)
+    N, D = 41, 257
+    xs, t = _rows_inputs(name, dtype, rng, N, D)
+    if layout == "broadcast":
+        xs[1] = xs[1][:1]
+    else:
+        xs = [in_layout(x, layout) for x in xs]
+    wide = [np.ascontiguousarray(x.astype(np.float32)) for x in xs]
+    targets = [t] if t is None else [t, t.astype(dtype)]
+    for tgt in targets:
+        extra = () if tgt is None else (tgt,)
+        for red in ("mean", "sum", "none"):
+            crit, twin = _rows_crit(name, opts, red), _rows_crit(name, opts, red)
+            loss, grads = crit.forward_backward(*xs, *extra)
+            wl, wg = twin.forward_backward(*wide, *((t,) if t is not None else ()))
+            wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+            assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+            for g, w in zip(grads, wg):
+                assert g.dtype == dtype and g.tobytes() == w.astype(dtype).tobytes(), red
+            for order in ("C", "strided"):
+                bufs = tuple(np.full(x.shape, np.nan, dtype) if order == "C"
+                             else np.full(x.shape[::-1], np.nan, dtype).T for x in xs)
+                crit.forward_backward(*xs, *extra, out=bufs)
+                for b, w in zip(bufs, wg):
+                    assert b.tobytes() == w.astype(dtype).tobytes(), (red, order)
+    go = rng.uniform(-1, 1, N).astype(np.float32)
+    crit, twin = _rows_crit(name, opts, "none"), _rows_crit(name, opts, "none")
+    crit.forward(*xs, *(() if t is None else (t,)))
+    twin.forward(*wide, *(() if t is None else (t,)))
+    for g, w in zip(crit.backward(go), twin.backward(go)):
+        assert g.tobytes() == w.astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+@pytest.mark.parametrize("D", [1, 4096, 4097])
+@pytest.mark.parametrize("name", ["CosineEmbeddingLoss", "TripletMarginLoss"])
+def test_rows_half_widths(name, D, dtype):
+    """One feature, the widest row the stack takes (LF_ROWS_HALF_D) and one
+    more (the widening path): the same bits either way; a Hessian too."""
+    rng = np.random.default_rng(26)
+    xs, t = _rows_inputs(name, dtype, rng, 5, D)
+    extra = () if t is None else (t,)
+    wide = [x.astype(np.float32) for x in xs]
+    for hessian in (False, True):
+        got = getattr(lf, name)().forward_backward(*xs, *extra, hessian=hessian)
+        want = getattr(lf, name)().forward_backward(*wide, *extra, hessian=hessian)
+        got, want = _flat(got), _flat(want)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("name", ["CosineEmbeddingLoss", "TripletMarginLoss"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_rows_half_no_float32_copy(dtype, name):
+    """The half rows allocate their half gradients and nothing of the
+    batch's size beside them: 2 bytes an element of each operand (the
+    widening path: a float32 copy and a float32 gradient more, 10)."""
+    rng = np.random.default_rng(27)
+    xs, t = _rows_inputs(name, dtype, rng, 1000, 500)
+    crit = getattr(lf, name)()
+    peak = _peak_bytes(lambda: crit.forward_backward(*xs, *(() if t is None else (t,))))
+    assert peak < 3 * sum(x.size for x in xs), peak / sum(x.size for x in xs)

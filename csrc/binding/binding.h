@@ -120,9 +120,10 @@ enum {
     LF_PLAIN = 4,     /* no reduction / want / grad_output (activations, distances) */
     LF_HALF_EW = 8,   /* its kernel is the element-wise template's, which reads and
                          writes half operands itself (ew_template.h) */
-    LF_HALF_CLASS = 16 /* its class kernel reads a half input and writes half
-                          outputs itself, row by row, unless a Hessian is asked
-                          (its family may still widen the input first) */
+    LF_HALF_CLASS = 16, /* its class kernel reads a half input and writes half
+                           outputs itself, row by row, unless a Hessian is asked
+                           (its family may still widen the input first) */
+    LF_HALF_ROWS = 32   /* the same for the embedding kernels' row operands */
 };
 
 /* How Dask may cut a loss's call into blocks, also spec flags (pylossfn._dask

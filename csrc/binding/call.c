@@ -484,10 +484,10 @@ convert_arrays(lf_call *c, const lf_spec *s, int nargs)
     c->typenum = lf_is_half_type(c->out_type) ? NPY_FLOAT : c->out_type;
     /* the template reads and writes half itself; H v products stay on the
      * widened path (their diagonal is multiplied in float32), and a class
-     * kernel's Hessians too */
+     * or row kernel's Hessians too */
     c->half_native = c->typenum != c->out_type && !(c->want & WANT_HVP) &&
                      ((s->flags & LF_HALF_EW) ||
-                      ((s->flags & LF_HALF_CLASS) && !(c->want & WANT_HESS)));
+                      ((s->flags & (LF_HALF_CLASS | LF_HALF_ROWS)) && !(c->want & WANT_HESS)));
     for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
             PyArrayObject **v = slot(c, &s->args[i]);

@@ -21,7 +21,7 @@ typedef struct {
 #define ARRAY(field, kind) LF_ARRAY(rows_params, field, kind, C_NONE)
 #define REAL(field, check, what) LF_REAL(rows_params, field, O_REAL, check, what)
 #define SIZE sizeof(rows_params)
-#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS)
+#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_ROWS)
 #define TRIPLET_ARGS                                                                    \
     ARRAY(anchor, A_INPUT), ARRAY(positive, A_INPUT), ARRAY(negative, A_INPUT),         \
         REAL(margin, C_GT0, "greater than 0"), P_GE0, REAL(eps, C_NONE, NULL),          \
@@ -154,6 +154,61 @@ rows_setup(lf_call *c, const rows_ops *rops, lf_rows *a, rows_shape *sh, int dim
     return 0;
 }
 
+/* Whether every array of out= (one, or a tuple of them) is C-contiguous;
+ * anything else (a bad out= included, whose error the outputs give) is not. */
+static int
+out_contiguous(const lf_call *c)
+{
+    PyObject *o = c->out_obj;
+    if (o == NULL || o == Py_None) {
+        return 1;
+    }
+    const Py_ssize_t n = PyTuple_Check(o) ? PyTuple_GET_SIZE(o) : 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_Check(o) ? PyTuple_GET_ITEM(o, i) : o;
+        if (!PyArray_Check(item) || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)item)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A half-native call (LF_HALF_ROWS) keeps its half rows for the kernel (it
+ * stages them a row at a time: FN(rows_half)) when every operand is an array
+ * of the call's half dtype with one shape (no broadcast, so each gradient is
+ * its operand's, written directly), rows of at most LF_ROWS_HALF_D features
+ * and a C-contiguous out= (the kernel's gradient rows); it returns the half
+ * kind.  Otherwise the operands are widened here, as for every other
+ * family, and the call runs in float32 (0).  A half target is widened
+ * either way: the kernel reads it as float32. */
+static int
+rows_half(lf_call *c, rows_ops *ops, PyArrayObject **target)
+{
+    if (target != NULL && *target != NULL && lf_half_kind_of(PyArray_DESCR(*target)) &&
+        (*target = lf_native(c, *target, c->typenum)) == NULL) {
+        return -1;
+    }
+    if (!c->half_native) {
+        return 0;
+    }
+    const int nd = PyArray_NDIM(ops->arr[0]);
+    int keep = nd > 0 && PyArray_DIM(ops->arr[0], nd - 1) <= LF_ROWS_HALF_D && out_contiguous(c);
+    for (int i = 0; i < ops->k && keep; i++) {
+        keep = PyArray_TYPE(ops->arr[i]) == c->out_type &&
+               lf_same_shape(ops->arr[i], nd, PyArray_DIMS(ops->arr[0]));
+    }
+    if (keep) {
+        return lf_half_kind_of(PyArray_DESCR(ops->arr[0]));
+    }
+    c->half_native = 0;
+    for (int i = 0; i < ops->k; i++) {
+        if ((ops->arr[i] = lf_native(c, ops->arr[i], c->typenum)) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* grad_output, the per-row loss and the k gradients (each of its operand's
  * shape and dtype, folded when it was broadcast). */
 static int
@@ -261,15 +316,17 @@ cosine_embedding(lf_call *c, int kind)
 {
     char b1[SHAPE_BUF], b2[SHAPE_BUF], b3[SHAPE_BUF];
     const rows_params *p = c->params;
-    const rows_ops ops = rows_gather(c, &p->input1, &p->input2, NULL);
+    rows_ops ops = rows_gather(c, &p->input1, &p->input2, NULL);
     rows_shape sh;
     lf_rows a;
     memset(&a, 0, sizeof(a));
     (void)kind;
-    if (rows_setup(c, &ops, &a, &sh, -1) < 0) {
+    PyArrayObject *y = p->target;
+    const int half = rows_half(c, &ops, &y);
+    if (half < 0 || rows_setup(c, &ops, &a, &sh, -1) < 0) {
         return NULL;
     }
-    PyArrayObject *y = p->target;
+    a.half_kind = half;
     if (sh.nd != 1 && sh.nd != 2) {
         PyErr_Format(PyExc_ValueError,
                      "%s: input1 and input2 must be [N, D] (or [D] unbatched), got shape %s",
@@ -301,12 +358,14 @@ static PyObject *
 triplet(lf_call *c, int kind)
 {
     const rows_params *p = c->params;
-    const rows_ops ops = rows_gather(c, &p->anchor, &p->positive, &p->negative);
+    rows_ops ops = rows_gather(c, &p->anchor, &p->positive, &p->negative);
     rows_shape sh;
     lf_rows a;
     double *work = NULL;
     memset(&a, 0, sizeof(a));
-    if (same_ndim(c, &ops) < 0 || rows_setup(c, &ops, &a, &sh, -1) < 0 ||
+    int half = 0;
+    if (same_ndim(c, &ops) < 0 || (half = rows_half(c, &ops, NULL)) < 0 ||
+        rows_setup(c, &ops, &a, &sh, -1) < 0 ||
         ((lf_distance)p->distance == LF_DIST_PNORM &&
          inf_norm_needs_features(c, p->p, a.D) < 0) ||
         rows_outputs(c, &ops, &a, &sh) < 0 ||
@@ -315,6 +374,7 @@ triplet(lf_call *c, int kind)
                              "the row work buffer")) == NULL)) {
         return NULL;
     }
+    a.half_kind = half;
     /* triplet_margin_loss has no distance row: its field stays 0, the p-norm */
     const lf_distance dist = (lf_distance)p->distance;
     double sum;

@@ -398,59 +398,136 @@ FN(cos_emb_hess)(const lf_rows *a, ptrdiff_t n, double k, double cos, double den
     }
 }
 
+/* Row n of the cosine embedding loss: its loss (rounded to T, as the sum
+ * takes it), its per-row output, gradients and Hessian. */
+static inline LF_ALWAYS_INLINE double
+FN(cos_emb_row)(const FN(rows_ctx) *ctx, int contig, ptrdiff_t n)
+{
+    const lf_rows *a = ctx->a;
+    double s, m1, m2;
+    FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
+    const int finite = isfinite(s) && isfinite(m1) && isfinite(m2);
+    m1 += LF_COS_EPSILON;
+    m2 += LF_COS_EPSILON;
+    const double denom = sqrt(m1 * m2);
+    const double cos = s / denom;
+    const T y = *(const T *)(a->target + n * a->t_n);
+    double l = 0.0, k = 0.0; /* the loss and dl/dcos */
+    if (y == 1) {
+        l = 1.0 - cos;
+        k = -1.0;
+    }
+    else if (y == -1) {
+        const double z = cos - ctx->margin;
+        l = !(z <= 0) ? z : 0.0; /* nan stays nan, as torch's clamp_min */
+        k = !(z < 0) ? 1.0 : 0.0;
+    }
+    if (a->out) {
+        *(T *)(a->out + n * a->out_n) = (T)l;
+    }
+    if (a->grad[0]) {
+        k *= RGO(n);
+        char *g0 = a->grad[0] + n * a->g_n[0], *g1 = a->grad[1] + n * a->g_n[1];
+        const ptrdiff_t t = (ptrdiff_t)sizeof(T);
+        if (finite && contig) {
+            FN(cos_grad_s)(RBASE(0, n), t, RBASE(1, n), t, g0, t, g1, t, a->D, k, denom, cos, m1,
+                           m2);
+        }
+        else if (finite) {
+            FN(cos_grad_s)(RBASE(0, n), a->x_d[0], RBASE(1, n), a->x_d[1], g0, a->g_d[0], g1,
+                           a->g_d[1], a->D, k, denom, cos, m1, m2);
+        }
+        else {
+            for (ptrdiff_t d = 0; d < a->D; d++) {
+                const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
+                RGRAD(0, n, d) = (T)(k * (v / denom - cos * u / m1));
+                RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
+            }
+        }
+    }
+    if (a->hess[0] && k != 0) { /* k is dl/dcos times grad_output by now */
+        FN(cos_emb_hess)(a, n, k, cos, denom, m1, m2);
+    }
+    return (double)(T)l;
+}
+
+#ifdef LF_T_F32
+/* Half rows (a->half_kind; float32 kernels, no Hessian): each row of the k
+ * operands is widened onto the stack, `row` computes it as the unit-stride
+ * float32 row it now is (through a view of the stacked rows: row stride 0,
+ * element stride 4, the per-row loss into a float), and its gradients and
+ * loss are narrowed into the half outputs.  The bits of widening every
+ * operand first and narrowing every result after (the same float32 row
+ * operations, each value rounded once), without those float32 copies of the
+ * batch, which cost more than the loss: the embedding losses read and write
+ * each element once.  The binding keeps a call here only when every operand
+ * is a half array of the loss's shape (no broadcast: each gradient is its
+ * operand's) with rows of at most LF_ROWS_HALF_D features. */
+typedef double (*FN(half_row_fn))(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n,
+                                  double *work);
+
+static LF_NOINLINE double
+FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *plan,
+              ptrdiff_t start, ptrdiff_t count, double *work)
+{
+    const lf_rows *a = ctx->a;
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    float xb[3][LF_ROWS_HALF_D], gb[3][LF_ROWS_HALF_D], loss = 0.0f;
+    lf_rows r = *a;
+    FN(rows_ctx) rc = *ctx;
+    rc.a = &r;
+    for (int i = 0; i < k; i++) {
+        r.x[i] = (const char *)xb[i];
+        r.x_n[i] = 0;
+        r.x_d[i] = (ptrdiff_t)sizeof(float);
+        if (a->grad[i]) {
+            r.grad[i] = (char *)gb[i];
+            r.g_n[i] = 0;
+            r.g_d[i] = (ptrdiff_t)sizeof(float);
+        }
+    }
+    r.t_n = r.go_n = r.out_n = 0;
+    r.out = a->out ? (char *)&loss : NULL;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        for (int i = 0; i < k; i++) {
+            lf_half_widen_run(bf16, a->x[i] + n * a->x_n[i], a->x_d[i], xb[i], a->D);
+        }
+        r.target = a->target ? a->target + n * a->t_n : NULL;
+        r.grad_output = a->grad_output ? a->grad_output + n * a->go_n : NULL;
+        acc[n & 7] += row(&rc, plan, n, work);
+        if (a->out) {
+            lf_half_narrow_run(bf16, &loss, a->out + n * a->out_n, (ptrdiff_t)sizeof(uint16_t), 1);
+        }
+        for (int i = 0; i < k && a->grad[i]; i++) {
+            lf_half_narrow_run(bf16, gb[i], a->grad[i] + n * a->g_n[i], a->g_d[i], a->D);
+        }
+    }
+    return FN(sum8)(acc);
+}
+
+static double
+FN(cos_emb_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
+{
+    (void)plan;
+    (void)work;
+    return FN(cos_emb_row)(ctx, 1, n);
+}
+#endif
+
 static double
 FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(rows_ctx) *ctx = vc;
-    const lf_rows *a = ctx->a;
-    const int contig = FN(rows_contig)(a, 2);
+#ifdef LF_T_F32
+    if (ctx->a->half_kind) {
+        return FN(rows_half)(ctx, 2, FN(cos_emb_half_row), NULL, start, count, NULL);
+    }
+#endif
+    const int contig = FN(rows_contig)(ctx->a, 2);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
-        double s, m1, m2;
-        FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
-        const int finite = isfinite(s) && isfinite(m1) && isfinite(m2);
-        m1 += LF_COS_EPSILON;
-        m2 += LF_COS_EPSILON;
-        const double denom = sqrt(m1 * m2);
-        const double cos = s / denom;
-        const T y = *(const T *)(a->target + n * a->t_n);
-        double l = 0.0, k = 0.0; /* the loss and dl/dcos */
-        if (y == 1) {
-            l = 1.0 - cos;
-            k = -1.0;
-        }
-        else if (y == -1) {
-            const double z = cos - ctx->margin;
-            l = !(z <= 0) ? z : 0.0; /* nan stays nan, as torch's clamp_min */
-            k = !(z < 0) ? 1.0 : 0.0;
-        }
-        acc[n & 7] += (double)(T)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n) = (T)l;
-        }
-        if (a->grad[0]) {
-            k *= RGO(n);
-            char *g0 = a->grad[0] + n * a->g_n[0], *g1 = a->grad[1] + n * a->g_n[1];
-            const ptrdiff_t t = (ptrdiff_t)sizeof(T);
-            if (finite && contig) {
-                FN(cos_grad_s)(RBASE(0, n), t, RBASE(1, n), t, g0, t, g1, t, a->D, k, denom, cos,
-                               m1, m2);
-            }
-            else if (finite) {
-                FN(cos_grad_s)(RBASE(0, n), a->x_d[0], RBASE(1, n), a->x_d[1], g0, a->g_d[0], g1,
-                               a->g_d[1], a->D, k, denom, cos, m1, m2);
-            }
-            else {
-                for (ptrdiff_t d = 0; d < a->D; d++) {
-                    const double u = (double)ROW(0, n, d), v = (double)ROW(1, n, d);
-                    RGRAD(0, n, d) = (T)(k * (v / denom - cos * u / m1));
-                    RGRAD(1, n, d) = (T)(k * (u / denom - cos * v / m2));
-                }
-            }
-        }
-        if (a->hess[0] && k != 0) { /* k is dl/dcos times grad_output by now */
-            FN(cos_emb_hess)(a, n, k, cos, denom, m1, m2);
-        }
+        acc[n & 7] += FN(cos_emb_row)(ctx, contig, n);
     }
     return FN(sum8)(acc);
 }

@@ -584,15 +584,38 @@ FN(triplet_row)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
     return (double)l;
 }
 
-/* Rows [start, start + count): the sum of their losses (eight accumulators). */
+/* How the rows of ctx run (FN(trip_plan)), with contig for their layout. */
+static FN(trip_plan)
+FN(trip_plan_of)(const FN(rows_ctx) *ctx, int contig)
+{
+    FN(trip_plan) plan;
+    plan.contig = contig;
+    plan.l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
+    plan.coef = plan.l2 || ctx->dist == LF_DIST_COSINE;
+    return plan;
+}
+
+#ifdef LF_T_F32
+static double
+FN(trip_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
+{
+    return FN(triplet_row)(ctx, plan, n, work);
+}
+#endif
+
+/* Rows [start, start + count): the sum of their losses (eight accumulators);
+ * half rows are staged through the stack (FN(rows_half)), unit-stride there. */
 static double
 FN(triplet_rows)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, double *work)
 {
+#ifdef LF_T_F32
+    if (ctx->a->half_kind) {
+        const FN(trip_plan) plan = FN(trip_plan_of)(ctx, 1);
+        return FN(rows_half)(ctx, 3, FN(trip_half_row), &plan, start, count, work);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    FN(trip_plan) plan;
-    plan.contig = FN(rows_contig)(ctx->a, 3);
-    plan.l2 = ctx->dist == LF_DIST_PNORM && ctx->p == 2;
-    plan.coef = plan.l2 || ctx->dist == LF_DIST_COSINE;
+    const FN(trip_plan) plan = FN(trip_plan_of)(ctx, FN(rows_contig)(ctx->a, 3));
     for (ptrdiff_t n = start; n < start + count; n++) {
         acc[n & 7] += FN(triplet_row)(ctx, &plan, n, work);
     }
