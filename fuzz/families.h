@@ -20,7 +20,7 @@
  * the bytes -- any operand of the element-wise template (binary, regression,
  * element-wise multi-label); the input, loss and gradient of NLL and
  * cross-entropy with class targets (lf_classes.half_kind); the rows, per-row
- * loss and gradients of the cosine embedding and triplet losses
+ * loss and gradients of the distances and embedding losses
  * (lf_rows.half_kind).
  */
 #ifndef PYLOSSFN_FAMILIES_H_

@@ -207,12 +207,10 @@ fam_run_embedding(fam_case *c, fam_result *res)
     lf_rows *a = &c->rw;
     static const double ps[8] = {2.0, 1.0, 0.0, 3.0, 0.5, 1.5, INFINITY, 2.0};
     const double p = ps[(c->opts >> 4) & 7], eps = (c->opts >> 7) & 1 ? 1e-6 : 0.0;
-    if (!c->half) { /* the binding widens half operands for these two */
-        FAM_CALL_VOID(c, pairwise_distance, a, p, eps);
-        fam_record(c, res);
-        FAM_CALL_VOID(c, cosine_similarity, a, 1e-8);
-        fam_record(c, res);
-    }
+    FAM_CALL_VOID(c, pairwise_distance, a, p, eps);
+    fam_record(c, res);
+    FAM_CALL_VOID(c, cosine_similarity, a, 1e-8);
+    fam_record(c, res);
     /* cosine embedding fills the first two gradients only */
     char *g2 = a->grad[2];
     a->grad[2] = NULL;

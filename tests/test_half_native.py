@@ -332,3 +332,49 @@ def test_rows_half_no_float32_copy(dtype, name):
     crit = getattr(lf, name)()
     peak = _peak_bytes(lambda: crit.forward_backward(*xs, *(() if t is None else (t,))))
     assert peak < 3 * sum(x.size for x in xs), peak / sum(x.size for x in xs)
+
+
+DIST_CASES = [("cosine_similarity", {"dim": -1}), ("cosine_similarity", {"dim": 0}),
+              ("pairwise_distance", {}), ("pairwise_distance", {"p": 1.0, "keepdim": True}),
+              ("pairwise_distance", {"p": float("inf")}),
+              ("pairwise_distance", {"p": 0.5, "eps": 0.0})]
+
+
+@pytest.mark.parametrize("name,opts", DIST_CASES,
+                         ids=["cos", "cos-dim0", "dist", "dist-p1-keepdim", "dist-inf",
+                              "dist-p05"])
+@pytest.mark.parametrize("layout", ["contiguous", "fortran", "strided", "negative",
+                                    "misaligned", "broadcast"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+@pytest.mark.parametrize("D", [1, 257, 4096, 4097])
+def test_distances_half_are_the_widening_path(D, dtype, layout, name, opts):
+    """The distances stage their half rows too (no gradient): the bits of
+    the float32 function on float32 copies, narrowed once, along either axis,
+    up to the widest row (4,096 features) and past it."""
+    rng = np.random.default_rng(28)
+    shape = (9, D) if opts.get("dim", -1) == -1 else (D, 9)
+    x1, x2 = ((2 * rng.standard_normal(shape)).astype(dtype) for _ in range(2))
+    x2[::3] = x1[::3]  # zero distances
+    if layout == "broadcast":
+        x2 = x2[:1] if opts.get("dim", -1) == -1 else x2[:, :1]
+    else:
+        x1, x2 = in_layout(x1, layout), in_layout(x2, layout)
+    fn = getattr(lf.functional, name)
+    got = fn(x1, x2, **opts)
+    want = fn(x1.astype(np.float32), x2.astype(np.float32), **opts)
+    assert got.dtype == dtype and got.shape == want.shape
+    with np.errstate(over="ignore"):  # p = 0.5 over 4,097 features passes float16's range
+        want = want.astype(dtype)
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("name", ["cosine_similarity", "pairwise_distance"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_distances_half_no_float32_copy(dtype, name):
+    """A row's value is all they allocate (the widening path: a float32 copy
+    of both operands, 4 bytes an element each)."""
+    rng = np.random.default_rng(29)
+    x1, x2 = (rng.standard_normal((1000, 500)).astype(dtype) for _ in range(2))
+    fn = getattr(lf.functional, name)
+    peak = _peak_bytes(lambda: fn(x1, x2))
+    assert peak < 0.5 * x1.size, peak / x1.size

@@ -29,11 +29,11 @@ typedef struct {
 #define P_GE0 REAL(p, C_GE0, ">= 0 (inf allowed)")
 
 static const lf_spec pairwise_spec = {
-    "pairwise_distance", SIZE, LF_PLAIN, 0,
+    "pairwise_distance", SIZE, LF_PLAIN | LF_HALF_ROWS, 0,
     {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), P_GE0, REAL(eps, C_NONE, NULL),
      LF_BOOL(rows_params, keepdim)}};
 static const lf_spec cosine_similarity_spec = {
-    "cosine_similarity", SIZE, LF_PLAIN, 0,
+    "cosine_similarity", SIZE, LF_PLAIN | LF_HALF_ROWS, 0,
     {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), LF_LONG(rows_params, dim, C_NONE, NULL),
      REAL(eps, C_NONE, NULL)}};
 static const lf_spec cosine_embedding_spec = {
@@ -177,12 +177,13 @@ out_contiguous(const lf_call *c)
  * stages them a row at a time: FN(rows_half)) when every operand is an array
  * of the call's half dtype with one shape (no broadcast, so each gradient is
  * its operand's, written directly), rows of at most LF_ROWS_HALF_D features
- * and a C-contiguous out= (the kernel's gradient rows); it returns the half
+ * (along axis dim, the last for -1) and a C-contiguous out= (the kernel's
+ * gradient rows); it returns the half
  * kind.  Otherwise the operands are widened here, as for every other
  * family, and the call runs in float32 (0).  A half target is widened
  * either way: the kernel reads it as float32. */
 static int
-rows_half(lf_call *c, rows_ops *ops, PyArrayObject **target)
+rows_half(lf_call *c, rows_ops *ops, PyArrayObject **target, int dim)
 {
     if (target != NULL && *target != NULL && lf_half_kind_of(PyArray_DESCR(*target)) &&
         (*target = lf_native(c, *target, c->typenum)) == NULL) {
@@ -192,7 +193,8 @@ rows_half(lf_call *c, rows_ops *ops, PyArrayObject **target)
         return 0;
     }
     const int nd = PyArray_NDIM(ops->arr[0]);
-    int keep = nd > 0 && PyArray_DIM(ops->arr[0], nd - 1) <= LF_ROWS_HALF_D && out_contiguous(c);
+    int keep = nd > 0 && PyArray_DIM(ops->arr[0], dim >= 0 ? dim : nd - 1) <= LF_ROWS_HALF_D &&
+               out_contiguous(c);
     for (int i = 0; i < ops->k && keep; i++) {
         keep = PyArray_TYPE(ops->arr[i]) == c->out_type &&
                lf_same_shape(ops->arr[i], nd, PyArray_DIMS(ops->arr[0]));
@@ -271,7 +273,7 @@ static PyObject *
 row_measure(lf_call *c, int kind)
 {
     const rows_params *p = c->params;
-    const rows_ops ops = rows_gather(c, &p->x1, &p->x2, NULL);
+    rows_ops ops = rows_gather(c, &p->x1, &p->x2, NULL);
     rows_shape sh;
     lf_rows a;
     memset(&a, 0, sizeof(a));
@@ -287,15 +289,18 @@ row_measure(lf_call *c, int kind)
         }
         dim = (int)(d < 0 ? d + rank : d);
     }
-    if (rows_setup(c, &ops, &a, &sh, dim) < 0 ||
+    const int half = rows_half(c, &ops, NULL, dim);
+    if (half < 0 || rows_setup(c, &ops, &a, &sh, dim) < 0 ||
         (kind == KIND_PNORM && inf_norm_needs_features(c, p->p, a.D) < 0)) {
         return NULL;
     }
-    /* keepdim keeps the feature axis as 1 */
+    a.half_kind = half;
+    /* keepdim keeps the feature axis as 1; half rows are written as half
+     * (else a float32 result is narrowed by the caller) */
     const int keep = kind == KIND_PNORM && p->keepdim && sh.nd > 0;
     sh.shape[sh.loss_nd] = 1;
     PyArrayObject *out = lf_own(
-        c, PyArray_EMPTY(sh.loss_nd + keep, sh.shape, c->typenum, 0));
+        c, PyArray_EMPTY(sh.loss_nd + keep, sh.shape, half ? c->out_type : c->typenum, 0));
     if (out == NULL) {
         return NULL;
     }
@@ -322,7 +327,7 @@ cosine_embedding(lf_call *c, int kind)
     memset(&a, 0, sizeof(a));
     (void)kind;
     PyArrayObject *y = p->target;
-    const int half = rows_half(c, &ops, &y);
+    const int half = rows_half(c, &ops, &y, -1);
     if (half < 0 || rows_setup(c, &ops, &a, &sh, -1) < 0) {
         return NULL;
     }
@@ -364,7 +369,7 @@ triplet(lf_call *c, int kind)
     double *work = NULL;
     memset(&a, 0, sizeof(a));
     int half = 0;
-    if (same_ndim(c, &ops) < 0 || (half = rows_half(c, &ops, NULL)) < 0 ||
+    if (same_ndim(c, &ops) < 0 || (half = rows_half(c, &ops, NULL, -1)) < 0 ||
         rows_setup(c, &ops, &a, &sh, -1) < 0 ||
         ((lf_distance)p->distance == LF_DIST_PNORM &&
          inf_norm_needs_features(c, p->p, a.D) < 0) ||

@@ -299,18 +299,114 @@ FN(dot3)(const lf_rows *a, int i, int j, ptrdiff_t n, double *s, double *m1, dou
     *m2 = r[2];
 }
 
-typedef struct {
-    const lf_rows *a;
-    double p, eps;
-} FN(dist_ctx);
+#ifdef LF_T_F32
+/* Half rows (a->half_kind; float32 kernels, no Hessian): each row of the k
+ * operands is widened onto the stack, `row` computes it as the unit-stride
+ * float32 row it now is (through a view of the stacked rows: row stride 0,
+ * element stride 4, the per-row loss into a float), and its gradients and
+ * loss are narrowed into the half outputs.  The bits of widening every
+ * operand first and narrowing every result after (the same float32 row
+ * operations, each value rounded once), without those float32 copies of the
+ * batch, which cost more than the loss: the embedding losses read and write
+ * each element once.  The binding keeps a call here only when every operand
+ * is a half array of the loss's shape (no broadcast: each gradient is its
+ * operand's) with rows of at most LF_ROWS_HALF_D features. */
+typedef double (*FN(half_row_fn))(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n,
+                                  double *work);
+
+static LF_NOINLINE double
+FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *plan,
+              ptrdiff_t start, ptrdiff_t count, double *work)
+{
+    const lf_rows *a = ctx->a;
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    float xb[3][LF_ROWS_HALF_D], gb[3][LF_ROWS_HALF_D], loss = 0.0f;
+    lf_rows r = *a;
+    FN(rows_ctx) rc = *ctx;
+    rc.a = &r;
+    for (int i = 0; i < k; i++) {
+        r.x[i] = (const char *)xb[i];
+        r.x_n[i] = 0;
+        r.x_d[i] = (ptrdiff_t)sizeof(float);
+        if (a->grad[i]) {
+            r.grad[i] = (char *)gb[i];
+            r.g_n[i] = 0;
+            r.g_d[i] = (ptrdiff_t)sizeof(float);
+        }
+    }
+    r.t_n = r.go_n = r.out_n = 0;
+    r.out = a->out ? (char *)&loss : NULL;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        for (int i = 0; i < k; i++) {
+            lf_half_widen_run(bf16, a->x[i] + n * a->x_n[i], a->x_d[i], xb[i], a->D);
+        }
+        r.target = a->target ? a->target + n * a->t_n : NULL;
+        r.grad_output = a->grad_output ? a->grad_output + n * a->go_n : NULL;
+        acc[n & 7] += row(&rc, plan, n, work);
+        if (a->out) {
+            lf_half_narrow_run(bf16, &loss, a->out + n * a->out_n, (ptrdiff_t)sizeof(uint16_t), 1);
+        }
+        for (int i = 0; i < k && a->grad[i]; i++) {
+            lf_half_narrow_run(bf16, gb[i], a->grad[i] + n * a->g_n[i], a->g_d[i], a->D);
+        }
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
+/* Row n's p-norm distance into a->out. */
+static inline LF_ALWAYS_INLINE double
+FN(distance_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
+{
+    const lf_rows *a = ctx->a;
+    *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, ctx->p, (T)ctx->eps).norm;
+    return 0.0;
+}
+
+/* Row n's cosine similarity into a->out. */
+static inline LF_ALWAYS_INLINE double
+FN(similarity_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
+{
+    const lf_rows *a = ctx->a;
+    double s, m1, m2;
+    FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
+    /* the norms are clamped in T, as torch clamps its T tensors */
+    const double c1 = (double)M(fmax)((T)sqrt(m1), (T)ctx->eps);
+    const double c2 = (double)M(fmax)((T)sqrt(m2), (T)ctx->eps);
+    *(T *)(a->out + n * a->out_n) = (T)(s / (c1 * c2));
+    return 0.0;
+}
+
+#ifdef LF_T_F32
+static double
+FN(distance_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
+{
+    (void)plan;
+    (void)work;
+    return FN(distance_out)(ctx, n);
+}
+
+static double
+FN(similarity_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
+{
+    (void)plan;
+    (void)work;
+    return FN(similarity_out)(ctx, n);
+}
+#endif
 
 static double
 FN(pairwise_distance_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    const FN(dist_ctx) *ctx = vc;
-    const lf_rows *a = ctx->a;
+    const FN(rows_ctx) *ctx = vc;
+#ifdef LF_T_F32
+    if (ctx->a->half_kind) {
+        return FN(rows_half)(ctx, 2, FN(distance_half_row), NULL, start, count, NULL);
+    }
+#endif
     for (ptrdiff_t n = start; n < start + count; n++) {
-        *(T *)(a->out + n * a->out_n) = (T)FN(pnorm_row)(a, 0, 1, n, ctx->p, (T)ctx->eps).norm;
+        (void)FN(distance_out)(ctx, n);
     }
     return 0.0;
 }
@@ -326,7 +422,7 @@ FN(row_unit)(ptrdiff_t D)
 static void
 FN(pairwise_distance)(const lf_rows *a, double p, double eps)
 {
-    FN(dist_ctx) ctx = {a, p, eps};
+    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, 0.0, p, eps, 0};
     (void)lf_par_pairwise(FN(pairwise_distance_block), &ctx, a->N, FN(row_unit)(a->D),
                           2 * a->N * (a->D + 1));
 }
@@ -334,16 +430,14 @@ FN(pairwise_distance)(const lf_rows *a, double p, double eps)
 static double
 FN(cosine_similarity_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    const FN(dist_ctx) *ctx = vc;
-    const lf_rows *a = ctx->a;
-    const double eps = ctx->eps;
+    const FN(rows_ctx) *ctx = vc;
+#ifdef LF_T_F32
+    if (ctx->a->half_kind) {
+        return FN(rows_half)(ctx, 2, FN(similarity_half_row), NULL, start, count, NULL);
+    }
+#endif
     for (ptrdiff_t n = start; n < start + count; n++) {
-        double s, m1, m2;
-        FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
-        /* the norms are clamped in T, as torch clamps its T tensors */
-        const double c1 = (double)M(fmax)((T)sqrt(m1), (T)eps);
-        const double c2 = (double)M(fmax)((T)sqrt(m2), (T)eps);
-        *(T *)(a->out + n * a->out_n) = (T)(s / (c1 * c2));
+        (void)FN(similarity_out)(ctx, n);
     }
     return 0.0;
 }
@@ -351,7 +445,7 @@ FN(cosine_similarity_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 static void
 FN(cosine_similarity)(const lf_rows *a, double eps)
 {
-    FN(dist_ctx) ctx = {a, 0.0, eps};
+    FN(rows_ctx) ctx = {a, LF_DIST_COSINE, 0.0, 0.0, eps, 0};
     (void)lf_par_pairwise(FN(cosine_similarity_block), &ctx, a->N, FN(row_unit)(a->D),
                           2 * a->N * (a->D + 1));
 }
@@ -452,60 +546,6 @@ FN(cos_emb_row)(const FN(rows_ctx) *ctx, int contig, ptrdiff_t n)
 }
 
 #ifdef LF_T_F32
-/* Half rows (a->half_kind; float32 kernels, no Hessian): each row of the k
- * operands is widened onto the stack, `row` computes it as the unit-stride
- * float32 row it now is (through a view of the stacked rows: row stride 0,
- * element stride 4, the per-row loss into a float), and its gradients and
- * loss are narrowed into the half outputs.  The bits of widening every
- * operand first and narrowing every result after (the same float32 row
- * operations, each value rounded once), without those float32 copies of the
- * batch, which cost more than the loss: the embedding losses read and write
- * each element once.  The binding keeps a call here only when every operand
- * is a half array of the loss's shape (no broadcast: each gradient is its
- * operand's) with rows of at most LF_ROWS_HALF_D features. */
-typedef double (*FN(half_row_fn))(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n,
-                                  double *work);
-
-static LF_NOINLINE double
-FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *plan,
-              ptrdiff_t start, ptrdiff_t count, double *work)
-{
-    const lf_rows *a = ctx->a;
-    const int bf16 = a->half_kind == LF_HALF_BF16;
-    float xb[3][LF_ROWS_HALF_D], gb[3][LF_ROWS_HALF_D], loss = 0.0f;
-    lf_rows r = *a;
-    FN(rows_ctx) rc = *ctx;
-    rc.a = &r;
-    for (int i = 0; i < k; i++) {
-        r.x[i] = (const char *)xb[i];
-        r.x_n[i] = 0;
-        r.x_d[i] = (ptrdiff_t)sizeof(float);
-        if (a->grad[i]) {
-            r.grad[i] = (char *)gb[i];
-            r.g_n[i] = 0;
-            r.g_d[i] = (ptrdiff_t)sizeof(float);
-        }
-    }
-    r.t_n = r.go_n = r.out_n = 0;
-    r.out = a->out ? (char *)&loss : NULL;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        for (int i = 0; i < k; i++) {
-            lf_half_widen_run(bf16, a->x[i] + n * a->x_n[i], a->x_d[i], xb[i], a->D);
-        }
-        r.target = a->target ? a->target + n * a->t_n : NULL;
-        r.grad_output = a->grad_output ? a->grad_output + n * a->go_n : NULL;
-        acc[n & 7] += row(&rc, plan, n, work);
-        if (a->out) {
-            lf_half_narrow_run(bf16, &loss, a->out + n * a->out_n, (ptrdiff_t)sizeof(uint16_t), 1);
-        }
-        for (int i = 0; i < k && a->grad[i]; i++) {
-            lf_half_narrow_run(bf16, gb[i], a->grad[i] + n * a->g_n[i], a->g_d[i], a->D);
-        }
-    }
-    return FN(sum8)(acc);
-}
-
 static double
 FN(cos_emb_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
 {
