@@ -229,6 +229,43 @@ def test_triplet_with_distance_matches_torch(dtype, reduction, dist, swap):
     np.testing.assert_array_equal(fn, loss)
 
 
+NAN_ROWS = [  # (anchor, positive, negative, grad_output) rows with a nan or a zero weight
+    ([0.0], [np.nan], [0.0], 1.0),  # hinge at nan: the negative's gradient 0
+    ([np.nan, 0.0], [0.0, 0.0], [0.0, 0.0], 0.0),  # a zero grad_output times nan partials
+    ([np.nan, 0.0], [0.0, 0.0], [1.0, 2.0], 1.0),  # a nan norm stays nan under the clamp
+    ([1.0, 2.0], [np.inf, 0.0], [0.5, 0.5], 1.0),
+    ([1.0, -2.0], [3.0, 1.0], [1.0, -2.0], 1.0),  # a finite row, hinge active
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dist", ["pairwise", "pairwise_p1", "cosine"])
+@pytest.mark.parametrize("row", range(len(NAN_ROWS)))
+def test_triplet_nan_rows_match_torch(row, dist, dtype):
+    """torch's clamp_min passes no gradient at a nan hinge, and autograd then
+    multiplies each distance's partials by that zero: nan where they are nan,
+    0 elsewhere; its norm clamp keeps a nan norm nan."""
+    a, p, n, go = NAN_ROWS[row]
+    arrays = [np.array([v], dtype) for v in (a, p, n)]
+    ours, theirs = {
+        "pairwise": (None, None),
+        "pairwise_p1": (functools.partial(F.pairwise_distance, p=1.0),
+                        functools.partial(TF.pairwise_distance, p=1.0)),
+        "cosine": (F.cosine_distance, lambda x, y: 1.0 - TF.cosine_similarity(x, y)),
+    }[dist]
+    gov = np.array([go], dtype)
+    want_loss, want_grads = torch_oracle(
+        TF.triplet_margin_with_distance_loss, arrays, (), go=gov, distance_function=theirs,
+        margin=0.5, reduction="none")
+    crit = lf.TripletMarginWithDistanceLoss(distance_function=ours, margin=0.5,
+                                            reduction="none")
+    loss, grads = crit.forward_backward(*arrays, grad_output=gov)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-6, equal_nan=True)
+    for g, w in zip(grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6, equal_nan=True)
+        assert np.array_equal(np.isnan(g), np.isnan(w))
+
+
 def test_cosine_distance_finite_differences():
     rng = np.random.default_rng(2)
     arrays = [rng.normal(size=(3, 4)) for _ in range(3)]

@@ -315,8 +315,8 @@ typedef double (*FN(half_row_fn))(const FN(rows_ctx) *ctx, const void *plan, ptr
                                   double *work);
 
 static LF_NOINLINE double
-FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *plan,
-              ptrdiff_t start, ptrdiff_t count, double *work)
+FN(rows_half)(const FN(rows_ctx) *ctx, int k, int grads, FN(half_row_fn) row,
+              const void *plan, ptrdiff_t start, ptrdiff_t count, double *work)
 {
     const lf_rows *a = ctx->a;
     const int bf16 = a->half_kind == LF_HALF_BF16;
@@ -324,15 +324,18 @@ FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *p
     lf_rows r = *a;
     FN(rows_ctx) rc = *ctx;
     rc.a = &r;
+    /* (a distance, grads 0, writes no gradient: a->grad is left alone) */
+    for (int i = 0; i < 3; i++) {
+        r.grad[i] = grads && i < k && a->grad[i] ? (char *)gb[i] : NULL;
+        r.g_n[i] = 0;
+        r.g_d[i] = (ptrdiff_t)sizeof(float);
+        r.hess[i] = NULL; /* (never asked with half rows) */
+        r.vec[i] = NULL;
+    }
     for (int i = 0; i < k; i++) {
         r.x[i] = (const char *)xb[i];
         r.x_n[i] = 0;
         r.x_d[i] = (ptrdiff_t)sizeof(float);
-        if (a->grad[i]) {
-            r.grad[i] = (char *)gb[i];
-            r.g_n[i] = 0;
-            r.g_d[i] = (ptrdiff_t)sizeof(float);
-        }
     }
     r.t_n = r.go_n = r.out_n = 0;
     r.out = a->out ? (char *)&loss : NULL;
@@ -347,7 +350,7 @@ FN(rows_half)(const FN(rows_ctx) *ctx, int k, FN(half_row_fn) row, const void *p
         if (a->out) {
             lf_half_narrow_run(bf16, &loss, a->out + n * a->out_n, (ptrdiff_t)sizeof(uint16_t), 1);
         }
-        for (int i = 0; i < k && a->grad[i]; i++) {
+        for (int i = 0; i < k && r.grad[i]; i++) {
             lf_half_narrow_run(bf16, gb[i], a->grad[i] + n * a->g_n[i], a->g_d[i], a->D);
         }
     }
@@ -364,6 +367,14 @@ FN(distance_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
     return 0.0;
 }
 
+/* max(norm, eps) as torch's clamp_min takes it: a nan norm stays nan (fmax
+ * would give eps, and a finite gradient where torch's is nan). */
+static inline T
+FN(clamp_norm)(T norm, T eps)
+{
+    return !(norm < eps) ? norm : eps;
+}
+
 /* Row n's cosine similarity into a->out. */
 static inline LF_ALWAYS_INLINE double
 FN(similarity_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
@@ -372,8 +383,8 @@ FN(similarity_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
     double s, m1, m2;
     FN(dot3)(a, 0, 1, n, &s, &m1, &m2);
     /* the norms are clamped in T, as torch clamps its T tensors */
-    const double c1 = (double)M(fmax)((T)sqrt(m1), (T)ctx->eps);
-    const double c2 = (double)M(fmax)((T)sqrt(m2), (T)ctx->eps);
+    const double c1 = (double)FN(clamp_norm)((T)sqrt(m1), (T)ctx->eps);
+    const double c2 = (double)FN(clamp_norm)((T)sqrt(m2), (T)ctx->eps);
     *(T *)(a->out + n * a->out_n) = (T)(s / (c1 * c2));
     return 0.0;
 }
@@ -402,7 +413,7 @@ FN(pairwise_distance_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(rows_ctx) *ctx = vc;
 #ifdef LF_T_F32
     if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, FN(distance_half_row), NULL, start, count, NULL);
+        return FN(rows_half)(ctx, 2, 0, FN(distance_half_row), NULL, start, count, NULL);
     }
 #endif
     for (ptrdiff_t n = start; n < start + count; n++) {
@@ -433,7 +444,7 @@ FN(cosine_similarity_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(rows_ctx) *ctx = vc;
 #ifdef LF_T_F32
     if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, FN(similarity_half_row), NULL, start, count, NULL);
+        return FN(rows_half)(ctx, 2, 0, FN(similarity_half_row), NULL, start, count, NULL);
     }
 #endif
     for (ptrdiff_t n = start; n < start + count; n++) {
@@ -561,7 +572,7 @@ FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const FN(rows_ctx) *ctx = vc;
 #ifdef LF_T_F32
     if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, FN(cos_emb_half_row), NULL, start, count, NULL);
+        return FN(rows_half)(ctx, 2, 1, FN(cos_emb_half_row), NULL, start, count, NULL);
     }
 #endif
     const int contig = FN(rows_contig)(ctx->a, 2);

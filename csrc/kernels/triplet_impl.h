@@ -26,8 +26,8 @@ FN(cos_distance)(double s, double m1, double m2, double eps)
     r.s = s;
     r.n1 = (double)(T)sqrt(m1);
     r.n2 = (double)(T)sqrt(m2);
-    r.c1 = (double)M(fmax)((T)r.n1, (T)eps);
-    r.c2 = (double)M(fmax)((T)r.n2, (T)eps);
+    r.c1 = (double)FN(clamp_norm)((T)r.n1, (T)eps);
+    r.c2 = (double)FN(clamp_norm)((T)r.n2, (T)eps);
     r.value = (double)(T)(1.0 - r.s / (r.c1 * r.c2));
     return r;
 }
@@ -165,7 +165,9 @@ FN(distance_grad)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j,
                   ptrdiff_t n, double k, double *gi, double *gj)
 {
     const lf_rows *a = ctx->a;
-    if (k == 0) {
+    /* a zero weight adds zeros, unless the distance is not finite: autograd
+     * multiplies its nan / inf partials by the zero (nan) */
+    if (k == 0 && isfinite(r->value)) {
         return;
     }
     if (ctx->dist == LF_DIST_PNORM && ctx->p == 2) {
@@ -567,7 +569,10 @@ FN(triplet_row)(const FN(rows_ctx) *ctx, const FN(trip_plan) *plan, ptrdiff_t n,
         *(T *)(a->out + n * a->out_n) = l;
     }
     if (a->grad[0]) {
-        const double g = !(z < 0) ? RGO(n) : 0.0; /* nan passes, as torch */
+        /* torch's clamp_min passes its gradient where z >= 0: not at a nan
+         * z, whose row then gets 0 times each distance's partials (nan where
+         * those are, FN(distance_grad)) */
+        const double g = z >= 0 ? RGO(n) : 0.0;
         if (r.finite && plan->l2) {
             FN(trip_l2_coef_grad)(ctx, plan, n, &r, g);
         }
@@ -611,7 +616,7 @@ FN(triplet_rows)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, doub
 #ifdef LF_T_F32
     if (ctx->a->half_kind) {
         const FN(trip_plan) plan = FN(trip_plan_of)(ctx, 1);
-        return FN(rows_half)(ctx, 3, FN(trip_half_row), &plan, start, count, work);
+        return FN(rows_half)(ctx, 3, 1, FN(trip_half_row), &plan, start, count, work);
     }
 #endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
