@@ -98,6 +98,7 @@ CHILD = textwrap.dedent(
     th = threading.Thread(target=writer)
     th.start()
     counts = {"calls": 0, "errors": 0, "correct": 0, "wrong": 0}
+    wrong = []
     end = time.monotonic() + seconds
     try:
         while time.monotonic() < end:
@@ -108,9 +109,19 @@ CHILD = textwrap.dedent(
                 counts["errors"] += 1
                 continue
             counts["correct" if got == expected else "wrong"] += 1
+            if got != expected and len(wrong) < 5:
+                wrong.append(got.hex())
     finally:
         stop = True
         th.join()
+    if wrong:
+        # what a failure needs to be told apart: the wrong answers, the
+        # expected one, and the undisturbed call again (a call that is not
+        # deterministic by itself would show here, with no writer running)
+        counts["wrong_answers"] = wrong
+        counts["expected"] = expected.hex()
+        counts["undisturbed_again"] = sorted(
+            {np.asarray(call()).tobytes().hex() for _ in range(200)})
     print(json.dumps(counts))
     """
 )
