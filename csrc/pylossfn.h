@@ -206,8 +206,10 @@ typedef struct {
     const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
     int half_kind;    /* lf_half_kind: input, out and grad hold that half type
-                       * (float32 NLL, and cross-entropy with C <=
-                       * LF_CE_HALF_C; class indices, no Hessian), else 0 */
+                       * (float32 NLL, and cross-entropy and Poly-1 with C <=
+                       * LF_CE_HALF_C; no Hessian), else 0 */
+    int half_target;  /* with half_kind: the probability targets are of that
+                       * half type too (else T) */
 } lf_classes;
 
 /* The most classes a half-precision cross-entropy row may have (its float32

@@ -18,8 +18,8 @@
  * A float32 case may be a half one (fam_case.half: float16 or bfloat16): the
  * operands the binding hands over in half stay half here too, each chosen by
  * the bytes -- any operand of the element-wise template (binary, regression,
- * element-wise multi-label); the input, loss and gradient of NLL and
- * cross-entropy with class targets (lf_classes.half_kind); the rows, per-row
+ * element-wise multi-label); the input, loss and gradient of NLL,
+ * cross-entropy and Poly-1 (lf_classes.half_kind); the rows, per-row
  * loss and gradients of the distances and embedding losses
  * (lf_rows.half_kind).
  */
@@ -225,7 +225,8 @@ fam_build_classes(fam_case *c, reader *r, int margin)
     a->ignore_index = (int64_t)(take(r) % 8) - 2;
     a->label_smoothing = (double)take(r) / 255.0;
     a->scale = c->tame ? 0.25 : (double)(int)take(r) - 128.0;
-    /* half: NLL and cross-entropy's input, loss and gradient (no Hessian) */
+    /* half: the input, loss and gradient of NLL, cross-entropy and Poly-1
+     * (no Hessian) */
     const int half = !margin && c->half;
     a->half_kind = half ? c->half : 0;
     fview *x = fam_hview(c, r, 3, ncs, 0, 0, half);

@@ -159,10 +159,10 @@ fam_run_classification(fam_case *c, fam_result *res)
         fam_record(c, res);
         fam_push(res, FAM_CALL(c, cross_entropy, a));
         fam_record(c, res);
+        fam_push(res, FAM_CALL(c, poly_cross_entropy, a, (c->opts >> 5) & 1 ? -0.5 : 2.0));
+        fam_record(c, res);
     }
-    if (a->half_kind) { /* the binding widens a half input for these */
-        return;
-    }
+    /* probabilities (float32 / float64; with a half input they stay float32) */
     lf_classes pa = *a;
     pa.target = c->probs;
     pa.t_n = c->p_n;
@@ -170,6 +170,11 @@ fam_run_classification(fam_case *c, fam_result *res)
     pa.t_s = c->p_s;
     fam_push(res, FAM_CALL(c, cross_entropy_probs, &pa));
     fam_record(c, res);
+    fam_push(res, FAM_CALL(c, poly_cross_entropy_probs, &pa, (c->opts >> 5) & 1 ? -0.5 : 2.0));
+    fam_record(c, res);
+    if (a->half_kind) { /* the binding widens a half input for the softmax */
+        return;
+    }
     /* softmax writes through grad: it needs an output */
     const fview *g = &c->v[c->nv - 1];
     pa.grad = g->base;

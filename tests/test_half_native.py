@@ -148,11 +148,15 @@ CE_LAYOUTS = ["contiguous", "fortran", "strided", "negative", "misaligned", "byt
 CE_CASES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"weight": True}),
             ("CrossEntropyLoss", {"label_smoothing": 0.1}),
             ("CrossEntropyLoss", {"weight": True, "label_smoothing": 0.2, "ignore_index": 2}),
-            ("NLLLoss", {}), ("NLLLoss", {"weight": True, "ignore_index": 2})]
+            ("NLLLoss", {}), ("NLLLoss", {"weight": True, "ignore_index": 2}),
+            ("PolyCrossEntropyLoss", {}),
+            ("PolyCrossEntropyLoss", {"weight": True, "label_smoothing": 0.2, "ignore_index": 2,
+                                      "epsilon": 2.0})]
 
 
 @pytest.mark.parametrize("name,opts", CE_CASES,
-                         ids=["ce", "ce-weight", "ce-smooth", "ce-all", "nll", "nll-all"])
+                         ids=["ce", "ce-weight", "ce-smooth", "ce-all", "nll", "nll-all",
+                              "poly", "poly-all"])
 @pytest.mark.parametrize("layout", CE_LAYOUTS)
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_class_half_rows(dtype, layout, name, opts):
@@ -215,15 +219,59 @@ def test_cross_entropy_half_widths(dtype, C):
             assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
 
 
-@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss"])
+PROBS_CASES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"label_smoothing": 0.1}),
+               ("CrossEntropyLoss", {"weight": True}), ("PolyCrossEntropyLoss", {}),
+               ("PolyCrossEntropyLoss", {"weight": True, "label_smoothing": 0.2,
+                                         "epsilon": -0.5})]
+
+
+@pytest.mark.parametrize("name,opts", PROBS_CASES,
+                         ids=["ce", "ce-smooth", "ce-weight", "poly", "poly-all"])
+@pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half"])
+@pytest.mark.parametrize("layout", ["contiguous", "fortran", "strided", "misaligned"])
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_class_half_no_float32_copy(dtype, name):
+def test_class_half_probabilities(dtype, layout, target_dtype, name, opts):
+    """Probability targets: the half input and a half target of its dtype are
+    staged a row at a time (a float32 target is read as it is, a target of the
+    other half dtype widened first); the bits of the widening path, spatial
+    samples included, reduced, per sample and with a half out=."""
+    cls = getattr(lf, name)
+    rng = np.random.default_rng(30)
+    N, C, S = 13, 301, 3
+    x = (3 * rng.standard_normal((N, C, S))).astype(dtype)
+    t = np.moveaxis(rng.dirichlet(np.ones(C), (N, S)), -1, 1)
+    other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
+    t = t.astype({"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    xs, ts = in_layout(x, layout), in_layout(t, layout)
+    wide_x, wide_t = x.astype(np.float32), t.astype(np.float32)
+    for red in ("mean", "sum", "none"):
+        loss, grad = cls(**kw, reduction=red).forward_backward(xs, ts)
+        wl, wg = cls(**kw, reduction=red).forward_backward(wide_x, wide_t)
+        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+        out = np.full(x.shape, np.nan, dtype)
+        cls(**kw, reduction=red).forward_backward(xs, ts, out=out)
+        assert out.tobytes() == wg.astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("name,probs", [("CrossEntropyLoss", False), ("NLLLoss", False),
+                                        ("PolyCrossEntropyLoss", False),
+                                        ("CrossEntropyLoss", True),
+                                        ("PolyCrossEntropyLoss", True)],
+                         ids=["ce", "nll", "poly", "ce-probs", "poly-probs"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_class_half_no_float32_copy(dtype, name, probs):
     """The half path allocates the half gradient and nothing of the batch's
     size beside it (the widening path: a float32 copy of the input and a
     float32 gradient, 10 bytes per element)."""
     rng = np.random.default_rng(24)
     x = rng.standard_normal((1000, 1000)).astype(dtype)
-    t = rng.integers(0, 1000, 1000)
+    t = (rng.dirichlet(np.ones(1000), 1000).astype(dtype) if probs
+         else rng.integers(0, 1000, 1000))
     crit = getattr(lf, name)()
     peak = _peak_bytes(lambda: crit.forward_backward(x, t))
     assert peak < 3 * x.size, peak / x.size

@@ -28,7 +28,7 @@ static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
 static const lf_spec poly_spec = {
-    "poly_cross_entropy", sizeof(class_params), CLASS_FLAGS, 1,
+    "poly_cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]"),
      LF_REAL(class_params, epsilon, O_REAL, C_FINITE, "a finite number")}};
 
@@ -66,7 +66,10 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
                          c->fname, (long long)a->ignore_index);
             return -1;
         }
-        return (p->target = lf_native(c, t, c->typenum)) ? 0 : -1;
+        /* a half call may stage half probabilities of its own dtype (class_half) */
+        const int keep = c->half_native && PyArray_TYPE(t) == c->out_type &&
+                         PyArray_ISALIGNED(t) && PyArray_ISNOTSWAPPED(t);
+        return keep || (p->target = lf_native(c, t, c->typenum)) ? 0 : -1;
     }
     if (tkind != 'i' && tkind != 'u') {
         PyErr_Format(PyExc_TypeError, "%s: target must hold integer class indices, got dtype %S",
@@ -83,10 +86,11 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
     return (p->target = lf_class_target(c, t, a->C)) ? 0 : -1;
 }
 
-/* A half-native call (NLL and cross-entropy, LF_HALF_CLASS) keeps its half
- * input for the kernel when the targets are class indices and, for
- * cross-entropy, a row fits its stack rows (LF_CE_HALF_C); otherwise the
- * input is widened here, as for every other class loss, and the results
+/* A half-native call (NLL, cross-entropy and Poly-1: LF_HALF_CLASS) keeps
+ * its half input for the kernel when, for cross-entropy and Poly-1, a row
+ * fits their stack rows (LF_CE_HALF_C), and so do probability targets of
+ * the input's half dtype (class_target_arg kept them); otherwise input and
+ * targets are widened here, as for every other class loss, and the results
  * come back through float32. */
 static int
 class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
@@ -97,11 +101,15 @@ class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
     }
     /* (an input NumPy could not hand over as it is arrives widened) */
     const int half = lf_half_kind_of(PyArray_DESCR(p->input));
-    if (half && !sh->probs && (kind == KIND_NLL || a->C <= LF_CE_HALF_C)) {
+    if (half && (kind == KIND_NLL || a->C <= LF_CE_HALF_C)) {
         a->half_kind = half;
+        a->half_target = sh->probs && PyArray_TYPE(p->target) == c->out_type;
         return 0;
     }
     c->half_native = 0;
+    if (sh->probs && (p->target = lf_native(c, p->target, c->typenum)) == NULL) {
+        return -1;
+    }
     return (p->input = lf_native(c, p->input, c->typenum)) ? 0 : -1;
 }
 

@@ -571,6 +571,27 @@ FN(cp_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, const T *restrict o
     return FN(sum8)(lacc);
 }
 
+#ifdef LF_T_F32
+/* Half samples (a->half_kind), staged through the stack (FN(class_stage)). */
+static LF_NOINLINE double
+FN(cp_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, const T *ones, T *buf)
+{
+    FN(class_stage) st;
+    FN(stage_init)(&st, a);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        const ptrdiff_t n = j / a->S, s = j % a->S;
+        T k = 0;
+        FN(stage_row)(&st, a, n, s);
+        const double loss = a->C > 0 ? FN(cp_sample)(&st.v, n, s, ones, buf, &k) : 0.0;
+        FN(stage_done)(&st, a, n, s);
+        acc[j & 7] += loss;
+        FN(store_out)(a, n, s, (T)loss);
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
 static double
 FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -579,6 +600,11 @@ FN(cross_entropy_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     for (ptrdiff_t i = 0; i < CP_CHUNK; i++) {
         ones[i] = (T)1;
     }
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        return FN(cp_half_block)(a, start, count, ones, buf);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;

@@ -196,6 +196,65 @@ FN(ignore_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
     }
 }
 
+#ifdef LF_T_F32
+/* A half sample (n, s) of a class view staged on the stack (a->half_kind;
+ * float32 kernels, C <= LF_CE_HALF_C, no Hessian): its input row (and its
+ * probability-target row when a->half_target) widened into unit-stride
+ * float32 rows, the gradient computed into a third, then narrowed into the
+ * half gradient.  A sample function given `v` computes the unit-stride
+ * float32 sample it now is, so the bits are those of widening the whole
+ * input first and narrowing the whole float32 gradient after, without those
+ * copies; class indices, weights and grad_output are read where they are.
+ * The caller writes the sample's loss with FN(store_out) on the half view. */
+typedef struct {
+    lf_classes v;
+    T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
+} FN(class_stage);
+
+static inline void
+FN(stage_init)(FN(class_stage) *st, const lf_classes *a)
+{
+    st->v = *a;
+    st->v.half_kind = 0;
+    st->v.half_target = 0;
+    st->v.input = (const char *)st->x;
+    st->v.in_n = st->v.in_s = 0;
+    st->v.in_c = (ptrdiff_t)sizeof(T);
+    if (a->half_target) {
+        st->v.target = (const char *)st->t;
+        st->v.t_n = st->v.t_s = 0;
+        st->v.t_c = (ptrdiff_t)sizeof(T);
+    }
+    if (a->grad) {
+        st->v.grad = (char *)st->g;
+        st->v.g_n = st->v.g_s = 0;
+        st->v.g_c = (ptrdiff_t)sizeof(T);
+    }
+    st->v.out = NULL;
+    st->v.hess = NULL;
+    st->v.vec = NULL;
+}
+
+static inline void
+FN(stage_row)(FN(class_stage) *st, const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    lf_half_widen_run(bf16, a->input + n * a->in_n + s * a->in_s, a->in_c, st->x, a->C);
+    if (a->half_target) {
+        lf_half_widen_run(bf16, a->target + n * a->t_n + s * a->t_s, a->t_c, st->t, a->C);
+    }
+}
+
+static inline void
+FN(stage_done)(const FN(class_stage) *st, const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    if (a->grad) {
+        lf_half_narrow_run(a->half_kind == LF_HALF_BF16, st->g,
+                           a->grad + n * a->g_n + s * a->g_s, a->g_c, a->C);
+    }
+}
+#endif
+
 /* H v of k * logsumexp at a row, k (p o v - p (p . v)) = k (diag(p) - p p^T) v:
  * h (byte step hs) holds p on entry and takes the product; v at byte step vs. */
 static inline void

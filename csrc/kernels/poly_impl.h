@@ -228,11 +228,47 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
     return l;
 }
 
+static T FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s);
+
+#ifdef LF_T_F32
+/* Half samples (a->half_kind), class indices or probabilities, staged
+ * through the stack (FN(class_stage)). */
+static LF_NOINLINE double
+FN(poly_half_block)(const FN(poly_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, int probs)
+{
+    const lf_classes *a = ctx->a;
+    FN(class_stage) st;
+    FN(stage_init)(&st, a);
+    FN(poly_ctx) sc = *ctx;
+    sc.a = &st.v;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        const ptrdiff_t n = j / a->S, s = j % a->S;
+        const int64_t t = probs ? 0 : PCLASS(n, s);
+        if (!probs && t == a->ignore_index) {
+            FN(ignore_sample)(a, n, s);
+            continue;
+        }
+        FN(stage_row)(&st, a, n, s);
+        const T l = probs ? FN(poly_probs_sample)(&sc, n, s) : FN(poly_index_sample)(&sc, n, s, t);
+        FN(stage_done)(&st, a, n, s);
+        acc[j & 7] += (double)l;
+        FN(store_out)(a, n, s, l);
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
 static double
 FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(poly_ctx) *ctx = vc;
     const lf_classes *a = ctx->a;
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        return FN(poly_half_block)(ctx, start, count, 0);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
@@ -298,6 +334,11 @@ FN(poly_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(poly_ctx) *ctx = vc;
     const lf_classes *a = ctx->a;
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        return FN(poly_half_block)(ctx, start, count, 1);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
