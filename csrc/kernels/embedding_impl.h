@@ -326,7 +326,10 @@ FN(rows_half)(const FN(rows_ctx) *ctx, int k, int grads, FN(half_row_fn) row,
     rc.a = &r;
     /* (a distance, grads 0, writes no gradient: a->grad is left alone) */
     for (int i = 0; i < 3; i++) {
-        r.grad[i] = grads && i < k && a->grad[i] ? (char *)gb[i] : NULL;
+        r.grad[i] = NULL;
+        if (grads && i < k && a->grad[i]) {
+            r.grad[i] = (char *)gb[i];
+        }
         r.g_n[i] = 0;
         r.g_d[i] = (ptrdiff_t)sizeof(float);
         r.hess[i] = NULL; /* (never asked with half rows) */
