@@ -94,11 +94,18 @@ FN(cos_hvp_at)(const FN(cos_dots) *q, double u, double w, double vu, double vw, 
 /* The cosine-embedding constant of torch's Loss.cpp, a float in both dtypes. */
 #define LF_COS_EPSILON ((double)1e-12f)
 
+#ifndef LF_ROW_KINDS
+#define LF_ROW_KINDS
+/* Which per-row value a rows block computes (FN(rows_block)). */
+enum { LF_ROW_DISTANCE, LF_ROW_SIMILARITY, LF_ROW_COS_EMB };
+#endif
+
 typedef struct {
     const lf_rows *a;
     lf_distance dist;
     double margin, p, eps;
     int swap;
+    int row; /* LF_ROW_*: FN(rows_block)'s rows */
 } FN(rows_ctx);
 
 /* A p-norm and, for p = inf, how many elements attain it. */
@@ -392,39 +399,6 @@ FN(similarity_out)(const FN(rows_ctx) *ctx, ptrdiff_t n)
     return 0.0;
 }
 
-#ifdef LF_T_F32
-static double
-FN(distance_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
-{
-    (void)plan;
-    (void)work;
-    return FN(distance_out)(ctx, n);
-}
-
-static double
-FN(similarity_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
-{
-    (void)plan;
-    (void)work;
-    return FN(similarity_out)(ctx, n);
-}
-#endif
-
-static double
-FN(pairwise_distance_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
-{
-    const FN(rows_ctx) *ctx = vc;
-#ifdef LF_T_F32
-    if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, 0, FN(distance_half_row), NULL, start, count, NULL);
-    }
-#endif
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        (void)FN(distance_out)(ctx, n);
-    }
-    return 0.0;
-}
-
 /* Rows on the pool in units of about LF_UNIT_ELEMS elements (fixed by the
  * shape; each row is computed alone, so any partition gives the same bits). */
 static ptrdiff_t
@@ -433,36 +407,7 @@ FN(row_unit)(ptrdiff_t D)
     return D > 0 && D < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / D : 1;
 }
 
-static void
-FN(pairwise_distance)(const lf_rows *a, double p, double eps)
-{
-    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, 0.0, p, eps, 0};
-    (void)lf_par_pairwise(FN(pairwise_distance_block), &ctx, a->N, FN(row_unit)(a->D),
-                          2 * a->N * (a->D + 1));
-}
 
-static double
-FN(cosine_similarity_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
-{
-    const FN(rows_ctx) *ctx = vc;
-#ifdef LF_T_F32
-    if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, 0, FN(similarity_half_row), NULL, start, count, NULL);
-    }
-#endif
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        (void)FN(similarity_out)(ctx, n);
-    }
-    return 0.0;
-}
-
-static void
-FN(cosine_similarity)(const lf_rows *a, double eps)
-{
-    FN(rows_ctx) ctx = {a, LF_DIST_COSINE, 0.0, 0.0, eps, 0};
-    (void)lf_par_pairwise(FN(cosine_similarity_block), &ctx, a->N, FN(row_unit)(a->D),
-                          2 * a->N * (a->D + 1));
-}
 
 /* The cosine-embedding gradient of one row, k (v / denom - cos u / m1), as
  * k / denom * v - k cos / m1 * u: the coefficients once per row (the caller
@@ -559,41 +504,81 @@ FN(cos_emb_row)(const FN(rows_ctx) *ctx, int contig, ptrdiff_t n)
     return (double)(T)l;
 }
 
+/* Row n's value of a rows block (ctx->row; the distances write theirs to
+ * a->out and give 0). */
+static inline LF_ALWAYS_INLINE double
+FN(row_value)(const FN(rows_ctx) *ctx, int contig, ptrdiff_t n)
+{
+    switch (ctx->row) {
+    case LF_ROW_DISTANCE:
+        return FN(distance_out)(ctx, n);
+    case LF_ROW_SIMILARITY:
+        return FN(similarity_out)(ctx, n);
+    default:
+        return FN(cos_emb_row)(ctx, contig, n);
+    }
+}
+
 #ifdef LF_T_F32
 static double
-FN(cos_emb_half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
+FN(half_row)(const FN(rows_ctx) *ctx, const void *plan, ptrdiff_t n, double *work)
 {
     (void)plan;
     (void)work;
-    return FN(cos_emb_row)(ctx, 1, n);
+    return FN(row_value)(ctx, 1, n);
 }
 #endif
 
+/* Rows [start, start + count) of a distance or of the cosine embedding loss:
+ * the sum of their values (eight accumulators); half rows staged through the
+ * stack, and only the loss writes gradients. */
 static double
-FN(cosine_embedding_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+FN(rows_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(rows_ctx) *ctx = vc;
 #ifdef LF_T_F32
     if (ctx->a->half_kind) {
-        return FN(rows_half)(ctx, 2, 1, FN(cos_emb_half_row), NULL, start, count, NULL);
+        return FN(rows_half)(ctx, 2, ctx->row == LF_ROW_COS_EMB, FN(half_row), NULL, start,
+                             count, NULL);
     }
 #endif
     const int contig = FN(rows_contig)(ctx->a, 2);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
-        acc[n & 7] += FN(cos_emb_row)(ctx, contig, n);
+        acc[n & 7] += FN(row_value)(ctx, contig, n);
     }
     return FN(sum8)(acc);
+}
+
+/* Rows are independent: on the pool in units fixed by the shape, so the sum
+ * is the same for every thread count. */
+static double
+FN(rows_run)(FN(rows_ctx) *ctx)
+{
+    const lf_rows *a = ctx->a;
+    return lf_par_pairwise(FN(rows_block), ctx, a->N, FN(row_unit)(a->D),
+                           2 * a->N * (a->D + 1));
+}
+
+static void
+FN(pairwise_distance)(const lf_rows *a, double p, double eps)
+{
+    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, 0.0, p, eps, 0, LF_ROW_DISTANCE};
+    (void)FN(rows_run)(&ctx);
+}
+
+static void
+FN(cosine_similarity)(const lf_rows *a, double eps)
+{
+    FN(rows_ctx) ctx = {a, LF_DIST_COSINE, 0.0, 0.0, eps, 0, LF_ROW_SIMILARITY};
+    (void)FN(rows_run)(&ctx);
 }
 
 static double
 FN(cosine_embedding)(const lf_rows *a, double margin)
 {
-    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, margin, 0, 0, 0};
-    /* rows are independent: on the pool in units fixed by the shape, so the
-     * sum is the same for every thread count */
-    return lf_par_pairwise(FN(cosine_embedding_block), &ctx, a->N, FN(row_unit)(a->D),
-                           2 * a->N * (a->D + 1));
+    FN(rows_ctx) ctx = {a, LF_DIST_PNORM, margin, 0, 0, 0, LF_ROW_COS_EMB};
+    return FN(rows_run)(&ctx);
 }
 
 /* The triplet margin loss, its distances and their derivatives: a file of

@@ -651,7 +651,7 @@ static double
 FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
             int swap, double *work)
 {
-    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap}, work, 0};
+    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap, LF_ROW_COS_EMB}, work, 0};
     if (6 * a->D <= LF_TRIPLET_STACK) {
         /* rows are independent: units of about LF_UNIT_ELEMS elements (fixed
          * by the shape, so the sum is the same for every thread count) */
