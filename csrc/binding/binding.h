@@ -257,6 +257,9 @@ void *lf_alloc_n(lf_call *c, npy_intp count, size_t size, const char *what);
 PyArrayObject *lf_to_ndarray(lf_call *c, PyObject *obj, const char *arg);
 /* arr as an aligned, native array of typenum (owned; arr itself if it is). */
 PyArrayObject *lf_native(lf_call *c, PyArrayObject *arr, int typenum);
+/* Whether a half-native call hands arr to its kernel as it is (of the call's
+ * half dtype, aligned, native byte order). */
+int lf_keeps_half(const lf_call *c, PyArrayObject *arr);
 PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
 /* An index array as a private int64 copy (C order), which no other thread
  * can rewrite between the check and the kernel. */

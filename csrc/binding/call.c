@@ -146,8 +146,8 @@ lf_native(lf_call *c, PyArrayObject *arr, int typenum)
 /* Whether a half-native call hands arr to its kernel as it is: of the
  * call's own half dtype, aligned and in native byte order.  Any other
  * operand is widened into float32 as for every other family. */
-static int
-keeps_half(const lf_call *c, PyArrayObject *arr)
+int
+lf_keeps_half(const lf_call *c, PyArrayObject *arr)
 {
     return c->half_native && PyArray_TYPE(arr) == c->out_type && PyArray_ISALIGNED(arr) &&
            PyArray_ISNOTSWAPPED(arr);
@@ -268,7 +268,7 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
             return -1;
         }
-        return (*v = keeps_half(c, arr) ? arr : real_array(c, arr, 1, a->name)) ? 0 : -1;
+        return (*v = lf_keeps_half(c, arr) ? arr : real_array(c, arr, 1, a->name)) ? 0 : -1;
     case A_FLOAT:
         if (obj == Py_None) {
             *v = NULL;
@@ -491,7 +491,7 @@ convert_arrays(lf_call *c, const lf_spec *s, int nargs)
     for (int i = 0; i < nargs; i++) {
         if (s->args[i].kind == A_INPUT) {
             PyArrayObject **v = slot(c, &s->args[i]);
-            if (!keeps_half(c, *v) && (*v = lf_native(c, *v, c->typenum)) == NULL) {
+            if (!lf_keeps_half(c, *v) && (*v = lf_native(c, *v, c->typenum)) == NULL) {
                 return -1;
             }
         }

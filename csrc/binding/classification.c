@@ -67,9 +67,7 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
             return -1;
         }
         /* a half call may stage half probabilities of its own dtype (class_half) */
-        const int keep = c->half_native && PyArray_TYPE(t) == c->out_type &&
-                         PyArray_ISALIGNED(t) && PyArray_ISNOTSWAPPED(t);
-        return keep || (p->target = lf_native(c, t, c->typenum)) ? 0 : -1;
+        return lf_keeps_half(c, t) || (p->target = lf_native(c, t, c->typenum)) ? 0 : -1;
     }
     if (tkind != 'i' && tkind != 'u') {
         PyErr_Format(PyExc_TypeError, "%s: target must hold integer class indices, got dtype %S",
