@@ -206,14 +206,15 @@ typedef struct {
     const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
     int half_kind;    /* lf_half_kind: input, out and grad hold that half type
-                       * (float32 NLL, and cross-entropy and Poly-1 with C <=
-                       * LF_CE_HALF_C; no Hessian), else 0 */
+                       * (float32 NLL, and cross-entropy, Poly-1, the margin
+                       * losses and sparsemax's with C <= LF_CE_HALF_C; no
+                       * Hessian), else 0 */
     int half_target;  /* with half_kind: the probability targets are of that
                        * half type too (else T) */
 } lf_classes;
 
-/* The most classes a half-precision cross-entropy row may have (its float32
- * copies live on the stack). */
+/* The most classes a half-precision cross-entropy (or margin, sparsemax)
+ * row may have (its float32 copies live on the stack). */
 #define LF_CE_HALF_C 8192
 
 /* Pre-pass over int64 class targets: the first target outside [0, C) that is

@@ -19,7 +19,8 @@
  * operands the binding hands over in half stay half here too, each chosen by
  * the bytes -- any operand of the element-wise template (binary, regression,
  * element-wise multi-label); the input, loss and gradient of NLL,
- * cross-entropy and Poly-1 (lf_classes.half_kind); the rows, per-row
+ * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind); the
+ * rows, per-row
  * loss and gradients of the distances and embedding losses
  * (lf_rows.half_kind).
  */
@@ -225,9 +226,9 @@ fam_build_classes(fam_case *c, reader *r, int margin)
     a->ignore_index = (int64_t)(take(r) % 8) - 2;
     a->label_smoothing = (double)take(r) / 255.0;
     a->scale = c->tame ? 0.25 : (double)(int)take(r) - 128.0;
-    /* half: the input, loss and gradient of NLL, cross-entropy and Poly-1
-     * (no Hessian) */
-    const int half = !margin && c->half;
+    /* half: the input, loss and gradient of NLL, cross-entropy, Poly-1 and
+     * the margin losses (no Hessian) */
+    const int half = c->half;
     a->half_kind = half ? c->half : 0;
     fview *x = fam_hview(c, r, 3, ncs, 0, 0, half);
     a->input = x->base;

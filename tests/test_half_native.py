@@ -277,6 +277,102 @@ def test_class_half_no_float32_copy(dtype, name, probs):
     assert peak < 3 * x.size, peak / x.size
 
 
+# The margin losses and the sparsemax loss stage their half rows the same way
+# (LF_HALF_CLASS; FN(staged_rows) in the kernels), up to LF_CE_HALF_C classes.
+MARGIN_CASES = [("MultiMarginLoss", {}),
+                ("MultiMarginLoss", {"p": 2, "margin": 0.5, "weight": True}),
+                ("MultiLabelMarginLoss", {}), ("SparsemaxLoss", {})]
+
+
+def _margin_target(name, rng, N, C):
+    if name != "MultiLabelMarginLoss":
+        return rng.integers(0, C, N)
+    t = np.full((N, C), -1)
+    for n in range(N):
+        k = int(rng.integers(0, min(C, 6) + 1))
+        t[n, :k] = rng.choice(C, k, replace=False)
+    return t
+
+
+def _margin_check(cls, kw, x, xs, t, dtype, rng):
+    wide = np.ascontiguousarray(x.astype(np.float32))
+    for red in ("mean", "sum", "none"):
+        loss, grad = cls(**kw, reduction=red).forward_backward(xs, t)
+        wl, wg = cls(**kw, reduction=red).forward_backward(wide, t)
+        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+        out = np.full(x.shape, np.nan, dtype)
+        cls(**kw, reduction=red).forward_backward(xs, t, out=out)
+        assert out.tobytes() == wg.astype(dtype).tobytes()
+    go = rng.uniform(-1, 1, x.shape[:-1]).astype(np.float32)
+    crit, twin = cls(**kw, reduction="none"), cls(**kw, reduction="none")
+    crit.forward(xs, t)
+    twin.forward(wide, t)
+    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("name,opts", MARGIN_CASES, ids=["mm", "mm-p2", "mlm", "sparsemax"])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_margin_half_rows(dtype, layout, name, opts):
+    """The margin losses' and sparsemax's half rows give the widening path's
+    bits (the float32 kernel on a contiguous float32 copy, each result
+    narrowed once): reduced, none, backward with grad_output, a half out=;
+    rows with ties, infinities and a nan (each kernel's other paths)."""
+    cls = getattr(lf, name)
+    rng = np.random.default_rng(31)
+    N, C = 29, 301
+    x = (2 * rng.standard_normal((N, C))).astype(dtype)
+    x[3, 5:9] = x[3, 4]  # ties
+    x[5, 7], x[6, 2], x[7, 0] = np.inf, -np.inf, np.nan
+    t = _margin_target(name, rng, N, C)
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)[::-1]
+    _margin_check(cls, kw, x, in_layout(x, layout), t, dtype, rng)
+
+
+# (only the multi-margin loss takes a 0-d score)
+WIDTH_CASES = [(name, opts, shape) for name, opts in MARGIN_CASES
+               for shape in [(), (1,), (3, 8192), (2, 8193)]
+               if shape != () or name == "MultiMarginLoss"]
+
+
+@pytest.mark.parametrize("name,opts,shape", WIDTH_CASES,
+                         ids=[f"{n}-{opts.get('p', 1)}-{'x'.join(map(str, s)) or '0d'}"
+                              for n, opts, s in WIDTH_CASES])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_margin_half_widths(dtype, name, opts, shape):
+    """A 0-d score and a single class, the widest row the stack takes
+    (LF_CE_HALF_C) and one more (the widening path): the same bits."""
+    cls = getattr(lf, name)
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal(shape).astype(dtype)
+    C = shape[-1] if shape else 1
+    N = shape[0] if len(shape) == 2 else 1
+    t = _margin_target(name, rng, N, C)
+    t = t.reshape(shape) if name == "MultiLabelMarginLoss" else (t if len(shape) == 2 else t[0])
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    _margin_check(cls, kw, x, x, t, dtype, rng)
+
+
+@pytest.mark.parametrize("name", ["MultiMarginLoss", "MultiLabelMarginLoss", "SparsemaxLoss"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_margin_half_no_float32_copy(dtype, name):
+    """No float32 copy of the input, no float32 gradient: the half gradient
+    is the one allocation of the batch's size (the multi-label target's
+    private copy is of its labels, not of the N x C target)."""
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal((1000, 1000)).astype(dtype)
+    t = _margin_target(name, rng, 1000, 1000)
+    crit = getattr(lf, name)()
+    peak = _peak_bytes(lambda: crit.forward_backward(x, t))
+    assert peak < 3 * x.size, peak / x.size
+
+
 # The embedding losses stage their half rows through the stack, a row at a
 # time (LF_HALF_ROWS in the binding, FN(rows_half) in the kernels): operands of
 # one shape keep their half arrays; a broadcast operand, a mixed dtype, rows

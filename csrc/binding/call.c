@@ -153,6 +153,22 @@ lf_keeps_half(const lf_call *c, PyArrayObject *arr)
            PyArray_ISNOTSWAPPED(arr);
 }
 
+int
+lf_class_half_input(lf_call *c, PyArrayObject **input, int fits, int *half_kind)
+{
+    /* (an input NumPy could not hand over as it is arrives widened) */
+    const int half = c->half_native ? lf_half_kind_of(PyArray_DESCR(*input)) : 0;
+    if (half && fits) {
+        *half_kind = half;
+        return 0;
+    }
+    if (!c->half_native) {
+        return 0;
+    }
+    c->half_native = 0;
+    return (*input = lf_native(c, *input, c->typenum)) ? 0 : -1;
+}
+
 /* A float operand cast to the call's dtype; with allow_int, bool and integer
  * arrays (0/1 labels) are taken too. */
 static PyArrayObject *

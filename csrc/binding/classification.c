@@ -94,21 +94,18 @@ static int
 class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
-    if (!c->half_native) {
-        return 0;
-    }
-    /* (an input NumPy could not hand over as it is arrives widened) */
-    const int half = lf_half_kind_of(PyArray_DESCR(p->input));
-    if (half && (kind == KIND_NLL || a->C <= LF_CE_HALF_C)) {
-        a->half_kind = half;
-        a->half_target = sh->probs && PyArray_TYPE(p->target) == c->out_type;
-        return 0;
-    }
-    c->half_native = 0;
-    if (sh->probs && (p->target = lf_native(c, p->target, c->typenum)) == NULL) {
+    const int was = c->half_native;
+    if (lf_class_half_input(c, &p->input, kind == KIND_NLL || a->C <= LF_CE_HALF_C,
+                            &a->half_kind) < 0) {
         return -1;
     }
-    return (p->input = lf_native(c, p->input, c->typenum)) ? 0 : -1;
+    if (c->half_native) {
+        a->half_target = sh->probs && PyArray_TYPE(p->target) == c->out_type;
+    }
+    else if (was && sh->probs && (p->target = lf_native(c, p->target, c->typenum)) == NULL) {
+        return -1;
+    }
+    return 0;
 }
 
 /* The [N, C, S] views of input and target, and the class weight. */

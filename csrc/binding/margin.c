@@ -16,7 +16,9 @@ typedef struct {
 #define MARGIN_ARGS                                                                     \
     LF_ARRAY(margin_params, input, A_INPUT, C_NONE),                                    \
         LF_ARRAY(margin_params, target, A_INDEX, C_NONE)
-#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS)
+/* (LF_HALF_CLASS: a half input row of up to LF_CE_HALF_C classes is staged
+ * by the kernel, see lf_class_half_input) */
+#define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS)
 
 static const lf_spec multi_margin_spec = {
     "multi_margin_loss", sizeof(margin_params), ROWS, 1,
@@ -29,7 +31,8 @@ static const lf_spec multilabel_margin_spec = {
 /* (optax's multiclass_sparsemax_loss: the same [N, C] / [N] class indices; a
  * row's classes are coupled, so Dask keeps the class axis whole) */
 static const lf_spec sparsemax_loss_spec = {
-    "sparsemax_loss", sizeof(margin_params), LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES, 1,
+    "sparsemax_loss", sizeof(margin_params),
+    LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES | LF_HALF_CLASS, 1,
     {MARGIN_ARGS}};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
@@ -163,7 +166,7 @@ static PyObject *
 margin_loss(lf_call *c, int kind)
 {
     char b1[SHAPE_BUF];
-    const margin_params *p = c->params;
+    margin_params *p = c->params;
     PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     int loss_nd = 0, in_place = 0;
@@ -180,6 +183,10 @@ margin_loss(lf_call *c, int kind)
     a.N = nd == 2 ? PyArray_DIM(x, 0) : 1;
     a.C = nd == 0 ? 1 : PyArray_DIM(x, nd - 1);
     a.S = 1;
+    if (lf_class_half_input(c, &p->input, a.C <= LF_CE_HALF_C, &a.half_kind) < 0) {
+        return NULL;
+    }
+    x = p->input;
     a.input = PyArray_BYTES(x);
     a.in_n = nd == 2 ? PyArray_STRIDE(x, 0) : 0;
     a.in_c = nd == 0 ? 0 : PyArray_STRIDE(x, nd - 1);

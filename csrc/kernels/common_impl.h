@@ -280,6 +280,32 @@ FN(sum8)(const double *acc)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+#ifdef LF_T_F32
+/* A block [start, start + count) of half rows of an [N, C] class view (S = 1:
+ * the margin losses, sparsemax's) staged one by one: row(ctx, v, n) computes
+ * row n of the float32 view v of the stage and returns its loss, which goes
+ * into the half output here.  One call a row, through a pointer: a row is
+ * the C classes' work. */
+typedef T (*FN(stage_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n);
+
+static inline double
+FN(staged_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t count,
+                FN(stage_fn) row)
+{
+    FN(class_stage) st;
+    FN(stage_init)(&st, a);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        FN(stage_row)(&st, a, n, 0);
+        const T l = row(ctx, &st.v, n);
+        FN(stage_done)(&st, a, n, 0);
+        acc[n & 7] += (double)l;
+        FN(store_out)(a, n, 0, l);
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
 /* Sum in double with eight accumulators, element i into acc[i % 8]. */
 static inline double
 FN(sum_block)(const T *l, ptrdiff_t n)

@@ -147,57 +147,78 @@ FN(mm_hess)(const lf_classes *a, ptrdiff_t n, int64_t t, T base, double h2)
     *(T *)AT2(a->hess, n, t, g) = (T)ht;
 }
 
-static double
-FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+/* Row n of the multi-margin loss: its gradient (and Hessian) row, and its
+ * value. */
+static inline LF_ALWAYS_INLINE T
+FN(multi_margin_row)(const FN(margin_ctx) *ctx, const lf_classes *a, ptrdiff_t n)
 {
-    const FN(margin_ctx) *ctx = vc;
-    const lf_classes *a = ctx->a;
     const ptrdiff_t C = a->C;
     const T margin = (T)ctx->margin;
     /* unit-stride rows (gradient too): FN(mm_row) */
     const int contig =
         a->in_c == (ptrdiff_t)sizeof(T) && (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        const int64_t t = *(const int64_t *)(a->target + n * a->t_n);
-        const T xt = X(n, t);
-        const double wt = W(t);
-        double sum = 0.0;
-        const int p1 = ctx->p == 1;
-        /* loss and gradient in one pass */
-        const char *x = AT2(a->input, n, 0, in);
-        const ptrdiff_t tt = (ptrdiff_t)t, u = (ptrdiff_t)sizeof(T);
-        double gs = 0.0;
-        if (a->grad) {
-            const double g = GO(n) * wt / (double)C;
-            char *gr = AT2(a->grad, n, 0, g);
-            if (contig && p1) {
-                FN(mm_row)(x, u, gr, u, C, tt, margin, 1, g, 1, &sum, &gs);
-            }
-            else if (contig) {
-                FN(mm_row)(x, u, gr, u, C, tt, margin, 0, g, 1, &sum, &gs);
-            }
-            else {
-                FN(mm_row)(x, a->in_c, gr, a->g_c, C, tt, margin, p1, g, 1, &sum, &gs);
-            }
-            GRAD(n, t) = (T)(-gs);
-        }
-        else if (contig && p1) {
-            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 1, 0.0, 0, &sum, &gs);
+    const int64_t t = *(const int64_t *)(a->target + n * a->t_n);
+    const T xt = X(n, t);
+    const double wt = W(t);
+    double sum = 0.0;
+    const int p1 = ctx->p == 1;
+    /* loss and gradient in one pass */
+    const char *x = AT2(a->input, n, 0, in);
+    const ptrdiff_t tt = (ptrdiff_t)t, u = (ptrdiff_t)sizeof(T);
+    double gs = 0.0;
+    if (a->grad) {
+        const double g = GO(n) * wt / (double)C;
+        char *gr = AT2(a->grad, n, 0, g);
+        if (contig && p1) {
+            FN(mm_row)(x, u, gr, u, C, tt, margin, 1, g, 1, &sum, &gs);
         }
         else if (contig) {
-            FN(mm_row)(x, u, NULL, 0, C, tt, margin, 0, 0.0, 0, &sum, &gs);
+            FN(mm_row)(x, u, gr, u, C, tt, margin, 0, g, 1, &sum, &gs);
         }
         else {
-            FN(mm_row)(x, a->in_c, NULL, 0, C, tt, margin, p1, 0.0, 0, &sum, &gs);
+            FN(mm_row)(x, a->in_c, gr, a->g_c, C, tt, margin, p1, g, 1, &sum, &gs);
         }
-        const T l = (T)(wt * sum / (double)C);
+        GRAD(n, t) = (T)(-gs);
+    }
+    else if (contig && p1) {
+        FN(mm_row)(x, u, NULL, 0, C, tt, margin, 1, 0.0, 0, &sum, &gs);
+    }
+    else if (contig) {
+        FN(mm_row)(x, u, NULL, 0, C, tt, margin, 0, 0.0, 0, &sum, &gs);
+    }
+    else {
+        FN(mm_row)(x, a->in_c, NULL, 0, C, tt, margin, p1, 0.0, 0, &sum, &gs);
+    }
+    if (a->hess && ctx->p == 2) {
+        FN(mm_hess)(a, n, t, margin - xt, 2.0 * GO(n) * wt / (double)C);
+    }
+    return (T)(wt * sum / (double)C);
+}
+
+#ifdef LF_T_F32
+static T
+FN(multi_margin_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n)
+{
+    return FN(multi_margin_row)(ctx, v, n);
+}
+#endif
+
+static double
+FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
+{
+    const FN(margin_ctx) *ctx = vc;
+    const lf_classes *a = ctx->a;
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        return FN(staged_rows)(ctx, a, start, count, FN(multi_margin_staged));
+    }
+#endif
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        const T l = FN(multi_margin_row)(ctx, a, n);
         acc[n & 7] += (double)l;
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;
-        }
-        if (a->hess && ctx->p == 2) {
-            FN(mm_hess)(a, n, t, margin - xt, 2.0 * GO(n) * wt / (double)C);
         }
     }
     return FN(sum8)(acc);
@@ -341,68 +362,99 @@ FN(mlm_sorted)(const lf_classes *a, ptrdiff_t n, const char *trow, ptrdiff_t k,
     return FN(sum8)(acc);
 }
 
+/* Row n of the multi-label margin loss: its gradient row and its value;
+ * is_target has room for the C class marks, buf is NULL above LF_MLM_SORT
+ * classes. */
+static T
+FN(multilabel_margin_row)(const lf_classes *a, ptrdiff_t n, unsigned char *is_target,
+                          FN(mlm_buf) *buf)
+{
+    const ptrdiff_t C = a->C;
+    const char *trow = a->target + n * a->t_n;
+    ptrdiff_t k = 0; /* targets before the first negative entry */
+    memset(is_target, 0, (size_t)C);
+    for (; k < C; k++) {
+        const int64_t t = *(const int64_t *)(trow + k * a->t_c);
+        if (t < 0) {
+            break;
+        }
+        is_target[t] = 1;
+    }
+    const double g = a->grad ? GO(n) / (double)C : 0.0;
+    int finite = buf != NULL;
+    for (ptrdiff_t c = 0; finite && c < C; c++) {
+        finite = isfinite(X(n, c));
+    }
+    double sum = 0.0;
+    if (finite) {
+        sum = FN(mlm_sorted)(a, n, trow, k, is_target, g, buf);
+    }
+    else if (a->grad) {
+        for (ptrdiff_t c = 0; c < C; c++) {
+            GRAD(n, c) = 0;
+        }
+    }
+    for (ptrdiff_t j = 0; !finite && j < k; j++) {
+        const int64_t t = *(const int64_t *)(trow + j * a->t_c);
+        const T xt = X(n, t);
+        double gt = 0.0;
+        for (ptrdiff_t c = 0; c < C; c++) {
+            if (is_target[c]) {
+                continue;
+            }
+            const T z = ((T)1 - xt) + X(n, c);
+            if (z > 0) {
+                sum += (double)z;
+                if (a->grad) {
+                    GRAD(n, c) = (T)((double)GRAD(n, c) + g);
+                    gt -= g;
+                }
+            }
+        }
+        if (a->grad) {
+            GRAD(n, t) = (T)((double)GRAD(n, t) + gt);
+        }
+    }
+    return (T)(sum / (double)C);
+}
+
+#ifdef LF_T_F32
+/* What a staged multi-label margin row needs besides its view. */
+typedef struct {
+    unsigned char *is_target;
+    FN(mlm_buf) *buf;
+} FN(mlm_stage);
+
+static T
+FN(multilabel_margin_staged)(const void *vs, const lf_classes *v, ptrdiff_t n)
+{
+    const FN(mlm_stage) *s = vs;
+    return FN(multilabel_margin_row)(v, n, s->is_target, s->buf);
+}
+#endif
+
 static double
 FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(margin_ctx) *ctx = vc;
     const lf_classes *a = ctx->a;
-    const ptrdiff_t C = a->C;
     /* on the pool, each block marks the targets in a buffer of its own */
     unsigned char stack_work[LF_MLM_STACK];
-    unsigned char *is_target = C <= LF_MLM_STACK ? stack_work : ctx->work;
+    unsigned char *is_target = a->C <= LF_MLM_STACK ? stack_work : ctx->work;
     FN(mlm_buf) stack_buf; /* filled by FN(mlm_sorted) before any read */
     FN(mlm_buf) *buf = NULL;
-    if (C <= LF_MLM_SORT) {
+    if (a->C <= LF_MLM_SORT) {
         buf = &stack_buf;
     }
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        const FN(mlm_stage) s = {is_target, buf};
+        return FN(staged_rows)(&s, a, start, count, FN(multilabel_margin_staged));
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
-        const char *trow = a->target + n * a->t_n;
-        ptrdiff_t k = 0; /* targets before the first negative entry */
-        memset(is_target, 0, (size_t)C);
-        for (; k < C; k++) {
-            const int64_t t = *(const int64_t *)(trow + k * a->t_c);
-            if (t < 0) {
-                break;
-            }
-            is_target[t] = 1;
-        }
-        const double g = a->grad ? GO(n) / (double)C : 0.0;
-        int finite = buf != NULL;
-        for (ptrdiff_t c = 0; finite && c < C; c++) {
-            finite = isfinite(X(n, c));
-        }
-        double sum = 0.0;
-        if (finite) {
-            sum = FN(mlm_sorted)(a, n, trow, k, is_target, g, buf);
-        }
-        else if (a->grad) {
-            for (ptrdiff_t c = 0; c < C; c++) {
-                GRAD(n, c) = 0;
-            }
-        }
-        for (ptrdiff_t j = 0; !finite && j < k; j++) {
-            const int64_t t = *(const int64_t *)(trow + j * a->t_c);
-            const T xt = X(n, t);
-            double gt = 0.0;
-            for (ptrdiff_t c = 0; c < C; c++) {
-                if (is_target[c]) {
-                    continue;
-                }
-                const T z = ((T)1 - xt) + X(n, c);
-                if (z > 0) {
-                    sum += (double)z;
-                    if (a->grad) {
-                        GRAD(n, c) = (T)((double)GRAD(n, c) + g);
-                        gt -= g;
-                    }
-                }
-            }
-            if (a->grad) {
-                GRAD(n, t) = (T)((double)GRAD(n, t) + gt);
-            }
-        }
-        const T l = (T)(sum / (double)C);
+        const T l = FN(multilabel_margin_row)(a, n, is_target, buf);
         acc[n & 7] += (double)l;
         if (a->out) {
             *(T *)(a->out + n * a->out_n) = l;

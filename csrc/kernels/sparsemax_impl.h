@@ -178,7 +178,7 @@ FN(sm_hvp)(const lf_classes *a, ptrdiff_t n, double tau, ptrdiff_t k, T go)
 }
 
 /* Row n of the loss: its value, and the gradient and Hessian rows. */
-static double
+static T
 FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
 {
     const int64_t t = SCLASS(n);
@@ -214,20 +214,34 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
         l1 += lin[j];
         l2 += sq[j];
     }
-    const double l = tau == tau ? l1 + 0.5 * (1.0 - l2) : (double)NAN;
-    if (a->out) {
-        *(T *)(a->out + n * a->out_n) = (T)l;
-    }
-    return (double)(T)l;
+    return (T)(tau == tau ? l1 + 0.5 * (1.0 - l2) : (double)NAN);
 }
+
+#ifdef LF_T_F32
+static T
+FN(sparsemax_loss_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n)
+{
+    (void)ctx;
+    return FN(sparsemax_loss_row)(v, n);
+}
+#endif
 
 static double
 FN(sparsemax_loss_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(sparsemax_ctx) *)vc)->a;
+#ifdef LF_T_F32
+    if (a->half_kind) { /* half rows staged through the stack */
+        return FN(staged_rows)(NULL, a, start, count, FN(sparsemax_loss_staged));
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
-        acc[n & 7] += FN(sparsemax_loss_row)(a, n);
+        const T l = FN(sparsemax_loss_row)(a, n);
+        acc[n & 7] += (double)l;
+        if (a->out) {
+            *(T *)(a->out + n * a->out_n) = l;
+        }
     }
     return FN(sum8)(acc);
 }
