@@ -172,16 +172,16 @@ fam_run_classification(fam_case *c, fam_result *res)
     fam_record(c, res);
     fam_push(res, FAM_CALL(c, poly_cross_entropy_probs, &pa, (c->opts >> 5) & 1 ? -0.5 : 2.0));
     fam_record(c, res);
-    if (a->half_kind) { /* the binding widens a half input for the softmax */
-        return;
-    }
-    /* softmax writes through grad: it needs an output */
+    /* softmax and sparsemax write through grad: they need an output (half
+     * samples are staged as the kernels' losses stage theirs) */
     const fview *g = &c->v[c->nv - 1];
     pa.grad = g->base;
     for (int log = 0; log < 2; log++) {
         FAM_CALL_VOID(c, softmax, &pa, log);
         fam_record(c, res);
     }
+    FAM_CALL_VOID(c, sparsemax, &pa);
+    fam_record(c, res);
 }
 
 static void

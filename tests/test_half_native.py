@@ -373,6 +373,64 @@ def test_margin_half_no_float32_copy(dtype, name):
     assert peak < 3 * x.size, peak / x.size
 
 
+# The activations: sigmoid and logsigmoid through the element-wise template's
+# blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
+# on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.
+ACTIVATIONS = ["sigmoid", "logsigmoid", "softmax", "log_softmax", "sparsemax"]
+
+
+def _activation(name):
+    """The activation over its last dim."""
+    fn = getattr(lf.functional, name)
+    return fn if name in ("sigmoid", "logsigmoid") else lambda x: fn(x, dim=-1)
+
+
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_activation_half_is_the_widening_path(dtype, name, layout):
+    """The half result is the float32 result on the widened values narrowed
+    once, bit for bit, along every dim of a 3-d input (classes last, first and
+    in the middle: spatial samples), with extreme and non-finite values."""
+    rng = np.random.default_rng(34)
+    x = (3 * rng.standard_normal((5, 301, 4))).astype(dtype)
+    x[0, :3, 0] = [np.inf, -np.inf, np.nan]
+    x[1, 7:12, 1] = x[1, 6, 1]  # ties (sparsemax's support edge)
+    xs = in_layout(x, layout)
+    fn = getattr(lf.functional, name)
+    dims = [None] if name in ("sigmoid", "logsigmoid") else [0, 1, -1]
+    for dim in dims:
+        kw = {} if dim is None else {"dim": dim}
+        got = fn(xs, **kw)
+        want = fn(x.astype(np.float32), **kw).astype(dtype)
+        assert got.dtype == dtype and got.shape == x.shape
+        assert got.tobytes() == want.tobytes(), (name, dim)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 8192), (2, 8193)],
+                         ids=["0d", "1d", "widest", "wider"])
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_activation_half_widths(dtype, name, shape):
+    """A 0-d and a 1-d input, the widest row the stack takes and one more
+    (the widening path): the same bits."""
+    x = (2 * np.random.default_rng(35).standard_normal(shape)).astype(dtype)
+    fn = _activation(name)
+    got = fn(x)
+    assert got.dtype == dtype
+    assert got.tobytes() == fn(x.astype(np.float32)).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_activation_half_no_float32_copy(dtype, name):
+    """The half result is the one allocation of the input's size."""
+    x = np.random.default_rng(36).standard_normal((1000, 1000)).astype(dtype)
+    fn = _activation(name)
+    peak = _peak_bytes(lambda: fn(x))
+    assert peak < 3 * x.size, peak / x.size
+
+
 # The embedding losses stage their half rows through the stack, a row at a
 # time (LF_HALF_ROWS in the binding, FN(rows_half) in the kernels): operands of
 # one shape keep their half arrays; a broadcast operand, a mixed dtype, rows

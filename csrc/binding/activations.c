@@ -13,13 +13,18 @@ typedef struct {
 
 #define INPUT LF_ARRAY(activation_params, input, A_INPUT, C_NONE)
 #define SIZE sizeof(activation_params)
-static const lf_spec sigmoid_spec = {"sigmoid", SIZE, LF_PLAIN, 0, {INPUT}};
-static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN, 0, {INPUT}};
+/* (LF_HALF_EW: a half input and its half result go through the element-wise
+ * template's blocks as they are) */
+static const lf_spec sigmoid_spec = {"sigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}};
+static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}};
 
+/* (LF_HALF_CLASS: a half input of up to LF_CE_HALF_C classes is staged by the
+ * kernel a sample at a time, see lf_class_half_input) */
 #define SOFTMAX_ARGS INPUT, LF_LONG(activation_params, dim, C_NONE, NULL)
-static const lf_spec softmax_spec = {"softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
-static const lf_spec log_softmax_spec = {"log_softmax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
-static const lf_spec sparsemax_spec = {"sparsemax", SIZE, LF_PLAIN, 0, {SOFTMAX_ARGS}};
+#define SOFTMAX_FLAGS (LF_PLAIN | LF_HALF_CLASS)
+static const lf_spec softmax_spec = {"softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
+static const lf_spec log_softmax_spec = {"log_softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
+static const lf_spec sparsemax_spec = {"sparsemax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
 
 static PyObject *
 sigmoid(lf_call *c, int log)
@@ -28,7 +33,8 @@ sigmoid(lf_call *c, int log)
     PyArrayObject *x = p->input;
     const int nd = PyArray_NDIM(x);
     lf_elementwise ew;
-    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(x), c->typenum, 0));
+    const int typenum = c->half_native ? c->out_type : c->typenum;
+    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(x), typenum, 0));
     if (out == NULL) {
         return NULL;
     }
@@ -76,7 +82,7 @@ softmax_view(lf_call *c, int dim, lf_classes *a)
 static PyObject *
 softmax(lf_call *c, int log)
 {
-    const activation_params *p = c->params;
+    activation_params *p = c->params;
     const int nd = PyArray_NDIM(p->input);
     const int rank = nd > 0 ? nd : 1; /* a 0-d input is one class */
     long dim = p->dim;
@@ -89,10 +95,13 @@ softmax(lf_call *c, int log)
         return NULL;
     }
     dim += dim < 0 ? rank : 0;
-    if (softmax_view(c, (int)dim, &a) < 0) {
+    const npy_intp C = nd > 0 ? PyArray_DIM(p->input, (int)dim) : 1;
+    if (lf_class_half_input(c, &p->input, C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
+        softmax_view(c, (int)dim, &a) < 0) {
         return NULL;
     }
-    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(p->input), c->typenum, 0));
+    const int typenum = c->half_native ? c->out_type : c->typenum;
+    PyArrayObject *out = lf_own(c, PyArray_EMPTY(nd, PyArray_DIMS(p->input), typenum, 0));
     if (out == NULL) {
         return NULL;
     }

@@ -636,6 +636,39 @@ typedef struct {
  * the vectorized passes: the max, the exp pass (exp(x - m) stored, summed in
  * double as cross-entropy sums it), then one scaling pass over the
  * L1-resident row. */
+/* A unit-stride row x of C classes: its (log-)softmax into y. */
+static inline LF_ALWAYS_INLINE void
+FN(softmax_unit_row)(const T *restrict x, T *restrict y, ptrdiff_t C, int want_log)
+{
+    const T m = FN(row_max)(x, C);
+    const double sum = FN(exp_row_sum)(x, y, m, C, 1);
+    if (want_log) {
+        const T lsum = M(log)((T)sum);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            y[c] = (x[c] - m) - lsum;
+        }
+    }
+    else {
+        const T inv = (T)(1.0 / sum);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            y[c] = y[c] * inv;
+        }
+    }
+}
+
+#ifdef LF_T_F32
+/* A staged half sample (FN(staged_rows)): its unit-stride float32 rows. */
+static T
+FN(softmax_staged)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+{
+    (void)n;
+    (void)s;
+    FN(softmax_unit_row)((const T *)v->input, (T *)v->grad, v->C,
+                         ((const FN(softmax_ctx) *)vc)->log);
+    return 0;
+}
+#endif
+
 static double
 FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
@@ -644,26 +677,17 @@ FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     const int want_log = ctx->log;
     const int unit = a->S == 1 && a->in_c == (ptrdiff_t)sizeof(T) &&
                      a->g_c == (ptrdiff_t)sizeof(T);
+#ifdef LF_T_F32
+    if (a->half_kind) { /* half samples staged through the stack */
+        (void)FN(staged_rows)(ctx, a, start, count, FN(softmax_staged));
+        return 0.0;
+    }
+#endif
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
         if (unit) {
-            const T *restrict x = (const T *)AT(a->input, n, 0, 0, in);
-            T *restrict y = &GRAD(n, 0, 0);
-            const ptrdiff_t C = a->C;
-            const T m = FN(row_max)(x, C);
-            const double sum = FN(exp_row_sum)(x, y, m, C, 1);
-            if (want_log) {
-                const T lsum = M(log)((T)sum);
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    y[c] = (x[c] - m) - lsum;
-                }
-            }
-            else {
-                const T inv = (T)(1.0 / sum);
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    y[c] = y[c] * inv;
-                }
-            }
+            FN(softmax_unit_row)((const T *)AT(a->input, n, 0, 0, in), &GRAD(n, 0, 0), a->C,
+                                 want_log);
             continue;
         }
         /* any layout: the same operations in the same order (lanes of

@@ -281,12 +281,13 @@ FN(sum8)(const double *acc)
 }
 
 #ifdef LF_T_F32
-/* A block [start, start + count) of half rows of an [N, C] class view (S = 1:
- * the margin losses, sparsemax's) staged one by one: row(ctx, v, n) computes
- * row n of the float32 view v of the stage and returns its loss, which goes
- * into the half output here.  One call a row, through a pointer: a row is
- * the C classes' work. */
-typedef T (*FN(stage_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n);
+/* A block [start, start + count) of the half samples (n, s) = (j / S, j % S)
+ * of a class view, staged one by one (the margin losses, sparsemax's, the
+ * softmax activations): row(ctx, v, n, s) computes the sample of the float32
+ * view v of the stage, whose rows are unit-stride, and returns its loss, which
+ * goes into the half output here.  One call a sample, through a pointer: a
+ * sample is the C classes' work. */
+typedef T (*FN(stage_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s);
 
 static inline double
 FN(staged_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t count,
@@ -295,12 +296,13 @@ FN(staged_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t
     FN(class_stage) st;
     FN(stage_init)(&st, a);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        FN(stage_row)(&st, a, n, 0);
-        const T l = row(ctx, &st.v, n);
-        FN(stage_done)(&st, a, n, 0);
-        acc[n & 7] += (double)l;
-        FN(store_out)(a, n, 0, l);
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        const ptrdiff_t n = j / a->S, s = j % a->S;
+        FN(stage_row)(&st, a, n, s);
+        const T l = row(ctx, &st.v, n, s);
+        FN(stage_done)(&st, a, n, s);
+        acc[j & 7] += (double)l;
+        FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }

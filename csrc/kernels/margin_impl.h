@@ -197,8 +197,9 @@ FN(multi_margin_row)(const FN(margin_ctx) *ctx, const lf_classes *a, ptrdiff_t n
 
 #ifdef LF_T_F32
 static T
-FN(multi_margin_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n)
+FN(multi_margin_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
+    (void)s; /* S = 1 */
     return FN(multi_margin_row)(ctx, v, n);
 }
 #endif
@@ -426,10 +427,11 @@ typedef struct {
 } FN(mlm_stage);
 
 static T
-FN(multilabel_margin_staged)(const void *vs, const lf_classes *v, ptrdiff_t n)
+FN(multilabel_margin_staged)(const void *vs, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
-    const FN(mlm_stage) *s = vs;
-    return FN(multilabel_margin_row)(v, n, s->is_target, s->buf);
+    const FN(mlm_stage) *ms = vs;
+    (void)s; /* S = 1 */
+    return FN(multilabel_margin_row)(v, n, ms->is_target, ms->buf);
 }
 #endif
 

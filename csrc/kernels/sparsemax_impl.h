@@ -107,19 +107,32 @@ typedef struct {
     const lf_classes *a;
 } FN(sparsemax_ctx);
 
+/* sparsemax of sample (n, s) into grad. */
+static T
+FN(sparsemax_sample)(const void *ctx, const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
+{
+    (void)ctx;
+    ptrdiff_t k;
+    const double tau = FN(sparsemax_tau)(a, n, s, &k);
+    for (ptrdiff_t c = 0; c < a->C; c++) {
+        const double d = (double)SX(n, c, s) - tau;
+        SG(n, c, s) = d > 0 ? (T)d : d == d ? (T)0 : (T)NAN;
+    }
+    return 0;
+}
+
 /* sparsemax of samples [start, start + count) into grad. */
 static double
 FN(sparsemax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(sparsemax_ctx) *)vc)->a;
+#ifdef LF_T_F32
+    if (a->half_kind) { /* half samples staged through the stack */
+        return FN(staged_rows)(NULL, a, start, count, FN(sparsemax_sample));
+    }
+#endif
     for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
-        ptrdiff_t k;
-        const double tau = FN(sparsemax_tau)(a, n, s, &k);
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const double d = (double)SX(n, c, s) - tau;
-            SG(n, c, s) = d > 0 ? (T)d : d == d ? (T)0 : (T)NAN;
-        }
+        (void)FN(sparsemax_sample)(NULL, a, j / a->S, j % a->S);
     }
     return 0.0;
 }
@@ -219,9 +232,10 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
 
 #ifdef LF_T_F32
 static T
-FN(sparsemax_loss_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n)
+FN(sparsemax_loss_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     (void)ctx;
+    (void)s; /* S = 1 */
     return FN(sparsemax_loss_row)(v, n);
 }
 #endif
