@@ -29,7 +29,7 @@ TEMPLATE = {"l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_
             "kl_div", "poisson_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
             "multilabel_soft_margin_loss", "binary_cross_entropy",
             "binary_cross_entropy_with_logits", "poly_binary_cross_entropy_with_logits",
-            "sigmoid_focal_loss", "asymmetric_loss", "log_cosh_loss"}
+            "sigmoid_focal_loss", "asymmetric_loss", "log_cosh_loss", "gaussian_nll_loss"}
 ROWS = [r for r in LOSSES if r.fname in TEMPLATE]
 
 
@@ -124,6 +124,34 @@ def test_no_float32_copy(name, dtype):
     crit = row.cls()
     peak = _peak_bytes(lambda: crit.forward_backward(x, y))
     assert peak < 3 * x.size, peak / x.size
+
+
+@pytest.mark.parametrize("var_shape", ["full", "no-last", "one", "scalar"])
+@pytest.mark.parametrize("var_dtype", ["same", "float32"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_gaussian_nll_half_var(dtype, var_dtype, var_shape):
+    """Gaussian NLL's var in every shape torch takes, half or float32: the
+    bits of the widening path, both gradients (var's summed over its broadcast
+    dims); a negative half var is found and named (its check reads half)."""
+    rng = np.random.default_rng(37)
+    x, y = (rng.standard_normal((9, 301)).astype(dtype) for _ in range(2))
+    shape = {"full": (9, 301), "no-last": (9,), "one": (9, 1), "scalar": ()}[var_shape]
+    var = rng.uniform(0.1, 2.0, shape).astype(dtype if var_dtype == "same" else np.float32)
+    wide = [a.astype(np.float32) for a in (x, y, var)]
+    for full in (False, True):
+        for red in ("mean", "sum", "none"):
+            got = lf.GaussianNLLLoss(full=full, reduction=red).forward_backward(x, y, var)
+            want = lf.GaussianNLLLoss(full=full, reduction=red).forward_backward(*wide)
+            for g, w in zip(_flat(got), _flat(want)):
+                w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+                assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+    if var_shape == "full":  # two half gradients, no float32 copy (that was 20 bytes)
+        peak = _peak_bytes(lambda: lf.GaussianNLLLoss().forward_backward(x, y, var))
+        assert peak < (2 * dtype.itemsize + 1) * x.size, peak / x.size
+    bad = var.copy()
+    bad.reshape(-1)[-1] = -0.5
+    with pytest.raises(ValueError, match=r"var has negative entry -0\.5 at flat index"):
+        lf.functional.gaussian_nll_loss(x, y, bad)
 
 
 def test_mixed_dtypes_keep_the_widening_path():

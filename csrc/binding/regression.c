@@ -36,7 +36,7 @@ static const lf_spec rg_specs[LF_RG_NKINDS] = {
     [LF_RG_POISSON_NLL] = {"poisson_nll_loss", SIZE, EW, 1,
                     {IN, TG, BOOL(log_input), BOOL(full), REAL(eps, C_NONE, NULL)}},
     [LF_RG_GAUSSIAN_NLL] = {"gaussian_nll_loss", SIZE,
-                            LF_OUT | LF_SPLIT_WHOLE | LF_NONE_INPUT_TARGET, 2,
+                            LF_OUT | LF_SPLIT_WHOLE | LF_NONE_INPUT_TARGET | LF_HALF_EW, 2,
                      {IN, TG, LF_ARRAY(rg_params, var, A_REAL, C_NONE), BOOL(full),
                       REAL(eps, C_NONE, NULL)}},
     [LF_RG_HINGE_EMBEDDING] = {"hinge_embedding_loss", SIZE, EW, 1,

@@ -445,9 +445,11 @@ static double
 FN(ew_sum_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
     const lf_ew_row *r = vr;
+    T buf[LF_PAIRWISE_BLOCK];
+    const T *v = FN(in_op)(r, LF_EW_INPUT, start, n, buf); /* (a half one widened) */
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t i = 0; i < n; i++) {
-        acc[i & 7] += (double)LOAD(LF_EW_INPUT, i);
+        acc[i & 7] += (double)v[i];
     }
     return FN(sum8)(acc);
 }
@@ -469,11 +471,12 @@ FN(nonneg_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
     if (err->index >= 0) {
         return 0.0;
     }
+    T buf[LF_PAIRWISE_BLOCK];
+    const T *v = FN(in_op)(r, LF_EW_INPUT, start, n, buf); /* (a half var widened) */
     for (ptrdiff_t i = 0; i < n; i++) {
-        const T v = LOAD(LF_EW_INPUT, i);
-        if (v < 0) {
+        if (v[i] < 0) {
             err->index = r->base + start + i;
-            err->fvalue = (double)v;
+            err->fvalue = (double)v[i];
             break;
         }
     }
