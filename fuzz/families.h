@@ -19,8 +19,8 @@
  * operands the binding hands over in half stay half here too, each chosen by
  * the bytes -- any operand of the element-wise template (binary, regression,
  * element-wise multi-label); the input, loss and gradient of NLL,
- * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind); the
- * rows, per-row
+ * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind) and
+ * ZLPR's (lf_multilabel.half_kind); the rows, per-row
  * loss and gradients of the distances and embedding losses
  * (lf_rows.half_kind).
  */
@@ -287,7 +287,13 @@ fam_build_multilabel(fam_case *c, reader *r)
     a->N = N;
     a->C = C;
     a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
-    fview *x = fam_view(c, r, 2, nc, 0, 0), *t = fam_view(c, r, 2, nc, 0, 1);
+    /* half (ZLPR only, as the binding hands them): input, loss and gradient,
+     * the labels when the bytes say so; no Hessian */
+    const int half = c->half;
+    a->half_kind = half;
+    fview *x = fam_hview(c, r, 2, nc, 0, 0, half);
+    a->half_target = fam_pick_half(c, r);
+    fview *t = fam_hview(c, r, 2, nc, 0, 1, a->half_target);
     a->input = x->base;
     a->in_n = x->strides[0];
     a->in_c = x->strides[1];
@@ -299,15 +305,15 @@ fam_build_multilabel(fam_case *c, reader *r)
         a->grad_output = go->base;
         a->go_step = go->strides[0];
     }
-    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    fview *out = fam_hview(c, r, 1, n1, 1, 0, half);
     a->out = out->base;
     a->out_step = out->strides[0];
     if ((c->opts >> 3) & 1) {
-        fview *g = fam_view(c, r, 2, nc, 1, 0);
+        fview *g = fam_hview(c, r, 2, nc, 1, 0, half);
         a->grad = g->base;
         a->g_n = g->strides[0];
         a->g_c = g->strides[1];
-        a->hess = fam_view(c, r, 2, nc, 1, 0)->base; /* laid out as g */
+        a->hess = half ? NULL : fam_view(c, r, 2, nc, 1, 0)->base; /* laid out as g */
     }
     c->work = malloc((size_t)(6 * C + 1) * sizeof(double));
 }
@@ -448,7 +454,7 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     /* (bits 4-5: a float32 case of the families that take half operands) */
     const int half_family = c->family == FAM_BINARY || c->family == FAM_REGRESSION ||
                             c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION ||
-                            c->family == FAM_EMBEDDING;
+                            c->family == FAM_EMBEDDING || c->family == FAM_MARGIN;
     c->half = !c->f64 && half_family ? (int)((flags >> 4) & 3) % 3 : 0;
     c->tame = tame;
     c->opts = take(r);

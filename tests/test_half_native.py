@@ -401,6 +401,70 @@ def test_margin_half_no_float32_copy(dtype, name):
     assert peak < 3 * x.size, peak / x.size
 
 
+@pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half", "int"])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_zlpr_half_rows(dtype, layout, target_dtype):
+    """ZLPR's half rows (logits and labels staged on the stack) give the
+    widening path's bits: hard and soft labels, leading dims flattened, a nan
+    row and a row of huge logits, reduced, none, backward with grad_output and
+    a half out=."""
+    rng = np.random.default_rng(38)
+    x = (4 * rng.standard_normal((3, 11, 301))).astype(dtype)
+    x[0, 1, 5] = np.nan
+    x[1, 2, :] = 3e4 if dtype == np.float16 else 1e30
+    y = (rng.random((3, 11, 301)) < 0.1).astype(np.float64)
+    y[2] = rng.random((11, 301))  # soft labels
+    other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
+    if target_dtype == "int":
+        y = (y > 0.5).astype(np.int64)
+    else:
+        y = y.astype({"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
+    xs, ys = in_layout(x, layout), in_layout(y, layout)
+    wide_x, wide_y = x.astype(np.float32), y.astype(np.float32)
+    for red in ("mean", "sum", "none"):
+        loss, grad = lf.ZLPRLoss(reduction=red).forward_backward(xs, ys)
+        wl, wg = lf.ZLPRLoss(reduction=red).forward_backward(wide_x, wide_y)
+        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+        out = np.full(x.shape, np.nan, dtype)
+        lf.ZLPRLoss(reduction=red).forward_backward(xs, ys, out=out)
+        assert out.tobytes() == wg.astype(dtype).tobytes()
+    go = rng.uniform(-1, 1, (3, 11)).astype(np.float32)
+    crit, twin = lf.ZLPRLoss(reduction="none"), lf.ZLPRLoss(reduction="none")
+    crit.forward(xs, ys)
+    twin.forward(wide_x, wide_y)
+    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("C", [1, 8192, 8193])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_zlpr_half_widths(dtype, C):
+    """One label, the widest row the stack takes and one more (the widening
+    path): the same bits; with a Hessian too (widened)."""
+    rng = np.random.default_rng(39)
+    x = (3 * rng.standard_normal((3, C))).astype(dtype)
+    y = (rng.random((3, C)) < 0.2).astype(dtype)
+    for hessian in (False, True):
+        got = lf.ZLPRLoss().forward_backward(x, y, hessian=hessian)
+        want = lf.ZLPRLoss().forward_backward(x.astype(np.float32), y.astype(np.float32),
+                                              hessian=hessian)
+        for g, w in zip(got, want):
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_zlpr_half_no_float32_copy(dtype):
+    rng = np.random.default_rng(40)
+    x = rng.standard_normal((1000, 1000)).astype(dtype)
+    y = (rng.random((1000, 1000)) < 0.1).astype(dtype)
+    crit = lf.ZLPRLoss()
+    peak = _peak_bytes(lambda: crit.forward_backward(x, y))
+    assert peak < 3 * x.size, peak / x.size
+
+
 # The activations: sigmoid and logsigmoid through the element-wise template's
 # blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
 # on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.

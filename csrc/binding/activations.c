@@ -96,7 +96,7 @@ softmax(lf_call *c, int log)
     }
     dim += dim < 0 ? rank : 0;
     const npy_intp C = nd > 0 ? PyArray_DIM(p->input, (int)dim) : 1;
-    if (lf_class_half_input(c, &p->input, C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
+    if (lf_class_half_input(c, &p->input, NULL, C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
         softmax_view(c, (int)dim, &a) < 0) {
         return NULL;
     }

@@ -262,8 +262,10 @@ PyArrayObject *lf_native(lf_call *c, PyArrayObject *arr, int typenum);
 int lf_keeps_half(const lf_call *c, PyArrayObject *arr);
 /* A half-native class kernel's input: kept half for the kernel's stack rows
  * (*half_kind set) when it arrived half and `fits`; otherwise the call stops
- * being half-native and *input is widened into float32 (-1 on error). */
-int lf_class_half_input(lf_call *c, PyArrayObject **input, int fits, int *half_kind);
+ * being half-native and *input, and *target when given (a float one, which
+ * the call may have kept half), are widened into float32 (-1 on error). */
+int lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, int fits,
+                        int *half_kind);
 PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
 /* An index array as a private int64 copy (C order), which no other thread
  * can rewrite between the check and the kernel. */

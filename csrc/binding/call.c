@@ -154,7 +154,8 @@ lf_keeps_half(const lf_call *c, PyArrayObject *arr)
 }
 
 int
-lf_class_half_input(lf_call *c, PyArrayObject **input, int fits, int *half_kind)
+lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, int fits,
+                    int *half_kind)
 {
     /* (an input NumPy could not hand over as it is arrives widened) */
     const int half = c->half_native ? lf_half_kind_of(PyArray_DESCR(*input)) : 0;
@@ -166,6 +167,9 @@ lf_class_half_input(lf_call *c, PyArrayObject **input, int fits, int *half_kind)
         return 0;
     }
     c->half_native = 0;
+    if (target != NULL && (*target = lf_native(c, *target, c->typenum)) == NULL) {
+        return -1;
+    }
     return (*input = lf_native(c, *input, c->typenum)) ? 0 : -1;
 }
 

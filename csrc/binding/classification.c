@@ -94,17 +94,11 @@ static int
 class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
-    const int was = c->half_native;
-    if (lf_class_half_input(c, &p->input, kind == KIND_NLL || a->C <= LF_CE_HALF_C,
-                            &a->half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL,
+                            kind == KIND_NLL || a->C <= LF_CE_HALF_C, &a->half_kind) < 0) {
         return -1;
     }
-    if (c->half_native) {
-        a->half_target = sh->probs && PyArray_TYPE(p->target) == c->out_type;
-    }
-    else if (was && sh->probs && (p->target = lf_native(c, p->target, c->typenum)) == NULL) {
-        return -1;
-    }
+    a->half_target = c->half_native && sh->probs && PyArray_TYPE(p->target) == c->out_type;
     return 0;
 }
 

@@ -183,7 +183,7 @@ margin_loss(lf_call *c, int kind)
     a.N = nd == 2 ? PyArray_DIM(x, 0) : 1;
     a.C = nd == 0 ? 1 : PyArray_DIM(x, nd - 1);
     a.S = 1;
-    if (lf_class_half_input(c, &p->input, a.C <= LF_CE_HALF_C, &a.half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, NULL, a.C <= LF_CE_HALF_C, &a.half_kind) < 0) {
         return NULL;
     }
     x = p->input;

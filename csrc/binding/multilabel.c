@@ -31,8 +31,11 @@ static const lf_spec asl_spec = {
     "asymmetric_loss", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
     {PAIR, FINITE_GE0(gamma_neg), FINITE_GE0(gamma_pos),
      REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS}};
+/* (LF_HALF_CLASS: half rows of up to LF_CE_HALF_C labels are staged by the
+ * kernel, see lf_class_half_input) */
 static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE,
-                                   LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS, 1, {PAIR}};
+                                   LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS, 1,
+                                   {PAIR}};
 static const lf_spec soft_f1_spec = {
     "soft_f1_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_LABELS, 1, {PAIR, EPS}};
 
@@ -120,14 +123,18 @@ rows_view(lf_call *c, int kind, lf_multilabel *a, int *loss_nd, npy_intp *loss_s
 static PyObject *
 rows_loss(lf_call *c, int kind)
 {
-    const multilabel_params *p = c->params;
+    multilabel_params *p = c->params;
     npy_intp loss_shape[NPY_MAXDIMS];
     int loss_nd;
     lf_multilabel a;
     memset(&a, 0, sizeof(a));
-    if (rows_view(c, kind, &a, &loss_nd, loss_shape) < 0) {
+    const int nd = PyArray_NDIM(p->input);
+    const npy_intp C = nd > 0 ? PyArray_DIM(p->input, nd - 1) : 0;
+    if (lf_class_half_input(c, &p->input, &p->target, C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
+        rows_view(c, kind, &a, &loss_nd, loss_shape) < 0) {
         return NULL;
     }
+    a.half_target = c->half_native && PyArray_TYPE(p->target) == c->out_type;
     const npy_intp count = kind == KIND_ZLPR ? a.N : a.C; /* loss values */
     if (lf_grad_output(c, loss_nd, loss_shape, lf_norm(c->reduction, (double)count)) < 0) {
         return NULL;

@@ -454,11 +454,68 @@ FN(zlpr_hvp)(const lf_multilabel *a, ptrdiff_t j, T mn, T mp, double sn, double 
     }
 }
 
+#ifdef LF_T_F32
+/* Half rows (a->half_kind): logits and labels widened (or gathered) onto the
+ * stack, FN(zlpr_row) on the unit-stride float32 row they now are, the
+ * gradient narrowed into the half row and the loss into the half output --
+ * the bits of widening the whole arrays first.  No Hessian (the binding
+ * widens then). */
+static LF_NOINLINE double
+FN(zlpr_half_block)(const lf_multilabel *a, ptrdiff_t start, ptrdiff_t count)
+{
+    T x[LF_CE_HALF_C], y[LF_CE_HALF_C], g[LF_CE_HALF_C];
+    const ptrdiff_t C = a->C;
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    lf_multilabel v = *a;
+    v.input = (const char *)x;
+    v.in_n = 0;
+    v.in_c = (ptrdiff_t)sizeof(T);
+    v.target = (const char *)y;
+    v.t_n = 0;
+    v.t_c = (ptrdiff_t)sizeof(T);
+    v.grad = a->grad ? (char *)g : NULL;
+    v.g_n = 0;
+    v.g_c = (ptrdiff_t)sizeof(T);
+    v.out = NULL;
+    v.hess = NULL;
+    v.vec = NULL;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t j = start; j < start + count; j++) {
+        lf_half_widen_run(bf16, a->input + j * a->in_n, a->in_c, x, C);
+        if (a->half_target) {
+            lf_half_widen_run(bf16, a->target + j * a->t_n, a->t_c, y, C);
+        }
+        else {
+            for (ptrdiff_t c = 0; c < C; c++) {
+                y[c] = MY(j, c);
+            }
+        }
+        T mn, mp;
+        double sn, sp;
+        const double ld = FN(zlpr_row)(&v, j, 1, &mn, &mp, &sn, &sp);
+        if (a->grad) {
+            lf_half_narrow_run(bf16, g, a->grad + j * a->g_n, a->g_c, C);
+        }
+        acc[j & 7] += ld;
+        if (a->out) {
+            const T l = (T)ld;
+            lf_half_narrow_run(bf16, &l, a->out + j * a->out_step, a->out_step, 1);
+        }
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
 static double
 FN(zlpr_block)(void *va, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_multilabel *a = va;
     const ptrdiff_t C = a->C;
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        return FN(zlpr_half_block)(a, start, count);
+    }
+#endif
     const int contig = a->in_c == (ptrdiff_t)sizeof(T) && a->t_c == (ptrdiff_t)sizeof(T) &&
                        (!a->grad || a->g_c == (ptrdiff_t)sizeof(T));
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
