@@ -465,6 +465,66 @@ def test_zlpr_half_no_float32_copy(dtype):
     assert peak < 3 * x.size, peak / x.size
 
 
+@pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half"])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_distillation_half_rows(dtype, layout, target_dtype):
+    """Distillation's half rows (student and teacher staged on the stack, the
+    per-class terms and the gradient narrowed) give the widening path's bits:
+    two temperatures, rows longer than its stack chunks, a nan and a huge
+    logit, every reduction, backward with a per-term grad_output, out=."""
+    rng = np.random.default_rng(41)
+    N, C = 13, 1301  # C > DL_ROW: the long-row path too
+    x = (3 * rng.standard_normal((N, C))).astype(dtype)
+    x[2, 3] = np.nan
+    x[4, 5] = 6e4 if dtype == np.float16 else 1e30
+    other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
+    z = (3 * rng.standard_normal((N, C))).astype(
+        {"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
+    xs, zs = in_layout(x, layout), in_layout(z, layout)
+    wide_x, wide_z = x.astype(np.float32), z.astype(np.float32)
+    for temp in (1.0, 4.0):
+        for red in ("batchmean", "mean", "sum", "none"):
+            crit = lf.DistillationLoss(temperature=temp, reduction=red)
+            twin = lf.DistillationLoss(temperature=temp, reduction=red)
+            loss, grad = crit.forward_backward(xs, zs)
+            wl, wg = twin.forward_backward(wide_x, wide_z)
+            wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+            assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+            assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+            out = np.full(x.shape, np.nan, dtype)
+            crit.forward_backward(xs, zs, out=out)
+            assert out.tobytes() == wg.astype(dtype).tobytes()
+    go = rng.uniform(-1, 1, (N, C)).astype(np.float32)
+    crit, twin = lf.DistillationLoss(reduction="none"), lf.DistillationLoss(reduction="none")
+    crit.forward(xs, zs)
+    twin.forward(wide_x, wide_z)
+    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("C", [1, 8192, 8193])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_distillation_half_widths(dtype, C):
+    rng = np.random.default_rng(42)
+    x, z = ((2 * rng.standard_normal((3, C))).astype(dtype) for _ in range(2))
+    for hessian in (False, True):
+        got = lf.DistillationLoss(temperature=2.0).forward_backward(x, z, hessian=hessian)
+        want = lf.DistillationLoss(temperature=2.0).forward_backward(
+            x.astype(np.float32), z.astype(np.float32), hessian=hessian)
+        for g, w in zip(got, want):
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_distillation_half_no_float32_copy(dtype):
+    rng = np.random.default_rng(43)
+    x, z = (rng.standard_normal((1000, 1000)).astype(dtype) for _ in range(2))
+    crit = lf.DistillationLoss()
+    peak = _peak_bytes(lambda: crit.forward_backward(x, z))
+    assert peak < 3 * x.size, peak / x.size
+
+
 # The activations: sigmoid and logsigmoid through the element-wise template's
 # blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
 # on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.

@@ -15,7 +15,8 @@ typedef struct {
  * terms of "none" per element (the broadcast shape): "mean" over N C,
  * "batchmean" over N. */
 static const lf_spec distill_spec = {
-    "distillation_loss", sizeof(distill_params), LF_OUT | LF_BATCHMEAN | LF_SPLIT_ROWS, 1,
+    "distillation_loss", sizeof(distill_params),
+    LF_OUT | LF_BATCHMEAN | LF_SPLIT_ROWS | LF_HALF_CLASS, 1, /* (lf_class_half_input) */
     {LF_ARRAY(distill_params, input, A_INPUT, C_NONE),
      LF_ARRAY(distill_params, target, A_REAL, C_NONE),
      LF_REAL(distill_params, temperature, O_REAL, C_FINITE_GT0, "finite and > 0")}};
@@ -59,7 +60,7 @@ static PyObject *
 distill_loss(lf_call *c, int kind)
 {
     char b1[SHAPE_BUF];
-    const distill_params *p = c->params;
+    distill_params *p = c->params;
     PyArrayObject *x = p->input, *t = p->target;
     lf_classes a;
     (void)kind;
@@ -70,9 +71,14 @@ distill_loss(lf_call *c, int kind)
                      ARR_SHAPE(b1, x));
         return NULL;
     }
-    if (lf_require_shape_of(c, t, x, "target") < 0) {
+    if (lf_require_shape_of(c, t, x, "target") < 0 ||
+        lf_class_half_input(c, &p->input, &p->target, PyArray_DIM(x, 1) <= LF_CE_HALF_C,
+                            &a.half_kind) < 0) {
         return NULL;
     }
+    x = p->input;
+    t = p->target;
+    a.half_target = c->half_native && PyArray_TYPE(t) == c->out_type;
     a.N = PyArray_DIM(x, 0);
     a.C = PyArray_DIM(x, 1);
     a.S = 1;

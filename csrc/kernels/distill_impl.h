@@ -280,10 +280,48 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
     return FN(dl_lanes)(lacc);
 }
 
+#ifdef LF_T_F32
+/* Half rows (a->half_kind): the student's row, and the teacher's when it is
+ * of the same half type, widened onto the stack (FN(class_stage)); the row's
+ * gradient and its per-class terms computed there and narrowed into the half
+ * outputs -- the bits of widening the whole arrays first.  No Hessian. */
+static LF_NOINLINE double
+FN(distill_half_block)(const FN(distill_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
+{
+    const lf_classes *a = ctx->a;
+    FN(class_stage) st;
+    FN(stage_init)(&st, a);
+    T o[LF_CE_HALF_C];
+    if (a->out) {
+        st.v.out = (char *)o;
+        st.v.out_n = 0;
+        st.v.out_s = (ptrdiff_t)sizeof(T);
+    }
+    FN(distill_ctx) sc = *ctx;
+    sc.a = &st.v;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t n = start; n < start + count; n++) {
+        FN(stage_row)(&st, a, n, 0);
+        acc[n & 7] += FN(distill_row)(&sc, n);
+        FN(stage_done)(&st, a, n, 0);
+        if (a->out) {
+            lf_half_narrow_run(a->half_kind == LF_HALF_BF16, o, a->out + n * a->out_n, a->out_s,
+                               a->C);
+        }
+    }
+    return FN(sum8)(acc);
+}
+#endif
+
 static double
 FN(distill_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(distill_ctx) *ctx = vc;
+#ifdef LF_T_F32
+    if (ctx->a->half_kind) {
+        return FN(distill_half_block)(ctx, start, count);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t n = start; n < start + count; n++) {
         acc[n & 7] += FN(distill_row)(ctx, n);
