@@ -380,7 +380,7 @@ typedef struct {
     char *hess; /* T[N, C] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
     const char *vec; /* T[N, C], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int half_kind;   /* lf_half_kind: input, out and grad hold that half type (float32
-                      * ZLPR with C <= LF_CE_HALF_C; no Hessian), else 0 */
+                      * ZLPR with C <= LF_CE_HALF_C, soft-F1; no Hessian), else 0 */
     int half_target; /* with half_kind: the labels are of that half type too (else T) */
 } lf_multilabel;
 

@@ -20,7 +20,7 @@
  * the bytes -- any operand of the element-wise template (binary, regression,
  * element-wise multi-label); the input, loss and gradient of NLL,
  * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind) and
- * ZLPR's (lf_multilabel.half_kind); the rows, per-row
+ * ZLPR's and soft-F1's (lf_multilabel.half_kind); the rows, per-row
  * loss and gradients of the distances and embedding losses
  * (lf_rows.half_kind).
  */
@@ -287,8 +287,8 @@ fam_build_multilabel(fam_case *c, reader *r)
     a->N = N;
     a->C = C;
     a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
-    /* half (ZLPR only, as the binding hands them): input, loss and gradient,
-     * the labels when the bytes say so; no Hessian */
+    /* half (ZLPR and soft-F1, as the binding hands them): input, loss and
+     * gradient, the labels when the bytes say so; no Hessian */
     const int half = c->half;
     a->half_kind = half;
     fview *x = fam_hview(c, r, 2, nc, 0, 0, half);

@@ -126,9 +126,6 @@ fam_run_multilabel(fam_case *c, fam_result *res)
     if (c->opts & 1) {
         fam_push(res, FAM_CALL(c, zlpr, &c->ml));
         fam_record(c, res);
-        if (c->ml.half_kind) { /* the binding widens soft-F1's half operands */
-            return;
-        }
         fam_push(res, FAM_CALL(c, soft_f1, &c->ml, (c->opts >> 4) & 1 ? 1e-7 : 1.0, c->work));
         fam_record(c, res);
         return;

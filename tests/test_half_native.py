@@ -525,6 +525,64 @@ def test_distillation_half_no_float32_copy(dtype):
     assert peak < 3 * x.size, peak / x.size
 
 
+@pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half", "int"])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_soft_f1_half(dtype, layout, target_dtype):
+    """Soft-F1 on half logits (rows widened ML_SF1_COLS labels at a time, dp/dx
+    taken again in the gradient pass instead of kept) gives the widening
+    path's bits: several label units and row blocks, a label with no mass,
+    a nan logit, two eps, one-label [N] input, every reduction, backward with
+    a per-label grad_output, out=."""
+    rng = np.random.default_rng(44)
+    N, C = 301, 517
+    x = (3 * rng.standard_normal((N, C))).astype(dtype)
+    x[7, 9] = np.nan
+    y = (rng.random((N, C)) < 0.2).astype(np.float64)
+    y[:, 3] = 0  # no mass: the 2 / eps factor
+    y[:, 5] = rng.random(N)  # soft labels
+    other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
+    y = (y > 0.5).astype(np.int64) if target_dtype == "int" else y.astype(
+        {"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
+    for xv, yv in ((x, y), (x[:, 11], y[:, 11])):
+        xs, ys = in_layout(xv, layout), in_layout(yv, layout)
+        wide_x, wide_y = xv.astype(np.float32), yv.astype(np.float32)
+        for eps in (1.0, 1e-7):
+            for red in ("mean", "sum", "none"):
+                crit = lf.SoftF1Loss(eps=eps, reduction=red)
+                loss, grad = crit.forward_backward(xs, ys)
+                wl, wg = lf.SoftF1Loss(eps=eps, reduction=red).forward_backward(wide_x, wide_y)
+                wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+                assert np.asarray(loss).dtype == dtype
+                assert np.asarray(loss).tobytes() == wl.tobytes()
+                assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+                out = np.full(xv.shape, np.nan, dtype)
+                crit.forward_backward(xs, ys, out=out)
+                assert out.tobytes() == wg.astype(dtype).tobytes()
+    go = rng.uniform(-1, 1, C).astype(np.float32)
+    crit, twin = lf.SoftF1Loss(reduction="none"), lf.SoftF1Loss(reduction="none")
+    crit.forward(in_layout(x, layout), in_layout(y, layout))
+    twin.forward(x.astype(np.float32), y.astype(np.float32))
+    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_soft_f1_half_no_float32_copy(dtype):
+    rng = np.random.default_rng(45)
+    x = rng.standard_normal((1000, 1000)).astype(dtype)
+    y = (rng.random((1000, 1000)) < 0.1).astype(dtype)
+    crit = lf.SoftF1Loss()
+    peak = _peak_bytes(lambda: crit.forward_backward(x, y))
+    assert peak < 3 * x.size, peak / x.size
+    # a Hessian takes the widening path: the same bits as float32 narrowed
+    got = crit.forward_backward(x[:50], y[:50], hessian=True)
+    want = crit.forward_backward(x[:50].astype(np.float32), y[:50].astype(np.float32),
+                                 hessian=True)
+    for g, w in zip(got, want):
+        w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+        assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
 # The activations: sigmoid and logsigmoid through the element-wise template's
 # blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
 # on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.

@@ -37,7 +37,8 @@ static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE,
                                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS, 1,
                                    {PAIR}};
 static const lf_spec soft_f1_spec = {
-    "soft_f1_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_LABELS, 1, {PAIR, EPS}};
+    "soft_f1_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_LABELS | LF_HALF_CLASS, 1,
+    {PAIR, EPS}};
 
 static PyObject *
 focal_family(lf_call *c, int kind)
@@ -130,7 +131,9 @@ rows_loss(lf_call *c, int kind)
     memset(&a, 0, sizeof(a));
     const int nd = PyArray_NDIM(p->input);
     const npy_intp C = nd > 0 ? PyArray_DIM(p->input, nd - 1) : 0;
-    if (lf_class_half_input(c, &p->input, &p->target, C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
+    /* (soft-F1 stages ML_SF1_COLS labels of a row at a time: any width) */
+    if (lf_class_half_input(c, &p->input, &p->target,
+                            kind == KIND_SOFT_F1 || C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
         rows_view(c, kind, &a, &loss_nd, loss_shape) < 0) {
         return NULL;
     }

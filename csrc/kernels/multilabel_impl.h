@@ -652,6 +652,65 @@ FN(sf1_hvp)(const lf_multilabel *a, ptrdiff_t c0, ptrdiff_t c1, const double *fa
     }
 }
 
+#ifdef LF_T_F32
+/* Row n's labels [c0, c1) of a half soft-F1 call widened into x and y (half
+ * labels widened, float32 ones gathered). */
+static inline void
+FN(sf1_half_row)(const lf_multilabel *a, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t c1, T *x, T *y)
+{
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    lf_half_widen_run(bf16, a->input + n * a->in_n + c0 * a->in_c, a->in_c, x, c1 - c0);
+    if (a->half_target) {
+        lf_half_widen_run(bf16, a->target + n * a->t_n + c0 * a->t_c, a->t_c, y, c1 - c0);
+    }
+    else {
+        for (ptrdiff_t c = c0; c < c1; c++) {
+            y[c - c0] = MY(n, c);
+        }
+    }
+}
+
+/* FN(sf1_counts) of a half call (a->half_kind), row by row through
+ * FN(sf1_half_row): the same operations in the same order, so the same
+ * counts.  dp/dx is not kept (a half gradient would round it): the gradient
+ * pass takes it again from the same logit, the same bits. */
+static void
+FN(sf1_half_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0,
+                    ptrdiff_t c1, double *restrict tp_blk, double *restrict den_blk)
+{
+    T x[ML_SF1_COLS], y[ML_SF1_COLS];
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        FN(sf1_half_row)(a, n, c0, c1, x, y);
+        for (ptrdiff_t c = c0; c < c1; c++) {
+            T s, q;
+            FN(sig_pair)(x[c - c0], &s, &q);
+            tp_blk[c] += (double)(s * y[c - c0]);
+            den_blk[c] += (double)s + (double)y[c - c0];
+        }
+    }
+}
+
+/* The gradient pass of a half call: dp/dx = s q of each logit again, times
+ * the label's factor, narrowed into the half gradient. */
+static void
+FN(sf1_half_grad)(const lf_multilabel *a, ptrdiff_t c0, ptrdiff_t c1, const double *fa,
+                  const double *fb)
+{
+    T x[ML_SF1_COLS], y[ML_SF1_COLS], g[ML_SF1_COLS];
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        FN(sf1_half_row)(a, n, c0, c1, x, y);
+        for (ptrdiff_t c = c0; c < c1; c++) {
+            T s, q;
+            FN(sig_pair)(x[c - c0], &s, &q);
+            const T d = s * q;
+            g[c - c0] = (T)((double)d * (fa[c] - (double)y[c - c0] * fb[c]));
+        }
+        lf_half_narrow_run(a->half_kind == LF_HALF_BF16, g, a->grad + n * a->g_n + c0 * a->g_c,
+                           a->g_c, c1 - c0);
+    }
+}
+#endif
+
 /* Soft-F1 for the labels [u ML_SF1_COLS, (u + 1) ML_SF1_COLS): their
  * counts over every row, costs (into tp_c, read by FN(soft_f1) in label
  * order), Hessian and gradient.  Returns 0 (the sum is formed afterwards). */
@@ -677,6 +736,12 @@ FN(sf1_unit)(void *vctx, ptrdiff_t u)
      * compensation, so the counts stay exact to rounding for any N */
     for (ptrdiff_t n0 = 0; n0 < N; n0 += LF_PAIRWISE_BLOCK) {
         const ptrdiff_t n1 = N - n0 < LF_PAIRWISE_BLOCK ? N : n0 + LF_PAIRWISE_BLOCK;
+#ifdef LF_T_F32
+        if (a->half_kind) {
+            FN(sf1_half_counts)(a, n0, n1, c0, c1, tp_blk, den_blk);
+        }
+        else
+#endif
         if (contig && a->grad) {
             FN(sf1_counts)(a, n0, n1, c0, c1, tp_blk, den_blk, 1, 1);
         }
@@ -697,7 +762,17 @@ FN(sf1_unit)(void *vctx, ptrdiff_t u)
         const double B = (den[c] + den_c[c]) + eps;
         const double cost = 1.0 - A / B;
         if (a->out) {
-            *(T *)(a->out + c * a->out_step) = (T)cost;
+            const T l = (T)cost;
+#ifdef LF_T_F32
+            if (a->half_kind) {
+                lf_half_narrow_run(a->half_kind == LF_HALF_BF16, &l, a->out + c * a->out_step,
+                                   a->out_step, 1);
+            }
+            else
+#endif
+            {
+                *(T *)(a->out + c * a->out_step) = l;
+            }
         }
         /* the gradient's per-label factors, kept in double: 2 g / B reaches
          * 2 / eps where a label has no mass */
@@ -722,6 +797,12 @@ FN(sf1_unit)(void *vctx, ptrdiff_t u)
             }
         }
     }
+#ifdef LF_T_F32
+    if (a->grad && a->half_kind) {
+        FN(sf1_half_grad)(a, c0, c1, tp_blk, den_blk);
+        return 0.0;
+    }
+#endif
     if (a->grad) {
         const double *restrict fa = tp_blk, *restrict fb = den_blk;
         for (ptrdiff_t n = 0; n < N; n++) {
