@@ -154,6 +154,42 @@ def test_gaussian_nll_half_var(dtype, var_dtype, var_shape):
         lf.functional.gaussian_nll_loss(x, y, bad)
 
 
+def _widened_bits(crit, half_args, wide_args, dtype, hessians=(False, True)):
+    """forward_backward on the half operands (with and without a Hessian,
+    which takes the widening path) is the float32 call narrowed once."""
+    for hessian in hessians:
+        got = _flat(crit.forward_backward(*half_args, hessian=hessian))
+        want = _flat(crit.forward_backward(*wide_args, hessian=hessian))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
+            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+
+
+def _same_bits_as_widened(make, half_args, wide_args, dtype, reductions=("mean", "sum", "none"),
+                          go_shape=None, rng=None):
+    """make(reduction) -> a criterion.  Each reduction's loss and gradient on
+    the half operands, and a half out=, are the float32 call on the widened
+    operands narrowed once, bit for bit; with go_shape, backward with a
+    float32 grad_output too."""
+    for red in reductions:
+        crit = make(red)
+        loss, grad = crit.forward_backward(*half_args)
+        wl, wg = make(red).forward_backward(*wide_args)
+        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
+        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+        out = np.full(grad.shape, np.nan, dtype)
+        crit.forward_backward(*half_args, out=out)
+        assert out.tobytes() == wg.astype(dtype).tobytes()
+    if go_shape is not None:
+        go = rng.uniform(-1, 1, go_shape).astype(np.float32)
+        crit, twin = make("none"), make("none")
+        crit.forward(*half_args)
+        twin.forward(*wide_args)
+        assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+
+
 def test_mixed_dtypes_keep_the_widening_path():
     # a float32 target with a bfloat16 input, a float16 target with a bfloat16
     # input: the input's dtype decides, each operand converted as before
@@ -238,13 +274,7 @@ def test_cross_entropy_half_widths(dtype, C):
     rng = np.random.default_rng(23)
     x = (4 * rng.standard_normal((3, C))).astype(dtype)
     t = rng.integers(0, C, 3)
-    wide = x.astype(np.float32)
-    for hessian in (False, True):
-        got = lf.CrossEntropyLoss().forward_backward(x, t, hessian=hessian)
-        want = lf.CrossEntropyLoss().forward_backward(wide, t, hessian=hessian)
-        for g, w in zip(got, want):
-            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
-            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+    _widened_bits(lf.CrossEntropyLoss(), (x, t), (x.astype(np.float32), t), dtype)
 
 
 PROBS_CASES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"label_smoothing": 0.1}),
@@ -273,17 +303,9 @@ def test_class_half_probabilities(dtype, layout, target_dtype, name, opts):
     kw = dict(opts)
     if kw.pop("weight", False):
         kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)
-    xs, ts = in_layout(x, layout), in_layout(t, layout)
-    wide_x, wide_t = x.astype(np.float32), t.astype(np.float32)
-    for red in ("mean", "sum", "none"):
-        loss, grad = cls(**kw, reduction=red).forward_backward(xs, ts)
-        wl, wg = cls(**kw, reduction=red).forward_backward(wide_x, wide_t)
-        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
-        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
-        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
-        out = np.full(x.shape, np.nan, dtype)
-        cls(**kw, reduction=red).forward_backward(xs, ts, out=out)
-        assert out.tobytes() == wg.astype(dtype).tobytes()
+    _same_bits_as_widened(lambda red: cls(**kw, reduction=red),
+                          (in_layout(x, layout), in_layout(t, layout)),
+                          (x.astype(np.float32), t.astype(np.float32)), dtype)
 
 
 @pytest.mark.parametrize("name,probs", [("CrossEntropyLoss", False), ("NLLLoss", False),
@@ -323,21 +345,9 @@ def _margin_target(name, rng, N, C):
 
 
 def _margin_check(cls, kw, x, xs, t, dtype, rng):
-    wide = np.ascontiguousarray(x.astype(np.float32))
-    for red in ("mean", "sum", "none"):
-        loss, grad = cls(**kw, reduction=red).forward_backward(xs, t)
-        wl, wg = cls(**kw, reduction=red).forward_backward(wide, t)
-        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
-        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
-        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
-        out = np.full(x.shape, np.nan, dtype)
-        cls(**kw, reduction=red).forward_backward(xs, t, out=out)
-        assert out.tobytes() == wg.astype(dtype).tobytes()
-    go = rng.uniform(-1, 1, x.shape[:-1]).astype(np.float32)
-    crit, twin = cls(**kw, reduction="none"), cls(**kw, reduction="none")
-    crit.forward(xs, t)
-    twin.forward(wide, t)
-    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+    _same_bits_as_widened(lambda red: cls(**kw, reduction=red), (xs, t),
+                          (np.ascontiguousarray(x.astype(np.float32)), t), dtype,
+                          go_shape=x.shape[:-1], rng=rng)
 
 
 @pytest.mark.parametrize("name,opts", MARGIN_CASES, ids=["mm", "mm-p2", "mlm", "sparsemax"])
@@ -387,20 +397,6 @@ def test_margin_half_widths(dtype, name, opts, shape):
     _margin_check(cls, kw, x, x, t, dtype, rng)
 
 
-@pytest.mark.parametrize("name", ["MultiMarginLoss", "MultiLabelMarginLoss", "SparsemaxLoss"])
-@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_margin_half_no_float32_copy(dtype, name):
-    """No float32 copy of the input, no float32 gradient: the half gradient
-    is the one allocation of the batch's size (the multi-label target's
-    private copy is of its labels, not of the N x C target)."""
-    rng = np.random.default_rng(33)
-    x = rng.standard_normal((1000, 1000)).astype(dtype)
-    t = _margin_target(name, rng, 1000, 1000)
-    crit = getattr(lf, name)()
-    peak = _peak_bytes(lambda: crit.forward_backward(x, t))
-    assert peak < 3 * x.size, peak / x.size
-
-
 @pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half", "int"])
 @pytest.mark.parametrize("layout", CE_LAYOUTS)
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
@@ -420,22 +416,10 @@ def test_zlpr_half_rows(dtype, layout, target_dtype):
         y = (y > 0.5).astype(np.int64)
     else:
         y = y.astype({"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
-    xs, ys = in_layout(x, layout), in_layout(y, layout)
-    wide_x, wide_y = x.astype(np.float32), y.astype(np.float32)
-    for red in ("mean", "sum", "none"):
-        loss, grad = lf.ZLPRLoss(reduction=red).forward_backward(xs, ys)
-        wl, wg = lf.ZLPRLoss(reduction=red).forward_backward(wide_x, wide_y)
-        wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
-        assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
-        assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
-        out = np.full(x.shape, np.nan, dtype)
-        lf.ZLPRLoss(reduction=red).forward_backward(xs, ys, out=out)
-        assert out.tobytes() == wg.astype(dtype).tobytes()
-    go = rng.uniform(-1, 1, (3, 11)).astype(np.float32)
-    crit, twin = lf.ZLPRLoss(reduction="none"), lf.ZLPRLoss(reduction="none")
-    crit.forward(xs, ys)
-    twin.forward(wide_x, wide_y)
-    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+    _same_bits_as_widened(lambda red: lf.ZLPRLoss(reduction=red),
+                          (in_layout(x, layout), in_layout(y, layout)),
+                          (x.astype(np.float32), y.astype(np.float32)), dtype,
+                          go_shape=(3, 11), rng=rng)
 
 
 @pytest.mark.parametrize("C", [1, 8192, 8193])
@@ -446,23 +430,7 @@ def test_zlpr_half_widths(dtype, C):
     rng = np.random.default_rng(39)
     x = (3 * rng.standard_normal((3, C))).astype(dtype)
     y = (rng.random((3, C)) < 0.2).astype(dtype)
-    for hessian in (False, True):
-        got = lf.ZLPRLoss().forward_backward(x, y, hessian=hessian)
-        want = lf.ZLPRLoss().forward_backward(x.astype(np.float32), y.astype(np.float32),
-                                              hessian=hessian)
-        for g, w in zip(got, want):
-            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
-            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
-
-
-@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_zlpr_half_no_float32_copy(dtype):
-    rng = np.random.default_rng(40)
-    x = rng.standard_normal((1000, 1000)).astype(dtype)
-    y = (rng.random((1000, 1000)) < 0.1).astype(dtype)
-    crit = lf.ZLPRLoss()
-    peak = _peak_bytes(lambda: crit.forward_backward(x, y))
-    assert peak < 3 * x.size, peak / x.size
+    _widened_bits(lf.ZLPRLoss(), (x, y), (x.astype(np.float32), y.astype(np.float32)), dtype)
 
 
 @pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half"])
@@ -481,25 +449,12 @@ def test_distillation_half_rows(dtype, layout, target_dtype):
     other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
     z = (3 * rng.standard_normal((N, C))).astype(
         {"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
-    xs, zs = in_layout(x, layout), in_layout(z, layout)
-    wide_x, wide_z = x.astype(np.float32), z.astype(np.float32)
     for temp in (1.0, 4.0):
-        for red in ("batchmean", "mean", "sum", "none"):
-            crit = lf.DistillationLoss(temperature=temp, reduction=red)
-            twin = lf.DistillationLoss(temperature=temp, reduction=red)
-            loss, grad = crit.forward_backward(xs, zs)
-            wl, wg = twin.forward_backward(wide_x, wide_z)
-            wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
-            assert np.asarray(loss).dtype == dtype and np.asarray(loss).tobytes() == wl.tobytes()
-            assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
-            out = np.full(x.shape, np.nan, dtype)
-            crit.forward_backward(xs, zs, out=out)
-            assert out.tobytes() == wg.astype(dtype).tobytes()
-    go = rng.uniform(-1, 1, (N, C)).astype(np.float32)
-    crit, twin = lf.DistillationLoss(reduction="none"), lf.DistillationLoss(reduction="none")
-    crit.forward(xs, zs)
-    twin.forward(wide_x, wide_z)
-    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+        _same_bits_as_widened(
+            lambda red, t=temp: lf.DistillationLoss(temperature=t, reduction=red),
+            (in_layout(x, layout), in_layout(z, layout)),
+            (x.astype(np.float32), z.astype(np.float32)), dtype,
+            reductions=("batchmean", "mean", "sum", "none"), go_shape=(N, C), rng=rng)
 
 
 @pytest.mark.parametrize("C", [1, 8192, 8193])
@@ -507,22 +462,8 @@ def test_distillation_half_rows(dtype, layout, target_dtype):
 def test_distillation_half_widths(dtype, C):
     rng = np.random.default_rng(42)
     x, z = ((2 * rng.standard_normal((3, C))).astype(dtype) for _ in range(2))
-    for hessian in (False, True):
-        got = lf.DistillationLoss(temperature=2.0).forward_backward(x, z, hessian=hessian)
-        want = lf.DistillationLoss(temperature=2.0).forward_backward(
-            x.astype(np.float32), z.astype(np.float32), hessian=hessian)
-        for g, w in zip(got, want):
-            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
-            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
-
-
-@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_distillation_half_no_float32_copy(dtype):
-    rng = np.random.default_rng(43)
-    x, z = (rng.standard_normal((1000, 1000)).astype(dtype) for _ in range(2))
-    crit = lf.DistillationLoss()
-    peak = _peak_bytes(lambda: crit.forward_backward(x, z))
-    assert peak < 3 * x.size, peak / x.size
+    _widened_bits(lf.DistillationLoss(temperature=2.0), (x, z),
+                  (x.astype(np.float32), z.astype(np.float32)), dtype)
 
 
 @pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half", "int"])
@@ -545,42 +486,11 @@ def test_soft_f1_half(dtype, layout, target_dtype):
     y = (y > 0.5).astype(np.int64) if target_dtype == "int" else y.astype(
         {"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
     for xv, yv in ((x, y), (x[:, 11], y[:, 11])):
-        xs, ys = in_layout(xv, layout), in_layout(yv, layout)
-        wide_x, wide_y = xv.astype(np.float32), yv.astype(np.float32)
         for eps in (1.0, 1e-7):
-            for red in ("mean", "sum", "none"):
-                crit = lf.SoftF1Loss(eps=eps, reduction=red)
-                loss, grad = crit.forward_backward(xs, ys)
-                wl, wg = lf.SoftF1Loss(eps=eps, reduction=red).forward_backward(wide_x, wide_y)
-                wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
-                assert np.asarray(loss).dtype == dtype
-                assert np.asarray(loss).tobytes() == wl.tobytes()
-                assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
-                out = np.full(xv.shape, np.nan, dtype)
-                crit.forward_backward(xs, ys, out=out)
-                assert out.tobytes() == wg.astype(dtype).tobytes()
-    go = rng.uniform(-1, 1, C).astype(np.float32)
-    crit, twin = lf.SoftF1Loss(reduction="none"), lf.SoftF1Loss(reduction="none")
-    crit.forward(in_layout(x, layout), in_layout(y, layout))
-    twin.forward(x.astype(np.float32), y.astype(np.float32))
-    assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
-
-
-@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_soft_f1_half_no_float32_copy(dtype):
-    rng = np.random.default_rng(45)
-    x = rng.standard_normal((1000, 1000)).astype(dtype)
-    y = (rng.random((1000, 1000)) < 0.1).astype(dtype)
-    crit = lf.SoftF1Loss()
-    peak = _peak_bytes(lambda: crit.forward_backward(x, y))
-    assert peak < 3 * x.size, peak / x.size
-    # a Hessian takes the widening path: the same bits as float32 narrowed
-    got = crit.forward_backward(x[:50], y[:50], hessian=True)
-    want = crit.forward_backward(x[:50].astype(np.float32), y[:50].astype(np.float32),
-                                 hessian=True)
-    for g, w in zip(got, want):
-        w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
-        assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+            _same_bits_as_widened(lambda red, e=eps: lf.SoftF1Loss(eps=e, reduction=red),
+                                  (in_layout(xv, layout), in_layout(yv, layout)),
+                                  (xv.astype(np.float32), yv.astype(np.float32)), dtype,
+                                  go_shape=xv.shape[1:], rng=rng)
 
 
 # The activations: sigmoid and logsigmoid through the element-wise template's
@@ -639,6 +549,46 @@ def test_activation_half_no_float32_copy(dtype, name):
     fn = _activation(name)
     peak = _peak_bytes(lambda: fn(x))
     assert peak < 3 * x.size, peak / x.size
+
+
+def _labels(rng, dtype):
+    return (rng.random((1000, 1000)) < 0.1).astype(dtype)
+
+
+# the staged kernels' half calls, [1000, 1000]: their operands from rng
+STAGED = {
+    "MultiMarginLoss": lambda x, rng: (x, _margin_target("MultiMarginLoss", rng, 1000, 1000)),
+    "MultiLabelMarginLoss": lambda x, rng: (
+        x, _margin_target("MultiLabelMarginLoss", rng, 1000, 1000)),
+    "SparsemaxLoss": lambda x, rng: (x, _margin_target("SparsemaxLoss", rng, 1000, 1000)),
+    "ZLPRLoss": lambda x, rng: (x, _labels(rng, x.dtype)),
+    "SoftF1Loss": lambda x, rng: (x, _labels(rng, x.dtype)),
+    "DistillationLoss": lambda x, rng: (x, rng.standard_normal(x.shape).astype(x.dtype)),
+}
+
+
+@pytest.mark.parametrize("name", list(STAGED))
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_staged_no_float32_copy(dtype, name):
+    """No float32 copy of the operands, no float32 gradient: the half
+    gradient is the one allocation of the batch's size (the widening path:
+    10 bytes or more per element; the multi-label margin target's private
+    copy is of its labels, not of the N x C target)."""
+    rng = np.random.default_rng(33)
+    args = STAGED[name](rng.standard_normal((1000, 1000)).astype(dtype), rng)
+    crit = getattr(lf, name)()
+    peak = _peak_bytes(lambda: crit.forward_backward(*args))
+    assert peak < 3 * args[0].size, peak / args[0].size
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_soft_f1_half_hessian_is_widened(dtype):
+    """A Hessian takes the widening path: the same bits as float32 narrowed."""
+    rng = np.random.default_rng(45)
+    x = rng.standard_normal((50, 300)).astype(dtype)
+    y = (rng.random((50, 300)) < 0.1).astype(dtype)
+    _widened_bits(lf.SoftF1Loss(), (x, y), (x.astype(np.float32), y.astype(np.float32)), dtype,
+                  hessians=(True,))
 
 
 # The embedding losses stage their half rows through the stack, a row at a
@@ -722,15 +672,8 @@ def test_rows_half_widths(name, D, dtype):
     rng = np.random.default_rng(26)
     xs, t = _rows_inputs(name, dtype, rng, 5, D)
     extra = () if t is None else (t,)
-    wide = [x.astype(np.float32) for x in xs]
-    for hessian in (False, True):
-        got = getattr(lf, name)().forward_backward(*xs, *extra, hessian=hessian)
-        want = getattr(lf, name)().forward_backward(*wide, *extra, hessian=hessian)
-        got, want = _flat(got), _flat(want)
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            w = np.asarray(np.float32(w) if np.ndim(w) == 0 else w).astype(dtype)
-            assert np.asarray(g).dtype == dtype and np.asarray(g).tobytes() == w.tobytes()
+    _widened_bits(getattr(lf, name)(), (*xs, *extra),
+                  (*(x.astype(np.float32) for x in xs), *extra), dtype)
 
 
 @pytest.mark.parametrize("name", ["CosineEmbeddingLoss", "TripletMarginLoss"])
