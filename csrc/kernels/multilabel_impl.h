@@ -711,6 +711,34 @@ FN(sf1_half_grad)(const lf_multilabel *a, ptrdiff_t c0, ptrdiff_t c1, const doub
 }
 #endif
 
+/* The gradient pass of labels [c0, c1): the buffer's dp/dx (a half call's
+ * taken again) times each label's factor fa - y fb. */
+static void
+FN(sf1_grad)(const lf_multilabel *a, ptrdiff_t c0, ptrdiff_t c1, const double *restrict fa,
+             const double *restrict fb, int contig)
+{
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        FN(sf1_half_grad)(a, c0, c1, fa, fb);
+        return;
+    }
+#endif
+    for (ptrdiff_t n = 0; n < a->N; n++) {
+        if (contig) {
+            const T *restrict yr = (const T *)(a->target + n * a->t_n);
+            T *restrict gr = (T *)(a->grad + n * a->g_n);
+            for (ptrdiff_t c = c0; c < c1; c++) {
+                gr[c] = (T)((double)gr[c] * (fa[c] - (double)yr[c] * fb[c]));
+            }
+        }
+        else {
+            for (ptrdiff_t c = c0; c < c1; c++) {
+                MGRAD(n, c) = (T)((double)MGRAD(n, c) * (fa[c] - (double)MY(n, c) * fb[c]));
+            }
+        }
+    }
+}
+
 /* Soft-F1 for the labels [u ML_SF1_COLS, (u + 1) ML_SF1_COLS): their
  * counts over every row, costs (into tp_c, read by FN(soft_f1) in label
  * order), Hessian and gradient.  Returns 0 (the sum is formed afterwards). */
@@ -797,28 +825,8 @@ FN(sf1_unit)(void *vctx, ptrdiff_t u)
             }
         }
     }
-#ifdef LF_T_F32
-    if (a->grad && a->half_kind) {
-        FN(sf1_half_grad)(a, c0, c1, tp_blk, den_blk);
-        return 0.0;
-    }
-#endif
     if (a->grad) {
-        const double *restrict fa = tp_blk, *restrict fb = den_blk;
-        for (ptrdiff_t n = 0; n < N; n++) {
-            if (contig) {
-                const T *restrict yr = (const T *)(a->target + n * a->t_n);
-                T *restrict gr = (T *)(a->grad + n * a->g_n);
-                for (ptrdiff_t c = c0; c < c1; c++) {
-                    gr[c] = (T)((double)gr[c] * (fa[c] - (double)yr[c] * fb[c]));
-                }
-            }
-            else {
-                for (ptrdiff_t c = c0; c < c1; c++) {
-                    MGRAD(n, c) = (T)((double)MGRAD(n, c) * (fa[c] - (double)MY(n, c) * fb[c]));
-                }
-            }
-        }
+        FN(sf1_grad)(a, c0, c1, tp_blk, den_blk, contig);
     }
     return 0.0;
 }
