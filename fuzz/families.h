@@ -65,6 +65,7 @@ typedef struct {
     lf_ctc ctc;
     ptrdiff_t big;  /* the batch dimension's multiplier (threads: large cases) */
     const fview *row_out; /* element-wise: a per-row output */
+    const fview *compact; /* margin: a C-contiguous [N, C] gradient (sparsemax's) */
     const char *probs; /* classification: T probabilities of the input's shape */
     ptrdiff_t p_n, p_c, p_s;
     int64_t *ints; /* CTC targets, offsets and lengths */
@@ -274,6 +275,9 @@ fam_build_classes(fam_case *c, reader *r, int margin)
     a->g_s = g->strides[2];
     if (margin) {
         c->bytes_work = malloc((size_t)C + 1);
+        /* the sparsemax loss writes C-contiguous gradient rows (as the
+         * binding allocates them): a compact output */
+        c->compact = fam_hview(c, r, 2, nc, 2, 0, half);
     }
 }
 

@@ -204,6 +204,19 @@ fam_run_margin(fam_case *c, fam_result *res)
                                (c->opts >> 5) & 1 ? 0.5 : 1.0));
     }
     fam_record(c, res);
+    if (ml) {
+        return;
+    }
+    /* the sparsemax loss: the same class indices, its gradient compact */
+    lf_classes sa = *a;
+    const ptrdiff_t item = (ptrdiff_t)(a->half_kind ? 2 : c->item);
+    sa.grad = a->grad ? c->compact->base : NULL;
+    sa.g_c = item;
+    sa.g_n = a->C * item;
+    sa.g_s = 0;
+    sa.hess = NULL;
+    fam_push(res, FAM_CALL(c, sparsemax_loss, &sa));
+    fam_record(c, res);
 }
 
 static void

@@ -37,7 +37,9 @@ take64(reader *r)
 }
 
 /* One operand's view: `nd` dims of `shape`, strides (bytes) chosen by the
- * bytes (broadcast, forward, backward, every other), and its block. */
+ * bytes (broadcast, forward, backward, every other), and its block.  With
+ * `contiguous` 1 the steps are forward with gaps between rows (an output);
+ * with 2 the view is compact, in C order. */
 typedef struct {
     char *block, *base;
     ptrdiff_t strides[8];
@@ -60,7 +62,7 @@ fview_make(fview *v, reader *r, int nd, const ptrdiff_t *shape, size_t item, int
             lo += s < 0 ? s * (shape[d] - 1) : 0;
             hi += s > 0 ? s * (shape[d] - 1) : 0;
         }
-        inner *= shape[d] > 0 ? 2 * shape[d] : 1;
+        inner *= shape[d] > 0 ? (contiguous == 2 ? shape[d] : 2 * shape[d]) : 1;
     }
     v->bytes = elems > 0 ? (size_t)(hi - lo + 1) * item : 0;
     v->block = malloc(v->bytes ? v->bytes : 1);
