@@ -632,11 +632,10 @@ typedef struct {
     int log;
 } FN(softmax_ctx);
 
-/* Samples [start, start + count) of a (log-)softmax.  Unit-stride rows take
- * the vectorized passes: the max, the exp pass (exp(x - m) stored, summed in
+/* A unit-stride row x of C classes: its (log-)softmax into y, in the
+ * vectorized passes: the max, the exp pass (exp(x - m) stored, summed in
  * double as cross-entropy sums it), then one scaling pass over the
  * L1-resident row. */
-/* A unit-stride row x of C classes: its (log-)softmax into y. */
 static inline LF_ALWAYS_INLINE void
 FN(softmax_unit_row)(const T *restrict x, T *restrict y, ptrdiff_t C, int want_log)
 {
@@ -669,6 +668,9 @@ FN(softmax_staged)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s
 }
 #endif
 
+/* Samples [start, start + count) of a (log-)softmax: unit-stride rows by
+ * FN(softmax_unit_row), half ones staged to be such rows, any other layout
+ * by the same operations in the same order. */
 static double
 FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
