@@ -218,9 +218,7 @@ FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     for (ptrdiff_t n = start; n < start + count; n++) {
         const T l = FN(multi_margin_row)(ctx, a, n);
         acc[n & 7] += (double)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n) = l;
-        }
+        FN(store_out)(a, n, 0, l);
     }
     return FN(sum8)(acc);
 }
@@ -458,9 +456,7 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     for (ptrdiff_t n = start; n < start + count; n++) {
         const T l = FN(multilabel_margin_row)(a, n, is_target, buf);
         acc[n & 7] += (double)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n) = l;
-        }
+        FN(store_out)(a, n, 0, l);
     }
     return FN(sum8)(acc);
 }

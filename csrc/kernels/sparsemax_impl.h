@@ -253,9 +253,7 @@ FN(sparsemax_loss_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     for (ptrdiff_t n = start; n < start + count; n++) {
         const T l = FN(sparsemax_loss_row)(a, n);
         acc[n & 7] += (double)l;
-        if (a->out) {
-            *(T *)(a->out + n * a->out_n) = l;
-        }
+        FN(store_out)(a, n, 0, l);
     }
     return FN(sum8)(acc);
 }
