@@ -137,7 +137,7 @@ _ADAPTED["mode"] = (("mode_code",), _mode_args)
 
 @_from_row
 def dice_loss(
-    input: ArrayLike, target: ArrayLike, mode: str = "multilabel", *, smooth: float = 1.0,
+    input: ArrayLike, target: ArrayLike, mode: str = "multilabel", smooth: float = 1.0,
     alpha: float = 0.5, beta: float = 0.5, weight: ArrayLike | None = None,
     per_sample: bool = False, reduction: Reduction = "mean",
 ) -> LossValue:
@@ -168,7 +168,7 @@ def dice_loss(
 
 @_from_row
 def generalized_dice_loss(
-    input: ArrayLike, target: ArrayLike, *, smooth: float = 1.0, per_sample: bool = False,
+    input: ArrayLike, target: ArrayLike, smooth: float = 1.0, per_sample: bool = False,
     reduction: Reduction = "mean",
 ) -> LossValue:
     """Generalized Dice loss (Sudre et al., 2017), as optax's

@@ -38,7 +38,7 @@ class DiceLoss(Loss[FloatArray]):
     """
 
     def __init__(
-        self, mode: str = "multilabel", *, smooth: float = 1.0, alpha: float = 0.5,
+        self, mode: str = "multilabel", smooth: float = 1.0, alpha: float = 0.5,
         beta: float = 0.5, weight: ArrayLike | None = None, per_sample: bool = False,
         reduction: Reduction = "mean",
     ) -> None:
@@ -76,7 +76,7 @@ class GeneralizedDiceLoss(Loss[FloatArray]):
     """
 
     def __init__(
-        self, *, smooth: float = 1.0, per_sample: bool = False, reduction: Reduction = "mean",
+        self, smooth: float = 1.0, per_sample: bool = False, reduction: Reduction = "mean",
     ) -> None:
         super().__init__(reduction)
         self.smooth = smooth
