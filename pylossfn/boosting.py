@@ -19,9 +19,10 @@ The derivatives are those of the **sum over samples** of the per-sample loss
 (whatever the criterion's ``reduction``), each sample's terms multiplied by
 the data set's sample weight when it has one; the criterion's other options
 (``pos_weight``, ``alpha``, ``gamma``, class ``weight``, ``label_smoothing``,
-...) apply.  Labels are floats for the binary and multi-label losses and class
-indices (as the library's float labels) for ``CrossEntropyLoss`` /
-``NLLLoss`` / ``MultiMarginLoss`` / ``PolyCrossEntropyLoss`` / ``SparsemaxLoss``.
+...) apply.  Labels are floats for the binary and multi-label losses (the
+teacher's logits for ``DistillationLoss``) and class indices (as the library's
+float labels) for the class-index losses; the loss's row of the core's table
+says which (``"boosting"``), and a loss without one is a TypeError.
 
 ``hessian="exact"`` is the loss's exact Hessian: its diagonal for XGBoost and
 LightGBM, the full per-object K x K matrix for CatBoost's multi-dimensional
@@ -53,29 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from .modules import (
-    AsymmetricLoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    HingeEmbeddingLoss,
-    HuberLoss,
-    KLDivLoss,
-    L1Loss,
-    LogCoshLoss,
-    Loss,
-    MSELoss,
-    MultiLabelSoftMarginLoss,
-    MultiMarginLoss,
-    NLLLoss,
-    PoissonNLLLoss,
-    PolyBCEWithLogitsLoss,
-    PolyCrossEntropyLoss,
-    SigmoidFocalLoss,
-    SmoothL1Loss,
-    SoftMarginLoss,
-    SparsemaxLoss,
-    ZLPRLoss,
-)
+from . import _rows
+from .modules import BCEWithLogitsLoss, CrossEntropyLoss, Loss
 
 __all__ = [
     "catboost_metric",
@@ -86,18 +66,30 @@ __all__ = [
     "xgboost_objective",
 ]
 
-#: element-wise losses: a sample's terms are its own outputs, the Hessian is diagonal
-#: (BCELoss is not one: it takes probabilities, and the trees' margins are unbounded)
-_ELEMENTWISE = (
-    BCEWithLogitsLoss, PolyBCEWithLogitsLoss, SigmoidFocalLoss, AsymmetricLoss, MSELoss, L1Loss,
-    LogCoshLoss, SmoothL1Loss, HuberLoss, SoftMarginLoss, PoissonNLLLoss, KLDivLoss,
-    HingeEmbeddingLoss,
-)
-#: a class index per sample; the per-sample loss couples the sample's K margins
-_CLASS_INDEX = (CrossEntropyLoss, NLLLoss, MultiMarginLoss, PolyCrossEntropyLoss, SparsemaxLoss)
-#: a label vector per sample; the per-sample loss couples the sample's K margins
-_ROWS = (ZLPRLoss, MultiLabelSoftMarginLoss)
-_SUPPORTED = _ELEMENTWISE + _CLASS_INDEX + _ROWS
+#: which losses can be objectives, and with which labels, is their row's "boosting"
+#: (csrc/binding/binding.h's LF_BOOST_ flags): "elementwise" (a label per margin, a
+#: diagonal Hessian; BCELoss is not one: it takes probabilities, and the trees' margins
+#: are unbounded), "class_index" (a class index per sample, its K margins coupled) or
+#: "rows" (a label vector per sample, its K margins coupled)
+_KINDS = {fname: row["boosting"] for fname, row in _rows.ROWS.items() if row["boosting"]}
+
+
+def _kind(crit: Any) -> str | None:
+    """The row's boosting kind of a loss object, or None."""
+    return _KINDS.get(getattr(type(crit), "_row", None) or "")
+
+
+def _supported() -> str:
+    """The package's loss classes that can be objectives, for a message."""
+    names, todo = set(), list(Loss.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("pylossfn.") and _KINDS.get(cls.__dict__.get("_row") or ""):
+            names.add(cls.__name__)
+    return ", ".join(sorted(names))
+
+
 _HESSIANS = ("exact", "builtin")
 
 
@@ -106,11 +98,11 @@ def _check(crit: Any, hessian: str, min_hessian: float, caller: str) -> None:
         raise TypeError(
             f"{caller}: crit must be a pylossfn loss (e.g. pylossfn.BCEWithLogitsLoss()), "
             f"got {type(crit).__name__}")
-    if not isinstance(crit, _SUPPORTED):
+    if _kind(crit) is None:
         raise TypeError(
             f"{caller}: crit {type(crit).__name__} cannot be a boosting objective: the "
             "objective needs a loss of one input (the margins) and a target with a loss per "
-            "sample; supported are " + ", ".join(sorted(c.__name__ for c in _SUPPORTED)))
+            "sample; supported are " + _supported())
     if not isinstance(hessian, str) or hessian not in _HESSIANS:
         raise ValueError(
             f"{caller}: hessian must be 'exact' or 'builtin', got {hessian!r}")
@@ -143,8 +135,11 @@ class _Adapter:
         self.hessian = hessian
         self.min_hessian = float(min_hessian)
         self._none = _per_sample(crit)
-        self._class_index = isinstance(crit, _CLASS_INDEX)
-        self._elementwise = isinstance(crit, _ELEMENTWISE)
+        self._class_index = _kind(crit) == "class_index"
+        self._elementwise = _kind(crit) == "elementwise"
+        # the per-sample loss keeps the margins' shape (element-wise losses, distillation's
+        # (n, K) terms): the sample weights broadcast over a sample's K terms
+        self._per_margin = _rows.ROWS[type(crit)._row]["dask"]["none"] == "broadcast"
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.crit!r}, hessian={self.hessian!r}, "
@@ -189,7 +184,7 @@ class _Adapter:
         """The sample weights shaped like the per-sample loss."""
         if w is None:
             return None
-        if self._elementwise and x.ndim == 2:
+        if self._per_margin and x.ndim == 2:
             return np.broadcast_to(w[:, None], x.shape)
         return w
 
@@ -567,8 +562,9 @@ def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: 
     ``multi_label=True`` makes a multi-label objective (labels ``(n, K)``,
     e.g. ``SigmoidFocalLoss`` over K labels): CatBoost takes one only as a
     ``catboost.MultiTargetCustomObjective``, so this (alone) imports CatBoost.
-    It defaults to True for the losses that are multi-label by nature
-    (``ZLPRLoss``, ``MultiLabelSoftMarginLoss``) and False otherwise.
+    It defaults to True for the losses whose labels are a vector per sample
+    (``ZLPRLoss``, ``MultiLabelSoftMarginLoss``, ``DistillationLoss``) and False
+    otherwise.
 
     Raises as :func:`xgboost_objective` does; ValueError for
     ``multi_label=True`` with a class-index loss.
@@ -581,9 +577,9 @@ def catboost_objective(crit: Loss[Any], *, hessian: str = "exact", min_hessian: 
     ([-0.5, 0.5], [[-0.25, 0.25], [0.25, -0.25]])
     """
     if multi_label is None:
-        multi_label = isinstance(crit, _ROWS)
+        multi_label = _kind(crit) == "rows"
     if multi_label:
-        if isinstance(crit, _CLASS_INDEX):
+        if _kind(crit) == "class_index":
             raise ValueError(
                 f"catboost_objective: multi_label=True needs a multi-label loss, but "
                 f"{type(crit).__name__} takes class indices (a MultiClass model)")

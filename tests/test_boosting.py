@@ -84,6 +84,11 @@ def torch_loss(crit, x, t):
                        clip=crit.clip, eps=crit.eps)
     if isinstance(crit, lf.ZLPRLoss):
         return ref_zlpr(x, t)
+    if isinstance(crit, lf.DistillationLoss):  # Hinton et al.'s T^2 KL(q || p), per class
+        temp = crit.temperature
+        q = torch.softmax(t / temp, dim=1)
+        return temp ** 2 * q * (torch.log_softmax(t / temp, dim=1)
+                                - torch.log_softmax(x / temp, dim=1))
     raise AssertionError(type(crit))
 
 
@@ -91,7 +96,7 @@ def oracle(crit, margins, labels, weights=None):
     """grad, diagonal Hessian and per-object K x K blocks of sum_i w_i loss_i."""
     x0 = torch.from_numpy(np.asarray(margins, np.float64).copy())
     t = torch.from_numpy(np.asarray(labels, np.float64).reshape(
-        (-1,) if isinstance(crit, boosting._CLASS_INDEX) else x0.shape).copy())
+        (-1,) if boosting._kind(crit) == "class_index" else x0.shape).copy())
     w = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
 
     def total(x):
@@ -462,6 +467,58 @@ def test_catboost_ders_range_and_sklearn_interface(data):
     assert value == min(curve)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_distillation_objective_against_autograd(data, temperature):
+    """A student boosted towards a teacher's logits: XGBoost's multi_output_tree with the
+    teacher's (n, K) logits as labels, and CatBoost's K x K Hessian per object."""
+    X, yb, yc, ym, w = data
+    teacher = X[:, :K] @ np.random.default_rng(3).normal(size=(K, K))
+    crit = lf.DistillationLoss(temperature)
+    obj = Recorder(boosting.xgboost_objective(crit))
+    params = dict(XGB, num_target=K, multi_strategy="multi_output_tree")
+    xgb.train(params, xgb.DMatrix(X, label=teacher, weight=w), 3, obj=obj)
+    assert len(obj.calls) == 3
+    for predt, (grad, hess) in obj.calls:
+        og, oh, _ = oracle(crit, predt, teacher, w)
+        assert grad.shape == hess.shape == (N, K)
+        assert_f32_equal(grad, og)
+        assert_f32_equal(hess, oh)
+    cobj = boosting.catboost_objective(lf.DistillationLoss(temperature), multi_label=True)
+    rng = np.random.default_rng(9)
+    for i in range(4):
+        approx = rng.normal(size=K)
+        der1, der2 = cobj.calc_ders_multi(approx.tolist(), teacher[i].tolist(), w[i])
+        og, _, blocks = oracle(crit, approx[None], teacher[i:i + 1], w[i:i + 1])
+        np.testing.assert_allclose(der1, -og[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(der2, -blocks[0], rtol=1e-12, atol=1e-14)
+
+
+def test_the_objectives_are_the_rows_that_say_so():
+    """Which losses are objectives is their row's "boosting"; every other loss class of
+    the package raises TypeError naming it."""
+    for name in lf.__all__:
+        cls = getattr(lf, name)
+        row = getattr(cls, "_row", None) if isinstance(cls, type) else None
+        if row is None:
+            continue
+        kind = _core_rows()[row]["boosting"]
+        try:
+            crit = cls()
+        except TypeError:  # a loss with a required argument (none is an objective)
+            assert kind is None
+            continue
+        if kind is None:
+            with pytest.raises(TypeError, match=f"crit {name} cannot be a boosting objective"):
+                boosting.xgboost_objective(crit)
+        else:
+            assert boosting.xgboost_objective(crit).crit is crit
+
+
+def _core_rows():
+    from pylossfn import _core
+    return {row["fname"]: row for row in _core.LOSSES}
+
+
 # -- errors, and the NumPy-only import ---------------------------------------------
 
 
@@ -474,6 +531,8 @@ def test_clear_errors(factory):
         factory(lf.MarginRankingLoss())
     with pytest.raises(TypeError, match="crit SoftF1Loss"):
         factory(lf.SoftF1Loss())
+    with pytest.raises(TypeError, match="crit DiceLoss"):  # coupled over the batch
+        factory(lf.DiceLoss())
     with pytest.raises(TypeError, match="crit BCELoss"):  # probabilities, not margins
         factory(lf.BCELoss())
     with pytest.raises(TypeError, match="crit must be a pylossfn loss"):

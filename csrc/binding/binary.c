@@ -14,14 +14,16 @@ typedef struct {
 #define SIZE sizeof(binary_params)
 #define ARRAY(field, kind) LF_ARRAY(binary_params, field, kind, C_NONE)
 #define BINARY_ARGS ARRAY(input, A_INPUT), ARRAY(target, A_REAL), ARRAY(weight, A_FLOAT)
+#define EW (LF_OUT | LF_SPLIT_EW | LF_HALF_EW)
 #define SMOOTHING LF_REAL(binary_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")
 
 /* indexed by the kernel's kind (pylossfn.h, LF_BIN_LOSSES) */
 static const lf_spec binary_specs[LF_BIN_NKINDS] = {
-    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1, {BINARY_ARGS, SMOOTHING}},
-    [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
+    /* (BCE takes probabilities: no objective, the trees' margins are unbounded) */
+    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, EW, 1, {BINARY_ARGS, SMOOTHING}},
+    [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, EW | LF_BOOST_EW, 1,
                            {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING}},
-    [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW, 1,
+    [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, EW | LF_BOOST_EW, 1,
                             {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT),
                              LF_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
 };

@@ -123,8 +123,16 @@ enum {
     LF_HALF_CLASS = 16, /* its class kernel reads a half input and writes half
                            outputs itself, row by row, unless a Hessian is asked
                            (its family may still widen the input first) */
-    LF_HALF_ROWS = 32   /* the same for the embedding kernels' row operands */
+    LF_HALF_ROWS = 32,  /* the same for the embedding kernels' row operands */
+    LF_NO_HESS = 64     /* no second derivatives: a Hessian is NotImplementedError
+                           with LF_NO_HESSIAN_WHY (CTC's, the only one) */
 };
+
+/* Why CTC has no Hessian; _core.LOSSES's "no_hessian", which the classes say. */
+#define LF_NO_HESSIAN_WHY                                                              \
+    "no Hessian: its second derivatives need the posteriors of pairs of alignment "    \
+    "paths (a second-order forward-backward over the lattice), which the engine does " \
+    "not compute"
 
 /* How Dask may cut a loss's call into blocks, also spec flags (pylossfn._dask
  * reads them from _core.LOSSES; a loss without a split fails its import).
@@ -148,6 +156,16 @@ enum {
     LF_NONE_BATCH = 5 << 13,        /* axis 1 of a [T, N, C] input, () unbatched */
     LF_NONE_ASK = 6 << 13,          /* the options decide: the core's (WANT_SHAPE) */
     LF_NONE_MASK = 7 << 13
+};
+
+/* Whether pylossfn.boosting may make the loss a tree library's objective: a
+ * loss of one input (the margins) with a loss per sample, and which labels it
+ * takes (also spec flags; _core.LOSSES's "boosting"). */
+enum {
+    LF_BOOST_EW = 1 << 16,    /* a label per margin; the Hessian is diagonal */
+    LF_BOOST_CLASS = 2 << 16, /* a class index per sample, (n, K) margins coupled */
+    LF_BOOST_ROWS = 3 << 16,  /* a label vector per sample, (n, K) margins coupled */
+    LF_BOOST_MASK = 3 << 16
 };
 
 /* One entry point: its arguments land in the fields of a parameter struct of

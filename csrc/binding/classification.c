@@ -21,7 +21,7 @@ typedef struct {
         LF_ARRAY(class_params, weight, A_FLOAT, C_STRICT),                              \
         LF_INDEX(class_params, ignore_index, C_INT64)
 
-#define CLASS_FLAGS (LF_OUT | LF_SPLIT_CLASS | LF_MEAN_ASK | LF_NONE_CLASSES)
+#define CLASS_FLAGS (LF_OUT | LF_SPLIT_CLASS | LF_MEAN_ASK | LF_NONE_CLASSES | LF_BOOST_CLASS)
 static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
                                  {CLASS_ARGS}};
 static const lf_spec ce_spec = {

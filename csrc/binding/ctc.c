@@ -12,7 +12,8 @@ typedef struct {
 } ctc_params;
 
 static const lf_spec ctc_spec = {
-    "ctc_loss", sizeof(ctc_params), LF_OUT | LF_SPLIT_WHOLE | LF_MEAN_OWN | LF_NONE_BATCH, 1,
+    "ctc_loss", sizeof(ctc_params),
+    LF_OUT | LF_SPLIT_WHOLE | LF_MEAN_OWN | LF_NONE_BATCH | LF_NO_HESS, 1,
     {LF_ARRAY(ctc_params, log_probs, A_INPUT, C_NONE),
      LF_ARRAY(ctc_params, targets, A_INDEX, C_NONE),
      LF_ARRAY(ctc_params, input_lengths, A_ARRAY, C_NONE),
@@ -204,12 +205,6 @@ ctc_outputs(lf_call *c, lf_ctc *a)
     return 0;
 }
 
-/* Why CTC has no Hessian (the classes say the same, pylossfn/modules/ctc.py). */
-#define LF_CTC_NO_HESSIAN                                                              \
-    "no Hessian: its second derivatives need the posteriors of pairs of alignment "    \
-    "paths (a second-order forward-backward over the lattice), which the engine does " \
-    "not compute"
-
 static PyObject *
 ctc_loss(lf_call *c, int kind)
 {
@@ -219,8 +214,8 @@ ctc_loss(lf_call *c, int kind)
     double *work;
     (void)kind;
     memset(&a, 0, sizeof(a));
-    if (c->want & WANT_HESS) {
-        PyErr_Format(PyExc_NotImplementedError, "%s: %s", c->fname, LF_CTC_NO_HESSIAN);
+    if (c->want & WANT_HESS) { /* (LF_NO_HESS) */
+        PyErr_Format(PyExc_NotImplementedError, "%s: %s", c->fname, LF_NO_HESSIAN_WHY);
         return NULL;
     }
     if (ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||

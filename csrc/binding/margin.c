@@ -21,7 +21,7 @@ typedef struct {
 #define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS)
 
 static const lf_spec multi_margin_spec = {
-    "multi_margin_loss", sizeof(margin_params), ROWS, 1,
+    "multi_margin_loss", sizeof(margin_params), ROWS | LF_BOOST_CLASS, 1,
     {MARGIN_ARGS, LF_ARRAY(margin_params, weight, A_FLOAT, C_1D),
      LF_REAL(margin_params, p, O_REAL, C_ONE_OR_TWO,
              "%s: only p == 1 and p == 2 supported, got p=%R"),
@@ -32,7 +32,7 @@ static const lf_spec multilabel_margin_spec = {
  * row's classes are coupled, so Dask keeps the class axis whole) */
 static const lf_spec sparsemax_loss_spec = {
     "sparsemax_loss", sizeof(margin_params),
-    LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES | LF_HALF_CLASS, 1,
+    LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES | LF_HALF_CLASS | LF_BOOST_CLASS, 1,
     {MARGIN_ARGS}};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */

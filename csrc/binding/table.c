@@ -131,6 +131,30 @@ dask_row(const lf_spec *s)
     return row;
 }
 
+/* The row's faces beyond Dask: the boosting objective's labels, the dtypes its
+ * kernel reads and writes in half itself, and why it has no Hessian. */
+static const char *const boost_names[] = {NULL, "elementwise", "class_index", "rows"};
+
+static const char *
+half_name(int flags)
+{
+    return (flags & LF_HALF_EW)      ? "elementwise"
+           : (flags & LF_HALF_CLASS) ? "class_rows"
+           : (flags & LF_HALF_ROWS)  ? "embedding_rows"
+                                     : NULL;
+}
+
+static int
+set_faces(PyObject *row, const lf_spec *s)
+{
+    PyObject *faces = Py_BuildValue(
+        "{s:z,s:z,s:z}", "boosting", boost_names[(s->flags & LF_BOOST_MASK) >> 16], "half",
+        half_name(s->flags), "no_hessian", (s->flags & LF_NO_HESS) ? LF_NO_HESSIAN_WHY : NULL);
+    int rc = faces != NULL ? PyDict_Update(row, faces) : -1;
+    Py_XDECREF(faces);
+    return rc;
+}
+
 static PyObject *
 loss_row(const char *name, const lf_spec *s)
 {
@@ -153,7 +177,8 @@ loss_row(const char *name, const lf_spec *s)
         Py_DECREF(args);
     }
     PyObject *dask = row != NULL ? dask_row(s) : NULL; /* pylossfn._dask's rules */
-    if (row != NULL && (dask == NULL || PyDict_SetItemString(row, "dask", dask) < 0)) {
+    if (row != NULL &&
+        (dask == NULL || PyDict_SetItemString(row, "dask", dask) < 0 || set_faces(row, s) < 0)) {
         Py_CLEAR(row);
     }
     Py_XDECREF(dask);

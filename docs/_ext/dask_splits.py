@@ -1,7 +1,8 @@
-"""The ``dask-splits`` directive: how Dask cuts each loss, from the core's table.
+"""Lists of losses made from the core's table, ``_core.LOSSES``.
 
-Each loss's split is its row of ``_core.LOSSES`` (``pylossfn._dask.RULES``), so
-the Dask page's table lists every loss without a list kept here.
+``dask-splits``: how Dask cuts each loss (its row's split, ``pylossfn._dask.RULES``);
+``boosting-criteria``: which losses can be a tree library's objective, with which
+labels (its row's ``"boosting"``).  The pages list every loss without a list kept here.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 
 import pylossfn
-from pylossfn import _dask
+from pylossfn import _dask, _rows
 
 #: each split's row heading, in the page's order
 SPLITS = {
@@ -53,6 +54,35 @@ def split_table() -> list[str]:
     return lines
 
 
+#: the boosting kinds, in the page's order, with the labels each takes
+BOOSTING = {
+    "elementwise": "a label per margin (floats)",
+    "class_index": "a class index per sample (the library's float labels)",
+    "rows": "a label vector per sample, ``(n, K)``",
+}
+
+
+def boosting_list() -> list[str]:
+    """A bullet per boosting kind: its label rule and its losses' classes."""
+    groups: dict[str, list[str]] = {kind: [] for kind in BOOSTING}
+    for name in pylossfn.__all__:
+        cls = getattr(pylossfn, name)
+        row = _rows.ROWS.get(getattr(cls, "_row", None) or "") if inspect.isclass(cls) else None
+        if row is not None and row["boosting"]:
+            groups[row["boosting"]].append(f"``{cls.__name__}``")
+    return [f"- {label}: {', '.join(groups[kind])}" for kind, label in BOOSTING.items()]
+
+
+class BoostingCriteria(Directive):
+    has_content = False
+
+    def run(self) -> list[Any]:
+        node = nodes.section()
+        self.state.nested_parse(StringList(boosting_list(), "boosting-criteria"),
+                                self.content_offset, node)
+        return node.children
+
+
 class DaskSplits(Directive):
     has_content = False
 
@@ -64,4 +94,5 @@ class DaskSplits(Directive):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("dask-splits", DaskSplits)
+    app.add_directive("boosting-criteria", BoostingCriteria)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

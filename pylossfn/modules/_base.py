@@ -153,6 +153,7 @@ class Loss(Generic[_G]):
         impl, cls._narrays, cls._options = _rows.class_caller(getattr(F, row), cls.__init__)
         cls._impl = staticmethod(impl)
         cls._batchmean = _rows.ROWS[row]["batchmean"]
+        cls._no_hessian = _rows.ROWS[row]["no_hessian"]
         if len(cls._options) > 1:
             cls._option_values = operator.attrgetter(*cls._options)
         elif cls._options:
@@ -232,7 +233,7 @@ class Loss(Generic[_G]):
         self._last = (inputs, config)
         return result
 
-    #: why the loss has no Hessian (``NotImplementedError``), or None
+    #: why the loss has no Hessian (``NotImplementedError``), or None: the row says
     _no_hessian: str | None = None
 
     def _hessian_refused(self, what: str) -> None:

@@ -45,8 +45,3 @@ class CTCLoss(Loss[FloatArray]):
         self._validate()
 
     _row = "ctc_loss"
-
-    # as the core says (csrc/binding/ctc.c) when asked for a Hessian
-    _no_hessian = ("no Hessian: its second derivatives need the posteriors of pairs of "
-                   "alignment paths (a second-order forward-backward over the lattice), "
-                   "which the engine does not compute")
