@@ -139,7 +139,7 @@ class _Adapter:
         self._elementwise = _kind(crit) == "elementwise"
         # the per-sample loss keeps the margins' shape (element-wise losses, distillation's
         # (n, K) terms): the sample weights broadcast over a sample's K terms
-        self._per_margin = _rows.ROWS[type(crit)._row]["dask"]["none"] == "broadcast"
+        self._per_margin = _rows.ROWS[str(type(crit)._row)]["dask"]["none"] == "broadcast"
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.crit!r}, hessian={self.hessian!r}, "

@@ -758,7 +758,7 @@ def multilabel_soft_margin_loss(
 # the fused heads' functions and the losses on the simplex beyond torch.nn live in
 # their own modules (this one's size); they are this module's functions all the same
 from ._fused import linear_binary_cross_entropy_with_logits, linear_cross_entropy  # noqa: E402
-from ._simplex import distillation_loss, poly_cross_entropy, sparsemax, sparsemax_loss  # noqa: E402,F401
+from ._simplex import *  # noqa: E402,F401,F403 (its losses are this module's, as above)
 
 # every loss of the table accepts dask arrays, as its row says (pylossfn._dask); the
 # activations, distances and fused heads are not rows of it

@@ -16,6 +16,7 @@ from helpers import in_layout
 from loss_table import LOSSES, valid_inputs, valid_options, widened
 
 import pylossfn as lf
+from pylossfn import _core
 
 # NumPy's bfloat16 comes from ml_dtypes, a test extra of the full tier: the
 # torch-free tiers (oldest and newest Python, NumPy only) run without it
@@ -24,17 +25,18 @@ ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
 HALVES = (np.dtype(np.float16), BF16)
 HALF_IDS = ["f16", "bf16"]
-# the rows whose kernel is the element-wise template (LF_HALF_EW in the binding)
-TEMPLATE = {"l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss",
-            "kl_div", "poisson_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
-            "multilabel_soft_margin_loss", "binary_cross_entropy",
-            "binary_cross_entropy_with_logits", "poly_binary_cross_entropy_with_logits",
-            "sigmoid_focal_loss", "asymmetric_loss", "log_cosh_loss", "gaussian_nll_loss"}
+# the losses whose kernel is the element-wise template: their row says so (LF_HALF_EW
+# in the binding, "half": "elementwise" in _core.LOSSES)
+TEMPLATE = {row["fname"] for row in _core.LOSSES
+            if row["half"] == "elementwise" and not row["plain"]}
 ROWS = [r for r in LOSSES if r.fname in TEMPLATE]
 
 
-def test_every_template_row_is_listed():
+def test_every_template_row_is_in_the_test_table():
+    """Each template loss of the core gets this file's tests (the test table has a row
+    for it), and the template serves the element-wise families."""
     assert {r.fname for r in ROWS} == TEMPLATE
+    assert {"mse_loss", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"} <= TEMPLATE
 
 
 def _half(a, dtype):

@@ -152,7 +152,7 @@ def _rst_entries(path):
 
 
 def _doc_table(name):
-    """The keys of docs/_ext/loss_pages.py's dict ``name`` (FORMULAS, NONE_SHAPE),
+    """The keys of docs/_ext/loss_pages.py's dict ``name`` (FORMULAS, NONE_RULE),
     read from its source (importing it needs Sphinx): literal keys and the
     names spread in with ``**dict.fromkeys((...), ...)``."""
     tree = ast.parse((DOCS / "_ext" / "loss_pages.py").read_text())
@@ -171,7 +171,11 @@ def _doc_table(name):
 @pytest.mark.parametrize("fname", ROW_NAMES)
 def test_row_is_documented(fname):
     cls = CLASSES[fname]
-    assert cls.__name__ in _doc_table("FORMULAS") and cls.__name__ in _doc_table("NONE_SHAPE")
+    assert cls.__name__ in _doc_table("FORMULAS")
+    # the page's "none" shape: the text of the row's rule, or the loss's own where the
+    # options decide it ("core")
+    rule = _core_row(fname)["dask"]["none"]
+    assert rule in _doc_table("NONE_RULE") or cls.__name__ in _doc_table("NONE_OWN")
     assert cls._row == fname  # the pages name the function by the class's row
     assert cls.__name__ in _rst_entries(DOCS / "api" / "pylossfn.rst")
     assert fname in _rst_entries(DOCS / "api" / "functional.rst")
@@ -180,7 +184,12 @@ def test_row_is_documented(fname):
 def test_doc_table_reader_reads_both_forms():
     # the reader above sees literal keys and dict.fromkeys spreads (it is not vacuous)
     assert {"BCELoss", "MSELoss"} <= _doc_table("FORMULAS")
-    assert {"BCELoss", "L1Loss", "SoftF1Loss"} <= _doc_table("NONE_SHAPE")
+    assert {"broadcast", "classes"} <= _doc_table("NONE_RULE")
+    assert {"DiceLoss", "GeneralizedDiceLoss"} <= _doc_table("NONE_OWN")
+
+
+def _core_row(fname):
+    return next(row for row in _core.LOSSES if row["fname"] == fname)
 
 
 def _loss_names():
@@ -190,32 +199,67 @@ def _loss_names():
             | {cls.__name__ for cls in CLASSES.values()})
 
 
-def _named_losses(path):
-    """The string constants of a source file that are the name of a loss
-    (a hand-kept list or a branch on a name), with their lines."""
+def _own_names(tree):
+    """What a file may name: what it defines (a class, a function) and writes in its
+    ``__all__`` or as a class's ``_row`` (the faces of a row)."""
+    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    for node in ast.walk(tree):
+        targets = [getattr(t, "id", None) for t in getattr(node, "targets", [])]
+        if isinstance(node, ast.Assign) and ("__all__" in targets or "_row" in targets):
+            own |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+    return own
+
+
+#: names a file may use beyond its own, each with its reason
+ALLOWED = {
+    # hessian="builtin" reproduces XGBoost's / LightGBM's / CatBoost's own logistic and
+    # softmax objectives, which are these two losses
+    "boosting.py": {"BCEWithLogitsLoss", "CrossEntropyLoss"},
+}
+
+
+def _named_losses(path, allowed=frozenset()):
+    """The names of a loss in a source file (string constants: a hand-kept list or a
+    branch on a name; identifiers: a class used by name) that the file neither defines
+    nor is allowed, with their lines."""
     tree = ast.parse(path.read_text())
-    names = _loss_names()
-    return sorted((node.lineno, node.value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Constant) and node.value in names)
+    names = _loss_names() - _own_names(tree) - set(allowed)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in names:
+            found.add((node.lineno, node.value))
+        elif isinstance(node, ast.Name) and node.id in names:
+            found.add((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute) and node.attr in names:
+            found.add((node.lineno, node.attr))
+        elif isinstance(node, ast.ImportFrom):
+            found |= {(node.lineno, a.name) for a in node.names if a.name in names}
+    return sorted(found)
 
 
-@pytest.mark.parametrize("relpath", [
-    "functional.py",
-    "_functional_multilabel.py",
-    "modules/_base.py",
-    "modules/__init__.py",
-    "_dask.py",
-    "_dask_metrics.py",
-])
+PACKAGE_FILES = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py"))
+
+
+@pytest.mark.parametrize("relpath", PACKAGE_FILES)
 def test_nothing_outside_the_table_names_a_loss(relpath):
-    assert _named_losses(PKG / relpath) == []
+    """Every file of the package: no loss named outside its own definitions and rows."""
+    assert _named_losses(PKG / relpath, ALLOWED.get(Path(relpath).name, ())) == []
+
+
+def test_the_scan_covers_the_package():
+    assert {"functional.py", "boosting.py", "_dask.py", "modules/_base.py",
+            "_heads.py", "metrics/__init__.py"} <= set(PACKAGE_FILES)
 
 
 def test_the_name_scan_finds_a_named_loss(tmp_path):
-    # the scan above would find a hand-kept list (it is not vacuous)
+    # the scan above would find a hand-kept list, a branch on a name and a class used by
+    # name (it is not vacuous), and spares what the file defines
     src = tmp_path / "x.py"
-    src.write_text('_ROWS = {"cross_entropy": 1}\nif name == "CTCLoss":\n    pass\n')
-    assert _named_losses(src) == [(1, "cross_entropy"), (2, "CTCLoss")]
+    src.write_text('_ROWS = {"cross_entropy": 1}\nif name == "CTCLoss":\n    pass\n'
+                   "KINDS = (MSELoss, lf.L1Loss)\nfrom .modules import HuberLoss\n"
+                   "class SoftF1Loss:\n    _row = \"soft_f1_loss\"\n")
+    assert _named_losses(src) == [(1, "cross_entropy"), (2, "CTCLoss"), (4, "L1Loss"),
+                                  (4, "MSELoss"), (5, "HuberLoss")]
 
 
 def test_a_class_option_that_the_row_lacks_is_refused_where_the_class_is_written():

@@ -79,6 +79,9 @@ class _LossRow(TypedDict):
     plain: bool  # no reduction / want / grad_output (activations, distances)
     ngrad: int  # gradients it returns (0 when plain)
     dask: _DaskRow  # how pylossfn._dask cuts a call (the spec's LF_SPLIT_ flags)
+    boosting: str | None  # the objective's labels (LF_BOOST_): elementwise, class_index, rows
+    half: str | None  # which kernel reads half itself (LF_HALF_): elementwise, class_rows, ...
+    no_hessian: str | None  # why it has no Hessian (LF_NO_HESS), or None
 
 # One row per loss entry point, generated from the specs the parser reads.
 LOSSES: tuple[_LossRow, ...]

@@ -33,6 +33,7 @@ from sphinx.errors import ExtensionError
 
 import pylossfn
 import pylossfn.functional
+from pylossfn import _rows
 
 # -- the formulas -----------------------------------------------------------------
 # x the input (logits, probabilities or predictions), y the target, w a weight;
@@ -371,27 +372,41 @@ FORMULAS: dict[str, dict[str, str]] = {
 }
 
 # -- the output of reduction="none" ------------------------------------------------------
-BROADCAST = "the broadcast shape of the input and the target"
-NONE_SHAPE: dict[str, str] = {
-    **dict.fromkeys(("BCELoss", "BCEWithLogitsLoss", "PolyBCEWithLogitsLoss", "SigmoidFocalLoss",
-                     "AsymmetricLoss", "SoftMarginLoss"), "the input's shape"),
-    **dict.fromkeys(("CrossEntropyLoss", "NLLLoss"), "the target's: ``[N]`` or ``[N, d1, ..., dk]``"),
-    **dict.fromkeys(("ZLPRLoss", "MultiLabelSoftMarginLoss"), "``input.shape[:-1]``: one per sample"),
-    "SoftF1Loss": "``[C]``: one cost per class",
+# From the loss's row: its "none" rule (row["dask"]["none"], the core's LF_NONE_ flags)
+NONE_RULE = {
+    "broadcast": "the broadcast shape of the input and the target",
+    "input_target": "the broadcast shape of the input and the target",
+    "classes": "the target's shape: one per sample (``[N]``), and per position for "
+               "K-dimensional inputs where the loss takes them (``[N, d1, ..., dk]``)",
+    "rows": "``input.shape[:-1]``: one per sample",
+    "labels": "``[C]``: one term per label",
+    "batch": "``[N]``: one per sample",
+}
+# a rule of "core" means the options decide, so the page says how (and the fused heads
+# are not rows of the table: their shapes are written here)
+NONE_OWN = {
     **dict.fromkeys(("DiceLoss", "GeneralizedDiceLoss"),
                     "``[C]``: one term per class (``[N, C]`` with ``per_sample``; C = 1 for "
                     '``mode="binary"``)'),
-    **dict.fromkeys(("CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
-                     "MultiMarginLoss", "MultiLabelMarginLoss", "CTCLoss", "LinearCrossEntropyLoss"),
-                    "``[N]``: one per sample"),
-    **dict.fromkeys(("L1Loss", "MSELoss", "LogCoshLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss",
-                     "GaussianNLLLoss", "HingeEmbeddingLoss"), BROADCAST),
-    "MarginRankingLoss": "the broadcast shape of the three inputs",
+    "LinearCrossEntropyLoss": "``[N]``: one per sample",
     "LinearBCEWithLogitsLoss": "``[N, num_classes]``",
-    "PolyCrossEntropyLoss": "the target's: ``[N]`` or ``[N, d1, ..., dk]``",
-    "DistillationLoss": "``[N, C]``: one term per sample and class",
-    "SparsemaxLoss": "``[N]``: one per sample",
 }
+
+
+def none_shape(cls: type) -> str:
+    """What ``reduction="none"`` returns, from the class's row of the core's table."""
+    row = _rows.ROWS.get(getattr(cls, "_row", None) or "")
+    rule = row["dask"]["none"] if row is not None else None
+    if cls.__name__ in NONE_OWN:
+        return NONE_OWN[cls.__name__]
+    if rule not in NONE_RULE:
+        raise ExtensionError(f"loss_pages: {cls.__name__}'s none-shape rule {rule!r} needs "
+                             "its own text (NONE_OWN)")
+    names = [a["name"] for a in row["args"] if a["kind"] in ("input", "real")]
+    if rule == "broadcast" and len(names) > 2:
+        return f"the broadcast shape of {', '.join(f'``{n}``' for n in names)}"
+    return NONE_RULE[rule]
+
 
 # -- the constructor arguments --------------------------------------------------------
 # One description per option name; "Class.name" overrides it for one loss.
@@ -651,9 +666,7 @@ def _shape_lines(cls: type, shapes: list[str]) -> list[str]:
     out = [".. rubric:: Shape", ""]
     if text:
         out += [f"- Inputs: {text}"]
-    none = NONE_SHAPE.get(cls.__name__)
-    if none is None:
-        raise ExtensionError(f"loss_pages: no NONE_SHAPE entry for {cls.__name__}")
+    none = none_shape(cls)
     out += [f'- Output: ``()`` (a scalar) for ``"mean"`` and ``"sum"``; {none} for ``"none"``.', ""]
     return out
 
