@@ -8,14 +8,14 @@
 
 typedef struct {
     PyArrayObject *input, *target, *weight, *pos_weight;
-    double label_smoothing, epsilon;
+    lf_ew_param k; /* the options, where the kernel reads them */
 } binary_params;
 
 #define SIZE sizeof(binary_params)
 #define ARRAY(field, kind) LF_ARRAY(binary_params, field, kind, C_NONE)
 #define BINARY_ARGS ARRAY(input, A_INPUT), ARRAY(target, A_REAL), ARRAY(weight, A_FLOAT)
 #define EW (LF_OUT | LF_SPLIT_EW | LF_HALF_EW)
-#define SMOOTHING LF_REAL(binary_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")
+#define SMOOTHING LF_EW_REAL(binary_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")
 
 /* indexed by the kernel's kind (pylossfn.h, LF_BIN_LOSSES) */
 static const lf_spec binary_specs[LF_BIN_NKINDS] = {
@@ -25,7 +25,7 @@ static const lf_spec binary_specs[LF_BIN_NKINDS] = {
                            {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING}},
     [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, EW | LF_BOOST_EW, 1,
                             {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT),
-                             LF_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
+                             LF_EW_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
 };
 
 /* An optional operand that broadcasts to the input (weights). */
@@ -82,10 +82,6 @@ binary(lf_call *c, int kind)
         return NULL;
     }
     lf_ew_pair(c, &ew, x, p->target);
-    lf_ew_param prm;
-    memset(&prm, 0, sizeof(prm));
-    prm.label_smoothing = p->label_smoothing;
-    prm.epsilon = p->epsilon;
     /* BCE's kernel flags a bad element by a nan sum; a caller's own buffer
      * must stay untouched on bad input, so it gets the check first */
     const int checked = kind == LF_BIN_BCE;
@@ -93,7 +89,7 @@ binary(lf_call *c, int kind)
         return NULL;
     }
     double sum;
-    LF_RUN(c, n, sum, lf_binary, &ew, (lf_binary_kind)kind, &prm);
+    LF_RUN(c, n, sum, lf_binary, &ew, (lf_binary_kind)kind, &p->k);
     if (checked && sum != sum && bce_domain(c, &ew, n) < 0) {
         return NULL;
     }

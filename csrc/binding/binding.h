@@ -192,6 +192,11 @@ typedef struct {
     {#field, kind, check, NULL, LF_OFFSET(type, field, PyArrayObject *)}
 #define LF_REAL(type, field, kind, check, what) \
     {#field, kind, check, what, LF_OFFSET(type, field, double)}
+/* An option of the element-wise template's losses, named `name`, written into
+ * the lf_ew_param `k` of the family's parameters (the kernel reads it there). */
+#define LF_EW_REAL(type, name, kind, check, what) \
+    {#name, kind, check, what, LF_OFFSET(type, k.name, double)}
+#define LF_EW_BOOL(type, name) {#name, O_BOOL, C_NONE, NULL, LF_OFFSET(type, k.name, int)}
 #define LF_INDEX(type, field, check) \
     {#field, O_INDEX, check, NULL, LF_OFFSET(type, field, long long)}
 #define LF_LONG(type, field, check, what) \
@@ -381,6 +386,14 @@ typedef struct {
     int zeroed;     /* new gradients start zeroed (calloc'd pages cost nothing) */
 } lf_outspec;
 int lf_outputs(lf_call *c, const lf_outspec *o);
+
+/* lf_outputs for a loss of one differentiable input x whose kernel writes a
+ * C-contiguous gradient (zeroed as lf_outspec's), then where the kernel
+ * writes: the loss's first element and its item size into *out / *out_step
+ * when a loss is asked, the gradient's first element into *grad when one is. */
+int lf_one_input_outputs(lf_call *c, int loss_nd, const npy_intp *loss_shape,
+                         PyArrayObject *x, int zeroed, char **out, ptrdiff_t *out_step,
+                         char **grad);
 
 /* The Hessian diagonal the kernel writes for differentiable input i (zeroed,
  * of the gradient's shape), or NULL when it is not wanted. */

@@ -130,19 +130,13 @@ dice_outputs(lf_call *c, lf_dice *a, int loss_nd, const npy_intp *loss_shape, do
         }
         a->grad_output = PyArray_BYTES(c->go);
     }
-    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->input}, {NULL},
-                          {0}, 1, 0};
-    if (lf_outputs(c, &o) < 0 ||
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a->out, &a->out_step,
+                             &a->grad) < 0 ||
         (*work = lf_alloc_n(c, lf_dice_work(a), sizeof(double), "the per-class sums")) ==
             NULL) {
         return -1;
     }
-    if (c->loss != NULL) {
-        a->out = PyArray_BYTES(c->loss);
-        a->out_step = PyArray_ITEMSIZE(c->loss);
-    }
     if (c->grad[0] != NULL) {
-        a->grad = PyArray_BYTES(c->grad[0]);
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
         a->vec = LF_VEC(c, 0); /* the terms couple the batch: H v in the kernel */
         c->hvp_done = 1;

@@ -165,6 +165,18 @@ tile_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t
     return 0;
 }
 
+/* A tile kernel's geometry (lf_lce_tile and lf_lbce_tile alike): the logits
+ * tile, its rows and columns, and where its columns sit among the C classes. */
+#define SET_TILE(t, tile, C, c0)                  \
+    do {                                          \
+        (t).rows = PyArray_DIM((tile), 0);        \
+        (t).cols = PyArray_DIM((tile), 1);        \
+        (t).C = (ptrdiff_t)(C);                   \
+        (t).c0 = (ptrdiff_t)(c0);                 \
+        (t).tile = PyArray_BYTES(tile);           \
+        (t).ld = PyArray_STRIDE((tile), 0);       \
+    } while (0)
+
 PyObject *
 py_lce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 {
@@ -208,12 +220,7 @@ py_lce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     lf_lce_tile t = {0};
-    t.rows = rows;
-    t.cols = cols;
-    t.C = (ptrdiff_t)C;
-    t.c0 = (ptrdiff_t)c0;
-    t.tile = PyArray_BYTES(tile);
-    t.ld = PyArray_STRIDE(tile, 0);
+    SET_TILE(t, tile, C, c0);
     t.target = target ? (const int64_t *)PyArray_DATA(target) : NULL;
     if (probs) {
         t.probs = PyArray_BYTES(probs);
@@ -276,12 +283,7 @@ py_lbce_tile(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     lf_lbce_tile t = {0};
-    t.rows = rows;
-    t.cols = cols;
-    t.C = (ptrdiff_t)C;
-    t.c0 = (ptrdiff_t)c0;
-    t.tile = PyArray_BYTES(tile);
-    t.ld = PyArray_STRIDE(tile, 0);
+    SET_TILE(t, tile, C, c0);
     t.pos = (const int64_t *)PyArray_DATA(pos);
     t.P = PyArray_DIM(pos, 1);
     t.pos_weight = pos_weight ? PyArray_BYTES(pos_weight) : NULL;

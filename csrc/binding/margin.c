@@ -141,17 +141,11 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->grad_output = PyArray_BYTES(c->go);
         a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
     }
-    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->input}, {NULL}, {0},
-                          1, 0};
-    if (lf_outputs(c, &o) < 0) {
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a->out, &a->out_n,
+                             &a->grad) < 0) {
         return -1;
     }
-    if (c->loss != NULL) {
-        a->out = PyArray_BYTES(c->loss);
-        a->out_n = PyArray_ITEMSIZE(c->loss);
-    }
     if (c->grad[0] != NULL) {
-        a->grad = PyArray_BYTES(c->grad[0]);
         a->g_c = nd == 0 ? 0 : PyArray_ITEMSIZE(c->grad[0]);
         a->g_n = a->C * PyArray_ITEMSIZE(c->grad[0]);
         a->hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;

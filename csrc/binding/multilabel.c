@@ -12,14 +12,14 @@ enum { KIND_FOCAL, KIND_ASL, KIND_ZLPR, KIND_SOFT_F1 };
 
 typedef struct {
     PyArrayObject *input, *target;
-    double alpha, gamma, gamma_neg, gamma_pos, clip, eps;
+    lf_ew_param k; /* the options, where the kernels read them */
 } multilabel_params;
 
 #define SIZE sizeof(multilabel_params)
 #define PAIR                                                                            \
     LF_ARRAY(multilabel_params, input, A_INPUT, C_NONE),                                \
         LF_ARRAY(multilabel_params, target, A_REAL, C_NONE)
-#define REAL(field, kind, check, what) LF_REAL(multilabel_params, field, kind, check, what)
+#define REAL(field, kind, check, what) LF_EW_REAL(multilabel_params, field, kind, check, what)
 #define FINITE_GE0(field) REAL(field, O_REAL, C_FINITE_GE0, "finite and >= 0")
 #define EPS REAL(eps, O_REAL, C_FINITE_GT0, "finite and > 0")
 
@@ -59,17 +59,9 @@ focal_family(lf_call *c, int kind)
     }
     lf_ew_init(&ew, nd, dims);
     lf_ew_pair(c, &ew, x, p->target);
-    lf_ew_param prm;
-    memset(&prm, 0, sizeof(prm));
-    prm.alpha = p->alpha;
-    prm.gamma = p->gamma;
-    prm.gamma_neg = p->gamma_neg;
-    prm.gamma_pos = p->gamma_pos;
-    prm.clip = p->clip;
-    prm.eps = p->eps;
     double sum;
     LF_RUN(c, n, sum, lf_multilabel_ew, &ew, kind == KIND_FOCAL ? LF_ML_FOCAL : LF_ML_ASYMMETRIC,
-           &prm);
+           &p->k);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
 
@@ -150,20 +142,14 @@ rows_loss(lf_call *c, int kind)
         }
         a.grad_output = PyArray_BYTES(c->go);
     }
-    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {p->input}, {NULL}, {0},
-                          1, 0};
     double *work = NULL;
-    if (lf_outputs(c, &o) < 0 ||
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a.out, &a.out_step,
+                             &a.grad) < 0 ||
         (kind == KIND_SOFT_F1 &&
          (work = lf_alloc_n(c, a.C, 6 * sizeof(double), "the per-label sums")) == NULL)) {
         return NULL;
     }
-    if (c->loss != NULL) {
-        a.out = PyArray_BYTES(c->loss);
-        a.out_step = PyArray_ITEMSIZE(c->loss);
-    }
     if (c->grad[0] != NULL) {
-        a.grad = PyArray_BYTES(c->grad[0]);
         a.g_c = PyArray_ITEMSIZE(c->grad[0]);
         a.g_n = a.C * a.g_c;
         a.hess = LF_HESS(c, 0) ? PyArray_BYTES(LF_HESS(c, 0)) : NULL;
@@ -175,7 +161,7 @@ rows_loss(lf_call *c, int kind)
         LF_RUN(c, PyArray_SIZE(p->input), sum, lf_zlpr, &a);
     }
     else {
-        LF_RUN(c, PyArray_SIZE(p->input), sum, lf_soft_f1, &a, p->eps, work);
+        LF_RUN(c, PyArray_SIZE(p->input), sum, lf_soft_f1, &a, p->k.eps, work);
     }
     return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
 }

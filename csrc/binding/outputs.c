@@ -549,3 +549,22 @@ lf_result(lf_call *c, double value)
     }
     return res;
 }
+
+int
+lf_one_input_outputs(lf_call *c, int loss_nd, const npy_intp *loss_shape, PyArrayObject *x,
+                     int zeroed, char **out, ptrdiff_t *out_step, char **grad)
+{
+    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {x}, {NULL}, {0}, 1,
+                          zeroed};
+    if (lf_outputs(c, &o) < 0) {
+        return -1;
+    }
+    if (c->loss != NULL) {
+        *out = PyArray_BYTES(c->loss);
+        *out_step = PyArray_ITEMSIZE(c->loss);
+    }
+    if (c->grad[0] != NULL) {
+        *grad = PyArray_BYTES(c->grad[0]);
+    }
+    return 0;
+}

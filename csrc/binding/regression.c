@@ -11,15 +11,14 @@
 
 typedef struct {
     PyArrayObject *input, *input1, *input2, *target, *var, *weight;
-    double beta, delta, eps, margin;
-    int log_target, log_input, full;
+    lf_ew_param k; /* the options, where the kernel reads them */
 } rg_params;
 
 #define IN LF_ARRAY(rg_params, input, A_INPUT, C_NONE)
 #define TG LF_ARRAY(rg_params, target, A_REAL, C_NONE)
 #define WEIGHT LF_ARRAY(rg_params, weight, A_FLOAT, C_NONE)
-#define REAL(field, check, what) LF_REAL(rg_params, field, O_REAL, check, what)
-#define BOOL(field) LF_BOOL(rg_params, field)
+#define REAL(field, check, what) LF_EW_REAL(rg_params, field, O_REAL, check, what)
+#define BOOL(field) LF_EW_BOOL(rg_params, field)
 #define SIZE sizeof(rg_params)
 #define EW (LF_OUT | LF_SPLIT_EW | LF_HALF_EW)
 
@@ -93,24 +92,6 @@ rg_gather(lf_call *c, int kind, rg_operands_t *ops)
         rg_operand(c, ops, &p->var, LF_EW_INPUT2);
         ops->second = 2;
     }
-}
-
-/* The kernel's parameters, from the converted options (0 where a loss has
- * no such option: its field stays zeroed). */
-static lf_ew_param
-rg_kernel_params(const lf_call *c)
-{
-    const rg_params *p = c->params;
-    lf_ew_param k;
-    memset(&k, 0, sizeof(k));
-    k.beta = p->beta;
-    k.delta = p->delta;
-    k.margin = p->margin;
-    k.eps = p->eps;
-    k.log_target = p->log_target;
-    k.log_input = p->log_input;
-    k.full = p->full;
-    return k;
 }
 
 /* Gaussian NLL's var, as torch accepts it: non-negative, and of the input's
@@ -343,7 +324,7 @@ regression(lf_call *c, int kind)
     npy_intp bshape[NPY_MAXDIMS];
     int bnd;
     lf_elementwise ew;
-    const lf_ew_param prm = rg_kernel_params(c);
+    const lf_ew_param *prm = &((const rg_params *)c->params)->k;
     rg_gather(c, kind, &ops);
     if (rg_shape_rules(c, kind, &ops) < 0 || rg_broadcast(c, kind, &ops, &bnd, bshape) < 0) {
         return NULL;
@@ -372,9 +353,9 @@ regression(lf_call *c, int kind)
         work *= bshape[d];
     }
     double sum;
-    LF_RUN(c, work, sum, lf_regression, &ew, (lf_regression_kind)kind, &prm);
+    LF_RUN(c, work, sum, lf_regression, &ew, (lf_regression_kind)kind, prm);
     if (kind == LF_RG_GAUSSIAN_NLL && c->vec[0] != NULL) { /* the only coupled pair here */
-        LF_RUN_VOID(c, work, lf_gaussian_hvp, &ew, prm.eps, LF_VEC(c, 0), LF_VEC(c, 1));
+        LF_RUN_VOID(c, work, lf_gaussian_hvp, &ew, prm->eps, LF_VEC(c, 0), LF_VEC(c, 1));
         c->hvp_done = 1;
     }
     return lf_result(c, averaged ? sum / denom : sum);

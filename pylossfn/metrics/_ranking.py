@@ -5,6 +5,7 @@
 # two stdlib modules, and its annotations are strings.
 
 import warnings
+from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -244,6 +245,20 @@ def _per_sample_mean(
     return _weighted_mean(rows(Y, S), w, fn)  # type: ignore[operator]
 
 
+def _ranking_metric(name: str, rows: "Callable[..., np.ndarray]", doc: str
+                    ) -> "Callable[..., float]":
+    """A per-sample ranking metric: the (weighted) mean of ``rows(Y, S)``."""
+
+    def metric(
+        y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
+    ) -> float:
+        return _per_sample_mean(rows, name, y_true, y_score, sample_weight)
+
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = doc
+    return metric
+
+
 def _ranking_doc(head: str, y_true: str, returns: str, examples: str) -> str:
     """The docstring of a per-sample ranking metric: their parameters are the same."""
     indent = "\n        "
@@ -258,14 +273,20 @@ def _ranking_doc(head: str, y_true: str, returns: str, examples: str) -> str:
     )
 
 
-def label_ranking_average_precision_score(
-    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
-) -> float:
-    return _per_sample_mean(_lrap_rows, "label_ranking_average_precision_score", y_true, y_score,
-                            sample_weight)
+def _lrap_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
+    """Per-sample label ranking average precision (see the public function)."""
+    order = np.argsort(-S, axis=1, kind="stable")
+    ys = np.take_along_axis(Y, order, axis=1)
+    last = _tie_last(np.take_along_axis(S, order, axis=1))
+    true_above = np.take_along_axis(np.cumsum(ys, axis=1), last, axis=1)
+    n_true = np.count_nonzero(Y, axis=1)
+    per_label = np.where(ys, true_above / (last + 1.0), 0.0)
+    trivial = (n_true == 0) | (n_true == Y.shape[1])
+    return np.where(trivial, 1.0, per_label.sum(axis=1) / np.maximum(n_true, 1))
 
 
-label_ranking_average_precision_score.__doc__ = _ranking_doc(
+label_ranking_average_precision_score = _ranking_metric(
+    "label_ranking_average_precision_score", _lrap_rows, _ranking_doc(
     r"""Label ranking average precision (LRAP), as scikit-learn's.
 
     .. math::
@@ -284,29 +305,18 @@ label_ranking_average_precision_score.__doc__ = _ranking_doc(
     ...                                       [[0.75, 0.5, 1], [1, 0.2, 0.1]])
     0.41666666666666663
 """,
-)
+))
 
 
-def _lrap_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
-    """Per-sample label ranking average precision (see the public function)."""
-    order = np.argsort(-S, axis=1, kind="stable")
-    ys = np.take_along_axis(Y, order, axis=1)
-    last = _tie_last(np.take_along_axis(S, order, axis=1))
-    true_above = np.take_along_axis(np.cumsum(ys, axis=1), last, axis=1)
-    n_true = np.count_nonzero(Y, axis=1)
-    per_label = np.where(ys, true_above / (last + 1.0), 0.0)
-    trivial = (n_true == 0) | (n_true == Y.shape[1])
-    return np.where(trivial, 1.0, per_label.sum(axis=1) / np.maximum(n_true, 1))
+def _coverage_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "np.ndarray":
+    """Per-sample coverage (see :func:`coverage_error`)."""
+    lowest_true = np.where(Y, S, np.inf).min(axis=1, initial=np.inf)
+    covered = np.count_nonzero(S >= lowest_true[:, None], axis=1)
+    return np.where(Y.any(axis=1), covered, 0)
 
 
-def coverage_error(
-    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
-) -> float:
-    return _per_sample_mean(_coverage_rows, "coverage_error", y_true, y_score,
-                            sample_weight)
-
-
-coverage_error.__doc__ = _ranking_doc(
+coverage_error = _ranking_metric(
+    "coverage_error", _coverage_rows, _ranking_doc(
     r"""Coverage error, as ``sklearn.metrics.coverage_error``.
 
     .. math::
@@ -324,24 +334,24 @@ gives the natural value (the fraction of samples whose label is true).""",
     >>> coverage_error([[1, 0, 0], [0, 1, 1]], [[1, 0, 0], [0, 1, 1]])
     1.5
 """,
-)
+))
 
 
-def _coverage_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "np.ndarray":
-    """Per-sample coverage (see :func:`coverage_error`)."""
-    lowest_true = np.where(Y, S, np.inf).min(axis=1, initial=np.inf)
-    covered = np.count_nonzero(S >= lowest_true[:, None], axis=1)
-    return np.where(Y.any(axis=1), covered, 0)
+def _ranking_loss_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
+    """Per-sample ranking loss (see :func:`label_ranking_loss`)."""
+    order = np.argsort(S, axis=1, kind="stable")
+    ys = np.take_along_axis(Y, order, axis=1)
+    last = _tie_last(np.take_along_axis(S, order, axis=1))
+    # for each false label: how many true labels score at most as high
+    true_below = np.take_along_axis(np.cumsum(ys, axis=1), last, axis=1)
+    wrong_pairs = np.sum(np.where(ys, 0, true_below), axis=1)
+    n_true = np.count_nonzero(Y, axis=1)
+    pairs = n_true * (Y.shape[1] - n_true)
+    return np.divide(wrong_pairs, pairs, out=np.zeros(Y.shape[0]), where=pairs != 0)
 
 
-def label_ranking_loss(
-    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
-) -> float:
-    return _per_sample_mean(_ranking_loss_rows, "label_ranking_loss", y_true, y_score,
-                            sample_weight)
-
-
-label_ranking_loss.__doc__ = _ranking_doc(
+label_ranking_loss = _ranking_metric(
+    "label_ranking_loss", _ranking_loss_rows, _ranking_doc(
     r"""Ranking loss, as ``sklearn.metrics.label_ranking_loss``.
 
     .. math::
@@ -358,30 +368,17 @@ gives the natural value 0 (no pair to order).""",
     >>> label_ranking_loss([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
     0.75
 """,
-)
+))
 
 
-def _ranking_loss_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
-    """Per-sample ranking loss (see :func:`label_ranking_loss`)."""
-    order = np.argsort(S, axis=1, kind="stable")
-    ys = np.take_along_axis(Y, order, axis=1)
-    last = _tie_last(np.take_along_axis(S, order, axis=1))
-    # for each false label: how many true labels score at most as high
-    true_below = np.take_along_axis(np.cumsum(ys, axis=1), last, axis=1)
-    wrong_pairs = np.sum(np.where(ys, 0, true_below), axis=1)
-    n_true = np.count_nonzero(Y, axis=1)
-    pairs = n_true * (Y.shape[1] - n_true)
-    return np.divide(wrong_pairs, pairs, out=np.zeros(Y.shape[0]), where=pairs != 0)
+def _one_error_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
+    """Per-sample one-error (see :func:`one_error`): 1 if a top-scored label is false."""
+    top = S == S.max(axis=1, keepdims=True)
+    return np.any(top & ~Y, axis=1).astype(np.float64)
 
 
-def one_error(
-    y_true: "ArrayLike", y_score: "ArrayLike", *, sample_weight: "ArrayLike | None" = None
-) -> float:
-    return _per_sample_mean(_one_error_rows, "one_error", y_true, y_score,
-                            sample_weight)
-
-
-one_error.__doc__ = _ranking_doc(
+one_error = _ranking_metric(
+    "one_error", _one_error_rows, _ranking_doc(
     r"""One-error: how often the top-ranked label is not a true label.
 
     .. math::
@@ -401,10 +398,6 @@ one_error.__doc__ = _ranking_doc(
     ...           [[0.9, 0.5, 0.1], [0.8, 0.1, 0.2], [0.7, 0.7, 0.1], [0.4, 0.4, 0.4]])
     0.5
 """,
-)
+))
 
 
-def _one_error_rows(Y: "NDArray[np.bool_]", S: "np.ndarray") -> "NDArray[np.float64]":
-    """Per-sample one-error (see :func:`one_error`): 1 if a top-scored label is false."""
-    top = S == S.max(axis=1, keepdims=True)
-    return np.any(top & ~Y, axis=1).astype(np.float64)

@@ -2,9 +2,11 @@
 
 # Part of the pylossfn.metrics package, which re-exports the public names (see
 # __init__.py); like the rest of it, this module imports nothing beyond numpy and
-# two stdlib modules, and its annotations are strings.
+# three stdlib modules (typing, which NumPy imports anyway), and its annotations
+# are strings.
 
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -282,6 +284,27 @@ def _prf_finish(
     return tuple(_nanaverage(a, weights) for a in (precision, recall, f_score))
 
 
+def _prf_score(name: str, index: int, warn_for: str) -> "Callable[..., Any]":
+    """One of precision / recall / F1 (``_prf``'s ``index``), scikit-learn's signature."""
+
+    def score(
+        y_true: "ArrayLike",
+        y_pred: "ArrayLike",
+        *,
+        labels: "ArrayLike | None" = None,
+        pos_label: "float | str" = 1,
+        average: "str | None" = "binary",
+        sample_weight: "ArrayLike | None" = None,
+        zero_division: "str | float" = "warn",
+    ) -> "float | NDArray[np.float64]":
+        return _prf(name, y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label,
+                    average=average, sample_weight=sample_weight,
+                    zero_division=zero_division, warn_for=(warn_for,))[index]
+
+    score.__name__ = score.__qualname__ = name
+    return score
+
+
 _PRF_PARAMS = """
     Parameters
     ----------
@@ -315,29 +338,7 @@ _PRF_PARAMS = """
 """
 
 
-def precision_score(
-    y_true: "ArrayLike",
-    y_pred: "ArrayLike",
-    *,
-    labels: "ArrayLike | None" = None,
-    pos_label: "float | str" = 1,
-    average: "str | None" = "binary",
-    sample_weight: "ArrayLike | None" = None,
-    zero_division: "str | float" = "warn",
-) -> "float | NDArray[np.float64]":
-    fn = "precision_score"
-    return _prf(
-        fn,
-        y_true,
-        y_pred,
-        beta=1.0,
-        labels=labels,
-        pos_label=pos_label,
-        average=average,
-        sample_weight=sample_weight,
-        zero_division=zero_division,
-        warn_for=("precision",),
-    )[0]
+precision_score = _prf_score("precision_score", 0, "precision")
 
 
 precision_score.__doc__ = (
@@ -366,29 +367,7 @@ precision_score.__doc__ = (
 )
 
 
-def recall_score(
-    y_true: "ArrayLike",
-    y_pred: "ArrayLike",
-    *,
-    labels: "ArrayLike | None" = None,
-    pos_label: "float | str" = 1,
-    average: "str | None" = "binary",
-    sample_weight: "ArrayLike | None" = None,
-    zero_division: "str | float" = "warn",
-) -> "float | NDArray[np.float64]":
-    fn = "recall_score"
-    return _prf(
-        fn,
-        y_true,
-        y_pred,
-        beta=1.0,
-        labels=labels,
-        pos_label=pos_label,
-        average=average,
-        sample_weight=sample_weight,
-        zero_division=zero_division,
-        warn_for=("recall",),
-    )[1]
+recall_score = _prf_score("recall_score", 1, "recall")
 
 
 recall_score.__doc__ = (
@@ -416,29 +395,7 @@ recall_score.__doc__ = (
 )
 
 
-def f1_score(
-    y_true: "ArrayLike",
-    y_pred: "ArrayLike",
-    *,
-    labels: "ArrayLike | None" = None,
-    pos_label: "float | str" = 1,
-    average: "str | None" = "binary",
-    sample_weight: "ArrayLike | None" = None,
-    zero_division: "str | float" = "warn",
-) -> "float | NDArray[np.float64]":
-    fn = "f1_score"
-    return _prf(
-        fn,
-        y_true,
-        y_pred,
-        beta=1.0,
-        labels=labels,
-        pos_label=pos_label,
-        average=average,
-        sample_weight=sample_weight,
-        zero_division=zero_division,
-        warn_for=("f-score",),
-    )[2]
+f1_score = _prf_score("f1_score", 2, "f-score")
 
 
 f1_score.__doc__ = (
