@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memset: lf_dice_unit */
 
 #ifdef __cplusplus
 extern "C" {
@@ -450,6 +451,23 @@ lf_dice_rows(const lf_dice *a)
         return nb > 0 ? (a->N + nb - 1) / nb : 1;
     }
     return row < LF_DICE_UNIT ? LF_DICE_UNIT / row : 1;
+}
+
+/* Unit u's rows [*n0, *n1) of lf_dice_rows(a) each, and its partials in
+ * work (3 arrays of C, at work + 5 C + 3 u C), their first `zeroed` arrays
+ * zeroed when the sums run over the batch (a per-sample call has none). */
+static inline double *
+lf_dice_unit(const lf_dice *a, double *work, ptrdiff_t u, int zeroed, ptrdiff_t *n0,
+             ptrdiff_t *n1)
+{
+    const ptrdiff_t R = lf_dice_rows(a);
+    *n0 = u * R;
+    *n1 = a->N - *n0 < R ? a->N : *n0 + R;
+    double *part = work + 5 * a->C + 3 * u * a->C;
+    if (!a->per_sample && zeroed > 0) {
+        memset(part, 0, (size_t)(zeroed * a->C) * sizeof(double));
+    }
+    return part;
 }
 
 /* The doubles of work: 4 per term, C weights, 2 per term (H v's sums of the

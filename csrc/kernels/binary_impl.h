@@ -184,35 +184,41 @@ FN(poly_logits_point)(const FN(bin_param) *p, const int mode, const int want,
 #define LF_EW_KERNEL FN(binary)
 #include "ew_template.h"
 
-static double
-FN(sigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+/* sigmoid(x), or log sigmoid(x) with `log`, of a block of the activation's
+ * operand (the template's operand access: half or strided operands staged). */
+static inline double
+FN(sigmoid_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, int log)
 {
-    const lf_ew_row *r = vr;
     T bx[BLK], bo[BLK];
     const T *restrict x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
     T *restrict o = FN(out_op)(r, LF_EW_OUT, start, bo);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T e = V(exp)(-M(fabs)(x[i]));
-        const T inv = (T)1 / ((T)1 + e);
-        o[i] = x[i] >= 0 ? inv : e * inv;
+    if (log) {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const T e = V(exp)(-M(fabs)(x[i]));
+            o[i] = (x[i] < 0 ? x[i] : (T)0) - V(log1p_unit)(e, (T)1 / ((T)1 + e));
+        }
+    }
+    else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const T e = V(exp)(-M(fabs)(x[i]));
+            const T inv = (T)1 / ((T)1 + e);
+            o[i] = x[i] >= 0 ? inv : e * inv;
+        }
     }
     FN(out_done)(r, LF_EW_OUT, start, n, o, bo);
     return 0.0;
 }
 
 static double
+FN(sigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
+{
+    return FN(sigmoid_run)(vr, start, n, 0);
+}
+
+static double
 FN(logsigmoid_block)(void *vr, ptrdiff_t start, ptrdiff_t n)
 {
-    const lf_ew_row *r = vr;
-    T bx[BLK], bo[BLK];
-    const T *restrict x = FN(in_op)(r, LF_EW_INPUT, start, n, bx);
-    T *restrict o = FN(out_op)(r, LF_EW_OUT, start, bo);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const T e = V(exp)(-M(fabs)(x[i]));
-        o[i] = (x[i] < 0 ? x[i] : (T)0) - V(log1p_unit)(e, (T)1 / ((T)1 + e));
-    }
-    FN(out_done)(r, LF_EW_OUT, start, n, o, bo);
-    return 0.0;
+    return FN(sigmoid_run)(vr, start, n, 1);
 }
 
 /* BCE's domain: a cheap count over every block first (threaded), then,

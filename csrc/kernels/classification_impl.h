@@ -171,26 +171,10 @@ FN(ce_row)(const lf_classes *a, const T *restrict x, T *restrict g, const T *res
         sx[k] = 0.0;
     }
     if (g) {
-        if (!smooth) {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 0, 0);
-        }
-        else if (w) {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 1, 1);
-        }
-        else {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 1, 1, 0);
-        }
+        FN(ce_passes)(x, g, w, m, C, acc, sx, 1, smooth);
     }
     else {
-        if (!smooth) {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 0, 0);
-        }
-        else if (w) {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 1, 1);
-        }
-        else {
-            FN(ce_pass)(x, g, w, m, C, acc, sx, 0, 1, 0);
-        }
+        FN(ce_passes)(x, g, w, m, C, acc, sx, 0, smooth);
     }
     double sum = 0.0, sxs = 0.0;
     for (int k = 0; k < L; k++) {

@@ -379,6 +379,24 @@ FN(ce_pass)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdif
     }
 }
 
+/* FN(ce_pass) of a row with or without smoothing and weights, each of its
+ * calls with constant flags (want_g is a constant at every call of this):
+ * gcc makes six loops without a test in them. */
+static inline LF_ALWAYS_INLINE void
+FN(ce_passes)(const T *restrict x, T *restrict g, const T *restrict w, T m, ptrdiff_t C,
+              double *restrict acc, double *restrict sx, const int want_g, const int smooth)
+{
+    if (!smooth) {
+        FN(ce_pass)(x, g, w, m, C, acc, sx, want_g, 0, 0);
+    }
+    else if (w) {
+        FN(ce_pass)(x, g, w, m, C, acc, sx, want_g, 1, 1);
+    }
+    else {
+        FN(ce_pass)(x, g, w, m, C, acc, sx, want_g, 1, 0);
+    }
+}
+
 /* sum_c exp(x_c - m) over a unit-stride row of C (FN(ce_pass)'s lanes
  * added in order), each exp(x_c - m) stored in e with `want_e` (a
  * constant at every call). */

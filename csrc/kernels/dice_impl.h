@@ -267,12 +267,9 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
 {
     const FN(dice_ctx) *ctx = vctx;
     const lf_dice *a = ctx->a;
-    const ptrdiff_t R = lf_dice_rows(a), C = a->C, terms = a->per_sample ? a->N * C : C;
-    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
-    double *part = ctx->work + 5 * C + 3 * u * C;
-    if (!a->per_sample) {
-        memset(part, 0, (size_t)(3 * C) * sizeof(double));
-    }
+    const ptrdiff_t C = a->C, terms = a->per_sample ? a->N * C : C;
+    ptrdiff_t n0, n1;
+    double *part = lf_dice_unit(a, ctx->work, u, 3, &n0, &n1);
     for (ptrdiff_t n = n0; n < n1; n++) {
         double *I = a->per_sample ? ctx->work + n * C : part;
         const ptrdiff_t step = a->per_sample ? terms : C;
@@ -594,12 +591,10 @@ FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
 {
     const FN(dice_ctx) *ctx = vctx;
     const lf_dice *a = ctx->a;
-    const ptrdiff_t R = lf_dice_rows(a), C = a->C, K = a->per_sample ? a->N * C : C;
-    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
-    double *hv = ctx->work + lf_dice_work(a) - 2 * K, *part = ctx->work + 5 * C + 3 * u * C;
-    if (!a->per_sample) {
-        memset(part, 0, (size_t)(2 * C) * sizeof(double));
-    }
+    const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
+    ptrdiff_t n0, n1;
+    double *hv = ctx->work + lf_dice_work(a) - 2 * K;
+    double *part = lf_dice_unit(a, ctx->work, u, 2, &n0, &n1);
     for (ptrdiff_t n = n0; n < n1; n++) {
         if (a->per_sample) {
             for (ptrdiff_t c = 0; c < C; c++) {
@@ -660,8 +655,9 @@ FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
 {
     const FN(dice_ctx) *ctx = vctx;
     const lf_dice *a = ctx->a;
-    const ptrdiff_t R = lf_dice_rows(a), C = a->C, K = a->per_sample ? a->N * C : C;
-    const ptrdiff_t n0 = u * R, n1 = a->N - n0 < R ? a->N : n0 + R;
+    const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
+    ptrdiff_t n0, n1;
+    lf_dice_unit(a, ctx->work, u, 0, &n0, &n1);
     for (ptrdiff_t n = n0; n < n1; n++) {
         const double *fk = ctx->work + (a->per_sample ? n * C : 0);
         const FN(dice_f) f = {fk, fk + K, fk + 2 * K, fk + 3 * K};

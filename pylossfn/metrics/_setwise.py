@@ -284,8 +284,11 @@ def _prf_finish(
     return tuple(_nanaverage(a, weights) for a in (precision, recall, f_score))
 
 
-def _prf_score(name: str, index: int, warn_for: str) -> "Callable[..., Any]":
-    """One of precision / recall / F1 (``_prf``'s ``index``), scikit-learn's signature."""
+def _prf_score(name: str, index: int, warn_for: str, head: str, examples: str
+               ) -> "Callable[..., Any]":
+    """One of precision / recall / F1 (``_prf``'s ``index``), scikit-learn's signature;
+    its docstring is ``head``, the shared parameters, and ``examples`` on the shared
+    labels."""
 
     def score(
         y_true: "ArrayLike",
@@ -302,6 +305,9 @@ def _prf_score(name: str, index: int, warn_for: str) -> "Callable[..., Any]":
                     zero_division=zero_division, warn_for=(warn_for,))[index]
 
     score.__name__ = score.__qualname__ = name
+    score.__doc__ = (head + _PRF_PARAMS + "\n    Examples\n    --------\n"
+                     "    >>> y_true = [[1, 0, 1], [0, 1, 1], [1, 0, 0]]\n"
+                     "    >>> y_pred = [[1, 1, 1], [0, 1, 0], [0, 0, 0]]" + examples + "    ")
     return score
 
 
@@ -338,10 +344,8 @@ _PRF_PARAMS = """
 """
 
 
-precision_score = _prf_score("precision_score", 0, "precision")
-
-
-precision_score.__doc__ = (
+precision_score = _prf_score(
+    "precision_score", 0, "precision",
     r"""Precision ``tp / (tp + fp)``, as ``sklearn.metrics.precision_score``.
 
     .. math::
@@ -350,27 +354,18 @@ precision_score.__doc__ = (
 
     per label ``l`` (one-vs-rest for 1-D multiclass labels), then averaged as
     ``average`` says.  Undefined when nothing is predicted for a label.
-"""
-    + _PRF_PARAMS
-    + """
-    Examples
-    --------
-    >>> y_true = [[1, 0, 1], [0, 1, 1], [1, 0, 0]]
-    >>> y_pred = [[1, 1, 1], [0, 1, 0], [0, 0, 0]]
+""", """
     >>> precision_score(y_true, y_pred, average='micro')
     0.75
     >>> precision_score(y_true, y_pred, average=None)
     array([1. , 0.5, 1. ])
     >>> precision_score([0, 1, 1, 0], [0, 1, 0, 1])  # average='binary', pos_label=1
     0.5
-    """
-)
+""")
 
 
-recall_score = _prf_score("recall_score", 1, "recall")
-
-
-recall_score.__doc__ = (
+recall_score = _prf_score(
+    "recall_score", 1, "recall",
     r"""Recall ``tp / (tp + fn)``, as ``sklearn.metrics.recall_score``.
 
     .. math::
@@ -380,25 +375,16 @@ recall_score.__doc__ = (
     per label ``l``, then averaged as ``average`` says.  Undefined when a label
     has no true samples (or, with ``average='samples'``, a sample has no true
     labels).
-"""
-    + _PRF_PARAMS
-    + """
-    Examples
-    --------
-    >>> y_true = [[1, 0, 1], [0, 1, 1], [1, 0, 0]]
-    >>> y_pred = [[1, 1, 1], [0, 1, 0], [0, 0, 0]]
+""", """
     >>> recall_score(y_true, y_pred, average='macro')
     0.6666666666666666
     >>> recall_score(y_true, y_pred, average='samples')
     0.5
-    """
-)
+""")
 
 
-f1_score = _prf_score("f1_score", 2, "f-score")
-
-
-f1_score.__doc__ = (
+f1_score = _prf_score(
+    "f1_score", 2, "f-score",
     r"""F1 score, the harmonic mean of precision and recall, as ``sklearn.metrics.f1_score``.
 
     .. math::
@@ -408,16 +394,9 @@ f1_score.__doc__ = (
     was predicted or true), then averaged as ``average`` says (a macro-F1 is the
     mean of per-label F1s, not the F1 of the mean precision and recall).
     Undefined only when ``tp + fp + fn = 0``.
-"""
-    + _PRF_PARAMS
-    + """
-    Examples
-    --------
-    >>> y_true = [[1, 0, 1], [0, 1, 1], [1, 0, 0]]
-    >>> y_pred = [[1, 1, 1], [0, 1, 0], [0, 0, 0]]
+""", """
     >>> f1_score(y_true, y_pred, average='micro')
     0.6666666666666666
     >>> f1_score([[0, 1], [0, 1]], [[0, 1], [0, 0]], average=None, zero_division=1.0)
     array([1.        , 0.66666667])
-    """
-)
+""")
