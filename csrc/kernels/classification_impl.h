@@ -640,7 +640,7 @@ FN(softmax_unit_row)(const T *restrict x, T *restrict y, ptrdiff_t C, int want_l
 }
 
 #ifdef LF_T_F32
-/* A staged half sample (FN(staged_rows)): its unit-stride float32 rows. */
+/* A staged half sample (FN(class_rows)): its unit-stride float32 rows. */
 static T
 FN(softmax_staged)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
@@ -665,7 +665,7 @@ FN(softmax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
                      a->g_c == (ptrdiff_t)sizeof(T);
 #ifdef LF_T_F32
     if (a->half_kind) { /* half samples staged through the stack */
-        (void)FN(staged_rows)(ctx, a, start, count, FN(softmax_staged));
+        (void)FN(class_rows)(ctx, a, start, count, FN(softmax_staged), 0);
         return 0.0;
     }
 #endif

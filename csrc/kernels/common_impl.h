@@ -280,33 +280,53 @@ FN(sum8)(const double *acc)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-#ifdef LF_T_F32
-/* A block [start, start + count) of the half samples (n, s) = (j / S, j % S)
- * of a class view, staged one by one (the margin losses, sparsemax's, the
- * softmax activations): row(ctx, v, n, s) computes the sample of the float32
- * view v of the stage, whose rows are unit-stride, and returns its loss, which
- * goes into the half output here.  One call a sample, through a pointer: a
- * sample is the C classes' work. */
-typedef T (*FN(stage_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s);
+/* A block [start, start + count) of the samples (n, s) = (j / S, j % S) of a
+ * class view, the block idiom of the class kernels: row(ctx, v, n, s)
+ * computes a sample of the view v and returns its loss, which goes into the
+ * output and the block's sum here.  v is the view itself, or for a half
+ * input (a->half_kind; float32 kernels) the float32 view of the sample staged
+ * on the stack (FN(class_stage): unit-stride rows, the gradient narrowed
+ * after).  With `ignore`, a sample whose class index is a->ignore_index is
+ * zeroed instead (FN(ignore_sample)), unstaged.  One call a sample, through
+ * a pointer: a sample is the C classes' work. */
+typedef T (*FN(row_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s);
 
 static inline double
-FN(staged_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t count,
-                FN(stage_fn) row)
+FN(class_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t count,
+               FN(row_fn) row, int ignore)
 {
+#ifdef LF_T_F32
     FN(class_stage) st;
-    FN(stage_init)(&st, a);
+    const int staged = a->half_kind != 0;
+    if (staged) {
+        FN(stage_init)(&st, a);
+    }
+#endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;
-        FN(stage_row)(&st, a, n, s);
-        const T l = row(ctx, &st.v, n, s);
-        FN(stage_done)(&st, a, n, s);
+        if (ignore &&
+            *(const int64_t *)(a->target + n * a->t_n + s * a->t_s) == a->ignore_index) {
+            FN(ignore_sample)(a, n, s);
+            continue;
+        }
+        T l;
+#ifdef LF_T_F32
+        if (staged) {
+            FN(stage_row)(&st, a, n, s);
+            l = row(ctx, &st.v, n, s);
+            FN(stage_done)(&st, a, n, s);
+        }
+        else
+#endif
+        {
+            l = row(ctx, a, n, s);
+        }
         acc[j & 7] += (double)l;
         FN(store_out)(a, n, s, l);
     }
     return FN(sum8)(acc);
 }
-#endif
 
 /* Sum in double with eight accumulators, element i into acc[i % 8]. */
 static inline double

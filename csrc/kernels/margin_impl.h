@@ -195,32 +195,18 @@ FN(multi_margin_row)(const FN(margin_ctx) *ctx, const lf_classes *a, ptrdiff_t n
     return (T)(wt * sum / (double)C);
 }
 
-#ifdef LF_T_F32
 static T
-FN(multi_margin_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+FN(multi_margin_sample)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     (void)s; /* S = 1 */
     return FN(multi_margin_row)(ctx, v, n);
 }
-#endif
 
 static double
 FN(multi_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(margin_ctx) *ctx = vc;
-    const lf_classes *a = ctx->a;
-#ifdef LF_T_F32
-    if (a->half_kind) {
-        return FN(staged_rows)(ctx, a, start, count, FN(multi_margin_staged));
-    }
-#endif
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        const T l = FN(multi_margin_row)(ctx, a, n);
-        acc[n & 7] += (double)l;
-        FN(store_out)(a, n, 0, l);
-    }
-    return FN(sum8)(acc);
+    return FN(class_rows)(ctx, ctx->a, start, count, FN(multi_margin_sample), 0);
 }
 
 static double
@@ -417,21 +403,19 @@ FN(multilabel_margin_row)(const lf_classes *a, ptrdiff_t n, unsigned char *is_ta
     return (T)(sum / (double)C);
 }
 
-#ifdef LF_T_F32
-/* What a staged multi-label margin row needs besides its view. */
+/* What a multi-label margin row needs besides its view (FN(class_rows)). */
 typedef struct {
     unsigned char *is_target;
     FN(mlm_buf) *buf;
 } FN(mlm_stage);
 
 static T
-FN(multilabel_margin_staged)(const void *vs, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+FN(multilabel_margin_sample)(const void *vs, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     const FN(mlm_stage) *ms = vs;
     (void)s; /* S = 1 */
     return FN(multilabel_margin_row)(v, n, ms->is_target, ms->buf);
 }
-#endif
 
 static double
 FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
@@ -446,19 +430,8 @@ FN(multilabel_margin_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
     if (a->C <= LF_MLM_SORT) {
         buf = &stack_buf;
     }
-#ifdef LF_T_F32
-    if (a->half_kind) {
-        const FN(mlm_stage) s = {is_target, buf};
-        return FN(staged_rows)(&s, a, start, count, FN(multilabel_margin_staged));
-    }
-#endif
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        const T l = FN(multilabel_margin_row)(a, n, is_target, buf);
-        acc[n & 7] += (double)l;
-        FN(store_out)(a, n, 0, l);
-    }
-    return FN(sum8)(acc);
+    const FN(mlm_stage) s = {is_target, buf};
+    return FN(class_rows)(&s, a, start, count, FN(multilabel_margin_sample), 0);
 }
 
 static double

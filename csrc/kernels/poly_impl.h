@@ -23,7 +23,6 @@
 
 #define PX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
 #define PW(c) (a->weight ? *(const T *)(a->weight + (c) * a->w_c) : (T)1)
-#define PCLASS(n, s) (*(const int64_t *)(a->target + (n) * a->t_n + (s) * a->t_s))
 #define PY(n, c, s) (*(const T *)(a->target + (n) * a->t_n + (c) * a->t_c + (s) * a->t_s))
 #define PGO(n, s) \
     (a->grad_output ? *(const T *)(a->grad_output + (n) * a->go_n + (s) * a->go_s) \
@@ -230,58 +229,30 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
 
 static T FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s);
 
-#ifdef LF_T_F32
-/* Half samples (a->half_kind), class indices or probabilities, staged
- * through the stack (FN(class_stage)). */
-static LF_NOINLINE double
-FN(poly_half_block)(const FN(poly_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, int probs)
+/* The samples of FN(class_rows), on its view v (the call's, or a staged half
+ * sample's): class indices (ignored ones zeroed there) or probabilities. */
+static T
+FN(poly_index_row)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
-    const lf_classes *a = ctx->a;
-    FN(class_stage) st;
-    FN(stage_init)(&st, a);
-    FN(poly_ctx) sc = *ctx;
-    sc.a = &st.v;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
-        const int64_t t = probs ? 0 : PCLASS(n, s);
-        if (!probs && t == a->ignore_index) {
-            FN(ignore_sample)(a, n, s);
-            continue;
-        }
-        FN(stage_row)(&st, a, n, s);
-        const T l = probs ? FN(poly_probs_sample)(&sc, n, s) : FN(poly_index_sample)(&sc, n, s, t);
-        FN(stage_done)(&st, a, n, s);
-        acc[j & 7] += (double)l;
-        FN(store_out)(a, n, s, l);
-    }
-    return FN(sum8)(acc);
+    FN(poly_ctx) sc = *(const FN(poly_ctx) *)vc;
+    sc.a = v;
+    const int64_t t = *(const int64_t *)(v->target + n * v->t_n + s * v->t_s);
+    return FN(poly_index_sample)(&sc, n, s, t);
 }
-#endif
+
+static T
+FN(poly_probs_row)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+{
+    FN(poly_ctx) sc = *(const FN(poly_ctx) *)vc;
+    sc.a = v;
+    return FN(poly_probs_sample)(&sc, n, s);
+}
 
 static double
 FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    const FN(poly_ctx) *ctx = vc;
-    const lf_classes *a = ctx->a;
-#ifdef LF_T_F32
-    if (a->half_kind) {
-        return FN(poly_half_block)(ctx, start, count, 0);
-    }
-#endif
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
-        const int64_t t = PCLASS(n, s);
-        if (t == a->ignore_index) {
-            FN(ignore_sample)(a, n, s);
-            continue;
-        }
-        const T l = FN(poly_index_sample)(ctx, n, s, t);
-        acc[j & 7] += (double)l;
-        FN(store_out)(a, n, s, l);
-    }
-    return FN(sum8)(acc);
+    const lf_classes *a = ((const FN(poly_ctx) *)vc)->a;
+    return FN(class_rows)(vc, a, start, count, FN(poly_index_row), 1);
 }
 
 static double
@@ -332,21 +303,8 @@ FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s)
 static double
 FN(poly_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    const FN(poly_ctx) *ctx = vc;
-    const lf_classes *a = ctx->a;
-#ifdef LF_T_F32
-    if (a->half_kind) {
-        return FN(poly_half_block)(ctx, start, count, 1);
-    }
-#endif
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
-        const T l = FN(poly_probs_sample)(ctx, n, s);
-        acc[j & 7] += (double)l;
-        FN(store_out)(a, n, s, l);
-    }
-    return FN(sum8)(acc);
+    const lf_classes *a = ((const FN(poly_ctx) *)vc)->a;
+    return FN(class_rows)(vc, a, start, count, FN(poly_probs_row), 0);
 }
 
 static double
@@ -359,7 +317,6 @@ FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 
 #undef PX
 #undef PW
-#undef PCLASS
 #undef PY
 #undef PGO
 #undef PG

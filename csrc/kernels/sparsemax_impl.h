@@ -126,15 +126,7 @@ static double
 FN(sparsemax_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(sparsemax_ctx) *)vc)->a;
-#ifdef LF_T_F32
-    if (a->half_kind) { /* half samples staged through the stack */
-        return FN(staged_rows)(NULL, a, start, count, FN(sparsemax_sample));
-    }
-#endif
-    for (ptrdiff_t j = start; j < start + count; j++) {
-        (void)FN(sparsemax_sample)(NULL, a, j / a->S, j % a->S);
-    }
-    return 0.0;
+    return FN(class_rows)(NULL, a, start, count, FN(sparsemax_sample), 0); /* (0: no loss) */
 }
 
 static void
@@ -230,32 +222,19 @@ FN(sparsemax_loss_row)(const lf_classes *a, ptrdiff_t n)
     return (T)(tau == tau ? l1 + 0.5 * (1.0 - l2) : (double)NAN);
 }
 
-#ifdef LF_T_F32
 static T
-FN(sparsemax_loss_staged)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+FN(sparsemax_loss_sample)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     (void)ctx;
     (void)s; /* S = 1 */
     return FN(sparsemax_loss_row)(v, n);
 }
-#endif
 
 static double
 FN(sparsemax_loss_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ((const FN(sparsemax_ctx) *)vc)->a;
-#ifdef LF_T_F32
-    if (a->half_kind) { /* half rows staged through the stack */
-        return FN(staged_rows)(NULL, a, start, count, FN(sparsemax_loss_staged));
-    }
-#endif
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t n = start; n < start + count; n++) {
-        const T l = FN(sparsemax_loss_row)(a, n);
-        acc[n & 7] += (double)l;
-        FN(store_out)(a, n, 0, l);
-    }
-    return FN(sum8)(acc);
+    return FN(class_rows)(NULL, a, start, count, FN(sparsemax_loss_sample), 0);
 }
 
 static double
