@@ -279,36 +279,34 @@ FN(ce_hess_row)(const lf_classes *a, const T *restrict x, T *restrict h, T k)
 }
 
 #ifdef LF_T_F32
-/* Half-precision logits, loss and gradient (a->half_kind): each row is
- * widened onto the stack, FN(ce_row) computes it as the unit-stride float32
- * row it now is, and its gradient is narrowed into the half row -- the bits
- * of widening the whole input first and narrowing the whole float32
- * gradient after, without those two float32 copies of the batch (which cost
- * more than the loss).  Any layout; no Hessian (the binding widens then). */
+/* Half-precision logits, loss and gradient (a->half_kind): FN(class_rows)
+ * widens each row onto the stack, FN(ce_row) computes it as the unit-stride
+ * float32 row it now is, and its gradient is narrowed into the half row --
+ * the bits of widening the whole input first and narrowing the whole
+ * float32 gradient after, without those two float32 copies of the batch
+ * (which cost more than the loss).  Any layout; no Hessian (the binding
+ * widens then). */
+typedef struct {
+    const T *w; /* the class weights, unit-stride, or NULL */
+    double wsum;
+} FN(ce_half_ctx);
+
+static T
+FN(ce_half_sample)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+{
+    const FN(ce_half_ctx) *h = vc;
+    const lf_classes *a = v; /* (GO reads the grad_output where it is) */
+    const int64_t t = CLASS(n, s);
+    return FN(ce_row)(v, (const T *)v->input, v->grad ? (T *)v->grad : NULL, h->w, t, h->wsum,
+                      v->grad ? GO(n, s) : (T)0);
+}
+
 static double
 FN(ce_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, double wsum)
 {
-    T xb[LF_CE_HALF_C], gb[LF_CE_HALF_C], wb[LF_CE_HALF_C];
-    const int bf16 = a->half_kind == LF_HALF_BF16;
-    const T *w = a->weight ? FN(gather)(a->weight, a->w_c, a->C, wb) : NULL;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
-        const int64_t t = CLASS(n, s);
-        if (t == a->ignore_index) {
-            FN(ignore_sample)(a, n, s);
-            continue;
-        }
-        lf_half_widen_run(bf16, AT(a->input, n, 0, s, in), a->in_c, xb, a->C);
-        const T l = FN(ce_row)(a, xb, a->grad ? gb : NULL, w, t, wsum,
-                               a->grad ? GO(n, s) : (T)0);
-        if (a->grad) {
-            lf_half_narrow_run(bf16, gb, AT(a->grad, n, 0, s, g), a->g_c, a->C);
-        }
-        acc[j & 7] += (double)l;
-        FN(store_out)(a, n, s, l);
-    }
-    return FN(sum8)(acc);
+    T wb[LF_CE_HALF_C];
+    const FN(ce_half_ctx) h = {a->weight ? FN(gather)(a->weight, a->w_c, a->C, wb) : NULL, wsum};
+    return FN(class_rows)(&h, a, start, count, FN(ce_half_sample), 1);
 }
 #endif
 

@@ -35,6 +35,7 @@ typedef struct {
     const lf_classes *a;
     double eps;
     double wsum; /* sum of the class weights (C without them) */
+    int probs;   /* probability targets, else class indices */
 } FN(poly_ctx);
 
 /* The max and log-sum-exp shift of sample (n, s): logp_c = (x_c - *m) - *lsum.
@@ -229,30 +230,25 @@ FN(poly_index_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s, int64_t
 
 static T FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s);
 
-/* The samples of FN(class_rows), on its view v (the call's, or a staged half
- * sample's): class indices (ignored ones zeroed there) or probabilities. */
+/* A sample of FN(class_rows), on its view v (the call's, or a staged half
+ * sample's): probabilities, or a class index (ignored ones zeroed there). */
 static T
-FN(poly_index_row)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
+FN(poly_class_sample)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     FN(poly_ctx) sc = *(const FN(poly_ctx) *)vc;
     sc.a = v;
+    if (sc.probs) {
+        return FN(poly_probs_sample)(&sc, n, s);
+    }
     const int64_t t = *(const int64_t *)(v->target + n * v->t_n + s * v->t_s);
     return FN(poly_index_sample)(&sc, n, s, t);
-}
-
-static T
-FN(poly_probs_row)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
-{
-    FN(poly_ctx) sc = *(const FN(poly_ctx) *)vc;
-    sc.a = v;
-    return FN(poly_probs_sample)(&sc, n, s);
 }
 
 static double
 FN(poly_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
-    const lf_classes *a = ((const FN(poly_ctx) *)vc)->a;
-    return FN(class_rows)(vc, a, start, count, FN(poly_index_row), 1);
+    const FN(poly_ctx) *ctx = vc;
+    return FN(class_rows)(ctx, ctx->a, start, count, FN(poly_class_sample), !ctx->probs);
 }
 
 static double
@@ -261,7 +257,7 @@ FN(poly_cross_entropy)(const lf_classes *a, double epsilon)
     if (a->C == 0 && a->label_smoothing > 0) {
         return NAN; /* as cross-entropy: ls / C times an empty sum */
     }
-    FN(poly_ctx) ctx = {a, epsilon, 0.0};
+    FN(poly_ctx) ctx = {a, epsilon, 0.0, 0};
     for (ptrdiff_t c = 0; a->label_smoothing > 0 && c < a->C; c++) {
         ctx.wsum += (double)PW(c);
     }
@@ -301,17 +297,10 @@ FN(poly_probs_sample)(const FN(poly_ctx) *ctx, ptrdiff_t n, ptrdiff_t s)
 }
 
 static double
-FN(poly_probs_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
-{
-    const lf_classes *a = ((const FN(poly_ctx) *)vc)->a;
-    return FN(class_rows)(vc, a, start, count, FN(poly_probs_row), 0);
-}
-
-static double
 FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 {
-    FN(poly_ctx) ctx = {a, epsilon, 0.0};
-    return lf_par_pairwise(FN(poly_probs_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+    FN(poly_ctx) ctx = {a, epsilon, 0.0, 1};
+    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
                            a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX_PROBS);
 }
 
