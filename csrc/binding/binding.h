@@ -124,8 +124,10 @@ enum {
                            outputs itself, row by row, unless a Hessian is asked
                            (its family may still widen the input first) */
     LF_HALF_ROWS = 32,  /* the same for the embedding kernels' row operands */
-    LF_NO_HESS = 64     /* no second derivatives: a Hessian is NotImplementedError
+    LF_NO_HESS = 64,    /* no second derivatives: a Hessian is NotImplementedError
                            with LF_NO_HESSIAN_WHY (CTC's, the only one) */
+    LF_WARN_SHAPE = 128 /* torch's UserWarning when the target's shape differs
+                           from the input's (L1, MSE, smooth L1, Huber) */
 };
 
 /* Why CTC has no Hessian; _core.LOSSES's "no_hessian", which the classes say. */

@@ -9,8 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-enum { KIND_PNORM = 0, KIND_COSINE = 1 }; /* as lf_distance */
-
 typedef struct {
     PyArrayObject *x1, *x2, *input1, *input2, *target, *anchor, *positive, *negative;
     double p, eps, margin;
@@ -278,7 +276,7 @@ row_measure(lf_call *c, int kind)
     lf_rows a;
     memset(&a, 0, sizeof(a));
     int dim = -1;
-    if (kind == KIND_COSINE) {
+    if (kind == LF_DIST_COSINE) {
         const int nd = PyArray_NDIM(p->x1) > PyArray_NDIM(p->x2) ? PyArray_NDIM(p->x1)
                                                                  : PyArray_NDIM(p->x2);
         const long rank = nd > 0 ? nd : 1, d = p->dim;
@@ -291,13 +289,13 @@ row_measure(lf_call *c, int kind)
     }
     const int half = rows_half(c, &ops, NULL, dim);
     if (half < 0 || rows_setup(c, &ops, &a, &sh, dim) < 0 ||
-        (kind == KIND_PNORM && inf_norm_needs_features(c, p->p, a.D) < 0)) {
+        (kind == LF_DIST_PNORM && inf_norm_needs_features(c, p->p, a.D) < 0)) {
         return NULL;
     }
     a.half_kind = half;
     /* keepdim keeps the feature axis as 1; half rows are written as half
      * (else a float32 result is narrowed by the caller) */
-    const int keep = kind == KIND_PNORM && p->keepdim && sh.nd > 0;
+    const int keep = kind == LF_DIST_PNORM && p->keepdim && sh.nd > 0;
     sh.shape[sh.loss_nd] = 1;
     PyArrayObject *out = lf_own(
         c, PyArray_EMPTY(sh.loss_nd + keep, sh.shape, half ? c->out_type : c->typenum, 0));
@@ -306,7 +304,7 @@ row_measure(lf_call *c, int kind)
     }
     a.out = PyArray_BYTES(out);
     a.out_n = PyArray_ITEMSIZE(out);
-    if (kind == KIND_COSINE) {
+    if (kind == LF_DIST_COSINE) {
         LF_RUN_VOID(c, a.N * a.D, lf_cosine_similarity, &a, p->eps);
     }
     else {
@@ -388,8 +386,8 @@ triplet(lf_call *c, int kind)
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }
 
-LF_DEFINE(pairwise_distance, rows_params, pairwise_spec, row_measure, KIND_PNORM)
-LF_DEFINE(cosine_similarity, rows_params, cosine_similarity_spec, row_measure, KIND_COSINE)
+LF_DEFINE(pairwise_distance, rows_params, pairwise_spec, row_measure, LF_DIST_PNORM)
+LF_DEFINE(cosine_similarity, rows_params, cosine_similarity_spec, row_measure, LF_DIST_COSINE)
 LF_DEFINE(cosine_embedding_loss, rows_params, cosine_embedding_spec, cosine_embedding, 0)
 LF_DEFINE(triplet_margin_loss, rows_params, triplet_spec, triplet, 0)
 LF_DEFINE(triplet_margin_with_distance_loss, rows_params, triplet_distance_spec, triplet, 1)

@@ -8,7 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-enum { KIND_FOCAL, KIND_ASL, KIND_ZLPR, KIND_SOFT_F1 };
+/* focal and ASL are the template's kinds (LF_ML_FOCAL, LF_ML_ASYMMETRIC) */
+enum { KIND_ZLPR = LF_ML_NKINDS, KIND_SOFT_F1 };
 
 typedef struct {
     PyArrayObject *input, *target;
@@ -60,8 +61,7 @@ focal_family(lf_call *c, int kind)
     lf_ew_init(&ew, nd, dims);
     lf_ew_pair(c, &ew, x, p->target);
     double sum;
-    LF_RUN(c, n, sum, lf_multilabel_ew, &ew, kind == KIND_FOCAL ? LF_ML_FOCAL : LF_ML_ASYMMETRIC,
-           &p->k);
+    LF_RUN(c, n, sum, lf_multilabel_ew, &ew, (lf_multilabel_kind)kind, &p->k);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)n));
 }
 
@@ -166,7 +166,7 @@ rows_loss(lf_call *c, int kind)
     return lf_result(c, lf_reduce(c->reduction, sum, (double)count));
 }
 
-LF_DEFINE(sigmoid_focal_loss, multilabel_params, focal_spec, focal_family, KIND_FOCAL)
-LF_DEFINE(asymmetric_loss, multilabel_params, asl_spec, focal_family, KIND_ASL)
+LF_DEFINE(sigmoid_focal_loss, multilabel_params, focal_spec, focal_family, LF_ML_FOCAL)
+LF_DEFINE(asymmetric_loss, multilabel_params, asl_spec, focal_family, LF_ML_ASYMMETRIC)
 LF_DEFINE(multilabel_categorical_crossentropy, multilabel_params, zlpr_spec, rows_loss, KIND_ZLPR)
 LF_DEFINE(soft_f1_loss, multilabel_params, soft_f1_spec, rows_loss, KIND_SOFT_F1)

@@ -24,11 +24,13 @@ typedef struct {
 
 /* indexed by the kernel's kind (pylossfn.h, LF_RG_LOSSES) */
 static const lf_spec rg_specs[LF_RG_NKINDS] = {
-    [LF_RG_L1] = {"l1_loss", SIZE, EW | LF_BOOST_EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
-    [LF_RG_MSE] = {"mse_loss", SIZE, EW | LF_BOOST_EW | LF_MEAN_WEIGHTS, 1, {IN, TG, WEIGHT}},
-    [LF_RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, EW | LF_BOOST_EW, 1,
+    [LF_RG_L1] = {"l1_loss", SIZE, EW | LF_BOOST_EW | LF_MEAN_WEIGHTS | LF_WARN_SHAPE, 1,
+                  {IN, TG, WEIGHT}},
+    [LF_RG_MSE] = {"mse_loss", SIZE, EW | LF_BOOST_EW | LF_MEAN_WEIGHTS | LF_WARN_SHAPE, 1,
+                   {IN, TG, WEIGHT}},
+    [LF_RG_SMOOTH_L1] = {"smooth_l1_loss", SIZE, EW | LF_BOOST_EW | LF_WARN_SHAPE, 1,
                          {IN, TG, REAL(beta, C_GE0, ">= 0")}},
-    [LF_RG_HUBER] = {"huber_loss", SIZE, EW | LF_BOOST_EW, 1,
+    [LF_RG_HUBER] = {"huber_loss", SIZE, EW | LF_BOOST_EW | LF_WARN_SHAPE, 1,
                      {IN, TG, WEIGHT, REAL(delta, C_GT0, "> 0")}},
     [LF_RG_SOFT_MARGIN] = {"soft_margin_loss", SIZE, EW | LF_BOOST_EW, 1, {IN, TG}},
     [LF_RG_KL_DIV] = {"kl_div", SIZE, EW | LF_BOOST_EW | LF_BATCHMEAN, 1, {IN, TG, BOOL(log_target)}},
@@ -50,10 +52,6 @@ static const lf_spec rg_specs[LF_RG_NKINDS] = {
     [LF_RG_LOG_COSH] = {"log_cosh_loss", SIZE, EW | LF_BOOST_EW, 1, {IN, TG}},
 };
 
-/* Per loss: whether torch warns when the target's shape differs from the
- * input's. */
-static const int rg_size_warning[LF_RG_NKINDS] = {
-    [LF_RG_L1] = 1, [LF_RG_MSE] = 1, [LF_RG_SMOOTH_L1] = 1, [LF_RG_HUBER] = 1};
 
 /* The array operands of a call, in the order they broadcast (the first is
  * the input) and in their slots of the view; the second differentiable
@@ -211,7 +209,8 @@ rg_warnings(lf_call *c, int kind, PyArrayObject *x)
     if (!(c->want & WANT_LOSS)) {
         return 0;
     }
-    if (rg_size_warning[kind] && !lf_same_shape(y, PyArray_NDIM(x), PyArray_DIMS(x)) &&
+    if ((c->spec->flags & LF_WARN_SHAPE) &&
+        !lf_same_shape(y, PyArray_NDIM(x), PyArray_DIMS(x)) &&
         PyErr_WarnFormat(PyExc_UserWarning, 1,
                          "%s: using a target shape %s that is different to the input shape %s. "
                          "This will likely lead to incorrect results due to broadcasting. "
@@ -234,7 +233,7 @@ rg_warnings(lf_call *c, int kind, PyArrayObject *x)
 /* The mean's divisor: the loss's size; input.shape[0] for "batchmean"; the
  * weights' sum for a weighted L1 / MSE mean, as torch. */
 static double
-rg_denominator(lf_call *c, int kind, PyArrayObject *x, int loss_nd, const npy_intp *bshape)
+rg_denominator(lf_call *c, PyArrayObject *x, int loss_nd, const npy_intp *bshape)
 {
     const rg_params *p = c->params;
     PyArrayObject *w = p->weight;
@@ -245,7 +244,7 @@ rg_denominator(lf_call *c, int kind, PyArrayObject *x, int loss_nd, const npy_in
     if (c->reduction == REDUCE_BATCHMEAN) {
         return PyArray_NDIM(x) ? (double)PyArray_DIM(x, 0) : 1.0;
     }
-    if (c->reduction == LF_REDUCE_MEAN && w != NULL && (kind == LF_RG_L1 || kind == LF_RG_MSE)) {
+    if (c->reduction == LF_REDUCE_MEAN && w != NULL && (c->spec->flags & LF_MEAN_WEIGHTS)) {
         lf_elementwise ws;
         double sum;
         lf_ew_init(&ws, PyArray_NDIM(w), PyArray_DIMS(w));
@@ -334,7 +333,7 @@ regression(lf_call *c, int kind)
         return NULL;
     }
     const int loss_nd = kind == LF_RG_MLSM ? bnd - 1 : bnd;
-    const double denom = rg_denominator(c, kind, ops.arr[0], loss_nd, bshape);
+    const double denom = rg_denominator(c, ops.arr[0], loss_nd, bshape);
     const int averaged = c->reduction == LF_REDUCE_MEAN || c->reduction == REDUCE_BATCHMEAN;
     const int second = ops.second;
     /* IEEE division: a mean over nothing (or weights summing to 0) is nan or
