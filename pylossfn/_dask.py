@@ -25,8 +25,9 @@ The split (``row["dask"]["split"]``):
 ``whole``        the batch is coupled: one task.
 
 The mean's divisor (``mean``): ``elements`` of the ``"none"`` loss (``N``
-for ``batchmean``), the sum of the ``weights``, the ``core``'s own per block
-(``WANT_NORM``: the class weights of the targets not ignored), or the loss's
+for ``batchmean``), the sum of the ``weights`` or the ``core``'s own -- both asked
+of the core per block (``WANT_NORM``: the block's weights summed, the class
+weights of the targets not ignored) --, or the loss's
 ``own`` rule (one task).  ``none`` names the ``"none"`` loss's shape rule
 (:data:`_NONE_SHAPES`), needed where one task computes it; ``core`` when the
 options decide it (Dice's ``per_sample`` and ``mode``): the core answers a
@@ -269,11 +270,12 @@ def _core_norm(core: str, options: tuple[Any, ...], ndim: int, *blocks: Any) -> 
     return np.full((1,) * ndim, float(total), dtype=np.float64)
 
 
-def _weight_norm(ndim: int, w: np.ndarray, *blocks: Any) -> np.ndarray:
-    # the block's weight broadcast to the block's loss shape, summed
-    shape = np.broadcast_shapes(*(b.shape for b in blocks))
-    total = float(np.sum(np.broadcast_to(np.asarray(w, np.float64), shape)))
-    return np.full((1,) * ndim, total, dtype=np.float64)
+def _weight_norm(name: str, face: Any, ndim: int, w: np.ndarray, *blocks: Any) -> np.ndarray:
+    """A block's share of the mean's divisor, the sum of its weights: from the core
+    (WANT_NORM), which divides a whole call's mean by the same rule."""
+    options = _row_option_values(face, weight=w)
+    total = getattr(_core, name)(*blocks, *options, 1, _NORM, None)
+    return np.full((1,) * ndim, float(total), dtype=np.float64)
 
 
 def _divide(total: np.ndarray, norm: np.ndarray, dtype: Any) -> np.ndarray:
@@ -356,7 +358,7 @@ def _plan_elementwise(face: Any, plan: _Plan, inputs: list[Any]) -> list[Any]:
     if face.rule.mean == "weights" and face.option("weight") is not None:
         w_arr, w_ind = next((a, i) for n, a, i in plan.opts if n == "weight")
         partial = da.blockwise(
-            functools.partial(_weight_norm, nd), plan.out_ind, w_arr, w_ind,
+            functools.partial(_weight_norm, face.rule.name, face, nd), plan.out_ind, w_arr, w_ind,
             *_blockwise_pairs(inputs, plan.inds),
             dtype=np.float64, adjust_chunks=dict.fromkeys(plan.out_ind, 1),
         )
@@ -515,16 +517,18 @@ def _lazy_grad(da: Any, face: Any, kind: str, plan: _Plan, cut: list[Any], origi
     return g
 
 
-def _row_option_values(face: Any) -> tuple[Any, ...]:
+def _row_option_values(face: Any, **block: Any) -> tuple[Any, ...]:
     """The call's options as its row's core function takes them, in the row's
     order: the ones the call sets over the function's defaults, each made by
-    its adapter where the face takes it in another form (``_rows.row_options``)."""
+    its adapter where the face takes it in another form (``_rows.row_options``);
+    ``block``: a block's own pieces of the options that are cut."""
     from . import functional
 
     fn = inspect.unwrap(getattr(functional, face.rule.fname))
     given = {n: p.default for n, p in inspect.signature(fn).parameters.items()
              if p.default is not p.empty}
     given.update(face.given())
+    given.update(block)
     return _rows.row_options(_rows.ROWS[face.rule.fname], given)
 
 

@@ -828,10 +828,26 @@ def test_the_core_gives_the_class_index_divisor():
     assert _core.cross_entropy(x, probs, None, -100, 0.0, 1, norm, None) == x.shape[0]
     with pytest.raises(IndexError, match="class 4 at index 2"):
         _core.nll_loss(x, np.where(np.arange(9) == 2, 4, t), None, -1, 1, norm, None)
-    with pytest.raises(ValueError, match="mse_loss: `want` asks for a divisor"):
-        _core.mse_loss(x, x, None, 1, norm, None)
+    with pytest.raises(ValueError, match="smooth_l1_loss: `want` asks for a divisor"):
+        _core.smooth_l1_loss(x, x, 1.0, 1, norm, None)
+    with pytest.raises(ValueError, match="cross_entropy: `want` asks for a divisor"):
+        _core.cross_entropy(x, t, w, -1, 0.0, 2, norm, None)  # a sum has none
     with pytest.raises(ValueError, match="cross_entropy: `want` asks for a divisor"):
         _core.cross_entropy(x, t, w, -1, 0.0, 1, norm | _core.WANT_LOSS, None)
+
+
+def test_the_core_gives_the_weighted_mean_divisor():
+    """WANT_NORM of the losses whose mean divides by their weights' sum (L1, MSE):
+    the divisor Dask sums over blocks, against the float64 reference."""
+    rng = np.random.default_rng(5)
+    x, y, w = rng.normal(size=(7, 3)), rng.normal(size=(7, 3)), rng.uniform(0.1, 3, (7, 3))
+    norm = _core.WANT_NORM
+    for fn in (_core.mse_loss, _core.l1_loss):
+        assert fn(x, y, w, 1, norm, None) == pytest.approx(float(np.sum(w)), rel=1e-15)
+        assert fn(x, y, None, 1, norm, None) == x.size
+    weighted = F.mse_loss(da.from_array(x, chunks=(3, 2)), da.from_array(y, chunks=(3, 2)),
+                          weight=da.from_array(w, chunks=(3, 2))).compute()
+    assert weighted == pytest.approx(float(np.sum(w * (x - y) ** 2) / np.sum(w)), rel=1e-13)
 
 
 def test_dask_arrays_into_a_fused_head_are_refused_clearly():

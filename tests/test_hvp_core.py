@@ -205,13 +205,15 @@ def test_the_mean_divisor_comes_from_the_core(fn):
 
 
 def test_want_norm_and_want_hvp_misuse():
-    """WANT_NORM is the class-index losses' alone, and only by itself; WANT_HVP
-    needs WANT_HESS and a v."""
+    """WANT_NORM is the class-index and weighted-mean losses' alone, only by itself and
+    with a mean; WANT_HVP needs WANT_HESS and a v."""
     x, t = np.zeros((2, 3)), np.array([0, 1])
     with pytest.raises(ValueError, match="cross_entropy: `want` asks for a divisor it does not give"):
         _core.cross_entropy(x, t, None, -100, 0.0, 1, _core.WANT_NORM | 1, None)
+    with pytest.raises(ValueError, match="huber_loss: `want` asks for a divisor it does not give"):
+        _core.huber_loss(x, x, None, 1.0, 1, _core.WANT_NORM, None)
     with pytest.raises(ValueError, match="mse_loss: `want` asks for a divisor it does not give"):
-        _core.mse_loss(x, x, None, 1, _core.WANT_NORM, None)
+        _core.mse_loss(x, x, None, 0, _core.WANT_NORM, None)
     with pytest.raises(ValueError, match="without WANT_HESS or v"):
         _core.mse_loss(x, x, None, 1, _core.WANT_HVP, None, x)
     with pytest.raises(ValueError, match="without WANT_HESS or v"):

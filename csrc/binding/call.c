@@ -542,8 +542,9 @@ protocol_args(lf_call *c, const lf_spec *s, int nargs, PyObject *const *args, Py
                      &c->want) < 0) {
             return -1;
         }
-        if ((c->want & WANT_NORM) &&
-            (c->want != WANT_NORM || (s->flags & LF_MEAN_MASK) != LF_MEAN_ASK)) {
+        const int mean = s->flags & LF_MEAN_MASK;
+        if ((c->want & WANT_NORM) && (c->want != WANT_NORM || c->reduction != LF_REDUCE_MEAN ||
+                                      (mean != LF_MEAN_ASK && mean != LF_MEAN_WEIGHTS))) {
             PyErr_Format(PyExc_ValueError, "%s: `want` asks for a divisor it does not give",
                          s->fname);
             return -1;

@@ -334,6 +334,9 @@ regression(lf_call *c, int kind)
     }
     const int loss_nd = kind == LF_RG_MLSM ? bnd - 1 : bnd;
     const double denom = rg_denominator(c, ops.arr[0], loss_nd, bshape);
+    if (c->want == WANT_NORM) { /* the weights' sum alone (a Dask block's share) */
+        return PyFloat_FromDouble(denom);
+    }
     const int averaged = c->reduction == LF_REDUCE_MEAN || c->reduction == REDUCE_BATCHMEAN;
     const int second = ops.second;
     /* IEEE division: a mean over nothing (or weights summing to 0) is nan or
