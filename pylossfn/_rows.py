@@ -133,6 +133,17 @@ def from_row(face: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _same_defaults(init: Callable[..., Any], face: Any, options: tuple[str, ...]) -> None:
+    """A class restates its function's defaults (torch's modules do): the function's
+    signature owns them, and a class whose default differs fails where it is written."""
+    own = inspect.signature(init).parameters
+    for name in options:
+        if name in face and own[name].default != face[name].default:
+            raise TypeError(
+                f"{init.__qualname__}: the default of {name!r} is {own[name].default!r}, "
+                f"but the function's is {face[name].default!r}")
+
+
 def class_caller(function: Callable[..., Any], init: Callable[..., Any]
                  ) -> tuple[Callable[..., Any], int, tuple[str, ...]]:
     """What a loss class needs of the row of ``function`` (its loss function):
@@ -145,6 +156,7 @@ def class_caller(function: Callable[..., Any], init: Callable[..., Any]
     arrays = row_arrays(row)
     options = tuple(p for p in list(inspect.signature(init).parameters)[1:] if p != "reduction")
     face = inspect.signature(function).parameters
+    _same_defaults(init, face, options)
     fixed = {a: p.default for a, p in face.items() if a not in options}
     pre, args = _core_args(row, [*arrays, *options], fixed)
     head = ["want", "grad_output", "out", "reduction", *arrays, *options]

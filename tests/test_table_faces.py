@@ -285,3 +285,25 @@ def test_a_class_without_a_row_option_gets_the_functions_default():
     assert "weight" not in crit._options and not hasattr(crit, "weight")
     x, y = np.array([1.0, -2.0]), np.array([0.5, 0.5])
     assert crit(x, y) == F.l1_loss(x, y, reduction="sum") == np.abs(x - y).sum()
+
+
+def test_a_class_default_that_differs_from_the_functions_is_refused():
+    """The function's signature owns the defaults; a class restating one differently
+    fails where it is written (not as a silently different loss)."""
+    with pytest.raises(TypeError, match=r"the default of 'beta' is 2.0, but the function's is 1.0"):
+        class Bad(lf.Loss):  # noqa: F841 - defining it is the test
+            _row = "smooth_l1_loss"
+
+            def __init__(self, beta: float = 2.0, reduction: str = "mean") -> None:
+                super().__init__(reduction)
+                self.beta = beta
+
+    class Good(lf.Loss):  # the same default: accepted
+        _row = "smooth_l1_loss"
+
+        def __init__(self, beta: float = 1.0, reduction: str = "mean") -> None:
+            super().__init__(reduction)
+            self.beta = beta
+
+    x = np.linspace(-3, 3, 7)
+    assert Good()(x, 0 * x) == F.smooth_l1_loss(x, 0 * x)
