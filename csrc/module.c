@@ -48,7 +48,11 @@ core_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "REDUCE_BATCHMEAN", REDUCE_BATCHMEAN) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_HVP", WANT_HVP) < 0 ||
         PyModule_AddIntConstant(mod, "WANT_NORM", WANT_NORM) < 0 ||
-        PyModule_AddIntConstant(mod, "WANT_SHAPE", WANT_SHAPE) < 0) {
+        PyModule_AddIntConstant(mod, "WANT_SHAPE", WANT_SHAPE) < 0 ||
+        /* the fused heads' tile modes (lf_lce_tile's), for pylossfn._heads */
+        PyModule_AddIntConstant(mod, "LCE_STATS", LF_LCE_STATS) < 0 ||
+        PyModule_AddIntConstant(mod, "LCE_FULL", LF_LCE_FULL) < 0 ||
+        PyModule_AddIntConstant(mod, "LCE_GRAD", LF_LCE_GRAD) < 0) {
         return -1;
     }
     PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */

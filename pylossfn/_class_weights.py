@@ -84,15 +84,10 @@ def class_weights(target: Any, method: str = "inverse_frequency", beta: float = 
 
 
 def _class_counts(fname: str, t: np.ndarray, num_classes: int | None) -> np.ndarray:
-    """n_c for c in [0, C), refusing indices outside it."""
-    if t.size and int(t.min()) < 0:
-        i = int(np.argmin(t))
-        raise IndexError(f"{fname}: target has class {int(t[i])} at flat index {i}; class "
-                         "indices must be >= 0")
-    top = int(t.max()) + 1 if t.size else 0
-    if num_classes is None:
-        C = top
-    else:
+    """n_c for c in [0, C), refusing indices outside it (one bincount pass; the
+    offending index is looked for only when there is one)."""
+    C = None
+    if num_classes is not None:
         import operator
         try:
             C = operator.index(num_classes)
@@ -101,11 +96,18 @@ def _class_counts(fname: str, t: np.ndarray, num_classes: int | None) -> np.ndar
                             f"{type(num_classes).__name__}") from None
         if C < 0:
             raise ValueError(f"{fname}: num_classes must be >= 0, got {C}")
-        if top > C:
-            i = int(np.argmax(t))
-            raise IndexError(f"{fname}: target has class {int(t[i])} at flat index {i}, but "
-                             f"num_classes is {C}")
-    return np.bincount(t.astype(np.int64, copy=False), minlength=C).astype(np.float64)
+    flat = t if t.dtype.kind == "i" and t.dtype.itemsize <= 8 else t.astype(np.int64)
+    try:
+        counts = np.bincount(flat, minlength=C or 0)
+    except ValueError:  # a negative index
+        i = int(np.argmin(flat))
+        raise IndexError(f"{fname}: target has class {int(flat[i])} at flat index {i}; class "
+                         "indices must be >= 0") from None
+    if C is not None and counts.size > C:
+        i = int(np.argmax(flat))
+        raise IndexError(f"{fname}: target has class {int(flat[i])} at flat index {i}, but "
+                         f"num_classes is {C}")
+    return counts.astype(np.float64)
 
 
 def _neg_pos(fname: str, t: np.ndarray) -> np.ndarray:
@@ -114,10 +116,10 @@ def _neg_pos(fname: str, t: np.ndarray) -> np.ndarray:
                          f"{t.shape}")
     if t.dtype.kind not in "biuf":
         raise TypeError(f"{fname}: target must be numeric, got dtype {t.dtype}")
-    tf = t.astype(np.float64)
-    if tf.size and not ((tf >= 0) & (tf <= 1)).all():
+    # min and max in the target's own dtype (no float64 copy): nan fails the test
+    if t.size and not (float(t.min()) >= 0 and float(t.max()) <= 1):
         raise ValueError(f"{fname}: multi-hot targets must lie in [0, 1] (nan excluded)")
-    pos = tf.sum(axis=0)
+    pos = t.sum(axis=0, dtype=np.float64)
     w = np.zeros(t.shape[1])
     present = pos > 0
     w[present] = (t.shape[0] - pos[present]) / pos[present]

@@ -37,6 +37,9 @@ REDUCE_NONE: Literal[0]
 REDUCE_MEAN: Literal[1]
 REDUCE_SUM: Literal[2]
 REDUCE_BATCHMEAN: Literal[3]
+LCE_STATS: Literal[0]  # the fused heads' tile modes (pylossfn._heads)
+LCE_FULL: Literal[1]
+LCE_GRAD: Literal[2]
 
 class _ArgRow(TypedDict):
     name: str  # also the field of the family's parameter struct in the C binding

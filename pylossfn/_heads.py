@@ -51,7 +51,7 @@ __all__ = ["lce", "lbce", "tile_shape", "default_budget"]
 
 _MIN_ROWS = 256  # fewer whole rows than this per tile: class blocks instead
 _MIN_COLS = 256  # narrowest class block of the two-pass shape
-_STATS, _FULL, _GRAD = 0, 1, 2
+_STATS, _FULL, _GRAD = _core.LCE_STATS, _core.LCE_FULL, _core.LCE_GRAD  # the tile modes
 _WANT_LOSS, _WANT_GRAD, _WANT_HESS = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS
 # the Hessian's product with v: the heads read WANT_HVP alone as WANT_HESS | WANT_HVP
 _WANT_HVP = _core.WANT_HVP
@@ -392,8 +392,11 @@ def _lce_index_target(fname: str, t: np.ndarray, N: int, C: int, unbatched: bool
         i = int(np.argmax(badmask))
         raise IndexError(f"{fname}: target has class {int(T[i])} at index {i}, but "
                          f"linear_weight has {C} classes")
-    tw = wt.astype(np.float64)[T[active]] if wt is not None else None
-    total_weight = float(np.sum(tw)) if tw is not None else float(np.count_nonzero(active))
+    # the divisor is cross-entropy's, so the core gives it (WANT_NORM), on a zero-stride
+    # stand-in of the [N, C] logits: only the targets and the class weights are read
+    stand = np.broadcast_to(np.zeros((), np.float64), (N, C))
+    w64 = None if wt is None else np.asarray(wt, np.float64)
+    total_weight = float(_core.cross_entropy(stand, T, w64, ig, 0.0, _MEAN, _core.WANT_NORM, None))
     return ig, T, total_weight, active
 
 
