@@ -215,6 +215,9 @@ ALLOWED = {
     # hessian="builtin" reproduces XGBoost's / LightGBM's / CatBoost's own logistic and
     # softmax objectives, which are these two losses
     "boosting.py": {"BCEWithLogitsLoss", "CrossEntropyLoss"},
+    # the fused classifier head is a cross-entropy: it asks the core's cross_entropy for
+    # its mean's divisor (WANT_NORM) rather than deriving it again
+    "_heads.py": {"cross_entropy"},
 }
 
 
