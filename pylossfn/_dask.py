@@ -270,11 +270,11 @@ def _core_norm(core: str, options: tuple[Any, ...], ndim: int, *blocks: Any) -> 
     return np.full((1,) * ndim, float(total), dtype=np.float64)
 
 
-def _weight_norm(name: str, face: Any, ndim: int, w: np.ndarray, *blocks: Any) -> np.ndarray:
+def _weight_norm(face: Any, ndim: int, w: np.ndarray, *blocks: Any) -> np.ndarray:
     """A block's share of the mean's divisor, the sum of its weights: from the core
     (WANT_NORM), which divides a whole call's mean by the same rule."""
     options = _row_option_values(face, weight=w)
-    total = getattr(_core, name)(*blocks, *options, 1, _NORM, None)
+    total = getattr(_core, face.rule.name)(*blocks, *options, 1, _NORM, None)
     return np.full((1,) * ndim, float(total), dtype=np.float64)
 
 
@@ -358,7 +358,7 @@ def _plan_elementwise(face: Any, plan: _Plan, inputs: list[Any]) -> list[Any]:
     if face.rule.mean == "weights" and face.option("weight") is not None:
         w_arr, w_ind = next((a, i) for n, a, i in plan.opts if n == "weight")
         partial = da.blockwise(
-            functools.partial(_weight_norm, face.rule.name, face, nd), plan.out_ind, w_arr, w_ind,
+            functools.partial(_weight_norm, face, nd), plan.out_ind, w_arr, w_ind,
             *_blockwise_pairs(inputs, plan.inds),
             dtype=np.float64, adjust_chunks=dict.fromkeys(plan.out_ind, 1),
         )

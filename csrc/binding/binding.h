@@ -124,8 +124,8 @@ enum {
                            outputs itself, row by row, unless a Hessian is asked
                            (its family may still widen the input first) */
     LF_HALF_ROWS = 32,  /* the same for the embedding kernels' row operands */
-    LF_NO_HESS = 64,    /* no second derivatives: a Hessian is NotImplementedError
-                           with LF_NO_HESSIAN_WHY (CTC's, the only one) */
+    LF_NO_HESS = 64,    /* no second derivatives: lf_invoke answers a Hessian with
+                           NotImplementedError, LF_NO_HESSIAN_WHY (CTC's, the only one) */
     LF_WARN_SHAPE = 128 /* torch's UserWarning when the target's shape differs
                            from the input's (L1, MSE, smooth L1, Huber) */
 };
@@ -390,12 +390,11 @@ typedef struct {
 int lf_outputs(lf_call *c, const lf_outspec *o);
 
 /* lf_outputs for a loss of one differentiable input x whose kernel writes a
- * C-contiguous gradient (zeroed as lf_outspec's), then where the kernel
+ * C-contiguous gradient, then where the kernel
  * writes: the loss's first element and its item size into *out / *out_step
  * when a loss is asked, the gradient's first element into *grad when one is. */
 int lf_one_input_outputs(lf_call *c, int loss_nd, const npy_intp *loss_shape,
-                         PyArrayObject *x, int zeroed, char **out, ptrdiff_t *out_step,
-                         char **grad);
+                         PyArrayObject *x, char **out, ptrdiff_t *out_step, char **grad);
 
 /* The Hessian diagonal the kernel writes for differentiable input i (zeroed,
  * of the gradient's shape), or NULL when it is not wanted. */

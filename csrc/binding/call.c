@@ -666,6 +666,9 @@ lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params, size
         Py_INCREF(Py_None);
         res = Py_None;
     }
+    else if (status == 0 && (c.want & WANT_HESS) && (spec->flags & LF_NO_HESS)) {
+        PyErr_Format(PyExc_NotImplementedError, "%s: %s", c.fname, LF_NO_HESSIAN_WHY);
+    }
     else if (status == 0) {
         res = family(&c, kind);
         /* an activation or distance returns its float32 array itself */

@@ -187,7 +187,7 @@ ctc_outputs(lf_call *c, lf_ctc *a)
         a->grad_output = PyArray_BYTES(c->go);
         a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
     }
-    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->log_probs, 0, &a->out, &a->out_n,
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->log_probs, &a->out, &a->out_n,
                              &a->grad) < 0) {
         return -1;
     }
@@ -208,10 +208,6 @@ ctc_loss(lf_call *c, int kind)
     double *work;
     (void)kind;
     memset(&a, 0, sizeof(a));
-    if (c->want & WANT_HESS) { /* (LF_NO_HESS) */
-        PyErr_Format(PyExc_NotImplementedError, "%s: %s", c->fname, LF_NO_HESSIAN_WHY);
-        return NULL;
-    }
     if (ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
         ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
         return NULL;

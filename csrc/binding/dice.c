@@ -130,7 +130,7 @@ dice_outputs(lf_call *c, lf_dice *a, int loss_nd, const npy_intp *loss_shape, do
         }
         a->grad_output = PyArray_BYTES(c->go);
     }
-    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a->out, &a->out_step,
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, &a->out, &a->out_step,
                              &a->grad) < 0 ||
         (*work = lf_alloc_n(c, lf_dice_work(a), sizeof(double), "the per-class sums")) ==
             NULL) {

@@ -141,7 +141,7 @@ margin_outputs(lf_call *c, lf_classes *a, int loss_nd)
         a->grad_output = PyArray_BYTES(c->go);
         a->go_n = loss_nd ? PyArray_STRIDE(c->go, 0) : 0;
     }
-    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a->out, &a->out_n,
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, &a->out, &a->out_n,
                              &a->grad) < 0) {
         return -1;
     }

@@ -143,7 +143,7 @@ rows_loss(lf_call *c, int kind)
         a.grad_output = PyArray_BYTES(c->go);
     }
     double *work = NULL;
-    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, 0, &a.out, &a.out_step,
+    if (lf_one_input_outputs(c, loss_nd, loss_shape, p->input, &a.out, &a.out_step,
                              &a.grad) < 0 ||
         (kind == KIND_SOFT_F1 &&
          (work = lf_alloc_n(c, a.C, 6 * sizeof(double), "the per-label sums")) == NULL)) {

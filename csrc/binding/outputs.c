@@ -552,10 +552,9 @@ lf_result(lf_call *c, double value)
 
 int
 lf_one_input_outputs(lf_call *c, int loss_nd, const npy_intp *loss_shape, PyArrayObject *x,
-                     int zeroed, char **out, ptrdiff_t *out_step, char **grad)
+                     char **out, ptrdiff_t *out_step, char **grad)
 {
-    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {x}, {NULL}, {0}, 1,
-                          zeroed};
+    const lf_outspec o = {loss_nd, loss_shape, c->spec->ngrad, 0, NULL, {x}, {NULL}, {0}, 1, 0};
     if (lf_outputs(c, &o) < 0) {
         return -1;
     }
