@@ -23,12 +23,16 @@ def test_complex_option_refused_at_construction():
 
 
 def test_class_weight_of_another_precision_refused():
-    # torch's module_db error sample: a float16 class weight on a float64 input
-    with pytest.raises(TypeError, match=r"weight must be a float32 or float64 array, got dtype "
-                       "float16"):
-        lf.NLLLoss(weight=np.ones(3, np.float16))
+    # torch's module_db error sample: a float16 class weight on a float64 input,
+    # refused at the call, as torch's (the constructor has no input to match)
+    crit = lf.NLLLoss(weight=np.ones(3, np.float16))
+    with pytest.raises(TypeError, match=r"weight must be a float32 or float64 array \(half "
+                       r"only with a half input\), got dtype float16"):
+        crit(np.zeros((2, 3)), np.array([0, 1]))
     with pytest.raises(TypeError, match=r"float16"):
         F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), weight=np.ones(3, np.float16))
+    with pytest.raises(TypeError, match=r"longdouble|float128"):
+        lf.NLLLoss(weight=np.ones(3, np.longdouble))
     # float32 and float64 mix as before: computed in the input's dtype
     loss = lf.NLLLoss(weight=np.ones(3, np.float32))(np.zeros((2, 3)), np.array([0, 1]))
     assert loss.dtype == np.float64

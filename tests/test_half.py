@@ -253,14 +253,23 @@ def test_targets_and_weights_of_any_float_dtype(dtype):
 
 
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_class_weight_stays_float32_or_float64(dtype):
-    # torch refuses a class weight of another precision than its input's, and
-    # module_db checks it at construction: a half class weight is refused there
-    with pytest.raises(TypeError, match=r"weight must be a float32 or float64 array"):
-        lf.CrossEntropyLoss(weight=np.ones(3, dtype))
-    x = np.zeros((2, 3), dtype)
-    loss = lf.CrossEntropyLoss(weight=np.ones(3, np.float32))(x, np.array([0, 1]))
-    assert loss.dtype == dtype
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss", "PolyCrossEntropyLoss"])
+def test_class_weight_half_with_half_input(name, dtype):
+    # torch takes a class weight of its input's precision, half with half, and
+    # refuses another: a half weight goes with a half input (the same numbers
+    # as its float32 widening), never with a float32 or float64 one
+    cls = getattr(lf, name)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    t = rng.integers(0, 5, 6)
+    w = rng.uniform(0.5, 2.0, 5).astype(dtype)
+    got = cls(weight=w).forward_backward(x, t)
+    want = cls(weight=w.astype(np.float32)).forward_backward(x, t)
+    assert got[0].dtype == dtype and got[1].dtype == dtype
+    assert got[0] == want[0] and np.array_equal(got[1], want[1])
+    with pytest.raises(TypeError, match=r"weight must be a float32 or float64 array \(half "
+                       r"only with a half input\)"):
+        cls(weight=w)(x.astype(np.float32), t)
 
 
 SMALL = {"float8_e4m3fn": np.dtype(ml_dtypes.float8_e4m3fn),

@@ -297,13 +297,19 @@ convert_array(lf_call *c, const lf_arg *a, PyObject *obj)
         if ((arr = lf_to_ndarray(c, obj, a->name)) == NULL) {
             return -1;
         }
-        /* torch refuses a class weight of another precision (float16 ...) */
+        /* torch refuses a class weight of another precision than the input's:
+         * float32 and float64 mix (computed in the input's dtype), a half
+         * weight goes with a half input only (known at the call, not at a
+         * validate-only one), longdouble never */
         if (a->check == C_STRICT &&
             (PyArray_DESCR(arr)->kind == 'f' || lf_half_kind_of(PyArray_DESCR(arr))) &&
-            PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE) {
+            PyArray_TYPE(arr) != NPY_FLOAT && PyArray_TYPE(arr) != NPY_DOUBLE &&
+            !(lf_half_kind_of(PyArray_DESCR(arr)) &&
+              (c->want == 0 || lf_is_half_type(c->out_type)))) {
             PyErr_Format(PyExc_TypeError,
-                         "%s: %s must be a float32 or float64 array, got dtype %S", c->fname,
-                         a->name, (PyObject *)PyArray_DESCR(arr));
+                         "%s: %s must be a float32 or float64 array (half only with a half "
+                         "input), got dtype %S",
+                         c->fname, a->name, (PyObject *)PyArray_DESCR(arr));
             return -1;
         }
         if (a->check == C_1D && PyArray_NDIM(arr) != 1) {
