@@ -532,12 +532,16 @@ double lf_cosine_embedding_f32(const lf_rows *a, double margin);
 double lf_cosine_embedding_f64(const lf_rows *a, double margin);
 
 /* TripletMarginLoss(x[0], x[1], x[2]): the sum of the losses; gradients of
- * all three into grad[0..2] (all present or all NULL).  work holds 3 D
- * doubles when gradients are asked for, 6 D with Hessians (hess[0..2]). */
+ * all three into grad[0..2] (all present or all NULL), Hessians into
+ * hess[0..2].  With gradients, work holds `slots` (at least 1) row buffers
+ * of LF_TRIPLET_WORK(D) doubles and the call runs on at most `slots`
+ * threads, each in its own buffer; without, work may be NULL (slots unused).
+ * The result's bits do not depend on slots. */
+#define LF_TRIPLET_WORK(D) (6 * (ptrdiff_t)(D) + 1)
 double lf_triplet_f32(const lf_rows *a, lf_distance dist, double margin, double p,
-                      double eps, int swap, double *work);
+                      double eps, int swap, double *work, int slots);
 double lf_triplet_f64(const lf_rows *a, lf_distance dist, double margin, double p,
-                      double eps, int swap, double *work);
+                      double eps, int swap, double *work, int slots);
 
 /* ------------------------------------------------------------------------ */
 /* Margin family (kernels/margin.c), on the lf_classes view with S = 1.     */

@@ -48,6 +48,8 @@ static const char *const fam_names[FAM_COUNT] = {
     "binary", "classification", "multilabel", "regression", "embedding", "margin", "ctc"};
 
 #define FAM_MAXV 16
+/* The triplet kernel's row buffers: one per thread a call may run on. */
+#define FAM_SLOTS 2
 
 typedef struct {
     int family, f64, tame, uses_vecmath;
@@ -373,7 +375,7 @@ fam_build_rows(fam_case *c, reader *r)
         fview *h = fam_view(c, r, 2, nd, 1, 0); /* laid out as g */
         a->hess[k] = a->grad[k] && !half ? h->base : NULL;
     }
-    c->work = malloc((size_t)(6 * D + 1) * sizeof(double));
+    c->work = malloc((size_t)(FAM_SLOTS * LF_TRIPLET_WORK(D)) * sizeof(double));
 }
 
 /* CTC: the kernel trusts its caller for the lengths and the targets' range

@@ -237,7 +237,7 @@ fam_run_embedding(fam_case *c, fam_result *res)
     a->grad[2] = g2;
     for (int dist = 0; dist < 2; dist++) {
         fam_push(res, FAM_CALL(c, triplet, a, (lf_distance)dist, 1.0, p, 1e-6,
-                               (int)((c->opts >> 1) & 1), c->work));
+                               (int)((c->opts >> 1) & 1), c->work, FAM_SLOTS));
         fam_record(c, res);
     }
 }

@@ -483,9 +483,13 @@ void lf_unlisten(lf_call *c, PyThreadState *save);
 typedef PyObject *(*lf_family_fn)(lf_call *c, int kind);
 
 /* lf_begin into params (zeroed; size bytes, which must be the spec's), then
- * family(c, kind) (None for a validate-only call), then lf_end. */
+ * family(c, kind) (None for a validate-only call), then lf_end: on this
+ * thread (lf_invoke_here, call.c) when its stack has room for any kernel,
+ * else on a thread of its own with the GIL handed over (stack.c). */
 PyObject *lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params,
                     size_t size, PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+PyObject *lf_invoke_here(const lf_spec *spec, lf_family_fn family, int kind, void *params,
+                         size_t size, PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 /* An entry point, its parameters a `type` on its stack; its spec is also
  * exported as lf_spec_<name>, for _core.LOSSES and the docstrings. */

@@ -656,8 +656,8 @@ lf_unlisten(lf_call *c, PyThreadState *save)
 }
 
 PyObject *
-lf_invoke(const lf_spec *spec, lf_family_fn family, int kind, void *params, size_t size,
-          PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+lf_invoke_here(const lf_spec *spec, lf_family_fn family, int kind, void *params, size_t size,
+               PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     lf_call c;
     if (size != spec->size) { /* a binding bug: the spec's rows are of another struct */

@@ -367,13 +367,14 @@ triplet(lf_call *c, int kind)
     double *work = NULL;
     memset(&a, 0, sizeof(a));
     int half = 0;
+    const int slots = lf_get_num_threads(); /* a row buffer per thread */
     if (same_ndim(c, &ops) < 0 || (half = rows_half(c, &ops, NULL, -1)) < 0 ||
         rows_setup(c, &ops, &a, &sh, -1) < 0 ||
         ((lf_distance)p->distance == LF_DIST_PNORM &&
          inf_norm_needs_features(c, p->p, a.D) < 0) ||
         rows_outputs(c, &ops, &a, &sh) < 0 ||
         ((c->want & (WANT_GRAD | WANT_HESS)) &&
-         (work = lf_alloc_n(c, a.D + 1, ((c->want & WANT_HESS) ? 6 : 3) * sizeof(double),
+         (work = lf_alloc_n(c, slots, LF_TRIPLET_WORK(a.D) * sizeof(double),
                              "the row work buffer")) == NULL)) {
         return NULL;
     }
@@ -382,7 +383,8 @@ triplet(lf_call *c, int kind)
     const lf_distance dist = (lf_distance)p->distance;
     double sum;
     (void)kind;
-    LF_RUN(c, a.N * a.D, sum, lf_triplet, &a, dist, p->margin, p->p, p->eps, p->swap, work);
+    LF_RUN(c, a.N * a.D, sum, lf_triplet, &a, dist, p->margin, p->p, p->eps, p->swap, work,
+           slots);
     return lf_result(c, lf_reduce(c->reduction, sum, (double)a.N));
 }
 

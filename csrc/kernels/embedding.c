@@ -6,6 +6,6 @@
     K(double, cosine_embedding, (const lf_rows *a, double margin), (a, margin))       \
     K(double, triplet,                                                                \
       (const lf_rows *a, lf_distance dist, double margin, double p, double eps, int swap, \
-       double *work),                                                                 \
-      (a, dist, margin, p, eps, swap, work))
+       double *work, int slots),                                                      \
+      (a, dist, margin, p, eps, swap, work, slots))
 #include "variants.h"

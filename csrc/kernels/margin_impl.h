@@ -33,7 +33,8 @@
  * stack of each block, so rows run on the thread pool. */
 #define LF_MLM_STACK 16384
 /* Classes up to this many: a row's sorted targets (FN(mlm_sorted)) live on
- * the stack too (under 400 KiB; the pool's threads have at least 1 MiB). */
+ * the stack too (under 400 KiB: the pool's threads have at least 1 MiB, and
+ * a call starts with at least 1 MiB left, binding/stack.c). */
 #define LF_MLM_SORT 8192
 
 typedef struct {

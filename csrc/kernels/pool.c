@@ -46,6 +46,14 @@ static LF_TLS void *tls_poll_ctx;
 static LF_TLS double tls_last_poll;
 static LF_TLS int tls_interrupted;
 static LF_TLS int *tls_stop;
+/* 1 + the worker's id on a worker, 0 on any other thread (lf_pool_slot) */
+static LF_TLS int tls_slot;
+
+int
+lf_pool_slot(void)
+{
+    return tls_slot;
+}
 
 static double
 now_ms(void)
@@ -124,8 +132,6 @@ lf_checkpoint(void)
 #else
 #define LF_THREADS 0
 #endif
-
-#define LF_MAX_THREADS 64
 
 static int num_threads = 0; /* 0: not yet read from the environment */
 
@@ -251,6 +257,7 @@ static void *
 worker(void *arg)
 {
     const int id = (int)(ptrdiff_t)arg;
+    tls_slot = id + 1;
     /* the generation when this worker was created: its first job is the next */
     pthread_mutex_lock(&pool_mu);
     unsigned long seen = start_gen[id];
@@ -316,7 +323,7 @@ ensure_workers(int want)
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         /* at least 1 MiB of stack (musl's default is 128 KiB): a block
-         * function may keep a row's work on its stack (the triplet loss) */
+         * function may stage a half row on its stack (about 100 KiB) */
         size_t stack = 0;
         if (pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20)) {
             pthread_attr_setstacksize(&attr, (size_t)1 << 20);
@@ -388,10 +395,11 @@ run_job(job_t *j)
     pthread_mutex_unlock(&pool_mu);
 }
 
-double
-lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+/* lf_parallel_sum on at most max_threads threads. */
+static double
+parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work, int max_threads)
 {
-    const int threads = lf_get_num_threads();
+    const int all = lf_get_num_threads(), threads = all < max_threads ? all : max_threads;
     if (threads <= 1 || units < 2 || work < LF_PAR_MIN_WORK) {
         return serial_sum(fn, ctx, units);
     }
@@ -420,10 +428,11 @@ lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
 
 #else /* !LF_THREADS */
 
-double
-lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+static double
+parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work, int max_threads)
 {
     (void)work;
+    (void)max_threads;
     return serial_sum(fn, ctx, units);
 }
 
@@ -444,12 +453,25 @@ pp_unit(void *vp, ptrdiff_t u)
 }
 
 double
-lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit, ptrdiff_t work)
+lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
+{
+    return parallel_sum(fn, ctx, units, work, LF_MAX_THREADS);
+}
+
+double
+lf_par_pairwise_slots(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit,
+                      ptrdiff_t work, int slots)
 {
     if (total <= 0) {
         return 0.0;
     }
     pp_plan p = {fn, ctx, total, unit > 0 ? unit : 1};
-    return lf_parallel_sum(pp_unit, &p, (total + p.unit - 1) / p.unit, work);
+    return parallel_sum(pp_unit, &p, (total + p.unit - 1) / p.unit, work, slots);
+}
+
+double
+lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit, ptrdiff_t work)
+{
+    return lf_par_pairwise_slots(fn, ctx, total, unit, work, LF_MAX_THREADS);
 }
 

@@ -11,6 +11,9 @@
 
 #include "../pylossfn.h"
 
+/* The most threads a call runs on (PYLOSSFN_NUM_THREADS is capped there). */
+#define LF_MAX_THREADS 64
+
 /* Elements per work unit. */
 #define LF_UNIT_ELEMS 16384
 
@@ -47,5 +50,17 @@ double lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work
  * lf_parallel_sum does.  work = items * cost per item. */
 double lf_par_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit,
                        ptrdiff_t work);
+
+/* lf_par_pairwise on at most `slots` threads (the caller's and slots - 1
+ * workers), so that a block can use the caller's scratch of the thread that
+ * runs it: slot lf_pool_slot() of `slots`, never a buffer on its own stack
+ * (a Python thread may have 128 KiB of it, or less).  The units, and so the
+ * bits, are the same for every slot count. */
+double lf_par_pairwise_slots(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit,
+                             ptrdiff_t work, int slots);
+
+/* The running thread's slot in the job it works on: 0 for the calling
+ * thread (and outside a job), 1 + its id for a worker. */
+int lf_pool_slot(void);
 
 #endif /* PYLOSSFN_POOL_H_ */

@@ -296,15 +296,10 @@ FN(distance_hvp)(const FN(rows_ctx) *ctx, const FN(dist_row) *r, int i, int j, p
 
 typedef struct {
     FN(rows_ctx) c;
-    double *work; /* 6 D doubles: the gradient rows and the Hessian's (serial run) */
-    int par;      /* on the pool: each block uses a buffer of its own */
+    double *work; /* slots row buffers of LF_TRIPLET_WORK(D) doubles: the
+                     gradient rows and the Hessian's, one per thread */
+    ptrdiff_t stride;
 } FN(triplet_ctx);
-
-/* Rows up to this many doubles of gradient and Hessian (6 D) run on the
- * thread pool, each block with its rows on its own stack (256 KiB; the pool's
- * threads have at least 1 MiB).  The test does not depend on whether the
- * Hessian is wanted, so the loss's sum is the same with and without it. */
-#define LF_TRIPLET_STACK 32768
 
 /* How a block's rows run: unit-stride rows (FN(rows_contig)); the 2-norm;
  * the coefficient paths (the 2-norm and the cosine distance: the sums of a
@@ -627,39 +622,27 @@ FN(triplet_rows)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count, doub
     return FN(sum8)(acc);
 }
 
-/* The same for a block on the pool, its work rows on its own stack. */
-static LF_NOINLINE double
-FN(triplet_rows_stack)(const FN(rows_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
-{
-    double stack_work[LF_TRIPLET_STACK];
-    return FN(triplet_rows)(ctx, start, count, stack_work);
-}
-
-/* Only a gradient uses work (the general path, the Hessian), so a loss
- * alone reserves no stack. */
+/* A block on the pool: its rows' work is the slot of the thread that runs
+ * it (only a gradient uses work: the general path, the Hessian). */
 static double
 FN(triplet_block)(void *vc, ptrdiff_t start, ptrdiff_t count)
 {
     const FN(triplet_ctx) *tc = vc;
-    if (tc->par && tc->c.a->grad[0] != NULL) {
-        return FN(triplet_rows_stack)(&tc->c, start, count);
-    }
-    return FN(triplet_rows)(&tc->c, start, count, tc->work);
+    double *work = tc->work != NULL ? tc->work + lf_pool_slot() * tc->stride : NULL;
+    return FN(triplet_rows)(&tc->c, start, count, work);
 }
 
 static double
 FN(triplet)(const lf_rows *a, lf_distance dist, double margin, double p, double eps,
-            int swap, double *work)
+            int swap, double *work, int slots)
 {
-    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap, LF_ROW_COS_EMB}, work, 0};
-    if (6 * a->D <= LF_TRIPLET_STACK) {
-        /* rows are independent: units of about LF_UNIT_ELEMS elements (fixed
-         * by the shape, so the sum is the same for every thread count) */
-        tc.par = 1;
-        const ptrdiff_t unit = a->D > 0 && a->D < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->D : 1;
-        return lf_par_pairwise(FN(triplet_block), &tc, a->N, unit, 3 * a->N * (a->D + 1));
-    }
-    return lf_pairwise(FN(triplet_block), &tc, 0, a->N);
+    FN(triplet_ctx) tc = {{a, dist, margin, p, eps, swap, LF_ROW_COS_EMB},
+                          work, LF_TRIPLET_WORK(a->D)};
+    /* rows are independent: units of about LF_UNIT_ELEMS elements (fixed by
+     * the shape, so the sum is the same for every thread count), on at most
+     * as many threads as work has slots */
+    const ptrdiff_t unit = a->D > 0 && a->D < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->D : 1;
+    return lf_par_pairwise_slots(FN(triplet_block), &tc, a->N, unit, 3 * a->N * (a->D + 1),
+                                 work != NULL ? slots : LF_MAX_THREADS);
 }
 
-#undef LF_TRIPLET_STACK
