@@ -55,6 +55,10 @@ core_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "LCE_GRAD", LF_LCE_GRAD) < 0) {
         return -1;
     }
+    PyMethodDef *rows = lf_row_methods(); /* the entry points made from rows */
+    if (rows == NULL || PyModule_AddFunctions(mod, rows) < 0) {
+        return -1;
+    }
     PyObject *losses = lf_losses(); /* PyModule_AddObject: 3.9 has no AddObjectRef */
     if (losses == NULL || PyModule_AddObject(mod, "LOSSES", losses) < 0) {
         Py_XDECREF(losses);

@@ -127,54 +127,6 @@ def generalized_dice_loss(
     input: ArrayLike, target: ArrayLike, smooth: float, per_sample: bool, reduction: int, want: int,
     grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
-def l1_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def mse_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def log_cosh_loss(
-    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
-    out: _Float | None = None, /,
-) -> _Result: ...
-def smooth_l1_loss(
-    input: ArrayLike, target: ArrayLike, beta: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def huber_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, delta: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def soft_margin_loss(
-    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
-    out: _Float | None = None, /,
-) -> _Result: ...
-def kl_div(
-    input: ArrayLike, target: ArrayLike, log_target: bool, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def poisson_nll_loss(
-    input: ArrayLike, target: ArrayLike, log_input: bool, full: bool, eps: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def gaussian_nll_loss(
-    input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool, eps: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
-) -> _Result: ...
-def hinge_embedding_loss(
-    input: ArrayLike, target: ArrayLike, margin: float, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
-def margin_ranking_loss(
-    input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
-    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
-) -> _Result: ...
-def multilabel_soft_margin_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
-    grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
 def pairwise_distance(
     x1: ArrayLike, x2: ArrayLike, p: float, eps: float, keepdim: bool, /,
 ) -> _Float: ...
@@ -217,6 +169,54 @@ def distillation_loss(
 ) -> _Result: ...
 def sparsemax(input: ArrayLike, dim: int, /) -> _Float: ...
 def sparsemax_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
+) -> _Result: ...
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, beta: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, delta: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
+    out: _Float | None = None, /,
+) -> _Result: ...
+def kl_div(
+    input: ArrayLike, target: ArrayLike, log_target: bool, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def poisson_nll_loss(
+    input: ArrayLike, target: ArrayLike, log_input: bool, full: bool, eps: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def gaussian_nll_loss(
+    input: ArrayLike, target: ArrayLike, var: ArrayLike, full: bool, eps: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
+) -> _Result: ...
+def hinge_embedding_loss(
+    input: ArrayLike, target: ArrayLike, margin: float, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def margin_ranking_loss(
+    input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float, reduction: int,
+    want: int, grad_output: ArrayLike | None, out: tuple[_Float, _Float] | None = None, /,
+) -> _Result: ...
+def multilabel_soft_margin_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: int, want: int,
+    grad_output: ArrayLike | None, out: _Float | None = None, /,
+) -> _Result: ...
+def log_cosh_loss(
     input: ArrayLike, target: ArrayLike, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
 ) -> _Result: ...

@@ -509,12 +509,25 @@ LF_METHODS(LF_DECLARE)
 #undef LF_DECLARE
 /* ---- the table (table.c) ------------------------------------------------ */
 
+/* An entry point made from its family's rows rather than listed in
+ * methods.h: its function and its spec (whose fname is its name in _core). */
+typedef struct {
+    PyObject *(*fn)(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+    const lf_spec *spec;
+} lf_row_entry;
+/* The regression family's, one per kernel kind (regression.c). */
+extern const lf_row_entry lf_rg_entries[LF_RG_NKINDS];
+
 /* The number of methods.h entry points (the first rows of the method table). */
 int lf_n_entries(void);
 /* Sets each entry point's docstring, "name(args..., reduction, want,
  * grad_output[, out])", from its spec. */
 int lf_docstrings(PyMethodDef *methods);
-/* _core.LOSSES: one dict per entry point, from its spec (a new reference). */
+/* The row families' entry points as a method table (names and docstrings
+ * from their specs), for PyModule_AddFunctions; NULL with an exception. */
+PyMethodDef *lf_row_methods(void);
+/* _core.LOSSES: one dict per entry point, from its spec (a new reference):
+ * methods.h's, then the row families'. */
 PyObject *lf_losses(void);
 
 PyObject *py_set_converter(PyObject *mod, PyObject *arg);

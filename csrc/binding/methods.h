@@ -1,7 +1,9 @@
 /*
  * methods.h -- the entry points of pylossfn._core, one line each: X(name).
  * Each is defined (LF_DEFINE) in its family's file from its spec, the one
- * description of its arguments: binding.h turns the list into prototypes,
+ * description of its arguments (the element-wise regression losses are not
+ * listed: their rows are their entry points, lf_rg_entries, regression.c):
+ * binding.h turns the list into prototypes,
  * module.c into the method table, whose docstrings ("name(args...,
  * reduction, want, grad_output[, out])") and _core.LOSSES it derives from
  * the specs.  The uniform protocol: arrays, options, reduction, want,
@@ -26,18 +28,6 @@
     X(soft_f1_loss) \
     X(dice_loss) \
     X(generalized_dice_loss) \
-    X(l1_loss) \
-    X(mse_loss) \
-    X(log_cosh_loss) \
-    X(smooth_l1_loss) \
-    X(huber_loss) \
-    X(soft_margin_loss) \
-    X(kl_div) \
-    X(poisson_nll_loss) \
-    X(gaussian_nll_loss) \
-    X(hinge_embedding_loss) \
-    X(margin_ranking_loss) \
-    X(multilabel_soft_margin_loss) \
     X(pairwise_distance) \
     X(cosine_similarity) \
     X(cosine_embedding_loss) \

@@ -363,17 +363,19 @@ regression(lf_call *c, int kind)
     return lf_result(c, averaged ? sum / denom : sum);
 }
 
-/* each entry point runs the kernel of its kind */
-#define RG_DEFINE(name, kind) LF_DEFINE(name, rg_params, rg_specs[kind], regression, kind)
-RG_DEFINE(l1_loss, LF_RG_L1)
-RG_DEFINE(mse_loss, LF_RG_MSE)
-RG_DEFINE(smooth_l1_loss, LF_RG_SMOOTH_L1)
-RG_DEFINE(huber_loss, LF_RG_HUBER)
-RG_DEFINE(soft_margin_loss, LF_RG_SOFT_MARGIN)
-RG_DEFINE(kl_div, LF_RG_KL_DIV)
-RG_DEFINE(poisson_nll_loss, LF_RG_POISSON_NLL)
-RG_DEFINE(gaussian_nll_loss, LF_RG_GAUSSIAN_NLL)
-RG_DEFINE(hinge_embedding_loss, LF_RG_HINGE_EMBEDDING)
-RG_DEFINE(margin_ranking_loss, LF_RG_MARGIN_RANKING)
-RG_DEFINE(multilabel_soft_margin_loss, LF_RG_MLSM)
-RG_DEFINE(log_cosh_loss, LF_RG_LOG_COSH)
+/* Each row is an entry point, made here from the kernel's list
+ * (LF_RG_LOSSES): a function that runs the kernel of its kind with its spec.
+ * _core names it as the spec does; module.c adds the functions and table.c
+ * their rows, so a new element-wise loss is its kernel row and its spec row. */
+#define RG_ENTRY_FN(KIND, name, param, setup, modes, flags)                               \
+    static PyObject *rg_entry_##name(PyObject *mod, PyObject *const *args,                \
+                                     Py_ssize_t nargs)                                    \
+    {                                                                                     \
+        rg_params params;                                                                 \
+        return lf_invoke(&rg_specs[KIND], regression, KIND, &params, sizeof(params), mod, \
+                         args, nargs);                                                    \
+    }
+LF_RG_LOSSES(RG_ENTRY_FN)
+
+#define RG_ENTRY_ROW(KIND, name, param, setup, modes, flags) {rg_entry_##name, &rg_specs[KIND]},
+const lf_row_entry lf_rg_entries[LF_RG_NKINDS] = {LF_RG_LOSSES(RG_ENTRY_ROW)};

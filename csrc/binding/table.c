@@ -185,12 +185,37 @@ loss_row(const char *name, const lf_spec *s)
     return row;
 }
 
+#define N_ROW_ENTRIES ((int)(sizeof(lf_rg_entries) / sizeof(lf_rg_entries[0])))
+
+PyMethodDef *
+lf_row_methods(void)
+{
+    static PyMethodDef methods[N_ROW_ENTRIES + 1];
+    static char docs[N_ROW_ENTRIES][LF_DOC_SIZE];
+    for (int i = 0; i < N_ROW_ENTRIES; i++) {
+        const lf_spec *s = lf_rg_entries[i].spec;
+        signature(docs[i], LF_DOC_SIZE, s->fname, s);
+        if (strlen(docs[i]) + 1 >= LF_DOC_SIZE) {
+            PyErr_Format(PyExc_SystemError, "%s: docstring too long", s->fname);
+            return NULL;
+        }
+        methods[i].ml_name = s->fname;
+        methods[i].ml_meth = (PyCFunction)(void (*)(void))lf_rg_entries[i].fn;
+        methods[i].ml_flags = METH_FASTCALL;
+        methods[i].ml_doc = docs[i];
+    }
+    return methods; /* the last row stays zero: the sentinel */
+}
+
 PyObject *
 lf_losses(void)
 {
-    PyObject *rows = PyTuple_New(lf_n_entries());
-    for (int i = 0; rows != NULL && i < lf_n_entries(); i++) {
-        PyObject *row = loss_row(entry_names[i], entry_spec(i));
+    const int n = lf_n_entries() + N_ROW_ENTRIES;
+    PyObject *rows = PyTuple_New(n);
+    for (int i = 0; rows != NULL && i < n; i++) {
+        const int k = i - lf_n_entries();
+        PyObject *row = k < 0 ? loss_row(entry_names[i], entry_spec(i))
+                              : loss_row(lf_rg_entries[k].spec->fname, lf_rg_entries[k].spec);
         if (row == NULL) {
             Py_CLEAR(rows);
             break;
