@@ -12,8 +12,8 @@
  * with the GIL released; its result or exception comes back to the caller.
  * (The main thread never moves, so Ctrl-C still reaches its calls.)
  */
-#if !defined(_WIN32)
-#define _GNU_SOURCE /* pthread_getattr_np */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1 /* pthread_getattr_np; as pyconfig.h defines it */
 #endif
 
 #include "binding.h"
