@@ -68,13 +68,28 @@ signature(char *buf, size_t size, const char *name, const lf_spec *s)
 
 #define LF_DOC_SIZE 192
 
+/* An entry point's docstring into doc (LF_DOC_SIZE bytes): 0, or -1 with
+ * SystemError when it does not fit. */
+static int
+entry_doc(char *doc, const char *name, const lf_spec *s)
+{
+    signature(doc, LF_DOC_SIZE, name, s);
+    if (strlen(doc) + 1 >= LF_DOC_SIZE) {
+        PyErr_Format(PyExc_SystemError, "%s: docstring too long", name);
+        return -1;
+    }
+    return 0;
+}
+
 int
 lf_docstrings(PyMethodDef *methods)
 {
     static char docs[sizeof(entry_names) / sizeof(entry_names[0])][LF_DOC_SIZE];
     for (int i = 0; i < lf_n_entries(); i++) {
-        signature(docs[i], LF_DOC_SIZE, entry_names[i], entry_spec(i));
-        if (strlen(docs[i]) + 1 >= LF_DOC_SIZE || strcmp(methods[i].ml_name, entry_names[i])) {
+        if (entry_doc(docs[i], entry_names[i], entry_spec(i)) < 0) {
+            return -1;
+        }
+        if (strcmp(methods[i].ml_name, entry_names[i])) {
             PyErr_Format(PyExc_SystemError, "%s: docstring or method table out of step",
                          entry_names[i]);
             return -1;
@@ -194,9 +209,7 @@ lf_row_methods(void)
     static char docs[N_ROW_ENTRIES][LF_DOC_SIZE];
     for (int i = 0; i < N_ROW_ENTRIES; i++) {
         const lf_spec *s = lf_rg_entries[i].spec;
-        signature(docs[i], LF_DOC_SIZE, s->fname, s);
-        if (strlen(docs[i]) + 1 >= LF_DOC_SIZE) {
-            PyErr_Format(PyExc_SystemError, "%s: docstring too long", s->fname);
+        if (entry_doc(docs[i], s->fname, s) < 0) {
             return NULL;
         }
         methods[i].ml_name = s->fname;
