@@ -6,8 +6,10 @@
 #   make ctest     the C-only engine harness under ASan + UBSan
 #   make fuzz      each libFuzzer harness for FUZZ_TIME seconds (clang)
 #   make lint      gcc and clang -Werror builds of every C file, cppcheck
-#   make stubs     pylossfn/_core.pyi from the core's table (tools/gen_stubs.py;
-#                  tests/test_stubs.py fails while it is out of date)
+#   make stubs     pylossfn/_core.pyi and the API pages' loss sections from the
+#                  core's table (tools/gen_stubs.py, tools/gen_api_pages.py;
+#                  tests/test_stubs.py and test_table_faces.py fail while they
+#                  are out of date)
 #   make sanitize  the extension built with ASan + UBSan in build/asan (a
 #                  copy of the tree, so it never shadows the normal build),
 #                  and the whole suite run against it
@@ -84,6 +86,7 @@ fuzz:
 
 stubs: build
 	$(PYTHON) tools/gen_stubs.py
+	$(PYTHON) tools/gen_api_pages.py
 
 lint:
 	mkdir -p build/lint

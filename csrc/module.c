@@ -64,6 +64,11 @@ core_exec(PyObject *mod)
         Py_XDECREF(losses);
         return -1;
     }
+    PyObject *families = lf_families();
+    if (families == NULL || PyModule_AddObject(mod, "FAMILIES", families) < 0) {
+        Py_XDECREF(families);
+        return -1;
+    }
     /* the thread whose long calls answer Ctrl-C (binding.h, lf_listen) */
     PyObject *threading = PyImport_ImportModule("threading");
     PyObject *main = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;

@@ -57,6 +57,8 @@ class _DaskRow(TypedDict):
 class _LossRow(TypedDict):
     name: str  # the entry point of _core
     fname: str  # the name in its messages (torch's)
+    family: str  # a key of FAMILIES: where users look for it (the API pages' sections)
+    cls: str | None  # its class in pylossfn (None when plain)
     args: tuple[_ArgRow, ...]  # in order, before reduction, want, grad_output[, out]
     out: bool  # takes a trailing `out`
     batchmean: bool  # reduction 3 allowed
@@ -69,33 +71,35 @@ class _LossRow(TypedDict):
 
 # One row per loss entry point, generated from the specs the parser reads.
 LOSSES: tuple[_LossRow, ...]
+# The rows' families, key -> title, in the order the API pages list them.
+FAMILIES: dict[str, str]
 
 _Result = Any
 _Float = NDArray[np.floating[Any]]
 
 # -- the entry points, one per row of LOSSES, in its order
-def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, label_smoothing: float,
-    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
 def bce_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, pos_weight: ArrayLike | None,
     label_smoothing: float, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
+) -> _Result: ...
+def binary_cross_entropy(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, label_smoothing: float,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def poly_bce_with_logits(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, pos_weight: ArrayLike | None,
     epsilon: float, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
 ) -> _Result: ...
-def nll_loss(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
-    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
-) -> _Result: ...
 def cross_entropy(
     input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
     label_smoothing: float, reduction: int, want: int, grad_output: ArrayLike | None,
     out: _Float | None = None, /,
+) -> _Result: ...
+def nll_loss(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
+    reduction: int, want: int, grad_output: ArrayLike | None, out: _Float | None = None, /,
 ) -> _Result: ...
 def sigmoid(input: ArrayLike, /) -> _Float: ...
 def logsigmoid(input: ArrayLike, /) -> _Float: ...

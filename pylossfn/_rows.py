@@ -6,9 +6,10 @@ reduction and how many gradients it returns.  A loss function of
 :mod:`pylossfn.functional` is written as torch's signature and a docstring;
 ``from_row`` gives it a body that passes the arguments the row lists, in the
 row's order, then the reduction code, want, grad_output and out.  A loss class
-names its row (``Loss._row``) and ``class_caller`` makes its caller from the
-same row.  So the order of a core function's arguments is written once, in its
-C spec, and the Python side never restates it.
+is the one its row names (``"cls"``; ``Loss._row`` is set from it) and
+``class_caller`` makes its caller from the same row.  So the order of a core
+function's arguments is written once, in its C spec, and the Python side never
+restates it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ from . import _core
 #: the rows of the core's table (_core.LOSSES) that are losses, by torch's
 #: function name (the plain rows are the activations and the distances)
 ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
+#: the class each loss row names (its face in :mod:`pylossfn`) -> the row's function name
+ROW_OF_CLASS = {row["cls"]: fname for fname, row in ROWS.items()}
+#: the rows' families (``row["family"]``) -> their titles, in the order the API
+#: pages list them
+FAMILIES: dict[str, str] = _core.FAMILIES
 #: the row kinds of the arrays a call passes (the rest are options: weights and numbers)
 ARRAY_KINDS = frozenset({"input", "real", "index", "array"})
 #: options a Python face takes in another form than the core: the face's name ->

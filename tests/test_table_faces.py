@@ -11,6 +11,7 @@ what they know of a loss they read from the table.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -181,6 +182,41 @@ def test_row_is_documented(fname):
     assert fname in _rst_entries(DOCS / "api" / "functional.rst")
 
 
+def _page_generator():
+    path = Path(__file__).resolve().parents[1] / "tools" / "gen_api_pages.py"
+    spec = importlib.util.spec_from_file_location("gen_api_pages", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("page", ["functional.rst", "pylossfn.rst"])
+def test_api_pages_list_the_table(page):
+    # the loss sections of the API pages are made from the rows (their family and
+    # function or class): a row added without rerunning the generator fails here
+    gen = _page_generator()
+    text = (DOCS / "api" / page).read_text(encoding="utf-8")
+    assert text == gen.render(text, _core.LOSSES, _core.FAMILIES, gen.PAGES[page]), (
+        f"docs/api/{page} differs from the table: run python tools/gen_api_pages.py")
+
+
+def test_api_page_generator_follows_the_table():
+    # a row's family decides its section; a new row appears in its family's list
+    gen = _page_generator()
+    rows = [dict(r) for r in _core.LOSSES]
+    l1 = next(r for r in rows if r["fname"] == "l1_loss")
+    l1["family"] = "sequence"
+    rows.append({**l1, "fname": "new_loss", "cls": "NewLoss", "family": "pairs", "plain": False})
+    text = gen.render(f"x\n{gen.BEGIN}{gen.END}y\n", rows, _core.FAMILIES, "fname")
+    body = text.split(gen.BEGIN)[1].split(gen.END)[0]
+    sections = dict(re.findall(r"(\S[^\n]*)\n-+\n\n[^\n]*\n[^\n]*\n[^\n]*\n\n((?:   \w+\n)+)",
+                               body))
+    assert sections["Sequences"].split() == ["ctc_loss", "l1_loss"]
+    assert sections["Margins, pairs and embeddings"].split()[-1] == "new_loss"
+    assert "l1_loss" not in sections["Regression and distributions"].split()
+    assert text.startswith("x\n") and text.endswith(gen.END + "y\n")
+
+
 def test_doc_table_reader_reads_both_forms():
     # the reader above sees literal keys and dict.fromkeys spreads (it is not vacuous)
     assert {"BCELoss", "MSELoss"} <= _doc_table("FORMULAS")
@@ -201,11 +237,12 @@ def _loss_names():
 
 def _own_names(tree):
     """What a file may name: what it defines (a class, a function) and writes in its
-    ``__all__`` or as a class's ``_row`` (the faces of a row)."""
+    ``__all__`` (the faces of a row; a class does not name its row, the row names
+    the class)."""
     own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
     for node in ast.walk(tree):
         targets = [getattr(t, "id", None) for t in getattr(node, "targets", [])]
-        if isinstance(node, ast.Assign) and ("__all__" in targets or "_row" in targets):
+        if isinstance(node, ast.Assign) and "__all__" in targets:
             own |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
     return own
 
@@ -260,9 +297,21 @@ def test_the_name_scan_finds_a_named_loss(tmp_path):
     src = tmp_path / "x.py"
     src.write_text('_ROWS = {"cross_entropy": 1}\nif name == "CTCLoss":\n    pass\n'
                    "KINDS = (MSELoss, lf.L1Loss)\nfrom .modules import HuberLoss\n"
-                   "class SoftF1Loss:\n    _row = \"soft_f1_loss\"\n")
+                   "class SoftF1Loss:\n    _row = \"soft_f1_loss\"\n"
+                   "__all__ = [\"SoftF1Loss\"]\n")
     assert _named_losses(src) == [(1, "cross_entropy"), (2, "CTCLoss"), (4, "L1Loss"),
-                                  (4, "MSELoss"), (5, "HuberLoss")]
+                                  (4, "MSELoss"), (5, "HuberLoss"), (7, "soft_f1_loss")]
+
+
+def test_each_loss_class_is_the_one_its_row_names():
+    # the row owns the link: "cls" names the class, which gets _row from it
+    for fname, row in CORE_ROWS.items():
+        cls = getattr(lf, row["cls"])
+        assert cls._row == fname and cls is CLASSES[fname]
+        assert cls.__module__.startswith("pylossfn.modules.")
+    for row in _core.LOSSES:
+        assert row["family"] in _rows.FAMILIES, row["fname"]
+        assert (row["cls"] is None) == row["plain"], row["fname"]
 
 
 def test_a_class_option_that_the_row_lacks_is_refused_where_the_class_is_written():

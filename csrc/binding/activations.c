@@ -15,16 +15,18 @@ typedef struct {
 #define SIZE sizeof(activation_params)
 /* (LF_HALF_EW: a half input and its half result go through the element-wise
  * template's blocks as they are) */
-static const lf_spec sigmoid_spec = {"sigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}};
-static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}};
+#define ACT LF_PLAIN_FACE(activation)
+static const lf_spec sigmoid_spec = {"sigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}, ACT};
+static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN | LF_HALF_EW, 0, {INPUT}, ACT};
 
 /* (LF_HALF_CLASS: a half input of up to LF_CE_HALF_C classes is staged by the
  * kernel a sample at a time, see lf_class_half_input) */
 #define SOFTMAX_ARGS INPUT, LF_LONG(activation_params, dim, C_NONE, NULL)
 #define SOFTMAX_FLAGS (LF_PLAIN | LF_HALF_CLASS)
-static const lf_spec softmax_spec = {"softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
-static const lf_spec log_softmax_spec = {"log_softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
-static const lf_spec sparsemax_spec = {"sparsemax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}};
+static const lf_spec softmax_spec = {"softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}, ACT};
+static const lf_spec log_softmax_spec = {"log_softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS},
+                                         ACT};
+static const lf_spec sparsemax_spec = {"sparsemax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}, ACT};
 
 static PyObject *
 sigmoid(lf_call *c, int log)

@@ -20,12 +20,15 @@ typedef struct {
 /* indexed by the kernel's kind (pylossfn.h, LF_BIN_LOSSES) */
 static const lf_spec binary_specs[LF_BIN_NKINDS] = {
     /* (BCE takes probabilities: no objective, the trees' margins are unbounded) */
-    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, EW, 1, {BINARY_ARGS, SMOOTHING}},
+    [LF_BIN_BCE] = {"binary_cross_entropy", SIZE, EW, 1, {BINARY_ARGS, SMOOTHING},
+                    LF_FACE(binary, BCELoss)},
     [LF_BIN_BCE_LOGITS] = {"binary_cross_entropy_with_logits", SIZE, EW | LF_BOOST_EW, 1,
-                           {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING}},
+                           {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT), SMOOTHING},
+                           LF_FACE(binary, BCEWithLogitsLoss)},
     [LF_BIN_POLY_LOGITS] = {"poly_binary_cross_entropy_with_logits", SIZE, EW | LF_BOOST_EW, 1,
                             {BINARY_ARGS, ARRAY(pos_weight, A_FLOAT),
-                             LF_EW_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")}},
+                             LF_EW_REAL(binary_params, epsilon, O_REAL, C_FINITE, "finite")},
+                            LF_FACE(binary, PolyBCEWithLogitsLoss)},
 };
 
 /* An optional operand that broadcasts to the input (weights). */

@@ -172,14 +172,31 @@ enum {
 
 /* One entry point: its arguments land in the fields of a parameter struct of
  * its family (size bytes), each named by its row; the rows end at the first
- * without a name. */
+ * without a name.  Its faces: the family it is listed under (the API pages'
+ * sections, tools/gen_api_pages.py) and, for a loss, its class's name (torch's:
+ * pylossfn's classes find their row by it).  LF_FACE(family, Class) writes both. */
 typedef struct {
     const char *fname; /* the name in messages (torch's) */
     size_t size;       /* sizeof the family's parameter struct */
     int flags;
     int ngrad; /* gradients (differentiable inputs); 0 for LF_PLAIN */
     lf_arg args[LF_MAX_ARGS];
+    const char *family; /* a key of LF_FAMILIES */
+    const char *cls;    /* NULL for LF_PLAIN */
 } lf_spec;
+
+/* The families of the table's rows, as users look for a loss, in the order the
+ * API pages list them: X(key, title). */
+#define LF_FAMILIES(X)                                  \
+    X(binary, "Binary and multi-label")                 \
+    X(multiclass, "Multi-class")                        \
+    X(regression, "Regression and distributions")       \
+    X(pairs, "Margins, pairs and embeddings")           \
+    X(sequence, "Sequences")                            \
+    X(distance, "Distances")                            \
+    X(activation, "Activations")
+#define LF_FACE(family, cls) #family, #cls
+#define LF_PLAIN_FACE(family) #family, NULL
 
 /* The offset of field in type, which must be a ctype: a comparison of
  * distinct pointer types is diagnosed (an error under -Werror), so a row can
@@ -529,6 +546,8 @@ PyMethodDef *lf_row_methods(void);
 /* _core.LOSSES: one dict per entry point, from its spec (a new reference):
  * methods.h's, then the row families'. */
 PyObject *lf_losses(void);
+/* _core.FAMILIES: LF_FAMILIES as a dict, key -> title, in order (a new reference). */
+PyObject *lf_families(void);
 
 PyObject *py_set_converter(PyObject *mod, PyObject *arg);
 PyObject *py_set_num_threads(PyObject *mod, PyObject *arg);

@@ -23,14 +23,16 @@ typedef struct {
 
 #define CLASS_FLAGS (LF_OUT | LF_SPLIT_CLASS | LF_MEAN_ASK | LF_NONE_CLASSES | LF_BOOST_CLASS)
 static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
-                                 {CLASS_ARGS}};
+                                 {CLASS_ARGS}, LF_FACE(multiclass, NLLLoss)};
 static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
-    {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")}};
+    {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")},
+    LF_FACE(multiclass, CrossEntropyLoss)};
 static const lf_spec poly_spec = {
     "poly_cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]"),
-     LF_REAL(class_params, epsilon, O_REAL, C_FINITE, "a finite number")}};
+     LF_REAL(class_params, epsilon, O_REAL, C_FINITE, "a finite number")},
+    LF_FACE(multiclass, PolyCrossEntropyLoss)};
 
 /* The shapes of one call: the input's, and the loss's [N, d1, ..., dk] (or ()). */
 typedef struct {

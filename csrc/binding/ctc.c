@@ -18,7 +18,8 @@ static const lf_spec ctc_spec = {
      LF_ARRAY(ctc_params, targets, A_INDEX, C_NONE),
      LF_ARRAY(ctc_params, input_lengths, A_ARRAY, C_NONE),
      LF_ARRAY(ctc_params, target_lengths, A_ARRAY, C_NONE),
-     LF_INDEX(ctc_params, blank, C_NONE), LF_BOOL(ctc_params, zero_infinity)}};
+     LF_INDEX(ctc_params, blank, C_NONE), LF_BOOL(ctc_params, zero_infinity)},
+    LF_FACE(sequence, CTCLoss)};
 
 /* The [T, N, C] view of log_probs, and blank one of its classes. */
 static int

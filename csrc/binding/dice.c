@@ -26,10 +26,11 @@ typedef struct {
 static const lf_spec dice_spec = {
     "dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK, 1,
     {PAIR, LF_LONG(dice_params, mode_code, C_NONE, NULL), GE0(smooth), GE0(alpha), GE0(beta),
-     LF_ARRAY(dice_params, weight, A_FLOAT, C_1D), LF_BOOL(dice_params, per_sample)}};
+     LF_ARRAY(dice_params, weight, A_FLOAT, C_1D), LF_BOOL(dice_params, per_sample)},
+    LF_FACE(binary, DiceLoss)};
 static const lf_spec gdice_spec = {
     "generalized_dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK, 1,
-    {PAIR, GE0(smooth), LF_BOOL(dice_params, per_sample)}};
+    {PAIR, GE0(smooth), LF_BOOL(dice_params, per_sample)}, LF_FACE(binary, GeneralizedDiceLoss)};
 
 /* The [N, C, S] sizes of the input and the "none" loss's shape, or ValueError. */
 static int

@@ -19,7 +19,8 @@ static const lf_spec distill_spec = {
     LF_OUT | LF_BATCHMEAN | LF_SPLIT_ROWS | LF_HALF_CLASS | LF_BOOST_ROWS, 1, /* (lf_class_half_input) */
     {LF_ARRAY(distill_params, input, A_INPUT, C_NONE),
      LF_ARRAY(distill_params, target, A_REAL, C_NONE),
-     LF_REAL(distill_params, temperature, O_REAL, C_FINITE_GT0, "finite and > 0")}};
+     LF_REAL(distill_params, temperature, O_REAL, C_FINITE_GT0, "finite and > 0")},
+    LF_FACE(multiclass, DistillationLoss)};
 
 /* grad_output, the [N, C] terms and the gradient (C order), into the view. */
 static int

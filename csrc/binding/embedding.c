@@ -29,19 +29,21 @@ typedef struct {
 static const lf_spec pairwise_spec = {
     "pairwise_distance", SIZE, LF_PLAIN | LF_HALF_ROWS, 0,
     {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), P_GE0, REAL(eps, C_NONE, NULL),
-     LF_BOOL(rows_params, keepdim)}};
+     LF_BOOL(rows_params, keepdim)}, LF_PLAIN_FACE(distance)};
 static const lf_spec cosine_similarity_spec = {
     "cosine_similarity", SIZE, LF_PLAIN | LF_HALF_ROWS, 0,
     {ARRAY(x1, A_INPUT), ARRAY(x2, A_INPUT), LF_LONG(rows_params, dim, C_NONE, NULL),
-     REAL(eps, C_NONE, NULL)}};
+     REAL(eps, C_NONE, NULL)}, LF_PLAIN_FACE(distance)};
 static const lf_spec cosine_embedding_spec = {
     "cosine_embedding_loss", SIZE, ROWS, 2,
     {ARRAY(input1, A_INPUT), ARRAY(input2, A_INPUT), ARRAY(target, A_REAL),
-     REAL(margin, C_NONE, NULL)}};
-static const lf_spec triplet_spec = {"triplet_margin_loss", SIZE, ROWS, 3, {TRIPLET_ARGS}};
+     REAL(margin, C_NONE, NULL)}, LF_FACE(pairs, CosineEmbeddingLoss)};
+static const lf_spec triplet_spec = {"triplet_margin_loss", SIZE, ROWS, 3, {TRIPLET_ARGS},
+                                     LF_FACE(pairs, TripletMarginLoss)};
 static const lf_spec triplet_distance_spec = {
     "triplet_margin_with_distance_loss", SIZE, ROWS, 3,
-    {TRIPLET_ARGS, LF_LONG(rows_params, distance, C_DIST, "0 (p-norm) or 1 (cosine)")}};
+    {TRIPLET_ARGS, LF_LONG(rows_params, distance, C_DIST, "0 (p-norm) or 1 (cosine)")},
+    LF_FACE(pairs, TripletMarginWithDistanceLoss)};
 
 /* The row operands of a call (fields of rows_params), with their names and
  * dtypes before promotion. */

@@ -25,15 +25,17 @@ static const lf_spec multi_margin_spec = {
     {MARGIN_ARGS, LF_ARRAY(margin_params, weight, A_FLOAT, C_1D),
      LF_REAL(margin_params, p, O_REAL, C_ONE_OR_TWO,
              "%s: only p == 1 and p == 2 supported, got p=%R"),
-     LF_REAL(margin_params, margin, O_REAL, C_NONE, NULL)}};
+     LF_REAL(margin_params, margin, O_REAL, C_NONE, NULL)},
+    LF_FACE(multiclass, MultiMarginLoss)};
 static const lf_spec multilabel_margin_spec = {
-    "multilabel_margin_loss", sizeof(margin_params), ROWS, 1, {MARGIN_ARGS}};
+    "multilabel_margin_loss", sizeof(margin_params), ROWS, 1, {MARGIN_ARGS},
+    LF_FACE(binary, MultiLabelMarginLoss)};
 /* (optax's multiclass_sparsemax_loss: the same [N, C] / [N] class indices; a
  * row's classes are coupled, so Dask keeps the class axis whole) */
 static const lf_spec sparsemax_loss_spec = {
     "sparsemax_loss", sizeof(margin_params),
     LF_OUT | LF_SPLIT_CLASS | LF_NONE_CLASSES | LF_HALF_CLASS | LF_BOOST_CLASS, 1,
-    {MARGIN_ARGS}};
+    {MARGIN_ARGS}, LF_FACE(multiclass, SparsemaxLoss)};
 
 /* The target's shape rule, its int64 view, and the loss's rank. */
 static int

@@ -13,11 +13,11 @@
 #define PYLOSSFN_METHODS_H_
 
 #define LF_METHODS(X) \
-    X(binary_cross_entropy) \
     X(bce_with_logits) \
+    X(binary_cross_entropy) \
     X(poly_bce_with_logits) \
-    X(nll_loss) \
     X(cross_entropy) \
+    X(nll_loss) \
     X(sigmoid) \
     X(logsigmoid) \
     X(softmax) \

@@ -27,20 +27,22 @@ typedef struct {
 static const lf_spec focal_spec = {
     "sigmoid_focal_loss", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW | LF_BOOST_EW, 1,
     {PAIR, REAL(alpha, O_REAL, C_FINITE, "a finite number (< 0 to disable)"),
-     FINITE_GE0(gamma)}};
+     FINITE_GE0(gamma)},
+    LF_FACE(binary, SigmoidFocalLoss)};
 static const lf_spec asl_spec = {
     "asymmetric_loss", SIZE, LF_OUT | LF_SPLIT_EW | LF_HALF_EW | LF_BOOST_EW, 1,
     {PAIR, FINITE_GE0(gamma_neg), FINITE_GE0(gamma_pos),
-     REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS}};
+     REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS},
+    LF_FACE(binary, AsymmetricLoss)};
 /* (LF_HALF_CLASS: half rows of up to LF_CE_HALF_C labels are staged by the
  * kernel, see lf_class_half_input) */
 static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE,
                                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS |
                                        LF_BOOST_ROWS,
-                                   1, {PAIR}};
+                                   1, {PAIR}, LF_FACE(binary, ZLPRLoss)};
 static const lf_spec soft_f1_spec = {
     "soft_f1_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_LABELS | LF_HALF_CLASS, 1,
-    {PAIR, EPS}};
+    {PAIR, EPS}, LF_FACE(binary, SoftF1Loss)};
 
 static PyObject *
 focal_family(lf_call *c, int kind)

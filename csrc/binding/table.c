@@ -170,10 +170,42 @@ set_faces(PyObject *row, const lf_spec *s)
     return rc;
 }
 
+static const char *const family_names[] = {
+#define LF_FAMILY_NAME(key, title) #key,
+    LF_FAMILIES(LF_FAMILY_NAME)
+#undef LF_FAMILY_NAME
+};
+static const char *const family_titles[] = {
+#define LF_FAMILY_TITLE(key, title) title,
+    LF_FAMILIES(LF_FAMILY_TITLE)
+#undef LF_FAMILY_TITLE
+};
+
+/* 0 when the row's faces are well formed: a known family, and a class exactly
+ * when it is a loss; else -1 with SystemError (at import: a row cannot ship
+ * without them). */
+static int
+check_faces(const lf_spec *s)
+{
+    int known = 0;
+    for (size_t i = 0; s->family && i < sizeof(family_names) / sizeof(family_names[0]); i++) {
+        known |= !strcmp(s->family, family_names[i]);
+    }
+    if (!known || (s->cls == NULL) != ((s->flags & LF_PLAIN) != 0)) {
+        PyErr_Format(PyExc_SystemError, "%s: a row needs a known family and, if a loss, a class",
+                     s->fname);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 loss_row(const char *name, const lf_spec *s)
 {
     const int n = lf_nargs(s);
+    if (check_faces(s) < 0) {
+        return NULL;
+    }
     PyObject *args = PyTuple_New(n), *row = NULL;
     for (int i = 0; args != NULL && i < n; i++) {
         PyObject *arg = arg_row(&s->args[i]);
@@ -184,11 +216,11 @@ loss_row(const char *name, const lf_spec *s)
         PyTuple_SET_ITEM(args, i, arg);
     }
     if (args != NULL) {
-        row = Py_BuildValue("{s:s,s:s,s:O,s:O,s:O,s:O,s:i}", "name", name, "fname", s->fname,
-                            "args", args, "out", (s->flags & LF_OUT) ? Py_True : Py_False,
-                            "batchmean", (s->flags & LF_BATCHMEAN) ? Py_True : Py_False,
-                            "plain", (s->flags & LF_PLAIN) ? Py_True : Py_False, "ngrad",
-                            s->ngrad);
+        row = Py_BuildValue("{s:s,s:s,s:s,s:z,s:O,s:O,s:O,s:O,s:i}", "name", name, "fname",
+                            s->fname, "family", s->family, "cls", s->cls, "args", args,
+                            "out", (s->flags & LF_OUT) ? Py_True : Py_False, "batchmean",
+                            (s->flags & LF_BATCHMEAN) ? Py_True : Py_False, "plain",
+                            (s->flags & LF_PLAIN) ? Py_True : Py_False, "ngrad", s->ngrad);
         Py_DECREF(args);
     }
     PyObject *dask = row != NULL ? dask_row(s) : NULL; /* pylossfn._dask's rules */
@@ -236,4 +268,19 @@ lf_losses(void)
         PyTuple_SET_ITEM(rows, i, row);
     }
     return rows;
+}
+
+PyObject *
+lf_families(void)
+{
+    PyObject *families = PyDict_New();
+    for (size_t i = 0; families != NULL && i < sizeof(family_names) / sizeof(family_names[0]);
+         i++) {
+        PyObject *title = PyUnicode_FromString(family_titles[i]);
+        if (title == NULL || PyDict_SetItemString(families, family_names[i], title) < 0) {
+            Py_CLEAR(families);
+        }
+        Py_XDECREF(title);
+    }
+    return families;
 }

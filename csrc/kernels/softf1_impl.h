@@ -28,10 +28,45 @@ typedef struct {
     int late_grad; /* the gradient pass runs after every unit, by rows */
 } FN(sf1_ctx);
 
+/* One label's terms of one row: p y into *tp and p + y into *den, summed in
+ * T (the four-row groups); dp/dx = s q returned.  Every layout and the half
+ * path take their terms from here, so they keep the same bits. */
+static inline LF_ALWAYS_INLINE T
+FN(sf1_term4)(T x, T y, T *tp, T *den)
+{
+    T s, q;
+    FN(sig_pair)(x, &s, &q);
+    *tp += s * y;
+    *den += s + y;
+    return s * q;
+}
+
+/* The same terms added to the double counts (the rows after the groups). */
+static inline LF_ALWAYS_INLINE T
+FN(sf1_term1)(T x, T y, double *tp, double *den)
+{
+    T s, q;
+    FN(sig_pair)(x, &s, &q);
+    *tp += (double)(s * y);
+    *den += (double)s + (double)y;
+    return s * q;
+}
+
+/* A four-row group's T sums of w labels added to the double counts. */
+static inline LF_ALWAYS_INLINE void
+FN(sf1_flush4)(const T *restrict tp, const T *restrict den, ptrdiff_t w,
+               double *restrict tp_blk, double *restrict den_blk)
+{
+    for (ptrdiff_t j = 0; j < w; j++) {
+        tp_blk[j] += (double)tp[j];
+        den_blk[j] += (double)den[j];
+    }
+}
+
 /* The first pass over rows n .. n + 3 of labels [c0, c1) (at most
- * ML_SF1_COLS), unit-stride: each label's four terms summed in T first, then
- * added to the double counts once -- a quarter of the conversions and double
- * additions of a row at a time (as FN(dice_sums_sig4)). */
+ * ML_SF1_COLS): each label's four terms summed in T first, then added to the
+ * double counts once -- a quarter of the conversions and double additions of
+ * a row at a time (as FN(dice_sums_sig4)). */
 static inline LF_ALWAYS_INLINE void
 FN(sf1_counts4)(const lf_multilabel *a, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t c1,
                 double *restrict tp_blk, double *restrict den_blk, const int contig,
@@ -48,39 +83,29 @@ FN(sf1_counts4)(const lf_multilabel *a, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t c1,
             const T *restrict yr = (const T *)(a->target + r * a->t_n) + c0;
             T *restrict gr = grad ? (T *)(a->grad + r * a->g_n) + c0 : NULL;
             for (ptrdiff_t j = 0; j < w; j++) {
-                const T y = yr[j];
-                T s, q;
-                FN(sig_pair)(xr[j], &s, &q);
-                tp[j] += s * y;
-                den[j] += s + y;
+                const T d = FN(sf1_term4)(xr[j], yr[j], &tp[j], &den[j]);
                 if (grad) {
-                    gr[j] = s * q;
+                    gr[j] = d;
                 }
             }
         }
         else { /* the same operations through the strides: the same bits */
             for (ptrdiff_t j = 0; j < w; j++) {
-                const T y = MY(r, c0 + j);
-                T s, q;
-                FN(sig_pair)(MX(r, c0 + j), &s, &q);
-                tp[j] += s * y;
-                den[j] += s + y;
+                const T d = FN(sf1_term4)(MX(r, c0 + j), MY(r, c0 + j), &tp[j], &den[j]);
                 if (grad) {
-                    MGRAD(r, c0 + j) = s * q;
+                    MGRAD(r, c0 + j) = d;
                 }
             }
         }
     }
-    for (ptrdiff_t j = 0; j < w; j++) {
-        tp_blk[c0 + j] += (double)tp[j];
-        den_blk[c0 + j] += (double)den[j];
-    }
+    FN(sf1_flush4)(tp, den, w, tp_blk + c0, den_blk + c0);
 }
 
 /* The first pass over the rows [n0, n1) of labels [c0, c1): p y and p + y
- * into tp_blk / den_blk, dp/dx = s q into the gradient buffer.  `contig` (a
- * constant after inlining) says that input, target and gradient are
- * unit-stride along the labels, so the inner loop vectorizes. */
+ * into tp_blk / den_blk, dp/dx = s q into the gradient buffer (kept for the
+ * gradient pass).  `contig` (a constant after inlining) says that input,
+ * target and gradient are unit-stride along the labels, so the inner loop
+ * vectorizes. */
 static inline LF_ALWAYS_INLINE void
 FN(sf1_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0, ptrdiff_t c1,
                double *restrict tp_blk, double *restrict den_blk, const int contig,
@@ -95,25 +120,17 @@ FN(sf1_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t c0,
             const T *restrict yr = (const T *)(a->target + n * a->t_n);
             T *restrict gr = grad ? (T *)(a->grad + n * a->g_n) : NULL;
             for (ptrdiff_t c = c0; c < c1; c++) {
-                const T y = yr[c];
-                T s, q;
-                FN(sig_pair)(xr[c], &s, &q);
-                tp_blk[c] += (double)(s * y);
-                den_blk[c] += (double)s + (double)y;
+                const T d = FN(sf1_term1)(xr[c], yr[c], &tp_blk[c], &den_blk[c]);
                 if (grad) {
-                    gr[c] = s * q; /* dp/dx, kept for the gradient pass */
+                    gr[c] = d;
                 }
             }
         }
         else {
             for (ptrdiff_t c = c0; c < c1; c++) {
-                const T y = MY(n, c);
-                T s, q;
-                FN(sig_pair)(MX(n, c), &s, &q);
-                tp_blk[c] += (double)(s * y);
-                den_blk[c] += (double)s + (double)y;
+                const T d = FN(sf1_term1)(MX(n, c), MY(n, c), &tp_blk[c], &den_blk[c]);
                 if (grad) {
-                    MGRAD(n, c) = s * q;
+                    MGRAD(n, c) = d;
                 }
             }
         }
@@ -190,24 +207,15 @@ FN(sf1_half_counts)(const lf_multilabel *a, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_
         for (ptrdiff_t n = n0; n < n0 + 4; n++) {
             FN(sf1_half_row)(a, n, c0, c1, x, y);
             for (ptrdiff_t j = 0; j < w; j++) {
-                T s, q;
-                FN(sig_pair)(x[j], &s, &q);
-                tp[j] += s * y[j];
-                den[j] += s + y[j];
+                (void)FN(sf1_term4)(x[j], y[j], &tp[j], &den[j]);
             }
         }
-        for (ptrdiff_t j = 0; j < w; j++) {
-            tp_blk[c0 + j] += (double)tp[j];
-            den_blk[c0 + j] += (double)den[j];
-        }
+        FN(sf1_flush4)(tp, den, w, tp_blk + c0, den_blk + c0);
     }
     for (ptrdiff_t n = n0; n < n1; n++) {
         FN(sf1_half_row)(a, n, c0, c1, x, y);
         for (ptrdiff_t c = c0; c < c1; c++) {
-            T s, q;
-            FN(sig_pair)(x[c - c0], &s, &q);
-            tp_blk[c] += (double)(s * y[c - c0]);
-            den_blk[c] += (double)s + (double)y[c - c0];
+            (void)FN(sf1_term1)(x[c - c0], y[c - c0], &tp_blk[c], &den_blk[c]);
         }
     }
 }

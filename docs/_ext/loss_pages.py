@@ -14,7 +14,7 @@ doctest build runs); this extension adds, from the tables below and the class it
   read from the class's generic base ``Loss[...]``);
 - **See also**: the function of :mod:`pylossfn.functional` that computes the same
   loss (the class's row of the core's table, ``_row``) and the losses of the same family (the
-  same module of :mod:`pylossfn.modules`).
+  row's ``"family"``, its section of the API page).
 
 It also keeps the pages honest about inheritance: the methods a loss inherits
 from :class:`pylossfn.Loss` are summarized on its page and link to the base
@@ -581,10 +581,17 @@ _RETURNS_LOSS = ('with ``reduction="mean"`` or ``"sum"``, a NumPy scalar of the 
                  'with ``"none"``, an ndarray of the per-element or per-sample losses (see Shape).')
 
 
+def _family(cls: type) -> str:
+    """The family of the class's row of the core's table (its section of the API
+    page); the fused heads, which have none, are their module's."""
+    row = _rows.ROWS.get(getattr(cls, "_row", None) or "")
+    return row["family"] if row is not None else cls.__module__
+
+
 def _seealso(first: list[str], cls: type) -> list[str]:
     related = [
         other for other, ocls in _losses().items()
-        if ocls.__module__ == cls.__module__ and other != cls.__name__
+        if _family(ocls) == _family(cls) and other != cls.__name__
     ][:RELATED]
     refs = first + [f":class:`~pylossfn.{other}`" for other in related]
     return [".. seealso::", "", "   " + ", ".join(refs) + "; the methods of "

@@ -1,8 +1,8 @@
 """The loss classes, one module per family, re-exported by ``pylossfn``.
 
 Each family module lists its classes once, in its ``__all__``; this package
-re-exports them all (a loss class names its row of the core's table,
-``Loss._row``: nothing here names a loss).
+re-exports them all (each loss class is the one its row of the core's table
+names, ``"cls"``: nothing here names a loss).
 """
 from . import (
     binary,

@@ -69,8 +69,9 @@ class Loss(Generic[_G]):
     ``repr()`` shows the options that differ from their defaults, as torch's
     ``extra_repr`` does: ``BCELoss()``, ``CrossEntropyLoss(label_smoothing=0.1)``.
 
-    A subclass names its row of the C core's table (``_core.LOSSES``),
-    ``_row``: the name of its function (torch's).  From the row come its
+    Each subclass is the face of a row of the C core's table (``_core.LOSSES``),
+    the row whose ``"cls"`` is its name; ``_row`` is that row's function name
+    (torch's), set when the class is made.  From the row come its
     caller ``_impl(want, grad_output, out, reduction_code, *arrays, *options)``,
     the number of arrays a call takes and the options: the constructor's
     parameters but ``reduction``, each an argument of the row (a row option
@@ -135,6 +136,7 @@ class Loss(Generic[_G]):
         self._reduction = value
 
     #: the row of _core.LOSSES this class is the face of, by its function's name
+    #: (set by __init_subclass__ from the row that names the class)
     _row: str | None = None
     #: the caller of the row's core function, the number of arrays a call takes
     #: and the options, all made from the row (see the class docstring)
@@ -147,9 +149,13 @@ class Loss(Generic[_G]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        row = cls.__dict__.get("_row")
+        # the table names each loss's class (its row's "cls"); a subclass made
+        # outside the package keeps its base's row unless it names one (_row)
+        row = cls.__dict__.get("_row") or (_rows.ROW_OF_CLASS.get(cls.__name__)
+                                           if cls.__module__.startswith("pylossfn.") else None)
         if row is None:
             return
+        cls._row = row
         impl, cls._narrays, cls._options = _rows.class_caller(getattr(F, row), cls.__init__)
         cls._impl = staticmethod(impl)
         cls._batchmean = _rows.ROWS[row]["batchmean"]

@@ -34,8 +34,6 @@ class BCELoss(Loss[FloatArray]):
         self.label_smoothing = label_smoothing
         self._validate()
 
-    _row = "binary_cross_entropy"
-
 
 class BCEWithLogitsLoss(Loss[FloatArray]):
     """Sigmoid + binary cross-entropy, stable, as ``torch.nn.BCEWithLogitsLoss``.
@@ -66,8 +64,6 @@ class BCEWithLogitsLoss(Loss[FloatArray]):
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
         self.label_smoothing = label_smoothing
         self._validate()
-
-    _row = "binary_cross_entropy_with_logits"
 
 
 class PolyBCEWithLogitsLoss(Loss[FloatArray]):
@@ -100,5 +96,3 @@ class PolyBCEWithLogitsLoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.pos_weight = as_option_array(pos_weight, type(self).__name__, "pos_weight")
         self._validate()
-
-    _row = "poly_binary_cross_entropy_with_logits"

@@ -38,8 +38,6 @@ class CrossEntropyLoss(Loss[FloatArray]):
         self.label_smoothing = label_smoothing
         self._validate()
 
-    _row = "cross_entropy"
-
 
 class NLLLoss(Loss[FloatArray]):
     """Negative log-likelihood of class indices, as ``torch.nn.NLLLoss``.
@@ -67,5 +65,3 @@ class NLLLoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self.ignore_index = ignore_index
         self._validate()
-
-    _row = "nll_loss"

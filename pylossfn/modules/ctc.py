@@ -43,5 +43,3 @@ class CTCLoss(Loss[FloatArray]):
         self.blank = blank
         self.zero_infinity = zero_infinity
         self._validate()
-
-    _row = "ctc_loss"

@@ -51,8 +51,6 @@ class DiceLoss(Loss[FloatArray]):
         self.per_sample = per_sample
         self._validate()
 
-    _row = "dice_loss"
-
 
 class GeneralizedDiceLoss(Loss[FloatArray]):
     """Generalized Dice loss (Sudre et al., 2017), as optax's
@@ -82,5 +80,3 @@ class GeneralizedDiceLoss(Loss[FloatArray]):
         self.smooth = smooth
         self.per_sample = per_sample
         self._validate()
-
-    _row = "generalized_dice_loss"

@@ -47,8 +47,6 @@ class CosineEmbeddingLoss(Loss[tuple[FloatArray, FloatArray]]):
         self.margin = margin
         self._validate()
 
-    _row = "cosine_embedding_loss"
-
 
 class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
     """Triplet margin loss, as ``torch.nn.TripletMarginLoss``.
@@ -82,8 +80,6 @@ class TripletMarginLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
         self.eps = eps
         self.swap = swap
         self._validate()
-
-    _row = "triplet_margin_loss"
 
 
 class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArray]]):
@@ -120,5 +116,3 @@ class TripletMarginWithDistanceLoss(Loss[tuple[FloatArray, FloatArray, FloatArra
         self.margin = margin
         self.swap = swap
         self._validate()  # an unknown callable is refused here already
-
-    _row = "triplet_margin_with_distance_loss"

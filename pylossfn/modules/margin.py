@@ -1,8 +1,6 @@
 """Multi-class hinge losses: MultiMarginLoss and MultiLabelMarginLoss."""
 from __future__ import annotations
 
-
-
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
 
@@ -35,10 +33,7 @@ class MultiMarginLoss(Loss[FloatArray]):
         self.p = p
         self.margin = margin
         self.weight = as_option_array(weight, type(self).__name__, "weight")
-        self._validate()
-
-    # p and weight are checked again by every call: they may be set later
-    _row = "multi_margin_loss"
+        self._validate()  # p and weight are checked again by every call: they may be set later
 
 
 class MultiLabelMarginLoss(Loss[FloatArray]):
@@ -64,5 +59,3 @@ class MultiLabelMarginLoss(Loss[FloatArray]):
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self._validate()
-
-    _row = "multilabel_margin_loss"

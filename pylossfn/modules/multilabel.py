@@ -41,8 +41,6 @@ class SigmoidFocalLoss(Loss[FloatArray]):
         self.gamma = gamma
         self._validate()
 
-    _row = "sigmoid_focal_loss"
-
 
 class AsymmetricLoss(Loss[FloatArray]):
     """Asymmetric loss (ASL, Ridnik et al., ICCV 2021) on logits.
@@ -78,8 +76,6 @@ class AsymmetricLoss(Loss[FloatArray]):
         self.eps = eps
         self._validate()
 
-    _row = "asymmetric_loss"
-
 
 class ZLPRLoss(Loss[FloatArray]):
     """Multi-label categorical cross-entropy (Su, 2020), also called ZLPR.
@@ -105,8 +101,6 @@ class ZLPRLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _row = "multilabel_categorical_crossentropy"
-
 
 class SoftF1Loss(Loss[FloatArray]):
     """Macro soft-F1 cost from logits, over the batch.
@@ -131,5 +125,3 @@ class SoftF1Loss(Loss[FloatArray]):
         super().__init__(reduction)
         self.eps = eps
         self._validate()
-
-    _row = "soft_f1_loss"

@@ -11,8 +11,6 @@ of an input that was broadcast is summed back to the input's shape.
 """
 from __future__ import annotations
 
-
-
 from .._typing import ArrayLike, FloatArray, KLReduction, Reduction
 from ._base import Loss, as_option_array
 
@@ -50,8 +48,6 @@ class L1Loss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _row = "l1_loss"
-
 
 class MSELoss(Loss[FloatArray]):
     """Mean squared error, as ``torch.nn.MSELoss``.
@@ -67,8 +63,6 @@ class MSELoss(Loss[FloatArray]):
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self._validate()
-
-    _row = "mse_loss"
 
 
 class LogCoshLoss(Loss[FloatArray]):
@@ -89,8 +83,6 @@ class LogCoshLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self._validate()
 
-    _row = "log_cosh_loss"
-
 
 class SmoothL1Loss(Loss[FloatArray]):
     """Smooth L1 loss, as ``torch.nn.SmoothL1Loss``.
@@ -110,8 +102,6 @@ class SmoothL1Loss(Loss[FloatArray]):
         super().__init__(reduction)
         self.beta = beta
         self._validate()
-
-    _row = "smooth_l1_loss"
 
 
 class HuberLoss(Loss[FloatArray]):
@@ -134,8 +124,6 @@ class HuberLoss(Loss[FloatArray]):
         self.delta = delta
         self._validate()
 
-    _row = "huber_loss"
-
 
 class SoftMarginLoss(Loss[FloatArray]):
     """Two-class logistic loss, as ``torch.nn.SoftMarginLoss``.
@@ -155,8 +143,6 @@ class SoftMarginLoss(Loss[FloatArray]):
     def __init__(self, *, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self._validate()
-
-    _row = "soft_margin_loss"
 
 
 class KLDivLoss(Loss[FloatArray]):
@@ -183,8 +169,6 @@ class KLDivLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.log_target = log_target
         self._validate()
-
-    _row = "kl_div"
 
 
 class PoissonNLLLoss(Loss[FloatArray]):
@@ -213,8 +197,6 @@ class PoissonNLLLoss(Loss[FloatArray]):
         self.full = full
         self.eps = eps
         self._validate()
-
-    _row = "poisson_nll_loss"
 
 
 class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
@@ -245,8 +227,6 @@ class GaussianNLLLoss(Loss[tuple[FloatArray, FloatArray]]):
         self.eps = eps
         self._validate()
 
-    _row = "gaussian_nll_loss"
-
 
 class HingeEmbeddingLoss(Loss[FloatArray]):
     """Hinge embedding loss, as ``torch.nn.HingeEmbeddingLoss``.
@@ -269,8 +249,6 @@ class HingeEmbeddingLoss(Loss[FloatArray]):
         super().__init__(reduction)
         self.margin = margin
         self._validate()
-
-    _row = "hinge_embedding_loss"
 
 
 class MultiLabelSoftMarginLoss(Loss[FloatArray]):
@@ -296,8 +274,6 @@ class MultiLabelSoftMarginLoss(Loss[FloatArray]):
         self.weight = as_option_array(weight, type(self).__name__, "weight")
         self._validate()
 
-    _row = "multilabel_soft_margin_loss"
-
 
 class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
     """Margin ranking loss, as ``torch.nn.MarginRankingLoss``.
@@ -321,6 +297,4 @@ class MarginRankingLoss(Loss[tuple[FloatArray, FloatArray]]):
         super().__init__(reduction)
         self.margin = margin
         self._validate()
-
-    _row = "margin_ranking_loss"
 

@@ -37,8 +37,6 @@ class PolyCrossEntropyLoss(Loss[FloatArray]):
         self.label_smoothing = label_smoothing
         self._validate()
 
-    _row = "poly_cross_entropy"
-
 
 class DistillationLoss(Loss[FloatArray]):
     """Knowledge distillation (Hinton et al., 2015), as :func:`pylossfn.functional.distillation_loss`.
@@ -64,8 +62,6 @@ class DistillationLoss(Loss[FloatArray]):
         self.temperature = temperature
         self._validate()
 
-    _row = "distillation_loss"
-
 
 class SparsemaxLoss(Loss[FloatArray]):
     """The multi-class sparsemax loss, as :func:`pylossfn.functional.sparsemax_loss`.
@@ -87,5 +83,3 @@ class SparsemaxLoss(Loss[FloatArray]):
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
         self._validate()
-
-    _row = "sparsemax_loss"
