@@ -1,6 +1,7 @@
 """The C sources' own rules, checked as text (issue 19): family code reads
-every parsed argument from a named field, never by position, and no C
-function grows past 100 lines (STYLE.md: short functions a reader can hold)."""
+every parsed argument from a named field, never by position, no C function
+grows past 100 lines (STYLE.md: short functions a reader can hold), and the
+helpers of the element-wise point functions are always inlined."""
 import re
 from pathlib import Path
 
@@ -56,3 +57,35 @@ def test_family_code_reads_named_fields_not_positions():
              for i, line in enumerate(path.read_text().splitlines(), 1)
              if positional.search(line)]
     assert found == []
+
+
+def _point_helpers(sources):
+    """{helper: its definition's first line} for every FN() helper that an
+    element-wise point function (FN(name_point), ew_template.h's) calls, and
+    the point functions found."""
+    defs, called, points = {}, set(), []
+    for text in sources:
+        for m in re.finditer(r"^(static[^\n;{]*)\nFN\((\w+)\)\(", text, re.M):
+            defs[m.group(2)] = m.group(1)
+        for m in re.finditer(r"^FN\((\w+_point)\)\([^{]*\{(.*?)^\}", text, re.M | re.S):
+            points.append(m.group(1))
+            called |= set(re.findall(r"\bFN\((\w+)\)\(", m.group(2)))
+    return {name: defs[name] for name in called if name in defs}, points
+
+
+def test_point_function_helpers_are_always_inlined():
+    # a helper gcc leaves out of line is a call per element, and the element
+    # loop around it does not vectorize: sig_pair, left out of the focal and
+    # ASL blocks, made their forward-only calls 5-10 times slower
+    sources = [p.read_text() for p in sorted((CSRC / "kernels").glob("*.h"))]
+    helpers, points = _point_helpers(sources)
+    assert len(points) >= 15 and "sig_pair" in helpers  # the scan finds them at all
+    assert [name for name, head in helpers.items() if "LF_ALWAYS_INLINE" not in head] == []
+
+
+def test_point_helper_scan_finds_a_plain_inline_helper():
+    text = ("static inline T\nFN(half)(T x)\n{\n    return x / 2;\n}\n\n"
+            "static inline LF_ALWAYS_INLINE void\nFN(new_point)(T x)\n{\n"
+            "    return FN(half)(x);\n}\n")
+    helpers, points = _point_helpers([text])
+    assert points == ["new_point"] and helpers == {"half": "static inline T"}

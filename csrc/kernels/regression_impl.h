@@ -104,7 +104,7 @@ FN(mlsm_setup)(FN(rg_param) *p, const lf_ew_param *a, const lf_elementwise *e)
 }
 
 /* sign as torch's sgn on reals: 0 for 0 and for nan */
-static inline T
+static inline LF_ALWAYS_INLINE T
 FN(rg_sign)(T d)
 {
     return (T)((d > 0) - (d < 0));
@@ -301,7 +301,7 @@ FN(kl_div_point)(const FN(rg_param) *p, const int mode, const int want, const FN
 }
 
 /* Stirling's term of the full Poisson NLL, masked where y <= 1 (nan passes). */
-static inline T
+static inline LF_ALWAYS_INLINE T
 FN(stirling)(T y)
 {
     if (y <= 1) {
