@@ -859,6 +859,37 @@ def fmt_bytes(n):
     return f"{n:.0f} TiB"
 
 
+def forward_check(args, specs):
+    """Ours only: the forward call (``crit(*inputs)``, a validation loss) against
+    forward + gradient, per loss, size and dtype.  A forward call that costs more
+    than FORWARD_SLACK times the forward + gradient is a kernel variant that lost
+    its vectorization (focal and ASL did, 4-10x, unseen by the main table, which
+    times forward + gradient); the cases over it are listed at the end."""
+    slow = []
+    for shape in args.sizes:
+        for dt in args.dtypes:
+            for spec in specs:
+                inputs = _inputs(spec, shape, dt)
+                fb, _ = ours_runner(spec, inputs)
+                crit = spec.row.cls(**_opts(spec))
+                t_fwd, t_fb = time_many([lambda: crit(*inputs), fb], args.budget,
+                                        args.max_samples)
+                ratio = t_fwd / t_fb
+                name = f"{spec.label:<32s}{shape[0]}x{shape[1]:<6d} {np.dtype(dt).name:<9s}"
+                print(f"{name} forward {us(t_fwd)} us  forward+grad {us(t_fb)} us  "
+                      f"ratio {ratio:.2f}{'  <- slow' if ratio > FORWARD_SLACK else ''}",
+                      flush=True)
+                if ratio > FORWARD_SLACK:
+                    slow.append(name.strip())
+    print(f"forward calls over {FORWARD_SLACK}x their forward + gradient: "
+          f"{len(slow)}" + "".join(f"\n  {n}" for n in slow))
+    return 1 if slow else 0
+
+
+#: how much longer than forward + gradient a forward call may take (--forward-check)
+FORWARD_SLACK = 1.5
+
+
 def parse_sizes(s):
     return [tuple(int(v) for v in p.split("x")) for p in s.split(",")]
 
@@ -880,6 +911,9 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-limit", action="store_true")
     p.add_argument("--out", default=None, help="write the Markdown report here")
+    p.add_argument("--forward-check", action="store_true",
+                   help="ours only: each forward call against its forward + gradient "
+                        "(exit 1 if one takes over 1.5x as long)")
     args = p.parse_args(argv)
     args.argv = argv
     if args.sizes is None:
@@ -918,6 +952,8 @@ def main(argv=None):
         "optax": _version("optax"), "numpy": np.__version__,
         "python": platform.python_version(), "load0": f"{os.getloadavg()[0]:.2f}",
     }
+    if args.forward_check:
+        return forward_check(args, specs)
     limit = None if args.no_limit else Limit(lf, threads, torch, jax)
     rows = run_all(args, lf, torch, jax, specs, limit)
     meta["load1"] = f"{os.getloadavg()[0]:.2f}"
@@ -957,4 +993,4 @@ def _cpu():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
