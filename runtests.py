@@ -27,8 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 # what the tests open by path, relative to their own directory's parent (csrc: the C
-# sources' own rules, tests/test_c_style.py; tools: the stub generator, tests/test_stubs.py)
-COPIED = ("tests", "examples", "notebooks", "docs", "csrc", "tools")
+# sources' own rules, tests/test_c_style.py; tools: the stub generator, tests/test_stubs.py;
+# README.md: its table of losses, tests/test_table_faces.py)
+COPIED = ("tests", "examples", "notebooks", "docs", "csrc", "tools", "README.md")
 IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".hypothesis", "build", "_build", "output", "*.so"
 )
@@ -67,6 +68,8 @@ def main(argv: list[str]) -> int:
         for name in COPIED:
             if (ROOT / name).is_dir():
                 shutil.copytree(ROOT / name, work / name, ignore=IGNORED)
+            elif (ROOT / name).is_file():
+                shutil.copy2(ROOT / name, work / name)
         (work / "pytest.ini").write_text(PYTEST_INI)
         print(f"runtests.py: testing pylossfn installed at {pkg}", flush=True)
         cmd = [
