@@ -19,7 +19,7 @@
 
 #ifndef PL_L
 #define PL_L 16 /* lanes of a row's sum */
-#define PL_CHUNK 256 /* classes per stack chunk of a forward-only row (a multiple of PL_L) */
+#define PL_CHUNK 256 /* classes per chunk of a row's exponentials (a multiple of PL_L) */
 #endif
 
 #define PX(n, c, s) (*(const T *)(a->input + (n) * a->in_n + (c) * a->in_c + (s) * a->in_s))
@@ -56,31 +56,17 @@ FN(poly_shift)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, T *m, T *lsum, T *
     /* the sum in PL_L double lanes (class c in lane c mod PL_L), the same
      * order for every layout */
     double acc[PL_L] = {0};
-    const ptrdiff_t full = a->C - a->C % PL_L;
-    if (a->grad && a->in_c == (ptrdiff_t)sizeof(T) && a->g_c == (ptrdiff_t)sizeof(T)) {
-        /* the usual [N, C] rows: loops gcc vectorizes */
+    if (a->in_c == (ptrdiff_t)sizeof(T) && (!a->grad || a->g_c == (ptrdiff_t)sizeof(T))) {
+        /* the usual [N, C] rows, loops gcc vectorizes: a chunk of classes at a
+         * time, the exponentials into the gradient row (kept for the gradient
+         * pass) or, in a forward-only call, into a stack chunk, then into the
+         * lanes (per element with a lane index, the forward-only loop did not
+         * vectorize: 3-5 times the time of forward + gradient) */
         const T *restrict x = &PX(n, 0, s);
-        T *restrict g = &PG(n, 0, s);
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            g[c] = V(exp)(x[c] - mx);
-        }
-        for (ptrdiff_t c = 0; c < full; c += PL_L) {
-            for (int k = 0; k < PL_L; k++) {
-                acc[k] += (double)g[c + k];
-            }
-        }
-        for (ptrdiff_t c = full; c < a->C; c++) {
-            acc[c - full] += (double)g[c];
-        }
-    }
-    else if (!a->grad && a->in_c == (ptrdiff_t)sizeof(T)) {
-        /* a forward-only call on [N, C] rows: the same exponentials into the
-         * same lanes in the same order, a chunk at a time through the stack
-         * (per element with a lane index, the loop did not vectorize: the
-         * forward call took 3-5 times as long as forward + gradient) */
-        const T *restrict x = &PX(n, 0, s);
-        T e[PL_CHUNK];
+        T *g = a->grad ? &PG(n, 0, s) : NULL;
+        T chunk[PL_CHUNK];
         for (ptrdiff_t c0 = 0; c0 < a->C; c0 += PL_CHUNK) {
+            T *restrict e = g != NULL ? g + c0 : &chunk[0];
             const ptrdiff_t w = a->C - c0 < PL_CHUNK ? a->C - c0 : PL_CHUNK;
             const ptrdiff_t wf = w - w % PL_L;
             for (ptrdiff_t j = 0; j < w; j++) {
