@@ -9,7 +9,9 @@ can use it on Pythons where torch does not exist.  The torch oracles live in
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -272,3 +274,13 @@ def one_error_reference(y_true, y_score, sample_weight=None):
         top = max(s)
         errors.append(float(any(not t[k] for k in range(len(s)) if s[k] == top)))
     return float(np.average(errors, weights=sample_weight))
+
+
+def load_tool(name):
+    """tools/<name>.py of the checkout as a module: the generators whose output the
+    tests compare with the checked-in files (the stub, the API pages)."""
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -4,20 +4,16 @@ tools/gen_stubs.py writes it from ``_core.LOSSES``; a spec changed in
 csrc/binding/ without rerunning the generator fails here.
 """
 import ast
-import importlib.util
 from pathlib import Path
+
+from helpers import load_tool
 
 import pylossfn
 from pylossfn import _core
 
-GEN = Path(__file__).resolve().parents[1] / "tools" / "gen_stubs.py"
-
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_stubs", GEN)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("gen_stubs")
 
 
 def test_checked_in_stub_is_the_generated_one():

@@ -11,13 +11,13 @@ what they know of a loss they read from the table.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_tool
 from loss_table import CLASSES, CORE_ROWS, LOSSES, valid_inputs, valid_options
 
 import pylossfn as lf
@@ -183,11 +183,7 @@ def test_row_is_documented(fname):
 
 
 def _page_generator():
-    path = Path(__file__).resolve().parents[1] / "tools" / "gen_api_pages.py"
-    spec = importlib.util.spec_from_file_location("gen_api_pages", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("gen_api_pages")
 
 
 @pytest.mark.parametrize("page", ["functional.rst", "pylossfn.rst"])
