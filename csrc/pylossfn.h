@@ -410,7 +410,9 @@ double lf_soft_f1_f64(const lf_multilabel *a, double eps, double *work);
  * times weight[c] (or, `generalized`, 1 / (T_c^2 + 1e-7) over the whole
  * batch, normalized to sum to C).  `out` and `grad_output` hold one T per
  * term (C order: [C] or [N, C]), walked with out_step / go_step.  work holds
- * lf_dice_work(a) doubles.  Returns the sum of the terms. */
+ * lf_dice_work(a) doubles.  Returns the sum of the terms.  A half call
+ * (half_kind) has the bits of the float32 kernel on the widened input and
+ * target, its results narrowed once. */
 typedef struct {
     ptrdiff_t N, C, S;
     const char *input;
@@ -428,6 +430,9 @@ typedef struct {
     char *grad; /* T[N, C, S] C-contiguous, or NULL */
     char *hess; /* T[N, C, S] C-contiguous: the Hessian's diagonal (with grad), or NULL */
     const char *vec; /* T[N, C, S] C-contiguous, or NULL: hess receives H vec, not the diagonal */
+    int half_kind;   /* lf_half_kind of input, grad and out (float32 kernels, C S <=
+                        LF_CE_HALF_C, no Hessian, no vec), else 0 */
+    int half_target; /* the target is of that half type too (else T) */
 } lf_dice;
 
 /* Blocks of rows whose partial sums a batch-wide term combines, in order. */

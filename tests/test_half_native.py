@@ -495,6 +495,78 @@ def test_soft_f1_half(dtype, layout, target_dtype):
                                   go_shape=xv.shape[1:], rng=rng)
 
 
+# Dice and the generalized Dice stage a half row of up to LF_CE_HALF_C elements
+# (C S) on the stack, in pass one and again in the gradient pass; a longer row,
+# a Hessian or H v take the widening path.
+DICE_CASES = [("DiceLoss", {}), ("DiceLoss", {"mode": "multiclass"}),
+              ("DiceLoss", {"mode": "binary", "smooth": 0.0}),
+              ("DiceLoss", {"per_sample": True, "alpha": 0.3, "beta": 0.7, "weight": True}),
+              ("DiceLoss", {"mode": "multiclass", "per_sample": True, "weight": True}),
+              ("GeneralizedDiceLoss", {}), ("GeneralizedDiceLoss", {"per_sample": True})]
+# [N, C] rows (four-row groups and a tail, several 256-class chunks), [N, C, S]
+# rows of spatial positions, and rows of 8,192 and 8,193 elements (staged / widened)
+DICE_SHAPES = [(37, 301), (6, 5, 70), (3, 2, 4096), (3, 1, 8193)]
+
+
+def _dice_target(name, opts, shape, rng, dtype, target_dtype):
+    multiclass = name == "GeneralizedDiceLoss" or opts.get("mode") == "multiclass"
+    if multiclass and target_dtype == "int":
+        return rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    y = (rng.random(shape) < 0.3).astype(np.float64)
+    y.reshape(shape[0], -1)[:, 1] = rng.random(shape[0])  # soft targets
+    if target_dtype == "int":
+        return (y > 0.5).astype(np.int64)
+    other = HALVES[1] if dtype == HALVES[0] else HALVES[0]
+    return y.astype({"same": dtype, "float32": np.float32, "other-half": other}[target_dtype])
+
+
+@pytest.mark.parametrize("target_dtype", ["same", "float32", "other-half", "int"])
+@pytest.mark.parametrize("shape", DICE_SHAPES, ids=["NC", "NCS", "8192", "8193"])
+@pytest.mark.parametrize("name,opts", DICE_CASES,
+                         ids=["dice", "dice-mc", "dice-bin", "dice-tversky-ps-w", "dice-mc-ps-w",
+                              "gdice", "gdice-ps"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_dice_half_is_the_widening_path(dtype, name, opts, shape, target_dtype):
+    """Each reduction's loss and gradient, a half out=, backward with a
+    grad_output per term, and the Hessian (widened) are the float32 call on
+    the widened values narrowed once, bit for bit, with a nan and extreme
+    logits among the inputs."""
+    rng = np.random.default_rng(46)
+    kw = dict(opts)
+    if opts.get("mode") == "binary":
+        shape = (shape[0],) + shape[2:] if len(shape) > 2 else shape
+    C = 1 if opts.get("mode") == "binary" else shape[1]
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    x.reshape(-1)[[5, 17, 40]] = [np.nan, 60, -60]
+    y = _dice_target(name, opts, shape, rng, dtype, target_dtype)
+    if opts.get("mode") == "binary" and y.dtype.kind == "i":
+        y = y.astype(dtype)
+    wide = (x.astype(np.float32), y if y.dtype.kind == "i" else y.astype(np.float32))
+    cls = getattr(lf, name)
+    go_shape = ((shape[0], C) if kw.get("per_sample") else (C,))
+    _same_bits_as_widened(lambda red: cls(**kw, reduction=red), (x, y), wide, dtype,
+                          go_shape=go_shape, rng=rng)
+    _widened_bits(cls(**kw), (x, y), wide, dtype, hessians=(True,))
+
+
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_dice_half_layouts(dtype, layout):
+    """Any layout of the half input and target: the bits of the contiguous call."""
+    rng = np.random.default_rng(47)
+    x = (3 * rng.standard_normal((41, 300))).astype(dtype)
+    y = (rng.random((41, 300)) < 0.3).astype(dtype)
+    for name in ("DiceLoss", "GeneralizedDiceLoss"):
+        crit = getattr(lf, name)()
+        want = _flat(crit.forward_backward(x, y))
+        got = _flat(crit.forward_backward(in_layout(x, layout), in_layout(y, layout)))
+        for g, w in zip(got, want):
+            assert np.asarray(g).dtype == dtype
+            assert np.asarray(g).tobytes() == np.asarray(w).tobytes(), name
+
+
 # The activations: sigmoid and logsigmoid through the element-wise template's
 # blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
 # on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.
@@ -566,7 +638,15 @@ STAGED = {
     "ZLPRLoss": lambda x, rng: (x, _labels(rng, x.dtype)),
     "SoftF1Loss": lambda x, rng: (x, _labels(rng, x.dtype)),
     "DistillationLoss": lambda x, rng: (x, rng.standard_normal(x.shape).astype(x.dtype)),
+    # (as [4000, 250]: their per-class partial sums, 64 row blocks of 3 C doubles,
+    # are 1.5 bytes per element of a [1000, 1000] batch, 0.4 of this one)
+    "DiceLoss": lambda x, rng: _dice_staged(x, rng),
+    "GeneralizedDiceLoss": lambda x, rng: _dice_staged(x, rng),
 }
+
+
+def _dice_staged(x, rng):
+    return x.reshape(4000, 250), (rng.random((4000, 250)) < 0.1).astype(x.dtype)
 
 
 @pytest.mark.parametrize("name", list(STAGED))

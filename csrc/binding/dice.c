@@ -21,15 +21,18 @@ typedef struct {
 #define PAIR                                                                            \
     LF_ARRAY(dice_params, input, A_INPUT, C_NONE),                                      \
         LF_ARRAY(dice_params, target, A_ARRAY, C_NONE)
+/* (LF_HALF_CLASS: a half row of up to LF_CE_HALF_C elements, C S, is staged by
+ * the kernel, its gradient and losses written in the half dtype; a longer
+ * row, a Hessian or H v is widened first) */
 #define GE0(field) LF_REAL(dice_params, field, O_REAL, C_FINITE_GE0, "finite and >= 0")
 
 static const lf_spec dice_spec = {
-    "dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK, 1,
+    "dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK | LF_HALF_CLASS, 1,
     {PAIR, LF_LONG(dice_params, mode_code, C_NONE, NULL), GE0(smooth), GE0(alpha), GE0(beta),
      LF_ARRAY(dice_params, weight, A_FLOAT, C_1D), LF_BOOL(dice_params, per_sample)},
     LF_FACE(binary, DiceLoss)};
 static const lf_spec gdice_spec = {
-    "generalized_dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK, 1,
+    "generalized_dice_loss", SIZE, LF_OUT | LF_SPLIT_WHOLE | LF_NONE_ASK | LF_HALF_CLASS, 1,
     {PAIR, GE0(smooth), LF_BOOL(dice_params, per_sample)}, LF_FACE(binary, GeneralizedDiceLoss)};
 
 /* The [N, C, S] sizes of the input and the "none" loss's shape, or ValueError. */
@@ -96,7 +99,8 @@ dice_index(lf_call *c, lf_dice *a, PyArrayObject *t)
 }
 
 /* The target: indices in "multiclass" when integer, else reals of the
- * input's shape (C-contiguous, the call's dtype). */
+ * input's shape (C-contiguous, the call's dtype, or the input's half dtype
+ * in a half call). */
 static int
 dice_target(lf_call *c, lf_dice *a, PyArrayObject *x0)
 {
@@ -106,7 +110,8 @@ dice_target(lf_call *c, lf_dice *a, PyArrayObject *x0)
     if (a->softmax && (tk == 'i' || tk == 'u')) {
         return dice_index(c, a, t);
     }
-    if ((t = lf_float_like(c, (PyObject *)t, 1, "target")) == NULL ||
+    a->half_target = a->half_kind && lf_keeps_half(c, t);
+    if ((!a->half_target && (t = lf_float_like(c, (PyObject *)t, 1, "target")) == NULL) ||
         lf_require_shape_of(c, t, x0, "target") < 0 ||
         (t = lf_own(c, (PyObject *)PyArray_GETCONTIGUOUS(t))) == NULL) {
         return -1;
@@ -149,7 +154,6 @@ static PyObject *
 dice_family(lf_call *c, int kind)
 {
     dice_params *p = c->params;
-    PyArrayObject *x0 = p->input;
     npy_intp loss_shape[2];
     int loss_nd;
     double *work = NULL;
@@ -176,6 +180,10 @@ dice_family(lf_call *c, int kind)
     if (c->want == WANT_SHAPE) { /* the options' "none" shape, before any data is read */
         return PyArray_IntTupleFromIntp(loss_nd, loss_shape);
     }
+    if (lf_class_half_input(c, &p->input, NULL, a.C * a.S <= LF_CE_HALF_C, &a.half_kind) < 0) {
+        return NULL;
+    }
+    PyArrayObject *x0 = p->input;
     if ((p->input = lf_own(c, (PyObject *)PyArray_GETCONTIGUOUS(x0))) == NULL) {
         return NULL;
     }

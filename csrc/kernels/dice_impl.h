@@ -21,13 +21,45 @@ typedef struct {
 } FN(dice_ctx);
 
 /* s = sigmoid(x), and 1 - s without cancellation. */
-static inline T
+static inline LF_ALWAYS_INLINE T
 FN(dice_sig)(T x, T *q)
 {
     const T e = V(exp)(-M(fabs)(x));
     const T inv = (T)1 / ((T)1 + e);
     *q = x >= 0 ? e * inv : inv;
     return x >= 0 ? inv : e * inv;
+}
+
+/* Elements [j0, j0 + w) of row n of the input and of the target (NULL with
+ * class indices) as T runs: where they are, or, in a half call (float32
+ * kernels), widened into xb and tb -- the values the float32 kernel would
+ * read from the widened arrays. */
+static inline LF_ALWAYS_INLINE void
+FN(dice_run)(const lf_dice *a, ptrdiff_t n, ptrdiff_t j0, ptrdiff_t w, T *xb, T *tb,
+             const T **x, const T **t)
+{
+    const ptrdiff_t at = n * a->C * a->S + j0;
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        const int bf16 = a->half_kind == LF_HALF_BF16;
+        const ptrdiff_t h = (ptrdiff_t)sizeof(uint16_t);
+        lf_half_widen_run(bf16, a->input + at * h, h, xb, w);
+        *x = xb;
+        if (a->half_target) {
+            lf_half_widen_run(bf16, a->target + at * h, h, tb, w);
+            *t = tb;
+            return;
+        }
+    }
+    else
+#endif
+    {
+        (void)w;
+        (void)xb;
+        (void)tb;
+        *x = (const T *)a->input + at;
+    }
+    *t = a->target ? (const T *)a->target + at : NULL;
 }
 
 /* The softmax over the classes at (n, s): its max and 1 / sum of exps. */
@@ -124,17 +156,18 @@ FN(dice_sums_sig4)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
                    double *restrict Tt, const int keep)
 {
     const ptrdiff_t C = a->C;
-    const T *restrict x = (const T *)a->input + n * C;
-    const T *restrict t = (const T *)a->target + n * C;
     T *restrict d = keep ? (T *)a->grad + n * C : NULL;
     T si[DICE_ROWS_CHUNK], sp[DICE_ROWS_CHUNK], st[DICE_ROWS_CHUNK];
+    T xb[DICE_ROWS_CHUNK], tb[DICE_ROWS_CHUNK]; /* a half call's runs */
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_ROWS_CHUNK) {
         const ptrdiff_t w = C - c0 < DICE_ROWS_CHUNK ? C - c0 : DICE_ROWS_CHUNK;
         for (ptrdiff_t j = 0; j < w; j++) { /* in T, the vector's full width */
             si[j] = sp[j] = st[j] = 0;
         }
         for (int r = 0; r < 4; r++) {
-            const T *restrict xr = x + r * C + c0, *restrict tr = t + r * C + c0;
+            const T *xp, *tp;
+            FN(dice_run)(a, n + r, c0, w, xb, tb, &xp, &tp);
+            const T *restrict xr = xp, *restrict tr = tp;
             T *restrict dr = keep ? d + r * C + c0 : NULL;
             for (ptrdiff_t j = 0; j < w; j++) {
                 T q;
@@ -303,6 +336,53 @@ FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
     }
 }
 
+/* Row n's sums into I, P, T (step apart), pass one leaving what pass two
+ * reads in the gradient when there is one (not the Hessian's pass). */
+static inline LF_ALWAYS_INLINE void
+FN(dice_sums_row)(const lf_dice *a, ptrdiff_t n, double *I, ptrdiff_t step)
+{
+    if (a->softmax) {
+        FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
+    }
+    else if (a->grad && !a->hess) {
+        FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 1);
+    }
+    else {
+        FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 0);
+    }
+}
+
+#ifdef LF_T_F32
+/* A half call's row (a->half_kind: C S <= LF_CE_HALF_C, no Hessian) staged on
+ * the stack: `v` is the float32 view of that one row (row 0 of it, its input
+ * and target widened, its class indices where they are), which the float32
+ * row functions compute as they would the row of the widened arrays; its
+ * gradient goes into g, narrowed into the half gradient after.  Nothing is
+ * kept between the passes (a half gradient would round it): pass two takes
+ * the sigmoid's s (1 - s) or the softmax again from the same input, the same
+ * bits. */
+typedef struct {
+    lf_dice v;
+    T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
+} FN(dice_stage);
+
+static void
+FN(dice_stage_row)(FN(dice_stage) *st, const lf_dice *a, ptrdiff_t n)
+{
+    const T *x, *t;
+    FN(dice_run)(a, n, 0, a->C * a->S, st->x, st->t, &x, &t);
+    st->v = *a;
+    st->v.N = 1;
+    st->v.half_kind = st->v.half_target = 0;
+    st->v.input = (const char *)x;
+    st->v.target = (const char *)t;
+    st->v.index = a->index ? a->index + n * a->S : NULL;
+    st->v.grad = (char *)st->g; /* pass one's softmax keeps its exps there: one exp pass */
+    st->v.hess = st->v.out = NULL;
+    st->v.vec = NULL;
+}
+#endif
+
 /* Pass one, unit u (rows [u R, (u + 1) R)): per sample into the terms' own
  * slots, else into the unit's partials (I, P, T: three arrays of C). */
 static double
@@ -314,7 +394,7 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
     ptrdiff_t n0, n1;
     double *part = lf_dice_unit(a, ctx->work, u, 3, &n0, &n1);
     if (!a->per_sample && !a->softmax && a->S == 1) { /* four rows at a time */
-        const int keep = a->grad && !a->hess;
+        const int keep = a->grad && !a->hess && !a->half_kind;
         for (; n0 + 4 <= n1; n0 += 4) {
             if (keep) {
                 FN(dice_sums_sig4)(a, n0, part, part + C, part + 2 * C, 1);
@@ -332,15 +412,15 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
                 I[c] = I[step + c] = I[2 * step + c] = 0.0;
             }
         }
-        if (a->softmax) {
-            FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
+#ifdef LF_T_F32
+        if (a->half_kind) {
+            FN(dice_stage) st;
+            FN(dice_stage_row)(&st, a, n);
+            FN(dice_sums_row)(&st.v, 0, I, step);
+            continue;
         }
-        else if (a->grad && !a->hess) {
-            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 1);
-        }
-        else {
-            FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 0);
-        }
+#endif
+        FN(dice_sums_row)(a, n, I, step);
     }
     return 0.0;
 }
@@ -384,6 +464,21 @@ FN(dice_gen_weights)(const lf_dice *a, double *work)
     }
 }
 
+/* A term's loss into out: a half one narrowed (round to nearest even). */
+static inline void
+FN(dice_store)(const lf_dice *a, char *p, T v)
+{
+#ifdef LF_T_F32
+    if (a->half_kind) {
+        lf_half_narrow_run(a->half_kind == LF_HALF_BF16, &v, p, (ptrdiff_t)sizeof(uint16_t), 1);
+        return;
+    }
+#else
+    (void)a;
+#endif
+    *(T *)(void *)p = v;
+}
+
 /* Each term's loss (into out, and the returned sum) and gradient factors,
  * in place of its sums: A, B of dd/dp = A + B t and H1, H2 of the Hessian
  * (arrays of K terms), all scaled by the term's weight and grad_output. */
@@ -404,7 +499,7 @@ FN(dice_terms)(const lf_dice *a, double *work)
         const double d = w * (1.0 - num / den);
         lf_ksum_add(&total, d);
         if (a->out) {
-            *(T *)(a->out + k * a->out_step) = (T)d;
+            FN(dice_store)(a, a->out + k * a->out_step, (T)d);
         }
         const double g =
             w * (a->grad_output ? a->scale * (double)*(const T *)(a->grad_output +
@@ -588,120 +683,102 @@ FN(dice_hess_soft)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     }
 }
 
-/* H v (into hess, with the gradient).  In p, term k's Hessian couples its
- * elements i, j: (t_i e_j + t_j e_i) H1 / 2 - e_i e_j H2 (its diagonal is
- * DICE_H), so (H_p z)_i = (t_i EZ + e_i TZ) H1 / 2 - e_i EZ H2 with EZ = sum
- * e z and TZ = sum t z over the term, z = J v the probabilities' change along
- * v; then the chain rule through the sigmoid or the softmax.  The sums of a
- * batch-wide term are formed per unit and combined in unit order (the same
- * bits for any thread count), as pass one's. */
-#define DV(n, c, s) (((const T *)a->vec)[((n) * a->C + (c)) * a->S + (s)])
-#define DICE_HPZ(f, c, t, ez, K) \
-    (0.5 * (f).H1[c] * ((double)(t) * (ez)[c] + DICE_E(t) * (ez)[(K) + (c)]) - \
-     (f).H2[c] * DICE_E(t) * (ez)[c])
+/* H v: a file of its own, included here so that it shares this file's
+ * helpers and macros. */
+#include "dice_hv_impl.h"
 
-/* The softmax's p.v at (n, s), with its max and 1 / sum of exps. */
-static double
-FN(dice_pv)(const lf_dice *a, ptrdiff_t n, ptrdiff_t s, T *m, T *inv)
+/* Row n's gradient (and the Hessian's diagonal) from its terms' factors. */
+static inline LF_ALWAYS_INLINE void
+FN(dice_grad_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 {
-    FN(dice_softmax_at)(a, n, s, m, inv);
-    double pv = 0.0;
-    for (ptrdiff_t c = 0; c < a->C; c++) {
-        pv += (double)(V(exp)(DX(n, c, s) - *m) * *inv) * (double)DV(n, c, s);
+    if (a->softmax && a->hess) {
+        FN(dice_hess_soft)(a, n, f);
     }
-    return pv;
-}
-
-/* Row n's share of EZ (ez[c]) and TZ (ez[K + c]): z = s (1 - s) v (sigmoid)
- * or p (v - p.v) (softmax). */
-static void
-FN(dice_vsums_row)(const lf_dice *a, ptrdiff_t n, double *ez, ptrdiff_t K)
-{
-    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
-    for (ptrdiff_t s = 0; s < a->S; s++) {
-        T m = 0, inv = 0;
-        const double pv = a->softmax ? FN(dice_pv)(a, n, s, &m, &inv) : 0.0;
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const T tv = DT(n, c, s);
-            double z;
-            if (a->softmax) {
-                z = (double)(V(exp)(DX(n, c, s) - m) * inv) * ((double)DV(n, c, s) - pv);
-            }
-            else {
-                T q;
-                const T pr = FN(dice_sig)(DX(n, c, s), &q);
-                z = (double)(pr * q) * (double)DV(n, c, s);
-            }
-            ez[c] += DICE_E(tv) * z;
-            ez[K + c] += (double)tv * z;
-        }
-    }
-}
-
-/* The H v sums, unit u: per sample into the terms' own slots, else into
- * the unit's partials (EZ, TZ: two arrays of C, where pass one's were). */
-static double
-FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
-{
-    const FN(dice_ctx) *ctx = vctx;
-    const lf_dice *a = ctx->a;
-    const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
-    ptrdiff_t n0, n1;
-    double *hv = ctx->work + lf_dice_work(a) - 2 * K;
-    double *part = lf_dice_unit(a, ctx->work, u, 2, &n0, &n1);
-    for (ptrdiff_t n = n0; n < n1; n++) {
-        if (a->per_sample) {
-            for (ptrdiff_t c = 0; c < C; c++) {
-                hv[n * C + c] = hv[K + n * C + c] = 0.0;
-            }
-            FN(dice_vsums_row)(a, n, hv + n * C, K);
+    else if (a->softmax) {
+        if (a->S == 1) {
+            FN(dice_grad_soft_row)(a, n, f);
         }
         else {
-            FN(dice_vsums_row)(a, n, part, C);
+            FN(dice_grad_soft_s)(a, n, f);
         }
     }
-    return 0.0;
+    else if (a->hess) {
+        FN(dice_hess_sig)(a, n, f);
+    }
+    else {
+        FN(dice_grad_sig)(a, n, f);
+    }
 }
 
-/* Row n's gradient and H v, at each (n, s).  Sigmoid, with d = s (1 - s):
- * d (H_p z) + r d (1 - 2 s) v.  Softmax, with y = H_p z, vm = v - p.v and
- * rho = sum p r: p (y - p.y) + p (r vm - sum r p vm - rho vm). */
-static void
-FN(dice_hvp_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f, const double *ez, ptrdiff_t K)
+#ifdef LF_T_F32
+/* w gradient elements of a sigmoid row, FN(dice_grad_sig)'s r s (1 - s) with
+ * s (1 - s) taken again (pass one kept it in the float32 gradient): A and B
+ * per element (`per_elem`, S = 1) or one class's. */
+static inline LF_ALWAYS_INLINE void
+FN(dice_sig_run)(const T *restrict x, const T *restrict t, const double *restrict A,
+                 const double *restrict B, ptrdiff_t w, T *restrict g, const int per_elem)
 {
-    const double ga = 1.0 - a->alpha - a->beta, al = a->alpha;
-    for (ptrdiff_t s = 0; s < a->S; s++) {
-        T m = 0, inv = 0;
-        double pv = 0.0, py = 0.0, rho = 0.0, rpv = 0.0;
-        if (a->softmax) {
-            pv = FN(dice_pv)(a, n, s, &m, &inv);
-            for (ptrdiff_t c = 0; c < a->C; c++) {
-                const T tv = DT(n, c, s);
-                const double pr = (double)(V(exp)(DX(n, c, s) - m) * inv), r = DICE_R(f, c, tv);
-                py += pr * DICE_HPZ(f, c, tv, ez, K);
-                rho += pr * r;
-                rpv += r * pr * ((double)DV(n, c, s) - pv);
-            }
-        }
-        for (ptrdiff_t c = 0; c < a->C; c++) {
-            const T tv = DT(n, c, s);
-            const double r = DICE_R(f, c, tv), y = DICE_HPZ(f, c, tv, ez, K);
-            const double v = (double)DV(n, c, s);
-            if (a->softmax) {
-                const double pr = (double)(V(exp)(DX(n, c, s) - m) * inv), vm = v - pv;
-                DG(a->grad, n, c, s) = (T)(pr * (r - rho));
-                DG(a->hess, n, c, s) = (T)(pr * (y - py) + pr * (r * vm - rpv - rho * vm));
+    for (ptrdiff_t j = 0; j < w; j++) {
+        T q;
+        const T d = FN(dice_sig)(x[j], &q) * q;
+        const double r = per_elem ? A[j] + B[j] * (double)t[j] : A[0] + B[0] * (double)t[j];
+        g[j] = (T)(r * (double)d);
+    }
+}
+
+/* A half call's sigmoid row n, DICE_CHUNK elements at a time: widened, its
+ * gradient computed, narrowed. */
+static void
+FN(dice_grad_sig_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    const ptrdiff_t C = a->C, S = a->S, h = (ptrdiff_t)sizeof(uint16_t);
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    T xb[DICE_CHUNK], tb[DICE_CHUNK], g[DICE_CHUNK];
+    const T *x, *t;
+    for (ptrdiff_t c = 0; c < C; c += S == 1 ? DICE_CHUNK : 1) {
+        for (ptrdiff_t s0 = 0; s0 < S; s0 += DICE_CHUNK) {
+            const ptrdiff_t j0 = c * S + s0, left = S == 1 ? C - c : S - s0;
+            const ptrdiff_t w = left < DICE_CHUNK ? left : DICE_CHUNK;
+            FN(dice_run)(a, n, j0, w, xb, tb, &x, &t);
+            if (S == 1) {
+                FN(dice_sig_run)(x, t, f.A + c, f.B + c, w, g, 1);
             }
             else {
-                T q;
-                const T pr = FN(dice_sig)(DX(n, c, s), &q);
-                const double d = (double)(pr * q);
-                DG(a->grad, n, c, s) = (T)(r * d);
-                DG(a->hess, n, c, s) = (T)(d * y + r * d * (1.0 - 2.0 * (double)pr) * v);
+                FN(dice_sig_run)(x, t, f.A + c, f.B + c, w, g, 0);
             }
+            lf_half_narrow_run(bf16, g, a->grad + (n * C * S + j0) * h, h, w);
         }
     }
 }
+
+/* A half call's row n: a sigmoid row by FN(dice_grad_sig_half); a softmax row
+ * through the stage, what pass one leaves in a float32 gradient (the softmax
+ * of a row with S = 1) taken again into g, the float32 row function, g
+ * narrowed into the half gradient. */
+static void
+FN(dice_grad_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+{
+    if (!a->softmax) {
+        FN(dice_grad_sig_half)(a, n, f);
+        return;
+    }
+    FN(dice_stage) st;
+    const ptrdiff_t len = a->C * a->S;
+    FN(dice_stage_row)(&st, a, n);
+    const T *restrict x = (const T *)st.v.input;
+    T *restrict g = st.g;
+    if (a->S == 1) { /* as FN(dice_sums_soft) */
+        const T m = FN(row_max)(x, a->C);
+        const T inv = (T)(1.0 / FN(exp_row_sum)(x, g, m, a->C, 1));
+        for (ptrdiff_t c = 0; c < a->C; c++) {
+            g[c] *= inv;
+        }
+    }
+    FN(dice_grad_row)(&st.v, 0, f);
+    const ptrdiff_t h = (ptrdiff_t)sizeof(uint16_t);
+    lf_half_narrow_run(a->half_kind == LF_HALF_BF16, g, a->grad + n * len * h, h, len);
+}
+#endif
 
 /* Pass two, unit u: the rows of the unit, each with its terms' factors. */
 static double
@@ -719,22 +796,13 @@ FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
             const double *hv = ctx->work + lf_dice_work(a) - 2 * K;
             FN(dice_hvp_row)(a, n, f, hv + (a->per_sample ? n * C : 0), K);
         }
-        else if (a->softmax && a->hess) {
-            FN(dice_hess_soft)(a, n, f);
+#ifdef LF_T_F32
+        else if (a->half_kind) {
+            FN(dice_grad_half)(a, n, f);
         }
-        else if (a->softmax) {
-            if (a->S == 1) {
-                FN(dice_grad_soft_row)(a, n, f);
-            }
-            else {
-                FN(dice_grad_soft_s)(a, n, f);
-            }
-        }
-        else if (a->hess) {
-            FN(dice_hess_sig)(a, n, f);
-        }
+#endif
         else {
-            FN(dice_grad_sig)(a, n, f);
+            FN(dice_grad_row)(a, n, f);
         }
     }
     return 0.0;
