@@ -534,7 +534,9 @@ def ours_runner(spec, inputs):
     return (lambda: crit.forward_backward(*inputs, out=out)), float(first[0])
 
 
-def torch_runner(torch, spec, inputs):
+def torch_runner(torch, spec, inputs, leaves_out=None):
+    """(run, its first loss value); with leaves_out, a list that receives the
+    tensors whose gradients run() computes."""
     from oracle import torch_fn
     row = spec.row
     dt = inputs[0].dtype
@@ -556,6 +558,8 @@ def torch_runner(torch, spec, inputs):
     opts = _opts(spec)
     fn = torch_fn(row)
     leaves = [tensors[i] for i in row.diff]
+    if leaves_out is not None:
+        leaves_out.extend(leaves)
 
     def run():
         for t in leaves:
@@ -631,6 +635,60 @@ def _time_calls_raw(fn, k):
     return (time.perf_counter() - t0) / k
 
 
+def _half_spacing(v, dt):
+    """The half dtype's spacing at |v| (its smallest subnormal's near 0)."""
+    emin, mant = (-14, 10) if np.dtype(dt) == np.float16 else (-126, 7)
+    with np.errstate(divide="ignore"):
+        return 2.0 ** (np.floor(np.log2(np.maximum(np.abs(v), 2.0**emin))) - mant)
+
+
+def _sparsemax_reference(x, t):
+    """The sparsemax loss (mean) and its gradient (p - onehot(t)) / N in float64.
+    torch's autograd through the sort-based sparsemax (tests/oracle.py) differs
+    from that gradient where an input ties the threshold exactly (p = 0 there
+    either way, the loss smooth): half inputs, with 8 or 11 mantissa bits, make
+    such ties common (bfloat16 256x100: 0.0107 for the true 0)."""
+    x = np.asarray(x, np.float64)
+    N, C = x.shape
+    rows = np.arange(N)
+    z = -np.sort(-x, axis=1)
+    cs = np.cumsum(z, axis=1)
+    k = ((1 + np.arange(1, C + 1) * z) > cs).sum(axis=1)  # the support's size
+    p = np.maximum(x - ((cs[rows, k - 1] - 1) / k)[:, None], 0.0)
+    loss = np.mean((p * (x - x[rows, t][:, None])).sum(axis=1) + (1 - (p * p).sum(axis=1)) / 2)
+    g = p
+    g[rows, t] -= 1.0
+    return [loss, g / N]
+
+
+def half_error(torch, spec, inputs):
+    """The largest difference of our half loss and gradients from torch's float32
+    autograd on the same values (the sparsemax loss: the float64 formula), in
+    units of the half dtype's spacing at the reference (a correctly rounded
+    result is within 0.5).  Near zero the unit is
+    at least 8 float32 epsilons of the array's largest value: there the float32
+    reference itself is noise of that size."""
+    dt = inputs[0].dtype
+    wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and _is_half(a.dtype) else a
+            for a in inputs]
+    if spec.name == "SparsemaxLoss" and not spec.opts:
+        want = _sparsemax_reference(*wide)
+    else:
+        leaves = []
+        run, _ = torch_runner(torch, spec, wide, leaves)
+        want = [run().detach().numpy()] + [t.grad.numpy() for t in leaves]
+    res = spec.row.cls(**_opts(spec)).forward_backward(*inputs)
+    got = [res[0]] + list(res[1] if isinstance(res[1], tuple) else (res[1],))
+    worst = 0.0
+    for g, w in zip(got, want):
+        g, w = np.asarray(g).astype(np.float64), np.asarray(w, np.float64)
+        ok = np.isfinite(g) & np.isfinite(w)
+        scale = float(np.max(np.abs(w[ok]), initial=0.0))
+        unit = np.maximum(_half_spacing(w[ok], dt), 8 * np.finfo(np.float32).eps * scale)
+        worst = max(worst, float(np.max(np.abs(g[ok] - w[ok]) / unit, initial=0.0)))
+    return worst
+
+
 def _close(a, b, dt):
     tol = 3e-2 if _is_half(dt) else 2e-3 if dt == np.float32 else 1e-7
     return abs(a - b) <= tol * max(abs(b), 1e-3)
@@ -669,6 +727,11 @@ def run_all(args, lf, torch, jax, specs, limit):
                             rec["mismatch"] = f"ours {v_ours:.6g} torch {v_torch:.6g}"
                     except Exception as e:  # noqa: BLE001
                         rec["torch_note"] = f"{type(e).__name__}: {e}"[:80]
+                    if _is_half(dt):
+                        try:
+                            rec["half_err"] = half_error(torch, spec, inputs)
+                        except Exception as e:  # noqa: BLE001
+                            rec["torch_note"] = f"accuracy: {type(e).__name__}: {e}"[:80]
                 jf = jdefs.get(spec.label)
                 if jf is not None and spec.name != "CTCLoss":
                     try:
@@ -824,8 +887,8 @@ def report(meta, rows, limit, args):
 
 def _half_table(rows):
     """Each half row against the float32 row of the same loss and size: ours
-    float32 / ours half (> 1: the half call is faster), and torch's half /
-    ours half."""
+    float32 / ours half (> 1: the half call is faster), torch's half / ours
+    half, and our largest difference from torch's float32 (half_error)."""
     by = {(r["loss"], r["size"], r["dtype"]): r for r in rows if r.get("ours")}
     halves = [r for r in rows if r.get("ours") and r["dtype"] in ("bfloat16", "float16")]
     if not halves:
@@ -833,16 +896,19 @@ def _half_table(rows):
     L = ["\n## Half precision\n",
          "Ours in the half dtype against ours in float32 on the same values (`f32/half`, "
          "> 1: the half call is faster) and against torch's own half CPU kernels "
-         "(`torch half/ours half`).\n",
+         "(`torch half/ours half`); `max diff`: our largest difference (loss and "
+         "gradients) from torch's float32 autograd on the same values, in units of the "
+         "half dtype's spacing there (correct rounding: 0.5).\n",
          "| loss | size | dtype | ours µs | ours f32 µs | f32/half | torch half µs | "
-         "torch half/ours half |",
-         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+         "torch half/ours half | max diff |",
+         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in halves:
         f = by.get((r["loss"], r["size"], "float32"), {})
         ratio = f"{f['ours'] / r['ours']:.2f}" if f.get("ours") else "-"
         tr = f"{r['torch'] / r['ours']:.2f}" if r.get("torch") else "-"
+        err = f"{r['half_err']:.2f}" if r.get("half_err") is not None else "-"
         L.append(f"| {r['loss']} | {r['size']} | {r['dtype']} | {us(r['ours'])} | "
-                 f"{us(f.get('ours'))} | {ratio} | {us(r.get('torch'))} | {tr} |")
+                 f"{us(f.get('ours'))} | {ratio} | {us(r.get('torch'))} | {tr} | {err} |")
     return L
 
 

@@ -22,7 +22,7 @@
  * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind) and
  * ZLPR's and soft-F1's (lf_multilabel.half_kind); the rows, per-row
  * loss and gradients of the distances and embedding losses
- * (lf_rows.half_kind).
+ * (lf_rows.half_kind); Dice's input, loss and gradient (lf_dice.half_kind).
  */
 #ifndef PYLOSSFN_FAMILIES_H_
 #define PYLOSSFN_FAMILIES_H_
@@ -41,11 +41,13 @@ enum {
     FAM_EMBEDDING,
     FAM_MARGIN,
     FAM_CTC,
+    FAM_DICE,
     FAM_COUNT
 };
 
 static const char *const fam_names[FAM_COUNT] = {
-    "binary", "classification", "multilabel", "regression", "embedding", "margin", "ctc"};
+    "binary", "classification", "multilabel", "regression", "embedding", "margin", "ctc",
+    "dice"};
 
 #define FAM_MAXV 16
 /* The triplet kernel's row buffers: one per thread a call may run on. */
@@ -65,6 +67,7 @@ typedef struct {
     lf_multilabel ml;
     lf_rows rw;
     lf_ctc ctc;
+    lf_dice dc;
     ptrdiff_t big;  /* the batch dimension's multiplier (threads: large cases) */
     const fview *row_out; /* element-wise: a per-row output */
     const fview *compact; /* margin: a C-contiguous [N, C] gradient (sparsemax's) */
@@ -107,15 +110,16 @@ fam_fill_half(fview *v, reader *r, int bf16, int tame)
 }
 
 /* A new view of nd dims, in c->half's format when `half`; inputs are
- * filled, outputs zeroed by fam_run. */
+ * filled, outputs zeroed by fam_run.  `contiguous` as fview_make's: 0 any
+ * strides, 1 unit-stride rows with gaps, 2 dense C order. */
 static inline fview *
-fam_hview(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame,
-          int half)
+fam_view_as(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame,
+            int half, int contiguous)
 {
     fview *v = &c->v[c->nv];
     c->is_half[c->nv] = half;
     c->writes[c->nv++] = output;
-    fview_make(v, r, nd, shape, half ? 2 : c->item, output);
+    fview_make(v, r, nd, shape, half ? 2 : c->item, contiguous);
     if (!output && half) {
         fam_fill_half(v, r, c->half == LF_HALF_BF16, tame || c->tame);
     }
@@ -123,6 +127,14 @@ fam_hview(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, in
         fview_fill(v, r, c->f64, tame || c->tame);
     }
     return v;
+}
+
+/* Inputs of any strides, outputs of unit-stride rows with gaps. */
+static inline fview *
+fam_hview(fam_case *c, reader *r, int nd, const ptrdiff_t *shape, int output, int tame,
+          int half)
+{
+    return fam_view_as(c, r, nd, shape, output, tame, half, output);
 }
 
 static inline fview *
@@ -446,6 +458,69 @@ fam_build_ctc(fam_case *c, reader *r)
     c->work = malloc((lf_ctc_work(a) + 1) * sizeof(double));
 }
 
+/* Dice / Tversky and the generalized Dice: input, target, gradient, Hessian
+ * and vec dense [N, C, S] (the binding's contiguous copies), class indices
+ * [N, S] dense and in range (the binding checks them); a half case's input,
+ * loss and gradient in half (the target when the bytes say so), as the
+ * binding hands them: C S <= LF_CE_HALF_C, no Hessian, no vec. */
+static void
+fam_build_dice(fam_case *c, reader *r)
+{
+    static const double ab[4] = {0.5, 0.3, 0.7, 0.0};
+    lf_dice *a = &c->dc;
+    const ptrdiff_t N = (ptrdiff_t)(take(r) % 6) * c->big, C = take(r) % 5;
+    const ptrdiff_t S = (take(r) & 1) ? 1 : 1 + take(r) % 9;
+    const ptrdiff_t ncs[3] = {N, C, S}, ns[2] = {N, S};
+    a->N = N;
+    a->C = C;
+    a->S = S;
+    a->softmax = c->opts & 1;
+    a->per_sample = (c->opts >> 1) & 1;
+    a->generalized = a->softmax && ((c->opts >> 2) & 1);
+    a->smooth = c->tame ? 1.0 : (double)take(r) / 16.0;
+    a->alpha = a->generalized ? 0.5 : ab[take(r) & 3];
+    a->beta = a->generalized ? 0.5 : ab[take(r) & 3];
+    a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
+    a->half_kind = c->half;
+    a->input = fam_view_as(c, r, 3, ncs, 0, 0, c->half, 2)->base;
+    if (a->softmax && ((c->opts >> 3) & 1)) {
+        fview *iv = &c->v[c->nv];
+        c->writes[c->nv++] = 0;
+        fview_make(iv, r, 2, ns, 8, 2);
+        for (size_t off = 0; off + 8 <= iv->bytes; off += 8) {
+            const int64_t k = C > 0 ? (int64_t)(take(r) % (unsigned)C) : 0;
+            memcpy(iv->block + off, &k, 8);
+        }
+        a->index = (const int64_t *)(const void *)iv->base;
+    }
+    else {
+        a->half_target = fam_pick_half(c, r);
+        a->target = fam_view_as(c, r, 3, ncs, 0, 1, a->half_target, 2)->base;
+    }
+    const ptrdiff_t k1[1] = {a->per_sample ? N * C : C}, c1[1] = {C};
+    if (!a->generalized && ((c->opts >> 4) & 1)) {
+        fview *w = fam_view(c, r, 1, c1, 0, 1);
+        a->weight = w->base;
+        a->w_c = w->strides[0];
+    }
+    if ((c->opts >> 5) & 1) {
+        fview *go = fam_view(c, r, 1, k1, 0, 0);
+        a->grad_output = go->base;
+        a->go_step = go->strides[0];
+    }
+    fview *out = fam_hview(c, r, 1, k1, 1, 0, c->half);
+    a->out = out->base;
+    a->out_step = out->strides[0];
+    if ((c->opts >> 6) & 1) {
+        a->grad = fam_view_as(c, r, 3, ncs, 1, 0, c->half, 2)->base;
+        if (!c->half && ((c->opts >> 7) & 1)) {
+            a->hess = fam_view_as(c, r, 3, ncs, 1, 0, 0, 2)->base;
+            a->vec = (take(r) & 1) ? fam_view_as(c, r, 3, ncs, 0, 0, 0, 2)->base : NULL;
+        }
+    }
+    c->work = malloc((size_t)(lf_dice_work(a) + 1) * sizeof(double));
+}
+
 /* Reads one case of `family` (FAM_COUNT: the family from the bytes); `big`
  * multiplies the batch dimension. */
 static inline void
@@ -460,14 +535,15 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     /* (bits 4-5: a float32 case of the families that take half operands) */
     const int half_family = c->family == FAM_BINARY || c->family == FAM_REGRESSION ||
                             c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION ||
-                            c->family == FAM_EMBEDDING || c->family == FAM_MARGIN;
+                            c->family == FAM_EMBEDDING || c->family == FAM_MARGIN ||
+                            c->family == FAM_DICE;
     c->half = !c->f64 && half_family ? (int)((flags >> 4) & 3) % 3 : 0;
     c->tame = tame;
     c->opts = take(r);
     /* the families whose kernels call vecmath.h (FMA in the AVX variants) */
     c->uses_vecmath = c->family == FAM_BINARY || c->family == FAM_CLASSIFICATION ||
                       c->family == FAM_MULTILABEL || c->family == FAM_REGRESSION ||
-                      c->family == FAM_CTC;
+                      c->family == FAM_CTC || c->family == FAM_DICE;
     switch (c->family) {
     case FAM_BINARY:
     case FAM_REGRESSION:
@@ -488,8 +564,11 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     case FAM_EMBEDDING:
         fam_build_rows(c, r);
         break;
-    default:
+    case FAM_CTC:
         fam_build_ctc(c, r);
+        break;
+    default:
+        fam_build_dice(c, r);
         break;
     }
 }

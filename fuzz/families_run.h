@@ -266,8 +266,12 @@ fam_run(fam_case *c, fam_result *res)
     case FAM_MARGIN:
         fam_run_margin(c, res);
         break;
-    default:
+    case FAM_CTC:
         fam_push(res, FAM_CALL(c, ctc, &c->ctc, c->work));
+        fam_record(c, res);
+        break;
+    default:
+        fam_push(res, FAM_CALL(c, dice, &c->dc, c->work));
         fam_record(c, res);
         break;
     }

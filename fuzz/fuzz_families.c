@@ -1,7 +1,7 @@
 /*
  * fuzz_families.c -- libFuzzer harness for every kernel family (binary,
- * classification, multi-label, regression, embedding, margin, CTC): one case
- * per input, built by families.h from the bytes (random shapes including
+ * classification, multi-label, regression, embedding, margin, CTC, Dice): one
+ * case per input, built by families.h from the bytes (random shapes including
  * zero-size ones, broadcast / negative / gapped strides, optional operands,
  * arbitrary float bits and int64 targets, float16 / bfloat16 operands where
  * the binding passes them), run on every instruction-set
