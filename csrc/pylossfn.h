@@ -475,14 +475,22 @@ lf_dice_unit(const lf_dice *a, double *work, ptrdiff_t u, int zeroed, ptrdiff_t 
     return part;
 }
 
-/* The doubles of work: 4 per term, C weights, 2 per term (H v's sums of the
- * term's e v and t v, in p), and 3 per class and block. */
+/* The doubles of work up to the H v sums' end: 4 per term, C weights, 3 per
+ * class and block, 2 per term (H v's sums of the term's e v and t v, in p). */
 static inline ptrdiff_t
-lf_dice_work(const lf_dice *a)
+lf_dice_sums_end(const lf_dice *a)
 {
     const ptrdiff_t rows = lf_dice_rows(a), units = (a->N + rows - 1) / rows;
     const ptrdiff_t terms = a->per_sample ? a->N * a->C : a->C;
     return 6 * terms + a->C + (a->per_sample ? 0 : 3 * units * a->C);
+}
+
+/* The doubles of work: those, then a half softmax call's (S = 1) max and
+ * 1 / sum of exps per row, which pass one leaves for the gradient pass. */
+static inline ptrdiff_t
+lf_dice_work(const lf_dice *a)
+{
+    return lf_dice_sums_end(a) + (a->half_kind && a->softmax && a->S == 1 ? 2 * a->N : 0);
 }
 
 double lf_dice_f32(const lf_dice *a, double *work);

@@ -64,7 +64,7 @@ FN(dice_vsums_unit)(void *vctx, ptrdiff_t u)
     const lf_dice *a = ctx->a;
     const ptrdiff_t C = a->C, K = a->per_sample ? a->N * C : C;
     ptrdiff_t n0, n1;
-    double *hv = ctx->work + lf_dice_work(a) - 2 * K;
+    double *hv = ctx->work + lf_dice_sums_end(a) - 2 * K;
     double *part = lf_dice_unit(a, ctx->work, u, 2, &n0, &n1);
     for (ptrdiff_t n = n0; n < n1; n++) {
         if (a->per_sample) {

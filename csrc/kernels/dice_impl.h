@@ -289,10 +289,11 @@ FN(dice_sums_soft_s)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *
  * row (FN(exp_row_sum)) keeps exp(x_c - m) in the gradient's row when there
  * is one (pass two reads the probabilities there), else on the stack when
  * the row fits; a longer row without a gradient takes its exps twice, in
- * chunks.  The probabilities are the same bits either way. */
+ * chunks.  The probabilities are the same bits either way.  With `stats`
+ * (S = 1), the row's max and 1 / sum of exps go there too. */
 static void
 FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *restrict P,
-                   double *restrict Tt)
+                   double *restrict Tt, double *restrict stats)
 {
     const ptrdiff_t C = a->C, S = a->S;
     if (S != 1 || C == 0) {
@@ -306,6 +307,10 @@ FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
     T *row = a->grad && !a->hess ? (T *)a->grad + n * C : C <= DICE_CHUNK ? chunk : NULL;
     const T inv = (T)(1.0 / (row ? FN(exp_row_sum)(xr, row, m, C, 1)
                                  : FN(exp_row_sum)(xr, NULL, m, C, 0)));
+    if (stats) {
+        stats[0] = (double)m;
+        stats[1] = (double)inv;
+    }
     for (ptrdiff_t c0 = 0; c0 < C; c0 += DICE_CHUNK) {
         const ptrdiff_t w = C - c0 < DICE_CHUNK ? C - c0 : DICE_CHUNK;
         T *restrict pb = row ? row + c0 : chunk;
@@ -337,12 +342,13 @@ FN(dice_sums_soft)(const lf_dice *a, ptrdiff_t n, double *restrict I, double *re
 }
 
 /* Row n's sums into I, P, T (step apart), pass one leaving what pass two
- * reads in the gradient when there is one (not the Hessian's pass). */
+ * reads in the gradient when there is one (not the Hessian's pass), and a
+ * softmax row's max and 1 / sum of exps in stats when given. */
 static inline LF_ALWAYS_INLINE void
-FN(dice_sums_row)(const lf_dice *a, ptrdiff_t n, double *I, ptrdiff_t step)
+FN(dice_sums_row)(const lf_dice *a, ptrdiff_t n, double *I, ptrdiff_t step, double *stats)
 {
     if (a->softmax) {
-        FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step);
+        FN(dice_sums_soft)(a, n, I, I + step, I + 2 * step, stats);
     }
     else if (a->grad && !a->hess) {
         FN(dice_sums_sig)(a, n, I, I + step, I + 2 * step, 1);
@@ -365,6 +371,13 @@ typedef struct {
     lf_dice v;
     T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
 } FN(dice_stage);
+
+/* A half softmax row's max and 1 / sum of exps in work (S = 1), or NULL. */
+static inline double *
+FN(dice_row_stats)(const lf_dice *a, double *work, ptrdiff_t n)
+{
+    return a->softmax && a->S == 1 ? work + lf_dice_sums_end(a) + 2 * n : NULL;
+}
 
 static void
 FN(dice_stage_row)(FN(dice_stage) *st, const lf_dice *a, ptrdiff_t n)
@@ -416,11 +429,11 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
         if (a->half_kind) {
             FN(dice_stage) st;
             FN(dice_stage_row)(&st, a, n);
-            FN(dice_sums_row)(&st.v, 0, I, step);
+            FN(dice_sums_row)(&st.v, 0, I, step, FN(dice_row_stats)(a, ctx->work, n));
             continue;
         }
 #endif
-        FN(dice_sums_row)(a, n, I, step);
+        FN(dice_sums_row)(a, n, I, step, NULL);
     }
     return 0.0;
 }
@@ -753,10 +766,10 @@ FN(dice_grad_sig_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 
 /* A half call's row n: a sigmoid row by FN(dice_grad_sig_half); a softmax row
  * through the stage, what pass one leaves in a float32 gradient (the softmax
- * of a row with S = 1) taken again into g, the float32 row function, g
- * narrowed into the half gradient. */
+ * of a row with S = 1, from the max and 1 / sum it left in stats) taken again
+ * into g, the float32 row function, g narrowed into the half gradient. */
 static void
-FN(dice_grad_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
+FN(dice_grad_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f, const double *stats)
 {
     if (!a->softmax) {
         FN(dice_grad_sig_half)(a, n, f);
@@ -767,11 +780,10 @@ FN(dice_grad_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
     FN(dice_stage_row)(&st, a, n);
     const T *restrict x = (const T *)st.v.input;
     T *restrict g = st.g;
-    if (a->S == 1) { /* as FN(dice_sums_soft) */
-        const T m = FN(row_max)(x, a->C);
-        const T inv = (T)(1.0 / FN(exp_row_sum)(x, g, m, a->C, 1));
+    if (a->S == 1) { /* as FN(dice_sums_soft): exp(x - m) (FN(ce_pass)'s), times inv */
+        const T m = (T)stats[0], inv = (T)stats[1];
         for (ptrdiff_t c = 0; c < a->C; c++) {
-            g[c] *= inv;
+            g[c] = V(exp)(x[c] - m) * inv;
         }
     }
     FN(dice_grad_row)(&st.v, 0, f);
@@ -793,12 +805,12 @@ FN(dice_grad_unit)(void *vctx, ptrdiff_t u)
         const double *fk = ctx->work + (a->per_sample ? n * C : 0);
         const FN(dice_f) f = {fk, fk + K, fk + 2 * K, fk + 3 * K};
         if (a->vec) {
-            const double *hv = ctx->work + lf_dice_work(a) - 2 * K;
+            const double *hv = ctx->work + lf_dice_sums_end(a) - 2 * K;
             FN(dice_hvp_row)(a, n, f, hv + (a->per_sample ? n * C : 0), K);
         }
 #ifdef LF_T_F32
         else if (a->half_kind) {
-            FN(dice_grad_half)(a, n, f);
+            FN(dice_grad_half)(a, n, f, FN(dice_row_stats)(a, ctx->work, n));
         }
 #endif
         else {
@@ -826,7 +838,7 @@ FN(dice)(const lf_dice *a, double *work)
     if (a->vec) { /* EZ, TZ of every term, before the pass that reads them */
         (void)lf_parallel_sum(FN(dice_vsums_unit), &ctx, units, elems * (a->softmax ? 3 : 2));
         if (!a->per_sample) {
-            FN(dice_merge)(a, work, 2, work + lf_dice_work(a) - 2 * a->C);
+            FN(dice_merge)(a, work, 2, work + lf_dice_sums_end(a) - 2 * a->C);
         }
     }
     if (a->grad) {
