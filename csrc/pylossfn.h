@@ -594,13 +594,18 @@ typedef struct {
     ptrdiff_t out_n;
     char *grad; /* T[steps, N, C], or NULL */
     ptrdiff_t g_t, g_n, g_c;
+    int half_kind; /* lf_half_kind of log_probs, out and grad (float32 kernels),
+                      else 0: each sequence is widened into the unit's work */
 } lf_ctc;
 
 /* The sum over the batch of the losses (divided by their target lengths
  * when per_length).  work holds lf_ctc_work(a) doubles: the alpha and beta
  * lattices, 2 steps (2 S + 1) doubles with S the longest target, for each of
  * lf_ctc_units(a) work units (sequences in consecutive groups, run on the
- * thread pool). */
+ * thread pool), and in a half call a sequence's widened log-probabilities and
+ * its float32 gradient (steps C doubles) for each unit.  A half call has the
+ * bits of the float32 kernel on the widened log_probs, its results narrowed
+ * once. */
 double lf_ctc_f32(const lf_ctc *a, double *work);
 double lf_ctc_f64(const lf_ctc *a, double *work);
 

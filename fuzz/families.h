@@ -22,7 +22,8 @@
  * cross-entropy, Poly-1 and the margin losses (lf_classes.half_kind) and
  * ZLPR's and soft-F1's (lf_multilabel.half_kind); the rows, per-row
  * loss and gradients of the distances and embedding losses
- * (lf_rows.half_kind); Dice's input, loss and gradient (lf_dice.half_kind).
+ * (lf_rows.half_kind); Dice's input, loss and gradient (lf_dice.half_kind);
+ * CTC's log-probabilities, loss and gradient (lf_ctc.half_kind).
  */
 #ifndef PYLOSSFN_FAMILIES_H_
 #define PYLOSSFN_FAMILIES_H_
@@ -406,14 +407,25 @@ fam_build_ctc(fam_case *c, reader *r)
     a->zero_infinity = c->opts & 1;
     a->per_length = (c->opts >> 1) & 1;
     a->scale = c->tame ? 0.5 : (double)(int)take(r) - 128.0;
-    fview *lp = fam_view(c, r, 3, tnc, 0, 0);
+    /* half (as the binding hands it): log_probs, loss and gradient */
+    a->half_kind = c->half;
+    fview *lp = fam_hview(c, r, 3, tnc, 0, 0, c->half);
     a->log_probs = lp->base;
     a->lp_t = lp->strides[0];
     a->lp_n = lp->strides[1];
     a->lp_c = lp->strides[2];
     if (c->tame) { /* log-probabilities: log of the [0, 1] values */
-        for (size_t off = 0; off + c->item <= lp->bytes; off += c->item) {
-            if (c->f64) {
+        const size_t item = c->half ? 2 : c->item;
+        for (size_t off = 0; off + item <= lp->bytes; off += item) {
+            if (c->half) {
+                const int bf16 = c->half == LF_HALF_BF16;
+                uint16_t h;
+                memcpy(&h, lp->block + off, 2);
+                const float v = logf(bf16 ? lf_bf16_to_f32(h) : lf_f16_to_f32(h));
+                h = bf16 ? lf_f32_to_bf16(v) : lf_f32_to_f16(v);
+                memcpy(lp->block + off, &h, 2);
+            }
+            else if (c->f64) {
                 double v;
                 memcpy(&v, lp->block + off, 8);
                 v = log(v);
@@ -447,10 +459,10 @@ fam_build_ctc(fam_case *c, reader *r)
         a->grad_output = go->base;
         a->go_n = go->strides[0];
     }
-    fview *out = fam_view(c, r, 1, n1, 1, 0);
+    fview *out = fam_hview(c, r, 1, n1, 1, 0, c->half);
     a->out = out->base;
     a->out_n = out->strides[0];
-    fview *g = fam_view(c, r, 3, tnc, 1, 0);
+    fview *g = fam_hview(c, r, 3, tnc, 1, 0, c->half);
     a->grad = (c->opts >> 3) & 1 ? g->base : NULL;
     a->g_t = g->strides[0];
     a->g_n = g->strides[1];
@@ -536,7 +548,7 @@ fam_build(fam_case *c, int family, reader *r, int tame, ptrdiff_t big)
     const int half_family = c->family == FAM_BINARY || c->family == FAM_REGRESSION ||
                             c->family == FAM_MULTILABEL || c->family == FAM_CLASSIFICATION ||
                             c->family == FAM_EMBEDDING || c->family == FAM_MARGIN ||
-                            c->family == FAM_DICE;
+                            c->family == FAM_CTC || c->family == FAM_DICE;
     c->half = !c->f64 && half_family ? (int)((flags >> 4) & 3) % 3 : 0;
     c->tame = tame;
     c->opts = take(r);

@@ -551,6 +551,49 @@ def test_dice_half_is_the_widening_path(dtype, name, opts, shape, target_dtype):
     _widened_bits(cls(**kw), (x, y), wide, dtype, hessians=(True,))
 
 
+# CTC widens one sequence's log-probabilities at a time into its work unit's
+# float32 block, and narrows the sequence's loss and gradient from there.
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("layout", CE_LAYOUTS)
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_ctc_half_is_the_widening_path(dtype, layout, zero_infinity):
+    """Every reduction's loss and gradient, a half out=, and backward with a
+    per-sequence grad_output are the float32 call on the widened
+    log-probabilities narrowed once, bit for bit: empty and full input
+    lengths, an empty target, an impossible alignment (an infinite loss,
+    zeroed with zero_infinity), unbatched [T, C] input."""
+    rng = np.random.default_rng(48)
+    T, N, C, S = 30, 19, 20, 6
+    x = rng.standard_normal((T, N, C))
+    lp = (x - np.log(np.exp(x).sum(-1, keepdims=True))).astype(dtype)
+    tg = rng.integers(1, C, (N, S))
+    il, tl = rng.integers(0, T + 1, N), rng.integers(0, S + 1, N)
+    il[0], tl[1], tl[3] = T, S, 0
+    il[2], tl[2] = 1, 5  # no alignment of 5 labels in 1 frame
+    make = lambda red: lf.CTCLoss(reduction=red, zero_infinity=zero_infinity)  # noqa: E731
+    args = (in_layout(lp, layout), tg, il, tl)
+    wide = (lp.astype(np.float32), tg, il, tl)
+    _same_bits_as_widened(make, args, wide, dtype, go_shape=(N,), rng=rng)
+    one = (tg[4, :tl[4]], il[4], tl[4])
+    _same_bits_as_widened(make, (in_layout(lp[:, 4], layout),) + one,
+                          (lp[:, 4].astype(np.float32),) + one, dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_ctc_half_no_float32_copy(dtype):
+    """A half CTC call allocates its half gradient and float32 blocks of one
+    sequence per work unit (at most 16 units: 8 bytes per element of 16
+    sequences), not float32 copies of the batch: under 3 bytes per element for
+    256 sequences (the widening path: 10)."""
+    rng = np.random.default_rng(49)
+    T, N, C = 50, 256, 400
+    lp = np.log(rng.dirichlet(np.ones(C), (T, N))).astype(dtype)
+    args = (lp, rng.integers(1, C, (N, 10)), np.full(N, T), np.full(N, 10))
+    crit = lf.CTCLoss()
+    peak = _peak_bytes(lambda: crit.forward_backward(*args))
+    assert peak < 3 * lp.size, peak / lp.size
+
+
 @pytest.mark.parametrize("layout", CE_LAYOUTS)
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_dice_half_layouts(dtype, layout):

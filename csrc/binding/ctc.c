@@ -11,9 +11,11 @@ typedef struct {
     int zero_infinity;
 } ctc_params;
 
+/* (LF_HALF_CLASS: half log_probs stay half; the kernel widens one sequence at
+ * a time into its work and narrows its loss and gradient) */
 static const lf_spec ctc_spec = {
     "ctc_loss", sizeof(ctc_params),
-    LF_OUT | LF_SPLIT_WHOLE | LF_MEAN_OWN | LF_NONE_BATCH | LF_NO_HESS, 1,
+    LF_OUT | LF_SPLIT_WHOLE | LF_MEAN_OWN | LF_NONE_BATCH | LF_NO_HESS | LF_HALF_CLASS, 1,
     {LF_ARRAY(ctc_params, log_probs, A_INPUT, C_NONE),
      LF_ARRAY(ctc_params, targets, A_INDEX, C_NONE),
      LF_ARRAY(ctc_params, input_lengths, A_ARRAY, C_NONE),
@@ -203,13 +205,13 @@ ctc_outputs(lf_call *c, lf_ctc *a)
 static PyObject *
 ctc_loss(lf_call *c, int kind)
 {
-    const ctc_params *p = c->params;
+    ctc_params *p = c->params;
     lf_ctc a;
     int64_t total, longest;
     double *work;
     (void)kind;
     memset(&a, 0, sizeof(a));
-    if (ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
+    if (lf_class_half_input(c, &p->log_probs, NULL, 1, &a.half_kind) < 0 || ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
         ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
         return NULL;
     }

@@ -18,7 +18,9 @@ lf_ctc_check(const lf_ctc *a, lf_error *err)
     return LF_OK;
 }
 
-/* Doubles of one unit's alpha and beta lattices: 2 steps (2 S + 1). */
+/* Doubles of one unit's alpha and beta lattices, 2 steps (2 S + 1), and in
+ * a half call its sequence's float32 log-probabilities and gradient (2 steps
+ * C floats). */
 static size_t
 ctc_lattices(const lf_ctc *a)
 {
@@ -26,13 +28,14 @@ ctc_lattices(const lf_ctc *a)
     for (ptrdiff_t b = 0; b < a->N; b++) {
         max_tl = a->target_lengths[b] > max_tl ? a->target_lengths[b] : max_tl;
     }
-    return 2 * (size_t)a->steps * (size_t)(2 * max_tl + 1);
+    return 2 * (size_t)a->steps * (size_t)(2 * max_tl + 1) +
+           (a->half_kind ? (size_t)a->steps * (size_t)a->C : 0);
 }
 
 ptrdiff_t
 lf_ctc_units(const lf_ctc *a)
 {
-    const size_t budget = (size_t)64 << 20; /* bytes of lattices for all units */
+    const size_t budget = (size_t)64 << 20; /* bytes of the work of all units */
     const size_t each = ctc_lattices(a) * sizeof(double);
     ptrdiff_t units = a->N < 16 ? a->N : 16;
     while (units > 1 && (size_t)units * each > budget) {

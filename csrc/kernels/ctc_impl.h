@@ -170,42 +170,96 @@ typedef struct {
     const lf_ctc *a;
     double *work;
     ptrdiff_t per;     /* sequences per unit */
+    ptrdiff_t each;    /* doubles of one unit's work */
     ptrdiff_t lattice; /* doubles of one lattice */
 } FN(ctc_ctx);
 
-/* Unit u: sequences [u per, (u + 1) per), on its own lattices. */
+/* Sequence b: its loss (into out, and *total), its gradient. */
+static void
+FN(ctc_seq)(const lf_ctc *a, ptrdiff_t b, T *la, T *lb, lf_ksum *total)
+{
+    const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
+    const T nll = FN(ctc_alpha)(a, b, la);
+    const int dropped = a->zero_infinity && nll == (T)INFINITY;
+    const T loss = dropped ? (T)0 : nll;
+    const T per = (T)(tl > 1 ? tl : 1);
+    lf_ksum_add(total, (double)(a->per_length ? loss / per : loss));
+    if (a->out) {
+        *(T *)(a->out + b * a->out_n) = loss;
+    }
+    if (!a->grad) {
+        return;
+    }
+    T gr = a->grad_output ? *(const T *)(a->grad_output + b * a->go_n) : (T)a->scale;
+    if (a->per_length) {
+        gr = gr / per;
+    }
+    if (dropped || il == 0) {
+        FN(ctc_zero)(a, b, 0);
+    }
+    else {
+        FN(ctc_grad)(a, b, la, lb, nll, gr);
+    }
+}
+
+#ifdef LF_T_F32
+/* Sequence b of a half call (a->half_kind) through x and g, two [steps, C]
+ * float32 blocks of the unit's work: its log-probabilities widened into x,
+ * FN(ctc_seq) on that float32 view (what it computes on the widened array),
+ * its loss and the gradient in g narrowed into the half outputs. */
+static void
+FN(ctc_seq_half)(const lf_ctc *a, ptrdiff_t b, T *la, T *lb, T *x, T *g, lf_ksum *total)
+{
+    const int bf16 = a->half_kind == LF_HALF_BF16;
+    const ptrdiff_t C = a->C, row = C * (ptrdiff_t)sizeof(T);
+    const ptrdiff_t il = (ptrdiff_t)a->input_lengths[b];
+    lf_ctc v = *a;
+    for (ptrdiff_t t = 0; t < il; t++) { /* (only frames before il are read) */
+        lf_half_widen_run(bf16, a->log_probs + t * a->lp_t + b * a->lp_n, a->lp_c, x + t * C, C);
+    }
+    v.half_kind = 0;
+    v.log_probs = (const char *)x;
+    v.lp_t = row;
+    v.lp_n = 0;
+    v.lp_c = (ptrdiff_t)sizeof(T);
+    v.grad = a->grad ? (char *)g : NULL;
+    v.g_t = row;
+    v.g_n = 0;
+    v.g_c = (ptrdiff_t)sizeof(T);
+    T loss = 0;
+    v.out = (char *)&loss;
+    v.out_n = 0;
+    FN(ctc_seq)(&v, b, la, lb, total);
+    if (a->out) {
+        lf_half_narrow_run(bf16, &loss, a->out + b * a->out_n, 2, 1);
+    }
+    for (ptrdiff_t t = 0; a->grad && t < a->steps; t++) {
+        lf_half_narrow_run(bf16, g + t * C, a->grad + t * a->g_t + b * a->g_n, a->g_c, C);
+    }
+}
+#endif
+
+/* Unit u: sequences [u per, (u + 1) per), on its own lattices (and, in a
+ * half call, its own float32 blocks). */
 static double
 FN(ctc_unit)(void *vc, ptrdiff_t u)
 {
     const FN(ctc_ctx) *ctx = vc;
     const lf_ctc *a = ctx->a;
-    T *la = (T *)(ctx->work + 2 * u * ctx->lattice);
-    T *lb = (T *)(ctx->work + (2 * u + 1) * ctx->lattice);
+    double *mine = ctx->work + u * ctx->each;
+    T *la = (T *)mine;
+    T *lb = (T *)(mine + ctx->lattice);
     const ptrdiff_t end = (u + 1) * ctx->per < a->N ? (u + 1) * ctx->per : a->N;
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t b = u * ctx->per; b < end; b++) {
-        const int64_t il = a->input_lengths[b], tl = a->target_lengths[b];
-        const T nll = FN(ctc_alpha)(a, b, la);
-        const int dropped = a->zero_infinity && nll == (T)INFINITY;
-        const T loss = dropped ? (T)0 : nll;
-        const T per = (T)(tl > 1 ? tl : 1);
-        lf_ksum_add(&total, (double)(a->per_length ? loss / per : loss));
-        if (a->out) {
-            *(T *)(a->out + b * a->out_n) = loss;
-        }
-        if (!a->grad) {
+#ifdef LF_T_F32
+        if (a->half_kind) {
+            T *x = (T *)(mine + 2 * ctx->lattice);
+            FN(ctc_seq_half)(a, b, la, lb, x, x + a->steps * a->C, &total);
             continue;
         }
-        T gr = a->grad_output ? *(const T *)(a->grad_output + b * a->go_n) : (T)a->scale;
-        if (a->per_length) {
-            gr = gr / per;
-        }
-        if (dropped || il == 0) {
-            FN(ctc_zero)(a, b, 0);
-        }
-        else {
-            FN(ctc_grad)(a, b, la, lb, nll, gr);
-        }
+#endif
+        FN(ctc_seq)(a, b, la, lb, &total);
     }
     return lf_ksum_value(&total);
 }
@@ -214,8 +268,10 @@ static double
 FN(ctc)(const lf_ctc *a, double *work)
 {
     const ptrdiff_t units = lf_ctc_units(a);
-    const ptrdiff_t lattice = (ptrdiff_t)(lf_ctc_work(a) / (size_t)units / 2);
-    FN(ctc_ctx) ctx = {a, work, (a->N + units - 1) / units, lattice};
+    const ptrdiff_t each = (ptrdiff_t)(lf_ctc_work(a) / (size_t)units);
+    /* (a half call's float32 blocks: steps C doubles after the lattices) */
+    const ptrdiff_t lattice = (each - (a->half_kind ? a->steps * a->C : 0)) / 2;
+    FN(ctc_ctx) ctx = {a, work, (a->N + units - 1) / units, each, lattice};
     if (a->N == 0) {
         return 0.0;
     }
