@@ -635,13 +635,6 @@ def _time_calls_raw(fn, k):
     return (time.perf_counter() - t0) / k
 
 
-def _half_spacing(v, dt):
-    """The half dtype's spacing at |v| (its smallest subnormal's near 0)."""
-    emin, mant = (-14, 10) if np.dtype(dt) == np.float16 else (-126, 7)
-    with np.errstate(divide="ignore"):
-        return 2.0 ** (np.floor(np.log2(np.maximum(np.abs(v), 2.0**emin))) - mant)
-
-
 def _sparsemax_reference(x, t):
     """The sparsemax loss (mean) and its gradient (p - onehot(t)) / N in float64.
     torch's autograd through the sort-based sparsemax (tests/oracle.py) differs
@@ -668,6 +661,7 @@ def half_error(torch, spec, inputs):
     result is within 0.5).  Near zero the unit is
     at least 8 float32 epsilons of the array's largest value: there the float32
     reference itself is noise of that size."""
+    from helpers import ulp
     dt = inputs[0].dtype
     wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and _is_half(a.dtype) else a
             for a in inputs]
@@ -684,7 +678,7 @@ def half_error(torch, spec, inputs):
         g, w = np.asarray(g).astype(np.float64), np.asarray(w, np.float64)
         ok = np.isfinite(g) & np.isfinite(w)
         scale = float(np.max(np.abs(w[ok]), initial=0.0))
-        unit = np.maximum(_half_spacing(w[ok], dt), 8 * np.finfo(np.float32).eps * scale)
+        unit = np.maximum(ulp(w[ok], dt), 8 * np.finfo(np.float32).eps * scale)
         worst = max(worst, float(np.max(np.abs(g[ok] - w[ok]) / unit, initial=0.0)))
     return worst
 

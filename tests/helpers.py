@@ -276,6 +276,17 @@ def one_error_reference(y_true, y_score, sample_weight=None):
     return float(np.average(errors, weights=sample_weight))
 
 
+def ulp(v, dtype):
+    """The spacing of the half dtype (float16, else bfloat16) at |v| (its smallest
+    subnormal's near 0): the unit of the half tests' tolerance and of
+    benchmarks/bench_all.py's max diff."""
+    emin, mant = (-14, 10) if np.dtype(dtype) == np.float16 else (-126, 7)
+    a = np.abs(np.asarray(v, np.float64))
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log2(np.maximum(a, 2.0**emin)))
+    return 2.0 ** (e - mant)
+
+
 def load_tool(name):
     """tools/<name>.py of the checkout as a module: the generators whose output the
     tests compare with the checked-in files (the stub, the API pages)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from helpers import in_layout
+from helpers import in_layout, ulp
 from loss_table import ACTIVATIONS, CORE_ROWS, LOSSES, ROWS, valid_inputs, valid_options, widened
 from oracle import _float_target, torch_call, torch_fn
 
@@ -37,15 +37,6 @@ F32_EPS = float(np.finfo(np.float32).eps)
 CLASS_WEIGHT_ROWS = {row.name for row in LOSSES if any(
     a["kind"] == "float" and a["check"] == "float32_or_float64"
     for a in CORE_ROWS[row.fname]["args"])}
-
-
-def ulp(v, dtype):
-    """The spacing of the half dtype at |v| (its smallest subnormal near 0)."""
-    emin, mant = (-14, 10) if np.dtype(dtype) == np.float16 else (-126, 7)
-    a = np.abs(np.asarray(v, np.float64))
-    with np.errstate(divide="ignore"):
-        e = np.floor(np.log2(np.maximum(a, 2.0**emin)))
-    return 2.0 ** (e - mant)
 
 
 def assert_one_rounding(got, want, dtype, what, slack=8):
