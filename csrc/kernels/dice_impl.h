@@ -724,18 +724,17 @@ FN(dice_grad_row)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
 }
 
 #ifdef LF_T_F32
-/* w gradient elements of a sigmoid row, FN(dice_grad_sig)'s r s (1 - s) with
- * s (1 - s) taken again (pass one kept it in the float32 gradient): A and B
- * per element (`per_elem`, S = 1) or one class's. */
+/* w gradient elements of a sigmoid row from class c on, FN(dice_grad_sig)'s
+ * r s (1 - s) with s (1 - s) taken again (pass one kept it in the float32
+ * gradient): a class per element (`per_elem`, S = 1) or class c's. */
 static inline LF_ALWAYS_INLINE void
-FN(dice_sig_run)(const T *restrict x, const T *restrict t, const double *restrict A,
-                 const double *restrict B, ptrdiff_t w, T *restrict g, const int per_elem)
+FN(dice_sig_run)(const T *restrict x, const T *restrict t, FN(dice_f) f, ptrdiff_t c,
+                 ptrdiff_t w, T *restrict g, const int per_elem)
 {
     for (ptrdiff_t j = 0; j < w; j++) {
         T q;
         const T d = FN(dice_sig)(x[j], &q) * q;
-        const double r = per_elem ? A[j] + B[j] * (double)t[j] : A[0] + B[0] * (double)t[j];
-        g[j] = (T)(r * (double)d);
+        g[j] = (T)(DICE_R(f, per_elem ? c + j : c, t[j]) * (double)d);
     }
 }
 
@@ -754,10 +753,10 @@ FN(dice_grad_sig_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f)
             const ptrdiff_t w = left < DICE_CHUNK ? left : DICE_CHUNK;
             FN(dice_run)(a, n, j0, w, xb, tb, &x, &t);
             if (S == 1) {
-                FN(dice_sig_run)(x, t, f.A + c, f.B + c, w, g, 1);
+                FN(dice_sig_run)(x, t, f, c, w, g, 1);
             }
             else {
-                FN(dice_sig_run)(x, t, f.A + c, f.B + c, w, g, 0);
+                FN(dice_sig_run)(x, t, f, c, w, g, 0);
             }
             lf_half_narrow_run(bf16, g, a->grad + (n * C * S + j0) * h, h, w);
         }
