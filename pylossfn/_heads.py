@@ -127,6 +127,14 @@ def _float(obj: Any, fname: str, name: str) -> np.ndarray:
     return a
 
 
+def _dense(a: Any, dtype: Any) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned array of ``dtype`` (a copy only when it
+    is not one): what the tile kernels take.  An unaligned buffer is real
+    (``np.frombuffer`` at an odd offset, an array unpickled by dask's workers)
+    and ``np.ascontiguousarray`` keeps it unaligned."""
+    return np.require(a, dtype, ["C", "A"])
+
+
 def _narrowed(result: list[Any], odt: Any, out: Any) -> list[Any]:
     """A half head's float32 results (loss, gradients, Hessian) in its dtype
     ``odt``; d_input goes into the caller's ``out`` when one was given."""
@@ -198,7 +206,7 @@ def _scale(fname: str, reduction: int, grad_output: Any, shape: tuple[int, ...],
     if g.shape != shape:
         raise ValueError(f"{fname}: grad_output must have the loss's shape {shape}, got "
                          f"{g.shape}")
-    return np.ascontiguousarray(g, dtype)
+    return _dense(g, dtype)
 
 
 class _Grads:
@@ -485,7 +493,7 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
             raise ValueError(f"{fname}: ignore_index cannot be set when target holds class "
                              "probabilities")
         ig, T, total_weight, active = -100, None, float(N), np.ones(N, bool)
-        P = np.ascontiguousarray(t.reshape(N, C), dtype)
+        P = _dense(t.reshape(N, C), dtype)
     else:
         ig, T, total_weight, active = _lce_index_target(fname, t, N, C, unbatched, input,
                                                         ignore_index, wt)
@@ -495,10 +503,10 @@ def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                            dtype, v, (linear_weight, linear_bias, target, weight) + owned, odt)
     out_now = out if odt == dtype else None  # a half out receives the narrowed d_input
     # -- every check done: compute ---------------------------------------------------
-    X = np.ascontiguousarray(X, dtype)
-    W = np.ascontiguousarray(W, dtype)
-    b = None if b is None else np.ascontiguousarray(b, dtype)
-    wc = None if wt is None else np.ascontiguousarray(wt, dtype)
+    X = _dense(X, dtype)
+    W = _dense(W, dtype)
+    b = None if b is None else _dense(b, dtype)
+    wc = None if wt is None else _dense(wt, dtype)
     wsum = float(np.sum(wc, dtype=np.float64)) if wc is not None else float(C)
     rows, cols = tile_shape(N, C, dtype.itemsize, chunk)
     buf = np.empty(rows * cols, dtype)
@@ -569,7 +577,7 @@ def _second_checks(fname: str, want: int, reduction: int, grad_output: Any, out:
         if va.shape != np.shape(input):
             raise ValueError(f"{fname}.hvp: v has shape {va.shape}, but the input has shape "
                              f"{np.shape(input)}")
-        V = np.ascontiguousarray(va.reshape(-1, va.shape[-1]), dtype)
+        V = _dense(va.reshape(-1, va.shape[-1]), dtype)
     return go, V
 
 
@@ -653,10 +661,10 @@ def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
                            odt)
     out_now = out if odt == dtype else None  # a half out receives the narrowed d_input
     # -- every check done: compute ---------------------------------------------------
-    X = np.ascontiguousarray(X, dtype)
-    W = np.ascontiguousarray(W, dtype)
-    b = None if b is None else np.ascontiguousarray(b, dtype)
-    pwc = None if pw is None else np.ascontiguousarray(pw, dtype)
+    X = _dense(X, dtype)
+    W = _dense(W, dtype)
+    b = None if b is None else _dense(b, dtype)
+    pwc = None if pw is None else _dense(pw, dtype)
     pos = np.where(valid, t2, np.iinfo(np.int64).max)
     pos.sort(axis=1)
     # element-wise: any tile shape is one pass; whole rows when they fit
