@@ -33,7 +33,8 @@ weights of the targets not ignored) --, or the loss's
 options decide it (Dice's ``per_sample`` and ``mode``): the core answers a
 ``WANT_SHAPE`` call on zero-stride stand-ins of the arrays.
 
-The metrics' Dask support is :mod:`pylossfn._dask_metrics`.
+The metrics' Dask support is :mod:`pylossfn._dask_metrics`, the fused classifier
+heads' :mod:`pylossfn._dask_heads` (row blocks of their tiles).
 """
 from __future__ import annotations
 

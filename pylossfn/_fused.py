@@ -2,13 +2,14 @@
 
 Part of :mod:`pylossfn.functional`, which re-exports every name here (kept
 apart for that module's size).  Not rows of the core's table: the heads run
-their tiles through pylossfn._heads, so the logits never exist whole.
+their tiles through pylossfn._heads, so the logits never exist whole, and
+dask arrays through pylossfn._dask_heads (row blocks of the same tiles).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _core, _heads
+from . import _core, _dask_heads, _heads
 from ._rows import reduction_code as _reduction_code
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ __all__ = ["linear_cross_entropy", "linear_binary_cross_entropy_with_logits"]
 _LOSS = _core.WANT_LOSS
 
 
+@_dask_heads.lazy_aware(_heads.lce)
 def linear_cross_entropy(
     input: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
     linear_bias: ArrayLike | None = None, weight: ArrayLike | None = None,
@@ -53,6 +55,7 @@ def linear_cross_entropy(
                       weight, ignore_index, label_smoothing, chunk_size)
 
 
+@_dask_heads.lazy_aware(_heads.lbce)
 def linear_binary_cross_entropy_with_logits(
     input: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
     linear_bias: ArrayLike | None = None, pos_weight: ArrayLike | None = None,

@@ -850,7 +850,149 @@ def test_the_core_gives_the_weighted_mean_divisor():
     assert weighted == pytest.approx(float(np.sum(w * (x - y) ** 2) / np.sum(w)), rel=1e-13)
 
 
-def test_dask_arrays_into_a_fused_head_are_refused_clearly():
-    crit = lf.LinearCrossEntropyLoss(4, 3, seed=0)
-    with pytest.raises(NotImplementedError, match="LinearCrossEntropyLoss: dask arrays are not"):
-        crit(da.ones((5, 4), chunks=2), np.zeros(5, np.int64))
+# -- the fused classifier heads: row blocks of the same tiles (pylossfn._dask_heads)
+
+HEADS = {
+    # name -> (class, its options, a target of N rows for C classes)
+    "lce_index": (lf.LinearCrossEntropyLoss,
+                  lambda rng, C: dict(weight=rng.uniform(0.5, 2.0, C), label_smoothing=0.1),
+                  lambda rng, N, C: np.where(rng.random(N) < 0.2, -100, rng.integers(0, C, N))),
+    "lce_probs": (lf.LinearCrossEntropyLoss, lambda rng, C: {},
+                  lambda rng, N, C: rng.dirichlet(np.ones(C), N)),
+    "lbce": (lf.LinearBCEWithLogitsLoss, lambda rng, C: dict(pos_weight=rng.uniform(1, 3, C)),
+             lambda rng, N, C: np.where(rng.random((N, 4)) < 0.3, -1, rng.integers(0, C, (N, 4)))),
+}
+
+
+def _head_case(name, reduction, dtype=np.float64, N=29, D=6, C=13, seed=0):
+    rng = np.random.default_rng(seed)
+    cls, options, target = HEADS[name]
+    crit = cls(D, C, bias=True, dtype=dtype, reduction=reduction, seed=seed, **options(rng, C))
+    x = rng.normal(size=(N, D)).astype(dtype)
+    t = target(rng, N, C)
+    go = None
+    if reduction == "none":
+        go = rng.normal(size=(N, C) if name == "lbce" else N).astype(dtype)
+    return crit, x, t, go
+
+
+def _head_numpy(crit, x, t, go):
+    loss, g = crit.forward_backward(x, t, grad_output=go)
+    return loss, g, crit.linear.weight_grad, crit.linear.bias_grad
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_fused_head_on_dask_equals_numpy(name, reduction):
+    # the oracle: the NumPy path of the same head (itself checked against torch's reference
+    # path in test_linear_head.py) on the same values; uneven row chunks, the input's columns
+    # cut too (made whole), target and grad_output chunked otherwise
+    crit, x, t, go = _head_case(name, reduction)
+    expected = _head_numpy(crit, x, t, go)
+    lazy_go = None if go is None else da.from_array(go, chunks=5)
+    loss, g = crit.forward_backward(da.from_array(x, chunks=(7, 4)), da.from_array(t, chunks=11),
+                                    grad_output=lazy_go)
+    assert isinstance(loss, da.Array) and isinstance(crit.linear.weight_grad, da.Array)
+    assert g.chunks[0] == (7, 7, 7, 7, 1)
+    got = dask.compute(loss, g, crit.linear.weight_grad, crit.linear.bias_grad)
+    for a, b in zip(got, expected):
+        _compare(a, b, np.float64)
+    # backward after a lazy forward, and the function face
+    loss2 = crit(da.from_array(x, chunks=(10, 6)), t)
+    (g2,) = dask.compute(crit.backward(lazy_go))
+    _compare(g2, expected[1], np.float64)
+    fn = (F.linear_binary_cross_entropy_with_logits if name == "lbce" else F.linear_cross_entropy)
+    kw = {k: getattr(crit, k) for k in ("weight", "label_smoothing", "pos_weight")
+          if hasattr(crit, k)}
+    lazy = fn(da.from_array(x, chunks=(8, 6)), crit.linear.weight, t,
+              linear_bias=crit.linear.bias, reduction=reduction, **kw)
+    _compare(lazy.compute(), expected[0], np.float64)
+    _compare(loss2.compute(), expected[0], np.float64)
+
+
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", ["lce_index", "lbce"])
+def test_fused_head_on_dask_in_half_precision(name, half):
+    # blocks compute in float32 and the results are narrowed where the NumPy path narrows:
+    # within one rounding of the half dtype of it (the loss: a float64 tree of float32 block
+    # sums, the NumPy path one float64 sum)
+    from helpers import ulp
+
+    dtype = np.dtype(half) if half == "float16" else np.dtype(pytest.importorskip(
+        "ml_dtypes").bfloat16)
+    crit, x, t, _ = _head_case(name, "mean", dtype=dtype)
+    expected = _head_numpy(crit, x, t, None)
+    got = dask.compute(*crit.forward_backward(da.from_array(x, chunks=(6, 6)), t),
+                       crit.linear.weight_grad, crit.linear.bias_grad)
+    for a, b in zip(got, expected):
+        assert np.asarray(a).dtype == dtype
+        a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        assert np.all(np.abs(a64 - b64) <= ulp(b64, dtype)), (a64, b64)
+
+
+def test_fused_head_on_dask_unbatched_and_one_block():
+    crit, x, t, _ = _head_case("lce_index", "mean")
+    expected = crit.forward_backward(x[0], t[1])
+    loss, g = dask.compute(*crit.forward_backward(da.from_array(x[0]), t[1]))
+    _compare(loss, expected[0], np.float64)
+    _compare(g, expected[1], np.float64)
+    crit, x, t, go = _head_case("lbce", "none")
+    expected = crit.forward_backward(x[0], t[0], grad_output=go[0])
+    got = dask.compute(*crit.forward_backward(da.from_array(x[0]), t[0], grad_output=go[0]))
+    assert got[0].shape == expected[0].shape == (13,)
+    for a, b in zip(got, expected):
+        _compare(a, b, np.float64)
+
+
+def test_fused_head_lazy_result_keeps_its_layer_and_options():
+    # the graph holds copies: writing into the layer, replacing it, or changing an option
+    # after building changes nothing it computes (nor a later backward of that forward)
+    crit, x, t, _ = _head_case("lce_index", "mean")
+    expected = _head_numpy(crit, x, t, None)
+    loss = crit(da.from_array(x, chunks=(7, 6)), t)
+    crit.linear.weight[...] = 0.0
+    crit.linear.bias = None
+    crit.weight[...] = 5.0
+    crit.label_smoothing = 0.0
+    g = crit.backward()
+    got = dask.compute(loss, g, crit.linear.weight_grad, crit.linear.bias_grad)
+    for a, b in zip(got, expected):
+        _compare(a, b, np.float64)
+    # the function copies its arrays too
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(13, 6))
+    ref = F.linear_cross_entropy(x, W, t)
+    lazy = F.linear_cross_entropy(da.from_array(x, chunks=9), W, t)
+    W[...] = 0.0
+    _compare(lazy.compute(), ref, np.float64)
+
+
+def test_fused_head_on_dask_errors():
+    crit, x, t, _ = _head_case("lce_index", "mean")
+    X = da.from_array(x, chunks=(7, 6))
+    # shapes, dtypes and options: when the graph is built, by the NumPy path's messages
+    with pytest.raises(ValueError, match="same last dimension"):
+        crit(X[:, :5], t)
+    with pytest.raises(ValueError, match="target must have 29 rows"):
+        crit(X, t[:20])
+    with pytest.raises(TypeError, match="integer class indices"):
+        crit(X, t.astype(np.float64))
+    with pytest.raises(ValueError, match="ignore_index cannot be set"):
+        F.linear_cross_entropy(X, crit.linear.weight, np.full((29, 13), 1 / 13), ignore_index=3)
+    with pytest.raises(TypeError, match="out= is not supported for dask"):
+        crit.forward_backward(X, t, out=np.empty_like(x))
+    with pytest.raises(ValueError, match="grad_output must have the loss's shape"):
+        lf.LinearCrossEntropyLoss(6, 13, reduction="none").forward_backward(
+            X.astype(np.float32), t, grad_output=np.ones(28, np.float32))
+    # second order refused, as for every loss
+    crit(X, t)
+    for call in (crit.hessian, lambda: crit.hvp(x),
+                 lambda: crit.forward_backward(X, t, hessian=True)):
+        with pytest.raises(NotImplementedError, match="Hessians of dask arrays"):
+            call()
+    # the targets' values: when the graph computes (IndexError, as the NumPy path's)
+    bad = t.copy()
+    bad[17] = 13
+    lazy = crit(X, da.from_array(bad, chunks=10))
+    with pytest.raises(IndexError, match="class 13"):
+        lazy.compute()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _core, _heads
+from .. import _core, _dask, _dask_heads, _heads
 from .._convert import is_half
 from .._typing import ArrayLike, FloatArray, Reduction
 from ._base import Loss, as_option_array
@@ -93,6 +93,9 @@ class _Head(Loss[FloatArray]):
         in a backward whose forward call captured another layer."""
         return (self.linear.weight, self.linear.bias)
 
+    #: the head's function in pylossfn._heads (lce or lbce)
+    _head_fn: Any
+
     def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
              config: tuple[Any, ...] | None = None, v: Any = None) -> Any:
         if len(inputs) != 2:
@@ -100,6 +103,21 @@ class _Head(Loss[FloatArray]):
                             "arrays")
         _, code, options = self._config() if config is None else config
         res = self._head_run(want, grad_output, inputs[0], inputs[1], out, v, code, options)
+        return self._store(want, res)
+
+    def _call(self, what: str, want: int, grad_output: Any, inputs: tuple[Any, ...],
+              out: Any = None, config: tuple[Any, ...] | None = None
+              ) -> tuple[Any, tuple[Any, ...]]:
+        # dask arrays go to row blocks of the same tiles (pylossfn._dask_heads)
+        if not _dask.any_dask(inputs):
+            return super()._call(what, want, grad_output, inputs, out, config)
+        res, config = _dask_heads.run(self._head_fn, self, what, want, grad_output, inputs,
+                                      out, self._config() if config is None else config)
+        return self._store(want, res), config
+
+    def _store(self, want: int, res: Any) -> Any:
+        """A head's result as a loss's: d_input in the gradient's place, the
+        layer's gradients stored on ``linear``."""
         n = bool(want & _LOSS) + bool(want & _GRAD) + bool(want & (_HESS | _HVP))
         parts = list(res) if n > 1 else [res]
         if want & _GRAD:
@@ -123,6 +141,8 @@ class _Head(Loss[FloatArray]):
         array([[0.25, 0.  ]])
         """
         inputs, config = self._last_call("hvp")
+        if _dask.any_dask(inputs):
+            return self._call("hvp", _HVP, grad_output, inputs, config=config)[0]  # refused
         x = inputs[0]
         linear_weight, linear_bias = config[2][:2]
         _, _, _, _, dtype = _heads._head(type(self).__name__, x, linear_weight, linear_bias)
@@ -192,6 +212,8 @@ class LinearCrossEntropyLoss(_Head):
         "linear.weight", "linear.bias", "weight", "ignore_index", "label_smoothing",
         "chunk_size"))
 
+    _head_fn = staticmethod(_heads.lce)
+
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
         linear_weight, linear_bias, weight, ignore_index, label_smoothing, chunk_size = options
@@ -240,6 +262,8 @@ class LinearBCEWithLogitsLoss(_Head):
 
     _option_values = staticmethod(operator.attrgetter(
         "linear.weight", "linear.bias", "pos_weight", "chunk_size"))
+
+    _head_fn = staticmethod(_heads.lbce)
 
     def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
                   out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
