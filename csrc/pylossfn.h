@@ -212,11 +212,21 @@ typedef struct {
                        * Hessian), else 0 */
     int half_target;  /* with half_kind: the probability targets are of that
                        * half type too (else T) */
+    float *stage;     /* with half_kind, cross-entropy's rows of more than
+                       * LF_CE_HALF_C classes (index targets): stage_slots
+                       * buffers of LF_STAGE_ROWS C floats, one per thread
+                       * (the call runs on at most stage_slots), where its
+                       * rows are staged instead of the stack; else NULL */
+    int stage_slots;
 } lf_classes;
 
 /* The most classes a half-precision cross-entropy (or margin, sparsemax)
- * row may have (its float32 copies live on the stack). */
+ * row may have on the stack (its float32 copies live there); longer
+ * cross-entropy rows are staged in lf_classes.stage. */
 #define LF_CE_HALF_C 8192
+/* Rows of C floats per stage slot: the input, target and gradient rows and
+ * the class weights. */
+#define LF_STAGE_ROWS 4
 
 /* Pre-pass over int64 class targets: the first target outside [0, C) that is
  * not ignore_index is reported (LF_ERR_CLASS, flat index over [N, S]);

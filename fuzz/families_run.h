@@ -144,6 +144,30 @@ fam_run_multilabel(fam_case *c, fam_result *res)
     }
 }
 
+/* Cross-entropy's half rows staged in the call's slots (lf_classes.stage,
+ * which the binding gives rows over LF_CE_HALF_C classes; the kernels take
+ * them for any C): the bits of the stack's rows, pushed at res->v[from..]. */
+static void
+fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from)
+{
+    const size_t mid = res->n;
+    lf_classes sa = *a;
+    sa.stage_slots = 3;
+    sa.stage = calloc((size_t)3 * LF_STAGE_ROWS * (size_t)(a->C > 0 ? a->C : 1), sizeof(float));
+    if (sa.stage == NULL) {
+        abort();
+    }
+    fam_push(res, lf_cross_entropy_f32(&sa));
+    fam_record(c, res);
+    free(sa.stage);
+    if (res->n - mid != mid - from ||
+        memcmp(res->v + mid, res->v + from, (mid - from) * sizeof(double)) != 0) {
+        fprintf(stderr, "classification: half rows staged in slots and on the stack differ\n");
+        abort();
+    }
+    res->n = mid; /* (the same values again) */
+}
+
 static void
 fam_run_classification(fam_case *c, fam_result *res)
 {
@@ -157,8 +181,12 @@ fam_run_classification(fam_case *c, fam_result *res)
     if (st == LF_OK) {
         fam_push(res, FAM_CALL(c, nll, a));
         fam_record(c, res);
+        const size_t from = res->n;
         fam_push(res, FAM_CALL(c, cross_entropy, a));
         fam_record(c, res);
+        if (a->half_kind) {
+            fam_stage_check(c, res, a, from);
+        }
         fam_push(res, FAM_CALL(c, poly_cross_entropy, a, (c->opts >> 5) & 1 ? -0.5 : 2.0));
         fam_record(c, res);
     }

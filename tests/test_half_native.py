@@ -269,14 +269,68 @@ def test_class_half_rows(dtype, layout, name, opts):
 
 
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-@pytest.mark.parametrize("C", [1, 8192, 8193])
+@pytest.mark.parametrize("C", [1, 8192, 8193, 50257])
 def test_cross_entropy_half_widths(dtype, C):
-    """One class, the widest row the half rows take (LF_CE_HALF_C) and one
-    more (the widening path): the same bits either way; a Hessian too."""
+    """One class, the widest row the stack takes (LF_CE_HALF_C), one more and a
+    language model's vocabulary (staged per thread in the call's slots): the
+    same bits either way; a Hessian too (the widening path)."""
     rng = np.random.default_rng(23)
     x = (4 * rng.standard_normal((3, C))).astype(dtype)
     t = rng.integers(0, C, 3)
     _widened_bits(lf.CrossEntropyLoss(), (x, t), (x.astype(np.float32), t), dtype)
+
+
+@pytest.mark.parametrize("opts", [{}, {"weight": True, "label_smoothing": 0.2, "ignore_index": 2}],
+                         ids=["plain", "all"])
+@pytest.mark.parametrize("layout", ["contiguous", "fortran", "strided", "negative"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_cross_entropy_half_long_rows(dtype, layout, opts):
+    """Rows over LF_CE_HALF_C classes are staged in the call's slots (one per
+    thread, the weights gathered there too): the widening path's bits on 1, 2
+    and 3 threads, reduced, per sample, with a half out= and grad_output."""
+    rng = np.random.default_rng(25)
+    N, C = 11, 20011
+    x = (3 * rng.standard_normal((N, C))).astype(dtype)
+    t = rng.integers(0, C, N)
+    t[::4] = 2
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, 2 * C).astype(np.float32)[::2]  # strided
+    # the reference's unit-stride rows need a unit-stride weight (see test_class_half_rows)
+    kw32 = {k: np.ascontiguousarray(v) if k == "weight" else v for k, v in kw.items()}
+    xs, wide = in_layout(x, layout), x.astype(np.float32)
+    go = rng.uniform(-1, 1, N).astype(np.float32)
+    before = lf.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            lf.set_num_threads(threads)
+            for red in ("mean", "sum", "none"):
+                crit, twin = (lf.CrossEntropyLoss(**k, reduction=red) for k in (kw, kw32))
+                loss, grad = crit.forward_backward(xs, t)
+                wl, wg = twin.forward_backward(wide, t)
+                wl = np.asarray(np.float32(wl) if red != "none" else wl).astype(dtype)
+                assert np.asarray(loss).tobytes() == wl.tobytes()
+                assert grad.dtype == dtype and grad.tobytes() == wg.astype(dtype).tobytes()
+                out = np.full((N, C), np.nan, dtype)
+                crit.forward_backward(xs, t, out=out)
+                assert out.tobytes() == grad.tobytes()
+            crit.forward(xs, t)
+            twin.forward(wide, t)
+            assert crit.backward(go).tobytes() == twin.backward(go).astype(dtype).tobytes()
+    finally:
+        lf.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_cross_entropy_half_long_rows_no_float32_copy(dtype):
+    """A long-row half call allocates its gradient and the slots (4 C floats a
+    thread), nothing of the batch's size beside."""
+    rng = np.random.default_rng(26)
+    x = rng.standard_normal((64, 50257)).astype(dtype)
+    t = rng.integers(0, 50257, 64)
+    crit = lf.CrossEntropyLoss()
+    peak = _peak_bytes(lambda: crit.forward_backward(x, t))
+    assert peak < 3 * x.size, peak / x.size
 
 
 PROBS_CASES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"label_smoothing": 0.1}),

@@ -304,8 +304,9 @@ FN(ce_half_sample)(const void *vc, const lf_classes *v, ptrdiff_t n, ptrdiff_t s
 static double
 FN(ce_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, double wsum)
 {
-    T wb[LF_CE_HALF_C];
-    const FN(ce_half_ctx) h = {a->weight ? FN(gather)(a->weight, a->w_c, a->C, wb) : NULL, wsum};
+    T wb[LF_CE_HALF_C]; /* the weights' row of the stage slot for longer rows */
+    T *w = a->stage != NULL ? FN(stage_slot)(a) + 3 * a->C : wb;
+    const FN(ce_half_ctx) h = {a->weight ? FN(gather)(a->weight, a->w_c, a->C, w) : NULL, wsum};
     return FN(class_rows)(&h, a, start, count, FN(ce_half_sample), 1);
 }
 #endif
@@ -407,8 +408,10 @@ FN(cross_entropy)(const lf_classes *a)
         return NAN;
     }
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * a->C * LF_WORK_SOFTMAX);
+    /* staged half rows use the slot of the thread that runs them */
+    return lf_par_pairwise_slots(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+                                 a->N * a->S * a->C * LF_WORK_SOFTMAX,
+                                 a->stage != NULL ? a->stage_slots : LF_MAX_THREADS);
 }
 
 #define PROB(n, c, s) (*(const T *)AT(a->target, n, c, s, t))
@@ -558,8 +561,9 @@ FN(cp_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s, const T *restrict o
 static LF_NOINLINE double
 FN(cp_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, const T *ones, T *buf)
 {
+    FN(stage_rows) rows;
     FN(class_stage) st;
-    FN(stage_init)(&st, a);
+    FN(stage_init)(&st, a, &rows);
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (ptrdiff_t j = start; j < start + count; j++) {
         const ptrdiff_t n = j / a->S, s = j % a->S;

@@ -197,26 +197,45 @@ FN(ignore_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
 }
 
 #ifdef LF_T_F32
-/* A half sample (n, s) of a class view staged on the stack (a->half_kind;
- * float32 kernels, C <= LF_CE_HALF_C, no Hessian): its input row (and its
- * probability-target row when a->half_target) widened into unit-stride
- * float32 rows, the gradient computed into a third, then narrowed into the
- * half gradient.  A sample function given `v` computes the unit-stride
- * float32 sample it now is, so the bits are those of widening the whole
- * input first and narrowing the whole float32 gradient after, without those
- * copies; class indices, weights and grad_output are read where they are.
- * The caller writes the sample's loss with FN(store_out) on the half view. */
+/* A half sample (n, s) of a class view staged (a->half_kind; float32
+ * kernels, no Hessian): its input row (and its probability-target row when
+ * a->half_target) widened into unit-stride float32 rows, the gradient
+ * computed into a third, then narrowed into the half gradient.  The rows are
+ * on the caller's stack (FN(stage_rows), C <= LF_CE_HALF_C), or for longer
+ * rows in the running thread's slot of a->stage.  A sample function given
+ * `v` computes the unit-stride float32 sample it now is, so the bits are
+ * those of widening the whole input first and narrowing the whole float32
+ * gradient after, without those copies; class indices, weights and
+ * grad_output are read where they are.  The caller writes the sample's loss
+ * with FN(store_out) on the half view. */
+typedef struct {
+    T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
+} FN(stage_rows);
+
 typedef struct {
     lf_classes v;
-    T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
+    T *x, *t, *g;
 } FN(class_stage);
 
-static inline void
-FN(stage_init)(FN(class_stage) *st, const lf_classes *a)
+/* The running thread's LF_STAGE_ROWS rows of C floats in a->stage (the call
+ * runs on at most a->stage_slots threads, each with its own slot). */
+static inline T *
+FN(stage_slot)(const lf_classes *a)
 {
+    return (T *)a->stage + (ptrdiff_t)lf_pool_slot() * LF_STAGE_ROWS * a->C;
+}
+
+static inline void
+FN(stage_init)(FN(class_stage) *st, const lf_classes *a, FN(stage_rows) *rows)
+{
+    T *slot = a->stage != NULL ? FN(stage_slot)(a) : NULL;
+    st->x = slot != NULL ? slot : rows->x;
+    st->t = slot != NULL ? slot + a->C : rows->t;
+    st->g = slot != NULL ? slot + 2 * a->C : rows->g;
     st->v = *a;
     st->v.half_kind = 0;
     st->v.half_target = 0;
+    st->v.stage = NULL;
     st->v.input = (const char *)st->x;
     st->v.in_n = st->v.in_s = 0;
     st->v.in_c = (ptrdiff_t)sizeof(T);
@@ -296,10 +315,12 @@ FN(class_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t 
                FN(row_fn) row, int ignore)
 {
 #ifdef LF_T_F32
+    FN(stage_rows) rows;
     FN(class_stage) st;
+    memset(&st, 0, sizeof(st)); /* (set below when staged: for gcc's flow analysis) */
     const int staged = a->half_kind != 0;
     if (staged) {
-        FN(stage_init)(&st, a);
+        FN(stage_init)(&st, a, &rows);
     }
 #endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -289,8 +289,9 @@ static LF_NOINLINE double
 FN(distill_half_block)(const FN(distill_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
 {
     const lf_classes *a = ctx->a;
+    FN(stage_rows) rows;
     FN(class_stage) st;
-    FN(stage_init)(&st, a);
+    FN(stage_init)(&st, a, &rows);
     T o[LF_CE_HALF_C];
     if (a->out) {
         st.v.out = (char *)o;
