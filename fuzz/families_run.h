@@ -144,12 +144,38 @@ fam_run_multilabel(fam_case *c, fam_result *res)
     }
 }
 
-/* Cross-entropy's half rows staged in the call's slots (lf_classes.stage,
+/* The class kernels that stage half rows in the call's slots (lf_classes.stage,
  * which the binding gives rows over LF_CE_HALF_C classes; the kernels take
- * them for any C): the bits of the stack's rows, pushed at res->v[from..]. */
-static void
-fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from)
+ * it for any C). */
+typedef enum { ST_CE, ST_POLY, ST_CE_PROBS, ST_POLY_PROBS, ST_SOFTMAX, ST_LOG_SOFTMAX } fam_stage;
+
+static double
+fam_stage_call(fam_stage k, const lf_classes *a, double eps)
 {
+    switch (k) {
+    case ST_CE:
+        return lf_cross_entropy_f32(a);
+    case ST_POLY:
+        return lf_poly_cross_entropy_f32(a, eps);
+    case ST_CE_PROBS:
+        return lf_cross_entropy_probs_f32(a);
+    case ST_POLY_PROBS:
+        return lf_poly_cross_entropy_probs_f32(a, eps);
+    default:
+        lf_softmax_f32(a, k == ST_LOG_SOFTMAX);
+        return 0.0;
+    }
+}
+
+/* A half class kernel's call (its results pushed at res->v[from..]) again
+ * with its rows staged in three slots instead of the stack: the same bits. */
+static void
+fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from, fam_stage k,
+                double eps)
+{
+    if (!a->half_kind) {
+        return;
+    }
     const size_t mid = res->n;
     lf_classes sa = *a;
     sa.stage_slots = 3;
@@ -157,15 +183,35 @@ fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from)
     if (sa.stage == NULL) {
         abort();
     }
-    fam_push(res, lf_cross_entropy_f32(&sa));
+    fam_push(res, fam_stage_call(k, &sa, eps));
     fam_record(c, res);
     free(sa.stage);
     if (res->n - mid != mid - from ||
         memcmp(res->v + mid, res->v + from, (mid - from) * sizeof(double)) != 0) {
-        fprintf(stderr, "classification: half rows staged in slots and on the stack differ\n");
+        fprintf(stderr, "classification: half rows staged in slots and on the stack differ "
+                        "(kernel %d)\n", (int)k);
         abort();
     }
     res->n = mid; /* (the same values again) */
+}
+
+/* A class kernel's call k pushed and recorded, then its staging checked. */
+static void
+fam_class_call(fam_case *c, fam_result *res, const lf_classes *a, fam_stage k, double eps)
+{
+    const size_t from = res->n;
+    if (c->f64) {
+        fam_push(res, k == ST_CE            ? lf_cross_entropy_f64(a)
+                      : k == ST_POLY        ? lf_poly_cross_entropy_f64(a, eps)
+                      : k == ST_CE_PROBS    ? lf_cross_entropy_probs_f64(a)
+                      : k == ST_POLY_PROBS  ? lf_poly_cross_entropy_probs_f64(a, eps)
+                                            : (lf_softmax_f64(a, k == ST_LOG_SOFTMAX), 0.0));
+    }
+    else {
+        fam_push(res, fam_stage_call(k, a, eps));
+    }
+    fam_record(c, res);
+    fam_stage_check(c, res, a, from, k, eps);
 }
 
 static void
@@ -174,6 +220,7 @@ fam_run_classification(fam_case *c, fam_result *res)
     lf_classes *a = &c->cl;
     double total = 0;
     lf_error err = {0, 0, 0.0};
+    const double eps = (c->opts >> 5) & 1 ? -0.5 : 2.0; /* Poly-1's epsilon */
     const lf_status st = FAM_CALL(c, class_check, a, &total, &err);
     fam_push(res, (double)st);
     fam_push(res, total);
@@ -181,14 +228,8 @@ fam_run_classification(fam_case *c, fam_result *res)
     if (st == LF_OK) {
         fam_push(res, FAM_CALL(c, nll, a));
         fam_record(c, res);
-        const size_t from = res->n;
-        fam_push(res, FAM_CALL(c, cross_entropy, a));
-        fam_record(c, res);
-        if (a->half_kind) {
-            fam_stage_check(c, res, a, from);
-        }
-        fam_push(res, FAM_CALL(c, poly_cross_entropy, a, (c->opts >> 5) & 1 ? -0.5 : 2.0));
-        fam_record(c, res);
+        fam_class_call(c, res, a, ST_CE, 0.0);
+        fam_class_call(c, res, a, ST_POLY, eps);
     }
     /* probabilities (float32 / float64; with a half input they stay float32) */
     lf_classes pa = *a;
@@ -196,18 +237,14 @@ fam_run_classification(fam_case *c, fam_result *res)
     pa.t_n = c->p_n;
     pa.t_c = c->p_c;
     pa.t_s = c->p_s;
-    fam_push(res, FAM_CALL(c, cross_entropy_probs, &pa));
-    fam_record(c, res);
-    fam_push(res, FAM_CALL(c, poly_cross_entropy_probs, &pa, (c->opts >> 5) & 1 ? -0.5 : 2.0));
-    fam_record(c, res);
+    fam_class_call(c, res, &pa, ST_CE_PROBS, 0.0);
+    fam_class_call(c, res, &pa, ST_POLY_PROBS, eps);
     /* softmax and sparsemax write through grad: they need an output (half
      * samples are staged as the kernels' losses stage theirs) */
     const fview *g = &c->v[c->nv - 1];
     pa.grad = g->base;
-    for (int log = 0; log < 2; log++) {
-        FAM_CALL_VOID(c, softmax, &pa, log);
-        fam_record(c, res);
-    }
+    fam_class_call(c, res, &pa, ST_SOFTMAX, 0.0);
+    fam_class_call(c, res, &pa, ST_LOG_SOFTMAX, 0.0);
     FAM_CALL_VOID(c, sparsemax, &pa);
     fam_record(c, res);
 }

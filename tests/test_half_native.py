@@ -321,14 +321,76 @@ def test_cross_entropy_half_long_rows(dtype, layout, opts):
         lf.set_num_threads(before)
 
 
+LONG_CASES = {
+    # name -> (criterion, its operands from rng for N rows of C classes in the half dtype)
+    "ce-probs": (lambda red: lf.CrossEntropyLoss(reduction=red, label_smoothing=0.1),
+                 lambda rng, N, C, dt: rng.dirichlet(np.ones(C), N).astype(dt)),
+    "poly": (lambda red: lf.PolyCrossEntropyLoss(epsilon=2.0, ignore_index=2, reduction=red),
+             lambda rng, N, C, dt: np.where(np.arange(N) % 4 == 0, 2, rng.integers(0, C, N))),
+    "poly-probs": (lambda red: lf.PolyCrossEntropyLoss(epsilon=-0.5, reduction=red),
+                   lambda rng, N, C, dt: rng.dirichlet(np.ones(C), N).astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONG_CASES))
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_cross_entropy_half_long_rows_no_float32_copy(dtype):
+def test_class_half_long_rows(dtype, case):
+    """Probability targets and Poly-1 stage rows over LF_CE_HALF_C classes in
+    the call's slots too: the widening path's bits on 1 and 3 threads."""
+    make, target = LONG_CASES[case]
+    rng = np.random.default_rng(27)
+    N, C = 9, 20011
+    x = (3 * rng.standard_normal((N, C))).astype(dtype)
+    t = target(rng, N, C, dtype)
+    wide_t = t.astype(np.float32) if t.dtype.kind == "f" or t.dtype == dtype else t
+    before = lf.get_num_threads()
+    try:
+        for threads in (1, 3):
+            lf.set_num_threads(threads)
+            _same_bits_as_widened(make, (x, t), (x.astype(np.float32), wide_t), dtype,
+                                  go_shape=(N,), rng=rng)
+    finally:
+        lf.set_num_threads(before)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "fortran", "strided"])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_softmax_half_long_rows(dtype, name, layout):
+    """softmax / log_softmax over a vocabulary (rows staged in the call's slots):
+    the widening path's bits, along the last dim and the first, on 1 and 3 threads,
+    and no float32 copy."""
+    rng = np.random.default_rng(28)
+    x = (3 * rng.standard_normal((6, 50257))).astype(dtype)
+    fn = getattr(lf.functional, name)
+    before = lf.get_num_threads()
+    try:
+        for threads in (1, 3):
+            lf.set_num_threads(threads)
+            for dim in (-1, 0):
+                xs = in_layout(x if dim == -1 else np.ascontiguousarray(x.T), layout)
+                want = fn(np.asarray(xs, np.float32), dim=dim).astype(dtype)
+                assert fn(xs, dim=dim).tobytes() == want.tobytes(), (threads, dim)
+    finally:
+        lf.set_num_threads(before)
+    # the result and the slots (4 C floats a thread): under 3 bytes an element of 64 rows
+    big = rng.standard_normal((64, 50257)).astype(dtype)
+    peak = _peak_bytes(lambda: fn(big, dim=-1))
+    assert peak < 3 * big.size, peak / big.size
+
+
+@pytest.mark.parametrize("name,probs", [("CrossEntropyLoss", False), ("CrossEntropyLoss", True),
+                                        ("PolyCrossEntropyLoss", False)],
+                         ids=["ce", "ce-probs", "poly"])
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_cross_entropy_half_long_rows_no_float32_copy(dtype, name, probs):
     """A long-row half call allocates its gradient and the slots (4 C floats a
     thread), nothing of the batch's size beside."""
     rng = np.random.default_rng(26)
     x = rng.standard_normal((64, 50257)).astype(dtype)
-    t = rng.integers(0, 50257, 64)
-    crit = lf.CrossEntropyLoss()
+    t = (rng.dirichlet(np.ones(50257), 64).astype(dtype) if probs
+         else rng.integers(0, 50257, 64))
+    crit = getattr(lf, name)()
     peak = _peak_bytes(lambda: crit.forward_backward(x, t))
     assert peak < 3 * x.size, peak / x.size
 

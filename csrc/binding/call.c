@@ -173,6 +173,18 @@ lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, i
     return (*input = lf_native(c, *input, c->typenum)) ? 0 : -1;
 }
 
+int
+lf_class_stage(lf_call *c, lf_classes *a)
+{
+    if (!a->half_kind || a->C <= LF_CE_HALF_C) {
+        return 0;
+    }
+    a->stage_slots = lf_get_num_threads(); /* the most threads the call runs on */
+    a->stage = lf_alloc_n(c, a->C, (size_t)a->stage_slots * LF_STAGE_ROWS * sizeof(float),
+                          "the staged half rows");
+    return a->stage != NULL ? 0 : -1;
+}
+
 /* A float operand cast to the call's dtype; with allow_int, bool and integer
  * arrays (0/1 labels) are taken too. */
 static PyArrayObject *

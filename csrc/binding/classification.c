@@ -87,31 +87,20 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
 }
 
 /* A half-native call (NLL, cross-entropy and Poly-1: LF_HALF_CLASS) keeps
- * its half input for the kernel when, for cross-entropy and Poly-1, a row
- * fits their stack rows (LF_CE_HALF_C), and so do probability targets of
- * the input's half dtype (class_target_arg kept them).  Cross-entropy with
- * class indices stages longer rows in a->stage, a slot of LF_STAGE_ROWS C
- * floats per thread (a language model's vocabulary: 32K-256K classes).
- * Otherwise input and targets are widened here, as for every other class
- * loss, and the results come back through float32. */
+ * its half input for the kernel, and probability targets of the input's
+ * half dtype (class_target_arg kept them): rows of up to LF_CE_HALF_C
+ * classes are staged on the kernels' stack, longer ones (a language model's
+ * vocabulary) in a->stage, a slot per thread (lf_class_stage).  A call the
+ * binding widens (a Hessian) comes back through float32. */
 static int
 class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
-    const int long_rows = kind == KIND_CE && !sh->probs;
-    if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL,
-                            kind == KIND_NLL || a->C <= LF_CE_HALF_C || long_rows,
-                            &a->half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL, 1, &a->half_kind) < 0) {
         return -1;
     }
     a->half_target = c->half_native && sh->probs && PyArray_TYPE(p->target) == c->out_type;
-    if (a->half_kind && kind != KIND_NLL && a->C > LF_CE_HALF_C) {
-        a->stage_slots = lf_get_num_threads(); /* the most threads the call runs on */
-        a->stage = lf_alloc_n(c, a->C, (size_t)a->stage_slots * LF_STAGE_ROWS * sizeof(float),
-                              "the staged half rows");
-        return a->stage != NULL ? 0 : -1;
-    }
-    return 0;
+    return kind == KIND_NLL ? 0 : lf_class_stage(c, a); /* (NLL reads one class a row) */
 }
 
 /* The [N, C, S] views of input and target, and the class weight. */

@@ -410,8 +410,7 @@ FN(cross_entropy)(const lf_classes *a)
     FN(class_ctx) ctx = {a, NULL};
     /* staged half rows use the slot of the thread that runs them */
     return lf_par_pairwise_slots(FN(cross_entropy_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                                 a->N * a->S * a->C * LF_WORK_SOFTMAX,
-                                 a->stage != NULL ? a->stage_slots : LF_MAX_THREADS);
+                                 a->N * a->S * a->C * LF_WORK_SOFTMAX, LF_STAGE_SLOTS(a));
 }
 
 #define PROB(n, c, s) (*(const T *)AT(a->target, n, c, s, t))
@@ -609,8 +608,9 @@ static double
 FN(cross_entropy_probs)(const lf_classes *a)
 {
     FN(class_ctx) ctx = {a, NULL};
-    return lf_par_pairwise(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
-                           lf_unit_rows(a->C), a->N * a->S * a->C * LF_WORK_SOFTMAX_PROBS);
+    return lf_par_pairwise_slots(FN(cross_entropy_probs_block), &ctx, a->N * a->S,
+                                 lf_unit_rows(a->C), a->N * a->S * a->C * LF_WORK_SOFTMAX_PROBS,
+                                 LF_STAGE_SLOTS(a));
 }
 
 typedef struct {
@@ -714,8 +714,8 @@ FN(softmax)(const lf_classes *a, int log)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(softmax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                          a->N * a->S * a->C);
+    (void)lf_par_pairwise_slots(FN(softmax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+                                a->N * a->S * a->C, LF_STAGE_SLOTS(a));
 }
 
 #undef AT

@@ -217,6 +217,10 @@ typedef struct {
     T *x, *t, *g;
 } FN(class_stage);
 
+/* The most threads a staged class kernel may run on: a->stage's slots (its
+ * pool call is lf_par_pairwise_slots(..., LF_STAGE_SLOTS(a))), else any. */
+#define LF_STAGE_SLOTS(a) ((a)->stage != NULL ? (a)->stage_slots : LF_MAX_THREADS)
+
 /* The running thread's LF_STAGE_ROWS rows of C floats in a->stage (the call
  * runs on at most a->stage_slots threads, each with its own slot). */
 static inline T *

@@ -271,8 +271,9 @@ FN(poly_cross_entropy)(const lf_classes *a, double epsilon)
     for (ptrdiff_t c = 0; a->label_smoothing > 0 && c < a->C; c++) {
         ctx.wsum += (double)PW(c);
     }
-    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX);
+    return lf_par_pairwise_slots(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+                                 a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX,
+                                 LF_STAGE_SLOTS(a));
 }
 
 /* One sample with class probabilities y: its loss. */
@@ -310,8 +311,9 @@ static double
 FN(poly_cross_entropy_probs)(const lf_classes *a, double epsilon)
 {
     FN(poly_ctx) ctx = {a, epsilon, 0.0, 1};
-    return lf_par_pairwise(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                           a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX_PROBS);
+    return lf_par_pairwise_slots(FN(poly_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+                                 a->N * a->S * (a->C > 0 ? a->C : 1) * LF_WORK_SOFTMAX_PROBS,
+                                 LF_STAGE_SLOTS(a));
 }
 
 #undef PX
