@@ -193,24 +193,23 @@ def test_unaligned_operands(dtype):
     probs = rng.dirichlet(np.ones(C), N).astype(dtype)
     go = rng.standard_normal(N).astype(dtype)
     u = unaligned
-    for target in (rng.integers(0, C, N), probs):
-        ref = torch_lce(x, w, b, target, go, weight=cw, reduction="none")
-        crit = lf.LinearCrossEntropyLoss(D, C, bias=True, dtype=dtype, weight=u(cw),
-                                         reduction="none")
+
+    def check(crit, target, go, ref):
         crit.linear.weight, crit.linear.bias = u(w), u(b)
         loss, g = crit.forward_backward(u(x), u(target), grad_output=u(go))
         for got, want in zip((loss, g, crit.linear.weight_grad, crit.linear.bias_grad), ref):
             close(got, want, dtype)
+
+    for target in (rng.integers(0, C, N), probs):
+        check(lf.LinearCrossEntropyLoss(D, C, bias=True, dtype=dtype, weight=u(cw),
+                                        reduction="none"),
+              target, go, torch_lce(x, w, b, target, go, weight=cw, reduction="none"))
     t = label_targets(rng)
     pw = (rng.random(C) * 3).astype(dtype)
     gof = rng.standard_normal((N, C)).astype(dtype)
-    ref = torch_lbce(x, w, b, multi_hot(t, C), gof, pos_weight=pw, reduction="none")
-    crit = lf.LinearBCEWithLogitsLoss(D, C, bias=True, dtype=dtype, pos_weight=u(pw),
-                                      reduction="none")
-    crit.linear.weight, crit.linear.bias = u(w), u(b)
-    loss, g = crit.forward_backward(u(x), u(t), grad_output=u(gof))
-    for got, want in zip((loss, g, crit.linear.weight_grad, crit.linear.bias_grad), ref):
-        close(got, want, dtype)
+    check(lf.LinearBCEWithLogitsLoss(D, C, bias=True, dtype=dtype, pos_weight=u(pw),
+                                     reduction="none"),
+          t, gof, torch_lbce(x, w, b, multi_hot(t, C), gof, pos_weight=pw, reduction="none"))
 
 
 SECOND_CHUNKS = [None, (23, 37), (7, 11), (23, 10), (1, 1), (6, 37)]
