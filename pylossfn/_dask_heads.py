@@ -146,6 +146,9 @@ def _check(head: Callable[..., Any], fname: str, code: int, x: Any, t: Any, go: 
     t1 = np.zeros((1,) + t.shape[1:] if batched else t.shape, t.dtype)
     loss = head(_LOSS, None, None, _SUM, x1, layer[0], t1, layer[1], *options, fname=fname)
     C = np.shape(layer[0])[0]
+    if go is not None and code != _NONE and (np.size(go) != 1 or np.ndim(go) > 1):
+        raise ValueError(f"{fname}: grad_output must be a scalar for a reduced loss, got shape "
+                         f"{tuple(np.shape(go))}")
     if go is not None and code == _NONE:
         shape = (x.shape[0],) if batched else ()
         shape = shape + ((C,) if head is _heads.lbce else ())
@@ -171,6 +174,12 @@ def _grad_outputs(head: Callable[..., Any], want: int, code: int, go: Any, norm:
     return list(g.to_delayed().ravel())
 
 
+def _option_names(head: Callable[..., Any]) -> list[str]:
+    """``head``'s options, in its order: its parameters after linear_bias."""
+    names = list(inspect.signature(head).parameters)
+    return names[names.index("linear_bias") + 1:names.index("fname")]
+
+
 def lazy(head: Callable[..., Any], fname: str, want: int, grad_output: Any, code: int,
          input: Any, target: Any, layer: tuple[Any, Any], options: tuple[Any, ...]) -> Any:
     """The lazy counterpart of ``head(want, grad_output, None, code, input,
@@ -183,8 +192,8 @@ def lazy(head: Callable[..., Any], fname: str, want: int, grad_output: Any, code
                                   "compute the arrays first")
     da, delayed = _da(), _delayed()
     layer = (_operand(layer[0], fname, "linear_weight"), _operand(layer[1], fname, "linear_bias"))
-    options = tuple(_operand(o, fname, "weight") if isinstance(o, np.ndarray) or any_dask([o])
-                    else copy.deepcopy(o) for o in options)
+    options = tuple(_operand(o, fname, name) if isinstance(o, np.ndarray) or any_dask([o])
+                    else copy.deepcopy(o) for o, name in zip(options, _option_names(head)))
     x = _as_dask(input if any_dask([input]) else as_array(input, fname, "input"))
     t = _as_dask(target if any_dask([target]) else as_array(target, fname, "target"))
     for a in (x, t):
@@ -261,8 +270,7 @@ def lazy_aware(head: Callable[..., Any]) -> Callable[[Callable[..., Any]], Calla
     options by name), made lazy when any argument is a dask array."""
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
-        names = list(inspect.signature(head).parameters)
-        rest = names[names.index("linear_bias") + 1:names.index("fname")]
+        rest = _option_names(head)
 
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:

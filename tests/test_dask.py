@@ -981,6 +981,8 @@ def test_fused_head_on_dask_errors():
         F.linear_cross_entropy(X, crit.linear.weight, np.full((29, 13), 1 / 13), ignore_index=3)
     with pytest.raises(TypeError, match="out= is not supported for dask"):
         crit.forward_backward(X, t, out=np.empty_like(x))
+    with pytest.raises(ValueError, match="grad_output must be a scalar for a reduced loss"):
+        crit.forward_backward(X, t, grad_output=np.ones(29))
     with pytest.raises(ValueError, match="grad_output must have the loss's shape"):
         lf.LinearCrossEntropyLoss(6, 13, reduction="none").forward_backward(
             X.astype(np.float32), t, grad_output=np.ones(28, np.float32))

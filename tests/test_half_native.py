@@ -321,6 +321,22 @@ def test_cross_entropy_half_long_rows(dtype, layout, opts):
         lf.set_num_threads(before)
 
 
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_long_row_slots_at_most_one_a_sample(dtype):
+    """A call's slots (4 C floats each) number its threads, but no more than its
+    samples: one row of 200,003 classes on 4 threads takes one slot."""
+    C = 200_003
+    x = np.random.default_rng(29).standard_normal((1, C)).astype(dtype)
+    crit = lf.CrossEntropyLoss()
+    before = lf.get_num_threads()
+    try:
+        lf.set_num_threads(4)
+        peak = _peak_bytes(lambda: crit.forward_backward(x, np.array([5])))
+    finally:
+        lf.set_num_threads(before)
+    assert peak < 24 * C, peak / C  # one slot (16 C bytes) and the half gradient (2 C)
+
+
 LONG_CASES = {
     # name -> (criterion, its operands from rng for N rows of C classes in the half dtype)
     "ce-probs": (lambda red: lf.CrossEntropyLoss(reduction=red, label_smoothing=0.1),

@@ -310,8 +310,9 @@ int lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **targe
                         int *half_kind);
 /* A half class view (a->half_kind) whose rows are longer than the kernels'
  * stack rows (LF_CE_HALF_C): a->stage, a slot of LF_STAGE_ROWS C floats for
- * each thread the call may run on (cross-entropy, Poly-1, softmax and
- * log_softmax stage their rows there; -1 on error). */
+ * each thread the call may run on, at most one a sample (cross-entropy,
+ * Poly-1, softmax and log_softmax stage their rows there; -1 on error).
+ * Called when the view is complete, just before the kernel runs. */
 int lf_class_stage(lf_call *c, lf_classes *a);
 PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
 /* An index array as a private int64 copy (C order), which no other thread

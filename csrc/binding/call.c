@@ -179,7 +179,11 @@ lf_class_stage(lf_call *c, lf_classes *a)
     if (!a->half_kind || a->C <= LF_CE_HALF_C) {
         return 0;
     }
-    a->stage_slots = lf_get_num_threads(); /* the most threads the call runs on */
+    /* the most threads the call runs on: the pool's, and no more than its
+     * samples (a row this long is a work unit of its own) */
+    const npy_intp samples = a->N * a->S;
+    const int threads = lf_get_num_threads();
+    a->stage_slots = samples < threads ? (samples > 0 ? (int)samples : 1) : threads;
     a->stage = lf_alloc_n(c, a->C, (size_t)a->stage_slots * LF_STAGE_ROWS * sizeof(float),
                           "the staged half rows");
     return a->stage != NULL ? 0 : -1;

@@ -90,17 +90,18 @@ class_target_arg(lf_call *c, int kind, const lf_classes *a, class_shape *sh)
  * its half input for the kernel, and probability targets of the input's
  * half dtype (class_target_arg kept them): rows of up to LF_CE_HALF_C
  * classes are staged on the kernels' stack, longer ones (a language model's
- * vocabulary) in a->stage, a slot per thread (lf_class_stage).  A call the
- * binding widens (a Hessian) comes back through float32. */
+ * vocabulary) in a->stage, a slot per thread (lf_class_stage, in
+ * class_loss once the outputs exist).  A call the binding widens (a
+ * Hessian) comes back through float32. */
 static int
-class_half(lf_call *c, int kind, lf_classes *a, const class_shape *sh)
+class_half(lf_call *c, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
     if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL, 1, &a->half_kind) < 0) {
         return -1;
     }
     a->half_target = c->half_native && sh->probs && PyArray_TYPE(p->target) == c->out_type;
-    return kind == KIND_NLL ? 0 : lf_class_stage(c, a); /* (NLL reads one class a row) */
+    return 0;
 }
 
 /* The [N, C, S] views of input and target, and the class weight. */
@@ -239,14 +240,16 @@ class_loss(lf_call *c, int kind)
     /* a probability-target mean is over samples, but like torch it is nan
      * when the input is empty, even with samples but no classes */
     double denom = a.C == 0 ? 0.0 : (double)(a.N * a.S);
-    if (class_target_arg(c, kind, &a, &sh) < 0 || class_half(c, kind, &a, &sh) < 0 ||
+    if (class_target_arg(c, kind, &a, &sh) < 0 || class_half(c, &a, &sh) < 0 ||
         class_views(c, &a, &sh) < 0 || class_check(c, &a, &sh, &denom) < 0) {
         return NULL;
     }
     if (c->want == WANT_NORM) { /* the divisor alone (a Dask block's share) */
         return PyFloat_FromDouble(denom);
     }
-    if (class_outputs(c, kind, &a, &sh, denom) < 0) {
+    /* (NLL reads one class a row: it stages nothing) */
+    if (class_outputs(c, kind, &a, &sh, denom) < 0 ||
+        (kind != KIND_NLL && lf_class_stage(c, &a) < 0)) {
         return NULL;
     }
     double sum;

@@ -196,6 +196,13 @@ FN(ignore_sample)(const lf_classes *a, ptrdiff_t n, ptrdiff_t s)
     }
 }
 
+/* The most threads a staged class kernel may run on: a->stage's slots (its
+ * pool call is lf_par_pairwise_slots(..., LF_STAGE_SLOTS(a)); a float64 or
+ * unstaged call has none), else any. */
+#ifndef LF_STAGE_SLOTS
+#define LF_STAGE_SLOTS(a) ((a)->stage != NULL ? (a)->stage_slots : LF_MAX_THREADS)
+#endif
+
 #ifdef LF_T_F32
 /* A half sample (n, s) of a class view staged (a->half_kind; float32
  * kernels, no Hessian): its input row (and its probability-target row when
@@ -216,10 +223,6 @@ typedef struct {
     lf_classes v;
     T *x, *t, *g;
 } FN(class_stage);
-
-/* The most threads a staged class kernel may run on: a->stage's slots (its
- * pool call is lf_par_pairwise_slots(..., LF_STAGE_SLOTS(a))), else any. */
-#define LF_STAGE_SLOTS(a) ((a)->stage != NULL ? (a)->stage_slots : LF_MAX_THREADS)
 
 /* The running thread's LF_STAGE_ROWS rows of C floats in a->stage (the call
  * runs on at most a->stage_slots threads, each with its own slot). */
