@@ -150,8 +150,8 @@ def _check(head: Callable[..., Any], fname: str, code: int, x: Any, t: Any, go: 
         raise ValueError(f"{fname}: grad_output must be a scalar for a reduced loss, got shape "
                          f"{tuple(np.shape(go))}")
     if go is not None and code == _NONE:
-        shape = (x.shape[0],) if batched else ()
-        shape = shape + ((C,) if head is _heads.lbce else ())
+        shape: tuple[int, ...] = (x.shape[0],) if batched else ()
+        shape += (C,) if head is _heads.lbce else ()
         if tuple(np.shape(go)) != shape:
             raise ValueError(f"{fname}: grad_output must have the loss's shape {shape}, got "
                              f"{tuple(np.shape(go))}")
