@@ -149,20 +149,21 @@ fam_run_multilabel(fam_case *c, fam_result *res)
  * it for any C). */
 typedef enum { ST_CE, ST_POLY, ST_CE_PROBS, ST_POLY_PROBS, ST_SOFTMAX, ST_LOG_SOFTMAX } fam_stage;
 
+/* Class kernel k of the case's dtype on the view a. */
 static double
-fam_stage_call(fam_stage k, const lf_classes *a, double eps)
+fam_stage_call(const fam_case *c, fam_stage k, const lf_classes *a, double eps)
 {
     switch (k) {
     case ST_CE:
-        return lf_cross_entropy_f32(a);
+        return FAM_CALL(c, cross_entropy, a);
     case ST_POLY:
-        return lf_poly_cross_entropy_f32(a, eps);
+        return FAM_CALL(c, poly_cross_entropy, a, eps);
     case ST_CE_PROBS:
-        return lf_cross_entropy_probs_f32(a);
+        return FAM_CALL(c, cross_entropy_probs, a);
     case ST_POLY_PROBS:
-        return lf_poly_cross_entropy_probs_f32(a, eps);
+        return FAM_CALL(c, poly_cross_entropy_probs, a, eps);
     default:
-        lf_softmax_f32(a, k == ST_LOG_SOFTMAX);
+        FAM_CALL_VOID(c, softmax, a, k == ST_LOG_SOFTMAX);
         return 0.0;
     }
 }
@@ -183,7 +184,7 @@ fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from, 
     if (sa.stage == NULL) {
         abort();
     }
-    fam_push(res, fam_stage_call(k, &sa, eps));
+    fam_push(res, fam_stage_call(c, k, &sa, eps));
     fam_record(c, res);
     free(sa.stage);
     if (res->n - mid != mid - from ||
@@ -200,16 +201,7 @@ static void
 fam_class_call(fam_case *c, fam_result *res, const lf_classes *a, fam_stage k, double eps)
 {
     const size_t from = res->n;
-    if (c->f64) {
-        fam_push(res, k == ST_CE            ? lf_cross_entropy_f64(a)
-                      : k == ST_POLY        ? lf_poly_cross_entropy_f64(a, eps)
-                      : k == ST_CE_PROBS    ? lf_cross_entropy_probs_f64(a)
-                      : k == ST_POLY_PROBS  ? lf_poly_cross_entropy_probs_f64(a, eps)
-                                            : (lf_softmax_f64(a, k == ST_LOG_SOFTMAX), 0.0));
-    }
-    else {
-        fam_push(res, fam_stage_call(k, a, eps));
-    }
+    fam_push(res, fam_stage_call(c, k, a, eps));
     fam_record(c, res);
     fam_stage_check(c, res, a, from, k, eps);
 }
