@@ -406,13 +406,18 @@ def run(crit: Any, what: str, want: int, grad_output: Any, inputs: tuple[Any, ..
     keeps, a private copy: what the graph computes, and what a later
     ``backward`` uses, is fixed when it is built."""
     name = type(crit).__name__
-    if want & _HESS:
-        raise NotImplementedError(f"{name}.{what}(): Hessians of dask arrays are not supported; "
-                                  "compute the arrays first")
+    refuse_second_order(name, what, want)
     rule = _rule_of(crit)
     _refuse_out(name, out)
     config = copy.deepcopy(config)
     return _lazy(_Criterion(crit, rule, config), want, grad_output, inputs), config
+
+
+def refuse_second_order(name: str, what: str, want: int) -> None:
+    """NotImplementedError for a Hessian (or H v) call with dask arrays."""
+    if want & _HESS:
+        raise NotImplementedError(f"{name}.{what}(): Hessians of dask arrays are not supported; "
+                                  "compute the arrays first")
 
 
 def _refuse_out(name: str, out: Any) -> None:

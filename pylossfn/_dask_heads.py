@@ -29,9 +29,9 @@ import numpy as np
 
 from . import _core, _heads
 from ._convert import as_array, compute_dtype, is_half
-from ._dask import _as_dask, _da, _delayed, _refuse_out, any_dask
+from ._dask import _as_dask, _da, _delayed, _refuse_out, any_dask, refuse_second_order
 
-_LOSS, _GRAD, _HESS, _HVP = _core.WANT_LOSS, _core.WANT_GRAD, _core.WANT_HESS, _core.WANT_HVP
+_LOSS, _GRAD = _core.WANT_LOSS, _core.WANT_GRAD
 _NONE, _SUM, _MEAN = _core.REDUCE_NONE, _core.REDUCE_SUM, _core.REDUCE_MEAN
 
 
@@ -186,10 +186,7 @@ def lazy(head: Callable[..., Any], fname: str, want: int, grad_output: Any, code
     layer[0], target, layer[1], *options)`` (pylossfn._heads.lce / lbce): the
     loss (a 0-d dask array for "mean" / "sum"), ``(d_input, d_weight,
     d_bias)`` as dask arrays (``d_input`` chunked like the input's rows), or
-    both, as ``want`` asks."""
-    if want & (_HESS | _HVP):
-        raise NotImplementedError(f"{fname}: Hessians of dask arrays are not supported; "
-                                  "compute the arrays first")
+    both, as ``want`` asks (no second order: :func:`run` refuses it)."""
     da, delayed = _da(), _delayed()
     layer = (_operand(layer[0], fname, "linear_weight"), _operand(layer[1], fname, "linear_bias"))
     options = tuple(_operand(o, fname, name) if isinstance(o, np.ndarray) or any_dask([o])
@@ -252,12 +249,8 @@ def run(head: Callable[..., Any], crit: Any, what: str, want: int, grad_output: 
     result as ``head`` returns it, and the config the call keeps, a private
     copy (what the graph computes, and a later ``backward`` uses)."""
     name = type(crit).__name__
-    if want & (_HESS | _HVP):
-        raise NotImplementedError(f"{name}.{what}(): Hessians of dask arrays are not supported; "
-                                  "compute the arrays first")
+    refuse_second_order(name, what, want)
     _refuse_out(name, out)
-    if len(inputs) != 2:
-        raise TypeError(f"{name} takes (input, target), got {len(inputs)} arrays")
     config = copy.deepcopy(config)
     _, code, (linear_weight, linear_bias, *options) = config
     return lazy(head, name, want, grad_output, code, inputs[0], inputs[1],

@@ -84,30 +84,31 @@ class _Head(Loss[FloatArray]):
         self.dtype = np.dtype(dtype)
         self.seed = seed
 
-    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
-        raise NotImplementedError
-
     def _owned(self) -> tuple[Any, ...]:
         """The layer the criterion owns now: ``out=`` must not overlap it, even
         in a backward whose forward call captured another layer."""
         return (self.linear.weight, self.linear.bias)
 
-    #: the head's function in pylossfn._heads (lce or lbce)
+    #: the head's function in pylossfn._heads (lce or lbce), which every call runs:
+    #: its arguments are the options' order (_option_values) after the layer's
     _head_fn: Any
 
     def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
              config: tuple[Any, ...] | None = None, v: Any = None) -> Any:
-        if len(inputs) != 2:
-            raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
-                            "arrays")
-        _, code, options = self._config() if config is None else config
-        res = self._head_run(want, grad_output, inputs[0], inputs[1], out, v, code, options)
+        _, code, (linear_weight, linear_bias, *options) = (self._config() if config is None
+                                                           else config)
+        res = self._head_fn(want, grad_output, out, code, inputs[0], linear_weight, inputs[1],
+                            linear_bias, *options, fname=type(self).__name__, v=v,
+                            owned=self._owned())
         return self._store(want, res)
 
     def _call(self, what: str, want: int, grad_output: Any, inputs: tuple[Any, ...],
               out: Any = None, config: tuple[Any, ...] | None = None
               ) -> tuple[Any, tuple[Any, ...]]:
+        # every entry method's way in (hvp's inputs are a forward's): checked once
+        if len(inputs) != 2:
+            raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
+                            "arrays")
         # dask arrays go to row blocks of the same tiles (pylossfn._dask_heads)
         if not _dask.any_dask(inputs):
             return super()._call(what, want, grad_output, inputs, out, config)
@@ -214,13 +215,6 @@ class LinearCrossEntropyLoss(_Head):
 
     _head_fn = staticmethod(_heads.lce)
 
-    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
-        linear_weight, linear_bias, weight, ignore_index, label_smoothing, chunk_size = options
-        return _heads.lce(want, grad_output, out, code, input, linear_weight, target,
-                          linear_bias, weight, ignore_index, label_smoothing, chunk_size,
-                          fname=type(self).__name__, v=v, owned=self._owned())
-
 
 class LinearBCEWithLogitsLoss(_Head):
     """A linear layer and multi-label BCE-with-logits against sparse positive labels.
@@ -264,10 +258,3 @@ class LinearBCEWithLogitsLoss(_Head):
         "linear.weight", "linear.bias", "pos_weight", "chunk_size"))
 
     _head_fn = staticmethod(_heads.lbce)
-
-    def _head_run(self, want: int, grad_output: Any, input: Any, target: Any,
-                  out: Any, v: Any, code: int, options: tuple[Any, ...]) -> Any:
-        linear_weight, linear_bias, pos_weight, chunk_size = options
-        return _heads.lbce(want, grad_output, out, code, input, linear_weight, target,
-                           linear_bias, pos_weight, chunk_size, fname=type(self).__name__, v=v,
-                           owned=self._owned())
