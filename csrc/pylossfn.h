@@ -207,22 +207,21 @@ typedef struct {
     const char *vec; /* T[N, C, S], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int grad_is_zero; /* grad already holds zeros (calloc'd): nll skips clearing it */
     int half_kind;    /* lf_half_kind: input, out and grad hold that half type
-                       * (float32 NLL, and cross-entropy, Poly-1, the margin
-                       * losses and sparsemax's with C <= LF_CE_HALF_C; no
-                       * Hessian), else 0 */
+                       * (float32 NLL, cross-entropy, Poly-1, the margin losses,
+                       * sparsemax, distillation, softmax; no Hessian), else 0 */
     int half_target;  /* with half_kind: the probability targets are of that
                        * half type too (else T) */
-    float *stage;     /* with half_kind, cross-entropy's rows of more than
-                       * LF_CE_HALF_C classes (index targets): stage_slots
+    float *stage;     /* with half_kind, rows of more than LF_CE_HALF_C
+                       * classes (every kernel but NLL's): stage_slots
                        * buffers of LF_STAGE_ROWS C floats, one per thread
                        * (the call runs on at most stage_slots), where its
                        * rows are staged instead of the stack; else NULL */
     int stage_slots;
 } lf_classes;
 
-/* The most classes a half-precision cross-entropy (or margin, sparsemax)
- * row may have on the stack (its float32 copies live there); longer
- * cross-entropy rows are staged in lf_classes.stage. */
+/* The most elements a half-precision class, ZLPR or Dice row may have on
+ * the stack (its float32 copies live there); longer rows are staged in the
+ * call's slots (lf_classes.stage, lf_multilabel.stage, lf_dice.stage). */
 #define LF_CE_HALF_C 8192
 /* Rows of C floats per stage slot: the input, target and gradient rows and
  * the class weights. */
@@ -391,8 +390,12 @@ typedef struct {
     char *hess; /* T[N, C] zeroed, strides g_*: the Hessian's diagonal (with grad), or NULL */
     const char *vec; /* T[N, C], strides g_*, or NULL: hess receives H vec, not the diagonal */
     int half_kind;   /* lf_half_kind: input, out and grad hold that half type (float32
-                      * ZLPR with C <= LF_CE_HALF_C, soft-F1; no Hessian), else 0 */
+                      * ZLPR, soft-F1; no Hessian), else 0 */
     int half_target; /* with half_kind: the labels are of that half type too (else T) */
+    float *stage;    /* with half_kind, ZLPR's rows of more than LF_CE_HALF_C labels:
+                      * stage_slots buffers of LF_STAGE_ROWS C floats, one per
+                      * thread (as lf_classes.stage), else NULL */
+    int stage_slots;
 } lf_multilabel;
 
 /* Multi-label categorical cross-entropy (Su 2020, "ZLPR") per row:
@@ -440,9 +443,13 @@ typedef struct {
     char *grad; /* T[N, C, S] C-contiguous, or NULL */
     char *hess; /* T[N, C, S] C-contiguous: the Hessian's diagonal (with grad), or NULL */
     const char *vec; /* T[N, C, S] C-contiguous, or NULL: hess receives H vec, not the diagonal */
-    int half_kind;   /* lf_half_kind of input, grad and out (float32 kernels, C S <=
-                        LF_CE_HALF_C, no Hessian, no vec), else 0 */
+    int half_kind;   /* lf_half_kind of input, grad and out (float32 kernels, no
+                        Hessian, no vec), else 0 */
     int half_target; /* the target is of that half type too (else T) */
+    float *stage;    /* with half_kind, rows of more than LF_CE_HALF_C elements (C S):
+                      * stage_slots buffers of LF_STAGE_ROWS C S floats, one per
+                      * thread (as lf_classes.stage), else NULL */
+    int stage_slots;
 } lf_dice;
 
 /* Blocks of rows whose partial sums a batch-wide term combines, in order. */

@@ -57,6 +57,113 @@ fam_record(fam_case *c, fam_result *res)
         }                                 \
     } while (0)
 
+/* A view of a kernel family that stages half rows: on the stack, or in the
+ * call's slots (stage, stage_slots; the binding gives slots to rows over
+ * LF_CE_HALF_C elements, the kernels take them for any length). */
+typedef union {
+    lf_classes cl;
+    lf_multilabel ml;
+    lf_dice dc;
+} fam_sview;
+
+/* Kernel k of a family on the view v, of the case's dtype (its sum). */
+typedef double (*fam_kernel_fn)(fam_case *c, const fam_sview *v, int k, double eps);
+
+/* The class kernels with a staged half path. */
+typedef enum {
+    ST_CE, ST_POLY, ST_CE_PROBS, ST_POLY_PROBS, ST_SOFTMAX, ST_LOG_SOFTMAX, ST_SPARSEMAX,
+    ST_MULTI_MARGIN, ST_MULTILABEL_MARGIN, ST_SPARSEMAX_LOSS
+} fam_stage;
+
+static double
+fam_class_kernel(fam_case *c, const fam_sview *v, int k, double eps)
+{
+    const lf_classes *a = &v->cl;
+    switch ((fam_stage)k) {
+    case ST_CE:
+        return FAM_CALL(c, cross_entropy, a);
+    case ST_POLY:
+        return FAM_CALL(c, poly_cross_entropy, a, eps);
+    case ST_CE_PROBS:
+        return FAM_CALL(c, cross_entropy_probs, a);
+    case ST_POLY_PROBS:
+        return FAM_CALL(c, poly_cross_entropy_probs, a, eps);
+    case ST_SPARSEMAX:
+        FAM_CALL_VOID(c, sparsemax, a);
+        return 0.0;
+    case ST_MULTI_MARGIN:
+        return FAM_CALL(c, multi_margin, a, 1 + ((c->opts >> 4) & 1),
+                        (c->opts >> 5) & 1 ? 0.5 : 1.0);
+    case ST_MULTILABEL_MARGIN:
+        return FAM_CALL(c, multilabel_margin, a, c->bytes_work);
+    case ST_SPARSEMAX_LOSS:
+        return FAM_CALL(c, sparsemax_loss, a);
+    default:
+        FAM_CALL_VOID(c, softmax, a, k == ST_LOG_SOFTMAX);
+        return 0.0;
+    }
+}
+
+static double
+fam_zlpr_kernel(fam_case *c, const fam_sview *v, int k, double eps)
+{
+    (void)k;
+    (void)eps;
+    return FAM_CALL(c, zlpr, &v->ml);
+}
+
+static double
+fam_dice_kernel(fam_case *c, const fam_sview *v, int k, double eps)
+{
+    (void)k;
+    (void)eps;
+    return FAM_CALL(c, dice, &v->dc, c->work);
+}
+
+/* Kernel k on the view v pushed and recorded; a half call (`half`) again
+ * with its rows of `len` elements staged in three slots instead of the
+ * stack (v's stage and stage_slots, at those offsets): the same bits. */
+static void
+fam_staged(fam_case *c, fam_result *res, fam_kernel_fn fn, fam_sview v, int k, double eps,
+           int half, ptrdiff_t len, size_t stage_at, size_t slots_at)
+{
+    const size_t from = res->n;
+    fam_push(res, fn(c, &v, k, eps));
+    fam_record(c, res);
+    if (!half) {
+        return;
+    }
+    const size_t mid = res->n;
+    const int slots = 3;
+    float *stage = calloc((size_t)slots * LF_STAGE_ROWS * (size_t)(len > 0 ? len : 1),
+                          sizeof(float));
+    if (stage == NULL) {
+        abort();
+    }
+    memcpy((char *)&v + stage_at, &stage, sizeof(stage));
+    memcpy((char *)&v + slots_at, &slots, sizeof(slots));
+    fam_push(res, fn(c, &v, k, eps));
+    fam_record(c, res);
+    free(stage);
+    if (res->n - mid != mid - from ||
+        memcmp(res->v + mid, res->v + from, (mid - from) * sizeof(double)) != 0) {
+        fprintf(stderr, "%s: half rows staged in slots and on the stack differ (kernel %d)\n",
+                fam_names[c->family], k);
+        abort();
+    }
+    res->n = mid; /* (the same values again) */
+}
+
+/* A class kernel's call k, staged both ways when half. */
+static void
+fam_class_call(fam_case *c, fam_result *res, const lf_classes *a, fam_stage k, double eps)
+{
+    fam_sview v;
+    v.cl = *a;
+    fam_staged(c, res, fam_class_kernel, v, (int)k, eps, a->half_kind != 0, a->C,
+               offsetof(lf_classes, stage), offsetof(lf_classes, stage_slots));
+}
+
 static void
 fam_run_binary(fam_case *c, fam_result *res)
 {
@@ -124,8 +231,10 @@ static void
 fam_run_multilabel(fam_case *c, fam_result *res)
 {
     if (c->opts & 1) {
-        fam_push(res, FAM_CALL(c, zlpr, &c->ml));
-        fam_record(c, res);
+        fam_sview v;
+        v.ml = c->ml;
+        fam_staged(c, res, fam_zlpr_kernel, v, 0, 0.0, c->ml.half_kind != 0, c->ml.C,
+                   offsetof(lf_multilabel, stage), offsetof(lf_multilabel, stage_slots));
         fam_push(res, FAM_CALL(c, soft_f1, &c->ml, (c->opts >> 4) & 1 ? 1e-7 : 1.0, c->work));
         fam_record(c, res);
         return;
@@ -142,68 +251,6 @@ fam_run_multilabel(fam_case *c, fam_result *res)
         fam_push(res, FAM_CALL(c, multilabel_ew, &c->ew, (lf_multilabel_kind)kind, &p));
         fam_record(c, res);
     }
-}
-
-/* The class kernels that stage half rows in the call's slots (lf_classes.stage,
- * which the binding gives rows over LF_CE_HALF_C classes; the kernels take
- * it for any C). */
-typedef enum { ST_CE, ST_POLY, ST_CE_PROBS, ST_POLY_PROBS, ST_SOFTMAX, ST_LOG_SOFTMAX } fam_stage;
-
-/* Class kernel k of the case's dtype on the view a. */
-static double
-fam_stage_call(const fam_case *c, fam_stage k, const lf_classes *a, double eps)
-{
-    switch (k) {
-    case ST_CE:
-        return FAM_CALL(c, cross_entropy, a);
-    case ST_POLY:
-        return FAM_CALL(c, poly_cross_entropy, a, eps);
-    case ST_CE_PROBS:
-        return FAM_CALL(c, cross_entropy_probs, a);
-    case ST_POLY_PROBS:
-        return FAM_CALL(c, poly_cross_entropy_probs, a, eps);
-    default:
-        FAM_CALL_VOID(c, softmax, a, k == ST_LOG_SOFTMAX);
-        return 0.0;
-    }
-}
-
-/* A half class kernel's call (its results pushed at res->v[from..]) again
- * with its rows staged in three slots instead of the stack: the same bits. */
-static void
-fam_stage_check(fam_case *c, fam_result *res, const lf_classes *a, size_t from, fam_stage k,
-                double eps)
-{
-    if (!a->half_kind) {
-        return;
-    }
-    const size_t mid = res->n;
-    lf_classes sa = *a;
-    sa.stage_slots = 3;
-    sa.stage = calloc((size_t)3 * LF_STAGE_ROWS * (size_t)(a->C > 0 ? a->C : 1), sizeof(float));
-    if (sa.stage == NULL) {
-        abort();
-    }
-    fam_push(res, fam_stage_call(c, k, &sa, eps));
-    fam_record(c, res);
-    free(sa.stage);
-    if (res->n - mid != mid - from ||
-        memcmp(res->v + mid, res->v + from, (mid - from) * sizeof(double)) != 0) {
-        fprintf(stderr, "classification: half rows staged in slots and on the stack differ "
-                        "(kernel %d)\n", (int)k);
-        abort();
-    }
-    res->n = mid; /* (the same values again) */
-}
-
-/* A class kernel's call k pushed and recorded, then its staging checked. */
-static void
-fam_class_call(fam_case *c, fam_result *res, const lf_classes *a, fam_stage k, double eps)
-{
-    const size_t from = res->n;
-    fam_push(res, fam_stage_call(c, k, a, eps));
-    fam_record(c, res);
-    fam_stage_check(c, res, a, from, k, eps);
 }
 
 static void
@@ -237,8 +284,7 @@ fam_run_classification(fam_case *c, fam_result *res)
     pa.grad = g->base;
     fam_class_call(c, res, &pa, ST_SOFTMAX, 0.0);
     fam_class_call(c, res, &pa, ST_LOG_SOFTMAX, 0.0);
-    FAM_CALL_VOID(c, sparsemax, &pa);
-    fam_record(c, res);
+    fam_class_call(c, res, &pa, ST_SPARSEMAX, 0.0);
 }
 
 static void
@@ -253,14 +299,7 @@ fam_run_margin(fam_case *c, fam_result *res)
     if (st != LF_OK) {
         return;
     }
-    if (ml) {
-        fam_push(res, FAM_CALL(c, multilabel_margin, a, c->bytes_work));
-    }
-    else {
-        fam_push(res, FAM_CALL(c, multi_margin, a, 1 + ((c->opts >> 4) & 1),
-                               (c->opts >> 5) & 1 ? 0.5 : 1.0));
-    }
-    fam_record(c, res);
+    fam_class_call(c, res, a, ml ? ST_MULTILABEL_MARGIN : ST_MULTI_MARGIN, 0.0);
     if (ml) {
         return;
     }
@@ -272,8 +311,7 @@ fam_run_margin(fam_case *c, fam_result *res)
     sa.g_n = a->C * item;
     sa.g_s = 0;
     sa.hess = NULL;
-    fam_push(res, FAM_CALL(c, sparsemax_loss, &sa));
-    fam_record(c, res);
+    fam_class_call(c, res, &sa, ST_SPARSEMAX_LOSS, 0.0);
 }
 
 static void
@@ -327,9 +365,12 @@ fam_run(fam_case *c, fam_result *res)
         fam_push(res, FAM_CALL(c, ctc, &c->ctc, c->work));
         fam_record(c, res);
         break;
-    default:
-        fam_push(res, FAM_CALL(c, dice, &c->dc, c->work));
-        fam_record(c, res);
+    default: {
+        fam_sview v;
+        v.dc = c->dc;
+        fam_staged(c, res, fam_dice_kernel, v, 0, 0.0, c->dc.half_kind != 0, c->dc.C * c->dc.S,
+                   offsetof(lf_dice, stage), offsetof(lf_dice, stage_slots));
         break;
+    }
     }
 }

@@ -369,11 +369,82 @@ def test_class_half_long_rows(dtype, case):
         lf.set_num_threads(before)
 
 
+def _slot_margin(name, **opts):
+    def case(rng, N, C, dt):
+        x = (2 * rng.standard_normal((N, C))).astype(dt)
+        x[1, 3:7] = x[1, 2]  # ties
+        t = _margin_target(name, rng, N, C)
+        kw = dict(opts)
+        if kw.pop("weight", False):
+            kw["weight"] = rng.uniform(0.5, 2.0, C).astype(np.float32)
+        return (lambda red: getattr(lf, name)(**kw, reduction=red)), (x, t), \
+            (x.astype(np.float32), t), (N,)
+    return case
+
+
+def _slot_pair(make, labels, per_term=False):
+    def case(rng, N, C, dt):
+        x = (3 * rng.standard_normal((N, C))).astype(dt)
+        y = labels(rng, (N, C)).astype(dt)
+        return make, (x, y), (x.astype(np.float32), y.astype(np.float32)), \
+            (N, C) if per_term else (N,)
+    return case
+
+
+def _slot_dice(mode, dims):
+    def case(rng, N, C, dt):
+        shape = (N, 3, C // 3) if dims else (N, C)
+        x = (3 * rng.standard_normal(shape)).astype(dt)
+        if mode == "multiclass":
+            y = rng.integers(0, shape[1], (N,) + shape[2:])
+            wide = (x.astype(np.float32), y)
+        else:
+            y = (rng.random(shape) < 0.2).astype(dt)
+            wide = (x.astype(np.float32), y.astype(np.float32))
+        return (lambda red: lf.DiceLoss(mode=mode, reduction=red)), (x, y), wide, None
+    return case
+
+
+# The other kernels that stage half rows (the margin losses, the sparsemax
+# loss, ZLPR, distillation, Dice's C S elements): rows over LF_CE_HALF_C in
+# the call's slots as well.  name -> rng, N, C, dtype -> (make, half operands,
+# widened operands, grad_output shape or None)
+SLOT_CASES = {
+    "mm": _slot_margin("MultiMarginLoss"),
+    "mm-p2-w": _slot_margin("MultiMarginLoss", p=2, margin=0.5, weight=True),
+    "mlm": _slot_margin("MultiLabelMarginLoss"),
+    "sparsemax": _slot_margin("SparsemaxLoss"),
+    "zlpr": _slot_pair(lambda red: lf.ZLPRLoss(reduction=red),
+                       lambda rng, shape: rng.random(shape) < 0.01),
+    "distill": _slot_pair(lambda red: lf.DistillationLoss(temperature=2.0, reduction=red),
+                          lambda rng, shape: 3 * rng.standard_normal(shape), per_term=True),
+    "dice": _slot_dice("multilabel", False),
+    "dice-mc-ncs": _slot_dice("multiclass", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLOT_CASES))
+@pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
+def test_staged_half_long_rows(dtype, case):
+    """Rows over LF_CE_HALF_C elements are staged in the call's slots (one a
+    thread): the widening path's bits on 1, 2 and 3 threads, reduced, per
+    sample, a half out= and backward with a grad_output."""
+    rng = np.random.default_rng(47)
+    make, half_args, wide_args, go_shape = SLOT_CASES[case](rng, 7, 20013, dtype)
+    before = lf.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            lf.set_num_threads(threads)
+            _same_bits_as_widened(make, half_args, wide_args, dtype, go_shape=go_shape, rng=rng)
+    finally:
+        lf.set_num_threads(before)
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "fortran", "strided"])
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sparsemax"])
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_softmax_half_long_rows(dtype, name, layout):
-    """softmax / log_softmax over a vocabulary (rows staged in the call's slots):
+    """softmax / log_softmax / sparsemax over a vocabulary (rows staged in the call's slots):
     the widening path's bits, along the last dim and the first, on 1 and 3 threads,
     and no float32 copy."""
     rng = np.random.default_rng(28)
@@ -447,7 +518,8 @@ def test_class_half_no_float32_copy(dtype, N, C, name, probs):
 
 
 # The margin losses and the sparsemax loss stage their half rows the same way
-# (LF_HALF_CLASS; FN(staged_rows) in the kernels), up to LF_CE_HALF_C classes.
+# (LF_HALF_CLASS; FN(class_rows) in the kernels): on the stack up to
+# LF_CE_HALF_C classes, in the call's slots beyond.
 MARGIN_CASES = [("MultiMarginLoss", {}),
                 ("MultiMarginLoss", {"p": 2, "margin": 0.5, "weight": True}),
                 ("MultiLabelMarginLoss", {}), ("SparsemaxLoss", {})]
@@ -502,7 +574,8 @@ WIDTH_CASES = [(name, opts, shape) for name, opts in MARGIN_CASES
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_margin_half_widths(dtype, name, opts, shape):
     """A 0-d score and a single class, the widest row the stack takes
-    (LF_CE_HALF_C) and one more (the widening path): the same bits."""
+    (LF_CE_HALF_C) and one more (staged in the call's slots): the widening
+    path's bits."""
     cls = getattr(lf, name)
     rng = np.random.default_rng(32)
     x = rng.standard_normal(shape).astype(dtype)
@@ -544,8 +617,8 @@ def test_zlpr_half_rows(dtype, layout, target_dtype):
 @pytest.mark.parametrize("C", [1, 8192, 8193])
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_zlpr_half_widths(dtype, C):
-    """One label, the widest row the stack takes and one more (the widening
-    path): the same bits; with a Hessian too (widened)."""
+    """One label, the widest row the stack takes and one more (staged in the
+    call's slots): the widening path's bits; with a Hessian too (widened)."""
     rng = np.random.default_rng(39)
     x = (3 * rng.standard_normal((3, C))).astype(dtype)
     y = (rng.random((3, C)) < 0.2).astype(dtype)
@@ -579,6 +652,8 @@ def test_distillation_half_rows(dtype, layout, target_dtype):
 @pytest.mark.parametrize("C", [1, 8192, 8193])
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_distillation_half_widths(dtype, C):
+    """One class, the widest row the stack takes and one more (staged in the
+    call's slots): the widening path's bits; with a Hessian too (widened)."""
     rng = np.random.default_rng(42)
     x, z = ((2 * rng.standard_normal((3, C))).astype(dtype) for _ in range(2))
     _widened_bits(lf.DistillationLoss(temperature=2.0), (x, z),
@@ -612,9 +687,9 @@ def test_soft_f1_half(dtype, layout, target_dtype):
                                   go_shape=xv.shape[1:], rng=rng)
 
 
-# Dice and the generalized Dice stage a half row of up to LF_CE_HALF_C elements
-# (C S) on the stack, in pass one and again in the gradient pass; a longer row,
-# a Hessian or H v take the widening path.
+# Dice and the generalized Dice stage a half row of C S elements, on the stack
+# up to LF_CE_HALF_C and in the call's slots beyond, in pass one and again in
+# the gradient pass; a Hessian or H v take the widening path.
 DICE_CASES = [("DiceLoss", {}), ("DiceLoss", {"mode": "multiclass"}),
               ("DiceLoss", {"mode": "binary", "smooth": 0.0}),
               ("DiceLoss", {"per_sample": True, "alpha": 0.3, "beta": 0.7, "weight": True}),
@@ -729,7 +804,8 @@ def test_dice_half_layouts(dtype, layout):
 
 # The activations: sigmoid and logsigmoid through the element-wise template's
 # blocks (LF_HALF_EW), softmax, log_softmax and sparsemax a sample at a time
-# on the stack (LF_HALF_CLASS, FN(staged_rows)), up to LF_CE_HALF_C classes.
+# (LF_HALF_CLASS, FN(class_rows)), on the stack up to LF_CE_HALF_C classes and
+# in the call's slots beyond.
 ACTIVATIONS = ["sigmoid", "logsigmoid", "softmax", "log_softmax", "sparsemax"]
 
 
@@ -767,7 +843,7 @@ def test_activation_half_is_the_widening_path(dtype, name, layout):
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
 def test_activation_half_widths(dtype, name, shape):
     """A 0-d and a 1-d input, the widest row the stack takes and one more
-    (the widening path): the same bits."""
+    (sigmoid's blocks; the others' slots): the widening path's bits."""
     x = (2 * np.random.default_rng(35).standard_normal(shape)).astype(dtype)
     fn = _activation(name)
     got = fn(x)
@@ -789,35 +865,38 @@ def _labels(rng, dtype):
     return (rng.random((1000, 1000)) < 0.1).astype(dtype)
 
 
-# the staged kernels' half calls, [1000, 1000]: their operands from rng
+# the staged kernels' half calls on a batch x: their operands from rng
 STAGED = {
-    "MultiMarginLoss": lambda x, rng: (x, _margin_target("MultiMarginLoss", rng, 1000, 1000)),
+    "MultiMarginLoss": lambda x, rng: (x, _margin_target("MultiMarginLoss", rng, *x.shape)),
     "MultiLabelMarginLoss": lambda x, rng: (
-        x, _margin_target("MultiLabelMarginLoss", rng, 1000, 1000)),
-    "SparsemaxLoss": lambda x, rng: (x, _margin_target("SparsemaxLoss", rng, 1000, 1000)),
-    "ZLPRLoss": lambda x, rng: (x, _labels(rng, x.dtype)),
-    "SoftF1Loss": lambda x, rng: (x, _labels(rng, x.dtype)),
+        x, _margin_target("MultiLabelMarginLoss", rng, *x.shape)),
+    "SparsemaxLoss": lambda x, rng: (x, _margin_target("SparsemaxLoss", rng, *x.shape)),
+    "ZLPRLoss": lambda x, rng: (x, (rng.random(x.shape) < 0.1).astype(x.dtype)),
+    "SoftF1Loss": lambda x, rng: (x, (rng.random(x.shape) < 0.1).astype(x.dtype)),
     "DistillationLoss": lambda x, rng: (x, rng.standard_normal(x.shape).astype(x.dtype)),
-    # (as [4000, 250]: their per-class partial sums, 64 row blocks of 3 C doubles,
-    # are 1.5 bytes per element of a [1000, 1000] batch, 0.4 of this one)
+    # (as [N, 10, C / 10]-ish: their per-class partial sums, 64 row blocks of 3
+    # C doubles, would be 1.5 bytes per element of a [1000, 1000] batch)
     "DiceLoss": lambda x, rng: _dice_staged(x, rng),
     "GeneralizedDiceLoss": lambda x, rng: _dice_staged(x, rng),
 }
 
 
 def _dice_staged(x, rng):
-    return x.reshape(4000, 250), (rng.random((4000, 250)) < 0.1).astype(x.dtype)
+    shape = (4 * x.shape[0], 250) if x.shape[1] == 1000 else (x.shape[0], 29, x.shape[1] // 29)
+    return x.reshape(shape), (rng.random(shape) < 0.1).astype(x.dtype)
 
 
+@pytest.mark.parametrize("N,C", [(1000, 1000), (64, 50257)], ids=["stack", "slots"])
 @pytest.mark.parametrize("name", list(STAGED))
 @pytest.mark.parametrize("dtype", HALVES, ids=HALF_IDS)
-def test_staged_no_float32_copy(dtype, name):
+def test_staged_no_float32_copy(dtype, name, N, C):
     """No float32 copy of the operands, no float32 gradient: the half
     gradient is the one allocation of the batch's size (the widening path:
     10 bytes or more per element; the multi-label margin target's private
-    copy is of its labels, not of the N x C target)."""
+    copy is of its labels, not of the N x C target); rows over LF_CE_HALF_C
+    elements add the slots (4 C floats a thread)."""
     rng = np.random.default_rng(33)
-    args = STAGED[name](rng.standard_normal((1000, 1000)).astype(dtype), rng)
+    args = STAGED[name](rng.standard_normal((N, C)).astype(dtype), rng)
     crit = getattr(lf, name)()
     peak = _peak_bytes(lambda: crit.forward_backward(*args))
     assert peak < 3 * args[0].size, peak / args[0].size

@@ -159,9 +159,13 @@ def test_long_call_releases_the_gil(row):
     lf.set_num_threads(1)
     try:
         # long enough to tell: some losses are so fast that the size must grow
+        # The size is chosen on a repeated call: a first call is slower (its
+        # output pages are new), and a size chosen on it gave repeats too short
+        # to tell on a busy machine (seen in CI: 33 ms first, then 5 ms).
         n = 1000
         while True:
             inputs = _long_inputs(row, n)
+            crit.forward_backward(*inputs)
             ticks, took = _ticks_during(lambda i=inputs: crit.forward_backward(*i))
             if took > 0.03 or n >= 64000:
                 break
@@ -170,9 +174,8 @@ def test_long_call_releases_the_gil(row):
         # in time: measure again, up to three more times.  A call that kept the
         # GIL shows no tick in any attempt, however idle the machine
         # (test_gil_holding_call_is_seen shows that the measurement can fail).
-        # Every attempt is kept: a repeat is often shorter than the first call
-        # (whose output pages were new), so the last one alone may be too short
-        # to tell although an earlier one told.
+        # Every attempt is kept: the last one alone may be too short to tell
+        # although an earlier one told.
         attempts = [(ticks, took)]
         for _ in range(3):
             if any(k >= 5 and t > 0.01 for k, t in attempts):

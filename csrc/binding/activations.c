@@ -21,7 +21,7 @@ static const lf_spec logsigmoid_spec = {"logsigmoid", SIZE, LF_PLAIN | LF_HALF_E
 
 /* (LF_HALF_CLASS: a half input is staged by the kernel a sample at a time,
  * on its stack up to LF_CE_HALF_C classes and in the call's slots beyond,
- * see lf_class_stage; sparsemax's longer rows are widened) */
+ * see lf_class_stage) */
 #define SOFTMAX_ARGS INPUT, LF_LONG(activation_params, dim, C_NONE, NULL)
 #define SOFTMAX_FLAGS (LF_PLAIN | LF_HALF_CLASS)
 static const lf_spec softmax_spec = {"softmax", SIZE, SOFTMAX_FLAGS, 0, {SOFTMAX_ARGS}, ACT};
@@ -98,9 +98,7 @@ softmax(lf_call *c, int log)
         return NULL;
     }
     dim += dim < 0 ? rank : 0;
-    const npy_intp C = nd > 0 ? PyArray_DIM(p->input, (int)dim) : 1;
-    if (lf_class_half_input(c, &p->input, NULL, C <= LF_CE_HALF_C || log != SPARSE,
-                            &a.half_kind) < 0 ||
+    if (lf_class_half_input(c, &p->input, NULL, &a.half_kind) < 0 ||
         softmax_view(c, (int)dim, &a) < 0 || lf_class_stage(c, &a) < 0) {
         return NULL;
     }

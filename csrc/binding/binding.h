@@ -302,17 +302,21 @@ PyArrayObject *lf_native(lf_call *c, PyArrayObject *arr, int typenum);
 /* Whether a half-native call hands arr to its kernel as it is (of the call's
  * half dtype, aligned, native byte order). */
 int lf_keeps_half(const lf_call *c, PyArrayObject *arr);
-/* A half-native class kernel's input: kept half for the kernel's stack rows
- * (*half_kind set) when it arrived half and `fits`; otherwise the call stops
- * being half-native and *input, and *target when given (a float one, which
- * the call may have kept half), are widened into float32 (-1 on error). */
-int lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, int fits,
+/* A half-native class kernel's input: kept half for the kernel to stage a
+ * row at a time (*half_kind set) when it arrived half; otherwise the call
+ * stops being half-native and *input, and *target when given (a float one,
+ * which the call may have kept half), are widened into float32 (-1 on
+ * error). */
+int lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target,
                         int *half_kind);
-/* A half class view (a->half_kind) whose rows are longer than the kernels'
- * stack rows (LF_CE_HALF_C): a->stage, a slot of LF_STAGE_ROWS C floats for
- * each thread the call may run on, at most one a sample (cross-entropy,
- * Poly-1, softmax and log_softmax stage their rows there; -1 on error).
- * Called when the view is complete, just before the kernel runs. */
+/* The slots of a half call (half_kind) whose rows of C values are longer
+ * than the kernels' stack rows (LF_CE_HALF_C): *stage, a slot of
+ * LF_STAGE_ROWS C floats for each thread the call may run on, at most one a
+ * sample, and their number in *slots (else *stage stays NULL; -1 on
+ * error).  Called when the view is complete, just before the kernel runs. */
+int lf_stage(lf_call *c, int half_kind, npy_intp samples, npy_intp C, float **stage, int *slots);
+/* lf_stage for a class view: every class kernel with a half path stages a
+ * long row in a->stage. */
 int lf_class_stage(lf_call *c, lf_classes *a);
 PyArrayObject *lf_float_like(lf_call *c, PyObject *obj, int allow_int, const char *arg);
 /* An index array as a private int64 copy (C order), which no other thread

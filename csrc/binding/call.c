@@ -154,12 +154,11 @@ lf_keeps_half(const lf_call *c, PyArrayObject *arr)
 }
 
 int
-lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, int fits,
-                    int *half_kind)
+lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, int *half_kind)
 {
     /* (an input NumPy could not hand over as it is arrives widened) */
     const int half = c->half_native ? lf_half_kind_of(PyArray_DESCR(*input)) : 0;
-    if (half && fits) {
+    if (half) {
         *half_kind = half;
         return 0;
     }
@@ -174,19 +173,24 @@ lf_class_half_input(lf_call *c, PyArrayObject **input, PyArrayObject **target, i
 }
 
 int
-lf_class_stage(lf_call *c, lf_classes *a)
+lf_stage(lf_call *c, int half_kind, npy_intp samples, npy_intp C, float **stage, int *slots)
 {
-    if (!a->half_kind || a->C <= LF_CE_HALF_C) {
+    if (!half_kind || C <= LF_CE_HALF_C) {
         return 0;
     }
     /* the most threads the call runs on: the pool's, and no more than its
      * samples (a row this long is a work unit of its own) */
-    const npy_intp samples = a->N * a->S;
     const int threads = lf_get_num_threads();
-    a->stage_slots = samples < threads ? (samples > 0 ? (int)samples : 1) : threads;
-    a->stage = lf_alloc_n(c, a->C, (size_t)a->stage_slots * LF_STAGE_ROWS * sizeof(float),
-                          "the staged half rows");
-    return a->stage != NULL ? 0 : -1;
+    *slots = samples < threads ? (samples > 0 ? (int)samples : 1) : threads;
+    *stage = lf_alloc_n(c, C, (size_t)*slots * LF_STAGE_ROWS * sizeof(float),
+                        "the staged half rows");
+    return *stage != NULL ? 0 : -1;
+}
+
+int
+lf_class_stage(lf_call *c, lf_classes *a)
+{
+    return lf_stage(c, a->half_kind, a->N * a->S, a->C, &a->stage, &a->stage_slots);
 }
 
 /* A float operand cast to the call's dtype; with allow_int, bool and integer

@@ -97,7 +97,7 @@ static int
 class_half(lf_call *c, lf_classes *a, const class_shape *sh)
 {
     class_params *p = c->params;
-    if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL, 1, &a->half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, sh->probs ? &p->target : NULL, &a->half_kind) < 0) {
         return -1;
     }
     a->half_target = c->half_native && sh->probs && PyArray_TYPE(p->target) == c->out_type;

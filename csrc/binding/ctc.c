@@ -211,8 +211,9 @@ ctc_loss(lf_call *c, int kind)
     double *work;
     (void)kind;
     memset(&a, 0, sizeof(a));
-    if (lf_class_half_input(c, &p->log_probs, NULL, 1, &a.half_kind) < 0 || ctc_view(c, &a) < 0 || ctc_lengths(c, &a, &total, &longest) < 0 ||
-        ctc_targets(c, &a, total, longest) < 0 || ctc_outputs(c, &a) < 0) {
+    if (lf_class_half_input(c, &p->log_probs, NULL, &a.half_kind) < 0 || ctc_view(c, &a) < 0 ||
+        ctc_lengths(c, &a, &total, &longest) < 0 || ctc_targets(c, &a, total, longest) < 0 ||
+        ctc_outputs(c, &a) < 0) {
         return NULL;
     }
     a.zero_infinity = p->zero_infinity;

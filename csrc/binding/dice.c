@@ -21,9 +21,10 @@ typedef struct {
 #define PAIR                                                                            \
     LF_ARRAY(dice_params, input, A_INPUT, C_NONE),                                      \
         LF_ARRAY(dice_params, target, A_ARRAY, C_NONE)
-/* (LF_HALF_CLASS: a half row of up to LF_CE_HALF_C elements, C S, is staged by
- * the kernel, its gradient and losses written in the half dtype; a longer
- * row, a Hessian or H v is widened first) */
+/* (LF_HALF_CLASS: a half row of C S elements is staged by the kernel, on its
+ * stack up to LF_CE_HALF_C and in the call's slots beyond (lf_stage), its
+ * gradient and losses written in the half dtype; a Hessian or H v is widened
+ * first) */
 #define GE0(field) LF_REAL(dice_params, field, O_REAL, C_FINITE_GE0, "finite and >= 0")
 
 static const lf_spec dice_spec = {
@@ -180,7 +181,7 @@ dice_family(lf_call *c, int kind)
     if (c->want == WANT_SHAPE) { /* the options' "none" shape, before any data is read */
         return PyArray_IntTupleFromIntp(loss_nd, loss_shape);
     }
-    if (lf_class_half_input(c, &p->input, NULL, a.C * a.S <= LF_CE_HALF_C, &a.half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, NULL, &a.half_kind) < 0) {
         return NULL;
     }
     PyArrayObject *x0 = p->input;
@@ -189,7 +190,8 @@ dice_family(lf_call *c, int kind)
     }
     a.input = PyArray_BYTES(p->input);
     if (dice_target(c, &a, x0) < 0 || lf_class_weight(c, p->weight, a.C, &a.weight, &a.w_c) < 0 ||
-        dice_outputs(c, &a, loss_nd, loss_shape, &work) < 0) {
+        dice_outputs(c, &a, loss_nd, loss_shape, &work) < 0 ||
+        lf_stage(c, a.half_kind, a.N, a.C * a.S, &a.stage, &a.stage_slots) < 0) {
         return NULL;
     }
     const npy_intp terms = p->per_sample ? a.N * a.C : a.C;

@@ -73,8 +73,7 @@ distill_loss(lf_call *c, int kind)
         return NULL;
     }
     if (lf_require_shape_of(c, t, x, "target") < 0 ||
-        lf_class_half_input(c, &p->input, &p->target, PyArray_DIM(x, 1) <= LF_CE_HALF_C,
-                            &a.half_kind) < 0) {
+        lf_class_half_input(c, &p->input, &p->target, &a.half_kind) < 0) {
         return NULL;
     }
     x = p->input;
@@ -91,7 +90,7 @@ distill_loss(lf_call *c, int kind)
     a.t_c = PyArray_STRIDE(t, 1);
     /* "batchmean" divides by N, "mean" by every term, as kl_div's */
     const npy_intp count = c->reduction == LF_REDUCE_MEAN ? a.N * a.C : a.N;
-    if (distill_outputs(c, &a, count) < 0) {
+    if (distill_outputs(c, &a, count) < 0 || lf_class_stage(c, &a) < 0) {
         return NULL;
     }
     double sum;

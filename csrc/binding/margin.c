@@ -16,8 +16,8 @@ typedef struct {
 #define MARGIN_ARGS                                                                     \
     LF_ARRAY(margin_params, input, A_INPUT, C_NONE),                                    \
         LF_ARRAY(margin_params, target, A_INDEX, C_NONE)
-/* (LF_HALF_CLASS: a half input row of up to LF_CE_HALF_C classes is staged
- * by the kernel, see lf_class_half_input) */
+/* (LF_HALF_CLASS: a half input row is staged by the kernel, on its stack up
+ * to LF_CE_HALF_C classes and in the call's slots beyond, see lf_class_stage) */
 #define ROWS (LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS)
 
 static const lf_spec multi_margin_spec = {
@@ -179,7 +179,7 @@ margin_loss(lf_call *c, int kind)
     a.N = nd == 2 ? PyArray_DIM(x, 0) : 1;
     a.C = nd == 0 ? 1 : PyArray_DIM(x, nd - 1);
     a.S = 1;
-    if (lf_class_half_input(c, &p->input, NULL, a.C <= LF_CE_HALF_C, &a.half_kind) < 0) {
+    if (lf_class_half_input(c, &p->input, NULL, &a.half_kind) < 0) {
         return NULL;
     }
     x = p->input;
@@ -201,7 +201,7 @@ margin_loss(lf_call *c, int kind)
     if (in_place && multilabel_private(c, &a) < 0) {
         return NULL;
     }
-    if (margin_outputs(c, &a, loss_nd) < 0 ||
+    if (margin_outputs(c, &a, loss_nd) < 0 || lf_class_stage(c, &a) < 0 ||
         (kind == KIND_MULTILABEL && (work = lf_alloc_n(c, a.C, 1, "the class flags")) == NULL)) {
         return NULL;
     }

@@ -34,8 +34,8 @@ static const lf_spec asl_spec = {
     {PAIR, FINITE_GE0(gamma_neg), FINITE_GE0(gamma_pos),
      REAL(clip, O_REAL_OR_NONE, C_UNIT_OPEN, "in [0, 1)"), EPS},
     LF_FACE(binary, AsymmetricLoss)};
-/* (LF_HALF_CLASS: half rows of up to LF_CE_HALF_C labels are staged by the
- * kernel, see lf_class_half_input) */
+/* (LF_HALF_CLASS: half rows are staged by the kernel, on its stack up to
+ * LF_CE_HALF_C labels and in the call's slots beyond, see lf_stage) */
 static const lf_spec zlpr_spec = {"multilabel_categorical_crossentropy", SIZE,
                                    LF_OUT | LF_SPLIT_ROWS | LF_NONE_ROWS | LF_HALF_CLASS |
                                        LF_BOOST_ROWS,
@@ -124,11 +124,9 @@ rows_loss(lf_call *c, int kind)
     int loss_nd;
     lf_multilabel a;
     memset(&a, 0, sizeof(a));
-    const int nd = PyArray_NDIM(p->input);
-    const npy_intp C = nd > 0 ? PyArray_DIM(p->input, nd - 1) : 0;
-    /* (soft-F1 stages ML_SF1_COLS labels of a row at a time: any width) */
-    if (lf_class_half_input(c, &p->input, &p->target,
-                            kind == KIND_SOFT_F1 || C <= LF_CE_HALF_C, &a.half_kind) < 0 ||
+    /* (soft-F1 stages ML_SF1_COLS labels of a row at a time, ZLPR a row on
+     * the stack or in lf_stage's slots: any width) */
+    if (lf_class_half_input(c, &p->input, &p->target, &a.half_kind) < 0 ||
         rows_view(c, kind, &a, &loss_nd, loss_shape) < 0) {
         return NULL;
     }
@@ -160,6 +158,9 @@ rows_loss(lf_call *c, int kind)
     }
     double sum;
     if (kind == KIND_ZLPR) {
+        if (lf_stage(c, a.half_kind, a.N, a.C, &a.stage, &a.stage_slots) < 0) {
+            return NULL;
+        }
         LF_RUN(c, PyArray_SIZE(p->input), sum, lf_zlpr, &a);
     }
     else {

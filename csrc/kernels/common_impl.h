@@ -224,18 +224,19 @@ typedef struct {
     T *x, *t, *g;
 } FN(class_stage);
 
-/* The running thread's LF_STAGE_ROWS rows of C floats in a->stage (the call
- * runs on at most a->stage_slots threads, each with its own slot). */
+/* The running thread's LF_STAGE_ROWS rows of C floats in a call's stage
+ * (lf_classes.stage, lf_multilabel.stage: the call runs on at most its
+ * stage_slots threads, each with its own slot). */
 static inline T *
-FN(stage_slot)(const lf_classes *a)
+FN(stage_slot)(float *stage, ptrdiff_t C)
 {
-    return (T *)a->stage + (ptrdiff_t)lf_pool_slot() * LF_STAGE_ROWS * a->C;
+    return (T *)stage + (ptrdiff_t)lf_pool_slot() * LF_STAGE_ROWS * C;
 }
 
 static inline void
 FN(stage_init)(FN(class_stage) *st, const lf_classes *a, FN(stage_rows) *rows)
 {
-    T *slot = a->stage != NULL ? FN(stage_slot)(a) : NULL;
+    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, a->C) : NULL;
     st->x = slot != NULL ? slot : rows->x;
     st->t = slot != NULL ? slot + a->C : rows->t;
     st->g = slot != NULL ? slot + 2 * a->C : rows->g;

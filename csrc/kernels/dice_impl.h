@@ -359,17 +359,18 @@ FN(dice_sums_row)(const lf_dice *a, ptrdiff_t n, double *I, ptrdiff_t step, doub
 }
 
 #ifdef LF_T_F32
-/* A half call's row (a->half_kind: C S <= LF_CE_HALF_C, no Hessian) staged on
- * the stack: `v` is the float32 view of that one row (row 0 of it, its input
- * and target widened, its class indices where they are), which the float32
- * row functions compute as they would the row of the widened arrays; its
+/* A half call's row (a->half_kind, no Hessian) staged on the stack (rows,
+ * C S <= LF_CE_HALF_C) or in the running thread's slot of a->stage: `v` is
+ * the float32 view of that one row (row 0 of it, its input and target
+ * widened, its class indices where they are), which the float32 row
+ * functions compute as they would the row of the widened arrays; its
  * gradient goes into g, narrowed into the half gradient after.  Nothing is
  * kept between the passes (a half gradient would round it): pass two takes
  * the sigmoid's s (1 - s) or the softmax again from the same input, the same
  * bits. */
 typedef struct {
     lf_dice v;
-    T x[LF_CE_HALF_C], t[LF_CE_HALF_C], g[LF_CE_HALF_C];
+    T *x, *t, *g;
 } FN(dice_stage);
 
 /* A half softmax row's max and 1 / sum of exps in work (S = 1), or NULL. */
@@ -380,8 +381,12 @@ FN(dice_row_stats)(const lf_dice *a, double *work, ptrdiff_t n)
 }
 
 static void
-FN(dice_stage_row)(FN(dice_stage) *st, const lf_dice *a, ptrdiff_t n)
+FN(dice_stage_row)(FN(dice_stage) *st, FN(stage_rows) *rows, const lf_dice *a, ptrdiff_t n)
 {
+    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, a->C * a->S) : NULL;
+    st->x = slot != NULL ? slot : rows->x;
+    st->t = slot != NULL ? slot + a->C * a->S : rows->t;
+    st->g = slot != NULL ? slot + 2 * a->C * a->S : rows->g;
     const T *x, *t;
     FN(dice_run)(a, n, 0, a->C * a->S, st->x, st->t, &x, &t);
     st->v = *a;
@@ -427,8 +432,9 @@ FN(dice_sums_unit)(void *vctx, ptrdiff_t u)
         }
 #ifdef LF_T_F32
         if (a->half_kind) {
+            FN(stage_rows) rows;
             FN(dice_stage) st;
-            FN(dice_stage_row)(&st, a, n);
+            FN(dice_stage_row)(&st, &rows, a, n);
             FN(dice_sums_row)(&st.v, 0, I, step, FN(dice_row_stats)(a, ctx->work, n));
             continue;
         }
@@ -774,9 +780,10 @@ FN(dice_grad_half)(const lf_dice *a, ptrdiff_t n, FN(dice_f) f, const double *st
         FN(dice_grad_sig_half)(a, n, f);
         return;
     }
+    FN(stage_rows) rows;
     FN(dice_stage) st;
     const ptrdiff_t len = a->C * a->S;
-    FN(dice_stage_row)(&st, a, n);
+    FN(dice_stage_row)(&st, &rows, a, n);
     const T *restrict x = (const T *)st.v.input;
     T *restrict g = st.g;
     if (a->S == 1) { /* as FN(dice_sums_soft): exp(x - m) (FN(ce_pass)'s), times inv */
@@ -826,7 +833,8 @@ FN(dice)(const lf_dice *a, double *work)
     /* No classes, no terms: no pass runs (each reads class 0 of its rows). */
     const ptrdiff_t R = lf_dice_rows(a), units = a->C > 0 ? (a->N + R - 1) / R : 0;
     const ptrdiff_t elems = a->N * a->C * a->S;
-    (void)lf_parallel_sum(FN(dice_sums_unit), &ctx, units, elems * LF_WORK_TRANSC);
+    (void)lf_parallel_sum_slots(FN(dice_sums_unit), &ctx, units, elems * LF_WORK_TRANSC,
+                                LF_STAGE_SLOTS(a));
     if (!a->per_sample) {
         FN(dice_merge)(a, work, 3, work);
     }
@@ -847,7 +855,8 @@ FN(dice)(const lf_dice *a, double *work)
         const ptrdiff_t weight = a->hess                    ? 4
                                  : a->softmax && a->S > 1 ? LF_WORK_TRANSC
                                                           : 1;
-        (void)lf_parallel_sum(FN(dice_grad_unit), &ctx, units, elems * weight);
+        (void)lf_parallel_sum_slots(FN(dice_grad_unit), &ctx, units, elems * weight,
+                                    LF_STAGE_SLOTS(a));
     }
     return total;
 }

@@ -282,9 +282,11 @@ FN(distill_row)(const FN(distill_ctx) *ctx, ptrdiff_t n)
 
 #ifdef LF_T_F32
 /* Half rows (a->half_kind): the student's row, and the teacher's when it is
- * of the same half type, widened onto the stack (FN(class_stage)); the row's
- * gradient and its per-class terms computed there and narrowed into the half
- * outputs -- the bits of widening the whole arrays first.  No Hessian. */
+ * of the same half type, widened onto the stack, or for rows over
+ * LF_CE_HALF_C classes into the thread's slot of a->stage (FN(class_stage));
+ * the row's gradient and its per-class terms computed there (the terms in
+ * the slot's fourth row) and narrowed into the half outputs -- the bits of
+ * widening the whole arrays first.  No Hessian. */
 static LF_NOINLINE double
 FN(distill_half_block)(const FN(distill_ctx) *ctx, ptrdiff_t start, ptrdiff_t count)
 {
@@ -292,7 +294,8 @@ FN(distill_half_block)(const FN(distill_ctx) *ctx, ptrdiff_t start, ptrdiff_t co
     FN(stage_rows) rows;
     FN(class_stage) st;
     FN(stage_init)(&st, a, &rows);
-    T o[LF_CE_HALF_C];
+    T ob[LF_CE_HALF_C];
+    T *o = a->stage != NULL ? FN(stage_slot)(a->stage, a->C) + 3 * a->C : ob;
     if (a->out) {
         st.v.out = (char *)o;
         st.v.out_n = 0;
@@ -337,6 +340,6 @@ FN(distillation)(const lf_classes *a, double temperature)
     if (a->C == 0) {
         return 0.0;
     }
-    return lf_par_pairwise(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C),
-                           a->N * a->C * LF_WORK_DISTILL);
+    return lf_par_pairwise_slots(FN(distill_block), &ctx, a->N, lf_unit_rows(a->C),
+                                 a->N * a->C * LF_WORK_DISTILL, LF_STAGE_SLOTS(a));
 }

@@ -217,7 +217,8 @@ FN(multi_margin)(const lf_classes *a, int p, double margin)
     /* rows are independent: units of about LF_UNIT_ELEMS elements on the pool
      * (fixed by the shape, so the sum is the same for every thread count) */
     const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
-    return lf_par_pairwise(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1));
+    return lf_par_pairwise_slots(FN(multi_margin_block), &ctx, a->N, unit, a->N * (a->C + 1),
+                                 LF_STAGE_SLOTS(a));
 }
 
 /* The buffers of FN(mlm_sorted), one set per block. */
@@ -441,8 +442,8 @@ FN(multilabel_margin)(const lf_classes *a, unsigned char *work)
     FN(margin_ctx) ctx = {a, 1, 1.0, work};
     if (a->C <= LF_MLM_STACK) {
         const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
-        return lf_par_pairwise(FN(multilabel_margin_block), &ctx, a->N, unit,
-                               a->N * (a->C + 1));
+        return lf_par_pairwise_slots(FN(multilabel_margin_block), &ctx, a->N, unit,
+                                     a->N * (a->C + 1), LF_STAGE_SLOTS(a));
     }
     return lf_pairwise(FN(multilabel_margin_block), &ctx, 0, a->N);
 }

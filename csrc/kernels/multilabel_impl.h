@@ -459,15 +459,19 @@ FN(zlpr_hvp)(const lf_multilabel *a, ptrdiff_t j, T mn, T mp, double sn, double 
 
 #ifdef LF_T_F32
 /* Half rows (a->half_kind): logits and labels widened (or gathered) onto the
- * stack, FN(zlpr_row) on the unit-stride float32 row they now are, the
+ * stack, or for rows over LF_CE_HALF_C labels into the thread's slot of
+ * a->stage, FN(zlpr_row) on the unit-stride float32 row they now are, the
  * gradient narrowed into the half row and the loss into the half output --
  * the bits of widening the whole arrays first.  No Hessian (the binding
  * widens then). */
 static LF_NOINLINE double
 FN(zlpr_half_block)(const lf_multilabel *a, ptrdiff_t start, ptrdiff_t count)
 {
-    T x[LF_CE_HALF_C], y[LF_CE_HALF_C], g[LF_CE_HALF_C];
+    T xb[LF_CE_HALF_C], yb[LF_CE_HALF_C], gb[LF_CE_HALF_C];
     const ptrdiff_t C = a->C;
+    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, C) : NULL;
+    T *x = slot != NULL ? slot : xb, *y = slot != NULL ? slot + C : yb;
+    T *g = slot != NULL ? slot + 2 * C : gb;
     const int bf16 = a->half_kind == LF_HALF_BF16;
     lf_multilabel v = *a;
     v.input = (const char *)x;
@@ -554,7 +558,8 @@ FN(zlpr)(const lf_multilabel *a)
     /* rows are independent: units of about LF_UNIT_ELEMS elements on the pool
      * (fixed by the shape, so the sum is the same for every thread count) */
     const ptrdiff_t unit = a->C > 0 && a->C < LF_UNIT_ELEMS ? LF_UNIT_ELEMS / a->C : 1;
-    return lf_par_pairwise(FN(zlpr_block), (void *)a, a->N, unit, a->N * (a->C + 1));
+    return lf_par_pairwise_slots(FN(zlpr_block), (void *)a, a->N, unit, a->N * (a->C + 1),
+                                 LF_STAGE_SLOTS(a));
 }
 
 #include "softf1_impl.h"

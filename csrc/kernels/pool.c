@@ -459,6 +459,12 @@ lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work)
 }
 
 double
+lf_parallel_sum_slots(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work, int slots)
+{
+    return parallel_sum(fn, ctx, units, work, slots);
+}
+
+double
 lf_par_pairwise_slots(lf_block_fn fn, void *ctx, ptrdiff_t total, ptrdiff_t unit,
                       ptrdiff_t work, int slots)
 {

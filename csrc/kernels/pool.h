@@ -45,6 +45,9 @@ lf_unit_rows(ptrdiff_t len)
  * threads when work >= LF_PAR_MIN_WORK.  fn must be thread-safe. */
 typedef double (*lf_unit_fn)(void *ctx, ptrdiff_t unit);
 double lf_parallel_sum(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work);
+/* lf_parallel_sum on at most `slots` threads (as lf_par_pairwise_slots). */
+double lf_parallel_sum_slots(lf_unit_fn fn, void *ctx, ptrdiff_t units, ptrdiff_t work,
+                             int slots);
 
 /* Pairwise sums of [0, total) cut into units of `unit` items, combined as
  * lf_parallel_sum does.  work = items * cost per item. */

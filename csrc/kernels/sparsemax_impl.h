@@ -136,8 +136,8 @@ FN(sparsemax)(const lf_classes *a)
     if (a->C == 0) {
         return;
     }
-    (void)lf_par_pairwise(FN(sparsemax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
-                          a->N * a->S * a->C);
+    (void)lf_par_pairwise_slots(FN(sparsemax_block), &ctx, a->N * a->S, lf_unit_rows(a->C),
+                                a->N * a->S * a->C, LF_STAGE_SLOTS(a));
 }
 
 /* One chunk of row n of the loss: p_c = max(x_c - tau, 0); the lanes of
@@ -241,8 +241,8 @@ static double
 FN(sparsemax_loss)(const lf_classes *a)
 {
     FN(sparsemax_ctx) ctx = {a};
-    return lf_par_pairwise(FN(sparsemax_loss_block), &ctx, a->N, lf_unit_rows(a->C),
-                           a->N * a->C);
+    return lf_par_pairwise_slots(FN(sparsemax_loss_block), &ctx, a->N, lf_unit_rows(a->C),
+                                 a->N * a->C, LF_STAGE_SLOTS(a));
 }
 
 #undef SX
