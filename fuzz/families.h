@@ -474,7 +474,8 @@ fam_build_ctc(fam_case *c, reader *r)
  * and vec dense [N, C, S] (the binding's contiguous copies), class indices
  * [N, S] dense and in range (the binding checks them); a half case's input,
  * loss and gradient in half (the target when the bytes say so), as the
- * binding hands them: C S <= LF_CE_HALF_C, no Hessian, no vec. */
+ * binding hands them: no Hessian, no vec (rows staged on the stack here;
+ * fam_staged runs them again in slots). */
 static void
 fam_build_dice(fam_case *c, reader *r)
 {

@@ -68,7 +68,8 @@ enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4, WANT_HVP = 8, WANT_NORM = 16
 
 #define LF_MAX_ARGS 10  /* arrays and options of one function */
 #define LF_MAX_OWNED 48 /* objects one call may own */
-#define LF_MAX_MEM 3    /* PyMem work buffers of one call */
+#define LF_MAX_MEM 4    /* PyMem work buffers of one call (the most a call takes: 3, a
+                         * multi-label margin's target copy, slots and class flags) */
 #define LF_MAX_GRADS 3
 
 #define SHAPE_BUF 1600
