@@ -305,7 +305,7 @@ static double
 FN(ce_half_block)(const lf_classes *a, ptrdiff_t start, ptrdiff_t count, double wsum)
 {
     T wb[LF_CE_HALF_C]; /* the weights' row of the stage slot for longer rows */
-    T *w = a->stage != NULL ? FN(stage_slot)(a->stage, a->C) + 3 * a->C : wb;
+    T *w = FN(stage_buf)(a->stage, a->C, 3, wb);
     const FN(ce_half_ctx) h = {a->weight ? FN(gather)(a->weight, a->w_c, a->C, w) : NULL, wsum};
     return FN(class_rows)(&h, a, start, count, FN(ce_half_sample), 1);
 }

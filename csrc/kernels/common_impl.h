@@ -224,22 +224,24 @@ typedef struct {
     T *x, *t, *g;
 } FN(class_stage);
 
-/* The running thread's LF_STAGE_ROWS rows of C floats in a call's stage
- * (lf_classes.stage, lf_multilabel.stage: the call runs on at most its
- * stage_slots threads, each with its own slot). */
+/* Row k (of LF_STAGE_ROWS, each of len floats) of the running thread's
+ * slot in a call's stage (lf_classes.stage, lf_multilabel.stage,
+ * lf_dice.stage: the call runs on at most its stage_slots threads, each
+ * with its own slot), or `stack`, a row on the caller's stack, when the
+ * call has no stage (rows of at most LF_CE_HALF_C). */
 static inline T *
-FN(stage_slot)(float *stage, ptrdiff_t C)
+FN(stage_buf)(float *stage, ptrdiff_t len, int k, T *stack)
 {
-    return (T *)stage + (ptrdiff_t)lf_pool_slot() * LF_STAGE_ROWS * C;
+    return stage != NULL ? (T *)stage + ((ptrdiff_t)lf_pool_slot() * LF_STAGE_ROWS + k) * len
+                         : stack;
 }
 
 static inline void
 FN(stage_init)(FN(class_stage) *st, const lf_classes *a, FN(stage_rows) *rows)
 {
-    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, a->C) : NULL;
-    st->x = slot != NULL ? slot : rows->x;
-    st->t = slot != NULL ? slot + a->C : rows->t;
-    st->g = slot != NULL ? slot + 2 * a->C : rows->g;
+    st->x = FN(stage_buf)(a->stage, a->C, 0, rows->x);
+    st->t = FN(stage_buf)(a->stage, a->C, 1, rows->t);
+    st->g = FN(stage_buf)(a->stage, a->C, 2, rows->g);
     st->v = *a;
     st->v.half_kind = 0;
     st->v.half_target = 0;

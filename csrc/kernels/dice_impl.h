@@ -383,10 +383,9 @@ FN(dice_row_stats)(const lf_dice *a, double *work, ptrdiff_t n)
 static void
 FN(dice_stage_row)(FN(dice_stage) *st, FN(stage_rows) *rows, const lf_dice *a, ptrdiff_t n)
 {
-    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, a->C * a->S) : NULL;
-    st->x = slot != NULL ? slot : rows->x;
-    st->t = slot != NULL ? slot + a->C * a->S : rows->t;
-    st->g = slot != NULL ? slot + 2 * a->C * a->S : rows->g;
+    st->x = FN(stage_buf)(a->stage, a->C * a->S, 0, rows->x);
+    st->t = FN(stage_buf)(a->stage, a->C * a->S, 1, rows->t);
+    st->g = FN(stage_buf)(a->stage, a->C * a->S, 2, rows->g);
     const T *x, *t;
     FN(dice_run)(a, n, 0, a->C * a->S, st->x, st->t, &x, &t);
     st->v = *a;

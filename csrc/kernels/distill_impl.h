@@ -295,7 +295,7 @@ FN(distill_half_block)(const FN(distill_ctx) *ctx, ptrdiff_t start, ptrdiff_t co
     FN(class_stage) st;
     FN(stage_init)(&st, a, &rows);
     T ob[LF_CE_HALF_C];
-    T *o = a->stage != NULL ? FN(stage_slot)(a->stage, a->C) + 3 * a->C : ob;
+    T *o = FN(stage_buf)(a->stage, a->C, 3, ob);
     if (a->out) {
         st.v.out = (char *)o;
         st.v.out_n = 0;

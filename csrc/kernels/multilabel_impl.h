@@ -467,11 +467,10 @@ FN(zlpr_hvp)(const lf_multilabel *a, ptrdiff_t j, T mn, T mp, double sn, double 
 static LF_NOINLINE double
 FN(zlpr_half_block)(const lf_multilabel *a, ptrdiff_t start, ptrdiff_t count)
 {
-    T xb[LF_CE_HALF_C], yb[LF_CE_HALF_C], gb[LF_CE_HALF_C];
+    FN(stage_rows) rows;
     const ptrdiff_t C = a->C;
-    T *slot = a->stage != NULL ? FN(stage_slot)(a->stage, C) : NULL;
-    T *x = slot != NULL ? slot : xb, *y = slot != NULL ? slot + C : yb;
-    T *g = slot != NULL ? slot + 2 * C : gb;
+    T *x = FN(stage_buf)(a->stage, C, 0, rows.x), *y = FN(stage_buf)(a->stage, C, 1, rows.t);
+    T *g = FN(stage_buf)(a->stage, C, 2, rows.g);
     const int bf16 = a->half_kind == LF_HALF_BF16;
     lf_multilabel v = *a;
     v.input = (const char *)x;
