@@ -245,9 +245,45 @@ def _readme_loss_table():
     return set(re.findall(r"`(\w+)\(", "".join(table)))
 
 
+def _readme_signatures():
+    """(class name, its README parameters) for each ``Name(a, *, b=...)`` of the
+    README's table of losses."""
+    lines = (DOCS.parent / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| class (`pylossfn.X`)"))
+    found = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        for name, params in re.findall(r"`(\w+)\(([^`]*)\)`", line.split("|")[1]):
+            found.append((name, [p.strip() for p in params.split(",") if p.strip()]))
+    return found
+
+
+def test_readme_table_signatures_are_the_classes():
+    # the README writes each class's constructor: its keywords in order, the
+    # keyword-only ones after "*", any default it shows the class's own ("..."
+    # ends a list it shortens)
+    found = _readme_signatures()
+    assert len(found) >= len(CORE_ROWS)  # the reader finds the table
+    for name, params in found:
+        want = []
+        for p in list(inspect.signature(getattr(lf, name).__init__).parameters.values())[1:]:
+            if p.kind is p.KEYWORD_ONLY and "*" not in want:
+                want.append("*")
+            want.append(p.name)
+        shown = params[:-1] if params[-1:] == ["..."] else params
+        names = [p.split("=")[0] for p in shown]
+        assert names == (want[:len(names)] if len(shown) < len(params) else want), name
+        defaults = inspect.signature(getattr(lf, name).__init__).parameters
+        for p in shown:
+            if "=" in p:
+                key, value = p.split("=", 1)
+                assert ast.literal_eval(value) == defaults[key].default, (name, key)
+
+
 def test_readme_table_names_every_loss_class():
-    # the README's table is prose (what each loss is for), written by hand: it must
-    # still name every row's class
+    # the README's table says what each loss is for, in words: it must name every
+    # row's class (its signatures are checked above)
     names = _readme_loss_table()
     assert {"BCEWithLogitsLoss", "CTCLoss"} <= names  # the reader finds the table
     assert sorted(row["cls"] for row in CORE_ROWS.values() if row["cls"] not in names) == []
