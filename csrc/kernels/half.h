@@ -108,9 +108,9 @@ lf_f32_to_f16(float f)
  * F16C ignores MXCSR's flush-to-zero and denormals-are-zero), which
  * tests/c/test_half.h checks over every float16 pattern and the ties.  Every
  * CPU with AVX2 has F16C, and the engine's AVX2 level requires it (isa.c), so
- * these run where lf_isa() >= 1.  Declared for their own target, outside the
- * variants' regions: the AVX2 and AVX-512 variants inline them, the
- * baseline calls them. */
+ * these run at level 1 and up.  Declared for their own target, outside the
+ * variants' regions: the AVX2 and AVX-512 variants inline them, half.c
+ * (outside the regions) calls them when lf_isa() >= 1. */
 __attribute__((target("avx,f16c"))) static inline void
 lf_f16_widen_f16c(const uint16_t *h, float *dst, ptrdiff_t n)
 {
@@ -136,17 +136,20 @@ lf_f32_narrow_f16c(const float *src, uint16_t *h, ptrdiff_t n)
         h[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
     }
 }
-#define LF_F16C() (lf_isa() >= 1)
+#define LF_F16C(level) ((level) >= 1)
 
 /* bfloat16 narrowing in AVX2, sixteen floats a step: lf_f32_to_bf16's
  * rounding (add 0x7fff plus the kept lsb, keep the top half) on the integer
  * lanes, packed to 16 bits.  That rounding is right for every float but a
  * nan (its carry could reach the exponent), so one unordered compare of the
  * two vectors asks whether either holds a nan, and such a block (rare) goes
- * through lf_f32_to_bf16 instead of a per-lane select: half the time of the
+ * through lf_f32_to_bf16 instead of a per-lane select.  A run that is not a
+ * multiple of sixteen ends with a block that overlaps the one before it
+ * (the same bits written twice; src and h never overlap), not a scalar tail:
+ * the template's blocks are 64 to 128 long.  Half the time of the
  * vectorized scalar loop in AVX2 (whose select and narrowing cost about
- * eight operations a lane) and below its AVX-512 form.  Same bits;
- * tests/c/test_half.h checks it beside the scalar function. */
+ * eight operations a lane); same bits, tests/c/test_half.h checks it beside
+ * the scalar function at every level. */
 __attribute__((target("avx2"))) static inline __m256i
 lf_bf16_round_avx2(__m256i u)
 {
@@ -155,51 +158,101 @@ lf_bf16_round_avx2(__m256i u)
     return _mm256_srli_epi32(r, 16);
 }
 
+/* src[0..16) narrowed into h[0..16). */
+__attribute__((target("avx2"))) static inline void
+lf_bf16_narrow16_avx2(const float *src, uint16_t *h)
+{
+    const __m256 x = _mm256_loadu_ps(src), y = _mm256_loadu_ps(src + 8);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_UNORD_Q))) {
+        for (int k = 0; k < 16; k++) {
+            h[k] = lf_f32_to_bf16(src[k]);
+        }
+        return;
+    }
+    const __m256i a = lf_bf16_round_avx2(_mm256_castps_si256(x));
+    const __m256i b = lf_bf16_round_avx2(_mm256_castps_si256(y));
+    /* packus interleaves the 128-bit lanes (a0 b0 a1 b1): put them back */
+    const __m256i v = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+    _mm256_storeu_si256((__m256i *)(void *)h, v);
+}
+
 __attribute__((target("avx2"))) static inline void
 lf_f32_narrow_bf16_avx2(const float *src, uint16_t *h, ptrdiff_t n)
 {
+    if (n < 16) {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            h[i] = lf_f32_to_bf16(src[i]);
+        }
+        return;
+    }
     ptrdiff_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m256 x = _mm256_loadu_ps(src + i), y = _mm256_loadu_ps(src + i + 8);
-        if (_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_UNORD_Q))) {
-            for (ptrdiff_t k = i; k < i + 16; k++) {
-                h[k] = lf_f32_to_bf16(src[k]);
-            }
-            continue;
-        }
-        const __m256i a = lf_bf16_round_avx2(_mm256_castps_si256(x));
-        const __m256i b = lf_bf16_round_avx2(_mm256_castps_si256(y));
-        /* packus interleaves the 128-bit lanes (a0 b0 a1 b1): put them back */
-        const __m256i v = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
-        _mm256_storeu_si256((__m256i *)(void *)(h + i), v);
+        lf_bf16_narrow16_avx2(src + i, h + i);
     }
-    for (; i < n; i++) {
-        h[i] = lf_f32_to_bf16(src[i]);
+    if (i < n) {
+        lf_bf16_narrow16_avx2(src + n - 16, h + n - 16);
     }
 }
-#define LF_BF16_AVX2() (lf_isa() >= 1)
+/* bfloat16 widening in AVX2, eight values a step (a zero-extension and a
+ * shift), shaped as the F16C loop: gcc's own vectorization of
+ * lf_bf16_to_f32 reads each 32 bytes twice and streams from memory
+ * markedly slower than F16C's loop (a loss over 20 million bfloat16 values
+ * 0.54 ns an element against float16's 0.39, one thread).  A run that is not
+ * a multiple of eight ends with an overlapping step, as the narrowing. */
+__attribute__((target("avx2"))) static inline void
+lf_bf16_widen8_avx2(const uint16_t *h, float *dst)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)h);
+    _mm256_storeu_si256((__m256i *)(void *)dst, _mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+}
+
+__attribute__((target("avx2"))) static inline void
+lf_bf16_widen_avx2(const uint16_t *h, float *dst, ptrdiff_t n)
+{
+    if (n < 8) {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            dst[i] = lf_bf16_to_f32(h[i]);
+        }
+        return;
+    }
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        lf_bf16_widen8_avx2(h + i, dst + i);
+    }
+    if (i < n) {
+        lf_bf16_widen8_avx2(h + n - 8, dst + n - 8);
+    }
+}
+/* the AVX2 level only: the AVX-512 variant's own vectorization of the scalar
+ * loops streams faster (MSE bfloat16 at 8192x5000 14.1 ms against 16.3 through
+ * these), so it keeps them */
+#define LF_BF16_AVX2(level) ((level) == 1)
 #else
-#define LF_F16C() 0
+#define LF_F16C(level) 0
 #define lf_f16_widen_f16c(h, dst, n) ((void)0)
 #define lf_f32_narrow_f16c(src, h, n) ((void)0)
-#define LF_BF16_AVX2() 0
+#define LF_BF16_AVX2(level) 0
 #define lf_f32_narrow_bf16_avx2(src, h, n) ((void)0)
+#define lf_bf16_widen_avx2(h, dst, n) ((void)0)
 #endif
 
 /* n half values (bfloat16 if bf16, else float16) step bytes apart from p,
  * widened into dst.  An aligned unit-stride run is a loop per format, which
  * vectorizes; any other stride or address is read by memcpy. */
 static inline LF_ALWAYS_INLINE void
-lf_half_widen_run(int bf16, const char *p, ptrdiff_t step, float *dst, ptrdiff_t n)
+lf_half_widen_at(int level, int bf16, const char *p, ptrdiff_t step, float *dst, ptrdiff_t n)
 {
     if (step == (ptrdiff_t)sizeof(uint16_t) && (uintptr_t)p % sizeof(uint16_t) == 0) {
         const uint16_t *h = (const uint16_t *)(const void *)p;
-        if (bf16) {
+        if (bf16 && LF_BF16_AVX2(level)) {
+            lf_bf16_widen_avx2(h, dst, n);
+        }
+        else if (bf16) {
             for (ptrdiff_t i = 0; i < n; i++) {
                 dst[i] = lf_bf16_to_f32(h[i]);
             }
         }
-        else if (LF_F16C()) {
+        else if (LF_F16C(level)) {
             lf_f16_widen_f16c(h, dst, n);
         }
         else {
@@ -218,13 +271,13 @@ lf_half_widen_run(int bf16, const char *p, ptrdiff_t step, float *dst, ptrdiff_t
 }
 
 /* src's n floats narrowed (round to nearest even) into half values step
- * bytes apart from p; the loops as lf_half_widen_run's. */
+ * bytes apart from p; the loops as lf_half_widen_at's. */
 static inline LF_ALWAYS_INLINE void
-lf_half_narrow_run(int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_t n)
+lf_half_narrow_at(int level, int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_t n)
 {
     if (step == (ptrdiff_t)sizeof(uint16_t) && (uintptr_t)p % sizeof(uint16_t) == 0) {
         uint16_t *h = (uint16_t *)(void *)p;
-        if (bf16 && LF_BF16_AVX2()) {
+        if (bf16 && LF_BF16_AVX2(level)) {
             lf_f32_narrow_bf16_avx2(src, h, n);
         }
         else if (bf16) {
@@ -232,7 +285,7 @@ lf_half_narrow_run(int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_
                 h[i] = lf_f32_to_bf16(src[i]);
             }
         }
-        else if (LF_F16C()) {
+        else if (LF_F16C(level)) {
             lf_f32_narrow_f16c(src, h, n);
         }
         else {
@@ -248,5 +301,17 @@ lf_half_narrow_run(int bf16, const float *src, char *p, ptrdiff_t step, ptrdiff_
         }
     }
 }
+
+/* The runs in the instructions of the code that calls them: LF_ISA_HERE is
+ * the variant's level inside an instruction-set region (isa_begin.h: a
+ * constant, so each variant keeps only its own loop and asks nothing at run
+ * time), lf_isa() outside one (half.c). */
+#ifndef LF_ISA_HERE
+#define LF_ISA_HERE lf_isa()
+#endif
+#define lf_half_widen_run(bf16, p, step, dst, n) \
+    lf_half_widen_at(LF_ISA_HERE, bf16, p, step, dst, n)
+#define lf_half_narrow_run(bf16, src, p, step, n) \
+    lf_half_narrow_at(LF_ISA_HERE, bf16, src, p, step, n)
 
 #endif /* PYLOSSFN_HALF_H_ */

@@ -12,6 +12,10 @@
 #error "define LF_ISA before including isa_begin.h"
 #endif
 
+/* half.h's runs take the region's level as a constant */
+#undef LF_ISA_HERE
+#define LF_ISA_HERE LF_ISA
+
 #if LF_ISA == 2
 #define LF_ISA_SUFFIX _avx512
 #elif LF_ISA == 1

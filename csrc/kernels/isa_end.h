@@ -8,3 +8,5 @@
 #endif
 #undef LF_ISA_SUFFIX
 #undef LF_ISA
+#undef LF_ISA_HERE
+#define LF_ISA_HERE lf_isa()

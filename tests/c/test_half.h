@@ -243,17 +243,33 @@ test_half_variants(lf_half_kind kind, const half_format *f)
                 nbad += out[i] != f->narrow(src[i]);
             }
         }
-        /* a nan at each place of a run, the rest on or near ties: the AVX2
-         * bfloat16 loop sends a block of sixteen that holds one to the
-         * scalar function, and the nan's carry must not reach a neighbour */
-        for (uint32_t at = 0; at < 40; at++) {
-            for (uint32_t i = 0; i < 40; i++) {
-                src[i] = lf_bits_f32(0x3f808000u + (i << 16) + (i & 1u));
+        /* runs of every length to 40 (the AVX2 bfloat16 loops end a run
+         * that is not a multiple of sixteen with an overlapping block, and
+         * sends a block that holds a nan to the scalar function), each with
+         * a nan at each place or none, the rest on or near ties; nothing
+         * past the run is written */
+        for (uint32_t len = 1; len <= 40; len++) {
+            for (uint32_t at = 0; at <= len; at++) {
+                for (uint32_t i = 0; i < 41; i++) {
+                    src[i] = lf_bits_f32(0x3f808000u + (i << 16) + (i & 1u));
+                    out[i] = 0xabcdu;
+                }
+                if (at < len) {
+                    src[at] = lf_bits_f32(at & 1u ? 0x7fffffffu : 0xff800001u);
+                }
+                lf_half_narrow(kind, src, out, 2, len);
+                for (uint32_t i = 0; i < 41; i++) {
+                    nbad += out[i] != (i < len ? f->narrow(src[i]) : 0xabcdu);
+                }
             }
-            src[at] = lf_bits_f32(at & 1u ? 0x7fffffffu : 0xff800001u);
-            lf_half_narrow(kind, src, out, 2, 40);
-            for (uint32_t i = 0; i < 40; i++) {
-                nbad += out[i] != f->narrow(src[i]);
+            /* and widened: every length ends with an overlapping step too */
+            for (uint32_t i = 0; i < 41; i++) {
+                src[i] = -1.0f;
+            }
+            lf_half_widen(kind, h + 0x3f00u + len, 2, src, len);
+            for (uint32_t i = 0; i < 41; i++) {
+                bad += lf_f32_bits(src[i]) !=
+                       lf_f32_bits(i < len ? f->widen((uint16_t)(0x3f00u + len + i)) : -1.0f);
             }
         }
         CHECK(bad == 0 && nbad == 0, "%s, isa %d: widen %d, narrow %ld values differ", f->name,
