@@ -19,32 +19,23 @@ def ref_focal(x, y, alpha=0.25, gamma=2.0):
     return loss
 
 
-def ref_asl(x, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8):
+def ref_asl(x, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8, factored=False):
     # the reference class, element-wise (it returns -loss.sum()), with the
-    # focusing weight left inside autograd
+    # focusing weight left inside autograd.  factored: its base 1 - p_t written
+    # as y (1 - p) + (1 - y) (1 - p_m), the same function without the
+    # cancellation that rounds 1 - p_t to 0 for a tiny target and makes
+    # autograd's pow derivative 0 * inf = nan there (a focusing exponent below
+    # 1); the property tests' oracle for the loss
     s = torch.sigmoid(x)
     xs_pos, xs_neg = s, 1 - s
     if clip is not None and clip > 0:
         xs_neg = (xs_neg + clip).clamp(max=1)
     loss = y * torch.log(xs_pos.clamp(min=eps)) + (1 - y) * torch.log(xs_neg.clamp(min=eps))
     if gamma_neg > 0 or gamma_pos > 0:
-        pt = xs_pos * y + xs_neg * (1 - y)
-        loss = loss * torch.pow(1 - pt, gamma_pos * y + gamma_neg * (1 - y))
-    return -loss
-
-
-def ref_asl_factored(x, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, eps=1e-8):
-    # ref_asl with its focusing base 1 - p_t written as y (1 - p) + (1 - y) (1 - p_m):
-    # the same function, without the cancellation that rounds 1 - p_t to 0 for a
-    # tiny target and makes autograd's pow derivative 0 * inf = nan there (a
-    # focusing exponent below 1); the property tests' oracle for the loss
-    s = torch.sigmoid(x)
-    xs_pos, xs_neg = s, 1 - s
-    if clip is not None and clip > 0:
-        xs_neg = (xs_neg + clip).clamp(max=1)
-    loss = y * torch.log(xs_pos.clamp(min=eps)) + (1 - y) * torch.log(xs_neg.clamp(min=eps))
-    if gamma_neg > 0 or gamma_pos > 0:
-        base = y * (1 - xs_pos) + (1 - y) * (1 - xs_neg)
+        if factored:
+            base = y * (1 - xs_pos) + (1 - y) * (1 - xs_neg)
+        else:
+            base = 1 - (xs_pos * y + xs_neg * (1 - y))
         loss = loss * torch.pow(base, gamma_pos * y + gamma_neg * (1 - y))
     return -loss
 

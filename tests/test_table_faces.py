@@ -232,31 +232,30 @@ def test_api_page_generator_follows_the_table():
     assert text.startswith("x\n") and text.endswith(gen.END + "y\n")
 
 
-def _readme_loss_table():
-    """The class names of the README's table of losses (its rows after the header
-    "| class (`pylossfn.X`) | function ..."), the fused heads' included."""
+def _readme_first_column():
+    """The first cells of the README's table of losses (its rows after the
+    header "| class (`pylossfn.X`) | function ..."), the fused heads' included."""
     lines = (DOCS.parent / "README.md").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| class (`pylossfn.X`)"))
-    table = []
+    cells = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        table.append(line.split("|")[1])
-    return set(re.findall(r"`(\w+)\(", "".join(table)))
+        cells.append(line.split("|")[1])
+    return cells
+
+
+def _readme_loss_table():
+    """The class names of the README's table of losses."""
+    return set(re.findall(r"`(\w+)\(", "".join(_readme_first_column())))
 
 
 def _readme_signatures():
     """(class name, its README parameters) for each ``Name(a, *, b=...)`` of the
     README's table of losses."""
-    lines = (DOCS.parent / "README.md").read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| class (`pylossfn.X`)"))
-    found = []
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        for name, params in re.findall(r"`(\w+)\(([^`]*)\)`", line.split("|")[1]):
-            found.append((name, [p.strip() for p in params.split(",") if p.strip()]))
-    return found
+    return [(name, [p.strip() for p in params.split(",") if p.strip()])
+            for cell in _readme_first_column()
+            for name, params in re.findall(r"`(\w+)\(([^`]*)\)`", cell)]
 
 
 def test_readme_table_signatures_are_the_classes():
@@ -283,7 +282,7 @@ def test_readme_table_signatures_are_the_classes():
 
 def test_readme_table_names_every_loss_class():
     # the README's table says what each loss is for, in words: it must name every
-    # row's class (its signatures are checked above)
+    # row's class (its signatures are checked above, too)
     names = _readme_loss_table()
     assert {"BCEWithLogitsLoss", "CTCLoss"} <= names  # the reader finds the table
     assert sorted(row["cls"] for row in CORE_ROWS.values() if row["cls"] not in names) == []
