@@ -265,19 +265,19 @@ def test_readme_table_signatures_are_the_classes():
     found = _readme_signatures()
     assert len(found) >= len(CORE_ROWS)  # the reader finds the table
     for name, params in found:
+        init = inspect.signature(getattr(lf, name).__init__).parameters
         want = []
-        for p in list(inspect.signature(getattr(lf, name).__init__).parameters.values())[1:]:
+        for p in list(init.values())[1:]:
             if p.kind is p.KEYWORD_ONLY and "*" not in want:
                 want.append("*")
             want.append(p.name)
         shown = params[:-1] if params[-1:] == ["..."] else params
         names = [p.split("=")[0] for p in shown]
         assert names == (want[:len(names)] if len(shown) < len(params) else want), name
-        defaults = inspect.signature(getattr(lf, name).__init__).parameters
         for p in shown:
             if "=" in p:
                 key, value = p.split("=", 1)
-                assert ast.literal_eval(value) == defaults[key].default, (name, key)
+                assert ast.literal_eval(value) == init[key].default, (name, key)
 
 
 def test_readme_table_names_every_loss_class():

@@ -193,6 +193,7 @@ lf_f32_narrow_bf16_avx2(const float *src, uint16_t *h, ptrdiff_t n)
         lf_bf16_narrow16_avx2(src + n - 16, h + n - 16);
     }
 }
+
 /* bfloat16 widening in AVX2, eight values a step (a zero-extension and a
  * shift), shaped as the F16C loop: gcc's own vectorization of
  * lf_bf16_to_f32 reads each 32 bytes twice and streams from memory
@@ -223,6 +224,7 @@ lf_bf16_widen_avx2(const uint16_t *h, float *dst, ptrdiff_t n)
         lf_bf16_widen8_avx2(h + n - 8, dst + n - 8);
     }
 }
+
 /* the AVX2 level only: the AVX-512 variant's own vectorization of the scalar
  * loops streams faster (MSE bfloat16 at 8192x5000 14.1 ms against 16.3 through
  * these), so it keeps them */
