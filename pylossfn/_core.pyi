@@ -54,6 +54,10 @@ class _DaskRow(TypedDict):
     none: str  # broadcast, input_target, rows, classes, labels, batch, core
     cut: tuple[str, ...]  # the weights cut with the input
 
+class _HeadRow(TypedDict):
+    fname: str  # its function in pylossfn.functional
+    cls: str  # its class in pylossfn
+
 class _LossRow(TypedDict):
     name: str  # the entry point of _core
     fname: str  # the name in its messages (torch's)
@@ -68,6 +72,7 @@ class _LossRow(TypedDict):
     boosting: str | None  # the objective's labels (LF_BOOST_): elementwise, class_index, rows
     half: str | None  # which kernel reads half itself (LF_HALF_): elementwise, class_rows, ...
     no_hessian: str | None  # why it has no Hessian (LF_NO_HESS), or None
+    head: _HeadRow | None  # the fused classifier head computing it of a layer's logits
 
 # One row per loss entry point, generated from the specs the parser reads.
 LOSSES: tuple[_LossRow, ...]

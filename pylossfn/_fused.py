@@ -1,9 +1,12 @@
 """The fused classifier heads' loss functions: a linear layer and its loss in one pass.
 
 Part of :mod:`pylossfn.functional`, which re-exports every name here (kept
-apart for that module's size).  Not rows of the core's table: the heads run
-their tiles through pylossfn._heads, so the logits never exist whole, and
-dask arrays through pylossfn._dask_heads (row blocks of the same tiles).
+apart for that module's size).  Each is the ``head`` of a row of the core's
+table (``_core.LOSSES``: cross-entropy's and BCE with logits'), the loss it
+computes of a linear layer's logits: the heads run their tiles through
+pylossfn._heads, so the logits never exist whole, over that row's rules (the
+mean's divisor is the core's), and dask arrays through pylossfn._dask_heads
+(row blocks of the same tiles).
 """
 from __future__ import annotations
 
@@ -50,9 +53,10 @@ def linear_cross_entropy(
     >>> bool(np.isclose(loss, F.cross_entropy(x @ w.T, np.array([0, 2]))))
     True
     """
-    code = _reduction_code(reduction, "linear_cross_entropy")
-    return _heads.lce(_LOSS, None, None, code, input, linear_weight, target, linear_bias,
-                      weight, ignore_index, label_smoothing, chunk_size)
+    fname = "linear_cross_entropy"
+    return _heads.lce(_LOSS, None, None, _reduction_code(reduction, fname), input, linear_weight,
+                      target, linear_bias, weight, ignore_index, label_smoothing, chunk_size,
+                      fname=fname)
 
 
 @_dask_heads.lazy_aware(_heads.lbce)
@@ -84,6 +88,6 @@ def linear_binary_cross_entropy_with_logits(
     >>> bool(np.isclose(loss, F.binary_cross_entropy_with_logits(x @ w.T, y)))
     True
     """
-    code = _reduction_code(reduction, "linear_binary_cross_entropy_with_logits")
-    return _heads.lbce(_LOSS, None, None, code, input, linear_weight, target, linear_bias,
-                       pos_weight, chunk_size)
+    fname = "linear_binary_cross_entropy_with_logits"
+    return _heads.lbce(_LOSS, None, None, _reduction_code(reduction, fname), input,
+                       linear_weight, target, linear_bias, pos_weight, chunk_size, fname=fname)

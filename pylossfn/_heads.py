@@ -473,9 +473,8 @@ def _lce_second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, c
 
 def lce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
         linear_weight: Any, target: Any, linear_bias: Any = None, weight: Any = None,
-        ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None,
-        fname: str = "linear_cross_entropy", v: Any = None, owned: tuple[Any, ...] = ()
-        ) -> Any:
+        ignore_index: Any = None, label_smoothing: Any = 0.0, chunk_size: Any = None, *,
+        fname: str, v: Any = None, owned: tuple[Any, ...] = ()) -> Any:
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal in the input
     (want bit 4) or its product with ``v`` (bit 8) of linear_cross_entropy, as
     ``want`` asks: one item, or a tuple in that order.  ``out`` overlaps no
@@ -645,8 +644,8 @@ def _lbce_second(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, rows: int, 
 
 def lbce(want: int, grad_output: Any, out: Any, reduction: int, input: Any,
          linear_weight: Any, target: Any, linear_bias: Any = None, pos_weight: Any = None,
-         chunk_size: Any = None, fname: str = "linear_binary_cross_entropy_with_logits",
-         v: Any = None, owned: tuple[Any, ...] = ()) -> Any:
+         chunk_size: Any = None, *, fname: str, v: Any = None, owned: tuple[Any, ...] = ()
+         ) -> Any:
     """loss, (d_input, d_weight, d_bias) and the Hessian's diagonal or product
     with ``v`` of the multi-label head, as :func:`lce` (``owned`` too)."""
     X, W, b, unbatched, odt = _head(fname, input, linear_weight, linear_bias)

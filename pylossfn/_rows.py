@@ -22,6 +22,9 @@ from . import _core
 #: the rows of the core's table (_core.LOSSES) that are losses, by torch's
 #: function name (the plain rows are the activations and the distances)
 ROWS = {row["fname"]: row for row in _core.LOSSES if not row["plain"]}
+#: the fused classifier heads, by their function's name -> the row whose loss
+#: they compute of a linear layer's logits (its ``"head"`` names them)
+HEADS = {row["head"]["fname"]: row for row in ROWS.values() if row["head"]}
 #: the class each loss row names (its face in :mod:`pylossfn`) -> the row's function name
 ROW_OF_CLASS = {row["cls"]: fname for fname, row in ROWS.items()}
 #: the rows' families (``row["family"]``) -> their titles, in the order the API

@@ -30,6 +30,7 @@ import numpy as np
 from . import _core, _dask
 from ._functional_multilabel import *  # noqa: F401,F403 (its losses are this module's)
 from ._rows import ADAPTED as _ADAPTED
+from ._rows import HEADS as _HEADS
 from ._rows import ROWS as _ROWS
 from ._rows import from_row as _from_row
 
@@ -52,8 +53,7 @@ __all__ = [
     "pairwise_distance",
     "cosine_similarity",
     "cosine_distance",
-    "linear_cross_entropy",
-    "linear_binary_cross_entropy_with_logits",
+    *_HEADS,  # the fused classifier heads: the "head" of a row of the core's table
     "sparsemax",
     *_ROWS,  # every loss of the core's table
 ]
@@ -757,7 +757,7 @@ def multilabel_soft_margin_loss(
 
 # the fused heads' functions and the losses on the simplex beyond torch.nn live in
 # their own modules (this one's size); they are this module's functions all the same
-from ._fused import linear_binary_cross_entropy_with_logits, linear_cross_entropy  # noqa: E402
+from ._fused import *  # noqa: E402,F401,F403 (the heads, _fused.__all__, as above)
 from ._simplex import *  # noqa: E402,F401,F403 (its losses are this module's, as above)
 
 # every loss of the table accepts dask arrays, as its row says (pylossfn._dask); the

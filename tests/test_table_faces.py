@@ -166,6 +166,83 @@ def test_row_reaches_dask(fname):
                                    atol=1e-14)
 
 
+HEAD_NAMES = sorted(_rows.HEADS)
+
+
+def test_the_table_names_the_fused_heads():
+    # cross-entropy's and BCE with logits' rows name their heads; no other row has one
+    assert {row["fname"]: row["head"]["cls"] for row in _rows.HEADS.values()} == {
+        "cross_entropy": "LinearCrossEntropyLoss",
+        "binary_cross_entropy_with_logits": "LinearBCEWithLogitsLoss"}
+    assert all(row["head"] is None for row in _core.LOSSES
+               if row["fname"] not in {r["fname"] for r in _rows.HEADS.values()})
+
+
+def _head_case(fname):
+    """A head's small call: (its class, input, target, the dense target its row's
+    loss takes, the class's layer) in float64."""
+    rng = np.random.default_rng(5)
+    crit = getattr(lf, _rows.HEADS[fname]["head"]["cls"])(4, 5, bias=True, dtype=np.float64,
+                                                          seed=1, reduction="sum")
+    x = rng.normal(size=(3, 4))
+    if _rows.HEADS[fname]["fname"] == "cross_entropy":
+        target = np.array([0, 4, 2])
+        return crit, x, target, target
+    target = np.array([[0, 2, -1], [4, -1, -1], [-1, -1, -1]])  # padded positive labels
+    dense = np.zeros((3, 5))
+    for i, labels in enumerate(target):
+        dense[i, labels[labels >= 0]] = 1.0
+    return crit, x, target, dense
+
+
+@pytest.mark.parametrize("fname", HEAD_NAMES)
+def test_head_reaches_every_face(fname):
+    """Each row's fused head: its function and class compute the row's loss of the
+    layer's logits, with gradients (``out=`` too), Hessian diagonal and ``hvp``
+    through the layer (z = x W^T + b: dx = G W, dW = G^T x, H_x v = H_z (v W^T) W),
+    a Dask call, and its docs entries."""
+    row = _rows.HEADS[fname]
+    cls_name = row["head"]["cls"]
+    assert fname in F.__all__ and cls_name in lf.__all__
+    crit, x, target, dense = _head_case(fname)
+    W, b = crit.linear.weight, crit.linear.bias
+    z = x @ W.T + b
+    oracle = getattr(lf, row["cls"])(reduction="sum")  # the row's own loss of the logits
+    want, G = oracle.forward_backward(z, dense)
+    assert np.isclose(getattr(F, fname)(x, W, target, linear_bias=b, reduction="sum"), want,
+                      rtol=1e-12)
+    buf = np.empty_like(x)
+    loss, dx = crit.forward_backward(x, target, out=buf)
+    assert dx is buf and np.isclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(dx, G @ W, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(crit.linear.weight_grad, G.T @ x, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(crit.linear.bias_grad, G.sum(0), rtol=1e-10, atol=1e-14)
+    v = np.random.default_rng(6).normal(size=x.shape)
+    oracle(z, dense)
+    np.testing.assert_allclose(crit.hvp(v), oracle.hvp(v @ W.T) @ W, rtol=1e-10, atol=1e-13)
+    eye = np.eye(x.shape[1])
+    diag = np.stack([np.stack([(oracle.hvp(np.outer(np.eye(3)[i], e) @ W.T) @ W)[i] @ e
+                               for e in eye]) for i in range(3)])
+    crit(x, target)
+    np.testing.assert_allclose(crit.hessian(), diag, rtol=1e-10, atol=1e-13)
+    assert cls_name in _rst_entries(DOCS / "api" / "pylossfn.rst")
+    assert fname in _rst_entries(DOCS / "api" / "functional.rst")
+    assert cls_name in _doc_table("FORMULAS")
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("fname", HEAD_NAMES)
+def test_head_reaches_dask(fname):
+    da = pytest.importorskip("dask.array")
+    crit, x, target, _ = _head_case(fname)
+    W, b = crit.linear.weight, crit.linear.bias
+    want = getattr(F, fname)(x, W, target, linear_bias=b, reduction="sum")
+    lazy = getattr(F, fname)(da.from_array(x, chunks=2), W, da.from_array(target, chunks=2),
+                             linear_bias=b, reduction="sum")
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(scheduler="synchronous"), want, rtol=1e-12)
+
+
 def _rst_entries(path):
     return set(re.findall(r"^\s+~?(?:pylossfn\.)?(?:functional\.)?(\w+)\s*$",
                           path.read_text(), re.M))
@@ -221,14 +298,17 @@ def test_api_page_generator_follows_the_table():
     rows = [dict(r) for r in _core.LOSSES]
     l1 = next(r for r in rows if r["fname"] == "l1_loss")
     l1["family"] = "sequence"
-    rows.append({**l1, "fname": "new_loss", "cls": "NewLoss", "family": "pairs", "plain": False})
+    rows.append({**l1, "fname": "new_loss", "cls": "NewLoss", "family": "pairs", "plain": False,
+                 "head": {"fname": "linear_new_loss", "cls": "LinearNewLoss"}})
     text = gen.render(f"x\n{gen.BEGIN}{gen.END}y\n", rows, _core.FAMILIES, "fname")
     body = text.split(gen.BEGIN)[1].split(gen.END)[0]
-    sections = dict(re.findall(r"(\S[^\n]*)\n-+\n\n[^\n]*\n[^\n]*\n[^\n]*\n\n((?:   \w+\n)+)",
-                               body))
+    sections = dict(re.findall(r"(\S[^\n]*)\n-+\n\n(?:[^.\n][^\n]*\n\n)?"  # an intro line
+                               r"\.\. autosummary::\n[^\n]*\n[^\n]*\n\n((?:   \w+\n)+)", body))
     assert sections["Sequences"].split() == ["ctc_loss", "l1_loss"]
     assert sections["Margins, pairs and embeddings"].split()[-1] == "new_loss"
     assert "l1_loss" not in sections["Regression and distributions"].split()
+    # a row's head is listed in the heads' section, after the table's own heads
+    assert sections[gen.HEADS[0]].split()[-1] == "linear_new_loss"
     assert text.startswith("x\n") and text.endswith(gen.END + "y\n")
 
 
@@ -303,7 +383,8 @@ def _loss_names():
     """Every name of a loss: the core's entry points, torch's function names
     and the classes."""
     return ({row["name"] for row in _core.LOSSES if not row["plain"]} | set(CORE_ROWS)
-            | {cls.__name__ for cls in CLASSES.values()})
+            | {cls.__name__ for cls in CLASSES.values()}
+            | {n for row in _rows.HEADS.values() for n in row["head"].values()})
 
 
 def _own_names(tree):

@@ -184,6 +184,11 @@ typedef struct {
     lf_arg args[LF_MAX_ARGS];
     const char *family; /* a key of LF_FAMILIES */
     const char *cls;    /* NULL for LF_PLAIN */
+    /* The fused classifier head that computes this loss of a linear layer's
+     * logits in tiles (pylossfn._heads, over this row's rules and the tile
+     * kernels of kernels/linear.c): its function's and its class's names, or
+     * NULLs.  LF_FACE_HEAD writes them. */
+    const char *head[2];
 } lf_spec;
 
 /* The families of the table's rows, as users look for a loss, in the order the
@@ -196,8 +201,9 @@ typedef struct {
     X(sequence, "Sequences")                            \
     X(distance, "Distances")                            \
     X(activation, "Activations")
-#define LF_FACE(family, cls) #family, #cls
-#define LF_PLAIN_FACE(family) #family, NULL
+#define LF_FACE(family, cls) #family, #cls, {NULL, NULL}
+#define LF_FACE_HEAD(family, cls, head_fname, head_cls) #family, #cls, {#head_fname, #head_cls}
+#define LF_PLAIN_FACE(family) #family, NULL, {NULL, NULL}
 
 /* The offset of field in type, which must be a ctype: a comparison of
  * distinct pointer types is diagnosed (an error under -Werror), so a row can

@@ -27,7 +27,7 @@ static const lf_spec nll_spec = {"nll_loss", sizeof(class_params), CLASS_FLAGS |
 static const lf_spec ce_spec = {
     "cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]")},
-    LF_FACE(multiclass, CrossEntropyLoss)};
+    LF_FACE_HEAD(multiclass, CrossEntropyLoss, linear_cross_entropy, LinearCrossEntropyLoss)};
 static const lf_spec poly_spec = {
     "poly_cross_entropy", sizeof(class_params), CLASS_FLAGS | LF_HALF_CLASS, 1,
     {CLASS_ARGS, LF_REAL(class_params, label_smoothing, O_REAL, C_UNIT, "in [0, 1]"),

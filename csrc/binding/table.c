@@ -147,7 +147,8 @@ dask_row(const lf_spec *s)
 }
 
 /* The row's faces beyond Dask: the boosting objective's labels, the dtypes its
- * kernel reads and writes in half itself, and why it has no Hessian. */
+ * kernel reads and writes in half itself, why it has no Hessian and its fused
+ * classifier head ({"fname", "cls"}, or None). */
 static const char *const boost_names[] = {NULL, "elementwise", "class_index", "rows"};
 
 static const char *
@@ -162,10 +163,15 @@ half_name(int flags)
 static int
 set_faces(PyObject *row, const lf_spec *s)
 {
-    PyObject *faces = Py_BuildValue(
-        "{s:z,s:z,s:z}", "boosting", boost_names[(s->flags & LF_BOOST_MASK) >> 16], "half",
-        half_name(s->flags), "no_hessian", (s->flags & LF_NO_HESS) ? LF_NO_HESSIAN_WHY : NULL);
+    PyObject *head = s->head[0] == NULL ? Py_BuildValue("")  /* None */
+                                        : Py_BuildValue("{s:s,s:s}", "fname", s->head[0],
+                                                        "cls", s->head[1]);
+    PyObject *faces = head == NULL ? NULL : Py_BuildValue(
+        "{s:z,s:z,s:z,s:O}", "boosting", boost_names[(s->flags & LF_BOOST_MASK) >> 16], "half",
+        half_name(s->flags), "no_hessian", (s->flags & LF_NO_HESS) ? LF_NO_HESSIAN_WHY : NULL,
+        "head", head);
     int rc = faces != NULL ? PyDict_Update(row, faces) : -1;
+    Py_XDECREF(head);
     Py_XDECREF(faces);
     return rc;
 }
@@ -191,9 +197,12 @@ check_faces(const lf_spec *s)
     for (size_t i = 0; s->family && i < sizeof(family_names) / sizeof(family_names[0]); i++) {
         known |= !strcmp(s->family, family_names[i]);
     }
-    if (!known || (s->cls == NULL) != ((s->flags & LF_PLAIN) != 0)) {
-        PyErr_Format(PyExc_SystemError, "%s: a row needs a known family and, if a loss, a class",
-                     s->fname);
+    const int head_ok = (s->head[0] == NULL) == (s->head[1] == NULL) &&
+                        (s->head[0] == NULL || s->cls != NULL);
+    if (!known || (s->cls == NULL) != ((s->flags & LF_PLAIN) != 0) || !head_ok) {
+        PyErr_Format(PyExc_SystemError,
+                     "%s: a row needs a known family and, if a loss, a class (and a head only "
+                     "with both its names)", s->fname);
         return -1;
     }
     return 0;

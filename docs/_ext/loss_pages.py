@@ -529,10 +529,9 @@ def _function(cls: type) -> str | None:
     name = getattr(cls, "_row", None)  # the row of _core.LOSSES: its function's name
     if name and hasattr(pylossfn.functional, name):
         return name
-    # the fused heads: the class name, snake-cased
-    snake = {"LinearCrossEntropyLoss": "linear_cross_entropy",
-             "LinearBCEWithLogitsLoss": "linear_binary_cross_entropy_with_logits"}.get(cls.__name__)
-    return snake
+    # the fused heads: the "head" of a row of the table names the function and the class
+    return next((fname for fname, row in _rows.HEADS.items()
+                 if row["head"]["cls"] == cls.__name__), None)
 
 
 def _default(value: Any) -> str:
