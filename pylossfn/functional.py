@@ -54,7 +54,7 @@ __all__ = [
     "cosine_similarity",
     "cosine_distance",
     *_HEADS,  # the fused classifier heads: the "head" of a row of the core's table
-    "sparsemax",
+    "sparsemax",  # noqa: F405 (_simplex's, star-imported below)
     *_ROWS,  # every loss of the core's table
 ]
 
