@@ -186,8 +186,14 @@ class Loss(Generic[_G]):
         lazy graph that keeps a private copy of the options (pylossfn._dask)."""
         config = self._config() if config is None else config
         if _dask.any_dask(inputs):
-            return _dask.run(self, what, want, grad_output, inputs, out, config)
+            return self._lazy(what, want, grad_output, inputs, out, config)
         return self._run(want, grad_output, *inputs, out=out, config=config), config
+
+    def _lazy(self, what: str, want: int, grad_output: Any, inputs: tuple[Any, ...],
+              out: Any, config: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        """A call with dask arrays (``_call``'s): the lazy result by the row's
+        split rule and the private config it keeps (pylossfn._dask)."""
+        return _dask.run(self, what, want, grad_output, inputs, out, config)
 
     def _validate(self) -> None:
         """Checks the options through the core (a call with no arrays)."""

@@ -109,11 +109,13 @@ class _Head(Loss[FloatArray]):
         if len(inputs) != 2:
             raise TypeError(f"{type(self).__name__} takes (input, target), got {len(inputs)} "
                             "arrays")
+        return super()._call(what, want, grad_output, inputs, out, config)
+
+    def _lazy(self, what: str, want: int, grad_output: Any, inputs: tuple[Any, ...],
+              out: Any, config: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         # dask arrays go to row blocks of the same tiles (pylossfn._dask_heads)
-        if not _dask.any_dask(inputs):
-            return super()._call(what, want, grad_output, inputs, out, config)
         res, config = _dask_heads.run(self._head_fn, self, what, want, grad_output, inputs,
-                                      out, self._config() if config is None else config)
+                                      out, config)
         return self._store(want, res), config
 
     def _store(self, want: int, res: Any) -> Any:
