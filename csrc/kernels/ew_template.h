@@ -130,6 +130,37 @@ FN(ew_loop)(const int kind, const int mode, const int want, const int two, const
     }
 }
 
+/* The loss alone with broadcast weights (a reduced forward call) of an
+ * LF_EW_SUM_IN_LOOP row: as FN(ew_loop), and each loss is added to its lane
+ * of the block's sum as it is made, the lanes and the order of
+ * FN(sum_block) (so the same bits): the sum's chains of dependent adds run
+ * beside the losses instead of after them. */
+static inline LF_ALWAYS_INLINE double
+FN(ew_loop_sum)(const int kind, const int mode, const int two, const FN(ew_call) *c,
+                ptrdiff_t n, const T *restrict x, const T *restrict y, const T *restrict w,
+                const T *restrict pw, const T *restrict x2, T *restrict l)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; k++) {
+            FN(ew_in) in = {x[i + k], y[i + k], w[0], pw[0], two ? x2[i + k] : (T)0, (T)0};
+            FN(ew_out) o = {0, 0, 0, 0, 0};
+            FN(ew_point)(kind, mode, 0, c, &in, &o);
+            l[i + k] = o.l;
+            acc[k] += (double)o.l;
+        }
+    }
+    for (; i < n; i++) {
+        FN(ew_in) in = {x[i], y[i], w[0], pw[0], two ? x2[i] : (T)0, (T)0};
+        FN(ew_out) o = {0, 0, 0, 0, 0};
+        FN(ew_point)(kind, mode, 0, c, &in, &o);
+        l[i] = o.l;
+        acc[i & 7] += (double)o.l;
+    }
+    return FN(sum8)(acc);
+}
+
 /* FN(ew_loop) over a block's arrays. */
 #define LF_EW_LOOP(want, bc)                                                                 \
     FN(ew_loop)(kind, mode, (want), two, (bc), &call, n, b.x, b.y, b.w, b.pw, b.x2, b.go, b.l, \
@@ -164,7 +195,8 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
     T bl[LF_PAIRWISE_BLOCK], bg[LF_PAIRWISE_BLOCK], bg2[LF_PAIRWISE_BLOCK];
     T bh[LF_PAIRWISE_BLOCK], bh2[LF_PAIRWISE_BLOCK];
     FN(ew_arrays) b = {NULL, NULL, NULL, NULL, NULL, NULL, bl, NULL, NULL, NULL, NULL};
-    int copy_l = 0, copy_g = 0, copy_g2 = 0, copy_h = 0, copy_h2 = 0;
+    int copy_l = 0, copy_g = 0, copy_g2 = 0, copy_h = 0, copy_h2 = 0, summed = 0;
+    double sum = 0;
     /* the common case, weights and grad_output broadcast (or absent): the loop
      * reads them as constants, not from filled buffers (LF_EW_BLOCK's trick) */
     const int want = r->ptr[LF_EW_HESS] ? EW_GRAD | EW_HESS : r->ptr[LF_EW_GRAD] ? EW_GRAD : 0;
@@ -205,6 +237,10 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
     else if (want) {
         LF_EW_LOOP(EW_GRAD, 0);
     }
+    else if (bc && (flags & LF_EW_SUM_IN_LOOP)) {
+        sum = FN(ew_loop_sum)(kind, mode, two, &call, n, b.x, b.y, b.w, b.pw, b.x2, b.l);
+        summed = 1;
+    }
     else if (bc) {
         LF_EW_LOOP(0, 1);
     }
@@ -226,7 +262,7 @@ FN(ew_run)(const lf_ew_row *r, ptrdiff_t start, ptrdiff_t n, const int kind, con
     if (copy_h2) {
         FN(out_done)(r, LF_EW_HESS2, start, n, b.h2, bh2);
     }
-    return FN(sum_block)(b.l, n);
+    return summed ? sum : FN(sum_block)(b.l, n);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
