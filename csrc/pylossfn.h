@@ -131,8 +131,9 @@ typedef struct {
  * setup the kernel's parameter struct and the function that fills it from
  * an lf_ew_param, returning one of `modes` variants of the point function
  * compiled apart (a log target, an integer power, label smoothing on or
- * off); flags are LF_EW_TWO, LF_EW_ROWS, LF_EW_TRANSC and LF_EW_SUM_IN_LOOP.  The columns after `name` are
- * the kernel's business: callers need KIND alone. */
+ * off); flags are LF_EW_TWO, LF_EW_ROWS, LF_EW_TRANSC and LF_EW_SUM_IN_LOOP.
+ * The columns after `name` are the kernel's business: callers need KIND
+ * alone. */
 #define LF_EW_TWO 1  /* a second differentiable input: INPUT2, GRAD2, HESS2 */
 #define LF_EW_ROWS 2 /* one loss per row of the last dim, the mean of its terms:
                       * OUT and GRAD_OUTPUT hold one value per row (their last
@@ -667,7 +668,7 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
     X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, LF_EW_TRANSC)        \
     X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, LF_EW_TRANSC) \
     X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO | LF_EW_TRANSC) \
-    X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, LF_EW_SUM_IN_LOOP) \
+    X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, LF_EW_SUM_IN_LOOP)  \
     X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
     X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS | LF_EW_TRANSC) \
     X(LF_RG_LOG_COSH, log_cosh, rg_param, rg_setup, 1, LF_EW_TRANSC)
