@@ -179,8 +179,8 @@ def test_the_table_names_the_fused_heads():
 
 
 def _head_case(fname):
-    """A head's small call: (its class, input, target, the dense target its row's
-    loss takes, the class's layer) in float64."""
+    """A head's small call in float64: (its criterion, which owns the layer, the
+    input, the head's target, the dense target its row's loss takes)."""
     rng = np.random.default_rng(5)
     crit = getattr(lf, _rows.HEADS[fname]["head"]["cls"])(4, 5, bias=True, dtype=np.float64,
                                                           seed=1, reduction="sum")
