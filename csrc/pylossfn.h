@@ -59,6 +59,16 @@ typedef double (*lf_block_fn)(void *ctx, ptrdiff_t start, ptrdiff_t n);
  * [start, start + n): O(log n) rounding error, blocks visited in order. */
 double lf_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t start, ptrdiff_t n);
 
+/* Two adjacent blocks at once: fn(ctx, start, n1) + fn(ctx, start + n1, n2),
+ * bit for bit (n1, n2 <= LF_PAIRWISE_BLOCK), computed side by side so that
+ * the two blocks' chains of dependent adds overlap. */
+typedef double (*lf_pair_fn)(void *ctx, ptrdiff_t start, ptrdiff_t n1, ptrdiff_t n2);
+
+/* lf_pairwise, with the pairs of blocks that its cascade adds first given to
+ * pair (when not NULL): the same sum, bit for bit. */
+double lf_pairwise_pairs(lf_block_fn fn, lf_pair_fn pair, void *ctx, ptrdiff_t start,
+                         ptrdiff_t n);
+
 /* Neumaier-compensated running sum, for sums of partial sums. */
 typedef struct {
     double sum, comp;
@@ -131,7 +141,7 @@ typedef struct {
  * setup the kernel's parameter struct and the function that fills it from
  * an lf_ew_param, returning one of `modes` variants of the point function
  * compiled apart (a log target, an integer power, label smoothing on or
- * off); flags are LF_EW_TWO, LF_EW_ROWS, LF_EW_TRANSC and LF_EW_SUM_IN_LOOP.
+ * off); flags are LF_EW_TWO, LF_EW_ROWS and LF_EW_TRANSC.
  * The columns after `name` are the kernel's business: callers need KIND
  * alone. */
 #define LF_EW_TWO 1  /* a second differentiable input: INPUT2, GRAD2, HESS2 */
@@ -140,14 +150,6 @@ typedef struct {
                       * stride is ignored / 0) */
 #define LF_EW_TRANSC 4 /* its point function calls exp or log: an element is
                         * worth LF_WORK_TRANSC plain ones to the thread pool */
-#define LF_EW_SUM_IN_LOOP 8 /* a reduced forward call adds each loss to the block's
-                             * sum in the loss loop (ew_template.h's
-                             * FN(ew_loop_sum)): for a few arithmetic points that
-                             * gcc vectorizes that way, measured faster (MSE, L1,
-                             * hinge: 10-14% at 4096x1000); slower for the rest
-                             * (exp / log: up to 2.7x; smooth L1 and Huber 15-20%
-                             * with AVX-512) */
-
 #define LF_EW_KIND(KIND, name, param, setup, modes, flags) KIND,
 
 /* The options of every element-wise loss; each reads its own. */
@@ -660,15 +662,15 @@ lf_status lf_ctc_check(const lf_ctc *a, lf_error *err);
  * MultiLabelSoftMarginLoss: the last of a->ndim (>= 2) dimensions holds the
  * C labels; per row, l = sum_c w (softplus(-x) + (1 - y) x) / C. */
 #define LF_RG_LOSSES(X)                                                     \
-    X(LF_RG_L1, l1, rg_param, rg_setup, 1, LF_EW_SUM_IN_LOOP)               \
-    X(LF_RG_MSE, mse, rg_param, rg_setup, 1, LF_EW_SUM_IN_LOOP)             \
+    X(LF_RG_L1, l1, rg_param, rg_setup, 1, 0)                               \
+    X(LF_RG_MSE, mse, rg_param, rg_setup, 1, 0)                             \
     X(LF_RG_SMOOTH_L1, smooth_l1, rg_param, smooth_l1_setup, 2, 0)          \
     X(LF_RG_HUBER, huber, rg_param, rg_setup, 1, 0)                         \
     X(LF_RG_SOFT_MARGIN, soft_margin, rg_param, rg_setup, 1, LF_EW_TRANSC)  \
     X(LF_RG_KL_DIV, kl_div, rg_param, kl_div_setup, 2, LF_EW_TRANSC)        \
     X(LF_RG_POISSON_NLL, poisson, rg_param, poisson_setup, 4, LF_EW_TRANSC) \
     X(LF_RG_GAUSSIAN_NLL, gaussian, rg_param, gaussian_setup, 2, LF_EW_TWO | LF_EW_TRANSC) \
-    X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, LF_EW_SUM_IN_LOOP)  \
+    X(LF_RG_HINGE_EMBEDDING, hinge, rg_param, rg_setup, 1, 0)               \
     X(LF_RG_MARGIN_RANKING, ranking, rg_param, rg_setup, 1, LF_EW_TWO)      \
     X(LF_RG_MLSM, mlsm, rg_param, mlsm_setup, 1, LF_EW_ROWS | LF_EW_TRANSC) \
     X(LF_RG_LOG_COSH, log_cosh, rg_param, rg_setup, 1, LF_EW_TRANSC)

@@ -5,15 +5,24 @@
 const ptrdiff_t lf_zero_strides[LF_MAXDIMS];
 
 double
-lf_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t start, ptrdiff_t n)
+lf_pairwise_pairs(lf_block_fn fn, lf_pair_fn pair, void *ctx, ptrdiff_t start, ptrdiff_t n)
 {
     if (n <= LF_PAIRWISE_BLOCK) {
         return n > 0 ? fn(ctx, start, n) : 0.0;
     }
     /* Split on a multiple of 8 so blocks keep their unrolled shape. */
-    ptrdiff_t half = (n / 2) & ~(ptrdiff_t)7;
-    return lf_pairwise(fn, ctx, start, half) +
-           lf_pairwise(fn, ctx, start + half, n - half);
+    const ptrdiff_t half = (n / 2) & ~(ptrdiff_t)7;
+    if (pair && n - half <= LF_PAIRWISE_BLOCK) {
+        return pair(ctx, start, half, n - half); /* two blocks: fn's sum of each, added */
+    }
+    return lf_pairwise_pairs(fn, pair, ctx, start, half) +
+           lf_pairwise_pairs(fn, pair, ctx, start + half, n - half);
+}
+
+double
+lf_pairwise(lf_block_fn fn, void *ctx, ptrdiff_t start, ptrdiff_t n)
+{
+    return lf_pairwise_pairs(fn, NULL, ctx, start, n);
 }
 
 void
@@ -27,6 +36,7 @@ lf_ew_ops_init(lf_ew_ops *ops, const lf_elementwise *a, const void *one,
     ops->half = a->half_ops;
     ops->half_kind = a->half_kind;
     ops->cost = 1;
+    ops->pair = NULL;
     if (!ops->data[LF_EW_WEIGHT]) {
         ops->data[LF_EW_WEIGHT] = (char *)one;
         ops->strides[LF_EW_WEIGHT] = lf_zero_strides;
@@ -90,7 +100,7 @@ ew_unit(void *vp, ptrdiff_t u)
     row.half_kind = p->ops->half_kind;
     lf_ksum total = {0.0, 0.0};
     for (ptrdiff_t r = 0;;) {
-        const double sum = lf_pairwise(p->fn, &row, s0, len);
+        const double sum = lf_pairwise_pairs(p->fn, p->ops->pair, &row, s0, len);
         lf_ksum_add(&total, p->row_fn ? p->row_fn(&row, sum) : sum);
         if (++r == nrows) {
             break;

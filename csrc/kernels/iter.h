@@ -20,6 +20,7 @@ typedef struct {
     unsigned half; /* lf_elementwise's half_ops and half_kind */
     int half_kind;
     int cost; /* the work of an element for the thread pool (lf_ew_ops_init: 1) */
+    lf_pair_fn pair; /* two blocks at once, for lf_pairwise_pairs (init: NULL) */
 } lf_ew_ops;
 
 /* One innermost row, as a block function sees it. */
@@ -39,7 +40,8 @@ extern const ptrdiff_t lf_zero_strides[LF_MAXDIMS];
 void lf_ew_ops_init(lf_ew_ops *ops, const lf_elementwise *a, const void *one,
                     const void *scale);
 
-/* Sum of lf_pairwise(fn, row, 0, n) over every innermost row, in C order. */
+/* Sum of lf_pairwise(fn, row, 0, n) over every innermost row, in C order
+ * (lf_pairwise_pairs with ops->pair: the same sum). */
 double lf_ew_foreach(int ndim, const ptrdiff_t *shape, const lf_ew_ops *ops,
                      lf_block_fn fn, void *user);
 
