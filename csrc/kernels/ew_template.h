@@ -37,10 +37,10 @@
  * Every block runs one loop over unit-stride arrays, which gcc vectorizes
  * (exp and log by vecmath.h): operands that are unit-stride in memory are
  * used in place, strided or broadcast (step 0) ones are first copied to a
- * block-sized buffer (FN(in_op)), and outputs that are not unit-stride are
- * written through one (FN(out_op)); weight, pos_weight and grad_output,
- * when all three are broadcast (step 0: the common case of a reduced loss),
- * are read as constants instead.  The loop is compiled five times per mode:
+ * buffer of two blocks (FN(in_op), LF_EW_SPAN elements), and outputs that
+ * are not unit-stride are written through one (FN(out_op)); weight,
+ * pos_weight and grad_output, when all three are broadcast (step 0: the
+ * common case of a reduced loss), are read as constants instead.  The loop is compiled five times per mode:
  * the loss alone and with the gradient, each with broadcast or copied
  * weights, and with the gradient and the Hessian; the same operations in
  * the same order in each, so every layout and every call gives the same
@@ -140,10 +140,11 @@ FN(ew_point)(const int kind, const int mode, const int want, const FN(ew_call) *
     }
 }
 
-/* The loop of one block, with the variant (kind, mode, want) fixed.  The
- * arrays are restrict parameters, which gcc honours (restrict locals it does
- * not): else it guards the vector loop with a run-time test of every pair
- * of them that may overlap, and gives up beyond ten such pairs. */
+/* The loop of a block (or of two, a pair), with the variant (kind, mode,
+ * want) fixed.  The arrays are restrict parameters, which gcc honours
+ * (restrict locals it does not): else it guards the vector loop with a
+ * run-time test of every pair of them that may overlap, and gives up beyond
+ * ten such pairs. */
 static inline LF_ALWAYS_INLINE void
 FN(ew_loop)(const int kind, const int mode, const int want, const int two, const int bc,
             const FN(ew_call) *c, ptrdiff_t n, const T *restrict x, const T *restrict y,
