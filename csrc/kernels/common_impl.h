@@ -359,18 +359,33 @@ FN(class_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t 
     return FN(sum8)(acc);
 }
 
-/* Sum in double with eight accumulators, element i into acc[i % 8]. */
-static inline double
-FN(sum_block)(const T *l, ptrdiff_t n)
+/* Elements [from, n) of l added to acc, element i into acc[i % 8], n - from
+ * a multiple of 8 (no tail: acc stays in registers). */
+static inline LF_ALWAYS_INLINE void
+FN(sum_steps)(const T *restrict l, ptrdiff_t from, ptrdiff_t n, double *restrict acc)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (ptrdiff_t i = from; i < n; i += 8) {
         for (int k = 0; k < 8; k++) {
             acc[k] += (double)l[i + k];
         }
     }
-    for (; i < n; i++) {
+}
+
+/* Sum in double with eight accumulators, element i into acc[i % 8].  A whole
+ * block (the common case) is summed with a constant trip count, a loop gcc
+ * unrolls completely; the same order, so the same bits. */
+static inline double
+FN(sum_block)(const T *l, ptrdiff_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const ptrdiff_t m = n & ~(ptrdiff_t)7;
+    if (m == LF_PAIRWISE_BLOCK) {
+        FN(sum_steps)(l, 0, LF_PAIRWISE_BLOCK, acc);
+    }
+    else {
+        FN(sum_steps)(l, 0, m, acc);
+    }
+    for (ptrdiff_t i = m; i < n; i++) {
         acc[i & 7] += (double)l[i];
     }
     return FN(sum8)(acc);

@@ -79,18 +79,6 @@ typedef struct {
     double row_len;
 } FN(ew_call);
 
-/* Elements [from, n) of l added to acc, element i into acc[i % 8], n - from
- * a multiple of 8 (no tail: acc stays in registers). */
-static inline LF_ALWAYS_INLINE void
-FN(sum_steps)(const T *restrict l, ptrdiff_t from, ptrdiff_t n, double *restrict acc)
-{
-    for (ptrdiff_t i = from; i < n; i += 8) {
-        for (int k = 0; k < 8; k++) {
-            acc[k] += (double)l[i + k];
-        }
-    }
-}
-
 /* FN(sum_block)(l, n1) + FN(sum_block)(l + n1, n2), bit for bit, for n1 and
  * n2 multiples of 8: the two blocks' steps interleaved while both have one
  * left, so that each step feeds two independent chains of adds, where one
