@@ -13,6 +13,10 @@ the first tree's time over each other's.  ``PYLOSSFN_ISA=avx2`` forces the
 AVX2 variant in both.  NumPy and each tree's pylossfn only: the cases are
 made here, not from tests/loss_table.py, whose rows name losses an old build
 lacks.  BENCHMARKS.md's "Before and after issue 19" was measured with it.
+
+The noise of this machine is measured the same way: name the baseline twice
+(a symlink to its checkout is a second tree), and "first / 2" is the spread
+of one build against itself, in the same run, beside the change's ratios.
 """
 from __future__ import annotations
 
@@ -131,6 +135,11 @@ def main(argv):
         cells = [f"{med[t][k]:.1f}" for t in trees]
         cells += [f"{med[base][k] / med[t][k]:.2f}" for t in trees[1:]]
         print(f"| {k} | " + " | ".join(cells) + " |")
+    for i, t in enumerate(trees[1:]):
+        r = [med[base][k] / med[t][k] for k in med[base]]
+        geo = statistics.geometric_mean(r)
+        print(f"first / {i + 2}: geomean {geo:.2f}, {sum(v > 1.05 for v in r)} of {len(r)}"
+              f" above 1.05, {sum(v < 0.95 for v in r)} below 0.95 (min {min(r):.2f})")
     return 0
 
 

@@ -86,7 +86,7 @@ def test_ctc_refuses():
         crit.hessian()
     # the core itself refuses (no zeros by mistake through pylossfn._core)
     with pytest.raises(NotImplementedError, match=r"ctc_loss: no Hessian"):
-        crit._run(_core.WANT_HESS, None, *inputs)  # the caller made from its row
+        crit._run(_core.WANT_HESS, None, tuple(inputs))  # the caller made from its row
 
 
 HEAD_CASES = [(cls, red, chunk) for cls in (lf.LinearCrossEntropyLoss, lf.LinearBCEWithLogitsLoss)

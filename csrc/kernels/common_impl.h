@@ -316,11 +316,12 @@ FN(sum8)(const double *acc)
  * input (a->half_kind; float32 kernels) the float32 view of the sample staged
  * on the stack (FN(class_stage): unit-stride rows, the gradient narrowed
  * after).  With `ignore`, a sample whose class index is a->ignore_index is
- * zeroed instead (FN(ignore_sample)), unstaged.  One call a sample, through
- * a pointer: a sample is the C classes' work. */
+ * zeroed instead (FN(ignore_sample)), unstaged.  Always inlined, so a
+ * sample function the caller inlines too (multi-margin's, whose rows are
+ * short) is no call through a pointer a sample. */
 typedef T (*FN(row_fn))(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s);
 
-static inline double
+static inline LF_ALWAYS_INLINE double
 FN(class_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t count,
                FN(row_fn) row, int ignore)
 {
@@ -334,8 +335,14 @@ FN(class_rows)(const void *ctx, const lf_classes *a, ptrdiff_t start, ptrdiff_t 
     }
 #endif
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    /* sample j is (n, s) = (j / S, j % S): one division a block, not a sample
+     * (none when the block is empty: S may be 0) */
+    ptrdiff_t n = count > 0 ? start / a->S : 0, s = count > 0 ? start % a->S - 1 : 0;
     for (ptrdiff_t j = start; j < start + count; j++) {
-        const ptrdiff_t n = j / a->S, s = j % a->S;
+        if (++s == a->S) {
+            s = 0;
+            n++;
+        }
         if (ignore &&
             *(const int64_t *)(a->target + n * a->t_n + s * a->t_s) == a->ignore_index) {
             FN(ignore_sample)(a, n, s);

@@ -196,7 +196,7 @@ FN(multi_margin_row)(const FN(margin_ctx) *ctx, const lf_classes *a, ptrdiff_t n
     return (T)(wt * sum / (double)C);
 }
 
-static T
+static inline LF_ALWAYS_INLINE T
 FN(multi_margin_sample)(const void *ctx, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     (void)s; /* S = 1 */
@@ -411,7 +411,7 @@ typedef struct {
     FN(mlm_buf) *buf;
 } FN(mlm_stage);
 
-static T
+static inline LF_ALWAYS_INLINE T
 FN(multilabel_margin_sample)(const void *vs, const lf_classes *v, ptrdiff_t n, ptrdiff_t s)
 {
     const FN(mlm_stage) *ms = vs;

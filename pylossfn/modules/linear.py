@@ -93,7 +93,7 @@ class _Head(Loss[FloatArray]):
     #: its arguments are the options' order (_option_values) after the layer's
     _head_fn: Any
 
-    def _run(self, want: int, grad_output: Any, *inputs: Any, out: Any = None,
+    def _run(self, want: int, grad_output: Any, inputs: tuple[Any, ...], out: Any = None,
              config: tuple[Any, ...] | None = None, v: Any = None) -> Any:
         _, code, (linear_weight, linear_bias, *options) = (self._config() if config is None
                                                            else config)
@@ -150,7 +150,7 @@ class _Head(Loss[FloatArray]):
         linear_weight, linear_bias = config[2][:2]
         _, _, _, _, dtype = _heads._head(type(self).__name__, x, linear_weight, linear_bias)
         (vv,) = self._hvp_operands(v, np.empty(np.shape(x), dtype))
-        return self._run(_HVP, grad_output, *inputs, config=config, v=vv)
+        return self._run(_HVP, grad_output, inputs, None, config, vv)
 
     def _validate(self) -> None:
         _heads._check_chunk(self.chunk_size, type(self).__name__)
