@@ -186,8 +186,7 @@ class Loss(Generic[_G]):
         of ``inputs`` with ``config`` (default: the current options) and the
         config the result keeps.  Dask arrays are handed over here, once, to a
         lazy graph that keeps a private copy of the options (pylossfn._dask)."""
-        if config is None:  # self._config(), written out: this is every call's path
-            config = (self._reduction, self._reduction_code, self._option_values(self))
+        config = self._config() if config is None else config
         if _dask.any_dask(inputs):
             return self._lazy(what, want, grad_output, inputs, out, config)
         return self._run(want, grad_output, inputs, out, config), config
