@@ -40,9 +40,11 @@
  * buffer of two blocks (FN(in_op), LF_EW_SPAN elements), and outputs that
  * are not unit-stride are written through one (FN(out_op)); weight,
  * pos_weight and grad_output, when all three are broadcast (step 0: the
- * common case of a reduced loss), are read as constants instead.  The loop is compiled five times per mode:
- * the loss alone and with the gradient, each with broadcast or copied
- * weights, and with the gradient and the Hessian; the same operations in
+ * common case of a reduced loss), are read as constants instead.  The loop
+ * is compiled five times per mode: the loss alone and with the gradient,
+ * each with broadcast or copied weights, and with the gradient and the
+ * Hessian (and the loss alone with broadcast weights once more, over whole
+ * blocks of a constant length: LF_EW_LOOP_BC); the same operations in
  * the same order in each, so every layout and every call gives the same
  * bits.  In the float32 kernels an operand may be stored as float16 or
  * bfloat16 (lf_elementwise.half_ops): in_op widens it into its block buffer
